@@ -1,0 +1,321 @@
+/*
+ * chat.c - POST /v1/chat/completions: validate, route, and serve from the
+ * built-in echo provider or relay to an OpenAI-compatible upstream.
+ */
+#include "gateway/http.h"
+#include "gateway/log.h"
+#include "gateway/oai_chat.h"
+#include "gateway/sb.h"
+#include "gateway/worker.h"
+#include "router/router.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Pace of the echo provider's streams: slow enough to watch, fast
+ * enough for tests. */
+#define ECHO_TICK_MS 10
+
+struct echo_pacer {
+  uv_timer_t timer;
+  struct req *r; /* NULL once the request is gone */
+};
+
+static void fail_request(struct req *r, const struct api_error *err)
+{
+  if(r->sse)
+    req_stream_fail(r, err);
+  else
+    req_respond_error(r, err);
+}
+
+/* --- echo ----------------------------------------------------------------- */
+
+static void on_pacer_closed(uv_handle_t *h)
+{
+  free(h->data);
+}
+
+static void on_pace(uv_timer_t *t)
+{
+  struct echo_pacer *pc = t->data;
+  struct req *r = pc->r;
+  int rc;
+
+  if(!r || r->out.len >= REQ_OUT_HIGH_WM)
+    return; /* gone, or the client reads slower than we write */
+  rc = prov_echo_next_event(r->echo, &r->out);
+  if(rc == 0) {
+    req_stream_kick(r);
+    return;
+  }
+  uv_timer_stop(t);
+  if(rc == 1) {
+    prov_echo_usage(r->echo, &r->usage);
+    req_stream_end(r);
+  } else {
+    struct api_error err;
+    api_error_set(&err, 500, "server_error", "stream_buffer_full", NULL,
+                  "The response buffer is full.");
+    req_stream_fail(r, &err);
+  }
+}
+
+static void serve_echo(struct req *r, const cJSON *body)
+{
+  struct api_error err;
+  char id[40];
+  int rc;
+
+  sb_random_id(id, sizeof(id), "chatcmpl-");
+  rc = prov_echo_start(body, r->upstream_model, id, r->ts_ms / 1000, &r->echo,
+                       &err);
+  if(rc) {
+    req_respond_error(r, &err);
+    return;
+  }
+  if(!r->stream) {
+    char *json = prov_echo_complete(r->echo);
+    prov_echo_usage(r->echo, &r->usage);
+    req_respond_json(r, 200, json, strlen(json));
+    free(json);
+    return;
+  }
+  r->pacer = sb_calloc(1, sizeof(*r->pacer));
+  r->pacer->r = r;
+  uv_timer_init(worker_loop(r->w), &r->pacer->timer);
+  r->pacer->timer.data = r->pacer;
+  uv_timer_start(&r->pacer->timer, on_pace, 0, ECHO_TICK_MS);
+  req_stream_begin(r);
+}
+
+/* --- OpenAI-compatible upstream -------------------------------------------- */
+
+static int on_sse_event(void *ud, const struct sse_event *ev)
+{
+  struct req *r = ud;
+  int rc = prov_openai_stream_event(&r->ostream, ev->data, ev->data_len,
+                                    &r->out, &r->stream_err);
+
+  if(!rc)
+    return 0;
+  if(rc == SB_ETOOBIG)
+    api_error_set(&r->stream_err, 502, "upstream_error",
+                  "upstream_response_too_large", NULL,
+                  "The upstream stream exceeded the response buffer "
+                  "(limits.max_response_bytes).");
+  metrics_upstream_error(r->gw->metrics, r->prov->name,
+                         rc == SB_EIO ? "stream_error" : "bad_stream");
+  r->stream_failed = 1;
+  req_stream_fail(r, &r->stream_err);
+  return 1;
+}
+
+static int on_upstream_data(void *ud, const char *p, size_t n)
+{
+  struct req *r = ud;
+
+  if(!r->upstream_streaming && r->stream && !r->upbody.len && !r->sse) {
+    long status = upstream_status(r->xfer);
+    if(status >= 200 && status < 300) {
+      r->upstream_streaming = 1;
+      req_stream_begin(r);
+    }
+  }
+  if(r->upstream_streaming) {
+    int rc;
+
+    if(r->stream_failed)
+      return -1;
+    if(r->out.len >= REQ_OUT_HIGH_WM) {
+      r->paused = 1;
+      return 1;
+    }
+    rc = sse_parser_feed(&r->sse_in, p, n);
+    if(rc == SB_ETOOBIG && !r->stream_failed) {
+      struct api_error err;
+      api_error_set(&err, 502, "upstream_error", "upstream_response_too_large",
+                    NULL, "An upstream stream event exceeded the limit "
+                          "(limits.max_response_bytes).");
+      r->stream_failed = 1;
+      req_stream_fail(r, &err);
+    }
+    req_stream_kick(r);
+    return r->stream_failed ? -1 : 0;
+  }
+  /* Whole body (answer or error): bounded by limits.max_response_bytes. */
+  if(buf_append(&r->upbody, p, n)) {
+    r->upbody_overflow = 1;
+    return -1;
+  }
+  return 0;
+}
+
+static void on_upstream_done(void *ud, const struct upstream_result *res)
+{
+  struct req *r = ud;
+  struct upstream_xfer *x = r->xfer;
+  const char *pname = r->prov->name;
+  struct api_error err;
+
+  r->xfer = NULL; /* freed by upstream.c when we return */
+  if(r->upstream_streaming) {
+    if(r->stream_failed)
+      return;
+    if(res->failed || !r->ostream.done) {
+      if(res->timed_out)
+        api_error_set(&err, 504, "upstream_error", "upstream_timeout", NULL,
+                      "Provider '%s' stopped sending (time-out).", pname);
+      else
+        api_error_set(&err, 502, "upstream_error", "upstream_error", NULL,
+                      "The stream from provider '%s' broke off: %s.", pname,
+                      res->failed ? res->message : "ended without [DONE]");
+      metrics_upstream_error(r->gw->metrics, pname,
+                             res->timed_out ? "timeout" : "stream_cut");
+      r->usage = r->ostream.usage;
+      req_stream_fail(r, &err);
+      return;
+    }
+    r->usage = r->ostream.usage;
+    req_stream_end(r);
+    return;
+  }
+  if(res->failed) {
+    const char *reason;
+    if(r->upbody_overflow) {
+      reason = "too_large";
+      api_error_set(&err, 502, "upstream_error", "upstream_response_too_large",
+                    NULL, "The answer from provider '%s' exceeded "
+                          "limits.max_response_bytes.", pname);
+    } else if(res->timed_out) {
+      reason = "timeout";
+      api_error_set(&err, 504, "upstream_error", "upstream_timeout", NULL,
+                    "Provider '%s' did not answer in time.", pname);
+    } else if(res->connect_failed) {
+      reason = "connect";
+      api_error_set(&err, 502, "upstream_error", "upstream_connect_failed",
+                    NULL, "Could not connect to provider '%s'.", pname);
+    } else {
+      reason = "transport";
+      api_error_set(&err, 502, "upstream_error", "upstream_error", NULL,
+                    "Provider '%s' failed: %s.", pname, res->message);
+    }
+    metrics_upstream_error(r->gw->metrics, pname, reason);
+    fail_request(r, &err);
+    return;
+  }
+  if(res->status >= 200 && res->status < 300) {
+    if(r->stream) {
+      /* 2xx without a body: nothing to stream. */
+      api_error_set(&err, 502, "upstream_error", "upstream_bad_response",
+                    NULL, "Provider '%s' sent an empty stream.", pname);
+      metrics_upstream_error(r->gw->metrics, pname, "bad_response");
+      fail_request(r, &err);
+      return;
+    }
+    if(prov_openai_parse_response(r->upbody.data, r->upbody.len, &r->usage,
+                                  &err)) {
+      metrics_upstream_error(r->gw->metrics, pname, "bad_response");
+      req_respond_error(r, &err);
+      return;
+    }
+    req_respond_json(r, (int)res->status, r->upbody.data, r->upbody.len);
+    return;
+  }
+  prov_openai_map_error(r->prov, (int)res->status, r->upbody.data,
+                        r->upbody.len, upstream_header(x, "retry-after"),
+                        upstream_header(x, "retry-after-ms"), &err);
+  {
+    char reason[24];
+    snprintf(reason, sizeof(reason), "status_%ld", res->status);
+    metrics_upstream_error(r->gw->metrics, pname, reason);
+  }
+  req_respond_error(r, &err);
+}
+
+static void serve_openai(struct req *r, cJSON *body)
+{
+  const struct config_limits *lim = &r->gw->cfg->limits;
+  struct prov_client client = {r->authorization, r->fwd, r->nfwd};
+  struct upstream_limits ulim;
+  struct upstream_cb cb = {on_upstream_data, on_upstream_done};
+  struct prov_http http;
+  struct api_error err;
+  int client_usage, rc;
+
+  prov_openai_build_chat(r->prov, body, r->upstream_model, &client,
+                         &http, &client_usage);
+  prov_openai_stream_init(&r->ostream, client_usage);
+  sse_parser_init(&r->sse_in, lim->max_response_bytes, on_sse_event, r);
+  r->relay = 1;
+  ulim.connect_timeout_ms = lim->connect_timeout_ms;
+  ulim.total_timeout_ms = (long)lim->request_timeout_s * 1000;
+  ulim.idle_timeout_s = r->stream ? lim->stream_idle_timeout_s : 0;
+  rc = upstream_start(worker_upstream(r->w), &http, &ulim, &cb, r, &r->xfer);
+  prov_http_free(&http);
+  if(rc) {
+    api_error_set(&err, 502, "upstream_error", "upstream_error", NULL,
+                  "Could not start the request to provider '%s'.",
+                  r->prov->name);
+    req_respond_error(r, &err);
+  }
+}
+
+/* --- entry ------------------------------------------------------------------ */
+
+void chat_handle(struct req *r)
+{
+  struct router_target target;
+  struct api_error err;
+  const cJSON *model;
+  cJSON *body = cJSON_ParseWithLength(r->body.data, r->body.len);
+
+  if(!cJSON_IsObject(body)) {
+    api_error_set(&err, 400, "invalid_request_error", "invalid_json", NULL,
+                  "We could not parse the JSON body of your request: it "
+                  "must be a JSON object.");
+    req_respond_error(r, &err);
+    cJSON_Delete(body);
+    return;
+  }
+  model = cJSON_GetObjectItemCaseSensitive(body, "model");
+  if(cJSON_IsString(model))
+    r->model = sb_strdup(model->valuestring);
+  r->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
+  if(oai_chat_validate(body, &err) ||
+     router_resolve(r->gw->reg, r->model, &target, &err)) {
+    req_respond_error(r, &err);
+    cJSON_Delete(body);
+    return;
+  }
+  r->prov = target.prov;
+  r->upstream_model = target.upstream_model; /* taken over */
+  if(oai_chat_check_caps(body, r->prov->caps, r->prov->name, &err)) {
+    req_respond_error(r, &err);
+    cJSON_Delete(body);
+    return;
+  }
+  if(r->prov->kind == PROV_ECHO)
+    serve_echo(r, body);
+  else
+    serve_openai(r, body);
+  cJSON_Delete(body);
+}
+
+void chat_release(struct req *r)
+{
+  if(r->pacer) {
+    r->pacer->r = NULL;
+    uv_timer_stop(&r->pacer->timer);
+    uv_close((uv_handle_t *)&r->pacer->timer, on_pacer_closed);
+    r->pacer = NULL;
+  }
+  if(r->xfer) {
+    upstream_cancel(r->xfer);
+    r->xfer = NULL;
+  }
+  if(r->relay)
+    sse_parser_free(&r->sse_in);
+  prov_echo_free(r->echo);
+  r->echo = NULL;
+}

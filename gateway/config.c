@@ -1,0 +1,471 @@
+#include "gateway/config.h"
+#include "gateway/sb.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CONFIG_MAX_FILE (1024 * 1024)
+
+void config_set_str(char **field, const char *value)
+{
+  free(*field);
+  *field = value ? sb_strdup(value) : NULL;
+}
+
+void config_defaults(struct config *cfg)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->host = sb_strdup("127.0.0.1");
+  cfg->port = 8080;
+  cfg->database = sb_strdup("switchboard.db");
+  cfg->workers = n > 0 ? (int)n : 1;
+  cfg->log_level = sb_strdup("info");
+  cfg->limits.max_body_bytes = 4 * 1024 * 1024;
+  cfg->limits.max_header_bytes = 16 * 1024;
+  cfg->limits.max_response_bytes = 16 * 1024 * 1024;
+  cfg->limits.idle_timeout_s = 60;
+  cfg->limits.request_timeout_s = 600;
+  cfg->limits.connect_timeout_ms = 10000;
+  cfg->limits.stream_idle_timeout_s = 120;
+  cfg->limits.shutdown_grace_s = 10;
+}
+
+static void free_strv(char **v, int n)
+{
+  for(int i = 0; i < n; i++)
+    free(v[i]);
+  free(v);
+}
+
+static void provider_free(struct config_provider *p)
+{
+  free(p->name);
+  free(p->kind);
+  free(p->base_url);
+  free(p->api_key_env);
+  free_strv(p->models, p->nmodels);
+  for(int i = 0; i < p->nheaders; i++) {
+    free(p->headers[i].name);
+    free(p->headers[i].value);
+  }
+  free(p->headers);
+  free_strv(p->forward_headers, p->nforward_headers);
+}
+
+void config_free(struct config *cfg)
+{
+  free(cfg->host);
+  free(cfg->database);
+  free(cfg->log_level);
+  free_strv(cfg->cors_origins, cfg->ncors_origins);
+  for(int i = 0; i < cfg->nproviders; i++)
+    provider_free(&cfg->providers[i]);
+  free(cfg->providers);
+  memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Error reporting names the full key path, e.g. "providers[1].models[0]". */
+static int fail(char *err, size_t errlen, const char *path, const char *what)
+{
+  snprintf(err, errlen, "config: %s: %s", path, what);
+  return SB_ECONFIG;
+}
+
+static int get_string(const cJSON *v, const char *path, char **out, char *err,
+                      size_t errlen)
+{
+  if(!cJSON_IsString(v))
+    return fail(err, errlen, path, "expected a string");
+  config_set_str(out, v->valuestring);
+  return 0;
+}
+
+static int get_int(const cJSON *v, const char *path, long min, long max,
+                   long *out, char *err, size_t errlen)
+{
+  double d;
+
+  if(!cJSON_IsNumber(v))
+    return fail(err, errlen, path, "expected an integer");
+  d = v->valuedouble;
+  if(d != (double)(long)d)
+    return fail(err, errlen, path, "expected an integer");
+  if(d < (double)min || d > (double)max) {
+    char msg[96];
+    snprintf(msg, sizeof(msg), "must be between %ld and %ld", min, max);
+    return fail(err, errlen, path, msg);
+  }
+  *out = (long)d;
+  return 0;
+}
+
+static int get_bool(const cJSON *v, const char *path, int *out, char *err,
+                    size_t errlen)
+{
+  if(!cJSON_IsBool(v))
+    return fail(err, errlen, path, "expected true or false");
+  *out = cJSON_IsTrue(v);
+  return 0;
+}
+
+static int get_strv(const cJSON *v, const char *path, int lower, char ***out,
+                    int *n, char *err, size_t errlen)
+{
+  const cJSON *it;
+  char **vec;
+  int i = 0;
+
+  if(!cJSON_IsArray(v))
+    return fail(err, errlen, path, "expected an array of strings");
+  vec = sb_calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(char *));
+  cJSON_ArrayForEach(it, v)
+  {
+    if(!cJSON_IsString(it) || !it->valuestring[0]) {
+      char p[160];
+      snprintf(p, sizeof(p), "%s[%d]", path, i);
+      free_strv(vec, i);
+      return fail(err, errlen, p, "expected a non-empty string");
+    }
+    vec[i] = sb_strdup(it->valuestring);
+    if(lower)
+      for(char *c = vec[i]; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    i++;
+  }
+  free_strv(*out, *n);
+  *out = vec;
+  *n = i;
+  return 0;
+}
+
+static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
+                       size_t errlen)
+{
+  static const struct {
+    const char *key;
+    long min, max;
+  } keys[] = {
+      {"max_body_bytes", 1024, 1L << 30},
+      {"max_header_bytes", 1024, 1L << 20},
+      {"max_response_bytes", 1024, 1L << 31},
+      {"idle_timeout_s", 1, 86400},
+      {"request_timeout_s", 1, 86400},
+      {"connect_timeout_ms", 1, 600000},
+      {"stream_idle_timeout_s", 1, 86400},
+      {"shutdown_grace_s", 0, 3600},
+  };
+  const cJSON *it;
+
+  if(!cJSON_IsObject(obj))
+    return fail(err, errlen, "limits", "expected an object");
+  cJSON_ArrayForEach(it, obj)
+  {
+    char path[128];
+    size_t k;
+    long v;
+    int rc;
+
+    snprintf(path, sizeof(path), "limits.%s", it->string);
+    for(k = 0; k < SB_ARRAY_LEN(keys); k++)
+      if(!strcmp(it->string, keys[k].key))
+        break;
+    if(k == SB_ARRAY_LEN(keys))
+      return fail(err, errlen, path, "unknown key");
+    rc = get_int(it, path, keys[k].min, keys[k].max, &v, err, errlen);
+    if(rc)
+      return rc;
+    switch(k) {
+    case 0: l->max_body_bytes = (size_t)v; break;
+    case 1: l->max_header_bytes = (size_t)v; break;
+    case 2: l->max_response_bytes = (size_t)v; break;
+    case 3: l->idle_timeout_s = (int)v; break;
+    case 4: l->request_timeout_s = (int)v; break;
+    case 5: l->connect_timeout_ms = (int)v; break;
+    case 6: l->stream_idle_timeout_s = (int)v; break;
+    case 7: l->shutdown_grace_s = (int)v; break;
+    }
+  }
+  return 0;
+}
+
+static int load_headers(struct config_provider *p, const cJSON *obj,
+                        const char *ppath, char *err, size_t errlen)
+{
+  const cJSON *it;
+  char path[160];
+
+  snprintf(path, sizeof(path), "%s.headers", ppath);
+  if(!cJSON_IsObject(obj))
+    return fail(err, errlen, path, "expected an object of strings");
+  cJSON_ArrayForEach(it, obj)
+  {
+    snprintf(path, sizeof(path), "%s.headers.%s", ppath, it->string);
+    if(!cJSON_IsString(it))
+      return fail(err, errlen, path, "expected a string");
+    if(!it->string[0] || strpbrk(it->string, ": \r\n") ||
+       strpbrk(it->valuestring, "\r\n"))
+      return fail(err, errlen, path, "not a valid header");
+    p->headers =
+        sb_realloc(p->headers, sizeof(*p->headers) * (size_t)(p->nheaders + 1));
+    p->headers[p->nheaders].name = sb_strdup(it->string);
+    p->headers[p->nheaders].value = sb_strdup(it->valuestring);
+    p->nheaders++;
+  }
+  return 0;
+}
+
+static int load_provider(struct config_provider *p, const cJSON *obj,
+                         int idx, char *err, size_t errlen)
+{
+  char ppath[32], path[160];
+  const cJSON *it;
+  int rc = 0;
+
+  snprintf(ppath, sizeof(ppath), "providers[%d]", idx);
+  if(!cJSON_IsObject(obj))
+    return fail(err, errlen, ppath, "expected an object");
+  p->stream_usage = 1;
+  cJSON_ArrayForEach(it, obj)
+  {
+    const char *k = it->string;
+
+    snprintf(path, sizeof(path), "%s.%s", ppath, k);
+    if(!strcmp(k, "name"))
+      rc = get_string(it, path, &p->name, err, errlen);
+    else if(!strcmp(k, "kind"))
+      rc = get_string(it, path, &p->kind, err, errlen);
+    else if(!strcmp(k, "base_url"))
+      rc = get_string(it, path, &p->base_url, err, errlen);
+    else if(!strcmp(k, "api_key_env"))
+      rc = get_string(it, path, &p->api_key_env, err, errlen);
+    else if(!strcmp(k, "models"))
+      rc = get_strv(it, path, 0, &p->models, &p->nmodels, err, errlen);
+    else if(!strcmp(k, "passthrough_auth"))
+      rc = get_bool(it, path, &p->passthrough_auth, err, errlen);
+    else if(!strcmp(k, "stream_usage"))
+      rc = get_bool(it, path, &p->stream_usage, err, errlen);
+    else if(!strcmp(k, "headers"))
+      rc = load_headers(p, it, ppath, err, errlen);
+    else if(!strcmp(k, "forward_headers"))
+      rc = get_strv(it, path, 1, &p->forward_headers, &p->nforward_headers,
+                    err, errlen);
+    else
+      rc = fail(err, errlen, path, "unknown key");
+    if(rc)
+      return rc;
+  }
+  if(!p->name)
+    return fail(err, errlen, ppath, "missing required key \"name\"");
+  if(!p->kind)
+    return fail(err, errlen, ppath, "missing required key \"kind\"");
+  if(strcmp(p->kind, "openai")) {
+    snprintf(path, sizeof(path), "%s.kind", ppath);
+    return fail(err, errlen, path, "unknown provider kind (known: openai)");
+  }
+  if(!p->base_url)
+    return fail(err, errlen, ppath, "missing required key \"base_url\"");
+  /* One canonical form: no trailing slash, so paths append cleanly. */
+  for(size_t n = strlen(p->base_url); n > 0 && p->base_url[n - 1] == '/'; n--)
+    p->base_url[n - 1] = '\0';
+  if(strncmp(p->base_url, "http://", 7) && strncmp(p->base_url, "https://", 8)) {
+    snprintf(path, sizeof(path), "%s.base_url", ppath);
+    return fail(err, errlen, path, "must start with http:// or https://");
+  }
+  return 0;
+}
+
+int config_load_json(struct config *cfg, const char *json, size_t len,
+                     char *err, size_t errlen)
+{
+  cJSON *root = cJSON_ParseWithLength(json, len);
+  const cJSON *it;
+  int rc = 0;
+
+  if(!root) {
+    snprintf(err, errlen, "config: not valid JSON near byte %ld",
+             (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - json : 0));
+    return SB_ECONFIG;
+  }
+  if(!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return fail(err, errlen, "(top level)", "expected an object");
+  }
+  cJSON_ArrayForEach(it, root)
+  {
+    const char *k = it->string;
+    long v;
+
+    if(!strcmp(k, "listen")) {
+      const cJSON *l;
+      if(!cJSON_IsObject(it)) {
+        rc = fail(err, errlen, "listen", "expected an object");
+        break;
+      }
+      cJSON_ArrayForEach(l, it)
+      {
+        if(!strcmp(l->string, "host"))
+          rc = get_string(l, "listen.host", &cfg->host, err, errlen);
+        else if(!strcmp(l->string, "port")) {
+          rc = get_int(l, "listen.port", 0, 65535, &v, err, errlen);
+          if(!rc)
+            cfg->port = (int)v;
+        } else {
+          char path[128];
+          snprintf(path, sizeof(path), "listen.%s", l->string);
+          rc = fail(err, errlen, path, "unknown key");
+        }
+        if(rc)
+          break;
+      }
+    } else if(!strcmp(k, "database"))
+      rc = get_string(it, k, &cfg->database, err, errlen);
+    else if(!strcmp(k, "workers")) {
+      rc = get_int(it, k, 1, 256, &v, err, errlen);
+      if(!rc)
+        cfg->workers = (int)v;
+    } else if(!strcmp(k, "log_level"))
+      rc = get_string(it, k, &cfg->log_level, err, errlen);
+    else if(!strcmp(k, "limits"))
+      rc = load_limits(&cfg->limits, it, err, errlen);
+    else if(!strcmp(k, "cors")) {
+      const cJSON *c;
+      if(!cJSON_IsObject(it)) {
+        rc = fail(err, errlen, "cors", "expected an object");
+        break;
+      }
+      cJSON_ArrayForEach(c, it)
+      {
+        if(!strcmp(c->string, "origins"))
+          rc = get_strv(c, "cors.origins", 0, &cfg->cors_origins,
+                        &cfg->ncors_origins, err, errlen);
+        else {
+          char path[128];
+          snprintf(path, sizeof(path), "cors.%s", c->string);
+          rc = fail(err, errlen, path, "unknown key");
+        }
+        if(rc)
+          break;
+      }
+    } else if(!strcmp(k, "providers")) {
+      const cJSON *p;
+      int i = 0;
+      if(!cJSON_IsArray(it)) {
+        rc = fail(err, errlen, "providers", "expected an array");
+        break;
+      }
+      cJSON_ArrayForEach(p, it)
+      {
+        cfg->providers = sb_realloc(cfg->providers, sizeof(*cfg->providers) *
+                                                        (size_t)(i + 1));
+        memset(&cfg->providers[i], 0, sizeof(cfg->providers[i]));
+        cfg->nproviders = i + 1;
+        rc = load_provider(&cfg->providers[i], p, i, err, errlen);
+        if(rc)
+          break;
+        i++;
+      }
+    } else
+      rc = fail(err, errlen, k, "unknown key");
+    if(rc)
+      break;
+  }
+  cJSON_Delete(root);
+  return rc;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err,
+                     size_t errlen)
+{
+  FILE *f = fopen(path, "rb");
+  char *data;
+  size_t n;
+  int rc;
+
+  if(!f) {
+    snprintf(err, errlen, "config: cannot open %s: %s", path, strerror(errno));
+    return SB_ECONFIG;
+  }
+  data = sb_malloc(CONFIG_MAX_FILE + 1);
+  n = fread(data, 1, CONFIG_MAX_FILE + 1, f);
+  fclose(f);
+  if(n > CONFIG_MAX_FILE) {
+    free(data);
+    snprintf(err, errlen, "config: %s is larger than 1 MiB", path);
+    return SB_ECONFIG;
+  }
+  rc = config_load_json(cfg, data, n, err, errlen);
+  free(data);
+  return rc;
+}
+
+static int env_int(const char *name, long min, long max, int *out, char *err,
+                   size_t errlen)
+{
+  const char *s = getenv(name);
+  char *end;
+  long v;
+
+  if(!s || !*s)
+    return 0;
+  errno = 0;
+  v = strtol(s, &end, 10);
+  if(errno || *end || v < min || v > max) {
+    snprintf(err, errlen, "environment: %s=%s: expected an integer in %ld..%ld",
+             name, s, min, max);
+    return SB_ECONFIG;
+  }
+  *out = (int)v;
+  return 0;
+}
+
+int config_apply_env(struct config *cfg, char *err, size_t errlen)
+{
+  const char *s;
+  int rc;
+
+  if((s = getenv("HOST")) && *s)
+    config_set_str(&cfg->host, s);
+  if((s = getenv("SWITCHBOARD_DB")) && *s)
+    config_set_str(&cfg->database, s);
+  if((s = getenv("LOG_LEVEL")) && *s)
+    config_set_str(&cfg->log_level, s);
+  rc = env_int("PORT", 0, 65535, &cfg->port, err, errlen);
+  if(!rc)
+    rc = env_int("SWITCHBOARD_WORKERS", 1, 256, &cfg->workers, err, errlen);
+  return rc;
+}
+
+static int valid_name(const char *s)
+{
+  if(!*s)
+    return 0;
+  for(; *s; s++)
+    if(!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+      return 0;
+  return 1;
+}
+
+int config_validate(const struct config *cfg, char *err, size_t errlen)
+{
+  for(int i = 0; i < cfg->nproviders; i++) {
+    const struct config_provider *p = &cfg->providers[i];
+    char path[64];
+
+    snprintf(path, sizeof(path), "providers[%d].name", i);
+    if(!valid_name(p->name))
+      return fail(err, errlen, path, "must match [A-Za-z0-9_.-]+");
+    if(!strcmp(p->name, "echo"))
+      return fail(err, errlen, path, "\"echo\" is the built-in provider");
+    for(int j = 0; j < i; j++)
+      if(!strcmp(cfg->providers[j].name, p->name))
+        return fail(err, errlen, path, "duplicate provider name");
+  }
+  return 0;
+}

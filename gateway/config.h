@@ -1,0 +1,87 @@
+/*
+ * config.h - the process configuration: defaults, the JSON config file,
+ * then environment and flags on top (see docs/reference.md).
+ *
+ * A struct config is filled once at start-up and is read-only afterwards,
+ * so worker threads share it without locks.
+ */
+#ifndef SB_GATEWAY_CONFIG_H
+#define SB_GATEWAY_CONFIG_H
+
+#include <stddef.h>
+
+struct config_kv {
+  char *name;
+  char *value;
+};
+
+struct config_provider {
+  char *name;
+  char *kind;        /* "openai" */
+  char *base_url;    /* without trailing slash */
+  char *api_key_env; /* may be NULL */
+  char **models;     /* NULL when the list is to be fetched */
+  int nmodels;
+  int passthrough_auth;
+  struct config_kv *headers; /* extra headers sent upstream */
+  int nheaders;
+  char **forward_headers; /* client headers copied upstream, lowercase */
+  int nforward_headers;
+  int stream_usage; /* ask upstreams for usage on streams */
+};
+
+struct config_limits {
+  size_t max_body_bytes;
+  size_t max_header_bytes;
+  size_t max_response_bytes;
+  int idle_timeout_s;
+  int request_timeout_s;
+  int connect_timeout_ms;
+  int stream_idle_timeout_s;
+  int shutdown_grace_s;
+};
+
+struct config {
+  char *host;
+  int port;
+  char *database;
+  int workers;
+  char *log_level;
+  struct config_limits limits;
+  char **cors_origins;
+  int ncors_origins;
+  struct config_provider *providers;
+  int nproviders;
+};
+
+/** Fill cfg with the built-in defaults. */
+void config_defaults(struct config *cfg);
+
+/**
+ * Merge the JSON file at path into cfg. Unknown keys and wrong types fail
+ * with SB_ECONFIG and err naming the key ("providers[0].kind: expected a
+ * string"). On failure cfg keeps whatever was merged; the caller exits.
+ */
+int config_load_file(struct config *cfg, const char *path, char *err,
+                     size_t errlen);
+
+/** Same, from a JSON text (for tests). */
+int config_load_json(struct config *cfg, const char *json, size_t len,
+                     char *err, size_t errlen);
+
+/**
+ * Apply HOST, PORT, SWITCHBOARD_DB, SWITCHBOARD_WORKERS and LOG_LEVEL
+ * from the environment.
+ */
+int config_apply_env(struct config *cfg, char *err, size_t errlen);
+
+/** Check cross-field rules (unique provider names, ranges). */
+int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/** Replace a string field, freeing the old value. */
+void config_set_str(char **field, const char *value);
+
+/** Free everything cfg owns. */
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,667 @@
+/*
+ * http.c - the libwebsockets protocol callback: request parsing, endpoint
+ * dispatch, response writing with backpressure, and the request record.
+ */
+#include "gateway/http.h"
+#include "gateway/log.h"
+#include "gateway/sb.h"
+#include "gateway/worker.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The per-session data lws allocates for us: just our request. */
+struct pss {
+  struct req *r;
+};
+
+/* Room in the write buffer for the response header block. */
+#define HDR_ROOM 4096
+/* Body bytes per write; each write is one h1 chunk when streaming. */
+#define WRITE_CHUNK (16 * 1024)
+
+void req_add_header(struct req *r, const char *name, const char *value)
+{
+  if(r->nxh >= REQ_MAX_XHEADERS)
+    return;
+  r->xh[r->nxh].name = sb_strdup(name);
+  r->xh[r->nxh].value = sb_strdup(value);
+  r->nxh++;
+}
+
+static void set_error_type(struct req *r, const char *type)
+{
+  snprintf(r->error_type, sizeof(r->error_type), "%s", type);
+}
+
+void req_respond_json(struct req *r, int status, const char *json, size_t len)
+{
+  r->status = status;
+  r->sse = 0;
+  buf_reset(&r->out);
+  /* Responses we build ourselves are bounded by construction; a failure
+   * here means an upstream body passed its own limit already. */
+  if(buf_append(&r->out, json, len))
+    r->status = 500;
+  r->finished = 1;
+  lws_callback_on_writable(r->wsi);
+}
+
+void req_respond_error(struct req *r, const struct api_error *err)
+{
+  char *json = api_error_openai_json(err);
+  char v[32];
+
+  if(err->retry_after_s > 0) {
+    snprintf(v, sizeof(v), "%d", err->retry_after_s);
+    req_add_header(r, "retry-after", v);
+  }
+  if(err->retry_after_ms > 0) {
+    snprintf(v, sizeof(v), "%d", err->retry_after_ms);
+    req_add_header(r, "retry-after-ms", v);
+  }
+  set_error_type(r, err->type[0] ? err->type : "api_error");
+  req_respond_json(r, err->status, json, strlen(json));
+  free(json);
+}
+
+void req_stream_begin(struct req *r)
+{
+  r->status = 200;
+  r->sse = 1;
+  metrics_stream_begin(r->gw->metrics);
+  lws_callback_on_writable(r->wsi);
+}
+
+void req_stream_kick(struct req *r)
+{
+  lws_callback_on_writable(r->wsi);
+}
+
+void req_stream_end(struct req *r)
+{
+  r->finished = 1;
+  lws_callback_on_writable(r->wsi);
+}
+
+void req_stream_fail(struct req *r, const struct api_error *err)
+{
+  char *json = api_error_openai_json(err);
+
+  /* Make room: the error must reach the client even if the buffer is
+   * full of data it is slow to read. */
+  if(sse_write_event(&r->out, NULL, json, strlen(json))) {
+    buf_reset(&r->out);
+    sse_write_event(&r->out, NULL, json, strlen(json));
+  }
+  free(json);
+  set_error_type(r, err->type[0] ? err->type : "api_error");
+  r->finished = 1;
+  r->abort_after = 1;
+  lws_callback_on_writable(r->wsi);
+}
+
+/* --- small endpoints ---------------------------------------------------- */
+
+static void respond_simple_error(struct req *r, int status, const char *code,
+                                 const char *fmt, const char *arg)
+{
+  struct api_error err;
+
+  api_error_set(&err, status, "invalid_request_error", code, NULL, fmt, arg);
+  req_respond_error(r, &err);
+}
+
+static void handle_models(struct req *r)
+{
+  const struct prov_registry *reg = r->gw->reg;
+  cJSON *root = cJSON_CreateObject();
+  cJSON *data;
+  char *json;
+
+  cJSON_AddStringToObject(root, "object", "list");
+  data = cJSON_AddArrayToObject(root, "data");
+  for(int i = 0; i < reg->nprovs; i++) {
+    const struct prov *p = &reg->provs[i];
+    for(int j = 0; j < p->nmodels; j++) {
+      cJSON *m = cJSON_CreateObject();
+      char *id = sb_asprintf("%s/%s", p->name, p->models[j]);
+      cJSON_AddStringToObject(m, "id", id);
+      cJSON_AddStringToObject(m, "object", "model");
+      cJSON_AddNumberToObject(m, "created", 0);
+      cJSON_AddStringToObject(m, "owned_by", p->name);
+      cJSON_AddItemToArray(data, m);
+      free(id);
+    }
+  }
+  json = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if(!json)
+    abort();
+  req_respond_json(r, 200, json, strlen(json));
+  free(json);
+}
+
+static void handle_metrics(struct req *r)
+{
+  char *text = metrics_render(r->gw->metrics, store_dropped(r->gw->store));
+
+  r->status = 200;
+  buf_reset(&r->out);
+  buf_appendz(&r->out, text);
+  free(text);
+  r->finished = 1;
+  req_add_header(r, "content-type", "text/plain; version=0.0.4");
+  lws_callback_on_writable(r->wsi);
+}
+
+static int origin_allowed(const struct config *cfg, const char *origin)
+{
+  for(int i = 0; i < cfg->ncors_origins; i++)
+    if(!strcmp(cfg->cors_origins[i], "*") ||
+       !strcmp(cfg->cors_origins[i], origin))
+      return 1;
+  return 0;
+}
+
+static void handle_preflight(struct req *r)
+{
+  char reqh[512] = "";
+  int n;
+
+  if(!r->cors_origin) {
+    respond_simple_error(r, 403, "cors_origin_not_allowed",
+                         "%s", "This origin is not allowed by the gateway's "
+                               "CORS configuration (cors.origins).");
+    return;
+  }
+  n = lws_hdr_custom_copy(r->wsi, reqh, sizeof(reqh),
+                          "access-control-request-headers:", 31);
+  req_add_header(r, "access-control-allow-methods", "GET, POST, OPTIONS");
+  req_add_header(r, "access-control-allow-headers",
+                 n > 0 ? reqh
+                       : "authorization, content-type, x-request-id");
+  req_add_header(r, "access-control-max-age", "600");
+  r->status = 204;
+  r->finished = 1;
+  lws_callback_on_writable(r->wsi);
+}
+
+/* --- request lifecycle -------------------------------------------------- */
+
+static char *hdr_dup(struct lws *wsi, enum lws_token_indexes tok)
+{
+  int n = lws_hdr_total_length(wsi, tok);
+  char *s;
+
+  if(n <= 0)
+    return NULL;
+  s = sb_malloc((size_t)n + 1);
+  if(lws_hdr_copy(wsi, s, n + 1, tok) < 0) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static char *custom_dup(struct lws *wsi, const char *name)
+{
+  int nlen = (int)strlen(name);
+  int n = lws_hdr_custom_length(wsi, name, nlen);
+  char *s;
+
+  if(n <= 0)
+    return NULL;
+  s = sb_malloc((size_t)n + 1);
+  if(lws_hdr_custom_copy(wsi, s, n + 1, name, nlen) < 0) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static int valid_request_id(const char *s)
+{
+  size_t n = strlen(s);
+
+  if(!n || n > 128)
+    return 0;
+  for(; *s; s++)
+    if(*s < 0x21 || *s > 0x7e)
+      return 0;
+  return 1;
+}
+
+/* Capture the client headers any provider forwards upstream; which
+ * provider serves the request is only known once the body is read. */
+static void capture_forwarded(struct req *r)
+{
+  const struct config *cfg = r->gw->cfg;
+
+  for(int i = 0; i < cfg->nproviders; i++) {
+    const struct config_provider *p = &cfg->providers[i];
+    for(int j = 0; j < p->nforward_headers; j++) {
+      const char *name = p->forward_headers[j];
+      char key[160];
+      char *v;
+      int dup = 0;
+
+      for(int k = 0; k < r->nfwd; k++)
+        dup |= !strcmp(r->fwd[k].name, name);
+      if(dup || strlen(name) + 2 > sizeof(key))
+        continue;
+      snprintf(key, sizeof(key), "%s:", name);
+      v = custom_dup(r->wsi, key);
+      if(!v)
+        continue;
+      r->fwd = sb_realloc(r->fwd, sizeof(*r->fwd) * (size_t)(r->nfwd + 1));
+      r->fwd[r->nfwd].name = sb_strdup(name);
+      r->fwd[r->nfwd].value = v;
+      r->nfwd++;
+    }
+  }
+}
+
+static const char *endpoint_of(const char *path)
+{
+  static const char *const known[] = {"/v1/chat/completions", "/v1/models",
+                                      "/healthz", "/readyz", "/metrics"};
+  for(size_t i = 0; i < SB_ARRAY_LEN(known); i++)
+    if(!strcmp(path, known[i]))
+      return known[i];
+  return "other";
+}
+
+static struct req *req_new(struct worker *w, struct lws *wsi, int method,
+                           const char *uri, int uri_len)
+{
+  struct req *r = sb_calloc(1, sizeof(*r));
+  const struct config *cfg;
+  const char *q;
+  char *rid, *origin;
+
+  r->w = w;
+  r->gw = worker_gw(w);
+  cfg = r->gw->cfg;
+  r->wsi = wsi;
+  r->method = method;
+  q = memchr(uri, '?', (size_t)uri_len);
+  r->path = sb_strndup(uri, q ? (size_t)(q - uri) : (size_t)uri_len);
+  r->endpoint = endpoint_of(r->path);
+  if(!strncmp(r->path, "/v1/", 4))
+    r->api = !strcmp(r->path, "/v1/chat/completions") ? "chat"
+             : !strcmp(r->path, "/v1/models")         ? "models"
+                                                      : "other";
+  r->t0_us = sb_mono_us();
+  r->ts_ms = sb_now_ms();
+  r->ttfb_us = -1;
+  r->usage.prompt_tokens = -1;
+  r->usage.completion_tokens = -1;
+  buf_init(&r->body, cfg->limits.max_body_bytes);
+  buf_init(&r->out, cfg->limits.max_response_bytes + REQ_OUT_HIGH_WM);
+  buf_init(&r->upbody, cfg->limits.max_response_bytes);
+  rid = custom_dup(wsi, "x-request-id:");
+  if(rid && valid_request_id(rid))
+    snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
+  else
+    sb_random_id(r->request_id, sizeof(r->request_id), "req_");
+  free(rid);
+  origin = hdr_dup(wsi, WSI_TOKEN_ORIGIN);
+  if(origin && origin_allowed(cfg, origin))
+    r->cors_origin = origin;
+  else
+    free(origin);
+  r->authorization = hdr_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+  capture_forwarded(r);
+  return r;
+}
+
+static void req_record(struct req *r)
+{
+  struct gw *gw = r->gw;
+  int64_t now = sb_mono_us();
+  int status = r->hdr_sent ? r->status : 499; /* 499: client went away */
+  double dur = (double)(now - r->t0_us) / 1e6;
+  double ttfb = r->ttfb_us >= 0 ? (double)(r->ttfb_us - r->t0_us) / 1e6 : -1;
+  const char *prov = r->prov ? r->prov->name : NULL;
+  struct store_usage *rec;
+
+  /* A stream cut short keeps its 200; error_type says why. */
+  if(!r->finished && r->hdr_sent && !r->error_type[0])
+    set_error_type(r, "client_closed");
+  metrics_request(gw->metrics, r->endpoint, prov, status, dur, ttfb);
+  if(r->sse)
+    metrics_stream_end(gw->metrics);
+  log_event(status >= 500 ? LOG_WARN : LOG_INFO, "request",
+            LOG_S("request_id", r->request_id), LOG_S("path", r->path),
+            LOG_I("status", status), LOG_S("model", r->model),
+            LOG_S("provider", prov), LOG_I("stream", r->stream),
+            LOG_S("error_type", r->error_type[0] ? r->error_type : NULL),
+            LOG_F("ms", dur * 1000.0), LOG_END);
+  if(!r->api)
+    return;
+  rec = sb_calloc(1, sizeof(*rec));
+  rec->ts_ms = r->ts_ms;
+  rec->request_id = sb_strdup(r->request_id);
+  rec->api = sb_strdup(r->api);
+  rec->model = r->model ? sb_strdup(r->model) : NULL;
+  rec->provider = prov ? sb_strdup(prov) : NULL;
+  rec->upstream_model = r->upstream_model ? sb_strdup(r->upstream_model) : NULL;
+  rec->stream = r->stream;
+  rec->status = status;
+  rec->error_type = r->error_type[0] ? sb_strdup(r->error_type) : NULL;
+  rec->prompt_tokens = r->usage.prompt_tokens;
+  rec->completion_tokens = r->usage.completion_tokens;
+  rec->ttfb_ms = r->ttfb_us >= 0 ? (r->ttfb_us - r->t0_us) / 1000 : -1;
+  rec->latency_ms = (now - r->t0_us) / 1000;
+  store_usage_submit(gw->store, rec);
+}
+
+static void req_destroy(struct req *r)
+{
+  chat_release(r);
+  req_record(r);
+  worker_request_done(r->w);
+  free(r->path);
+  free(r->cors_origin);
+  free(r->authorization);
+  for(int i = 0; i < r->nfwd; i++) {
+    free(r->fwd[i].name);
+    free(r->fwd[i].value);
+  }
+  free(r->fwd);
+  for(int i = 0; i < r->nxh; i++) {
+    free(r->xh[i].name);
+    free(r->xh[i].value);
+  }
+  buf_free(&r->body);
+  buf_free(&r->out);
+  buf_free(&r->upbody);
+  free(r->model);
+  free(r->upstream_model);
+  free(r);
+}
+
+static void dispatch_get(struct req *r)
+{
+  if(!strcmp(r->path, "/healthz"))
+    req_respond_json(r, 200, "{\"status\":\"ok\"}", 15);
+  else if(!strcmp(r->path, "/readyz")) {
+    if(store_ready(r->gw->store))
+      req_respond_json(r, 200, "{\"status\":\"ready\"}", 18);
+    else
+      req_respond_json(r, 503, "{\"status\":\"database unavailable\"}", 33);
+  } else if(!strcmp(r->path, "/metrics"))
+    handle_metrics(r);
+  else if(!strcmp(r->path, "/v1/models"))
+    handle_models(r);
+}
+
+static int known_path(const char *path, const char **allow)
+{
+  if(!strcmp(path, "/v1/chat/completions")) {
+    *allow = "POST, OPTIONS";
+    return 1;
+  }
+  if(!strcmp(path, "/healthz") || !strcmp(path, "/readyz") ||
+     !strcmp(path, "/metrics") || !strcmp(path, "/v1/models")) {
+    *allow = "GET, HEAD, OPTIONS";
+    return 1;
+  }
+  return 0;
+}
+
+/* Decide what to do with a request whose headers are complete. Returns
+ * 1 when the body must be read first. */
+static int on_headers(struct req *r)
+{
+  const char *allow = NULL;
+  int known = known_path(r->path, &allow);
+  int wants_post = known && !strcmp(allow, "POST, OPTIONS");
+  char cl[32];
+
+  if(worker_stopping(r->w)) {
+    struct api_error err;
+    api_error_set(&err, 503, "server_error", "shutting_down", NULL,
+                  "The gateway is shutting down; retry on another instance.");
+    r->close_after = 1;
+    req_respond_error(r, &err);
+    return 0;
+  }
+  if(r->method == LWSHUMETH_OPTIONS) {
+    handle_preflight(r);
+    return 0;
+  }
+  if(r->method == LWSHUMETH_POST) {
+    /* lws cannot read chunked request bodies; without a length the
+     * request would hang. */
+    if(lws_hdr_copy(r->wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <=
+       0) {
+      r->close_after = 1;
+      respond_simple_error(r, 411, "length_required", "%s",
+                           "A Content-Length header is required.");
+      return 0;
+    }
+    if(strtoull(cl, NULL, 10) > r->gw->cfg->limits.max_body_bytes) {
+      char msg[160];
+      snprintf(msg, sizeof(msg),
+               "The request body is larger than the limit of %zu bytes "
+               "(limits.max_body_bytes).",
+               r->gw->cfg->limits.max_body_bytes);
+      r->close_after = 1;
+      respond_simple_error(r, 413, "request_too_large", "%s", msg);
+      return 0;
+    }
+    /* The body is read even when the answer is an error, so that the
+     * connection stays usable for the next request. */
+    return 1;
+  }
+  if(!known) {
+    respond_simple_error(r, 404, "not_found", "Unknown path %s.", r->path);
+    return 0;
+  }
+  if(wants_post || (r->method != LWSHUMETH_GET &&
+                    r->method != LWSHUMETH_HEAD)) {
+    req_add_header(r, "allow", allow);
+    respond_simple_error(r, 405, "method_not_allowed",
+                         "Method not allowed on %s.", r->path);
+    return 0;
+  }
+  dispatch_get(r);
+  return 0;
+}
+
+static void on_body_complete(struct req *r)
+{
+  const char *allow = NULL;
+
+  if(!known_path(r->path, &allow)) {
+    respond_simple_error(r, 404, "not_found", "Unknown path %s.", r->path);
+    return;
+  }
+  if(strcmp(allow, "POST, OPTIONS")) {
+    req_add_header(r, "allow", allow);
+    respond_simple_error(r, 405, "method_not_allowed",
+                         "Method not allowed on %s.", r->path);
+    return;
+  }
+  chat_handle(r);
+}
+
+static int add_header(struct lws *wsi, const char *name, const char *value,
+                      unsigned char **p, unsigned char *end)
+{
+  char key[128];
+
+  snprintf(key, sizeof(key), "%s:", name);
+  return lws_add_http_header_by_name(wsi, (const unsigned char *)key,
+                                     (const unsigned char *)value,
+                                     (int)strlen(value), p, end);
+}
+
+static int write_headers(struct req *r, unsigned char **p, unsigned char *end)
+{
+  struct lws *wsi = r->wsi;
+  int has_ct = 0;
+
+  if(lws_add_http_header_status(wsi, (unsigned int)r->status, p, end))
+    return -1;
+  for(int i = 0; i < r->nxh; i++)
+    has_ct |= !strcmp(r->xh[i].name, "content-type");
+  if(!has_ct && r->status != 204 &&
+     add_header(wsi, "content-type",
+                r->sse ? "text/event-stream" : "application/json", p, end))
+    return -1;
+  if(r->sse) {
+    if(add_header(wsi, "cache-control", "no-cache", p, end) ||
+       add_header(wsi, "transfer-encoding", "chunked", p, end) ||
+       add_header(wsi, "x-accel-buffering", "no", p, end))
+      return -1;
+  } else if(lws_add_http_header_content_length(wsi, r->out.len, p, end)) {
+    return -1;
+  }
+  if(add_header(wsi, "x-request-id", r->request_id, p, end))
+    return -1;
+  if(r->prov && r->upstream_model &&
+     (add_header(wsi, "x-switchboard-provider", r->prov->name, p, end) ||
+      add_header(wsi, "x-switchboard-model", r->upstream_model, p, end)))
+    return -1;
+  for(int i = 0; i < r->nxh; i++)
+    if(add_header(wsi, r->xh[i].name, r->xh[i].value, p, end))
+      return -1;
+  if(r->cors_origin &&
+     (add_header(wsi, "access-control-allow-origin", r->cors_origin, p, end) ||
+      add_header(wsi, "vary", "Origin", p, end) ||
+      add_header(wsi, "access-control-expose-headers",
+                 "x-request-id, retry-after, retry-after-ms, "
+                 "x-switchboard-provider, x-switchboard-model",
+                 p, end)))
+    return -1;
+  if(r->close_after && add_header(wsi, "connection", "close", p, end))
+    return -1;
+  return lws_finalize_http_header(wsi, p, end);
+}
+
+static int on_writeable(struct req *r)
+{
+  unsigned char *buf = worker_wbuf(r->w);
+  unsigned char *start = buf + LWS_PRE, *p = start;
+  size_t n;
+  int final;
+
+  if(!r->status)
+    return 0; /* nothing decided yet */
+  if(!r->sse && !r->finished)
+    return 0;
+  if(!r->hdr_sent) {
+    if(write_headers(r, &p, start + HDR_ROOM)) {
+      log_event(LOG_ERROR, "response headers too large",
+                LOG_S("request_id", r->request_id), LOG_END);
+      return -1;
+    }
+    r->hdr_sent = 1;
+    r->ttfb_us = sb_mono_us();
+  }
+  n = r->out.len < WRITE_CHUNK ? r->out.len : WRITE_CHUNK;
+  if(r->method == LWSHUMETH_HEAD)
+    n = 0, buf_reset(&r->out);
+  final = r->finished && r->out.len == n;
+  if(r->sse) {
+    if(n) {
+      p += sprintf((char *)p, "%zx\r\n", n);
+      memcpy(p, r->out.data, n);
+      p += n;
+      memcpy(p, "\r\n", 2);
+      p += 2;
+    }
+    if(final && !r->abort_after) {
+      memcpy(p, "0\r\n\r\n", 5);
+      p += 5;
+    }
+  } else {
+    memcpy(p, r->out.data, n);
+    p += n;
+  }
+  if(p > start &&
+     lws_write(r->wsi, start, (size_t)(p - start),
+               final && !r->abort_after ? LWS_WRITE_HTTP_FINAL
+                                        : LWS_WRITE_HTTP) < 0)
+    return -1;
+  buf_consume(&r->out, n);
+  if(r->sse && r->hdr_sent)
+    lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
+  if(r->paused && r->xfer && r->out.len <= REQ_OUT_LOW_WM) {
+    r->paused = 0;
+    upstream_resume(r->xfer); /* may append to out synchronously */
+  }
+  if(final && !r->out.len) {
+    if(r->abort_after || r->close_after)
+      return -1;
+    return lws_http_transaction_completed(r->wsi) ? -1 : 0;
+  }
+  if(r->out.len)
+    lws_callback_on_writable(r->wsi);
+  return 0;
+}
+
+int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                  void *user, void *in, size_t len)
+{
+  struct pss *pss = user;
+  struct worker *w = lws_context_user(lws_get_context(wsi));
+  struct req *r = pss ? pss->r : NULL;
+
+  switch(reason) {
+  case LWS_CALLBACK_HTTP: {
+    char *uri;
+    int uri_len;
+    int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+
+    if(method < 0)
+      return -1;
+    r = req_new(w, wsi, method, uri, uri_len);
+    pss->r = r;
+    worker_request_started(w);
+    if(on_headers(r)) {
+      char expect[32];
+      /* lws never answers Expect: 100-continue; curl would wait 1 s. */
+      if(lws_hdr_copy(wsi, expect, sizeof(expect), WSI_TOKEN_HTTP_EXPECT) > 0 &&
+         !strcasecmp(expect, "100-continue")) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        unsigned char b[LWS_PRE + sizeof(cont)];
+        memcpy(b + LWS_PRE, cont, sizeof(cont) - 1);
+        lws_write(wsi, b + LWS_PRE, sizeof(cont) - 1, LWS_WRITE_HTTP);
+      }
+    }
+    return 0;
+  }
+  case LWS_CALLBACK_HTTP_BODY:
+    if(!r || r->status)
+      return 0; /* already answered: discard */
+    if(buf_append(&r->body, in, len)) {
+      r->close_after = 1;
+      respond_simple_error(r, 413, "request_too_large", "%s",
+                           "The request body is larger than the limit "
+                           "(limits.max_body_bytes).");
+    }
+    return 0;
+  case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    if(r && !r->status)
+      on_body_complete(r);
+    return 0;
+  case LWS_CALLBACK_HTTP_WRITEABLE:
+    return r ? on_writeable(r) : 0;
+  case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    if(r) {
+      pss->r = NULL;
+      req_destroy(r);
+    }
+    return 0;
+  default:
+    break;
+  }
+  return lws_callback_http_dummy(wsi, reason, user, in, len);
+}

@@ -1,0 +1,121 @@
+/*
+ * http.h - one HTTP transaction and its response, shared by the gateway's
+ * endpoint handlers. Internal to gateway/.
+ *
+ * Ownership: a struct req belongs to its lws connection; it is created in
+ * LWS_CALLBACK_HTTP and destroyed only in LWS_CALLBACK_HTTP_DROP_PROTOCOL
+ * (transaction over or client gone), which also cancels any upstream
+ * transfer and writes the request record. Handlers never free it.
+ *
+ * Output: handlers append body bytes to r->out and call one of the
+ * respond/stream functions; the bytes are written from the WRITEABLE
+ * callback only, so any of these functions may be called from curl or
+ * timer callbacks.
+ */
+#ifndef SB_GATEWAY_HTTP_H
+#define SB_GATEWAY_HTTP_H
+
+#include "gateway/apierr.h"
+#include "gateway/buf.h"
+#include "gateway/config.h"
+#include "gateway/server.h"
+#include "gateway/sse.h"
+#include "gateway/upstream.h"
+#include "providers/echo.h"
+#include "providers/openai.h"
+
+#include <uv.h>
+
+#include <libwebsockets.h>
+
+/* Streaming watermarks: above HIGH the producer pauses, below LOW it
+ * resumes. */
+#define REQ_OUT_HIGH_WM (64 * 1024)
+#define REQ_OUT_LOW_WM (16 * 1024)
+#define REQ_MAX_XHEADERS 8
+
+struct worker;
+struct echo_pacer;
+
+struct req {
+  struct worker *w;
+  struct gw *gw;
+  struct lws *wsi;
+  int method; /* LWSHUMETH_* */
+  char *path; /* without the query string */
+  const char *endpoint; /* metrics label: a known path or "other" */
+  const char *api;      /* record: "chat", "models", "other"; NULL: none */
+  char request_id[132];
+  char *cors_origin;   /* allowed Origin to echo, or NULL */
+  char *authorization; /* client's Authorization header, or NULL */
+  struct config_kv *fwd; /* client headers some provider forwards */
+  int nfwd;
+  struct buf body;
+  int64_t t0_us;
+  int64_t ts_ms;
+  int64_t ttfb_us; /* -1 until the first byte went out */
+
+  /* response */
+  int status;
+  int sse;           /* chunked text/event-stream */
+  int finished;      /* every body byte is in out */
+  int abort_after;   /* close without a clean end once out is flushed */
+  int close_after;   /* close the connection after the response */
+  int hdr_sent;
+  struct config_kv xh[REQ_MAX_XHEADERS];
+  int nxh;
+  struct buf out;
+
+  /* chat */
+  char *model;
+  const struct prov *prov;
+  char *upstream_model;
+  int stream;
+  struct upstream_xfer *xfer;
+  int relay; /* relaying an upstream: sse_in is initialised */
+  int upbody_overflow;
+  int paused;
+  int upstream_streaming; /* 2xx event-stream being relayed */
+  struct sse_parser sse_in;
+  struct prov_openai_stream ostream;
+  struct api_error stream_err; /* set when the relay must fail */
+  int stream_failed;
+  struct buf upbody; /* non-streamed upstream body, or an error body */
+  struct prov_echo *echo;
+  struct echo_pacer *pacer;
+  struct prov_usage usage;
+  char error_type[48];
+};
+
+/** Add a response header (copied). Ignored past REQ_MAX_XHEADERS. */
+void req_add_header(struct req *r, const char *name, const char *value);
+
+/** Complete response with a JSON body (json is copied). */
+void req_respond_json(struct req *r, int status, const char *json, size_t len);
+
+/** Complete error response in the OpenAI format; records error type. */
+void req_respond_error(struct req *r, const struct api_error *err);
+
+/** Start a 200 text/event-stream response. */
+void req_stream_begin(struct req *r);
+
+/** Bytes were appended to r->out: schedule a write. */
+void req_stream_kick(struct req *r);
+
+/** Every event is in r->out: end the stream cleanly after it. */
+void req_stream_end(struct req *r);
+
+/** End the stream with an error event, then close without a clean end. */
+void req_stream_fail(struct req *r, const struct api_error *err);
+
+/** POST /v1/chat/completions with the body complete. */
+void chat_handle(struct req *r);
+
+/** Release what chat_handle() attached to r (transfer, pacer). */
+void chat_release(struct req *r);
+
+/** The lws protocol callback serving every HTTP transaction. */
+int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                  void *user, void *in, size_t len);
+
+#endif

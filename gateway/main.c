@@ -1,0 +1,244 @@
+/*
+ * main.c - the switchboard command line: serve, migrate, --version.
+ */
+#include "gateway/config.h"
+#include "gateway/log.h"
+#include "gateway/metrics.h"
+#include "gateway/sb.h"
+#include "gateway/server.h"
+#include "gateway/upstream.h"
+#include "providers/openai.h"
+#include "providers/provider.h"
+#include "store/store.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_USAGE 2
+#define MODELS_FETCH_TIMEOUT_MS 5000
+
+static const char usage[] =
+    "usage: switchboard serve [--host H] [--port P] [--db FILE] "
+    "[--config FILE] [--workers N]\n"
+    "       switchboard migrate [--db FILE] [--config FILE]\n"
+    "       switchboard --version\n"
+    "\n"
+    "Environment: HOST, PORT, SWITCHBOARD_DB, SWITCHBOARD_WORKERS, "
+    "LOG_LEVEL.\n"
+    "See docs/reference.md for the configuration file.\n";
+
+struct cli {
+  const char *cmd;
+  const char *host, *port, *db, *config, *workers;
+};
+
+static int parse_args(int argc, char **argv, struct cli *cli)
+{
+  memset(cli, 0, sizeof(*cli));
+  if(argc < 2)
+    return -1;
+  cli->cmd = argv[1];
+  for(int i = 2; i < argc; i++) {
+    const char **slot = NULL;
+    if(!strcmp(argv[i], "--host"))
+      slot = &cli->host;
+    else if(!strcmp(argv[i], "--port"))
+      slot = &cli->port;
+    else if(!strcmp(argv[i], "--db"))
+      slot = &cli->db;
+    else if(!strcmp(argv[i], "--config"))
+      slot = &cli->config;
+    else if(!strcmp(argv[i], "--workers") && !strcmp(cli->cmd, "serve"))
+      slot = &cli->workers;
+    if(!slot || i + 1 >= argc) {
+      fprintf(stderr, "switchboard: unknown or incomplete option '%s'\n",
+              argv[i]);
+      return -1;
+    }
+    *slot = argv[++i];
+  }
+  return 0;
+}
+
+static int flag_int(const char *name, const char *s, long min, long max,
+                    int *out)
+{
+  char *end;
+  long v;
+
+  errno = 0;
+  v = strtol(s, &end, 10);
+  if(errno || *end || !*s || v < min || v > max) {
+    fprintf(stderr, "switchboard: %s %s: expected an integer in %ld..%ld\n",
+            name, s, min, max);
+    return -1;
+  }
+  *out = (int)v;
+  return 0;
+}
+
+/* Defaults, then the file, then the environment, then flags. */
+static int load_config(const struct cli *cli, struct config *cfg)
+{
+  char err[512];
+  enum log_level lvl;
+
+  config_defaults(cfg);
+  if(cli->config && config_load_file(cfg, cli->config, err, sizeof(err)))
+    goto fail;
+  if(config_apply_env(cfg, err, sizeof(err)))
+    goto fail;
+  if(cli->host)
+    config_set_str(&cfg->host, cli->host);
+  if(cli->db)
+    config_set_str(&cfg->database, cli->db);
+  if(cli->port && flag_int("--port", cli->port, 0, 65535, &cfg->port))
+    return -1;
+  if(cli->workers &&
+     flag_int("--workers", cli->workers, 1, 256, &cfg->workers))
+    return -1;
+  if(config_validate(cfg, err, sizeof(err)))
+    goto fail;
+  if(log_level_parse(cfg->log_level, &lvl)) {
+    snprintf(err, sizeof(err),
+             "log level '%s': expected debug, info, warn or error",
+             cfg->log_level);
+    goto fail;
+  }
+  log_set_level(lvl);
+  return 0;
+fail:
+  fprintf(stderr, "switchboard: %s\n", err);
+  return -1;
+}
+
+/* Providers configured without a model list get the upstream's own, once,
+ * at start-up (a blocking fetch before any worker runs). */
+static void fetch_models(struct prov_registry *reg)
+{
+  for(int i = 0; i < reg->nprovs; i++) {
+    struct prov *p = &reg->provs[i];
+    struct prov_http h;
+    char *body = NULL, **models;
+    size_t len = 0;
+    long status = 0;
+    int n, rc;
+
+    if(p->models_known || p->kind != PROV_OPENAI)
+      continue;
+    prov_openai_build_models(p, &h);
+    rc = upstream_fetch_blocking(&h, MODELS_FETCH_TIMEOUT_MS, &status, &body,
+                                 &len);
+    prov_http_free(&h);
+    if(!rc && status == 200 &&
+       !prov_openai_parse_models(body, len, &models, &n)) {
+      prov_set_models(p, models, n);
+      log_event(LOG_INFO, "fetched model list", LOG_S("provider", p->name),
+                LOG_I("models", n), LOG_END);
+    } else {
+      log_event(LOG_WARN,
+                "could not fetch the model list; any model name is passed "
+                "to this provider",
+                LOG_S("provider", p->name), LOG_I("status", status), LOG_END);
+    }
+    free(body);
+  }
+}
+
+static int cmd_migrate(const struct config *cfg)
+{
+  char err[512];
+  int applied = 0;
+
+  if(store_migrate(cfg->database, &applied, err, sizeof(err))) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    return EXIT_FAILURE;
+  }
+  printf("%s: %d migration(s) applied, schema version %d\n", cfg->database,
+         applied, store_schema_version());
+  return EXIT_SUCCESS;
+}
+
+static int cmd_serve(const struct config *cfg)
+{
+  struct prov_registry reg;
+  struct store_options sopt;
+  struct gw gw;
+  char err[512];
+  sigset_t set;
+  int rc = EXIT_FAILURE;
+
+  /* Block the shutdown signals before any thread exists, so that only
+   * server_run's sigwait() sees them. */
+  signal(SIGPIPE, SIG_IGN);
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+  if(curl_global_init(CURL_GLOBAL_DEFAULT)) {
+    fprintf(stderr, "switchboard: curl_global_init failed\n");
+    return EXIT_FAILURE;
+  }
+  if(prov_registry_build(cfg, &reg, err, sizeof(err))) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    curl_global_cleanup();
+    return EXIT_FAILURE;
+  }
+  fetch_models(&reg);
+  memset(&gw, 0, sizeof(gw));
+  gw.cfg = cfg;
+  gw.reg = &reg;
+  store_options_default(&sopt);
+  if(store_open(cfg->database, &sopt, &gw.store, err, sizeof(err))) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    goto out;
+  }
+  gw.metrics = metrics_new();
+  if(server_run(&gw, err, sizeof(err))) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    log_event(LOG_ERROR, "cannot start", LOG_S("reason", err), LOG_END);
+  } else {
+    rc = EXIT_SUCCESS;
+  }
+  store_close(gw.store);
+  metrics_free(gw.metrics);
+  log_event(LOG_INFO, "stopped", LOG_END);
+out:
+  prov_registry_free(&reg);
+  curl_global_cleanup();
+  return rc;
+}
+
+int main(int argc, char **argv)
+{
+  struct config cfg;
+  struct cli cli;
+  int rc;
+
+  if(argc == 2 &&
+     (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+    printf("switchboard %s (schema %d)\n", SB_VERSION, store_schema_version());
+    return EXIT_SUCCESS;
+  }
+  if(argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    fputs(usage, stdout);
+    return EXIT_SUCCESS;
+  }
+  if(parse_args(argc, argv, &cli) ||
+     (strcmp(cli.cmd, "serve") && strcmp(cli.cmd, "migrate"))) {
+    fputs(usage, stderr);
+    return EXIT_USAGE;
+  }
+  if(load_config(&cli, &cfg)) {
+    config_free(&cfg);
+    return EXIT_FAILURE;
+  }
+  rc = !strcmp(cli.cmd, "serve") ? cmd_serve(&cfg) : cmd_migrate(&cfg);
+  config_free(&cfg);
+  return rc;
+}

@@ -1,0 +1,118 @@
+#include "gateway/sb.h"
+
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *sb_strerror(int err)
+{
+  switch(err) {
+  case SB_OK: return "ok";
+  case SB_ENOMEM: return "out of memory";
+  case SB_EINVAL: return "invalid argument";
+  case SB_ETOOBIG: return "limit exceeded";
+  case SB_EIO: return "I/O error";
+  case SB_ENOTFOUND: return "not found";
+  case SB_EAGAIN: return "try again";
+  case SB_ECONFIG: return "invalid configuration";
+  case SB_EDB: return "database error";
+  case SB_ETOONEW: return "database is newer than this binary";
+  case SB_EPROTO: return "protocol error";
+  }
+  return "unknown error";
+}
+
+static void oom(size_t n)
+{
+  fprintf(stderr, "switchboard: out of memory allocating %zu bytes\n", n);
+  abort();
+}
+
+void *sb_malloc(size_t n)
+{
+  void *p = malloc(n ? n : 1);
+  if(!p)
+    oom(n);
+  return p;
+}
+
+void *sb_calloc(size_t n, size_t size)
+{
+  void *p = calloc(n ? n : 1, size ? size : 1);
+  if(!p)
+    oom(n * size);
+  return p;
+}
+
+void *sb_realloc(void *p, size_t n)
+{
+  void *q = realloc(p, n ? n : 1);
+  if(!q)
+    oom(n);
+  return q;
+}
+
+char *sb_strdup(const char *s)
+{
+  return sb_strndup(s, strlen(s));
+}
+
+char *sb_strndup(const char *s, size_t n)
+{
+  char *d = sb_malloc(n + 1);
+  memcpy(d, s, n);
+  d[n] = '\0';
+  return d;
+}
+
+char *sb_asprintf(const char *fmt, ...)
+{
+  va_list ap;
+  int n;
+  char *s;
+
+  va_start(ap, fmt);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if(n < 0)
+    oom(0);
+  s = sb_malloc((size_t)n + 1);
+  va_start(ap, fmt);
+  vsnprintf(s, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return s;
+}
+
+int64_t sb_now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t sb_mono_us(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void sb_random_id(char *out, size_t cap, const char *prefix)
+{
+  static const char hex[] = "0123456789abcdef";
+  unsigned char rnd[12];
+  size_t n = strlen(prefix);
+
+  assert(cap >= n + 2 * sizeof(rnd) + 1);
+  if(RAND_bytes(rnd, sizeof(rnd)) != 1)
+    abort(); /* no entropy: nothing sensible to continue with */
+  memcpy(out, prefix, n);
+  for(size_t i = 0; i < sizeof(rnd); i++) {
+    out[n + 2 * i] = hex[rnd[i] >> 4];
+    out[n + 2 * i + 1] = hex[rnd[i] & 15];
+  }
+  out[n + 2 * sizeof(rnd)] = '\0';
+}

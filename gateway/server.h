@@ -1,0 +1,32 @@
+/*
+ * server.h - the HTTP server: worker threads, each with its own libuv
+ * loop, libwebsockets context, SO_REUSEPORT listener and curl multi
+ * handle (shared/reference/event-loop.md), and the process lifecycle.
+ */
+#ifndef SB_GATEWAY_SERVER_H
+#define SB_GATEWAY_SERVER_H
+
+#include "gateway/config.h"
+#include "gateway/metrics.h"
+#include "providers/provider.h"
+#include "store/store.h"
+
+/** What every worker shares. All of it is read-only or thread-safe. */
+struct gw {
+  const struct config *cfg;
+  const struct prov_registry *reg;
+  struct store *store;
+  struct metrics *metrics;
+};
+
+/**
+ * Start cfg->workers workers listening on cfg->host:cfg->port, serve
+ * until SIGINT or SIGTERM, then shut down gracefully (stop accepting, let
+ * requests finish for up to limits.shutdown_grace_s, cancel the rest).
+ * SIGINT and SIGTERM must be blocked in the calling thread before any
+ * other thread exists. Returns 0 after a clean shutdown, or a negative
+ * SB_E* code if the server could not start (err says why).
+ */
+int server_run(struct gw *gw, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,353 @@
+#include "gateway/upstream.h"
+#include "gateway/buf.h"
+#include "gateway/sb.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Response headers the gateway acts on; everything else is skipped. */
+static const char *const kept_headers[] = {"content-type", "retry-after",
+                                           "retry-after-ms"};
+#define NKEPT (sizeof(kept_headers) / sizeof(kept_headers[0]))
+
+struct upstream_loop {
+  uv_loop_t *loop;
+  CURLM *multi;
+  uv_timer_t timer;
+  int closing;
+};
+
+struct upstream_sock {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  struct upstream_loop *ul;
+};
+
+struct upstream_xfer {
+  struct upstream_loop *ul;
+  CURL *easy;
+  struct curl_slist *headers;
+  char *body; /* request body, owned: curl reads it in place */
+  struct upstream_cb cb;
+  void *ud;
+  char *kept[NKEPT];
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+static void check_done(struct upstream_loop *ul);
+
+static void on_poll_closed(uv_handle_t *h)
+{
+  free(h->data);
+}
+
+static void on_sock_io(uv_poll_t *h, int status, int events)
+{
+  struct upstream_sock *s = h->data;
+  struct upstream_loop *ul = s->ul;
+  int flags = 0, running;
+
+  if(status < 0)
+    flags = CURL_CSELECT_ERR;
+  if(events & UV_READABLE)
+    flags |= CURL_CSELECT_IN;
+  if(events & UV_WRITABLE)
+    flags |= CURL_CSELECT_OUT;
+  curl_multi_socket_action(ul->multi, s->fd, flags, &running);
+  check_done(ul);
+}
+
+static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp,
+                   void *socketp)
+{
+  struct upstream_loop *ul = userp;
+  struct upstream_sock *s = socketp;
+  int events = 0;
+
+  if(what == CURL_POLL_REMOVE) {
+    if(s) {
+      uv_poll_stop(&s->poll);
+      uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+      curl_multi_assign(ul->multi, fd, NULL);
+    }
+    return 0;
+  }
+  if(!s) {
+    s = sb_calloc(1, sizeof(*s));
+    s->fd = fd;
+    s->ul = ul;
+    if(uv_poll_init_socket(ul->loop, &s->poll, fd)) {
+      free(s);
+      return -1;
+    }
+    s->poll.data = s;
+    curl_multi_assign(ul->multi, fd, s);
+  }
+  if(what & CURL_POLL_IN)
+    events |= UV_READABLE;
+  if(what & CURL_POLL_OUT)
+    events |= UV_WRITABLE;
+  uv_poll_start(&s->poll, events, on_sock_io);
+  return 0;
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+  struct upstream_loop *ul = t->data;
+  int running;
+
+  curl_multi_socket_action(ul->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_done(ul);
+}
+
+/* Only arms the timer: calling socket_action from here would re-enter
+ * curl. */
+static int timer_cb(CURLM *m, long ms, void *userp)
+{
+  struct upstream_loop *ul = userp;
+
+  if(ms < 0)
+    uv_timer_stop(&ul->timer);
+  else
+    uv_timer_start(&ul->timer, on_timeout, (uint64_t)ms, 0);
+  return 0;
+}
+
+int upstream_loop_init(uv_loop_t *loop, struct upstream_loop **out)
+{
+  struct upstream_loop *ul = sb_calloc(1, sizeof(*ul));
+
+  ul->loop = loop;
+  ul->multi = curl_multi_init();
+  if(!ul->multi) {
+    free(ul);
+    return SB_EIO;
+  }
+  uv_timer_init(loop, &ul->timer);
+  ul->timer.data = ul;
+  curl_multi_setopt(ul->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+  curl_multi_setopt(ul->multi, CURLMOPT_SOCKETDATA, ul);
+  curl_multi_setopt(ul->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+  curl_multi_setopt(ul->multi, CURLMOPT_TIMERDATA, ul);
+  /* Keep the idle-connection cache near real upstream concurrency:
+   * curl polls every cached connection for liveness. */
+  curl_multi_setopt(ul->multi, CURLMOPT_MAXCONNECTS, 64L);
+  *out = ul;
+  return 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+  free(h->data);
+}
+
+void upstream_loop_close(struct upstream_loop *ul)
+{
+  if(!ul)
+    return;
+  /* Transfers still attached belong to requests that lws has already
+   * destroyed (they cancel their own), so none are left here. */
+  curl_multi_cleanup(ul->multi);
+  uv_timer_stop(&ul->timer);
+  uv_close((uv_handle_t *)&ul->timer, on_timer_closed);
+}
+
+static void xfer_free(struct upstream_xfer *x)
+{
+  curl_easy_cleanup(x->easy);
+  curl_slist_free_all(x->headers);
+  free(x->body);
+  for(size_t i = 0; i < NKEPT; i++)
+    free(x->kept[i]);
+  free(x);
+}
+
+static size_t on_write(char *p, size_t size, size_t n, void *userp)
+{
+  struct upstream_xfer *x = userp;
+  int rc = x->cb.data(x->ud, p, size * n);
+
+  if(rc > 0)
+    return CURL_WRITEFUNC_PAUSE;
+  return rc < 0 ? 0 : size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *userp)
+{
+  struct upstream_xfer *x = userp;
+  size_t len = size * n;
+  const char *colon = memchr(p, ':', len);
+
+  if(len >= 5 && !memcmp(p, "HTTP/", 5)) {
+    /* A new response (after a redirect or 100): forget the old one. */
+    for(size_t i = 0; i < NKEPT; i++) {
+      free(x->kept[i]);
+      x->kept[i] = NULL;
+    }
+    return len;
+  }
+  if(!colon)
+    return len;
+  for(size_t i = 0; i < NKEPT; i++) {
+    size_t nl = strlen(kept_headers[i]);
+    if((size_t)(colon - p) == nl && !strncasecmp(p, kept_headers[i], nl)) {
+      const char *v = colon + 1, *end = p + len;
+      while(v < end && (*v == ' ' || *v == '\t'))
+        v++;
+      while(end > v && isspace((unsigned char)end[-1]))
+        end--;
+      free(x->kept[i]);
+      x->kept[i] = sb_strndup(v, (size_t)(end - v));
+    }
+  }
+  return len;
+}
+
+int upstream_start(struct upstream_loop *ul, const struct prov_http *h,
+                   const struct upstream_limits *lim,
+                   const struct upstream_cb *cb, void *ud,
+                   struct upstream_xfer **out)
+{
+  struct upstream_xfer *x = sb_calloc(1, sizeof(*x));
+  CURL *e = curl_easy_init();
+
+  if(!e) {
+    free(x);
+    return SB_EIO;
+  }
+  x->ul = ul;
+  x->easy = e;
+  x->cb = *cb;
+  x->ud = ud;
+  for(int i = 0; i < h->nheaders; i++)
+    x->headers = curl_slist_append(x->headers, h->headers[i]);
+  curl_easy_setopt(e, CURLOPT_URL, h->url);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+  if(h->body) {
+    x->body = sb_strndup(h->body, h->body_len);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)h->body_len);
+  }
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, lim->connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, lim->total_timeout_ms);
+  if(lim->idle_timeout_s > 0) {
+    /* Less than one byte a second for this long: the upstream stalled.
+     * curl does not apply this check while we hold the transfer paused. */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, lim->idle_timeout_s);
+  }
+  if(curl_multi_add_handle(ul->multi, e) != CURLM_OK) {
+    xfer_free(x);
+    return SB_EIO;
+  }
+  *out = x;
+  return 0;
+}
+
+long upstream_status(struct upstream_xfer *x)
+{
+  long status = 0;
+
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  return status;
+}
+
+const char *upstream_header(struct upstream_xfer *x, const char *name)
+{
+  for(size_t i = 0; i < NKEPT; i++)
+    if(!strcmp(kept_headers[i], name))
+      return x->kept[i];
+  return NULL;
+}
+
+void upstream_resume(struct upstream_xfer *x)
+{
+  curl_easy_pause(x->easy, CURLPAUSE_CONT);
+}
+
+void upstream_cancel(struct upstream_xfer *x)
+{
+  curl_multi_remove_handle(x->ul->multi, x->easy);
+  xfer_free(x);
+}
+
+static void check_done(struct upstream_loop *ul)
+{
+  CURLMsg *msg;
+  int left;
+
+  while((msg = curl_multi_info_read(ul->multi, &left))) {
+    struct upstream_xfer *x;
+    struct upstream_result res;
+    CURLcode rc = msg->data.result;
+
+    if(msg->msg != CURLMSG_DONE)
+      continue;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+    memset(&res, 0, sizeof(res));
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &res.status);
+    if(rc != CURLE_OK) {
+      res.failed = 1;
+      res.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+      res.connect_failed = rc == CURLE_COULDNT_CONNECT ||
+                           rc == CURLE_COULDNT_RESOLVE_HOST ||
+                           rc == CURLE_COULDNT_RESOLVE_PROXY;
+      res.message = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+    }
+    curl_multi_remove_handle(ul->multi, x->easy);
+    x->cb.done(x->ud, &res);
+    xfer_free(x);
+  }
+}
+
+static size_t on_fetch_write(char *p, size_t size, size_t n, void *userp)
+{
+  return buf_append(userp, p, size * n) ? 0 : size * n;
+}
+
+int upstream_fetch_blocking(const struct prov_http *h, long timeout_ms,
+                            long *status, char **body, size_t *len)
+{
+  struct curl_slist *hdrs = NULL;
+  struct buf b;
+  CURL *e = curl_easy_init();
+  CURLcode rc;
+
+  if(!e)
+    return SB_EIO;
+  buf_init(&b, 16 * 1024 * 1024);
+  for(int i = 0; i < h->nheaders; i++)
+    hdrs = curl_slist_append(hdrs, h->headers[i]);
+  curl_easy_setopt(e, CURLOPT_URL, h->url);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_fetch_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  rc = curl_easy_perform(e);
+  *status = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+  curl_easy_cleanup(e);
+  curl_slist_free_all(hdrs);
+  if(rc != CURLE_OK) {
+    buf_free(&b);
+    return SB_EIO;
+  }
+  *body = buf_take(&b, len);
+  return 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * worker.h - what a request needs from the worker thread that serves it.
+ * Internal to gateway/; every function is for the worker's own thread.
+ */
+#ifndef SB_GATEWAY_WORKER_H
+#define SB_GATEWAY_WORKER_H
+
+#include <uv.h>
+
+struct worker;
+struct gw;
+struct upstream_loop;
+
+struct gw *worker_gw(struct worker *w);
+uv_loop_t *worker_loop(struct worker *w);
+struct upstream_loop *worker_upstream(struct worker *w);
+
+/** Scratch buffer for lws_write: LWS_PRE + 4 KiB headers + 16 KiB body
+ * + framing. Valid only within one WRITEABLE callback. */
+unsigned char *worker_wbuf(struct worker *w);
+
+/** In-flight accounting for graceful shutdown. */
+void worker_request_started(struct worker *w);
+void worker_request_done(struct worker *w);
+
+/** 1 once shutdown began: new requests get 503. */
+int worker_stopping(struct worker *w);
+
+#endif

@@ -1,0 +1,278 @@
+#include "providers/echo.h"
+#include "gateway/sb.h"
+#include "gateway/sse.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const prov_echo_models[] = {"echo-1", "story-1"};
+const int prov_echo_nmodels = 2;
+
+static const char story[] =
+    "Once upon a time, in a data centre humming like a beehive, a small "
+    "gateway named Switchboard listened on port 8080. Every request that "
+    "arrived carried a question and a model name, and Switchboard knew "
+    "exactly where each one had to go. Some went to giant models far "
+    "away, some to little ones running on a laptop under a desk. One "
+    "night a provider fell silent in the middle of an answer. Switchboard "
+    "did not panic: it told the client plainly what had happened, wrote "
+    "everything down in its ledger, and kept the other streams flowing. "
+    "By morning the operators read the ledger, nodded, and went back to "
+    "their coffee. The end.";
+
+enum echo_phase { PH_ROLE, PH_WORDS, PH_FINISH, PH_USAGE, PH_DONE, PH_END };
+
+struct prov_echo {
+  char *model;
+  char *id;
+  int64_t created;
+  char *text;     /* the words to emit, already cut to max tokens */
+  size_t pos;     /* next byte of text to stream */
+  int truncated;  /* cut by max_tokens: finish_reason "length" */
+  int include_usage;
+  struct prov_usage usage;
+  enum echo_phase phase;
+};
+
+static int64_t count_words(const char *s, size_t n)
+{
+  int64_t words = 0;
+  int in = 0;
+
+  for(size_t i = 0; i < n; i++) {
+    int sp = isspace((unsigned char)s[i]);
+    if(!sp && !in)
+      words++;
+    in = !sp;
+  }
+  return words;
+}
+
+/* Length of the next chunk: leading whitespace plus one word. */
+static size_t next_word(const char *s)
+{
+  size_t i = 0;
+
+  while(s[i] && isspace((unsigned char)s[i]))
+    i++;
+  while(s[i] && !isspace((unsigned char)s[i]))
+    i++;
+  return i;
+}
+
+static int64_t prompt_words(const cJSON *body)
+{
+  const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
+  const cJSON *m, *c, *part;
+  int64_t n = 0;
+
+  cJSON_ArrayForEach(m, msgs)
+  {
+    c = cJSON_GetObjectItemCaseSensitive(m, "content");
+    if(cJSON_IsString(c))
+      n += count_words(c->valuestring, strlen(c->valuestring));
+    else if(cJSON_IsArray(c))
+      cJSON_ArrayForEach(part, c)
+      {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
+        if(cJSON_IsString(t))
+          n += count_words(t->valuestring, strlen(t->valuestring));
+      }
+  }
+  return n;
+}
+
+static int64_t max_tokens(const cJSON *body)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "max_completion_tokens");
+
+  if(!cJSON_IsNumber(v))
+    v = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
+  return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+}
+
+int prov_echo_start(const cJSON *body, const char *model, const char *id,
+                    int64_t created, struct prov_echo **out,
+                    struct api_error *err)
+{
+  struct prov_echo *e;
+  const cJSON *so;
+  struct buf text;
+  int64_t limit;
+
+  buf_init(&text, 1 << 30);
+  if(!strcmp(model, "echo-1")) {
+    if(oai_chat_last_user_text(body, &text))
+      buf_appendz(&text, "");
+  } else if(!strcmp(model, "story-1")) {
+    buf_appendz(&text, story);
+  } else {
+    buf_free(&text);
+    api_error_set(err, 404, "invalid_request_error", "model_not_found",
+                  "model", "The model 'echo/%s' does not exist.", model);
+    return SB_ENOTFOUND;
+  }
+
+  e = sb_calloc(1, sizeof(*e));
+  e->model = sb_strdup(model);
+  e->id = sb_strdup(id);
+  e->created = created;
+  e->text = buf_take(&text, NULL);
+  if(!e->text)
+    e->text = sb_strdup("");
+  limit = max_tokens(body);
+  if(limit >= 0) {
+    /* Keep the first `limit` words, with the whitespace before them. */
+    size_t p = 0;
+    for(int64_t w = 0; w < limit && e->text[p]; w++)
+      p += next_word(e->text + p);
+    if(count_words(e->text + p, strlen(e->text + p)) > 0) {
+      e->text[p] = '\0';
+      e->truncated = 1;
+    }
+  }
+  so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
+  e->include_usage =
+      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+  e->usage.prompt_tokens = prompt_words(body);
+  e->usage.completion_tokens = count_words(e->text, strlen(e->text));
+  *out = e;
+  return 0;
+}
+
+static void add_usage(cJSON *obj, const struct prov_usage *u)
+{
+  cJSON *us = cJSON_AddObjectToObject(obj, "usage");
+
+  cJSON_AddNumberToObject(us, "prompt_tokens", (double)u->prompt_tokens);
+  cJSON_AddNumberToObject(us, "completion_tokens", (double)u->completion_tokens);
+  cJSON_AddNumberToObject(us, "total_tokens",
+                          (double)(u->prompt_tokens + u->completion_tokens));
+}
+
+static cJSON *envelope(const struct prov_echo *e, const char *object)
+{
+  cJSON *o = cJSON_CreateObject();
+
+  cJSON_AddStringToObject(o, "id", e->id);
+  cJSON_AddStringToObject(o, "object", object);
+  cJSON_AddNumberToObject(o, "created", (double)e->created);
+  cJSON_AddStringToObject(o, "model", e->model);
+  return o;
+}
+
+static char *print(cJSON *o)
+{
+  char *s = cJSON_PrintUnformatted(o);
+
+  cJSON_Delete(o);
+  if(!s)
+    abort();
+  return s;
+}
+
+char *prov_echo_complete(struct prov_echo *e)
+{
+  cJSON *o = envelope(e, "chat.completion");
+  cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+  cJSON *c = cJSON_CreateObject();
+  cJSON *msg = cJSON_AddObjectToObject(c, "message");
+
+  cJSON_AddNumberToObject(c, "index", 0);
+  cJSON_AddStringToObject(msg, "role", "assistant");
+  cJSON_AddStringToObject(msg, "content", e->text);
+  cJSON_AddNullToObject(msg, "refusal");
+  cJSON_AddNullToObject(c, "logprobs");
+  cJSON_AddStringToObject(c, "finish_reason", e->truncated ? "length" : "stop");
+  cJSON_AddItemToArray(choices, c);
+  add_usage(o, &e->usage);
+  return print(o);
+}
+
+/* One chat.completion.chunk with a single choice. */
+static char *chunk(const struct prov_echo *e, const char *role,
+                   const char *content, size_t content_len, const char *finish)
+{
+  cJSON *o = envelope(e, "chat.completion.chunk");
+  cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+  cJSON *c = cJSON_CreateObject();
+  cJSON *delta = cJSON_AddObjectToObject(c, "delta");
+
+  cJSON_AddNumberToObject(c, "index", 0);
+  if(role)
+    cJSON_AddStringToObject(delta, "role", role);
+  if(content) {
+    char *s = sb_strndup(content, content_len);
+    cJSON_AddStringToObject(delta, "content", s);
+    free(s);
+  }
+  cJSON_AddNullToObject(c, "logprobs");
+  if(finish)
+    cJSON_AddStringToObject(c, "finish_reason", finish);
+  else
+    cJSON_AddNullToObject(c, "finish_reason");
+  cJSON_AddItemToArray(choices, c);
+  if(e->include_usage)
+    cJSON_AddNullToObject(o, "usage");
+  return print(o);
+}
+
+int prov_echo_next_event(struct prov_echo *e, struct buf *out)
+{
+  char *data = NULL;
+  size_t n;
+  int rc;
+
+  switch(e->phase) {
+  case PH_ROLE:
+    data = chunk(e, "assistant", "", 0, NULL);
+    e->phase = e->text[0] ? PH_WORDS : PH_FINISH;
+    break;
+  case PH_WORDS:
+    n = next_word(e->text + e->pos);
+    data = chunk(e, NULL, e->text + e->pos, n, NULL);
+    e->pos += n;
+    if(!count_words(e->text + e->pos, strlen(e->text + e->pos)))
+      e->phase = PH_FINISH;
+    break;
+  case PH_FINISH:
+    data = chunk(e, NULL, NULL, 0, e->truncated ? "length" : "stop");
+    e->phase = e->include_usage ? PH_USAGE : PH_DONE;
+    break;
+  case PH_USAGE: {
+    cJSON *o = envelope(e, "chat.completion.chunk");
+    cJSON_AddArrayToObject(o, "choices");
+    add_usage(o, &e->usage);
+    data = print(o);
+    e->phase = PH_DONE;
+    break;
+  }
+  case PH_DONE:
+    rc = sse_write_event(out, NULL, "[DONE]", 6);
+    if(rc)
+      return rc;
+    e->phase = PH_END;
+    return 1;
+  case PH_END:
+    return 1;
+  }
+  rc = sse_write_event(out, NULL, data, strlen(data));
+  free(data);
+  return rc;
+}
+
+void prov_echo_usage(const struct prov_echo *e, struct prov_usage *u)
+{
+  *u = e->usage;
+}
+
+void prov_echo_free(struct prov_echo *e)
+{
+  if(!e)
+    return;
+  free(e->model);
+  free(e->id);
+  free(e->text);
+  free(e);
+}

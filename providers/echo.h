@@ -1,0 +1,52 @@
+/*
+ * echo.h - the built-in offline provider.
+ *
+ * Deterministic, no network: "echo-1" answers with the text of the last
+ * user message, "story-1" with a fixed story. A token is a
+ * whitespace-separated word, both for max_tokens and for usage. Streams
+ * emit one word per chunk; the gateway paces them.
+ */
+#ifndef SB_PROVIDERS_ECHO_H
+#define SB_PROVIDERS_ECHO_H
+
+#include "gateway/apierr.h"
+#include "gateway/buf.h"
+#include "gateway/oai_chat.h"
+#include "providers/provider.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+/* What echo cannot honour is refused with 400 rather than ignored. */
+#define PROV_ECHO_CAPS                                                         \
+  (OAI_CAP_ALL & ~(OAI_CAP_TOOLS | OAI_CAP_N | OAI_CAP_LOGPROBS | OAI_CAP_AUDIO))
+
+extern const char *const prov_echo_models[];
+extern const int prov_echo_nmodels;
+
+struct prov_echo;
+
+/**
+ * Prepare an answer to the (validated) Chat Completions body for model
+ * ("echo-1" or "story-1"). id and created go into every object. Returns
+ * SB_ENOTFOUND (err filled) for an unknown model.
+ */
+int prov_echo_start(const cJSON *body, const char *model, const char *id,
+                    int64_t created, struct prov_echo **out,
+                    struct api_error *err);
+
+/** The whole answer as a chat.completion JSON string (caller frees). */
+char *prov_echo_complete(struct prov_echo *e);
+
+/**
+ * Append the next stream event ("data: ...\n\n") to out. Returns 1 once
+ * the final event (data: [DONE]) has been appended, 0 while more follow,
+ * or a negative SB_E* code if out is full.
+ */
+int prov_echo_next_event(struct prov_echo *e, struct buf *out);
+
+void prov_echo_usage(const struct prov_echo *e, struct prov_usage *u);
+
+void prov_echo_free(struct prov_echo *e);
+
+#endif

@@ -1,0 +1,682 @@
+/*
+ * store.c - the SQLite store: open + migrations at start-up, then one
+ * writer thread that owns the connection and turns queued usage records
+ * into batched INSERTs.
+ *
+ * Threads: the event-loop threads only touch the queue (one short mutex
+ * critical section per record) and two atomics (ready, dropped). Every
+ * SQLite call after store_open() returns happens on the writer thread;
+ * the connection is opened with SQLITE_OPEN_NOMUTEX because it is never
+ * used by two threads at once (it is handed over at pthread_create and
+ * handed back at pthread_join, both of which order memory).
+ */
+#include "store/store.h"
+#include "store/migrations.h"
+#include "gateway/sb.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* How often the idle writer re-checks the database for store_ready(). */
+#define STORE_PROBE_US 1000000
+
+#define STORE_INSERT_SQL                                                       \
+  "INSERT INTO requests(ts_ms, request_id, api, model, provider,"              \
+  " upstream_model, stream, status, error_type, prompt_tokens,"                \
+  " completion_tokens, ttfb_ms, latency_ms)"                                   \
+  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+
+struct store {
+  sqlite3 *db;          /* writer thread only, after store_open */
+  sqlite3_stmt *insert; /* STORE_INSERT_SQL, reused for every record */
+  pthread_t writer;
+  int batch_max;
+
+  /* The queue: a ring of queue_max record pointers. Everything here is
+   * guarded by mu. Producers hold mu only to push one pointer, so they
+   * never wait for the disk; the writer holds it only to copy a batch
+   * of pointers out. */
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* signalled on empty -> non-empty and on closing */
+  struct store_usage **ring;
+  int cap;
+  int head;
+  int count;
+  int closing;
+
+  atomic_int ready;
+  atomic_uint_least64_t dropped;
+
+  /* Writer thread only: log a failure burst once, and its end. */
+  int failing;
+  uint64_t burst_dropped;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+  va_list ap;
+
+  if(!err || !errlen)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+void store_options_default(struct store_options *opt)
+{
+  opt->queue_max = 65536;
+  opt->batch_max = 512;
+  opt->busy_timeout_ms = 5000;
+}
+
+int store_schema_version(void)
+{
+  /* The generator sorts the array by version. */
+  if(!store_migrations_count)
+    return 0;
+  return store_migrations[store_migrations_count - 1].version;
+}
+
+void store_usage_free(struct store_usage *rec)
+{
+  if(!rec)
+    return;
+  free(rec->request_id);
+  free(rec->api);
+  free(rec->model);
+  free(rec->provider);
+  free(rec->upstream_model);
+  free(rec->error_type);
+  free(rec);
+}
+
+/* ---- start-up: open, check, migrate (caller's thread) ---- */
+
+/* Run a query that yields one integer in its first row. A query that
+ * yields no row gives 0. */
+static int query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+  sqlite3_stmt *st = NULL;
+  int rc;
+
+  *out = 0;
+  rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  if(rc != SQLITE_OK)
+    return rc;
+  rc = sqlite3_step(st);
+  if(rc == SQLITE_ROW) {
+    *out = sqlite3_column_int64(st, 0);
+    rc = SQLITE_OK;
+  } else if(rc == SQLITE_DONE)
+    rc = SQLITE_OK;
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/**
+ * Open path read-write (creating it) with per-connection settings that do
+ * not write to the file, so that a database we then refuse (too new) is
+ * left exactly as it was.
+ */
+static int db_open(const char *path, int busy_timeout_ms, sqlite3 **out,
+                   char *err, size_t errlen)
+{
+  sqlite3 *db = NULL;
+  int rc;
+
+  *out = NULL;
+  if(!sqlite3_threadsafe()) {
+    set_err(err, errlen, "sqlite was built without thread support");
+    return SB_EDB;
+  }
+  rc = sqlite3_open_v2(
+      path, &db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  if(rc != SQLITE_OK) {
+    /* sqlite3_open_v2 hands back a handle even on failure, to read the
+     * message from; it still has to be closed. */
+    set_err(err, errlen, "cannot open database %s: %s", path,
+            db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return SB_EDB;
+  }
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  rc = sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+  if(rc != SQLITE_OK) {
+    set_err(err, errlen, "%s: PRAGMA foreign_keys: %s", path,
+            sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return SB_EDB;
+  }
+  *out = db;
+  return SB_OK;
+}
+
+/**
+ * Refuse a database that a newer binary has migrated: running old code
+ * on a newer schema could corrupt data the newer code relies on. Reads
+ * only, so a refused database is not modified.
+ */
+static int check_version(sqlite3 *db, char *err, size_t errlen)
+{
+  int64_t exists, version;
+  int rc;
+
+  rc = query_int(db,
+                 "SELECT count(*) FROM sqlite_master"
+                 " WHERE type='table' AND name='schema_migrations'",
+                 &exists);
+  if(rc == SQLITE_OK && exists)
+    rc = query_int(db, "SELECT max(version) FROM schema_migrations", &version);
+  else
+    version = 0;
+  if(rc != SQLITE_OK) {
+    set_err(err, errlen, "cannot read schema version: %s", sqlite3_errmsg(db));
+    return SB_EDB;
+  }
+  if(version > store_schema_version()) {
+    set_err(err, errlen,
+            "database schema version %lld is newer than this binary"
+            " (schema %d); upgrade switchboard",
+            (long long)version, store_schema_version());
+    return SB_ETOONEW;
+  }
+  return SB_OK;
+}
+
+/**
+ * WAL lets readers (the CLI, a backup) run while the writer writes;
+ * synchronous=NORMAL is durable against application crashes and keeps
+ * commits free of fsync in WAL mode, at the cost of the last commits on
+ * power loss, which is acceptable for usage records.
+ */
+static int db_configure(sqlite3 *db, char *err, size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  const char *mode;
+  int rc;
+
+  rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+  if(rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if(rc != SQLITE_ROW) {
+    set_err(err, errlen, "cannot enable WAL: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return SB_EDB;
+  }
+  /* SQLite answers with the mode it ended up in rather than failing
+   * (e.g. a file system without shared memory). An in-memory database
+   * has no journal file and is fine as it is. */
+  mode = (const char *)sqlite3_column_text(st, 0);
+  if(!mode || (strcmp(mode, "wal") && strcmp(mode, "memory"))) {
+    set_err(err, errlen,
+            "cannot enable WAL journal mode (database stays"
+            " in '%s' mode)",
+            mode ? mode : "?");
+    sqlite3_finalize(st);
+    return SB_EDB;
+  }
+  sqlite3_finalize(st);
+  rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+  if(rc != SQLITE_OK) {
+    set_err(err, errlen, "PRAGMA synchronous: %s", sqlite3_errmsg(db));
+    return SB_EDB;
+  }
+  return SB_OK;
+}
+
+/**
+ * Apply one migration unless it is already recorded. The migration and
+ * its schema_migrations row commit together or not at all; the check
+ * runs inside the same IMMEDIATE transaction so that two processes
+ * migrating at once do not both apply it.
+ */
+static int apply_one(sqlite3 *db, const struct store_migration *m, int *applied,
+                     char *err, size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  char *msg = NULL;
+  int rc, done;
+
+  rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if(rc != SQLITE_OK) {
+    set_err(err, errlen, "migration %s: BEGIN: %s", m->name,
+            sqlite3_errmsg(db));
+    return SB_EDB;
+  }
+  rc = sqlite3_prepare_v2(
+      db, "SELECT 1 FROM schema_migrations WHERE version=?1", -1, &st, NULL);
+  if(rc == SQLITE_OK) {
+    sqlite3_bind_int(st, 1, m->version);
+    rc = sqlite3_step(st);
+  }
+  done = rc == SQLITE_ROW;
+  if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    set_err(err, errlen, "migration %s: %s", m->name, sqlite3_errmsg(db));
+    goto fail;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if(done) {
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return SB_OK;
+  }
+
+  /* Migration files hold several statements; sqlite3_exec runs them
+   * all. */
+  rc = sqlite3_exec(db, m->sql, NULL, NULL, &msg);
+  if(rc != SQLITE_OK) {
+    set_err(err, errlen, "migration %s failed: %s", m->name,
+            msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    goto fail;
+  }
+  rc = sqlite3_prepare_v2(db,
+                          "INSERT INTO schema_migrations(version, name,"
+                          " applied_at_ms) VALUES(?1, ?2, ?3)",
+                          -1, &st, NULL);
+  if(rc == SQLITE_OK) {
+    sqlite3_bind_int(st, 1, m->version);
+    sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, sb_now_ms());
+    rc = sqlite3_step(st);
+  }
+  if(rc != SQLITE_DONE) {
+    set_err(err, errlen, "migration %s: recording it: %s", m->name,
+            sqlite3_errmsg(db));
+    goto fail;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+  if(rc != SQLITE_OK) {
+    set_err(err, errlen, "migration %s: COMMIT: %s", m->name,
+            sqlite3_errmsg(db));
+    goto fail;
+  }
+  (*applied)++;
+  return SB_OK;
+
+fail:
+  sqlite3_finalize(st);
+  /* Some errors already end the transaction; ROLLBACK then fails
+   * harmlessly. */
+  if(!sqlite3_get_autocommit(db))
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  return SB_EDB;
+}
+
+/**
+ * Bring db up to this binary's schema. *applied counts the migrations
+ * applied now. Stops at the first failing migration; the ones before it
+ * stay applied.
+ */
+static int migrate(sqlite3 *db, int *applied, char *err, size_t errlen)
+{
+  int rc, i;
+
+  *applied = 0;
+  rc = check_version(db, err, errlen);
+  if(rc)
+    return rc;
+  rc = db_configure(db, err, errlen);
+  if(rc)
+    return rc;
+  rc = sqlite3_exec(db,
+                    "CREATE TABLE IF NOT EXISTS schema_migrations("
+                    "version INTEGER PRIMARY KEY,"
+                    " name TEXT NOT NULL,"
+                    " applied_at_ms INTEGER NOT NULL)",
+                    NULL, NULL, NULL);
+  if(rc != SQLITE_OK) {
+    set_err(err, errlen, "cannot create schema_migrations: %s",
+            sqlite3_errmsg(db));
+    return SB_EDB;
+  }
+  for(i = 0; i < store_migrations_count; i++) {
+    rc = apply_one(db, &store_migrations[i], applied, err, errlen);
+    if(rc)
+      return rc;
+  }
+  return SB_OK;
+}
+
+int store_migrate(const char *path, int *applied, char *err, size_t errlen)
+{
+  struct store_options def;
+  sqlite3 *db;
+  int n = 0;
+  int rc;
+
+  if(applied)
+    *applied = 0;
+  if(!path) {
+    set_err(err, errlen, "no database path");
+    return SB_EINVAL;
+  }
+  store_options_default(&def);
+  rc = db_open(path, def.busy_timeout_ms, &db, err, errlen);
+  if(rc)
+    return rc;
+  rc = migrate(db, &n, err, errlen);
+  if(applied)
+    *applied = n;
+  sqlite3_close(db);
+  return rc;
+}
+
+/* ---- the writer thread ---- */
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+  /* The record outlives the step, and bindings are cleared before the
+   * record is freed, so SQLite need not copy. */
+  if(s)
+    sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+/* Negative counts mean "unknown" (-1 by contract) and become NULL. */
+static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
+{
+  if(v >= 0)
+    sqlite3_bind_int64(st, i, v);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+static int insert_one(struct store *st, const struct store_usage *r)
+{
+  sqlite3_stmt *ins = st->insert;
+  int rc;
+
+  sqlite3_bind_int64(ins, 1, r->ts_ms);
+  bind_text(ins, 2, r->request_id);
+  bind_text(ins, 3, r->api);
+  bind_text(ins, 4, r->model);
+  bind_text(ins, 5, r->provider);
+  bind_text(ins, 6, r->upstream_model);
+  sqlite3_bind_int(ins, 7, r->stream ? 1 : 0);
+  sqlite3_bind_int(ins, 8, r->status);
+  bind_text(ins, 9, r->error_type);
+  bind_opt_int(ins, 10, r->prompt_tokens);
+  bind_opt_int(ins, 11, r->completion_tokens);
+  bind_opt_int(ins, 12, r->ttfb_ms);
+  sqlite3_bind_int64(ins, 13, r->latency_ms);
+  rc = sqlite3_step(ins);
+  sqlite3_reset(ins);
+  sqlite3_clear_bindings(ins);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/**
+ * Write recs[0..n) in one transaction and free them. On failure the
+ * whole batch is rolled back and dropped: retrying would need unbounded
+ * memory while the disk is failing, and the gateway must keep serving.
+ */
+static void write_batch(struct store *st, struct store_usage **recs, int n)
+{
+  char why[256];
+  int rc, i;
+
+  rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  for(i = 0; rc == SQLITE_OK && i < n; i++)
+    rc = insert_one(st, recs[i]);
+  if(rc == SQLITE_OK)
+    rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+
+  if(rc == SQLITE_OK) {
+    atomic_store(&st->ready, 1);
+    if(st->failing) {
+      fprintf(stderr,
+              "switchboard: store: writes recovered; %llu usage records"
+              " were dropped\n",
+              (unsigned long long)st->burst_dropped);
+      st->failing = 0;
+      st->burst_dropped = 0;
+    }
+  } else {
+    /* Keep the message before ROLLBACK replaces it. */
+    snprintf(why, sizeof(why), "%s", sqlite3_errmsg(st->db));
+    if(!sqlite3_get_autocommit(st->db))
+      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    /* ready before dropped, so that whoever sees the drop counted also
+     * sees the store marked not ready. */
+    atomic_store(&st->ready, 0);
+    atomic_fetch_add(&st->dropped, (uint64_t)n);
+    if(!st->failing) {
+      fprintf(stderr,
+              "switchboard: store: writing %d usage records failed: %s;"
+              " dropping them (further failures are not logged until a"
+              " write succeeds)\n",
+              n, why);
+      st->failing = 1;
+    }
+    st->burst_dropped += (uint64_t)n;
+  }
+  for(i = 0; i < n; i++)
+    store_usage_free(recs[i]);
+}
+
+/* Reading schema_migrations makes SQLite read the file, so a database
+ * that became unreadable (deleted directory, I/O errors) shows up. */
+static void probe(struct store *st)
+{
+  int64_t v;
+  int rc;
+
+  rc = query_int(st->db, "SELECT max(version) FROM schema_migrations", &v);
+  atomic_store(&st->ready, rc == SQLITE_OK);
+}
+
+static void mono_deadline(struct timespec *ts, int64_t mono_us)
+{
+  ts->tv_sec = (time_t)(mono_us / 1000000);
+  ts->tv_nsec = (long)(mono_us % 1000000) * 1000;
+}
+
+static void *writer_main(void *arg)
+{
+  struct store *st = arg;
+  struct store_usage **batch;
+  int64_t last_check = sb_mono_us();
+  struct timespec ts;
+  int n, i;
+
+  batch = sb_calloc((size_t)st->batch_max, sizeof(*batch));
+  for(;;) {
+    pthread_mutex_lock(&st->mu);
+    while(!st->count && !st->closing) {
+      int64_t deadline = last_check + STORE_PROBE_US;
+      if(sb_mono_us() >= deadline) {
+        pthread_mutex_unlock(&st->mu);
+        probe(st);
+        last_check = sb_mono_us();
+        pthread_mutex_lock(&st->mu);
+        continue;
+      }
+      mono_deadline(&ts, deadline);
+      pthread_cond_timedwait(&st->cv, &st->mu, &ts);
+    }
+    if(!st->count) {
+      /* Closing and drained: producers are refused once closing is set,
+       * so nothing can arrive after this. */
+      pthread_mutex_unlock(&st->mu);
+      break;
+    }
+    n = st->count < st->batch_max ? st->count : st->batch_max;
+    for(i = 0; i < n; i++) {
+      batch[i] = st->ring[st->head];
+      st->ring[st->head] = NULL;
+      st->head = (st->head + 1) % st->cap;
+    }
+    st->count -= n;
+    pthread_mutex_unlock(&st->mu);
+
+    write_batch(st, batch, n);
+    last_check = sb_mono_us();
+  }
+  free(batch);
+  return NULL;
+}
+
+/* ---- public API ---- */
+
+/* Free everything store_open set up before the writer started. */
+static void store_destroy(struct store *st)
+{
+  if(st->insert)
+    sqlite3_finalize(st->insert);
+  if(st->db && sqlite3_close(st->db) != SQLITE_OK)
+    fprintf(stderr, "switchboard: store: closing the database: %s\n",
+            sqlite3_errmsg(st->db));
+  pthread_cond_destroy(&st->cv);
+  pthread_mutex_destroy(&st->mu);
+  free(st->ring);
+  free(st);
+}
+
+static int start_writer(struct store *st)
+{
+  sigset_t all, old;
+  int rc;
+
+  /* Signals belong to the event loop; a writer that took one would
+   * interrupt a disk write for nothing. The new thread inherits the
+   * mask. */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  rc = pthread_create(&st->writer, NULL, writer_main, st);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if(rc)
+    return rc;
+  pthread_setname_np(st->writer, "sb-store");
+  return 0;
+}
+
+int store_open(const char *path, const struct store_options *opt,
+               struct store **out, char *err, size_t errlen)
+{
+  struct store_options def;
+  struct store *st;
+  pthread_condattr_t ca;
+  int applied;
+  int rc;
+
+  *out = NULL;
+  set_err(err, errlen, "%s", "");
+  if(!opt) {
+    store_options_default(&def);
+    opt = &def;
+  }
+  if(!path || opt->queue_max < 1 || opt->batch_max < 1 ||
+     opt->busy_timeout_ms < 0) {
+    set_err(err, errlen,
+            "invalid store options (queue_max %d, batch_max %d,"
+            " busy_timeout_ms %d)",
+            opt->queue_max, opt->batch_max, opt->busy_timeout_ms);
+    return SB_EINVAL;
+  }
+
+  st = sb_calloc(1, sizeof(*st));
+  st->cap = opt->queue_max;
+  /* A batch never holds more than the queue does. */
+  st->batch_max =
+      opt->batch_max < opt->queue_max ? opt->batch_max : opt->queue_max;
+  st->ring = sb_calloc((size_t)st->cap, sizeof(*st->ring));
+  pthread_mutex_init(&st->mu, NULL);
+  /* The writer's periodic probe must not jump with the wall clock. */
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&st->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  atomic_init(&st->ready, 0);
+  atomic_init(&st->dropped, 0);
+
+  rc = db_open(path, opt->busy_timeout_ms, &st->db, err, errlen);
+  if(!rc)
+    rc = migrate(st->db, &applied, err, errlen);
+  if(!rc &&
+     sqlite3_prepare_v3(st->db, STORE_INSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT,
+                        &st->insert, NULL) != SQLITE_OK) {
+    set_err(err, errlen, "cannot prepare insert: %s", sqlite3_errmsg(st->db));
+    rc = SB_EDB;
+  }
+  if(rc) {
+    store_destroy(st);
+    return rc;
+  }
+
+  /* Migrations just read and wrote the database. */
+  atomic_store(&st->ready, 1);
+  rc = start_writer(st);
+  if(rc) {
+    set_err(err, errlen, "cannot start the store writer: %s", strerror(rc));
+    store_destroy(st);
+    return SB_EIO;
+  }
+  *out = st;
+  return SB_OK;
+}
+
+int store_usage_submit(struct store *st, struct store_usage *rec)
+{
+  int rc = SB_OK;
+
+  /* request_id and api are NOT NULL columns: one such record would fail
+   * the whole batch it lands in, so it is refused here, at the caller. */
+  if(!st || !rec || !rec->request_id || !rec->api) {
+    store_usage_free(rec);
+    return SB_EINVAL;
+  }
+  pthread_mutex_lock(&st->mu);
+  if(st->closing || st->count == st->cap)
+    rc = SB_EAGAIN;
+  else {
+    st->ring[(st->head + st->count) % st->cap] = rec;
+    /* The writer only sleeps on an empty queue, so only the first record
+     * needs to wake it. */
+    if(st->count++ == 0)
+      pthread_cond_signal(&st->cv);
+  }
+  pthread_mutex_unlock(&st->mu);
+  if(rc) {
+    store_usage_free(rec);
+    atomic_fetch_add(&st->dropped, 1);
+  }
+  return rc;
+}
+
+int store_ready(struct store *st)
+{
+  return st ? atomic_load(&st->ready) : 0;
+}
+
+uint64_t store_dropped(struct store *st)
+{
+  return st ? atomic_load(&st->dropped) : 0;
+}
+
+void store_close(struct store *st)
+{
+  if(!st)
+    return;
+  pthread_mutex_lock(&st->mu);
+  st->closing = 1;
+  pthread_cond_signal(&st->cv);
+  pthread_mutex_unlock(&st->mu);
+  pthread_join(st->writer, NULL);
+  store_destroy(st);
+}

@@ -1,0 +1,106 @@
+/*
+ * store.h - Switchboard's state in SQLite.
+ *
+ * One struct store per process. store_open() opens (or creates) the
+ * database, enables WAL, applies the embedded migrations and starts the
+ * single writer thread. Event-loop threads only ever call the
+ * non-blocking functions marked below; everything that touches the disk
+ * happens on the writer thread or at start-up.
+ *
+ * Thread safety: store_usage_submit() and store_ready() may be called
+ * from any thread. store_open()/store_close() from one thread only.
+ */
+#ifndef SB_STORE_STORE_H
+#define SB_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/** One request record (table `requests`). Strings may be NULL. */
+struct store_usage {
+  int64_t ts_ms;
+  char *request_id;
+  char *api;
+  char *model;
+  char *provider;
+  char *upstream_model;
+  int stream;
+  int status;
+  char *error_type;
+  int64_t prompt_tokens;     /* -1 when unknown (stored as NULL) */
+  int64_t completion_tokens; /* -1 when unknown */
+  int64_t ttfb_ms;           /* -1 when nothing was sent */
+  int64_t latency_ms;
+};
+
+struct store_options {
+  int queue_max;       /* records held before new ones are dropped; >= 1 */
+  int batch_max;       /* records per write transaction; >= 1 */
+  int busy_timeout_ms; /* wait for another process's lock; >= 0 */
+};
+
+/** Defaults: queue_max 65536, batch_max 512, busy_timeout_ms 5000. */
+void store_options_default(struct store_options *opt);
+
+/**
+ * Open the database at path, apply pending migrations inside one
+ * transaction each, and start the writer thread. opt may be NULL for the
+ * defaults.
+ * Returns SB_ETOONEW if the database records a schema version higher than
+ * store_schema_version() (the file is then left unmodified), SB_EDB on
+ * any SQLite failure (including a failing migration, which is rolled back
+ * completely, or a database that cannot be put in WAL mode), SB_EINVAL on
+ * invalid options, SB_EIO if the writer thread cannot start; err (if not
+ * NULL) receives a human-readable reason. *out is NULL on failure.
+ */
+int store_open(const char *path, const struct store_options *opt,
+               struct store **out, char *err, size_t errlen);
+
+/**
+ * Apply pending migrations to path and return without starting the
+ * writer: `switchboard migrate`. *applied (if not NULL) receives how many
+ * were applied, also on failure (the ones before a failing migration stay
+ * applied). Errors as for store_open().
+ */
+int store_migrate(const char *path, int *applied, char *err, size_t errlen);
+
+/** Schema version of this binary (highest embedded migration). */
+int store_schema_version(void);
+
+/**
+ * Queue a record for the writer. Never blocks on the disk (only a short
+ * mutex section). The store takes ownership of rec and of its strings
+ * (all freed with free()), even on failure.
+ * Returns SB_EAGAIN when the queue is full or the store is closing (the
+ * record is dropped and counted in store_dropped()), SB_EINVAL if st or
+ * rec is NULL or rec->request_id or rec->api is NULL (NOT NULL columns;
+ * not counted).
+ */
+int store_usage_submit(struct store *st, struct store_usage *rec);
+
+/** Free a record and its strings. */
+void store_usage_free(struct store_usage *rec);
+
+/**
+ * Non-blocking health: 1 if the writer's last check of the database
+ * (a batch commit, or the read of schema_migrations it makes every
+ * second while idle) succeeded, else 0.
+ */
+int store_ready(struct store *st);
+
+/**
+ * Records dropped: refused by store_usage_submit() with SB_EAGAIN, plus
+ * those of write transactions that failed (a failed batch is rolled back
+ * and not retried).
+ */
+uint64_t store_dropped(struct store *st);
+
+/**
+ * Stop accepting records, write every queued one, stop the writer and
+ * close the database. Safe on NULL.
+ */
+void store_close(struct store *st);
+
+#endif

@@ -1,0 +1,310 @@
+/* The echo provider and the OpenAI-compatible adapter, without sockets. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gateway/config.h"
+#include "gateway/sb.h"
+#include "providers/echo.h"
+#include "providers/openai.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static cJSON *parse(const char *s)
+{
+  cJSON *j = cJSON_Parse(s);
+  assert_non_null(j);
+  return j;
+}
+
+static void test_echo_complete(void **state)
+{
+  cJSON *body = parse("{\"model\":\"echo/echo-1\",\"messages\":["
+                      "{\"role\":\"system\",\"content\":\"be brief\"},"
+                      "{\"role\":\"user\",\"content\":\"hello there world\"}]}");
+  struct prov_echo *e;
+  struct api_error err;
+  struct prov_usage u;
+  char *json;
+  cJSON *res;
+
+  assert_int_equal(prov_echo_start(body, "echo-1", "chatcmpl-1", 42, &e, &err),
+                   0);
+  json = prov_echo_complete(e);
+  res = parse(json);
+  assert_string_equal(
+      cJSON_GetObjectItem(res, "object")->valuestring, "chat.completion");
+  {
+    cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(res, "choices"), 0);
+    cJSON *m = cJSON_GetObjectItem(c, "message");
+    assert_string_equal(cJSON_GetObjectItem(m, "content")->valuestring,
+                        "hello there world");
+    assert_string_equal(cJSON_GetObjectItem(c, "finish_reason")->valuestring,
+                        "stop");
+  }
+  prov_echo_usage(e, &u);
+  assert_int_equal(u.prompt_tokens, 5);
+  assert_int_equal(u.completion_tokens, 3);
+  cJSON_Delete(res);
+  free(json);
+  prov_echo_free(e);
+  cJSON_Delete(body);
+}
+
+/* Collect the data payloads of every event a stream produces. */
+static int stream_all(struct prov_echo *e, char ***payloads)
+{
+  struct buf out;
+  int n = 0, rc;
+  char *p, *q;
+
+  buf_init(&out, 1 << 20);
+  do {
+    rc = prov_echo_next_event(e, &out);
+    assert_true(rc >= 0);
+  } while(rc == 0);
+  *payloads = calloc(1024, sizeof(char *));
+  for(p = out.data; (q = strstr(p, "\n\n")); p = q + 2) {
+    assert_memory_equal(p, "data: ", 6);
+    (*payloads)[n++] = strndup(p + 6, (size_t)(q - p - 6));
+  }
+  assert_int_equal(p - out.data, (long)out.len);
+  buf_free(&out);
+  return n;
+}
+
+static void test_echo_stream_max_tokens_and_usage(void **state)
+{
+  cJSON *body = parse("{\"model\":\"echo/story-1\",\"stream\":true,"
+                      "\"stream_options\":{\"include_usage\":true},"
+                      "\"max_tokens\":4,\"messages\":"
+                      "[{\"role\":\"user\",\"content\":\"tell\"}]}");
+  struct prov_echo *e;
+  struct api_error err;
+  char **ev;
+  int n;
+  cJSON *last_chunk, *usage_chunk;
+
+  assert_int_equal(prov_echo_start(body, "story-1", "id", 1, &e, &err), 0);
+  n = stream_all(e, &ev);
+  /* role + 4 words + finish + usage + [DONE] */
+  assert_int_equal(n, 8);
+  assert_string_equal(ev[7], "[DONE]");
+  last_chunk = parse(ev[5]);
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(
+                              cJSON_GetObjectItem(last_chunk, "choices"), 0),
+                          "finish_reason")
+          ->valuestring,
+      "length");
+  usage_chunk = parse(ev[6]);
+  assert_int_equal(
+      cJSON_GetArraySize(cJSON_GetObjectItem(usage_chunk, "choices")), 0);
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(usage_chunk,
+                                                           "usage"),
+                                       "completion_tokens")
+                       ->valueint,
+                   4);
+  cJSON_Delete(last_chunk);
+  cJSON_Delete(usage_chunk);
+  for(int i = 0; i < n; i++)
+    free(ev[i]);
+  free(ev);
+  prov_echo_free(e);
+  cJSON_Delete(body);
+}
+
+static void test_echo_unknown_model(void **state)
+{
+  cJSON *body = parse("{\"model\":\"echo/x\",\"messages\":[]}");
+  struct prov_echo *e = NULL;
+  struct api_error err;
+
+  assert_int_equal(prov_echo_start(body, "x", "id", 1, &e, &err),
+                   SB_ENOTFOUND);
+  assert_int_equal(err.status, 404);
+  assert_null(e);
+  cJSON_Delete(body);
+}
+
+/* --- openai adapter ------------------------------------------------------- */
+
+static struct config_provider cp = {
+    .name = "local",
+    .kind = "openai",
+    .base_url = "http://up/v1",
+    .stream_usage = 1,
+};
+
+static void test_build_stream_asks_for_usage(void **state)
+{
+  struct prov p = {.name = "local", .kind = PROV_OPENAI, .cfg = &cp,
+                   .api_key = "sk-secret"};
+  struct prov_client client = {"Bearer client-key", NULL, 0};
+  cJSON *body = parse("{\"model\":\"local/llama3\",\"stream\":true,"
+                      "\"top_k\":5,\"messages\":[]}");
+  struct prov_http h;
+  int client_usage = -1;
+  cJSON *sent;
+  int auth = 0;
+
+  prov_openai_build_chat(&p, body, "llama3", &client, &h, &client_usage);
+  assert_int_equal(client_usage, 0);
+  assert_string_equal(h.url, "http://up/v1/chat/completions");
+  sent = parse(h.body);
+  assert_string_equal(cJSON_GetObjectItem(sent, "model")->valuestring,
+                      "llama3");
+  /* Vendor fields pass through untouched. */
+  assert_int_equal(cJSON_GetObjectItem(sent, "top_k")->valueint, 5);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(
+      cJSON_GetObjectItem(sent, "stream_options"), "include_usage")));
+  for(int i = 0; i < h.nheaders; i++) {
+    if(!strcmp(h.headers[i], "Authorization: Bearer sk-secret"))
+      auth++;
+    assert_null(strstr(h.headers[i], "client-key"));
+  }
+  assert_int_equal(auth, 1);
+  cJSON_Delete(sent);
+  cJSON_Delete(body);
+  prov_http_free(&h);
+}
+
+static void test_stream_hides_usage_client_did_not_ask_for(void **state)
+{
+  struct prov_openai_stream s;
+  struct api_error err;
+  struct buf out;
+  static const char chunk[] =
+      "{\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}],"
+      "\"usage\":null}";
+  static const char usage[] =
+      "{\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,"
+      "\"completion_tokens\":2,\"total_tokens\":11}}";
+
+  buf_init(&out, 1 << 20);
+  prov_openai_stream_init(&s, 0);
+  assert_int_equal(
+      prov_openai_stream_event(&s, chunk, strlen(chunk), &out, &err), 0);
+  assert_null(strstr(out.data, "usage"));
+  assert_non_null(strstr(out.data, "\"content\":\"hi\""));
+  buf_reset(&out);
+  assert_int_equal(
+      prov_openai_stream_event(&s, usage, strlen(usage), &out, &err), 0);
+  assert_int_equal(out.len, 0);
+  assert_int_equal(s.usage.prompt_tokens, 9);
+  assert_int_equal(s.usage.completion_tokens, 2);
+  assert_int_equal(prov_openai_stream_event(&s, "[DONE]", 6, &out, &err), 0);
+  assert_true(s.done);
+  assert_string_equal(out.data, "data: [DONE]\n\n");
+  buf_free(&out);
+}
+
+static void test_stream_passes_usage_through_when_asked(void **state)
+{
+  struct prov_openai_stream s;
+  struct api_error err;
+  struct buf out;
+  static const char usage[] =
+      "{\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,"
+      "\"completion_tokens\":2,\"total_tokens\":11}}";
+
+  buf_init(&out, 1 << 20);
+  prov_openai_stream_init(&s, 1);
+  assert_int_equal(
+      prov_openai_stream_event(&s, usage, strlen(usage), &out, &err), 0);
+  assert_int_equal(out.len, strlen(usage) + 8);
+  assert_memory_equal(out.data + 6, usage, strlen(usage));
+  buf_free(&out);
+}
+
+static void test_stream_error_event_and_malformed(void **state)
+{
+  struct prov_openai_stream s;
+  struct api_error err;
+  struct buf out;
+  static const char e[] = "{\"error\":{\"message\":\"boom\","
+                          "\"type\":\"server_error\"}}";
+
+  buf_init(&out, 1 << 20);
+  prov_openai_stream_init(&s, 0);
+  assert_int_equal(prov_openai_stream_event(&s, e, strlen(e), &out, &err),
+                   SB_EIO);
+  assert_string_equal(err.message, "boom");
+  assert_string_equal(err.type, "server_error");
+  assert_int_equal(prov_openai_stream_event(&s, "{nope", 5, &out, &err),
+                   SB_EPROTO);
+  assert_string_equal(err.code, "upstream_bad_response");
+  assert_int_equal(out.len, 0);
+  buf_free(&out);
+}
+
+static void test_error_mapping(void **state)
+{
+  struct prov p = {.name = "local", .kind = PROV_OPENAI, .cfg = &cp};
+  struct api_error err;
+  static const char bad[] =
+      "{\"error\":{\"message\":\"Unrecognized request argument supplied: "
+      "top_k\",\"type\":\"invalid_request_error\",\"param\":\"top_k\","
+      "\"code\":null}}";
+  static const char auth[] =
+      "{\"error\":{\"message\":\"Incorrect API key provided: sk-sec***ret\","
+      "\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}";
+
+  prov_openai_map_error(&p, 400, bad, strlen(bad), NULL, NULL, &err);
+  assert_int_equal(err.status, 400);
+  assert_string_equal(err.param, "top_k");
+  assert_non_null(strstr(err.message, "top_k"));
+
+  prov_openai_map_error(&p, 401, auth, strlen(auth), NULL, NULL, &err);
+  assert_int_equal(err.status, 502);
+  assert_string_equal(err.code, "upstream_auth_failed");
+  assert_null(strstr(err.message, "sk-"));
+
+  prov_openai_map_error(&p, 429, "{}", 2, "7", "7000", &err);
+  assert_int_equal(err.status, 429);
+  assert_int_equal(err.retry_after_s, 7);
+  assert_int_equal(err.retry_after_ms, 7000);
+
+  prov_openai_map_error(&p, 500, "oops", 4, NULL, NULL, &err);
+  assert_int_equal(err.status, 502);
+  prov_openai_map_error(&p, 503, NULL, 0, "3", NULL, &err);
+  assert_int_equal(err.status, 503);
+  assert_int_equal(err.retry_after_s, 3);
+  prov_openai_map_error(&p, 529, NULL, 0, NULL, NULL, &err);
+  assert_int_equal(err.status, 503);
+}
+
+static void test_parse_models(void **state)
+{
+  static const char body[] =
+      "{\"object\":\"list\",\"data\":[{\"id\":\"a\"},{\"id\":\"b/c\"},{}]}";
+  char **m;
+  int n;
+
+  assert_int_equal(prov_openai_parse_models(body, strlen(body), &m, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(m[1], "b/c");
+  for(int i = 0; i < n; i++)
+    free(m[i]);
+  free(m);
+  assert_int_equal(prov_openai_parse_models("[]", 2, &m, &n), SB_EPROTO);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_echo_complete),
+      cmocka_unit_test(test_echo_stream_max_tokens_and_usage),
+      cmocka_unit_test(test_echo_unknown_model),
+      cmocka_unit_test(test_build_stream_asks_for_usage),
+      cmocka_unit_test(test_stream_hides_usage_client_did_not_ask_for),
+      cmocka_unit_test(test_stream_passes_usage_through_when_asked),
+      cmocka_unit_test(test_stream_error_event_and_malformed),
+      cmocka_unit_test(test_error_mapping),
+      cmocka_unit_test(test_parse_models),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
