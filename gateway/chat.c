@@ -233,18 +233,37 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
   req_respond_error(r, &err);
 }
 
+/* The client headers this provider forwards, out of those captured for
+ * every provider. Pointers into r->fwd; the array is the caller's. */
+static int forwarded_for(const struct req *r, struct config_kv *out)
+{
+  const struct config_provider *c = r->prov->cfg;
+  int n = 0;
+
+  for(int i = 0; i < r->nfwd; i++)
+    for(int j = 0; j < c->nforward_headers; j++)
+      if(!strcmp(r->fwd[i].name, c->forward_headers[j])) {
+        out[n++] = r->fwd[i];
+        break;
+      }
+  return n;
+}
+
 static void serve_openai(struct req *r, cJSON *body)
 {
   const struct config_limits *lim = &r->gw->cfg->limits;
-  struct prov_client client = {r->authorization, r->fwd, r->nfwd};
+  struct config_kv *fwd = sb_calloc((size_t)r->nfwd + 1, sizeof(*fwd));
+  struct prov_client client = {r->authorization, fwd, 0};
   struct upstream_limits ulim;
   struct upstream_cb cb = {on_upstream_data, on_upstream_done};
   struct prov_http http;
   struct api_error err;
   int client_usage, rc;
 
+  client.nfwd = forwarded_for(r, fwd);
   prov_openai_build_chat(r->prov, body, r->upstream_model, &client,
                          &http, &client_usage);
+  free(fwd);
   prov_openai_stream_init(&r->ostream, client_usage);
   sse_parser_init(&r->sse_in, lim->max_response_bytes, on_sse_event, r);
   r->relay = 1;

@@ -581,7 +581,7 @@ static int on_writeable(struct req *r)
       memcpy(p, "0\r\n\r\n", 5);
       p += 5;
     }
-  } else {
+  } else if(n) {
     memcpy(p, r->out.data, n);
     p += n;
   }

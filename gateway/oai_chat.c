@@ -96,14 +96,30 @@ static const cJSON *get(const cJSON *obj, const char *key)
   return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
-static void join(char *out, const char *path, const char *key)
+/* Append s to the path of length n in out, as far as PATH_LEN allows;
+ * returns the new length. */
+static size_t cat(char *out, size_t n, const char *s)
 {
-  snprintf(out, PATH_LEN, "%s.%s", path, key);
+  size_t k = strnlen(s, PATH_LEN - 1 - n);
+
+  memcpy(out + n, s, k);
+  out[n + k] = '\0';
+  return n + k;
 }
 
+/* out = path.key (out must not be path) */
+static void join(char *out, const char *path, const char *key)
+{
+  cat(out, cat(out, cat(out, 0, path), "."), key);
+}
+
+/* out = path[i] (out must not be path) */
 static void join_index(char *out, const char *path, int i)
 {
-  snprintf(out, PATH_LEN, "%s[%d]", path, i);
+  char idx[16];
+
+  snprintf(idx, sizeof(idx), "[%d]", i);
+  cat(out, cat(out, 0, path), idx);
 }
 
 static int is_int(const cJSON *v)
@@ -912,19 +928,39 @@ static int check_response_format(const cJSON *body, struct api_error *err)
   return rc;
 }
 
-/* Two members with the same key: cJSON would see the first and an
- * upstream probably the last, so what was validated would not be what
- * runs. */
+/* Top-level keys validated outside the SCALARS table. */
+static const char *const OTHER_KEYS[] = {
+    "model",       "messages",        "stream_options", "stop",
+    "logit_bias",  "metadata",        "modalities",     "tools",
+    "tool_choice", "response_format", "functions",
+};
+
+/* A key this module checks that appears twice: cJSON would see the first
+ * and an upstream probably the last, so what was validated would not be
+ * what runs. Linear in the number of members (a hostile body may have
+ * hundreds of thousands), unknown keys are not compared. */
 static int check_duplicates(const cJSON *body, struct api_error *err)
 {
-  const cJSON *a, *b;
+  unsigned char seen[SB_ARRAY_LEN(SCALARS) + SB_ARRAY_LEN(OTHER_KEYS)] = {0};
+  const cJSON *a;
+  size_t i;
 
-  for(a = body->child; a; a = a->next)
-    for(b = a->next; b; b = b->next)
-      if(a->string && b->string && !strcmp(a->string, b->string))
-        return fail_value(err, a->string,
+  for(a = body->child; a; a = a->next) {
+    if(!a->string)
+      continue;
+    for(i = 0; i < SB_ARRAY_LEN(seen); i++) {
+      const char *k = i < SB_ARRAY_LEN(SCALARS)
+                          ? SCALARS[i].name
+                          : OTHER_KEYS[i - SB_ARRAY_LEN(SCALARS)];
+      if(strcmp(a->string, k))
+        continue;
+      if(seen[i]++)
+        return fail_value(err, k,
                           "the key appears more than once in the request "
                           "body.");
+      break;
+    }
+  }
   return 0;
 }
 
@@ -989,10 +1025,10 @@ static int unsupported(struct api_error *err, const char *provider,
 static int unsupported_field(struct api_error *err, const char *provider,
                              const char *param)
 {
-  char what[PATH_LEN + 2];
-
-  snprintf(what, sizeof(what), "'%s'", param);
-  return unsupported(err, provider, param, what);
+  api_error_set(err, 400, T_ERR, "unsupported_parameter", param,
+                "Provider '%s' does not support '%s'.",
+                provider ? provider : "?", param);
+  return SB_EINVAL;
 }
 
 /* Present and not null, false, empty string, empty array or object. */

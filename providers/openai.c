@@ -223,10 +223,11 @@ int prov_openai_stream_event(struct prov_openai_stream *s, const char *data,
   }
   if(cJSON_GetObjectItemCaseSensitive(root, "error")) {
     const cJSON *e = error_object(root, &msg);
-    const char *type = e ? json_str(e, "type") : NULL;
     const char *code = e ? json_str(e, "code") : NULL;
-    api_error_set(err, 502, type ? type : "upstream_error",
-                  code ? code : "upstream_error", NULL, "%s",
+    /* Same type as every other upstream failure; the upstream's code
+     * and message are kept. */
+    api_error_set(err, 502, "upstream_error", code ? code : "upstream_error",
+                  NULL, "%s",
                   msg ? msg : "The upstream provider failed mid-stream.");
     cJSON_Delete(root);
     return SB_EIO;

@@ -484,6 +484,34 @@ static void test_long_values_are_cut(void **state)
   assert_true(strlen(err.message) < 200);
 }
 
+static void test_duplicate_keys(void **state)
+{
+  struct api_error err;
+  struct buf b;
+  int i;
+
+  (void)state;
+  assert_int_equal(
+      validate("{" M ",\"temperature\":1,\"temperature\":\"x\"}", &err),
+      SB_EINVAL);
+  assert_string_equal(err.param, "temperature");
+  assert_string_equal(err.code, "invalid_value");
+  assert_int_equal(validate("{" M ",\"tools\":[],\"tools\":[{}]}", &err),
+                   SB_EINVAL);
+  assert_string_equal(err.param, "tools");
+  /* repeated unknown keys are not our business */
+  expect_ok("{" M ",\"x\":1,\"x\":2}");
+
+  /* a body with very many members is checked in linear time */
+  buf_init(&b, 16 << 20);
+  buf_appendz(&b, "{" M);
+  for(i = 0; i < 300000; i++)
+    buf_printf(&b, ",\"k%d\":0", i);
+  buf_appendz(&b, "}");
+  expect_ok(b.data);
+  buf_free(&b);
+}
+
 static void test_error_renders(void **state)
 {
   struct api_error err;
@@ -650,6 +678,7 @@ int main(void)
       cmocka_unit_test(test_bad_cases),
       cmocka_unit_test(test_messages_text),
       cmocka_unit_test(test_long_values_are_cut),
+      cmocka_unit_test(test_duplicate_keys),
       cmocka_unit_test(test_error_renders),
       cmocka_unit_test(test_caps),
       cmocka_unit_test(test_last_user_text),

@@ -233,7 +233,7 @@ static void test_stream_error_event_and_malformed(void **state)
   assert_int_equal(prov_openai_stream_event(&s, e, strlen(e), &out, &err),
                    SB_EIO);
   assert_string_equal(err.message, "boom");
-  assert_string_equal(err.type, "server_error");
+  assert_string_equal(err.type, "upstream_error");
   assert_int_equal(prov_openai_stream_event(&s, "{nope", 5, &out, &err),
                    SB_EPROTO);
   assert_string_equal(err.code, "upstream_bad_response");
