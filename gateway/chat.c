@@ -89,7 +89,8 @@ static void serve_echo(struct req *r, const cJSON *body)
   req_stream_begin(r);
 }
 
-/* --- OpenAI-compatible upstream -------------------------------------------- */
+/* --- OpenAI-compatible upstream --------------------------------------------
+ */
 
 static int on_sse_event(void *ud, const struct sse_event *ev)
 {
@@ -135,8 +136,9 @@ static int on_upstream_data(void *ud, const char *p, size_t n)
     if(rc == SB_ETOOBIG && !r->stream_failed) {
       struct api_error err;
       api_error_set(&err, 502, "upstream_error", "upstream_response_too_large",
-                    NULL, "An upstream stream event exceeded the limit "
-                          "(limits.max_response_bytes).");
+                    NULL,
+                    "An upstream stream event exceeded the limit "
+                    "(limits.max_response_bytes).");
       r->stream_failed = 1;
       req_stream_fail(r, &err);
     }
@@ -185,8 +187,10 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
     if(r->upbody_overflow) {
       reason = "too_large";
       api_error_set(&err, 502, "upstream_error", "upstream_response_too_large",
-                    NULL, "The answer from provider '%s' exceeded "
-                          "limits.max_response_bytes.", pname);
+                    NULL,
+                    "The answer from provider '%s' exceeded "
+                    "limits.max_response_bytes.",
+                    pname);
     } else if(res->timed_out) {
       reason = "timeout";
       api_error_set(&err, 504, "upstream_error", "upstream_timeout", NULL,
@@ -207,8 +211,8 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
   if(res->status >= 200 && res->status < 300) {
     if(r->stream) {
       /* 2xx without a body: nothing to stream. */
-      api_error_set(&err, 502, "upstream_error", "upstream_bad_response",
-                    NULL, "Provider '%s' sent an empty stream.", pname);
+      api_error_set(&err, 502, "upstream_error", "upstream_bad_response", NULL,
+                    "Provider '%s' sent an empty stream.", pname);
       metrics_upstream_error(r->gw->metrics, pname, "bad_response");
       fail_request(r, &err);
       return;
@@ -261,8 +265,8 @@ static void serve_openai(struct req *r, cJSON *body)
   int client_usage, rc;
 
   client.nfwd = forwarded_for(r, fwd);
-  prov_openai_build_chat(r->prov, body, r->upstream_model, &client,
-                         &http, &client_usage);
+  prov_openai_build_chat(r->prov, body, r->upstream_model, &client, &http,
+                         &client_usage);
   free(fwd);
   prov_openai_stream_init(&r->ostream, client_usage);
   sse_parser_init(&r->sse_in, lim->max_response_bytes, on_sse_event, r);
@@ -280,7 +284,8 @@ static void serve_openai(struct req *r, cJSON *body)
   }
 }
 
-/* --- entry ------------------------------------------------------------------ */
+/* --- entry ------------------------------------------------------------------
+ */
 
 void chat_handle(struct req *r)
 {

@@ -221,8 +221,8 @@ static int load_headers(struct config_provider *p, const cJSON *obj,
   return 0;
 }
 
-static int load_provider(struct config_provider *p, const cJSON *obj,
-                         int idx, char *err, size_t errlen)
+static int load_provider(struct config_provider *p, const cJSON *obj, int idx,
+                         char *err, size_t errlen)
 {
   char ppath[32], path[160];
   const cJSON *it;
@@ -254,8 +254,8 @@ static int load_provider(struct config_provider *p, const cJSON *obj,
     else if(!strcmp(k, "headers"))
       rc = load_headers(p, it, ppath, err, errlen);
     else if(!strcmp(k, "forward_headers"))
-      rc = get_strv(it, path, 1, &p->forward_headers, &p->nforward_headers,
-                    err, errlen);
+      rc = get_strv(it, path, 1, &p->forward_headers, &p->nforward_headers, err,
+                    errlen);
     else
       rc = fail(err, errlen, path, "unknown key");
     if(rc)
@@ -274,7 +274,8 @@ static int load_provider(struct config_provider *p, const cJSON *obj,
   /* One canonical form: no trailing slash, so paths append cleanly. */
   for(size_t n = strlen(p->base_url); n > 0 && p->base_url[n - 1] == '/'; n--)
     p->base_url[n - 1] = '\0';
-  if(strncmp(p->base_url, "http://", 7) && strncmp(p->base_url, "https://", 8)) {
+  if(strncmp(p->base_url, "http://", 7) &&
+     strncmp(p->base_url, "https://", 8)) {
     snprintf(path, sizeof(path), "%s.base_url", ppath);
     return fail(err, errlen, path, "must start with http:// or https://");
   }
@@ -362,8 +363,8 @@ int config_load_json(struct config *cfg, const char *json, size_t len,
       }
       cJSON_ArrayForEach(p, it)
       {
-        cfg->providers = sb_realloc(cfg->providers, sizeof(*cfg->providers) *
-                                                        (size_t)(i + 1));
+        cfg->providers = sb_realloc(cfg->providers,
+                                    sizeof(*cfg->providers) * (size_t)(i + 1));
         memset(&cfg->providers[i], 0, sizeof(cfg->providers[i]));
         cfg->nproviders = i + 1;
         rc = load_provider(&cfg->providers[i], p, i, err, errlen);

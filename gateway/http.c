@@ -173,17 +173,16 @@ static void handle_preflight(struct req *r)
   int n;
 
   if(!r->cors_origin) {
-    respond_simple_error(r, 403, "cors_origin_not_allowed",
-                         "%s", "This origin is not allowed by the gateway's "
-                               "CORS configuration (cors.origins).");
+    respond_simple_error(r, 403, "cors_origin_not_allowed", "%s",
+                         "This origin is not allowed by the gateway's "
+                         "CORS configuration (cors.origins).");
     return;
   }
   n = lws_hdr_custom_copy(r->wsi, reqh, sizeof(reqh),
                           "access-control-request-headers:", 31);
   req_add_header(r, "access-control-allow-methods", "GET, POST, OPTIONS");
   req_add_header(r, "access-control-allow-headers",
-                 n > 0 ? reqh
-                       : "authorization, content-type, x-request-id");
+                 n > 0 ? reqh : "authorization, content-type, x-request-id");
   req_add_header(r, "access-control-max-age", "600");
   r->status = 204;
   r->finished = 1;
@@ -463,8 +462,8 @@ static int on_headers(struct req *r)
     respond_simple_error(r, 404, "not_found", "Unknown path %s.", r->path);
     return 0;
   }
-  if(wants_post || (r->method != LWSHUMETH_GET &&
-                    r->method != LWSHUMETH_HEAD)) {
+  if(wants_post ||
+     (r->method != LWSHUMETH_GET && r->method != LWSHUMETH_HEAD)) {
     req_add_header(r, "allow", allow);
     respond_simple_error(r, 405, "method_not_allowed",
                          "Method not allowed on %s.", r->path);
@@ -585,10 +584,9 @@ static int on_writeable(struct req *r)
     memcpy(p, r->out.data, n);
     p += n;
   }
-  if(p > start &&
-     lws_write(r->wsi, start, (size_t)(p - start),
-               final && !r->abort_after ? LWS_WRITE_HTTP_FINAL
-                                        : LWS_WRITE_HTTP) < 0)
+  if(p > start && lws_write(r->wsi, start, (size_t)(p - start),
+                            final && !r->abort_after ? LWS_WRITE_HTTP_FINAL
+                                                     : LWS_WRITE_HTTP) < 0)
     return -1;
   buf_consume(&r->out, n);
   if(r->sse && r->hdr_sent)
@@ -607,8 +605,8 @@ static int on_writeable(struct req *r)
   return 0;
 }
 
-int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
-                  void *user, void *in, size_t len)
+int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                  void *in, size_t len)
 {
   struct pss *pss = user;
   struct worker *w = lws_context_user(lws_get_context(wsi));
@@ -652,16 +650,14 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
     if(r && !r->status)
       on_body_complete(r);
     return 0;
-  case LWS_CALLBACK_HTTP_WRITEABLE:
-    return r ? on_writeable(r) : 0;
+  case LWS_CALLBACK_HTTP_WRITEABLE: return r ? on_writeable(r) : 0;
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     if(r) {
       pss->r = NULL;
       req_destroy(r);
     }
     return 0;
-  default:
-    break;
+  default: break;
   }
   return lws_callback_http_dummy(wsi, reason, user, in, len);
 }

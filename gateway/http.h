@@ -30,8 +30,8 @@
 
 /* Streaming watermarks: above HIGH the producer pauses, below LOW it
  * resumes. */
-#define REQ_OUT_HIGH_WM (64 * 1024)
-#define REQ_OUT_LOW_WM (16 * 1024)
+#define REQ_OUT_HIGH_WM  (64 * 1024)
+#define REQ_OUT_LOW_WM   (16 * 1024)
 #define REQ_MAX_XHEADERS 8
 
 struct worker;
@@ -41,13 +41,13 @@ struct req {
   struct worker *w;
   struct gw *gw;
   struct lws *wsi;
-  int method; /* LWSHUMETH_* */
-  char *path; /* without the query string */
+  int method;           /* LWSHUMETH_* */
+  char *path;           /* without the query string */
   const char *endpoint; /* metrics label: a known path or "other" */
   const char *api;      /* record: "chat", "models", "other"; NULL: none */
   char request_id[132];
-  char *cors_origin;   /* allowed Origin to echo, or NULL */
-  char *authorization; /* client's Authorization header, or NULL */
+  char *cors_origin;     /* allowed Origin to echo, or NULL */
+  char *authorization;   /* client's Authorization header, or NULL */
   struct config_kv *fwd; /* client headers some provider forwards */
   int nfwd;
   struct buf body;
@@ -57,10 +57,10 @@ struct req {
 
   /* response */
   int status;
-  int sse;           /* chunked text/event-stream */
-  int finished;      /* every body byte is in out */
-  int abort_after;   /* close without a clean end once out is flushed */
-  int close_after;   /* close the connection after the response */
+  int sse;         /* chunked text/event-stream */
+  int finished;    /* every body byte is in out */
+  int abort_after; /* close without a clean end once out is flushed */
+  int close_after; /* close the connection after the response */
   int hdr_sent;
   struct config_kv xh[REQ_MAX_XHEADERS];
   int nxh;
@@ -115,7 +115,7 @@ void chat_handle(struct req *r);
 void chat_release(struct req *r);
 
 /** The lws protocol callback serving every HTTP transaction. */
-int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
-                  void *user, void *in, size_t len);
+int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                  void *in, size_t len);
 
 #endif

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE              2
 #define MODELS_FETCH_TIMEOUT_MS 5000
 
 static const char usage[] =
@@ -98,8 +98,7 @@ static int load_config(const struct cli *cli, struct config *cfg)
     config_set_str(&cfg->database, cli->db);
   if(cli->port && flag_int("--port", cli->port, 0, 65535, &cfg->port))
     return -1;
-  if(cli->workers &&
-     flag_int("--workers", cli->workers, 1, 256, &cfg->workers))
+  if(cli->workers && flag_int("--workers", cli->workers, 1, 256, &cfg->workers))
     return -1;
   if(config_validate(cfg, err, sizeof(err)))
     goto fail;

@@ -42,8 +42,7 @@ char *sb_strdup(const char *s);
 /** Copy of the first n bytes of s, NUL-terminated. */
 char *sb_strndup(const char *s, size_t n);
 /** printf into a fresh allocation the caller frees. */
-char *sb_asprintf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+char *sb_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /**
  * Write prefix followed by 24 random hex digits (96 bits from OpenSSL's
@@ -61,10 +60,10 @@ int64_t sb_mono_us(void);
 #include <assert.h>
 #ifdef NDEBUG
 #define SB_ALWAYS(x) (x)
-#define SB_NEVER(x) (x)
+#define SB_NEVER(x)  (x)
 #else
 #define SB_ALWAYS(x) ((x) ? 1 : (assert(0), 0))
-#define SB_NEVER(x) ((x) ? (assert(0), 1) : 0)
+#define SB_NEVER(x)  ((x) ? (assert(0), 1) : 0)
 #endif
 
 #define SB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

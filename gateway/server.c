@@ -25,7 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define WBUF_SIZE (LWS_PRE + 4096 + 16 * 1024 + 64)
+#define WBUF_SIZE    (LWS_PRE + 4096 + 16 * 1024 + 64)
 #define ACCEPT_BATCH 64
 
 struct worker {
@@ -127,8 +127,7 @@ static int listen_socket(const char *host, int port, int *out_fd, char *err,
     return SB_EIO;
   }
   fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if(fd < 0 ||
-     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+  if(fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
      bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 1024)) {
     snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port,
@@ -205,8 +204,7 @@ static void on_grace(uv_timer_t *t)
     return;
   if(w->inflight > 0)
     log_event(LOG_WARN, "shutdown grace period over, cancelling requests",
-              LOG_I("worker", w->id), LOG_I("in_flight", w->inflight),
-              LOG_END);
+              LOG_I("worker", w->id), LOG_I("in_flight", w->inflight), LOG_END);
   uv_timer_stop(t);
   teardown(w);
 }
@@ -228,7 +226,8 @@ static void on_stop(uv_async_t *a)
   uv_timer_start(&w->grace, on_grace, 0, 50);
 }
 
-/* --- worker thread --------------------------------------------------------- */
+/* --- worker thread ---------------------------------------------------------
+ */
 
 static int worker_setup(struct worker *w, int port)
 {
@@ -370,8 +369,8 @@ int server_run(struct gw *gw, char *err, size_t errlen)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigwait(&set, &sig);
-    log_event(LOG_INFO, "shutting down", LOG_S("signal",
-              sig == SIGINT ? "SIGINT" : "SIGTERM"), LOG_END);
+    log_event(LOG_INFO, "shutting down",
+              LOG_S("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"), LOG_END);
   }
   for(int i = 0; i < started; i++)
     if(!ws[i]->start_rc)

@@ -27,9 +27,9 @@ struct prov_echo {
   char *model;
   char *id;
   int64_t created;
-  char *text;     /* the words to emit, already cut to max tokens */
-  size_t pos;     /* next byte of text to stream */
-  int truncated;  /* cut by max_tokens: finish_reason "length" */
+  char *text;    /* the words to emit, already cut to max tokens */
+  size_t pos;    /* next byte of text to stream */
+  int truncated; /* cut by max_tokens: finish_reason "length" */
   int include_usage;
   struct prov_usage usage;
   enum echo_phase phase;
@@ -85,7 +85,8 @@ static int64_t prompt_words(const cJSON *body)
 
 static int64_t max_tokens(const cJSON *body)
 {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "max_completion_tokens");
+  const cJSON *v =
+      cJSON_GetObjectItemCaseSensitive(body, "max_completion_tokens");
 
   if(!cJSON_IsNumber(v))
     v = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
@@ -109,8 +110,8 @@ int prov_echo_start(const cJSON *body, const char *model, const char *id,
     buf_appendz(&text, story);
   } else {
     buf_free(&text);
-    api_error_set(err, 404, "invalid_request_error", "model_not_found",
-                  "model", "The model 'echo/%s' does not exist.", model);
+    api_error_set(err, 404, "invalid_request_error", "model_not_found", "model",
+                  "The model 'echo/%s' does not exist.", model);
     return SB_ENOTFOUND;
   }
 
@@ -146,7 +147,8 @@ static void add_usage(cJSON *obj, const struct prov_usage *u)
   cJSON *us = cJSON_AddObjectToObject(obj, "usage");
 
   cJSON_AddNumberToObject(us, "prompt_tokens", (double)u->prompt_tokens);
-  cJSON_AddNumberToObject(us, "completion_tokens", (double)u->completion_tokens);
+  cJSON_AddNumberToObject(us, "completion_tokens",
+                          (double)u->completion_tokens);
   cJSON_AddNumberToObject(us, "total_tokens",
                           (double)(u->prompt_tokens + u->completion_tokens));
 }
@@ -254,8 +256,7 @@ int prov_echo_next_event(struct prov_echo *e, struct buf *out)
       return rc;
     e->phase = PH_END;
     return 1;
-  case PH_END:
-    return 1;
+  case PH_END: return 1;
   }
   rc = sse_write_event(out, NULL, data, strlen(data));
   free(data);

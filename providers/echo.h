@@ -19,7 +19,8 @@
 
 /* What echo cannot honour is refused with 400 rather than ignored. */
 #define PROV_ECHO_CAPS                                                         \
-  (OAI_CAP_ALL & ~(OAI_CAP_TOOLS | OAI_CAP_N | OAI_CAP_LOGPROBS | OAI_CAP_AUDIO))
+  (OAI_CAP_ALL &                                                               \
+   ~(OAI_CAP_TOOLS | OAI_CAP_N | OAI_CAP_LOGPROBS | OAI_CAP_AUDIO))
 
 extern const char *const prov_echo_models[];
 extern const int prov_echo_nmodels;

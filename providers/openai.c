@@ -146,8 +146,8 @@ void prov_openai_map_error(const struct prov *p, int status, const char *body,
                   p->name, status);
   } else if(status == 503 || status == 529) {
     api_error_set(err, 503, "upstream_error", "upstream_unavailable", NULL,
-                  "Provider '%s' is overloaded or unavailable%s%s",
-                  p->name, msg ? ": " : ".", msg ? msg : "");
+                  "Provider '%s' is overloaded or unavailable%s%s", p->name,
+                  msg ? ": " : ".", msg ? msg : "");
   } else if(status >= 500 || status < 400) {
     api_error_set(err, 502, "upstream_error", "upstream_error", NULL,
                   "Provider '%s' failed with status %d%s%s", p->name, status,
@@ -203,8 +203,7 @@ void prov_openai_stream_init(struct prov_openai_stream *s, int client_usage)
 }
 
 int prov_openai_stream_event(struct prov_openai_stream *s, const char *data,
-                             size_t len, struct buf *out,
-                             struct api_error *err)
+                             size_t len, struct buf *out, struct api_error *err)
 {
   cJSON *root, *usage;
   const char *msg;

@@ -18,8 +18,8 @@
 
 /** What the client sent that may travel upstream. */
 struct prov_client {
-  const char *authorization;    /* client's Authorization value, or NULL */
-  const struct config_kv *fwd;  /* client headers listed in forward_headers */
+  const char *authorization;   /* client's Authorization value, or NULL */
+  const struct config_kv *fwd; /* client headers listed in forward_headers */
   int nfwd;
 };
 

@@ -105,8 +105,8 @@ void prov_set_models(struct prov *p, char **models, int nmodels)
   p->models_known = 1;
 }
 
-const struct prov *prov_find(const struct prov_registry *reg,
-                             const char *name, size_t name_len)
+const struct prov *prov_find(const struct prov_registry *reg, const char *name,
+                             size_t name_len)
 {
   for(int i = 0; i < reg->nprovs; i++) {
     const char *n = reg->provs[i].name;

@@ -69,8 +69,8 @@ int prov_registry_build(const struct config *cfg, struct prov_registry *out,
 void prov_set_models(struct prov *p, char **models, int nmodels);
 
 /** Find a provider by name; NULL if none. */
-const struct prov *prov_find(const struct prov_registry *reg,
-                             const char *name, size_t name_len);
+const struct prov *prov_find(const struct prov_registry *reg, const char *name,
+                             size_t name_len);
 
 /** 1 if p serves model (or its list is unknown). */
 int prov_has_model(const struct prov *p, const char *model);

@@ -46,8 +46,7 @@ int router_resolve(const struct prov_registry *reg, const char *model,
     return 0;
   }
   if(matches > 1) {
-    api_error_set(err, 400, "invalid_request_error", "ambiguous_model",
-                  "model",
+    api_error_set(err, 400, "invalid_request_error", "ambiguous_model", "model",
                   "The model '%s' is served by several providers; name one "
                   "as 'provider/%s'.",
                   model, model);

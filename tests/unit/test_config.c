@@ -40,7 +40,8 @@ static void test_full_example(void **state)
       "\"providers\":[{\"name\":\"local\",\"kind\":\"openai\","
       "\"base_url\":\"http://127.0.0.1:8000/v1\",\"api_key_env\":\"K\","
       "\"models\":[\"llama3\"],\"passthrough_auth\":true,"
-      "\"headers\":{\"X-A\":\"1\"},\"forward_headers\":[\"OpenAI-Organization\"],"
+      "\"headers\":{\"X-A\":\"1\"},\"forward_headers\":[\"OpenAI-"
+      "Organization\"],"
       "\"stream_usage\":false}]}";
   struct config cfg;
   char err[256];

@@ -22,9 +22,10 @@ static cJSON *parse(const char *s)
 
 static void test_echo_complete(void **state)
 {
-  cJSON *body = parse("{\"model\":\"echo/echo-1\",\"messages\":["
-                      "{\"role\":\"system\",\"content\":\"be brief\"},"
-                      "{\"role\":\"user\",\"content\":\"hello there world\"}]}");
+  cJSON *body =
+      parse("{\"model\":\"echo/echo-1\",\"messages\":["
+            "{\"role\":\"system\",\"content\":\"be brief\"},"
+            "{\"role\":\"user\",\"content\":\"hello there world\"}]}");
   struct prov_echo *e;
   struct api_error err;
   struct prov_usage u;
@@ -35,8 +36,8 @@ static void test_echo_complete(void **state)
                    0);
   json = prov_echo_complete(e);
   res = parse(json);
-  assert_string_equal(
-      cJSON_GetObjectItem(res, "object")->valuestring, "chat.completion");
+  assert_string_equal(cJSON_GetObjectItem(res, "object")->valuestring,
+                      "chat.completion");
   {
     cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(res, "choices"), 0);
     cJSON *m = cJSON_GetObjectItem(c, "message");
@@ -95,19 +96,19 @@ static void test_echo_stream_max_tokens_and_usage(void **state)
   assert_string_equal(ev[7], "[DONE]");
   last_chunk = parse(ev[5]);
   assert_string_equal(
-      cJSON_GetObjectItem(cJSON_GetArrayItem(
-                              cJSON_GetObjectItem(last_chunk, "choices"), 0),
-                          "finish_reason")
+      cJSON_GetObjectItem(
+          cJSON_GetArrayItem(cJSON_GetObjectItem(last_chunk, "choices"), 0),
+          "finish_reason")
           ->valuestring,
       "length");
   usage_chunk = parse(ev[6]);
   assert_int_equal(
       cJSON_GetArraySize(cJSON_GetObjectItem(usage_chunk, "choices")), 0);
-  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(usage_chunk,
-                                                           "usage"),
-                                       "completion_tokens")
-                       ->valueint,
-                   4);
+  assert_int_equal(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(usage_chunk, "usage"),
+                          "completion_tokens")
+          ->valueint,
+      4);
   cJSON_Delete(last_chunk);
   cJSON_Delete(usage_chunk);
   for(int i = 0; i < n; i++)
@@ -123,8 +124,7 @@ static void test_echo_unknown_model(void **state)
   struct prov_echo *e = NULL;
   struct api_error err;
 
-  assert_int_equal(prov_echo_start(body, "x", "id", 1, &e, &err),
-                   SB_ENOTFOUND);
+  assert_int_equal(prov_echo_start(body, "x", "id", 1, &e, &err), SB_ENOTFOUND);
   assert_int_equal(err.status, 404);
   assert_null(e);
   cJSON_Delete(body);
@@ -141,8 +141,8 @@ static struct config_provider cp = {
 
 static void test_build_stream_asks_for_usage(void **state)
 {
-  struct prov p = {.name = "local", .kind = PROV_OPENAI, .cfg = &cp,
-                   .api_key = "sk-secret"};
+  struct prov p = {
+      .name = "local", .kind = PROV_OPENAI, .cfg = &cp, .api_key = "sk-secret"};
   struct prov_client client = {"Bearer client-key", NULL, 0};
   cJSON *body = parse("{\"model\":\"local/llama3\",\"stream\":true,"
                       "\"top_k\":5,\"messages\":[]}");
@@ -177,9 +177,9 @@ static void test_stream_hides_usage_client_did_not_ask_for(void **state)
   struct prov_openai_stream s;
   struct api_error err;
   struct buf out;
-  static const char chunk[] =
-      "{\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}],"
-      "\"usage\":null}";
+  static const char chunk[] = "{\"id\":\"c\",\"choices\":[{\"index\":0,"
+                              "\"delta\":{\"content\":\"hi\"}}],"
+                              "\"usage\":null}";
   static const char usage[] =
       "{\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,"
       "\"completion_tokens\":2,\"total_tokens\":11}}";

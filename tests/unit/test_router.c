@@ -34,8 +34,7 @@ static int setup(void **state)
   assert_int_equal(
       config_load_json(&f->cfg, cfg_json, strlen(cfg_json), err, sizeof(err)),
       0);
-  assert_int_equal(prov_registry_build(&f->cfg, &f->reg, err, sizeof(err)),
-                   0);
+  assert_int_equal(prov_registry_build(&f->cfg, &f->reg, err, sizeof(err)), 0);
   *state = f;
   return 0;
 }
@@ -132,8 +131,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_bare_unique, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bare_ambiguous, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_unknown_list_passes_any_model,
-                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_list_passes_any_model, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_base_url_normalised, setup,
                                       teardown),
   };
