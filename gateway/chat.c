@@ -3,6 +3,7 @@
  * built-in echo provider or relay to an OpenAI-compatible upstream.
  */
 #include "gateway/http.h"
+#include "gateway/json.h"
 #include "gateway/log.h"
 #include "gateway/oai_chat.h"
 #include "gateway/sb.h"
@@ -292,7 +293,18 @@ void chat_handle(struct req *r)
   struct router_target target;
   struct api_error err;
   const cJSON *model;
-  cJSON *body = cJSON_ParseWithLength(r->body.data, r->body.len);
+  cJSON *body;
+  int max_depth = r->gw->cfg->limits.max_json_depth;
+
+  if(json_too_deep(r->body.data, r->body.len, max_depth)) {
+    api_error_set(&err, 400, "invalid_request_error", "json_too_deep", NULL,
+                  "The JSON body nests deeper than %d levels "
+                  "(limits.max_json_depth).",
+                  max_depth);
+    req_respond_error(r, &err);
+    return;
+  }
+  body = cJSON_ParseWithLength(r->body.data, r->body.len);
 
   if(!cJSON_IsObject(body)) {
     api_error_set(&err, 400, "invalid_request_error", "invalid_json", NULL,

@@ -35,6 +35,7 @@ void config_defaults(struct config *cfg)
   cfg->limits.connect_timeout_ms = 10000;
   cfg->limits.stream_idle_timeout_s = 120;
   cfg->limits.shutdown_grace_s = 10;
+  cfg->limits.max_json_depth = 64;
 }
 
 static void free_strv(char **v, int n)
@@ -160,6 +161,7 @@ static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
       {"connect_timeout_ms", 1, 600000},
       {"stream_idle_timeout_s", 1, 86400},
       {"shutdown_grace_s", 0, 3600},
+      {"max_json_depth", 2, 1000},
   };
   const cJSON *it;
 
@@ -190,6 +192,7 @@ static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
     case 5: l->connect_timeout_ms = (int)v; break;
     case 6: l->stream_idle_timeout_s = (int)v; break;
     case 7: l->shutdown_grace_s = (int)v; break;
+    case 8: l->max_json_depth = (int)v; break;
     }
   }
   return 0;

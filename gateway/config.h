@@ -39,6 +39,7 @@ struct config_limits {
   int connect_timeout_ms;
   int stream_idle_timeout_s;
   int shutdown_grace_s;
+  int max_json_depth;
 };
 
 struct config {
