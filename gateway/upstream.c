@@ -26,8 +26,19 @@ struct upstream_sock {
   struct upstream_loop *ul;
 };
 
+/* The idle watchdog's timer outlives its transfer until libuv has closed
+ * it, so it is allocated on its own. */
+struct upstream_idle {
+  uv_timer_t timer;
+  struct upstream_xfer *x; /* NULL once the transfer is gone */
+};
+
 struct upstream_xfer {
   struct upstream_loop *ul;
+  struct upstream_idle *idle; /* NULL without an idle time-out */
+  uint64_t idle_ms;
+  uint64_t last_rx; /* loop time of the last byte received */
+  int paused;       /* held by us: silence is not the upstream's fault */
   CURL *easy;
   struct curl_slist *headers;
   char *body; /* request body, owned: curl reads it in place */
@@ -38,6 +49,7 @@ struct upstream_xfer {
 };
 
 static void check_done(struct upstream_loop *ul);
+static void on_idle(uv_timer_t *t);
 
 static void on_poll_closed(uv_handle_t *h)
 {
@@ -155,8 +167,18 @@ void upstream_loop_close(struct upstream_loop *ul)
   uv_close((uv_handle_t *)&ul->timer, on_timer_closed);
 }
 
+static void on_idle_closed(uv_handle_t *h)
+{
+  free(h->data);
+}
+
 static void xfer_free(struct upstream_xfer *x)
 {
+  if(x->idle) {
+    x->idle->x = NULL;
+    uv_timer_stop(&x->idle->timer);
+    uv_close((uv_handle_t *)&x->idle->timer, on_idle_closed);
+  }
   curl_easy_cleanup(x->easy);
   curl_slist_free_all(x->headers);
   free(x->body);
@@ -168,10 +190,14 @@ static void xfer_free(struct upstream_xfer *x)
 static size_t on_write(char *p, size_t size, size_t n, void *userp)
 {
   struct upstream_xfer *x = userp;
-  int rc = x->cb.data(x->ud, p, size * n);
+  int rc;
 
-  if(rc > 0)
+  x->last_rx = uv_now(x->ul->loop);
+  rc = x->cb.data(x->ud, p, size * n);
+  if(rc > 0) {
+    x->paused = 1;
     return CURL_WRITEFUNC_PAUSE;
+  }
   return rc < 0 ? 0 : size * n;
 }
 
@@ -244,18 +270,60 @@ int upstream_start(struct upstream_loop *ul, const struct prov_http *h,
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, lim->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, lim->total_timeout_ms);
-  if(lim->idle_timeout_s > 0) {
-    /* Less than one byte a second for this long: the upstream stalled.
-     * curl does not apply this check while we hold the transfer paused. */
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, lim->idle_timeout_s);
-  }
   if(curl_multi_add_handle(ul->multi, e) != CURLM_OK) {
     xfer_free(x);
     return SB_EIO;
   }
+  if(lim->idle_timeout_s > 0) {
+    /* Our own watchdog rather than CURLOPT_LOW_SPEED_TIME: curl averages
+     * speed over seconds, so a 1 s limit fired after about 7 s. */
+    x->idle = sb_calloc(1, sizeof(*x->idle));
+    x->idle->x = x;
+    x->idle_ms = (uint64_t)lim->idle_timeout_s * 1000;
+    x->last_rx = uv_now(ul->loop);
+    uv_timer_init(ul->loop, &x->idle->timer);
+    x->idle->timer.data = x->idle;
+    uv_timer_start(&x->idle->timer, on_idle, x->idle_ms, 0);
+  }
   *out = x;
   return 0;
+}
+
+static void finish(struct upstream_xfer *x, CURLcode rc)
+{
+  struct upstream_result res;
+
+  memset(&res, 0, sizeof(res));
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &res.status);
+  if(rc != CURLE_OK) {
+    res.failed = 1;
+    res.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+    res.connect_failed = rc == CURLE_COULDNT_CONNECT ||
+                         rc == CURLE_COULDNT_RESOLVE_HOST ||
+                         rc == CURLE_COULDNT_RESOLVE_PROXY;
+    res.message = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+  }
+  curl_multi_remove_handle(x->ul->multi, x->easy);
+  x->cb.done(x->ud, &res);
+  xfer_free(x);
+}
+
+/* Runs on the loop, outside curl, so the transfer may end here. */
+static void on_idle(uv_timer_t *t)
+{
+  struct upstream_idle *idle = t->data;
+  struct upstream_xfer *x = idle->x;
+  uint64_t now = uv_now(x->ul->loop);
+
+  if(x->paused || now - x->last_rx < x->idle_ms) {
+    uint64_t due = x->paused ? x->idle_ms : x->idle_ms - (now - x->last_rx);
+    uv_timer_start(t, on_idle, due, 0);
+    return;
+  }
+  snprintf(x->errbuf, sizeof(x->errbuf),
+           "no data from the upstream for %llu ms",
+           (unsigned long long)x->idle_ms);
+  finish(x, CURLE_OPERATION_TIMEDOUT);
 }
 
 long upstream_status(struct upstream_xfer *x)
@@ -276,6 +344,8 @@ const char *upstream_header(struct upstream_xfer *x, const char *name)
 
 void upstream_resume(struct upstream_xfer *x)
 {
+  x->paused = 0;
+  x->last_rx = uv_now(x->ul->loop);
   curl_easy_pause(x->easy, CURLPAUSE_CONT);
 }
 
@@ -292,25 +362,11 @@ static void check_done(struct upstream_loop *ul)
 
   while((msg = curl_multi_info_read(ul->multi, &left))) {
     struct upstream_xfer *x;
-    struct upstream_result res;
-    CURLcode rc = msg->data.result;
 
     if(msg->msg != CURLMSG_DONE)
       continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-    memset(&res, 0, sizeof(res));
-    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &res.status);
-    if(rc != CURLE_OK) {
-      res.failed = 1;
-      res.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
-      res.connect_failed = rc == CURLE_COULDNT_CONNECT ||
-                           rc == CURLE_COULDNT_RESOLVE_HOST ||
-                           rc == CURLE_COULDNT_RESOLVE_PROXY;
-      res.message = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
-    }
-    curl_multi_remove_handle(ul->multi, x->easy);
-    x->cb.done(x->ud, &res);
-    xfer_free(x);
+    finish(x, msg->data.result);
   }
 }
 
