@@ -470,14 +470,18 @@ static void write_batch(struct store *st, struct store_usage **recs, int n)
     store_usage_free(recs[i]);
 }
 
-/* Reading schema_migrations makes SQLite read the file, so a database
- * that became unreadable (deleted directory, I/O errors) shows up. */
+/* Ready means "records can be written": read the file (a database that
+ * became unreadable shows up) and take the write lock for a moment (one
+ * held elsewhere for longer than busy_timeout shows up too). Runs on the
+ * writer thread only, so a wait here never reaches a request. */
 static void probe(struct store *st)
 {
   int64_t v;
   int rc;
 
   rc = query_int(st->db, "SELECT max(version) FROM schema_migrations", &v);
+  if(rc == SQLITE_OK)
+    rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE; ROLLBACK", NULL, NULL, NULL);
   atomic_store(&st->ready, rc == SQLITE_OK);
 }
 
