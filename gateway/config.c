@@ -51,6 +51,7 @@ static void provider_free(struct config_provider *p)
   free(p->kind);
   free(p->base_url);
   free(p->api_key_env);
+  free(p->options);
   free_strv(p->models, p->nmodels);
   for(int i = 0; i < p->nheaders; i++) {
     free(p->headers[i].name);
@@ -224,6 +225,16 @@ static int load_headers(struct config_provider *p, const cJSON *obj,
   return 0;
 }
 
+static int known_kind(const char *kind)
+{
+  static const char *const kinds[] = {"openai", "azure",  "anthropic", "gemini",
+                                      "cohere", "ollama", "bedrock"};
+  for(size_t i = 0; i < SB_ARRAY_LEN(kinds); i++)
+    if(!strcmp(kind, kinds[i]))
+      return 1;
+  return 0;
+}
+
 static int load_provider(struct config_provider *p, const cJSON *obj, int idx,
                          char *err, size_t errlen)
 {
@@ -256,7 +267,15 @@ static int load_provider(struct config_provider *p, const cJSON *obj, int idx,
       rc = get_bool(it, path, &p->stream_usage, err, errlen);
     else if(!strcmp(k, "headers"))
       rc = load_headers(p, it, ppath, err, errlen);
-    else if(!strcmp(k, "forward_headers"))
+    else if(!strcmp(k, "options")) {
+      /* Checked key by key by the provider's adapter at start-up. */
+      if(!cJSON_IsObject(it))
+        rc = fail(err, errlen, path, "expected an object");
+      else {
+        free(p->options);
+        p->options = cJSON_PrintUnformatted(it);
+      }
+    } else if(!strcmp(k, "forward_headers"))
       rc = get_strv(it, path, 1, &p->forward_headers, &p->nforward_headers, err,
                     errlen);
     else
@@ -268,12 +287,18 @@ static int load_provider(struct config_provider *p, const cJSON *obj, int idx,
     return fail(err, errlen, ppath, "missing required key \"name\"");
   if(!p->kind)
     return fail(err, errlen, ppath, "missing required key \"kind\"");
-  if(strcmp(p->kind, "openai")) {
+  if(!known_kind(p->kind)) {
     snprintf(path, sizeof(path), "%s.kind", ppath);
-    return fail(err, errlen, path, "unknown provider kind (known: openai)");
+    return fail(err, errlen, path,
+                "unknown provider kind (known: openai, azure, anthropic, "
+                "gemini, cohere, ollama, bedrock)");
   }
-  if(!p->base_url)
-    return fail(err, errlen, ppath, "missing required key \"base_url\"");
+  if(!p->base_url) {
+    /* The hosted APIs have a well-known address; these two do not. */
+    if(!strcmp(p->kind, "openai") || !strcmp(p->kind, "azure"))
+      return fail(err, errlen, ppath, "missing required key \"base_url\"");
+    return 0;
+  }
   /* One canonical form: no trailing slash, so paths append cleanly. */
   for(size_t n = strlen(p->base_url); n > 0 && p->base_url[n - 1] == '/'; n--)
     p->base_url[n - 1] = '\0';

@@ -28,6 +28,7 @@ struct config_provider {
   char **forward_headers; /* client headers copied upstream, lowercase */
   int nforward_headers;
   int stream_usage; /* ask upstreams for usage on streams */
+  char *options;    /* kind-specific options as JSON text, or NULL */
 };
 
 struct config_limits {

@@ -39,7 +39,7 @@ int prov_openai_build_chat(const struct prov *p, cJSON *body,
     abort();
   out->body = json;
   out->body_len = strlen(json);
-  out->url = sb_asprintf("%s/chat/completions", c->base_url);
+  out->url = sb_asprintf("%s/chat/completions", p->base_url);
   prov_http_add_header(out, "Content-Type: application/json");
   prov_http_add_header(out, "Accept: %s",
                        stream ? "text/event-stream" : "application/json");
@@ -65,7 +65,7 @@ void prov_openai_build_models(const struct prov *p, struct prov_http *out)
   const struct config_provider *c = p->cfg;
 
   memset(out, 0, sizeof(*out));
-  out->url = sb_asprintf("%s/models", c->base_url);
+  out->url = sb_asprintf("%s/models", p->base_url);
   prov_http_add_header(out, "Accept: application/json");
   if(p->api_key && !c->passthrough_auth)
     prov_http_add_header(out, "Authorization: Bearer %s", p->api_key);

@@ -1,4 +1,5 @@
 #include "providers/provider.h"
+#include "providers/adapter.h"
 #include "providers/echo.h"
 #include "gateway/config.h"
 #include "gateway/oai_chat.h"
@@ -27,9 +28,20 @@ void prov_http_add_header(struct prov_http *h, const char *fmt, ...)
   h->headers[h->nheaders++] = line;
 }
 
+void prov_http_note_dropped(struct prov_http *h, const char *param)
+{
+  char *s =
+      h->dropped ? sb_asprintf("%s,%s", h->dropped, param) : sb_strdup(param);
+
+  free(h->dropped);
+  h->dropped = s;
+}
+
 void prov_http_free(struct prov_http *h)
 {
   free(h->url);
+  free(h->method);
+  free(h->dropped);
   for(int i = 0; i < h->nheaders; i++)
     free(h->headers[i]);
   free(h->headers);
@@ -50,6 +62,41 @@ static void strv_free(char **v, int n)
   for(int i = 0; i < n; i++)
     free(v[i]);
   free(v);
+}
+
+static int configure_adapter(struct prov *p, const struct config_provider *c,
+                             int idx, char *err, size_t errlen)
+{
+  const struct prov_adapter *a = prov_adapter_find(c->kind);
+  cJSON *opts = NULL;
+  char path[64];
+  int rc = 0;
+
+  if(!a) {
+    snprintf(err, errlen,
+             "config: providers[%d].kind: provider kind '%s' is not available "
+             "in this build yet",
+             idx, c->kind);
+    return SB_ECONFIG;
+  }
+  p->kind = PROV_ADAPTER;
+  p->adapter = a;
+  p->caps = a->caps;
+  p->base_url = sb_strdup(c->base_url ? c->base_url : a->default_base_url);
+  for(size_t n = strlen(p->base_url); n > 0 && p->base_url[n - 1] == '/'; n--)
+    p->base_url[n - 1] = '\0';
+  if(c->options)
+    opts = cJSON_Parse(c->options);
+  snprintf(path, sizeof(path), "config: providers[%d].options", idx);
+  if(a->configure)
+    rc = a->configure(p, opts, path, err, errlen);
+  else if(opts && opts->child) {
+    snprintf(err, errlen, "%s: provider kind '%s' takes no options", path,
+             c->kind);
+    rc = SB_ECONFIG;
+  }
+  cJSON_Delete(opts);
+  return rc;
 }
 
 int prov_registry_build(const struct config *cfg, struct prov_registry *out,
@@ -73,9 +120,15 @@ int prov_registry_build(const struct config *cfg, struct prov_registry *out,
 
     p = &out->provs[out->nprovs++];
     p->name = sb_strdup(c->name);
-    p->kind = PROV_OPENAI;
     p->cfg = c;
-    p->caps = OAI_CAP_ALL;
+    if(!strcmp(c->kind, "openai") || !strcmp(c->kind, "azure")) {
+      p->kind = PROV_OPENAI;
+      p->caps = OAI_CAP_ALL;
+      p->base_url = sb_strdup(c->base_url);
+    } else if(configure_adapter(p, c, i, err, errlen)) {
+      prov_registry_free(out);
+      return SB_ECONFIG;
+    }
     if(c->models) {
       p->models = strv_dup(c->models, c->nmodels);
       p->nmodels = c->nmodels;
@@ -130,7 +183,10 @@ void prov_registry_free(struct prov_registry *reg)
 {
   for(int i = 0; i < reg->nprovs; i++) {
     struct prov *p = &reg->provs[i];
+    if(p->adapter && p->adapter->unconfigure)
+      p->adapter->unconfigure(p);
     free(p->name);
+    free(p->base_url);
     strv_free(p->models, p->nmodels);
     if(p->api_key) {
       /* Do not leave the credential behind in freed memory. */

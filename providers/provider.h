@@ -17,16 +17,22 @@ struct config;
 struct config_provider;
 
 enum prov_kind {
-  PROV_ECHO,   /* built in, answers in-process */
-  PROV_OPENAI, /* any OpenAI-compatible server */
+  PROV_ECHO,    /* built in, answers in-process */
+  PROV_OPENAI,  /* any OpenAI-compatible server: pass-through */
+  PROV_ADAPTER, /* translated through a struct prov_adapter */
 };
+
+struct prov_adapter;
 
 struct prov {
   char *name;
   enum prov_kind kind;
-  const struct config_provider *cfg; /* NULL for echo; owned by config */
-  unsigned caps;                     /* OAI_CAP_* this provider honours */
-  char **models;                     /* upstream model ids served */
+  const struct config_provider *cfg;  /* NULL for echo; owned by config */
+  const struct prov_adapter *adapter; /* PROV_ADAPTER only */
+  char *base_url;                     /* resolved: config or default */
+  void *priv;                         /* adapter's parsed options */
+  unsigned caps;                      /* OAI_CAP_* this provider honours */
+  char **models;                      /* upstream model ids served */
   int nmodels;
   int models_known; /* 0: list could not be fetched; any model passes */
   char *api_key;    /* from cfg->api_key_env at start; never logged */
@@ -50,11 +56,18 @@ struct prov_http {
   int nheaders;
   char *body;
   size_t body_len;
+  char *method;  /* NULL: POST with a body, GET without */
+  char *dropped; /* comma-separated request params the adapter dropped
+                  * (reported to the client in x-switchboard-dropped-params),
+                  * or NULL */
 };
 
 void prov_http_add_header(struct prov_http *h, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void prov_http_free(struct prov_http *h);
+
+/** Record that param was dropped (policy class C, providers.md §9.7). */
+void prov_http_note_dropped(struct prov_http *h, const char *param);
 
 /**
  * Build the registry: the built-in echo provider first, then one entry

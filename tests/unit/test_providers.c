@@ -141,8 +141,11 @@ static struct config_provider cp = {
 
 static void test_build_stream_asks_for_usage(void **state)
 {
-  struct prov p = {
-      .name = "local", .kind = PROV_OPENAI, .cfg = &cp, .api_key = "sk-secret"};
+  struct prov p = {.name = "local",
+                   .kind = PROV_OPENAI,
+                   .cfg = &cp,
+                   .api_key = "sk-secret",
+                   .base_url = "http://up/v1"};
   struct prov_client client = {"Bearer client-key", NULL, 0};
   cJSON *body = parse("{\"model\":\"local/llama3\",\"stream\":true,"
                       "\"top_k\":5,\"messages\":[]}");

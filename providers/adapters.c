@@ -1,0 +1,19 @@
+/*
+ * adapters.c - the provider kinds built into this binary.
+ */
+#include "providers/adapter.h"
+
+#include <string.h>
+
+/* One line per adapter; each providers/<kind>.h declares its table. */
+static const struct prov_adapter *const adapters[] = {
+    NULL,
+};
+
+const struct prov_adapter *prov_adapter_find(const char *kind)
+{
+  for(size_t i = 0; adapters[i]; i++)
+    if(!strcmp(adapters[i]->kind, kind))
+      return adapters[i];
+  return NULL;
+}
