@@ -90,14 +90,72 @@ static void serve_echo(struct req *r, const cJSON *body)
   req_stream_begin(r);
 }
 
-/* --- OpenAI-compatible upstream --------------------------------------------
- */
+/* --- upstreams ----------------------------------------------------------- */
+
+static void take_usage(struct req *r, const struct canon_usage *u)
+{
+  r->usage.prompt_tokens = u->prompt_tokens;
+  r->usage.completion_tokens = u->completion_tokens;
+}
+
+/* Canonical events from an adapter, rendered for the client. */
+static int on_canon_event(void *ud, const struct canon_ev *ev)
+{
+  struct req *r = ud;
+  int rc;
+
+  if(ev->type == CANON_EV_ERROR) {
+    metrics_upstream_error(r->gw->metrics, r->prov->name, "stream_error");
+    r->stream_failed = 1;
+    req_stream_fail(r, ev->err);
+    return 1;
+  }
+  if(ev->type == CANON_EV_USAGE)
+    take_usage(r, &ev->usage);
+  rc = oai_stream_render(&r->render, ev, &r->out);
+  if(rc) {
+    api_error_set(&r->stream_err, 502, "upstream_error",
+                  "upstream_response_too_large", NULL,
+                  "The upstream stream exceeded the response buffer.");
+    r->stream_failed = 1;
+    req_stream_fail(r, &r->stream_err);
+    return 1;
+  }
+  return 0;
+}
+
+static int adapter_payload(struct req *r, const char *event, size_t event_len,
+                           const char *data, size_t len)
+{
+  const struct canon_sink sink = {on_canon_event, r};
+  struct prov_payload pl = {event, event_len, data, len};
+  int rc = r->prov->adapter->stream_feed(r->pstream, &pl, &sink);
+
+  if(rc && !r->stream_failed) {
+    /* The adapter failed without saying why: still end the stream. */
+    api_error_set(
+        &r->stream_err, 502, "upstream_error", "upstream_bad_response", NULL,
+        "Provider '%s' sent a stream the gateway cannot read.", r->prov->name);
+    r->stream_failed = 1;
+    req_stream_fail(r, &r->stream_err);
+  }
+  return rc ? 1 : 0;
+}
+
+static int on_ndjson_line(void *ud, const char *line, size_t len)
+{
+  return adapter_payload(ud, NULL, 0, line, len);
+}
 
 static int on_sse_event(void *ud, const struct sse_event *ev)
 {
   struct req *r = ud;
-  int rc = prov_openai_stream_event(&r->ostream, ev->data, ev->data_len,
-                                    &r->out, &r->stream_err);
+  int rc;
+
+  if(r->prov->kind == PROV_ADAPTER)
+    return adapter_payload(r, ev->event, ev->event_len, ev->data, ev->data_len);
+  rc = prov_openai_stream_event(&r->ostream, ev->data, ev->data_len, &r->out,
+                                &r->stream_err);
 
   if(!rc)
     return 0;
@@ -133,7 +191,11 @@ static int on_upstream_data(void *ud, const char *p, size_t n)
       r->paused = 1;
       return 1;
     }
-    rc = sse_parser_feed(&r->sse_in, p, n);
+    if(r->prov->kind == PROV_ADAPTER &&
+       r->prov->adapter->framing == PROV_FRAMING_NDJSON)
+      rc = ndjson_feed(&r->nd_in, p, n);
+    else
+      rc = sse_parser_feed(&r->sse_in, p, n);
     if(rc == SB_ETOOBIG && !r->stream_failed) {
       struct api_error err;
       api_error_set(&err, 502, "upstream_error", "upstream_response_too_large",
@@ -154,6 +216,34 @@ static int on_upstream_data(void *ud, const char *p, size_t n)
   return 0;
 }
 
+/* A non-streamed 2xx answer from an adapter's upstream, as OpenAI's
+ * chat.completion. */
+static void respond_translated(struct req *r)
+{
+  struct canon_usage usage;
+  struct api_error err;
+  cJSON *out = NULL;
+  char id[40];
+  char *json;
+
+  sb_random_id(id, sizeof(id), "chatcmpl-");
+  canon_usage_init(&usage);
+  if(r->prov->adapter->parse_chat(r->prov, r->upbody.data, r->upbody.len,
+                                  r->upstream_model, id, r->ts_ms / 1000, &out,
+                                  &usage, &err)) {
+    metrics_upstream_error(r->gw->metrics, r->prov->name, "bad_response");
+    req_respond_error(r, &err);
+    return;
+  }
+  take_usage(r, &usage);
+  json = cJSON_PrintUnformatted(out);
+  cJSON_Delete(out);
+  if(!json)
+    abort();
+  req_respond_json(r, 200, json, strlen(json));
+  free(json);
+}
+
 static void on_upstream_done(void *ud, const struct upstream_result *res)
 {
   struct req *r = ud;
@@ -163,23 +253,43 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
 
   r->xfer = NULL; /* freed by upstream.c when we return */
   if(r->upstream_streaming) {
+    int complete;
+
+    if(!res->failed && r->prov->kind == PROV_ADAPTER &&
+       r->prov->adapter->framing == PROV_FRAMING_NDJSON && !r->stream_failed)
+      ndjson_finish(&r->nd_in);
     if(r->stream_failed)
       return;
-    if(res->failed || !r->ostream.done) {
+    complete = r->prov->kind == PROV_ADAPTER
+                   ? r->prov->adapter->stream_complete(r->pstream)
+                   : r->ostream.done;
+    if(res->failed || !complete) {
       if(res->timed_out)
         api_error_set(&err, 504, "upstream_error", "upstream_timeout", NULL,
                       "Provider '%s' stopped sending (time-out).", pname);
       else
         api_error_set(&err, 502, "upstream_error", "upstream_error", NULL,
                       "The stream from provider '%s' broke off: %s.", pname,
-                      res->failed ? res->message : "ended without [DONE]");
+                      res->failed ? res->message
+                                  : "ended before its last event");
       metrics_upstream_error(r->gw->metrics, pname,
                              res->timed_out ? "timeout" : "stream_cut");
-      r->usage = r->ostream.usage;
+      if(r->prov->kind == PROV_OPENAI)
+        r->usage = r->ostream.usage;
       req_stream_fail(r, &err);
       return;
     }
-    r->usage = r->ostream.usage;
+    if(r->prov->kind == PROV_ADAPTER) {
+      if(oai_stream_end(&r->render, &r->out)) {
+        api_error_set(&err, 502, "upstream_error",
+                      "upstream_response_too_large", NULL,
+                      "The upstream stream exceeded the response buffer.");
+        req_stream_fail(r, &err);
+        return;
+      }
+    } else {
+      r->usage = r->ostream.usage;
+    }
     req_stream_end(r);
     return;
   }
@@ -218,6 +328,10 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
       fail_request(r, &err);
       return;
     }
+    if(r->prov->kind == PROV_ADAPTER) {
+      respond_translated(r);
+      return;
+    }
     if(prov_openai_parse_response(r->upbody.data, r->upbody.len, &r->usage,
                                   &err)) {
       metrics_upstream_error(r->gw->metrics, pname, "bad_response");
@@ -227,9 +341,15 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
     req_respond_json(r, (int)res->status, r->upbody.data, r->upbody.len);
     return;
   }
-  prov_openai_map_error(r->prov, (int)res->status, r->upbody.data,
-                        r->upbody.len, upstream_header(x, "retry-after"),
-                        upstream_header(x, "retry-after-ms"), &err);
+  if(r->prov->kind == PROV_ADAPTER)
+    r->prov->adapter->map_error(r->prov, (int)res->status, r->upbody.data,
+                                r->upbody.len,
+                                upstream_header(x, "retry-after"),
+                                upstream_header(x, "retry-after-ms"), &err);
+  else
+    prov_openai_map_error(r->prov, (int)res->status, r->upbody.data,
+                          r->upbody.len, upstream_header(x, "retry-after"),
+                          upstream_header(x, "retry-after-ms"), &err);
   {
     char reason[24];
     snprintf(reason, sizeof(reason), "status_%ld", res->status);
@@ -254,16 +374,15 @@ static int forwarded_for(const struct req *r, struct config_kv *out)
   return n;
 }
 
+static void start_upstream(struct req *r, struct prov_http *http);
+
 static void serve_openai(struct req *r, cJSON *body)
 {
   const struct config_limits *lim = &r->gw->cfg->limits;
   struct config_kv *fwd = sb_calloc((size_t)r->nfwd + 1, sizeof(*fwd));
   struct prov_client client = {r->authorization, fwd, 0};
-  struct upstream_limits ulim;
-  struct upstream_cb cb = {on_upstream_data, on_upstream_done};
   struct prov_http http;
-  struct api_error err;
-  int client_usage, rc;
+  int client_usage;
 
   client.nfwd = forwarded_for(r, fwd);
   prov_openai_build_chat(r->prov, body, r->upstream_model, &client, &http,
@@ -272,12 +391,23 @@ static void serve_openai(struct req *r, cJSON *body)
   prov_openai_stream_init(&r->ostream, client_usage);
   sse_parser_init(&r->sse_in, lim->max_response_bytes, on_sse_event, r);
   r->relay = 1;
+  start_upstream(r, &http);
+  prov_http_free(&http);
+}
+
+static void start_upstream(struct req *r, struct prov_http *http)
+{
+  const struct config_limits *lim = &r->gw->cfg->limits;
+  struct upstream_cb cb = {on_upstream_data, on_upstream_done};
+  struct upstream_limits ulim;
+  struct api_error err;
+
+  if(http->dropped)
+    req_add_header(r, "x-switchboard-dropped-params", http->dropped);
   ulim.connect_timeout_ms = lim->connect_timeout_ms;
   ulim.total_timeout_ms = (long)lim->request_timeout_s * 1000;
   ulim.idle_timeout_s = r->stream ? lim->stream_idle_timeout_s : 0;
-  rc = upstream_start(worker_upstream(r->w), &http, &ulim, &cb, r, &r->xfer);
-  prov_http_free(&http);
-  if(rc) {
+  if(upstream_start(worker_upstream(r->w), http, &ulim, &cb, r, &r->xfer)) {
     api_error_set(&err, 502, "upstream_error", "upstream_error", NULL,
                   "Could not start the request to provider '%s'.",
                   r->prov->name);
@@ -285,8 +415,44 @@ static void serve_openai(struct req *r, cJSON *body)
   }
 }
 
-/* --- entry ------------------------------------------------------------------
- */
+static void serve_adapter(struct req *r, const cJSON *body)
+{
+  const struct prov_adapter *a = r->prov->adapter;
+  const struct config_limits *lim = &r->gw->cfg->limits;
+  struct config_kv *fwd = sb_calloc((size_t)r->nfwd + 1, sizeof(*fwd));
+  struct prov_client client = {r->authorization, fwd, 0};
+  const cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
+  struct prov_http http;
+  struct api_error err;
+  char id[40];
+  int rc;
+
+  memset(&http, 0, sizeof(http));
+  client.nfwd = forwarded_for(r, fwd);
+  rc = a->build_chat(r->prov, body, r->upstream_model, &client, &http, &err);
+  free(fwd);
+  if(rc) {
+    prov_http_free(&http);
+    req_respond_error(r, &err);
+    return;
+  }
+  if(r->stream) {
+    sb_random_id(id, sizeof(id), "chatcmpl-");
+    oai_stream_init(
+        &r->render, id, r->ts_ms / 1000, r->upstream_model,
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage")));
+    r->pstream = a->stream_new(r->prov, r->upstream_model);
+    if(a->framing == PROV_FRAMING_NDJSON)
+      ndjson_init(&r->nd_in, lim->max_response_bytes, on_ndjson_line, r);
+    else
+      sse_parser_init(&r->sse_in, lim->max_response_bytes, on_sse_event, r);
+  }
+  r->relay = 1;
+  start_upstream(r, &http);
+  prov_http_free(&http);
+}
+
+/* --- entry --------------------------------------------------------------- */
 
 void chat_handle(struct req *r)
 {
@@ -333,6 +499,8 @@ void chat_handle(struct req *r)
   }
   if(r->prov->kind == PROV_ECHO)
     serve_echo(r, body);
+  else if(r->prov->kind == PROV_ADAPTER)
+    serve_adapter(r, body);
   else
     serve_openai(r, body);
   cJSON_Delete(body);
@@ -350,8 +518,15 @@ void chat_release(struct req *r)
     upstream_cancel(r->xfer);
     r->xfer = NULL;
   }
-  if(r->relay)
+  if(r->relay) {
     sse_parser_free(&r->sse_in);
+    ndjson_free(&r->nd_in);
+    oai_stream_free(&r->render);
+    if(r->pstream)
+      r->prov->adapter->stream_free(r->pstream);
+    r->pstream = NULL;
+    r->relay = 0;
+  }
   prov_echo_free(r->echo);
   r->echo = NULL;
 }

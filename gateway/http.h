@@ -18,9 +18,12 @@
 #include "gateway/apierr.h"
 #include "gateway/buf.h"
 #include "gateway/config.h"
+#include "gateway/ndjson.h"
+#include "gateway/oai_stream.h"
 #include "gateway/server.h"
 #include "gateway/sse.h"
 #include "gateway/upstream.h"
+#include "providers/adapter.h"
 #include "providers/echo.h"
 #include "providers/openai.h"
 
@@ -77,8 +80,11 @@ struct req {
   int paused;
   int upstream_streaming; /* 2xx event-stream being relayed */
   struct sse_parser sse_in;
-  struct prov_openai_stream ostream;
-  struct api_error stream_err; /* set when the relay must fail */
+  struct prov_openai_stream ostream; /* openai pass-through */
+  struct ndjson nd_in;               /* adapter with NDJSON framing */
+  struct prov_stream *pstream;       /* adapter's stream state */
+  struct oai_stream render;          /* adapter events -> OpenAI chunks */
+  struct api_error stream_err;       /* set when the relay must fail */
   int stream_failed;
   struct buf upbody; /* non-streamed upstream body, or an error body */
   struct prov_echo *echo;

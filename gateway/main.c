@@ -7,6 +7,7 @@
 #include "gateway/sb.h"
 #include "gateway/server.h"
 #include "gateway/upstream.h"
+#include "providers/adapter.h"
 #include "providers/openai.h"
 #include "providers/provider.h"
 #include "store/store.h"
@@ -127,14 +128,21 @@ static void fetch_models(struct prov_registry *reg)
     long status = 0;
     int n, rc;
 
-    if(p->models_known || p->kind != PROV_OPENAI)
+    const struct prov_adapter *a = p->adapter;
+
+    if(p->models_known || p->kind == PROV_ECHO ||
+       (a && (!a->build_models || !a->parse_models)))
       continue;
-    prov_openai_build_models(p, &h);
+    if(a)
+      a->build_models(p, &h);
+    else
+      prov_openai_build_models(p, &h);
     rc = upstream_fetch_blocking(&h, MODELS_FETCH_TIMEOUT_MS, &status, &body,
                                  &len);
     prov_http_free(&h);
     if(!rc && status == 200 &&
-       !prov_openai_parse_models(body, len, &models, &n)) {
+       !(a ? a->parse_models(body, len, &models, &n)
+           : prov_openai_parse_models(body, len, &models, &n))) {
       prov_set_models(p, models, n);
       log_event(LOG_INFO, "fetched model list", LOG_S("provider", p->name),
                 LOG_I("models", n), LOG_END);

@@ -8,6 +8,10 @@
  * the adapter's framing (SSE events, NDJSON lines or AWS event-stream
  * messages) before calling stream_feed.
  *
+ * docs/adapters.md says how an adapter is written, tested (unit tests,
+ * a strict emulator, integration tests, the fidelity matrix) and
+ * documented: read it before writing one.
+ *
  * The openai kind keeps its pass-through path (providers/openai.h) and
  * does not go through this table.
  */

@@ -5,7 +5,8 @@
 
 #include <string.h>
 
-/* One line per adapter; each providers/<kind>.h declares its table. */
+/* One line per adapter; each providers/<kind>.h declares its table.
+ * Adding an adapter: see docs/adapters.md (add exactly one line here). */
 static const struct prov_adapter *const adapters[] = {
     NULL,
 };

@@ -39,7 +39,16 @@ int prov_openai_build_chat(const struct prov *p, cJSON *body,
     abort();
   out->body = json;
   out->body_len = strlen(json);
-  out->url = sb_asprintf("%s/chat/completions", p->base_url);
+  if(!p->azure)
+    out->url = sb_asprintf("%s/chat/completions", p->base_url);
+  else if(p->azure_api_version)
+    /* Dated API: the deployment is in the path; the body's model is
+     * ignored there. */
+    out->url = sb_asprintf("%s/openai/deployments/%s/chat/completions"
+                           "?api-version=%s",
+                           p->base_url, upstream_model, p->azure_api_version);
+  else
+    out->url = sb_asprintf("%s/openai/v1/chat/completions", p->base_url);
   prov_http_add_header(out, "Content-Type: application/json");
   prov_http_add_header(out, "Accept: %s",
                        stream ? "text/event-stream" : "application/json");
@@ -49,7 +58,10 @@ int prov_openai_build_chat(const struct prov *p, cJSON *body,
     if(client->authorization)
       prov_http_add_header(out, "Authorization: %s", client->authorization);
   } else if(p->api_key) {
-    prov_http_add_header(out, "Authorization: Bearer %s", p->api_key);
+    if(p->azure)
+      prov_http_add_header(out, "api-key: %s", p->api_key);
+    else
+      prov_http_add_header(out, "Authorization: Bearer %s", p->api_key);
   }
   for(int i = 0; i < c->nheaders; i++)
     prov_http_add_header(out, "%s: %s", c->headers[i].name,
@@ -65,10 +77,12 @@ void prov_openai_build_models(const struct prov *p, struct prov_http *out)
   const struct config_provider *c = p->cfg;
 
   memset(out, 0, sizeof(*out));
-  out->url = sb_asprintf("%s/models", p->base_url);
+  out->url = p->azure ? sb_asprintf("%s/openai/v1/models", p->base_url)
+                      : sb_asprintf("%s/models", p->base_url);
   prov_http_add_header(out, "Accept: application/json");
   if(p->api_key && !c->passthrough_auth)
-    prov_http_add_header(out, "Authorization: Bearer %s", p->api_key);
+    prov_http_add_header(
+        out, p->azure ? "api-key: %s" : "Authorization: Bearer %s", p->api_key);
   for(int i = 0; i < c->nheaders; i++)
     prov_http_add_header(out, "%s: %s", c->headers[i].name,
                          c->headers[i].value);

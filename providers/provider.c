@@ -64,6 +64,32 @@ static void strv_free(char **v, int n)
   free(v);
 }
 
+/* The openai kind takes no options; azure takes its API version. */
+static int openai_options(struct prov *p, const struct config_provider *c,
+                          int idx, char *err, size_t errlen)
+{
+  cJSON *opts = c->options ? cJSON_Parse(c->options) : NULL;
+  const cJSON *it;
+  int rc = 0;
+
+  cJSON_ArrayForEach(it, opts)
+  {
+    if(p->azure && !strcmp(it->string, "api_version") && cJSON_IsString(it)) {
+      free(p->azure_api_version);
+      p->azure_api_version = sb_strdup(it->valuestring);
+      continue;
+    }
+    snprintf(
+        err, errlen, "config: providers[%d].options.%s: %s", idx, it->string,
+        p->azure && !strcmp(it->string, "api_version") ? "expected a string"
+                                                       : "unknown option");
+    rc = SB_ECONFIG;
+    break;
+  }
+  cJSON_Delete(opts);
+  return rc;
+}
+
 static int configure_adapter(struct prov *p, const struct config_provider *c,
                              int idx, char *err, size_t errlen)
 {
@@ -125,6 +151,11 @@ int prov_registry_build(const struct config *cfg, struct prov_registry *out,
       p->kind = PROV_OPENAI;
       p->caps = OAI_CAP_ALL;
       p->base_url = sb_strdup(c->base_url);
+      p->azure = !strcmp(c->kind, "azure");
+      if(openai_options(p, c, i, err, errlen)) {
+        prov_registry_free(out);
+        return SB_ECONFIG;
+      }
     } else if(configure_adapter(p, c, i, err, errlen)) {
       prov_registry_free(out);
       return SB_ECONFIG;
@@ -187,6 +218,7 @@ void prov_registry_free(struct prov_registry *reg)
       p->adapter->unconfigure(p);
     free(p->name);
     free(p->base_url);
+    free(p->azure_api_version);
     strv_free(p->models, p->nmodels);
     if(p->api_key) {
       /* Do not leave the credential behind in freed memory. */

@@ -30,9 +30,11 @@ struct prov {
   const struct config_provider *cfg;  /* NULL for echo; owned by config */
   const struct prov_adapter *adapter; /* PROV_ADAPTER only */
   char *base_url;                     /* resolved: config or default */
-  void *priv;                         /* adapter's parsed options */
-  unsigned caps;                      /* OAI_CAP_* this provider honours */
-  char **models;                      /* upstream model ids served */
+  int azure;                          /* PROV_OPENAI speaking Azure's dialect */
+  char *azure_api_version; /* NULL: Azure's v1 API; else deployment URLs */
+  void *priv;              /* adapter's parsed options */
+  unsigned caps;           /* OAI_CAP_* this provider honours */
+  char **models;           /* upstream model ids served */
   int nmodels;
   int models_known; /* 0: list could not be fetched; any model passes */
   char *api_key;    /* from cfg->api_key_env at start; never logged */

@@ -573,6 +573,14 @@ export async function startOpenAIEmulator(opts = {}) {
 
   function checkAuth(req) {
     if (!apiKey) return;
+    if (opts.azure) {
+      // Azure OpenAI: key in the api-key header, its own 401 body.
+      if (req.headers['api-key'] !== apiKey) {
+        const e = new ApiError(401, 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.', null, null, '401');
+        throw e;
+      }
+      return;
+    }
     const h = req.headers.authorization;
     if (!h) {
       throw new ApiError(401,
@@ -948,7 +956,7 @@ export async function startOpenAIEmulator(opts = {}) {
 
   async function handle(req, res) {
     const url = new URL(req.url, 'http://x');
-    const path = url.pathname;
+    let path = url.pathname;
     const raw = await readBody(req);
     const record = {
       method: req.method, path, query: url.search, headers: { ...req.headers },
@@ -957,6 +965,20 @@ export async function startOpenAIEmulator(opts = {}) {
     try { record.body = JSON.parse(record.rawBody); } catch { /* not JSON */ }
     stats.requests.push(record);
     try {
+      if (opts.azure) {
+        // Azure's two URL styles onto the OpenAI routes (providers.md §8.1).
+        const dep = /^\/openai\/deployments\/([^/]+)\/chat\/completions$/.exec(path);
+        if (dep) {
+          if (!url.searchParams.get('api-version')) throw new ApiError(404, 'Resource not found', null, null, '404');
+          // The deployment decides the model; the body's is ignored.
+          if (record.body && typeof record.body === 'object') record.body.model = decodeURIComponent(dep[1]);
+          path = '/v1/chat/completions';
+        } else if (path.startsWith('/openai/v1/')) {
+          path = path.slice('/openai'.length);
+        } else {
+          throw new ApiError(404, 'Resource not found', null, null, '404');
+        }
+      }
       checkAuth(req);
       if (path === '/v1/models' || path === '/v1/models/') {
         if (req.method !== 'GET') throw new ApiError(405, `Invalid URL (${req.method} ${path})`, 'invalid_request_error');
