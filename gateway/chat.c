@@ -6,6 +6,7 @@
 #include "gateway/json.h"
 #include "gateway/log.h"
 #include "gateway/oai_chat.h"
+#include "gateway/oai_embed.h"
 #include "gateway/sb.h"
 #include "gateway/worker.h"
 #include "router/router.h"
@@ -454,13 +455,12 @@ static void serve_adapter(struct req *r, const cJSON *body)
 
 /* --- entry --------------------------------------------------------------- */
 
-void chat_handle(struct req *r)
+/* The body as a JSON object, or NULL after answering 400. */
+static cJSON *parse_body(struct req *r)
 {
-  struct router_target target;
-  struct api_error err;
-  const cJSON *model;
-  cJSON *body;
   int max_depth = r->gw->cfg->limits.max_json_depth;
+  struct api_error err;
+  cJSON *body;
 
   if(json_too_deep(r->body.data, r->body.len, max_depth)) {
     api_error_set(&err, 400, "invalid_request_error", "json_too_deep", NULL,
@@ -468,30 +468,51 @@ void chat_handle(struct req *r)
                   "(limits.max_json_depth).",
                   max_depth);
     req_respond_error(r, &err);
-    return;
+    return NULL;
   }
   body = cJSON_ParseWithLength(r->body.data, r->body.len);
-
   if(!cJSON_IsObject(body)) {
     api_error_set(&err, 400, "invalid_request_error", "invalid_json", NULL,
                   "We could not parse the JSON body of your request: it "
                   "must be a JSON object.");
     req_respond_error(r, &err);
     cJSON_Delete(body);
-    return;
+    return NULL;
   }
-  model = cJSON_GetObjectItemCaseSensitive(body, "model");
+  return body;
+}
+
+/* Validate with check, then resolve the model. 0 when r->prov is set. */
+static int route(struct req *r, const cJSON *body,
+                 int (*check)(const cJSON *, struct api_error *))
+{
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
+  struct router_target target;
+  struct api_error err;
+
   if(cJSON_IsString(model))
     r->model = sb_strdup(model->valuestring);
-  r->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
-  if(oai_chat_validate(body, &err) ||
-     router_resolve(r->gw->reg, r->model, &target, &err)) {
+  if(check(body, &err) || router_resolve(r->gw->reg, r->model, &target, &err)) {
     req_respond_error(r, &err);
-    cJSON_Delete(body);
-    return;
+    return -1;
   }
   r->prov = target.prov;
   r->upstream_model = target.upstream_model; /* taken over */
+  return 0;
+}
+
+void chat_handle(struct req *r)
+{
+  struct api_error err;
+  cJSON *body = parse_body(r);
+
+  if(!body)
+    return;
+  r->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
+  if(route(r, body, oai_chat_validate)) {
+    cJSON_Delete(body);
+    return;
+  }
   if(oai_chat_check_caps(body, r->prov->caps, r->prov->name, &err)) {
     req_respond_error(r, &err);
     cJSON_Delete(body);
@@ -503,6 +524,50 @@ void chat_handle(struct req *r)
     serve_adapter(r, body);
   else
     serve_openai(r, body);
+  cJSON_Delete(body);
+}
+
+void embeddings_handle(struct req *r)
+{
+  struct api_error err;
+  cJSON *body = parse_body(r);
+
+  if(!body)
+    return;
+  if(route(r, body, oai_embed_validate)) {
+    cJSON_Delete(body);
+    return;
+  }
+  if(r->prov->kind == PROV_ECHO) {
+    if(!prov_echo_is_embedding_model(r->upstream_model)) {
+      api_error_set(
+          &err, 400, "invalid_request_error", "model_not_supported", "model",
+          "'%s' is a chat model; echo/embed-1 serves embeddings.", r->model);
+      req_respond_error(r, &err);
+    } else {
+      char *json = prov_echo_embed(body, r->upstream_model, &r->usage);
+      req_respond_json(r, 200, json, strlen(json));
+      free(json);
+    }
+  } else if(r->prov->kind == PROV_OPENAI) {
+    struct config_kv *fwd = sb_calloc((size_t)r->nfwd + 1, sizeof(*fwd));
+    struct prov_client client = {r->authorization, fwd, 0};
+    struct prov_http http;
+
+    client.nfwd = forwarded_for(r, fwd);
+    prov_openai_build_embeddings(r->prov, body, r->upstream_model, &client,
+                                 &http);
+    free(fwd);
+    start_upstream(r, &http);
+    prov_http_free(&http);
+  } else {
+    api_error_set(&err, 400, "invalid_request_error", "unsupported_value",
+                  "model",
+                  "Provider '%s' does not serve embeddings through the "
+                  "gateway yet.",
+                  r->prov->name);
+    req_respond_error(r, &err);
+  }
   cJSON_Delete(body);
 }
 

@@ -266,8 +266,12 @@ static void capture_forwarded(struct req *r)
 
 static const char *endpoint_of(const char *path)
 {
-  static const char *const known[] = {"/v1/chat/completions", "/v1/models",
-                                      "/healthz", "/readyz", "/metrics"};
+  static const char *const known[] = {"/v1/chat/completions",
+                                      "/v1/embeddings",
+                                      "/v1/models",
+                                      "/healthz",
+                                      "/readyz",
+                                      "/metrics"};
   for(size_t i = 0; i < SB_ARRAY_LEN(known); i++)
     if(!strcmp(path, known[i]))
       return known[i];
@@ -292,6 +296,7 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
   r->endpoint = endpoint_of(r->path);
   if(!strncmp(r->path, "/v1/", 4))
     r->api = !strcmp(r->path, "/v1/chat/completions") ? "chat"
+             : !strcmp(r->path, "/v1/embeddings")     ? "embeddings"
              : !strcmp(r->path, "/v1/models")         ? "models"
                                                       : "other";
   r->t0_us = sb_mono_us();
@@ -401,7 +406,7 @@ static void dispatch_get(struct req *r)
 
 static int known_path(const char *path, const char **allow)
 {
-  if(!strcmp(path, "/v1/chat/completions")) {
+  if(!strcmp(path, "/v1/chat/completions") || !strcmp(path, "/v1/embeddings")) {
     *allow = "POST, OPTIONS";
     return 1;
   }
@@ -487,7 +492,10 @@ static void on_body_complete(struct req *r)
                          "Method not allowed on %s.", r->path);
     return;
   }
-  chat_handle(r);
+  if(!strcmp(r->path, "/v1/embeddings"))
+    embeddings_handle(r);
+  else
+    chat_handle(r);
 }
 
 static int add_header(struct lws *wsi, const char *name, const char *value,

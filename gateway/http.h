@@ -117,6 +117,9 @@ void req_stream_fail(struct req *r, const struct api_error *err);
 /** POST /v1/chat/completions with the body complete. */
 void chat_handle(struct req *r);
 
+/** POST /v1/embeddings with the body complete. */
+void embeddings_handle(struct req *r);
+
 /** Release what chat_handle() attached to r (transfer, pacer). */
 void chat_release(struct req *r);
 

@@ -3,11 +3,16 @@
 #include "gateway/sse.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *const prov_echo_models[] = {"echo-1", "story-1"};
-const int prov_echo_nmodels = 2;
+const char *const prov_echo_models[] = {"echo-1", "story-1", "embed-1"};
+const int prov_echo_nmodels = 3;
+
+#define ECHO_EMBED_DIMS     16
+#define ECHO_EMBED_MAX_DIMS 4096
 
 static const char story[] =
     "Once upon a time, in a data centre humming like a beehive, a small "
@@ -108,6 +113,12 @@ int prov_echo_start(const cJSON *body, const char *model, const char *id,
       buf_appendz(&text, "");
   } else if(!strcmp(model, "story-1")) {
     buf_appendz(&text, story);
+  } else if(prov_echo_is_embedding_model(model)) {
+    buf_free(&text);
+    api_error_set(
+        err, 400, "invalid_request_error", "model_not_supported", "model",
+        "'echo/%s' is an embeddings model: use /v1/embeddings.", model);
+    return SB_EINVAL;
   } else {
     buf_free(&text);
     api_error_set(err, 404, "invalid_request_error", "model_not_found", "model",
@@ -276,4 +287,118 @@ void prov_echo_free(struct prov_echo *e)
   free(e->id);
   free(e->text);
   free(e);
+}
+
+int prov_echo_is_embedding_model(const char *model)
+{
+  return !strcmp(model, "embed-1");
+}
+
+/* FNV-1a over the input, seeded per component: cheap, deterministic and
+ * different for different texts, which is all a test double needs. */
+static uint64_t fnv1a(const char *p, size_t n, uint64_t seed)
+{
+  uint64_t h = 1469598103934665603ULL ^ seed;
+
+  for(size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)p[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+static void embed_one(const char *p, size_t n, int dims, float *v)
+{
+  double norm = 0;
+
+  for(int i = 0; i < dims; i++) {
+    uint64_t h = fnv1a(p, n, (uint64_t)i * 0x9E3779B97F4A7C15ULL);
+    v[i] = (float)((double)(h >> 11) / (double)(1ULL << 53) * 2.0 - 1.0);
+    norm += (double)v[i] * v[i];
+  }
+  norm = sqrt(norm);
+  for(int i = 0; i < dims && norm > 0; i++)
+    v[i] = (float)(v[i] / norm);
+}
+
+static cJSON *vector_json(const float *v, int dims, int base64)
+{
+  cJSON *arr;
+
+  if(base64) {
+    unsigned char *raw = sb_malloc((size_t)dims * 4);
+    char *b64 = sb_malloc(((size_t)dims * 4 + 2) / 3 * 4 + 1);
+    cJSON *s;
+    for(int i = 0; i < dims; i++) {
+      uint32_t bits;
+      memcpy(&bits, &v[i], 4);
+      for(int b = 0; b < 4; b++) /* little-endian on the wire */
+        raw[4 * i + b] = (unsigned char)(bits >> (8 * b));
+    }
+    EVP_EncodeBlock((unsigned char *)b64, raw, dims * 4);
+    s = cJSON_CreateString(b64);
+    free(raw);
+    free(b64);
+    return s;
+  }
+  arr = cJSON_CreateArray();
+  for(int i = 0; i < dims; i++)
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber(v[i]));
+  return arr;
+}
+
+/* The text an input stands for: a string, or its token ids printed. */
+static char *input_text(const cJSON *item)
+{
+  if(cJSON_IsString(item))
+    return sb_strdup(item->valuestring);
+  return cJSON_PrintUnformatted(item);
+}
+
+char *prov_echo_embed(const cJSON *body, const char *model,
+                      struct prov_usage *u)
+{
+  const cJSON *input = cJSON_GetObjectItemCaseSensitive(body, "input");
+  const cJSON *dimv = cJSON_GetObjectItemCaseSensitive(body, "dimensions");
+  const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(body, "encoding_format");
+  int base64 = cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "base64");
+  int dims = cJSON_IsNumber(dimv) ? (int)dimv->valuedouble : ECHO_EMBED_DIMS;
+  /* A flat array of token ids is one input, not many. */
+  int single =
+      !cJSON_IsArray(input) || cJSON_IsNumber(cJSON_GetArrayItem(input, 0));
+  cJSON *root = cJSON_CreateObject();
+  cJSON *data = cJSON_CreateArray();
+  cJSON *usage;
+  float *v;
+  int64_t words = 0;
+  int idx = 0;
+  char *json;
+
+  if(dims > ECHO_EMBED_MAX_DIMS)
+    dims = ECHO_EMBED_MAX_DIMS;
+  v = sb_calloc((size_t)dims, sizeof(float));
+  cJSON_AddStringToObject(root, "object", "list");
+  cJSON_AddItemToObject(root, "data", data);
+  for(const cJSON *it = single ? input : input->child; it;
+      it = single ? NULL : it->next) {
+    char *text = input_text(it);
+    cJSON *e = cJSON_CreateObject();
+
+    words += count_words(text, strlen(text));
+    embed_one(text, strlen(text), dims, v);
+    cJSON_AddStringToObject(e, "object", "embedding");
+    cJSON_AddNumberToObject(e, "index", idx++);
+    cJSON_AddItemToObject(e, "embedding", vector_json(v, dims, base64));
+    cJSON_AddItemToArray(data, e);
+    free(text);
+  }
+  cJSON_AddStringToObject(root, "model", model);
+  usage = cJSON_AddObjectToObject(root, "usage");
+  cJSON_AddNumberToObject(usage, "prompt_tokens", (double)words);
+  cJSON_AddNumberToObject(usage, "total_tokens", (double)words);
+  u->prompt_tokens = words;
+  u->completion_tokens = 0;
+  free(v);
+  json = print(root);
+  return json;
 }

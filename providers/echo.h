@@ -50,4 +50,16 @@ void prov_echo_usage(const struct prov_echo *e, struct prov_usage *u);
 
 void prov_echo_free(struct prov_echo *e);
 
+/** 1 if model is echo's embeddings model ("embed-1"). */
+int prov_echo_is_embedding_model(const char *model);
+
+/**
+ * Embeddings for a validated /v1/embeddings body: one deterministic unit
+ * vector per input (a hash of its text; `dimensions` long, 16 by
+ * default), as floats or base64 little-endian float32 as the body asks.
+ * Returns the OpenAI list object as a JSON string (caller frees).
+ */
+char *prov_echo_embed(const cJSON *body, const char *model,
+                      struct prov_usage *u);
+
 #endif

@@ -6,6 +6,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Headers every request to this upstream carries: credentials (the
+ * gateway's or, with passthrough_auth, the client's), configured extras
+ * and the client headers this provider forwards. */
+static void add_headers(const struct prov *p, const struct prov_client *client,
+                        struct prov_http *out)
+{
+  const struct config_provider *c = p->cfg;
+
+  /* curl would otherwise send Expect: 100-continue for large bodies. */
+  prov_http_add_header(out, "Expect:");
+  if(c->passthrough_auth) {
+    if(client->authorization)
+      prov_http_add_header(out, "Authorization: %s", client->authorization);
+  } else if(p->api_key) {
+    if(p->azure)
+      prov_http_add_header(out, "api-key: %s", p->api_key);
+    else
+      prov_http_add_header(out, "Authorization: Bearer %s", p->api_key);
+  }
+  for(int i = 0; i < c->nheaders; i++)
+    prov_http_add_header(out, "%s: %s", c->headers[i].name,
+                         c->headers[i].value);
+  for(int i = 0; i < client->nfwd; i++)
+    prov_http_add_header(out, "%s: %s", client->fwd[i].name,
+                         client->fwd[i].value);
+}
+
 int prov_openai_build_chat(const struct prov *p, cJSON *body,
                            const char *upstream_model,
                            const struct prov_client *client,
@@ -52,24 +79,36 @@ int prov_openai_build_chat(const struct prov *p, cJSON *body,
   prov_http_add_header(out, "Content-Type: application/json");
   prov_http_add_header(out, "Accept: %s",
                        stream ? "text/event-stream" : "application/json");
-  /* curl would otherwise send Expect: 100-continue for large bodies. */
-  prov_http_add_header(out, "Expect:");
-  if(c->passthrough_auth) {
-    if(client->authorization)
-      prov_http_add_header(out, "Authorization: %s", client->authorization);
-  } else if(p->api_key) {
-    if(p->azure)
-      prov_http_add_header(out, "api-key: %s", p->api_key);
-    else
-      prov_http_add_header(out, "Authorization: Bearer %s", p->api_key);
-  }
-  for(int i = 0; i < c->nheaders; i++)
-    prov_http_add_header(out, "%s: %s", c->headers[i].name,
-                         c->headers[i].value);
-  for(int i = 0; i < client->nfwd; i++)
-    prov_http_add_header(out, "%s: %s", client->fwd[i].name,
-                         client->fwd[i].value);
+  add_headers(p, client, out);
   return 0;
+}
+
+void prov_openai_build_embeddings(const struct prov *p, cJSON *body,
+                                  const char *upstream_model,
+                                  const struct prov_client *client,
+                                  struct prov_http *out)
+{
+  char *json;
+
+  memset(out, 0, sizeof(*out));
+  cJSON_ReplaceItemInObjectCaseSensitive(body, "model",
+                                         cJSON_CreateString(upstream_model));
+  json = cJSON_PrintUnformatted(body);
+  if(!json)
+    abort();
+  out->body = json;
+  out->body_len = strlen(json);
+  if(!p->azure)
+    out->url = sb_asprintf("%s/embeddings", p->base_url);
+  else if(p->azure_api_version)
+    out->url = sb_asprintf("%s/openai/deployments/%s/embeddings"
+                           "?api-version=%s",
+                           p->base_url, upstream_model, p->azure_api_version);
+  else
+    out->url = sb_asprintf("%s/openai/v1/embeddings", p->base_url);
+  prov_http_add_header(out, "Content-Type: application/json");
+  prov_http_add_header(out, "Accept: application/json");
+  add_headers(p, client, out);
 }
 
 void prov_openai_build_models(const struct prov *p, struct prov_http *out)

@@ -33,6 +33,13 @@ int prov_openai_build_chat(const struct prov *p, cJSON *body,
                            const struct prov_client *client,
                            struct prov_http *out, int *client_usage);
 
+/** The upstream request for a validated /v1/embeddings body (model is
+ * rewritten in place; everything else passes through). */
+void prov_openai_build_embeddings(const struct prov *p, cJSON *body,
+                                  const char *upstream_model,
+                                  const struct prov_client *client,
+                                  struct prov_http *out);
+
 /** The request that lists the upstream's models (GET {base}/models). */
 void prov_openai_build_models(const struct prov *p, struct prov_http *out);
 

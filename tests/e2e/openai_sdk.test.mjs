@@ -41,7 +41,7 @@ describe('openai sdk', () => {
   test('models.list shows the echo and upstream models', async () => {
     const ids = [];
     for await (const m of client.models.list()) ids.push(m.id);
-    assert.deepEqual(ids.sort(), ['echo/echo-1', 'echo/story-1', 'local/error-mid-stream', 'local/fault-429', 'local/fault-500', 'local/gpt-4o-mini']);
+    assert.deepEqual(ids.sort(), ['echo/echo-1', 'echo/embed-1', 'echo/story-1', 'local/error-mid-stream', 'local/fault-429', 'local/fault-500', 'local/gpt-4o-mini']);
   });
 
   test('non-stream echo', async () => {
@@ -233,5 +233,23 @@ describe('openai sdk', () => {
         return true;
       });
     assert.equal(text.split(' ').length, MID_STREAM_CHUNKS, 'the chunks before the error were delivered');
+  });
+});
+
+describe('openai SDK: embeddings', () => {
+  let gw;
+  before(async () => { gw = await startGateway(); });
+  after(async () => { if (gw) await gw.stop(); });
+
+  test('client.embeddings.create (the SDK asks for base64 and decodes it)', async () => {
+    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const r = await client.embeddings.create({ model: 'echo/embed-1', input: ['one', 'two'], dimensions: 6 });
+    assert.equal(r.data.length, 2);
+    for (const d of r.data) {
+      assert.equal(d.embedding.length, 6);
+      assert.ok(d.embedding.every((x) => typeof x === 'number' && Number.isFinite(x)));
+    }
+    const f = await client.embeddings.create({ model: 'echo/embed-1', input: 'one', dimensions: 6, encoding_format: 'float' });
+    f.data[0].embedding.forEach((x, i) => assert.ok(Math.abs(x - r.data[0].embedding[i]) < 1e-6));
   });
 });

@@ -781,6 +781,43 @@ export async function startOpenAIEmulator(opts = {}) {
     return ev;
   }
 
+  // POST /v1/embeddings (providers.md §1.9): deterministic vectors, float
+  // or base64 little-endian float32, with OpenAI's validation.
+  function handleEmbeddings(req, res, body, record) {
+    if (!isObject(body)) throw badRequest('We could not parse the JSON body of your request.', null, null);
+    for (const k of Object.keys(body)) {
+      if (!['model', 'input', 'encoding_format', 'dimensions', 'user'].includes(k)) {
+        throw badRequest(`Unrecognized request argument supplied: ${k}`, k, null);
+      }
+    }
+    if (typeof body.model !== 'string') throw badRequest("Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
+    if (body.input === undefined) throw badRequest("Missing required parameter: 'input'.", 'input', 'missing_required_parameter');
+    if (!known.has(body.model)) throw new ApiError(404, `The model '${body.model}' does not exist`, 'invalid_request_error', 'model', 'model_not_found');
+    if (body.model === 'fault-429') throw new ApiError(429, 'Rate limit reached.', 'requests', null, 'rate_limit_exceeded', { 'retry-after': '7' });
+    const fmt = body.encoding_format ?? 'float';
+    if (fmt !== 'float' && fmt !== 'base64') throw badRequest(`'${fmt}' is not one of ['float', 'base64'] - 'encoding_format'`, 'encoding_format', null);
+    const inputs = typeof body.input === 'string' ? [body.input]
+      : (Array.isArray(body.input) && typeof body.input[0] === 'number') ? [body.input] : body.input;
+    if (!Array.isArray(inputs) || inputs.length === 0 || inputs.some((x) => x === '' || (Array.isArray(x) && x.length === 0))) {
+      throw badRequest("'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", 'input', null);
+    }
+    const dims = body.dimensions ?? 3;
+    let tokens = 0;
+    const data = inputs.map((x, index) => {
+      const text = typeof x === 'string' ? x : JSON.stringify(x);
+      tokens += text.split(/\s+/).filter(Boolean).length;
+      const v = Array.from({ length: dims }, (_, i) => ((text.length + i) % 5) / 4 - 0.5);
+      let embedding = v;
+      if (fmt === 'base64') {
+        const b = Buffer.alloc(4 * dims);
+        v.forEach((f, i) => b.writeFloatLE(f, 4 * i));
+        embedding = b.toString('base64');
+      }
+      return { object: 'embedding', index, embedding };
+    });
+    return sendJson(req, res, 200, { object: 'list', data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } }, {}, record);
+  }
+
   async function handleChat(req, res, body, record) {
     validateChatRequest(body, acceptExtra);
     const model = body.model;
@@ -967,12 +1004,12 @@ export async function startOpenAIEmulator(opts = {}) {
     try {
       if (opts.azure) {
         // Azure's two URL styles onto the OpenAI routes (providers.md §8.1).
-        const dep = /^\/openai\/deployments\/([^/]+)\/chat\/completions$/.exec(path);
+        const dep = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/.exec(path);
         if (dep) {
           if (!url.searchParams.get('api-version')) throw new ApiError(404, 'Resource not found', null, null, '404');
           // The deployment decides the model; the body's is ignored.
           if (record.body && typeof record.body === 'object') record.body.model = decodeURIComponent(dep[1]);
-          path = '/v1/chat/completions';
+          path = `/v1/${dep[2]}`;
         } else if (path.startsWith('/openai/v1/')) {
           path = path.slice('/openai'.length);
         } else {
@@ -992,6 +1029,10 @@ export async function startOpenAIEmulator(opts = {}) {
           throw new ApiError(404, `The model '${id}' does not exist`, 'invalid_request_error', 'model', 'model_not_found');
         }
         return sendJson(req, res, 200, modelObject(id), {}, record);
+      }
+      if (path === '/v1/embeddings') {
+        if (req.method !== 'POST') throw new ApiError(405, `Invalid URL (${req.method} ${path})`, 'invalid_request_error');
+        return handleEmbeddings(req, res, record.body, record);
       }
       if (path === '/v1/chat/completions') {
         if (req.method !== 'POST') throw new ApiError(405, `Invalid URL (${req.method} ${path})`, 'invalid_request_error');

@@ -114,7 +114,7 @@ describe('basics', () => {
     assert.match(r.headers['content-type'], /^application\/json/);
     assert.equal(r.json.object, 'list');
     const ids = r.json.data.map((m) => m.id).sort();
-    assert.deepEqual(ids, ['echo/echo-1', 'echo/story-1', 'local/gpt-4o-mini', 'local/llama3', 'local2/llama3']);
+    assert.deepEqual(ids, ['echo/echo-1', 'echo/embed-1', 'echo/story-1', 'local/gpt-4o-mini', 'local/llama3', 'local2/llama3']);
     assert.deepEqual(r.json.data.find((m) => m.id === 'echo/echo-1'),
       { id: 'echo/echo-1', object: 'model', created: 0, owned_by: 'echo' });
     for (const m of r.json.data) {

@@ -314,7 +314,7 @@ describe('openai upstream', () => {
     assert.equal(r.status, 200);
     const ids = r.json.data.map((m) => m.id).sort();
     const expected = [
-      'echo/echo-1', 'echo/story-1',
+      'echo/echo-1', 'echo/story-1', 'echo/embed-1',
       ...LOCAL_MODELS.map((m) => `local/${m}`),
       'pass/gpt-4o-mini', 'pass/fault-401', 'vllm/llama3', 'auto/llama3', 'auto/qwen2',
       'dead/gpt-4o-mini', 'nousage/gpt-4o-mini',
