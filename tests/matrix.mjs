@@ -15,9 +15,10 @@ if (!log) {
 
 const cells = new Map(); // cell -> Map(kind -> {status, reason})
 const kinds = [];
-const re = /^MATRIX (\S+) (\S+) (pass|fail|unsupported)(?::\s*(.*))?$/;
+const re = /MATRIX (\S+) (\S+) (pass|fail|unsupported)(?::\s*(.*))?$/;
 for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
   const m = re.exec(line.trim());
+  // Reporters may prefix diagnostics ("# ", "ℹ "); the line starts at MATRIX.
   if (!m) continue;
   const [, kind, cell, status, reason] = m;
   if (!kinds.includes(kind)) kinds.push(kind);
