@@ -333,13 +333,18 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
       respond_translated(r);
       return;
     }
-    if(prov_openai_parse_response(r->upbody.data, r->upbody.len, &r->usage,
-                                  &err)) {
+    char *fixed;
+    if(prov_openai_parse_response(r->prov, r->upbody.data, r->upbody.len,
+                                  &r->usage, &fixed, &err)) {
       metrics_upstream_error(r->gw->metrics, pname, "bad_response");
       req_respond_error(r, &err);
       return;
     }
-    req_respond_json(r, (int)res->status, r->upbody.data, r->upbody.len);
+    if(fixed)
+      req_respond_json(r, (int)res->status, fixed, strlen(fixed));
+    else
+      req_respond_json(r, (int)res->status, r->upbody.data, r->upbody.len);
+    free(fixed);
     return;
   }
   if(r->prov->kind == PROV_ADAPTER)
@@ -389,7 +394,7 @@ static void serve_openai(struct req *r, cJSON *body)
   prov_openai_build_chat(r->prov, body, r->upstream_model, &client, &http,
                          &client_usage);
   free(fwd);
-  prov_openai_stream_init(&r->ostream, client_usage);
+  prov_openai_stream_init(&r->ostream, r->prov, client_usage);
   sse_parser_init(&r->sse_in, lim->max_response_bytes, on_sse_event, r);
   r->relay = 1;
   start_upstream(r, &http);

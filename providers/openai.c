@@ -2,6 +2,7 @@
 #include "gateway/sb.h"
 #include "gateway/sse.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@ static void add_headers(const struct prov *p, const struct prov_client *client,
                          client->fwd[i].value);
 }
 
+static void apply_request_quirks(const struct prov *p, cJSON *body);
+
 int prov_openai_build_chat(const struct prov *p, cJSON *body,
                            const char *upstream_model,
                            const struct prov_client *client,
@@ -46,6 +49,7 @@ int prov_openai_build_chat(const struct prov *p, cJSON *body,
   memset(out, 0, sizeof(*out));
   cJSON_ReplaceItemInObjectCaseSensitive(body, "model",
                                          cJSON_CreateString(upstream_model));
+  apply_request_quirks(p, body);
   stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
   so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
   *client_usage =
@@ -231,25 +235,92 @@ static void read_usage(const cJSON *root, struct prov_usage *u)
     u->completion_tokens = (int64_t)ct->valuedouble;
 }
 
-int prov_openai_parse_response(const char *body, size_t len,
-                               struct prov_usage *u, struct api_error *err)
+/* Bring an upstream answer or chunk to OpenAI's shape (providers.md §7):
+ * finish reasons OpenAI does not have, reasoning under another name,
+ * usage under x_groq. Returns 1 if root changed. */
+static int normalize(const struct prov *p, cJSON *root)
+{
+  const struct prov_openai_quirks *q = p ? p->priv : NULL;
+  cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+  cJSON *c, *xg;
+  int changed = 0;
+
+  cJSON_ArrayForEach(c, choices)
+  {
+    cJSON *fr = cJSON_GetObjectItemCaseSensitive(c, "finish_reason");
+    const char *to = NULL;
+
+    if(cJSON_IsString(fr)) {
+      if(!strcmp(fr->valuestring, "eos"))
+        to = "stop"; /* Together */
+      else if(!strcmp(fr->valuestring, "model_length"))
+        to = "length"; /* Mistral */
+    }
+    if(to) {
+      cJSON_ReplaceItemInObjectCaseSensitive(c, "finish_reason",
+                                             cJSON_CreateString(to));
+      changed = 1;
+    }
+    if(q && q->reasoning_field) {
+      cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "delta");
+      if(!m)
+        m = cJSON_GetObjectItemCaseSensitive(c, "message");
+      if(m && cJSON_HasObjectItem(m, q->reasoning_field) &&
+         !cJSON_HasObjectItem(m, "reasoning_content")) {
+        cJSON *r =
+            cJSON_DetachItemFromObjectCaseSensitive(m, q->reasoning_field);
+        cJSON_AddItemToObject(m, "reasoning_content", r);
+        changed = 1;
+      }
+    }
+  }
+  /* Groq's older streams put usage under x_groq. */
+  xg = cJSON_GetObjectItemCaseSensitive(root, "x_groq");
+  if(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(xg, "usage")) &&
+     !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "usage"))) {
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
+    cJSON_AddItemToObject(
+        root, "usage",
+        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(xg, "usage"), 1));
+    changed = 1;
+  }
+  return changed;
+}
+
+static char *print_or_die(const cJSON *root)
+{
+  char *s = cJSON_PrintUnformatted(root);
+
+  if(!s)
+    abort();
+  return s;
+}
+
+int prov_openai_parse_response(const struct prov *p, const char *body,
+                               size_t len, struct prov_usage *u,
+                               char **rewritten, struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
 
+  *rewritten = NULL;
   if(!cJSON_IsObject(root)) {
     cJSON_Delete(root);
     api_error_set(err, 502, "upstream_error", "upstream_bad_response", NULL,
                   "The upstream provider sent a response that is not JSON.");
     return SB_EPROTO;
   }
+  if(normalize(p, root))
+    *rewritten = print_or_die(root);
   read_usage(root, u);
   cJSON_Delete(root);
   return 0;
 }
 
-void prov_openai_stream_init(struct prov_openai_stream *s, int client_usage)
+void prov_openai_stream_init(struct prov_openai_stream *s, const struct prov *p,
+                             int client_usage)
 {
   memset(s, 0, sizeof(*s));
+  s->prov = p;
   s->client_usage = client_usage;
   s->usage.prompt_tokens = -1;
   s->usage.completion_tokens = -1;
@@ -260,7 +331,7 @@ int prov_openai_stream_event(struct prov_openai_stream *s, const char *data,
 {
   cJSON *root, *usage;
   const char *msg;
-  int rc;
+  int rc, changed;
 
   if(len == 6 && !memcmp(data, "[DONE]", 6)) {
     s->done = 1;
@@ -284,28 +355,155 @@ int prov_openai_stream_event(struct prov_openai_stream *s, const char *data,
     cJSON_Delete(root);
     return SB_EIO;
   }
+  changed = normalize(s->prov, root);
   usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
   if(cJSON_IsObject(usage))
     read_usage(root, &s->usage);
-  if(s->client_usage || !usage) {
+  if(!s->client_usage && usage) {
+    /* We asked for usage on the client's behalf: hide it again. */
+    if(cJSON_IsObject(usage) &&
+       !cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "choices"))) {
+      cJSON_Delete(root);
+      return 0;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
+    changed = 1;
+  }
+  if(!changed) {
     /* Pass-through: the client gets the upstream's bytes unchanged. */
     cJSON_Delete(root);
     return sse_write_event(out, NULL, data, len);
   }
-  /* We asked for usage on the client's behalf: hide it again. */
-  if(cJSON_IsObject(usage) &&
-     !cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "choices"))) {
-    cJSON_Delete(root);
-    return 0;
-  }
-  cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
   {
-    char *s2 = cJSON_PrintUnformatted(root);
-    if(!s2)
-      abort();
+    char *s2 = print_or_die(root);
     rc = sse_write_event(out, NULL, s2, strlen(s2));
     free(s2);
   }
   cJSON_Delete(root);
   return rc;
+}
+
+/* --- options and request quirks ---------------------------------------- */
+
+int prov_openai_configure(struct prov *p, const cJSON *options,
+                          const char *path, char *err, size_t errlen)
+{
+  struct prov_openai_quirks *q = sb_calloc(1, sizeof(*q));
+  const cJSON *it;
+
+  p->priv = q;
+  cJSON_ArrayForEach(it, options)
+  {
+    const char *k = it->string;
+    const char *want = NULL;
+
+    if(p->azure && !strcmp(k, "api_version")) {
+      if(cJSON_IsString(it)) {
+        free(p->azure_api_version);
+        p->azure_api_version = sb_strdup(it->valuestring);
+      } else
+        want = "expected a string";
+    } else if(!strcmp(k, "tool_call_ids")) {
+      if(cJSON_IsString(it) && !strcmp(it->valuestring, "alnum9"))
+        q->alnum9_tool_ids = 1;
+      else
+        want = "expected \"alnum9\"";
+    } else if(!strcmp(k, "seed_param") || !strcmp(k, "reasoning_field")) {
+      char **slot = k[0] == 's' ? &q->seed_param : &q->reasoning_field;
+      if(cJSON_IsString(it) && it->valuestring[0]) {
+        free(*slot);
+        *slot = sb_strdup(it->valuestring);
+      } else
+        want = "expected a non-empty string";
+    } else if(!strcmp(k, "drop_input_reasoning") ||
+              !strcmp(k, "strip_message_names")) {
+      if(cJSON_IsBool(it))
+        *(k[0] == 'd' ? &q->drop_input_reasoning : &q->strip_message_names) =
+            cJSON_IsTrue(it);
+      else
+        want = "expected true or false";
+    } else {
+      want = "unknown option";
+    }
+    if(want) {
+      snprintf(err, errlen, "%s.%s: %s", path, k, want);
+      return SB_ECONFIG;
+    }
+  }
+  return 0;
+}
+
+void prov_openai_unconfigure(struct prov *p)
+{
+  struct prov_openai_quirks *q = p->priv;
+
+  if(q) {
+    free(q->seed_param);
+    free(q->reasoning_field);
+    free(q);
+  }
+  p->priv = NULL;
+}
+
+/* Mistral accepts only ids of 9 letters and digits, and checks them on
+ * replay: map every other id to one, the same way each time so that an
+ * assistant's tool_calls and the tool messages answering them agree. */
+static void alnum9(const char *id, char out[10])
+{
+  static const char digits[] =
+      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  uint64_t h = 1469598103934665603ULL;
+  size_t n = strlen(id);
+  int ok = n == 9;
+
+  for(size_t i = 0; i < n; i++) {
+    ok &= isalnum((unsigned char)id[i]) != 0;
+    h = (h ^ (unsigned char)id[i]) * 1099511628211ULL;
+  }
+  if(ok) {
+    memcpy(out, id, 10);
+    return;
+  }
+  for(int i = 0; i < 9; i++, h /= 62)
+    out[i] = digits[h % 62];
+  out[9] = '\0';
+}
+
+static void rewrite_id(cJSON *obj, const char *key)
+{
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  char id[10];
+
+  if(!cJSON_IsString(v))
+    return;
+  alnum9(v->valuestring, id);
+  cJSON_ReplaceItemInObjectCaseSensitive(obj, key, cJSON_CreateString(id));
+}
+
+static void apply_request_quirks(const struct prov *p, cJSON *body)
+{
+  const struct prov_openai_quirks *q = p->priv;
+  cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
+  cJSON *m, *tc;
+
+  if(!q)
+    return;
+  if(q->seed_param && cJSON_HasObjectItem(body, "seed"))
+    cJSON_AddItemToObject(
+        body, q->seed_param,
+        cJSON_DetachItemFromObjectCaseSensitive(body, "seed"));
+  cJSON_ArrayForEach(m, msgs)
+  {
+    if(q->strip_message_names)
+      cJSON_DeleteItemFromObjectCaseSensitive(m, "name");
+    if(q->drop_input_reasoning) {
+      cJSON_DeleteItemFromObjectCaseSensitive(m, "reasoning_content");
+      cJSON_DeleteItemFromObjectCaseSensitive(m, "reasoning");
+    }
+    if(q->alnum9_tool_ids) {
+      rewrite_id(m, "tool_call_id");
+      cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(m, "tool_calls"))
+          rewrite_id(tc, "id");
+    }
+  }
 }

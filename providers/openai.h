@@ -16,6 +16,28 @@
 
 #include <cjson/cJSON.h>
 
+/**
+ * Deviations of OpenAI-compatible servers (providers.md §7), switched on
+ * per provider in its "options". Kept in prov->priv.
+ */
+struct prov_openai_quirks {
+  int alnum9_tool_ids;      /* "tool_call_ids": "alnum9" (Mistral) */
+  char *seed_param;         /* "seed_param": e.g. "random_seed" (Mistral) */
+  char *reasoning_field;    /* "reasoning_field": the upstream's name for
+                             * reasoning_content (e.g. "reasoning") */
+  int drop_input_reasoning; /* "drop_input_reasoning": true (DeepSeek) */
+  int strip_message_names;  /* "strip_message_names": true (Groq) */
+};
+
+/**
+ * Start-up: read the options of an openai or azure provider (azure:
+ * "api_version"; both: the quirks above). Unknown or mistyped options
+ * fail with SB_ECONFIG naming them under path.
+ */
+int prov_openai_configure(struct prov *p, const cJSON *options,
+                          const char *path, char *err, size_t errlen);
+void prov_openai_unconfigure(struct prov *p);
+
 /** What the client sent that may travel upstream. */
 struct prov_client {
   const char *authorization;   /* client's Authorization value, or NULL */
@@ -58,18 +80,24 @@ void prov_openai_map_error(const struct prov *p, int status, const char *body,
 
 /**
  * Check a non-streamed 2xx body and read its usage. SB_EPROTO (err
- * filled, 502) if it is not a JSON object.
+ * filled, 502) if it is not a JSON object. When the upstream deviates
+ * from OpenAI's shape (a finish_reason such as "eos", reasoning under
+ * another name, usage under x_groq) *rewritten receives the corrected
+ * body (caller frees); otherwise NULL and the body passes unchanged.
  */
-int prov_openai_parse_response(const char *body, size_t len,
-                               struct prov_usage *u, struct api_error *err);
+int prov_openai_parse_response(const struct prov *p, const char *body,
+                               size_t len, struct prov_usage *u,
+                               char **rewritten, struct api_error *err);
 
 struct prov_openai_stream {
+  const struct prov *prov;
   int client_usage; /* the client asked for the usage chunk */
   int done;         /* data: [DONE] seen */
   struct prov_usage usage;
 };
 
-void prov_openai_stream_init(struct prov_openai_stream *s, int client_usage);
+void prov_openai_stream_init(struct prov_openai_stream *s, const struct prov *p,
+                             int client_usage);
 
 /**
  * Translate one upstream SSE data payload into what the client gets,

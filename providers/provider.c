@@ -1,6 +1,7 @@
 #include "providers/provider.h"
 #include "providers/adapter.h"
 #include "providers/echo.h"
+#include "providers/openai.h"
 #include "gateway/config.h"
 #include "gateway/oai_chat.h"
 #include "gateway/sb.h"
@@ -64,28 +65,15 @@ static void strv_free(char **v, int n)
   free(v);
 }
 
-/* The openai kind takes no options; azure takes its API version. */
 static int openai_options(struct prov *p, const struct config_provider *c,
                           int idx, char *err, size_t errlen)
 {
   cJSON *opts = c->options ? cJSON_Parse(c->options) : NULL;
-  const cJSON *it;
-  int rc = 0;
+  char path[64];
+  int rc;
 
-  cJSON_ArrayForEach(it, opts)
-  {
-    if(p->azure && !strcmp(it->string, "api_version") && cJSON_IsString(it)) {
-      free(p->azure_api_version);
-      p->azure_api_version = sb_strdup(it->valuestring);
-      continue;
-    }
-    snprintf(
-        err, errlen, "config: providers[%d].options.%s: %s", idx, it->string,
-        p->azure && !strcmp(it->string, "api_version") ? "expected a string"
-                                                       : "unknown option");
-    rc = SB_ECONFIG;
-    break;
-  }
+  snprintf(path, sizeof(path), "config: providers[%d].options", idx);
+  rc = prov_openai_configure(p, opts, path, err, errlen);
   cJSON_Delete(opts);
   return rc;
 }
@@ -216,6 +204,8 @@ void prov_registry_free(struct prov_registry *reg)
     struct prov *p = &reg->provs[i];
     if(p->adapter && p->adapter->unconfigure)
       p->adapter->unconfigure(p);
+    else if(p->kind == PROV_OPENAI)
+      prov_openai_unconfigure(p);
     free(p->name);
     free(p->base_url);
     free(p->azure_api_version);

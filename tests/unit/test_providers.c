@@ -10,6 +10,7 @@
 #include "providers/echo.h"
 #include "providers/openai.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,7 +189,7 @@ static void test_stream_hides_usage_client_did_not_ask_for(void **state)
       "\"completion_tokens\":2,\"total_tokens\":11}}";
 
   buf_init(&out, 1 << 20);
-  prov_openai_stream_init(&s, 0);
+  prov_openai_stream_init(&s, NULL, 0);
   assert_int_equal(
       prov_openai_stream_event(&s, chunk, strlen(chunk), &out, &err), 0);
   assert_null(strstr(out.data, "usage"));
@@ -215,7 +216,7 @@ static void test_stream_passes_usage_through_when_asked(void **state)
       "\"completion_tokens\":2,\"total_tokens\":11}}";
 
   buf_init(&out, 1 << 20);
-  prov_openai_stream_init(&s, 1);
+  prov_openai_stream_init(&s, NULL, 1);
   assert_int_equal(
       prov_openai_stream_event(&s, usage, strlen(usage), &out, &err), 0);
   assert_int_equal(out.len, strlen(usage) + 8);
@@ -232,7 +233,7 @@ static void test_stream_error_event_and_malformed(void **state)
                           "\"type\":\"server_error\"}}";
 
   buf_init(&out, 1 << 20);
-  prov_openai_stream_init(&s, 0);
+  prov_openai_stream_init(&s, NULL, 0);
   assert_int_equal(prov_openai_stream_event(&s, e, strlen(e), &out, &err),
                    SB_EIO);
   assert_string_equal(err.message, "boom");
@@ -296,6 +297,128 @@ static void test_parse_models(void **state)
   assert_int_equal(prov_openai_parse_models("[]", 2, &m, &n), SB_EPROTO);
 }
 
+static void test_quirks_request(void **state)
+{
+  struct prov p = {.name = "mistral",
+                   .kind = PROV_OPENAI,
+                   .cfg = &cp,
+                   .base_url = "http://up/v1"};
+  cJSON *opts = parse("{\"tool_call_ids\":\"alnum9\",\"seed_param\":"
+                      "\"random_seed\",\"strip_message_names\":true,"
+                      "\"drop_input_reasoning\":true}");
+  struct prov_client client = {NULL, NULL, 0};
+  cJSON *body = parse(
+      "{\"model\":\"m\",\"seed\":7,\"messages\":["
+      "{\"role\":\"user\",\"name\":\"bob\",\"content\":\"hi\"},"
+      "{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":\"r\","
+      "\"tool_calls\":[{\"id\":\"call_abc_123\",\"type\":\"function\","
+      "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}},"
+      "{\"id\":\"Ab3456789\",\"type\":\"function\","
+      "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+      "{\"role\":\"tool\",\"tool_call_id\":\"call_abc_123\",\"content\":\"x\"}]"
+      "}");
+  struct prov_http h;
+  char err[128];
+  int cu;
+  cJSON *sent, *msgs;
+  const char *id0, *id1, *answer;
+
+  assert_int_equal(prov_openai_configure(&p, opts, "o", err, sizeof(err)), 0);
+  prov_openai_build_chat(&p, body, "m", &client, &h, &cu);
+  sent = parse(h.body);
+  msgs = cJSON_GetObjectItem(sent, "messages");
+  assert_null(cJSON_GetObjectItem(sent, "seed"));
+  assert_int_equal(cJSON_GetObjectItem(sent, "random_seed")->valueint, 7);
+  assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 0), "name"));
+  assert_null(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 1), "reasoning_content"));
+  id0 = cJSON_GetObjectItem(
+            cJSON_GetArrayItem(
+                cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 1), "tool_calls"),
+                0),
+            "id")
+            ->valuestring;
+  id1 = cJSON_GetObjectItem(
+            cJSON_GetArrayItem(
+                cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 1), "tool_calls"),
+                1),
+            "id")
+            ->valuestring;
+  answer = cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 2), "tool_call_id")
+               ->valuestring;
+  assert_int_equal(strlen(id0), 9);
+  for(int i = 0; i < 9; i++)
+    assert_true(isalnum((unsigned char)id0[i]));
+  assert_string_equal(id0, answer);      /* the answer still matches its call */
+  assert_string_equal(id1, "Ab3456789"); /* valid ids are kept */
+  cJSON_Delete(sent);
+  cJSON_Delete(body);
+  cJSON_Delete(opts);
+  prov_http_free(&h);
+  prov_openai_unconfigure(&p);
+}
+
+static void test_quirks_bad_option(void **state)
+{
+  struct prov p = {.name = "x", .kind = PROV_OPENAI, .cfg = &cp};
+  cJSON *opts = parse("{\"tool_call_ids\":\"short\"}");
+  char err[128];
+
+  assert_int_equal(prov_openai_configure(&p, opts, "opts", err, sizeof(err)),
+                   SB_ECONFIG);
+  assert_non_null(strstr(err, "opts.tool_call_ids"));
+  prov_openai_unconfigure(&p);
+  cJSON_Delete(opts);
+  opts = parse("{\"api_version\":\"2024\"}"); /* azure only */
+  assert_int_equal(prov_openai_configure(&p, opts, "opts", err, sizeof(err)),
+                   SB_ECONFIG);
+  prov_openai_unconfigure(&p);
+  cJSON_Delete(opts);
+}
+
+static void test_normalize_answers(void **state)
+{
+  struct prov p = {.name = "or", .kind = PROV_OPENAI, .cfg = &cp};
+  cJSON *opts = parse("{\"reasoning_field\":\"reasoning\"}");
+  struct prov_openai_stream s;
+  struct api_error e;
+  struct prov_usage u = {-1, -1};
+  struct buf out;
+  char err[64], *fixed;
+  static const char chunk[] =
+      "{\"choices\":[{\"index\":0,\"delta\":{\"reasoning\":\"hm\"},"
+      "\"finish_reason\":null}]}";
+  static const char groq[] =
+      "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"eos\"}],"
+      "\"x_groq\":{\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}}";
+  static const char answer[] =
+      "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+      "\"content\":\"x\"},\"finish_reason\":\"model_length\"}]}";
+
+  assert_int_equal(prov_openai_configure(&p, opts, "o", err, sizeof(err)), 0);
+  buf_init(&out, 1 << 16);
+  prov_openai_stream_init(&s, &p, 1);
+  assert_int_equal(prov_openai_stream_event(&s, chunk, strlen(chunk), &out, &e),
+                   0);
+  assert_non_null(strstr(out.data, "\"reasoning_content\":\"hm\""));
+  buf_reset(&out);
+  assert_int_equal(prov_openai_stream_event(&s, groq, strlen(groq), &out, &e),
+                   0);
+  assert_non_null(strstr(out.data, "\"finish_reason\":\"stop\""));
+  assert_int_equal(s.usage.completion_tokens, 4);
+  assert_int_equal(
+      prov_openai_parse_response(&p, answer, strlen(answer), &u, &fixed, &e),
+      0);
+  assert_non_null(fixed);
+  assert_non_null(strstr(fixed, "\"finish_reason\":\"length\""));
+  free(fixed);
+  assert_int_equal(prov_openai_parse_response(&p, "{}", 2, &u, &fixed, &e), 0);
+  assert_null(fixed); /* nothing to fix: the body passes unchanged */
+  buf_free(&out);
+  prov_openai_unconfigure(&p);
+  cJSON_Delete(opts);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -308,6 +431,9 @@ int main(void)
       cmocka_unit_test(test_stream_error_event_and_malformed),
       cmocka_unit_test(test_error_mapping),
       cmocka_unit_test(test_parse_models),
+      cmocka_unit_test(test_quirks_request),
+      cmocka_unit_test(test_quirks_bad_option),
+      cmocka_unit_test(test_normalize_answers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
