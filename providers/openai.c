@@ -163,9 +163,9 @@ static const char *json_str(const cJSON *o, const char *k)
   return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* The message of an upstream error body: OpenAI's {"error":{...}}, or a
- * bare {"error":"..."} / {"message":"..."} as some compatible servers
- * send. Returns the parsed object for type/code lookup (may be NULL). */
+/* The message of an upstream error body in any of the envelopes
+ * OpenAI-compatible servers use (providers.md §7). Returns the object
+ * holding type/code, or NULL. */
 static const cJSON *error_object(const cJSON *root, const char **message)
 {
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
@@ -175,10 +175,17 @@ static const cJSON *error_object(const cJSON *root, const char **message)
     *message = json_str(e, "message");
     return e;
   }
-  if(cJSON_IsString(e))
+  if(cJSON_IsString(e)) {
     *message = e->valuestring;
-  else
-    *message = json_str(root, "message");
+    return NULL;
+  }
+  /* Top-level {"object":"error","message","type","code"} (Mistral, older
+   * vLLM) carries type and code beside the message; {"detail":"..."}
+   * (FastAPI-based servers) only a message. */
+  *message = json_str(root, "message");
+  if(*message)
+    return root;
+  *message = json_str(root, "detail");
   return NULL;
 }
 

@@ -279,6 +279,19 @@ static void test_error_mapping(void **state)
   assert_int_equal(err.retry_after_s, 3);
   prov_openai_map_error(&p, 529, NULL, 0, NULL, NULL, &err);
   assert_int_equal(err.status, 503);
+
+  /* Mistral's top-level envelope and FastAPI's detail. */
+  prov_openai_map_error(&p, 400,
+                        "{\"object\":\"error\",\"message\":\"bad id\","
+                        "\"type\":\"invalid_function_call\",\"code\":\"3280\"}",
+                        82, NULL, NULL, &err);
+  assert_string_equal(err.message, "bad id");
+  assert_string_equal(err.type, "invalid_function_call");
+  assert_string_equal(err.code, "3280");
+  prov_openai_map_error(&p, 422, "{\"detail\":\"field required\"}", 27, NULL,
+                        NULL, &err);
+  assert_int_equal(err.status, 422);
+  assert_string_equal(err.message, "field required");
 }
 
 static void test_parse_models(void **state)
