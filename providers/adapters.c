@@ -2,12 +2,20 @@
  * adapters.c - the provider kinds built into this binary.
  */
 #include "providers/adapter.h"
+#include "providers/anthropic.h"
+#include "providers/cohere.h"
+#include "providers/gemini.h"
+#include "providers/ollama.h"
 
 #include <string.h>
 
 /* One line per adapter; each providers/<kind>.h declares its table.
  * Adding an adapter: see docs/adapters.md (add exactly one line here). */
 static const struct prov_adapter *const adapters[] = {
+    &prov_ollama_adapter,
+    &prov_gemini_adapter,
+    &prov_cohere_adapter,
+    &prov_anthropic_adapter,
     NULL,
 };
 

@@ -1,0 +1,28 @@
+/*
+ * anthropic.h - adapter for the Anthropic Messages API (providers.md §3,
+ * §9, §10.1, §10.2).
+ *
+ * OpenAI Chat Completions in, POST {base}/v1/messages out; the answer
+ * (JSON or SSE) comes back as an OpenAI chat.completion object or as
+ * canonical stream events. docs/providers/anthropic.md has the parameter
+ * policy table and the options. Pure translation: no I/O, no clock.
+ */
+#ifndef SB_PROVIDERS_ANTHROPIC_H
+#define SB_PROVIDERS_ANTHROPIC_H
+
+#include "providers/adapter.h"
+
+/* Thinking budgets for OpenAI reasoning_effort (tokens). minimal maps to
+ * the low budget (1024 is Anthropic's minimum); xhigh and max go beyond
+ * high. "none" turns thinking off. */
+#define PROV_ANTHROPIC_BUDGET_LOW    1024
+#define PROV_ANTHROPIC_BUDGET_MEDIUM 4096
+#define PROV_ANTHROPIC_BUDGET_HIGH   16384
+#define PROV_ANTHROPIC_BUDGET_XHIGH  32768
+
+#define PROV_ANTHROPIC_VERSION            "2023-06-01"
+#define PROV_ANTHROPIC_DEFAULT_MAX_TOKENS 4096
+
+extern const struct prov_adapter prov_anthropic_adapter;
+
+#endif

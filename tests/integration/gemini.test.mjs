@@ -1,0 +1,492 @@
+// The gemini provider kind through the real gateway, against the strict
+// Gemini emulator (tests/emulators/gemini.mjs): one test per cell of the
+// translation-fidelity matrix, asserting both what the client gets and
+// what the upstream received (docs/providers/gemini.md).
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+
+import { startGateway, postChat, streamChat, request, errorOf } from './harness.mjs';
+import { startGeminiEmulator, FAULT_MODELS, SPECIAL_MODELS } from '../emulators/gemini.mjs';
+
+const KEY = `AIza-${randomBytes(12).toString('hex')}`;
+const MODELS = ['gemini-2.5-flash', 'gemini-3-pro-preview', 'ghost-model', ...SPECIAL_MODELS, ...FAULT_MODELS];
+
+const WEATHER = {
+  type: 'function',
+  function: {
+    name: 'get_weather', description: 'Weather in a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false },
+  },
+};
+const TIME = {
+  type: 'function',
+  function: { name: 'get_time', parameters: { type: 'object', properties: { tz: { type: 'string' }, h24: { type: 'boolean' } } } },
+};
+const DECL_WEATHER = {
+  name: 'get_weather', description: 'Weather in a city',
+  parametersJsonSchema: WEATHER.function.parameters,
+};
+const DECL_TIME = { name: 'get_time', parametersJsonSchema: TIME.function.parameters };
+
+const matrix = new Map();
+function cell(name, status, reason = '') {
+  matrix.set(name, { status, reason });
+}
+
+/** A test that records its matrix cell as pass, or fail when it throws. */
+function mtest(name, cellName, fn, { unsupported } = {}) {
+  test(name, async (t) => {
+    try {
+      await fn(t);
+      cell(cellName, unsupported ? 'unsupported' : 'pass', unsupported || '');
+    } catch (e) {
+      cell(cellName, 'fail', String(e.message).split('\n')[0]);
+      throw e;
+    }
+  });
+}
+
+function assertError(res, status, type, code) {
+  assert.equal(res.status, status, `status (body: ${res.text.slice(0, 400)})`);
+  const e = errorOf(res);
+  assert.equal(e.type, type);
+  assert.equal(e.code, code);
+  return e;
+}
+
+const choice0 = (r) => r.json.choices[0];
+const deltas = (s) => s.chunks.filter((c) => c.choices && c.choices.length).map((c) => c.choices[0]);
+
+/** A stream that failed after it started: one error event last, no [DONE]. */
+function assertFailedStream(s, code) {
+  assert.equal(s.status, 200);
+  assert.equal(s.done, false, 'no [DONE]');
+  assert.equal(s.errors.length, 1, `one error event: ${JSON.stringify(s.errors)}`);
+  assert.ok(s.lastEvent.json && s.lastEvent.json.error, 'error event is last');
+  if (code) assert.equal(s.errors[0].code, code);
+  return s.errors[0];
+}
+
+describe('gemini provider kind', () => {
+  let emu;
+  let gw;
+
+  before(async () => {
+    emu = await startGeminiEmulator({ apiKey: KEY });
+    gw = await startGateway({
+      config: {
+        workers: 2,
+        limits: { stream_idle_timeout_s: 1 },
+        providers: [
+          { name: 'gm', kind: 'gemini', base_url: emu.url, api_key_env: 'SB_TEST_GEMINI_KEY', models: MODELS },
+          { name: 'gmbad', kind: 'gemini', base_url: emu.url, api_key_env: 'SB_TEST_GEMINI_BAD', models: ['gemini-2.5-flash'] },
+          { name: 'gmpass', kind: 'gemini', base_url: emu.url, passthrough_auth: true, models: ['gemini-2.5-flash'] },
+          { name: 'gmlist', kind: 'gemini', base_url: emu.url, api_key_env: 'SB_TEST_GEMINI_KEY' },
+        ],
+      },
+      env: { SB_TEST_GEMINI_KEY: KEY, SB_TEST_GEMINI_BAD: 'AIza-wrong-key' },
+    });
+  });
+
+  after(async () => {
+    if (gw) await gw.stop();
+    if (emu) await emu.close();
+    for (const [name, { status, reason }] of matrix) {
+      console.log(`MATRIX gemini ${name} ${status}${reason ? `: ${reason}` : ''}`);
+    }
+    console.log('MATRIX gemini embeddings unsupported: not implemented for this kind');
+  });
+
+  mtest('text: system hoisted, parameters translated, answer and usage mapped', 'text', async () => {
+    const r = await postChat(gw.url, {
+      model: 'gm/gemini-2.5-flash',
+      messages: [
+        { role: 'system', content: 'You are terse.' },
+        { role: 'user', content: 'Hello Gemini' },
+      ],
+      temperature: 0.3, top_p: 0.9, max_tokens: 50, stop: ['zzz'], seed: 7,
+      presence_penalty: 0.1, frequency_penalty: 0.2, user: 'u-1',
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.json.id, /^chatcmpl-/);
+    assert.equal(r.json.object, 'chat.completion');
+    assert.equal(r.json.model, 'gemini-2.5-flash');
+    assert.deepEqual(r.json.choices, [{
+      index: 0, logprobs: null, finish_reason: 'stop',
+      message: { role: 'assistant', content: 'You said: Hello Gemini', refusal: null },
+    }]);
+    assert.deepEqual(r.json.usage, {
+      prompt_tokens: 5, completion_tokens: 4, total_tokens: 9,
+      prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 },
+    });
+    assert.equal(r.headers['x-switchboard-dropped-params'], 'user');
+    const up = emu.lastRequest(':generateContent');
+    assert.equal(up.method, 'POST');
+    assert.equal(up.path, '/v1beta/models/gemini-2.5-flash:generateContent');
+    assert.equal(up.query, '');
+    assert.equal(up.headers['x-goog-api-key'], KEY);
+    assert.equal(up.headers.authorization, undefined);
+    assert.deepEqual(up.body, {
+      contents: [{ role: 'user', parts: [{ text: 'Hello Gemini' }] }],
+      systemInstruction: { parts: [{ text: 'You are terse.' }] },
+      generationConfig: {
+        temperature: 0.3, topP: 0.9, maxOutputTokens: 50, stopSequences: ['zzz'], seed: 7,
+        presencePenalty: 0.1, frequencyPenalty: 0.2,
+      },
+    });
+  });
+
+  mtest('streamed text: chunks, finish, [DONE]; no usage unless asked', 'streamed_text', async () => {
+    const s = await streamChat(gw.url, {
+      model: 'gm/gemini-2.5-flash', stream: true,
+      messages: [{ role: 'user', content: 'one two three four' }],
+    });
+    assert.equal(s.status, 200);
+    assert.match(s.headers['content-type'], /^text\/event-stream/);
+    assert.equal(s.doneLast, true);
+    assert.equal(s.errors.length, 0);
+    const d = deltas(s);
+    assert.deepEqual(d[0].delta, { role: 'assistant', content: '' });
+    assert.deepEqual(d.slice(1, -1).map((c) => c.delta.content), ['You said:', ' one two', ' three four']);
+    assert.deepEqual(d[d.length - 1], { index: 0, delta: {}, logprobs: null, finish_reason: 'stop' });
+    assert.ok(s.chunks.every((c) => c.usage === undefined), 'no usage field without include_usage');
+    const up = emu.lastRequest('streamGenerateContent');
+    assert.equal(up.path, '/v1beta/models/gemini-2.5-flash:streamGenerateContent');
+    assert.equal(up.query, '?alt=sse');
+    assert.deepEqual(up.body, { contents: [{ role: 'user', parts: [{ text: 'one two three four' }] }] });
+  });
+
+  mtest('usage in stream: include_usage gives the usage chunk from the last usageMetadata', 'usage_in_stream', async () => {
+    const s = await streamChat(gw.url, {
+      model: 'gm/gemini-2.5-flash', stream: true, stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'count me' }],
+    });
+    assert.equal(s.doneLast, true);
+    const last = s.chunks[s.chunks.length - 1];
+    assert.deepEqual(last.choices, []);
+    assert.deepEqual(last.usage, {
+      prompt_tokens: 2, completion_tokens: 4, total_tokens: 6,
+      prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 },
+    });
+    assert.equal(s.contentText, 'You said: count me');
+  });
+
+  mtest('tool call: a named function gives one call with a generated id', 'tool_call', async () => {
+    const r = await postChat(gw.url, {
+      model: 'gm/gemini-2.5-flash', tools: [WEATHER, TIME],
+      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      messages: [{ role: 'user', content: 'Paris' }],
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(choice0(r), {
+      index: 0, logprobs: null, finish_reason: 'tool_calls',
+      message: {
+        role: 'assistant', content: null, refusal: null,
+        tool_calls: [{ id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+      },
+    });
+    assert.deepEqual(emu.lastRequest().body, {
+      contents: [{ role: 'user', parts: [{ text: 'Paris' }] }],
+      tools: [{ functionDeclarations: [DECL_WEATHER, DECL_TIME] }],
+      toolConfig: { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['get_weather'] } },
+    });
+  });
+
+  mtest('parallel tools: tool_choice required calls both functions', 'parallel_tools', async () => {
+    const r = await postChat(gw.url, {
+      model: 'gm/gemini-2.5-flash', tools: [WEATHER, TIME], tool_choice: 'required',
+      messages: [{ role: 'user', content: 'Oslo' }],
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(choice0(r).finish_reason, 'tool_calls');
+    assert.deepEqual(choice0(r).message.tool_calls, [
+      { id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+      { id: 'call_1', type: 'function', function: { name: 'get_time', arguments: '{"tz":"Oslo","h24":true}' } },
+    ]);
+    assert.deepEqual(emu.lastRequest().body.toolConfig, { functionCallingConfig: { mode: 'ANY' } });
+  });
+
+  mtest('streamed tool call: one delta with id and name, one with the whole arguments', 'streamed_tool_call', async () => {
+    const s = await streamChat(gw.url, {
+      model: 'gm/gemini-2.5-flash', stream: true, stream_options: { include_usage: true },
+      tools: [WEATHER, TIME], messages: [{ role: 'user', content: 'Rome [tools]' }],
+    });
+    assert.equal(s.doneLast, true);
+    const tc = deltas(s).filter((c) => c.delta.tool_calls).map((c) => c.delta.tool_calls[0]);
+    assert.deepEqual(tc, [
+      { index: 0, id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '' } },
+      { index: 0, function: { arguments: '{"city":"Rome [tools]"}' } },
+      { index: 1, id: 'call_1', type: 'function', function: { name: 'get_time', arguments: '' } },
+      { index: 1, function: { arguments: '{"tz":"Rome [tools]","h24":true}' } },
+    ]);
+    const fin = deltas(s).filter((c) => c.finish_reason);
+    assert.deepEqual(fin.map((c) => c.finish_reason), ['tool_calls']);
+    assert.equal(s.chunks[s.chunks.length - 1].usage.prompt_tokens, 2 + 0);
+    assert.equal(emu.lastRequest().body.toolConfig, undefined, 'no tool_choice: no toolConfig');
+  });
+
+  mtest('tool-result round trip (Gemini 3): signature kept in the id and sent back', 'tool_result_round_trip', async () => {
+    const tools = [WEATHER];
+    const first = await postChat(gw.url, {
+      model: 'gm/gemini-3-pro-preview', tools, tool_choice: 'required',
+      messages: [{ role: 'user', content: 'Lima' }],
+    });
+    assert.equal(first.status, 200, first.text);
+    const call = choice0(first).message.tool_calls[0];
+    const sig = emu.lastRequest() && [...emu.issuedSignatures].pop();
+    assert.ok(sig && /[+/=]/.test(sig), 'the emulator issued a signature with +, / or =');
+    assert.equal(call.extra_content.google.thought_signature, sig);
+    const b64url = sig.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    assert.equal(call.id, `call_0__ts_${b64url}`);
+    assert.match(call.id, /^[A-Za-z0-9_-]+$/);
+    // The client sends back only the OpenAI fields (no extra_content).
+    const second = await postChat(gw.url, {
+      model: 'gm/gemini-3-pro-preview', tools,
+      messages: [
+        { role: 'user', content: 'Lima' },
+        { role: 'assistant', content: null, tool_calls: [{ id: call.id, type: 'function', function: call.function }] },
+        { role: 'tool', tool_call_id: call.id, content: '21C and sunny' },
+      ],
+    });
+    assert.equal(second.status, 200, second.text);
+    assert.equal(choice0(second).message.content, 'Tool results: get_weather={"content":"21C and sunny"}');
+    assert.deepEqual(emu.lastRequest().body.contents, [
+      { role: 'user', parts: [{ text: 'Lima' }] },
+      { role: 'model', parts: [{ functionCall: { name: 'get_weather', args: { city: 'Lima' } }, thoughtSignature: sig }] },
+      { role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { content: '21C and sunny' } } }] },
+    ]);
+    // Control: without the signature the (emulated) Gemini 3 refuses the turn.
+    const bare = await postChat(gw.url, {
+      model: 'gm/gemini-3-pro-preview', tools,
+      messages: [
+        { role: 'user', content: 'Lima' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_0', type: 'function', function: call.function }] },
+        { role: 'tool', tool_call_id: 'call_0', content: '{"temp":21}' },
+      ],
+    });
+    const e = assertError(bare, 400, 'invalid_request_error', 'invalid_argument');
+    assert.match(e.message, /missing a thought_signature/);
+  });
+
+  mtest('streamed tool-result round trip (Gemini 3): the streamed id carries the signature', 'streamed_tool_result_round_trip', async () => {
+    const tools = [WEATHER];
+    const s = await streamChat(gw.url, {
+      model: 'gm/gemini-3-pro-preview', stream: true, tools, tool_choice: 'required',
+      messages: [{ role: 'user', content: 'Kyiv' }],
+    });
+    assert.equal(s.doneLast, true);
+    const head = deltas(s).find((c) => c.delta.tool_calls && c.delta.tool_calls[0].id).delta.tool_calls[0];
+    const args = deltas(s).filter((c) => c.delta.tool_calls && !c.delta.tool_calls[0].id).map((c) => c.delta.tool_calls[0].function.arguments).join('');
+    assert.match(head.id, /^call_0__ts_/);
+    const s2 = await streamChat(gw.url, {
+      model: 'gm/gemini-3-pro-preview', stream: true, tools,
+      messages: [
+        { role: 'user', content: 'Kyiv' },
+        { role: 'assistant', tool_calls: [{ id: head.id, type: 'function', function: { name: head.function.name, arguments: args } }] },
+        { role: 'tool', tool_call_id: head.id, content: '{"temp":3}' },
+        { role: 'user', content: 'and tomorrow?' },
+      ],
+    });
+    assert.equal(s2.doneLast, true, s2.raw.slice(0, 400));
+    assert.equal(s2.contentText, 'You said: and tomorrow?');
+    const contents = emu.lastRequest().body.contents;
+    assert.equal(contents.length, 3, 'tool result and user text merged into one user turn');
+    assert.equal(contents[1].parts[0].thoughtSignature, [...emu.issuedSignatures].pop());
+    assert.deepEqual(contents[2], {
+      role: 'user',
+      parts: [{ functionResponse: { name: 'get_weather', response: { temp: 3 } } }, { text: 'and tomorrow?' }],
+    });
+  });
+
+  mtest('image input: data URL becomes inlineData; an https URL is a 400', 'image_input', async () => {
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+    const r = await postChat(gw.url, {
+      model: 'gm/gemini-2.5-flash',
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }] }],
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(choice0(r).message.content, 'You said: What is this?');
+    assert.deepEqual(emu.lastRequest().body.contents, [
+      { role: 'user', parts: [{ text: 'What is this?' }, { inlineData: { mimeType: 'image/png', data: png } }] },
+    ]);
+    const n = emu.requests.length;
+    const bad = await postChat(gw.url, {
+      model: 'gm/gemini-2.5-flash',
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }] }],
+    });
+    const e = assertError(bad, 400, 'invalid_request_error', 'unsupported_value');
+    assert.equal(e.param, 'messages[0].content[0].image_url.url');
+    assert.equal(emu.requests.length, n, 'nothing sent upstream');
+  });
+
+  mtest('JSON schema output: responseMimeType + responseJsonSchema; json_object', 'json_schema', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' }, temp: { type: 'number' } }, required: ['city'], additionalProperties: false };
+    const r = await postChat(gw.url, {
+      model: 'gm/gemini-2.5-flash',
+      response_format: { type: 'json_schema', json_schema: { name: 'weather', strict: true, schema } },
+      messages: [{ role: 'user', content: 'Paris' }],
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(JSON.parse(choice0(r).message.content), { city: 'You said: Paris', temp: 1 });
+    assert.deepEqual(emu.lastRequest().body.generationConfig, { responseMimeType: 'application/json', responseJsonSchema: schema });
+    const j = await postChat(gw.url, {
+      model: 'gm/gemini-2.5-flash', response_format: { type: 'json_object' },
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.deepEqual(JSON.parse(choice0(j).message.content), { answer: 'You said: hi' });
+    assert.deepEqual(emu.lastRequest().body.generationConfig, { responseMimeType: 'application/json' });
+  });
+
+  mtest('reasoning: reasoning_effort sets thinkingBudget; thoughts come back as reasoning_content', 'reasoning', async () => {
+    const r = await postChat(gw.url, {
+      model: 'gm/gemini-2.5-flash', reasoning_effort: 'medium',
+      messages: [{ role: 'user', content: 'think' }],
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(choice0(r).message.reasoning_content, 'Thinking about: think');
+    assert.equal(choice0(r).message.content, 'You said: think');
+    assert.equal(r.json.usage.completion_tokens_details.reasoning_tokens, 3);
+    assert.equal(r.json.usage.completion_tokens, 3 + 3);
+    assert.deepEqual(emu.lastRequest().body.generationConfig, { thinkingConfig: { thinkingBudget: 8192, includeThoughts: true } });
+    const s = await streamChat(gw.url, {
+      model: 'gm/gemini-2.5-flash', stream: true, reasoning_effort: 'low',
+      messages: [{ role: 'user', content: 'think' }],
+    });
+    const rc = deltas(s).filter((c) => c.delta.reasoning_content).map((c) => c.delta.reasoning_content);
+    assert.deepEqual(rc, ['Thinking about: think']);
+    assert.equal(s.contentText, 'You said: think');
+  });
+
+  mtest('finish reason stop', 'finish_stop', async () => {
+    const r = await postChat(gw.url, { model: 'gm/finish-other', messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(choice0(r).finish_reason, 'stop');
+  });
+
+  mtest('finish reason length: MAX_TOKENS, stream and non-stream', 'finish_length', async () => {
+    const r = await postChat(gw.url, { model: 'gm/gemini-2.5-flash', max_completion_tokens: 2, messages: [{ role: 'user', content: 'a b c d' }] });
+    assert.equal(choice0(r).finish_reason, 'length');
+    assert.equal(choice0(r).message.content, 'You said:');
+    assert.equal(emu.lastRequest().body.generationConfig.maxOutputTokens, 2);
+    const s = await streamChat(gw.url, { model: 'gm/gemini-2.5-flash', stream: true, max_tokens: 3, messages: [{ role: 'user', content: 'a b c d' }] });
+    assert.deepEqual(deltas(s).filter((c) => c.finish_reason).map((c) => c.finish_reason), ['length']);
+    assert.equal(s.contentText, 'You said: a');
+  });
+
+  mtest('finish reason content_filter: SAFETY, RECITATION, blocked prompt', 'finish_content_filter', async () => {
+    for (const model of ['finish-safety', 'finish-recitation', 'prompt-blocked']) {
+      const r = await postChat(gw.url, { model: `gm/${model}`, messages: [{ role: 'user', content: 'x y' }] });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(choice0(r).finish_reason, 'content_filter', model);
+      const s = await streamChat(gw.url, { model: `gm/${model}`, stream: true, messages: [{ role: 'user', content: 'x y' }] });
+      assert.equal(s.doneLast, true, model);
+      assert.deepEqual(deltas(s).filter((c) => c.finish_reason).map((c) => c.finish_reason), ['content_filter'], model);
+    }
+  });
+
+  mtest('finish reason tool_calls (STOP with functionCall parts)', 'finish_tool_calls', async () => {
+    const r = await postChat(gw.url, { model: 'gm/gemini-2.5-flash', tools: [TIME], messages: [{ role: 'user', content: '[tools]' }] });
+    assert.equal(choice0(r).finish_reason, 'tool_calls');
+  });
+
+  mtest('n: candidateCount gives several choices; with stream it is a 400', 'n_candidates', async () => {
+    const r = await postChat(gw.url, { model: 'gm/gemini-2.5-flash', n: 2, messages: [{ role: 'user', content: 'twice' }] });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.choices.map((c) => [c.index, c.message.content]), [[0, 'You said: twice'], [1, 'You said: twice']]);
+    assert.equal(emu.lastRequest().body.generationConfig.candidateCount, 2);
+    const s = await postChat(gw.url, { model: 'gm/gemini-2.5-flash', n: 2, stream: true, messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(errorOf(s).param, 'n');
+    assertError(s, 400, 'invalid_request_error', 'unsupported_parameter');
+  });
+
+  mtest('unsupported parameters are refused before anything is sent', 'unsupported_params', async () => {
+    const n = emu.requests.length;
+    const cases = [
+      [{ logprobs: true }, 'logprobs'],
+      [{ logit_bias: { 1: 2 } }, 'logit_bias'],
+      [{ tools: [WEATHER], parallel_tool_calls: false }, 'parallel_tool_calls'],
+      [{ reasoning_effort: 'maximal' }, 'reasoning_effort'],
+    ];
+    for (const [extra, param] of cases) {
+      const r = await postChat(gw.url, { model: 'gm/gemini-2.5-flash', messages: [{ role: 'user', content: 'x' }], ...extra });
+      assert.equal(r.status, 400, `${param}: ${r.text}`);
+      assert.equal(errorOf(r).param, param);
+      assert.match(errorOf(r).code, /^unsupported_(parameter|value)$/);
+    }
+    const bad = await postChat(gw.url, {
+      model: 'gm/gemini-2.5-flash',
+      messages: [
+        { role: 'user', content: 'x' },
+        { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{oops' } }] },
+        { role: 'tool', tool_call_id: 'c1', content: 'r' },
+      ],
+    });
+    assert.equal(errorOf(bad).param, 'messages[1].tool_calls[0].function.arguments');
+    assertError(bad, 400, 'invalid_request_error', 'invalid_value');
+    assert.equal(emu.requests.length, n);
+  });
+
+  mtest('error: Gemini bad key (400 API_KEY_INVALID) is a 502 upstream_auth_failed', 'error_auth', async () => {
+    const r = await postChat(gw.url, { model: 'gmbad/gemini-2.5-flash', messages: [{ role: 'user', content: 'x' }] });
+    const e = assertError(r, 502, 'upstream_error', 'upstream_auth_failed');
+    assert.doesNotMatch(e.message, /AIza/);
+    assert.equal(emu.lastRequest().headers['x-goog-api-key'], 'AIza-wrong-key');
+    const f = await postChat(gw.url, { model: 'gm/fault-403', messages: [{ role: 'user', content: 'x' }] });
+    assertError(f, 502, 'upstream_error', 'upstream_auth_failed');
+    // With passthrough_auth the client's own key is at fault: 401.
+    const p = await postChat(gw.url, { model: 'gmpass/gemini-2.5-flash', messages: [{ role: 'user', content: 'x' }] }, { headers: { authorization: 'Bearer AIza-client-wrong' } });
+    assertError(p, 401, 'invalid_request_error', 'invalid_api_key');
+    const ok = await postChat(gw.url, { model: 'gmpass/gemini-2.5-flash', messages: [{ role: 'user', content: 'x' }] }, { headers: { authorization: `Bearer ${KEY}` } });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(emu.lastRequest().headers['x-goog-api-key'], KEY);
+  });
+
+  mtest('error: 400 INVALID_ARGUMENT keeps status and message', 'error_400', async () => {
+    const r = await postChat(gw.url, { model: 'gm/fault-400', messages: [{ role: 'user', content: 'x' }] });
+    const e = assertError(r, 400, 'invalid_request_error', 'invalid_argument');
+    assert.match(e.message, /emulated upstream rejection/);
+  });
+
+  mtest('error: unknown upstream model is 404 model_not_found', 'error_404', async () => {
+    const r = await postChat(gw.url, { model: 'gm/ghost-model', messages: [{ role: 'user', content: 'x' }] });
+    assertError(r, 404, 'invalid_request_error', 'model_not_found');
+  });
+
+  mtest('error: 429 RESOURCE_EXHAUSTED with retry-after from RetryInfo', 'error_429', async () => {
+    const r = await postChat(gw.url, { model: 'gm/fault-429', messages: [{ role: 'user', content: 'x' }] });
+    assertError(r, 429, 'rate_limit_exceeded', 'rate_limit_exceeded');
+    assert.equal(r.headers['retry-after'], '7');
+  });
+
+  mtest('error: 5xx classes (500 → 502, 503 → 503, 504 → 504)', 'error_5xx', async () => {
+    assertError(await postChat(gw.url, { model: 'gm/fault-500', messages: [{ role: 'user', content: 'x' }] }), 502, 'upstream_error', 'upstream_error');
+    assertError(await postChat(gw.url, { model: 'gm/fault-503', messages: [{ role: 'user', content: 'x' }] }), 503, 'upstream_error', 'upstream_unavailable');
+    assertError(await postChat(gw.url, { model: 'gm/fault-504', messages: [{ role: 'user', content: 'x' }] }), 504, 'upstream_error', 'upstream_timeout');
+    const s = await streamChat(gw.url, { model: 'gm/fault-503', stream: true, messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(s.status, 503, 'an error before the stream is a plain HTTP error');
+  });
+
+  mtest('error mid-stream: an error chunk, a malformed chunk, a reset, a stall', 'error_mid_stream', async () => {
+    const e = await streamChat(gw.url, { model: 'gm/error-mid-stream', stream: true, messages: [{ role: 'user', content: 'a b c d e f' }] });
+    assert.match(assertFailedStream(e, 'unavailable').message, /overloaded/);
+    assert.ok(e.contentText.startsWith('You said:'));
+    assertFailedStream(await streamChat(gw.url, { model: 'gm/malformed-chunk', stream: true, messages: [{ role: 'user', content: 'a b c' }] }), 'upstream_bad_response');
+    assertFailedStream(await streamChat(gw.url, { model: 'gm/reset-mid-stream', stream: true, messages: [{ role: 'user', content: 'a b c d e f' }] }));
+    assertFailedStream(await streamChat(gw.url, { model: 'gm/stall', stream: true, messages: [{ role: 'user', content: 'a b' }] }));
+  });
+
+  mtest('models: listed from GET /models, "models/x" served as x', 'model_list', async () => {
+    const r = await request(`${gw.url}/v1/models`);
+    assert.equal(r.status, 200);
+    const ids = r.json.data.map((m) => m.id);
+    assert.ok(ids.includes('gmlist/gemini-2.5-flash'), ids.join(','));
+    assert.ok(ids.includes('gmlist/gemini-3-pro-preview'));
+    const list = emu.requests.find((q) => q.path === '/v1beta/models');
+    assert.equal(list.method, 'GET');
+    assert.equal(list.query, '?pageSize=1000');
+    assert.equal(list.headers['x-goog-api-key'], KEY);
+    const c = await postChat(gw.url, { model: 'gmlist/gemini-2.5-flash', messages: [{ role: 'user', content: 'listed' }] });
+    assert.equal(choice0(c).message.content, 'You said: listed');
+  });
+});
