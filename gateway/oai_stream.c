@@ -100,6 +100,13 @@ static int tool_delta(struct oai_stream *s, const struct canon_ev *ev,
   if(ev->type == CANON_EV_TOOL_START) {
     cJSON_AddStringToObject(tc, "id", ev->id ? ev->id : "");
     cJSON_AddStringToObject(tc, "type", "function");
+    /* Gemini's thought signature must come back with the call; this is
+     * where Google's own OpenAI-compatible endpoint puts it. */
+    if(ev->signature)
+      cJSON_AddStringToObject(
+          cJSON_AddObjectToObject(cJSON_AddObjectToObject(tc, "extra_content"),
+                                  "google"),
+          "thought_signature", ev->signature);
   }
   fn = cJSON_AddObjectToObject(tc, "function");
   if(ev->type == CANON_EV_TOOL_START) {

@@ -20,7 +20,14 @@ for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
   const m = re.exec(line.trim());
   // Reporters may prefix diagnostics ("# ", "ℹ "); the line starts at MATRIX.
   if (!m) continue;
-  const [, kind, cell, status, reason] = m;
+  const [, kind, rawCell, status, reason] = m;
+  // One spelling per cell, whatever the test wrote.
+  const h = rawCell.toLowerCase().replace(/_/g, '-');
+  const h2 = h.replace(/^finish-reason-/, 'finish-');
+  const cell = ({ 'streamed-text': 'stream-text', 'usage-in-stream': 'stream-usage',
+    'streamed-tool-call': 'stream-tool-call', 'error-auth': 'error-401',
+    'error-401-gateway-credential': 'error-401', 'error-500': 'error-5xx',
+    'error-404-model-not-found': 'error-404', 'json-schema-output': 'json-schema' })[h2] || h2;
   if (!kinds.includes(kind)) kinds.push(kind);
   if (!cells.has(cell)) cells.set(cell, new Map());
   const prev = cells.get(cell).get(kind);

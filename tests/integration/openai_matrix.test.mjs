@@ -118,7 +118,7 @@ for (const kind of ['openai', 'azure']) {
       const r = await postChat(gw.url, chatBody(M(), 'a b c d e f', { max_tokens: 2 }));
       assert.equal(r.json.choices[0].finish_reason, 'length');
     });
-    cell('finish-tool_calls', async () => {
+    cell('finish-tool-calls', async () => {
       const r = await postChat(gw.url, chatBody(M(), 'x', { tools: TOOLS, tool_choice: 'required' }));
       assert.equal(r.json.choices[0].finish_reason, 'tool_calls');
     });
