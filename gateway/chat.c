@@ -217,6 +217,41 @@ static int on_upstream_data(void *ud, const char *p, size_t n)
   return 0;
 }
 
+/* Send an OpenAI embeddings list (taken over), base64-encoded when the
+ * client asked for it: one place for every provider kind. */
+static void respond_embeddings(struct req *r, cJSON *list)
+{
+  char *json;
+
+  if(r->embed_base64)
+    oai_embed_to_base64(list);
+  json = cJSON_PrintUnformatted(list);
+  cJSON_Delete(list);
+  if(!json)
+    abort();
+  req_respond_json(r, 200, json, strlen(json));
+  free(json);
+}
+
+/* A non-streamed 2xx embeddings answer from an adapter's upstream. */
+static void respond_translated_embeddings(struct req *r)
+{
+  struct canon_usage usage;
+  struct api_error err;
+  cJSON *out = NULL;
+
+  canon_usage_init(&usage);
+  if(r->prov->adapter->parse_embeddings(r->prov, r->upbody.data, r->upbody.len,
+                                        r->embed_req, r->upstream_model, &out,
+                                        &usage, &err)) {
+    metrics_upstream_error(r->gw->metrics, r->prov->name, "bad_response");
+    req_respond_error(r, &err);
+    return;
+  }
+  take_usage(r, &usage);
+  respond_embeddings(r, out);
+}
+
 /* A non-streamed 2xx answer from an adapter's upstream, as OpenAI's
  * chat.completion. */
 static void respond_translated(struct req *r)
@@ -330,7 +365,10 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
       return;
     }
     if(r->prov->kind == PROV_ADAPTER) {
-      respond_translated(r);
+      if(r->embed_req)
+        respond_translated_embeddings(r);
+      else
+        respond_translated(r);
       return;
     }
     char *fixed;
@@ -543,6 +581,7 @@ void embeddings_handle(struct req *r)
     cJSON_Delete(body);
     return;
   }
+  r->embed_base64 = oai_embed_base64(body);
   if(r->prov->kind == PROV_ECHO) {
     if(!prov_echo_is_embedding_model(r->upstream_model)) {
       api_error_set(
@@ -550,10 +589,30 @@ void embeddings_handle(struct req *r)
           "'%s' is a chat model; echo/embed-1 serves embeddings.", r->model);
       req_respond_error(r, &err);
     } else {
-      char *json = prov_echo_embed(body, r->upstream_model, &r->usage);
-      req_respond_json(r, 200, json, strlen(json));
-      free(json);
+      respond_embeddings(r,
+                         prov_echo_embed(body, r->upstream_model, &r->usage));
     }
+  } else if(r->prov->kind == PROV_ADAPTER &&
+            r->prov->adapter->build_embeddings) {
+    struct config_kv *fwd = sb_calloc((size_t)r->nfwd + 1, sizeof(*fwd));
+    struct prov_client client = {r->authorization, fwd, 0};
+    struct prov_http http;
+    int rc;
+
+    memset(&http, 0, sizeof(http));
+    client.nfwd = forwarded_for(r, fwd);
+    rc = r->prov->adapter->build_embeddings(r->prov, body, r->upstream_model,
+                                            &client, &http, &err);
+    free(fwd);
+    if(rc)
+      req_respond_error(r, &err);
+    else {
+      /* The answer is translated when it arrives (respond_translated). */
+      r->embed_req = cJSON_Duplicate(body, 1);
+      r->relay = 1;
+      start_upstream(r, &http);
+    }
+    prov_http_free(&http);
   } else if(r->prov->kind == PROV_OPENAI) {
     struct config_kv *fwd = sb_calloc((size_t)r->nfwd + 1, sizeof(*fwd));
     struct prov_client client = {r->authorization, fwd, 0};
@@ -599,4 +658,6 @@ void chat_release(struct req *r)
   }
   prov_echo_free(r->echo);
   r->echo = NULL;
+  cJSON_Delete(r->embed_req);
+  r->embed_req = NULL;
 }

@@ -88,6 +88,8 @@ struct req {
   int stream_failed;
   struct buf upbody; /* non-streamed upstream body, or an error body */
   struct prov_echo *echo;
+  cJSON *embed_req; /* embeddings through an adapter: the request */
+  int embed_base64; /* the client asked for base64 vectors */
   struct echo_pacer *pacer;
   struct prov_usage usage;
   char error_type[48];

@@ -2,6 +2,8 @@
 #include "gateway/sb.h"
 
 #include <math.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int bad(struct api_error *err, const char *param, const char *code,
@@ -89,4 +91,38 @@ int oai_embed_base64(const cJSON *body)
   const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(body, "encoding_format");
 
   return cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "base64");
+}
+
+void oai_embed_to_base64(cJSON *list)
+{
+  cJSON *d;
+
+  cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(list, "data"))
+  {
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(d, "embedding");
+    int n = cJSON_GetArraySize(v);
+    unsigned char *raw;
+    char *b64;
+    cJSON *x;
+    int i = 0;
+
+    if(!cJSON_IsArray(v))
+      continue;
+    raw = sb_malloc((size_t)n * 4 + 1);
+    b64 = sb_malloc(((size_t)n * 4 + 2) / 3 * 4 + 1);
+    cJSON_ArrayForEach(x, v)
+    {
+      float f = (float)x->valuedouble;
+      uint32_t bits;
+      memcpy(&bits, &f, 4);
+      for(int b = 0; b < 4; b++) /* little-endian on the wire */
+        raw[4 * i + b] = (unsigned char)(bits >> (8 * b));
+      i++;
+    }
+    EVP_EncodeBlock((unsigned char *)b64, raw, n * 4);
+    cJSON_ReplaceItemInObjectCaseSensitive(d, "embedding",
+                                           cJSON_CreateString(b64));
+    free(raw);
+    free(b64);
+  }
 }

@@ -23,4 +23,10 @@ int oai_embed_validate(const cJSON *body, struct api_error *err);
 /** 1 when the client asked for base64-encoded vectors. */
 int oai_embed_base64(const cJSON *body);
 
+/**
+ * Replace every data[].embedding float array of an OpenAI embeddings
+ * list with its base64 form (little-endian float32, providers.md §1.9).
+ */
+void oai_embed_to_base64(cJSON *list);
+
 #endif

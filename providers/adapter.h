@@ -107,6 +107,20 @@ struct prov_adapter {
                     size_t len, const char *retry_after,
                     const char *retry_after_ms, struct api_error *err);
 
+  /**
+   * Optional (NULL: the kind serves no embeddings): the upstream request
+   * for a validated /v1/embeddings body (gateway/oai_embed.h), and the
+   * parser of its 2xx answer into an OpenAI embeddings list object with
+   * float arrays (*out, caller frees; the gateway encodes base64 itself
+   * when the client asked for it). Same error conventions as chat.
+   */
+  int (*build_embeddings)(const struct prov *p, const cJSON *req,
+                          const char *model, const struct prov_client *client,
+                          struct prov_http *out, struct api_error *err);
+  int (*parse_embeddings)(const struct prov *p, const char *body, size_t len,
+                          const cJSON *req, const char *model, cJSON **out,
+                          struct canon_usage *usage, struct api_error *err);
+
   /** Optional: the request that lists the upstream's models, and its
    * parser. NULL when models must be configured. */
   void (*build_models)(const struct prov *p, struct prov_http *out);

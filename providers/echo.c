@@ -4,7 +4,6 @@
 
 #include <ctype.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -321,27 +320,10 @@ static void embed_one(const char *p, size_t n, int dims, float *v)
     v[i] = (float)(v[i] / norm);
 }
 
-static cJSON *vector_json(const float *v, int dims, int base64)
+static cJSON *vector_json(const float *v, int dims)
 {
-  cJSON *arr;
+  cJSON *arr = cJSON_CreateArray();
 
-  if(base64) {
-    unsigned char *raw = sb_malloc((size_t)dims * 4);
-    char *b64 = sb_malloc(((size_t)dims * 4 + 2) / 3 * 4 + 1);
-    cJSON *s;
-    for(int i = 0; i < dims; i++) {
-      uint32_t bits;
-      memcpy(&bits, &v[i], 4);
-      for(int b = 0; b < 4; b++) /* little-endian on the wire */
-        raw[4 * i + b] = (unsigned char)(bits >> (8 * b));
-    }
-    EVP_EncodeBlock((unsigned char *)b64, raw, dims * 4);
-    s = cJSON_CreateString(b64);
-    free(raw);
-    free(b64);
-    return s;
-  }
-  arr = cJSON_CreateArray();
   for(int i = 0; i < dims; i++)
     cJSON_AddItemToArray(arr, cJSON_CreateNumber(v[i]));
   return arr;
@@ -355,13 +337,11 @@ static char *input_text(const cJSON *item)
   return cJSON_PrintUnformatted(item);
 }
 
-char *prov_echo_embed(const cJSON *body, const char *model,
-                      struct prov_usage *u)
+cJSON *prov_echo_embed(const cJSON *body, const char *model,
+                       struct prov_usage *u)
 {
   const cJSON *input = cJSON_GetObjectItemCaseSensitive(body, "input");
   const cJSON *dimv = cJSON_GetObjectItemCaseSensitive(body, "dimensions");
-  const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(body, "encoding_format");
-  int base64 = cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "base64");
   int dims = cJSON_IsNumber(dimv) ? (int)dimv->valuedouble : ECHO_EMBED_DIMS;
   /* A flat array of token ids is one input, not many. */
   int single =
@@ -372,7 +352,6 @@ char *prov_echo_embed(const cJSON *body, const char *model,
   float *v;
   int64_t words = 0;
   int idx = 0;
-  char *json;
 
   if(dims > ECHO_EMBED_MAX_DIMS)
     dims = ECHO_EMBED_MAX_DIMS;
@@ -388,7 +367,7 @@ char *prov_echo_embed(const cJSON *body, const char *model,
     embed_one(text, strlen(text), dims, v);
     cJSON_AddStringToObject(e, "object", "embedding");
     cJSON_AddNumberToObject(e, "index", idx++);
-    cJSON_AddItemToObject(e, "embedding", vector_json(v, dims, base64));
+    cJSON_AddItemToObject(e, "embedding", vector_json(v, dims));
     cJSON_AddItemToArray(data, e);
     free(text);
   }
@@ -399,6 +378,5 @@ char *prov_echo_embed(const cJSON *body, const char *model,
   u->prompt_tokens = words;
   u->completion_tokens = 0;
   free(v);
-  json = print(root);
-  return json;
+  return root;
 }

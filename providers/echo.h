@@ -56,10 +56,10 @@ int prov_echo_is_embedding_model(const char *model);
 /**
  * Embeddings for a validated /v1/embeddings body: one deterministic unit
  * vector per input (a hash of its text; `dimensions` long, 16 by
- * default), as floats or base64 little-endian float32 as the body asks.
- * Returns the OpenAI list object as a JSON string (caller frees).
+ * default), as float arrays. Returns the OpenAI list object (caller
+ * frees with cJSON_Delete).
  */
-char *prov_echo_embed(const cJSON *body, const char *model,
-                      struct prov_usage *u);
+cJSON *prov_echo_embed(const cJSON *body, const char *model,
+                       struct prov_usage *u);
 
 #endif
