@@ -126,10 +126,10 @@ static int on_canon_event(void *ud, const struct canon_ev *ev)
 }
 
 static int adapter_payload(struct req *r, const char *event, size_t event_len,
-                           const char *data, size_t len)
+                           const char *data, size_t len, int exception)
 {
   const struct canon_sink sink = {on_canon_event, r};
-  struct prov_payload pl = {event, event_len, data, len};
+  struct prov_payload pl = {event, event_len, data, len, exception};
   int rc = r->prov->adapter->stream_feed(r->pstream, &pl, &sink);
 
   if(rc && !r->stream_failed) {
@@ -145,7 +145,23 @@ static int adapter_payload(struct req *r, const char *event, size_t event_len,
 
 static int on_ndjson_line(void *ud, const char *line, size_t len)
 {
-  return adapter_payload(ud, NULL, 0, line, len);
+  return adapter_payload(ud, NULL, 0, line, len, 0);
+}
+
+static int on_eventstream_msg(void *ud, const struct eventstream_msg *m)
+{
+  static const char exc[] = "exception", err[] = "error";
+
+  if(m->message_type_len == sizeof(exc) - 1 &&
+     !memcmp(m->message_type, exc, sizeof(exc) - 1))
+    return adapter_payload(ud, m->exception_type, m->exception_type_len,
+                           m->payload, m->payload_len, 1);
+  if(m->message_type_len == sizeof(err) - 1 &&
+     !memcmp(m->message_type, err, sizeof(err) - 1))
+    return adapter_payload(ud, m->error_code, m->error_code_len,
+                           m->error_message, m->error_message_len, 1);
+  return adapter_payload(ud, m->event_type, m->event_type_len, m->payload,
+                         m->payload_len, 0);
 }
 
 static int on_sse_event(void *ud, const struct sse_event *ev)
@@ -154,7 +170,8 @@ static int on_sse_event(void *ud, const struct sse_event *ev)
   int rc;
 
   if(r->prov->kind == PROV_ADAPTER)
-    return adapter_payload(r, ev->event, ev->event_len, ev->data, ev->data_len);
+    return adapter_payload(r, ev->event, ev->event_len, ev->data, ev->data_len,
+                           0);
   rc = prov_openai_stream_event(&r->ostream, ev->data, ev->data_len, &r->out,
                                 &r->stream_err);
 
@@ -195,14 +212,24 @@ static int on_upstream_data(void *ud, const char *p, size_t n)
     if(r->prov->kind == PROV_ADAPTER &&
        r->prov->adapter->framing == PROV_FRAMING_NDJSON)
       rc = ndjson_feed(&r->nd_in, p, n);
+    else if(r->prov->kind == PROV_ADAPTER &&
+            r->prov->adapter->framing == PROV_FRAMING_EVENTSTREAM)
+      rc = eventstream_feed(&r->es_in, p, n);
     else
       rc = sse_parser_feed(&r->sse_in, p, n);
-    if(rc == SB_ETOOBIG && !r->stream_failed) {
+    if(rc && !r->stream_failed) {
+      /* The framing itself broke (event over the limit, bad CRC). */
       struct api_error err;
-      api_error_set(&err, 502, "upstream_error", "upstream_response_too_large",
-                    NULL,
-                    "An upstream stream event exceeded the limit "
-                    "(limits.max_response_bytes).");
+      if(rc == SB_ETOOBIG)
+        api_error_set(&err, 502, "upstream_error",
+                      "upstream_response_too_large", NULL,
+                      "An upstream stream event exceeded the limit "
+                      "(limits.max_response_bytes).");
+      else
+        api_error_set(&err, 502, "upstream_error", "upstream_bad_response",
+                      NULL, "Provider '%s' sent a malformed stream.",
+                      r->prov->name);
+      metrics_upstream_error(r->gw->metrics, r->prov->name, "bad_stream");
       r->stream_failed = 1;
       req_stream_fail(r, &err);
     }
@@ -488,6 +515,9 @@ static void serve_adapter(struct req *r, const cJSON *body)
     r->pstream = a->stream_new(r->prov, r->upstream_model);
     if(a->framing == PROV_FRAMING_NDJSON)
       ndjson_init(&r->nd_in, lim->max_response_bytes, on_ndjson_line, r);
+    else if(a->framing == PROV_FRAMING_EVENTSTREAM)
+      eventstream_init(&r->es_in, lim->max_response_bytes, on_eventstream_msg,
+                       r);
     else
       sse_parser_init(&r->sse_in, lim->max_response_bytes, on_sse_event, r);
   }
@@ -650,6 +680,7 @@ void chat_release(struct req *r)
   if(r->relay) {
     sse_parser_free(&r->sse_in);
     ndjson_free(&r->nd_in);
+    eventstream_free(&r->es_in);
     oai_stream_free(&r->render);
     if(r->pstream)
       r->prov->adapter->stream_free(r->pstream);

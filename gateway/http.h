@@ -18,6 +18,7 @@
 #include "gateway/apierr.h"
 #include "gateway/buf.h"
 #include "gateway/config.h"
+#include "gateway/eventstream.h"
 #include "gateway/ndjson.h"
 #include "gateway/oai_stream.h"
 #include "gateway/server.h"
@@ -82,6 +83,7 @@ struct req {
   struct sse_parser sse_in;
   struct prov_openai_stream ostream; /* openai pass-through */
   struct ndjson nd_in;               /* adapter with NDJSON framing */
+  struct eventstream es_in;          /* adapter with AWS event-stream */
   struct prov_stream *pstream;       /* adapter's stream state */
   struct oai_stream render;          /* adapter events -> OpenAI chunks */
   struct api_error stream_err;       /* set when the relay must fail */

@@ -37,6 +37,9 @@ struct prov_payload {
   size_t event_len;
   const char *data; /* SSE data, NDJSON line, event-stream payload */
   size_t len;
+  int exception; /* event-stream :message-type exception (event = its
+                  * :exception-type) or error (event = :error-code, data =
+                  * :error-message) */
 };
 
 struct prov_stream; /* adapter-private stream state */
