@@ -50,9 +50,9 @@ struct eventstream_msg {
 typedef int (*eventstream_cb)(void *ud, const struct eventstream_msg *m);
 
 struct eventstream {
-  struct buf msg;   /* the incomplete current message */
-  size_t need;      /* bytes of the current message (0: prelude not read) */
-  size_t max;       /* largest message accepted */
+  struct buf msg; /* the incomplete current message */
+  size_t need;    /* bytes of the current message (0: prelude not read) */
+  size_t max;     /* largest message accepted */
   eventstream_cb cb;
   void *ud;
   int err; /* sticky result once nonzero */
