@@ -3,6 +3,7 @@
  */
 #include "providers/adapter.h"
 #include "providers/anthropic.h"
+#include "providers/bedrock.h"
 #include "providers/cohere.h"
 #include "providers/gemini.h"
 #include "providers/ollama.h"
@@ -12,11 +13,8 @@
 /* One line per adapter; each providers/<kind>.h declares its table.
  * Adding an adapter: see docs/adapters.md (add exactly one line here). */
 static const struct prov_adapter *const adapters[] = {
-    &prov_ollama_adapter,
-    &prov_gemini_adapter,
-    &prov_cohere_adapter,
-    &prov_anthropic_adapter,
-    NULL,
+    &prov_ollama_adapter,    &prov_gemini_adapter,  &prov_cohere_adapter,
+    &prov_anthropic_adapter, &prov_bedrock_adapter, NULL,
 };
 
 const struct prov_adapter *prov_adapter_find(const char *kind)

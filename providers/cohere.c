@@ -45,6 +45,92 @@ static int invalid(const char *param, const char *code, const char *msg,
   return SB_EINVAL;
 }
 
+/* ---- configuration ---------------------------------------------------- */
+
+/* Cohere's input_type values for text (providers.md §5.6; "image" is for
+ * images, which the OpenAI request cannot carry). */
+static const char *const INPUT_TYPES[] = {"search_document", "search_query",
+                                          "classification", "clustering"};
+static const char *const TRUNCATES[] = {"NONE", "START", "END"};
+
+/* Parsed provider options (p->priv); the strings point into the tables
+ * above. */
+struct cohere_opts {
+  const char *embed_input_type;
+  const char *embed_truncate;
+};
+
+static const struct cohere_opts DEFAULT_OPTS = {"search_document", "NONE"};
+
+static const struct cohere_opts *opts_of(const struct prov *p)
+{
+  return p->priv ? p->priv : &DEFAULT_OPTS;
+}
+
+/* The entry of table equal to v, or NULL. */
+static const char *one_of(const char *const *table, size_t n, const cJSON *v)
+{
+  if(!cJSON_IsString(v))
+    return NULL;
+  for(size_t i = 0; i < n; i++)
+    if(!strcmp(table[i], v->valuestring))
+      return table[i];
+  return NULL;
+}
+
+static int configure(struct prov *p, const cJSON *options, const char *path,
+                     char *err, size_t errlen)
+{
+  struct cohere_opts *o = sb_calloc(1, sizeof(*o));
+  const cJSON *it;
+
+  *o = DEFAULT_OPTS;
+  if(options && !cJSON_IsObject(options)) {
+    snprintf(err, errlen, "%s: expected an object", path);
+    goto bad;
+  }
+  cJSON_ArrayForEach(it, options)
+  {
+    const char *k = it->string;
+
+    if(!strcmp(k, "embed_input_type")) {
+      o->embed_input_type = one_of(INPUT_TYPES, SB_ARRAY_LEN(INPUT_TYPES), it);
+      if(!o->embed_input_type) {
+        snprintf(err, errlen,
+                 "%s.%s: expected one of \"search_document\", "
+                 "\"search_query\", \"classification\", \"clustering\"",
+                 path, k);
+        goto bad;
+      }
+    } else if(!strcmp(k, "embed_truncate")) {
+      o->embed_truncate = one_of(TRUNCATES, SB_ARRAY_LEN(TRUNCATES), it);
+      if(!o->embed_truncate) {
+        snprintf(err, errlen,
+                 "%s.%s: expected one of \"NONE\", \"START\", \"END\"", path,
+                 k);
+        goto bad;
+      }
+    } else {
+      snprintf(err, errlen,
+               "%s.%s: unknown option (known: embed_input_type, "
+               "embed_truncate)",
+               path, k);
+      goto bad;
+    }
+  }
+  p->priv = o;
+  return 0;
+bad:
+  free(o);
+  return SB_ECONFIG;
+}
+
+static void unconfigure(struct prov *p)
+{
+  free(p->priv);
+  p->priv = NULL;
+}
+
 /* ---- request ---------------------------------------------------------- */
 
 /* What happens to each top-level request field. Fields not listed are not
@@ -943,6 +1029,197 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   return rc;
 }
 
+/* ---- embeddings (providers.md §5.6) ----------------------------------- */
+
+/* output_dimension values Cohere takes (embed-v4.0 and later). */
+static const int OUTPUT_DIMENSIONS[] = {256, 512, 1024, 1536};
+
+/* Models of the v2 and v3 families have one fixed size. */
+static int fixed_size_model(const char *model)
+{
+  return !strncmp(model, "embed-", 6) &&
+         (strstr(model, "-v2.") || strstr(model, "-v3."));
+}
+
+/* input as Cohere's texts (*out), or a 400 for token ids, which Cohere
+ * cannot take. */
+static int embed_texts(const struct prov *p, const cJSON *input, cJSON **out,
+                       struct api_error *err)
+{
+  const cJSON *it;
+
+  *out = NULL;
+  if(cJSON_IsString(input)) {
+    *out = cJSON_CreateArray();
+    cJSON_AddItemToArray(*out, cJSON_CreateString(input->valuestring));
+    return 0;
+  }
+  cJSON_ArrayForEach(it, input)
+  {
+    if(!cJSON_IsString(it)) {
+      api_error_set(err, 400, "invalid_request_error", "unsupported_value",
+                    "input",
+                    "Provider '%s' takes text only: 'input' as token ids is "
+                    "not supported.",
+                    p->name);
+      return SB_EINVAL;
+    }
+  }
+  *out = cJSON_Duplicate(input, 1);
+  return 0;
+}
+
+static int embed_dimensions(const struct prov *p, const cJSON *req,
+                            const char *model, cJSON *body,
+                            struct api_error *err)
+{
+  const cJSON *d = get(req, "dimensions");
+
+  if(!cJSON_IsNumber(d))
+    return 0;
+  if(fixed_size_model(model)) {
+    api_error_set(err, 400, "invalid_request_error", "unsupported_parameter",
+                  "dimensions",
+                  "Model '%s' of provider '%s' has a fixed size; "
+                  "'dimensions' needs embed-v4.0 or later.",
+                  model, p->name);
+    return SB_EINVAL;
+  }
+  for(size_t i = 0; i < SB_ARRAY_LEN(OUTPUT_DIMENSIONS); i++)
+    if(d->valuedouble == OUTPUT_DIMENSIONS[i]) {
+      cJSON_AddNumberToObject(body, "output_dimension", OUTPUT_DIMENSIONS[i]);
+      return 0;
+    }
+  api_error_set(err, 400, "invalid_request_error", "unsupported_value",
+                "dimensions",
+                "Provider '%s' takes 'dimensions' 256, 512, 1024 or 1536 "
+                "only.",
+                p->name);
+  return SB_EINVAL;
+}
+
+static int build_embeddings(const struct prov *p, const cJSON *req,
+                            const char *model, const struct prov_client *client,
+                            struct prov_http *out, struct api_error *err)
+{
+  const struct cohere_opts *o = opts_of(p);
+  cJSON *body = cJSON_CreateObject(), *texts, *types;
+  const cJSON *f;
+  char *json;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  cJSON_AddStringToObject(body, "model", model);
+  rc = embed_texts(p, get(req, "input"), &texts, err);
+  if(!rc) {
+    cJSON_AddItemToObject(body, "texts", texts);
+    cJSON_AddStringToObject(body, "input_type", o->embed_input_type);
+    types = cJSON_AddArrayToObject(body, "embedding_types");
+    /* base64 is made by the gateway from the floats. */
+    cJSON_AddItemToArray(types, cJSON_CreateString("float"));
+    rc = embed_dimensions(p, req, model, body, err);
+  }
+  if(rc) {
+    cJSON_Delete(body);
+    return rc;
+  }
+  cJSON_AddStringToObject(body, "truncate", o->embed_truncate);
+  cJSON_ArrayForEach(f, req)
+  {
+    static const char *const handled[] = {"model", "input", "encoding_format",
+                                          "dimensions"};
+    int known = cJSON_IsNull(f);
+
+    for(size_t i = 0; !known && i < SB_ARRAY_LEN(handled); i++)
+      known = !strcmp(handled[i], f->string);
+    if(!known) /* user, and anything unknown */
+      prov_http_note_dropped(out, f->string);
+  }
+  json = cJSON_PrintUnformatted(body);
+  cJSON_Delete(body);
+  if(!json)
+    abort();
+  out->body = json;
+  out->body_len = strlen(json);
+  out->url = sb_asprintf("%s/v2/embed", p->base_url);
+  prov_http_add_header(out, "Content-Type: application/json");
+  prov_http_add_header(out, "Accept: application/json");
+  prov_http_add_header(out, "Expect:");
+  auth_headers(p, client, out);
+  for(int i = 0; client && i < client->nfwd; i++)
+    prov_http_add_header(out, "%s: %s", client->fwd[i].name,
+                         client->fwd[i].value);
+  return 0;
+}
+
+/* The number of inputs of a validated request. */
+static int embed_count(const cJSON *req)
+{
+  const cJSON *input = get(req, "input");
+  return cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
+}
+
+static int parse_embeddings(const struct prov *p, const char *body, size_t len,
+                            const cJSON *req, const char *model, cJSON **out,
+                            struct canon_usage *usage, struct api_error *err)
+{
+  cJSON *root = cJSON_ParseWithLength(body, len);
+  const cJSON *emb = get(root, "embeddings");
+  const cJSON *vecs = cJSON_IsArray(emb) ? emb : get(emb, "float");
+  const cJSON *v, *x;
+  cJSON *res, *data, *us;
+  int64_t tokens;
+  int i = 0;
+
+  (void)p;
+  *out = NULL;
+  canon_usage_init(usage);
+  if(!cJSON_IsArray(vecs) || cJSON_GetArraySize(vecs) != embed_count(req)) {
+    cJSON_Delete(root);
+    bad_response(err, "a response that is not a Cohere float embeddings "
+                      "answer for every input");
+    return SB_EPROTO;
+  }
+  cJSON_ArrayForEach(v, vecs)
+  {
+    int ok = cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0;
+
+    cJSON_ArrayForEach(x, v)
+    {
+      ok = ok && cJSON_IsNumber(x);
+    }
+    if(!ok) {
+      cJSON_Delete(root);
+      bad_response(err, "an embedding that is not an array of numbers");
+      return SB_EPROTO;
+    }
+  }
+  tokens = count(get(get(root, "meta"), "billed_units"), "input_tokens");
+  usage->prompt_tokens = tokens;
+  usage->completion_tokens = 0;
+
+  res = cJSON_CreateObject();
+  cJSON_AddStringToObject(res, "object", "list");
+  data = cJSON_AddArrayToObject(res, "data");
+  cJSON_ArrayForEach(v, vecs)
+  {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "object", "embedding");
+    cJSON_AddNumberToObject(e, "index", i++);
+    cJSON_AddItemToObject(e, "embedding", cJSON_Duplicate(v, 1));
+    cJSON_AddItemToArray(data, e);
+  }
+  cJSON_AddStringToObject(res, "model", model);
+  us = cJSON_AddObjectToObject(res, "usage");
+  cJSON_AddNumberToObject(us, "prompt_tokens",
+                          (double)(tokens > 0 ? tokens : 0));
+  cJSON_AddNumberToObject(us, "total_tokens",
+                          (double)(tokens > 0 ? tokens : 0));
+  cJSON_Delete(root);
+  *out = res;
+  return 0;
+}
+
 /* ---- errors and models ------------------------------------------------ */
 
 static void map_error(const struct prov *p, int status, const char *body,
@@ -1006,9 +1283,9 @@ static void map_error(const struct prov *p, int status, const char *body,
 static void build_models(const struct prov *p, struct prov_http *out)
 {
   memset(out, 0, sizeof(*out));
-  /* 1000 is the largest page Cohere serves. */
-  out->url =
-      sb_asprintf("%s/v1/models?endpoint=chat&page_size=1000", p->base_url);
+  /* Chat and embed models both (Cohere's filter takes one endpoint);
+   * 1000 is the largest page Cohere serves. */
+  out->url = sb_asprintf("%s/v1/models?page_size=1000", p->base_url);
   prov_http_add_header(out, "Accept: application/json");
   auth_headers(p, NULL, out);
 }
@@ -1030,7 +1307,15 @@ static int parse_models(const char *body, size_t len, char ***models,
   cJSON_ArrayForEach(m, list)
   {
     const char *name = str(m, "name");
-    if(name && *name)
+    const cJSON *eps = get(m, "endpoints"), *e;
+    int serves = !cJSON_IsArray(eps); /* not said: kept */
+
+    cJSON_ArrayForEach(e, eps)
+    {
+      const char *ep = cJSON_IsString(e) ? e->valuestring : "";
+      serves |= !strcmp(ep, "chat") || !strcmp(ep, "embed");
+    }
+    if(name && *name && serves)
       v[n++] = sb_strdup(name);
   }
   cJSON_Delete(root);
@@ -1044,8 +1329,8 @@ const struct prov_adapter prov_cohere_adapter = {
     .caps = PROV_COHERE_CAPS,
     .framing = PROV_FRAMING_SSE,
     .default_base_url = "https://api.cohere.com",
-    .configure = NULL,
-    .unconfigure = NULL,
+    .configure = configure,
+    .unconfigure = unconfigure,
     .build_chat = build_chat,
     .parse_chat = parse_chat,
     .stream_new = stream_new,
@@ -1053,6 +1338,8 @@ const struct prov_adapter prov_cohere_adapter = {
     .stream_complete = stream_complete,
     .stream_free = stream_free,
     .map_error = map_error,
+    .build_embeddings = build_embeddings,
+    .parse_embeddings = parse_embeddings,
     .build_models = build_models,
     .parse_models = parse_models,
 };

@@ -1281,6 +1281,185 @@ static int gemini_stream_feed(struct prov_stream *s,
   return rc;
 }
 
+/* ---- embeddings (providers.md §4.6) -------------------------------------- */
+
+/* batchEmbedContents takes at most this many requests. */
+#define GEMINI_EMBED_MAX_INPUTS 100
+
+/* Fields build_embeddings translates or the gateway handles; any other
+ * top-level field is dropped and reported. */
+static const char *const EMBED_KNOWN[] = {"model", "input", "encoding_format",
+                                          "dimensions"};
+
+/* Check a validated input for Gemini: text only (token ids are refused),
+ * at most GEMINI_EMBED_MAX_INPUTS items. */
+static int embed_check(const cJSON *input, struct api_error *err)
+{
+  const cJSON *it;
+  int n = 0;
+
+  if(cJSON_IsString(input))
+    return 0;
+  cJSON_ArrayForEach(it, input)
+  {
+    if(!cJSON_IsString(it)) {
+      api_error_set(err, 400, "invalid_request_error", "unsupported_value",
+                    "input",
+                    "Provider kind 'gemini' embeds text only; token-id "
+                    "inputs (arrays of integers) are not supported.");
+      return SB_EINVAL;
+    }
+    n++;
+  }
+  if(n > GEMINI_EMBED_MAX_INPUTS) {
+    api_error_set(err, 400, "invalid_request_error", "unsupported_value",
+                  "input",
+                  "Provider kind 'gemini' embeds at most %d inputs per "
+                  "request (batchEmbedContents); got %d.",
+                  GEMINI_EMBED_MAX_INPUTS, n);
+    return SB_EINVAL;
+  }
+  return 0;
+}
+
+/* One EmbedContentRequest. */
+static cJSON *embed_request(const char *name, const char *text,
+                            const cJSON *dims)
+{
+  cJSON *r = cJSON_CreateObject();
+  cJSON *part = cJSON_CreateObject();
+
+  cJSON_AddStringToObject(r, "model", name);
+  cJSON_AddStringToObject(part, "text", text);
+  cJSON_AddItemToArray(
+      cJSON_AddArrayToObject(cJSON_AddObjectToObject(r, "content"), "parts"),
+      part);
+  if(cJSON_IsNumber(dims))
+    cJSON_AddNumberToObject(r, "outputDimensionality", dims->valuedouble);
+  return r;
+}
+
+static int gemini_build_embeddings(const struct prov *p, const cJSON *req,
+                                   const char *model,
+                                   const struct prov_client *client,
+                                   struct prov_http *out, struct api_error *err)
+{
+  const cJSON *input = get(req, "input");
+  const cJSON *dims = get(req, "dimensions");
+  const cJSON *f;
+  cJSON *body, *reqs;
+  char *name, *json;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  rc = embed_check(input, err);
+  if(rc)
+    return rc;
+  cJSON_ArrayForEach(f, req)
+  {
+    int known = 0;
+
+    if(cJSON_IsNull(f))
+      continue;
+    for(size_t i = 0; i < SB_ARRAY_LEN(EMBED_KNOWN) && !known; i++)
+      known = !strcmp(f->string, EMBED_KNOWN[i]);
+    if(!known)
+      prov_http_note_dropped(out, f->string);
+  }
+  /* The resource name the path uses, repeated in every request. */
+  name = sb_asprintf("%s%s", strchr(model, '/') ? "" : "models/", model);
+  body = cJSON_CreateObject();
+  reqs = cJSON_AddArrayToObject(body, "requests");
+  if(cJSON_IsString(input)) {
+    cJSON_AddItemToArray(reqs, embed_request(name, input->valuestring, dims));
+  } else {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, input)
+    {
+      cJSON_AddItemToArray(reqs, embed_request(name, it->valuestring, dims));
+    }
+  }
+  free(name);
+  json = cJSON_PrintUnformatted(body);
+  cJSON_Delete(body);
+  if(!json)
+    abort();
+  out->body = json;
+  out->body_len = strlen(json);
+  out->url = model_url(p, model, "batchEmbedContents");
+  prov_http_add_header(out, "Content-Type: application/json");
+  prov_http_add_header(out, "Accept: application/json");
+  prov_http_add_header(out, "Expect:");
+  add_auth_headers(p, client, out);
+  return 0;
+}
+
+/* The number of inputs of a validated request (1 for a string). */
+static int embed_count(const cJSON *req)
+{
+  const cJSON *input = get(req, "input");
+  return cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
+}
+
+static int gemini_parse_embeddings(const struct prov *p, const char *body,
+                                   size_t len, const cJSON *req,
+                                   const char *model, cJSON **out,
+                                   struct canon_usage *usage,
+                                   struct api_error *err)
+{
+  cJSON *root = cJSON_ParseWithLength(body, len);
+  const cJSON *embs = get(root, "embeddings");
+  const cJSON *e;
+  cJSON *o, *data, *us;
+  int i = 0;
+
+  /* Gemini reports no token counts for embeddings: unknown (-1). */
+  canon_usage_init(usage);
+  if(!cJSON_IsArray(embs) || cJSON_GetArraySize(embs) != embed_count(req)) {
+    cJSON_Delete(root);
+    return bad_response(err, "a response that is not a "
+                             "BatchEmbedContentsResponse with one embedding "
+                             "per input");
+  }
+  o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "object", "list");
+  data = cJSON_AddArrayToObject(o, "data");
+  cJSON_ArrayForEach(e, embs)
+  {
+    const cJSON *values = get(e, "values");
+    const cJSON *v;
+    cJSON *d, *vec;
+
+    if(!cJSON_IsArray(values) || !cJSON_GetArraySize(values)) {
+      cJSON_Delete(o);
+      cJSON_Delete(root);
+      return bad_response(err, "an embedding without values");
+    }
+    d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "object", "embedding");
+    cJSON_AddNumberToObject(d, "index", i++);
+    vec = cJSON_AddArrayToObject(d, "embedding");
+    cJSON_AddItemToArray(data, d);
+    cJSON_ArrayForEach(v, values)
+    {
+      if(!cJSON_IsNumber(v)) {
+        cJSON_Delete(o);
+        cJSON_Delete(root);
+        return bad_response(err, "an embedding value that is not a number");
+      }
+      cJSON_AddItemToArray(vec, cJSON_CreateNumber(v->valuedouble));
+    }
+  }
+  cJSON_AddStringToObject(o, "model", model);
+  /* OpenAI's list always has usage; the counts are not known. */
+  us = cJSON_AddObjectToObject(o, "usage");
+  cJSON_AddNumberToObject(us, "prompt_tokens", 0);
+  cJSON_AddNumberToObject(us, "total_tokens", 0);
+  cJSON_Delete(root);
+  *out = o;
+  return 0;
+}
+
 /* ---- models ------------------------------------------------------------- */
 
 static void gemini_build_models(const struct prov *p, struct prov_http *out)
@@ -1338,6 +1517,8 @@ const struct prov_adapter prov_gemini_adapter = {
     .stream_complete = gemini_stream_complete,
     .stream_free = gemini_stream_free,
     .map_error = gemini_map_error,
+    .build_embeddings = gemini_build_embeddings,
+    .parse_embeddings = gemini_parse_embeddings,
     .build_models = gemini_build_models,
     .parse_models = gemini_parse_models,
 };

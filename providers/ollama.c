@@ -3,6 +3,8 @@
 #include "gateway/oai_chat.h"
 #include "gateway/sb.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1023,6 +1025,190 @@ static int ollama_stream_feed(struct prov_stream *s,
   return rc;
 }
 
+/* ---- embeddings (POST /api/embed) ------------------------------------- */
+
+/* Fields of a /v1/embeddings body used here; encoding_format is the
+ * gateway's (it encodes base64 itself). truncate and keep_alive are
+ * vendor fields spelt as Ollama spells them. */
+static const char *const EMBED_KNOWN[] = {
+    "model", "input", "encoding_format", "dimensions", "truncate", "keep_alive",
+};
+
+static int invalid_type(struct api_error *err, const char *param,
+                        const char *want)
+{
+  api_error_set(err, 400, T_ERR, "invalid_type", param,
+                "Invalid type for '%s': expected %s.", param, want);
+  return SB_EINVAL;
+}
+
+static int ollama_build_embeddings(const struct prov *p, const cJSON *req,
+                                   const char *model,
+                                   const struct prov_client *client,
+                                   struct prov_http *out, struct api_error *err)
+{
+  const struct ollama_conf *c = p->priv;
+  const cJSON *input = get(req, "input");
+  const cJSON *dims = get(req, "dimensions");
+  const cJSON *trunc = get(req, "truncate");
+  const cJSON *ka = get(req, "keep_alive");
+  const cJSON *it;
+  cJSON *body;
+  char *json;
+
+  memset(out, 0, sizeof(*out));
+  /* Token ids (int[] or an int[] item): /api/embed takes only text. */
+  for(it = cJSON_IsArray(input) ? input->child : NULL; it; it = it->next)
+    if(!cJSON_IsString(it))
+      return unsupported_value(err, p, "input",
+                               "token-id inputs (send the text instead)");
+  if(trunc && !cJSON_IsNull(trunc) && !cJSON_IsBool(trunc))
+    return invalid_type(err, "truncate", "a boolean");
+  if(ka && !cJSON_IsNull(ka) && !cJSON_IsString(ka) && !cJSON_IsNumber(ka))
+    return invalid_type(err, "keep_alive", "a string or a number");
+  for(it = req->child; it; it = it->next)
+    if(it->string &&
+       !in_list(it->string, EMBED_KNOWN, SB_ARRAY_LEN(EMBED_KNOWN)) &&
+       !(cJSON_IsNull(it) &&
+         in_list(it->string, ADVISORY, SB_ARRAY_LEN(ADVISORY))))
+      prov_http_note_dropped(out, it->string); /* user, or unknown */
+
+  body = cJSON_CreateObject();
+  cJSON_AddStringToObject(body, "model", model);
+  cJSON_AddItemToObject(body, "input", cJSON_Duplicate(input, 1));
+  if(cJSON_IsNumber(dims))
+    cJSON_AddNumberToObject(body, "dimensions", dims->valuedouble);
+  /* Ollama truncates over-long inputs unless told not to; OpenAI refuses
+   * them, so the gateway asks for the refusal unless the client opts in. */
+  cJSON_AddBoolToObject(body, "truncate", cJSON_IsTrue(trunc));
+  if(c && c->num_ctx) {
+    /* The same num_ctx as chat: a different one would reload the model. */
+    cJSON *opt = cJSON_AddObjectToObject(body, "options");
+    cJSON_AddNumberToObject(opt, "num_ctx", c->num_ctx);
+  }
+  if(!cJSON_IsString(ka) && !cJSON_IsNumber(ka))
+    ka = c ? c->keep_alive : NULL;
+  if(ka)
+    cJSON_AddItemToObject(body, "keep_alive", cJSON_Duplicate(ka, 0));
+
+  json = cJSON_PrintUnformatted(body);
+  cJSON_Delete(body);
+  if(!json)
+    abort();
+  out->body = json;
+  out->body_len = strlen(json);
+  out->url = sb_asprintf("%s/api/embed", p->base_url);
+  prov_http_add_header(out, "Content-Type: application/json");
+  prov_http_add_header(out, "Accept: application/json");
+  prov_http_add_header(out, "Expect:");
+  add_auth_headers(p, client, out);
+  for(int i = 0; client && i < client->nfwd; i++)
+    prov_http_add_header(out, "%s: %s", client->fwd[i].name,
+                         client->fwd[i].value);
+  return 0;
+}
+
+/* 1 when v is a non-empty array of numbers. */
+static int is_vector(const cJSON *v)
+{
+  const cJSON *x;
+
+  if(!cJSON_IsArray(v) || !v->child)
+    return 0;
+  cJSON_ArrayForEach(x, v) if(!cJSON_IsNumber(x)) return 0;
+  return 1;
+}
+
+/* Keep the first dims components of v and scale them to unit length, as
+ * Ollama does for dimensions (for an Ollama too old to know the field). */
+static void cut_vector(cJSON *v, int dims)
+{
+  double norm = 0;
+  cJSON *x = v->child;
+
+  for(int k = 0; x && k < dims; k++)
+    x = x->next;
+  while(x) { /* drop the tail, O(1) per item */
+    cJSON *next = x->next;
+    cJSON_Delete(cJSON_DetachItemViaPointer(v, x));
+    x = next;
+  }
+  cJSON_ArrayForEach(x, v) norm += x->valuedouble * x->valuedouble;
+  norm = sqrt(norm);
+  if(norm < 1e-12)
+    norm = 1e-12;
+  cJSON_ArrayForEach(x, v) cJSON_SetNumberValue(x, x->valuedouble / norm);
+}
+
+static int ollama_parse_embeddings(const struct prov *p, const char *body,
+                                   size_t len, const cJSON *req,
+                                   const char *model, cJSON **out,
+                                   struct canon_usage *usage,
+                                   struct api_error *err)
+{
+  cJSON *root = cJSON_ParseWithLength(body, len);
+  cJSON *embs = cJSON_GetObjectItemCaseSensitive(root, "embeddings");
+  const cJSON *input = get(req, "input");
+  const cJSON *dims = get(req, "dimensions");
+  int want = cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
+  int d = cJSON_IsNumber(dims) && dims->valuedouble < INT_MAX
+              ? (int)dims->valuedouble
+              : 0;
+  int64_t tokens;
+  cJSON *res, *data, *us, *v;
+  int i = 0;
+
+  (void)p;
+  canon_usage_init(usage);
+  if(!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return bad_response(err, "a response that is not JSON");
+  }
+  if(cJSON_IsString(get(root, "error"))) {
+    api_error_set(err, 502, "upstream_error", "upstream_error", NULL, "%s",
+                  get(root, "error")->valuestring);
+    cJSON_Delete(root);
+    return SB_EPROTO;
+  }
+  if(!cJSON_IsArray(embs) || cJSON_GetArraySize(embs) != want) {
+    cJSON_Delete(root);
+    return bad_response(err, "a response without one embedding per input");
+  }
+  cJSON_ArrayForEach(v, embs) if(!is_vector(v))
+  {
+    cJSON_Delete(root);
+    return bad_response(err, "an embedding that is not an array of numbers");
+  }
+  /* prompt_eval_count is left out when 0 (omitempty). */
+  tokens = count(root, "prompt_eval_count");
+  if(tokens < 0)
+    tokens = 0;
+  usage->prompt_tokens = tokens;
+  usage->completion_tokens = 0;
+
+  res = cJSON_CreateObject();
+  cJSON_AddStringToObject(res, "object", "list");
+  data = cJSON_AddArrayToObject(res, "data");
+  /* The vectors move to the answer rather than being copied. */
+  while((v = cJSON_DetachItemFromArray(embs, 0)) != NULL) {
+    cJSON *e = cJSON_CreateObject();
+
+    if(d > 0 && cJSON_GetArraySize(v) > d)
+      cut_vector(v, d);
+    cJSON_AddStringToObject(e, "object", "embedding");
+    cJSON_AddNumberToObject(e, "index", i++);
+    cJSON_AddItemToObject(e, "embedding", v);
+    cJSON_AddItemToArray(data, e);
+  }
+  cJSON_AddStringToObject(res, "model", model);
+  us = cJSON_AddObjectToObject(res, "usage");
+  cJSON_AddNumberToObject(us, "prompt_tokens", (double)tokens);
+  cJSON_AddNumberToObject(us, "total_tokens", (double)tokens);
+  cJSON_Delete(root);
+  *out = res;
+  return 0;
+}
+
 /* ---- errors ----------------------------------------------------------- */
 
 static int contains(const char *hay, const char *needle)
@@ -1146,6 +1332,8 @@ const struct prov_adapter prov_ollama_adapter = {
     .stream_complete = ollama_stream_complete,
     .stream_free = ollama_stream_free,
     .map_error = ollama_map_error,
+    .build_embeddings = ollama_build_embeddings,
+    .parse_embeddings = ollama_parse_embeddings,
     .build_models = ollama_build_models,
     .parse_models = ollama_parse_models,
 };

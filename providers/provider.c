@@ -96,9 +96,11 @@ static int configure_adapter(struct prov *p, const struct config_provider *c,
   p->kind = PROV_ADAPTER;
   p->adapter = a;
   p->caps = a->caps;
-  p->base_url = sb_strdup(c->base_url ? c->base_url : a->default_base_url);
-  for(size_t n = strlen(p->base_url); n > 0 && p->base_url[n - 1] == '/'; n--)
-    p->base_url[n - 1] = '\0';
+  if(c->base_url || a->default_base_url) {
+    p->base_url = sb_strdup(c->base_url ? c->base_url : a->default_base_url);
+    for(size_t n = strlen(p->base_url); n > 0 && p->base_url[n - 1] == '/'; n--)
+      p->base_url[n - 1] = '\0';
+  }
   if(c->options)
     opts = cJSON_Parse(c->options);
   snprintf(path, sizeof(path), "config: providers[%d].options", idx);
@@ -110,6 +112,12 @@ static int configure_adapter(struct prov *p, const struct config_provider *c,
     rc = SB_ECONFIG;
   }
   cJSON_Delete(opts);
+  if(!rc && !p->base_url) {
+    /* Neither the config nor the adapter knows where to send requests. */
+    snprintf(err, errlen,
+             "config: providers[%d]: missing required key \"base_url\"", idx);
+    rc = SB_ECONFIG;
+  }
   return rc;
 }
 

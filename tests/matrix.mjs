@@ -29,10 +29,18 @@ for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
     'error-401-gateway-credential': 'error-401', 'error-500': 'error-5xx',
     'error-404-model-not-found': 'error-404', 'json-schema-output': 'json-schema' })[h2] || h2;
   if (!kinds.includes(kind)) kinds.push(kind);
-  if (!cells.has(cell)) cells.set(cell, new Map());
-  const prev = cells.get(cell).get(kind);
-  // A cell seen twice (release and sanitizer runs) fails if either failed.
-  if (!prev || status === 'fail') cells.get(cell).set(kind, { status, reason: reason || '' });
+  // A test that covers a whole class in one go stands for each of its cells.
+  const AGGREGATES = {
+    'finish-reasons': ['finish-stop', 'finish-length', 'finish-tool-calls', 'finish-content-filter'],
+    errors: ['error-400', 'error-401', 'error-429', 'error-5xx'],
+    'mid-stream-errors': ['error-mid-stream'],
+  };
+  for (const c of AGGREGATES[cell] || [cell]) {
+    if (!cells.has(c)) cells.set(c, new Map());
+    const prev = cells.get(c).get(kind);
+    // A cell seen twice (release and sanitizer runs) fails if either failed.
+    if (!prev || status === 'fail') cells.get(c).set(kind, { status, reason: reason || '' });
+  }
 }
 if (!kinds.length) {
   console.log('matrix: no MATRIX lines found');

@@ -12,6 +12,7 @@ import { startAnthropicEmulator } from '../emulators/anthropic.mjs';
 import { startGeminiEmulator } from '../emulators/gemini.mjs';
 import { startOllamaEmulator } from '../emulators/ollama.mjs';
 import { startCohereEmulator } from '../emulators/cohere.mjs';
+import { startBedrockEmulator } from '../emulators/bedrock.mjs';
 
 const KEY = 'e2e-provider-key-0123456789';
 const TOOLS = [{ type: 'function', function: { name: 'get_weather', description: 'Weather in a city',
@@ -26,6 +27,10 @@ const KINDS = [
   { kind: 'anthropic', start: () => startAnthropicEmulator({ apiKey: KEY, quiet: true }), base: (e) => e.url, model: 'claude-sonnet-4-5', choice: NAMED },
   { kind: 'gemini', start: () => startGeminiEmulator({ apiKey: KEY, quiet: true }), base: (e) => e.url, model: 'gemini-2.5-flash', choice: NAMED },
   { kind: 'cohere', start: () => startCohereEmulator({ apiKey: KEY, quiet: true }), base: (e) => e.url, model: 'command-a-03-2025', choice: NAMED },
+  // Bedrock signs with SigV4; the emulator checks the signature for real.
+  { kind: 'bedrock', start: () => startBedrockEmulator({ accessKey: 'AKIDEXAMPLE', secretKey: KEY, region: 'us-east-1', quiet: true }),
+    base: (e) => e.url, model: 'anthropic.claude-3-haiku-20240307-v1:0', choice: NAMED, noKey: true,
+    options: { region: 'us-east-1', access_key_env: 'SB_E2E_AWS_AK', secret_key_env: 'SB_E2E_PROVIDER_KEY' } },
   // Ollama cannot force a tool (providers.md §9.3): its model calls the
   // tools the user names.
   { kind: 'ollama', start: () => startOllamaEmulator({ quiet: true }), base: (e) => e.url, model: 'llama3.2:latest', choice: 'auto', noKey: true },
@@ -42,7 +47,8 @@ for (const k of KINDS) {
       emu = await k.start();
       const provider = { name: k.kind, kind: k.kind, base_url: k.base(emu), models: [k.model] };
       if (!k.noKey) provider.api_key_env = 'SB_E2E_PROVIDER_KEY';
-      gw = await startGateway({ config: { providers: [provider] }, env: { SB_E2E_PROVIDER_KEY: KEY } });
+      if (k.options) provider.options = k.options;
+      gw = await startGateway({ config: { providers: [provider] }, env: { SB_E2E_PROVIDER_KEY: KEY, SB_E2E_AWS_AK: 'AKIDEXAMPLE' } });
       client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
     });
     after(async () => {

@@ -1,9 +1,9 @@
-// A strict, deterministic emulator of Cohere's v2 Chat API
+// A strict, deterministic emulator of Cohere's v2 Chat and Embed APIs
 // (shared/reference/providers.md §5, §11), for Switchboard's tests.
 //
 // Library:  const emu = await startCohereEmulator({apiKey: 'co-...'});
 //           emu.url  -> 'http://127.0.0.1:PORT' (the base: POST /v2/chat,
-//           GET /v1/models); emu.stats; await emu.close();
+//           POST /v2/embed, GET /v1/models); emu.stats; await emu.close();
 // CLI:      node tests/emulators/cohere.mjs --port 8001 --api-key KEY
 //                [--host H] [--models a,b]
 //
@@ -27,6 +27,20 @@
 //           tool_call_id no earlier assistant tool call carries, and
 //           tool_choice without tools are all 400 {"id","message"};
 //           unknown models 404.
+// Embed:    POST /v2/embed (§5.6) with the real validation: model,
+//           input_type (search_document|search_query|classification|
+//           clustering|image) and exactly one of texts (1..96 strings) /
+//           images / inputs; embedding_types (float|int8|uint8|binary|
+//           ubinary|base64, default float), output_dimension (256|512|
+//           1024|1536, embed-v4 models only), truncate (NONE|START|END),
+//           max_tokens; chat models refused. Vectors are deterministic
+//           (embedVector(text, dims), values k/256 in [-1, 1], exact in
+//           float32), one token per word; with truncate NONE a text longer
+//           than the model's context (512 tokens for v3 models) is a 400.
+//           Answer: {id, response_type:"embeddings_by_type", embeddings:
+//           {<type>:[[...]]}, texts, meta:{api_version, billed_units:
+//           {input_tokens}}}. Faults as for chat (stall hangs,
+//           malformed-chunk sends half a body).
 // Faults, chosen by model name (FAULT_MODELS): fault-400, fault-401,
 //           fault-422, fault-429 (retry-after), fault-498, fault-500,
 //           fault-503, slow-stream, stall, reset-mid-stream,
@@ -41,6 +55,15 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 
 export const DEFAULT_MODELS = ['command-a-03-2025', 'command-r7b-12-2024', 'command-a-vision-07-2025'];
+/** Embed models and their native sizes and contexts (tokens). */
+export const EMBED_MODELS = {
+  'embed-v4.0': { dims: 1536, context: 128000, outputDimension: true },
+  'embed-english-v3.0': { dims: 1024, context: 512 },
+  'embed-multilingual-v3.0': { dims: 1024, context: 512 },
+  'embed-english-light-v3.0': { dims: 384, context: 512 },
+  'embed-multilingual-light-v3.0': { dims: 384, context: 512 },
+};
+export const EMBED_MAX_TEXTS = 96;
 export const FAULT_MODELS = [
   'fault-400', 'fault-401', 'fault-422', 'fault-429', 'fault-498', 'fault-500', 'fault-503',
   'slow-stream', 'stall', 'reset-mid-stream', 'error-mid-stream', 'malformed-chunk', 'sse-edge',
@@ -248,6 +271,93 @@ export function validateChatRequest(body) {
   }
 }
 
+// Top-level fields of POST /v2/embed (§5.6) and their types.
+const EMBED_PARAMS = {
+  model: { type: 'string' },
+  input_type: { type: 'string', enum: ['search_document', 'search_query', 'classification', 'clustering', 'image'] },
+  texts: { type: 'array' },
+  images: { type: 'array' },
+  inputs: { type: 'array' },
+  embedding_types: { type: 'array' },
+  output_dimension: { type: 'integer', enum: [256, 512, 1024, 1536] },
+  truncate: { type: 'string', enum: ['NONE', 'START', 'END'] },
+  max_tokens: { type: 'integer', min: 1 },
+  priority: { type: 'integer', min: 0 },
+};
+const EMBEDDING_TYPES = ['float', 'int8', 'uint8', 'binary', 'ubinary', 'base64'];
+
+/** Validate a v2 embed request the way api.cohere.com does. Throws ApiError. */
+export function validateEmbedRequest(body) {
+  if (!isObject(body)) throw invalid('body must be a JSON object');
+  for (const key of Object.keys(body)) {
+    if (!(key in EMBED_PARAMS)) throw invalid(`unknown field: parameter ${key} is not a valid field`);
+  }
+  if (body.model === undefined) throw invalid('model is required');
+  for (const [key, spec] of Object.entries(EMBED_PARAMS)) {
+    if (body[key] !== undefined) checkParam(key, body[key], spec);
+  }
+  if (body.input_type === undefined) throw invalid('input_type is required for embed models v3 and higher');
+  const given = ['texts', 'images', 'inputs'].filter((k) => body[k] !== undefined);
+  if (given.length !== 1) throw invalid('exactly one of texts, images or inputs must be provided');
+  if (body.texts !== undefined) {
+    if (body.texts.length === 0) throw invalid('texts must contain at least one text');
+    if (body.texts.length > EMBED_MAX_TEXTS) {
+      throw invalid(`texts must contain at most ${EMBED_MAX_TEXTS} texts, got ${body.texts.length}`);
+    }
+    body.texts.forEach((t, i) => {
+      if (typeof t !== 'string') throw invalid(`texts[${i}] must be of type string, got ${typeName(t)}`);
+    });
+    if (body.input_type === 'image') throw invalid("input_type 'image' requires images");
+  }
+  if (body.embedding_types !== undefined) {
+    if (body.embedding_types.length === 0) throw invalid('embedding_types must contain at least one type');
+    body.embedding_types.forEach((t, i) => {
+      if (!EMBEDDING_TYPES.includes(t)) {
+        throw invalid(`embedding_types[${i}] must be one of ${EMBEDDING_TYPES.join(', ')}, got '${t}'`);
+      }
+    });
+    if (new Set(body.embedding_types).size !== body.embedding_types.length) throw invalid('embedding_types must not repeat a type');
+  }
+}
+
+/** The emulator's vector for a text: dims values k/256 in [-1, 1]. */
+export function embedVector(text, dims) {
+  const v = new Array(dims);
+  let h = 2166136261;
+  for (const ch of Buffer.from(text, 'utf8')) h = Math.imul(h ^ ch, 16777619) >>> 0;
+  for (let j = 0; j < dims; j++) {
+    h = Math.imul(h ^ (j + 1), 16777619) >>> 0;
+    h = (h ^ (h >>> 13)) >>> 0;
+    v[j] = ((h % 513) - 256) / 256;
+  }
+  return v;
+}
+
+function embeddingOf(type, v) {
+  const bits = (unsigned) => {
+    const out = [];
+    for (let i = 0; i < v.length; i += 8) {
+      let b = 0;
+      for (let k = 0; k < 8; k++) b = (b << 1) | (v[i + k] > 0 ? 1 : 0);
+      out.push(unsigned ? b : b - 128);
+    }
+    return out;
+  };
+  switch (type) {
+    case 'float': return v;
+    case 'int8': return v.map((x) => Math.max(-128, Math.min(127, Math.round(x * 127))));
+    case 'uint8': return v.map((x) => Math.round((x + 1) * 127.5));
+    case 'binary': return bits(false);
+    case 'ubinary': return bits(true);
+    case 'base64': {
+      const buf = Buffer.alloc(v.length * 4);
+      v.forEach((x, i) => buf.writeFloatLE(x, i * 4));
+      return buf.toString('base64');
+    }
+    default: return null;
+  }
+}
+
 // ----------------------------------------------------------------------------
 // Deterministic answers
 
@@ -422,7 +532,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /**
  * Start the emulator.
  * opts: {port=0, host='127.0.0.1', apiKey, models=DEFAULT_MODELS,
- *        listFaultModels=true, chunkDelayMs=0, quiet=true}
+ *        embedModels=Object.keys(EMBED_MODELS), listFaultModels=true,
+ *        chunkDelayMs=0, quiet=true}
  * Returns {port, url, stats, requests, close(), lastRequest(path),
  *          requestsTo(path), lastStream()}.
  */
@@ -432,6 +543,7 @@ export async function startCohereEmulator(opts = {}) {
   const normalModels = opts.models || DEFAULT_MODELS;
   const listFault = opts.listFaultModels !== false;
   const known = new Set([...normalModels, ...FAULT_MODELS]);
+  const embedModels = opts.embedModels || Object.keys(EMBED_MODELS);
   const maxRecordedEvents = 2000;
   let seq = 0;
 
@@ -521,15 +633,7 @@ export async function startCohereEmulator(opts = {}) {
     return w;
   }
 
-  async function handleChat(req, res, body, record) {
-    validateChatRequest(body);
-    const model = body.model;
-    if (!known.has(model)) {
-      throw new ApiError(404, `model '${model}' not found, make sure the correct model ID was used and that you have access to the model.`);
-    }
-    seq++;
-    const id = randomUUID();
-    const stream = body.stream === true;
+  function throwFault(model) {
     switch (model) {
       case 'fault-400': throw invalid('emulated upstream rejection');
       case 'fault-401': throw new ApiError(401, 'invalid api token');
@@ -542,6 +646,71 @@ export async function startCohereEmulator(opts = {}) {
       case 'fault-503': throw new ApiError(503, 'service unavailable, please try again later', { 'retry-after': '2' });
       default: break;
     }
+  }
+
+  async function handleEmbed(req, res, body, record) {
+    validateEmbedRequest(body);
+    const model = body.model;
+    if (known.has(model) && !FAULT_MODELS.includes(model)) {
+      throw invalid(`model '${model}' does not support the embed endpoint`);
+    }
+    if (!embedModels.includes(model) && !FAULT_MODELS.includes(model)) {
+      throw new ApiError(404, `model '${model}' not found, make sure the correct model ID was used and that you have access to the model.`);
+    }
+    throwFault(model);
+    const spec = EMBED_MODELS[model] || EMBED_MODELS['embed-v4.0'];
+    if (body.output_dimension !== undefined && !spec.outputDimension) {
+      throw invalid(`output_dimension is not supported for model '${model}'; it is available for embed-v4.0 and newer`);
+    }
+    if (body.texts === undefined) throw invalid('this emulator embeds texts only');
+    const truncate = body.truncate || 'END';
+    const limit = Math.min(spec.context, body.max_tokens || Infinity);
+    let tokens = 0;
+    body.texts.forEach((t, i) => {
+      const n = countWords(t) || 1;
+      if (n > limit && truncate === 'NONE') {
+        throw invalid(`texts[${i}] is too long: ${n} tokens exceed the limit of ${limit} for model '${model}'; set truncate to START or END to truncate it`);
+      }
+      tokens += Math.min(n, limit);
+    });
+    const dims = body.output_dimension || spec.dims;
+    const types = body.embedding_types || ['float'];
+    const vectors = body.texts.map((t) => embedVector(t, dims));
+    const embeddings = {};
+    for (const type of types) embeddings[type] = vectors.map((v) => embeddingOf(type, v));
+    const answer = {
+      id: randomUUID(),
+      response_type: 'embeddings_by_type',
+      embeddings,
+      texts: body.texts,
+      meta: { api_version: { version: '2' }, billed_units: { input_tokens: tokens } },
+    };
+    if (model === 'stall') {
+      await new Promise((resolve) => { res.once('close', resolve); cleanups.add(resolve); });
+      return;
+    }
+    if (model === 'malformed-chunk') {
+      const text = JSON.stringify(answer);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      record.status = 200;
+      return res.end(text.slice(0, text.length >> 1).padEnd(text.length, ' '));
+    }
+    return sendJson(res, 200, answer, {}, record);
+  }
+
+  async function handleChat(req, res, body, record) {
+    validateChatRequest(body);
+    const model = body.model;
+    if (embedModels.includes(model)) {
+      throw invalid(`model '${model}' does not support the chat endpoint`);
+    }
+    if (!known.has(model)) {
+      throw new ApiError(404, `model '${model}' not found, make sure the correct model ID was used and that you have access to the model.`);
+    }
+    seq++;
+    const id = randomUUID();
+    const stream = body.stream === true;
+    throwFault(model);
     const plan = planAnswer(body, seq);
 
     if (!stream) {
@@ -649,7 +818,12 @@ export async function startCohereEmulator(opts = {}) {
           name, endpoints: ['chat'], finetuned: false, context_length: 128000,
           tokenizer_url: null, default_endpoints: [], features: ['tools', 'json_mode'],
         }));
-        models.push({ name: 'embed-v4.0', endpoints: ['embed'], finetuned: false, context_length: 128000 });
+        for (const name of embedModels) {
+          const spec = EMBED_MODELS[name] || EMBED_MODELS['embed-v4.0'];
+          models.push({ name, endpoints: ['embed', 'classify'], finetuned: false, context_length: spec.context,
+            tokenizer_url: null, default_endpoints: ['embed'] });
+        }
+        models.push({ name: 'rerank-v3.5', endpoints: ['rerank'], finetuned: false, context_length: 4096 });
         const list = endpoint ? models.filter((m) => m.endpoints.includes(endpoint)) : models;
         return sendJson(res, 200, { models: list, next_page_token: null }, {}, record);
       }
@@ -660,6 +834,14 @@ export async function startCohereEmulator(opts = {}) {
         }
         if (record.body === null) throw invalid('could not parse the request body as JSON');
         return await handleChat(req, res, record.body, record);
+      }
+      if (path === '/v2/embed') {
+        if (req.method !== 'POST') throw new ApiError(405, 'method not allowed');
+        if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] || '')) {
+          throw invalid('content-type must be application/json');
+        }
+        if (record.body === null) throw invalid('could not parse the request body as JSON');
+        return await handleEmbed(req, res, record.body, record);
       }
       throw new ApiError(404, `no route for ${req.method} ${path}`);
     } catch (err) {

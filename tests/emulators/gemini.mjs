@@ -9,6 +9,8 @@
 //
 // Endpoints: GET /v1beta/models, GET /v1beta/models/{m},
 //   POST /v1beta/models/{m}:generateContent,
+//   POST /v1beta/models/{m}:embedContent, POST /v1beta/models/{m}:batchEmbedContents
+//   (embedding models only; see Embeddings below),
 //   POST /v1beta/models/{m}:streamGenerateContent?alt=sse (SSE: every event
 //   is "data: <GenerateContentResponse>\r\n\r\n", no event names, no
 //   sentinel; text arrives two words per chunk, each functionCall whole in
@@ -51,6 +53,23 @@
 //   (finishReason MAX_TOKENS); stopSequences cut the text; candidateCount
 //   gives that many candidates. A token is a whitespace-separated word.
 //
+// Embeddings (providers.md §4.6): batchEmbedContents takes
+//   {"requests":[EmbedContentRequest, ...]} (1 to 100 of them; each with
+//   model "models/<path model>" (required, must repeat the path's),
+//   content {parts: [{text}, ...]} with text parts only, optional taskType
+//   (the nine enum values), title (only with RETRIEVAL_DOCUMENT),
+//   outputDimensionality (1 to the model's size)) and answers
+//   {"embeddings":[{"values":[...]}, ...]} in order, without usage;
+//   embedContent takes one request's fields and answers
+//   {"embedding":{"values":[...]}}. Unknown fields, a wrong or missing
+//   model, empty parts, a bad taskType or dimensionality: 400
+//   INVALID_ARGUMENT. Vectors are deterministic per text (and size):
+//   values k/256 for k in -128..127 from SHA-256 of the text, exact in
+//   float32. Embedding models: gemini-embedding-001 (3072),
+//   text-embedding-004 (768); generateContent on them and the embed
+//   methods on chat models are 404 "not supported for <method>", as the
+//   real API; the fault-* models fail the embed methods the same way.
+//
 // Models by name: gemini-2.5-flash, gemini-2.5-pro, gemini-3-pro-preview
 //   (signatures), finish-safety (SAFETY after "You"), finish-recitation,
 //   finish-other, prompt-blocked (200, promptFeedback.blockReason, no
@@ -63,10 +82,15 @@
 // No dependencies beyond node:*.
 
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 
 export const DEFAULT_MODELS = ['gemini-2.5-flash', 'gemini-2.5-pro', 'gemini-3-pro-preview'];
+/** Embedding models and their native vector size. */
+export const EMBEDDING_MODELS = { 'gemini-embedding-001': 3072, 'text-embedding-004': 768 };
+export const EMBED_MAX_BATCH = 100;
+export const TASK_TYPES = ['TASK_TYPE_UNSPECIFIED', 'RETRIEVAL_QUERY', 'RETRIEVAL_DOCUMENT', 'SEMANTIC_SIMILARITY',
+  'CLASSIFICATION', 'CLUSTERING', 'QUESTION_ANSWERING', 'FACT_VERIFICATION', 'CODE_RETRIEVAL_QUERY'];
 export const SPECIAL_MODELS = ['finish-safety', 'finish-recitation', 'finish-other', 'prompt-blocked'];
 export const FAULT_MODELS = [
   'fault-400', 'fault-401', 'fault-403', 'fault-429', 'fault-500', 'fault-503', 'fault-504',
@@ -128,16 +152,16 @@ function checkNumber(v, where, { int = false, min, max } = {}) {
   }
 }
 
-function validateParts(parts, where) {
+function validateParts(parts, where, msg = 'GenerateContentRequest') {
   if (!Array.isArray(parts) || parts.length === 0) {
-    throw invalid(`* GenerateContentRequest.${where}: contents.parts must not be empty.\n`);
+    throw invalid(`* ${msg}.${where}: contents.parts must not be empty.\n`);
   }
   parts.forEach((p, j) => {
     const w = `${where}[${j}]`;
     if (!isObject(p)) throw invalid(`Invalid value at '${w}', expected an object`);
     checkKeys(p, [...PART_DATA, ...PART_META], w);
     const data = Object.keys(p).map(camel).filter((k) => PART_DATA.includes(k));
-    if (data.length === 0) throw invalid(`* GenerateContentRequest.${w}.data: required oneof field 'data' must have one initialized field\n`);
+    if (data.length === 0) throw invalid(`* ${msg}.${w}.data: required oneof field 'data' must have one initialized field\n`);
     if (data.length > 1) throw invalid(`Invalid JSON payload received. Oneof field 'data' is already set. Cannot set '${data[1]}'`);
     if (p.text !== undefined && typeof p.text !== 'string') throw invalid(`Invalid value at '${w}.text' (TYPE_STRING), ${JSON.stringify(p.text)}`);
     const inl = pick(p, 'inlineData');
@@ -411,6 +435,79 @@ function usageOf(p, done) {
 }
 
 // ----------------------------------------------------------------------------
+// Embeddings
+
+/** The fault-* models (see the header); msg names the request message. */
+function fault(model, msg) {
+  switch (model) {
+    case 'fault-400': throw invalid(`* ${msg}.${msg === 'GenerateContentRequest' ? 'contents' : 'requests'}: emulated upstream rejection.\n`);
+    case 'fault-401': throw new GeminiError(401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
+    case 'fault-403': throw new GeminiError(403, 'The caller does not have permission');
+    case 'fault-429': throw new GeminiError(429, 'You exceeded your current quota, please check your plan and billing details.', [
+      { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests', quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier' }] },
+      { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '7s' },
+    ]);
+    case 'fault-500': throw new GeminiError(500, 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting');
+    case 'fault-503': throw new GeminiError(503, 'The model is overloaded. Please try again later.');
+    case 'fault-504': throw new GeminiError(504, 'Deadline expired before operation could complete.');
+    default: break;
+  }
+}
+
+const notSupported = (model, method) => new GeminiError(404, `models/${model} is not found for API version v1beta, or is not supported for ${method}. Call ListModels to see the list of available models and their supported methods.`);
+
+/** The deterministic vector of text: size values k/256 (k in -128..127). */
+export function embeddingOf(text, size) {
+  const out = [];
+  for (let block = 0; out.length < size; block++) {
+    const h = createHash('sha256').update(`${block}:${text}`).digest();
+    for (const b of h) {
+      if (out.length === size) break;
+      out.push((b - 128) / 256);
+    }
+  }
+  return out;
+}
+
+/** Check one EmbedContentRequest (batch item at where, or the whole body)
+ * and return its vector. */
+function embedOne(r, model, where, msg) {
+  const at = (f) => (where ? `${where}.${f}` : f);
+  if (!isObject(r)) throw invalid(`Invalid value at '${where}', expected an object`);
+  checkKeys(r, ['model', 'content', 'taskType', 'title', 'outputDimensionality'], where);
+  if (where) {
+    if (r.model === undefined || r.model === '') throw invalid(`* ${msg}.${at('model')}: model is required.\n`);
+    if (r.model !== `models/${model}`) {
+      throw invalid(`* ${msg}.${at('model')}: Model "${r.model}" does not match the model in the URL "models/${model}".\n`);
+    }
+  } else if (r.model !== undefined && r.model !== `models/${model}`) {
+    throw invalid(`* ${msg}.model: Model "${r.model}" does not match the model in the URL "models/${model}".\n`);
+  }
+  const content = r.content;
+  if (!isObject(content)) throw invalid(`* ${msg}.${at('content')}: content is required.\n`);
+  checkKeys(content, ['role', 'parts'], at('content'));
+  validateParts(content.parts, at('content.parts'), msg);
+  content.parts.forEach((p, j) => {
+    if (typeof p.text !== 'string') throw invalid(`* ${msg}.${at(`content.parts[${j}]`)}: only text parts are supported for embeddings.\n`);
+  });
+  const task = pick(r, 'taskType');
+  if (task !== undefined && !TASK_TYPES.includes(task)) {
+    throw invalid(`Invalid value at '${at('task_type')}' (type.googleapis.com/google.ai.generativelanguage.v1beta.TaskType), "${task}"`);
+  }
+  if (r.title !== undefined && task !== 'RETRIEVAL_DOCUMENT') {
+    throw invalid(`* ${msg}.${at('title')}: title is only applicable when task_type is RETRIEVAL_DOCUMENT.\n`);
+  }
+  const size = EMBEDDING_MODELS[model];
+  const dims = pick(r, 'outputDimensionality');
+  if (dims !== undefined) {
+    if (typeof dims !== 'number' || !Number.isInteger(dims)) throw invalid(`Invalid value at '${at('output_dimensionality')}' (TYPE_INT32), ${JSON.stringify(dims)}`);
+    if (dims < 1 || dims > size) throw invalid(`* ${msg}.${at('output_dimensionality')}: output_dimensionality must be in the range [1, ${size}].\n`);
+  }
+  const text = content.parts.map((p) => p.text).join(' ');
+  return embeddingOf(text, dims || size);
+}
+
+// ----------------------------------------------------------------------------
 // The server
 
 function readBody(req) {
@@ -433,6 +530,7 @@ export async function startGeminiEmulator(opts = {}) {
   const apiKey = opts.apiKey || null;
   const models = opts.models || DEFAULT_MODELS;
   const known = new Set([...models, ...SPECIAL_MODELS, ...FAULT_MODELS]);
+  const embedders = new Set(Object.keys(EMBEDDING_MODELS));
   const issued = new Set();
   let seq = 0;
   const stats = { requests: [], streamsStarted: 0, streamsCompleted: 0, streamsCut: 0, streamsReset: 0, signaturesIssued: 0 };
@@ -544,24 +642,10 @@ export async function startGeminiEmulator(opts = {}) {
     }
     validateTools(body.tools, pick(body, 'toolConfig'));
     validateGeneration(pick(body, 'generationConfig'));
-    if (!known.has(model)) {
-      throw new GeminiError(404, `models/${model} is not found for API version v1beta, or is not supported for ${method}. Call ListModels to see the list of available models and their supported methods.`);
-    }
+    if (!known.has(model)) throw notSupported(model, method);
     const signatures = model.startsWith('gemini-3');
     if (signatures) checkSignatures(body);
-    switch (model) {
-      case 'fault-400': throw invalid('* GenerateContentRequest.contents: emulated upstream rejection.\n');
-      case 'fault-401': throw new GeminiError(401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
-      case 'fault-403': throw new GeminiError(403, 'The caller does not have permission');
-      case 'fault-429': throw new GeminiError(429, 'You exceeded your current quota, please check your plan and billing details.', [
-        { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests', quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier' }] },
-        { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '7s' },
-      ]);
-      case 'fault-500': throw new GeminiError(500, 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting');
-      case 'fault-503': throw new GeminiError(503, 'The model is overloaded. Please try again later.');
-      case 'fault-504': throw new GeminiError(504, 'Deadline expired before operation could complete.');
-      default: break;
-    }
+    fault(model, 'GenerateContentRequest');
     const rid = randomBytes(12).toString('base64url');
     const p = plan(body, model, signatures, issue);
     if (method === 'generateContent') {
@@ -633,11 +717,37 @@ export async function startGeminiEmulator(opts = {}) {
     return end();
   }
 
+  function handleEmbed(res, model, method, record) {
+    const body = record.body;
+    const msg = method === 'embedContent' ? 'EmbedContentRequest' : 'BatchEmbedContentsRequest';
+    if (!isObject(body)) throw invalid(`Invalid JSON payload received. ${record.rawBody.trim() ? 'Unexpected token.' : 'Expected an object.'}`);
+    if (method === 'embedContent') {
+      const values = embedOne(body, model, '', msg);
+      fault(model, msg);
+      if (!embedders.has(model)) throw notSupported(model, method);
+      return sendJson(res, 200, { embedding: { values } }, record);
+    }
+    checkKeys(body, ['requests'], '');
+    const reqs = body.requests;
+    if (reqs === undefined || (Array.isArray(reqs) && reqs.length === 0)) throw invalid(`* ${msg}.requests: requests must not be empty.\n`);
+    if (!Array.isArray(reqs)) throw invalid(`Invalid value at 'requests', expected an array`);
+    if (reqs.length > EMBED_MAX_BATCH) throw invalid(`* ${msg}.requests: at most ${EMBED_MAX_BATCH} requests can be in one batch\n`);
+    const embeddings = reqs.map((r, i) => ({ values: embedOne(r, model, `requests[${i}]`, msg) }));
+    fault(model, msg);
+    if (!embedders.has(model)) throw notSupported(model, method);
+    return sendJson(res, 200, { embeddings }, record);
+  }
+
   const modelObject = (id) => ({
     name: `models/${id}`, version: '001', displayName: id, description: `Emulated ${id}`,
     inputTokenLimit: 1048576, outputTokenLimit: 65536,
     supportedGenerationMethods: ['generateContent', 'countTokens', 'createCachedContent', 'batchGenerateContent'],
     temperature: 1, topP: 0.95, topK: 64, maxTemperature: 2, thinking: true,
+  });
+  const embedModelObject = (id) => ({
+    name: `models/${id}`, version: '001', displayName: id, description: `Emulated ${id}`,
+    inputTokenLimit: 2048, outputTokenLimit: 1,
+    supportedGenerationMethods: ['embedContent', 'countTextTokens', 'countTokens', 'asyncBatchEmbedContent'],
   });
 
   async function handle(req, res) {
@@ -652,7 +762,7 @@ export async function startGeminiEmulator(opts = {}) {
       checkAuth(req, url);
       if (path === '/v1beta/models') {
         if (req.method !== 'GET') throw new GeminiError(404, 'Method not found.');
-        return sendJson(res, 200, { models: [...models, ...SPECIAL_MODELS, ...FAULT_MODELS].map(modelObject) }, record);
+        return sendJson(res, 200, { models: [...[...models, ...SPECIAL_MODELS, ...FAULT_MODELS].map(modelObject), ...[...embedders].map(embedModelObject)] }, record);
       }
       const m = /^\/v1beta\/models\/([^/:]+)(?::([A-Za-z]+))?$/.exec(path);
       if (!m) throw new GeminiError(404, `Not Found: ${path}`);
@@ -660,14 +770,17 @@ export async function startGeminiEmulator(opts = {}) {
       const method = m[2];
       if (!method) {
         if (req.method !== 'GET') throw new GeminiError(404, 'Method not found.');
+        if (embedders.has(model)) return sendJson(res, 200, embedModelObject(model), record);
         if (!known.has(model)) throw new GeminiError(404, `models/${model} is not found for API version v1beta`);
         return sendJson(res, 200, modelObject(model), record);
       }
-      if (method !== 'generateContent' && method !== 'streamGenerateContent') throw new GeminiError(404, `Method not found: ${method}`);
+      const embed = method === 'embedContent' || method === 'batchEmbedContents';
+      if (method !== 'generateContent' && method !== 'streamGenerateContent' && !embed) throw new GeminiError(404, `Method not found: ${method}`);
       if (req.method !== 'POST') throw new GeminiError(404, 'Method not found.');
       if (record.body === null) {
         throw invalid(`Invalid JSON payload received. Unexpected token.\n${record.rawBody.slice(0, 40)}\n^`);
       }
+      if (embed) return handleEmbed(res, model, method, record);
       return await handleGenerate(req, res, url, model, method, record);
     } catch (err) {
       if (!(err instanceof GeminiError)) throw err;

@@ -8,7 +8,8 @@
 //                [--host H] [--models a,b] [--tool-call-ids]
 //
 // Endpoints: POST /api/chat (NDJSON stream by default, a single JSON object
-//           with "stream": false), GET /api/tags, GET /api/version, GET /.
+//           with "stream": false), POST /api/embed, GET /api/tags,
+//           GET /api/version, GET /.
 //
 // Answers:  the model replies "You said: <last user text>", one word per
 //           stream line. Tool calls: when tools are given and the last
@@ -26,6 +27,19 @@
 //           an object with a value for every property.
 //           options.num_predict cuts the answer (done_reason "length");
 //           options.stop cuts at the first stop string.
+// Embeddings: POST /api/embed validates like Ollama's EmbedHandler (input a
+//           string or an array of strings, else 400 "invalid input type";
+//           "" or null: no input, answer {"model","embeddings":[]}) and
+//           answers {model, embeddings, total_duration, load_duration,
+//           prompt_eval_count}. Vectors are deterministic per text
+//           (embedText), unit length, float32 values printed as Go prints
+//           them; EMBEDDING_MODELS gives their length (others:
+//           EMBED_DEFAULT.dims). One token per word; an input longer than
+//           min(options.num_ctx or DEFAULT_NUM_CTX, the model's context) is
+//           cut to it, or with "truncate": false refused with 400
+//           EMBED_TOO_LONG. "dimensions" below the length keeps the first
+//           components and re-normalises. Embedding-only models answer 400
+//           "<model>" does not support chat at /api/chat.
 // Faults, chosen by model name (FAULT_MODELS): fault-400, fault-401,
 //           fault-429 (retry-after: 7), fault-500, fault-503, slow-stream,
 //           stall, reset-mid-stream, error-mid-stream, malformed-chunk.
@@ -39,7 +53,7 @@
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 
-export const DEFAULT_MODELS = ['llama3.2:latest', 'qwen3:8b', 'llava:latest', 'gpt-oss:20b'];
+export const DEFAULT_MODELS = ['llama3.2:latest', 'qwen3:8b', 'llava:latest', 'gpt-oss:20b', 'nomic-embed-text:latest'];
 export const FAULT_MODELS = [
   'fault-400', 'fault-401', 'fault-429', 'fault-500', 'fault-503',
   'slow-stream', 'stall', 'reset-mid-stream', 'error-mid-stream', 'malformed-chunk',
@@ -53,6 +67,15 @@ export const MID_STREAM_CHUNKS = 3;
 export const MID_STREAM_ERROR = 'an error was encountered while running the model: unexpected EOF';
 
 const THINKING_PREFIXES = ['qwen3', 'deepseek-r1', 'gpt-oss'];
+
+/** Embedding-only models (no chat), by base name: vector length, context length. */
+export const EMBEDDING_MODELS = { 'nomic-embed-text': { dims: 768, ctx: 2048 }, 'all-minilm': { dims: 384, ctx: 512 } };
+/** What /api/embed gives for any other model (a chat model embeds too). */
+export const EMBED_DEFAULT = { dims: 32, ctx: 131072 };
+/** Ollama's default options.num_ctx. */
+export const DEFAULT_NUM_CTX = 4096;
+/** The runner's 400 for an input over the context with truncate:false. */
+export const EMBED_TOO_LONG = 'the input length exceeds the context length';
 const ROLES = ['system', 'user', 'assistant', 'tool'];
 
 // Top-level fields of POST /api/chat and their Go types.
@@ -189,22 +212,101 @@ export function validateChatRequest(body) {
   if (body.model === undefined || body.model === '') throw bad('model is required');
   if (body.messages !== undefined && body.messages !== null) checkMessages(body.messages);
   if (body.tools) checkTools(body.tools);
+  return { unknown, unknownOptions: checkOptions(body.options) };
+}
+
+/** Check options like api.Options.FromMap; returns the unknown names. */
+function checkOptions(options) {
   const unknownOptions = [];
-  if (isObject(body.options)) {
-    for (const [k, v] of Object.entries(body.options)) {
-      const t = OPTIONS[k];
-      if (!t) { unknownOptions.push(k); continue; }
-      const ok = t === 'int' ? Number.isInteger(v)
-        : t === 'float' ? typeof v === 'number'
-          : t === 'bool' ? typeof v === 'boolean'
-            : Array.isArray(v) && v.every((s) => typeof s === 'string');
-      if (!ok) {
-        const want = { int: 'int', float: 'float32', bool: 'bool', strings: '[]string' }[t];
-        throw bad(`option "${k}" must be of type ${want}`);
-      }
+  if (!isObject(options)) return unknownOptions;
+  for (const [k, v] of Object.entries(options)) {
+    const t = OPTIONS[k];
+    if (!t) { unknownOptions.push(k); continue; }
+    const ok = t === 'int' ? Number.isInteger(v)
+      : t === 'float' ? typeof v === 'number'
+        : t === 'bool' ? typeof v === 'boolean'
+          : Array.isArray(v) && v.every((s) => typeof s === 'string');
+    if (!ok) {
+      const want = { int: 'int', float: 'float32', bool: 'bool', strings: '[]string' }[t];
+      throw bad(`option "${k}" must be of type ${want}`);
     }
   }
-  return { unknown, unknownOptions };
+  return unknownOptions;
+}
+
+// Top-level fields of POST /api/embed (api.EmbedRequest) and their Go types.
+const EMBED_FIELDS = {
+  model: 'string', input: 'any', keep_alive: 'duration', truncate: 'bool',
+  dimensions: 'int', options: 'object',
+};
+
+/**
+ * Validate like Ollama's EmbedHandler (JSON binding, then the input
+ * switch); returns {inputs, unknown, unknownOptions}. An empty string or a
+ * null input means no input (the model is only loaded).
+ */
+export function validateEmbedRequest(body) {
+  if (!isObject(body)) throw unmarshalError(body, 'EmbedRequest', 'api.EmbedRequest');
+  const unknown = [];
+  for (const [k, v] of Object.entries(body)) {
+    const t = EMBED_FIELDS[k];
+    if (!t) { unknown.push(k); continue; }
+    if (v === null) continue;
+    switch (t) {
+      case 'string': if (typeof v !== 'string') throw unmarshalError(v, `EmbedRequest.${k}`, 'string'); break;
+      case 'bool': if (typeof v !== 'boolean') throw unmarshalError(v, `EmbedRequest.${k}`, 'bool'); break;
+      case 'int':
+        if (typeof v !== 'number') throw unmarshalError(v, `EmbedRequest.${k}`, 'int');
+        if (!Number.isInteger(v)) throw bad(`json: cannot unmarshal number ${v} into Go struct field EmbedRequest.${k} of type int`);
+        break;
+      case 'object': if (!isObject(v)) throw unmarshalError(v, `EmbedRequest.${k}`, 'map[string]interface {}'); break;
+      case 'duration':
+        if (typeof v !== 'string' && typeof v !== 'number') throw bad(`unsupported type: '${goType(v)}'`);
+        if (typeof v === 'string' && !/^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)?$/.test(v)) throw bad(`time: invalid duration "${v}"`);
+        break;
+      default: break;
+    }
+  }
+  if (body.model === undefined || body.model === null || body.model === '') throw bad('model is required');
+  const input = body.input;
+  let inputs;
+  if (typeof input === 'string') inputs = input.length ? [input] : [];
+  else if (Array.isArray(input)) {
+    if (!input.every((v) => typeof v === 'string')) throw bad('invalid input type');
+    inputs = input;
+  } else if (input === undefined || input === null) inputs = [];
+  else throw bad('invalid input type');
+  return { inputs, unknown, unknownOptions: checkOptions(body.options) };
+}
+
+/** Go's strconv.FormatFloat(v, 'g', -1, 32): the shortest text of a float32. */
+export function float32Json(x) {
+  const f = Math.fround(x);
+  for (let p = 1; p < 10; p++) {
+    const n = Number(f.toPrecision(p));
+    if (Math.fround(n) === f) return n;
+  }
+  return f;
+}
+
+/** Scale v to unit length (Ollama's normalize, in float32). */
+function normalize(v) {
+  let sum = 0;
+  for (const x of v) sum = Math.fround(sum + Math.fround(x * x));
+  const norm = Math.fround(1 / Math.max(Math.sqrt(sum), 1e-12));
+  return v.map((x) => Math.fround(x * norm));
+}
+
+/** The deterministic, unit-length vector of one text (FNV-1a per component). */
+export function embedText(text, dims) {
+  const bytes = Buffer.from(text, 'utf8');
+  const v = [];
+  for (let i = 0; i < dims; i++) {
+    let h = (0x811c9dc5 ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0;
+    for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+    v.push(Math.fround((h / 0xffffffff) * 2 - 1));
+  }
+  return normalize(v);
 }
 
 /** Text of the last user message. */
@@ -462,6 +564,7 @@ export async function startOllamaEmulator(opts = {}) {
     if (!known.has(resolveModel(model))) {
       throw new OllamaError(404, `model "${model}" not found, try pulling it first`);
     }
+    if (EMBEDDING_MODELS[baseName(model)]) throw bad(`${JSON.stringify(model)} does not support chat`);
     if (body.think !== undefined && body.think !== null && body.think !== false && !thinks(model) && !isFault(model)) {
       throw bad(`"${model}" does not support thinking`);
     }
@@ -544,6 +647,66 @@ export async function startOllamaEmulator(opts = {}) {
     return w.end();
   }
 
+  async function handleEmbed(req, res, body, record) {
+    const { inputs, unknown, unknownOptions } = validateEmbedRequest(body);
+    stats.unknownFields.push(...unknown);
+    stats.unknownOptions.push(...unknownOptions);
+    const model = body.model;
+    if (!known.has(resolveModel(model))) {
+      throw new OllamaError(404, `model "${model}" not found, try pulling it first`);
+    }
+    const fault = isFault(model) ? baseName(model) : null;
+    switch (fault) {
+      case 'fault-400': throw bad('invalid input: emulated rejection');
+      case 'fault-401': throw new OllamaError(401, 'unauthorized');
+      case 'fault-429': throw new OllamaError(429, 'too many requests, please try again later', { 'retry-after': '7' });
+      case 'fault-500': throw new OllamaError(500, 'llama runner process has terminated: exit status 2');
+      case 'fault-503': throw new OllamaError(503, 'server busy, please try again.  maximum pending requests exceeded');
+      case 'stall':
+        await new Promise((resolve) => { res.once('close', resolve); cleanups.add(resolve); });
+        return;
+      case 'slow-stream': await sleep(SLOW_CHUNKS * SLOW_INTERVAL_MS); break;
+      default: break;
+    }
+    if (!inputs.length) return sendJson(req, res, 200, { model, embeddings: [] }, {}, record);
+    if (fault === 'reset-mid-stream' || fault === 'error-mid-stream' || fault === 'malformed-chunk') {
+      const text = `{"model":"${model}","embeddings":[[0.125,-0.5`;
+      record.status = 200;
+      if (fault === 'malformed-chunk') {
+        // A whole body that is not JSON.
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+        return res.end(text);
+      }
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) + 40 });
+      res.write(text, () => setTimeout(() => res.socket && res.socket.destroy(), 20));
+      if (fault === 'reset-mid-stream') stats.streamsReset++;
+      return;
+    }
+    const spec = EMBEDDING_MODELS[baseName(model)] || EMBED_DEFAULT;
+    const opt = isObject(body.options) ? body.options : {};
+    const numCtx = Number.isInteger(opt.num_ctx) && opt.num_ctx > 0 ? opt.num_ctx : DEFAULT_NUM_CTX;
+    const ctxLen = Math.min(numCtx, spec.ctx);
+    const truncate = body.truncate !== false; // Ollama truncates unless told not to
+    let tokens = 0;
+    const embeddings = inputs.map((text) => {
+      let words = text.split(/\s+/).filter(Boolean);
+      if (!words.length) words = [text]; // whitespace alone is still one token
+      if (words.length > ctxLen) {
+        if (!truncate) throw bad(EMBED_TOO_LONG);
+        words = words.slice(0, ctxLen);
+      }
+      tokens += words.length;
+      let v = embedText(words.join(' '), spec.dims);
+      if (Number.isInteger(body.dimensions) && body.dimensions > 0 && body.dimensions < v.length) {
+        v = normalize(v.slice(0, body.dimensions));
+      }
+      return v.map(float32Json);
+    });
+    return sendJson(req, res, 200, {
+      model, embeddings, total_duration: 14143917, load_duration: 1019500, prompt_eval_count: tokens,
+    }, {}, record);
+  }
+
   function tagObject(name) {
     const base = name.split(':')[0];
     return {
@@ -584,6 +747,11 @@ export async function startOllamaEmulator(opts = {}) {
         const syntax = jsonSyntaxError(record.rawBody);
         if (syntax) throw bad(syntax);
         return await handleChat(req, res, record.body, record);
+      }
+      if (path === '/api/embed' && req.method === 'POST') {
+        const syntax = jsonSyntaxError(record.rawBody);
+        if (syntax) throw bad(syntax);
+        return await handleEmbed(req, res, record.body, record);
       }
       // gin: unknown route or wrong method.
       res.writeHead(404, { 'content-type': 'text/plain' });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
 import { startGateway, postChat, streamChat, request, chatBody, errorOf } from './harness.mjs';
-import { startCohereEmulator, FAULT_MODELS, DEFAULT_MODELS } from '../emulators/cohere.mjs';
+import { startCohereEmulator, FAULT_MODELS, DEFAULT_MODELS, EMBED_MODELS, embedVector } from '../emulators/cohere.mjs';
 
 const KEY = `co-${randomBytes(12).toString('hex')}`;
 const M = 'co/command-a-03-2025';
@@ -57,6 +57,17 @@ function assertError(res, status, type, code) {
   return e;
 }
 
+function postEmbed(base, body, opts = {}) {
+  return request(`${base}/v1/embeddings`, { ...opts, method: 'POST', body });
+}
+
+/** A base64 embedding (little-endian float32, providers.md §1.9) as numbers. */
+function decodeFloats(b64) {
+  const buf = Buffer.from(b64, 'base64');
+  assert.equal(buf.length % 4, 0);
+  return Array.from({ length: buf.length / 4 }, (_, i) => buf.readFloatLE(i * 4));
+}
+
 function assertFailedStream(r, code) {
   assert.equal(r.status, 200);
   assert.equal(r.done, false, 'no data: [DONE]');
@@ -94,6 +105,10 @@ describe('cohere upstream', () => {
           { name: 'co', kind: 'cohere', base_url: emu.url, api_key_env: 'SB_CO_KEY' },
           { name: 'cop', kind: 'cohere', base_url: emu.url, passthrough_auth: true,
             models: ['command-a-03-2025'] },
+          // Embeddings for queries, cut rather than refused when too long.
+          { name: 'coq', kind: 'cohere', base_url: emu.url, api_key_env: 'SB_CO_KEY',
+            models: ['embed-english-v3.0'],
+            options: { embed_input_type: 'search_query', embed_truncate: 'END' } },
         ],
       },
       env: { SB_CO_KEY: KEY },
@@ -331,24 +346,156 @@ describe('cohere upstream', () => {
     assert.equal(u.headers['retry-after'], '2');
   });
 
-  test('matrix: embeddings', async () => {
-    // Not implemented for this kind (Cohere's /v2/embed has no adapter yet).
-    const r = await request(`${gw.url}/v1/embeddings`, { method: 'POST', body: { model: M, input: ['a'] } });
-    assertError(r, 400, 'invalid_request_error', 'unsupported_value');
-    results.push('MATRIX cohere embeddings unsupported: /v2/embed not translated yet');
+  // The embeddings cell: several tests, one MATRIX line for them all.
+  describe('embeddings', () => {
+    const E = 'co/embed-v4.0';
+    const failures = [];
+    const etest = (name, fn) => test(`embeddings: ${name}`, async () => {
+      try {
+        await fn();
+      } catch (e) {
+        failures.push(`${name}: ${String(e.message).split('\n')[0]}`);
+        throw e;
+      }
+    });
+    const embedCalls = () => emu.requestsTo('/v2/embed').length;
+
+    etest('float', async () => {
+      const r = await postEmbed(gw.url, { model: E, input: 'hello embedding world' });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.headers['x-switchboard-provider'], 'co');
+      assert.equal(r.headers['x-switchboard-dropped-params'], undefined);
+      assert.deepEqual(r.json, {
+        object: 'list',
+        data: [{ object: 'embedding', index: 0, embedding: embedVector('hello embedding world', 1536) }],
+        model: 'embed-v4.0',
+        usage: { prompt_tokens: 3, total_tokens: 3 },
+      });
+      const up = emu.lastRequest('/v2/embed');
+      assert.equal(up.method, 'POST');
+      assert.equal(up.headers.authorization, `Bearer ${KEY}`);
+      assert.equal(up.headers.accept, 'application/json');
+      assert.deepEqual(up.body, {
+        model: 'embed-v4.0', texts: ['hello embedding world'], input_type: 'search_document',
+        embedding_types: ['float'], truncate: 'NONE',
+      });
+      assert.equal(up.status, 200);
+    });
+
+    etest('base64 through the gateway', async () => {
+      const input = ['one two', 'three'];
+      const r = await postEmbed(gw.url, { model: E, input, encoding_format: 'base64' });
+      assert.equal(r.status, 200, r.text);
+      // Cohere is asked for floats; the gateway encodes them.
+      const up = emu.lastRequest('/v2/embed');
+      assert.deepEqual(up.body.embedding_types, ['float']);
+      assert.equal(up.body.encoding_format, undefined);
+      assert.equal(r.json.data.length, 2);
+      r.json.data.forEach((d, i) => {
+        assert.equal(d.index, i);
+        assert.equal(typeof d.embedding, 'string');
+        assert.deepEqual(decodeFloats(d.embedding), embedVector(input[i], 1536));
+      });
+      // The same bytes as the float answer, encoded.
+      const f = await postEmbed(gw.url, { model: E, input, encoding_format: 'float' });
+      const bytes = Buffer.alloc(1536 * 4);
+      f.json.data[1].embedding.forEach((x, k) => bytes.writeFloatLE(x, k * 4));
+      assert.equal(r.json.data[1].embedding, bytes.toString('base64'));
+      assert.deepEqual(r.json.usage, { prompt_tokens: 3, total_tokens: 3 });
+    });
+
+    etest('batch', async () => {
+      const input = Array.from({ length: 96 }, (_, i) => `text number ${i}`);
+      const r = await postEmbed(gw.url, { model: E, input, user: 'u-7' });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.headers['x-switchboard-dropped-params'], 'user');
+      assert.deepEqual(emu.lastRequest('/v2/embed').body.texts, input);
+      assert.equal(emu.lastRequest('/v2/embed').body.user, undefined);
+      assert.deepEqual(r.json.data.map((d) => d.index), input.map((_, i) => i));
+      r.json.data.forEach((d, i) => assert.deepEqual(d.embedding, embedVector(input[i], 1536)));
+      assert.deepEqual(r.json.usage, { prompt_tokens: 96 * 3, total_tokens: 96 * 3 });
+      // Cohere's own limit is 96 texts: its 400 is passed on.
+      const over = await postEmbed(gw.url, { model: E, input: [...input, 'one more'] });
+      const e = assertError(over, 400, 'invalid_request_error', null);
+      assert.match(e.message, /at most 96 texts/);
+      assert.equal(emu.lastRequest('/v2/embed').status, 400);
+    });
+
+    etest('dimensions', async () => {
+      const r = await postEmbed(gw.url, { model: E, input: ['a', 'b'], dimensions: 256 });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(emu.lastRequest('/v2/embed').body.output_dimension, 256);
+      r.json.data.forEach((d, i) => assert.deepEqual(d.embedding, embedVector(['a', 'b'][i], 256)));
+      // Refused by the gateway, naming the field: nothing goes upstream.
+      const before = embedCalls();
+      const v3 = await postEmbed(gw.url, { model: 'co/embed-english-v3.0', input: 'a', dimensions: 1024 });
+      assert.equal(assertError(v3, 400, 'invalid_request_error', 'unsupported_parameter').param, 'dimensions');
+      const odd = await postEmbed(gw.url, { model: E, input: 'a', dimensions: 100 });
+      assert.equal(assertError(odd, 400, 'invalid_request_error', 'unsupported_value').param, 'dimensions');
+      assert.equal(embedCalls(), before);
+      // Without dimensions, a v3 model answers in its own size.
+      const plain = await postEmbed(gw.url, { model: 'co/embed-english-light-v3.0', input: 'a' });
+      assert.equal(plain.status, 200, plain.text);
+      assert.equal(plain.json.data[0].embedding.length, EMBED_MODELS['embed-english-light-v3.0'].dims);
+    });
+
+    etest('error', async () => {
+      const before = embedCalls();
+      for (const input of [[1, 2, 3], [[1, 2], [3]], ['a', [4]]]) {
+        const r = await postEmbed(gw.url, { model: E, input });
+        const e = assertError(r, 400, 'invalid_request_error', 'unsupported_value');
+        assert.equal(e.param, 'input');
+      }
+      assert.equal(embedCalls(), before, 'token ids never reach Cohere');
+      const rl = await postEmbed(gw.url, { model: 'co/fault-429', input: 'x' });
+      assertError(rl, 429, 'rate_limit_exceeded', 'rate_limit_exceeded');
+      assert.equal(rl.headers['retry-after'], '7');
+      assert.equal(emu.lastRequest('/v2/embed').body.model, 'fault-429');
+      const auth = await postEmbed(gw.url, { model: 'co/fault-401', input: 'x' });
+      assert.ok(!assertError(auth, 502, 'upstream_error', 'upstream_auth_failed').message.includes(KEY));
+      assertError(await postEmbed(gw.url, { model: 'co/fault-500', input: 'x' }), 502, 'upstream_error', 'upstream_error');
+      assertError(await postEmbed(gw.url, { model: 'co/fault-503', input: 'x' }), 503, 'upstream_error', 'upstream_unavailable');
+      assertError(await postEmbed(gw.url, { model: 'co/malformed-chunk', input: 'x' }), 502, 'upstream_error', 'upstream_bad_response');
+      // Too long for a v3 model: truncate NONE makes Cohere refuse it.
+      const long = Array.from({ length: 600 }, (_, i) => `w${i}`).join(' ');
+      const tl = await postEmbed(gw.url, { model: 'co/embed-english-v3.0', input: long });
+      assertError(tl, 400, 'invalid_request_error', 'context_length_exceeded');
+      // A chat model: Cohere's 400.
+      const chat = await postEmbed(gw.url, { model: M, input: 'x' });
+      assert.match(assertError(chat, 400, 'invalid_request_error', null).message, /does not support the embed endpoint/);
+    });
+
+    etest('options embed_input_type and embed_truncate', async () => {
+      const long = Array.from({ length: 600 }, (_, i) => `w${i}`).join(' ');
+      const r = await postEmbed(gw.url, { model: 'coq/embed-english-v3.0', input: ['what is up', long] });
+      assert.equal(r.status, 200, r.text);
+      const up = emu.lastRequest('/v2/embed');
+      assert.equal(up.body.input_type, 'search_query');
+      assert.equal(up.body.truncate, 'END');
+      assert.equal(r.json.data[0].embedding.length, 1024);
+      assert.deepEqual(r.json.usage, { prompt_tokens: 3 + 512, total_tokens: 3 + 512 });
+    });
+
+    test('matrix: embeddings', () => {
+      if (failures.length) {
+        results.push(`MATRIX cohere embeddings fail: ${failures[0]}`);
+        assert.fail(failures.join('; '));
+      }
+      results.push('MATRIX cohere embeddings pass');
+    });
   });
 
   // ---- beyond the matrix ---------------------------------------------
 
-  test('the model list comes from GET /v1/models?endpoint=chat', async () => {
+  test('the model list (chat and embed models) comes from GET /v1/models', async () => {
     const req = emu.requestsTo('/v1/models')[0];
     assert.ok(req, 'the gateway asked for the list at start');
-    assert.equal(req.query, '?endpoint=chat&page_size=1000');
+    assert.equal(req.query, '?page_size=1000');
     assert.equal(req.headers.authorization, `Bearer ${KEY}`);
     const r = await request(`${gw.url}/v1/models`);
     const ids = r.json.data.map((m) => m.id);
-    for (const m of [...DEFAULT_MODELS, ...FAULT_MODELS]) assert.ok(ids.includes(`co/${m}`), m);
-    assert.ok(!ids.includes('co/embed-v4.0'), 'embed-only models are not listed');
+    for (const m of [...DEFAULT_MODELS, ...FAULT_MODELS, ...Object.keys(EMBED_MODELS)]) assert.ok(ids.includes(`co/${m}`), m);
+    assert.ok(!ids.includes('co/rerank-v3.5'), 'models that neither chat nor embed are not listed');
     const unknown = await postChat(gw.url, chatBody('co/command-nope', 'x'));
     assert.equal(unknown.status, 404);
   });
@@ -408,5 +555,19 @@ describe('cohere upstream', () => {
     assert.ok(r.doneLast);
     assert.equal(r.errors.length, 0);
     assert.equal(r.contentText, 'You said: edge case here');
+  });
+});
+
+describe('cohere config', () => {
+  test('a bad option is refused at start-up, naming it', async () => {
+    const co = (options) => ({ providers: [{ name: 'co', kind: 'cohere', base_url: 'http://127.0.0.1:9', models: ['m'], options }] });
+    await assert.rejects(
+      startGateway({ config: co({ embed_input_typ: 'search_query' }) }),
+      (err) => /providers\[0\]\.options\.embed_input_typ: unknown option/.test(String(err.message || err)),
+    );
+    await assert.rejects(
+      startGateway({ config: co({ embed_input_type: 'image' }) }),
+      (err) => /providers\[0\]\.options\.embed_input_type: expected one of/.test(String(err.message || err)),
+    );
   });
 });

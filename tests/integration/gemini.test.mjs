@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
 import { startGateway, postChat, streamChat, request, errorOf } from './harness.mjs';
-import { startGeminiEmulator, FAULT_MODELS, SPECIAL_MODELS } from '../emulators/gemini.mjs';
+import { startGeminiEmulator, embeddingOf, FAULT_MODELS, SPECIAL_MODELS } from '../emulators/gemini.mjs';
 
 const KEY = `AIza-${randomBytes(12).toString('hex')}`;
-const MODELS = ['gemini-2.5-flash', 'gemini-3-pro-preview', 'ghost-model', ...SPECIAL_MODELS, ...FAULT_MODELS];
+const EMBED = ['gemini-embedding-001', 'text-embedding-004'];
+const MODELS = ['gemini-2.5-flash', 'gemini-3-pro-preview', 'ghost-model', ...EMBED, ...SPECIAL_MODELS, ...FAULT_MODELS];
 
 const WEATHER = {
   type: 'function',
@@ -32,6 +33,8 @@ const DECL_TIME = { name: 'get_time', parametersJsonSchema: TIME.function.parame
 
 const matrix = new Map();
 function cell(name, status, reason = '') {
+  // Several tests may feed one cell: a failure sticks.
+  if (matrix.has(name) && matrix.get(name).status === 'fail') return;
   matrix.set(name, { status, reason });
 }
 
@@ -81,7 +84,7 @@ describe('gemini provider kind', () => {
         limits: { stream_idle_timeout_s: 1 },
         providers: [
           { name: 'gm', kind: 'gemini', base_url: emu.url, api_key_env: 'SB_TEST_GEMINI_KEY', models: MODELS },
-          { name: 'gmbad', kind: 'gemini', base_url: emu.url, api_key_env: 'SB_TEST_GEMINI_BAD', models: ['gemini-2.5-flash'] },
+          { name: 'gmbad', kind: 'gemini', base_url: emu.url, api_key_env: 'SB_TEST_GEMINI_BAD', models: ['gemini-2.5-flash', 'gemini-embedding-001'] },
           { name: 'gmpass', kind: 'gemini', base_url: emu.url, passthrough_auth: true, models: ['gemini-2.5-flash'] },
           { name: 'gmlist', kind: 'gemini', base_url: emu.url, api_key_env: 'SB_TEST_GEMINI_KEY' },
         ],
@@ -96,7 +99,6 @@ describe('gemini provider kind', () => {
     for (const [name, { status, reason }] of matrix) {
       console.log(`MATRIX gemini ${name} ${status}${reason ? `: ${reason}` : ''}`);
     }
-    console.log('MATRIX gemini embeddings unsupported: not implemented for this kind');
   });
 
   mtest('text: system hoisted, parameters translated, answer and usage mapped', 'text', async () => {
@@ -488,5 +490,119 @@ describe('gemini provider kind', () => {
     assert.equal(list.headers['x-goog-api-key'], KEY);
     const c = await postChat(gw.url, { model: 'gmlist/gemini-2.5-flash', messages: [{ role: 'user', content: 'listed' }] });
     assert.equal(choice0(c).message.content, 'You said: listed');
+  });
+
+  // ---- embeddings (POST /v1/embeddings → batchEmbedContents) -------------
+
+  const embed = (body, opts = {}) => request(`${gw.url}/v1/embeddings`, { method: 'POST', body, ...opts });
+  const f32 = (xs) => Array.from(new Float32Array(xs));
+  const fromBase64 = (b64) => {
+    const buf = Buffer.from(b64, 'base64');
+    return Array.from(new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)));
+  };
+
+  mtest('embeddings: float vectors, one request per input, usage unknown', 'embeddings', async () => {
+    const r = await embed({ model: 'gm/gemini-embedding-001', input: 'hello world', user: 'u-9' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.object, 'list');
+    assert.equal(r.json.model, 'gemini-embedding-001');
+    assert.deepEqual(r.json.usage, { prompt_tokens: 0, total_tokens: 0 });
+    assert.equal(r.json.data.length, 1);
+    assert.deepEqual(Object.keys(r.json.data[0]).sort(), ['embedding', 'index', 'object']);
+    assert.equal(r.json.data[0].object, 'embedding');
+    assert.equal(r.json.data[0].index, 0);
+    assert.equal(r.json.data[0].embedding.length, 3072);
+    assert.deepEqual(r.json.data[0].embedding, embeddingOf('hello world', 3072));
+    assert.equal(r.headers['x-switchboard-dropped-params'], 'user');
+    const up = emu.lastRequest('Embed');
+    assert.equal(up.method, 'POST');
+    assert.equal(up.path, '/v1beta/models/gemini-embedding-001:batchEmbedContents');
+    assert.equal(up.query, '');
+    assert.equal(up.headers['x-goog-api-key'], KEY);
+    assert.equal(up.headers.authorization, undefined);
+    assert.deepEqual(up.body, {
+      requests: [{ model: 'models/gemini-embedding-001', content: { parts: [{ text: 'hello world' }] } }],
+    });
+  });
+
+  mtest('embeddings: base64 is encoded by the gateway (little-endian float32)', 'embeddings', async () => {
+    const r = await embed({ model: 'gm/text-embedding-004', input: ['alpha', 'beta'], encoding_format: 'base64' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.data.length, 2);
+    for (const [i, text] of ['alpha', 'beta'].entries()) {
+      const d = r.json.data[i];
+      assert.equal(d.index, i);
+      assert.equal(typeof d.embedding, 'string');
+      assert.equal(Buffer.from(d.embedding, 'base64').length, 768 * 4);
+      assert.deepEqual(fromBase64(d.embedding), f32(embeddingOf(text, 768)));
+    }
+    const up = emu.lastRequest('Embed');
+    assert.equal(up.body.encoding_format, undefined);
+    assert.deepEqual(up.body.requests.map((q) => q.content.parts[0].text), ['alpha', 'beta']);
+    assert.equal(up.headers['x-switchboard-dropped-params'], undefined);
+    assert.equal(r.headers['x-switchboard-dropped-params'], undefined);
+  });
+
+  mtest('embeddings: a batch keeps its order; 100 inputs pass, 101 are refused', 'embeddings', async () => {
+    const input = ['first one', 'second', 'third and last'];
+    const r = await embed({ model: 'gm/text-embedding-004', input, encoding_format: 'float' });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.data.map((d) => d.index), [0, 1, 2]);
+    input.forEach((t, i) => assert.deepEqual(r.json.data[i].embedding, embeddingOf(t, 768)));
+    assert.deepEqual(emu.lastRequest('Embed').body.requests, input.map((text) => ({
+      model: 'models/text-embedding-004', content: { parts: [{ text }] },
+    })));
+    const many = Array.from({ length: 100 }, (_, i) => `t${i}`);
+    const m = await embed({ model: 'gm/text-embedding-004', input: many, dimensions: 4 });
+    assert.equal(m.status, 200, m.text);
+    assert.equal(m.json.data.length, 100);
+    assert.deepEqual(m.json.data[99].embedding, embeddingOf('t99', 4));
+    const n = emu.requests.length;
+    const over = await embed({ model: 'gm/text-embedding-004', input: [...many, 'x'] });
+    const e = assertError(over, 400, 'invalid_request_error', 'unsupported_value');
+    assert.equal(e.param, 'input');
+    assert.equal(emu.requests.length, n, 'nothing sent upstream');
+  });
+
+  mtest('embeddings: dimensions → outputDimensionality; too many is Gemini\'s 400', 'embeddings', async () => {
+    const r = await embed({ model: 'gm/gemini-embedding-001', input: ['a', 'b'], dimensions: 256 });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.data.map((d) => d.embedding.length), [256, 256]);
+    assert.deepEqual(r.json.data[1].embedding, embeddingOf('b', 256));
+    assert.deepEqual(emu.lastRequest('Embed').body.requests.map((q) => q.outputDimensionality), [256, 256]);
+    const b = await embed({ model: 'gm/gemini-embedding-001', input: 'a', dimensions: 256, encoding_format: 'base64' });
+    assert.deepEqual(fromBase64(b.json.data[0].embedding), f32(embeddingOf('a', 256)));
+    const big = await embed({ model: 'gm/text-embedding-004', input: 'a', dimensions: 1024 });
+    const e = assertError(big, 400, 'invalid_request_error', 'invalid_argument');
+    assert.match(e.message, /output_dimensionality must be in the range \[1, 768\]/);
+  });
+
+  mtest('embeddings: errors (token ids, chat model, bad key, 429, 5xx)', 'embeddings', async () => {
+    const n = emu.requests.length;
+    for (const input of [[1, 2, 3], [[1, 2], [3]], ['a', [4, 5]]]) {
+      const r = await embed({ model: 'gm/gemini-embedding-001', input });
+      const e = assertError(r, 400, 'invalid_request_error', 'unsupported_value');
+      assert.equal(e.param, 'input', JSON.stringify(input));
+    }
+    assert.equal(emu.requests.length, n, 'token ids are not sent upstream');
+    // The gateway's own validation still comes first.
+    const empty = await embed({ model: 'gm/gemini-embedding-001', input: [] });
+    assert.equal(empty.status, 400);
+    assert.equal(errorOf(empty).param, 'input');
+    // A chat model has no embed methods: Gemini's 404.
+    const chat = await embed({ model: 'gm/gemini-2.5-flash', input: 'x' });
+    const e404 = assertError(chat, 404, 'invalid_request_error', 'model_not_found');
+    assert.match(e404.message, /not supported for batchEmbedContents/);
+    assert.equal(emu.lastRequest('Embed').path, '/v1beta/models/gemini-2.5-flash:batchEmbedContents');
+    const bad = await embed({ model: 'gmbad/gemini-embedding-001', input: 'x' });
+    const ea = assertError(bad, 502, 'upstream_error', 'upstream_auth_failed');
+    assert.doesNotMatch(ea.message, /AIza/);
+    const q = await embed({ model: 'gm/fault-429', input: 'x' });
+    assertError(q, 429, 'rate_limit_exceeded', 'rate_limit_exceeded');
+    assert.equal(q.headers['retry-after'], '7');
+    assertError(await embed({ model: 'gm/fault-500', input: 'x' }), 502, 'upstream_error', 'upstream_error');
+    assertError(await embed({ model: 'gm/fault-503', input: 'x' }), 503, 'upstream_error', 'upstream_unavailable');
+    const f400 = await embed({ model: 'gm/fault-400', input: 'x' });
+    assert.match(assertError(f400, 400, 'invalid_request_error', 'invalid_argument').message, /emulated upstream rejection/);
   });
 });

@@ -10,12 +10,12 @@ import { randomBytes } from 'node:crypto';
 import {
   startGateway, postChat, streamChat, request, errorOf, chatBody,
 } from './harness.mjs';
-import { startOllamaEmulator, MID_STREAM_ERROR } from '../emulators/ollama.mjs';
+import { startOllamaEmulator, MID_STREAM_ERROR, EMBED_TOO_LONG } from '../emulators/ollama.mjs';
 
 const KEY = `ollama-key-${randomBytes(8).toString('hex')}`;
 const MODELS = ['llama3.2', 'qwen3:8b', 'llava', 'ghost-model', 'fault-400', 'fault-401',
   'fault-429', 'fault-500', 'fault-503', 'stall', 'reset-mid-stream', 'error-mid-stream',
-  'malformed-chunk'];
+  'malformed-chunk', 'nomic-embed-text'];
 
 const WEATHER = {
   type: 'function',
@@ -32,13 +32,15 @@ const TIME = {
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 
 const matrix = new Map();
-function cell(name, fn) {
+/** One test reported under the matrix cell key (several tests may share a
+ * cell: it passes only when all of them do). */
+function cell(name, fn, key = name) {
   test(name, async () => {
     try {
       const r = await fn();
-      if (!matrix.has(name)) matrix.set(name, r && r.unsupported ? `unsupported: ${r.unsupported}` : 'pass');
+      if (!matrix.has(key)) matrix.set(key, r && r.unsupported ? `unsupported: ${r.unsupported}` : 'pass');
     } catch (e) {
-      matrix.set(name, `fail: ${String(e.message).split('\n')[0].slice(0, 160)}`);
+      matrix.set(key, `fail: ${String(e.message).split('\n')[0].slice(0, 160)}`);
       throw e;
     }
   });
@@ -86,6 +88,7 @@ describe('ollama native upstream', () => {
           { name: 'keyed', kind: 'ollama', base_url: authEmu.url, api_key_env: 'SB_TEST_OLLAMA_KEY', models: ['llama3.2', 'fault-401'] },
           { name: 'auto', kind: 'ollama', base_url: emu.url },
           { name: 'levels', kind: 'ollama', base_url: emu.url, models: ['gpt-oss:20b'], options: { think_levels: true, keep_alive: '10m', num_ctx: 4096 } },
+          { name: 'tiny', kind: 'ollama', base_url: emu.url, models: ['nomic-embed-text'], options: { num_ctx: 4, keep_alive: '1m' } },
         ],
       },
       env: { SB_TEST_OLLAMA_KEY: KEY, LOG_LEVEL: 'debug' },
@@ -480,11 +483,127 @@ describe('ollama native upstream', () => {
     assertFailedStream(r, 'upstream_timeout');
   });
 
-  cell('embeddings', async () => {
-    const before = emu.stats.requests.length;
-    const r = await request(`${gw.url}/v1/embeddings`, { body: { model: 'ollama/llama3.2', input: 'hi' } });
-    assertError(r, 400, 'invalid_request_error', 'unsupported_value', 'model');
-    assert.equal(emu.stats.requests.length, before, 'nothing reached the upstream');
-    return { unsupported: 'not implemented for the ollama kind: /v1/embeddings answers 400 unsupported_value' };
-  });
+  // ---- embeddings: POST /v1/embeddings → POST /api/embed (one matrix cell)
+
+  const embed = (body) => request(`${gw.url}/v1/embeddings`, { body });
+  const embedUp = () => emu.lastRequest('/api/embed');
+  const embedAnswer = () => emu.lastResponse('/api/embed').body;
+  const norm = (v) => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+
+  cell('embeddings: float', async () => {
+    const r = await embed({ model: 'ollama/nomic-embed-text', input: 'The sky is blue', encoding_format: 'float' });
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.headers['content-type'], /^application\/json/);
+    const up = embedUp();
+    assert.equal(up.method, 'POST');
+    assert.equal(up.headers['content-type'], 'application/json');
+    assert.equal(up.headers.authorization, undefined);
+    assert.deepEqual(up.body, { model: 'nomic-embed-text', input: 'The sky is blue', truncate: false });
+    const ans = embedAnswer();
+    assert.equal(ans.embeddings.length, 1);
+    assert.equal(ans.embeddings[0].length, 768);
+    assert.deepEqual(r.json, {
+      object: 'list',
+      data: [{ object: 'embedding', index: 0, embedding: ans.embeddings[0] }],
+      model: 'nomic-embed-text',
+      usage: { prompt_tokens: 4, total_tokens: 4 },
+    });
+    assert.equal(ans.prompt_eval_count, 4);
+    assert.ok(Math.abs(norm(r.json.data[0].embedding) - 1) < 1e-5);
+    assert.equal(r.headers['x-switchboard-dropped-params'], undefined);
+    assert.deepEqual(emu.stats.unknownFields, []);
+    assert.deepEqual(emu.stats.unknownOptions, []);
+  }, 'embeddings');
+
+  cell('embeddings: base64 through the gateway', async () => {
+    const r = await embed({ model: 'ollama/nomic-embed-text', input: 'The sky is blue', encoding_format: 'base64', dimensions: 8 });
+    assert.equal(r.status, 200, r.text);
+    // Ollama gets floats and dimensions; the gateway encodes.
+    assert.deepEqual(embedUp().body, { model: 'nomic-embed-text', input: 'The sky is blue', dimensions: 8, truncate: false });
+    const want = embedAnswer().embeddings[0];
+    assert.equal(want.length, 8);
+    const d = r.json.data[0];
+    assert.equal(d.object, 'embedding');
+    assert.equal(d.index, 0);
+    assert.equal(typeof d.embedding, 'string');
+    const raw = Buffer.from(d.embedding, 'base64');
+    assert.equal(raw.length, 8 * 4);
+    const got = Array.from({ length: 8 }, (_, i) => raw.readFloatLE(4 * i));
+    assert.deepEqual(got, want.map(Math.fround));
+    assert.ok(Math.abs(norm(got) - 1) < 1e-5, 'cut and re-normalised');
+    assert.deepEqual(r.json.usage, { prompt_tokens: 4, total_tokens: 4 });
+    // The same text without dimensions starts with other values (re-normalised).
+    const full = await embed({ model: 'ollama/nomic-embed-text', input: 'The sky is blue' });
+    assert.notEqual(full.json.data[0].embedding[0], want[0]);
+  }, 'embeddings');
+
+  cell('embeddings: batch', async () => {
+    const input = ['alpha beta', 'gamma', 'delta epsilon zeta'];
+    const r = await embed({ model: 'ollama/llama3.2', input, user: 'u-7' });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(embedUp().body, { model: 'llama3.2', input, truncate: false });
+    assert.equal(r.headers['x-switchboard-dropped-params'], 'user');
+    const ans = embedAnswer();
+    assert.equal(r.json.object, 'list');
+    assert.equal(r.json.model, 'llama3.2');
+    assert.equal(r.json.data.length, 3);
+    r.json.data.forEach((d, i) => {
+      assert.deepEqual(d, { object: 'embedding', index: i, embedding: ans.embeddings[i] });
+      assert.equal(d.embedding.length, 32);
+    });
+    assert.notDeepEqual(r.json.data[0].embedding, r.json.data[1].embedding);
+    assert.deepEqual(r.json.usage, { prompt_tokens: 6, total_tokens: 6 });
+    // One input as an array of one.
+    const one = await embed({ model: 'ollama/llama3.2', input: ['gamma'] });
+    assert.deepEqual(one.json.data[0].embedding, r.json.data[1].embedding);
+  }, 'embeddings');
+
+  cell('embeddings: context length and truncate', async () => {
+    // OpenAI refuses an over-long input, so the gateway sends truncate:false.
+    const long = 'one two three four five six';
+    const r = await embed({ model: 'tiny/nomic-embed-text', input: long });
+    const e = assertError(r, 400, 'invalid_request_error', 'context_length_exceeded');
+    assert.equal(e.message, EMBED_TOO_LONG);
+    assert.deepEqual(embedUp().body, {
+      model: 'nomic-embed-text', input: long, truncate: false, options: { num_ctx: 4 }, keep_alive: '1m',
+    });
+    // The vendor field truncate:true asks Ollama to cut it.
+    const t = await embed({ model: 'tiny/nomic-embed-text', input: long, truncate: true, keep_alive: '30s' });
+    assert.equal(t.status, 200, t.text);
+    assert.deepEqual(embedUp().body, {
+      model: 'nomic-embed-text', input: long, truncate: true, options: { num_ctx: 4 }, keep_alive: '30s',
+    });
+    assert.deepEqual(t.json.usage, { prompt_tokens: 4, total_tokens: 4 });
+    assert.equal(t.headers['x-switchboard-dropped-params'], undefined);
+  }, 'embeddings');
+
+  cell('embeddings: errors', async () => {
+    const before = emu.requestsTo('/api/embed').length;
+    for (const input of [[1, 2, 3], [[1, 2], [3]], ['text', [4, 5]]]) {
+      const r = await embed({ model: 'ollama/nomic-embed-text', input });
+      assertError(r, 400, 'invalid_request_error', 'unsupported_value', 'input');
+    }
+    const tt = await embed({ model: 'ollama/nomic-embed-text', input: 'x', truncate: 'yes' });
+    assertError(tt, 400, 'invalid_request_error', 'invalid_type', 'truncate');
+    assert.equal(emu.requestsTo('/api/embed').length, before, 'nothing reached the upstream');
+
+    const nf = await embed({ model: 'ollama/ghost-model', input: 'x' });
+    const e = assertError(nf, 404, 'invalid_request_error', 'model_not_found', 'model');
+    assert.equal(e.message, 'model "ghost-model" not found, try pulling it first');
+    const rl = await embed({ model: 'ollama/fault-429', input: 'x' });
+    assertError(rl, 429, 'rate_limit_exceeded', 'rate_limit_exceeded');
+    assert.equal(rl.headers['retry-after'], '7');
+    const se = await embed({ model: 'ollama/fault-500', input: 'x' });
+    assertError(se, 502, 'upstream_error', 'upstream_error');
+    const bad = await embed({ model: 'ollama/malformed-chunk', input: 'x' });
+    assertError(bad, 502, 'upstream_error', 'upstream_bad_response');
+    const au = await embed({ model: 'keyed/fault-401', input: 'x' });
+    const ae = assertError(au, 502, 'upstream_error', 'upstream_auth_failed');
+    assert.ok(!ae.message.includes(KEY));
+    assert.equal(authEmu.lastRequest('/api/embed').headers.authorization, `Bearer ${KEY}`);
+    // An embedding-only model cannot chat (Ollama's 400, passed on).
+    const ch = await postChat(gw.url, chatBody('ollama/nomic-embed-text', 'hi'));
+    const ce = assertError(ch, 400, 'invalid_request_error', null);
+    assert.equal(ce.message, '"nomic-embed-text" does not support chat');
+  }, 'embeddings');
 });

@@ -7,6 +7,7 @@
 
 #include "gateway/buf.h"
 #include "gateway/config.h"
+#include "gateway/oai_embed.h"
 #include "gateway/sb.h"
 #include "providers/adapter.h"
 #include "providers/cohere.h"
@@ -859,26 +860,330 @@ static void test_map_error(void **state)
                       "The upstream provider rejected the request.");
 }
 
+/* ---- configuration ---------------------------------------------------- */
+
+static int conf(struct prov *p, const char *options, char *err, size_t len)
+{
+  cJSON *o = options ? parse(options) : NULL;
+  int rc;
+
+  err[0] = '\0';
+  rc = A->configure(p, o, "config: providers[1].options", err, len);
+  cJSON_Delete(o);
+  return rc;
+}
+
+static void conf_fails(const char *options, const char *want)
+{
+  struct prov p = P;
+  char err[256];
+
+  p.priv = NULL;
+  assert_int_equal(conf(&p, options, err, sizeof(err)), SB_ECONFIG);
+  assert_string_equal(err, want);
+  assert_null(p.priv);
+}
+
+static void test_configure(void **state)
+{
+  struct prov p = P;
+  char err[256];
+
+  (void)state;
+  assert_non_null(A->configure);
+  assert_non_null(A->unconfigure);
+  p.priv = NULL;
+  A->unconfigure(&p); /* copes with NULL */
+  assert_int_equal(conf(&p, NULL, err, sizeof(err)), 0);
+  A->unconfigure(&p);
+  assert_null(p.priv);
+  assert_int_equal(conf(&p, "{}", err, sizeof(err)), 0);
+  A->unconfigure(&p);
+  assert_int_equal(conf(&p,
+                        "{\"embed_input_type\":\"search_query\","
+                        "\"embed_truncate\":\"END\"}",
+                        err, sizeof(err)),
+                   0);
+  assert_non_null(p.priv);
+  A->unconfigure(&p);
+  assert_null(p.priv);
+
+  conf_fails("[]", "config: providers[1].options: expected an object");
+  conf_fails("{\"region\":\"eu\"}",
+             "config: providers[1].options.region: unknown option (known: "
+             "embed_input_type, embed_truncate)");
+  conf_fails("{\"embed_input_type\":\"image\"}",
+             "config: providers[1].options.embed_input_type: expected one "
+             "of \"search_document\", \"search_query\", \"classification\", "
+             "\"clustering\"");
+  conf_fails("{\"embed_input_type\":1}",
+             "config: providers[1].options.embed_input_type: expected one "
+             "of \"search_document\", \"search_query\", \"classification\", "
+             "\"clustering\"");
+  conf_fails("{\"embed_truncate\":\"end\"}",
+             "config: providers[1].options.embed_truncate: expected one of "
+             "\"NONE\", \"START\", \"END\"");
+}
+
+/* ---- embeddings ------------------------------------------------------- */
+
+static cJSON *embed_ok(const struct prov *p, const char *req, const char *model,
+                       struct prov_http *h)
+{
+  cJSON *r = parse(req);
+  struct api_error err;
+  int rc = A->build_embeddings(p, r, model, NULL, h, &err);
+  if(rc)
+    fail_msg("build_embeddings failed: %s (%s)", err.message, err.param);
+  cJSON_Delete(r);
+  return parse(h->body);
+}
+
+static void embed_fails(const char *req, const char *model, const char *code,
+                        const char *param)
+{
+  cJSON *r = parse(req);
+  struct api_error err;
+  struct prov_http h;
+
+  assert_int_equal(A->build_embeddings(&P, r, model, NULL, &h, &err),
+                   SB_EINVAL);
+  assert_int_equal(err.status, 400);
+  assert_string_equal(err.type, "invalid_request_error");
+  assert_string_equal(err.code, code);
+  assert_string_equal(err.param, param);
+  assert_null(h.body);
+  assert_null(h.url);
+  cJSON_Delete(r);
+}
+
+static void test_embed_build(void **state)
+{
+  struct prov_http h;
+  cJSON *b;
+
+  (void)state;
+  b = embed_ok(&P, "{\"model\":\"co/embed-v4.0\",\"input\":\"hello world\"}",
+               "embed-v4.0", &h);
+  assert_json(b, "{\"model\":\"embed-v4.0\",\"texts\":[\"hello world\"],"
+                 "\"input_type\":\"search_document\",\"embedding_types\":"
+                 "[\"float\"],\"truncate\":\"NONE\"}");
+  assert_string_equal(h.url, "https://api.cohere.com/v2/embed");
+  assert_null(h.method);
+  assert_true(has_header(&h, "Authorization: Bearer co-secret-key"));
+  assert_true(has_header(&h, "Content-Type: application/json"));
+  assert_true(has_header(&h, "Accept: application/json"));
+  assert_null(h.dropped);
+  cJSON_Delete(b);
+  prov_http_free(&h);
+
+  /* A batch; base64 is the gateway's business (floats are asked);
+   * dimensions -> output_dimension; user and unknown fields dropped. */
+  b = embed_ok(&P,
+               "{\"model\":\"co/embed-v4.0\",\"input\":[\"a\",\"b b\",\"c\"],"
+               "\"encoding_format\":\"base64\",\"dimensions\":256,"
+               "\"user\":\"u1\",\"x_extra\":true,\"input_type\":null}",
+               "embed-v4.0", &h);
+  assert_json(b, "{\"model\":\"embed-v4.0\",\"texts\":[\"a\",\"b b\",\"c\"],"
+                 "\"input_type\":\"search_document\",\"embedding_types\":"
+                 "[\"float\"],\"output_dimension\":256,\"truncate\":"
+                 "\"NONE\"}");
+  assert_string_equal(h.dropped, "user,x_extra");
+  cJSON_Delete(b);
+  prov_http_free(&h);
+
+  /* dimensions null is no dimensions; fixed-size models are fine then. */
+  b = embed_ok(&P,
+               "{\"model\":\"m\",\"input\":[\"a\"],\"dimensions\":null,"
+               "\"encoding_format\":\"float\"}",
+               "embed-english-v3.0", &h);
+  assert_null(cJSON_GetObjectItem(b, "output_dimension"));
+  assert_null(h.dropped);
+  cJSON_Delete(b);
+  prov_http_free(&h);
+}
+
+static void test_embed_build_options(void **state)
+{
+  struct prov p = P;
+  struct prov_http h;
+  char err[256];
+  cJSON *b;
+
+  (void)state;
+  p.priv = NULL;
+  assert_int_equal(conf(&p,
+                        "{\"embed_input_type\":\"clustering\","
+                        "\"embed_truncate\":\"START\"}",
+                        err, sizeof(err)),
+                   0);
+  b = embed_ok(&p, "{\"model\":\"m\",\"input\":\"x\"}", "embed-v4.0", &h);
+  assert_json(b, "{\"model\":\"embed-v4.0\",\"texts\":[\"x\"],"
+                 "\"input_type\":\"clustering\",\"embedding_types\":"
+                 "[\"float\"],\"truncate\":\"START\"}");
+  cJSON_Delete(b);
+  prov_http_free(&h);
+  A->unconfigure(&p);
+  /* Only what is given changes. */
+  assert_int_equal(
+      conf(&p, "{\"embed_input_type\":\"search_query\"}", err, sizeof(err)), 0);
+  b = embed_ok(&p, "{\"model\":\"m\",\"input\":\"x\"}", "embed-v4.0", &h);
+  assert_string_equal(cJSON_GetObjectItem(b, "input_type")->valuestring,
+                      "search_query");
+  assert_string_equal(cJSON_GetObjectItem(b, "truncate")->valuestring, "NONE");
+  cJSON_Delete(b);
+  prov_http_free(&h);
+  A->unconfigure(&p);
+}
+
+static void test_embed_build_passthrough(void **state)
+{
+  struct config_kv fwd[] = {{.name = "x-trace", .value = "t1"}};
+  struct config_provider c = {
+      .name = "co", .kind = "cohere", .passthrough_auth = 1};
+  struct prov p2 = P;
+  struct prov_client client = {"Bearer client-key", fwd, 1};
+  struct prov_http h;
+  struct api_error err;
+  cJSON *r = parse("{\"model\":\"m\",\"input\":\"x\"}");
+
+  (void)state;
+  p2.cfg = &c;
+  assert_int_equal(A->build_embeddings(&p2, r, "embed-v4.0", &client, &h, &err),
+                   0);
+  assert_true(has_header(&h, "Authorization: Bearer client-key"));
+  assert_false(has_header(&h, "Authorization: Bearer co-secret-key"));
+  assert_true(has_header(&h, "x-trace: t1"));
+  prov_http_free(&h);
+  cJSON_Delete(r);
+}
+
+static void test_embed_build_refused(void **state)
+{
+  (void)state;
+  /* Token ids, flat, nested, or mixed with text. */
+  embed_fails("{\"model\":\"m\",\"input\":[1,2,3]}", "embed-v4.0",
+              "unsupported_value", "input");
+  embed_fails("{\"model\":\"m\",\"input\":[[1,2],[3]]}", "embed-v4.0",
+              "unsupported_value", "input");
+  embed_fails("{\"model\":\"m\",\"input\":[\"a\",[3]]}", "embed-v4.0",
+              "unsupported_value", "input");
+  /* dimensions: v2/v3 models have one size; v4 takes four values. */
+  embed_fails("{\"model\":\"m\",\"input\":\"a\",\"dimensions\":1024}",
+              "embed-english-v3.0", "unsupported_parameter", "dimensions");
+  embed_fails("{\"model\":\"m\",\"input\":\"a\",\"dimensions\":256}",
+              "embed-multilingual-light-v3.0", "unsupported_parameter",
+              "dimensions");
+  embed_fails("{\"model\":\"m\",\"input\":\"a\",\"dimensions\":300}",
+              "embed-v4.0", "unsupported_value", "dimensions");
+  embed_fails("{\"model\":\"m\",\"input\":\"a\",\"dimensions\":3072}",
+              "embed-v4.0", "unsupported_value", "dimensions");
+}
+
+static const char EMBED_REQ3[] = "{\"model\":\"m\",\"input\":[\"a\",\"b\"]}";
+
+static void test_embed_parse(void **state)
+{
+  const char *body =
+      "{\"id\":\"e1\",\"response_type\":\"embeddings_by_type\","
+      "\"embeddings\":{\"float\":[[0.5,-1.0],[0.25,0,1.5]]},"
+      "\"texts\":[\"a\",\"b\"],\"meta\":{\"api_version\":{\"version\":\"2\"},"
+      "\"billed_units\":{\"input_tokens\":7}}}";
+  cJSON *req = parse(EMBED_REQ3);
+  struct canon_usage u;
+  struct api_error err;
+  cJSON *out;
+  char *s;
+
+  (void)state;
+  assert_int_equal(A->parse_embeddings(&P, body, strlen(body), req,
+                                       "embed-v4.0", &out, &u, &err),
+                   0);
+  assert_json(out, "{\"object\":\"list\",\"data\":["
+                   "{\"object\":\"embedding\",\"index\":0,\"embedding\":"
+                   "[0.5,-1.0]},"
+                   "{\"object\":\"embedding\",\"index\":1,\"embedding\":"
+                   "[0.25,0,1.5]}],\"model\":\"embed-v4.0\","
+                   "\"usage\":{\"prompt_tokens\":7,\"total_tokens\":7}}");
+  assert_int_equal(u.prompt_tokens, 7);
+  assert_int_equal(u.completion_tokens, 0);
+  /* What the gateway makes of it for encoding_format base64 (§1.9). */
+  oai_embed_to_base64(out);
+  s = cJSON_PrintUnformatted(out);
+  assert_non_null(strstr(s, "\"embedding\":\"AAAAPwAAgL8=\""));
+  assert_non_null(strstr(s, "\"embedding\":\"AACAPgAAAAAAAMA/\""));
+  free(s);
+  cJSON_Delete(out);
+  cJSON_Delete(req);
+
+  /* A single string input; no billed units: usage 0, unknown inside. */
+  req = parse("{\"model\":\"m\",\"input\":\"a\"}");
+  body = "{\"id\":\"e2\",\"embeddings\":{\"float\":[[1]]},\"meta\":{}}";
+  assert_int_equal(
+      A->parse_embeddings(&P, body, strlen(body), req, "m", &out, &u, &err), 0);
+  assert_json(out, "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
+                   "\"index\":0,\"embedding\":[1]}],\"model\":\"m\","
+                   "\"usage\":{\"prompt_tokens\":0,\"total_tokens\":0}}");
+  assert_int_equal(u.prompt_tokens, -1);
+  cJSON_Delete(out);
+  cJSON_Delete(req);
+}
+
+static void embed_parse_fails(const char *body)
+{
+  cJSON *req = parse(EMBED_REQ3);
+  struct canon_usage u;
+  struct api_error err;
+  cJSON *out = (cJSON *)1;
+
+  assert_int_equal(
+      A->parse_embeddings(&P, body, strlen(body), req, "m", &out, &u, &err),
+      SB_EPROTO);
+  assert_null(out);
+  assert_int_equal(err.status, 502);
+  assert_string_equal(err.type, "upstream_error");
+  assert_string_equal(err.code, "upstream_bad_response");
+  cJSON_Delete(req);
+}
+
+static void test_embed_parse_bad(void **state)
+{
+  (void)state;
+  embed_parse_fails("not json");
+  embed_parse_fails("{\"id\":\"x\",\"message\":\"hm\"}");
+  embed_parse_fails("{\"embeddings\":{\"int8\":[[1],[2]]}}");
+  /* One vector for two inputs. */
+  embed_parse_fails("{\"embeddings\":{\"float\":[[0.1,0.2]]}}");
+  embed_parse_fails("{\"embeddings\":{\"float\":[[0.1],\"x\"]}}");
+  embed_parse_fails("{\"embeddings\":{\"float\":[[0.1],[\"0.2\"]]}}");
+  embed_parse_fails("{\"embeddings\":{\"float\":[[0.1],[]]}}");
+}
+
 static void test_models(void **state)
 {
-  const char *body = "{\"models\":[{\"name\":\"command-a-03-2025\","
-                     "\"endpoints\":[\"chat\"]},{\"name\":\"command-r7b\"},"
-                     "{\"endpoints\":[]}],\"next_page_token\":null}";
+  const char *body =
+      "{\"models\":[{\"name\":\"command-a-03-2025\","
+      "\"endpoints\":[\"chat\"]},{\"name\":\"command-r7b\"},"
+      "{\"endpoints\":[]},{\"name\":\"embed-v4.0\",\"endpoints\":["
+      "\"embed\",\"classify\"]},{\"name\":\"rerank-v3.5\",\"endpoints\":["
+      "\"rerank\"]},{\"name\":\"odd\",\"endpoints\":[1,null]}],"
+      "\"next_page_token\":null}";
   struct prov_http h;
   char **models;
   int n;
 
   (void)state;
   A->build_models(&P, &h);
-  assert_string_equal(
-      h.url, "https://api.cohere.com/v1/models?endpoint=chat&page_size=1000");
+  /* Chat and embed models: no endpoint filter (it takes one endpoint). */
+  assert_string_equal(h.url, "https://api.cohere.com/v1/models?page_size=1000");
   assert_true(has_header(&h, "Authorization: Bearer co-secret-key"));
   assert_null(h.body);
   prov_http_free(&h);
   assert_int_equal(A->parse_models(body, strlen(body), &models, &n), 0);
-  assert_int_equal(n, 2);
+  assert_int_equal(n, 3);
   assert_string_equal(models[0], "command-a-03-2025");
   assert_string_equal(models[1], "command-r7b");
+  assert_string_equal(models[2], "embed-v4.0");
   for(int i = 0; i < n; i++)
     free(models[i]);
   free(models);
@@ -891,6 +1196,8 @@ static void test_registered(void **state)
   (void)state;
   assert_ptr_equal(prov_adapter_find("cohere"), &prov_cohere_adapter);
   assert_string_equal(A->default_base_url, "https://api.cohere.com");
+  assert_non_null(A->build_embeddings);
+  assert_non_null(A->parse_embeddings);
   assert_int_equal(A->framing, PROV_FRAMING_SSE);
 }
 
@@ -915,6 +1222,13 @@ int main(void)
       cmocka_unit_test(test_stream_errors),
       cmocka_unit_test(test_stream_sink_stop),
       cmocka_unit_test(test_map_error),
+      cmocka_unit_test(test_configure),
+      cmocka_unit_test(test_embed_build),
+      cmocka_unit_test(test_embed_build_options),
+      cmocka_unit_test(test_embed_build_passthrough),
+      cmocka_unit_test(test_embed_build_refused),
+      cmocka_unit_test(test_embed_parse),
+      cmocka_unit_test(test_embed_parse_bad),
       cmocka_unit_test(test_models),
       cmocka_unit_test(test_registered),
   };

@@ -844,6 +844,169 @@ static void test_models(void **state)
                    SB_EPROTO);
 }
 
+/* ---- embeddings -----------------------------------------------------------
+ */
+
+static int embed_build(const char *req, const char *model, struct prov_http *h,
+                       struct api_error *err)
+{
+  cJSON *r = parse(req);
+  int rc = prov_gemini_adapter.build_embeddings(&PROV, r, model, NULL, h, err);
+  cJSON_Delete(r);
+  return rc;
+}
+
+static void test_embeddings_build(void **state)
+{
+  struct prov_http h;
+  struct api_error err;
+
+  /* One string; dimensions -> outputDimensionality; base64 stays home. */
+  assert_int_equal(embed_build("{\"model\":\"g/e\",\"input\":\"hello\","
+                               "\"dimensions\":256,\"encoding_format\":"
+                               "\"base64\"}",
+                               "gemini-embedding-001", &h, &err),
+                   0);
+  assert_string_equal(h.url, "https://g.test/v1beta/models/"
+                             "gemini-embedding-001:batchEmbedContents");
+  assert_string_equal(header(&h, "x-goog-api-key"), "x-goog-api-key: KEY-123");
+  assert_string_equal(header(&h, "Content-Type"),
+                      "Content-Type: application/json");
+  assert_null(header(&h, "Authorization"));
+  assert_null(h.dropped);
+  json_eq(h.body, "{\"requests\":[{\"model\":\"models/gemini-embedding-001\","
+                  "\"content\":{\"parts\":[{\"text\":\"hello\"}]},"
+                  "\"outputDimensionality\":256}]}");
+  prov_http_free(&h);
+
+  /* A batch, in order; user dropped and reported; a tuned model's
+   * resource name is used as given. */
+  assert_int_equal(
+      embed_build("{\"model\":\"g/e\",\"input\":[\"a\",\"b c\"],\"user\":"
+                  "\"u\",\"encoding_format\":\"float\",\"dimensions\":null}",
+                  "tunedModels/t1", &h, &err),
+      0);
+  assert_string_equal(
+      h.url, "https://g.test/v1beta/tunedModels/t1:batchEmbedContents");
+  assert_string_equal(h.dropped, "user");
+  json_eq(h.body, "{\"requests\":["
+                  "{\"model\":\"tunedModels/t1\",\"content\":{\"parts\":[{"
+                  "\"text\":\"a\"}]}},"
+                  "{\"model\":\"tunedModels/t1\",\"content\":{\"parts\":[{"
+                  "\"text\":\"b c\"}]}}]}");
+  prov_http_free(&h);
+
+  /* Token ids: one tokenised input, or several. */
+  assert_int_equal(
+      embed_build("{\"model\":\"g/e\",\"input\":[1,2,3]}", "e", &h, &err),
+      SB_EINVAL);
+  assert_int_equal(err.status, 400);
+  assert_string_equal(err.type, "invalid_request_error");
+  assert_string_equal(err.code, "unsupported_value");
+  assert_string_equal(err.param, "input");
+  assert_int_equal(
+      embed_build("{\"model\":\"g/e\",\"input\":[\"a\",[1,2]]}", "e", &h, &err),
+      SB_EINVAL);
+  assert_string_equal(err.code, "unsupported_value");
+  assert_string_equal(err.param, "input");
+
+  /* More inputs than one batchEmbedContents call takes. */
+  {
+    cJSON *r = parse("{\"model\":\"g/e\",\"input\":[]}");
+    cJSON *in = cJSON_GetObjectItem(r, "input");
+    for(int i = 0; i < 101; i++)
+      cJSON_AddItemToArray(in, cJSON_CreateString("x"));
+    assert_int_equal(
+        prov_gemini_adapter.build_embeddings(&PROV, r, "e", NULL, &h, &err),
+        SB_EINVAL);
+    assert_string_equal(err.code, "unsupported_value");
+    assert_string_equal(err.param, "input");
+    assert_non_null(strstr(err.message, "100"));
+    cJSON_DeleteItemFromArray(in, 0);
+    assert_int_equal(
+        prov_gemini_adapter.build_embeddings(&PROV, r, "e", NULL, &h, &err), 0);
+    prov_http_free(&h);
+    cJSON_Delete(r);
+  }
+}
+
+static int embed_parse(const char *req, const char *body, cJSON **out,
+                       struct canon_usage *u, struct api_error *err)
+{
+  cJSON *r = parse(req);
+  int rc = prov_gemini_adapter.parse_embeddings(
+      &PROV, body, strlen(body), r, "gemini-embedding-001", out, u, err);
+  cJSON_Delete(r);
+  return rc;
+}
+
+static void test_embeddings_parse(void **state)
+{
+  struct canon_usage u;
+  struct api_error err;
+  cJSON *out = NULL;
+  char *s;
+
+  assert_int_equal(
+      embed_parse("{\"input\":[\"a\",\"b\"]}",
+                  "{\"embeddings\":[{\"values\":[0.5,-0.25,0.125]},"
+                  "{\"values\":[1,0,-1e-3]}]}",
+                  &out, &u, &err),
+      0);
+  s = cJSON_PrintUnformatted(out);
+  json_eq(s, "{\"object\":\"list\",\"data\":["
+             "{\"object\":\"embedding\",\"index\":0,\"embedding\":[0.5,-0.25,"
+             "0.125]},"
+             "{\"object\":\"embedding\",\"index\":1,\"embedding\":[1,0,-0.001]}"
+             "],\"model\":\"gemini-embedding-001\","
+             "\"usage\":{\"prompt_tokens\":0,\"total_tokens\":0}}");
+  free(s);
+  cJSON_Delete(out);
+  /* Gemini reports no token counts: unknown, not zero. */
+  assert_int_equal(u.prompt_tokens, -1);
+  assert_int_equal(u.completion_tokens, -1);
+
+  /* A single string input is one embedding. */
+  assert_int_equal(embed_parse("{\"input\":\"a\"}",
+                               "{\"embeddings\":[{\"values\":[0.5]}]}", &out,
+                               &u, &err),
+                   0);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "data")), 1);
+  cJSON_Delete(out);
+
+  /* Bodies it cannot read: 502 upstream_bad_response. */
+  {
+    static const char *const bad[] = {
+        "not json",
+        "{}",
+        "{\"embedding\":{\"values\":[1]}}",
+        "{\"embeddings\":[{\"values\":[1]}]}", /* one for two inputs */
+        "{\"embeddings\":[{\"values\":[1]},{\"values\":[]}]}",
+        "{\"embeddings\":[{\"values\":[1]},{}]}",
+        "{\"embeddings\":[{\"values\":[1]},{\"values\":[\"x\"]}]}",
+    };
+    for(size_t i = 0; i < SB_ARRAY_LEN(bad); i++) {
+      out = NULL;
+      assert_int_equal(
+          embed_parse("{\"input\":[\"a\",\"b\"]}", bad[i], &out, &u, &err),
+          SB_EPROTO);
+      assert_null(out);
+      assert_int_equal(err.status, 502);
+      assert_string_equal(err.type, "upstream_error");
+      assert_string_equal(err.code, "upstream_bad_response");
+    }
+  }
+
+  /* Errors from batchEmbedContents go through map_error like chat. */
+  map(400,
+      "{\"error\":{\"code\":400,\"message\":\"* BatchEmbedContentsRequest."
+      "requests: at most 100 requests can be in one batch\\n\",\"status\":"
+      "\"INVALID_ARGUMENT\"}}",
+      NULL, &err);
+  assert_int_equal(err.status, 400);
+  assert_string_equal(err.code, "invalid_argument");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -868,6 +1031,8 @@ int main(void)
       cmocka_unit_test(test_stream_errors),
       cmocka_unit_test(test_error_mapping),
       cmocka_unit_test(test_models),
+      cmocka_unit_test(test_embeddings_build),
+      cmocka_unit_test(test_embeddings_parse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,10 +7,12 @@
 
 #include "gateway/config.h"
 #include "gateway/oai_chat.h"
+#include "gateway/oai_embed.h"
 #include "gateway/sb.h"
 #include "providers/adapter.h"
 #include "providers/ollama.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -854,6 +856,236 @@ static void test_error_mapping(void **state)
   assert_string_equal(e.code, "context_length_exceeded");
 }
 
+/* ---- embeddings --------------------------------------------------------- */
+
+/* Validate an embeddings body as the gateway does, then build. */
+static cJSON *build_embed_p(const struct prov *p, const char *req, int *rc,
+                            struct prov_http *out, struct api_error *err)
+{
+  cJSON *body = parse(req);
+  cJSON *up = NULL;
+
+  assert_int_equal(oai_embed_validate(body, err), 0);
+  memset(out, 0, sizeof(*out));
+  *rc = A->build_embeddings(p, body, "nomic-embed-text", &NOCLIENT, out, err);
+  if(!*rc)
+    up = parse(out->body);
+  cJSON_Delete(body);
+  return up;
+}
+
+static void embed_fails(const char *req, const char *code, const char *param)
+{
+  struct prov_http out;
+  struct api_error err;
+  int rc;
+  cJSON *up = build_embed_p(&P, req, &rc, &out, &err);
+
+  assert_null(up);
+  assert_int_equal(rc, SB_EINVAL);
+  assert_int_equal(err.status, 400);
+  assert_string_equal(err.type, "invalid_request_error");
+  assert_string_equal(err.code, code);
+  assert_string_equal(err.param, param);
+  assert_null(out.body);
+  assert_null(out.url);
+}
+
+static void test_embed_request(void **state)
+{
+  struct prov p = P;
+  struct prov_http out;
+  struct api_error err;
+  char cerr[128];
+  cJSON *o, *up;
+  int rc;
+
+  up = build_embed_p(&P,
+                     "{\"model\":\"ollama/nomic-embed-text\",\"input\":"
+                     "\"hello world\",\"encoding_format\":\"base64\"}",
+                     &rc, &out, &err);
+  assert_int_equal(rc, 0);
+  assert_json(up, "{\"model\":\"nomic-embed-text\",\"input\":\"hello world\","
+                  "\"truncate\":false}");
+  assert_string_equal(out.url, "http://127.0.0.1:11434/api/embed");
+  assert_true(has_header(&out, "Content-Type: application/json"));
+  assert_true(has_header(&out, "Accept: application/json"));
+  assert_false(header_prefix(&out, "Authorization:"));
+  assert_null(out.dropped);
+  cJSON_Delete(up);
+  prov_http_free(&out);
+
+  /* Batch, dimensions, the vendor fields, advisory and unknown fields. */
+  up = build_embed_p(&P,
+                     "{\"model\":\"ollama/nomic-embed-text\",\"input\":[\"a\","
+                     "\"b c\"],\"dimensions\":256,\"truncate\":true,"
+                     "\"keep_alive\":\"1m\",\"user\":\"u-1\",\"extra\":1,"
+                     "\"encoding_format\":\"float\"}",
+                     &rc, &out, &err);
+  assert_int_equal(rc, 0);
+  assert_json(up,
+              "{\"model\":\"nomic-embed-text\",\"input\":[\"a\",\"b c\"],"
+              "\"dimensions\":256,\"truncate\":true,\"keep_alive\":\"1m\"}");
+  assert_string_equal(out.dropped, "user,extra");
+  cJSON_Delete(up);
+  prov_http_free(&out);
+
+  /* null advisory fields are not reported; null dimensions and truncate
+   * are absent. */
+  up = build_embed_p(&P,
+                     "{\"model\":\"m\",\"input\":\"x\",\"metadata\":null,"
+                     "\"dimensions\":null,\"truncate\":null}",
+                     &rc, &out, &err);
+  assert_int_equal(rc, 0);
+  assert_json(up, "{\"model\":\"nomic-embed-text\",\"input\":\"x\","
+                  "\"truncate\":false}");
+  assert_null(out.dropped);
+  cJSON_Delete(up);
+  prov_http_free(&out);
+
+  /* Provider options: num_ctx and keep_alive as for chat; the client's
+   * keep_alive wins. Credentials as for chat. */
+  o = parse("{\"keep_alive\":\"10m\",\"num_ctx\":8192}");
+  assert_int_equal(A->configure(&p, o, "x", cerr, sizeof(cerr)), 0);
+  cJSON_Delete(o);
+  p.api_key = "k-1";
+  up =
+      build_embed_p(&p, "{\"model\":\"m\",\"input\":[\"x\"]}", &rc, &out, &err);
+  assert_int_equal(rc, 0);
+  assert_json(up, "{\"model\":\"nomic-embed-text\",\"input\":[\"x\"],"
+                  "\"truncate\":false,\"options\":{\"num_ctx\":8192},"
+                  "\"keep_alive\":\"10m\"}");
+  assert_true(has_header(&out, "Authorization: Bearer k-1"));
+  cJSON_Delete(up);
+  prov_http_free(&out);
+  up = build_embed_p(&p, "{\"model\":\"m\",\"input\":\"x\",\"keep_alive\":0}",
+                     &rc, &out, &err);
+  assert_int_equal(rc, 0);
+  assert_json(get(up, "keep_alive"), "0");
+  cJSON_Delete(up);
+  prov_http_free(&out);
+  A->unconfigure(&p);
+}
+
+static void test_embed_refused(void **state)
+{
+  /* Token ids: Ollama's /api/embed takes text only. */
+  embed_fails("{\"model\":\"m\",\"input\":[1,2,3]}", "unsupported_value",
+              "input");
+  embed_fails("{\"model\":\"m\",\"input\":[[1,2],[3]]}", "unsupported_value",
+              "input");
+  embed_fails("{\"model\":\"m\",\"input\":[\"a\",[3]]}", "unsupported_value",
+              "input");
+  embed_fails("{\"model\":\"m\",\"input\":\"a\",\"truncate\":\"no\"}",
+              "invalid_type", "truncate");
+  embed_fails("{\"model\":\"m\",\"input\":\"a\",\"keep_alive\":true}",
+              "invalid_type", "keep_alive");
+}
+
+static cJSON *parse_embed(const char *req, const char *body,
+                          struct canon_usage *u, int *rc, struct api_error *err)
+{
+  cJSON *r = parse(req);
+  cJSON *out = NULL;
+
+  *rc = A->parse_embeddings(&P, body, strlen(body), r, "nomic-embed-text", &out,
+                            u, err);
+  cJSON_Delete(r);
+  return out;
+}
+
+static void test_embed_parse(void **state)
+{
+  struct canon_usage u;
+  struct api_error err;
+  cJSON *out;
+  int rc;
+
+  out = parse_embed("{\"model\":\"m\",\"input\":\"hi\"}",
+                    "{\"model\":\"nomic-embed-text\",\"embeddings\":[[0.5,"
+                    "-0.25,0.125]],\"total_duration\":14143917,"
+                    "\"load_duration\":1019500,\"prompt_eval_count\":2}",
+                    &u, &rc, &err);
+  assert_int_equal(rc, 0);
+  assert_json(out, "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
+                   "\"index\":0,\"embedding\":[0.5,-0.25,0.125]}],\"model\":"
+                   "\"nomic-embed-text\",\"usage\":{\"prompt_tokens\":2,"
+                   "\"total_tokens\":2}}");
+  assert_int_equal(u.prompt_tokens, 2);
+  assert_int_equal(u.completion_tokens, 0);
+  cJSON_Delete(out);
+
+  /* A batch keeps its order; float32 values survive the round trip. */
+  out = parse_embed("{\"model\":\"m\",\"input\":[\"a\",\"b\"]}",
+                    "{\"model\":\"x\",\"embeddings\":[[0.6684582,0.5077734],"
+                    "[-0.09314608,-0.5354005]],\"prompt_eval_count\":7}",
+                    &u, &rc, &err);
+  assert_int_equal(rc, 0);
+  assert_json(get(out, "data"),
+              "[{\"object\":\"embedding\",\"index\":0,\"embedding\":"
+              "[0.6684582,0.5077734]},{\"object\":\"embedding\",\"index\":1,"
+              "\"embedding\":[-0.09314608,-0.5354005]}]");
+  assert_json(get(out, "usage"), "{\"prompt_tokens\":7,\"total_tokens\":7}");
+  cJSON_Delete(out);
+
+  /* prompt_eval_count left out (Go omitempty): 0. */
+  out = parse_embed("{\"model\":\"m\",\"input\":\"a\"}",
+                    "{\"model\":\"x\",\"embeddings\":[[1]]}", &u, &rc, &err);
+  assert_int_equal(rc, 0);
+  assert_int_equal(u.prompt_tokens, 0);
+  assert_json(get(out, "usage"), "{\"prompt_tokens\":0,\"total_tokens\":0}");
+  cJSON_Delete(out);
+
+  /* An Ollama that ignored dimensions: cut and re-normalised, as Ollama
+   * does. */
+  out = parse_embed("{\"model\":\"m\",\"input\":\"a\",\"dimensions\":2}",
+                    "{\"model\":\"x\",\"embeddings\":[[0.3,0.4,0.866,0.1]]}",
+                    &u, &rc, &err);
+  assert_int_equal(rc, 0);
+  {
+    const cJSON *v = get(at(get(out, "data"), 0), "embedding");
+    assert_int_equal(cJSON_GetArraySize(v), 2);
+    assert_true(fabs(at(v, 0)->valuedouble - 0.6) < 1e-12);
+    assert_true(fabs(at(v, 1)->valuedouble - 0.8) < 1e-12);
+  }
+  cJSON_Delete(out);
+  /* Shorter than dimensions (the model's whole vector): left alone. */
+  out = parse_embed("{\"model\":\"m\",\"input\":\"a\",\"dimensions\":8}",
+                    "{\"model\":\"x\",\"embeddings\":[[0.6,0.8]]}", &u, &rc,
+                    &err);
+  assert_int_equal(rc, 0);
+  assert_json(get(at(get(out, "data"), 0), "embedding"), "[0.6,0.8]");
+  cJSON_Delete(out);
+
+  /* Bodies the gateway cannot read: 502 upstream_bad_response. */
+  {
+    static const char *const bad[] = {
+        "not json",
+        "{\"model\":\"x\"}",
+        "{\"model\":\"x\",\"embeddings\":[]}",
+        "{\"model\":\"x\",\"embeddings\":[[0.1],[0.2]]}",
+        "{\"model\":\"x\",\"embeddings\":[[]]}",
+        "{\"model\":\"x\",\"embeddings\":[[0.1,\"x\"]]}",
+        "{\"model\":\"x\",\"embeddings\":[0.1]}",
+    };
+    for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+      out = parse_embed("{\"model\":\"m\",\"input\":\"a\"}", bad[i], &u, &rc,
+                        &err);
+      assert_null(out);
+      assert_int_equal(rc, SB_EPROTO);
+      assert_int_equal(err.status, 502);
+      assert_string_equal(err.code, "upstream_bad_response");
+    }
+  }
+  out = parse_embed("{\"model\":\"m\",\"input\":\"a\"}",
+                    "{\"error\":\"embedding contains NaN or Inf values\"}", &u,
+                    &rc, &err);
+  assert_null(out);
+  assert_int_equal(rc, SB_EPROTO);
+  assert_int_equal(err.status, 502);
+  assert_string_equal(err.message, "embedding contains NaN or Inf values");
+}
+
 /* ---- models ------------------------------------------------------------- */
 
 static void test_models(void **state)
@@ -908,6 +1140,9 @@ int main(void)
       cmocka_unit_test(test_stream_errors),
       cmocka_unit_test(test_error_mapping),
       cmocka_unit_test(test_models),
+      cmocka_unit_test(test_embed_request),
+      cmocka_unit_test(test_embed_refused),
+      cmocka_unit_test(test_embed_parse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

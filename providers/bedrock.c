@@ -1,0 +1,1549 @@
+/*
+ * bedrock.c - OpenAI Chat Completions <-> AWS Bedrock Converse
+ * (providers.md §8.2-8.4, §9, §10.5; docs/providers/bedrock.md).
+ */
+#include "providers/bedrock.h"
+#include "gateway/config.h"
+#include "gateway/oai_chat.h"
+#include "gateway/sb.h"
+#include "providers/sigv4.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Content block indexes above this in a stream are refused as malformed. */
+#define BR_MAX_BLOCKS 4096
+
+struct br_opts {
+  char *region;
+  char *access_key; /* NULL with bearer auth (api_key_env) */
+  char *secret_key;
+  char *session_token; /* or NULL */
+  time_t (*clock)(void);
+};
+
+static time_t wall_clock(void)
+{
+  return time(NULL);
+}
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+  return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static const char *get_str(const cJSON *o, const char *k)
+{
+  const cJSON *v = get(o, k);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int present(const cJSON *o, const char *k)
+{
+  const cJSON *v = get(o, k);
+  return v && !cJSON_IsNull(v);
+}
+
+static int fail(struct api_error *err, int status, const char *code,
+                const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int fail(struct api_error *err, int status, const char *code,
+                const char *param, const char *fmt, ...)
+{
+  char msg[sizeof(err->message)];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  api_error_set(err, status, "invalid_request_error", code, param, "%s", msg);
+  return SB_EINVAL;
+}
+
+/* ---- configuration --------------------------------------------------- */
+
+static void secret_free(char *s)
+{
+  if(s) {
+    memset(s, 0, strlen(s));
+    free(s);
+  }
+}
+
+static void opts_free(struct br_opts *o)
+{
+  if(!o)
+    return;
+  free(o->region);
+  secret_free(o->access_key);
+  secret_free(o->secret_key);
+  secret_free(o->session_token);
+  free(o);
+}
+
+static int valid_region(const char *r)
+{
+  if(!r[0])
+    return 0;
+  for(; *r; r++)
+    if(!islower((unsigned char)*r) && !isdigit((unsigned char)*r) && *r != '-')
+      return 0;
+  return 1;
+}
+
+static int env_name_opt(const cJSON *it, const char *path, const char **dst,
+                        char *err, size_t errlen)
+{
+  if(!cJSON_IsString(it) || !it->valuestring[0]) {
+    snprintf(err, errlen, "%s.%s: expected a non-empty string", path,
+             it->string);
+    return SB_ECONFIG;
+  }
+  *dst = it->valuestring;
+  return 0;
+}
+
+static int configure(struct prov *p, const cJSON *options, const char *path,
+                     char *err, size_t errlen)
+{
+  struct br_opts *o = sb_calloc(1, sizeof(*o));
+  const char *ak_env = "AWS_ACCESS_KEY_ID", *sk_env = "AWS_SECRET_ACCESS_KEY";
+  const char *st_env = "AWS_SESSION_TOKEN";
+  int st_explicit = 0;
+  int bearer = p->cfg && p->cfg->api_key_env;
+  const cJSON *it;
+  const char *v;
+
+  o->clock = wall_clock;
+  if(options && !cJSON_IsObject(options)) {
+    snprintf(err, errlen, "%s: expected an object", path);
+    goto bad;
+  }
+  cJSON_ArrayForEach(it, options)
+  {
+    const char *k = it->string;
+
+    if(!strcmp(k, "region")) {
+      if(!cJSON_IsString(it) || !valid_region(it->valuestring)) {
+        snprintf(err, errlen,
+                 "%s.region: expected an AWS region name such as "
+                 "\"us-east-1\"",
+                 path);
+        goto bad;
+      }
+      free(o->region);
+      o->region = sb_strdup(it->valuestring);
+    } else if(!strcmp(k, "access_key_env")) {
+      if(env_name_opt(it, path, &ak_env, err, errlen))
+        goto bad;
+    } else if(!strcmp(k, "secret_key_env")) {
+      if(env_name_opt(it, path, &sk_env, err, errlen))
+        goto bad;
+    } else if(!strcmp(k, "session_token_env")) {
+      if(env_name_opt(it, path, &st_env, err, errlen))
+        goto bad;
+      st_explicit = 1;
+    } else {
+      snprintf(err, errlen, "%s.%s: unknown option for provider kind 'bedrock'",
+               path, k);
+      goto bad;
+    }
+  }
+  if(!o->region) {
+    snprintf(err, errlen,
+             "%s.region: required for provider kind 'bedrock' (e.g. "
+             "\"us-east-1\")",
+             path);
+    goto bad;
+  }
+  if(!bearer) {
+    v = getenv(ak_env);
+    if(!v || !*v) {
+      snprintf(err, errlen,
+               "provider %s: environment variable %s (access_key_env) is not "
+               "set",
+               p->name, ak_env);
+      goto bad;
+    }
+    o->access_key = sb_strdup(v);
+    v = getenv(sk_env);
+    if(!v || !*v) {
+      snprintf(err, errlen,
+               "provider %s: environment variable %s (secret_key_env) is not "
+               "set",
+               p->name, sk_env);
+      goto bad;
+    }
+    o->secret_key = sb_strdup(v);
+    v = getenv(st_env);
+    if(v && *v) {
+      o->session_token = sb_strdup(v);
+    } else if(st_explicit) {
+      snprintf(err, errlen,
+               "provider %s: environment variable %s (session_token_env) is "
+               "not set",
+               p->name, st_env);
+      goto bad;
+    }
+  }
+  /* No base_url in the config: the regional endpoint. */
+  if(!p->base_url || !p->base_url[0] || strstr(p->base_url, "{region}")) {
+    free(p->base_url);
+    p->base_url =
+        sb_asprintf("https://bedrock-runtime.%s.amazonaws.com", o->region);
+  }
+  p->priv = o;
+  return 0;
+bad:
+  opts_free(o);
+  return SB_ECONFIG;
+}
+
+static void unconfigure(struct prov *p)
+{
+  opts_free(p->priv);
+  p->priv = NULL;
+}
+
+void prov_bedrock_set_clock(struct prov *p, time_t (*clock)(void))
+{
+  struct br_opts *o = p->priv;
+  if(o)
+    o->clock = clock ? clock : wall_clock;
+}
+
+/* ---- request: messages ----------------------------------------------- */
+
+static cJSON *text_block(const char *text)
+{
+  cJSON *b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "text", text);
+  return b;
+}
+
+/* Append the non-empty text of content (a string or text parts). */
+static void add_text_blocks(cJSON *blocks, const cJSON *content)
+{
+  const cJSON *part;
+
+  if(cJSON_IsString(content)) {
+    if(content->valuestring[0])
+      cJSON_AddItemToArray(blocks, text_block(content->valuestring));
+    return;
+  }
+  cJSON_ArrayForEach(part, content)
+  {
+    const char *type = get_str(part, "type");
+    const char *text = get_str(part, "text");
+
+    if(type && !strcmp(type, "refusal"))
+      text = get_str(part, "refusal");
+    else if(!type || strcmp(type, "text"))
+      continue;
+    if(text && text[0])
+      cJSON_AddItemToArray(blocks, text_block(text));
+  }
+}
+
+/* Split "data:<media>;base64,<data>": media lowercased into mbuf. */
+static int parse_data_url(const char *url, char *mbuf, size_t mcap,
+                          const char **data)
+{
+  const char *semi, *comma;
+  size_t n;
+
+  if(strncasecmp(url, "data:", 5))
+    return -1;
+  url += 5;
+  comma = strchr(url, ',');
+  if(!comma)
+    return -1;
+  semi = memchr(url, ';', (size_t)(comma - url));
+  if(!semi || (size_t)(comma - semi) != 7 || strncasecmp(semi, ";base64", 7))
+    return -1;
+  n = (size_t)(semi - url);
+  if(n == 0 || n >= mcap)
+    return -1;
+  for(size_t i = 0; i < n; i++)
+    mbuf[i] = (char)tolower((unsigned char)url[i]);
+  mbuf[n] = '\0';
+  *data = comma + 1;
+  return 0;
+}
+
+static cJSON *bytes_source(const char *data)
+{
+  cJSON *src = cJSON_CreateObject();
+  cJSON_AddStringToObject(src, "bytes", data);
+  return src;
+}
+
+static int image_block(const cJSON *part, const char *param, cJSON **out,
+                       struct api_error *err)
+{
+  static const char *const TYPES[] = {"image/png", "image/jpeg", "image/gif",
+                                      "image/webp"};
+  const char *url = get_str(get(part, "image_url"), "url");
+  char media[64];
+  const char *data, *format = NULL;
+  cJSON *b, *img;
+
+  if(!url)
+    return fail(err, 400, "missing_required_parameter", param,
+                "Missing required parameter: '%s.image_url.url'.", param);
+  if(strncasecmp(url, "data:", 5))
+    return fail(err, 400, "unsupported_value", param,
+                "Bedrock cannot fetch image URLs: send the image in '%s' as "
+                "a base64 data URL (data:image/png;base64,...).",
+                param);
+  if(parse_data_url(url, media, sizeof(media), &data))
+    return fail(err, 400, "invalid_value", param,
+                "Invalid image data URL in '%s': expected "
+                "data:<media type>;base64,<data>.",
+                param);
+  for(size_t i = 0; i < SB_ARRAY_LEN(TYPES); i++)
+    if(!strcmp(media, TYPES[i]))
+      format = TYPES[i] + 6;
+  if(!format)
+    return fail(err, 400, "unsupported_value", param,
+                "Image media type '%s' in '%s' is not supported by Bedrock "
+                "(supported: image/png, image/jpeg, image/gif, image/webp).",
+                media, param);
+  b = cJSON_CreateObject();
+  img = cJSON_AddObjectToObject(b, "image");
+  cJSON_AddStringToObject(img, "format", format);
+  cJSON_AddItemToObject(img, "source", bytes_source(data));
+  *out = b;
+  return 0;
+}
+
+static int file_block(const cJSON *part, const char *param, int n, cJSON **out,
+                      struct api_error *err)
+{
+  const char *fd = get_str(get(part, "file"), "file_data");
+  char media[64], name[32];
+  const char *data = fd;
+  cJSON *b, *doc;
+
+  if(!fd)
+    return fail(err, 400, "unsupported_value", param,
+                "File parts in '%s' need file_data: Bedrock cannot read "
+                "OpenAI file ids.",
+                param);
+  if(!strncasecmp(fd, "data:", 5) &&
+     (parse_data_url(fd, media, sizeof(media), &data) ||
+      strcmp(media, "application/pdf")))
+    return fail(err, 400, "unsupported_value", param,
+                "File data in '%s' must be a base64 application/pdf data URL.",
+                param);
+  /* Document names allow only letters, digits, spaces, hyphens,
+   * parentheses and brackets, and must be unique in a request. */
+  snprintf(name, sizeof(name), "document-%d", n);
+  b = cJSON_CreateObject();
+  doc = cJSON_AddObjectToObject(b, "document");
+  cJSON_AddStringToObject(doc, "format", "pdf");
+  cJSON_AddStringToObject(doc, "name", name);
+  cJSON_AddItemToObject(doc, "source", bytes_source(data));
+  *out = b;
+  return 0;
+}
+
+static int user_blocks(const cJSON *content, int mi, cJSON *blocks, int *ndocs,
+                       struct api_error *err)
+{
+  const cJSON *part;
+  int j = 0;
+
+  if(!cJSON_IsArray(content)) {
+    add_text_blocks(blocks, content);
+    return 0;
+  }
+  cJSON_ArrayForEach(part, content)
+  {
+    const char *type = get_str(part, "type");
+    char param[96];
+    cJSON *b = NULL;
+    int rc = 0;
+
+    snprintf(param, sizeof(param), "messages[%d].content[%d]", mi, j++);
+    if(!type)
+      continue;
+    if(!strcmp(type, "text")) {
+      const char *t = get_str(part, "text");
+      if(t && t[0])
+        b = text_block(t);
+    } else if(!strcmp(type, "image_url")) {
+      rc = image_block(part, param, &b, err);
+    } else if(!strcmp(type, "file")) {
+      rc = file_block(part, param, ++*ndocs, &b, err);
+    } else {
+      rc = fail(err, 400, "unsupported_parameter", param,
+                "Content parts of type '%s' are not supported by Bedrock.",
+                type);
+    }
+    if(rc)
+      return rc;
+    if(b)
+      cJSON_AddItemToArray(blocks, b);
+  }
+  return 0;
+}
+
+static int blank(const char *s)
+{
+  for(; *s; s++)
+    if(!isspace((unsigned char)*s))
+      return 0;
+  return 1;
+}
+
+/* toolUseId: [a-zA-Z0-9_.:-]+, at most 64 characters. */
+static int valid_tool_id(const char *id)
+{
+  size_t n = strlen(id);
+  if(n == 0 || n > 64)
+    return 0;
+  for(; *id; id++)
+    if(!isalnum((unsigned char)*id) && !strchr("_.:-", *id))
+      return 0;
+  return 1;
+}
+
+static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
+                            struct api_error *err)
+{
+  const cJSON *tc;
+  int j = 0;
+
+  add_text_blocks(blocks, get(m, "content"));
+  cJSON_ArrayForEach(tc, get(m, "tool_calls"))
+  {
+    const cJSON *fn = get(tc, "function");
+    const char *id = get_str(tc, "id");
+    const char *name = get_str(fn, "name");
+    const char *args = get_str(fn, "arguments");
+    const char *type = get_str(tc, "type");
+    char param[96];
+    cJSON *input, *b, *tu;
+
+    if(type && strcmp(type, "function")) {
+      snprintf(param, sizeof(param), "messages[%d].tool_calls[%d].type", mi, j);
+      return fail(err, 400, "unsupported_value", param,
+                  "Tool calls of type '%s' are not supported by Bedrock.",
+                  type);
+    }
+    snprintf(param, sizeof(param), "messages[%d].tool_calls[%d]", mi, j);
+    if(!id || !name)
+      return fail(err, 400, "missing_required_parameter", param,
+                  "Tool call '%s' needs an id and a function name.", param);
+    if(!valid_tool_id(id)) {
+      snprintf(param, sizeof(param), "messages[%d].tool_calls[%d].id", mi, j);
+      return fail(err, 400, "invalid_value", param,
+                  "Bedrock tool call ids must match [a-zA-Z0-9_.:-]+ and "
+                  "have at most 64 characters ('%s').",
+                  param);
+    }
+    snprintf(param, sizeof(param),
+             "messages[%d].tool_calls[%d].function.arguments", mi, j);
+    if(!args || blank(args)) {
+      input = cJSON_CreateObject();
+    } else {
+      input = cJSON_Parse(args);
+      if(!cJSON_IsObject(input)) {
+        cJSON_Delete(input);
+        return fail(err, 400, "invalid_value", param,
+                    "'%s' must be a JSON object for Bedrock, which takes "
+                    "tool arguments as objects.",
+                    param);
+      }
+    }
+    b = cJSON_CreateObject();
+    tu = cJSON_AddObjectToObject(b, "toolUse");
+    cJSON_AddStringToObject(tu, "toolUseId", id);
+    cJSON_AddStringToObject(tu, "name", name);
+    cJSON_AddItemToObject(tu, "input", input);
+    cJSON_AddItemToArray(blocks, b);
+    j++;
+  }
+  return 0;
+}
+
+static int tool_result_block(const cJSON *m, int mi, cJSON *blocks,
+                             struct api_error *err)
+{
+  const char *id = get_str(m, "tool_call_id");
+  cJSON *b, *tr, *content;
+
+  if(!id || !valid_tool_id(id)) {
+    char param[64];
+    snprintf(param, sizeof(param), "messages[%d].tool_call_id", mi);
+    return fail(err, 400, "invalid_value", param,
+                "Bedrock tool call ids must match [a-zA-Z0-9_.:-]+ and have "
+                "at most 64 characters ('%s').",
+                param);
+  }
+  b = cJSON_CreateObject();
+  tr = cJSON_AddObjectToObject(b, "toolResult");
+  cJSON_AddStringToObject(tr, "toolUseId", id);
+  content = cJSON_AddArrayToObject(tr, "content");
+  /* Empty text is refused by Bedrock; an empty list is accepted. */
+  add_text_blocks(content, get(m, "content"));
+  cJSON_AddItemToArray(blocks, b);
+  return 0;
+}
+
+/* Append blocks as a turn of role, merged into the previous turn when it
+ * has the same role. Takes ownership of blocks. */
+static void add_turn(cJSON *msgs, const char *role, cJSON *blocks)
+{
+  cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+  cJSON *m;
+
+  if(!cJSON_GetArraySize(blocks)) {
+    cJSON_Delete(blocks);
+    return;
+  }
+  if(last && !strcmp(get_str(last, "role"), role)) {
+    cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
+    while(blocks->child)
+      cJSON_AddItemToArray(content,
+                           cJSON_DetachItemViaPointer(blocks, blocks->child));
+    cJSON_Delete(blocks);
+    return;
+  }
+  m = cJSON_CreateObject();
+  cJSON_AddStringToObject(m, "role", role);
+  cJSON_AddItemToObject(m, "content", blocks);
+  cJSON_AddItemToArray(msgs, m);
+}
+
+static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
+                              int *tool_history, struct prov_http *out,
+                              struct api_error *err)
+{
+  const cJSON *m;
+  int i = 0, named = 0, ndocs = 0;
+
+  cJSON_ArrayForEach(m, get(req, "messages"))
+  {
+    const char *role = get_str(m, "role");
+    cJSON *blocks = cJSON_CreateArray();
+    int rc = 0;
+
+    if(!role)
+      role = "";
+    if(present(m, "name") && !named) {
+      prov_http_note_dropped(out, "messages.name");
+      named = 1;
+    }
+    if(!strcmp(role, "system") || !strcmp(role, "developer")) {
+      add_text_blocks(system, get(m, "content"));
+      cJSON_Delete(blocks);
+      i++;
+      continue;
+    }
+    if(!strcmp(role, "user")) {
+      rc = user_blocks(get(m, "content"), i, blocks, &ndocs, err);
+    } else if(!strcmp(role, "assistant")) {
+      rc = assistant_blocks(m, i, blocks, err);
+      if(cJSON_GetArraySize(get(m, "tool_calls")))
+        *tool_history = 1;
+    } else if(!strcmp(role, "tool")) {
+      rc = tool_result_block(m, i, blocks, err);
+      role = "user";
+      *tool_history = 1;
+    } else {
+      char param[64];
+      snprintf(param, sizeof(param), "messages[%d].role", i);
+      rc = fail(err, 400, "unsupported_value", param,
+                "Messages with role '%s' are not supported by Bedrock; use "
+                "tools and tool messages.",
+                role);
+    }
+    if(rc) {
+      cJSON_Delete(blocks);
+      return rc;
+    }
+    add_turn(msgs, role, blocks);
+    i++;
+  }
+  if(!cJSON_GetArraySize(msgs))
+    return fail(err, 400, "invalid_value", "messages",
+                "Bedrock needs at least one user or assistant message with "
+                "non-empty content.");
+  return 0;
+}
+
+/* ---- request: everything else ---------------------------------------- */
+
+static int translate_tools(const cJSON *req, cJSON *tc_out,
+                           struct prov_http *out, struct api_error *err)
+{
+  const cJSON *t;
+  cJSON *arr = cJSON_AddArrayToObject(tc_out, "tools");
+  int i = 0, strict_noted = 0;
+
+  cJSON_ArrayForEach(t, get(req, "tools"))
+  {
+    const char *type = get_str(t, "type");
+    const cJSON *fn = get(t, "function");
+    const cJSON *params = get(fn, "parameters");
+    const char *desc = get_str(fn, "description");
+    cJSON *a, *spec, *schema;
+
+    if(!type || strcmp(type, "function")) {
+      char param[48];
+      snprintf(param, sizeof(param), "tools[%d].type", i);
+      return fail(err, 400, "unsupported_value", param,
+                  "Tools of type '%s' are not supported by Bedrock.",
+                  type ? type : "");
+    }
+    a = cJSON_CreateObject();
+    spec = cJSON_AddObjectToObject(a, "toolSpec");
+    cJSON_AddStringToObject(spec, "name", get_str(fn, "name"));
+    if(desc && desc[0])
+      cJSON_AddStringToObject(spec, "description", desc);
+    schema = cJSON_AddObjectToObject(spec, "inputSchema");
+    if(cJSON_IsObject(params)) {
+      cJSON_AddItemToObject(schema, "json", cJSON_Duplicate(params, 1));
+    } else {
+      cJSON *s = cJSON_AddObjectToObject(schema, "json");
+      cJSON_AddStringToObject(s, "type", "object");
+      cJSON_AddObjectToObject(s, "properties");
+    }
+    cJSON_AddItemToArray(arr, a);
+    if(present(fn, "strict") && !strict_noted) {
+      prov_http_note_dropped(out, "tools.function.strict");
+      strict_noted = 1;
+    }
+    i++;
+  }
+  return 0;
+}
+
+/* toolConfig per providers.md §9.3. */
+static int translate_tool_config(const cJSON *req, int tool_history,
+                                 cJSON *body, struct prov_http *out,
+                                 struct api_error *err)
+{
+  const cJSON *tc = get(req, "tool_choice");
+  cJSON *cfg, *choice = NULL;
+  int rc;
+
+  if(present(req, "functions"))
+    return fail(err, 400, "unsupported_parameter", "functions",
+                "'functions' is not supported by the Bedrock provider; use "
+                "'tools'.");
+  if(cJSON_IsFalse(get(req, "parallel_tool_calls")))
+    return fail(err, 400, "unsupported_parameter", "parallel_tool_calls",
+                "Bedrock cannot turn off parallel tool calls "
+                "('parallel_tool_calls': false).");
+  if(!cJSON_GetArraySize(get(req, "tools")))
+    return 0;
+  if(cJSON_IsString(tc)) {
+    const char *s = tc->valuestring;
+    if(!strcmp(s, "none")) {
+      /* Bedrock has no "none": leave the tools out, which it accepts only
+       * when the conversation holds no tool blocks. */
+      if(tool_history)
+        return fail(err, 400, "unsupported_value", "tool_choice",
+                    "Bedrock cannot express tool_choice 'none' in a "
+                    "conversation that contains tool calls.");
+      return 0;
+    }
+    choice = cJSON_CreateObject();
+    if(!strcmp(s, "auto")) {
+      cJSON_AddObjectToObject(choice, "auto");
+    } else if(!strcmp(s, "required")) {
+      cJSON_AddObjectToObject(choice, "any");
+    } else {
+      cJSON_Delete(choice);
+      return fail(err, 400, "invalid_value", "tool_choice",
+                  "Invalid value for 'tool_choice': '%s'.", s);
+    }
+  } else if(cJSON_IsObject(tc)) {
+    const char *type = get_str(tc, "type");
+    const char *name = get_str(get(tc, "function"), "name");
+    cJSON *t;
+    if(!type || strcmp(type, "function") || !name)
+      return fail(err, 400, "unsupported_value", "tool_choice",
+                  "tool_choice of type '%s' is not supported by Bedrock.",
+                  type ? type : "");
+    choice = cJSON_CreateObject();
+    t = cJSON_AddObjectToObject(choice, "tool");
+    cJSON_AddStringToObject(t, "name", name);
+  }
+  cfg = cJSON_AddObjectToObject(body, "toolConfig");
+  rc = translate_tools(req, cfg, out, err);
+  if(rc) {
+    cJSON_Delete(choice);
+    return rc;
+  }
+  if(choice)
+    cJSON_AddItemToObject(cfg, "toolChoice", choice);
+  return 0;
+}
+
+static int anthropic_model(const char *model)
+{
+  return strstr(model, "anthropic.") != NULL;
+}
+
+static int thinking_budget(const char *effort, int64_t *budget,
+                           struct api_error *err)
+{
+  static const struct {
+    const char *name;
+    int64_t budget;
+  } LEVELS[] = {
+      {"none", 0},
+      {"minimal", PROV_BEDROCK_BUDGET_LOW},
+      {"low", PROV_BEDROCK_BUDGET_LOW},
+      {"medium", PROV_BEDROCK_BUDGET_MEDIUM},
+      {"high", PROV_BEDROCK_BUDGET_HIGH},
+  };
+  for(size_t i = 0; i < SB_ARRAY_LEN(LEVELS); i++)
+    if(!strcmp(effort, LEVELS[i].name)) {
+      *budget = LEVELS[i].budget;
+      return 0;
+    }
+  return fail(err, 400, "invalid_value", "reasoning_effort",
+              "Invalid value for 'reasoning_effort': '%s'. Supported values "
+              "are: 'none', 'minimal', 'low', 'medium', 'high'.",
+              effort);
+}
+
+/* Class C of providers.md §9.7: dropped and reported. */
+static const char *const DROPPED[] = {
+    "user",
+    "safety_identifier",
+    "metadata",
+    "store",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "prompt_cache_options",
+    "service_tier",
+    "verbosity",
+    "web_search_options",
+};
+
+/* Class B parameters Bedrock's Converse lacks. */
+static int refuse_unsupported(const struct prov *p, const cJSON *req,
+                              struct api_error *err)
+{
+  const cJSON *v;
+
+  if(present(req, "seed"))
+    return fail(err, 400, "unsupported_parameter", "seed",
+                "Provider '%s' (bedrock) does not support 'seed'.", p->name);
+  if(cJSON_IsNumber(v = get(req, "presence_penalty")) && v->valuedouble != 0)
+    return fail(err, 400, "unsupported_parameter", "presence_penalty",
+                "Provider '%s' (bedrock) does not support 'presence_penalty'.",
+                p->name);
+  if(cJSON_IsNumber(v = get(req, "frequency_penalty")) && v->valuedouble != 0)
+    return fail(err, 400, "unsupported_parameter", "frequency_penalty",
+                "Provider '%s' (bedrock) does not support "
+                "'frequency_penalty'.",
+                p->name);
+  if(present(req, "prediction"))
+    return fail(err, 400, "unsupported_parameter", "prediction",
+                "Provider '%s' (bedrock) does not support 'prediction'.",
+                p->name);
+  if(cJSON_IsNumber(v = get(req, "n")) && v->valuedouble > 1)
+    return fail(err, 400, "unsupported_parameter", "n",
+                "Provider '%s' (bedrock) does not support 'n'.", p->name);
+  if(cJSON_IsNumber(v = get(req, "temperature")) && v->valuedouble > 1)
+    return fail(err, 400, "unsupported_value", "temperature",
+                "Bedrock accepts 'temperature' between 0 and 1, got %g.",
+                v->valuedouble);
+  return 0;
+}
+
+static int translate(const struct prov *p, const cJSON *req, const char *model,
+                     cJSON *body, struct prov_http *out, struct api_error *err)
+{
+  const cJSON *v;
+  cJSON *system = cJSON_CreateArray();
+  cJSON *msgs = cJSON_CreateArray();
+  cJSON *inf = cJSON_CreateObject();
+  cJSON *extra = cJSON_CreateObject();
+  int64_t max_tokens = -1, budget = 0;
+  int tool_history = 0, rc;
+
+  rc = translate_messages(req, system, msgs, &tool_history, out, err);
+  if(!rc)
+    rc = refuse_unsupported(p, req, err);
+  if(!rc && cJSON_IsString(v = get(req, "reasoning_effort"))) {
+    rc = thinking_budget(v->valuestring, &budget, err);
+    if(!rc && budget && !anthropic_model(model))
+      rc = fail(err, 400, "unsupported_parameter", "reasoning_effort",
+                "Provider '%s' (bedrock) supports 'reasoning_effort' only for "
+                "Anthropic models.",
+                p->name);
+  }
+  v = get(req, "top_k");
+  if(!rc && v && !cJSON_IsNull(v)) {
+    if(!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+       v->valuedouble < 0)
+      rc = fail(err, 400, "invalid_type", "top_k",
+                "Invalid type for 'top_k': expected a non-negative integer.");
+    else
+      cJSON_AddNumberToObject(extra, "top_k", v->valuedouble);
+  }
+  if(rc)
+    goto done;
+
+  cJSON_AddItemToObject(body, "messages", msgs);
+  msgs = NULL;
+  if(cJSON_GetArraySize(system)) {
+    cJSON_AddItemToObject(body, "system", system);
+    system = NULL;
+  }
+
+  if(cJSON_IsNumber(v = get(req, "max_completion_tokens")) ||
+     cJSON_IsNumber(v = get(req, "max_tokens")))
+    max_tokens = (int64_t)v->valuedouble;
+  if(budget) {
+    cJSON *t = cJSON_AddObjectToObject(extra, "thinking");
+    cJSON_AddStringToObject(t, "type", "enabled");
+    cJSON_AddNumberToObject(t, "budget_tokens", (double)budget);
+    /* maxTokens counts thinking too and must exceed the budget. */
+    if(max_tokens >= 0 && max_tokens <= budget)
+      max_tokens += budget;
+  }
+  if(max_tokens >= 0)
+    cJSON_AddNumberToObject(inf, "maxTokens", (double)max_tokens);
+  if(cJSON_IsNumber(v = get(req, "temperature")))
+    cJSON_AddNumberToObject(inf, "temperature", v->valuedouble);
+  if(cJSON_IsNumber(v = get(req, "top_p")))
+    cJSON_AddNumberToObject(inf, "topP", v->valuedouble);
+  v = get(req, "stop");
+  if(cJSON_IsString(v) && v->valuestring[0]) {
+    cJSON *a = cJSON_AddArrayToObject(inf, "stopSequences");
+    cJSON_AddItemToArray(a, cJSON_CreateString(v->valuestring));
+  } else if(cJSON_GetArraySize(v)) {
+    cJSON *a = cJSON_AddArrayToObject(inf, "stopSequences");
+    const cJSON *s;
+    cJSON_ArrayForEach(s, v)
+    {
+      if(cJSON_IsString(s) && s->valuestring[0])
+        cJSON_AddItemToArray(a, cJSON_CreateString(s->valuestring));
+    }
+  }
+  if(inf->child) {
+    cJSON_AddItemToObject(body, "inferenceConfig", inf);
+    inf = NULL;
+  }
+
+  rc = translate_tool_config(req, tool_history, body, out, err);
+  if(rc)
+    goto done;
+
+  v = get(req, "response_format");
+  if(cJSON_IsObject(v)) {
+    const char *type = get_str(v, "type");
+    if(type && !strcmp(type, "json_object")) {
+      rc = fail(err, 400, "unsupported_value", "response_format.type",
+                "response_format 'json_object' is not supported by Bedrock; "
+                "use 'json_schema' with a schema.");
+      goto done;
+    }
+    if(type && !strcmp(type, "json_schema")) {
+      const cJSON *js = get(v, "json_schema");
+      const cJSON *schema = get(js, "schema");
+      const char *name = get_str(js, "name");
+      const char *desc = get_str(js, "description");
+      cJSON *oc, *tf, *st, *jsch;
+      char *s;
+      if(!cJSON_IsObject(schema)) {
+        rc = fail(err, 400, "missing_required_parameter",
+                  "response_format.json_schema.schema",
+                  "Bedrock needs 'response_format.json_schema.schema'.");
+        goto done;
+      }
+      s = cJSON_PrintUnformatted(schema);
+      if(!s)
+        abort();
+      oc = cJSON_AddObjectToObject(body, "outputConfig");
+      tf = cJSON_AddObjectToObject(oc, "textFormat");
+      cJSON_AddStringToObject(tf, "type", "json_schema");
+      st = cJSON_AddObjectToObject(tf, "structure");
+      jsch = cJSON_AddObjectToObject(st, "jsonSchema");
+      cJSON_AddStringToObject(jsch, "schema", s);
+      free(s);
+      if(name)
+        cJSON_AddStringToObject(jsch, "name", name);
+      if(desc)
+        cJSON_AddStringToObject(jsch, "description", desc);
+    }
+  }
+  if(extra->child) {
+    cJSON_AddItemToObject(body, "additionalModelRequestFields", extra);
+    extra = NULL;
+  }
+
+  for(size_t i = 0; i < SB_ARRAY_LEN(DROPPED); i++)
+    if(present(req, DROPPED[i]))
+      prov_http_note_dropped(out, DROPPED[i]);
+  if(present(get(req, "stream_options"), "include_obfuscation"))
+    prov_http_note_dropped(out, "stream_options.include_obfuscation");
+done:
+  cJSON_Delete(system);
+  cJSON_Delete(msgs);
+  cJSON_Delete(inf);
+  cJSON_Delete(extra);
+  return rc;
+}
+
+/* Authorization: SigV4 with the configured AWS keys, or a Bedrock API key
+ * (api_key_env, or the client's own with passthrough_auth) as Bearer. */
+static int add_auth(const struct prov *p, const struct prov_client *client,
+                    struct prov_http *out, struct api_error *err)
+{
+  const struct br_opts *o = p->priv;
+  const struct config_provider *c = p->cfg;
+  struct sigv4_request sr;
+  struct sigv4_result res;
+  const char *signed_hdrs[2];
+
+  if(c && c->passthrough_auth) {
+    const char *a = client ? client->authorization : NULL;
+    if(a)
+      prov_http_add_header(out, "Authorization: %s", a);
+    return 0;
+  }
+  if(p->api_key) {
+    prov_http_add_header(out, "Authorization: Bearer %s", p->api_key);
+    return 0;
+  }
+  if(!o || !o->access_key || !o->secret_key) {
+    api_error_set(err, 500, "server_error", NULL, NULL,
+                  "Provider '%s' has no AWS credentials.", p->name);
+    return SB_ECONFIG;
+  }
+  memset(&sr, 0, sizeof(sr));
+  signed_hdrs[0] = out->headers[0]; /* content-type */
+  signed_hdrs[1] = out->headers[1]; /* accept */
+  sr.method = "POST";
+  sr.url = out->url;
+  sr.headers = signed_hdrs;
+  sr.nheaders = 2;
+  sr.body = out->body;
+  sr.body_len = out->body_len;
+  sr.region = o->region;
+  sr.service = "bedrock";
+  sr.access_key = o->access_key;
+  sr.secret_key = o->secret_key;
+  sr.session_token = o->session_token;
+  sr.now = o->clock();
+  sr.flags = SIGV4_SIGN_CONTENT_SHA256;
+  if(sigv4_sign(&sr, &res)) {
+    api_error_set(err, 500, "server_error", NULL, NULL,
+                  "Provider '%s': cannot sign a request for its base URL.",
+                  p->name);
+    return SB_ECONFIG;
+  }
+  prov_http_add_header(out, "x-amz-date: %s", res.amz_date);
+  prov_http_add_header(out, "x-amz-content-sha256: %s", res.content_sha256);
+  if(o->session_token)
+    prov_http_add_header(out, "x-amz-security-token: %s", o->session_token);
+  prov_http_add_header(out, "Authorization: %s", res.authorization);
+  sigv4_result_free(&res);
+  return 0;
+}
+
+static int build_chat(const struct prov *p, const cJSON *req, const char *model,
+                      const struct prov_client *client, struct prov_http *out,
+                      struct api_error *err)
+{
+  cJSON *body = cJSON_CreateObject();
+  int stream = cJSON_IsTrue(get(req, "stream"));
+  const struct config_provider *c = p->cfg;
+  char *json, *mid;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  rc = translate(p, req, model, body, out, err);
+  if(rc) {
+    cJSON_Delete(body);
+    prov_http_free(out);
+    return rc;
+  }
+  json = cJSON_PrintUnformatted(body);
+  cJSON_Delete(body);
+  if(!json)
+    abort();
+  out->body = json;
+  out->body_len = strlen(json);
+  mid = sigv4_uri_encode(model);
+  out->url = sb_asprintf("%s/model/%s/%s", p->base_url, mid,
+                         stream ? "converse-stream" : "converse");
+  free(mid);
+  /* The first two headers are signed (add_auth relies on the order). */
+  prov_http_add_header(out, "content-type: application/json");
+  prov_http_add_header(out, "accept: %s",
+                       stream ? "application/vnd.amazon.eventstream"
+                              : "application/json");
+  rc = add_auth(p, client, out, err);
+  if(rc) {
+    prov_http_free(out);
+    return rc;
+  }
+  prov_http_add_header(out, "Expect:");
+  if(c)
+    for(int i = 0; i < c->nheaders; i++)
+      prov_http_add_header(out, "%s: %s", c->headers[i].name,
+                           c->headers[i].value);
+  if(client)
+    for(int i = 0; i < client->nfwd; i++)
+      prov_http_add_header(out, "%s: %s", client->fwd[i].name,
+                           client->fwd[i].value);
+  return 0;
+}
+
+/* ---- responses ------------------------------------------------------- */
+
+static const char *finish_reason(const char *stop)
+{
+  if(!stop)
+    return "stop";
+  if(!strcmp(stop, "max_tokens") ||
+     !strcmp(stop, "model_context_window_exceeded"))
+    return "length";
+  if(!strcmp(stop, "tool_use"))
+    return "tool_calls";
+  if(!strcmp(stop, "guardrail_intervened") || !strcmp(stop, "content_filtered"))
+    return "content_filter";
+  /* end_turn, stop_sequence, malformed_model_output, malformed_tool_use
+   * and unknown values. */
+  return "stop";
+}
+
+static void num_into(const cJSON *o, const char *k, int64_t *dst)
+{
+  const cJSON *v = get(o, k);
+  if(cJSON_IsNumber(v) && v->valuedouble >= 0)
+    *dst = (int64_t)v->valuedouble;
+}
+
+/* providers.md §9.4: prompt = inputTokens + cacheReadInputTokens +
+ * cacheWriteInputTokens (Bedrock's inputTokens excludes the cache, as
+ * Anthropic's does); cached = cacheReadInputTokens. */
+static void usage_read(const cJSON *u, struct canon_usage *c)
+{
+  int64_t in = -1, out = -1, cr = -1, cw = -1;
+
+  canon_usage_init(c);
+  if(!cJSON_IsObject(u))
+    return;
+  num_into(u, "inputTokens", &in);
+  num_into(u, "outputTokens", &out);
+  num_into(u, "cacheReadInputTokens", &cr);
+  num_into(u, "cacheWriteInputTokens", &cw);
+  if(in >= 0)
+    c->prompt_tokens = in + (cr > 0 ? cr : 0) + (cw > 0 ? cw : 0);
+  c->completion_tokens = out;
+  c->cached_tokens = cr >= 0 ? cr : in >= 0 ? 0 : -1;
+}
+
+static void bad_response(struct api_error *err, const char *what)
+{
+  api_error_set(err, 502, "upstream_error", "upstream_bad_response", NULL,
+                "The upstream provider sent %s.", what);
+}
+
+static void append(char **acc, size_t *alen, const char *s)
+{
+  size_t n = strlen(s);
+  *acc = sb_realloc(*acc, *alen + n + 1);
+  memcpy(*acc + *alen, s, n + 1);
+  *alen += n;
+}
+
+static int parse_chat(const struct prov *p, const char *body, size_t len,
+                      const char *model, const char *id, int64_t created,
+                      cJSON **out, struct canon_usage *usage,
+                      struct api_error *err)
+{
+  cJSON *root = cJSON_ParseWithLength(body, len);
+  const cJSON *content = get(get(get(root, "output"), "message"), "content");
+  const cJSON *b;
+  char *text = NULL, *reasoning = NULL;
+  size_t tlen = 0, rlen = 0;
+  cJSON *res, *choices, *choice, *msg, *calls, *u;
+  struct canon_usage cu;
+
+  (void)p;
+  if(!cJSON_IsObject(root) || !cJSON_IsArray(content)) {
+    cJSON_Delete(root);
+    bad_response(err, "a response that is not a Bedrock Converse answer");
+    return SB_EPROTO;
+  }
+  calls = cJSON_CreateArray();
+  cJSON_ArrayForEach(b, content)
+  {
+    const cJSON *tu = get(b, "toolUse");
+    const char *s;
+
+    if((s = get_str(b, "text"))) {
+      append(&text, &tlen, s);
+    } else if((s = get_str(get(get(b, "reasoningContent"), "reasoningText"),
+                           "text"))) {
+      append(&reasoning, &rlen, s);
+    } else if(cJSON_IsObject(tu)) {
+      const cJSON *input = get(tu, "input");
+      cJSON *tc = cJSON_CreateObject(), *fn;
+      char *args = input ? cJSON_PrintUnformatted(input) : sb_strdup("{}");
+      if(!args)
+        abort();
+      cJSON_AddStringToObject(
+          tc, "id", get_str(tu, "toolUseId") ? get_str(tu, "toolUseId") : "");
+      cJSON_AddStringToObject(tc, "type", "function");
+      fn = cJSON_AddObjectToObject(tc, "function");
+      cJSON_AddStringToObject(fn, "name",
+                              get_str(tu, "name") ? get_str(tu, "name") : "");
+      cJSON_AddStringToObject(fn, "arguments", args);
+      free(args);
+      cJSON_AddItemToArray(calls, tc);
+    }
+  }
+
+  res = cJSON_CreateObject();
+  cJSON_AddStringToObject(res, "id", id);
+  cJSON_AddStringToObject(res, "object", "chat.completion");
+  cJSON_AddNumberToObject(res, "created", (double)created);
+  cJSON_AddStringToObject(res, "model", model);
+  choices = cJSON_AddArrayToObject(res, "choices");
+  choice = cJSON_CreateObject();
+  cJSON_AddItemToArray(choices, choice);
+  cJSON_AddNumberToObject(choice, "index", 0);
+  msg = cJSON_AddObjectToObject(choice, "message");
+  cJSON_AddStringToObject(msg, "role", "assistant");
+  if(text || !cJSON_GetArraySize(calls))
+    cJSON_AddStringToObject(msg, "content", text ? text : "");
+  else
+    cJSON_AddNullToObject(msg, "content");
+  if(reasoning)
+    cJSON_AddStringToObject(msg, "reasoning_content", reasoning);
+  if(cJSON_GetArraySize(calls))
+    cJSON_AddItemToObject(msg, "tool_calls", calls);
+  else
+    cJSON_Delete(calls);
+  cJSON_AddNullToObject(msg, "refusal");
+  cJSON_AddNullToObject(choice, "logprobs");
+  cJSON_AddStringToObject(choice, "finish_reason",
+                          finish_reason(get_str(root, "stopReason")));
+
+  usage_read(get(root, "usage"), &cu);
+  if(cu.prompt_tokens >= 0 || cu.completion_tokens >= 0) {
+    int64_t pt = cu.prompt_tokens > 0 ? cu.prompt_tokens : 0;
+    int64_t ct = cu.completion_tokens > 0 ? cu.completion_tokens : 0;
+    cJSON *d;
+    u = cJSON_AddObjectToObject(res, "usage");
+    cJSON_AddNumberToObject(u, "prompt_tokens", (double)pt);
+    cJSON_AddNumberToObject(u, "completion_tokens", (double)ct);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)(pt + ct));
+    d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
+    cJSON_AddNumberToObject(
+        d, "cached_tokens",
+        (double)(cu.cached_tokens > 0 ? cu.cached_tokens : 0));
+  }
+  *usage = cu;
+  *out = res;
+  free(text);
+  free(reasoning);
+  cJSON_Delete(root);
+  return 0;
+}
+
+/* ---- streams --------------------------------------------------------- */
+
+struct prov_stream {
+  int started;  /* CANON_EV_START emitted */
+  int stopped;  /* messageStop seen */
+  int complete; /* metadata seen after messageStop */
+  int failed;   /* an error was emitted: nothing more */
+  int *tool_of; /* block index -> tool call index, or -1 */
+  int nblocks;
+  int next_tool;
+};
+
+static struct prov_stream *stream_new(const struct prov *p, const char *model)
+{
+  (void)p;
+  (void)model;
+  return sb_calloc(1, sizeof(struct prov_stream));
+}
+
+static void stream_free(struct prov_stream *s)
+{
+  if(!s)
+    return;
+  free(s->tool_of);
+  free(s);
+}
+
+static int stream_complete(const struct prov_stream *s)
+{
+  return s->complete;
+}
+
+static int emit(const struct canon_sink *sink, const struct canon_ev *ev)
+{
+  return sink->emit(sink->ud, ev);
+}
+
+static int emit_error(struct prov_stream *s, const struct canon_sink *sink,
+                      const struct api_error *err, int rc)
+{
+  struct canon_ev ev = {.type = CANON_EV_ERROR, .err = err};
+  int r;
+
+  s->failed = 1;
+  r = emit(sink, &ev);
+  return r ? r : rc;
+}
+
+static int ensure_started(struct prov_stream *s, const struct canon_sink *sink)
+{
+  struct canon_ev ev = {.type = CANON_EV_START};
+
+  if(s->started)
+    return 0;
+  s->started = 1;
+  return emit(sink, &ev);
+}
+
+static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
+                     int index, const char *text)
+{
+  struct canon_ev ev = {.type = type, .index = index};
+
+  if(!text || !text[0])
+    return 0;
+  ev.text = text;
+  ev.len = strlen(text);
+  return emit(sink, &ev);
+}
+
+/* The slot for block index (created as -1 when new); NULL if out of range. */
+static int *block_at(struct prov_stream *s, const cJSON *index)
+{
+  int i;
+
+  if(!cJSON_IsNumber(index) || index->valuedouble < 0 ||
+     index->valuedouble >= BR_MAX_BLOCKS)
+    return NULL;
+  i = (int)index->valuedouble;
+  if(i >= s->nblocks) {
+    s->tool_of = sb_realloc(s->tool_of, sizeof(int) * (size_t)(i + 1));
+    for(int k = s->nblocks; k <= i; k++)
+      s->tool_of[k] = -1;
+    s->nblocks = i + 1;
+  }
+  return &s->tool_of[i];
+}
+
+static int on_block_start(struct prov_stream *s, const cJSON *root,
+                          const struct canon_sink *sink)
+{
+  const cJSON *tu = get(get(root, "start"), "toolUse");
+  int *slot = block_at(s, get(root, "contentBlockIndex"));
+  struct canon_ev ev = {.type = CANON_EV_TOOL_START};
+
+  if(!slot)
+    return SB_EPROTO;
+  if(!cJSON_IsObject(tu))
+    return 0; /* other block kinds start silently */
+  ev.id = get_str(tu, "toolUseId");
+  ev.name = get_str(tu, "name");
+  if(!ev.id || !ev.name || *slot >= 0)
+    return SB_EPROTO;
+  *slot = s->next_tool++;
+  ev.index = *slot;
+  return emit(sink, &ev);
+}
+
+static int on_block_delta(struct prov_stream *s, const cJSON *root,
+                          const struct canon_sink *sink)
+{
+  const cJSON *d = get(root, "delta");
+  const cJSON *rc_ = get(d, "reasoningContent");
+  int *slot = block_at(s, get(root, "contentBlockIndex"));
+  const char *t;
+
+  if(!slot || !cJSON_IsObject(d))
+    return SB_EPROTO;
+  if((t = get_str(d, "text")))
+    return emit_text(sink, CANON_EV_TEXT, 0, t);
+  if(cJSON_IsObject(get(d, "toolUse"))) {
+    if(*slot < 0)
+      return SB_EPROTO; /* input for a block that never started a tool */
+    return emit_text(sink, CANON_EV_TOOL_ARGS, *slot,
+                     get_str(get(d, "toolUse"), "input"));
+  }
+  if(cJSON_IsObject(rc_)) {
+    const char *sig = get_str(rc_, "signature");
+    if(sig) {
+      struct canon_ev ev = {.type = CANON_EV_REASONING, .text = "", .len = 0};
+      ev.signature = sig;
+      return emit(sink, &ev);
+    }
+    return emit_text(sink, CANON_EV_REASONING, 0, get_str(rc_, "text"));
+  }
+  return 0; /* citations and future delta kinds */
+}
+
+/* Exception messages in the stream (providers.md §8.3): an in-band error
+ * of type upstream_error with the exception's name as its code. */
+static void exception_error(const char *name, size_t nlen, const cJSON *root,
+                            struct api_error *err)
+{
+  static const struct {
+    const char *name;
+    int status;
+  } MAP[] = {
+      {"throttlingException", 429},     {"serviceUnavailableException", 503},
+      {"modelTimeoutException", 504},   {"validationException", 400},
+      {"internalServerException", 502}, {"modelStreamErrorException", 502},
+  };
+  const char *msg = get_str(root, "message");
+  char code[48];
+  int status = 502;
+
+  if(nlen >= sizeof(code))
+    nlen = sizeof(code) - 1;
+  memcpy(code, name, nlen);
+  code[nlen] = '\0';
+  for(size_t i = 0; i < SB_ARRAY_LEN(MAP); i++)
+    if(!strcasecmp(code, MAP[i].name))
+      status = MAP[i].status;
+  api_error_set(err, status, "upstream_error", code, NULL, "%s",
+                msg ? msg : "The upstream provider failed mid-stream.");
+}
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+  size_t k = strlen(suffix);
+  return n >= k && !strncasecmp(s + n - k, suffix, k);
+}
+
+static int is_event(const struct prov_payload *pl, const char *name)
+{
+  return pl->event && pl->event_len == strlen(name) &&
+         !memcmp(pl->event, name, pl->event_len);
+}
+
+static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
+                       const struct canon_sink *sink)
+{
+  cJSON *root;
+  struct api_error err;
+  int rc = 0;
+
+  if(s->failed)
+    return SB_EPROTO;
+  root = cJSON_ParseWithLength(pl->data ? pl->data : "", pl->len);
+  if(pl->exception ||
+     (pl->event && ends_with(pl->event, pl->event_len, "Exception"))) {
+    /* An exception message (event = :exception-type, data = JSON), or an
+     * unmodelled error message (event = :error-code, data =
+     * :error-message). */
+    if(cJSON_IsObject(root)) {
+      exception_error(pl->event ? pl->event : "", pl->event ? pl->event_len : 0,
+                      root, &err);
+    } else {
+      char code[48];
+      size_t n =
+          pl->event_len < sizeof(code) - 1 ? pl->event_len : sizeof(code) - 1;
+      memcpy(code, pl->event ? pl->event : "", n);
+      code[n] = '\0';
+      api_error_set(
+          &err, 502, "upstream_error", code[0] ? code : "upstream_error", NULL,
+          "The upstream provider failed mid-stream: %.*s",
+          (int)(pl->len > 400 ? 400 : pl->len), pl->data ? pl->data : "");
+    }
+    cJSON_Delete(root);
+    return emit_error(s, sink, &err, SB_EIO);
+  }
+  if(!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    bad_response(&err, "a malformed stream event");
+    return emit_error(s, sink, &err, SB_EPROTO);
+  }
+  if(!pl->event || !pl->event_len) {
+    rc = SB_EPROTO;
+  } else if(is_event(pl, "messageStart")) {
+    rc = ensure_started(s, sink);
+  } else if(is_event(pl, "contentBlockStart")) {
+    rc = ensure_started(s, sink);
+    if(!rc)
+      rc = on_block_start(s, root, sink);
+  } else if(is_event(pl, "contentBlockDelta")) {
+    rc = ensure_started(s, sink);
+    if(!rc)
+      rc = on_block_delta(s, root, sink);
+  } else if(is_event(pl, "messageStop")) {
+    struct canon_ev ev = {.type = CANON_EV_FINISH};
+    rc = ensure_started(s, sink);
+    ev.finish_reason = finish_reason(get_str(root, "stopReason"));
+    s->stopped = 1;
+    if(!rc)
+      rc = emit(sink, &ev);
+  } else if(is_event(pl, "metadata")) {
+    struct canon_ev ev = {.type = CANON_EV_USAGE};
+    usage_read(get(root, "usage"), &ev.usage);
+    if(s->stopped)
+      s->complete = 1;
+    rc = emit(sink, &ev);
+  }
+  /* contentBlockStop and unknown event types: nothing. */
+  cJSON_Delete(root);
+  if(rc == SB_EPROTO) {
+    bad_response(&err, "a malformed stream event");
+    return emit_error(s, sink, &err, SB_EPROTO);
+  }
+  return rc;
+}
+
+/* ---- errors ---------------------------------------------------------- */
+
+static int says_too_long(const char *msg)
+{
+  return msg && (strcasestr(msg, "too long") ||
+                 strcasestr(msg, "too many "
+                                 "input "
+                                 "tokens") ||
+                 strcasestr(msg, "context window") ||
+                 strcasestr(msg, "context length"));
+}
+
+/* The error type from a __type / code field: "ns#Name" or "Name:uri". */
+static void error_type(const cJSON *root, char *out, size_t cap)
+{
+  const char *t = get_str(root, "__type");
+  const char *h;
+  size_t n;
+
+  out[0] = '\0';
+  if(!t)
+    t = get_str(root, "code");
+  if(!t)
+    return;
+  if((h = strrchr(t, '#')))
+    t = h + 1;
+  n = strcspn(t, ":");
+  if(n >= cap)
+    n = cap - 1;
+  memcpy(out, t, n);
+  out[n] = '\0';
+}
+
+static int auth_failure(int status, const char *type, const char *msg)
+{
+  if(status == 401)
+    return 1;
+  if(status != 403)
+    return 0;
+  if(!strcmp(type, "UnrecognizedClientException") ||
+     !strcmp(type, "InvalidSignatureException") ||
+     !strcmp(type, "IncompleteSignatureException") ||
+     !strcmp(type, "MissingAuthenticationTokenException") ||
+     !strcmp(type, "ExpiredTokenException"))
+    return 1;
+  if(!strcmp(type, "AccessDeniedException"))
+    return 0;
+  return msg &&
+         (strcasestr(msg, "signature") || strcasestr(msg, "security token") ||
+          strcasestr(msg, "Authorization header") ||
+          strcasestr(msg, "Authentication Token"));
+}
+
+static void map_error(const struct prov *p, int status, const char *body,
+                      size_t len, const char *retry_after,
+                      const char *retry_after_ms, struct api_error *err)
+{
+  cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
+  const char *msg = get_str(root, "message");
+  char type[64];
+  int own_credential = !p->cfg || !p->cfg->passthrough_auth;
+
+  if(!msg)
+    msg = get_str(root, "Message");
+  error_type(root, type, sizeof(type));
+  if(auth_failure(status, type, msg) && own_credential) {
+    /* The upstream refused the gateway's credentials: not the client's
+     * fault, and the upstream text is not echoed. */
+    api_error_set(err, 502, "upstream_error", "upstream_auth_failed", NULL,
+                  "Provider '%s' rejected the gateway's credentials "
+                  "(upstream status %d).",
+                  p->name, status);
+  } else if(auth_failure(status, type, msg)) {
+    api_error_set(err, 401, "invalid_request_error", "invalid_api_key", NULL,
+                  "The upstream provider rejected the credentials.");
+  } else if(status == 403) {
+    api_error_set(err, 403, "invalid_request_error", "permission_denied", NULL,
+                  "%s",
+                  msg ? msg : "The upstream provider refused the request.");
+  } else if(!strcmp(type, "ServiceQuotaExceededException")) {
+    api_error_set(err, 429, "insufficient_quota", "quota_exceeded", NULL, "%s",
+                  msg ? msg : "The upstream account's quota is exhausted.");
+  } else if(status == 503 || status == 529) {
+    api_error_set(err, 503, "upstream_error", "upstream_unavailable", NULL,
+                  "Provider '%s' is overloaded or unavailable%s%s", p->name,
+                  msg ? ": " : ".", msg ? msg : "");
+  } else if(status == 408 || status == 504) {
+    api_error_set(err, 504, "upstream_error", "upstream_timeout", NULL,
+                  "Provider '%s' timed out%s%s", p->name, msg ? ": " : ".",
+                  msg ? msg : "");
+  } else if(status >= 500 || status < 400 || status == 424) {
+    api_error_set(err, 502, "upstream_error", "upstream_error", NULL,
+                  "Provider '%s' failed with status %d%s%s", p->name, status,
+                  msg ? ": " : ".", msg ? msg : "");
+  } else if(status == 429) {
+    api_error_set(err, 429, "rate_limit_exceeded", "rate_limit_exceeded", NULL,
+                  "%s",
+                  msg ? msg : "The upstream provider's rate limit was hit.");
+  } else if(status == 404) {
+    api_error_set(err, 404, "invalid_request_error", "model_not_found", NULL,
+                  "%s", msg ? msg : "The upstream model was not found.");
+  } else if(status == 413) {
+    api_error_set(err, 413, "invalid_request_error", "request_too_large", NULL,
+                  "%s",
+                  msg ? msg : "The request is too large for the provider.");
+  } else {
+    api_error_set(err, status, "invalid_request_error",
+                  says_too_long(msg) ? "context_length_exceeded" : NULL, NULL,
+                  "%s",
+                  msg ? msg : "The upstream provider rejected the request.");
+  }
+  if(err->status == 429 || err->status == 503) {
+    if(retry_after)
+      err->retry_after_s = atoi(retry_after);
+    if(retry_after_ms)
+      err->retry_after_ms = atoi(retry_after_ms);
+  }
+  cJSON_Delete(root);
+}
+
+const struct prov_adapter prov_bedrock_adapter = {
+    .kind = "bedrock",
+    .caps = OAI_CAP_TOOLS | OAI_CAP_RESPONSE_FORMAT | OAI_CAP_IMAGES,
+    .framing = PROV_FRAMING_EVENTSTREAM,
+    .default_base_url = PROV_BEDROCK_BASE_URL,
+    .configure = configure,
+    .unconfigure = unconfigure,
+    .build_chat = build_chat,
+    .parse_chat = parse_chat,
+    .stream_new = stream_new,
+    .stream_feed = stream_feed,
+    .stream_complete = stream_complete,
+    .stream_free = stream_free,
+    .map_error = map_error,
+};
