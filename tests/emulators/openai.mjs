@@ -24,7 +24,7 @@ export const DEFAULT_MODELS = ['gpt-4o-mini', 'gpt-4o', 'llama3'];
 export const FAULT_MODELS = [
   'fault-400', 'fault-401', 'fault-429', 'fault-500', 'fault-503',
   'slow-stream', 'stall', 'reset-mid-stream', 'error-mid-stream',
-  'big-stream', 'malformed-chunk', 'sse-edge',
+  'big-stream', 'malformed-chunk', 'sse-edge', 'content-filter',
 ];
 
 /** slow-stream: one content chunk every SLOW_INTERVAL_MS, SLOW_CHUNKS of them. */
@@ -712,6 +712,12 @@ export async function startOpenAIEmulator(opts = {}) {
         frags = fragments(joined.slice(0, cut));
         finish = 'stop';
       }
+    }
+    // The model "content-filter" is cut off by a content filter after its
+    // first fragment, as OpenAI and Azure report it.
+    if (body.model === 'content-filter') {
+      frags = frags.slice(0, 1);
+      finish = 'content_filter';
     }
     return { n, frags, content: frags.join(''), finish, usage: makeUsage(promptTokens(body), frags.length * n) };
   }

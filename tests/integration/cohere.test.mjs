@@ -117,6 +117,8 @@ describe('cohere upstream', () => {
   after(async () => {
     if (gw) await gw.stop();
     if (emu) await emu.close();
+    // Cohere's finish reasons have no content filter (providers.md §9.1).
+    results.push('MATRIX cohere finish-content-filter unsupported: Cohere has no content-filter finish reason');
     for (const line of results) console.log(line);
   });
 

@@ -42,7 +42,7 @@ for (const kind of ['openai', 'azure']) {
         ? { name: 'p', kind, base_url: emu.url, api_key_env: 'SB_MX_KEY' }
         : { name: 'az', kind, base_url: emu.url.replace(/\/v1$/, ''), api_key_env: 'SB_MX_KEY' };
       gw = await startGateway({
-        config: { providers: [{ ...provider, models: ['gpt-4o-mini', 'text-embedding-3-small', 'fault-400', 'fault-401', 'fault-429', 'fault-500'] }] },
+        config: { providers: [{ ...provider, models: ['gpt-4o-mini', 'text-embedding-3-small', 'fault-400', 'fault-401', 'fault-429', 'fault-500', 'content-filter'] }] },
         env: { SB_MX_KEY: KEY },
       });
     });
@@ -121,6 +121,14 @@ for (const kind of ['openai', 'azure']) {
     cell('finish-tool-calls', async () => {
       const r = await postChat(gw.url, chatBody(M(), 'x', { tools: TOOLS, tool_choice: 'required' }));
       assert.equal(r.json.choices[0].finish_reason, 'tool_calls');
+    });
+    cell('finish-content-filter', async () => {
+      const r = await postChat(gw.url, chatBody(F('content-filter'), 'a b c'));
+      assert.equal(r.json.choices[0].finish_reason, 'content_filter');
+      const s = await streamChat(gw.url, chatBody(F('content-filter'), 'a b c', { stream: true }));
+      assert.ok(s.done);
+      const fin = s.chunks.map((c) => c.choices?.[0]?.finish_reason).filter(Boolean);
+      assert.deepEqual(fin, ['content_filter']);
     });
     cell('error-400', async () => {
       const r = await postChat(gw.url, chatBody(F('fault-400'), 'x'));
