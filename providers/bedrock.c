@@ -958,38 +958,22 @@ static int add_auth(const struct prov *p, const struct prov_client *client,
   return 0;
 }
 
-static int build_chat(const struct prov *p, const cJSON *req, const char *model,
-                      const struct prov_client *client, struct prov_http *out,
-                      struct api_error *err)
+/* URL, headers and authorization of a request to {base}/model/{model}/{op}
+ * whose JSON body is already in out. Frees out on failure. */
+static int finish_request(const struct prov *p, const char *model,
+                          const char *op, const char *accept,
+                          const struct prov_client *client,
+                          struct prov_http *out, struct api_error *err)
 {
-  cJSON *body = cJSON_CreateObject();
-  int stream = cJSON_IsTrue(get(req, "stream"));
   const struct config_provider *c = p->cfg;
-  char *json, *mid;
+  char *mid = sigv4_uri_encode(model);
   int rc;
 
-  memset(out, 0, sizeof(*out));
-  rc = translate(p, req, model, body, out, err);
-  if(rc) {
-    cJSON_Delete(body);
-    prov_http_free(out);
-    return rc;
-  }
-  json = cJSON_PrintUnformatted(body);
-  cJSON_Delete(body);
-  if(!json)
-    abort();
-  out->body = json;
-  out->body_len = strlen(json);
-  mid = sigv4_uri_encode(model);
-  out->url = sb_asprintf("%s/model/%s/%s", p->base_url, mid,
-                         stream ? "converse-stream" : "converse");
+  out->url = sb_asprintf("%s/model/%s/%s", p->base_url, mid, op);
   free(mid);
   /* The first two headers are signed (add_auth relies on the order). */
   prov_http_add_header(out, "content-type: application/json");
-  prov_http_add_header(out, "accept: %s",
-                       stream ? "application/vnd.amazon.eventstream"
-                              : "application/json");
+  prov_http_add_header(out, "accept: %s", accept);
   rc = add_auth(p, client, out, err);
   if(rc) {
     prov_http_free(out);
@@ -1005,6 +989,34 @@ static int build_chat(const struct prov *p, const cJSON *req, const char *model,
       prov_http_add_header(out, "%s: %s", client->fwd[i].name,
                            client->fwd[i].value);
   return 0;
+}
+
+static int build_chat(const struct prov *p, const cJSON *req, const char *model,
+                      const struct prov_client *client, struct prov_http *out,
+                      struct api_error *err)
+{
+  cJSON *body = cJSON_CreateObject();
+  int stream = cJSON_IsTrue(get(req, "stream"));
+  char *json;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  rc = translate(p, req, model, body, out, err);
+  if(rc) {
+    cJSON_Delete(body);
+    prov_http_free(out);
+    return rc;
+  }
+  json = cJSON_PrintUnformatted(body);
+  cJSON_Delete(body);
+  if(!json)
+    abort();
+  out->body = json;
+  out->body_len = strlen(json);
+  return finish_request(p, model, stream ? "converse-stream" : "converse",
+                        stream ? "application/vnd.amazon.eventstream"
+                               : "application/json",
+                        client, out, err);
 }
 
 /* ---- responses ------------------------------------------------------- */
@@ -1412,6 +1424,247 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   return rc;
 }
 
+/* ---- embeddings (InvokeModel) ---------------------------------------- */
+
+/* Cohere on Bedrock embeds at most this many texts per call. */
+#define BR_COHERE_MAX_TEXTS 96
+
+enum br_embed_family {
+  BR_EMBED_NONE,
+  BR_EMBED_TITAN_V1, /* amazon.titan-embed-text-v1: inputText only */
+  BR_EMBED_TITAN,    /* amazon.titan-embed-text-v2 and later */
+  BR_EMBED_COHERE,   /* cohere.embed-* */
+};
+
+/* Fields build_embeddings translates or the gateway handles; any other
+ * top-level field is dropped and reported. */
+static const char *const EMBED_KNOWN[] = {"model", "input", "encoding_format",
+                                          "dimensions"};
+
+static enum br_embed_family embed_family(const char *model)
+{
+  static const char titan[] = "amazon.titan-embed-text";
+
+  if(!strncmp(model, titan, sizeof(titan) - 1))
+    return !strncmp(model + sizeof(titan) - 1, "-v1", 3) ? BR_EMBED_TITAN_V1
+                                                         : BR_EMBED_TITAN;
+  if(!strncmp(model, "cohere.embed", 12))
+    return BR_EMBED_COHERE;
+  return BR_EMBED_NONE;
+}
+
+/* The number of inputs of a validated request (1 for a string). */
+static int embed_count(const cJSON *req)
+{
+  const cJSON *input = get(req, "input");
+  return cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
+}
+
+/* Check a validated request against the model family's InvokeModel body. */
+static int embed_check(const struct prov *p, const cJSON *req,
+                       const char *model, enum br_embed_family fam,
+                       struct api_error *err)
+{
+  const cJSON *input = get(req, "input");
+  const cJSON *items = cJSON_IsArray(input) ? input : NULL;
+  const cJSON *dims = get(req, "dimensions");
+  const cJSON *it;
+  int n = embed_count(req);
+
+  if(fam == BR_EMBED_NONE)
+    return fail(err, 400, "unsupported_value", "model",
+                "Provider '%s' (bedrock) serves embeddings from Amazon Titan "
+                "text embedding models (amazon.titan-embed-text-*) and Cohere "
+                "embedding models (cohere.embed-*) only, not '%s'.",
+                p->name, model);
+  cJSON_ArrayForEach(it, items)
+  {
+    if(!cJSON_IsString(it))
+      return fail(err, 400, "unsupported_value", "input",
+                  "Provider kind 'bedrock' embeds text only; token-id inputs "
+                  "(arrays of integers) are not supported.");
+  }
+  if(fam != BR_EMBED_COHERE && n > 1)
+    return fail(err, 400, "unsupported_value", "input",
+                "Amazon Titan embedding models take one input per request; "
+                "got %d.",
+                n);
+  if(fam == BR_EMBED_COHERE && n > BR_COHERE_MAX_TEXTS)
+    return fail(err, 400, "unsupported_value", "input",
+                "Cohere embedding models on Bedrock take at most %d inputs "
+                "per request; got %d.",
+                BR_COHERE_MAX_TEXTS, n);
+  if(!cJSON_IsNumber(dims))
+    return 0;
+  if(fam != BR_EMBED_TITAN)
+    return fail(err, 400, "unsupported_parameter", "dimensions",
+                "Model '%s' on Bedrock does not support 'dimensions'.", model);
+  if(dims->valuedouble != 256 && dims->valuedouble != 512 &&
+     dims->valuedouble != 1024)
+    return fail(err, 400, "unsupported_value", "dimensions",
+                "Amazon Titan text embeddings take 'dimensions' 256, 512 or "
+                "1024, got %g.",
+                dims->valuedouble);
+  return 0;
+}
+
+static int build_embeddings(const struct prov *p, const cJSON *req,
+                            const char *model, const struct prov_client *client,
+                            struct prov_http *out, struct api_error *err)
+{
+  enum br_embed_family fam = embed_family(model);
+  const cJSON *input = get(req, "input");
+  const cJSON *dims = get(req, "dimensions");
+  const cJSON *f;
+  cJSON *body;
+  char *json;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  rc = embed_check(p, req, model, fam, err);
+  if(rc)
+    return rc;
+  cJSON_ArrayForEach(f, req)
+  {
+    int known = 0;
+
+    if(cJSON_IsNull(f))
+      continue;
+    for(size_t i = 0; i < SB_ARRAY_LEN(EMBED_KNOWN) && !known; i++)
+      known = !strcmp(f->string, EMBED_KNOWN[i]);
+    if(!known)
+      prov_http_note_dropped(out, f->string);
+  }
+  body = cJSON_CreateObject();
+  if(fam == BR_EMBED_COHERE) {
+    cJSON *texts = cJSON_AddArrayToObject(body, "texts");
+    const cJSON *items = cJSON_IsArray(input) ? input : NULL;
+    const cJSON *it;
+
+    if(cJSON_IsString(input))
+      cJSON_AddItemToArray(texts, cJSON_CreateString(input->valuestring));
+    cJSON_ArrayForEach(it, items)
+    {
+      cJSON_AddItemToArray(texts, cJSON_CreateString(it->valuestring));
+    }
+    cJSON_AddStringToObject(body, "input_type", "search_document");
+    cJSON_AddStringToObject(body, "truncate", "NONE");
+  } else {
+    const cJSON *text =
+        cJSON_IsArray(input) ? cJSON_GetArrayItem(input, 0) : input;
+
+    cJSON_AddStringToObject(body, "inputText", text->valuestring);
+    /* v1 takes inputText only; v2 normalizes as OpenAI's vectors are. */
+    if(fam == BR_EMBED_TITAN) {
+      if(cJSON_IsNumber(dims))
+        cJSON_AddNumberToObject(body, "dimensions", dims->valuedouble);
+      cJSON_AddBoolToObject(body, "normalize", 1);
+    }
+  }
+  json = cJSON_PrintUnformatted(body);
+  cJSON_Delete(body);
+  if(!json)
+    abort();
+  out->body = json;
+  out->body_len = strlen(json);
+  return finish_request(p, model, "invoke", "application/json", client, out,
+                        err);
+}
+
+/* A float vector from an upstream array into d.embedding; 0 or -1. */
+static int embed_vector(const cJSON *values, cJSON *d)
+{
+  cJSON *vec;
+  const cJSON *v;
+
+  if(!cJSON_IsArray(values) || !cJSON_GetArraySize(values))
+    return -1;
+  vec = cJSON_AddArrayToObject(d, "embedding");
+  cJSON_ArrayForEach(v, values)
+  {
+    if(!cJSON_IsNumber(v))
+      return -1;
+    cJSON_AddItemToArray(vec, cJSON_CreateNumber(v->valuedouble));
+  }
+  return 0;
+}
+
+static int parse_embeddings(const struct prov *p, const char *body, size_t len,
+                            const cJSON *req, const char *model, cJSON **out,
+                            struct canon_usage *usage, struct api_error *err)
+{
+  enum br_embed_family fam = embed_family(model);
+  cJSON *root = cJSON_ParseWithLength(body, len);
+  const cJSON *vectors, *v;
+  cJSON *o, *data, *us;
+  int64_t tokens = -1;
+  int i = 0;
+
+  (void)p;
+  canon_usage_init(usage);
+  if(fam == BR_EMBED_COHERE) {
+    const char *rt = get_str(root, "response_type");
+    vectors = get(root, "embeddings");
+    if((rt && strcmp(rt, "embeddings_floats")) || !cJSON_IsArray(vectors) ||
+       cJSON_GetArraySize(vectors) != embed_count(req)) {
+      cJSON_Delete(root);
+      bad_response(err, "a response that is not a Cohere embeddings_floats "
+                        "answer with one embedding per input");
+      return SB_EPROTO;
+    }
+  } else {
+    vectors = get(root, "embedding");
+    num_into(root, "inputTextTokenCount", &tokens);
+    if(!cJSON_IsArray(vectors)) {
+      cJSON_Delete(root);
+      bad_response(err, "a response that is not a Titan embeddings answer");
+      return SB_EPROTO;
+    }
+  }
+  o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "object", "list");
+  data = cJSON_AddArrayToObject(o, "data");
+  if(fam == BR_EMBED_COHERE) {
+    cJSON_ArrayForEach(v, vectors)
+    {
+      cJSON *d = cJSON_CreateObject();
+
+      cJSON_AddItemToArray(data, d);
+      cJSON_AddStringToObject(d, "object", "embedding");
+      cJSON_AddNumberToObject(d, "index", i++);
+      if(embed_vector(v, d))
+        goto bad;
+    }
+  } else {
+    cJSON *d = cJSON_CreateObject();
+
+    cJSON_AddItemToArray(data, d);
+    cJSON_AddStringToObject(d, "object", "embedding");
+    cJSON_AddNumberToObject(d, "index", 0);
+    if(embed_vector(vectors, d))
+      goto bad;
+  }
+  cJSON_AddStringToObject(o, "model", model);
+  /* OpenAI's list always has usage; Cohere's counts are not known. */
+  us = cJSON_AddObjectToObject(o, "usage");
+  cJSON_AddNumberToObject(us, "prompt_tokens",
+                          (double)(tokens > 0 ? tokens : 0));
+  cJSON_AddNumberToObject(us, "total_tokens",
+                          (double)(tokens > 0 ? tokens : 0));
+  if(tokens >= 0) {
+    usage->prompt_tokens = tokens;
+    usage->completion_tokens = 0;
+  }
+  cJSON_Delete(root);
+  *out = o;
+  return 0;
+bad:
+  cJSON_Delete(o);
+  cJSON_Delete(root);
+  bad_response(err, "an embedding that is not a non-empty array of numbers");
+  return SB_EPROTO;
+}
+
 /* ---- errors ---------------------------------------------------------- */
 
 static int says_too_long(const char *msg)
@@ -1546,4 +1799,6 @@ const struct prov_adapter prov_bedrock_adapter = {
     .stream_complete = stream_complete,
     .stream_free = stream_free,
     .map_error = map_error,
+    .build_embeddings = build_embeddings,
+    .parse_embeddings = parse_embeddings,
 };

@@ -7,6 +7,8 @@
  * (providers/sigv4.h; service "bedrock"). The answer comes back as an
  * OpenAI chat.completion object, or as canonical events from AWS
  * event-stream messages (gateway/eventstream.h frames them).
+ * Embeddings go through InvokeModel (POST {base}/model/{modelId}/invoke)
+ * for Amazon Titan text and Cohere Embed models, signed the same way.
  *
  * Stream payloads (struct prov_payload): event is the message's
  * :event-type and data its JSON payload; with exception set, event is the

@@ -1,10 +1,11 @@
-// A strict, deterministic emulator of AWS Bedrock Runtime Converse and
-// ConverseStream (shared/reference/providers.md §8.2-8.4, §11), for
-// Switchboard's tests.
+// A strict, deterministic emulator of AWS Bedrock Runtime Converse,
+// ConverseStream and InvokeModel for embedding models
+// (shared/reference/providers.md §8.2-8.4, §11), for Switchboard's tests.
 //
 // Library:  const emu = await startBedrockEmulator({accessKey, secretKey});
 //           emu.url  -> 'http://127.0.0.1:PORT' (the endpoint base);
-//           emu.stats; emu.requests; emu.lastRequest(); await emu.close();
+//           emu.stats; emu.requests; emu.lastRequest() (Converse);
+//           emu.lastInvoke() (InvokeModel); await emu.close();
 // CLI:      node tests/emulators/bedrock.mjs --port 8005 --access-key AK
 //                --secret-key SK [--region us-east-1] [--session-token T]
 //                [--host H] [--models a,b]
@@ -61,6 +62,28 @@
 //           input is streamed as string fragments split mid-token. Payloads
 //           carry a "p" padding field like the real service. Model
 //           split-frames writes the bytes 5 at a time.
+// Embeddings: POST /model/{modelId}/invoke, SigV4-verified as above, for
+//           EMBED_MODELS (other models on /invoke → 400 ValidationException;
+//           embedding models on /converse → 400 "This action doesn't support
+//           the model that you provided."). Titan text embeddings (v1:
+//           {inputText} only; v2: inputText, dimensions 256|512|1024,
+//           normalize, embeddingTypes float|binary) answer {embedding,
+//           inputTextTokenCount} (+ embeddingsByType when asked); Cohere
+//           ({texts} ≤ 96 of ≤ 2048 characters, input_type required and
+//           one of search_document|search_query|classification|clustering,
+//           truncate NONE|START|END, embedding_types float only) answers
+//           {embeddings:[[...]], id, response_type:"embeddings_floats",
+//           texts}. Extraneous keys, wrong types, a missing required key,
+//           bad enum values, Titan inputs over TITAN_MAX_TOKENS words and
+//           Cohere texts over COHERE_MAX_TOKENS words with truncate NONE →
+//           400 ValidationException "Malformed input request: #/...".
+//           Vectors: embedVector(text, dims): deterministic, float32-exact,
+//           unit length when normalized (Titan v1 1536, v2 1024 or
+//           dimensions, Cohere 1024, *light* 384). Faults: a known model id
+//           with an EMBED_FAULTS suffix, e.g.
+//           amazon.titan-embed-text-v2:0:fault-429 (validated first, then
+//           the fault-NNN error as below; stall; reset-mid-stream and
+//           malformed-chunk cut the JSON answer).
 // Faults, chosen by model name (FAULT_MODELS): fault-400, fault-401 (403
 //           UnrecognizedClientException: Bedrock's bad-credential answer),
 //           fault-403 (AccessDeniedException), fault-404
@@ -83,6 +106,22 @@ export const DEFAULT_MODELS = [
   'us.anthropic.claude-sonnet-4-20250514-v1:0',
   'amazon.nova-pro-v1:0',
 ];
+// Embedding models served by InvokeModel (POST /model/{modelId}/invoke).
+export const EMBED_MODELS = [
+  'amazon.titan-embed-text-v2:0', 'amazon.titan-embed-text-v1', 'cohere.embed-english-v3',
+  'cohere.embed-multilingual-v3',
+];
+// Faults of embedding models, chosen by a suffix of a known embedding
+// model id: 'amazon.titan-embed-text-v2:0:fault-500', 'cohere.embed-english-v3:stall'.
+export const EMBED_FAULTS = [
+  'fault-400', 'fault-401', 'fault-403', 'fault-404', 'fault-408', 'fault-424', 'fault-429',
+  'fault-500', 'fault-503', 'stall', 'reset-mid-stream', 'malformed-chunk',
+];
+export const TITAN_MAX_CHARS = 50000;
+export const TITAN_MAX_TOKENS = 8192;
+export const COHERE_MAX_TEXTS = 96;
+export const COHERE_MAX_CHARS = 2048;
+export const COHERE_MAX_TOKENS = 512;
 export const BEHAVIOUR_MODELS = ['guardrail', 'content-filtered', 'context-window', 'cache-read', 'split-frames'];
 export const FAULT_MODELS = [
   'fault-400', 'fault-401', 'fault-403', 'fault-404', 'fault-408', 'fault-424', 'fault-429',
@@ -605,6 +644,136 @@ function streamEvents(body, plan, model) {
 }
 
 // ----------------------------------------------------------------------------
+// InvokeModel for embedding models (Titan text embeddings, Cohere Embed)
+
+/** The family of an embedding model id (a fault suffix ":fault-500" etc. is ignored), or null. */
+export function embedFamily(modelId) {
+  const base = embedBase(modelId);
+  if (/^amazon\.titan-embed-text-v1(:\d+)?$/.test(base)) return 'titan-v1';
+  if (/^amazon\.titan-embed-text-v2(:\d+)?$/.test(base)) return 'titan-v2';
+  if (/^cohere\.embed-/.test(base)) return 'cohere';
+  return null;
+}
+/** The model id without an EMBED_FAULTS suffix. */
+function embedBase(modelId) {
+  const i = modelId.lastIndexOf(':');
+  return i >= 0 && EMBED_FAULTS.includes(modelId.slice(i + 1)) ? modelId.slice(0, i) : modelId;
+}
+/** The EMBED_FAULTS entry an embedding model id asks for, or null. */
+function embedFault(modelId) {
+  const i = modelId.lastIndexOf(':');
+  const f = i >= 0 ? modelId.slice(i + 1) : '';
+  return EMBED_FAULTS.includes(f) ? f : null;
+}
+const malformed = (detail) => invalid(`Malformed input request: ${detail}, please reformat your input and try again.`);
+const typeName = (v) => (Array.isArray(v) ? 'JSONArray' : v === null ? 'Null' : isObject(v) ? 'JSONObject'
+  : typeof v === 'string' ? 'String' : typeof v === 'boolean' ? 'Boolean' : typeof v === 'number' ? 'Number' : typeof v);
+
+function validateTitan(body, fam) {
+  if (!isObject(body)) throw malformed('#: expected type: JSONObject');
+  const allowed = fam === 'titan-v1' ? ['inputText'] : ['inputText', 'dimensions', 'normalize', 'embeddingTypes'];
+  for (const k of Object.keys(body)) if (!allowed.includes(k)) throw malformed(`extraneous key [${k}] is not permitted`);
+  if (body.inputText === undefined) throw malformed('#: required key [inputText] not found');
+  if (typeof body.inputText !== 'string') throw malformed(`#/inputText: expected type: String, found: ${typeName(body.inputText)}`);
+  if (!body.inputText.length) throw malformed('#/inputText: expected minLength: 1, actual: 0');
+  if (body.inputText.length > TITAN_MAX_CHARS) throw malformed(`#/inputText: expected maxLength: ${TITAN_MAX_CHARS}, actual: ${body.inputText.length}`);
+  if (body.dimensions !== undefined && ![256, 512, 1024].includes(body.dimensions)) throw malformed(`#/dimensions: ${JSON.stringify(body.dimensions)} is not a valid enum value`);
+  if (body.normalize !== undefined && typeof body.normalize !== 'boolean') throw malformed(`#/normalize: expected type: Boolean, found: ${typeName(body.normalize)}`);
+  if (body.embeddingTypes !== undefined) {
+    if (!Array.isArray(body.embeddingTypes) || !body.embeddingTypes.length) throw malformed('#/embeddingTypes: expected minimum item count: 1');
+    for (const t of body.embeddingTypes) if (t !== 'float' && t !== 'binary') throw malformed(`#/embeddingTypes: ${JSON.stringify(t)} is not a valid enum value`);
+  }
+  const tokens = countWords(body.inputText);
+  if (tokens > TITAN_MAX_TOKENS) throw invalid(`400 Bad Request: Too many input tokens. Max input tokens: ${TITAN_MAX_TOKENS}, request input token count: ${tokens} `);
+}
+
+function validateCohere(body) {
+  if (!isObject(body)) throw malformed('#: expected type: JSONObject');
+  for (const k of Object.keys(body)) {
+    if (!['texts', 'images', 'input_type', 'truncate', 'embedding_types'].includes(k)) throw malformed(`extraneous key [${k}] is not permitted`);
+  }
+  if (body.images !== undefined) throw malformed('#/images: the emulator embeds texts only');
+  if (body.texts === undefined) throw malformed('#: required key [texts] not found');
+  if (!Array.isArray(body.texts)) throw malformed(`#/texts: expected type: JSONArray, found: ${typeName(body.texts)}`);
+  if (body.texts.length > COHERE_MAX_TEXTS) throw malformed(`#/texts: expected maximum item count: ${COHERE_MAX_TEXTS}, found: ${body.texts.length}`);
+  body.texts.forEach((t, i) => {
+    if (typeof t !== 'string') throw malformed(`#/texts/${i}: expected type: String, found: ${typeName(t)}`);
+    if (t.length > COHERE_MAX_CHARS) throw malformed(`#/texts/${i}: expected maxLength: ${COHERE_MAX_CHARS}, actual: ${t.length}`);
+  });
+  if (body.input_type === undefined) throw malformed('#: required key [input_type] not found');
+  if (!['search_document', 'search_query', 'classification', 'clustering'].includes(body.input_type)) {
+    throw malformed(`#/input_type: ${JSON.stringify(body.input_type)} is not a valid enum value`);
+  }
+  if (body.truncate !== undefined && !['NONE', 'START', 'END'].includes(body.truncate)) {
+    throw malformed(`#/truncate: ${JSON.stringify(body.truncate)} is not a valid enum value`);
+  }
+  if (body.embedding_types !== undefined) {
+    if (!Array.isArray(body.embedding_types)) throw malformed('#/embedding_types: expected type: JSONArray');
+    for (const t of body.embedding_types) if (t !== 'float') throw malformed(`#/embedding_types: the emulator serves float embeddings only, not ${JSON.stringify(t)}`);
+  }
+  if (body.truncate === 'NONE' || body.truncate === undefined) {
+    body.texts.forEach((t, i) => {
+      if (countWords(t) > COHERE_MAX_TOKENS) throw invalid(`Input is too long: texts[${i}] has ${countWords(t)} tokens, more than ${COHERE_MAX_TOKENS}, and truncate is NONE.`);
+    });
+  }
+}
+
+/**
+ * The deterministic embedding of text: dims float32-exact values from
+ * sha256(model, text), scaled to unit length when normalize is set.
+ */
+export function embedVector(text, dims, normalize = true, model = '') {
+  const v = [];
+  let block = Buffer.alloc(0);
+  for (let i = 0, k = 0; i < dims; i++, k += 2) {
+    if (k + 2 > block.length) {
+      block = createHash('sha256').update(`${model}\0${text}\0${i}`).digest();
+      k = 0;
+    }
+    v.push(block.readUInt16BE(k) / 32768 - 1);
+  }
+  const norm = normalize ? Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1 : 1;
+  return v.map((x) => Math.fround(x / norm));
+}
+
+function embedAnswer(body, fam, model) {
+  if (fam === 'cohere') {
+    const dims = /light/.test(model) ? 384 : 1024;
+    return {
+      embeddings: body.texts.map((t) => embedVector(t, dims, true, model)),
+      id: randomUUIDish(),
+      response_type: 'embeddings_floats',
+      texts: body.texts,
+    };
+  }
+  const dims = fam === 'titan-v1' ? 1536 : body.dimensions || 1024;
+  const embedding = embedVector(body.inputText, dims, fam === 'titan-v1' ? false : body.normalize !== false, model);
+  const out = { embedding, inputTextTokenCount: countWords(body.inputText) };
+  if (body.embeddingTypes) {
+    out.embeddingsByType = {};
+    if (body.embeddingTypes.includes('float')) out.embeddingsByType.float = embedding;
+    if (body.embeddingTypes.includes('binary')) out.embeddingsByType.binary = embedding.map((x) => (x > 0 ? 1 : 0));
+  }
+  return out;
+}
+
+/** The error a fault model answers with, or null. */
+function faultError(name) {
+  switch (name) {
+    case 'fault-400': return invalid('Malformed input request: emulated upstream rejection, please reformat your input and try again.');
+    case 'fault-401': return denied('UnrecognizedClientException', 'The security token included in the request is invalid.');
+    case 'fault-403': return denied('AccessDeniedException', "You don't have access to the model with the specified model ID.");
+    case 'fault-404': return new ApiError(404, 'ResourceNotFoundException', 'Could not resolve the foundation model from the provided model identifier.');
+    case 'fault-408': return new ApiError(408, 'ModelTimeoutException', 'Model has timed out in processing the request. Try your request again.');
+    case 'fault-424': return new ApiError(424, 'ModelErrorException', 'The model returned an error: emulated.');
+    case 'fault-429': return new ApiError(429, 'ThrottlingException', 'Too many requests, please wait before trying again.', { 'retry-after': '7' });
+    case 'fault-500': return new ApiError(500, 'InternalServerException', 'The server encountered an internal error while processing the request.');
+    case 'fault-503': return new ApiError(503, 'ServiceUnavailableException', 'The service is temporarily unable to handle the request.');
+  }
+  return null;
+}
+
+// ----------------------------------------------------------------------------
 // The server
 
 function readBody(req) {
@@ -630,7 +799,7 @@ export async function startBedrockEmulator(opts = {}) {
     sessionToken: opts.sessionToken || null, bearerKey: opts.bearerKey || null,
   };
   if (!auth.accessKey || !auth.secretKey) throw new Error('bedrock emulator: accessKey and secretKey are required');
-  const known = new Set([...(opts.models || DEFAULT_MODELS), ...BEHAVIOUR_MODELS, ...FAULT_MODELS]);
+  const known = new Set([...(opts.models || DEFAULT_MODELS), ...EMBED_MODELS, ...BEHAVIOUR_MODELS, ...FAULT_MODELS]);
   const stats = {
     requests: [], // {method, path, rawPath, modelId, operation, headers, rawBody, body, status}
     streams: [], // {model, state, events: [{event, data}]}
@@ -706,21 +875,12 @@ export async function startBedrockEmulator(opts = {}) {
     const model = record.modelId;
     const body = record.body;
     if (!known.has(model)) throw invalid('The provided model identifier is invalid.');
+    if (embedFamily(model)) throw invalid("This action doesn't support the model that you provided. Try again with a supported text or chat model.");
     if (!/^application\/json/i.test(req.headers['content-type'] || '')) throw new ApiError(415, 'UnsupportedMediaTypeException', 'Unsupported Media Type');
     if (body === null) throw new ApiError(400, 'SerializationException', 'Could not parse the request body as JSON.');
     validateRequest(body, model);
-    switch (model) {
-      case 'fault-400': throw invalid('Malformed input request: emulated upstream rejection, please reformat your input and try again.');
-      case 'fault-401': throw denied('UnrecognizedClientException', 'The security token included in the request is invalid.');
-      case 'fault-403': throw denied('AccessDeniedException', "You don't have access to the model with the specified model ID.");
-      case 'fault-404': throw new ApiError(404, 'ResourceNotFoundException', 'Could not resolve the foundation model from the provided model identifier.');
-      case 'fault-408': throw new ApiError(408, 'ModelTimeoutException', 'Model has timed out in processing the request. Try your request again.');
-      case 'fault-424': throw new ApiError(424, 'ModelErrorException', 'The model returned an error: emulated.');
-      case 'fault-429': throw new ApiError(429, 'ThrottlingException', 'Too many requests, please wait before trying again.', { 'retry-after': '7' });
-      case 'fault-500': throw new ApiError(500, 'InternalServerException', 'The server encountered an internal error while processing the request.');
-      case 'fault-503': throw new ApiError(503, 'ServiceUnavailableException', 'The service is temporarily unable to handle the request.');
-      default: break;
-    }
+    const fault = faultError(model);
+    if (fault) throw fault;
     const plan = planAnswer(body, model);
 
     if (!stream) {
@@ -793,6 +953,39 @@ export async function startBedrockEmulator(opts = {}) {
     return w.end();
   }
 
+  async function handleInvoke(req, res, record) {
+    const model = record.modelId;
+    const body = record.body;
+    if (!known.has(embedBase(model))) throw invalid('The provided model identifier is invalid.');
+    if (!/^application\/json/i.test(req.headers['content-type'] || '')) throw new ApiError(415, 'UnsupportedMediaTypeException', 'Unsupported Media Type');
+    const accept = req.headers.accept;
+    if (accept !== undefined && !/^(application\/json|\*\/\*)/i.test(accept)) {
+      throw invalid(`The requested accept type ${accept} is not supported by the model.`);
+    }
+    if (body === null) throw malformed('#: the body is not valid JSON');
+    const fam = embedFamily(model);
+    // Chat models' native InvokeModel bodies are not emulated (Converse is).
+    if (!fam) throw malformed('#: the emulator serves InvokeModel for embedding models only');
+    if (fam === 'cohere') validateCohere(body);
+    else validateTitan(body, fam);
+    record.family = fam;
+    const fault = embedFault(model);
+    const err = fault && faultError(fault);
+    if (err) throw err;
+    const answer = JSON.stringify(embedAnswer(body, fam, embedBase(model)));
+    if (fault === 'stall') {
+      await new Promise((resolve) => { res.once('close', resolve); cleanups.add(resolve); });
+      return;
+    }
+    record.status = 200;
+    res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUIDish() });
+    if (fault === 'reset-mid-stream') {
+      res.write(answer.slice(0, 40), () => setTimeout(() => res.socket && res.socket.destroy(), 20));
+      return;
+    }
+    res.end(fault === 'malformed-chunk' ? answer.slice(0, 40) : answer);
+  }
+
   async function handle(req, res) {
     const qAt = req.url.indexOf('?');
     const rawPath = qAt < 0 ? req.url : req.url.slice(0, qAt);
@@ -805,7 +998,7 @@ export async function startBedrockEmulator(opts = {}) {
     try { record.body = JSON.parse(record.rawBody); } catch { /* not JSON */ }
     stats.requests.push(record);
     try {
-      const m = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(rawPath);
+      const m = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(rawPath);
       if (!m || req.method !== 'POST') {
         verifySigV4(req, rawPath, search, raw, auth);
         throw new ApiError(404, 'UnknownOperationException', 'UnknownOperationException');
@@ -813,6 +1006,7 @@ export async function startBedrockEmulator(opts = {}) {
       try { record.modelId = decodeURIComponent(m[1]); } catch { record.modelId = m[1]; }
       record.operation = m[2];
       verifySigV4(req, rawPath, search, raw, auth);
+      if (m[2] === 'invoke') return await handleInvoke(req, res, record);
       return await handleConverse(req, res, record, m[2] === 'converse-stream');
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
@@ -840,7 +1034,9 @@ export async function startBedrockEmulator(opts = {}) {
   const emu = {
     port, host, url: `http://${host}:${port}`, stats,
     get requests() { return stats.requests; },
-    converseRequests() { return stats.requests.filter((r) => r.operation); },
+    converseRequests() { return stats.requests.filter((r) => r.operation && r.operation !== 'invoke'); },
+    invokeRequests() { return stats.requests.filter((r) => r.operation === 'invoke'); },
+    lastInvoke() { const r = emu.invokeRequests(); return r[r.length - 1]; },
     lastRequest() { const r = emu.converseRequests(); return r[r.length - 1]; },
     lastStream() { return stats.streams[stats.streams.length - 1]; },
     async close() {

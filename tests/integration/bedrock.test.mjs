@@ -11,7 +11,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import {
   startGateway, postChat, streamChat, errorOf, chatBody, request,
 } from './harness.mjs';
-import { startBedrockEmulator, decodeFrames } from '../emulators/bedrock.mjs';
+import { startBedrockEmulator, decodeFrames, embedVector } from '../emulators/bedrock.mjs';
 
 const AK = `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
 const SK = randomBytes(20).toString('base64');
@@ -25,8 +25,12 @@ const CONFIG_MODELS = [
   MODEL, 'amazon.nova-pro-v1:0', 'guardrail', 'content-filtered', 'context-window', 'cache-read',
   'split-frames', 'fault-400', 'fault-401', 'fault-403', 'fault-404', 'fault-408', 'fault-424',
   'fault-429', 'fault-500', 'fault-503', 'error-mid-stream', 'reset-mid-stream', 'malformed-chunk',
-  'stall', 'not-a-model',
+  'stall', 'not-a-model', 'amazon.titan-embed-text-v2:0', 'amazon.titan-embed-text-v1',
+  'cohere.embed-english-v3', 'amazon.titan-embed-text-v2:0:fault-400', 'amazon.titan-embed-text-v2:0:fault-429',
+  'amazon.titan-embed-text-v2:0:fault-500', 'cohere.embed-english-v3:fault-503', 'cohere.embed-english-v3:malformed-chunk',
 ];
+const TITAN = 'amazon.titan-embed-text-v2:0';
+const COHERE = 'cohere.embed-english-v3';
 
 const TOOLS = [
   {
@@ -54,9 +58,7 @@ const CELLS = [
   'finish-length', 'finish-tool_calls', 'finish-content_filter', 'error-400', 'error-401',
   'error-429', 'error-5xx', 'embeddings',
 ];
-const UNSUPPORTED = {
-  embeddings: 'not implemented for bedrock (Converse has no embeddings; Titan/Cohere embeddings use InvokeModel)',
-};
+const UNSUPPORTED = {};
 const matrix = new Map();
 async function cell(name, fn) {
   try {
@@ -111,7 +113,7 @@ describe('bedrock upstream', () => {
           { name: P, kind: 'bedrock', base_url: emu.url, models: CONFIG_MODELS, options },
           // Same endpoint, wrong secret: the emulator's signature check fails.
           {
-            name: 'badsig', kind: 'bedrock', base_url: emu.url, models: [MODEL],
+            name: 'badsig', kind: 'bedrock', base_url: emu.url, models: [MODEL, TITAN],
             options: { ...options, secret_key_env: 'SB_TEST_AWS_SK_WRONG' },
           },
         ],
@@ -484,6 +486,129 @@ describe('bedrock upstream', () => {
     assert.equal(emu.converseRequests().length, before, 'nothing reached the upstream');
   });
 
+  // ---- embeddings (POST /v1/embeddings → InvokeModel) --------------------
+
+  const embed = (body, opts = {}) => request(`${gw.url}/v1/embeddings`, { method: 'POST', body, ...opts });
+  const f32 = (xs) => Array.from(new Float32Array(xs));
+  const fromBase64 = (b64) => {
+    const buf = Buffer.from(b64, 'base64');
+    return Array.from(new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)));
+  };
+  // The embeddings cell passes when every embeddings test does.
+  const embedResults = [];
+  const EMBED_TESTS = 4;
+  async function etest(fn) {
+    try {
+      await fn();
+      embedResults.push(null);
+    } catch (e) {
+      embedResults.push(e);
+      throw e;
+    } finally {
+      if (embedResults.length === EMBED_TESTS) {
+        const bad = embedResults.find(Boolean);
+        matrix.set('embeddings', bad ? `fail: ${String(bad.message).split('\n')[0]}` : 'pass');
+      }
+    }
+  }
+
+  test('embeddings: titan float vector through signed InvokeModel, token usage, dropped user', () => etest(async () => {
+    const r = await embed({ model: `${P}/${TITAN}`, input: 'hello embedded world', dimensions: 512, user: 'u-1' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.object, 'list');
+    assert.equal(r.json.model, TITAN);
+    assert.deepEqual(r.json.usage, { prompt_tokens: 3, total_tokens: 3 });
+    assert.equal(r.json.data.length, 1);
+    assert.deepEqual(Object.keys(r.json.data[0]).sort(), ['embedding', 'index', 'object']);
+    assert.equal(r.json.data[0].object, 'embedding');
+    assert.equal(r.json.data[0].index, 0);
+    // Bedrock's vectors are float32: the gateway keeps them to that precision.
+    assert.equal(r.json.data[0].embedding.length, 512);
+    assert.deepEqual(f32(r.json.data[0].embedding), embedVector('hello embedded world', 512, true, TITAN));
+    assert.equal(r.headers['x-switchboard-dropped-params'], 'user');
+    const up = emu.lastInvoke();
+    assert.equal(up.status, 200);
+    assert.equal(up.rawPath, '/model/amazon.titan-embed-text-v2%3A0/invoke');
+    assert.equal(up.family, 'titan-v2');
+    assert.deepEqual(up.body, { inputText: 'hello embedded world', dimensions: 512, normalize: true });
+    assert.match(up.headers.authorization, new RegExp(`^AWS4-HMAC-SHA256 Credential=${AK}/\\d{8}/${REGION}/bedrock/aws4_request, SignedHeaders=accept;content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$`));
+    assert.equal(up.headers['x-amz-security-token'], ST);
+    assert.equal(up.headers['x-amz-content-sha256'], createHash('sha256').update(up.rawBody).digest('hex'));
+    // Titan v1 takes inputText only; its vectors are 1536 long and not normalized.
+    const v1 = await embed({ model: `${P}/amazon.titan-embed-text-v1`, input: ['one input'] });
+    assert.equal(v1.status, 200, v1.text);
+    assert.deepEqual(f32(v1.json.data[0].embedding), embedVector('one input', 1536, false, 'amazon.titan-embed-text-v1'));
+    assert.deepEqual(emu.lastInvoke().body, { inputText: 'one input' });
+  }));
+
+  test('embeddings: titan base64 is encoded by the gateway; cohere batch keeps its order', () => etest(async () => {
+    const r = await embed({ model: `${P}/${TITAN}`, input: 'base64 please', encoding_format: 'base64' });
+    assert.equal(r.status, 200, r.text);
+    const d = r.json.data[0];
+    assert.equal(typeof d.embedding, 'string');
+    assert.equal(Buffer.from(d.embedding, 'base64').length, 1024 * 4);
+    assert.deepEqual(fromBase64(d.embedding), f32(embedVector('base64 please', 1024, true, TITAN)));
+    assert.deepEqual(emu.lastInvoke().body, { inputText: 'base64 please', normalize: true });
+    const input = ['first text', 'second', 'the third and last'];
+    const c = await embed({ model: `${P}/${COHERE}`, input });
+    assert.equal(c.status, 200, c.text);
+    assert.equal(c.json.model, COHERE);
+    assert.deepEqual(c.json.usage, { prompt_tokens: 0, total_tokens: 0 });
+    assert.deepEqual(c.json.data.map((x) => x.index), [0, 1, 2]);
+    input.forEach((t, i) => assert.deepEqual(f32(c.json.data[i].embedding), embedVector(t, 1024, true, COHERE)));
+    const up = emu.lastInvoke();
+    assert.equal(up.rawPath, '/model/cohere.embed-english-v3/invoke');
+    assert.deepEqual(up.body, { texts: input, input_type: 'search_document', truncate: 'NONE' });
+    const b = await embed({ model: `${P}/${COHERE}`, input: ['x y', 'z'], encoding_format: 'base64' });
+    assert.equal(b.status, 200, b.text);
+    assert.deepEqual(fromBase64(b.json.data[1].embedding), f32(embedVector('z', 1024, true, COHERE)));
+    // 96 texts pass, 97 are refused before the upstream.
+    const many = Array.from({ length: 96 }, (_, i) => `t${i}`);
+    const m = await embed({ model: `${P}/${COHERE}`, input: many });
+    assert.equal(m.status, 200, m.text);
+    assert.equal(m.json.data.length, 96);
+    const n = emu.requests.length;
+    const over = await embed({ model: `${P}/${COHERE}`, input: [...many, 'x'] });
+    assert.equal(assertError(over, 400, 'invalid_request_error', 'unsupported_value').param, 'input');
+    assert.equal(emu.requests.length, n, 'nothing sent upstream');
+  }));
+
+  test('embeddings: refusals (several titan inputs, token ids, other models, dimensions)', () => etest(async () => {
+    const n = emu.requests.length;
+    const refuse = async (body, code, param, pattern) => {
+      const e = assertError(await embed(body), 400, 'invalid_request_error', code);
+      assert.equal(e.param, param, JSON.stringify(body));
+      if (pattern) assert.match(e.message, pattern);
+    };
+    await refuse({ model: `${P}/${TITAN}`, input: ['a', 'b'] }, 'unsupported_value', 'input', /one input per request/);
+    for (const input of [[1, 2, 3], [[1, 2], [3]], ['a', [4, 5]]]) {
+      await refuse({ model: `${P}/${COHERE}`, input }, 'unsupported_value', 'input', /text only/);
+    }
+    await refuse({ model: `${P}/${TITAN}`, input: [7, 8] }, 'unsupported_value', 'input', /text only/);
+    await refuse({ model: M, input: 'x' }, 'unsupported_value', 'model', /amazon\.titan-embed-text/);
+    await refuse({ model: `${P}/${COHERE}`, input: 'x', dimensions: 256 }, 'unsupported_parameter', 'dimensions');
+    await refuse({ model: `${P}/amazon.titan-embed-text-v1`, input: 'x', dimensions: 256 }, 'unsupported_parameter', 'dimensions');
+    await refuse({ model: `${P}/${TITAN}`, input: 'x', dimensions: 300 }, 'unsupported_value', 'dimensions', /256, 512 or 1024/);
+    // The gateway's own validation still comes first.
+    await refuse({ model: `${P}/${TITAN}`, input: [] }, 'invalid_value', 'input');
+    assert.equal(emu.requests.length, n, 'nothing reached the upstream');
+  }));
+
+  test('embeddings: upstream errors (400, bad credentials, 429, 5xx, malformed answer)', () => etest(async () => {
+    const f400 = await embed({ model: `${P}/${TITAN}:fault-400`, input: 'x' });
+    assert.match(assertError(f400, 400, 'invalid_request_error', null).message, /emulated upstream rejection/);
+    const q = await embed({ model: `${P}/${TITAN}:fault-429`, input: 'x' });
+    assertError(q, 429, 'rate_limit_exceeded', 'rate_limit_exceeded');
+    assert.equal(q.headers['retry-after'], '7');
+    assertError(await embed({ model: `${P}/${TITAN}:fault-500`, input: 'x' }), 502, 'upstream_error', 'upstream_error');
+    assertError(await embed({ model: `${P}/${COHERE}:fault-503`, input: ['x'] }), 503, 'upstream_error', 'upstream_unavailable');
+    assertError(await embed({ model: `${P}/${COHERE}:malformed-chunk`, input: ['x'] }), 502, 'upstream_error', 'upstream_bad_response');
+    const bad = await embed({ model: `badsig/${TITAN}`, input: 'x' });
+    const ea = assertError(bad, 502, 'upstream_error', 'upstream_auth_failed');
+    assert.doesNotMatch(ea.message, new RegExp(`${AK}|signature`, 'i'));
+    assert.equal(emu.lastInvoke().errorType, 'InvalidSignatureException');
+  }));
+
   test('reasoning_effort → thinking; reasoning_content out', async () => {
     const r = await postChat(gw.url, chatBody(M, 'think hard', { reasoning_effort: 'low', max_tokens: 2000 }));
     assert.equal(r.status, 200, r.text);
@@ -558,6 +683,34 @@ describe('bedrock emulator strictness', () => {
     rejects(await signed({ messages: [ok.messages[0], use, res] }), 400, 'ValidationException', /toolConfig field must be defined/);
     rejects(await signed({ ...ok, inferenceConfig: { temperature: 1.5 } }), 400, 'ValidationException', /temperature/);
     rejects(await signed(ok, { model: 'nope' }), 400, 'ValidationException', /^The provided model identifier is invalid\.$/);
+  });
+
+  test('invoke: embedding bodies validated per family, answers in their shapes', async () => {
+    const titan = { inputText: 'hi there' };
+    const t = await signed(titan, { model: 'amazon.titan-embed-text-v2:0', op: 'invoke' });
+    assert.equal(t.status, 200, t.text);
+    assert.deepEqual(Object.keys(t.json).sort(), ['embedding', 'inputTextTokenCount']);
+    assert.equal(t.json.embedding.length, 1024);
+    assert.equal(t.json.inputTextTokenCount, 2);
+    const inv = (body, model = 'amazon.titan-embed-text-v2:0') => signed(body, { model, op: 'invoke' });
+    rejects(await inv({ ...titan, dimensions: 300 }), 400, 'ValidationException', /#\/dimensions: 300 is not a valid enum value/);
+    rejects(await inv({ ...titan, texts: ['x'] }), 400, 'ValidationException', /extraneous key \[texts\]/);
+    rejects(await inv({}), 400, 'ValidationException', /required key \[inputText\]/);
+    rejects(await inv({ ...titan, normalize: true }, 'amazon.titan-embed-text-v1'), 400, 'ValidationException', /extraneous key \[normalize\]/);
+    const co = { texts: ['a', 'b'], input_type: 'search_document', truncate: 'NONE' };
+    const c = await inv(co, 'cohere.embed-english-v3');
+    assert.equal(c.status, 200, c.text);
+    assert.equal(c.json.response_type, 'embeddings_floats');
+    assert.deepEqual(c.json.texts, ['a', 'b']);
+    assert.equal(c.json.embeddings.length, 2);
+    assert.equal(typeof c.json.id, 'string');
+    rejects(await inv({ texts: ['a'] }, 'cohere.embed-english-v3'), 400, 'ValidationException', /required key \[input_type\]/);
+    rejects(await inv({ ...co, texts: Array(97).fill('a') }, 'cohere.embed-english-v3'), 400, 'ValidationException', /maximum item count: 96, found: 97/);
+    rejects(await inv({ ...co, truncate: 'MIDDLE' }, 'cohere.embed-english-v3'), 400, 'ValidationException', /truncate/);
+    rejects(await inv(ok, MODEL), 400, 'ValidationException', /Malformed input request/);
+    rejects(await signed(ok, { model: 'amazon.titan-embed-text-v2:0' }), 400, 'ValidationException', /doesn't support the model/);
+    rejects(await inv(titan, 'amazon.titan-embed-text-v2:0:fault-429'), 429, 'ThrottlingException', /Too many requests/);
+    rejects(await signed(titan, { model: 'amazon.titan-embed-text-v2:0', op: 'invoke', secret: 'wrong' }), 403, 'InvalidSignatureException', /signature/);
   });
 
   test('stream: binary frames with valid CRCs in the real order', async () => {

@@ -1236,6 +1236,275 @@ static void test_map_error(void **state)
   fx_free(&f);
 }
 
+/* ---- embeddings (InvokeModel) ----------------------------------------- */
+
+#define TITAN  "amazon.titan-embed-text-v2:0"
+#define COHERE "cohere.embed-english-v3"
+
+static cJSON *embed_ok(struct fixture *f, const char *req, const char *model,
+                       struct prov_http *out)
+{
+  cJSON *r = parse(req);
+  struct api_error err;
+  struct prov_client client = {0};
+
+  memset(&err, 0, sizeof(err));
+  if(A->build_embeddings(&f->p, r, model, &client, out, &err))
+    fail_msg("build_embeddings failed: %s (%s)", err.message, err.param);
+  cJSON_Delete(r);
+  return parse(out->body);
+}
+
+static void embed_fails(struct fixture *f, const char *req, const char *model,
+                        const char *code, const char *param)
+{
+  cJSON *r = parse(req);
+  struct api_error err;
+  struct prov_client client = {0};
+  struct prov_http out;
+
+  memset(&err, 0, sizeof(err));
+  assert_int_equal(A->build_embeddings(&f->p, r, model, &client, &out, &err),
+                   SB_EINVAL);
+  assert_int_equal(err.status, 400);
+  assert_string_equal(err.type, "invalid_request_error");
+  assert_string_equal(err.code, code);
+  assert_string_equal(err.param, param);
+  assert_null(out.body);
+  assert_null(out.url);
+  cJSON_Delete(r);
+}
+
+static void test_embeddings_build(void **state)
+{
+  struct fixture f;
+  struct prov_http out;
+  cJSON *body;
+  const char *auth;
+  (void)state;
+
+  fx_init(&f, NULL);
+  /* Titan v2: one input, dimensions, normalized; InvokeModel, signed. */
+  body = embed_ok(&f,
+                  "{\"model\":\"br/x\",\"input\":\"Hello there\","
+                  "\"dimensions\":256,\"encoding_format\":\"base64\"}",
+                  TITAN, &out);
+  assert_json(body, "{\"inputText\":\"Hello there\",\"dimensions\":256,"
+                    "\"normalize\":true}");
+  cJSON_Delete(body);
+  assert_string_equal(out.url, "https://bedrock-runtime.us-east-1.amazonaws."
+                               "com/model/amazon.titan-embed-text-v2%3A0/"
+                               "invoke");
+  assert_string_equal(header(&out, "content-type"), "application/json");
+  assert_string_equal(header(&out, "accept"), "application/json");
+  assert_string_equal(header(&out, "x-amz-date"), "20250102T030405Z");
+  assert_null(out.dropped);
+  auth = header(&out, "Authorization");
+  assert_non_null(auth);
+  {
+    const char *h[] = {"content-type: application/json",
+                       "accept: application/json"};
+    struct sigv4_request r = {
+        .method = "POST",
+        .url = out.url,
+        .headers = h,
+        .nheaders = 2,
+        .body = out.body,
+        .body_len = out.body_len,
+        .region = "us-east-1",
+        .service = "bedrock",
+        .access_key = "AKIDEXAMPLE",
+        .secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        .now = fixed_clock(),
+        .flags = SIGV4_SIGN_CONTENT_SHA256,
+    };
+    struct sigv4_result res;
+    assert_int_equal(sigv4_sign(&r, &res), 0);
+    assert_string_equal(auth, res.authorization);
+    assert_string_equal(header(&out, "x-amz-content-sha256"),
+                        res.content_sha256);
+    assert_non_null(strstr(res.canonical_request,
+                           "/model/amazon.titan-embed-text-v2%253A0/"
+                           "invoke\n"));
+    sigv4_result_free(&res);
+  }
+  prov_http_free(&out);
+
+  /* A one-item array is one input; no dimensions: none sent; user is
+   * dropped and reported. */
+  body = embed_ok(&f,
+                  "{\"model\":\"br/x\",\"input\":[\"only\"],\"user\":\"u1\","
+                  "\"dimensions\":null}",
+                  TITAN, &out);
+  assert_json(body, "{\"inputText\":\"only\",\"normalize\":true}");
+  cJSON_Delete(body);
+  assert_non_null(out.dropped);
+  assert_non_null(strstr(out.dropped, "user"));
+  prov_http_free(&out);
+
+  /* Titan v1 takes inputText only. */
+  body = embed_ok(&f, "{\"model\":\"br/x\",\"input\":\"v1\"}",
+                  "amazon.titan-embed-text-v1", &out);
+  assert_json(body, "{\"inputText\":\"v1\"}");
+  cJSON_Delete(body);
+  assert_string_equal(out.url, "https://bedrock-runtime.us-east-1.amazonaws."
+                               "com/model/amazon.titan-embed-text-v1/invoke");
+  prov_http_free(&out);
+
+  /* Cohere: a batch of texts, search_document, no truncation. */
+  body = embed_ok(&f, "{\"model\":\"br/x\",\"input\":[\"a b\",\"c\"]}", COHERE,
+                  &out);
+  assert_json(body, "{\"texts\":[\"a b\",\"c\"],\"input_type\":"
+                    "\"search_document\",\"truncate\":\"NONE\"}");
+  cJSON_Delete(body);
+  assert_string_equal(out.url, "https://bedrock-runtime.us-east-1.amazonaws."
+                               "com/model/cohere.embed-english-v3/invoke");
+  prov_http_free(&out);
+  body = embed_ok(&f, "{\"model\":\"br/x\",\"input\":\"one\"}",
+                  "cohere.embed-multilingual-v3", &out);
+  assert_json(body, "{\"texts\":[\"one\"],\"input_type\":"
+                    "\"search_document\",\"truncate\":\"NONE\"}");
+  cJSON_Delete(body);
+  prov_http_free(&out);
+  fx_free(&f);
+
+  /* A Bedrock API key goes as Bearer, unsigned. */
+  fx_init(&f, NULL);
+  f.p.api_key = "ABSKkey";
+  body = embed_ok(&f, "{\"model\":\"br/x\",\"input\":\"k\"}", TITAN, &out);
+  cJSON_Delete(body);
+  assert_string_equal(header(&out, "Authorization"), "Bearer ABSKkey");
+  assert_null(header(&out, "x-amz-date"));
+  prov_http_free(&out);
+  f.p.api_key = NULL;
+  fx_free(&f);
+}
+
+static void test_embeddings_refusals(void **state)
+{
+  struct fixture f;
+  char big[8192];
+  size_t n;
+  (void)state;
+
+  fx_init(&f, NULL);
+  /* Models of no known embedding family. */
+  embed_fails(&f, "{\"model\":\"br/x\",\"input\":\"a\"}", MODEL,
+              "unsupported_value", "model");
+  embed_fails(&f, "{\"model\":\"br/x\",\"input\":\"a\"}",
+              "amazon.titan-embed-image-v1", "unsupported_value", "model");
+  /* Titan: one input per call. */
+  embed_fails(&f, "{\"model\":\"br/x\",\"input\":[\"a\",\"b\"]}", TITAN,
+              "unsupported_value", "input");
+  /* Token ids, flat or nested, for both families. */
+  embed_fails(&f, "{\"model\":\"br/x\",\"input\":[1,2,3]}", TITAN,
+              "unsupported_value", "input");
+  embed_fails(&f, "{\"model\":\"br/x\",\"input\":[[1,2],[3]]}", COHERE,
+              "unsupported_value", "input");
+  embed_fails(&f, "{\"model\":\"br/x\",\"input\":[\"a\",[3]]}", COHERE,
+              "unsupported_value", "input");
+  /* dimensions: Titan v2 takes 256/512/1024; v1 and Cohere none. */
+  embed_fails(&f, "{\"model\":\"br/x\",\"input\":\"a\",\"dimensions\":300}",
+              TITAN, "unsupported_value", "dimensions");
+  embed_fails(&f, "{\"model\":\"br/x\",\"input\":\"a\",\"dimensions\":256}",
+              "amazon.titan-embed-text-v1", "unsupported_parameter",
+              "dimensions");
+  embed_fails(&f, "{\"model\":\"br/x\",\"input\":\"a\",\"dimensions\":256}",
+              COHERE, "unsupported_parameter", "dimensions");
+  /* Cohere: at most 96 texts. */
+  n = (size_t)snprintf(big, sizeof(big), "{\"model\":\"br/x\",\"input\":[");
+  for(int i = 0; i < 97; i++)
+    n += (size_t)snprintf(big + n, sizeof(big) - n, "%s\"t\"", i ? "," : "");
+  snprintf(big + n, sizeof(big) - n, "]}");
+  embed_fails(&f, big, COHERE, "unsupported_value", "input");
+  fx_free(&f);
+}
+
+static cJSON *embed_parse_ok(struct fixture *f, const char *body,
+                             const char *req, const char *model,
+                             struct canon_usage *u)
+{
+  cJSON *r = parse(req);
+  struct api_error err;
+  cJSON *out = NULL;
+
+  memset(&err, 0, sizeof(err));
+  if(A->parse_embeddings(&f->p, body, strlen(body), r, model, &out, u, &err))
+    fail_msg("parse_embeddings failed: %s", err.message);
+  cJSON_Delete(r);
+  return out;
+}
+
+static void embed_parse_fails(struct fixture *f, const char *body,
+                              const char *req, const char *model)
+{
+  cJSON *r = parse(req);
+  struct api_error err;
+  struct canon_usage u;
+  cJSON *out = NULL;
+
+  memset(&err, 0, sizeof(err));
+  assert_int_equal(
+      A->parse_embeddings(&f->p, body, strlen(body), r, model, &out, &u, &err),
+      SB_EPROTO);
+  assert_null(out);
+  assert_int_equal(err.status, 502);
+  assert_string_equal(err.code, "upstream_bad_response");
+  cJSON_Delete(r);
+}
+
+static void test_embeddings_parse(void **state)
+{
+  struct fixture f;
+  struct canon_usage u;
+  cJSON *out;
+  (void)state;
+
+  fx_init(&f, NULL);
+  out = embed_parse_ok(
+      &f, "{\"embedding\":[0.5,-0.25,1],\"inputTextTokenCount\":3}",
+      "{\"input\":\"a b c\"}", TITAN, &u);
+  assert_json(out, "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
+                   "\"index\":0,\"embedding\":[0.5,-0.25,1]}],\"model\":"
+                   "\"amazon.titan-embed-text-v2:0\",\"usage\":{"
+                   "\"prompt_tokens\":3,\"total_tokens\":3}}");
+  assert_int_equal(u.prompt_tokens, 3);
+  assert_int_equal(u.completion_tokens, 0);
+  cJSON_Delete(out);
+
+  out = embed_parse_ok(&f,
+                       "{\"embeddings\":[[0.1,0.2],[0.3,0.4]],\"id\":\"e-1\","
+                       "\"texts\":[\"a\",\"b\"],\"response_type\":"
+                       "\"embeddings_floats\"}",
+                       "{\"input\":[\"a\",\"b\"]}", COHERE, &u);
+  assert_json(out, "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
+                   "\"index\":0,\"embedding\":[0.1,0.2]},{\"object\":"
+                   "\"embedding\",\"index\":1,\"embedding\":[0.3,0.4]}],"
+                   "\"model\":\"cohere.embed-english-v3\",\"usage\":{"
+                   "\"prompt_tokens\":0,\"total_tokens\":0}}");
+  /* Cohere reports no token counts: unknown. */
+  assert_int_equal(u.prompt_tokens, -1);
+  cJSON_Delete(out);
+
+  embed_parse_fails(&f, "not json", "{\"input\":\"a\"}", TITAN);
+  embed_parse_fails(&f, "{\"inputTextTokenCount\":3}", "{\"input\":\"a\"}",
+                    TITAN);
+  embed_parse_fails(&f, "{\"embedding\":[]}", "{\"input\":\"a\"}", TITAN);
+  embed_parse_fails(&f, "{\"embedding\":[1,\"x\"]}", "{\"input\":\"a\"}",
+                    TITAN);
+  embed_parse_fails(&f,
+                    "{\"embeddings\":[[0.1]],\"response_type\":"
+                    "\"embeddings_floats\"}",
+                    "{\"input\":[\"a\",\"b\"]}", COHERE);
+  embed_parse_fails(&f,
+                    "{\"embeddings\":{\"float\":[[0.1]]},"
+                    "\"response_type\":\"embeddings_by_type\"}",
+                    "{\"input\":\"a\"}", COHERE);
+  embed_parse_fails(&f, "{\"embeddings\":[[0.1],null]}",
+                    "{\"input\":[\"a\",\"b\"]}", COHERE);
+  fx_free(&f);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1256,6 +1525,9 @@ int main(void)
       cmocka_unit_test(test_stream_errors),
       cmocka_unit_test(test_stream_through_framer),
       cmocka_unit_test(test_map_error),
+      cmocka_unit_test(test_embeddings_build),
+      cmocka_unit_test(test_embeddings_refusals),
+      cmocka_unit_test(test_embeddings_parse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
