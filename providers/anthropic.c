@@ -3,13 +3,13 @@
  * (providers.md §3, §9.1-9.7, §10.1, §10.2; docs/providers/anthropic.md).
  */
 #include "providers/anthropic.h"
+#include "providers/util.h"
 #include "gateway/config.h"
 #include "gateway/oai_chat.h"
 #include "gateway/sb.h"
 
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,41 +31,6 @@ static const struct anth_opts DEFAULT_OPTS = {
 static const struct anth_opts *opts_of(const struct prov *p)
 {
   return p->priv ? p->priv : &DEFAULT_OPTS;
-}
-
-static const cJSON *get(const cJSON *o, const char *k)
-{
-  return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
-static const char *get_str(const cJSON *o, const char *k)
-{
-  const cJSON *v = get(o, k);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* Present and not null. */
-static int present(const cJSON *o, const char *k)
-{
-  const cJSON *v = get(o, k);
-  return v && !cJSON_IsNull(v);
-}
-
-static int fail(struct api_error *err, int status, const char *code,
-                const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int fail(struct api_error *err, int status, const char *code,
-                const char *param, const char *fmt, ...)
-{
-  char msg[sizeof(err->message)];
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  api_error_set(err, status, "invalid_request_error", code, param, "%s", msg);
-  return SB_EINVAL;
 }
 
 static int has_ctl(const char *s)
@@ -177,7 +142,7 @@ static void unconfigure(struct prov *p)
 
 static void copy_cache_control(const cJSON *from, cJSON *to)
 {
-  const cJSON *cc = get(from, "cache_control");
+  const cJSON *cc = prov_json_get(from, "cache_control");
   if(cJSON_IsObject(cc))
     cJSON_AddItemToObject(to, "cache_control", cJSON_Duplicate(cc, 1));
 }
@@ -205,11 +170,11 @@ static void add_text_blocks(cJSON *blocks, const cJSON *content)
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *type = get_str(part, "type");
-    const char *text = get_str(part, "text");
+    const char *type = prov_json_str(part, "type");
+    const char *text = prov_json_str(part, "text");
 
     if(type && !strcmp(type, "refusal"))
-      text = get_str(part, "refusal");
+      text = prov_json_str(part, "refusal");
     else if(!type || strcmp(type, "text"))
       continue;
     if(text && text[0])
@@ -219,35 +184,6 @@ static void add_text_blocks(cJSON *blocks, const cJSON *content)
 
 static const char *const IMAGE_TYPES[] = {"image/jpeg", "image/png",
                                           "image/gif", "image/webp"};
-
-/*
- * Split "data:<media>;base64,<data>". Returns 0 with media (lowercased,
- * NUL-terminated in mbuf) and data, or -1.
- */
-static int parse_data_url(const char *url, char *mbuf, size_t mcap,
-                          const char **data)
-{
-  const char *semi, *comma;
-  size_t n;
-
-  if(strncasecmp(url, "data:", 5))
-    return -1;
-  url += 5;
-  comma = strchr(url, ',');
-  if(!comma)
-    return -1;
-  semi = memchr(url, ';', (size_t)(comma - url));
-  if(!semi || (size_t)(comma - semi) != 7 || strncasecmp(semi, ";base64", 7))
-    return -1;
-  n = (size_t)(semi - url);
-  if(n == 0 || n >= mcap)
-    return -1;
-  for(size_t i = 0; i < n; i++)
-    mbuf[i] = (char)tolower((unsigned char)url[i]);
-  mbuf[n] = '\0';
-  *data = comma + 1;
-  return 0;
-}
 
 static cJSON *base64_source(const char *media, const char *data)
 {
@@ -261,20 +197,21 @@ static cJSON *base64_source(const char *media, const char *data)
 static int image_block(const cJSON *part, const char *param, cJSON **out,
                        struct api_error *err)
 {
-  const char *url = get_str(get(part, "image_url"), "url");
+  const char *url = prov_json_str(prov_json_get(part, "image_url"), "url");
   char media[64];
   const char *data;
   cJSON *b, *src = NULL;
 
   if(!url)
-    return fail(err, 400, "missing_required_parameter", param,
-                "Missing required parameter: '%s.image_url.url'.", param);
+    return prov_reject(err, 400, "missing_required_parameter", param,
+                       "Missing required parameter: '%s.image_url.url'.",
+                       param);
   if(!strncasecmp(url, "data:", 5)) {
-    if(parse_data_url(url, media, sizeof(media), &data))
-      return fail(err, 400, "invalid_value", param,
-                  "Invalid image data URL in '%s': expected "
-                  "data:<media type>;base64,<data>.",
-                  param);
+    if(prov_data_url(url, media, sizeof(media), &data))
+      return prov_reject(err, 400, "invalid_value", param,
+                         "Invalid image data URL in '%s': expected "
+                         "data:<media type>;base64,<data>.",
+                         param);
     for(size_t i = 0; i < SB_ARRAY_LEN(IMAGE_TYPES); i++)
       if(!strcmp(media, IMAGE_TYPES[i]))
         src = base64_source(media, data);
@@ -287,21 +224,23 @@ static int image_block(const cJSON *part, const char *param, cJSON **out,
       return 0;
     }
     if(!src)
-      return fail(err, 400, "unsupported_value", param,
-                  "Image media type '%s' in '%s' is not supported by "
-                  "Anthropic (supported: image/jpeg, image/png, image/gif, "
-                  "image/webp).",
-                  media, param);
+      return prov_reject(
+          err, 400, "unsupported_value", param,
+          "Image media type '%s' in '%s' is not supported by "
+          "Anthropic (supported: image/jpeg, image/png, image/gif, "
+          "image/webp).",
+          media, param);
   } else if(!strncasecmp(url, "https://", 8) ||
             !strncasecmp(url, "http://", 7)) {
     src = cJSON_CreateObject();
     cJSON_AddStringToObject(src, "type", "url");
     cJSON_AddStringToObject(src, "url", url);
   } else {
-    return fail(err, 400, "invalid_value", param,
-                "Image URL in '%s' must be an http(s) URL or a base64 data "
-                "URL.",
-                param);
+    return prov_reject(
+        err, 400, "invalid_value", param,
+        "Image URL in '%s' must be an http(s) URL or a base64 data "
+        "URL.",
+        param);
   }
   b = cJSON_CreateObject();
   cJSON_AddStringToObject(b, "type", "image");
@@ -314,24 +253,26 @@ static int image_block(const cJSON *part, const char *param, cJSON **out,
 static int file_block(const cJSON *part, const char *param, cJSON **out,
                       struct api_error *err)
 {
-  const cJSON *f = get(part, "file");
-  const char *fd = get_str(f, "file_data");
+  const cJSON *f = prov_json_get(part, "file");
+  const char *fd = prov_json_str(f, "file_data");
   char media[64];
   const char *data = fd;
   cJSON *b;
 
   if(!fd)
-    return fail(err, 400, "unsupported_value", param,
-                "File parts in '%s' need file_data: Anthropic cannot read "
-                "OpenAI file ids.",
-                param);
+    return prov_reject(
+        err, 400, "unsupported_value", param,
+        "File parts in '%s' need file_data: Anthropic cannot read "
+        "OpenAI file ids.",
+        param);
   if(!strncasecmp(fd, "data:", 5)) {
-    if(parse_data_url(fd, media, sizeof(media), &data) ||
+    if(prov_data_url(fd, media, sizeof(media), &data) ||
        strcmp(media, "application/pdf"))
-      return fail(err, 400, "unsupported_value", param,
-                  "File data in '%s' must be a base64 application/pdf data "
-                  "URL.",
-                  param);
+      return prov_reject(
+          err, 400, "unsupported_value", param,
+          "File data in '%s' must be a base64 application/pdf data "
+          "URL.",
+          param);
   }
   b = cJSON_CreateObject();
   cJSON_AddStringToObject(b, "type", "document");
@@ -353,7 +294,7 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks,
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *type = get_str(part, "type");
+    const char *type = prov_json_str(part, "type");
     char param[96];
     cJSON *b = NULL;
     int rc = 0;
@@ -362,7 +303,7 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks,
     if(!type)
       continue;
     if(!strcmp(type, "text")) {
-      const char *t = get_str(part, "text");
+      const char *t = prov_json_str(part, "text");
       if(t && t[0])
         b = text_block(t, part);
     } else if(!strcmp(type, "image_url")) {
@@ -370,9 +311,9 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks,
     } else if(!strcmp(type, "file")) {
       rc = file_block(part, param, &b, err);
     } else {
-      rc = fail(err, 400, "unsupported_parameter", param,
-                "Content parts of type '%s' are not supported by Anthropic.",
-                type);
+      rc = prov_reject(
+          err, 400, "unsupported_parameter", param,
+          "Content parts of type '%s' are not supported by Anthropic.", type);
     }
     if(rc)
       return rc;
@@ -382,55 +323,48 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks,
   return 0;
 }
 
-/* Only whitespace (or nothing). */
-static int blank(const char *s)
-{
-  for(; *s; s++)
-    if(!isspace((unsigned char)*s))
-      return 0;
-  return 1;
-}
-
 static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
                             struct api_error *err)
 {
-  const cJSON *calls = get(m, "tool_calls");
+  const cJSON *calls = prov_json_get(m, "tool_calls");
   const cJSON *tc;
   int j = 0;
 
-  add_text_blocks(blocks, get(m, "content"));
+  add_text_blocks(blocks, prov_json_get(m, "content"));
   cJSON_ArrayForEach(tc, calls)
   {
-    const cJSON *fn = get(tc, "function");
-    const char *id = get_str(tc, "id");
-    const char *name = get_str(fn, "name");
-    const char *args = get_str(fn, "arguments");
-    const char *type = get_str(tc, "type");
+    const cJSON *fn = prov_json_get(tc, "function");
+    const char *id = prov_json_str(tc, "id");
+    const char *name = prov_json_str(fn, "name");
+    const char *args = prov_json_str(fn, "arguments");
+    const char *type = prov_json_str(tc, "type");
     char param[96];
     cJSON *input, *b;
 
     if(type && strcmp(type, "function")) {
       snprintf(param, sizeof(param), "messages[%d].tool_calls[%d].type", mi, j);
-      return fail(err, 400, "unsupported_value", param,
-                  "Tool calls of type '%s' are not supported by Anthropic.",
-                  type);
+      return prov_reject(
+          err, 400, "unsupported_value", param,
+          "Tool calls of type '%s' are not supported by Anthropic.", type);
     }
     snprintf(param, sizeof(param), "messages[%d].tool_calls[%d]", mi, j);
     if(!id || !name)
-      return fail(err, 400, "missing_required_parameter", param,
-                  "Tool call '%s' needs an id and a function name.", param);
+      return prov_reject(err, 400, "missing_required_parameter", param,
+                         "Tool call '%s' needs an id and a function name.",
+                         param);
     snprintf(param, sizeof(param),
              "messages[%d].tool_calls[%d].function.arguments", mi, j);
-    if(!args || blank(args)) {
+    if(!args || prov_blank(args)) {
       input = cJSON_CreateObject();
     } else {
       input = cJSON_Parse(args);
       if(!cJSON_IsObject(input)) {
         cJSON_Delete(input);
-        return fail(err, 400, "invalid_value", param,
-                    "'%s' must be a JSON object for Anthropic, which takes "
-                    "tool arguments as objects.",
-                    param);
+        return prov_reject(
+            err, 400, "invalid_value", param,
+            "'%s' must be a JSON object for Anthropic, which takes "
+            "tool arguments as objects.",
+            param);
       }
     }
     b = cJSON_CreateObject();
@@ -446,11 +380,11 @@ static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
 
 static void tool_result_block(const cJSON *m, cJSON *blocks)
 {
-  const cJSON *content = get(m, "content");
+  const cJSON *content = prov_json_get(m, "content");
   cJSON *b = cJSON_CreateObject();
 
   cJSON_AddStringToObject(b, "type", "tool_result");
-  cJSON_AddStringToObject(b, "tool_use_id", get_str(m, "tool_call_id"));
+  cJSON_AddStringToObject(b, "tool_use_id", prov_json_str(m, "tool_call_id"));
   if(cJSON_IsString(content)) {
     if(content->valuestring[0])
       cJSON_AddStringToObject(b, "content", content->valuestring);
@@ -465,59 +399,33 @@ static void tool_result_block(const cJSON *m, cJSON *blocks)
   cJSON_AddItemToArray(blocks, b);
 }
 
-/* Append blocks as a turn of role, merged into the previous turn when it
- * has the same role (Anthropic alternates user and assistant). Takes
- * ownership of blocks; an empty list adds nothing. */
-static void add_turn(cJSON *msgs, const char *role, cJSON *blocks)
-{
-  cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
-  cJSON *m;
-
-  if(!cJSON_GetArraySize(blocks)) {
-    cJSON_Delete(blocks);
-    return;
-  }
-  if(last && !strcmp(get_str(last, "role"), role)) {
-    cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
-    while(blocks->child)
-      cJSON_AddItemToArray(content,
-                           cJSON_DetachItemViaPointer(blocks, blocks->child));
-    cJSON_Delete(blocks);
-    return;
-  }
-  m = cJSON_CreateObject();
-  cJSON_AddStringToObject(m, "role", role);
-  cJSON_AddItemToObject(m, "content", blocks);
-  cJSON_AddItemToArray(msgs, m);
-}
-
 static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
                               struct prov_http *out, struct api_error *err)
 {
   const cJSON *m;
   int i = 0, named = 0;
 
-  cJSON_ArrayForEach(m, get(req, "messages"))
+  cJSON_ArrayForEach(m, prov_json_get(req, "messages"))
   {
-    const char *role = get_str(m, "role");
+    const char *role = prov_json_str(m, "role");
     cJSON *blocks = cJSON_CreateArray();
     int rc = 0;
 
     if(!role)
       role = "";
-    if(present(m, "name") && !named) {
+    if(prov_json_present(m, "name") && !named) {
       prov_http_note_dropped(out, "messages.name");
       named = 1;
     }
     if(!strcmp(role, "system") || !strcmp(role, "developer")) {
       /* Hoisted into the top-level system, in order (providers.md §9.2). */
-      add_text_blocks(system, get(m, "content"));
+      add_text_blocks(system, prov_json_get(m, "content"));
       cJSON_Delete(blocks);
       i++;
       continue;
     }
     if(!strcmp(role, "user")) {
-      rc = user_blocks(get(m, "content"), i, blocks, err);
+      rc = user_blocks(prov_json_get(m, "content"), i, blocks, err);
       role = "user";
     } else if(!strcmp(role, "assistant")) {
       rc = assistant_blocks(m, i, blocks, err);
@@ -527,22 +435,24 @@ static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
     } else {
       char param[64];
       snprintf(param, sizeof(param), "messages[%d].role", i);
-      rc = fail(err, 400, "unsupported_value", param,
-                "Messages with role '%s' are not supported by Anthropic; use "
-                "tools and tool messages.",
-                role);
+      rc = prov_reject(
+          err, 400, "unsupported_value", param,
+          "Messages with role '%s' are not supported by Anthropic; use "
+          "tools and tool messages.",
+          role);
     }
     if(rc) {
       cJSON_Delete(blocks);
       return rc;
     }
-    add_turn(msgs, role, blocks);
+    prov_add_turn(msgs, role, blocks);
     i++;
   }
   if(!cJSON_GetArraySize(msgs))
-    return fail(err, 400, "invalid_value", "messages",
-                "Anthropic needs at least one user or assistant message with "
-                "non-empty content.");
+    return prov_reject(
+        err, 400, "invalid_value", "messages",
+        "Anthropic needs at least one user or assistant message with "
+        "non-empty content.");
   return 0;
 }
 
@@ -551,35 +461,36 @@ static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
 static int translate_tools(const cJSON *req, cJSON *body, struct prov_http *out,
                            struct api_error *err)
 {
-  const cJSON *tools = get(req, "tools");
+  const cJSON *tools = prov_json_get(req, "tools");
   const cJSON *t;
   cJSON *arr;
   int i = 0, strict_noted = 0;
 
-  if(present(req, "functions"))
-    return fail(err, 400, "unsupported_parameter", "functions",
-                "'functions' is not supported by the Anthropic provider; "
-                "use 'tools'.");
+  if(prov_json_present(req, "functions"))
+    return prov_reject(
+        err, 400, "unsupported_parameter", "functions",
+        "'functions' is not supported by the Anthropic provider; "
+        "use 'tools'.");
   if(!cJSON_GetArraySize(tools))
     return 0;
   arr = cJSON_AddArrayToObject(body, "tools");
   cJSON_ArrayForEach(t, tools)
   {
-    const char *type = get_str(t, "type");
-    const cJSON *fn = get(t, "function");
-    const cJSON *params = get(fn, "parameters");
-    const char *desc = get_str(fn, "description");
+    const char *type = prov_json_str(t, "type");
+    const cJSON *fn = prov_json_get(t, "function");
+    const cJSON *params = prov_json_get(fn, "parameters");
+    const char *desc = prov_json_str(fn, "description");
     cJSON *a;
 
     if(!type || strcmp(type, "function")) {
       char param[48];
       snprintf(param, sizeof(param), "tools[%d].type", i);
-      return fail(err, 400, "unsupported_value", param,
-                  "Tools of type '%s' are not supported by Anthropic.",
-                  type ? type : "");
+      return prov_reject(err, 400, "unsupported_value", param,
+                         "Tools of type '%s' are not supported by Anthropic.",
+                         type ? type : "");
     }
     a = cJSON_CreateObject();
-    cJSON_AddStringToObject(a, "name", get_str(fn, "name"));
+    cJSON_AddStringToObject(a, "name", prov_json_str(fn, "name"));
     if(desc)
       cJSON_AddStringToObject(a, "description", desc);
     if(cJSON_IsObject(params)) {
@@ -591,7 +502,7 @@ static int translate_tools(const cJSON *req, cJSON *body, struct prov_http *out,
     }
     copy_cache_control(t, a);
     cJSON_AddItemToArray(arr, a);
-    if(present(fn, "strict") && !strict_noted) {
+    if(prov_json_present(fn, "strict") && !strict_noted) {
       prov_http_note_dropped(out, "tools.function.strict");
       strict_noted = 1;
     }
@@ -603,11 +514,11 @@ static int translate_tools(const cJSON *req, cJSON *body, struct prov_http *out,
 static int translate_tool_choice(const cJSON *req, cJSON *body,
                                  struct api_error *err)
 {
-  const cJSON *tc = get(req, "tool_choice");
-  int no_parallel = cJSON_IsFalse(get(req, "parallel_tool_calls"));
+  const cJSON *tc = prov_json_get(req, "tool_choice");
+  int no_parallel = cJSON_IsFalse(prov_json_get(req, "parallel_tool_calls"));
   cJSON *c = NULL;
 
-  if(!cJSON_GetArraySize(get(req, "tools")))
+  if(!cJSON_GetArraySize(prov_json_get(req, "tools")))
     return 0; /* nothing to choose from; Anthropic wants no tool_choice */
   if(cJSON_IsString(tc)) {
     const char *s = tc->valuestring;
@@ -620,16 +531,17 @@ static int translate_tool_choice(const cJSON *req, cJSON *body,
       cJSON_AddStringToObject(c, "type", "none");
     } else {
       cJSON_Delete(c);
-      return fail(err, 400, "invalid_value", "tool_choice",
-                  "Invalid value for 'tool_choice': '%s'.", s);
+      return prov_reject(err, 400, "invalid_value", "tool_choice",
+                         "Invalid value for 'tool_choice': '%s'.", s);
     }
   } else if(cJSON_IsObject(tc)) {
-    const char *type = get_str(tc, "type");
-    const char *name = get_str(get(tc, "function"), "name");
+    const char *type = prov_json_str(tc, "type");
+    const char *name = prov_json_str(prov_json_get(tc, "function"), "name");
     if(!type || strcmp(type, "function") || !name)
-      return fail(err, 400, "unsupported_value", "tool_choice",
-                  "tool_choice of type '%s' is not supported by Anthropic.",
-                  type ? type : "");
+      return prov_reject(
+          err, 400, "unsupported_value", "tool_choice",
+          "tool_choice of type '%s' is not supported by Anthropic.",
+          type ? type : "");
     c = cJSON_CreateObject();
     cJSON_AddStringToObject(c, "type", "tool");
     cJSON_AddStringToObject(c, "name", name);
@@ -639,7 +551,7 @@ static int translate_tool_choice(const cJSON *req, cJSON *body,
   }
   if(!c)
     return 0;
-  if(no_parallel && strcmp(get_str(c, "type"), "none"))
+  if(no_parallel && strcmp(prov_json_str(c, "type"), "none"))
     cJSON_AddTrueToObject(c, "disable_parallel_tool_use");
   cJSON_AddItemToObject(body, "tool_choice", c);
   return 0;
@@ -665,11 +577,12 @@ static int thinking_budget(const char *effort, int64_t *budget,
       *budget = LEVELS[i].budget;
       return 0;
     }
-  return fail(err, 400, "invalid_value", "reasoning_effort",
-              "Invalid value for 'reasoning_effort': '%s'. Supported values "
-              "are: 'none', 'minimal', 'low', 'medium', 'high', 'xhigh', "
-              "'max'.",
-              effort);
+  return prov_reject(
+      err, 400, "invalid_value", "reasoning_effort",
+      "Invalid value for 'reasoning_effort': '%s'. Supported values "
+      "are: 'none', 'minimal', 'low', 'medium', 'high', 'xhigh', "
+      "'max'.",
+      effort);
 }
 
 /* Class C of providers.md §9.7: dropped and reported. */
@@ -704,41 +617,45 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
 
   /* Behaviour parameters Anthropic lacks (class B): refused. A penalty
    * of 0 is OpenAI's default and changes nothing, so it passes. */
-  if(present(req, "seed"))
-    rc = fail(err, 400, "unsupported_parameter", "seed",
-              "Provider '%s' (anthropic) does not support 'seed'.", p->name);
-  else if(cJSON_IsNumber(v = get(req, "presence_penalty")) &&
+  if(prov_json_present(req, "seed"))
+    rc = prov_reject(err, 400, "unsupported_parameter", "seed",
+                     "Provider '%s' (anthropic) does not support 'seed'.",
+                     p->name);
+  else if(cJSON_IsNumber(v = prov_json_get(req, "presence_penalty")) &&
           v->valuedouble != 0)
-    rc = fail(err, 400, "unsupported_parameter", "presence_penalty",
-              "Provider '%s' (anthropic) does not support 'presence_penalty'.",
-              p->name);
-  else if(cJSON_IsNumber(v = get(req, "frequency_penalty")) &&
+    rc = prov_reject(
+        err, 400, "unsupported_parameter", "presence_penalty",
+        "Provider '%s' (anthropic) does not support 'presence_penalty'.",
+        p->name);
+  else if(cJSON_IsNumber(v = prov_json_get(req, "frequency_penalty")) &&
           v->valuedouble != 0)
-    rc = fail(err, 400, "unsupported_parameter", "frequency_penalty",
-              "Provider '%s' (anthropic) does not support "
-              "'frequency_penalty'.",
-              p->name);
-  else if(present(req, "prediction"))
-    rc = fail(err, 400, "unsupported_parameter", "prediction",
-              "Provider '%s' (anthropic) does not support 'prediction'.",
-              p->name);
-  else if(cJSON_IsNumber(v = get(req, "n")) && v->valuedouble > 1)
-    rc = fail(err, 400, "unsupported_parameter", "n",
-              "Provider '%s' (anthropic) does not support 'n'.", p->name);
-  else if(cJSON_IsNumber(v = get(req, "temperature")) && v->valuedouble > 1)
-    rc = fail(err, 400, "unsupported_value", "temperature",
-              "Anthropic accepts 'temperature' between 0 and 1, got %g.",
-              v->valuedouble);
+    rc = prov_reject(err, 400, "unsupported_parameter", "frequency_penalty",
+                     "Provider '%s' (anthropic) does not support "
+                     "'frequency_penalty'.",
+                     p->name);
+  else if(prov_json_present(req, "prediction"))
+    rc = prov_reject(err, 400, "unsupported_parameter", "prediction",
+                     "Provider '%s' (anthropic) does not support 'prediction'.",
+                     p->name);
+  else if(cJSON_IsNumber(v = prov_json_get(req, "n")) && v->valuedouble > 1)
+    rc =
+        prov_reject(err, 400, "unsupported_parameter", "n",
+                    "Provider '%s' (anthropic) does not support 'n'.", p->name);
+  else if(cJSON_IsNumber(v = prov_json_get(req, "temperature")) &&
+          v->valuedouble > 1)
+    rc = prov_reject(err, 400, "unsupported_value", "temperature",
+                     "Anthropic accepts 'temperature' between 0 and 1, got %g.",
+                     v->valuedouble);
   if(rc) {
     cJSON_Delete(system);
     cJSON_Delete(msgs);
     return rc;
   }
 
-  if(cJSON_IsNumber(v = get(req, "max_completion_tokens")) ||
-     cJSON_IsNumber(v = get(req, "max_tokens")))
+  if(cJSON_IsNumber(v = prov_json_get(req, "max_completion_tokens")) ||
+     cJSON_IsNumber(v = prov_json_get(req, "max_tokens")))
     max_tokens = (int64_t)v->valuedouble;
-  if(cJSON_IsString(v = get(req, "reasoning_effort"))) {
+  if(cJSON_IsString(v = prov_json_get(req, "reasoning_effort"))) {
     rc = thinking_budget(v->valuestring, &budget, err);
     if(rc) {
       cJSON_Delete(system);
@@ -752,8 +669,10 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
     max_tokens += budget;
   cJSON_AddNumberToObject(body, "max_tokens", (double)max_tokens);
 
-  if(cJSON_GetArraySize(system) == 1 && !get(system->child, "cache_control")) {
-    cJSON_AddStringToObject(body, "system", get_str(system->child, "text"));
+  if(cJSON_GetArraySize(system) == 1 &&
+     !prov_json_get(system->child, "cache_control")) {
+    cJSON_AddStringToObject(body, "system",
+                            prov_json_str(system->child, "text"));
     cJSON_Delete(system);
   } else if(cJSON_GetArraySize(system)) {
     cJSON_AddItemToObject(body, "system", system);
@@ -768,7 +687,7 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
     cJSON_AddNumberToObject(t, "budget_tokens", (double)budget);
   }
 
-  v = get(req, "stop");
+  v = prov_json_get(req, "stop");
   if(cJSON_IsString(v) && v->valuestring[0]) {
     cJSON *a = cJSON_AddArrayToObject(body, "stop_sequences");
     cJSON_AddItemToArray(a, cJSON_CreateString(v->valuestring));
@@ -781,19 +700,19 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
         cJSON_AddItemToArray(a, cJSON_CreateString(s->valuestring));
     }
   }
-  if(cJSON_IsTrue(get(req, "stream")))
+  if(cJSON_IsTrue(prov_json_get(req, "stream")))
     cJSON_AddTrueToObject(body, "stream");
-  if(cJSON_IsNumber(v = get(req, "temperature")))
+  if(cJSON_IsNumber(v = prov_json_get(req, "temperature")))
     cJSON_AddNumberToObject(body, "temperature", v->valuedouble);
-  if(cJSON_IsNumber(v = get(req, "top_p")))
+  if(cJSON_IsNumber(v = prov_json_get(req, "top_p")))
     cJSON_AddNumberToObject(body, "top_p", v->valuedouble);
-  v = get(req, "top_k");
+  v = prov_json_get(req, "top_k");
   if(v && !cJSON_IsNull(v)) {
     if(!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
        v->valuedouble < 0)
-      return fail(err, 400, "invalid_type", "top_k",
-                  "Invalid type for 'top_k': expected a non-negative "
-                  "integer.");
+      return prov_reject(err, 400, "invalid_type", "top_k",
+                         "Invalid type for 'top_k': expected a non-negative "
+                         "integer.");
     cJSON_AddNumberToObject(body, "top_k", v->valuedouble);
   }
 
@@ -803,21 +722,23 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   if(rc)
     return rc;
 
-  v = get(req, "response_format");
+  v = prov_json_get(req, "response_format");
   if(cJSON_IsObject(v)) {
-    const char *type = get_str(v, "type");
+    const char *type = prov_json_str(v, "type");
     if(type && !strcmp(type, "json_object"))
       /* Anthropic can only be held to a schema, not to "some JSON". */
-      return fail(err, 400, "unsupported_value", "response_format.type",
-                  "response_format 'json_object' is not supported by "
-                  "Anthropic; use 'json_schema' with a schema.");
+      return prov_reject(err, 400, "unsupported_value", "response_format.type",
+                         "response_format 'json_object' is not supported by "
+                         "Anthropic; use 'json_schema' with a schema.");
     if(type && !strcmp(type, "json_schema")) {
-      const cJSON *schema = get(get(v, "json_schema"), "schema");
+      const cJSON *schema =
+          prov_json_get(prov_json_get(v, "json_schema"), "schema");
       cJSON *oc, *f;
       if(!cJSON_IsObject(schema))
-        return fail(err, 400, "missing_required_parameter",
-                    "response_format.json_schema.schema",
-                    "Anthropic needs 'response_format.json_schema.schema'.");
+        return prov_reject(
+            err, 400, "missing_required_parameter",
+            "response_format.json_schema.schema",
+            "Anthropic needs 'response_format.json_schema.schema'.");
       oc = cJSON_AddObjectToObject(body, "output_config");
       f = cJSON_AddObjectToObject(oc, "format");
       cJSON_AddStringToObject(f, "type", "json_schema");
@@ -826,8 +747,8 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   }
 
   {
-    const char *user = get_str(req, "user");
-    const char *sid = get_str(req, "safety_identifier");
+    const char *user = prov_json_str(req, "user");
+    const char *sid = prov_json_str(req, "safety_identifier");
     if(user || sid) {
       cJSON *md = cJSON_AddObjectToObject(body, "metadata");
       cJSON_AddStringToObject(md, "user_id", user ? user : sid);
@@ -836,9 +757,10 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
     }
   }
   for(size_t i = 0; i < SB_ARRAY_LEN(DROPPED); i++)
-    if(present(req, DROPPED[i]))
+    if(prov_json_present(req, DROPPED[i]))
       prov_http_note_dropped(out, DROPPED[i]);
-  if(present(get(req, "stream_options"), "include_obfuscation"))
+  if(prov_json_present(prov_json_get(req, "stream_options"),
+                       "include_obfuscation"))
     prov_http_note_dropped(out, "stream_options.include_obfuscation");
   return 0;
 }
@@ -871,7 +793,7 @@ static int build_chat(const struct prov *p, const cJSON *req, const char *model,
                       struct api_error *err)
 {
   cJSON *body = cJSON_CreateObject();
-  int stream = cJSON_IsTrue(get(req, "stream"));
+  int stream = cJSON_IsTrue(prov_json_get(req, "stream"));
   char *json;
   int rc;
 
@@ -927,23 +849,17 @@ static void usage_init(struct anth_usage *u)
   u->thinking = -1;
 }
 
-static void num_into(const cJSON *o, const char *k, int64_t *dst)
-{
-  const cJSON *v = get(o, k);
-  if(cJSON_IsNumber(v) && v->valuedouble >= 0)
-    *dst = (int64_t)v->valuedouble;
-}
-
 static void usage_read(const cJSON *usage, struct anth_usage *u)
 {
   if(!cJSON_IsObject(usage))
     return;
-  num_into(usage, "input_tokens", &u->input);
-  num_into(usage, "cache_creation_input_tokens", &u->cache_creation);
-  num_into(usage, "cache_read_input_tokens", &u->cache_read);
-  num_into(usage, "output_tokens", &u->output);
-  num_into(get(usage, "output_tokens_details"), "thinking_tokens",
-           &u->thinking);
+  prov_json_count_into(usage, "input_tokens", &u->input);
+  prov_json_count_into(usage, "cache_creation_input_tokens",
+                       &u->cache_creation);
+  prov_json_count_into(usage, "cache_read_input_tokens", &u->cache_read);
+  prov_json_count_into(usage, "output_tokens", &u->output);
+  prov_json_count_into(prov_json_get(usage, "output_tokens_details"),
+                       "thinking_tokens", &u->thinking);
 }
 
 /* providers.md §9.4: prompt = input + cache creation + cache read;
@@ -962,19 +878,13 @@ static void usage_canon(const struct anth_usage *a, struct canon_usage *c)
   c->reasoning_tokens = a->thinking;
 }
 
-static void bad_response(struct api_error *err, const char *what)
-{
-  api_error_set(err, 502, "upstream_error", "upstream_bad_response", NULL,
-                "The upstream provider sent %s.", what);
-}
-
 static int parse_chat(const struct prov *p, const char *body, size_t len,
                       const char *model, const char *id, int64_t created,
                       cJSON **out, struct canon_usage *usage,
                       struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *content = get(root, "content");
+  const cJSON *content = prov_json_get(root, "content");
   const cJSON *b;
   struct anth_usage au;
   char *text = NULL, *reasoning = NULL;
@@ -984,13 +894,13 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
 
   if(!cJSON_IsObject(root) || !cJSON_IsArray(content)) {
     cJSON_Delete(root);
-    bad_response(err, "a response that is not an Anthropic message");
+    prov_bad_response(err, "a response that is not an Anthropic message");
     return SB_EPROTO;
   }
   calls = cJSON_CreateArray();
   cJSON_ArrayForEach(b, content)
   {
-    const char *type = get_str(b, "type");
+    const char *type = prov_json_str(b, "type");
     const char *s = NULL;
     char **acc = NULL;
     size_t *alen = NULL;
@@ -998,25 +908,25 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
     if(!type)
       continue;
     if(!strcmp(type, "text")) {
-      s = get_str(b, "text");
+      s = prov_json_str(b, "text");
       acc = &text;
       alen = &tlen;
     } else if(!strcmp(type, "thinking")) {
-      s = get_str(b, "thinking");
+      s = prov_json_str(b, "thinking");
       acc = &reasoning;
       alen = &rlen;
     } else if(!strcmp(type, "tool_use")) {
-      const cJSON *input = get(b, "input");
+      const cJSON *input = prov_json_get(b, "input");
       cJSON *tc = cJSON_CreateObject(), *fn;
       char *args = input ? cJSON_PrintUnformatted(input) : sb_strdup("{}");
       if(!args)
         abort();
-      cJSON_AddStringToObject(tc, "id",
-                              get_str(b, "id") ? get_str(b, "id") : "");
+      cJSON_AddStringToObject(
+          tc, "id", prov_json_str(b, "id") ? prov_json_str(b, "id") : "");
       cJSON_AddStringToObject(tc, "type", "function");
       fn = cJSON_AddObjectToObject(tc, "function");
-      cJSON_AddStringToObject(fn, "name",
-                              get_str(b, "name") ? get_str(b, "name") : "");
+      cJSON_AddStringToObject(
+          fn, "name", prov_json_str(b, "name") ? prov_json_str(b, "name") : "");
       cJSON_AddStringToObject(fn, "arguments", args);
       free(args);
       cJSON_AddItemToArray(calls, tc);
@@ -1053,10 +963,10 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   cJSON_AddNullToObject(msg, "refusal");
   cJSON_AddNullToObject(choice, "logprobs");
   cJSON_AddStringToObject(choice, "finish_reason",
-                          finish_reason(get_str(root, "stop_reason")));
+                          finish_reason(prov_json_str(root, "stop_reason")));
 
   usage_init(&au);
-  usage_read(get(root, "usage"), &au);
+  usage_read(prov_json_get(root, "usage"), &au);
   usage_canon(&au, &cu);
   if(cu.prompt_tokens >= 0 || cu.completion_tokens >= 0) {
     int64_t pt = cu.prompt_tokens > 0 ? cu.prompt_tokens : 0;
@@ -1126,11 +1036,6 @@ static int stream_complete(const struct prov_stream *s)
   return s->complete;
 }
 
-static int emit(const struct canon_sink *sink, const struct canon_ev *ev)
-{
-  return sink->emit(sink->ud, ev);
-}
-
 static int emit_error(struct prov_stream *s, const struct canon_sink *sink,
                       const struct api_error *err, int rc)
 {
@@ -1138,7 +1043,7 @@ static int emit_error(struct prov_stream *s, const struct canon_sink *sink,
   int r;
 
   s->failed = 1;
-  r = emit(sink, &ev);
+  r = prov_emit(sink, &ev);
   return r ? r : rc;
 }
 
@@ -1150,7 +1055,7 @@ static int ensure_started(struct prov_stream *s, const struct canon_sink *sink,
   if(s->started)
     return 0;
   s->started = 1;
-  return emit(sink, &ev);
+  return prov_emit(sink, &ev);
 }
 
 static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
@@ -1162,7 +1067,7 @@ static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
     return 0;
   ev.text = text;
   ev.len = strlen(text);
-  return emit(sink, &ev);
+  return prov_emit(sink, &ev);
 }
 
 /* The block at index, created (as BLOCK_OTHER) when new. NULL when the
@@ -1188,8 +1093,8 @@ static struct block *block_at(struct prov_stream *s, const cJSON *index)
  * type (reference.md "Mid-stream failure"). */
 static void stream_error(const cJSON *e, struct api_error *err)
 {
-  const char *type = get_str(e, "type");
-  const char *msg = get_str(e, "message");
+  const char *type = prov_json_str(e, "type");
+  const char *msg = prov_json_str(e, "message");
   int status = 502;
 
   if(type && !strcmp(type, "overloaded_error"))
@@ -1206,30 +1111,31 @@ static void stream_error(const cJSON *e, struct api_error *err)
 static int on_block_start(struct prov_stream *s, const cJSON *root,
                           const struct canon_sink *sink)
 {
-  const cJSON *cb = get(root, "content_block");
-  const char *type = get_str(cb, "type");
-  struct block *b = block_at(s, get(root, "index"));
+  const cJSON *cb = prov_json_get(root, "content_block");
+  const char *type = prov_json_str(cb, "type");
+  struct block *b = block_at(s, prov_json_get(root, "index"));
   struct canon_ev ev = {.type = CANON_EV_TOOL_START};
 
   if(!b || !type)
     return SB_EPROTO;
   if(!strcmp(type, "text")) {
     b->kind = BLOCK_TEXT;
-    return emit_text(sink, CANON_EV_TEXT, 0, get_str(cb, "text"));
+    return emit_text(sink, CANON_EV_TEXT, 0, prov_json_str(cb, "text"));
   }
   if(!strcmp(type, "thinking")) {
     b->kind = BLOCK_THINKING;
-    return emit_text(sink, CANON_EV_REASONING, 0, get_str(cb, "thinking"));
+    return emit_text(sink, CANON_EV_REASONING, 0,
+                     prov_json_str(cb, "thinking"));
   }
   if(!strcmp(type, "tool_use")) {
     b->kind = BLOCK_TOOL;
     b->tool = s->next_tool++;
     ev.index = b->tool;
-    ev.id = get_str(cb, "id");
-    ev.name = get_str(cb, "name");
+    ev.id = prov_json_str(cb, "id");
+    ev.name = prov_json_str(cb, "name");
     if(!ev.id || !ev.name)
       return SB_EPROTO;
-    return emit(sink, &ev);
+    return prov_emit(sink, &ev);
   }
   b->kind = BLOCK_OTHER; /* redacted_thinking, server tools, ... */
   return 0;
@@ -1238,26 +1144,26 @@ static int on_block_start(struct prov_stream *s, const cJSON *root,
 static int on_block_delta(struct prov_stream *s, const cJSON *root,
                           const struct canon_sink *sink)
 {
-  const cJSON *d = get(root, "delta");
-  const char *type = get_str(d, "type");
-  struct block *b = block_at(s, get(root, "index"));
+  const cJSON *d = prov_json_get(root, "delta");
+  const char *type = prov_json_str(d, "type");
+  struct block *b = block_at(s, prov_json_get(root, "index"));
 
   if(!b || !type)
     return SB_EPROTO;
   if(!strcmp(type, "text_delta"))
-    return emit_text(sink, CANON_EV_TEXT, 0, get_str(d, "text"));
+    return emit_text(sink, CANON_EV_TEXT, 0, prov_json_str(d, "text"));
   if(!strcmp(type, "thinking_delta"))
-    return emit_text(sink, CANON_EV_REASONING, 0, get_str(d, "thinking"));
+    return emit_text(sink, CANON_EV_REASONING, 0, prov_json_str(d, "thinking"));
   if(!strcmp(type, "signature_delta")) {
     struct canon_ev ev = {.type = CANON_EV_REASONING, .text = "", .len = 0};
-    ev.signature = get_str(d, "signature");
-    return ev.signature ? emit(sink, &ev) : 0;
+    ev.signature = prov_json_str(d, "signature");
+    return ev.signature ? prov_emit(sink, &ev) : 0;
   }
   if(!strcmp(type, "input_json_delta")) {
     if(b->kind != BLOCK_TOOL)
       return 0; /* server tools stream their input too */
     return emit_text(sink, CANON_EV_TOOL_ARGS, b->tool,
-                     get_str(d, "partial_json"));
+                     prov_json_str(d, "partial_json"));
   }
   return 0; /* citations_delta and future delta types */
 }
@@ -1265,19 +1171,20 @@ static int on_block_delta(struct prov_stream *s, const cJSON *root,
 static int on_message_delta(struct prov_stream *s, const cJSON *root,
                             const struct canon_sink *sink)
 {
-  const cJSON *stop = get(get(root, "delta"), "stop_reason");
+  const cJSON *stop =
+      prov_json_get(prov_json_get(root, "delta"), "stop_reason");
   struct canon_ev ev = {.type = CANON_EV_FINISH};
   int rc = 0;
 
-  usage_read(get(root, "usage"), &s->usage);
+  usage_read(prov_json_get(root, "usage"), &s->usage);
   if(cJSON_IsString(stop)) {
     ev.finish_reason = finish_reason(stop->valuestring);
-    rc = emit(sink, &ev);
+    rc = prov_emit(sink, &ev);
   }
   if(!rc) {
     struct canon_ev u = {.type = CANON_EV_USAGE};
     usage_canon(&s->usage, &u.usage);
-    rc = emit(sink, &u);
+    rc = prov_emit(sink, &u);
   }
   return rc;
 }
@@ -1296,10 +1203,10 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   root = cJSON_ParseWithLength(pl->data, pl->len);
   if(!cJSON_IsObject(root)) {
     cJSON_Delete(root);
-    bad_response(&err, "a malformed stream event");
+    prov_bad_response(&err, "a malformed stream event");
     return emit_error(s, sink, &err, SB_EPROTO);
   }
-  type = get_str(root, "type");
+  type = prov_json_str(root, "type");
   if(!type && pl->event && pl->event_len && pl->event_len < sizeof(ename)) {
     /* The type is in the JSON of every event; the SSE name is the
      * fallback. */
@@ -1310,9 +1217,10 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   if(!type) {
     rc = SB_EPROTO;
   } else if(!strcmp(type, "message_start")) {
-    const cJSON *m = get(root, "message");
-    usage_read(get(m, "usage"), &s->usage);
-    rc = ensure_started(s, sink, get_str(m, "id"), get_str(m, "model"));
+    const cJSON *m = prov_json_get(root, "message");
+    usage_read(prov_json_get(m, "usage"), &s->usage);
+    rc = ensure_started(s, sink, prov_json_str(m, "id"),
+                        prov_json_str(m, "model"));
   } else if(!strcmp(type, "content_block_start")) {
     rc = ensure_started(s, sink, NULL, NULL);
     if(!rc)
@@ -1328,14 +1236,14 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   } else if(!strcmp(type, "message_stop")) {
     s->complete = 1;
   } else if(!strcmp(type, "error")) {
-    stream_error(get(root, "error"), &err);
+    stream_error(prov_json_get(root, "error"), &err);
     cJSON_Delete(root);
     return emit_error(s, sink, &err, SB_EIO);
   }
   /* ping, content_block_stop and unknown types: nothing (§3.6). */
   cJSON_Delete(root);
   if(rc == SB_EPROTO) {
-    bad_response(&err, "a malformed stream event");
+    prov_bad_response(&err, "a malformed stream event");
     return emit_error(s, sink, &err, SB_EPROTO);
   }
   return rc;
@@ -1355,20 +1263,17 @@ static void map_error(const struct prov *p, int status, const char *body,
                       const char *retry_after_ms, struct api_error *err)
 {
   cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
-  const cJSON *e = get(root, "error");
-  const char *type = get_str(e, "type");
-  const char *msg = get_str(e, "message");
+  const cJSON *e = prov_json_get(root, "error");
+  const char *type = prov_json_str(e, "type");
+  const char *msg = prov_json_str(e, "message");
   int own_credential = !p->cfg || !p->cfg->passthrough_auth;
 
   if(!msg)
-    msg = get_str(root, "message");
+    msg = prov_json_str(root, "message");
   if((status == 401 || status == 403) && own_credential) {
     /* The upstream refused the gateway's key: not the client's fault,
      * and the upstream text is not echoed. */
-    api_error_set(err, 502, "upstream_error", "upstream_auth_failed", NULL,
-                  "Provider '%s' rejected the gateway's credentials "
-                  "(upstream status %d).",
-                  p->name, status);
+    prov_err_auth_failed(err, p, status);
   } else if(status == 401) {
     api_error_set(err, 401, "invalid_request_error", "invalid_api_key", NULL,
                   "%s", msg ? msg : "Invalid API key.");
@@ -1378,17 +1283,11 @@ static void map_error(const struct prov *p, int status, const char *body,
                   msg ? msg : "The upstream provider refused the request.");
   } else if(status == 529 || status == 503 ||
             (type && !strcmp(type, "overloaded_error"))) {
-    api_error_set(err, 503, "upstream_error", "upstream_unavailable", NULL,
-                  "Provider '%s' is overloaded or unavailable%s%s", p->name,
-                  msg ? ": " : ".", msg ? msg : "");
+    prov_err_unavailable(err, p, msg);
   } else if(status == 504) {
-    api_error_set(err, 504, "upstream_error", "upstream_timeout", NULL,
-                  "Provider '%s' timed out%s%s", p->name, msg ? ": " : ".",
-                  msg ? msg : "");
+    prov_err_timeout(err, p, msg);
   } else if(status >= 500 || status < 400) {
-    api_error_set(err, 502, "upstream_error", "upstream_error", NULL,
-                  "Provider '%s' failed with status %d%s%s", p->name, status,
-                  msg ? ": " : ".", msg ? msg : "");
+    prov_err_failed(err, p, status, msg);
   } else if(status == 402 || (type && !strcmp(type, "billing_error"))) {
     api_error_set(err, 429, "insufficient_quota", "insufficient_quota", NULL,
                   "%s", msg ? msg : "The upstream account has no credit.");
@@ -1411,12 +1310,8 @@ static void map_error(const struct prov *p, int status, const char *body,
                       : "The upstream provider rejected the "
                         "request.");
   }
-  if(status == 429 || status == 503 || status == 529) {
-    if(retry_after)
-      err->retry_after_s = atoi(retry_after);
-    if(retry_after_ms)
-      err->retry_after_ms = atoi(retry_after_ms);
-  }
+  if(status == 429 || status == 503 || status == 529)
+    prov_retry_after(err, retry_after, retry_after_ms);
   cJSON_Delete(root);
 }
 
@@ -1432,27 +1327,7 @@ static void build_models(const struct prov *p, struct prov_http *out)
 static int parse_models(const char *body, size_t len, char ***models,
                         int *nmodels)
 {
-  cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *data = get(root, "data");
-  const cJSON *m;
-  char **v;
-  int n = 0;
-
-  if(!cJSON_IsArray(data)) {
-    cJSON_Delete(root);
-    return SB_EPROTO;
-  }
-  v = sb_calloc((size_t)cJSON_GetArraySize(data) + 1, sizeof(char *));
-  cJSON_ArrayForEach(m, data)
-  {
-    const char *id = get_str(m, "id");
-    if(id && id[0])
-      v[n++] = sb_strdup(id);
-  }
-  cJSON_Delete(root);
-  *models = v;
-  *nmodels = n;
-  return 0;
+  return prov_models_parse(body, len, "data", prov_model_id, models, nmodels);
 }
 
 const struct prov_adapter prov_anthropic_adapter = {

@@ -3,6 +3,7 @@
  * (providers.md §8.2-8.4, §9, §10.5; docs/providers/bedrock.md).
  */
 #include "providers/bedrock.h"
+#include "providers/util.h"
 #include "gateway/config.h"
 #include "gateway/oai_chat.h"
 #include "gateway/sb.h"
@@ -10,7 +11,6 @@
 
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,40 +30,6 @@ struct br_opts {
 static time_t wall_clock(void)
 {
   return time(NULL);
-}
-
-static const cJSON *get(const cJSON *o, const char *k)
-{
-  return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
-static const char *get_str(const cJSON *o, const char *k)
-{
-  const cJSON *v = get(o, k);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int present(const cJSON *o, const char *k)
-{
-  const cJSON *v = get(o, k);
-  return v && !cJSON_IsNull(v);
-}
-
-static int fail(struct api_error *err, int status, const char *code,
-                const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int fail(struct api_error *err, int status, const char *code,
-                const char *param, const char *fmt, ...)
-{
-  char msg[sizeof(err->message)];
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  api_error_set(err, status, "invalid_request_error", code, param, "%s", msg);
-  return SB_EINVAL;
 }
 
 /* ---- configuration --------------------------------------------------- */
@@ -239,42 +205,16 @@ static void add_text_blocks(cJSON *blocks, const cJSON *content)
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *type = get_str(part, "type");
-    const char *text = get_str(part, "text");
+    const char *type = prov_json_str(part, "type");
+    const char *text = prov_json_str(part, "text");
 
     if(type && !strcmp(type, "refusal"))
-      text = get_str(part, "refusal");
+      text = prov_json_str(part, "refusal");
     else if(!type || strcmp(type, "text"))
       continue;
     if(text && text[0])
       cJSON_AddItemToArray(blocks, text_block(text));
   }
-}
-
-/* Split "data:<media>;base64,<data>": media lowercased into mbuf. */
-static int parse_data_url(const char *url, char *mbuf, size_t mcap,
-                          const char **data)
-{
-  const char *semi, *comma;
-  size_t n;
-
-  if(strncasecmp(url, "data:", 5))
-    return -1;
-  url += 5;
-  comma = strchr(url, ',');
-  if(!comma)
-    return -1;
-  semi = memchr(url, ';', (size_t)(comma - url));
-  if(!semi || (size_t)(comma - semi) != 7 || strncasecmp(semi, ";base64", 7))
-    return -1;
-  n = (size_t)(semi - url);
-  if(n == 0 || n >= mcap)
-    return -1;
-  for(size_t i = 0; i < n; i++)
-    mbuf[i] = (char)tolower((unsigned char)url[i]);
-  mbuf[n] = '\0';
-  *data = comma + 1;
-  return 0;
 }
 
 static cJSON *bytes_source(const char *data)
@@ -289,32 +229,35 @@ static int image_block(const cJSON *part, const char *param, cJSON **out,
 {
   static const char *const TYPES[] = {"image/png", "image/jpeg", "image/gif",
                                       "image/webp"};
-  const char *url = get_str(get(part, "image_url"), "url");
+  const char *url = prov_json_str(prov_json_get(part, "image_url"), "url");
   char media[64];
   const char *data, *format = NULL;
   cJSON *b, *img;
 
   if(!url)
-    return fail(err, 400, "missing_required_parameter", param,
-                "Missing required parameter: '%s.image_url.url'.", param);
+    return prov_reject(err, 400, "missing_required_parameter", param,
+                       "Missing required parameter: '%s.image_url.url'.",
+                       param);
   if(strncasecmp(url, "data:", 5))
-    return fail(err, 400, "unsupported_value", param,
-                "Bedrock cannot fetch image URLs: send the image in '%s' as "
-                "a base64 data URL (data:image/png;base64,...).",
-                param);
-  if(parse_data_url(url, media, sizeof(media), &data))
-    return fail(err, 400, "invalid_value", param,
-                "Invalid image data URL in '%s': expected "
-                "data:<media type>;base64,<data>.",
-                param);
+    return prov_reject(
+        err, 400, "unsupported_value", param,
+        "Bedrock cannot fetch image URLs: send the image in '%s' as "
+        "a base64 data URL (data:image/png;base64,...).",
+        param);
+  if(prov_data_url(url, media, sizeof(media), &data))
+    return prov_reject(err, 400, "invalid_value", param,
+                       "Invalid image data URL in '%s': expected "
+                       "data:<media type>;base64,<data>.",
+                       param);
   for(size_t i = 0; i < SB_ARRAY_LEN(TYPES); i++)
     if(!strcmp(media, TYPES[i]))
       format = TYPES[i] + 6;
   if(!format)
-    return fail(err, 400, "unsupported_value", param,
-                "Image media type '%s' in '%s' is not supported by Bedrock "
-                "(supported: image/png, image/jpeg, image/gif, image/webp).",
-                media, param);
+    return prov_reject(
+        err, 400, "unsupported_value", param,
+        "Image media type '%s' in '%s' is not supported by Bedrock "
+        "(supported: image/png, image/jpeg, image/gif, image/webp).",
+        media, param);
   b = cJSON_CreateObject();
   img = cJSON_AddObjectToObject(b, "image");
   cJSON_AddStringToObject(img, "format", format);
@@ -326,22 +269,22 @@ static int image_block(const cJSON *part, const char *param, cJSON **out,
 static int file_block(const cJSON *part, const char *param, int n, cJSON **out,
                       struct api_error *err)
 {
-  const char *fd = get_str(get(part, "file"), "file_data");
+  const char *fd = prov_json_str(prov_json_get(part, "file"), "file_data");
   char media[64], name[32];
   const char *data = fd;
   cJSON *b, *doc;
 
   if(!fd)
-    return fail(err, 400, "unsupported_value", param,
-                "File parts in '%s' need file_data: Bedrock cannot read "
-                "OpenAI file ids.",
-                param);
+    return prov_reject(err, 400, "unsupported_value", param,
+                       "File parts in '%s' need file_data: Bedrock cannot read "
+                       "OpenAI file ids.",
+                       param);
   if(!strncasecmp(fd, "data:", 5) &&
-     (parse_data_url(fd, media, sizeof(media), &data) ||
+     (prov_data_url(fd, media, sizeof(media), &data) ||
       strcmp(media, "application/pdf")))
-    return fail(err, 400, "unsupported_value", param,
-                "File data in '%s' must be a base64 application/pdf data URL.",
-                param);
+    return prov_reject(
+        err, 400, "unsupported_value", param,
+        "File data in '%s' must be a base64 application/pdf data URL.", param);
   /* Document names allow only letters, digits, spaces, hyphens,
    * parentheses and brackets, and must be unique in a request. */
   snprintf(name, sizeof(name), "document-%d", n);
@@ -366,7 +309,7 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks, int *ndocs,
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *type = get_str(part, "type");
+    const char *type = prov_json_str(part, "type");
     char param[96];
     cJSON *b = NULL;
     int rc = 0;
@@ -375,7 +318,7 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks, int *ndocs,
     if(!type)
       continue;
     if(!strcmp(type, "text")) {
-      const char *t = get_str(part, "text");
+      const char *t = prov_json_str(part, "text");
       if(t && t[0])
         b = text_block(t);
     } else if(!strcmp(type, "image_url")) {
@@ -383,9 +326,9 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks, int *ndocs,
     } else if(!strcmp(type, "file")) {
       rc = file_block(part, param, ++*ndocs, &b, err);
     } else {
-      rc = fail(err, 400, "unsupported_parameter", param,
-                "Content parts of type '%s' are not supported by Bedrock.",
-                type);
+      rc = prov_reject(
+          err, 400, "unsupported_parameter", param,
+          "Content parts of type '%s' are not supported by Bedrock.", type);
     }
     if(rc)
       return rc;
@@ -393,14 +336,6 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks, int *ndocs,
       cJSON_AddItemToArray(blocks, b);
   }
   return 0;
-}
-
-static int blank(const char *s)
-{
-  for(; *s; s++)
-    if(!isspace((unsigned char)*s))
-      return 0;
-  return 1;
 }
 
 /* toolUseId: [a-zA-Z0-9_.:-]+, at most 64 characters. */
@@ -421,46 +356,49 @@ static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
   const cJSON *tc;
   int j = 0;
 
-  add_text_blocks(blocks, get(m, "content"));
-  cJSON_ArrayForEach(tc, get(m, "tool_calls"))
+  add_text_blocks(blocks, prov_json_get(m, "content"));
+  cJSON_ArrayForEach(tc, prov_json_get(m, "tool_calls"))
   {
-    const cJSON *fn = get(tc, "function");
-    const char *id = get_str(tc, "id");
-    const char *name = get_str(fn, "name");
-    const char *args = get_str(fn, "arguments");
-    const char *type = get_str(tc, "type");
+    const cJSON *fn = prov_json_get(tc, "function");
+    const char *id = prov_json_str(tc, "id");
+    const char *name = prov_json_str(fn, "name");
+    const char *args = prov_json_str(fn, "arguments");
+    const char *type = prov_json_str(tc, "type");
     char param[96];
     cJSON *input, *b, *tu;
 
     if(type && strcmp(type, "function")) {
       snprintf(param, sizeof(param), "messages[%d].tool_calls[%d].type", mi, j);
-      return fail(err, 400, "unsupported_value", param,
-                  "Tool calls of type '%s' are not supported by Bedrock.",
-                  type);
+      return prov_reject(
+          err, 400, "unsupported_value", param,
+          "Tool calls of type '%s' are not supported by Bedrock.", type);
     }
     snprintf(param, sizeof(param), "messages[%d].tool_calls[%d]", mi, j);
     if(!id || !name)
-      return fail(err, 400, "missing_required_parameter", param,
-                  "Tool call '%s' needs an id and a function name.", param);
+      return prov_reject(err, 400, "missing_required_parameter", param,
+                         "Tool call '%s' needs an id and a function name.",
+                         param);
     if(!valid_tool_id(id)) {
       snprintf(param, sizeof(param), "messages[%d].tool_calls[%d].id", mi, j);
-      return fail(err, 400, "invalid_value", param,
-                  "Bedrock tool call ids must match [a-zA-Z0-9_.:-]+ and "
-                  "have at most 64 characters ('%s').",
-                  param);
+      return prov_reject(
+          err, 400, "invalid_value", param,
+          "Bedrock tool call ids must match [a-zA-Z0-9_.:-]+ and "
+          "have at most 64 characters ('%s').",
+          param);
     }
     snprintf(param, sizeof(param),
              "messages[%d].tool_calls[%d].function.arguments", mi, j);
-    if(!args || blank(args)) {
+    if(!args || prov_blank(args)) {
       input = cJSON_CreateObject();
     } else {
       input = cJSON_Parse(args);
       if(!cJSON_IsObject(input)) {
         cJSON_Delete(input);
-        return fail(err, 400, "invalid_value", param,
-                    "'%s' must be a JSON object for Bedrock, which takes "
-                    "tool arguments as objects.",
-                    param);
+        return prov_reject(
+            err, 400, "invalid_value", param,
+            "'%s' must be a JSON object for Bedrock, which takes "
+            "tool arguments as objects.",
+            param);
       }
     }
     b = cJSON_CreateObject();
@@ -477,50 +415,26 @@ static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
 static int tool_result_block(const cJSON *m, int mi, cJSON *blocks,
                              struct api_error *err)
 {
-  const char *id = get_str(m, "tool_call_id");
+  const char *id = prov_json_str(m, "tool_call_id");
   cJSON *b, *tr, *content;
 
   if(!id || !valid_tool_id(id)) {
     char param[64];
     snprintf(param, sizeof(param), "messages[%d].tool_call_id", mi);
-    return fail(err, 400, "invalid_value", param,
-                "Bedrock tool call ids must match [a-zA-Z0-9_.:-]+ and have "
-                "at most 64 characters ('%s').",
-                param);
+    return prov_reject(
+        err, 400, "invalid_value", param,
+        "Bedrock tool call ids must match [a-zA-Z0-9_.:-]+ and have "
+        "at most 64 characters ('%s').",
+        param);
   }
   b = cJSON_CreateObject();
   tr = cJSON_AddObjectToObject(b, "toolResult");
   cJSON_AddStringToObject(tr, "toolUseId", id);
   content = cJSON_AddArrayToObject(tr, "content");
   /* Empty text is refused by Bedrock; an empty list is accepted. */
-  add_text_blocks(content, get(m, "content"));
+  add_text_blocks(content, prov_json_get(m, "content"));
   cJSON_AddItemToArray(blocks, b);
   return 0;
-}
-
-/* Append blocks as a turn of role, merged into the previous turn when it
- * has the same role. Takes ownership of blocks. */
-static void add_turn(cJSON *msgs, const char *role, cJSON *blocks)
-{
-  cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
-  cJSON *m;
-
-  if(!cJSON_GetArraySize(blocks)) {
-    cJSON_Delete(blocks);
-    return;
-  }
-  if(last && !strcmp(get_str(last, "role"), role)) {
-    cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
-    while(blocks->child)
-      cJSON_AddItemToArray(content,
-                           cJSON_DetachItemViaPointer(blocks, blocks->child));
-    cJSON_Delete(blocks);
-    return;
-  }
-  m = cJSON_CreateObject();
-  cJSON_AddStringToObject(m, "role", role);
-  cJSON_AddItemToObject(m, "content", blocks);
-  cJSON_AddItemToArray(msgs, m);
 }
 
 static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
@@ -530,29 +444,29 @@ static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
   const cJSON *m;
   int i = 0, named = 0, ndocs = 0;
 
-  cJSON_ArrayForEach(m, get(req, "messages"))
+  cJSON_ArrayForEach(m, prov_json_get(req, "messages"))
   {
-    const char *role = get_str(m, "role");
+    const char *role = prov_json_str(m, "role");
     cJSON *blocks = cJSON_CreateArray();
     int rc = 0;
 
     if(!role)
       role = "";
-    if(present(m, "name") && !named) {
+    if(prov_json_present(m, "name") && !named) {
       prov_http_note_dropped(out, "messages.name");
       named = 1;
     }
     if(!strcmp(role, "system") || !strcmp(role, "developer")) {
-      add_text_blocks(system, get(m, "content"));
+      add_text_blocks(system, prov_json_get(m, "content"));
       cJSON_Delete(blocks);
       i++;
       continue;
     }
     if(!strcmp(role, "user")) {
-      rc = user_blocks(get(m, "content"), i, blocks, &ndocs, err);
+      rc = user_blocks(prov_json_get(m, "content"), i, blocks, &ndocs, err);
     } else if(!strcmp(role, "assistant")) {
       rc = assistant_blocks(m, i, blocks, err);
-      if(cJSON_GetArraySize(get(m, "tool_calls")))
+      if(cJSON_GetArraySize(prov_json_get(m, "tool_calls")))
         *tool_history = 1;
     } else if(!strcmp(role, "tool")) {
       rc = tool_result_block(m, i, blocks, err);
@@ -561,22 +475,24 @@ static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
     } else {
       char param[64];
       snprintf(param, sizeof(param), "messages[%d].role", i);
-      rc = fail(err, 400, "unsupported_value", param,
-                "Messages with role '%s' are not supported by Bedrock; use "
-                "tools and tool messages.",
-                role);
+      rc = prov_reject(
+          err, 400, "unsupported_value", param,
+          "Messages with role '%s' are not supported by Bedrock; use "
+          "tools and tool messages.",
+          role);
     }
     if(rc) {
       cJSON_Delete(blocks);
       return rc;
     }
-    add_turn(msgs, role, blocks);
+    prov_add_turn(msgs, role, blocks);
     i++;
   }
   if(!cJSON_GetArraySize(msgs))
-    return fail(err, 400, "invalid_value", "messages",
-                "Bedrock needs at least one user or assistant message with "
-                "non-empty content.");
+    return prov_reject(
+        err, 400, "invalid_value", "messages",
+        "Bedrock needs at least one user or assistant message with "
+        "non-empty content.");
   return 0;
 }
 
@@ -589,24 +505,24 @@ static int translate_tools(const cJSON *req, cJSON *tc_out,
   cJSON *arr = cJSON_AddArrayToObject(tc_out, "tools");
   int i = 0, strict_noted = 0;
 
-  cJSON_ArrayForEach(t, get(req, "tools"))
+  cJSON_ArrayForEach(t, prov_json_get(req, "tools"))
   {
-    const char *type = get_str(t, "type");
-    const cJSON *fn = get(t, "function");
-    const cJSON *params = get(fn, "parameters");
-    const char *desc = get_str(fn, "description");
+    const char *type = prov_json_str(t, "type");
+    const cJSON *fn = prov_json_get(t, "function");
+    const cJSON *params = prov_json_get(fn, "parameters");
+    const char *desc = prov_json_str(fn, "description");
     cJSON *a, *spec, *schema;
 
     if(!type || strcmp(type, "function")) {
       char param[48];
       snprintf(param, sizeof(param), "tools[%d].type", i);
-      return fail(err, 400, "unsupported_value", param,
-                  "Tools of type '%s' are not supported by Bedrock.",
-                  type ? type : "");
+      return prov_reject(err, 400, "unsupported_value", param,
+                         "Tools of type '%s' are not supported by Bedrock.",
+                         type ? type : "");
     }
     a = cJSON_CreateObject();
     spec = cJSON_AddObjectToObject(a, "toolSpec");
-    cJSON_AddStringToObject(spec, "name", get_str(fn, "name"));
+    cJSON_AddStringToObject(spec, "name", prov_json_str(fn, "name"));
     if(desc && desc[0])
       cJSON_AddStringToObject(spec, "description", desc);
     schema = cJSON_AddObjectToObject(spec, "inputSchema");
@@ -618,7 +534,7 @@ static int translate_tools(const cJSON *req, cJSON *tc_out,
       cJSON_AddObjectToObject(s, "properties");
     }
     cJSON_AddItemToArray(arr, a);
-    if(present(fn, "strict") && !strict_noted) {
+    if(prov_json_present(fn, "strict") && !strict_noted) {
       prov_http_note_dropped(out, "tools.function.strict");
       strict_noted = 1;
     }
@@ -632,19 +548,20 @@ static int translate_tool_config(const cJSON *req, int tool_history,
                                  cJSON *body, struct prov_http *out,
                                  struct api_error *err)
 {
-  const cJSON *tc = get(req, "tool_choice");
+  const cJSON *tc = prov_json_get(req, "tool_choice");
   cJSON *cfg, *choice = NULL;
   int rc;
 
-  if(present(req, "functions"))
-    return fail(err, 400, "unsupported_parameter", "functions",
-                "'functions' is not supported by the Bedrock provider; use "
-                "'tools'.");
-  if(cJSON_IsFalse(get(req, "parallel_tool_calls")))
-    return fail(err, 400, "unsupported_parameter", "parallel_tool_calls",
-                "Bedrock cannot turn off parallel tool calls "
-                "('parallel_tool_calls': false).");
-  if(!cJSON_GetArraySize(get(req, "tools")))
+  if(prov_json_present(req, "functions"))
+    return prov_reject(
+        err, 400, "unsupported_parameter", "functions",
+        "'functions' is not supported by the Bedrock provider; use "
+        "'tools'.");
+  if(cJSON_IsFalse(prov_json_get(req, "parallel_tool_calls")))
+    return prov_reject(err, 400, "unsupported_parameter", "parallel_tool_calls",
+                       "Bedrock cannot turn off parallel tool calls "
+                       "('parallel_tool_calls': false).");
+  if(!cJSON_GetArraySize(prov_json_get(req, "tools")))
     return 0;
   if(cJSON_IsString(tc)) {
     const char *s = tc->valuestring;
@@ -652,9 +569,9 @@ static int translate_tool_config(const cJSON *req, int tool_history,
       /* Bedrock has no "none": leave the tools out, which it accepts only
        * when the conversation holds no tool blocks. */
       if(tool_history)
-        return fail(err, 400, "unsupported_value", "tool_choice",
-                    "Bedrock cannot express tool_choice 'none' in a "
-                    "conversation that contains tool calls.");
+        return prov_reject(err, 400, "unsupported_value", "tool_choice",
+                           "Bedrock cannot express tool_choice 'none' in a "
+                           "conversation that contains tool calls.");
       return 0;
     }
     choice = cJSON_CreateObject();
@@ -664,17 +581,18 @@ static int translate_tool_config(const cJSON *req, int tool_history,
       cJSON_AddObjectToObject(choice, "any");
     } else {
       cJSON_Delete(choice);
-      return fail(err, 400, "invalid_value", "tool_choice",
-                  "Invalid value for 'tool_choice': '%s'.", s);
+      return prov_reject(err, 400, "invalid_value", "tool_choice",
+                         "Invalid value for 'tool_choice': '%s'.", s);
     }
   } else if(cJSON_IsObject(tc)) {
-    const char *type = get_str(tc, "type");
-    const char *name = get_str(get(tc, "function"), "name");
+    const char *type = prov_json_str(tc, "type");
+    const char *name = prov_json_str(prov_json_get(tc, "function"), "name");
     cJSON *t;
     if(!type || strcmp(type, "function") || !name)
-      return fail(err, 400, "unsupported_value", "tool_choice",
-                  "tool_choice of type '%s' is not supported by Bedrock.",
-                  type ? type : "");
+      return prov_reject(
+          err, 400, "unsupported_value", "tool_choice",
+          "tool_choice of type '%s' is not supported by Bedrock.",
+          type ? type : "");
     choice = cJSON_CreateObject();
     t = cJSON_AddObjectToObject(choice, "tool");
     cJSON_AddStringToObject(t, "name", name);
@@ -713,10 +631,11 @@ static int thinking_budget(const char *effort, int64_t *budget,
       *budget = LEVELS[i].budget;
       return 0;
     }
-  return fail(err, 400, "invalid_value", "reasoning_effort",
-              "Invalid value for 'reasoning_effort': '%s'. Supported values "
-              "are: 'none', 'minimal', 'low', 'medium', 'high'.",
-              effort);
+  return prov_reject(
+      err, 400, "invalid_value", "reasoning_effort",
+      "Invalid value for 'reasoning_effort': '%s'. Supported values "
+      "are: 'none', 'minimal', 'low', 'medium', 'high'.",
+      effort);
 }
 
 /* Class C of providers.md §9.7: dropped and reported. */
@@ -739,29 +658,35 @@ static int refuse_unsupported(const struct prov *p, const cJSON *req,
 {
   const cJSON *v;
 
-  if(present(req, "seed"))
-    return fail(err, 400, "unsupported_parameter", "seed",
-                "Provider '%s' (bedrock) does not support 'seed'.", p->name);
-  if(cJSON_IsNumber(v = get(req, "presence_penalty")) && v->valuedouble != 0)
-    return fail(err, 400, "unsupported_parameter", "presence_penalty",
-                "Provider '%s' (bedrock) does not support 'presence_penalty'.",
-                p->name);
-  if(cJSON_IsNumber(v = get(req, "frequency_penalty")) && v->valuedouble != 0)
-    return fail(err, 400, "unsupported_parameter", "frequency_penalty",
-                "Provider '%s' (bedrock) does not support "
-                "'frequency_penalty'.",
-                p->name);
-  if(present(req, "prediction"))
-    return fail(err, 400, "unsupported_parameter", "prediction",
-                "Provider '%s' (bedrock) does not support 'prediction'.",
-                p->name);
-  if(cJSON_IsNumber(v = get(req, "n")) && v->valuedouble > 1)
-    return fail(err, 400, "unsupported_parameter", "n",
-                "Provider '%s' (bedrock) does not support 'n'.", p->name);
-  if(cJSON_IsNumber(v = get(req, "temperature")) && v->valuedouble > 1)
-    return fail(err, 400, "unsupported_value", "temperature",
-                "Bedrock accepts 'temperature' between 0 and 1, got %g.",
-                v->valuedouble);
+  if(prov_json_present(req, "seed"))
+    return prov_reject(err, 400, "unsupported_parameter", "seed",
+                       "Provider '%s' (bedrock) does not support 'seed'.",
+                       p->name);
+  if(cJSON_IsNumber(v = prov_json_get(req, "presence_penalty")) &&
+     v->valuedouble != 0)
+    return prov_reject(
+        err, 400, "unsupported_parameter", "presence_penalty",
+        "Provider '%s' (bedrock) does not support 'presence_penalty'.",
+        p->name);
+  if(cJSON_IsNumber(v = prov_json_get(req, "frequency_penalty")) &&
+     v->valuedouble != 0)
+    return prov_reject(err, 400, "unsupported_parameter", "frequency_penalty",
+                       "Provider '%s' (bedrock) does not support "
+                       "'frequency_penalty'.",
+                       p->name);
+  if(prov_json_present(req, "prediction"))
+    return prov_reject(err, 400, "unsupported_parameter", "prediction",
+                       "Provider '%s' (bedrock) does not support 'prediction'.",
+                       p->name);
+  if(cJSON_IsNumber(v = prov_json_get(req, "n")) && v->valuedouble > 1)
+    return prov_reject(err, 400, "unsupported_parameter", "n",
+                       "Provider '%s' (bedrock) does not support 'n'.",
+                       p->name);
+  if(cJSON_IsNumber(v = prov_json_get(req, "temperature")) &&
+     v->valuedouble > 1)
+    return prov_reject(err, 400, "unsupported_value", "temperature",
+                       "Bedrock accepts 'temperature' between 0 and 1, got %g.",
+                       v->valuedouble);
   return 0;
 }
 
@@ -779,20 +704,22 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   rc = translate_messages(req, system, msgs, &tool_history, out, err);
   if(!rc)
     rc = refuse_unsupported(p, req, err);
-  if(!rc && cJSON_IsString(v = get(req, "reasoning_effort"))) {
+  if(!rc && cJSON_IsString(v = prov_json_get(req, "reasoning_effort"))) {
     rc = thinking_budget(v->valuestring, &budget, err);
     if(!rc && budget && !anthropic_model(model))
-      rc = fail(err, 400, "unsupported_parameter", "reasoning_effort",
-                "Provider '%s' (bedrock) supports 'reasoning_effort' only for "
-                "Anthropic models.",
-                p->name);
+      rc = prov_reject(
+          err, 400, "unsupported_parameter", "reasoning_effort",
+          "Provider '%s' (bedrock) supports 'reasoning_effort' only for "
+          "Anthropic models.",
+          p->name);
   }
-  v = get(req, "top_k");
+  v = prov_json_get(req, "top_k");
   if(!rc && v && !cJSON_IsNull(v)) {
     if(!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
        v->valuedouble < 0)
-      rc = fail(err, 400, "invalid_type", "top_k",
-                "Invalid type for 'top_k': expected a non-negative integer.");
+      rc = prov_reject(
+          err, 400, "invalid_type", "top_k",
+          "Invalid type for 'top_k': expected a non-negative integer.");
     else
       cJSON_AddNumberToObject(extra, "top_k", v->valuedouble);
   }
@@ -806,8 +733,8 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
     system = NULL;
   }
 
-  if(cJSON_IsNumber(v = get(req, "max_completion_tokens")) ||
-     cJSON_IsNumber(v = get(req, "max_tokens")))
+  if(cJSON_IsNumber(v = prov_json_get(req, "max_completion_tokens")) ||
+     cJSON_IsNumber(v = prov_json_get(req, "max_tokens")))
     max_tokens = (int64_t)v->valuedouble;
   if(budget) {
     cJSON *t = cJSON_AddObjectToObject(extra, "thinking");
@@ -819,11 +746,11 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   }
   if(max_tokens >= 0)
     cJSON_AddNumberToObject(inf, "maxTokens", (double)max_tokens);
-  if(cJSON_IsNumber(v = get(req, "temperature")))
+  if(cJSON_IsNumber(v = prov_json_get(req, "temperature")))
     cJSON_AddNumberToObject(inf, "temperature", v->valuedouble);
-  if(cJSON_IsNumber(v = get(req, "top_p")))
+  if(cJSON_IsNumber(v = prov_json_get(req, "top_p")))
     cJSON_AddNumberToObject(inf, "topP", v->valuedouble);
-  v = get(req, "stop");
+  v = prov_json_get(req, "stop");
   if(cJSON_IsString(v) && v->valuestring[0]) {
     cJSON *a = cJSON_AddArrayToObject(inf, "stopSequences");
     cJSON_AddItemToArray(a, cJSON_CreateString(v->valuestring));
@@ -845,26 +772,27 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   if(rc)
     goto done;
 
-  v = get(req, "response_format");
+  v = prov_json_get(req, "response_format");
   if(cJSON_IsObject(v)) {
-    const char *type = get_str(v, "type");
+    const char *type = prov_json_str(v, "type");
     if(type && !strcmp(type, "json_object")) {
-      rc = fail(err, 400, "unsupported_value", "response_format.type",
-                "response_format 'json_object' is not supported by Bedrock; "
-                "use 'json_schema' with a schema.");
+      rc = prov_reject(
+          err, 400, "unsupported_value", "response_format.type",
+          "response_format 'json_object' is not supported by Bedrock; "
+          "use 'json_schema' with a schema.");
       goto done;
     }
     if(type && !strcmp(type, "json_schema")) {
-      const cJSON *js = get(v, "json_schema");
-      const cJSON *schema = get(js, "schema");
-      const char *name = get_str(js, "name");
-      const char *desc = get_str(js, "description");
+      const cJSON *js = prov_json_get(v, "json_schema");
+      const cJSON *schema = prov_json_get(js, "schema");
+      const char *name = prov_json_str(js, "name");
+      const char *desc = prov_json_str(js, "description");
       cJSON *oc, *tf, *st, *jsch;
       char *s;
       if(!cJSON_IsObject(schema)) {
-        rc = fail(err, 400, "missing_required_parameter",
-                  "response_format.json_schema.schema",
-                  "Bedrock needs 'response_format.json_schema.schema'.");
+        rc = prov_reject(err, 400, "missing_required_parameter",
+                         "response_format.json_schema.schema",
+                         "Bedrock needs 'response_format.json_schema.schema'.");
         goto done;
       }
       s = cJSON_PrintUnformatted(schema);
@@ -889,9 +817,10 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   }
 
   for(size_t i = 0; i < SB_ARRAY_LEN(DROPPED); i++)
-    if(present(req, DROPPED[i]))
+    if(prov_json_present(req, DROPPED[i]))
       prov_http_note_dropped(out, DROPPED[i]);
-  if(present(get(req, "stream_options"), "include_obfuscation"))
+  if(prov_json_present(prov_json_get(req, "stream_options"),
+                       "include_obfuscation"))
     prov_http_note_dropped(out, "stream_options.include_obfuscation");
 done:
   cJSON_Delete(system);
@@ -996,7 +925,7 @@ static int build_chat(const struct prov *p, const cJSON *req, const char *model,
                       struct api_error *err)
 {
   cJSON *body = cJSON_CreateObject();
-  int stream = cJSON_IsTrue(get(req, "stream"));
+  int stream = cJSON_IsTrue(prov_json_get(req, "stream"));
   char *json;
   int rc;
 
@@ -1037,13 +966,6 @@ static const char *finish_reason(const char *stop)
   return "stop";
 }
 
-static void num_into(const cJSON *o, const char *k, int64_t *dst)
-{
-  const cJSON *v = get(o, k);
-  if(cJSON_IsNumber(v) && v->valuedouble >= 0)
-    *dst = (int64_t)v->valuedouble;
-}
-
 /* providers.md §9.4: prompt = inputTokens + cacheReadInputTokens +
  * cacheWriteInputTokens (Bedrock's inputTokens excludes the cache, as
  * Anthropic's does); cached = cacheReadInputTokens. */
@@ -1054,20 +976,14 @@ static void usage_read(const cJSON *u, struct canon_usage *c)
   canon_usage_init(c);
   if(!cJSON_IsObject(u))
     return;
-  num_into(u, "inputTokens", &in);
-  num_into(u, "outputTokens", &out);
-  num_into(u, "cacheReadInputTokens", &cr);
-  num_into(u, "cacheWriteInputTokens", &cw);
+  prov_json_count_into(u, "inputTokens", &in);
+  prov_json_count_into(u, "outputTokens", &out);
+  prov_json_count_into(u, "cacheReadInputTokens", &cr);
+  prov_json_count_into(u, "cacheWriteInputTokens", &cw);
   if(in >= 0)
     c->prompt_tokens = in + (cr > 0 ? cr : 0) + (cw > 0 ? cw : 0);
   c->completion_tokens = out;
   c->cached_tokens = cr >= 0 ? cr : in >= 0 ? 0 : -1;
-}
-
-static void bad_response(struct api_error *err, const char *what)
-{
-  api_error_set(err, 502, "upstream_error", "upstream_bad_response", NULL,
-                "The upstream provider sent %s.", what);
 }
 
 static void append(char **acc, size_t *alen, const char *s)
@@ -1084,7 +1000,8 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
                       struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *content = get(get(get(root, "output"), "message"), "content");
+  const cJSON *content = prov_json_get(
+      prov_json_get(prov_json_get(root, "output"), "message"), "content");
   const cJSON *b;
   char *text = NULL, *reasoning = NULL;
   size_t tlen = 0, rlen = 0;
@@ -1094,32 +1011,36 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   (void)p;
   if(!cJSON_IsObject(root) || !cJSON_IsArray(content)) {
     cJSON_Delete(root);
-    bad_response(err, "a response that is not a Bedrock Converse answer");
+    prov_bad_response(err, "a response that is not a Bedrock Converse answer");
     return SB_EPROTO;
   }
   calls = cJSON_CreateArray();
   cJSON_ArrayForEach(b, content)
   {
-    const cJSON *tu = get(b, "toolUse");
+    const cJSON *tu = prov_json_get(b, "toolUse");
     const char *s;
 
-    if((s = get_str(b, "text"))) {
+    if((s = prov_json_str(b, "text"))) {
       append(&text, &tlen, s);
-    } else if((s = get_str(get(get(b, "reasoningContent"), "reasoningText"),
-                           "text"))) {
+    } else if((s = prov_json_str(
+                   prov_json_get(prov_json_get(b, "reasoningContent"),
+                                 "reasoningText"),
+                   "text"))) {
       append(&reasoning, &rlen, s);
     } else if(cJSON_IsObject(tu)) {
-      const cJSON *input = get(tu, "input");
+      const cJSON *input = prov_json_get(tu, "input");
       cJSON *tc = cJSON_CreateObject(), *fn;
       char *args = input ? cJSON_PrintUnformatted(input) : sb_strdup("{}");
       if(!args)
         abort();
       cJSON_AddStringToObject(
-          tc, "id", get_str(tu, "toolUseId") ? get_str(tu, "toolUseId") : "");
+          tc, "id",
+          prov_json_str(tu, "toolUseId") ? prov_json_str(tu, "toolUseId") : "");
       cJSON_AddStringToObject(tc, "type", "function");
       fn = cJSON_AddObjectToObject(tc, "function");
-      cJSON_AddStringToObject(fn, "name",
-                              get_str(tu, "name") ? get_str(tu, "name") : "");
+      cJSON_AddStringToObject(
+          fn, "name",
+          prov_json_str(tu, "name") ? prov_json_str(tu, "name") : "");
       cJSON_AddStringToObject(fn, "arguments", args);
       free(args);
       cJSON_AddItemToArray(calls, tc);
@@ -1150,9 +1071,9 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   cJSON_AddNullToObject(msg, "refusal");
   cJSON_AddNullToObject(choice, "logprobs");
   cJSON_AddStringToObject(choice, "finish_reason",
-                          finish_reason(get_str(root, "stopReason")));
+                          finish_reason(prov_json_str(root, "stopReason")));
 
-  usage_read(get(root, "usage"), &cu);
+  usage_read(prov_json_get(root, "usage"), &cu);
   if(cu.prompt_tokens >= 0 || cu.completion_tokens >= 0) {
     int64_t pt = cu.prompt_tokens > 0 ? cu.prompt_tokens : 0;
     int64_t ct = cu.completion_tokens > 0 ? cu.completion_tokens : 0;
@@ -1206,11 +1127,6 @@ static int stream_complete(const struct prov_stream *s)
   return s->complete;
 }
 
-static int emit(const struct canon_sink *sink, const struct canon_ev *ev)
-{
-  return sink->emit(sink->ud, ev);
-}
-
 static int emit_error(struct prov_stream *s, const struct canon_sink *sink,
                       const struct api_error *err, int rc)
 {
@@ -1218,7 +1134,7 @@ static int emit_error(struct prov_stream *s, const struct canon_sink *sink,
   int r;
 
   s->failed = 1;
-  r = emit(sink, &ev);
+  r = prov_emit(sink, &ev);
   return r ? r : rc;
 }
 
@@ -1229,7 +1145,7 @@ static int ensure_started(struct prov_stream *s, const struct canon_sink *sink)
   if(s->started)
     return 0;
   s->started = 1;
-  return emit(sink, &ev);
+  return prov_emit(sink, &ev);
 }
 
 static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
@@ -1241,7 +1157,7 @@ static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
     return 0;
   ev.text = text;
   ev.len = strlen(text);
-  return emit(sink, &ev);
+  return prov_emit(sink, &ev);
 }
 
 /* The slot for block index (created as -1 when new); NULL if out of range. */
@@ -1265,49 +1181,49 @@ static int *block_at(struct prov_stream *s, const cJSON *index)
 static int on_block_start(struct prov_stream *s, const cJSON *root,
                           const struct canon_sink *sink)
 {
-  const cJSON *tu = get(get(root, "start"), "toolUse");
-  int *slot = block_at(s, get(root, "contentBlockIndex"));
+  const cJSON *tu = prov_json_get(prov_json_get(root, "start"), "toolUse");
+  int *slot = block_at(s, prov_json_get(root, "contentBlockIndex"));
   struct canon_ev ev = {.type = CANON_EV_TOOL_START};
 
   if(!slot)
     return SB_EPROTO;
   if(!cJSON_IsObject(tu))
     return 0; /* other block kinds start silently */
-  ev.id = get_str(tu, "toolUseId");
-  ev.name = get_str(tu, "name");
+  ev.id = prov_json_str(tu, "toolUseId");
+  ev.name = prov_json_str(tu, "name");
   if(!ev.id || !ev.name || *slot >= 0)
     return SB_EPROTO;
   *slot = s->next_tool++;
   ev.index = *slot;
-  return emit(sink, &ev);
+  return prov_emit(sink, &ev);
 }
 
 static int on_block_delta(struct prov_stream *s, const cJSON *root,
                           const struct canon_sink *sink)
 {
-  const cJSON *d = get(root, "delta");
-  const cJSON *rc_ = get(d, "reasoningContent");
-  int *slot = block_at(s, get(root, "contentBlockIndex"));
+  const cJSON *d = prov_json_get(root, "delta");
+  const cJSON *rc_ = prov_json_get(d, "reasoningContent");
+  int *slot = block_at(s, prov_json_get(root, "contentBlockIndex"));
   const char *t;
 
   if(!slot || !cJSON_IsObject(d))
     return SB_EPROTO;
-  if((t = get_str(d, "text")))
+  if((t = prov_json_str(d, "text")))
     return emit_text(sink, CANON_EV_TEXT, 0, t);
-  if(cJSON_IsObject(get(d, "toolUse"))) {
+  if(cJSON_IsObject(prov_json_get(d, "toolUse"))) {
     if(*slot < 0)
       return SB_EPROTO; /* input for a block that never started a tool */
     return emit_text(sink, CANON_EV_TOOL_ARGS, *slot,
-                     get_str(get(d, "toolUse"), "input"));
+                     prov_json_str(prov_json_get(d, "toolUse"), "input"));
   }
   if(cJSON_IsObject(rc_)) {
-    const char *sig = get_str(rc_, "signature");
+    const char *sig = prov_json_str(rc_, "signature");
     if(sig) {
       struct canon_ev ev = {.type = CANON_EV_REASONING, .text = "", .len = 0};
       ev.signature = sig;
-      return emit(sink, &ev);
+      return prov_emit(sink, &ev);
     }
-    return emit_text(sink, CANON_EV_REASONING, 0, get_str(rc_, "text"));
+    return emit_text(sink, CANON_EV_REASONING, 0, prov_json_str(rc_, "text"));
   }
   return 0; /* citations and future delta kinds */
 }
@@ -1325,7 +1241,7 @@ static void exception_error(const char *name, size_t nlen, const cJSON *root,
       {"modelTimeoutException", 504},   {"validationException", 400},
       {"internalServerException", 502}, {"modelStreamErrorException", 502},
   };
-  const char *msg = get_str(root, "message");
+  const char *msg = prov_json_str(root, "message");
   char code[48];
   int status = 502;
 
@@ -1386,7 +1302,7 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   }
   if(!cJSON_IsObject(root)) {
     cJSON_Delete(root);
-    bad_response(&err, "a malformed stream event");
+    prov_bad_response(&err, "a malformed stream event");
     return emit_error(s, sink, &err, SB_EPROTO);
   }
   if(!pl->event || !pl->event_len) {
@@ -1404,21 +1320,21 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   } else if(is_event(pl, "messageStop")) {
     struct canon_ev ev = {.type = CANON_EV_FINISH};
     rc = ensure_started(s, sink);
-    ev.finish_reason = finish_reason(get_str(root, "stopReason"));
+    ev.finish_reason = finish_reason(prov_json_str(root, "stopReason"));
     s->stopped = 1;
     if(!rc)
-      rc = emit(sink, &ev);
+      rc = prov_emit(sink, &ev);
   } else if(is_event(pl, "metadata")) {
     struct canon_ev ev = {.type = CANON_EV_USAGE};
-    usage_read(get(root, "usage"), &ev.usage);
+    usage_read(prov_json_get(root, "usage"), &ev.usage);
     if(s->stopped)
       s->complete = 1;
-    rc = emit(sink, &ev);
+    rc = prov_emit(sink, &ev);
   }
   /* contentBlockStop and unknown event types: nothing. */
   cJSON_Delete(root);
   if(rc == SB_EPROTO) {
-    bad_response(&err, "a malformed stream event");
+    prov_bad_response(&err, "a malformed stream event");
     return emit_error(s, sink, &err, SB_EPROTO);
   }
   return rc;
@@ -1456,7 +1372,7 @@ static enum br_embed_family embed_family(const char *model)
 /* The number of inputs of a validated request (1 for a string). */
 static int embed_count(const cJSON *req)
 {
-  const cJSON *input = get(req, "input");
+  const cJSON *input = prov_json_get(req, "input");
   return cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
 }
 
@@ -1465,46 +1381,52 @@ static int embed_check(const struct prov *p, const cJSON *req,
                        const char *model, enum br_embed_family fam,
                        struct api_error *err)
 {
-  const cJSON *input = get(req, "input");
+  const cJSON *input = prov_json_get(req, "input");
   const cJSON *items = cJSON_IsArray(input) ? input : NULL;
-  const cJSON *dims = get(req, "dimensions");
+  const cJSON *dims = prov_json_get(req, "dimensions");
   const cJSON *it;
   int n = embed_count(req);
 
   if(fam == BR_EMBED_NONE)
-    return fail(err, 400, "unsupported_value", "model",
-                "Provider '%s' (bedrock) serves embeddings from Amazon Titan "
-                "text embedding models (amazon.titan-embed-text-*) and Cohere "
-                "embedding models (cohere.embed-*) only, not '%s'.",
-                p->name, model);
+    return prov_reject(
+        err, 400, "unsupported_value", "model",
+        "Provider '%s' (bedrock) serves embeddings from Amazon Titan "
+        "text embedding models (amazon.titan-embed-text-*) and Cohere "
+        "embedding models (cohere.embed-*) only, not '%s'.",
+        p->name, model);
   cJSON_ArrayForEach(it, items)
   {
     if(!cJSON_IsString(it))
-      return fail(err, 400, "unsupported_value", "input",
-                  "Provider kind 'bedrock' embeds text only; token-id inputs "
-                  "(arrays of integers) are not supported.");
+      return prov_reject(
+          err, 400, "unsupported_value", "input",
+          "Provider kind 'bedrock' embeds text only; token-id inputs "
+          "(arrays of integers) are not supported.");
   }
   if(fam != BR_EMBED_COHERE && n > 1)
-    return fail(err, 400, "unsupported_value", "input",
-                "Amazon Titan embedding models take one input per request; "
-                "got %d.",
-                n);
+    return prov_reject(
+        err, 400, "unsupported_value", "input",
+        "Amazon Titan embedding models take one input per request; "
+        "got %d.",
+        n);
   if(fam == BR_EMBED_COHERE && n > BR_COHERE_MAX_TEXTS)
-    return fail(err, 400, "unsupported_value", "input",
-                "Cohere embedding models on Bedrock take at most %d inputs "
-                "per request; got %d.",
-                BR_COHERE_MAX_TEXTS, n);
+    return prov_reject(
+        err, 400, "unsupported_value", "input",
+        "Cohere embedding models on Bedrock take at most %d inputs "
+        "per request; got %d.",
+        BR_COHERE_MAX_TEXTS, n);
   if(!cJSON_IsNumber(dims))
     return 0;
   if(fam != BR_EMBED_TITAN)
-    return fail(err, 400, "unsupported_parameter", "dimensions",
-                "Model '%s' on Bedrock does not support 'dimensions'.", model);
+    return prov_reject(err, 400, "unsupported_parameter", "dimensions",
+                       "Model '%s' on Bedrock does not support 'dimensions'.",
+                       model);
   if(dims->valuedouble != 256 && dims->valuedouble != 512 &&
      dims->valuedouble != 1024)
-    return fail(err, 400, "unsupported_value", "dimensions",
-                "Amazon Titan text embeddings take 'dimensions' 256, 512 or "
-                "1024, got %g.",
-                dims->valuedouble);
+    return prov_reject(
+        err, 400, "unsupported_value", "dimensions",
+        "Amazon Titan text embeddings take 'dimensions' 256, 512 or "
+        "1024, got %g.",
+        dims->valuedouble);
   return 0;
 }
 
@@ -1513,8 +1435,8 @@ static int build_embeddings(const struct prov *p, const cJSON *req,
                             struct prov_http *out, struct api_error *err)
 {
   enum br_embed_family fam = embed_family(model);
-  const cJSON *input = get(req, "input");
-  const cJSON *dims = get(req, "dimensions");
+  const cJSON *input = prov_json_get(req, "input");
+  const cJSON *dims = prov_json_get(req, "dimensions");
   const cJSON *f;
   cJSON *body;
   char *json;
@@ -1603,21 +1525,23 @@ static int parse_embeddings(const struct prov *p, const char *body, size_t len,
   (void)p;
   canon_usage_init(usage);
   if(fam == BR_EMBED_COHERE) {
-    const char *rt = get_str(root, "response_type");
-    vectors = get(root, "embeddings");
+    const char *rt = prov_json_str(root, "response_type");
+    vectors = prov_json_get(root, "embeddings");
     if((rt && strcmp(rt, "embeddings_floats")) || !cJSON_IsArray(vectors) ||
        cJSON_GetArraySize(vectors) != embed_count(req)) {
       cJSON_Delete(root);
-      bad_response(err, "a response that is not a Cohere embeddings_floats "
+      prov_bad_response(err,
+                        "a response that is not a Cohere embeddings_floats "
                         "answer with one embedding per input");
       return SB_EPROTO;
     }
   } else {
-    vectors = get(root, "embedding");
-    num_into(root, "inputTextTokenCount", &tokens);
+    vectors = prov_json_get(root, "embedding");
+    prov_json_count_into(root, "inputTextTokenCount", &tokens);
     if(!cJSON_IsArray(vectors)) {
       cJSON_Delete(root);
-      bad_response(err, "a response that is not a Titan embeddings answer");
+      prov_bad_response(err,
+                        "a response that is not a Titan embeddings answer");
       return SB_EPROTO;
     }
   }
@@ -1661,7 +1585,8 @@ static int parse_embeddings(const struct prov *p, const char *body, size_t len,
 bad:
   cJSON_Delete(o);
   cJSON_Delete(root);
-  bad_response(err, "an embedding that is not a non-empty array of numbers");
+  prov_bad_response(err,
+                    "an embedding that is not a non-empty array of numbers");
   return SB_EPROTO;
 }
 
@@ -1680,13 +1605,13 @@ static int says_too_long(const char *msg)
 /* The error type from a __type / code field: "ns#Name" or "Name:uri". */
 static void error_type(const cJSON *root, char *out, size_t cap)
 {
-  const char *t = get_str(root, "__type");
+  const char *t = prov_json_str(root, "__type");
   const char *h;
   size_t n;
 
   out[0] = '\0';
   if(!t)
-    t = get_str(root, "code");
+    t = prov_json_str(root, "code");
   if(!t)
     return;
   if((h = strrchr(t, '#')))
@@ -1723,20 +1648,17 @@ static void map_error(const struct prov *p, int status, const char *body,
                       const char *retry_after_ms, struct api_error *err)
 {
   cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
-  const char *msg = get_str(root, "message");
+  const char *msg = prov_json_str(root, "message");
   char type[64];
   int own_credential = !p->cfg || !p->cfg->passthrough_auth;
 
   if(!msg)
-    msg = get_str(root, "Message");
+    msg = prov_json_str(root, "Message");
   error_type(root, type, sizeof(type));
   if(auth_failure(status, type, msg) && own_credential) {
     /* The upstream refused the gateway's credentials: not the client's
      * fault, and the upstream text is not echoed. */
-    api_error_set(err, 502, "upstream_error", "upstream_auth_failed", NULL,
-                  "Provider '%s' rejected the gateway's credentials "
-                  "(upstream status %d).",
-                  p->name, status);
+    prov_err_auth_failed(err, p, status);
   } else if(auth_failure(status, type, msg)) {
     api_error_set(err, 401, "invalid_request_error", "invalid_api_key", NULL,
                   "The upstream provider rejected the credentials.");
@@ -1748,17 +1670,11 @@ static void map_error(const struct prov *p, int status, const char *body,
     api_error_set(err, 429, "insufficient_quota", "quota_exceeded", NULL, "%s",
                   msg ? msg : "The upstream account's quota is exhausted.");
   } else if(status == 503 || status == 529) {
-    api_error_set(err, 503, "upstream_error", "upstream_unavailable", NULL,
-                  "Provider '%s' is overloaded or unavailable%s%s", p->name,
-                  msg ? ": " : ".", msg ? msg : "");
+    prov_err_unavailable(err, p, msg);
   } else if(status == 408 || status == 504) {
-    api_error_set(err, 504, "upstream_error", "upstream_timeout", NULL,
-                  "Provider '%s' timed out%s%s", p->name, msg ? ": " : ".",
-                  msg ? msg : "");
+    prov_err_timeout(err, p, msg);
   } else if(status >= 500 || status < 400 || status == 424) {
-    api_error_set(err, 502, "upstream_error", "upstream_error", NULL,
-                  "Provider '%s' failed with status %d%s%s", p->name, status,
-                  msg ? ": " : ".", msg ? msg : "");
+    prov_err_failed(err, p, status, msg);
   } else if(status == 429) {
     api_error_set(err, 429, "rate_limit_exceeded", "rate_limit_exceeded", NULL,
                   "%s",
@@ -1776,12 +1692,8 @@ static void map_error(const struct prov *p, int status, const char *body,
                   "%s",
                   msg ? msg : "The upstream provider rejected the request.");
   }
-  if(err->status == 429 || err->status == 503) {
-    if(retry_after)
-      err->retry_after_s = atoi(retry_after);
-    if(retry_after_ms)
-      err->retry_after_ms = atoi(retry_after_ms);
-  }
+  if(err->status == 429 || err->status == 503)
+    prov_retry_after(err, retry_after, retry_after_ms);
   cJSON_Delete(root);
 }
 

@@ -3,6 +3,7 @@
  * §9). The parameter policy is in docs/providers/cohere.md.
  */
 #include "providers/cohere.h"
+#include "providers/util.h"
 #include "gateway/oai_chat.h"
 #include "gateway/sb.h"
 
@@ -12,17 +13,6 @@
 
 /* More tool calls than this in one streamed answer is not an answer. */
 #define COHERE_MAX_STREAM_TOOLS 1024
-
-static const cJSON *get(const cJSON *o, const char *k)
-{
-  return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
-static const char *str(const cJSON *o, const char *k)
-{
-  const cJSON *v = get(o, k);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 /* Present and not null. */
 static int given(const cJSON *v)
@@ -254,22 +244,22 @@ static int content(const struct prov *p, const cJSON *c, int images,
   *out = cJSON_CreateArray();
   cJSON_ArrayForEach(part, c)
   {
-    const char *type = str(part, "type");
+    const char *type = prov_json_str(part, "type");
 
     if(type && !strcmp(type, "text")) {
-      text_part(*out, str(part, "text"));
+      text_part(*out, prov_json_str(part, "text"));
     } else if(type && !strcmp(type, "refusal")) {
-      text_part(*out, str(part, "refusal"));
+      text_part(*out, prov_json_str(part, "refusal"));
     } else if(type && images && !strcmp(type, "image_url")) {
-      const cJSON *iu = get(part, "image_url");
+      const cJSON *iu = prov_json_get(part, "image_url");
       cJSON *o = cJSON_CreateObject();
       cJSON *u;
 
       cJSON_AddStringToObject(o, "type", "image_url");
       u = cJSON_AddObjectToObject(o, "image_url");
-      cJSON_AddStringToObject(u, "url", str(iu, "url"));
-      if(str(iu, "detail"))
-        cJSON_AddStringToObject(u, "detail", str(iu, "detail"));
+      cJSON_AddStringToObject(u, "url", prov_json_str(iu, "url"));
+      if(prov_json_str(iu, "detail"))
+        cJSON_AddStringToObject(u, "detail", prov_json_str(iu, "detail"));
       cJSON_AddItemToArray(*out, o);
     } else {
       snprintf(param, sizeof(param), "%s[%d]", path, j);
@@ -297,8 +287,9 @@ static int tool_calls(const struct prov *p, const cJSON *calls, int i,
   *out = cJSON_CreateArray();
   cJSON_ArrayForEach(tc, calls)
   {
-    const char *type = str(tc, "type");
-    const char *args = str(get(tc, "function"), "arguments");
+    const char *type = prov_json_str(tc, "type");
+    const char *args =
+        prov_json_str(prov_json_get(tc, "function"), "arguments");
     cJSON *o, *f;
 
     if(!type || strcmp(type, "function")) {
@@ -308,10 +299,11 @@ static int tool_calls(const struct prov *p, const cJSON *calls, int i,
       return unsupported(p, param, err);
     }
     o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", str(tc, "id"));
+    cJSON_AddStringToObject(o, "id", prov_json_str(tc, "id"));
     cJSON_AddStringToObject(o, "type", "function");
     f = cJSON_AddObjectToObject(o, "function");
-    cJSON_AddStringToObject(f, "name", str(get(tc, "function"), "name"));
+    cJSON_AddStringToObject(
+        f, "name", prov_json_str(prov_json_get(tc, "function"), "name"));
     /* Cohere takes the arguments as a JSON string too: sent unchanged. */
     cJSON_AddStringToObject(f, "arguments", args ? args : "{}");
     cJSON_AddItemToArray(*out, o);
@@ -328,8 +320,8 @@ static int empty(const cJSON *c)
 static int message(const struct prov *p, const cJSON *m, int i, cJSON *msgs,
                    struct api_error *err)
 {
-  const char *role = str(m, "role");
-  const cJSON *c = get(m, "content");
+  const char *role = prov_json_str(m, "role");
+  const cJSON *c = prov_json_get(m, "content");
   cJSON *out, *cc = NULL, *calls = NULL;
   const char *to = role;
   char path[64];
@@ -344,7 +336,7 @@ static int message(const struct prov *p, const cJSON *m, int i, cJSON *msgs,
   } else if(!strcmp(role, "assistant")) {
     rc = content(p, c, 0, path, &cc, err);
     if(!rc)
-      rc = tool_calls(p, get(m, "tool_calls"), i, &calls, err);
+      rc = tool_calls(p, prov_json_get(m, "tool_calls"), i, &calls, err);
     /* Cohere wants content or tool calls, and no empty content beside
      * tool calls. */
     if(!rc && calls && cc && empty(cc)) {
@@ -366,7 +358,8 @@ static int message(const struct prov *p, const cJSON *m, int i, cJSON *msgs,
   out = cJSON_CreateObject();
   cJSON_AddStringToObject(out, "role", to);
   if(!strcmp(role, "tool"))
-    cJSON_AddStringToObject(out, "tool_call_id", str(m, "tool_call_id"));
+    cJSON_AddStringToObject(out, "tool_call_id",
+                            prov_json_str(m, "tool_call_id"));
   if(cc)
     cJSON_AddItemToObject(out, "content", cc);
   if(calls)
@@ -382,12 +375,12 @@ static int messages(const struct prov *p, const cJSON *req, cJSON *body,
   const cJSON *m;
   int i = 0, named = 0;
 
-  cJSON_ArrayForEach(m, get(req, "messages"))
+  cJSON_ArrayForEach(m, prov_json_get(req, "messages"))
   {
     int rc = message(p, m, i++, msgs, err);
     if(rc)
       return rc;
-    if(given(get(m, "name")) && !named++)
+    if(given(prov_json_get(m, "name")) && !named++)
       prov_http_note_dropped(out, "messages[].name");
   }
   return 0;
@@ -398,8 +391,8 @@ static int messages(const struct prov *p, const cJSON *req, cJSON *body,
 static int tools(const struct prov *p, const cJSON *req, cJSON *body,
                  struct api_error *err)
 {
-  const cJSON *tl = get(req, "tools");
-  const cJSON *tc = get(req, "tool_choice");
+  const cJSON *tl = prov_json_get(req, "tools");
+  const cJSON *tc = prov_json_get(req, "tool_choice");
   const cJSON *allowed = NULL, *t;
   const char *only = NULL, *choice = NULL;
   cJSON *arr;
@@ -411,15 +404,15 @@ static int tools(const struct prov *p, const cJSON *req, cJSON *body,
     else if(!strcmp(tc->valuestring, "none"))
       choice = "NONE";
   } else if(cJSON_IsObject(tc)) {
-    const char *type = str(tc, "type");
+    const char *type = prov_json_str(tc, "type");
 
     if(type && !strcmp(type, "function")) {
-      only = str(get(tc, "function"), "name");
+      only = prov_json_str(prov_json_get(tc, "function"), "name");
       choice = "REQUIRED";
     } else if(type && !strcmp(type, "allowed_tools")) {
-      const cJSON *at = get(tc, "allowed_tools");
-      const char *mode = str(at, "mode");
-      allowed = get(at, "tools");
+      const cJSON *at = prov_json_get(tc, "allowed_tools");
+      const char *mode = prov_json_str(at, "mode");
+      allowed = prov_json_get(at, "tools");
       if(mode && !strcmp(mode, "required"))
         choice = "REQUIRED";
     } else {
@@ -434,15 +427,15 @@ static int tools(const struct prov *p, const cJSON *req, cJSON *body,
                      err);
     return 0;
   }
-  if(cJSON_IsFalse(get(req, "parallel_tool_calls")))
+  if(cJSON_IsFalse(prov_json_get(req, "parallel_tool_calls")))
     return unsupported(p, "parallel_tool_calls", err);
 
   arr = cJSON_AddArrayToObject(body, "tools");
   cJSON_ArrayForEach(t, tl)
   {
-    const char *type = str(t, "type");
-    const cJSON *fn = get(t, "function");
-    const char *name = str(fn, "name");
+    const char *type = prov_json_str(t, "type");
+    const cJSON *fn = prov_json_get(t, "function");
+    const char *name = prov_json_str(fn, "name");
     cJSON *o, *f;
     char param[32];
 
@@ -458,7 +451,7 @@ static int tools(const struct prov *p, const cJSON *req, cJSON *body,
       int found = 0;
       cJSON_ArrayForEach(a, allowed)
       {
-        const char *an = str(get(a, "function"), "name");
+        const char *an = prov_json_str(prov_json_get(a, "function"), "name");
         found |= an && name && !strcmp(an, name);
       }
       if(!found)
@@ -468,16 +461,17 @@ static int tools(const struct prov *p, const cJSON *req, cJSON *body,
     cJSON_AddStringToObject(o, "type", "function");
     f = cJSON_AddObjectToObject(o, "function");
     cJSON_AddStringToObject(f, "name", name);
-    if(str(fn, "description"))
-      cJSON_AddStringToObject(f, "description", str(fn, "description"));
-    if(cJSON_IsObject(get(fn, "parameters")))
-      cJSON_AddItemToObject(f, "parameters",
-                            cJSON_Duplicate(get(fn, "parameters"), 1));
+    if(prov_json_str(fn, "description"))
+      cJSON_AddStringToObject(f, "description",
+                              prov_json_str(fn, "description"));
+    if(cJSON_IsObject(prov_json_get(fn, "parameters")))
+      cJSON_AddItemToObject(
+          f, "parameters", cJSON_Duplicate(prov_json_get(fn, "parameters"), 1));
     else
       cJSON_AddItemToObject(
           f, "parameters",
           cJSON_Parse("{\"type\":\"object\",\"properties\":{}}"));
-    strict |= cJSON_IsTrue(get(fn, "strict"));
+    strict |= cJSON_IsTrue(prov_json_get(fn, "strict"));
     cJSON_AddItemToArray(arr, o);
     sent++;
   }
@@ -494,7 +488,7 @@ static int tools(const struct prov *p, const cJSON *req, cJSON *body,
 static void copy_number(const cJSON *req, const char *from, cJSON *body,
                         const char *to)
 {
-  const cJSON *v = get(req, from);
+  const cJSON *v = prov_json_get(req, from);
 
   if(cJSON_IsNumber(v))
     cJSON_AddItemToObject(body, to, cJSON_Duplicate(v, 0));
@@ -505,13 +499,13 @@ static int sampling(const cJSON *req, cJSON *body, struct api_error *err)
   const cJSON *v;
 
   copy_number(req, "temperature", body, "temperature");
-  v = get(req, "top_p");
+  v = prov_json_get(req, "top_p");
   if(cJSON_IsNumber(v)) {
     /* Cohere's p lies in [0.01, 0.99]; OpenAI's 1.0 means "no cut". */
     double d = v->valuedouble;
     cJSON_AddNumberToObject(body, "p", d < 0.01 ? 0.01 : d > 0.99 ? 0.99 : d);
   }
-  v = get(req, "top_k");
+  v = prov_json_get(req, "top_k");
   if(given(v)) {
     if(!cJSON_IsNumber(v))
       return invalid("top_k", "invalid_type",
@@ -525,14 +519,14 @@ static int sampling(const cJSON *req, cJSON *body, struct api_error *err)
     cJSON_AddNumberToObject(body, "k", v->valuedouble);
   }
   copy_number(req, "seed", body, "seed");
-  v = get(req, "stop");
+  v = prov_json_get(req, "stop");
   if(cJSON_IsString(v)) {
     cJSON *a = cJSON_AddArrayToObject(body, "stop_sequences");
     cJSON_AddItemToArray(a, cJSON_CreateString(v->valuestring));
   } else if(cJSON_GetArraySize(v)) {
     cJSON_AddItemToObject(body, "stop_sequences", cJSON_Duplicate(v, 1));
   }
-  if(cJSON_IsNumber(get(req, "max_completion_tokens")))
+  if(cJSON_IsNumber(prov_json_get(req, "max_completion_tokens")))
     copy_number(req, "max_completion_tokens", body, "max_tokens");
   else
     copy_number(req, "max_tokens", body, "max_tokens");
@@ -543,8 +537,8 @@ static int sampling(const cJSON *req, cJSON *body, struct api_error *err)
 
 static void response_format(const cJSON *req, cJSON *body)
 {
-  const cJSON *rf = get(req, "response_format");
-  const char *type = str(rf, "type");
+  const cJSON *rf = prov_json_get(req, "response_format");
+  const char *type = prov_json_str(rf, "type");
   cJSON *o;
 
   if(!type || !strcmp(type, "text"))
@@ -552,7 +546,8 @@ static void response_format(const cJSON *req, cJSON *body)
   o = cJSON_AddObjectToObject(body, "response_format");
   cJSON_AddStringToObject(o, "type", "json_object");
   if(!strcmp(type, "json_schema")) {
-    const cJSON *schema = get(get(rf, "json_schema"), "schema");
+    const cJSON *schema =
+        prov_json_get(prov_json_get(rf, "json_schema"), "schema");
     if(cJSON_IsObject(schema))
       cJSON_AddItemToObject(o, "json_schema", cJSON_Duplicate(schema, 1));
   }
@@ -560,7 +555,7 @@ static void response_format(const cJSON *req, cJSON *body)
 
 static int thinking(const cJSON *req, cJSON *body, struct api_error *err)
 {
-  const char *effort = str(req, "reasoning_effort");
+  const char *effort = prov_json_str(req, "reasoning_effort");
   int budget;
   cJSON *o;
 
@@ -602,7 +597,7 @@ static int build_chat(const struct prov *p, const cJSON *req, const char *model,
                       const struct prov_client *client, struct prov_http *out,
                       struct api_error *err)
 {
-  int stream = cJSON_IsTrue(get(req, "stream"));
+  int stream = cJSON_IsTrue(prov_json_get(req, "stream"));
   cJSON *body = cJSON_CreateObject();
   char *json;
   int rc;
@@ -672,23 +667,17 @@ static void upstream_failed(const char *finish, const char *msg,
                     : "The upstream provider failed generating the answer.");
 }
 
-static void bad_response(struct api_error *err, const char *what)
-{
-  api_error_set(err, 502, "upstream_error", "upstream_bad_response", NULL,
-                "The upstream provider sent %s.", what);
-}
-
 static int64_t count(const cJSON *o, const char *k)
 {
-  const cJSON *v = get(o, k);
+  const cJSON *v = prov_json_get(o, k);
   return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
 }
 
 /* usage.tokens.*, falling back to usage.billed_units.* (§9.4). */
 static void read_usage(const cJSON *usage, struct canon_usage *u)
 {
-  const cJSON *tok = get(usage, "tokens");
-  const cJSON *billed = get(usage, "billed_units");
+  const cJSON *tok = prov_json_get(usage, "tokens");
+  const cJSON *billed = prov_json_get(usage, "billed_units");
 
   u->prompt_tokens = count(tok, "input_tokens");
   if(u->prompt_tokens < 0)
@@ -731,9 +720,9 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
                       struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *msg = get(root, "message");
-  const char *finish = str(root, "finish_reason");
-  const cJSON *it, *calls = get(msg, "tool_calls");
+  const cJSON *msg = prov_json_get(root, "message");
+  const char *finish = prov_json_str(root, "finish_reason");
+  const cJSON *it, *calls = prov_json_get(msg, "tool_calls");
   char *text = NULL, *reasoning = NULL;
   cJSON *res, *choice, *m;
   int ncalls = 0;
@@ -743,26 +732,26 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   canon_usage_init(usage);
   if(!cJSON_IsObject(root) || !cJSON_IsObject(msg)) {
     cJSON_Delete(root);
-    bad_response(err, "a response that is not a Cohere chat answer");
+    prov_bad_response(err, "a response that is not a Cohere chat answer");
     return SB_EPROTO;
   }
-  read_usage(get(root, "usage"), usage);
+  read_usage(prov_json_get(root, "usage"), usage);
   if(!finish_reason(finish, 0)) {
-    upstream_failed(finish, str(root, "error"), err);
+    upstream_failed(finish, prov_json_str(root, "error"), err);
     cJSON_Delete(root);
     return SB_EIO;
   }
   /* tool_plan is the model's reasoning before its tool calls. */
-  append(&reasoning, str(msg, "tool_plan"));
-  if(cJSON_IsString(get(msg, "content")))
-    append(&text, str(msg, "content"));
-  cJSON_ArrayForEach(it, get(msg, "content"))
+  append(&reasoning, prov_json_str(msg, "tool_plan"));
+  if(cJSON_IsString(prov_json_get(msg, "content")))
+    append(&text, prov_json_str(msg, "content"));
+  cJSON_ArrayForEach(it, prov_json_get(msg, "content"))
   {
-    const char *type = str(it, "type");
+    const char *type = prov_json_str(it, "type");
     if(type && !strcmp(type, "text"))
-      append(&text, str(it, "text"));
+      append(&text, prov_json_str(it, "text"));
     else if(type && !strcmp(type, "thinking"))
-      append(&reasoning, str(it, "thinking"));
+      append(&reasoning, prov_json_str(it, "thinking"));
   }
 
   res = cJSON_CreateObject();
@@ -786,15 +775,17 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
     cJSON *arr = cJSON_AddArrayToObject(m, "tool_calls");
     cJSON_ArrayForEach(it, calls)
     {
-      const cJSON *fn = get(it, "function");
-      const cJSON *args = get(fn, "arguments");
+      const cJSON *fn = prov_json_get(it, "function");
+      const cJSON *args = prov_json_get(fn, "arguments");
       cJSON *o = cJSON_CreateObject(), *f;
 
-      cJSON_AddStringToObject(o, "id", str(it, "id") ? str(it, "id") : "");
+      cJSON_AddStringToObject(
+          o, "id", prov_json_str(it, "id") ? prov_json_str(it, "id") : "");
       cJSON_AddStringToObject(o, "type", "function");
       f = cJSON_AddObjectToObject(o, "function");
-      cJSON_AddStringToObject(f, "name",
-                              str(fn, "name") ? str(fn, "name") : "");
+      cJSON_AddStringToObject(
+          f, "name",
+          prov_json_str(fn, "name") ? prov_json_str(fn, "name") : "");
       if(cJSON_IsString(args)) {
         cJSON_AddStringToObject(f, "arguments", args->valuestring);
       } else if(given(args)) {
@@ -856,18 +847,13 @@ static int stream_complete(const struct prov_stream *s)
   return s->done;
 }
 
-static int emit(const struct canon_sink *sink, const struct canon_ev *ev)
-{
-  return sink->emit(sink->ud, ev);
-}
-
 static int fail(struct prov_stream *s, const struct canon_sink *sink, int rc)
 {
   struct canon_ev ev = {.type = CANON_EV_ERROR, .err = &s->err};
   int e;
 
   s->failed = 1;
-  e = emit(sink, &ev);
+  e = prov_emit(sink, &ev);
   return e ? e : rc;
 }
 
@@ -880,7 +866,7 @@ static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
     return 0;
   ev.text = text;
   ev.len = strlen(text);
-  return emit(sink, &ev);
+  return prov_emit(sink, &ev);
 }
 
 static int tool_slot(const struct prov_stream *s, int upstream)
@@ -894,74 +880,77 @@ static int tool_slot(const struct prov_stream *s, int upstream)
 /* delta.message.tool_calls: one object (an array of one is accepted). */
 static const cJSON *stream_tool(const cJSON *msg)
 {
-  const cJSON *tc = get(msg, "tool_calls");
+  const cJSON *tc = prov_json_get(msg, "tool_calls");
   return cJSON_IsArray(tc) ? cJSON_GetArrayItem(tc, 0) : tc;
 }
 
 static int on_tool_start(struct prov_stream *s, const cJSON *root,
                          const cJSON *msg, const struct canon_sink *sink)
 {
-  const cJSON *idx = get(root, "index");
+  const cJSON *idx = prov_json_get(root, "index");
   const cJSON *tc = stream_tool(msg);
-  const cJSON *fn = get(tc, "function");
+  const cJSON *fn = prov_json_get(tc, "function");
   int up = cJSON_IsNumber(idx) ? idx->valueint : s->ntools;
   struct canon_ev ev = {.type = CANON_EV_TOOL_START};
 
-  if(!str(fn, "name") || tool_slot(s, up) >= 0 ||
+  if(!prov_json_str(fn, "name") || tool_slot(s, up) >= 0 ||
      s->ntools >= COHERE_MAX_STREAM_TOOLS) {
-    bad_response(&s->err, "a tool-call-start event it cannot read");
+    prov_bad_response(&s->err, "a tool-call-start event it cannot read");
     return fail(s, sink, SB_EPROTO);
   }
   s->tools = sb_realloc(s->tools, sizeof(*s->tools) * (size_t)(s->ntools + 1));
   s->tools[s->ntools].upstream = up;
   s->tools[s->ntools].id = s->ntools;
   ev.index = s->ntools++;
-  ev.id = str(tc, "id");
-  ev.name = str(fn, "name");
-  ev.text = str(fn, "arguments") ? str(fn, "arguments") : "";
+  ev.id = prov_json_str(tc, "id");
+  ev.name = prov_json_str(fn, "name");
+  ev.text =
+      prov_json_str(fn, "arguments") ? prov_json_str(fn, "arguments") : "";
   ev.len = strlen(ev.text);
-  return emit(sink, &ev);
+  return prov_emit(sink, &ev);
 }
 
 static int on_tool_delta(struct prov_stream *s, const cJSON *root,
                          const cJSON *msg, const struct canon_sink *sink)
 {
-  const cJSON *idx = get(root, "index");
-  const char *args = str(get(stream_tool(msg), "function"), "arguments");
+  const cJSON *idx = prov_json_get(root, "index");
+  const char *args =
+      prov_json_str(prov_json_get(stream_tool(msg), "function"), "arguments");
   struct canon_ev ev = {.type = CANON_EV_TOOL_ARGS};
 
   ev.index = cJSON_IsNumber(idx) ? tool_slot(s, idx->valueint) : s->ntools - 1;
   if(ev.index < 0) {
-    bad_response(&s->err, "a tool-call-delta for a tool call never started");
+    prov_bad_response(&s->err,
+                      "a tool-call-delta for a tool call never started");
     return fail(s, sink, SB_EPROTO);
   }
   if(!args || !*args)
     return 0;
   ev.text = args;
   ev.len = strlen(args);
-  return emit(sink, &ev);
+  return prov_emit(sink, &ev);
 }
 
 static int on_message_end(struct prov_stream *s, const cJSON *delta,
                           const struct canon_sink *sink)
 {
-  const char *finish = str(delta, "finish_reason");
+  const char *finish = prov_json_str(delta, "finish_reason");
   const char *reason = finish_reason(finish, s->ntools > 0);
   struct canon_ev ev = {.type = CANON_EV_FINISH};
   int rc;
 
   if(!reason) {
-    upstream_failed(finish, str(delta, "error"), &s->err);
+    upstream_failed(finish, prov_json_str(delta, "error"), &s->err);
     return fail(s, sink, SB_EIO);
   }
   s->done = 1;
   ev.finish_reason = reason;
-  rc = emit(sink, &ev);
-  if(!rc && cJSON_IsObject(get(delta, "usage"))) {
+  rc = prov_emit(sink, &ev);
+  if(!rc && cJSON_IsObject(prov_json_get(delta, "usage"))) {
     struct canon_ev u = {.type = CANON_EV_USAGE};
     canon_usage_init(&u.usage);
-    read_usage(get(delta, "usage"), &u.usage);
-    rc = emit(sink, &u);
+    read_usage(prov_json_get(delta, "usage"), &u.usage);
+    rc = prov_emit(sink, &u);
   }
   return rc;
 }
@@ -969,20 +958,21 @@ static int on_message_end(struct prov_stream *s, const cJSON *delta,
 static int dispatch(struct prov_stream *s, const char *type, const cJSON *root,
                     const struct canon_sink *sink)
 {
-  const cJSON *delta = get(root, "delta");
-  const cJSON *msg = get(delta, "message");
+  const cJSON *delta = prov_json_get(root, "delta");
+  const cJSON *msg = prov_json_get(delta, "message");
 
   if(!strcmp(type, "message-start")) {
-    struct canon_ev ev = {.type = CANON_EV_START, .id = str(root, "id")};
-    return emit(sink, &ev);
+    struct canon_ev ev = {.type = CANON_EV_START,
+                          .id = prov_json_str(root, "id")};
+    return prov_emit(sink, &ev);
   }
   if(!strcmp(type, "content-start") || !strcmp(type, "content-delta")) {
-    const cJSON *c = get(msg, "content");
-    int rc = emit_text(sink, CANON_EV_REASONING, str(c, "thinking"));
-    return rc ? rc : emit_text(sink, CANON_EV_TEXT, str(c, "text"));
+    const cJSON *c = prov_json_get(msg, "content");
+    int rc = emit_text(sink, CANON_EV_REASONING, prov_json_str(c, "thinking"));
+    return rc ? rc : emit_text(sink, CANON_EV_TEXT, prov_json_str(c, "text"));
   }
   if(!strcmp(type, "tool-plan-delta"))
-    return emit_text(sink, CANON_EV_REASONING, str(msg, "tool_plan"));
+    return emit_text(sink, CANON_EV_REASONING, prov_json_str(msg, "tool_plan"));
   if(!strcmp(type, "tool-call-start"))
     return on_tool_start(s, root, msg, sink);
   if(!strcmp(type, "tool-call-delta"))
@@ -1008,18 +998,18 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   root = cJSON_ParseWithLength(pl->data, pl->len);
   if(!cJSON_IsObject(root)) {
     cJSON_Delete(root);
-    bad_response(&s->err, "a malformed stream event");
+    prov_bad_response(&s->err, "a malformed stream event");
     return fail(s, sink, SB_EPROTO);
   }
-  type = str(root, "type");
+  type = prov_json_str(root, "type");
   if(!type && pl->event) {
     event = sb_strndup(pl->event, pl->event_len);
     type = event;
   }
-  if(!type && str(root, "message")) {
+  if(!type && prov_json_str(root, "message")) {
     /* An error body ({"id","message"}) in place of an event. */
     api_error_set(&s->err, 502, "upstream_error", "upstream_error", NULL, "%s",
-                  str(root, "message"));
+                  prov_json_str(root, "message"));
     rc = fail(s, sink, SB_EIO);
   } else {
     rc = type ? dispatch(s, type, root, sink) : 0;
@@ -1073,7 +1063,7 @@ static int embed_dimensions(const struct prov *p, const cJSON *req,
                             const char *model, cJSON *body,
                             struct api_error *err)
 {
-  const cJSON *d = get(req, "dimensions");
+  const cJSON *d = prov_json_get(req, "dimensions");
 
   if(!cJSON_IsNumber(d))
     return 0;
@@ -1110,7 +1100,7 @@ static int build_embeddings(const struct prov *p, const cJSON *req,
 
   memset(out, 0, sizeof(*out));
   cJSON_AddStringToObject(body, "model", model);
-  rc = embed_texts(p, get(req, "input"), &texts, err);
+  rc = embed_texts(p, prov_json_get(req, "input"), &texts, err);
   if(!rc) {
     cJSON_AddItemToObject(body, "texts", texts);
     cJSON_AddStringToObject(body, "input_type", o->embed_input_type);
@@ -1155,7 +1145,7 @@ static int build_embeddings(const struct prov *p, const cJSON *req,
 /* The number of inputs of a validated request. */
 static int embed_count(const cJSON *req)
 {
-  const cJSON *input = get(req, "input");
+  const cJSON *input = prov_json_get(req, "input");
   return cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
 }
 
@@ -1164,8 +1154,8 @@ static int parse_embeddings(const struct prov *p, const char *body, size_t len,
                             struct canon_usage *usage, struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *emb = get(root, "embeddings");
-  const cJSON *vecs = cJSON_IsArray(emb) ? emb : get(emb, "float");
+  const cJSON *emb = prov_json_get(root, "embeddings");
+  const cJSON *vecs = cJSON_IsArray(emb) ? emb : prov_json_get(emb, "float");
   const cJSON *v, *x;
   cJSON *res, *data, *us;
   int64_t tokens;
@@ -1176,8 +1166,8 @@ static int parse_embeddings(const struct prov *p, const char *body, size_t len,
   canon_usage_init(usage);
   if(!cJSON_IsArray(vecs) || cJSON_GetArraySize(vecs) != embed_count(req)) {
     cJSON_Delete(root);
-    bad_response(err, "a response that is not a Cohere float embeddings "
-                      "answer for every input");
+    prov_bad_response(err, "a response that is not a Cohere float embeddings "
+                           "answer for every input");
     return SB_EPROTO;
   }
   cJSON_ArrayForEach(v, vecs)
@@ -1190,11 +1180,12 @@ static int parse_embeddings(const struct prov *p, const char *body, size_t len,
     }
     if(!ok) {
       cJSON_Delete(root);
-      bad_response(err, "an embedding that is not an array of numbers");
+      prov_bad_response(err, "an embedding that is not an array of numbers");
       return SB_EPROTO;
     }
   }
-  tokens = count(get(get(root, "meta"), "billed_units"), "input_tokens");
+  tokens = count(prov_json_get(prov_json_get(root, "meta"), "billed_units"),
+                 "input_tokens");
   usage->prompt_tokens = tokens;
   usage->completion_tokens = 0;
 
@@ -1227,29 +1218,22 @@ static void map_error(const struct prov *p, int status, const char *body,
                       const char *retry_after_ms, struct api_error *err)
 {
   cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
-  const char *msg = str(root, "message");
+  const char *msg = prov_json_str(root, "message");
   int own_credential = !p->cfg || !p->cfg->passthrough_auth;
 
   if(!msg)
-    msg = str(root, "error");
+    msg = prov_json_str(root, "error");
   if((status == 401 || status == 403 || status == 498) && own_credential) {
     /* The client can do nothing about it, and the upstream's message
      * may quote the key. */
-    api_error_set(err, 502, "upstream_error", "upstream_auth_failed", NULL,
-                  "Provider '%s' rejected the gateway's credentials "
-                  "(upstream status %d).",
-                  p->name, status);
+    prov_err_auth_failed(err, p, status);
   } else if(status == 401 || status == 498) {
     api_error_set(err, 401, "invalid_request_error", "invalid_api_key", NULL,
                   "Provider '%s' rejected the credentials.", p->name);
   } else if(status == 503 || status == 529) {
-    api_error_set(err, 503, "upstream_error", "upstream_unavailable", NULL,
-                  "Provider '%s' is overloaded or unavailable%s%s", p->name,
-                  msg ? ": " : ".", msg ? msg : "");
+    prov_err_unavailable(err, p, msg);
   } else if(status >= 500 || status < 400 || status == 499) {
-    api_error_set(err, 502, "upstream_error", "upstream_error", NULL,
-                  "Provider '%s' failed with status %d%s%s", p->name, status,
-                  msg ? ": " : ".", msg ? msg : "");
+    prov_err_failed(err, p, status, msg);
   } else if(status == 402) {
     api_error_set(err, 429, "insufficient_quota", "insufficient_quota", NULL,
                   "%s", msg ? msg : "The upstream account is out of credit.");
@@ -1271,12 +1255,8 @@ static void map_error(const struct prov *p, int status, const char *body,
     api_error_set(err, st, "invalid_request_error", code, NULL, "%s",
                   msg ? msg : "The upstream provider rejected the request.");
   }
-  if(status == 429 || status == 503 || status == 529) {
-    if(retry_after)
-      err->retry_after_s = atoi(retry_after);
-    if(retry_after_ms)
-      err->retry_after_ms = atoi(retry_after_ms);
-  }
+  if(status == 429 || status == 503 || status == 529)
+    prov_retry_after(err, retry_after, retry_after_ms);
   cJSON_Delete(root);
 }
 
@@ -1290,38 +1270,26 @@ static void build_models(const struct prov *p, struct prov_http *out)
   auth_headers(p, NULL, out);
 }
 
+/* Models that serve chat or embed; a model that does not list its
+ * endpoints is kept. */
+static const char *model_name(const cJSON *m)
+{
+  const char *name = prov_json_str(m, "name");
+  const cJSON *eps = prov_json_get(m, "endpoints"), *e;
+  int serves = !cJSON_IsArray(eps); /* not said: kept */
+
+  cJSON_ArrayForEach(e, eps)
+  {
+    const char *ep = cJSON_IsString(e) ? e->valuestring : "";
+    serves |= !strcmp(ep, "chat") || !strcmp(ep, "embed");
+  }
+  return serves ? name : NULL;
+}
+
 static int parse_models(const char *body, size_t len, char ***models,
                         int *nmodels)
 {
-  cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *list = get(root, "models");
-  const cJSON *m;
-  char **v;
-  int n = 0;
-
-  if(!cJSON_IsArray(list)) {
-    cJSON_Delete(root);
-    return SB_EPROTO;
-  }
-  v = sb_calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
-  cJSON_ArrayForEach(m, list)
-  {
-    const char *name = str(m, "name");
-    const cJSON *eps = get(m, "endpoints"), *e;
-    int serves = !cJSON_IsArray(eps); /* not said: kept */
-
-    cJSON_ArrayForEach(e, eps)
-    {
-      const char *ep = cJSON_IsString(e) ? e->valuestring : "";
-      serves |= !strcmp(ep, "chat") || !strcmp(ep, "embed");
-    }
-    if(name && *name && serves)
-      v[n++] = sb_strdup(name);
-  }
-  cJSON_Delete(root);
-  *models = v;
-  *nmodels = n;
-  return 0;
+  return prov_models_parse(body, len, "models", model_name, models, nmodels);
 }
 
 const struct prov_adapter prov_cohere_adapter = {

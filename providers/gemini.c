@@ -1,4 +1,5 @@
 #include "providers/gemini.h"
+#include "providers/util.h"
 #include "gateway/oai_chat.h"
 #include "gateway/sb.h"
 
@@ -12,24 +13,6 @@
   (OAI_CAP_TOOLS | OAI_CAP_N | OAI_CAP_RESPONSE_FORMAT | OAI_CAP_IMAGES)
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static const cJSON *get(const cJSON *o, const char *k)
-{
-  return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
-static const char *get_str(const cJSON *o, const char *k)
-{
-  const cJSON *v = get(o, k);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* Present and not null. */
-static int has(const cJSON *o, const char *k)
-{
-  const cJSON *v = get(o, k);
-  return v && !cJSON_IsNull(v);
-}
 
 static int bad(struct api_error *err, const char *code, const char *param,
                const char *msg)
@@ -141,9 +124,9 @@ static void text_parts(cJSON *parts, const cJSON *content)
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *t = get_str(part, "text");
+    const char *t = prov_json_str(part, "text");
     if(!t)
-      t = get_str(part, "refusal");
+      t = prov_json_str(part, "refusal");
     if(t && *t) {
       cJSON *p = cJSON_CreateObject();
       cJSON_AddStringToObject(p, "text", t);
@@ -164,7 +147,7 @@ static char *content_text(const cJSON *content)
     return sb_strdup(content->valuestring);
   cJSON_ArrayForEach(part, content)
   {
-    const char *t = get_str(part, "text");
+    const char *t = prov_json_str(part, "text");
     if(t)
       n += strlen(t);
   }
@@ -172,7 +155,7 @@ static char *content_text(const cJSON *content)
   n = 0;
   cJSON_ArrayForEach(part, content)
   {
-    const char *t = get_str(part, "text");
+    const char *t = prov_json_str(part, "text");
     if(t) {
       memcpy(s + n, t, strlen(t));
       n += strlen(t);
@@ -227,25 +210,26 @@ static int user_parts(cJSON *parts, const cJSON *content, const char *mpath,
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *type = get_str(part, "type");
+    const char *type = prov_json_str(part, "type");
     int rc = 0;
 
     if(!type || !strcmp(type, "text")) {
-      const char *t = get_str(part, "text");
+      const char *t = prov_json_str(part, "text");
       if(t && *t) {
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "text", t);
         cJSON_AddItemToArray(parts, p);
       }
     } else if(!strcmp(type, "image_url")) {
-      const char *url = get_str(get(part, "image_url"), "url");
+      const char *url = prov_json_str(prov_json_get(part, "image_url"), "url");
       snprintf(param, sizeof(param), "%s.content[%d].image_url.url", mpath, j);
       rc = data_url_part(parts, url ? url : "", param, err);
     } else if(!strcmp(type, "file") &&
-              get_str(get(part, "file"), "file_data")) {
+              prov_json_str(prov_json_get(part, "file"), "file_data")) {
       snprintf(param, sizeof(param), "%s.content[%d].file.file_data", mpath, j);
-      rc = data_url_part(parts, get_str(get(part, "file"), "file_data"), param,
-                         err);
+      rc = data_url_part(
+          parts, prov_json_str(prov_json_get(part, "file"), "file_data"), param,
+          err);
     } else {
       snprintf(param, sizeof(param), "%s.content[%d]", mpath, j);
       api_error_set(err, 400, "invalid_request_error", "unsupported_value",
@@ -275,7 +259,7 @@ static void add_turn(cJSON *contents, const char *role, cJSON *parts)
     cJSON_Delete(parts);
     return;
   }
-  if(last && !strcmp(get_str(last, "role"), role)) {
+  if(last && !strcmp(prov_json_str(last, "role"), role)) {
     cJSON *lp = cJSON_GetObjectItemCaseSensitive(last, "parts");
     while(parts->child) {
       cJSON *p = cJSON_DetachItemViaPointer(parts, parts->child);
@@ -317,24 +301,25 @@ static int parse_args(const char *args, const char *param, cJSON **out,
 static const cJSON *find_ext_signature(const cJSON *tc)
 {
   const cJSON *s =
-      get(get(get(tc, "extra_content"), "google"), "thought_signature");
+      prov_json_get(prov_json_get(prov_json_get(tc, "extra_content"), "google"),
+                    "thought_signature");
   return cJSON_IsString(s) && *s->valuestring ? s : NULL;
 }
 
 static int assistant_parts(cJSON *parts, const cJSON *msg, const char *mpath,
                            struct api_error *err)
 {
-  const cJSON *tcs = get(msg, "tool_calls");
+  const cJSON *tcs = prov_json_get(msg, "tool_calls");
   const cJSON *tc;
-  const cJSON *fc = get(msg, "function_call");
+  const cJSON *fc = prov_json_get(msg, "function_call");
   char param[96];
   int j = 0;
 
-  if(has(msg, "content"))
-    text_parts(parts, get(msg, "content"));
+  if(prov_json_present(msg, "content"))
+    text_parts(parts, prov_json_get(msg, "content"));
   cJSON_ArrayForEach(tc, tcs)
   {
-    const cJSON *fn = get(tc, "function");
+    const cJSON *fn = prov_json_get(tc, "function");
     const cJSON *ext = find_ext_signature(tc);
     cJSON *p, *call, *args;
     char *uid, *sig;
@@ -347,13 +332,13 @@ static int assistant_parts(cJSON *parts, const cJSON *msg, const char *mpath,
     }
     snprintf(param, sizeof(param), "%s.tool_calls[%d].function.arguments",
              mpath, j);
-    rc = parse_args(get_str(fn, "arguments"), param, &args, err);
+    rc = parse_args(prov_json_str(fn, "arguments"), param, &args, err);
     if(rc)
       return rc;
-    split_call_id(get_str(tc, "id"), &uid, &sig);
+    split_call_id(prov_json_str(tc, "id"), &uid, &sig);
     p = cJSON_CreateObject();
     call = cJSON_AddObjectToObject(p, "functionCall");
-    cJSON_AddStringToObject(call, "name", get_str(fn, "name"));
+    cJSON_AddStringToObject(call, "name", prov_json_str(fn, "name"));
     cJSON_AddItemToObject(call, "args", args);
     if(uid)
       cJSON_AddStringToObject(call, "id", uid);
@@ -371,12 +356,12 @@ static int assistant_parts(cJSON *parts, const cJSON *msg, const char *mpath,
     int rc;
 
     snprintf(param, sizeof(param), "%s.function_call.arguments", mpath);
-    rc = parse_args(get_str(fc, "arguments"), param, &args, err);
+    rc = parse_args(prov_json_str(fc, "arguments"), param, &args, err);
     if(rc)
       return rc;
     p = cJSON_CreateObject();
     call = cJSON_AddObjectToObject(p, "functionCall");
-    cJSON_AddStringToObject(call, "name", get_str(fc, "name"));
+    cJSON_AddStringToObject(call, "name", prov_json_str(fc, "name"));
     cJSON_AddItemToObject(call, "args", args);
     cJSON_AddItemToArray(parts, p);
   }
@@ -396,13 +381,13 @@ static const char *tool_name_for(const cJSON *msgs, int upto, const char *id)
     const cJSON *tc;
     if(i++ >= upto)
       break;
-    if(strcmp(get_str(m, "role"), "assistant"))
+    if(strcmp(prov_json_str(m, "role"), "assistant"))
       continue;
-    cJSON_ArrayForEach(tc, get(m, "tool_calls"))
+    cJSON_ArrayForEach(tc, prov_json_get(m, "tool_calls"))
     {
-      const char *tid = get_str(tc, "id");
+      const char *tid = prov_json_str(tc, "id");
       if(tid && !strcmp(tid, id))
-        name = get_str(get(tc, "function"), "name");
+        name = prov_json_str(prov_json_get(tc, "function"), "name");
     }
   }
   return name;
@@ -438,7 +423,7 @@ static cJSON *function_response(const char *name, const char *id,
 
 static int build_contents(const cJSON *req, cJSON *body, struct api_error *err)
 {
-  const cJSON *msgs = get(req, "messages");
+  const cJSON *msgs = prov_json_get(req, "messages");
   const cJSON *m;
   cJSON *contents = cJSON_CreateArray();
   cJSON *sys = cJSON_CreateArray();
@@ -448,8 +433,8 @@ static int build_contents(const cJSON *req, cJSON *body, struct api_error *err)
 
   cJSON_ArrayForEach(m, msgs)
   {
-    const char *role = get_str(m, "role");
-    const cJSON *content = get(m, "content");
+    const char *role = prov_json_str(m, "role");
+    const cJSON *content = prov_json_get(m, "content");
     cJSON *parts;
 
     snprintf(mpath, sizeof(mpath), "messages[%d]", i);
@@ -468,8 +453,9 @@ static int build_contents(const cJSON *req, cJSON *body, struct api_error *err)
       if(!rc)
         add_turn(contents, "model", parts);
     } else { /* tool, function */
-      const char *id = get_str(m, "tool_call_id");
-      const char *name = id ? tool_name_for(msgs, i, id) : get_str(m, "name");
+      const char *id = prov_json_str(m, "tool_call_id");
+      const char *name =
+          id ? tool_name_for(msgs, i, id) : prov_json_str(m, "name");
       if(!name) {
         char param[64];
         snprintf(param, sizeof(param), "%s.tool_call_id", mpath);
@@ -513,26 +499,26 @@ static int build_contents(const cJSON *req, cJSON *body, struct api_error *err)
 
 static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
 {
-  const cJSON *tools = get(req, "tools");
-  const cJSON *tc = get(req, "tool_choice");
+  const cJSON *tools = prov_json_get(req, "tools");
+  const cJSON *tc = prov_json_get(req, "tool_choice");
   const cJSON *t;
   cJSON *decls, *fcc;
   char param[48];
   int i = 0;
 
-  if(has(req, "functions"))
+  if(prov_json_present(req, "functions"))
     return unsupported(err, "functions",
                        "the deprecated 'functions' field (use 'tools')");
-  if(has(req, "function_call"))
+  if(prov_json_present(req, "function_call"))
     return unsupported(err, "function_call",
                        "the deprecated 'function_call' field (use "
                        "'tool_choice')");
-  if(cJSON_IsFalse(get(req, "parallel_tool_calls")))
+  if(cJSON_IsFalse(prov_json_get(req, "parallel_tool_calls")))
     return unsupported(err, "parallel_tool_calls",
                        "'parallel_tool_calls': false (Gemini cannot limit "
                        "the number of calls)");
   if(!cJSON_GetArraySize(tools)) {
-    if(has(req, "tool_choice") &&
+    if(prov_json_present(req, "tool_choice") &&
        !(cJSON_IsString(tc) && !strcmp(tc->valuestring, "none")))
       return bad(err, "invalid_value", "tool_choice",
                  "'tool_choice' is only allowed when 'tools' are given.");
@@ -541,7 +527,7 @@ static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
   decls = cJSON_CreateArray();
   cJSON_ArrayForEach(t, tools)
   {
-    const cJSON *fn = get(t, "function");
+    const cJSON *fn = prov_json_get(t, "function");
     cJSON *d;
 
     if(!fn) {
@@ -551,12 +537,14 @@ static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
                  "Provider kind 'gemini' supports only function tools.");
     }
     d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "name", get_str(fn, "name"));
-    if(get_str(fn, "description"))
-      cJSON_AddStringToObject(d, "description", get_str(fn, "description"));
-    if(cJSON_IsObject(get(fn, "parameters")))
-      cJSON_AddItemToObject(d, "parametersJsonSchema",
-                            cJSON_Duplicate(get(fn, "parameters"), 1));
+    cJSON_AddStringToObject(d, "name", prov_json_str(fn, "name"));
+    if(prov_json_str(fn, "description"))
+      cJSON_AddStringToObject(d, "description",
+                              prov_json_str(fn, "description"));
+    if(cJSON_IsObject(prov_json_get(fn, "parameters")))
+      cJSON_AddItemToObject(
+          d, "parametersJsonSchema",
+          cJSON_Duplicate(prov_json_get(fn, "parameters"), 1));
     cJSON_AddItemToArray(decls, d);
     i++;
   }
@@ -565,7 +553,7 @@ static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
     cJSON_AddItemToObject(tool, "functionDeclarations", decls);
     cJSON_AddItemToArray(cJSON_AddArrayToObject(body, "tools"), tool);
   }
-  if(!has(req, "tool_choice"))
+  if(!prov_json_present(req, "tool_choice"))
     return 0;
   fcc = cJSON_AddObjectToObject(cJSON_AddObjectToObject(body, "toolConfig"),
                                 "functionCallingConfig");
@@ -577,16 +565,18 @@ static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
                                                      : "AUTO");
     return 0;
   }
-  if(get_str(tc, "type") && !strcmp(get_str(tc, "type"), "function")) {
+  if(prov_json_str(tc, "type") &&
+     !strcmp(prov_json_str(tc, "type"), "function")) {
     cJSON_AddStringToObject(fcc, "mode", "ANY");
-    cJSON_AddItemToArray(
-        cJSON_AddArrayToObject(fcc, "allowedFunctionNames"),
-        cJSON_CreateString(get_str(get(tc, "function"), "name")));
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(fcc, "allowedFunctionNames"),
+                         cJSON_CreateString(prov_json_str(
+                             prov_json_get(tc, "function"), "name")));
     return 0;
   }
-  if(get_str(tc, "type") && !strcmp(get_str(tc, "type"), "allowed_tools")) {
-    const cJSON *at = get(tc, "allowed_tools");
-    const char *mode = get_str(at, "mode");
+  if(prov_json_str(tc, "type") &&
+     !strcmp(prov_json_str(tc, "type"), "allowed_tools")) {
+    const cJSON *at = prov_json_get(tc, "allowed_tools");
+    const char *mode = prov_json_str(at, "mode");
     cJSON *names;
 
     if(!mode || strcmp(mode, "required"))
@@ -595,9 +585,9 @@ static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
                  "mode 'required'.");
     cJSON_AddStringToObject(fcc, "mode", "ANY");
     names = cJSON_AddArrayToObject(fcc, "allowedFunctionNames");
-    cJSON_ArrayForEach(t, get(at, "tools"))
+    cJSON_ArrayForEach(t, prov_json_get(at, "tools"))
     {
-      const char *n = get_str(get(t, "function"), "name");
+      const char *n = prov_json_str(prov_json_get(t, "function"), "name");
       if(n)
         cJSON_AddItemToArray(names, cJSON_CreateString(n));
     }
@@ -610,7 +600,7 @@ static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
 
 static void copy_num(const cJSON *req, const char *k, cJSON *gc, const char *gk)
 {
-  const cJSON *v = get(req, k);
+  const cJSON *v = prov_json_get(req, k);
   if(cJSON_IsNumber(v))
     cJSON_AddNumberToObject(gc, gk, v->valuedouble);
 }
@@ -618,17 +608,17 @@ static void copy_num(const cJSON *req, const char *k, cJSON *gc, const char *gk)
 static int build_generation(const cJSON *req, cJSON *gc, int stream,
                             struct api_error *err)
 {
-  const cJSON *stop = get(req, "stop");
-  const cJSON *n = get(req, "n");
-  const cJSON *rf = get(req, "response_format");
-  const char *effort = get_str(req, "reasoning_effort");
-  const cJSON *mt = get(req, "max_completion_tokens");
+  const cJSON *stop = prov_json_get(req, "stop");
+  const cJSON *n = prov_json_get(req, "n");
+  const cJSON *rf = prov_json_get(req, "response_format");
+  const char *effort = prov_json_str(req, "reasoning_effort");
+  const cJSON *mt = prov_json_get(req, "max_completion_tokens");
 
   copy_num(req, "temperature", gc, "temperature");
   copy_num(req, "top_p", gc, "topP");
   copy_num(req, "top_k", gc, "topK");
   if(!cJSON_IsNumber(mt))
-    mt = get(req, "max_tokens");
+    mt = prov_json_get(req, "max_tokens");
   if(cJSON_IsNumber(mt))
     cJSON_AddNumberToObject(gc, "maxOutputTokens", mt->valuedouble);
   if(cJSON_IsString(stop)) {
@@ -646,11 +636,12 @@ static int build_generation(const cJSON *req, cJSON *gc, int stream,
   copy_num(req, "presence_penalty", gc, "presencePenalty");
   copy_num(req, "frequency_penalty", gc, "frequencyPenalty");
   if(cJSON_IsObject(rf)) {
-    const char *type = get_str(rf, "type");
+    const char *type = prov_json_str(rf, "type");
     if(type && !strcmp(type, "json_object")) {
       cJSON_AddStringToObject(gc, "responseMimeType", "application/json");
     } else if(type && !strcmp(type, "json_schema")) {
-      const cJSON *schema = get(get(rf, "json_schema"), "schema");
+      const cJSON *schema =
+          prov_json_get(prov_json_get(rf, "json_schema"), "schema");
       cJSON_AddStringToObject(gc, "responseMimeType", "application/json");
       if(cJSON_IsObject(schema))
         cJSON_AddItemToObject(gc, "responseJsonSchema",
@@ -741,7 +732,8 @@ static int check_top_level(const cJSON *req, struct prov_http *out,
     if(!known)
       prov_http_note_dropped(out, f->string);
   }
-  if(cJSON_IsTrue(get(get(req, "stream_options"), "include_obfuscation")))
+  if(cJSON_IsTrue(prov_json_get(prov_json_get(req, "stream_options"),
+                                "include_obfuscation")))
     prov_http_note_dropped(out, "stream_options.include_obfuscation");
   return 0;
 }
@@ -785,7 +777,7 @@ static int gemini_build_chat(const struct prov *p, const cJSON *req,
                              const struct prov_client *client,
                              struct prov_http *out, struct api_error *err)
 {
-  int stream = cJSON_IsTrue(get(req, "stream"));
+  int stream = cJSON_IsTrue(prov_json_get(req, "stream"));
   cJSON *body = cJSON_CreateObject();
   cJSON *gc = cJSON_CreateObject();
   char *json;
@@ -847,7 +839,7 @@ static const char *map_finish(const char *r, int saw_tool)
 
 static int64_t num(const cJSON *o, const char *k, int64_t dflt)
 {
-  const cJSON *v = get(o, k);
+  const cJSON *v = prov_json_get(o, k);
   return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
 }
 
@@ -886,7 +878,7 @@ static cJSON *usage_json(const struct canon_usage *u)
 
 static char *args_json(const cJSON *call)
 {
-  const cJSON *a = get(call, "args");
+  const cJSON *a = prov_json_get(call, "args");
   char *s;
 
   if(!cJSON_IsObject(a))
@@ -907,13 +899,14 @@ static cJSON *candidate_choice(const cJSON *cand, int index)
   char *text = sb_strdup(""), *reasoning = sb_strdup("");
   int k = 0;
 
-  cJSON_ArrayForEach(part, get(get(cand, "content"), "parts"))
+  cJSON_ArrayForEach(part,
+                     prov_json_get(prov_json_get(cand, "content"), "parts"))
   {
-    const char *t = get_str(part, "text");
-    const cJSON *call = get(part, "functionCall");
+    const char *t = prov_json_str(part, "text");
+    const cJSON *call = prov_json_get(part, "functionCall");
 
     if(t) {
-      int thought = cJSON_IsTrue(get(part, "thought"));
+      int thought = cJSON_IsTrue(prov_json_get(part, "thought"));
       char **dst = thought ? &reasoning : &text;
       size_t *dl = thought ? &rlen : &tlen;
       size_t n = strlen(t);
@@ -921,8 +914,8 @@ static cJSON *candidate_choice(const cJSON *cand, int index)
       memcpy(*dst + *dl, t, n + 1);
       *dl += n;
     } else if(cJSON_IsObject(call)) {
-      const char *sig = get_str(part, "thoughtSignature");
-      char *id = make_call_id(get_str(call, "id"), k, sig);
+      const char *sig = prov_json_str(part, "thoughtSignature");
+      char *id = make_call_id(prov_json_str(call, "id"), k, sig);
       char *args = args_json(call);
       cJSON *tc = cJSON_CreateObject();
       cJSON *fn;
@@ -931,7 +924,8 @@ static cJSON *candidate_choice(const cJSON *cand, int index)
       cJSON_AddStringToObject(tc, "type", "function");
       fn = cJSON_AddObjectToObject(tc, "function");
       cJSON_AddStringToObject(
-          fn, "name", get_str(call, "name") ? get_str(call, "name") : "");
+          fn, "name",
+          prov_json_str(call, "name") ? prov_json_str(call, "name") : "");
       cJSON_AddStringToObject(fn, "arguments", args);
       if(sig)
         cJSON_AddStringToObject(
@@ -959,8 +953,9 @@ static cJSON *candidate_choice(const cJSON *cand, int index)
   cJSON_AddNullToObject(msg, "refusal");
   cJSON_AddItemToObject(choice, "message", msg);
   cJSON_AddNullToObject(choice, "logprobs");
-  cJSON_AddStringToObject(choice, "finish_reason",
-                          map_finish(get_str(cand, "finishReason"), k > 0));
+  cJSON_AddStringToObject(
+      choice, "finish_reason",
+      map_finish(prov_json_str(cand, "finishReason"), k > 0));
   free(text);
   free(reasoning);
   return choice;
@@ -979,7 +974,7 @@ static int gemini_parse_chat(const struct prov *p, const char *body, size_t len,
                              struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *cands = get(root, "candidates");
+  const cJSON *cands = prov_json_get(root, "candidates");
   const cJSON *cand;
   cJSON *o, *choices;
   int i = 0;
@@ -989,7 +984,7 @@ static int gemini_parse_chat(const struct prov *p, const char *body, size_t len,
     return bad_response(err,
                         "a response that is not a GenerateContentResponse");
   }
-  read_usage(get(root, "usageMetadata"), usage);
+  read_usage(prov_json_get(root, "usageMetadata"), usage);
   o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "id", id);
   cJSON_AddStringToObject(o, "object", "chat.completion");
@@ -998,7 +993,7 @@ static int gemini_parse_chat(const struct prov *p, const char *body, size_t len,
   choices = cJSON_AddArrayToObject(o, "choices");
   cJSON_ArrayForEach(cand, cands)
   {
-    const cJSON *ix = get(cand, "index");
+    const cJSON *ix = prov_json_get(cand, "index");
     cJSON_AddItemToArray(
         choices,
         candidate_choice(cand, cJSON_IsNumber(ix) ? (int)ix->valuedouble : i));
@@ -1014,10 +1009,11 @@ static int gemini_parse_chat(const struct prov *p, const char *body, size_t len,
     cJSON_AddStringToObject(msg, "content", "");
     cJSON_AddNullToObject(msg, "refusal");
     cJSON_AddNullToObject(c, "logprobs");
-    cJSON_AddStringToObject(c, "finish_reason",
-                            get_str(get(root, "promptFeedback"), "blockReason")
-                                ? "content_filter"
-                                : "stop");
+    cJSON_AddStringToObject(
+        c, "finish_reason",
+        prov_json_str(prov_json_get(root, "promptFeedback"), "blockReason")
+            ? "content_filter"
+            : "stop");
     cJSON_AddItemToArray(choices, c);
   }
   cJSON_AddItemToObject(o, "usage", usage_json(usage));
@@ -1034,11 +1030,11 @@ static int gemini_parse_chat(const struct prov *p, const char *body, size_t len,
 static int api_key_invalid(const cJSON *e)
 {
   const cJSON *d;
-  const char *msg = get_str(e, "message");
+  const char *msg = prov_json_str(e, "message");
 
-  cJSON_ArrayForEach(d, get(e, "details"))
+  cJSON_ArrayForEach(d, prov_json_get(e, "details"))
   {
-    const char *r = get_str(d, "reason");
+    const char *r = prov_json_str(d, "reason");
     if(r && !strcmp(r, "API_KEY_INVALID"))
       return 1;
   }
@@ -1050,9 +1046,9 @@ static int retry_delay_s(const cJSON *e)
 {
   const cJSON *d;
 
-  cJSON_ArrayForEach(d, get(e, "details"))
+  cJSON_ArrayForEach(d, prov_json_get(e, "details"))
   {
-    const char *delay = get_str(d, "retryDelay");
+    const char *delay = prov_json_str(d, "retryDelay");
     if(delay) {
       double s = atof(delay);
       int whole = (int)s;
@@ -1076,19 +1072,16 @@ static void gemini_map_error(const struct prov *p, int status, const char *body,
                              const char *retry_after_ms, struct api_error *err)
 {
   cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
-  const cJSON *e = get(root, "error");
-  const char *msg = get_str(e, "message");
-  const char *gstatus = get_str(e, "status");
+  const cJSON *e = prov_json_get(root, "error");
+  const char *msg = prov_json_str(e, "message");
+  const char *gstatus = prov_json_str(e, "status");
   int own = !p->cfg || !p->cfg->passthrough_auth;
   char code[48];
 
   lower_code(code, sizeof(code), gstatus);
   if(status == 401 || status == 403 || (status == 400 && api_key_invalid(e))) {
     if(own)
-      api_error_set(err, 502, "upstream_error", "upstream_auth_failed", NULL,
-                    "Provider '%s' rejected the gateway's credentials "
-                    "(upstream status %d).",
-                    p->name, status);
+      prov_err_auth_failed(err, p, status);
     else if(status == 403)
       api_error_set(err, 403, "invalid_request_error", "permission_denied",
                     NULL, "The provider refused the API key's permissions.");
@@ -1102,17 +1095,11 @@ static void gemini_map_error(const struct prov *p, int status, const char *body,
     api_error_set(err, 429, "rate_limit_exceeded", "rate_limit_exceeded", NULL,
                   "%s", msg ? msg : "The provider's rate limit was reached.");
   } else if(status == 503 || status == 529) {
-    api_error_set(err, 503, "upstream_error", "upstream_unavailable", NULL,
-                  "Provider '%s' is overloaded or unavailable%s%s", p->name,
-                  msg ? ": " : ".", msg ? msg : "");
+    prov_err_unavailable(err, p, msg);
   } else if(status == 504) {
-    api_error_set(err, 504, "upstream_error", "upstream_timeout", NULL,
-                  "Provider '%s' timed out%s%s", p->name, msg ? ": " : ".",
-                  msg ? msg : "");
+    prov_err_timeout(err, p, msg);
   } else if(status >= 500 || status < 400) {
-    api_error_set(err, 502, "upstream_error", "upstream_error", NULL,
-                  "Provider '%s' failed with status %d%s%s", p->name, status,
-                  msg ? ": " : ".", msg ? msg : "");
+    prov_err_failed(err, p, status, msg);
   } else {
     api_error_set(err, status, "invalid_request_error",
                   status == 413 ? "request_too_large"
@@ -1122,12 +1109,9 @@ static void gemini_map_error(const struct prov *p, int status, const char *body,
                   msg ? msg : "The upstream provider rejected the request.");
   }
   if(status == 429 || status == 503 || status == 529) {
-    if(retry_after)
-      err->retry_after_s = atoi(retry_after);
-    else
+    prov_retry_after(err, retry_after, retry_after_ms);
+    if(!retry_after)
       err->retry_after_s = retry_delay_s(e);
-    if(retry_after_ms)
-      err->retry_after_ms = atoi(retry_after_ms);
   }
   cJSON_Delete(root);
 }
@@ -1157,24 +1141,19 @@ static int gemini_stream_complete(const struct prov_stream *s)
   return s->finished;
 }
 
-static int emit(const struct canon_sink *sink, const struct canon_ev *ev)
-{
-  return sink->emit(sink->ud, ev);
-}
-
 static int stream_error(const cJSON *e, const struct canon_sink *sink)
 {
   struct api_error err;
   struct canon_ev ev = {.type = CANON_EV_ERROR, .err = &err};
-  const char *msg = get_str(e, "message");
+  const char *msg = prov_json_str(e, "message");
   char code[48];
   int rc;
 
-  lower_code(code, sizeof(code), get_str(e, "status"));
+  lower_code(code, sizeof(code), prov_json_str(e, "status"));
   api_error_set(&err, 502, "upstream_error", code[0] ? code : "upstream_error",
                 NULL, "%s",
                 msg ? msg : "The upstream provider failed mid-stream.");
-  rc = emit(sink, &ev);
+  rc = prov_emit(sink, &ev);
   return rc ? rc : SB_EIO;
 }
 
@@ -1186,36 +1165,37 @@ static int stream_parts(struct prov_stream *s, const cJSON *parts,
 
   cJSON_ArrayForEach(part, parts)
   {
-    const char *t = get_str(part, "text");
-    const cJSON *call = get(part, "functionCall");
-    const char *sig = get_str(part, "thoughtSignature");
+    const char *t = prov_json_str(part, "text");
+    const cJSON *call = prov_json_get(part, "functionCall");
+    const char *sig = prov_json_str(part, "thoughtSignature");
 
-    if(t && cJSON_IsTrue(get(part, "thought"))) {
+    if(t && cJSON_IsTrue(prov_json_get(part, "thought"))) {
       struct canon_ev ev = {.type = CANON_EV_REASONING,
                             .text = t,
                             .len = strlen(t),
                             .signature = sig};
-      rc = emit(sink, &ev);
+      rc = prov_emit(sink, &ev);
     } else if(t) {
       struct canon_ev ev = {.type = CANON_EV_TEXT, .text = t, .len = strlen(t)};
-      rc = emit(sink, &ev);
+      rc = prov_emit(sink, &ev);
     } else if(cJSON_IsObject(call)) {
-      char *id = make_call_id(get_str(call, "id"), s->ntools, sig);
+      char *id = make_call_id(prov_json_str(call, "id"), s->ntools, sig);
       char *args = args_json(call);
-      struct canon_ev ev = {
-          .type = CANON_EV_TOOL_START,
-          .id = id,
-          .index = s->ntools,
-          .name = get_str(call, "name") ? get_str(call, "name") : "",
-          .signature = sig};
+      struct canon_ev ev = {.type = CANON_EV_TOOL_START,
+                            .id = id,
+                            .index = s->ntools,
+                            .name = prov_json_str(call, "name")
+                                        ? prov_json_str(call, "name")
+                                        : "",
+                            .signature = sig};
 
-      rc = emit(sink, &ev);
+      rc = prov_emit(sink, &ev);
       if(!rc) {
         struct canon_ev a = {.type = CANON_EV_TOOL_ARGS,
                              .index = s->ntools,
                              .text = args,
                              .len = strlen(args)};
-        rc = emit(sink, &a);
+        rc = prov_emit(sink, &a);
       }
       free(id);
       free(args);
@@ -1243,39 +1223,41 @@ static int gemini_stream_feed(struct prov_stream *s,
 
     cJSON_Delete(root);
     bad_response(&err, "a malformed stream chunk");
-    rc = emit(sink, &ev);
+    rc = prov_emit(sink, &ev);
     return rc ? rc : SB_EPROTO;
   }
-  if(cJSON_IsObject(get(root, "error"))) {
-    rc = stream_error(get(root, "error"), sink);
+  if(cJSON_IsObject(prov_json_get(root, "error"))) {
+    rc = stream_error(prov_json_get(root, "error"), sink);
     cJSON_Delete(root);
     return rc;
   }
   if(!s->started) {
     struct canon_ev ev = {.type = CANON_EV_START,
-                          .id = get_str(root, "responseId"),
-                          .model = get_str(root, "modelVersion")};
+                          .id = prov_json_str(root, "responseId"),
+                          .model = prov_json_str(root, "modelVersion")};
     s->started = 1;
-    rc = emit(sink, &ev);
+    rc = prov_emit(sink, &ev);
   }
-  cand = cJSON_GetArrayItem(get(root, "candidates"), 0);
+  cand = cJSON_GetArrayItem(prov_json_get(root, "candidates"), 0);
   if(!rc && cand) {
-    rc = stream_parts(s, get(get(cand, "content"), "parts"), sink);
-    reason = get_str(cand, "finishReason");
+    rc = stream_parts(s, prov_json_get(prov_json_get(cand, "content"), "parts"),
+                      sink);
+    reason = prov_json_str(cand, "finishReason");
   }
-  um = get(root, "usageMetadata");
+  um = prov_json_get(root, "usageMetadata");
   if(!rc && cJSON_IsObject(um)) {
     struct canon_ev ev = {.type = CANON_EV_USAGE};
     read_usage(um, &ev.usage);
-    rc = emit(sink, &ev);
+    rc = prov_emit(sink, &ev);
   }
-  if(!rc && !cand && get_str(get(root, "promptFeedback"), "blockReason"))
+  if(!rc && !cand &&
+     prov_json_str(prov_json_get(root, "promptFeedback"), "blockReason"))
     reason = "SAFETY";
   if(!rc && reason && !s->finished) {
     struct canon_ev ev = {.type = CANON_EV_FINISH,
                           .finish_reason = map_finish(reason, s->saw_tool)};
     s->finished = 1;
-    rc = emit(sink, &ev);
+    rc = prov_emit(sink, &ev);
   }
   cJSON_Delete(root);
   return rc;
@@ -1344,8 +1326,8 @@ static int gemini_build_embeddings(const struct prov *p, const cJSON *req,
                                    const struct prov_client *client,
                                    struct prov_http *out, struct api_error *err)
 {
-  const cJSON *input = get(req, "input");
-  const cJSON *dims = get(req, "dimensions");
+  const cJSON *input = prov_json_get(req, "input");
+  const cJSON *dims = prov_json_get(req, "dimensions");
   const cJSON *f;
   cJSON *body, *reqs;
   char *name, *json;
@@ -1397,7 +1379,7 @@ static int gemini_build_embeddings(const struct prov *p, const cJSON *req,
 /* The number of inputs of a validated request (1 for a string). */
 static int embed_count(const cJSON *req)
 {
-  const cJSON *input = get(req, "input");
+  const cJSON *input = prov_json_get(req, "input");
   return cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
 }
 
@@ -1408,7 +1390,7 @@ static int gemini_parse_embeddings(const struct prov *p, const char *body,
                                    struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *embs = get(root, "embeddings");
+  const cJSON *embs = prov_json_get(root, "embeddings");
   const cJSON *e;
   cJSON *o, *data, *us;
   int i = 0;
@@ -1426,7 +1408,7 @@ static int gemini_parse_embeddings(const struct prov *p, const char *body,
   data = cJSON_AddArrayToObject(o, "data");
   cJSON_ArrayForEach(e, embs)
   {
-    const cJSON *values = get(e, "values");
+    const cJSON *values = prov_json_get(e, "values");
     const cJSON *v;
     cJSON *d, *vec;
 
@@ -1475,34 +1457,20 @@ static void gemini_build_models(const struct prov *p, struct prov_http *out)
                            p->cfg->headers[i].value);
 }
 
+/* "models/gemini-2.0-flash" -> "gemini-2.0-flash". */
+static const char *model_name(const cJSON *m)
+{
+  const char *name = prov_json_str(m, "name");
+
+  if(name && !strncmp(name, "models/", 7))
+    name += 7;
+  return name;
+}
+
 static int gemini_parse_models(const char *body, size_t len, char ***models,
                                int *nmodels)
 {
-  cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *list = get(root, "models");
-  const cJSON *m;
-  char **v;
-  int n = 0;
-
-  if(!cJSON_IsArray(list)) {
-    cJSON_Delete(root);
-    return SB_EPROTO;
-  }
-  v = sb_calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
-  cJSON_ArrayForEach(m, list)
-  {
-    const char *name = get_str(m, "name");
-    if(!name)
-      continue;
-    if(!strncmp(name, "models/", 7))
-      name += 7;
-    if(*name)
-      v[n++] = sb_strdup(name);
-  }
-  cJSON_Delete(root);
-  *models = v;
-  *nmodels = n;
-  return 0;
+  return prov_models_parse(body, len, "models", model_name, models, nmodels);
 }
 
 const struct prov_adapter prov_gemini_adapter = {

@@ -1,4 +1,5 @@
 #include "providers/ollama.h"
+#include "providers/util.h"
 #include "gateway/config.h"
 #include "gateway/oai_chat.h"
 #include "gateway/sb.h"
@@ -17,17 +18,6 @@ struct ollama_conf {
   int num_ctx;       /* 0: not set */
   int think_levels;  /* reasoning_effort as "low"/"medium"/"high" */
 };
-
-static const cJSON *get(const cJSON *o, const char *k)
-{
-  return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
-static const char *get_str(const cJSON *o, const char *k)
-{
-  const cJSON *v = get(o, k);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -141,13 +131,13 @@ static void content_text(const cJSON *content, struct buf *b)
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *type = get_str(part, "type");
+    const char *type = prov_json_str(part, "type");
     const char *t = NULL;
 
     if(type && !strcmp(type, "text"))
-      t = get_str(part, "text");
+      t = prov_json_str(part, "text");
     else if(type && !strcmp(type, "refusal"))
-      t = get_str(part, "refusal");
+      t = prov_json_str(part, "refusal");
     if(!t)
       continue;
     if(!first)
@@ -161,7 +151,7 @@ static void content_text(const cJSON *content, struct buf *b)
 static int add_image(const struct prov *p, const cJSON *part, int i, int j,
                      cJSON *images, struct api_error *err)
 {
-  const char *url = get_str(get(part, "image_url"), "url");
+  const char *url = prov_json_str(prov_json_get(part, "image_url"), "url");
   const char *comma;
   char param[96];
 
@@ -217,16 +207,16 @@ static const char *tool_name_for(const cJSON *msgs, int before, const char *id)
 {
   for(int i = before - 1; id && i >= 0; i--) {
     const cJSON *m = cJSON_GetArrayItem(msgs, i);
-    const char *role = get_str(m, "role");
+    const char *role = prov_json_str(m, "role");
     const cJSON *tc;
 
     if(!role || strcmp(role, "assistant"))
       continue;
-    cJSON_ArrayForEach(tc, get(m, "tool_calls"))
+    cJSON_ArrayForEach(tc, prov_json_get(m, "tool_calls"))
     {
-      const char *tid = get_str(tc, "id");
+      const char *tid = prov_json_str(tc, "id");
       if(tid && !strcmp(tid, id))
-        return get_str(get(tc, "function"), "name");
+        return prov_json_str(prov_json_get(tc, "function"), "name");
     }
   }
   return NULL;
@@ -235,8 +225,8 @@ static const char *tool_name_for(const cJSON *msgs, int before, const char *id)
 static int assistant_tool_calls(const struct prov *p, const cJSON *m, int i,
                                 cJSON *om, struct api_error *err)
 {
-  const cJSON *tcs = get(m, "tool_calls");
-  const cJSON *fc = get(m, "function_call");
+  const cJSON *tcs = prov_json_get(m, "tool_calls");
+  const cJSON *fc = prov_json_get(m, "function_call");
   cJSON *arr = NULL;
   char param[96];
   int k = 0;
@@ -244,9 +234,9 @@ static int assistant_tool_calls(const struct prov *p, const cJSON *m, int i,
 
   cJSON_ArrayForEach(tc, tcs)
   {
-    const cJSON *fn = get(tc, "function");
-    const char *type = get_str(tc, "type");
-    const char *id = get_str(tc, "id");
+    const cJSON *fn = prov_json_get(tc, "function");
+    const char *type = prov_json_str(tc, "type");
+    const char *id = prov_json_str(tc, "id");
     cJSON *o, *f, *args;
 
     if(type && strcmp(type, "function")) {
@@ -256,7 +246,7 @@ static int assistant_tool_calls(const struct prov *p, const cJSON *m, int i,
     }
     snprintf(param, sizeof(param),
              "messages[%d].tool_calls[%d].function.arguments", i, k);
-    if(parse_arguments(get_str(fn, "arguments"), param, &args, err)) {
+    if(parse_arguments(prov_json_str(fn, "arguments"), param, &args, err)) {
       cJSON_Delete(arr);
       return SB_EINVAL;
     }
@@ -267,7 +257,7 @@ static int assistant_tool_calls(const struct prov *p, const cJSON *m, int i,
       cJSON_AddStringToObject(o, "id", id);
     f = cJSON_AddObjectToObject(o, "function");
     cJSON_AddNumberToObject(f, "index", k);
-    cJSON_AddStringToObject(f, "name", get_str(fn, "name"));
+    cJSON_AddStringToObject(f, "name", prov_json_str(fn, "name"));
     cJSON_AddItemToObject(f, "arguments", args);
     cJSON_AddItemToArray(arr, o);
     k++;
@@ -276,13 +266,13 @@ static int assistant_tool_calls(const struct prov *p, const cJSON *m, int i,
     cJSON *o, *f, *args;
 
     snprintf(param, sizeof(param), "messages[%d].function_call.arguments", i);
-    if(parse_arguments(get_str(fc, "arguments"), param, &args, err))
+    if(parse_arguments(prov_json_str(fc, "arguments"), param, &args, err))
       return SB_EINVAL;
     arr = cJSON_CreateArray();
     o = cJSON_CreateObject();
     f = cJSON_AddObjectToObject(o, "function");
     cJSON_AddNumberToObject(f, "index", 0);
-    cJSON_AddStringToObject(f, "name", get_str(fc, "name"));
+    cJSON_AddStringToObject(f, "name", prov_json_str(fc, "name"));
     cJSON_AddItemToObject(f, "arguments", args);
     cJSON_AddItemToArray(arr, o);
   }
@@ -304,8 +294,8 @@ static int translate_messages(const struct prov *p, const cJSON *msgs,
   buf_init(&b, (size_t)-1 / 2);
   cJSON_ArrayForEach(m, msgs)
   {
-    const char *role = get_str(m, "role");
-    const cJSON *content = get(m, "content");
+    const char *role = prov_json_str(m, "role");
+    const cJSON *content = prov_json_get(m, "content");
     cJSON *om = cJSON_CreateObject();
     cJSON *images = NULL;
 
@@ -313,7 +303,7 @@ static int translate_messages(const struct prov *p, const cJSON *msgs,
     buf_reset(&b);
     if(!role)
       role = "user";
-    if(get(m, "name") && strcmp(role, "function") && !named) {
+    if(prov_json_get(m, "name") && strcmp(role, "function") && !named) {
       prov_http_note_dropped(http, "messages[].name");
       named = 1;
     }
@@ -327,7 +317,7 @@ static int translate_messages(const struct prov *p, const cJSON *msgs,
       cJSON_AddStringToObject(om, "role", "user");
       cJSON_ArrayForEach(part, parts)
       {
-        const char *type = get_str(part, "type");
+        const char *type = prov_json_str(part, "type");
         char param[96];
 
         if(type && !strcmp(type, "image_url")) {
@@ -343,14 +333,14 @@ static int translate_messages(const struct prov *p, const cJSON *msgs,
         j++;
       }
     } else if(!strcmp(role, "assistant")) {
-      const char *thinking = get_str(m, "reasoning_content");
+      const char *thinking = prov_json_str(m, "reasoning_content");
 
       cJSON_AddStringToObject(om, "role", "assistant");
       if(thinking && *thinking)
         cJSON_AddStringToObject(om, "thinking", thinking);
       rc = assistant_tool_calls(p, m, i, om, err);
     } else if(!strcmp(role, "tool")) {
-      const char *id = get_str(m, "tool_call_id");
+      const char *id = prov_json_str(m, "tool_call_id");
       const char *name = tool_name_for(msgs, i, id);
 
       cJSON_AddStringToObject(om, "role", "tool");
@@ -359,7 +349,7 @@ static int translate_messages(const struct prov *p, const cJSON *msgs,
       if(id)
         cJSON_AddStringToObject(om, "tool_call_id", id);
     } else { /* function (deprecated): a tool result named by name */
-      const char *name = get_str(m, "name");
+      const char *name = prov_json_str(m, "name");
 
       cJSON_AddStringToObject(om, "role", "tool");
       if(name)
@@ -388,18 +378,18 @@ static void add_tool(const cJSON *fn, cJSON *tools, struct prov_http *http,
 
   cJSON_AddStringToObject(t, "type", "function");
   f = cJSON_AddObjectToObject(t, "function");
-  cJSON_AddStringToObject(f, "name", get_str(fn, "name"));
-  v = get(fn, "description");
+  cJSON_AddStringToObject(f, "name", prov_json_str(fn, "name"));
+  v = prov_json_get(fn, "description");
   if(cJSON_IsString(v))
     cJSON_AddStringToObject(f, "description", v->valuestring);
-  v = get(fn, "parameters");
+  v = prov_json_get(fn, "parameters");
   if(cJSON_IsObject(v))
     cJSON_AddItemToObject(f, "parameters", cJSON_Duplicate(v, 1));
   else
     cJSON_AddItemToObject(
         f, "parameters",
         cJSON_Parse("{\"type\":\"object\",\"properties\":{}}"));
-  if(cJSON_IsTrue(get(fn, "strict")) && !*strict_noted) {
+  if(cJSON_IsTrue(prov_json_get(fn, "strict")) && !*strict_noted) {
     prov_http_note_dropped(http, "tools[].function.strict");
     *strict_noted = 1;
   }
@@ -410,9 +400,9 @@ static void add_tool(const cJSON *fn, cJSON *tools, struct prov_http *http,
 static int translate_tools(const struct prov *p, const cJSON *req, cJSON *body,
                            struct prov_http *http, struct api_error *err)
 {
-  const cJSON *tools = get(req, "tools");
-  const cJSON *functions = get(req, "functions");
-  const cJSON *choice = get(req, "tool_choice");
+  const cJSON *tools = prov_json_get(req, "tools");
+  const cJSON *functions = prov_json_get(req, "functions");
+  const cJSON *choice = prov_json_get(req, "tool_choice");
   const char *choice_param = "tool_choice";
   const cJSON *t;
   cJSON *out;
@@ -424,7 +414,7 @@ static int translate_tools(const struct prov *p, const cJSON *req, cJSON *body,
   if(!cJSON_IsArray(functions) || !cJSON_GetArraySize(functions))
     functions = NULL;
   if(!choice || cJSON_IsNull(choice)) {
-    choice = get(req, "function_call");
+    choice = prov_json_get(req, "function_call");
     choice_param = "function_call";
   }
   if(choice && !cJSON_IsNull(choice)) {
@@ -436,18 +426,18 @@ static int translate_tools(const struct prov *p, const cJSON *req, cJSON *body,
   }
   if(!tools && !functions)
     return 0;
-  if(cJSON_IsFalse(get(req, "parallel_tool_calls")))
+  if(cJSON_IsFalse(prov_json_get(req, "parallel_tool_calls")))
     return unsupported_value(err, p, "parallel_tool_calls",
                              "disabling parallel tool calls");
   out = cJSON_AddArrayToObject(body, "tools");
   cJSON_ArrayForEach(t, tools)
   {
-    const char *type = get_str(t, "type");
+    const char *type = prov_json_str(t, "type");
 
     snprintf(param, sizeof(param), "tools[%d].type", i);
     if(!type || strcmp(type, "function"))
       return unsupported_value(err, p, param, "custom tools");
-    add_tool(get(t, "function"), out, http, &strict_noted);
+    add_tool(prov_json_get(t, "function"), out, http, &strict_noted);
     i++;
   }
   cJSON_ArrayForEach(t, functions) add_tool(t, out, http, &strict_noted);
@@ -482,14 +472,14 @@ static int translate_options(const struct prov *p, const cJSON *req,
   const cJSON *v;
 
   for(size_t i = 0; i < SB_ARRAY_LEN(copied); i++) {
-    v = get(req, copied[i]);
+    v = prov_json_get(req, copied[i]);
     if(cJSON_IsNumber(v))
       cJSON_AddNumberToObject(opt, copied[i], v->valuedouble);
   }
   for(size_t i = 0; i < SB_ARRAY_LEN(VENDOR_OPTIONS); i++) {
     const char *name = VENDOR_OPTIONS[i].name;
 
-    v = get(req, name);
+    v = prov_json_get(req, name);
     if(!v || cJSON_IsNull(v))
       continue;
     if(VENDOR_OPTIONS[i].integer < 0 ? !cJSON_IsBool(v)
@@ -505,19 +495,19 @@ static int translate_options(const struct prov *p, const cJSON *req,
     }
     cJSON_AddItemToObject(opt, name, cJSON_Duplicate(v, 0));
   }
-  v = get(req, "max_completion_tokens");
+  v = prov_json_get(req, "max_completion_tokens");
   if(!cJSON_IsNumber(v))
-    v = get(req, "max_tokens");
+    v = prov_json_get(req, "max_tokens");
   if(cJSON_IsNumber(v))
     cJSON_AddNumberToObject(opt, "num_predict", v->valuedouble);
-  v = get(req, "stop");
+  v = prov_json_get(req, "stop");
   if(cJSON_IsString(v)) {
     cJSON *a = cJSON_AddArrayToObject(opt, "stop");
     cJSON_AddItemToArray(a, cJSON_CreateString(v->valuestring));
   } else if(cJSON_IsArray(v) && cJSON_GetArraySize(v)) {
     cJSON_AddItemToObject(opt, "stop", cJSON_Duplicate(v, 1));
   }
-  if(c && c->num_ctx && !get(opt, "num_ctx"))
+  if(c && c->num_ctx && !prov_json_get(opt, "num_ctx"))
     cJSON_AddNumberToObject(opt, "num_ctx", c->num_ctx);
   if(opt->child)
     cJSON_AddItemToObject(body, "options", opt);
@@ -537,12 +527,12 @@ static int translate_think(const struct prov *p, const cJSON *req, cJSON *body,
       {"high", "high"},   {"xhigh", "high"}, {"max", "high"},
   };
   const struct ollama_conf *c = p->priv;
-  const cJSON *v = get(req, "reasoning_effort");
+  const cJSON *v = prov_json_get(req, "reasoning_effort");
   const char *e;
 
   if(!cJSON_IsString(v)) {
     /* Vendor field: think as Ollama spells it. */
-    v = get(req, "think");
+    v = prov_json_get(req, "think");
     if(cJSON_IsBool(v) || cJSON_IsString(v))
       cJSON_AddItemToObject(body, "think", cJSON_Duplicate(v, 0));
     else if(v && !cJSON_IsNull(v)) {
@@ -576,13 +566,13 @@ static int translate_think(const struct prov *p, const cJSON *req, cJSON *body,
 
 static void translate_format(const cJSON *req, cJSON *body)
 {
-  const cJSON *rf = get(req, "response_format");
-  const char *type = get_str(rf, "type");
+  const cJSON *rf = prov_json_get(req, "response_format");
+  const char *type = prov_json_str(rf, "type");
   const cJSON *schema;
 
   if(!type || !strcmp(type, "text"))
     return;
-  schema = get(get(rf, "json_schema"), "schema");
+  schema = prov_json_get(prov_json_get(rf, "json_schema"), "schema");
   if(!strcmp(type, "json_schema") && cJSON_IsObject(schema))
     cJSON_AddItemToObject(body, "format", cJSON_Duplicate(schema, 1));
   else
@@ -648,7 +638,7 @@ static int check_fields(const struct prov *p, const cJSON *req,
                         struct prov_http *http, struct api_error *err)
 {
   const cJSON *it;
-  const cJSON *so = get(req, "stream_options");
+  const cJSON *so = prov_json_get(req, "stream_options");
 
   for(it = req->child; it; it = it->next) {
     const char *k = it->string;
@@ -673,7 +663,7 @@ static int check_fields(const struct prov *p, const cJSON *req,
     /* Advisory or unknown: Ollama would ignore it; say so. */
     prov_http_note_dropped(http, k);
   }
-  if(get(so, "include_obfuscation"))
+  if(prov_json_get(so, "include_obfuscation"))
     prov_http_note_dropped(http, "stream_options.include_obfuscation");
   return 0;
 }
@@ -685,14 +675,14 @@ static int ollama_build_chat(const struct prov *p, const cJSON *req,
 {
   const struct ollama_conf *c = p->priv;
   cJSON *body = cJSON_CreateObject();
-  int stream = cJSON_IsTrue(get(req, "stream"));
+  int stream = cJSON_IsTrue(prov_json_get(req, "stream"));
   const cJSON *ka;
   char *json;
   int rc;
 
   memset(out, 0, sizeof(*out));
   cJSON_AddStringToObject(body, "model", model);
-  rc = translate_messages(p, get(req, "messages"),
+  rc = translate_messages(p, prov_json_get(req, "messages"),
                           cJSON_AddArrayToObject(body, "messages"), out, err);
   if(!rc)
     rc = translate_tools(p, req, body, out, err);
@@ -702,7 +692,7 @@ static int ollama_build_chat(const struct prov *p, const cJSON *req,
     rc = translate_think(p, req, body, err);
   if(!rc)
     rc = check_fields(p, req, out, err);
-  ka = get(req, "keep_alive");
+  ka = prov_json_get(req, "keep_alive");
   if(!rc && ka && !cJSON_IsNull(ka) && !cJSON_IsString(ka) &&
      !cJSON_IsNumber(ka)) {
     api_error_set(err, 400, T_ERR, "invalid_type", "keep_alive",
@@ -717,7 +707,7 @@ static int ollama_build_chat(const struct prov *p, const cJSON *req,
   }
   translate_format(req, body);
   cJSON_AddBoolToObject(body, "stream", stream);
-  ka = get(req, "keep_alive");
+  ka = prov_json_get(req, "keep_alive");
   if(!cJSON_IsString(ka) && !cJSON_IsNumber(ka))
     ka = c ? c->keep_alive : NULL;
   if(ka)
@@ -745,14 +735,14 @@ static int ollama_build_chat(const struct prov *p, const cJSON *req,
 
 static int64_t count(const cJSON *o, const char *k)
 {
-  const cJSON *v = get(o, k);
+  const cJSON *v = prov_json_get(o, k);
   return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int64_t)v->valuedouble
                                                   : -1;
 }
 
 static const char *finish_reason(const cJSON *root, int tool_calls)
 {
-  const char *r = get_str(root, "done_reason");
+  const char *r = prov_json_str(root, "done_reason");
 
   if(tool_calls)
     return "tool_calls";
@@ -764,7 +754,7 @@ static const char *finish_reason(const cJSON *root, int tool_calls)
 /* Serialised arguments of an Ollama tool call (an object, normally). */
 static char *arguments_text(const cJSON *fn)
 {
-  const cJSON *a = get(fn, "arguments");
+  const cJSON *a = prov_json_get(fn, "arguments");
   char *s;
 
   if(cJSON_IsString(a))
@@ -779,8 +769,7 @@ static char *arguments_text(const cJSON *fn)
 
 static int bad_response(struct api_error *err, const char *what)
 {
-  api_error_set(err, 502, "upstream_error", "upstream_bad_response", NULL,
-                "The upstream provider sent %s.", what);
+  prov_bad_response(err, what);
   return SB_EPROTO;
 }
 
@@ -790,10 +779,10 @@ static int ollama_parse_chat(const struct prov *p, const char *body, size_t len,
                              struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *msg = get(root, "message");
-  const cJSON *tcs = get(msg, "tool_calls");
-  const char *content = get_str(msg, "content");
-  const char *thinking = get_str(msg, "thinking");
+  const cJSON *msg = prov_json_get(root, "message");
+  const cJSON *tcs = prov_json_get(msg, "tool_calls");
+  const char *content = prov_json_str(msg, "content");
+  const char *thinking = prov_json_str(msg, "thinking");
   cJSON *res, *choices, *c, *m, *us;
   int ntc = 0;
 
@@ -803,9 +792,9 @@ static int ollama_parse_chat(const struct prov *p, const char *body, size_t len,
     cJSON_Delete(root);
     return bad_response(err, "a response that is not JSON");
   }
-  if(cJSON_IsString(get(root, "error"))) {
+  if(cJSON_IsString(prov_json_get(root, "error"))) {
     api_error_set(err, 502, "upstream_error", "upstream_error", NULL, "%s",
-                  get(root, "error")->valuestring);
+                  prov_json_get(root, "error")->valuestring);
     cJSON_Delete(root);
     return SB_EPROTO;
   }
@@ -833,8 +822,8 @@ static int ollama_parse_chat(const struct prov *p, const char *body, size_t len,
 
     cJSON_ArrayForEach(tc, tcs)
     {
-      const cJSON *fn = get(tc, "function");
-      const char *tid = get_str(tc, "id");
+      const cJSON *fn = prov_json_get(tc, "function");
+      const char *tid = prov_json_str(tc, "id");
       cJSON *o = cJSON_CreateObject();
       cJSON *f;
       char *args = arguments_text(fn);
@@ -844,8 +833,9 @@ static int ollama_parse_chat(const struct prov *p, const char *body, size_t len,
       cJSON_AddStringToObject(o, "id", tid && *tid ? tid : gen);
       cJSON_AddStringToObject(o, "type", "function");
       f = cJSON_AddObjectToObject(o, "function");
-      cJSON_AddStringToObject(f, "name",
-                              get_str(fn, "name") ? get_str(fn, "name") : "");
+      cJSON_AddStringToObject(
+          f, "name",
+          prov_json_str(fn, "name") ? prov_json_str(fn, "name") : "");
       cJSON_AddStringToObject(f, "arguments", args);
       free(args);
       cJSON_AddItemToArray(arr, o);
@@ -905,18 +895,13 @@ static int ollama_stream_complete(const struct prov_stream *s)
   return s->done;
 }
 
-static int emit(const struct canon_sink *sink, struct canon_ev *ev)
-{
-  return sink->emit(sink->ud, ev);
-}
-
 static int emit_error(struct prov_stream *s, const struct canon_sink *sink,
                       const struct api_error *e)
 {
   struct canon_ev ev = {.type = CANON_EV_ERROR, .err = e};
 
   s->failed = 1;
-  return emit(sink, &ev);
+  return prov_emit(sink, &ev);
 }
 
 static int ollama_stream_feed(struct prov_stream *s,
@@ -946,8 +931,8 @@ static int ollama_stream_feed(struct prov_stream *s,
     rc = emit_error(s, sink, &e);
     return rc ? rc : SB_EPROTO;
   }
-  if(get(root, "error")) {
-    const char *m = get_str(root, "error");
+  if(prov_json_get(root, "error")) {
+    const char *m = prov_json_str(root, "error");
     api_error_set(&e, 502, "upstream_error", "upstream_error", NULL, "%s",
                   m ? m : "The upstream provider failed mid-stream.");
     cJSON_Delete(root);
@@ -957,34 +942,34 @@ static int ollama_stream_feed(struct prov_stream *s,
   if(!s->started) {
     memset(&ev, 0, sizeof(ev));
     ev.type = CANON_EV_START;
-    ev.model = get_str(root, "model");
+    ev.model = prov_json_str(root, "model");
     s->started = 1;
-    rc = emit(sink, &ev);
+    rc = prov_emit(sink, &ev);
   }
-  msg = get(root, "message");
-  txt = get_str(msg, "thinking");
+  msg = prov_json_get(root, "message");
+  txt = prov_json_str(msg, "thinking");
   if(!rc && txt && *txt) {
     memset(&ev, 0, sizeof(ev));
     ev.type = CANON_EV_REASONING;
     ev.text = txt;
     ev.len = strlen(txt);
-    rc = emit(sink, &ev);
+    rc = prov_emit(sink, &ev);
   }
-  txt = get_str(msg, "content");
+  txt = prov_json_str(msg, "content");
   if(!rc && txt && *txt) {
     memset(&ev, 0, sizeof(ev));
     ev.type = CANON_EV_TEXT;
     ev.text = txt;
     ev.len = strlen(txt);
-    rc = emit(sink, &ev);
+    rc = prov_emit(sink, &ev);
   }
   for(tc = rc ? NULL
-              : (cJSON_IsArray(get(msg, "tool_calls"))
-                     ? get(msg, "tool_calls")->child
+              : (cJSON_IsArray(prov_json_get(msg, "tool_calls"))
+                     ? prov_json_get(msg, "tool_calls")->child
                      : NULL);
       tc && !rc; tc = tc->next) {
-    const cJSON *fn = get(tc, "function");
-    const char *tid = get_str(tc, "id");
+    const cJSON *fn = prov_json_get(tc, "function");
+    const char *tid = prov_json_str(tc, "id");
     char gen[32];
     char *args = arguments_text(fn);
 
@@ -993,32 +978,32 @@ static int ollama_stream_feed(struct prov_stream *s,
     ev.type = CANON_EV_TOOL_START;
     ev.index = s->ntools;
     ev.id = tid && *tid ? tid : gen;
-    ev.name = get_str(fn, "name") ? get_str(fn, "name") : "";
-    rc = emit(sink, &ev);
+    ev.name = prov_json_str(fn, "name") ? prov_json_str(fn, "name") : "";
+    rc = prov_emit(sink, &ev);
     if(!rc) {
       memset(&ev, 0, sizeof(ev));
       ev.type = CANON_EV_TOOL_ARGS;
       ev.index = s->ntools;
       ev.text = args;
       ev.len = strlen(args);
-      rc = emit(sink, &ev);
+      rc = prov_emit(sink, &ev);
     }
     free(args);
     s->ntools++;
   }
-  if(!rc && cJSON_IsTrue(get(root, "done"))) {
+  if(!rc && cJSON_IsTrue(prov_json_get(root, "done"))) {
     s->done = 1;
     memset(&ev, 0, sizeof(ev));
     ev.type = CANON_EV_FINISH;
     ev.finish_reason = finish_reason(root, s->ntools > 0);
-    rc = emit(sink, &ev);
+    rc = prov_emit(sink, &ev);
     if(!rc) {
       memset(&ev, 0, sizeof(ev));
       ev.type = CANON_EV_USAGE;
       canon_usage_init(&ev.usage);
       ev.usage.prompt_tokens = count(root, "prompt_eval_count");
       ev.usage.completion_tokens = count(root, "eval_count");
-      rc = emit(sink, &ev);
+      rc = prov_emit(sink, &ev);
     }
   }
   cJSON_Delete(root);
@@ -1048,10 +1033,10 @@ static int ollama_build_embeddings(const struct prov *p, const cJSON *req,
                                    struct prov_http *out, struct api_error *err)
 {
   const struct ollama_conf *c = p->priv;
-  const cJSON *input = get(req, "input");
-  const cJSON *dims = get(req, "dimensions");
-  const cJSON *trunc = get(req, "truncate");
-  const cJSON *ka = get(req, "keep_alive");
+  const cJSON *input = prov_json_get(req, "input");
+  const cJSON *dims = prov_json_get(req, "dimensions");
+  const cJSON *trunc = prov_json_get(req, "truncate");
+  const cJSON *ka = prov_json_get(req, "keep_alive");
   const cJSON *it;
   cJSON *body;
   char *json;
@@ -1148,8 +1133,8 @@ static int ollama_parse_embeddings(const struct prov *p, const char *body,
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
   cJSON *embs = cJSON_GetObjectItemCaseSensitive(root, "embeddings");
-  const cJSON *input = get(req, "input");
-  const cJSON *dims = get(req, "dimensions");
+  const cJSON *input = prov_json_get(req, "input");
+  const cJSON *dims = prov_json_get(req, "dimensions");
   int want = cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
   int d = cJSON_IsNumber(dims) && dims->valuedouble < INT_MAX
               ? (int)dims->valuedouble
@@ -1164,9 +1149,9 @@ static int ollama_parse_embeddings(const struct prov *p, const char *body,
     cJSON_Delete(root);
     return bad_response(err, "a response that is not JSON");
   }
-  if(cJSON_IsString(get(root, "error"))) {
+  if(cJSON_IsString(prov_json_get(root, "error"))) {
     api_error_set(err, 502, "upstream_error", "upstream_error", NULL, "%s",
-                  get(root, "error")->valuestring);
+                  prov_json_get(root, "error")->valuestring);
     cJSON_Delete(root);
     return SB_EPROTO;
   }
@@ -1221,17 +1206,15 @@ static void ollama_map_error(const struct prov *p, int status, const char *body,
                              const char *retry_after_ms, struct api_error *err)
 {
   cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
-  const cJSON *e = get(root, "error");
-  const char *msg = cJSON_IsString(e)                   ? e->valuestring
-                    : cJSON_IsString(get(e, "message")) ? get_str(e, "message")
-                                                        : NULL;
+  const cJSON *e = prov_json_get(root, "error");
+  const char *msg = cJSON_IsString(e) ? e->valuestring
+                    : cJSON_IsString(prov_json_get(e, "message"))
+                        ? prov_json_str(e, "message")
+                        : NULL;
   int own_credential = !p->cfg || !p->cfg->passthrough_auth;
 
   if((status == 401 || status == 403) && own_credential) {
-    api_error_set(err, 502, "upstream_error", "upstream_auth_failed", NULL,
-                  "Provider '%s' rejected the gateway's credentials "
-                  "(upstream status %d).",
-                  p->name, status);
+    prov_err_auth_failed(err, p, status);
   } else if(status == 401) {
     api_error_set(err, 401, T_ERR, "invalid_api_key", NULL, "%s",
                   msg ? msg : "The upstream provider rejected the API key.");
@@ -1248,13 +1231,9 @@ static void ollama_map_error(const struct prov *p, int status, const char *body,
     api_error_set(err, 429, "rate_limit_exceeded", "rate_limit_exceeded", NULL,
                   "%s", msg ? msg : "The upstream provider is rate limiting.");
   } else if(status == 503 || status == 529) {
-    api_error_set(err, 503, "upstream_error", "upstream_unavailable", NULL,
-                  "Provider '%s' is overloaded or unavailable%s%s", p->name,
-                  msg ? ": " : ".", msg ? msg : "");
+    prov_err_unavailable(err, p, msg);
   } else if(status >= 500 || status < 400) {
-    api_error_set(err, 502, "upstream_error", "upstream_error", NULL,
-                  "Provider '%s' failed with status %d%s%s", p->name, status,
-                  msg ? ": " : ".", msg ? msg : "");
+    prov_err_failed(err, p, status, msg);
   } else {
     const char *code = NULL;
 
@@ -1264,12 +1243,8 @@ static void ollama_map_error(const struct prov *p, int status, const char *body,
     api_error_set(err, status, T_ERR, code, NULL, "%s",
                   msg ? msg : "The upstream provider rejected the request.");
   }
-  if(status == 429 || status == 503 || status == 529) {
-    if(retry_after)
-      err->retry_after_s = atoi(retry_after);
-    if(retry_after_ms)
-      err->retry_after_ms = atoi(retry_after_ms);
-  }
+  if(status == 429 || status == 503 || status == 529)
+    prov_retry_after(err, retry_after, retry_after_ms);
   cJSON_Delete(root);
 }
 
@@ -1287,7 +1262,7 @@ static int ollama_parse_models(const char *body, size_t len, char ***models,
                                int *nmodels)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *list = get(root, "models");
+  const cJSON *list = prov_json_get(root, "models");
   const cJSON *m;
   char **v;
   int n = 0;
@@ -1299,10 +1274,10 @@ static int ollama_parse_models(const char *body, size_t len, char ***models,
   v = sb_calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
   cJSON_ArrayForEach(m, list)
   {
-    const char *name = get_str(m, "name");
+    const char *name = prov_json_str(m, "name");
 
     if(!name || !*name)
-      name = get_str(m, "model");
+      name = prov_json_str(m, "model");
     if(!name || !*name)
       continue;
     v = sb_realloc(v, sizeof(char *) * (size_t)(n + 3));

@@ -1,4 +1,5 @@
 #include "providers/openai.h"
+#include "providers/util.h"
 #include "gateway/sb.h"
 #include "gateway/sse.h"
 
@@ -134,33 +135,7 @@ void prov_openai_build_models(const struct prov *p, struct prov_http *out)
 int prov_openai_parse_models(const char *body, size_t len, char ***models,
                              int *nmodels)
 {
-  cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-  const cJSON *m;
-  char **v;
-  int n = 0;
-
-  if(!cJSON_IsArray(data)) {
-    cJSON_Delete(root);
-    return SB_EPROTO;
-  }
-  v = sb_calloc((size_t)cJSON_GetArraySize(data) + 1, sizeof(char *));
-  cJSON_ArrayForEach(m, data)
-  {
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
-    if(cJSON_IsString(id) && id->valuestring[0])
-      v[n++] = sb_strdup(id->valuestring);
-  }
-  cJSON_Delete(root);
-  *models = v;
-  *nmodels = n;
-  return 0;
-}
-
-static const char *json_str(const cJSON *o, const char *k)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
+  return prov_models_parse(body, len, "data", prov_model_id, models, nmodels);
 }
 
 /* The message of an upstream error body in any of the envelopes
@@ -172,7 +147,7 @@ static const cJSON *error_object(const cJSON *root, const char **message)
 
   *message = NULL;
   if(cJSON_IsObject(e)) {
-    *message = json_str(e, "message");
+    *message = prov_json_str(e, "message");
     return e;
   }
   if(cJSON_IsString(e)) {
@@ -182,10 +157,10 @@ static const cJSON *error_object(const cJSON *root, const char **message)
   /* Top-level {"object":"error","message","type","code"} (Mistral, older
    * vLLM) carries type and code beside the message; {"detail":"..."}
    * (FastAPI-based servers) only a message. */
-  *message = json_str(root, "message");
+  *message = prov_json_str(root, "message");
   if(*message)
     return root;
-  *message = json_str(root, "detail");
+  *message = prov_json_str(root, "detail");
   return NULL;
 }
 
@@ -196,37 +171,26 @@ void prov_openai_map_error(const struct prov *p, int status, const char *body,
   cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
   const char *msg = NULL;
   const cJSON *e = error_object(root, &msg);
-  const char *type = e ? json_str(e, "type") : NULL;
-  const char *code = e ? json_str(e, "code") : NULL;
-  const char *param = e ? json_str(e, "param") : NULL;
+  const char *type = e ? prov_json_str(e, "type") : NULL;
+  const char *code = e ? prov_json_str(e, "code") : NULL;
+  const char *param = e ? prov_json_str(e, "param") : NULL;
   int own_credential = !p->cfg || !p->cfg->passthrough_auth;
 
   if((status == 401 || status == 403) && own_credential) {
     /* The upstream refused the gateway's credential: the client can do
      * nothing about it, and the upstream's message may quote the key. */
-    api_error_set(err, 502, "upstream_error", "upstream_auth_failed", NULL,
-                  "Provider '%s' rejected the gateway's credentials "
-                  "(upstream status %d).",
-                  p->name, status);
+    prov_err_auth_failed(err, p, status);
   } else if(status == 503 || status == 529) {
-    api_error_set(err, 503, "upstream_error", "upstream_unavailable", NULL,
-                  "Provider '%s' is overloaded or unavailable%s%s", p->name,
-                  msg ? ": " : ".", msg ? msg : "");
+    prov_err_unavailable(err, p, msg);
   } else if(status >= 500 || status < 400) {
-    api_error_set(err, 502, "upstream_error", "upstream_error", NULL,
-                  "Provider '%s' failed with status %d%s%s", p->name, status,
-                  msg ? ": " : ".", msg ? msg : "");
+    prov_err_failed(err, p, status, msg);
   } else {
     api_error_set(err, status, type ? type : "invalid_request_error", code,
                   param, "%s",
                   msg ? msg : "The upstream provider rejected the request.");
   }
-  if(status == 429 || status == 503 || status == 529) {
-    if(retry_after)
-      err->retry_after_s = atoi(retry_after);
-    if(retry_after_ms)
-      err->retry_after_ms = atoi(retry_after_ms);
-  }
+  if(status == 429 || status == 503 || status == 529)
+    prov_retry_after(err, retry_after, retry_after_ms);
   cJSON_Delete(root);
 }
 
@@ -353,7 +317,7 @@ int prov_openai_stream_event(struct prov_openai_stream *s, const char *data,
   }
   if(cJSON_GetObjectItemCaseSensitive(root, "error")) {
     const cJSON *e = error_object(root, &msg);
-    const char *code = e ? json_str(e, "code") : NULL;
+    const char *code = e ? prov_json_str(e, "code") : NULL;
     /* Same type as every other upstream failure; the upstream's code
      * and message are kept. */
     api_error_set(err, 502, "upstream_error", code ? code : "upstream_error",

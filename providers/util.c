@@ -1,0 +1,189 @@
+/*
+ * util.c - small helpers shared by the provider adapters (util.h).
+ */
+#include "providers/util.h"
+#include "gateway/sb.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const cJSON *prov_json_get(const cJSON *o, const char *k)
+{
+  return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+const char *prov_json_str(const cJSON *o, const char *k)
+{
+  const cJSON *v = prov_json_get(o, k);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int prov_json_present(const cJSON *o, const char *k)
+{
+  const cJSON *v = prov_json_get(o, k);
+  return v && !cJSON_IsNull(v);
+}
+
+void prov_json_count_into(const cJSON *o, const char *k, int64_t *dst)
+{
+  const cJSON *v = prov_json_get(o, k);
+  if(cJSON_IsNumber(v) && v->valuedouble >= 0)
+    *dst = (int64_t)v->valuedouble;
+}
+
+int prov_blank(const char *s)
+{
+  for(; *s; s++)
+    if(!isspace((unsigned char)*s))
+      return 0;
+  return 1;
+}
+
+void prov_add_turn(cJSON *msgs, const char *role, cJSON *blocks)
+{
+  cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+  cJSON *m;
+
+  if(!cJSON_GetArraySize(blocks)) {
+    cJSON_Delete(blocks);
+    return;
+  }
+  if(last && !strcmp(prov_json_str(last, "role"), role)) {
+    cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
+    while(blocks->child)
+      cJSON_AddItemToArray(content,
+                           cJSON_DetachItemViaPointer(blocks, blocks->child));
+    cJSON_Delete(blocks);
+    return;
+  }
+  m = cJSON_CreateObject();
+  cJSON_AddStringToObject(m, "role", role);
+  cJSON_AddItemToObject(m, "content", blocks);
+  cJSON_AddItemToArray(msgs, m);
+}
+
+int prov_reject(struct api_error *err, int status, const char *code,
+                const char *param, const char *fmt, ...)
+{
+  char msg[sizeof(err->message)];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  api_error_set(err, status, "invalid_request_error", code, param, "%s", msg);
+  return SB_EINVAL;
+}
+
+int prov_data_url(const char *url, char *mbuf, size_t mcap, const char **data)
+{
+  const char *semi, *comma;
+  size_t n;
+
+  if(strncasecmp(url, "data:", 5))
+    return -1;
+  url += 5;
+  comma = strchr(url, ',');
+  if(!comma)
+    return -1;
+  semi = memchr(url, ';', (size_t)(comma - url));
+  if(!semi || (size_t)(comma - semi) != 7 || strncasecmp(semi, ";base64", 7))
+    return -1;
+  n = (size_t)(semi - url);
+  if(n == 0 || n >= mcap)
+    return -1;
+  for(size_t i = 0; i < n; i++)
+    mbuf[i] = (char)tolower((unsigned char)url[i]);
+  mbuf[n] = '\0';
+  *data = comma + 1;
+  return 0;
+}
+
+void prov_bad_response(struct api_error *err, const char *what)
+{
+  api_error_set(err, 502, "upstream_error", "upstream_bad_response", NULL,
+                "The upstream provider sent %s.", what);
+}
+
+void prov_err_auth_failed(struct api_error *err, const struct prov *p,
+                          int status)
+{
+  api_error_set(err, 502, "upstream_error", "upstream_auth_failed", NULL,
+                "Provider '%s' rejected the gateway's credentials "
+                "(upstream status %d).",
+                p->name, status);
+}
+
+void prov_err_unavailable(struct api_error *err, const struct prov *p,
+                          const char *msg)
+{
+  api_error_set(err, 503, "upstream_error", "upstream_unavailable", NULL,
+                "Provider '%s' is overloaded or unavailable%s%s", p->name,
+                msg ? ": " : ".", msg ? msg : "");
+}
+
+void prov_err_timeout(struct api_error *err, const struct prov *p,
+                      const char *msg)
+{
+  api_error_set(err, 504, "upstream_error", "upstream_timeout", NULL,
+                "Provider '%s' timed out%s%s", p->name, msg ? ": " : ".",
+                msg ? msg : "");
+}
+
+void prov_err_failed(struct api_error *err, const struct prov *p, int status,
+                     const char *msg)
+{
+  api_error_set(err, 502, "upstream_error", "upstream_error", NULL,
+                "Provider '%s' failed with status %d%s%s", p->name, status,
+                msg ? ": " : ".", msg ? msg : "");
+}
+
+void prov_retry_after(struct api_error *err, const char *retry_after,
+                      const char *retry_after_ms)
+{
+  if(retry_after)
+    err->retry_after_s = atoi(retry_after);
+  if(retry_after_ms)
+    err->retry_after_ms = atoi(retry_after_ms);
+}
+
+int prov_models_parse(const char *body, size_t len, const char *list_key,
+                      const char *(*name_of)(const cJSON *m), char ***models,
+                      int *nmodels)
+{
+  cJSON *root = cJSON_ParseWithLength(body, len);
+  const cJSON *list = prov_json_get(root, list_key);
+  const cJSON *m;
+  char **v;
+  int n = 0;
+
+  if(!cJSON_IsArray(list)) {
+    cJSON_Delete(root);
+    return SB_EPROTO;
+  }
+  v = sb_calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
+  cJSON_ArrayForEach(m, list)
+  {
+    const char *name = name_of(m);
+    if(name && name[0])
+      v[n++] = sb_strdup(name);
+  }
+  cJSON_Delete(root);
+  *models = v;
+  *nmodels = n;
+  return 0;
+}
+
+const char *prov_model_id(const cJSON *m)
+{
+  return prov_json_str(m, "id");
+}
+
+int prov_emit(const struct canon_sink *sink, const struct canon_ev *ev)
+{
+  return sink->emit(sink->ud, ev);
+}

@@ -1,0 +1,110 @@
+/*
+ * util.h - small helpers shared by the provider adapters.
+ *
+ * One copy of what anthropic.c, bedrock.c, cohere.c, gemini.c and
+ * ollama.c each needed: JSON getters, request refusal, data URLs, the
+ * upstream error messages that read the same for every provider, and
+ * retry-after headers. Pure: no I/O, no global state.
+ */
+#ifndef SB_PROVIDERS_UTIL_H
+#define SB_PROVIDERS_UTIL_H
+
+#include "gateway/apierr.h"
+#include "providers/canon.h"
+#include "providers/provider.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Member k of object o (case-sensitive), or NULL when o is not an object
+ * or has no such member. o may be NULL. */
+const cJSON *prov_json_get(const cJSON *o, const char *k);
+
+/** The string value of member k of o, or NULL when it is missing or not a
+ * string. o may be NULL. */
+const char *prov_json_str(const cJSON *o, const char *k);
+
+/** 1 when member k of o is present and not JSON null, else 0. */
+int prov_json_present(const cJSON *o, const char *k);
+
+/** When member k of o is a number >= 0, store it (truncated) in *dst;
+ * otherwise leave *dst unchanged. */
+void prov_json_count_into(const cJSON *o, const char *k, int64_t *dst);
+
+/** 1 when s holds only whitespace (or nothing), else 0. */
+int prov_blank(const char *s);
+
+/** Append a turn {"role": role, "content": blocks} to the message array
+ * msgs, taking ownership of the array blocks: an empty blocks is dropped,
+ * and when the last message in msgs has the same role, blocks' items are
+ * moved to the end of its "content" array instead (providers that need
+ * strictly alternating roles, e.g. Anthropic Messages and Bedrock
+ * Converse). Every message already in msgs must have a string "role". */
+void prov_add_turn(cJSON *msgs, const char *role, cJSON *blocks);
+
+/** Refuse a client request: set err to status with type
+ * "invalid_request_error", the given code and param (either may be NULL)
+ * and the printf-style message, truncated to fit. Returns SB_EINVAL. */
+int prov_reject(struct api_error *err, int status, const char *code,
+                const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/** Split "data:<media>;base64,<data>" (scheme and ";base64"
+ * case-insensitive). On success returns 0, writes the media type
+ * lowercased and NUL-terminated into mbuf (mcap bytes) and points *data
+ * at the text after the comma. Returns -1 (mbuf and *data unspecified)
+ * when url is not of that form (media type parameters such as
+ * ";charset=x" before ";base64" are not taken), the media type is empty,
+ * or it does not fit in mcap - 1 bytes. The data is not checked. */
+int prov_data_url(const char *url, char *mbuf, size_t mcap, const char **data);
+
+/** Set err to 502 upstream_error/upstream_bad_response: "The upstream
+ * provider sent <what>." */
+void prov_bad_response(struct api_error *err, const char *what);
+
+/** Set err to 502 upstream_error/upstream_auth_failed for an upstream that
+ * refused the gateway's own credential; the upstream's text is not
+ * echoed. */
+void prov_err_auth_failed(struct api_error *err, const struct prov *p,
+                          int status);
+
+/** Set err to 503 upstream_error/upstream_unavailable, quoting the
+ * upstream's msg when it is not NULL. */
+void prov_err_unavailable(struct api_error *err, const struct prov *p,
+                          const char *msg);
+
+/** Set err to 504 upstream_error/upstream_timeout, quoting msg when it is
+ * not NULL. */
+void prov_err_timeout(struct api_error *err, const struct prov *p,
+                      const char *msg);
+
+/** Set err to 502 upstream_error/upstream_error naming the upstream
+ * status, quoting msg when it is not NULL. */
+void prov_err_failed(struct api_error *err, const struct prov *p, int status,
+                     const char *msg);
+
+/** Copy the upstream's retry-after (seconds) and retry-after-ms header
+ * values, each when not NULL, into err->retry_after_s and
+ * err->retry_after_ms. The caller decides for which statuses. */
+void prov_retry_after(struct api_error *err, const char *retry_after,
+                      const char *retry_after_ms);
+
+/** Parse a models-list body: the array at member list_key of the root
+ * object. name_of(m) gives each element's model name, or NULL to skip it;
+ * empty names are skipped too. On success returns 0 with *models a
+ * NULL-terminated array of *nmodels copies (sb_calloc/sb_strdup; the
+ * caller frees each and the array). Returns SB_EPROTO, touching neither
+ * out-param, when the body is not JSON or has no such array. */
+int prov_models_parse(const char *body, size_t len, const char *list_key,
+                      const char *(*name_of)(const cJSON *m), char ***models,
+                      int *nmodels);
+
+/** name_of for prov_models_parse: the element's "id" string, as in
+ * OpenAI-style {"data":[{"id":...}]} lists. */
+const char *prov_model_id(const cJSON *m);
+
+/** Pass ev to sink; returns what the sink returns. */
+int prov_emit(const struct canon_sink *sink, const struct canon_ev *ev);
+
+#endif
