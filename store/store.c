@@ -33,23 +33,44 @@
   " completion_tokens, ttfb_ms, latency_ms)"                                   \
   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
 
+enum store_item_kind {
+  STORE_ITEM_USAGE,           /* rec: struct store_usage */
+  STORE_ITEM_RESPONSE_PUT,    /* rec: struct store_response */
+  STORE_ITEM_RESPONSE_DELETE, /* rec: the id (char *) */
+};
+
+struct store_item {
+  enum store_item_kind kind;
+  void *rec;
+};
+
 struct store {
   sqlite3 *db;          /* writer thread only, after store_open */
   sqlite3_stmt *insert; /* STORE_INSERT_SQL, reused for every record */
   pthread_t writer;
   int batch_max;
 
-  /* The queue: a ring of queue_max record pointers. Everything here is
-   * guarded by mu. Producers hold mu only to push one pointer, so they
-   * never wait for the disk; the writer holds it only to copy a batch
-   * of pointers out. */
+  /* The queue: a ring of queue_max items. Everything here is guarded by
+   * mu. Producers hold mu only to push one item, so they never wait for
+   * the disk; the writer holds it only to copy a batch out. The batch
+   * being written stays visible in inflight until it is committed, so
+   * that a reader sees every write submitted before it (queued,
+   * in flight or committed). */
   pthread_mutex_t mu;
   pthread_cond_t cv; /* signalled on empty -> non-empty and on closing */
-  struct store_usage **ring;
+  struct store_item *ring;
   int cap;
   int head;
   int count;
   int closing;
+  struct store_item *inflight;
+  int ninflight;
+
+  /* Readers (store_response_get, on a thread pool): one connection of
+   * their own, since the writer's is the writer thread's alone. WAL lets
+   * it read while the writer writes. */
+  pthread_mutex_t rmu;
+  sqlite3 *rdb;
 
   atomic_int ready;
   atomic_uint_least64_t dropped;
@@ -421,19 +442,87 @@ static int insert_one(struct store *st, const struct store_usage *r)
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+void store_response_free(struct store_response *r)
+{
+  if(!r)
+    return;
+  free(r->id);
+  free(r->model);
+  free(r->previous_response_id);
+  free(r->response);
+  free(r->input_items);
+  free(r->context);
+  free(r);
+}
+
+static void item_free(struct store_item *it)
+{
+  switch(it->kind) {
+  case STORE_ITEM_USAGE: store_usage_free(it->rec); break;
+  case STORE_ITEM_RESPONSE_PUT: store_response_free(it->rec); break;
+  case STORE_ITEM_RESPONSE_DELETE: free(it->rec); break;
+  }
+  it->rec = NULL;
+}
+
+/* Run one prepared-on-the-fly statement with text/int bindings given by
+ * fmt ('t' text, 'i' int64), e.g. exec_bound(db, sql, "ti", s, n). */
+static int exec_bound(sqlite3 *db, const char *sql, const char *fmt, ...)
+{
+  sqlite3_stmt *stmt;
+  va_list ap;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+
+  if(rc != SQLITE_OK)
+    return rc;
+  va_start(ap, fmt);
+  for(int i = 0; fmt[i]; i++) {
+    if(fmt[i] == 't')
+      bind_text(stmt, i + 1, va_arg(ap, const char *));
+    else
+      sqlite3_bind_int64(stmt, i + 1, va_arg(ap, int64_t));
+  }
+  va_end(ap);
+  rc = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int write_item(struct store *st, const struct store_item *it)
+{
+  const struct store_response *r;
+
+  switch(it->kind) {
+  case STORE_ITEM_USAGE: return insert_one(st, it->rec);
+  case STORE_ITEM_RESPONSE_PUT:
+    r = it->rec;
+    return exec_bound(st->db,
+                      "INSERT OR REPLACE INTO responses(id, created_at, model,"
+                      " previous_response_id, response, input_items, context)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                      "tittttt", r->id, r->created_at, r->model,
+                      r->previous_response_id, r->response, r->input_items,
+                      r->context);
+  case STORE_ITEM_RESPONSE_DELETE:
+    return exec_bound(st->db, "DELETE FROM responses WHERE id = ?1", "t",
+                      (const char *)it->rec);
+  }
+  return SQLITE_MISUSE;
+}
+
 /**
- * Write recs[0..n) in one transaction and free them. On failure the
+ * Write items[0..n) in one transaction, then free them. On failure the
  * whole batch is rolled back and dropped: retrying would need unbounded
  * memory while the disk is failing, and the gateway must keep serving.
  */
-static void write_batch(struct store *st, struct store_usage **recs, int n)
+static void write_batch(struct store *st, struct store_item *items, int n)
 {
   char why[256];
   int rc, i;
 
   rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   for(i = 0; rc == SQLITE_OK && i < n; i++)
-    rc = insert_one(st, recs[i]);
+    rc = write_item(st, &items[i]);
   if(rc == SQLITE_OK)
     rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 
@@ -441,7 +530,7 @@ static void write_batch(struct store *st, struct store_usage **recs, int n)
     atomic_store(&st->ready, 1);
     if(st->failing) {
       fprintf(stderr,
-              "switchboard: store: writes recovered; %llu usage records"
+              "switchboard: store: writes recovered; %llu records"
               " were dropped\n",
               (unsigned long long)st->burst_dropped);
       st->failing = 0;
@@ -458,7 +547,7 @@ static void write_batch(struct store *st, struct store_usage **recs, int n)
     atomic_fetch_add(&st->dropped, (uint64_t)n);
     if(!st->failing) {
       fprintf(stderr,
-              "switchboard: store: writing %d usage records failed: %s;"
+              "switchboard: store: writing %d records failed: %s;"
               " dropping them (further failures are not logged until a"
               " write succeeds)\n",
               n, why);
@@ -466,8 +555,12 @@ static void write_batch(struct store *st, struct store_usage **recs, int n)
     }
     st->burst_dropped += (uint64_t)n;
   }
+  /* Readers look at the batch until here: the rows are visible now. */
+  pthread_mutex_lock(&st->mu);
+  st->ninflight = 0;
+  pthread_mutex_unlock(&st->mu);
   for(i = 0; i < n; i++)
-    store_usage_free(recs[i]);
+    item_free(&items[i]);
 }
 
 /* Ready means "records can be written": read the file (a database that
@@ -494,12 +587,11 @@ static void mono_deadline(struct timespec *ts, int64_t mono_us)
 static void *writer_main(void *arg)
 {
   struct store *st = arg;
-  struct store_usage **batch;
+  struct store_item *batch = st->inflight;
   int64_t last_check = sb_mono_us();
   struct timespec ts;
   int n, i;
 
-  batch = sb_calloc((size_t)st->batch_max, sizeof(*batch));
   for(;;) {
     pthread_mutex_lock(&st->mu);
     while(!st->count && !st->closing) {
@@ -523,16 +615,16 @@ static void *writer_main(void *arg)
     n = st->count < st->batch_max ? st->count : st->batch_max;
     for(i = 0; i < n; i++) {
       batch[i] = st->ring[st->head];
-      st->ring[st->head] = NULL;
+      st->ring[st->head].rec = NULL;
       st->head = (st->head + 1) % st->cap;
     }
     st->count -= n;
+    st->ninflight = n;
     pthread_mutex_unlock(&st->mu);
 
     write_batch(st, batch, n);
     last_check = sb_mono_us();
   }
-  free(batch);
   return NULL;
 }
 
@@ -546,9 +638,13 @@ static void store_destroy(struct store *st)
   if(st->db && sqlite3_close(st->db) != SQLITE_OK)
     fprintf(stderr, "switchboard: store: closing the database: %s\n",
             sqlite3_errmsg(st->db));
+  if(st->rdb)
+    sqlite3_close(st->rdb);
   pthread_cond_destroy(&st->cv);
   pthread_mutex_destroy(&st->mu);
+  pthread_mutex_destroy(&st->rmu);
   free(st->ring);
+  free(st->inflight);
   free(st);
 }
 
@@ -600,7 +696,9 @@ int store_open(const char *path, const struct store_options *opt,
   st->batch_max =
       opt->batch_max < opt->queue_max ? opt->batch_max : opt->queue_max;
   st->ring = sb_calloc((size_t)st->cap, sizeof(*st->ring));
+  st->inflight = sb_calloc((size_t)st->batch_max, sizeof(*st->inflight));
   pthread_mutex_init(&st->mu, NULL);
+  pthread_mutex_init(&st->rmu, NULL);
   /* The writer's periodic probe must not jump with the wall clock. */
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -618,6 +716,8 @@ int store_open(const char *path, const struct store_options *opt,
     set_err(err, errlen, "cannot prepare insert: %s", sqlite3_errmsg(st->db));
     rc = SB_EDB;
   }
+  if(!rc)
+    rc = db_open(path, opt->busy_timeout_ms, &st->rdb, err, errlen);
   if(rc) {
     store_destroy(st);
     return rc;
@@ -635,32 +735,144 @@ int store_open(const char *path, const struct store_options *opt,
   return SB_OK;
 }
 
-int store_usage_submit(struct store *st, struct store_usage *rec)
+/* Queue one item; on failure it is freed and counted as dropped. */
+static int submit(struct store *st, enum store_item_kind kind, void *rec)
 {
+  struct store_item it = {kind, rec};
   int rc = SB_OK;
 
-  /* request_id and api are NOT NULL columns: one such record would fail
-   * the whole batch it lands in, so it is refused here, at the caller. */
-  if(!st || !rec || !rec->request_id || !rec->api) {
-    store_usage_free(rec);
-    return SB_EINVAL;
-  }
   pthread_mutex_lock(&st->mu);
   if(st->closing || st->count == st->cap)
     rc = SB_EAGAIN;
   else {
-    st->ring[(st->head + st->count) % st->cap] = rec;
-    /* The writer only sleeps on an empty queue, so only the first record
+    st->ring[(st->head + st->count) % st->cap] = it;
+    /* The writer only sleeps on an empty queue, so only the first item
      * needs to wake it. */
     if(st->count++ == 0)
       pthread_cond_signal(&st->cv);
   }
   pthread_mutex_unlock(&st->mu);
   if(rc) {
-    store_usage_free(rec);
+    item_free(&it);
     atomic_fetch_add(&st->dropped, 1);
   }
   return rc;
+}
+
+int store_usage_submit(struct store *st, struct store_usage *rec)
+{
+  /* request_id and api are NOT NULL columns: one such record would fail
+   * the whole batch it lands in, so it is refused here, at the caller. */
+  if(!st || !rec || !rec->request_id || !rec->api) {
+    store_usage_free(rec);
+    return SB_EINVAL;
+  }
+  return submit(st, STORE_ITEM_USAGE, rec);
+}
+
+int store_response_put(struct store *st, struct store_response *rec)
+{
+  if(!st || !rec || !rec->id || !rec->model || !rec->response ||
+     !rec->input_items || !rec->context) {
+    store_response_free(rec);
+    return SB_EINVAL;
+  }
+  return submit(st, STORE_ITEM_RESPONSE_PUT, rec);
+}
+
+int store_response_delete(struct store *st, const char *id)
+{
+  return submit(st, STORE_ITEM_RESPONSE_DELETE, sb_strdup(id));
+}
+
+static struct store_response *response_dup(const struct store_response *r)
+{
+  struct store_response *d = sb_calloc(1, sizeof(*d));
+
+  d->id = sb_strdup(r->id);
+  d->created_at = r->created_at;
+  d->model = sb_strdup(r->model);
+  d->previous_response_id =
+      r->previous_response_id ? sb_strdup(r->previous_response_id) : NULL;
+  d->response = sb_strdup(r->response);
+  d->input_items = sb_strdup(r->input_items);
+  d->context = sb_strdup(r->context);
+  return d;
+}
+
+/* The newest write about id among items[0..n): 1 put (*out set), 0
+ * deleted, -1 nothing about it. */
+static int newest_about(const struct store_item *items, int n, const char *id,
+                        struct store_response **out)
+{
+  for(int i = n - 1; i >= 0; i--) {
+    const struct store_item *it = &items[i];
+    if(it->kind == STORE_ITEM_RESPONSE_PUT &&
+       !strcmp(((const struct store_response *)it->rec)->id, id)) {
+      *out = response_dup(it->rec);
+      return 1;
+    }
+    if(it->kind == STORE_ITEM_RESPONSE_DELETE && !strcmp(it->rec, id))
+      return 0;
+  }
+  return -1;
+}
+
+static char *column_dup(sqlite3_stmt *stmt, int i)
+{
+  const unsigned char *t = sqlite3_column_text(stmt, i);
+
+  return t ? sb_strdup((const char *)t) : NULL;
+}
+
+int store_response_get(struct store *st, const char *id,
+                       struct store_response **out)
+{
+  struct store_item *queued;
+  sqlite3_stmt *stmt = NULL;
+  int found = -1, rc;
+
+  *out = NULL;
+  /* Writes not yet committed win, newest first: the queue (in order) is
+   * newer than the batch in flight. */
+  pthread_mutex_lock(&st->mu);
+  queued = sb_malloc(sizeof(*queued) * (size_t)(st->count + 1));
+  for(int i = 0; i < st->count; i++)
+    queued[i] = st->ring[(st->head + i) % st->cap];
+  found = newest_about(queued, st->count, id, out);
+  if(found < 0)
+    found = newest_about(st->inflight, st->ninflight, id, out);
+  pthread_mutex_unlock(&st->mu);
+  free(queued);
+  if(found >= 0)
+    return found ? SB_OK : SB_ENOTFOUND;
+
+  pthread_mutex_lock(&st->rmu);
+  rc = sqlite3_prepare_v2(st->rdb,
+                          "SELECT id, created_at, model, previous_response_id,"
+                          " response, input_items, context FROM responses"
+                          " WHERE id = ?1",
+                          -1, &stmt, NULL);
+  if(rc == SQLITE_OK) {
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+  }
+  if(rc == SQLITE_ROW) {
+    struct store_response *r = sb_calloc(1, sizeof(*r));
+    r->id = column_dup(stmt, 0);
+    r->created_at = sqlite3_column_int64(stmt, 1);
+    r->model = column_dup(stmt, 2);
+    r->previous_response_id = column_dup(stmt, 3);
+    r->response = column_dup(stmt, 4);
+    r->input_items = column_dup(stmt, 5);
+    r->context = column_dup(stmt, 6);
+    *out = r;
+  }
+  sqlite3_finalize(stmt);
+  pthread_mutex_unlock(&st->rmu);
+  if(rc == SQLITE_ROW)
+    return SB_OK;
+  return rc == SQLITE_DONE ? SB_ENOTFOUND : SB_EDB;
 }
 
 int store_ready(struct store *st)

@@ -83,6 +83,41 @@ int store_usage_submit(struct store *st, struct store_usage *rec);
 /** Free a record and its strings. */
 void store_usage_free(struct store_usage *rec);
 
+/** A stored Responses API response (table `responses`). */
+struct store_response {
+  char *id;
+  int64_t created_at; /* unix seconds */
+  char *model;
+  char *previous_response_id; /* may be NULL */
+  char *response;             /* JSON of the response object */
+  char *input_items;          /* JSON array: this turn's input items */
+  char *context;              /* JSON array: the conversation as chat
+                               * messages, this response's output included */
+};
+
+void store_response_free(struct store_response *r);
+
+/**
+ * Queue a response for the writer (same queue, same order as usage
+ * records; never blocks on the disk). Takes ownership of rec, even on
+ * failure. SB_EAGAIN when the queue is full or closing, SB_EINVAL when a
+ * NOT NULL field is missing.
+ */
+int store_response_put(struct store *st, struct store_response *rec);
+
+/** Queue the deletion of a response (a no-op if there is none). */
+int store_response_delete(struct store *st, const char *id);
+
+/**
+ * Read a response. BLOCKING (it may wait for the disk): call it from a
+ * thread pool, never from an event-loop thread. It sees every put and
+ * delete submitted before it, written yet or not. Returns SB_OK with
+ * *out (caller frees with store_response_free), SB_ENOTFOUND, or SB_EDB.
+ * Any thread.
+ */
+int store_response_get(struct store *st, const char *id,
+                       struct store_response **out);
+
 /**
  * Non-blocking health: 1 if the writer's last check of the database
  * (a batch commit, or the read of schema_migrations it makes every
