@@ -51,3 +51,38 @@ char *api_error_openai_json(const struct api_error *err)
     abort();
   return s;
 }
+
+static const char *anthropic_type(int status)
+{
+  switch(status) {
+  case 400: return "invalid_request_error";
+  case 401: return "authentication_error";
+  case 402: return "billing_error";
+  case 403: return "permission_error";
+  case 404: return "not_found_error";
+  case 413: return "request_too_large";
+  case 429: return "rate_limit_error";
+  case 503:
+  case 529: return "overloaded_error";
+  case 504: return "timeout_error";
+  default: break;
+  }
+  return status >= 400 && status < 500 ? "invalid_request_error" : "api_error";
+}
+
+char *api_error_anthropic_json(const struct api_error *err)
+{
+  cJSON *root = cJSON_CreateObject();
+  cJSON *e;
+  char *s;
+
+  cJSON_AddStringToObject(root, "type", "error");
+  e = cJSON_AddObjectToObject(root, "error");
+  cJSON_AddStringToObject(e, "type", anthropic_type(err->status));
+  cJSON_AddStringToObject(e, "message", err->message);
+  s = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if(!s)
+    abort();
+  return s;
+}

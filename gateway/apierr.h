@@ -29,4 +29,18 @@ void api_error_set(struct api_error *err, int status, const char *type,
  */
 char *api_error_openai_json(const struct api_error *err);
 
+/**
+ * Render err as Anthropic's error body
+ * {"type":"error","error":{"type":T,"message":M}} (providers.md §3.7), T
+ * chosen from err->status: 400 invalid_request_error, 401
+ * authentication_error, 402 billing_error, 403 permission_error, 404
+ * not_found_error, 413 request_too_large, 429 rate_limit_error, 500 and 502
+ * api_error, 504 timeout_error, 503 and 529 overloaded_error; any other
+ * 4xx invalid_request_error, anything else api_error. The same body is the
+ * data of a stream's `event: error`. No request_id: Anthropic's SDKs read
+ * it from the request-id header. Returns a malloc'd JSON string the caller
+ * frees.
+ */
+char *api_error_anthropic_json(const struct api_error *err);
+
 #endif

@@ -1,6 +1,9 @@
 /*
- * chat.c - POST /v1/chat/completions: validate, route, and serve from the
- * built-in echo provider or relay to an OpenAI-compatible upstream.
+ * chat.c - serving a canonical (Chat Completions) request from any
+ * provider, for every inbound API: the built-in echo provider, the
+ * OpenAI pass-through relay, and adapters through canonical documents
+ * and events, rendered by the inbound API's hooks on struct req. Also
+ * POST /v1/chat/completions and /v1/embeddings themselves.
  */
 #include "gateway/http.h"
 #include "gateway/json.h"
@@ -31,6 +34,9 @@ static void fail_request(struct req *r, const struct api_error *err)
     req_respond_error(r, err);
 }
 
+static int on_canon_event(void *ud, const struct canon_ev *ev);
+static void end_stream(struct req *r);
+
 /* --- echo ----------------------------------------------------------------- */
 
 static void on_pacer_closed(uv_handle_t *h)
@@ -46,21 +52,15 @@ static void on_pace(uv_timer_t *t)
 
   if(!r || r->out.len >= REQ_OUT_HIGH_WM)
     return; /* gone, or the client reads slower than we write */
-  rc = prov_echo_next_event(r->echo, &r->out);
+  rc = prov_echo_next(r->echo, &(struct canon_sink){on_canon_event, r});
   if(rc == 0) {
     req_stream_kick(r);
     return;
   }
   uv_timer_stop(t);
-  if(rc == 1) {
-    prov_echo_usage(r->echo, &r->usage);
-    req_stream_end(r);
-  } else {
-    struct api_error err;
-    api_error_set(&err, 500, "server_error", "stream_buffer_full", NULL,
-                  "The response buffer is full.");
-    req_stream_fail(r, &err);
-  }
+  if(rc == 1)
+    end_stream(r);
+  /* else on_canon_event failed the stream already */
 }
 
 static void serve_echo(struct req *r, const cJSON *body)
@@ -76,11 +76,14 @@ static void serve_echo(struct req *r, const cJSON *body)
     req_respond_error(r, &err);
     return;
   }
+  prov_echo_usage(r->echo, &r->usage);
   if(!r->stream) {
     char *json = prov_echo_complete(r->echo);
-    prov_echo_usage(r->echo, &r->usage);
-    req_respond_json(r, 200, json, strlen(json));
+    cJSON *doc = cJSON_Parse(json);
     free(json);
+    if(!doc)
+      abort(); /* echo prints what it built */
+    r->respond_doc(r, doc);
     return;
   }
   r->pacer = sb_calloc(1, sizeof(*r->pacer));
@@ -99,21 +102,27 @@ static void take_usage(struct req *r, const struct canon_usage *u)
   r->usage.completion_tokens = u->completion_tokens;
 }
 
-/* Canonical events from an adapter, rendered for the client. */
+/* Canonical events from an adapter (or echo), rendered for the client;
+ * in a raw relay only read for accounting. */
 static int on_canon_event(void *ud, const struct canon_ev *ev)
 {
   struct req *r = ud;
   int rc;
 
+  if(ev->type == CANON_EV_USAGE)
+    take_usage(r, &ev->usage);
+  if(r->raw_relay) {
+    /* The client has the upstream's own error event already. */
+    r->upstream_error_seen |= ev->type == CANON_EV_ERROR;
+    return 0;
+  }
   if(ev->type == CANON_EV_ERROR) {
     metrics_upstream_error(r->gw->metrics, r->prov->name, "stream_error");
     r->stream_failed = 1;
     req_stream_fail(r, ev->err);
     return 1;
   }
-  if(ev->type == CANON_EV_USAGE)
-    take_usage(r, &ev->usage);
-  rc = oai_stream_render(&r->render, ev, &r->out);
+  rc = r->rend.render(r->rend.s, ev, &r->out);
   if(rc) {
     api_error_set(&r->stream_err, 502, "upstream_error",
                   "upstream_response_too_large", NULL,
@@ -130,8 +139,11 @@ static int adapter_payload(struct req *r, const char *event, size_t event_len,
 {
   const struct canon_sink sink = {on_canon_event, r};
   struct prov_payload pl = {event, event_len, data, len, exception};
-  int rc = r->prov->adapter->stream_feed(r->pstream, &pl, &sink);
+  int rc = r->adapter->stream_feed(r->pstream, &pl, &sink);
 
+  if(r->raw_relay)
+    return 0; /* the client has the bytes as they are; reading them is
+               * for accounting only and never ends the relay */
   if(rc && !r->stream_failed) {
     /* The adapter failed without saying why: still end the stream. */
     api_error_set(
@@ -169,7 +181,7 @@ static int on_sse_event(void *ud, const struct sse_event *ev)
   struct req *r = ud;
   int rc;
 
-  if(r->prov->kind == PROV_ADAPTER)
+  if(r->adapter)
     return adapter_payload(r, ev->event, ev->event_len, ev->data, ev->data_len,
                            0);
   rc = prov_openai_stream_event(&r->ostream, ev->data, ev->data_len, &r->out,
@@ -209,11 +221,13 @@ static int on_upstream_data(void *ud, const char *p, size_t n)
       r->paused = 1;
       return 1;
     }
-    if(r->prov->kind == PROV_ADAPTER &&
-       r->prov->adapter->framing == PROV_FRAMING_NDJSON)
+    if(r->raw_relay && buf_append(&r->out, p, n)) {
+      r->stream_failed = 1;
+      return -1;
+    }
+    if(r->adapter && r->adapter->framing == PROV_FRAMING_NDJSON)
       rc = ndjson_feed(&r->nd_in, p, n);
-    else if(r->prov->kind == PROV_ADAPTER &&
-            r->prov->adapter->framing == PROV_FRAMING_EVENTSTREAM)
+    else if(r->adapter && r->adapter->framing == PROV_FRAMING_EVENTSTREAM)
       rc = eventstream_feed(&r->es_in, p, n);
     else
       rc = sse_parser_feed(&r->sse_in, p, n);
@@ -268,9 +282,9 @@ static void respond_translated_embeddings(struct req *r)
   cJSON *out = NULL;
 
   canon_usage_init(&usage);
-  if(r->prov->adapter->parse_embeddings(r->prov, r->upbody.data, r->upbody.len,
-                                        r->embed_req, r->upstream_model, &out,
-                                        &usage, &err)) {
+  if(r->adapter->parse_embeddings(r->prov, r->upbody.data, r->upbody.len,
+                                  r->embed_req, r->upstream_model, &out, &usage,
+                                  &err)) {
     metrics_upstream_error(r->gw->metrics, r->prov->name, "bad_response");
     req_respond_error(r, &err);
     return;
@@ -279,32 +293,54 @@ static void respond_translated_embeddings(struct req *r)
   respond_embeddings(r, out);
 }
 
-/* A non-streamed 2xx answer from an adapter's upstream, as OpenAI's
- * chat.completion. */
+/* A non-streamed 2xx answer from an adapter's upstream, as a
+ * chat.completion handed to the inbound API. */
 static void respond_translated(struct req *r)
 {
   struct canon_usage usage;
   struct api_error err;
   cJSON *out = NULL;
   char id[40];
-  char *json;
 
   sb_random_id(id, sizeof(id), "chatcmpl-");
   canon_usage_init(&usage);
-  if(r->prov->adapter->parse_chat(r->prov, r->upbody.data, r->upbody.len,
-                                  r->upstream_model, id, r->ts_ms / 1000, &out,
-                                  &usage, &err)) {
+  if(r->raw_relay) {
+    /* The client gets the upstream's bytes; reading them is only for
+     * accounting, and not every answer relayed is a message
+     * (count_tokens). */
+    if(!r->adapter->parse_chat(r->prov, r->upbody.data, r->upbody.len,
+                               r->upstream_model, id, 0, &out, &usage, &err))
+      take_usage(r, &usage);
+    cJSON_Delete(out);
+    req_respond_json(r, 200, r->upbody.data, r->upbody.len);
+    return;
+  }
+  if(r->adapter->parse_chat(r->prov, r->upbody.data, r->upbody.len,
+                            r->upstream_model, id, r->ts_ms / 1000, &out,
+                            &usage, &err)) {
     metrics_upstream_error(r->gw->metrics, r->prov->name, "bad_response");
     req_respond_error(r, &err);
     return;
   }
   take_usage(r, &usage);
-  json = cJSON_PrintUnformatted(out);
-  cJSON_Delete(out);
-  if(!json)
-    abort();
-  req_respond_json(r, 200, json, strlen(json));
-  free(json);
+  r->respond_doc(r, out);
+}
+
+/* The clean end of a stream: the renderer's closing events, then the
+ * inbound API's hook. */
+static void end_stream(struct req *r)
+{
+  struct api_error err;
+
+  if(!r->raw_relay && r->rend.end(r->rend.s, &r->out)) {
+    api_error_set(&err, 502, "upstream_error", "upstream_response_too_large",
+                  NULL, "The upstream stream exceeded the response buffer.");
+    req_stream_fail(r, &err);
+    return;
+  }
+  if(r->stream_done)
+    r->stream_done(r);
+  req_stream_end(r);
 }
 
 static void on_upstream_done(void *ud, const struct upstream_result *res)
@@ -318,14 +354,21 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
   if(r->upstream_streaming) {
     int complete;
 
-    if(!res->failed && r->prov->kind == PROV_ADAPTER &&
-       r->prov->adapter->framing == PROV_FRAMING_NDJSON && !r->stream_failed)
+    if(!res->failed && r->adapter &&
+       r->adapter->framing == PROV_FRAMING_NDJSON && !r->stream_failed)
       ndjson_finish(&r->nd_in);
     if(r->stream_failed)
       return;
-    complete = r->prov->kind == PROV_ADAPTER
-                   ? r->prov->adapter->stream_complete(r->pstream)
-                   : r->ostream.done;
+    if(r->upstream_error_seen) {
+      /* Raw relay: the upstream's error event ended the stream. */
+      r->finished = 1;
+      r->abort_after = 1;
+      snprintf(r->error_type, sizeof(r->error_type), "upstream_error");
+      req_stream_kick(r);
+      return;
+    }
+    complete =
+        r->adapter ? r->adapter->stream_complete(r->pstream) : r->ostream.done;
     if(res->failed || !complete) {
       if(res->timed_out)
         api_error_set(&err, 504, "upstream_error", "upstream_timeout", NULL,
@@ -337,22 +380,16 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
                                   : "ended before its last event");
       metrics_upstream_error(r->gw->metrics, pname,
                              res->timed_out ? "timeout" : "stream_cut");
-      if(r->prov->kind == PROV_OPENAI)
+      if(!r->adapter)
         r->usage = r->ostream.usage;
       req_stream_fail(r, &err);
       return;
     }
-    if(r->prov->kind == PROV_ADAPTER) {
-      if(oai_stream_end(&r->render, &r->out)) {
-        api_error_set(&err, 502, "upstream_error",
-                      "upstream_response_too_large", NULL,
-                      "The upstream stream exceeded the response buffer.");
-        req_stream_fail(r, &err);
-        return;
-      }
-    } else {
-      r->usage = r->ostream.usage;
+    if(r->adapter) {
+      end_stream(r);
+      return;
     }
+    r->usage = r->ostream.usage;
     req_stream_end(r);
     return;
   }
@@ -391,7 +428,7 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
       fail_request(r, &err);
       return;
     }
-    if(r->prov->kind == PROV_ADAPTER) {
+    if(r->adapter) {
       if(r->embed_req)
         respond_translated_embeddings(r);
       else
@@ -412,11 +449,10 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
     free(fixed);
     return;
   }
-  if(r->prov->kind == PROV_ADAPTER)
-    r->prov->adapter->map_error(r->prov, (int)res->status, r->upbody.data,
-                                r->upbody.len,
-                                upstream_header(x, "retry-after"),
-                                upstream_header(x, "retry-after-ms"), &err);
+  if(r->adapter)
+    r->adapter->map_error(r->prov, (int)res->status, r->upbody.data,
+                          r->upbody.len, upstream_header(x, "retry-after"),
+                          upstream_header(x, "retry-after-ms"), &err);
   else
     prov_openai_map_error(r->prov, (int)res->status, r->upbody.data,
                           r->upbody.len, upstream_header(x, "retry-after"),
@@ -429,44 +465,45 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
   req_respond_error(r, &err);
 }
 
-/* The client headers this provider forwards, out of those captured for
- * every provider. Pointers into r->fwd; the array is the caller's. */
-static int forwarded_for(const struct req *r, struct config_kv *out)
+struct config_kv *chat_forwarded(const struct req *r, int *n)
 {
   const struct config_provider *c = r->prov->cfg;
-  int n = 0;
+  struct config_kv *out = sb_calloc((size_t)r->nfwd + 1, sizeof(*out));
 
-  for(int i = 0; i < r->nfwd; i++)
+  /* Out of the headers captured for every provider, the ones this one
+   * forwards. */
+  *n = 0;
+  for(int i = 0; c && i < r->nfwd; i++)
     for(int j = 0; j < c->nforward_headers; j++)
       if(!strcmp(r->fwd[i].name, c->forward_headers[j])) {
-        out[n++] = r->fwd[i];
+        out[(*n)++] = r->fwd[i];
         break;
       }
-  return n;
+  return out;
 }
 
-static void start_upstream(struct req *r, struct prov_http *http);
-
-static void serve_openai(struct req *r, cJSON *body)
+static void serve_openai(struct req *r, const cJSON *req_body)
 {
   const struct config_limits *lim = &r->gw->cfg->limits;
-  struct config_kv *fwd = sb_calloc((size_t)r->nfwd + 1, sizeof(*fwd));
-  struct prov_client client = {r->authorization, fwd, 0};
+  struct prov_client client = {r->authorization, NULL, 0};
+  cJSON *body = cJSON_Duplicate(req_body, 1);
+  struct config_kv *fwd = chat_forwarded(r, &client.nfwd);
   struct prov_http http;
   int client_usage;
 
-  client.nfwd = forwarded_for(r, fwd);
+  client.fwd = fwd;
   prov_openai_build_chat(r->prov, body, r->upstream_model, &client, &http,
                          &client_usage);
   free(fwd);
+  cJSON_Delete(body);
   prov_openai_stream_init(&r->ostream, r->prov, client_usage);
   sse_parser_init(&r->sse_in, lim->max_response_bytes, on_sse_event, r);
   r->relay = 1;
-  start_upstream(r, &http);
+  chat_start_upstream(r, &http);
   prov_http_free(&http);
 }
 
-static void start_upstream(struct req *r, struct prov_http *http)
+void chat_start_upstream(struct req *r, struct prov_http *http)
 {
   const struct config_limits *lim = &r->gw->cfg->limits;
   struct upstream_cb cb = {on_upstream_data, on_upstream_done};
@@ -486,50 +523,129 @@ static void start_upstream(struct req *r, struct prov_http *http)
   }
 }
 
+/* Ready the stream parser for the adapter's framing. */
+static void init_framing(struct req *r)
+{
+  const struct config_limits *lim = &r->gw->cfg->limits;
+
+  r->pstream = r->adapter->stream_new(r->prov, r->upstream_model);
+  if(r->adapter->framing == PROV_FRAMING_NDJSON)
+    ndjson_init(&r->nd_in, lim->max_response_bytes, on_ndjson_line, r);
+  else if(r->adapter->framing == PROV_FRAMING_EVENTSTREAM)
+    eventstream_init(&r->es_in, lim->max_response_bytes, on_eventstream_msg, r);
+  else
+    sse_parser_init(&r->sse_in, lim->max_response_bytes, on_sse_event, r);
+}
+
 static void serve_adapter(struct req *r, const cJSON *body)
 {
-  const struct prov_adapter *a = r->prov->adapter;
-  const struct config_limits *lim = &r->gw->cfg->limits;
-  struct config_kv *fwd = sb_calloc((size_t)r->nfwd + 1, sizeof(*fwd));
-  struct prov_client client = {r->authorization, fwd, 0};
-  const cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
+  struct prov_client client = {r->authorization, NULL, 0};
+  struct config_kv *fwd = chat_forwarded(r, &client.nfwd);
   struct prov_http http;
   struct api_error err;
-  char id[40];
   int rc;
 
   memset(&http, 0, sizeof(http));
-  client.nfwd = forwarded_for(r, fwd);
-  rc = a->build_chat(r->prov, body, r->upstream_model, &client, &http, &err);
+  client.fwd = fwd;
+  rc = r->adapter->build_chat(r->prov, body, r->upstream_model, &client, &http,
+                              &err);
   free(fwd);
   if(rc) {
     prov_http_free(&http);
     req_respond_error(r, &err);
     return;
   }
-  if(r->stream) {
+  if(r->stream)
+    init_framing(r);
+  r->relay = 1;
+  chat_start_upstream(r, &http);
+  prov_http_free(&http);
+}
+
+void chat_relay_raw(struct req *r, struct prov_http *http)
+{
+  r->adapter = prov_adapter_of(r->prov);
+  r->raw_relay = 1;
+  if(r->stream)
+    init_framing(r);
+  r->relay = 1;
+  chat_start_upstream(r, http);
+}
+
+/* --- Chat Completions as the inbound API ------------------------------- */
+
+static int oai_r_render(void *s, const struct canon_ev *ev, struct buf *out)
+{
+  return oai_stream_render(s, ev, out);
+}
+
+static int oai_r_end(void *s, struct buf *out)
+{
+  return oai_stream_end(s, out);
+}
+
+static void oai_r_free(void *s)
+{
+  oai_stream_free(s);
+  free(s);
+}
+
+static void chat_respond_doc(struct req *r, cJSON *completion)
+{
+  char *json = cJSON_PrintUnformatted(completion);
+
+  cJSON_Delete(completion);
+  if(!json)
+    abort();
+  req_respond_json(r, 200, json, strlen(json));
+  free(json);
+}
+
+/* Chat Completions' renderer and hooks, unless the inbound API set its
+ * own. */
+static void default_hooks(struct req *r, const cJSON *body)
+{
+  if(!r->respond_doc)
+    r->respond_doc = chat_respond_doc;
+  if(r->stream && !r->rend.render) {
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
+    struct oai_stream *os = sb_calloc(1, sizeof(*os));
+    char id[40];
+
     sb_random_id(id, sizeof(id), "chatcmpl-");
     oai_stream_init(
-        &r->render, id, r->ts_ms / 1000, r->upstream_model,
+        os, id, r->ts_ms / 1000, r->upstream_model,
         cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage")));
-    r->pstream = a->stream_new(r->prov, r->upstream_model);
-    if(a->framing == PROV_FRAMING_NDJSON)
-      ndjson_init(&r->nd_in, lim->max_response_bytes, on_ndjson_line, r);
-    else if(a->framing == PROV_FRAMING_EVENTSTREAM)
-      eventstream_init(&r->es_in, lim->max_response_bytes, on_eventstream_msg,
-                       r);
-    else
-      sse_parser_init(&r->sse_in, lim->max_response_bytes, on_sse_event, r);
+    r->rend = (struct req_render){os, oai_r_render, oai_r_end, oai_r_free};
   }
-  r->relay = 1;
-  start_upstream(r, &http);
-  prov_http_free(&http);
+}
+
+void chat_serve(struct req *r, const cJSON *body)
+{
+  struct api_error err;
+
+  if(oai_chat_check_caps(body, r->prov->caps, r->prov->name, &err)) {
+    req_respond_error(r, &err);
+    return;
+  }
+  default_hooks(r, body);
+  if(r->prov->kind == PROV_ECHO) {
+    serve_echo(r, body);
+    return;
+  }
+  /* OpenAI in, OpenAI out stays pass-through; every other pairing goes
+   * through the canonical model. */
+  if(r->prov->kind == PROV_OPENAI && r->inbound == REQ_IN_CHAT) {
+    serve_openai(r, body);
+    return;
+  }
+  r->adapter = prov_adapter_of(r->prov);
+  serve_adapter(r, body);
 }
 
 /* --- entry --------------------------------------------------------------- */
 
-/* The body as a JSON object, or NULL after answering 400. */
-static cJSON *parse_body(struct req *r)
+cJSON *chat_parse_body(struct req *r)
 {
   int max_depth = r->gw->cfg->limits.max_json_depth;
   struct api_error err;
@@ -555,17 +671,17 @@ static cJSON *parse_body(struct req *r)
   return body;
 }
 
-/* Validate with check, then resolve the model. 0 when r->prov is set. */
-static int route(struct req *r, const cJSON *body,
-                 int (*check)(const cJSON *, struct api_error *))
+int chat_route(struct req *r, const cJSON *body,
+               int (*check)(const cJSON *, struct api_error *))
 {
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
   struct router_target target;
   struct api_error err;
 
-  if(cJSON_IsString(model))
+  if(cJSON_IsString(model) && !r->model)
     r->model = sb_strdup(model->valuestring);
-  if(check(body, &err) || router_resolve(r->gw->reg, r->model, &target, &err)) {
+  if((check && check(body, &err)) ||
+     router_resolve(r->gw->reg, r->model, &target, &err)) {
     req_respond_error(r, &err);
     return -1;
   }
@@ -576,38 +692,25 @@ static int route(struct req *r, const cJSON *body,
 
 void chat_handle(struct req *r)
 {
-  struct api_error err;
-  cJSON *body = parse_body(r);
+  cJSON *body = chat_parse_body(r);
 
   if(!body)
     return;
   r->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
-  if(route(r, body, oai_chat_validate)) {
-    cJSON_Delete(body);
-    return;
-  }
-  if(oai_chat_check_caps(body, r->prov->caps, r->prov->name, &err)) {
-    req_respond_error(r, &err);
-    cJSON_Delete(body);
-    return;
-  }
-  if(r->prov->kind == PROV_ECHO)
-    serve_echo(r, body);
-  else if(r->prov->kind == PROV_ADAPTER)
-    serve_adapter(r, body);
-  else
-    serve_openai(r, body);
+  if(!chat_route(r, body, oai_chat_validate))
+    chat_serve(r, body);
   cJSON_Delete(body);
 }
 
 void embeddings_handle(struct req *r)
 {
+  struct prov_client client = {r->authorization, NULL, 0};
   struct api_error err;
-  cJSON *body = parse_body(r);
+  cJSON *body = chat_parse_body(r);
 
   if(!body)
     return;
-  if(route(r, body, oai_embed_validate)) {
+  if(chat_route(r, body, oai_embed_validate)) {
     cJSON_Delete(body);
     return;
   }
@@ -624,15 +727,15 @@ void embeddings_handle(struct req *r)
     }
   } else if(r->prov->kind == PROV_ADAPTER &&
             r->prov->adapter->build_embeddings) {
-    struct config_kv *fwd = sb_calloc((size_t)r->nfwd + 1, sizeof(*fwd));
-    struct prov_client client = {r->authorization, fwd, 0};
+    struct config_kv *fwd = chat_forwarded(r, &client.nfwd);
     struct prov_http http;
     int rc;
 
     memset(&http, 0, sizeof(http));
-    client.nfwd = forwarded_for(r, fwd);
-    rc = r->prov->adapter->build_embeddings(r->prov, body, r->upstream_model,
-                                            &client, &http, &err);
+    client.fwd = fwd;
+    r->adapter = r->prov->adapter;
+    rc = r->adapter->build_embeddings(r->prov, body, r->upstream_model, &client,
+                                      &http, &err);
     free(fwd);
     if(rc)
       req_respond_error(r, &err);
@@ -640,19 +743,18 @@ void embeddings_handle(struct req *r)
       /* The answer is translated when it arrives (respond_translated). */
       r->embed_req = cJSON_Duplicate(body, 1);
       r->relay = 1;
-      start_upstream(r, &http);
+      chat_start_upstream(r, &http);
     }
     prov_http_free(&http);
   } else if(r->prov->kind == PROV_OPENAI) {
-    struct config_kv *fwd = sb_calloc((size_t)r->nfwd + 1, sizeof(*fwd));
-    struct prov_client client = {r->authorization, fwd, 0};
+    struct config_kv *fwd = chat_forwarded(r, &client.nfwd);
     struct prov_http http;
 
-    client.nfwd = forwarded_for(r, fwd);
+    client.fwd = fwd;
     prov_openai_build_embeddings(r->prov, body, r->upstream_model, &client,
                                  &http);
     free(fwd);
-    start_upstream(r, &http);
+    chat_start_upstream(r, &http);
     prov_http_free(&http);
   } else {
     api_error_set(&err, 400, "invalid_request_error", "unsupported_value",
@@ -681,12 +783,17 @@ void chat_release(struct req *r)
     sse_parser_free(&r->sse_in);
     ndjson_free(&r->nd_in);
     eventstream_free(&r->es_in);
-    oai_stream_free(&r->render);
     if(r->pstream)
-      r->prov->adapter->stream_free(r->pstream);
+      r->adapter->stream_free(r->pstream);
     r->pstream = NULL;
     r->relay = 0;
   }
+  if(r->rend.free)
+    r->rend.free(r->rend.s);
+  memset(&r->rend, 0, sizeof(r->rend));
+  if(r->api_free)
+    r->api_free(r);
+  r->api_free = NULL;
   prov_echo_free(r->echo);
   r->echo = NULL;
   cJSON_Delete(r->embed_req);

@@ -6,6 +6,7 @@
 #include "gateway/log.h"
 #include "gateway/sb.h"
 #include "gateway/worker.h"
+#include "router/router.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -17,6 +18,23 @@
 struct pss {
   struct req *r;
 };
+
+#define M_GET    (1u << 0)
+#define M_POST   (1u << 1)
+#define M_DELETE (1u << 2)
+
+/* An endpoint. HEAD is served wherever GET is. */
+struct route {
+  const char *path;
+  int prefix;       /* path + one more segment: "/v1/responses/" + id */
+  unsigned methods; /* M_* */
+  const char *allow;
+  void (*handle)(struct req *r); /* POST: once the body is complete */
+  const char *api;               /* record label; NULL: not recorded */
+  enum req_inbound inbound;
+};
+
+static const struct route *find_route(const char *path);
 
 /* Room in the write buffer for the response header block. */
 #define HDR_ROOM 4096
@@ -50,9 +68,15 @@ void req_respond_json(struct req *r, int status, const char *json, size_t len)
   lws_callback_on_writable(r->wsi);
 }
 
+static char *error_json(const struct req *r, const struct api_error *err)
+{
+  return r->anthropic_errors ? api_error_anthropic_json(err)
+                             : api_error_openai_json(err);
+}
+
 void req_respond_error(struct req *r, const struct api_error *err)
 {
-  char *json = api_error_openai_json(err);
+  char *json = error_json(r, err);
   char v[32];
 
   if(err->retry_after_s > 0) {
@@ -87,17 +111,31 @@ void req_stream_end(struct req *r)
   lws_callback_on_writable(r->wsi);
 }
 
+/* The error event of the client's API: the renderer's when there is one
+ * (it knows the stream's state), else the API's plain error event. */
+static int write_error_event(struct req *r, const struct api_error *err)
+{
+  const struct canon_ev ev = {.type = CANON_EV_ERROR, .err = err};
+  char *json;
+  int rc;
+
+  if(r->rend.render)
+    return r->rend.render(r->rend.s, &ev, &r->out);
+  json = error_json(r, err);
+  rc = sse_write_event(&r->out, r->anthropic_errors ? "error" : NULL, json,
+                       strlen(json));
+  free(json);
+  return rc;
+}
+
 void req_stream_fail(struct req *r, const struct api_error *err)
 {
-  char *json = api_error_openai_json(err);
-
   /* Make room: the error must reach the client even if the buffer is
    * full of data it is slow to read. */
-  if(sse_write_event(&r->out, NULL, json, strlen(json))) {
+  if(write_error_event(r, err)) {
     buf_reset(&r->out);
-    sse_write_event(&r->out, NULL, json, strlen(json));
+    write_error_event(r, err);
   }
-  free(json);
   set_error_type(r, err->type[0] ? err->type : "api_error");
   r->finished = 1;
   r->abort_after = 1;
@@ -115,34 +153,85 @@ static void respond_simple_error(struct req *r, int status, const char *code,
   req_respond_error(r, &err);
 }
 
+/* One model entry in the client's shape: Anthropic's when it sent
+ * anthropic-version (Claude Code lists models that way), else OpenAI's. */
+static cJSON *model_entry(const struct req *r, const struct prov *p,
+                          const char *model)
+{
+  cJSON *m = cJSON_CreateObject();
+  char *id = sb_asprintf("%s/%s", p->name, model);
+
+  if(r->anthropic_errors) {
+    cJSON_AddStringToObject(m, "type", "model");
+    cJSON_AddStringToObject(m, "id", id);
+    cJSON_AddStringToObject(m, "display_name", id);
+    cJSON_AddStringToObject(m, "created_at", "1970-01-01T00:00:00Z");
+  } else {
+    cJSON_AddStringToObject(m, "id", id);
+    cJSON_AddStringToObject(m, "object", "model");
+    cJSON_AddNumberToObject(m, "created", 0);
+    cJSON_AddStringToObject(m, "owned_by", p->name);
+  }
+  free(id);
+  return m;
+}
+
+static void respond_cjson(struct req *r, int status, cJSON *root)
+{
+  char *json = cJSON_PrintUnformatted(root);
+
+  cJSON_Delete(root);
+  if(!json)
+    abort();
+  req_respond_json(r, status, json, strlen(json));
+  free(json);
+}
+
 static void handle_models(struct req *r)
 {
   const struct prov_registry *reg = r->gw->reg;
   cJSON *root = cJSON_CreateObject();
-  cJSON *data;
-  char *json;
+  cJSON *data, *first, *last;
 
-  cJSON_AddStringToObject(root, "object", "list");
+  if(!r->anthropic_errors)
+    cJSON_AddStringToObject(root, "object", "list");
   data = cJSON_AddArrayToObject(root, "data");
   for(int i = 0; i < reg->nprovs; i++) {
     const struct prov *p = &reg->provs[i];
-    for(int j = 0; j < p->nmodels; j++) {
-      cJSON *m = cJSON_CreateObject();
-      char *id = sb_asprintf("%s/%s", p->name, p->models[j]);
-      cJSON_AddStringToObject(m, "id", id);
-      cJSON_AddStringToObject(m, "object", "model");
-      cJSON_AddNumberToObject(m, "created", 0);
-      cJSON_AddStringToObject(m, "owned_by", p->name);
-      cJSON_AddItemToArray(data, m);
-      free(id);
+    for(int j = 0; j < p->nmodels; j++)
+      cJSON_AddItemToArray(data, model_entry(r, p, p->models[j]));
+  }
+  if(r->anthropic_errors) {
+    /* Every model in one page. */
+    first = cJSON_GetArrayItem(data, 0);
+    last = cJSON_GetArrayItem(data, cJSON_GetArraySize(data) - 1);
+    cJSON_AddBoolToObject(root, "has_more", 0);
+    if(first) {
+      cJSON_AddStringToObject(root, "first_id",
+                              cJSON_GetObjectItem(first, "id")->valuestring);
+      cJSON_AddStringToObject(root, "last_id",
+                              cJSON_GetObjectItem(last, "id")->valuestring);
+    } else {
+      cJSON_AddNullToObject(root, "first_id");
+      cJSON_AddNullToObject(root, "last_id");
     }
   }
-  json = cJSON_PrintUnformatted(root);
-  cJSON_Delete(root);
-  if(!json)
-    abort();
-  req_respond_json(r, 200, json, strlen(json));
-  free(json);
+  respond_cjson(r, 200, root);
+}
+
+/* GET /v1/models/{provider/model}: the id may carry its slash encoded. */
+static void handle_model(struct req *r)
+{
+  const char *id = r->path + strlen("/v1/models/");
+  struct router_target t;
+  struct api_error err;
+
+  if(router_resolve(r->gw->reg, id, &t, &err)) {
+    req_respond_error(r, &err);
+    return;
+  }
+  respond_cjson(r, 200, model_entry(r, t.prov, t.upstream_model));
+  router_target_free(&t);
 }
 
 static void handle_metrics(struct req *r)
@@ -222,6 +311,16 @@ static char *custom_dup(struct lws *wsi, const char *name)
   return s;
 }
 
+char *req_header(struct req *r, const char *name)
+{
+  char key[96];
+
+  if(strlen(name) + 2 > sizeof(key))
+    return NULL;
+  snprintf(key, sizeof(key), "%s:", name);
+  return custom_dup(r->wsi, key);
+}
+
 static int valid_request_id(const char *s)
 {
   size_t n = strlen(s);
@@ -264,25 +363,12 @@ static void capture_forwarded(struct req *r)
   }
 }
 
-static const char *endpoint_of(const char *path)
-{
-  static const char *const known[] = {"/v1/chat/completions",
-                                      "/v1/embeddings",
-                                      "/v1/models",
-                                      "/healthz",
-                                      "/readyz",
-                                      "/metrics"};
-  for(size_t i = 0; i < SB_ARRAY_LEN(known); i++)
-    if(!strcmp(path, known[i]))
-      return known[i];
-  return "other";
-}
-
 static struct req *req_new(struct worker *w, struct lws *wsi, int method,
                            const char *uri, int uri_len)
 {
   struct req *r = sb_calloc(1, sizeof(*r));
   const struct config *cfg;
+  const struct route *rt;
   const char *q;
   char *rid, *origin;
 
@@ -293,12 +379,15 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
   r->method = method;
   q = memchr(uri, '?', (size_t)uri_len);
   r->path = sb_strndup(uri, q ? (size_t)(q - uri) : (size_t)uri_len);
-  r->endpoint = endpoint_of(r->path);
-  if(!strncmp(r->path, "/v1/", 4))
-    r->api = !strcmp(r->path, "/v1/chat/completions") ? "chat"
-             : !strcmp(r->path, "/v1/embeddings")     ? "embeddings"
-             : !strcmp(r->path, "/v1/models")         ? "models"
-                                                      : "other";
+  rt = find_route(r->path);
+  /* Metrics label by route, never by raw path: ids would explode it. */
+  r->endpoint = rt ? rt->path : "other";
+  r->api = rt ? rt->api : !strncmp(r->path, "/v1/", 4) ? "other" : NULL;
+  r->inbound = rt ? rt->inbound : REQ_IN_CHAT;
+  r->anthropic_errors = r->inbound == REQ_IN_MESSAGES;
+  if(rt && (rt->handle == handle_models || rt->handle == handle_model))
+    r->anthropic_errors =
+        lws_hdr_custom_length(wsi, "anthropic-version:", 18) > 0;
   r->t0_us = sb_mono_us();
   r->ts_ms = sb_now_ms();
   r->ttfb_us = -1;
@@ -389,31 +478,84 @@ static void req_destroy(struct req *r)
   free(r);
 }
 
-static void dispatch_get(struct req *r)
+static void handle_root(struct req *r)
 {
-  if(!strcmp(r->path, "/healthz"))
-    req_respond_json(r, 200, "{\"status\":\"ok\"}", 15);
-  else if(!strcmp(r->path, "/readyz")) {
-    if(store_ready(r->gw->store))
-      req_respond_json(r, 200, "{\"status\":\"ready\"}", 18);
-    else
-      req_respond_json(r, 503, "{\"status\":\"database unavailable\"}", 33);
-  } else if(!strcmp(r->path, "/metrics"))
-    handle_metrics(r);
-  else if(!strcmp(r->path, "/v1/models"))
-    handle_models(r);
+  /* Agent CLIs probe the base URL before they start. */
+  req_respond_json(r, 200, "{\"status\":\"ok\",\"name\":\"switchboard\"}", 37);
 }
 
-static int known_path(const char *path, const char **allow)
+static void handle_healthz(struct req *r)
 {
-  if(!strcmp(path, "/v1/chat/completions") || !strcmp(path, "/v1/embeddings")) {
-    *allow = "POST, OPTIONS";
-    return 1;
+  req_respond_json(r, 200, "{\"status\":\"ok\"}", 15);
+}
+
+static void handle_readyz(struct req *r)
+{
+  if(store_ready(r->gw->store))
+    req_respond_json(r, 200, "{\"status\":\"ready\"}", 18);
+  else
+    req_respond_json(r, 503, "{\"status\":\"database unavailable\"}", 33);
+}
+
+#define GET_ALLOW  "GET, HEAD, OPTIONS"
+#define POST_ALLOW "POST, OPTIONS"
+
+static const struct route routes[] = {
+    {"/", 0, M_GET, GET_ALLOW, handle_root, NULL, REQ_IN_CHAT},
+    {"/healthz", 0, M_GET, GET_ALLOW, handle_healthz, NULL, REQ_IN_CHAT},
+    {"/readyz", 0, M_GET, GET_ALLOW, handle_readyz, NULL, REQ_IN_CHAT},
+    {"/metrics", 0, M_GET, GET_ALLOW, handle_metrics, NULL, REQ_IN_CHAT},
+    {"/v1/models", 0, M_GET, GET_ALLOW, handle_models, "models", REQ_IN_CHAT},
+    {"/v1/models/", 1, M_GET, GET_ALLOW, handle_model, "models", REQ_IN_CHAT},
+    {"/v1/chat/completions", 0, M_POST, POST_ALLOW, chat_handle, "chat",
+     REQ_IN_CHAT},
+    {"/v1/embeddings", 0, M_POST, POST_ALLOW, embeddings_handle, "embeddings",
+     REQ_IN_CHAT},
+    {"/v1/messages", 0, M_POST, POST_ALLOW, messages_handle, "messages",
+     REQ_IN_MESSAGES},
+    {"/v1/messages/count_tokens", 0, M_POST, POST_ALLOW, messages_count_tokens,
+     "count_tokens", REQ_IN_MESSAGES},
+    {"/v1/responses", 0, M_POST, POST_ALLOW, responses_handle, "responses",
+     REQ_IN_RESPONSES},
+    {"/v1/responses/", 1, M_GET | M_DELETE, "GET, HEAD, DELETE, OPTIONS",
+     responses_item, "responses", REQ_IN_RESPONSES},
+};
+
+static const struct route *find_route(const char *path)
+{
+  for(size_t i = 0; i < SB_ARRAY_LEN(routes); i++) {
+    const struct route *rt = &routes[i];
+    size_t n = strlen(rt->path);
+    if(rt->prefix ? !strncmp(path, rt->path, n) && path[n]
+                  : !strcmp(path, rt->path))
+      return rt;
   }
-  if(!strcmp(path, "/healthz") || !strcmp(path, "/readyz") ||
-     !strcmp(path, "/metrics") || !strcmp(path, "/v1/models")) {
-    *allow = "GET, HEAD, OPTIONS";
-    return 1;
+  return NULL;
+}
+
+static unsigned method_bit(int method)
+{
+  switch(method) {
+  case LWSHUMETH_GET:
+  case LWSHUMETH_HEAD: return M_GET;
+  case LWSHUMETH_POST: return M_POST;
+  case LWSHUMETH_DELETE: return M_DELETE;
+  default: return 0;
+  }
+}
+
+/* 0 when rt serves r's method; else answers 404 or 405 and returns -1. */
+static int check_route(struct req *r, const struct route *rt)
+{
+  if(!rt) {
+    respond_simple_error(r, 404, "not_found", "Unknown path %s.", r->path);
+    return -1;
+  }
+  if(!(rt->methods & method_bit(r->method))) {
+    req_add_header(r, "allow", rt->allow);
+    respond_simple_error(r, 405, "method_not_allowed",
+                         "Method not allowed on %s.", r->path);
+    return -1;
   }
   return 0;
 }
@@ -422,9 +564,7 @@ static int known_path(const char *path, const char **allow)
  * 1 when the body must be read first. */
 static int on_headers(struct req *r)
 {
-  const char *allow = NULL;
-  int known = known_path(r->path, &allow);
-  int wants_post = known && !strcmp(allow, "POST, OPTIONS");
+  const struct route *rt = find_route(r->path);
   char cl[32];
 
   if(worker_stopping(r->w)) {
@@ -463,39 +603,17 @@ static int on_headers(struct req *r)
      * connection stays usable for the next request. */
     return 1;
   }
-  if(!known) {
-    respond_simple_error(r, 404, "not_found", "Unknown path %s.", r->path);
-    return 0;
-  }
-  if(wants_post ||
-     (r->method != LWSHUMETH_GET && r->method != LWSHUMETH_HEAD)) {
-    req_add_header(r, "allow", allow);
-    respond_simple_error(r, 405, "method_not_allowed",
-                         "Method not allowed on %s.", r->path);
-    return 0;
-  }
-  dispatch_get(r);
+  if(!check_route(r, rt))
+    rt->handle(r);
   return 0;
 }
 
 static void on_body_complete(struct req *r)
 {
-  const char *allow = NULL;
+  const struct route *rt = find_route(r->path);
 
-  if(!known_path(r->path, &allow)) {
-    respond_simple_error(r, 404, "not_found", "Unknown path %s.", r->path);
-    return;
-  }
-  if(strcmp(allow, "POST, OPTIONS")) {
-    req_add_header(r, "allow", allow);
-    respond_simple_error(r, 405, "method_not_allowed",
-                         "Method not allowed on %s.", r->path);
-    return;
-  }
-  if(!strcmp(r->path, "/v1/embeddings"))
-    embeddings_handle(r);
-  else
-    chat_handle(r);
+  if(!check_route(r, rt))
+    rt->handle(r);
 }
 
 static int add_header(struct lws *wsi, const char *name, const char *value,
@@ -613,6 +731,28 @@ static int on_writeable(struct req *r)
   return 0;
 }
 
+/* The gateway speaks no WebSocket (Codex tries the Responses API over
+ * one first): answer the handshake with 426 and the OpenAI error object,
+ * written raw because lws has no response state for a connection it was
+ * about to upgrade, so the client falls back to HTTP. */
+static void refuse_websocket(struct lws *wsi)
+{
+  static const char body[] =
+      "{\"error\":{\"message\":\"WebSocket is not supported by this "
+      "gateway; use HTTP (POST with stream: true for streaming).\","
+      "\"type\":\"invalid_request_error\",\"param\":null,"
+      "\"code\":\"websocket_not_supported\"}}";
+  char msg[LWS_PRE + 512];
+  int n = snprintf(msg + LWS_PRE, sizeof(msg) - LWS_PRE,
+                   "HTTP/1.1 426 Upgrade Required\r\n"
+                   "content-type: application/json\r\n"
+                   "content-length: %zu\r\n"
+                   "connection: close\r\n\r\n%s",
+                   sizeof(body) - 1, body);
+
+  lws_write(wsi, (unsigned char *)msg + LWS_PRE, (size_t)n, LWS_WRITE_HTTP);
+}
+
 int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                   void *in, size_t len)
 {
@@ -621,6 +761,9 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
   struct req *r = pss ? pss->r : NULL;
 
   switch(reason) {
+  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    refuse_websocket(wsi);
+    return -1;
   case LWS_CALLBACK_HTTP: {
     char *uri;
     int uri_len;

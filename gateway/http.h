@@ -40,6 +40,23 @@
 
 struct worker;
 struct echo_pacer;
+struct req;
+
+/* The API the client speaks; it decides the shape of answers and errors. */
+enum req_inbound {
+  REQ_IN_CHAT,      /* OpenAI Chat Completions (and every other OpenAI
+                     * endpoint) */
+  REQ_IN_MESSAGES,  /* Anthropic Messages */
+  REQ_IN_RESPONSES, /* OpenAI Responses */
+};
+
+/* Canonical stream events rendered in the client's API. */
+struct req_render {
+  void *s;
+  int (*render)(void *s, const struct canon_ev *ev, struct buf *out);
+  int (*end)(void *s, struct buf *out);
+  void (*free)(void *s);
+};
 
 struct req {
   struct worker *w;
@@ -49,6 +66,8 @@ struct req {
   char *path;           /* without the query string */
   const char *endpoint; /* metrics label: a known path or "other" */
   const char *api;      /* record: "chat", "models", "other"; NULL: none */
+  enum req_inbound inbound;
+  int anthropic_errors; /* errors in Anthropic's shape */
   char request_id[132];
   char *cors_origin;     /* allowed Origin to echo, or NULL */
   char *authorization;   /* client's Authorization header, or NULL */
@@ -84,10 +103,22 @@ struct req {
   struct prov_openai_stream ostream; /* openai pass-through */
   struct ndjson nd_in;               /* adapter with NDJSON framing */
   struct eventstream es_in;          /* adapter with AWS event-stream */
-  struct prov_stream *pstream;       /* adapter's stream state */
-  struct oai_stream render;          /* adapter events -> OpenAI chunks */
-  struct api_error stream_err;       /* set when the relay must fail */
+  /* The adapter serving the request through the canonical model; NULL
+   * for echo and for OpenAI Chat Completions pass-through. */
+  const struct prov_adapter *adapter;
+  struct prov_stream *pstream; /* adapter's stream state */
+  int raw_relay;               /* the upstream's stream reaches the client as it
+                                * is; the adapter only reads it for accounting */
+  int upstream_error_seen;     /* raw relay: the upstream sent an error event */
+  struct req_render rend;      /* canonical events -> the client's API */
+  struct api_error stream_err; /* set when the relay must fail */
   int stream_failed;
+
+  /* The inbound API's hooks (chat.c's defaults for Chat Completions). */
+  void (*respond_doc)(struct req *r, cJSON *completion); /* takes it */
+  void (*stream_done)(struct req *r); /* after a clean end of stream */
+  void *api_state;
+  void (*api_free)(struct req *r);
   struct buf upbody; /* non-streamed upstream body, or an error body */
   struct prov_echo *echo;
   cJSON *embed_req; /* embeddings through an adapter: the request */
@@ -97,13 +128,18 @@ struct req {
   char error_type[48];
 };
 
+/** A request header's value (name without the colon, lower case), or
+ * NULL; the caller frees it. */
+char *req_header(struct req *r, const char *name);
+
 /** Add a response header (copied). Ignored past REQ_MAX_XHEADERS. */
 void req_add_header(struct req *r, const char *name, const char *value);
 
 /** Complete response with a JSON body (json is copied). */
 void req_respond_json(struct req *r, int status, const char *json, size_t len);
 
-/** Complete error response in the OpenAI format; records error type. */
+/** Complete error response in the client's format (OpenAI's, or
+ * Anthropic's when r->anthropic_errors); records error type. */
 void req_respond_error(struct req *r, const struct api_error *err);
 
 /** Start a 200 text/event-stream response. */
@@ -118,8 +154,48 @@ void req_stream_end(struct req *r);
 /** End the stream with an error event, then close without a clean end. */
 void req_stream_fail(struct req *r, const struct api_error *err);
 
+/** The body as a JSON object, or NULL after answering 400. */
+cJSON *chat_parse_body(struct req *r);
+
+/** Validate body with check, then resolve its "model" into r->prov and
+ * r->upstream_model. 0, or -1 after answering the error. */
+int chat_route(struct req *r, const cJSON *body,
+               int (*check)(const cJSON *, struct api_error *));
+
+/**
+ * Serve a validated, routed canonical (Chat Completions) body from the
+ * chosen provider, answering through r's inbound hooks. body is not
+ * taken. r->stream must be set.
+ */
+void chat_serve(struct req *r, const cJSON *body);
+
+/** Start the upstream transfer for http (not taken); answers 502 itself
+ * if it cannot start. */
+void chat_start_upstream(struct req *r, struct prov_http *http);
+
+/**
+ * Relay http's answer to the client as the upstream sends it (same API
+ * on both sides); r's provider's adapter reads it only for accounting
+ * and to tell a complete stream from a cut one. http is not taken.
+ */
+void chat_relay_raw(struct req *r, struct prov_http *http);
+
+/** The client headers r's provider forwards: an array the caller frees
+ * (pointers into r->fwd), its length in *n. */
+struct config_kv *chat_forwarded(const struct req *r, int *n);
+
 /** POST /v1/chat/completions with the body complete. */
 void chat_handle(struct req *r);
+
+/** POST /v1/messages and /v1/messages/count_tokens (gateway/messages.c). */
+void messages_handle(struct req *r);
+void messages_count_tokens(struct req *r);
+
+/** POST /v1/responses (gateway/responses.c). */
+void responses_handle(struct req *r);
+
+/** GET and DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items. */
+void responses_item(struct req *r);
 
 /** POST /v1/embeddings with the body complete. */
 void embeddings_handle(struct req *r);

@@ -131,7 +131,19 @@ struct prov_adapter {
                       int *nmodels);
 };
 
-/** The adapter for a config kind, or NULL ("openai" has none). */
+/** The adapter for a config kind, or NULL ("openai" has none: it is
+ * served by pass-through). */
 const struct prov_adapter *prov_adapter_find(const char *kind);
+
+/**
+ * The openai kind (and azure) seen as an adapter over the same request
+ * builder and error mapper, for clients that do not speak Chat
+ * Completions and so need canonical documents and events.
+ */
+extern const struct prov_adapter prov_openai_adapter;
+
+/** The adapter that serves p through the canonical model: its kind's,
+ * or prov_openai_adapter for PROV_OPENAI; NULL for echo. */
+const struct prov_adapter *prov_adapter_of(const struct prov *p);
 
 #endif

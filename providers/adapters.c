@@ -24,3 +24,10 @@ const struct prov_adapter *prov_adapter_find(const char *kind)
       return adapters[i];
   return NULL;
 }
+
+const struct prov_adapter *prov_adapter_of(const struct prov *p)
+{
+  if(p->kind == PROV_ADAPTER)
+    return p->adapter;
+  return p->kind == PROV_OPENAI ? &prov_openai_adapter : NULL;
+}

@@ -823,6 +823,57 @@ static int build_chat(const struct prov *p, const cJSON *req, const char *model,
   return 0;
 }
 
+void prov_anthropic_build_passthrough(const struct prov *p, cJSON *body,
+                                      const char *model, const char *api_path,
+                                      const char *query, const char *version,
+                                      const char *betas,
+                                      const struct prov_client *client,
+                                      struct prov_http *out)
+{
+  const struct config_provider *c = p->cfg;
+  const struct anth_opts *o = opts_of(p);
+  int stream = cJSON_IsTrue(prov_json_get(body, "stream"));
+  char *json;
+
+  memset(out, 0, sizeof(*out));
+  cJSON_ReplaceItemInObjectCaseSensitive(body, "model",
+                                         cJSON_CreateString(model));
+  json = cJSON_PrintUnformatted(body);
+  if(!json)
+    abort();
+  out->body = json;
+  out->body_len = strlen(json);
+  out->url = sb_asprintf("%s%s%s%s", p->base_url, api_path, query ? "?" : "",
+                         query ? query : "");
+  prov_http_add_header(out, "content-type: application/json");
+  prov_http_add_header(out, "accept: %s",
+                       stream ? "text/event-stream" : "application/json");
+  prov_http_add_header(out, "Expect:");
+  if(c && c->passthrough_auth) {
+    const char *a = client ? client->authorization : NULL;
+    if(a && !strncasecmp(a, "Bearer ", 7))
+      prov_http_add_header(out, "x-api-key: %s", a + 7);
+  } else if(p->api_key) {
+    prov_http_add_header(out, "x-api-key: %s", p->api_key);
+  }
+  /* The client knows which API version and betas it speaks; configured
+   * betas are added to its own. */
+  prov_http_add_header(out, "anthropic-version: %s",
+                       version ? version : o->version);
+  if(betas && o->betas)
+    prov_http_add_header(out, "anthropic-beta: %s,%s", betas, o->betas);
+  else if(betas || o->betas)
+    prov_http_add_header(out, "anthropic-beta: %s", betas ? betas : o->betas);
+  if(c)
+    for(int i = 0; i < c->nheaders; i++)
+      prov_http_add_header(out, "%s: %s", c->headers[i].name,
+                           c->headers[i].value);
+  if(client)
+    for(int i = 0; i < client->nfwd; i++)
+      prov_http_add_header(out, "%s: %s", client->fwd[i].name,
+                           client->fwd[i].value);
+}
+
 /* ---- responses ------------------------------------------------------- */
 
 static const char *finish_reason(const char *stop)

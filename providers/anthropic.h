@@ -25,4 +25,21 @@
 
 extern const struct prov_adapter prov_anthropic_adapter;
 
+/**
+ * Anthropic in, Anthropic out: the upstream request for a client body
+ * that already is an Anthropic Messages body, sent to {base}{api_path}
+ * ("/v1/messages" or "/v1/messages/count_tokens") with the client's query
+ * string (or NULL). Only "model" is rewritten (in body); betas,
+ * cache_control, thinking signatures and fields the gateway does not
+ * know reach the upstream unchanged. The client's anthropic-version
+ * (NULL: the configured one) is sent; its anthropic-beta list is sent
+ * with the configured betas appended.
+ */
+void prov_anthropic_build_passthrough(const struct prov *p, cJSON *body,
+                                      const char *model, const char *api_path,
+                                      const char *query, const char *version,
+                                      const char *betas,
+                                      const struct prov_client *client,
+                                      struct prov_http *out);
+
 #endif

@@ -1,6 +1,5 @@
 #include "providers/echo.h"
 #include "gateway/sb.h"
-#include "gateway/sse.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -25,7 +24,7 @@ static const char story[] =
     "By morning the operators read the ledger, nodded, and went back to "
     "their coffee. The end.";
 
-enum echo_phase { PH_ROLE, PH_WORDS, PH_FINISH, PH_USAGE, PH_DONE, PH_END };
+enum echo_phase { PH_START, PH_WORDS, PH_FINISH, PH_END };
 
 struct prov_echo {
   char *model;
@@ -34,7 +33,6 @@ struct prov_echo {
   char *text;    /* the words to emit, already cut to max tokens */
   size_t pos;    /* next byte of text to stream */
   int truncated; /* cut by max_tokens: finish_reason "length" */
-  int include_usage;
   struct prov_usage usage;
   enum echo_phase phase;
 };
@@ -102,7 +100,6 @@ int prov_echo_start(const cJSON *body, const char *model, const char *id,
                     struct api_error *err)
 {
   struct prov_echo *e;
-  const cJSON *so;
   struct buf text;
   int64_t limit;
 
@@ -143,9 +140,6 @@ int prov_echo_start(const cJSON *body, const char *model, const char *id,
       e->truncated = 1;
     }
   }
-  so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
-  e->include_usage =
-      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
   e->usage.prompt_tokens = prompt_words(body);
   e->usage.completion_tokens = count_words(e->text, strlen(e->text));
   *out = e;
@@ -202,75 +196,41 @@ char *prov_echo_complete(struct prov_echo *e)
   return print(o);
 }
 
-/* One chat.completion.chunk with a single choice. */
-static char *chunk(const struct prov_echo *e, const char *role,
-                   const char *content, size_t content_len, const char *finish)
+int prov_echo_next(struct prov_echo *e, const struct canon_sink *sink)
 {
-  cJSON *o = envelope(e, "chat.completion.chunk");
-  cJSON *choices = cJSON_AddArrayToObject(o, "choices");
-  cJSON *c = cJSON_CreateObject();
-  cJSON *delta = cJSON_AddObjectToObject(c, "delta");
-
-  cJSON_AddNumberToObject(c, "index", 0);
-  if(role)
-    cJSON_AddStringToObject(delta, "role", role);
-  if(content) {
-    char *s = sb_strndup(content, content_len);
-    cJSON_AddStringToObject(delta, "content", s);
-    free(s);
-  }
-  cJSON_AddNullToObject(c, "logprobs");
-  if(finish)
-    cJSON_AddStringToObject(c, "finish_reason", finish);
-  else
-    cJSON_AddNullToObject(c, "finish_reason");
-  cJSON_AddItemToArray(choices, c);
-  if(e->include_usage)
-    cJSON_AddNullToObject(o, "usage");
-  return print(o);
-}
-
-int prov_echo_next_event(struct prov_echo *e, struct buf *out)
-{
-  char *data = NULL;
-  size_t n;
+  struct canon_ev ev = {.type = CANON_EV_TEXT};
   int rc;
 
   switch(e->phase) {
-  case PH_ROLE:
-    data = chunk(e, "assistant", "", 0, NULL);
+  case PH_START:
     e->phase = e->text[0] ? PH_WORDS : PH_FINISH;
-    break;
+    ev.type = CANON_EV_START;
+    ev.id = e->id;
+    ev.model = e->model;
+    return sink->emit(sink->ud, &ev);
   case PH_WORDS:
-    n = next_word(e->text + e->pos);
-    data = chunk(e, NULL, e->text + e->pos, n, NULL);
-    e->pos += n;
+    ev.text = e->text + e->pos;
+    ev.len = next_word(e->text + e->pos);
+    e->pos += ev.len;
     if(!count_words(e->text + e->pos, strlen(e->text + e->pos)))
       e->phase = PH_FINISH;
-    break;
+    return sink->emit(sink->ud, &ev);
   case PH_FINISH:
-    data = chunk(e, NULL, NULL, 0, e->truncated ? "length" : "stop");
-    e->phase = e->include_usage ? PH_USAGE : PH_DONE;
-    break;
-  case PH_USAGE: {
-    cJSON *o = envelope(e, "chat.completion.chunk");
-    cJSON_AddArrayToObject(o, "choices");
-    add_usage(o, &e->usage);
-    data = print(o);
-    e->phase = PH_DONE;
-    break;
-  }
-  case PH_DONE:
-    rc = sse_write_event(out, NULL, "[DONE]", 6);
+    e->phase = PH_END;
+    ev.type = CANON_EV_FINISH;
+    ev.finish_reason = e->truncated ? "length" : "stop";
+    rc = sink->emit(sink->ud, &ev);
     if(rc)
       return rc;
-    e->phase = PH_END;
-    return 1;
+    ev.type = CANON_EV_USAGE;
+    canon_usage_init(&ev.usage);
+    ev.usage.prompt_tokens = e->usage.prompt_tokens;
+    ev.usage.completion_tokens = e->usage.completion_tokens;
+    rc = sink->emit(sink->ud, &ev);
+    return rc ? rc : 1;
   case PH_END: return 1;
   }
-  rc = sse_write_event(out, NULL, data, strlen(data));
-  free(data);
-  return rc;
+  return 1;
 }
 
 void prov_echo_usage(const struct prov_echo *e, struct prov_usage *u)

@@ -12,6 +12,7 @@
 #include "gateway/apierr.h"
 #include "gateway/buf.h"
 #include "gateway/oai_chat.h"
+#include "providers/canon.h"
 #include "providers/provider.h"
 
 #include <cjson/cJSON.h>
@@ -40,11 +41,11 @@ int prov_echo_start(const cJSON *body, const char *model, const char *id,
 char *prov_echo_complete(struct prov_echo *e);
 
 /**
- * Append the next stream event ("data: ...\n\n") to out. Returns 1 once
- * the final event (data: [DONE]) has been appended, 0 while more follow,
- * or a negative SB_E* code if out is full.
+ * Emit the next canonical stream event(s) to sink: START, one TEXT per
+ * word, then FINISH and USAGE. Returns 0 while more follow, 1 after the
+ * last, or the sink's nonzero value.
  */
-int prov_echo_next_event(struct prov_echo *e, struct buf *out);
+int prov_echo_next(struct prov_echo *e, const struct canon_sink *sink);
 
 void prov_echo_usage(const struct prov_echo *e, struct prov_usage *u);
 

@@ -1,4 +1,6 @@
 #include "providers/openai.h"
+#include "gateway/oai_chat.h"
+#include "providers/adapter.h"
 #include "providers/util.h"
 #include "gateway/sb.h"
 #include "gateway/sse.h"
@@ -478,3 +480,211 @@ static void apply_request_quirks(const struct prov *p, cJSON *body)
     }
   }
 }
+
+/* --- the openai kind as an adapter ------------------------------------- */
+
+/*
+ * Clients that do not speak Chat Completions (Anthropic Messages,
+ * Responses) need canonical events and documents, not relayed bytes:
+ * for them the openai kind is one more adapter over the same request
+ * builder, normaliser and error mapper as the pass-through path.
+ */
+
+static int oa_build_chat(const struct prov *p, const cJSON *req,
+                         const char *model, const struct prov_client *client,
+                         struct prov_http *out, struct api_error *err)
+{
+  cJSON *body = cJSON_Duplicate(req, 1);
+  int client_usage;
+  int rc = prov_openai_build_chat(p, body, model, client, out, &client_usage);
+
+  cJSON_Delete(body);
+  (void)err;
+  return rc;
+}
+
+static void usage_from(const cJSON *root, struct canon_usage *u)
+{
+  const cJSON *us = cJSON_GetObjectItemCaseSensitive(root, "usage");
+
+  prov_json_count_into(us, "prompt_tokens", &u->prompt_tokens);
+  prov_json_count_into(us, "completion_tokens", &u->completion_tokens);
+  prov_json_count_into(prov_json_get(us, "prompt_tokens_details"),
+                       "cached_tokens", &u->cached_tokens);
+  prov_json_count_into(prov_json_get(us, "completion_tokens_details"),
+                       "reasoning_tokens", &u->reasoning_tokens);
+}
+
+static int oa_parse_chat(const struct prov *p, const char *body, size_t len,
+                         const char *model, const char *id, int64_t created,
+                         cJSON **out, struct canon_usage *usage,
+                         struct api_error *err)
+{
+  cJSON *root = cJSON_ParseWithLength(body, len);
+
+  if(!cJSON_IsObject(root) ||
+     !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "choices"))) {
+    cJSON_Delete(root);
+    prov_bad_response(err, "a chat completion");
+    return SB_EPROTO;
+  }
+  normalize(p, root);
+  usage_from(root, usage);
+  *out = root;
+  return 0;
+}
+
+struct prov_stream {
+  const struct prov *prov;
+  int started;
+  int done;       /* data: [DONE] seen */
+  uint64_t tools; /* bit k: tool index k has had its TOOL_START */
+};
+
+static struct prov_stream *oa_stream_new(const struct prov *p,
+                                         const char *model)
+{
+  struct prov_stream *s = sb_calloc(1, sizeof(*s));
+
+  s->prov = p;
+  return s;
+}
+
+static void oa_stream_free(struct prov_stream *s)
+{
+  free(s);
+}
+
+static int oa_stream_complete(const struct prov_stream *s)
+{
+  return s->done;
+}
+
+static int emit_str(const struct canon_sink *sink, enum canon_ev_type type,
+                    const cJSON *v)
+{
+  struct canon_ev ev = {.type = type};
+
+  if(!cJSON_IsString(v) || !v->valuestring[0])
+    return 0;
+  ev.text = v->valuestring;
+  ev.len = strlen(v->valuestring);
+  return prov_emit(sink, &ev);
+}
+
+static int oa_tool_delta(struct prov_stream *s, const cJSON *tc,
+                         const struct canon_sink *sink)
+{
+  const cJSON *fn = prov_json_get(tc, "function");
+  const cJSON *ix = prov_json_get(tc, "index");
+  const cJSON *args = prov_json_get(fn, "arguments");
+  struct canon_ev ev = {.type = CANON_EV_TOOL_ARGS};
+  int k = cJSON_IsNumber(ix) ? ix->valueint : 0;
+
+  if(k < 0 || k >= 64)
+    return 0; /* more parallel calls than any model makes */
+  ev.index = k;
+  if(!(s->tools & (1ull << k))) {
+    const cJSON *sig = prov_json_get(
+        prov_json_get(prov_json_get(tc, "extra_content"), "google"),
+        "thought_signature");
+    s->tools |= 1ull << k;
+    ev.type = CANON_EV_TOOL_START;
+    ev.id = prov_json_str(tc, "id");
+    ev.name = prov_json_str(fn, "name");
+    ev.signature = cJSON_IsString(sig) ? sig->valuestring : NULL;
+  }
+  if(cJSON_IsString(args)) {
+    ev.text = args->valuestring;
+    ev.len = strlen(args->valuestring);
+  }
+  if(ev.type == CANON_EV_TOOL_ARGS && !ev.len)
+    return 0;
+  return prov_emit(sink, &ev);
+}
+
+static int oa_stream_feed(struct prov_stream *s, const struct prov_payload *pl,
+                          const struct canon_sink *sink)
+{
+  struct api_error err;
+  const cJSON *c, *delta, *tc;
+  cJSON *root;
+  int rc = 0;
+
+  if(pl->len == 6 && !memcmp(pl->data, "[DONE]", 6)) {
+    s->done = 1;
+    return 0;
+  }
+  root = cJSON_ParseWithLength(pl->data, pl->len);
+  if(!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    api_error_set(&err, 502, "upstream_error", "upstream_bad_response", NULL,
+                  "The upstream provider sent a malformed stream chunk.");
+    prov_emit(sink, &(struct canon_ev){.type = CANON_EV_ERROR, .err = &err});
+    return SB_EPROTO;
+  }
+  if(cJSON_GetObjectItemCaseSensitive(root, "error")) {
+    const char *msg;
+    const cJSON *e = error_object(root, &msg);
+    const char *code = e ? prov_json_str(e, "code") : NULL;
+
+    api_error_set(&err, 502, "upstream_error", code ? code : "upstream_error",
+                  NULL, "%s",
+                  msg ? msg : "The upstream provider failed mid-stream.");
+    cJSON_Delete(root);
+    prov_emit(sink, &(struct canon_ev){.type = CANON_EV_ERROR, .err = &err});
+    return SB_EIO;
+  }
+  normalize(s->prov, root);
+  if(!s->started) {
+    s->started = 1;
+    rc = prov_emit(sink,
+                   &(struct canon_ev){.type = CANON_EV_START,
+                                      .id = prov_json_str(root, "id"),
+                                      .model = prov_json_str(root, "model")});
+  }
+  c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
+  delta = prov_json_get(c, "delta");
+  if(!rc)
+    rc = emit_str(sink, CANON_EV_REASONING,
+                  prov_json_get(delta, "reasoning_content"));
+  if(!rc)
+    rc = emit_str(sink, CANON_EV_TEXT, prov_json_get(delta, "content"));
+  cJSON_ArrayForEach(tc, prov_json_get(delta, "tool_calls"))
+  {
+    if(!rc)
+      rc = oa_tool_delta(s, tc, sink);
+  }
+  if(!rc && prov_json_str(c, "finish_reason"))
+    rc = prov_emit(sink, &(struct canon_ev){.type = CANON_EV_FINISH,
+                                            .finish_reason = prov_json_str(
+                                                c, "finish_reason")});
+  if(!rc && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "usage"))) {
+    struct canon_ev ev = {.type = CANON_EV_USAGE};
+    canon_usage_init(&ev.usage);
+    usage_from(root, &ev.usage);
+    rc = prov_emit(sink, &ev);
+  }
+  cJSON_Delete(root);
+  return rc;
+}
+
+static void oa_map_error(const struct prov *p, int status, const char *body,
+                         size_t len, const char *retry_after,
+                         const char *retry_after_ms, struct api_error *err)
+{
+  prov_openai_map_error(p, status, body, len, retry_after, retry_after_ms, err);
+}
+
+const struct prov_adapter prov_openai_adapter = {
+    .kind = "openai",
+    .caps = OAI_CAP_ALL,
+    .framing = PROV_FRAMING_SSE,
+    .build_chat = oa_build_chat,
+    .parse_chat = oa_parse_chat,
+    .stream_new = oa_stream_new,
+    .stream_feed = oa_stream_feed,
+    .stream_complete = oa_stream_complete,
+    .stream_free = oa_stream_free,
+    .map_error = oa_map_error,
+};

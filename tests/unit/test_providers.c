@@ -7,6 +7,7 @@
 
 #include "gateway/config.h"
 #include "gateway/sb.h"
+#include "gateway/oai_stream.h"
 #include "providers/echo.h"
 #include "providers/openai.h"
 
@@ -56,18 +57,36 @@ static void test_echo_complete(void **state)
   cJSON_Delete(body);
 }
 
-/* Collect the data payloads of every event a stream produces. */
+struct render_ctx {
+  struct oai_stream os;
+  struct buf *out;
+};
+
+static int render_ev(void *ud, const struct canon_ev *ev)
+{
+  struct render_ctx *c = ud;
+
+  return oai_stream_render(&c->os, ev, c->out);
+}
+
+/* Collect the data payloads of every event a stream produces, rendered
+ * as OpenAI chunks the way the gateway renders them. */
 static int stream_all(struct prov_echo *e, char ***payloads)
 {
   struct buf out;
+  struct render_ctx ctx = {.out = &out};
+  const struct canon_sink sink = {render_ev, &ctx};
   int n = 0, rc;
   char *p, *q;
 
   buf_init(&out, 1 << 20);
+  oai_stream_init(&ctx.os, "id", 1, "story-1", 1);
   do {
-    rc = prov_echo_next_event(e, &out);
+    rc = prov_echo_next(e, &sink);
     assert_true(rc >= 0);
   } while(rc == 0);
+  assert_int_equal(oai_stream_end(&ctx.os, &out), 0);
+  oai_stream_free(&ctx.os);
   *payloads = calloc(1024, sizeof(char *));
   for(p = out.data; (q = strstr(p, "\n\n")); p = q + 2) {
     assert_memory_equal(p, "data: ", 6);

@@ -1,0 +1,459 @@
+/*
+ * responses.c - the OpenAI Responses API inbound: POST /v1/responses,
+ * GET and DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items.
+ *
+ * Every provider is served through the canonical model
+ * (gateway/oai_resp.h translates and renders). With store (the API's
+ * default) the response, its input items and the whole conversation as
+ * chat messages go to SQLite through the store's writer queue, so that
+ * previous_response_id continues a conversation on any provider. Reads
+ * block on the disk, so they run on libuv's thread pool, never on the
+ * loop.
+ */
+#include "gateway/http.h"
+#include "gateway/oai_chat.h"
+#include "gateway/oai_resp.h"
+#include "gateway/sb.h"
+#include "gateway/worker.h"
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct lookup;
+
+struct resp_state {
+  cJSON *req;     /* the client's body */
+  cJSON *history; /* stored conversation of previous_response_id, or NULL */
+  cJSON *turn;    /* this turn's input as chat messages */
+  char id[40];
+  int64_t created_at;
+  int store;
+  struct lookup *lookup; /* read in flight, or NULL */
+};
+
+/* A read of a stored response on the thread pool. It outlives its
+ * request if the client goes away: r is cleared then. */
+struct lookup {
+  uv_work_t work;
+  struct store *st;
+  char *id;
+  struct req *r;
+  void (*done)(struct req *r, struct store_response *res, int rc);
+  struct store_response *res;
+  int rc;
+};
+
+static void lookup_work(uv_work_t *w)
+{
+  struct lookup *lk = w->data;
+
+  lk->rc = store_response_get(lk->st, lk->id, &lk->res);
+}
+
+static void lookup_after(uv_work_t *w, int status)
+{
+  struct lookup *lk = w->data;
+
+  if(lk->r) {
+    struct resp_state *rs = lk->r->api_state;
+    if(rs)
+      rs->lookup = NULL;
+    lk->done(lk->r, lk->res, status ? SB_EIO : lk->rc);
+  } else {
+    store_response_free(lk->res);
+  }
+  free(lk->id);
+  free(lk);
+}
+
+static void state_free(struct req *r)
+{
+  struct resp_state *rs = r->api_state;
+
+  if(!rs)
+    return;
+  if(rs->lookup)
+    rs->lookup->r = NULL;
+  cJSON_Delete(rs->req);
+  cJSON_Delete(rs->history);
+  cJSON_Delete(rs->turn);
+  free(rs);
+  r->api_state = NULL;
+}
+
+static struct resp_state *state_of(struct req *r)
+{
+  if(!r->api_state) {
+    r->api_state = sb_calloc(1, sizeof(struct resp_state));
+    r->api_free = state_free;
+  }
+  return r->api_state;
+}
+
+static void start_lookup(struct req *r, const char *id,
+                         void (*done)(struct req *, struct store_response *,
+                                      int))
+{
+  struct lookup *lk = sb_calloc(1, sizeof(*lk));
+  struct api_error err;
+
+  lk->st = r->gw->store;
+  lk->id = sb_strdup(id);
+  lk->r = r;
+  lk->done = done;
+  lk->work.data = lk;
+  if(uv_queue_work(worker_loop(r->w), &lk->work, lookup_work, lookup_after)) {
+    free(lk->id);
+    free(lk);
+    api_error_set(&err, 500, "server_error", "internal_error", NULL,
+                  "Could not read the response store.");
+    req_respond_error(r, &err);
+    return;
+  }
+  state_of(r)->lookup = lk;
+}
+
+static void not_found(struct req *r, const char *param, const char *id)
+{
+  struct api_error err;
+
+  api_error_set(&err, 404, "invalid_request_error", "not_found", param,
+                param ? "Previous response with id '%s' not found."
+                      : "Response with id '%s' not found.",
+                id);
+  req_respond_error(r, &err);
+}
+
+static void store_failed(struct req *r)
+{
+  struct api_error err;
+
+  api_error_set(&err, 503, "server_error", "store_unavailable", NULL,
+                "The response store is not available; retry later.");
+  req_respond_error(r, &err);
+}
+
+/* --- storing ------------------------------------------------------------- */
+
+/* This turn's input as the list of items GET .../input_items returns. */
+static char *input_items_json(const cJSON *req)
+{
+  const cJSON *in = cJSON_GetObjectItemCaseSensitive(req, "input");
+  cJSON *items;
+  char *s;
+
+  if(cJSON_IsString(in)) {
+    cJSON *m = cJSON_CreateObject(), *part = cJSON_CreateObject();
+    items = cJSON_CreateArray();
+    cJSON_AddStringToObject(m, "type", "message");
+    cJSON_AddStringToObject(m, "role", "user");
+    cJSON_AddStringToObject(part, "type", "input_text");
+    cJSON_AddStringToObject(part, "text", in->valuestring);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(m, "content"), part);
+    cJSON_AddItemToArray(items, m);
+  } else {
+    items = cJSON_IsArray(in) ? cJSON_Duplicate(in, 1) : cJSON_CreateArray();
+  }
+  /* Listed items carry ids, as OpenAI's do; the client's own are kept. */
+  for(cJSON *it = items->child; it; it = it->next) {
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(it, "type");
+    char id[40];
+
+    if(!cJSON_IsObject(it) || cJSON_HasObjectItem(it, "id"))
+      continue;
+    if(!type || (cJSON_IsString(type) && !strcmp(type->valuestring, "message")))
+      sb_random_id(id, sizeof(id), "msg_");
+    else
+      sb_random_id(id, sizeof(id), "item_");
+    cJSON_AddStringToObject(it, "id", id);
+  }
+  s = cJSON_PrintUnformatted(items);
+  cJSON_Delete(items);
+  return s;
+}
+
+static void save(struct req *r, const cJSON *response)
+{
+  struct resp_state *rs = r->api_state;
+  const cJSON *prev =
+      cJSON_GetObjectItemCaseSensitive(rs->req, "previous_response_id");
+  struct store_response *rec;
+  cJSON *ctx;
+
+  if(!rs->store)
+    return;
+  ctx = rs->history ? cJSON_Duplicate(rs->history, 1) : cJSON_CreateArray();
+  for(const cJSON *m = rs->turn ? rs->turn->child : NULL; m; m = m->next)
+    cJSON_AddItemToArray(ctx, cJSON_Duplicate(m, 1));
+  oai_resp_output_to_messages(response, ctx);
+  rec = sb_calloc(1, sizeof(*rec));
+  rec->id = sb_strdup(rs->id);
+  rec->created_at = rs->created_at;
+  rec->model = sb_strdup(r->model);
+  rec->previous_response_id =
+      cJSON_IsString(prev) ? sb_strdup(prev->valuestring) : NULL;
+  rec->response = cJSON_PrintUnformatted(response);
+  rec->input_items = input_items_json(rs->req);
+  rec->context = cJSON_PrintUnformatted(ctx);
+  cJSON_Delete(ctx);
+  if(!rec->response || !rec->input_items || !rec->context)
+    abort();
+  /* Queued before the client has the answer, so its next request (on any
+   * worker) reads it back: reads see queued writes. */
+  store_response_put(r->gw->store, rec);
+}
+
+/* --- rendering ----------------------------------------------------------- */
+
+static void respond_doc(struct req *r, cJSON *completion)
+{
+  struct resp_state *rs = r->api_state;
+  cJSON *resp = oai_resp_from_completion(rs->req, completion, rs->id,
+                                         rs->created_at, r->model);
+  char *json;
+
+  cJSON_Delete(completion);
+  save(r, resp);
+  json = cJSON_PrintUnformatted(resp);
+  cJSON_Delete(resp);
+  if(!json)
+    abort();
+  req_respond_json(r, 200, json, strlen(json));
+  free(json);
+}
+
+static void stream_done(struct req *r)
+{
+  save(r, oai_resp_stream_response(r->rend.s));
+}
+
+static int r_render(void *s, const struct canon_ev *ev, struct buf *out)
+{
+  return oai_resp_stream_render(s, ev, out);
+}
+
+static int r_end(void *s, struct buf *out)
+{
+  return oai_resp_stream_end(s, out);
+}
+
+static void r_free(void *s)
+{
+  oai_resp_stream_free(s);
+}
+
+/* --- create -------------------------------------------------------------- */
+
+static void serve(struct req *r)
+{
+  struct resp_state *rs = r->api_state;
+  struct api_error err;
+  char *dropped = NULL;
+  cJSON *chat = NULL;
+
+  if(oai_resp_to_chat(rs->req, rs->history, &chat, &rs->turn, &dropped, &err) ||
+     oai_chat_validate(chat, &err)) {
+    req_respond_error(r, &err);
+    cJSON_Delete(chat);
+    free(dropped);
+    return;
+  }
+  if(dropped)
+    req_add_header(r, "x-switchboard-dropped-params", dropped);
+  free(dropped);
+  r->respond_doc = respond_doc;
+  if(r->stream) {
+    r->rend = (struct req_render){
+        oai_resp_stream_new(rs->req, rs->id, rs->created_at, r->model),
+        r_render, r_end, r_free};
+    r->stream_done = stream_done;
+  }
+  chat_serve(r, chat);
+  cJSON_Delete(chat);
+}
+
+static void on_previous(struct req *r, struct store_response *res, int rc)
+{
+  struct resp_state *rs = r->api_state;
+
+  if(rc == SB_ENOTFOUND) {
+    const cJSON *prev =
+        cJSON_GetObjectItemCaseSensitive(rs->req, "previous_response_id");
+    not_found(r, "previous_response_id", prev->valuestring);
+    return;
+  }
+  if(rc) {
+    store_failed(r);
+    return;
+  }
+  rs->history = cJSON_Parse(res->context);
+  store_response_free(res);
+  if(!cJSON_IsArray(rs->history)) {
+    store_failed(r);
+    return;
+  }
+  serve(r);
+}
+
+static int check(const cJSON *body, struct api_error *err)
+{
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "model");
+  const cJSON *prev =
+      cJSON_GetObjectItemCaseSensitive(body, "previous_response_id");
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "store");
+
+  if(!cJSON_IsString(m) || !m->valuestring[0]) {
+    api_error_set(err, 400, "invalid_request_error",
+                  m ? "invalid_type" : "missing_required_parameter", "model",
+                  m ? "Invalid type for 'model': expected a non-empty string."
+                    : "Missing required parameter: 'model'.");
+    return SB_EINVAL;
+  }
+  if(prev && !cJSON_IsNull(prev) && !cJSON_IsString(prev)) {
+    api_error_set(err, 400, "invalid_request_error", "invalid_type",
+                  "previous_response_id",
+                  "Invalid type for 'previous_response_id': expected a "
+                  "string.");
+    return SB_EINVAL;
+  }
+  if(st && !cJSON_IsNull(st) && !cJSON_IsBool(st)) {
+    api_error_set(err, 400, "invalid_request_error", "invalid_type", "store",
+                  "Invalid type for 'store': expected a boolean.");
+    return SB_EINVAL;
+  }
+  return 0;
+}
+
+void responses_handle(struct req *r)
+{
+  cJSON *body = chat_parse_body(r);
+  const cJSON *prev, *st;
+  struct resp_state *rs;
+
+  if(!body)
+    return;
+  r->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
+  if(chat_route(r, body, check)) {
+    cJSON_Delete(body);
+    return;
+  }
+  rs = state_of(r);
+  rs->req = body;
+  sb_random_id(rs->id, sizeof(rs->id), "resp_");
+  rs->created_at = r->ts_ms / 1000;
+  st = cJSON_GetObjectItemCaseSensitive(body, "store");
+  rs->store = !cJSON_IsFalse(st); /* the API's default is true */
+  prev = cJSON_GetObjectItemCaseSensitive(body, "previous_response_id");
+  if(cJSON_IsString(prev))
+    start_lookup(r, prev->valuestring, on_previous);
+  else
+    serve(r);
+}
+
+/* --- retrieve, delete, input items --------------------------------------- */
+
+/* The id in /v1/responses/{id}[/input_items] into out; 1 when the path
+ * asks for input_items, -1 for a path that is neither. */
+static int parse_item_path(const char *path, char *out, size_t cap)
+{
+  const char *id = path + strlen("/v1/responses/");
+  const char *slash = strchr(id, '/');
+  size_t n = slash ? (size_t)(slash - id) : strlen(id);
+
+  if(!n || n >= cap)
+    return -1;
+  memcpy(out, id, n);
+  out[n] = '\0';
+  if(!slash)
+    return 0;
+  return !strcmp(slash, "/input_items") ? 1 : -1;
+}
+
+static void respond_cjson(struct req *r, cJSON *o)
+{
+  char *json = cJSON_PrintUnformatted(o);
+
+  cJSON_Delete(o);
+  if(!json)
+    abort();
+  req_respond_json(r, 200, json, strlen(json));
+  free(json);
+}
+
+static void on_get(struct req *r, struct store_response *res, int rc)
+{
+  char id[128];
+  int items = parse_item_path(r->path, id, sizeof(id));
+
+  if(rc == SB_ENOTFOUND) {
+    not_found(r, NULL, id);
+    return;
+  }
+  if(rc) {
+    store_failed(r);
+    return;
+  }
+  if(!items) {
+    req_respond_json(r, 200, res->response, strlen(res->response));
+  } else {
+    cJSON *list = cJSON_CreateObject();
+    cJSON *data = cJSON_Parse(res->input_items);
+    const cJSON *first, *last;
+
+    cJSON_AddStringToObject(list, "object", "list");
+    cJSON_AddItemToObject(list, "data", data ? data : cJSON_CreateArray());
+    first = cJSON_GetArrayItem(data, 0);
+    last = cJSON_GetArrayItem(data, cJSON_GetArraySize(data) - 1);
+    if(cJSON_IsString(cJSON_GetObjectItem(first, "id")))
+      cJSON_AddStringToObject(list, "first_id",
+                              cJSON_GetObjectItem(first, "id")->valuestring);
+    else
+      cJSON_AddNullToObject(list, "first_id");
+    if(cJSON_IsString(cJSON_GetObjectItem(last, "id")))
+      cJSON_AddStringToObject(list, "last_id",
+                              cJSON_GetObjectItem(last, "id")->valuestring);
+    else
+      cJSON_AddNullToObject(list, "last_id");
+    cJSON_AddBoolToObject(list, "has_more", 0);
+    respond_cjson(r, list);
+  }
+  store_response_free(res);
+}
+
+static void on_delete(struct req *r, struct store_response *res, int rc)
+{
+  char id[128];
+  cJSON *o;
+
+  parse_item_path(r->path, id, sizeof(id));
+  if(rc == SB_ENOTFOUND) {
+    not_found(r, NULL, id);
+    return;
+  }
+  store_response_free(res);
+  if(rc || store_response_delete(r->gw->store, id)) {
+    store_failed(r);
+    return;
+  }
+  o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", id);
+  cJSON_AddStringToObject(o, "object", "response.deleted");
+  cJSON_AddBoolToObject(o, "deleted", 1);
+  respond_cjson(r, o);
+}
+
+void responses_item(struct req *r)
+{
+  char id[128];
+  int items = parse_item_path(r->path, id, sizeof(id));
+  struct api_error err;
+
+  if(items < 0 || (items && r->method == LWSHUMETH_DELETE)) {
+    api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
+                  "Unknown path %s.", r->path);
+    req_respond_error(r, &err);
+    return;
+  }
+  start_lookup(r, id, r->method == LWSHUMETH_DELETE ? on_delete : on_get);
+}
