@@ -233,6 +233,63 @@ static int64_t count_requests(const char *path)
 
 /* ---- tests ---- */
 
+static struct store_response *make_resp(const char *id, const char *text)
+{
+  struct store_response *r = sb_calloc(1, sizeof(*r));
+
+  r->id = sb_strdup(id);
+  r->created_at = 1700000000;
+  r->model = sb_strdup("echo/echo-1");
+  r->response = sb_asprintf("{\"id\":\"%s\",\"text\":\"%s\"}", id, text);
+  r->input_items = sb_strdup("[]");
+  r->context = sb_asprintf("[{\"role\":\"user\",\"content\":\"%s\"}]", text);
+  return r;
+}
+
+/* A response is readable the moment it is submitted (a client continues
+ * the conversation as soon as it has the answer), after a restart, and
+ * not after its deletion. */
+static void test_responses_read_your_writes(void **state)
+{
+  struct fixture *f = *state;
+  struct store_response *got = NULL;
+  struct store *st = open_ok(f->db, NULL);
+
+  assert_int_equal(store_response_get(st, "resp_a", &got), SB_ENOTFOUND);
+  assert_null(got);
+  for(int i = 0; i < 200; i++) {
+    char id[32];
+    snprintf(id, sizeof(id), "resp_%d", i);
+    assert_int_equal(store_response_put(st, make_resp(id, "one")), SB_OK);
+    /* Straight after the put: queued, in flight or committed. */
+    assert_int_equal(store_response_get(st, id, &got), SB_OK);
+    assert_string_equal(got->model, "echo/echo-1");
+    assert_non_null(strstr(got->context, "one"));
+    store_response_free(got);
+  }
+  /* A newer put of the same id wins; a delete hides it at once. */
+  assert_int_equal(store_response_put(st, make_resp("resp_7", "two")), SB_OK);
+  assert_int_equal(store_response_get(st, "resp_7", &got), SB_OK);
+  assert_non_null(strstr(got->response, "two"));
+  store_response_free(got);
+  assert_int_equal(store_response_delete(st, "resp_8"), SB_OK);
+  assert_int_equal(store_response_get(st, "resp_8", &got), SB_ENOTFOUND);
+  assert_int_equal(store_response_put(st, NULL), SB_EINVAL);
+  store_close(st);
+
+  st = open_ok(f->db, NULL);
+  assert_int_equal(store_response_get(st, "resp_7", &got), SB_OK);
+  assert_non_null(strstr(got->response, "two"));
+  assert_int_equal(got->created_at, 1700000000);
+  assert_null(got->previous_response_id);
+  store_response_free(got);
+  assert_int_equal(store_response_get(st, "resp_8", &got), SB_ENOTFOUND);
+  assert_int_equal(store_response_get(st, "resp_199", &got), SB_OK);
+  store_response_free(got);
+  store_close(st);
+  assert_int_equal(file_int(f->db, "SELECT count(*) FROM responses"), 199);
+}
+
 static void test_fresh_db_gets_all_migrations(void **state)
 {
   struct fixture *f = *state;
@@ -638,6 +695,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_concurrent_producers, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_invalid_arguments, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_responses_read_your_writes, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_unusable_files, setup, teardown),
   };
 
