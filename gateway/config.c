@@ -27,7 +27,8 @@ void config_defaults(struct config *cfg)
   cfg->database = sb_strdup("switchboard.db");
   cfg->workers = n > 0 ? (int)n : 1;
   cfg->log_level = sb_strdup("info");
-  cfg->limits.max_body_bytes = 4 * 1024 * 1024;
+  /* Anthropic takes 32 MB requests; agent CLIs send screenshots. */
+  cfg->limits.max_body_bytes = 32 * 1024 * 1024;
   cfg->limits.max_header_bytes = 16 * 1024;
   cfg->limits.max_response_bytes = 16 * 1024 * 1024;
   cfg->limits.idle_timeout_s = 60;

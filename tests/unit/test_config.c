@@ -26,7 +26,7 @@ static void test_defaults(void **state)
   assert_int_equal(cfg.port, 8080);
   assert_string_equal(cfg.database, "switchboard.db");
   assert_true(cfg.workers >= 1);
-  assert_int_equal(cfg.limits.max_body_bytes, 4 * 1024 * 1024);
+  assert_int_equal(cfg.limits.max_body_bytes, 32 * 1024 * 1024);
   config_free(&cfg);
 }
 
