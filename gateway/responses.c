@@ -150,6 +150,7 @@ static char *input_items_json(const cJSON *req)
     cJSON_AddStringToObject(m, "role", "user");
     cJSON_AddStringToObject(part, "type", "input_text");
     cJSON_AddStringToObject(part, "text", in->valuestring);
+    cJSON_AddStringToObject(m, "status", "completed");
     cJSON_AddItemToArray(cJSON_AddArrayToObject(m, "content"), part);
     cJSON_AddItemToArray(items, m);
   } else {
@@ -160,7 +161,33 @@ static char *input_items_json(const cJSON *req)
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(it, "type");
     char id[40];
 
-    if(!cJSON_IsObject(it) || cJSON_HasObjectItem(it, "id"))
+    if(!cJSON_IsObject(it))
+      continue;
+    if(!type && cJSON_HasObjectItem(it, "role")) {
+      /* An easy input message is listed as the message item it stands
+       * for. */
+      const cJSON *role = cJSON_GetObjectItemCaseSensitive(it, "role");
+      cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "content");
+      cJSON_AddStringToObject(it, "type", "message");
+      if(cJSON_IsString(c)) {
+        cJSON *part = cJSON_CreateObject();
+        int out =
+            cJSON_IsString(role) && !strcmp(role->valuestring, "assistant");
+        cJSON_AddStringToObject(part, "type",
+                                out ? "output_text" : "input_text");
+        cJSON_AddStringToObject(part, "text", c->valuestring);
+        if(out)
+          cJSON_AddArrayToObject(part, "annotations");
+        cJSON *arr = cJSON_CreateArray();
+        cJSON_AddItemToArray(arr, part);
+        cJSON_ReplaceItemInObjectCaseSensitive(it, "content", arr);
+      }
+      type = cJSON_GetObjectItemCaseSensitive(it, "type");
+    }
+    if(!cJSON_HasObjectItem(it, "status") && cJSON_IsString(type) &&
+       !strcmp(type->valuestring, "message"))
+      cJSON_AddStringToObject(it, "status", "completed");
+    if(cJSON_HasObjectItem(it, "id"))
       continue;
     if(!type || (cJSON_IsString(type) && !strcmp(type->valuestring, "message")))
       sb_random_id(id, sizeof(id), "msg_");
