@@ -1,4 +1,5 @@
 #include "gateway/anth_msgs.h"
+#include "gateway/oai_err.h"
 #include "gateway/sb.h"
 #include "gateway/sse.h"
 
@@ -190,23 +191,6 @@ static int opt_number(const cJSON *o, const char *key, int integer, double min,
     return fail(err, "invalid_value", key,
                 "Input should be less than or equal to %g", max);
   return 0;
-}
-
-/* [a-zA-Z0-9_-]{1,64}: what the canonical request accepts as a tool name
- * (oai_chat.c), so nothing accepted here fails there. */
-static int valid_tool_name(const char *s)
-{
-  size_t n = strlen(s);
-
-  if(n < 1 || n > 64)
-    return 0;
-  for(size_t i = 0; i < n; i++) {
-    char ch = s[i];
-    if(!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-         (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
-      return 0;
-  }
-  return 1;
 }
 
 /* ---- the dropped-fields list ------------------------------------------ */
@@ -980,7 +964,9 @@ static int custom_tool(struct tr *t, const cJSON *tool, const char *path,
   int rc;
 
   rc = need_string(tool, "name", path, &name, t->err);
-  if(!rc && !valid_tool_name(name)) {
+  /* The canonical request's own name rule (oai_chat.c), so nothing
+   * accepted here fails there. */
+  if(!rc && !oai_err_valid_name(name)) {
     join(p, path, "name");
     rc = fail(t->err, "invalid_value", p,
               "String should match pattern '^[a-zA-Z0-9_-]{1,64}$'");

@@ -1,16 +1,10 @@
 #include "gateway/oai_chat.h"
+#include "gateway/oai_err.h"
 #include "gateway/sb.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Room for a JSON path; api_error.param keeps the first 95 bytes. */
-#define PATH_LEN 160
-
-/* Longest user-supplied value quoted back in a message. */
-#define QUOTE_MAX 40
 
 #define T_ERR "invalid_request_error"
 
@@ -18,108 +12,11 @@
  * int64 (2^63 as a double). */
 #define INT64_LIMIT 9223372036854775808.0
 
-/* ---- error helpers ---------------------------------------------------- */
-
-static const char *type_name(const cJSON *v)
-{
-  if(cJSON_IsNull(v))
-    return "null";
-  if(cJSON_IsBool(v))
-    return "a boolean";
-  if(cJSON_IsNumber(v))
-    return "a number";
-  if(cJSON_IsString(v))
-    return "a string";
-  if(cJSON_IsArray(v))
-    return "an array";
-  if(cJSON_IsObject(v))
-    return "an object";
-  return "an invalid value";
-}
-
-/* Copy at most QUOTE_MAX bytes of s, cut on a UTF-8 boundary, with "..."
- * when shortened. */
-static const char *quote(char out[QUOTE_MAX + 4], const char *s)
-{
-  size_t n = strlen(s);
-
-  if(n <= QUOTE_MAX) {
-    memcpy(out, s, n + 1);
-    return out;
-  }
-  n = QUOTE_MAX;
-  while(n && ((unsigned char)s[n] & 0xC0) == 0x80)
-    n--;
-  memcpy(out, s, n);
-  memcpy(out + n, "...", 4);
-  return out;
-}
-
-static int fail_type(struct api_error *err, const char *path,
-                     const char *expected, const cJSON *got)
-{
-  api_error_set(err, 400, T_ERR, "invalid_type", path,
-                "Invalid type for '%s': expected %s, got %s.", path, expected,
-                type_name(got));
-  return SB_EINVAL;
-}
-
-static int fail_missing(struct api_error *err, const char *path)
-{
-  api_error_set(err, 400, T_ERR, "missing_required_parameter", path,
-                "Missing required parameter: '%s'.", path);
-  return SB_EINVAL;
-}
-
-/* "Invalid value for 'PATH': <fmt>" */
-static int fail_value(struct api_error *err, const char *path, const char *fmt,
-                      ...) __attribute__((format(printf, 3, 4)));
-
-static int fail_value(struct api_error *err, const char *path, const char *fmt,
-                      ...)
-{
-  char detail[384];
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(detail, sizeof(detail), fmt, ap);
-  va_end(ap);
-  api_error_set(err, 400, T_ERR, "invalid_value", path,
-                "Invalid value for '%s': %s", path, detail);
-  return SB_EINVAL;
-}
-
 /* ---- small checks ------------------------------------------------------ */
 
 static const cJSON *get(const cJSON *obj, const char *key)
 {
   return cJSON_GetObjectItemCaseSensitive(obj, key);
-}
-
-/* Append s to the path of length n in out, as far as PATH_LEN allows;
- * returns the new length. */
-static size_t cat(char *out, size_t n, const char *s)
-{
-  size_t k = strnlen(s, PATH_LEN - 1 - n);
-
-  memcpy(out + n, s, k);
-  out[n + k] = '\0';
-  return n + k;
-}
-
-/* out = path.key (out must not be path) */
-static void join(char *out, const char *path, const char *key)
-{
-  cat(out, cat(out, cat(out, 0, path), "."), key);
-}
-
-/* out = path[i] (out must not be path) */
-static void join_index(char *out, const char *path, int i)
-{
-  char idx[16];
-
-  snprintf(idx, sizeof(idx), "[%d]", i);
-  cat(out, cat(out, 0, path), idx);
 }
 
 static int is_int(const cJSON *v)
@@ -129,87 +26,18 @@ static int is_int(const cJSON *v)
   return isfinite(d) && floor(d) == d;
 }
 
-/* [a-zA-Z0-9_-]{1,64}, the rule for tool and schema names. */
-static int valid_name(const char *s)
-{
-  size_t n = strlen(s);
-  size_t i;
-
-  if(n < 1 || n > 64)
-    return 0;
-  for(i = 0; i < n; i++) {
-    char c = s[i];
-    if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '_' || c == '-'))
-      return 0;
-  }
-  return 1;
-}
-
-/* A required string member key of obj (path names obj). */
-static int need_string(const cJSON *obj, const char *key, const char *path,
-                       struct api_error *err)
-{
-  const cJSON *v = get(obj, key);
-  char p[PATH_LEN];
-
-  join(p, path, key);
-  if(!v)
-    return fail_missing(err, p);
-  if(!cJSON_IsString(v))
-    return fail_type(err, p, "a string", v);
-  return 0;
-}
-
-/* An optional member: absent is fine; null only when nullable. */
-static int opt_string(const cJSON *obj, const char *key, const char *path,
-                      int nullable, struct api_error *err)
-{
-  const cJSON *v = get(obj, key);
-  char p[PATH_LEN];
-
-  if(!v || cJSON_IsString(v) || (nullable && cJSON_IsNull(v)))
-    return 0;
-  join(p, path, key);
-  return fail_type(err, p, "a string", v);
-}
-
-static int opt_bool(const cJSON *obj, const char *key, const char *path,
-                    int nullable, struct api_error *err)
-{
-  const cJSON *v = get(obj, key);
-  char p[PATH_LEN];
-
-  if(!v || cJSON_IsBool(v) || (nullable && cJSON_IsNull(v)))
-    return 0;
-  join(p, path, key);
-  return fail_type(err, p, "a boolean", v);
-}
-
-static int opt_object(const cJSON *obj, const char *key, const char *path,
-                      int nullable, struct api_error *err)
-{
-  const cJSON *v = get(obj, key);
-  char p[PATH_LEN];
-
-  if(!v || cJSON_IsObject(v) || (nullable && cJSON_IsNull(v)))
-    return 0;
-  join(p, path, key);
-  return fail_type(err, p, "an object", v);
-}
-
 /* A required object member; *out receives it. */
 static int need_object(const cJSON *obj, const char *key, const char *path,
                        const cJSON **out, struct api_error *err)
 {
   const cJSON *v = get(obj, key);
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
 
-  join(p, path, key);
+  oai_err_join(p, path, key);
   if(!v)
-    return fail_missing(err, p);
+    return oai_err_missing(err, p);
   if(!cJSON_IsObject(v))
-    return fail_type(err, p, "an object", v);
+    return oai_err_type(err, p, "an object", v);
   *out = v;
   return 0;
 }
@@ -219,49 +47,14 @@ static int need_enum(const cJSON *obj, const char *key, const char *path,
                      const char *const *allowed, const char **out,
                      struct api_error *err)
 {
-  const cJSON *v = get(obj, key);
-  char p[PATH_LEN];
-  char list[256] = "";
-  char q[QUOTE_MAX + 4];
-  size_t i;
-  int rc;
-
-  rc = need_string(obj, key, path, err);
-  if(rc)
-    return rc;
-  for(i = 0; allowed[i]; i++) {
-    if(!strcmp(v->valuestring, allowed[i])) {
-      if(out)
-        *out = allowed[i];
-      return 0;
-    }
-  }
-  for(i = 0; allowed[i]; i++) {
-    size_t l = strlen(list);
-    snprintf(list + l, sizeof(list) - l, "%s'%s'", i ? ", " : "", allowed[i]);
-  }
-  join(p, path, key);
-  return fail_value(err, p, "expected one of %s, got '%s'.", list,
-                    quote(q, v->valuestring));
-}
-
-/* A required name member matching [a-zA-Z0-9_-]{1,64}. */
-static int need_name(const cJSON *obj, const char *key, const char *path,
-                     struct api_error *err)
-{
-  char p[PATH_LEN];
-  char q[QUOTE_MAX + 4];
-  int rc = need_string(obj, key, path, err);
+  char p[OAI_ERR_PATH_LEN];
+  const char *s;
+  int rc = oai_err_need_string(obj, key, path, &s, err);
 
   if(rc)
     return rc;
-  if(valid_name(get(obj, key)->valuestring))
-    return 0;
-  join(p, path, key);
-  return fail_value(err, p,
-                    "expected 1 to 64 characters of a-z, A-Z, 0-9, '_' or "
-                    "'-', got '%s'.",
-                    quote(q, get(obj, key)->valuestring));
+  oai_err_join(p, path, key);
+  return oai_err_enum(err, p, allowed, s, out);
 }
 
 /* ---- top-level scalar fields ------------------------------------------ */
@@ -302,13 +95,13 @@ static int check_range(const struct scalar_rule *r, const cJSON *v,
   double d = v->valuedouble;
 
   if(r->kind == K_INT && (d < -INT64_LIMIT || d >= INT64_LIMIT))
-    return fail_value(err, r->name, "expected a 64-bit integer, got %g.", d);
+    return oai_err_value(err, r->name, "expected a 64-bit integer, got %g.", d);
   if(r->has_min && r->has_max && (d < r->min || d > r->max))
-    return fail_value(err, r->name, "expected %s between %g and %g, got %g.",
-                      what, r->min, r->max, d);
+    return oai_err_value(err, r->name, "expected %s between %g and %g, got %g.",
+                         what, r->min, r->max, d);
   if(r->has_min && !r->has_max && d < r->min)
-    return fail_value(err, r->name, "expected %s >= %g, got %g.", what, r->min,
-                      d);
+    return oai_err_value(err, r->name, "expected %s >= %g, got %g.", what,
+                         r->min, d);
   return 0;
 }
 
@@ -322,25 +115,25 @@ static int check_scalar(const cJSON *body, const struct scalar_rule *r,
   switch(r->kind) {
   case K_BOOL:
     if(!cJSON_IsBool(v))
-      return fail_type(err, r->name, "a boolean", v);
+      return oai_err_type(err, r->name, "a boolean", v);
     return 0;
   case K_STR:
     if(!cJSON_IsString(v))
-      return fail_type(err, r->name, "a string", v);
+      return oai_err_type(err, r->name, "a string", v);
     return 0;
   case K_OBJ:
     if(!cJSON_IsObject(v))
-      return fail_type(err, r->name, "an object", v);
+      return oai_err_type(err, r->name, "an object", v);
     return 0;
   case K_INT:
     if(!cJSON_IsNumber(v) || !is_int(v))
-      return fail_type(err, r->name, "an integer", v);
+      return oai_err_type(err, r->name, "an integer", v);
     return check_range(r, v, err);
   case K_NUM:
     if(!cJSON_IsNumber(v))
-      return fail_type(err, r->name, "a number", v);
+      return oai_err_type(err, r->name, "a number", v);
     if(!isfinite(v->valuedouble))
-      return fail_value(err, r->name, "expected a finite number.");
+      return oai_err_value(err, r->name, "expected a finite number.");
     return check_range(r, v, err);
   }
   return 0;
@@ -386,66 +179,66 @@ static int check_part(const cJSON *part, const char *path,
                       const struct role_rule *role, struct api_error *err)
 {
   const cJSON *type, *o;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   char list[160] = "";
-  char q[QUOTE_MAX + 4];
   unsigned bit = 0;
   size_t i;
   int rc;
 
   if(!cJSON_IsObject(part))
-    return fail_type(err, path, "an object", part);
-  rc = need_string(part, "type", path, err);
+    return oai_err_type(err, path, "an object", part);
+  rc = oai_err_need_string(part, "type", path, NULL, err);
   if(rc)
     return rc;
   type = get(part, "type");
   for(i = 0; i < SB_ARRAY_LEN(PART_TYPES); i++)
     if(!strcmp(type->valuestring, PART_TYPES[i].name))
       bit = PART_TYPES[i].bit;
-  join(p, path, "type");
+  oai_err_join(p, path, "type");
   if(bit && !(role->parts & bit))
-    return fail_value(err, p,
-                      "content parts of type '%s' are not allowed in '%s' "
-                      "messages.",
-                      type->valuestring, role->name);
+    return oai_err_value(err, p,
+                         "content parts of type '%s' are not allowed in '%s' "
+                         "messages.",
+                         type->valuestring, role->name);
   if(!bit) {
-    for(i = 0; i < SB_ARRAY_LEN(PART_TYPES); i++) {
-      size_t l = strlen(list);
+    for(i = 0; i < SB_ARRAY_LEN(PART_TYPES); i++)
       if(role->parts & PART_TYPES[i].bit)
-        snprintf(list + l, sizeof(list) - l, "%s'%s'", l ? ", " : "",
-                 PART_TYPES[i].name);
-    }
-    return fail_value(err, p, "expected one of %s, got '%s'.", list,
-                      quote(q, type->valuestring));
+        oai_err_list_add(list, sizeof(list), PART_TYPES[i].name);
+    return oai_err_one_of(err, p, list, type->valuestring);
   }
   switch(bit) {
-  case PART_TEXT: return need_string(part, "text", path, err);
-  case PART_REFUSAL: return need_string(part, "refusal", path, err);
+  case PART_TEXT: return oai_err_need_string(part, "text", path, NULL, err);
+  case PART_REFUSAL:
+    return oai_err_need_string(part, "refusal", path, NULL, err);
   case PART_IMAGE:
-    join(p, path, "image_url");
+    oai_err_join(p, path, "image_url");
     rc = need_object(part, "image_url", path, &o, err);
     if(!rc)
-      rc = need_string(o, "url", p, err);
+      rc = oai_err_need_string(o, "url", p, NULL, err);
     if(!rc)
-      rc = opt_string(o, "detail", p, 0, err);
+      rc = oai_err_opt_member(o, "detail", p, cJSON_IsString, "a string", 0,
+                              err);
     return rc;
   case PART_AUDIO:
-    join(p, path, "input_audio");
+    oai_err_join(p, path, "input_audio");
     rc = need_object(part, "input_audio", path, &o, err);
     if(!rc)
-      rc = need_string(o, "data", p, err);
+      rc = oai_err_need_string(o, "data", p, NULL, err);
     if(!rc)
-      rc = need_string(o, "format", p, err);
+      rc = oai_err_need_string(o, "format", p, NULL, err);
     return rc;
   case PART_FILE:
-    join(p, path, "file");
+    oai_err_join(p, path, "file");
     rc = need_object(part, "file", path, &o, err);
     if(!rc)
-      rc = opt_string(o, "file_id", p, 0, err);
+      rc = oai_err_opt_member(o, "file_id", p, cJSON_IsString, "a string", 0,
+                              err);
     if(!rc)
-      rc = opt_string(o, "file_data", p, 0, err);
+      rc = oai_err_opt_member(o, "file_data", p, cJSON_IsString, "a string", 0,
+                              err);
     if(!rc)
-      rc = opt_string(o, "filename", p, 0, err);
+      rc = oai_err_opt_member(o, "filename", p, cJSON_IsString, "a string", 0,
+                              err);
     if(!rc && !get(o, "file_id") && !get(o, "file_data")) {
       api_error_set(err, 400, T_ERR, "missing_required_parameter", p,
                     "Missing required parameter: '%s.file_id' or "
@@ -463,21 +256,22 @@ static int check_content(const cJSON *msg, const char *path,
 {
   const cJSON *c = get(msg, "content");
   const cJSON *part;
-  char p[PATH_LEN];
-  char pp[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
+  char pp[OAI_ERR_PATH_LEN];
   int i = 0;
   int rc;
 
-  join(p, path, "content");
+  oai_err_join(p, path, "content");
   if(cJSON_IsString(c) || (role->content_null && cJSON_IsNull(c)))
     return 0;
   if(!cJSON_IsArray(c) || !role->parts)
-    return fail_type(err, p, role->shape, c);
+    return oai_err_type(err, p, role->shape, c);
   if(!cJSON_GetArraySize(c))
-    return fail_value(err, p, "expected a non-empty array of content parts.");
+    return oai_err_value(err, p,
+                         "expected a non-empty array of content parts.");
   cJSON_ArrayForEach(part, c)
   {
-    join_index(pp, p, i++);
+    oai_err_join_index(pp, p, i++);
     rc = check_part(part, pp, role, err);
     if(rc)
       return rc;
@@ -491,30 +285,30 @@ static int check_tool_call(const cJSON *tc, const char *path,
   static const char *const types[] = {"function", "custom", NULL};
   const char *type;
   const cJSON *o;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int rc;
 
   if(!cJSON_IsObject(tc))
-    return fail_type(err, path, "an object", tc);
-  rc = need_string(tc, "id", path, err);
+    return oai_err_type(err, path, "an object", tc);
+  rc = oai_err_need_string(tc, "id", path, NULL, err);
   if(!rc)
     rc = need_enum(tc, "type", path, types, &type, err);
   if(rc)
     return rc;
   if(!strcmp(type, "function")) {
-    join(p, path, "function");
+    oai_err_join(p, path, "function");
     rc = need_object(tc, "function", path, &o, err);
     if(!rc)
-      rc = need_string(o, "name", p, err);
+      rc = oai_err_need_string(o, "name", p, NULL, err);
     if(!rc)
-      rc = need_string(o, "arguments", p, err);
+      rc = oai_err_need_string(o, "arguments", p, NULL, err);
   } else {
-    join(p, path, "custom");
+    oai_err_join(p, path, "custom");
     rc = need_object(tc, "custom", path, &o, err);
     if(!rc)
-      rc = need_string(o, "name", p, err);
+      rc = oai_err_need_string(o, "name", p, NULL, err);
     if(!rc)
-      rc = need_string(o, "input", p, err);
+      rc = oai_err_need_string(o, "input", p, NULL, err);
   }
   return rc;
 }
@@ -525,44 +319,46 @@ static int check_assistant_extras(const cJSON *msg, const char *path,
   const cJSON *tcs = get(msg, "tool_calls");
   const cJSON *fc = get(msg, "function_call");
   const cJSON *tc;
-  char p[PATH_LEN];
-  char pp[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
+  char pp[OAI_ERR_PATH_LEN];
   int i = 0;
   int rc;
 
-  join(p, path, "tool_calls");
+  oai_err_join(p, path, "tool_calls");
   if(tcs && !cJSON_IsNull(tcs)) {
     if(!cJSON_IsArray(tcs))
-      return fail_type(err, p, "an array", tcs);
+      return oai_err_type(err, p, "an array", tcs);
     cJSON_ArrayForEach(tc, tcs)
     {
-      join_index(pp, p, i++);
+      oai_err_join_index(pp, p, i++);
       rc = check_tool_call(tc, pp, err);
       if(rc)
         return rc;
     }
   }
   if(fc && !cJSON_IsNull(fc)) {
-    join(p, path, "function_call");
+    oai_err_join(p, path, "function_call");
     if(!cJSON_IsObject(fc))
-      return fail_type(err, p, "an object", fc);
-    rc = need_string(fc, "name", p, err);
+      return oai_err_type(err, p, "an object", fc);
+    rc = oai_err_need_string(fc, "name", p, NULL, err);
     if(!rc)
-      rc = need_string(fc, "arguments", p, err);
+      rc = oai_err_need_string(fc, "arguments", p, NULL, err);
     if(rc)
       return rc;
   }
-  rc = opt_string(msg, "refusal", path, 1, err);
+  rc = oai_err_opt_member(msg, "refusal", path, cJSON_IsString, "a string", 1,
+                          err);
   if(!rc)
-    rc = opt_object(msg, "audio", path, 1, err);
+    rc = oai_err_opt_member(msg, "audio", path, cJSON_IsObject, "an object", 1,
+                            err);
   if(rc)
     return rc;
   /* content may only be left out when something else carries the turn. */
   if(!get(msg, "content") && cJSON_GetArraySize(tcs) == 0 &&
      (!fc || cJSON_IsNull(fc)) &&
      (!get(msg, "audio") || cJSON_IsNull(get(msg, "audio")))) {
-    join(p, path, "content");
-    return fail_missing(err, p);
+    oai_err_join(p, path, "content");
+    return oai_err_missing(err, p);
   }
   return 0;
 }
@@ -572,14 +368,14 @@ static int check_message(const cJSON *msg, const char *path,
 {
   const struct role_rule *role = NULL;
   const cJSON *r;
-  char p[PATH_LEN];
-  char q[QUOTE_MAX + 4];
+  char p[OAI_ERR_PATH_LEN];
+  char q[OAI_ERR_QUOTE_MAX + 4];
   size_t i;
   int rc;
 
   if(!cJSON_IsObject(msg))
-    return fail_type(err, path, "an object", msg);
-  rc = need_string(msg, "role", path, err);
+    return oai_err_type(err, path, "an object", msg);
+  rc = oai_err_need_string(msg, "role", path, NULL, err);
   if(rc)
     return rc;
   r = get(msg, "role");
@@ -587,20 +383,21 @@ static int check_message(const cJSON *msg, const char *path,
     if(!strcmp(r->valuestring, ROLES[i].name))
       role = &ROLES[i];
   if(!role) {
-    join(p, path, "role");
-    return fail_value(err, p,
-                      "expected one of 'system', 'developer', 'user', "
-                      "'assistant', 'tool', 'function', got '%s'.",
-                      quote(q, r->valuestring));
+    oai_err_join(p, path, "role");
+    return oai_err_value(err, p,
+                         "expected one of 'system', 'developer', 'user', "
+                         "'assistant', 'tool', 'function', got '%s'.",
+                         oai_err_quote(q, r->valuestring));
   }
   if(!strcmp(role->name, "function"))
-    rc = need_string(msg, "name", path, err);
+    rc = oai_err_need_string(msg, "name", path, NULL, err);
   else
-    rc = opt_string(msg, "name", path, 1, err);
+    rc = oai_err_opt_member(msg, "name", path, cJSON_IsString, "a string", 1,
+                            err);
   if(rc)
     return rc;
   if(!strcmp(role->name, "tool")) {
-    rc = need_string(msg, "tool_call_id", path, err);
+    rc = oai_err_need_string(msg, "tool_call_id", path, NULL, err);
     if(rc)
       return rc;
   }
@@ -611,8 +408,8 @@ static int check_message(const cJSON *msg, const char *path,
     if(!get(msg, "content"))
       return 0;
   } else if(!get(msg, "content")) {
-    join(p, path, "content");
-    return fail_missing(err, p);
+    oai_err_join(p, path, "content");
+    return oai_err_missing(err, p);
   }
   return check_content(msg, path, role, err);
 }
@@ -621,20 +418,20 @@ static int check_messages(const cJSON *body, struct api_error *err)
 {
   const cJSON *msgs = get(body, "messages");
   const cJSON *m;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int i = 0;
   int rc;
 
   if(!msgs)
-    return fail_missing(err, "messages");
+    return oai_err_missing(err, "messages");
   if(!cJSON_IsArray(msgs))
-    return fail_type(err, "messages", "an array", msgs);
+    return oai_err_type(err, "messages", "an array", msgs);
   if(!cJSON_GetArraySize(msgs))
-    return fail_value(err, "messages",
-                      "expected a non-empty array of messages.");
+    return oai_err_value(err, "messages",
+                         "expected a non-empty array of messages.");
   cJSON_ArrayForEach(m, msgs)
   {
-    join_index(p, "messages", i++);
+    oai_err_join_index(p, "messages", i++);
     rc = check_message(m, p, err);
     if(rc)
       return rc;
@@ -652,15 +449,17 @@ static int check_stream_options(const cJSON *body, struct api_error *err)
   if(!so || cJSON_IsNull(so))
     return 0;
   if(!cJSON_IsObject(so))
-    return fail_type(err, "stream_options", "an object", so);
+    return oai_err_type(err, "stream_options", "an object", so);
   if(!cJSON_IsTrue(get(body, "stream"))) {
     api_error_set(err, 400, T_ERR, "invalid_value", "stream_options",
                   "stream_options is only allowed when stream is true.");
     return SB_EINVAL;
   }
-  rc = opt_bool(so, "include_usage", "stream_options", 0, err);
+  rc = oai_err_opt_member(so, "include_usage", "stream_options", cJSON_IsBool,
+                          "a boolean", 0, err);
   if(!rc)
-    rc = opt_bool(so, "include_obfuscation", "stream_options", 0, err);
+    rc = oai_err_opt_member(so, "include_obfuscation", "stream_options",
+                            cJSON_IsBool, "a boolean", 0, err);
   return rc;
 }
 
@@ -668,21 +467,22 @@ static int check_stop(const cJSON *body, struct api_error *err)
 {
   const cJSON *stop = get(body, "stop");
   const cJSON *s;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int i = 0;
 
   if(!stop || cJSON_IsNull(stop) || cJSON_IsString(stop))
     return 0;
   if(!cJSON_IsArray(stop))
-    return fail_type(err, "stop", "a string or an array of strings", stop);
+    return oai_err_type(err, "stop", "a string or an array of strings", stop);
   if(cJSON_GetArraySize(stop) > 4)
-    return fail_value(err, "stop", "expected at most 4 stop sequences, got %d.",
-                      cJSON_GetArraySize(stop));
+    return oai_err_value(err, "stop",
+                         "expected at most 4 stop sequences, got %d.",
+                         cJSON_GetArraySize(stop));
   cJSON_ArrayForEach(s, stop)
   {
-    join_index(p, "stop", i++);
+    oai_err_join_index(p, "stop", i++);
     if(!cJSON_IsString(s))
-      return fail_type(err, p, "a string", s);
+      return oai_err_type(err, p, "a string", s);
   }
   return 0;
 }
@@ -691,22 +491,22 @@ static int check_logit_bias(const cJSON *body, struct api_error *err)
 {
   const cJSON *lb = get(body, "logit_bias");
   const cJSON *v;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
 
   if(!lb || cJSON_IsNull(lb))
     return 0;
   if(!cJSON_IsObject(lb))
-    return fail_type(err, "logit_bias", "an object", lb);
+    return oai_err_type(err, "logit_bias", "an object", lb);
   cJSON_ArrayForEach(v, lb)
   {
-    join(p, "logit_bias", v->string);
+    oai_err_join(p, "logit_bias", v->string);
     if(!cJSON_IsNumber(v))
-      return fail_type(err, p, "a number", v);
+      return oai_err_type(err, p, "a number", v);
     if(!(v->valuedouble >= -100 && v->valuedouble <= 100))
-      return fail_value(err, p,
-                        "expected a number between -100 and 100, "
-                        "got %g.",
-                        v->valuedouble);
+      return oai_err_value(err, p,
+                           "expected a number between -100 and 100, "
+                           "got %g.",
+                           v->valuedouble);
   }
   return 0;
 }
@@ -715,17 +515,17 @@ static int check_metadata(const cJSON *body, struct api_error *err)
 {
   const cJSON *md = get(body, "metadata");
   const cJSON *v;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
 
   if(!md || cJSON_IsNull(md))
     return 0;
   if(!cJSON_IsObject(md))
-    return fail_type(err, "metadata", "an object", md);
+    return oai_err_type(err, "metadata", "an object", md);
   cJSON_ArrayForEach(v, md)
   {
-    join(p, "metadata", v->string);
+    oai_err_join(p, "metadata", v->string);
     if(!cJSON_IsString(v))
-      return fail_type(err, p, "a string", v);
+      return oai_err_type(err, p, "a string", v);
   }
   return 0;
 }
@@ -734,18 +534,18 @@ static int check_modalities(const cJSON *body, struct api_error *err)
 {
   const cJSON *mods = get(body, "modalities");
   const cJSON *m;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int i = 0;
 
   if(!mods || cJSON_IsNull(mods))
     return 0;
   if(!cJSON_IsArray(mods))
-    return fail_type(err, "modalities", "an array of strings", mods);
+    return oai_err_type(err, "modalities", "an array of strings", mods);
   cJSON_ArrayForEach(m, mods)
   {
-    join_index(p, "modalities", i++);
+    oai_err_join_index(p, "modalities", i++);
     if(!cJSON_IsString(m))
-      return fail_type(err, p, "a string", m);
+      return oai_err_type(err, p, "a string", m);
   }
   return 0;
 }
@@ -756,49 +556,52 @@ static int check_tool(const cJSON *tool, const char *path,
   static const char *const types[] = {"function", "custom", NULL};
   const char *type;
   const cJSON *o, *fmt;
-  char p[PATH_LEN];
-  char pf[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
+  char pf[OAI_ERR_PATH_LEN];
   int rc;
 
   if(!cJSON_IsObject(tool))
-    return fail_type(err, path, "an object", tool);
+    return oai_err_type(err, path, "an object", tool);
   rc = need_enum(tool, "type", path, types, &type, err);
   if(rc)
     return rc;
-  join(p, path, type);
+  oai_err_join(p, path, type);
   rc = need_object(tool, type, path, &o, err);
   if(!rc)
-    rc = need_name(o, "name", p, err);
+    rc = oai_err_need_name(o, "name", p, NULL, err);
   if(!rc)
-    rc = opt_string(o, "description", p, 1, err);
+    rc = oai_err_opt_member(o, "description", p, cJSON_IsString, "a string", 1,
+                            err);
   if(rc)
     return rc;
   if(!strcmp(type, "function")) {
-    rc = opt_object(o, "parameters", p, 1, err);
+    rc = oai_err_opt_member(o, "parameters", p, cJSON_IsObject, "an object", 1,
+                            err);
     if(!rc)
-      rc = opt_bool(o, "strict", p, 1, err);
+      rc =
+          oai_err_opt_member(o, "strict", p, cJSON_IsBool, "a boolean", 1, err);
     return rc;
   }
   fmt = get(o, "format");
   if(!fmt || cJSON_IsNull(fmt))
     return 0;
-  join(pf, p, "format");
+  oai_err_join(pf, p, "format");
   if(!cJSON_IsObject(fmt))
-    return fail_type(err, pf, "an object", fmt);
+    return oai_err_type(err, pf, "an object", fmt);
   {
     static const char *const ftypes[] = {"text", "grammar", NULL};
     static const char *const syntaxes[] = {"lark", "regex", NULL};
     const char *ftype;
     const cJSON *g;
-    char pg[PATH_LEN];
+    char pg[OAI_ERR_PATH_LEN];
 
     rc = need_enum(fmt, "type", pf, ftypes, &ftype, err);
     if(rc || strcmp(ftype, "grammar"))
       return rc;
-    join(pg, pf, "grammar");
+    oai_err_join(pg, pf, "grammar");
     rc = need_object(fmt, "grammar", pf, &g, err);
     if(!rc)
-      rc = need_string(g, "definition", pg, err);
+      rc = oai_err_need_string(g, "definition", pg, NULL, err);
     if(!rc)
       rc = need_enum(g, "syntax", pg, syntaxes, NULL, err);
     return rc;
@@ -809,17 +612,17 @@ static int check_tools(const cJSON *body, struct api_error *err)
 {
   const cJSON *tools = get(body, "tools");
   const cJSON *t;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int i = 0;
   int rc;
 
   if(!tools)
     return 0;
   if(!cJSON_IsArray(tools))
-    return fail_type(err, "tools", "an array", tools);
+    return oai_err_type(err, "tools", "an array", tools);
   cJSON_ArrayForEach(t, tools)
   {
-    join_index(p, "tools", i++);
+    oai_err_join_index(p, "tools", i++);
     rc = check_tool(t, p, err);
     if(rc)
       return rc;
@@ -833,13 +636,13 @@ static int check_named_choice(const cJSON *o, const char *path,
                               const char *type, struct api_error *err)
 {
   const cJSON *inner;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int rc;
 
-  join(p, path, type);
+  oai_err_join(p, path, type);
   rc = need_object(o, type, path, &inner, err);
   if(!rc)
-    rc = need_string(inner, "name", p, err);
+    rc = oai_err_need_string(inner, "name", p, NULL, err);
   return rc;
 }
 
@@ -851,8 +654,8 @@ static int check_tool_choice(const cJSON *body, struct api_error *err)
   const cJSON *tc = get(body, "tool_choice");
   const cJSON *at, *tools, *t;
   const char *type;
-  char q[QUOTE_MAX + 4];
-  char p[PATH_LEN];
+  char q[OAI_ERR_QUOTE_MAX + 4];
+  char p[OAI_ERR_PATH_LEN];
   int i = 0;
   int rc;
 
@@ -862,13 +665,13 @@ static int check_tool_choice(const cJSON *body, struct api_error *err)
     if(!strcmp(tc->valuestring, "none") || !strcmp(tc->valuestring, "auto") ||
        !strcmp(tc->valuestring, "required"))
       return 0;
-    return fail_value(err, "tool_choice",
-                      "expected 'none', 'auto', 'required' or an object, "
-                      "got '%s'.",
-                      quote(q, tc->valuestring));
+    return oai_err_value(err, "tool_choice",
+                         "expected 'none', 'auto', 'required' or an object, "
+                         "got '%s'.",
+                         oai_err_quote(q, tc->valuestring));
   }
   if(!cJSON_IsObject(tc))
-    return fail_type(err, "tool_choice", "a string or an object", tc);
+    return oai_err_type(err, "tool_choice", "a string or an object", tc);
   rc = need_enum(tc, "type", "tool_choice", types, &type, err);
   if(rc)
     return rc;
@@ -881,17 +684,18 @@ static int check_tool_choice(const cJSON *body, struct api_error *err)
     return rc;
   tools = get(at, "tools");
   if(!tools)
-    return fail_missing(err, "tool_choice.allowed_tools.tools");
+    return oai_err_missing(err, "tool_choice.allowed_tools.tools");
   if(!cJSON_IsArray(tools))
-    return fail_type(err, "tool_choice.allowed_tools.tools", "an array", tools);
+    return oai_err_type(err, "tool_choice.allowed_tools.tools", "an array",
+                        tools);
   cJSON_ArrayForEach(t, tools)
   {
-    join_index(p, "tool_choice.allowed_tools.tools", i++);
+    oai_err_join_index(p, "tool_choice.allowed_tools.tools", i++);
     if(!cJSON_IsObject(t))
-      return fail_type(err, p, "an object", t);
+      return oai_err_type(err, p, "an object", t);
     rc = need_enum(t, "type", p, types, &type, err);
     if(!rc && !strcmp(type, "allowed_tools"))
-      rc = fail_value(err, p, "expected a function or custom tool.");
+      rc = oai_err_value(err, p, "expected a function or custom tool.");
     if(!rc)
       rc = check_named_choice(t, p, type, err);
     if(rc)
@@ -912,19 +716,23 @@ static int check_response_format(const cJSON *body, struct api_error *err)
   if(!rf)
     return 0;
   if(!cJSON_IsObject(rf))
-    return fail_type(err, "response_format", "an object", rf);
+    return oai_err_type(err, "response_format", "an object", rf);
   rc = need_enum(rf, "type", "response_format", types, &type, err);
   if(rc || strcmp(type, "json_schema"))
     return rc;
   rc = need_object(rf, "json_schema", "response_format", &js, err);
   if(!rc)
-    rc = need_name(js, "name", "response_format.json_schema", err);
+    rc =
+        oai_err_need_name(js, "name", "response_format.json_schema", NULL, err);
   if(!rc)
-    rc = opt_string(js, "description", "response_format.json_schema", 0, err);
+    rc = oai_err_opt_member(js, "description", "response_format.json_schema",
+                            cJSON_IsString, "a string", 0, err);
   if(!rc)
-    rc = opt_object(js, "schema", "response_format.json_schema", 1, err);
+    rc = oai_err_opt_member(js, "schema", "response_format.json_schema",
+                            cJSON_IsObject, "an object", 1, err);
   if(!rc)
-    rc = opt_bool(js, "strict", "response_format.json_schema", 1, err);
+    rc = oai_err_opt_member(js, "strict", "response_format.json_schema",
+                            cJSON_IsBool, "a boolean", 1, err);
   return rc;
 }
 
@@ -955,9 +763,9 @@ static int check_duplicates(const cJSON *body, struct api_error *err)
       if(strcmp(a->string, k))
         continue;
       if(seen[i]++)
-        return fail_value(err, k,
-                          "the key appears more than once in the request "
-                          "body.");
+        return oai_err_value(err, k,
+                             "the key appears more than once in the request "
+                             "body.");
       break;
     }
   }
@@ -980,11 +788,11 @@ int oai_chat_validate(const cJSON *body, struct api_error *err)
     return rc;
   model = get(body, "model");
   if(!model)
-    return fail_missing(err, "model");
+    return oai_err_missing(err, "model");
   if(!cJSON_IsString(model))
-    return fail_type(err, "model", "a string", model);
+    return oai_err_type(err, "model", "a string", model);
   if(!model->valuestring[0])
-    return fail_value(err, "model", "expected a non-empty string.");
+    return oai_err_value(err, "model", "expected a non-empty string.");
   rc = check_messages(body, err);
   if(rc)
     return rc;
@@ -1064,7 +872,7 @@ static int find_part(const cJSON *body, const char *name, char *out)
       {
         const cJSON *t = get(part, "type");
         if(cJSON_IsString(t) && !strcmp(t->valuestring, name)) {
-          snprintf(out, PATH_LEN, "messages[%d].content[%d]", i, j);
+          snprintf(out, OAI_ERR_PATH_LEN, "messages[%d].content[%d]", i, j);
           return 1;
         }
         j++;
@@ -1091,7 +899,7 @@ int oai_chat_check_caps(const cJSON *body, unsigned caps, const char *provider,
                         struct api_error *err)
 {
   const cJSON *rf;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
 
   if(!cJSON_IsObject(body))
     return 0;

@@ -1,19 +1,13 @@
 #include "gateway/oai_resp.h"
 #include "gateway/oai_chat.h"
+#include "gateway/oai_err.h"
 #include "gateway/sb.h"
 #include "gateway/sse.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Room for a JSON path; api_error.param keeps the first 95 bytes. */
-#define PATH_LEN 160
-
-/* Longest user-supplied value quoted back in a message. */
-#define QUOTE_MAX 40
 
 #define T_ERR "invalid_request_error"
 
@@ -101,158 +95,7 @@ static const char *str_get(const struct str *s)
   return s->p ? s->p : "";
 }
 
-/* ---- errors ------------------------------------------------------------ */
-
-static const char *type_name(const cJSON *v)
-{
-  if(cJSON_IsNull(v))
-    return "null";
-  if(cJSON_IsBool(v))
-    return "a boolean";
-  if(cJSON_IsNumber(v))
-    return "a number";
-  if(cJSON_IsString(v))
-    return "a string";
-  if(cJSON_IsArray(v))
-    return "an array";
-  if(cJSON_IsObject(v))
-    return "an object";
-  return "an invalid value";
-}
-
-/* Copy at most QUOTE_MAX bytes of s, cut on a UTF-8 boundary, with "..."
- * when shortened. */
-static const char *quote(char out[QUOTE_MAX + 4], const char *s)
-{
-  size_t n = strlen(s);
-
-  if(n <= QUOTE_MAX) {
-    memcpy(out, s, n + 1);
-    return out;
-  }
-  n = QUOTE_MAX;
-  while(n && ((unsigned char)s[n] & 0xC0) == 0x80)
-    n--;
-  memcpy(out, s, n);
-  memcpy(out + n, "...", 4);
-  return out;
-}
-
-static int fail_type(struct api_error *err, const char *path,
-                     const char *expected, const cJSON *got)
-{
-  api_error_set(err, 400, T_ERR, "invalid_type", path,
-                "Invalid type for '%s': expected %s, got %s.", path, expected,
-                type_name(got));
-  return SB_EINVAL;
-}
-
-static int fail_missing(struct api_error *err, const char *path)
-{
-  api_error_set(err, 400, T_ERR, "missing_required_parameter", path,
-                "Missing required parameter: '%s'.", path);
-  return SB_EINVAL;
-}
-
-static int fail_value(struct api_error *err, const char *path, const char *fmt,
-                      ...) __attribute__((format(printf, 3, 4)));
-
-static int fail_value(struct api_error *err, const char *path, const char *fmt,
-                      ...)
-{
-  char detail[384];
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(detail, sizeof(detail), fmt, ap);
-  va_end(ap);
-  api_error_set(err, 400, T_ERR, "invalid_value", path,
-                "Invalid value for '%s': %s", path, detail);
-  return SB_EINVAL;
-}
-
-/* Something OpenAI accepts that this gateway cannot do. code is
- * unsupported_parameter (a field) or unsupported_value (a value). */
-static int fail_unsupported(struct api_error *err, const char *code,
-                            const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail_unsupported(struct api_error *err, const char *code,
-                            const char *path, const char *fmt, ...)
-{
-  char detail[384];
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(detail, sizeof(detail), fmt, ap);
-  va_end(ap);
-  api_error_set(err, 400, T_ERR, code, path, "%s", detail);
-  return SB_EINVAL;
-}
-
-/* ---- paths and typed members ------------------------------------------ */
-
-/* Append s to the path of length n in out, as far as PATH_LEN allows;
- * returns the new length. Paths only name what went wrong, so a cut one
- * is harmless. */
-static size_t cat(char *out, size_t n, const char *s)
-{
-  size_t k = strnlen(s, PATH_LEN - 1 - n);
-
-  memcpy(out + n, s, k);
-  out[n + k] = '\0';
-  return n + k;
-}
-
-/* out = path.key, or key at the top level (out must not be path) */
-static void join(char *out, const char *path, const char *key)
-{
-  size_t n = cat(out, 0, path);
-
-  if(n)
-    n = cat(out, n, ".");
-  cat(out, n, key);
-}
-
-/* out = path[i] (out must not be path) */
-static void join_index(char *out, const char *path, int i)
-{
-  char idx[16];
-
-  snprintf(idx, sizeof(idx), "[%d]", i);
-  cat(out, cat(out, 0, path), idx);
-}
-
-/* A required string member; *out (may be NULL) receives it. */
-static int need_string(const cJSON *obj, const char *key, const char *path,
-                       const char **out, struct api_error *err)
-{
-  const cJSON *v = get(obj, key);
-  char p[PATH_LEN];
-
-  join(p, path, key);
-  if(!v)
-    return fail_missing(err, p);
-  if(!cJSON_IsString(v))
-    return fail_type(err, p, "a string", v);
-  if(out)
-    *out = v->valuestring;
-  return 0;
-}
-
-/* An optional member of JSON type check(); null is always allowed. */
-static int opt_member(const cJSON *obj, const char *key, const char *path,
-                      cJSON_bool (*check)(const cJSON *), const char *what,
-                      struct api_error *err)
-{
-  const cJSON *v = get(obj, key);
-  char p[PATH_LEN];
-
-  if(!given(v) || check(v))
-    return 0;
-  join(p, path, key);
-  return fail_type(err, p, what, v);
-}
+/* ---- typed members ---------------------------------------------------- */
 
 /* An optional string member that must be one of allowed (NULL-terminated)
  * when given. */
@@ -260,62 +103,14 @@ static int opt_enum(const cJSON *obj, const char *key, const char *path,
                     const char *const *allowed, struct api_error *err)
 {
   const cJSON *v = get(obj, key);
-  char p[PATH_LEN];
-  char list[256] = "";
-  char q[QUOTE_MAX + 4];
-  size_t i;
+  char p[OAI_ERR_PATH_LEN];
 
   if(!given(v))
     return 0;
-  join(p, path, key);
+  oai_err_join(p, path, key);
   if(!cJSON_IsString(v))
-    return fail_type(err, p, "a string", v);
-  for(i = 0; allowed[i]; i++)
-    if(!strcmp(v->valuestring, allowed[i]))
-      return 0;
-  for(i = 0; allowed[i]; i++) {
-    size_t l = strlen(list);
-    snprintf(list + l, sizeof(list) - l, "%s'%s'", i ? ", " : "", allowed[i]);
-  }
-  return fail_value(err, p, "expected one of %s, got '%s'.", list,
-                    quote(q, v->valuestring));
-}
-
-/* [a-zA-Z0-9_-]{1,64}, OpenAI's rule for tool and schema names. */
-static int valid_name(const char *s)
-{
-  size_t n = strlen(s);
-
-  if(n < 1 || n > 64)
-    return 0;
-  for(size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '_' || c == '-'))
-      return 0;
-  }
-  return 1;
-}
-
-static int need_name(const cJSON *obj, const char *key, const char *path,
-                     const char **out, struct api_error *err)
-{
-  char p[PATH_LEN];
-  char q[QUOTE_MAX + 4];
-  const char *s;
-  int rc = need_string(obj, key, path, &s, err);
-
-  if(rc)
-    return rc;
-  if(out)
-    *out = s;
-  if(valid_name(s))
-    return 0;
-  join(p, path, key);
-  return fail_value(err, p,
-                    "expected 1 to 64 characters of a-z, A-Z, 0-9, '_' or "
-                    "'-', got '%s'.",
-                    quote(q, s));
+    return oai_err_type(err, p, "a string", v);
+  return oai_err_enum(err, p, allowed, v->valuestring, NULL);
 }
 
 /* ---- top-level scalar fields ------------------------------------------ */
@@ -367,31 +162,31 @@ static int check_scalar(const cJSON *body, const struct scalar_rule *r,
     return 0;
   switch(r->kind) {
   case K_BOOL:
-    return cJSON_IsBool(v) ? 0 : fail_type(err, r->name, "a boolean", v);
+    return cJSON_IsBool(v) ? 0 : oai_err_type(err, r->name, "a boolean", v);
   case K_STR:
-    return cJSON_IsString(v) ? 0 : fail_type(err, r->name, "a string", v);
+    return cJSON_IsString(v) ? 0 : oai_err_type(err, r->name, "a string", v);
   case K_OBJ:
-    return cJSON_IsObject(v) ? 0 : fail_type(err, r->name, "an object", v);
+    return cJSON_IsObject(v) ? 0 : oai_err_type(err, r->name, "an object", v);
   case K_ARR:
-    return cJSON_IsArray(v) ? 0 : fail_type(err, r->name, "an array", v);
+    return cJSON_IsArray(v) ? 0 : oai_err_type(err, r->name, "an array", v);
   case K_INT:
     if(!cJSON_IsNumber(v) || !is_int(v))
-      return fail_type(err, r->name, "an integer", v);
+      return oai_err_type(err, r->name, "an integer", v);
     break;
   case K_NUM:
     if(!cJSON_IsNumber(v))
-      return fail_type(err, r->name, "a number", v);
+      return oai_err_type(err, r->name, "a number", v);
     if(!isfinite(v->valuedouble))
-      return fail_value(err, r->name, "expected a finite number.");
+      return oai_err_value(err, r->name, "expected a finite number.");
     break;
   }
   d = v->valuedouble;
   if(r->has_min && r->has_max && (d < r->min || d > r->max))
-    return fail_value(err, r->name, "expected %s between %g and %g, got %g.",
-                      what, r->min, r->max, d);
+    return oai_err_value(err, r->name, "expected %s between %g and %g, got %g.",
+                         what, r->min, r->max, d);
   if(r->has_min && !r->has_max && d < r->min)
-    return fail_value(err, r->name, "expected %s >= %g, got %g.", what, r->min,
-                      d);
+    return oai_err_value(err, r->name, "expected %s >= %g, got %g.", what,
+                         r->min, d);
   return 0;
 }
 
@@ -404,7 +199,7 @@ static int check_top_level(const cJSON *req, struct api_error *err)
   static const char *const verbosities[] = {"low", "medium", "high", NULL};
   const cJSON *model = get(req, "model");
   const cJSON *v;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int i = 0;
   int rc;
 
@@ -414,28 +209,28 @@ static int check_top_level(const cJSON *req, struct api_error *err)
     return SB_EINVAL;
   }
   if(!model)
-    return fail_missing(err, "model");
+    return oai_err_missing(err, "model");
   for(size_t k = 0; k < SB_ARRAY_LEN(SCALARS); k++) {
     rc = check_scalar(req, &SCALARS[k], err);
     if(rc)
       return rc;
   }
   if(!model->valuestring[0])
-    return fail_value(err, "model", "expected a non-empty string.");
+    return oai_err_value(err, "model", "expected a non-empty string.");
   rc = opt_enum(req, "truncation", "", truncations, err);
   if(rc)
     return rc;
   cJSON_ArrayForEach(v, get(req, "metadata"))
   {
-    join(p, "metadata", v->string);
+    oai_err_join(p, "metadata", v->string);
     if(!cJSON_IsString(v))
-      return fail_type(err, p, "a string", v);
+      return oai_err_type(err, p, "a string", v);
   }
   cJSON_ArrayForEach(v, get(req, "include"))
   {
-    join_index(p, "include", i++);
+    oai_err_join_index(p, "include", i++);
     if(!cJSON_IsString(v))
-      return fail_type(err, p, "a string", v);
+      return oai_err_type(err, p, "a string", v);
   }
   v = get(req, "reasoning");
   rc = opt_enum(v, "effort", "reasoning", efforts, err);
@@ -449,18 +244,18 @@ static int check_top_level(const cJSON *req, struct api_error *err)
     return rc;
   /* What needs server-side state or execution this gateway lacks. */
   if(given(get(req, "conversation")))
-    return fail_unsupported(err, "unsupported_parameter", "conversation",
-                            "'conversation' is not supported by this "
-                            "gateway; use previous_response_id or send the "
-                            "whole input.");
+    return oai_err_unsupported(err, "unsupported_parameter", "conversation",
+                               "'conversation' is not supported by this "
+                               "gateway; use previous_response_id or send the "
+                               "whole input.");
   if(cJSON_IsTrue(get(req, "background")))
-    return fail_unsupported(err, "unsupported_value", "background",
-                            "background responses are not supported by this "
-                            "gateway.");
+    return oai_err_unsupported(err, "unsupported_value", "background",
+                               "background responses are not supported by this "
+                               "gateway.");
   if(given(get(req, "prompt")))
-    return fail_unsupported(err, "unsupported_parameter", "prompt",
-                            "Prompt templates ('prompt') are not supported "
-                            "by this gateway.");
+    return oai_err_unsupported(err, "unsupported_parameter", "prompt",
+                               "Prompt templates ('prompt') are not supported "
+                               "by this gateway.");
   return 0;
 }
 
@@ -531,17 +326,17 @@ static int check_custom_format(const cJSON *fmt, const char *path,
   int rc;
 
   if(!cJSON_IsObject(fmt))
-    return fail_type(err, path, "an object", fmt);
-  rc = need_string(fmt, "type", path, &type, err);
+    return oai_err_type(err, path, "an object", fmt);
+  rc = oai_err_need_string(fmt, "type", path, &type, err);
   if(!rc)
     rc = opt_enum(fmt, "type", path, types, err);
   if(rc || strcmp(type, "grammar"))
     return rc;
-  rc = need_string(fmt, "syntax", path, NULL, err);
+  rc = oai_err_need_string(fmt, "syntax", path, NULL, err);
   if(!rc)
     rc = opt_enum(fmt, "syntax", path, syntaxes, err);
   if(!rc)
-    rc = need_string(fmt, "definition", path, NULL, err);
+    rc = oai_err_need_string(fmt, "definition", path, NULL, err);
   return rc;
 }
 
@@ -552,18 +347,21 @@ static cJSON *chat_tool(const cJSON *t, const char *path, int custom,
   const cJSON *fmt = get(t, "format");
   const char *name;
   cJSON *tool, *fn;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int rc;
 
-  rc = need_name(t, "name", path, &name, err);
+  rc = oai_err_need_name(t, "name", path, &name, err);
   if(!rc)
-    rc = opt_member(t, "description", path, cJSON_IsString, "a string", err);
+    rc = oai_err_opt_member(t, "description", path, cJSON_IsString, "a string",
+                            1, err);
   if(!rc && !custom)
-    rc = opt_member(t, "parameters", path, cJSON_IsObject, "an object", err);
+    rc = oai_err_opt_member(t, "parameters", path, cJSON_IsObject, "an object",
+                            1, err);
   if(!rc && !custom)
-    rc = opt_member(t, "strict", path, cJSON_IsBool, "a boolean", err);
+    rc = oai_err_opt_member(t, "strict", path, cJSON_IsBool, "a boolean", 1,
+                            err);
   if(!rc && custom && given(fmt)) {
-    join(p, path, "format");
+    oai_err_join(p, path, "format");
     rc = check_custom_format(fmt, p, err);
   }
   if(rc)
@@ -599,25 +397,25 @@ static int build_tools(const cJSON *req, cJSON **out, char **dropped,
   const cJSON *tools = get(req, "tools");
   const cJSON *t;
   cJSON *arr = cJSON_CreateArray();
-  char p[PATH_LEN];
-  char e[PATH_LEN + 64];
+  char p[OAI_ERR_PATH_LEN];
+  char e[OAI_ERR_PATH_LEN + 64];
   int i = 0;
 
   *out = arr;
   if(!given(tools))
     return 0;
   if(!cJSON_IsArray(tools))
-    return fail_type(err, "tools", "an array", tools);
+    return oai_err_type(err, "tools", "an array", tools);
   cJSON_ArrayForEach(t, tools)
   {
     const char *type;
     cJSON *ct;
     int rc;
 
-    join_index(p, "tools", i++);
+    oai_err_join_index(p, "tools", i++);
     if(!cJSON_IsObject(t))
-      return fail_type(err, p, "an object", t);
-    rc = need_string(t, "type", p, &type, err);
+      return oai_err_type(err, p, "an object", t);
+    rc = oai_err_need_string(t, "type", p, &type, err);
     if(rc)
       return rc;
     if(strcmp(type, "function") && strcmp(type, "custom")) {
@@ -660,14 +458,15 @@ static int is_custom_tool(const cJSON *req, const char *name)
 static int fail_dropped_choice(struct api_error *err, const char *path,
                                const char *type)
 {
-  char q[QUOTE_MAX + 4];
+  char q[OAI_ERR_QUOTE_MAX + 4];
 
-  return fail_unsupported(err, "unsupported_value", path,
-                          "tool_choice selects the tool type '%s', which this "
-                          "gateway does not support (hosted tools are "
-                          "dropped); use 'auto', 'required', 'none' or a "
-                          "function or custom tool.",
-                          quote(q, type));
+  return oai_err_unsupported(
+      err, "unsupported_value", path,
+      "tool_choice selects the tool type '%s', which this "
+      "gateway does not support (hosted tools are "
+      "dropped); use 'auto', 'required', 'none' or a "
+      "function or custom tool.",
+      oai_err_quote(q, type));
 }
 
 /* A {type: function|custom, name} selector at path naming a tool of that
@@ -677,27 +476,27 @@ static int check_named_choice(const cJSON *req, const cJSON *o,
                               struct api_error *err)
 {
   const char *type, *rtype;
-  char p[PATH_LEN];
-  char q[QUOTE_MAX + 4];
+  char p[OAI_ERR_PATH_LEN];
+  char q[OAI_ERR_QUOTE_MAX + 4];
   int rc;
 
   if(!cJSON_IsObject(o))
-    return fail_type(err, path, "an object", o);
-  rc = need_string(o, "type", path, &type, err);
+    return oai_err_type(err, path, "an object", o);
+  rc = oai_err_need_string(o, "type", path, &type, err);
   if(rc)
     return rc;
   if(strcmp(type, "function") && strcmp(type, "custom")) {
-    join(p, path, "type");
+    oai_err_join(p, path, "type");
     return fail_dropped_choice(err, p, type);
   }
-  rc = need_string(o, "name", path, name, err);
+  rc = oai_err_need_string(o, "name", path, name, err);
   if(rc)
     return rc;
   rtype = req_tool_type(req, *name);
   if(!rtype || strcmp(rtype, type)) {
-    join(p, path, "name");
-    return fail_value(err, p, "no %s tool named '%s' is in 'tools'.", type,
-                      quote(q, *name));
+    oai_err_join(p, path, "name");
+    return oai_err_value(err, p, "no %s tool named '%s' is in 'tools'.", type,
+                         oai_err_quote(q, *name));
   }
   return 0;
 }
@@ -710,27 +509,27 @@ static int allowed_tools(const cJSON *req, const cJSON *tc, cJSON *tools,
   const cJSON *list = get(tc, "tools");
   const cJSON *a;
   cJSON *t, *next;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int i = 0;
   int rc;
 
-  rc = need_string(tc, "mode", "tool_choice", mode, err);
+  rc = oai_err_need_string(tc, "mode", "tool_choice", mode, err);
   if(!rc)
     rc = opt_enum(tc, "mode", "tool_choice", modes, err);
   if(rc)
     return rc;
   if(!list)
-    return fail_missing(err, "tool_choice.tools");
+    return oai_err_missing(err, "tool_choice.tools");
   if(!cJSON_IsArray(list))
-    return fail_type(err, "tool_choice.tools", "an array", list);
+    return oai_err_type(err, "tool_choice.tools", "an array", list);
   if(!cJSON_GetArraySize(list))
-    return fail_value(err, "tool_choice.tools",
-                      "expected a non-empty array of tools.");
+    return oai_err_value(err, "tool_choice.tools",
+                         "expected a non-empty array of tools.");
   cJSON_ArrayForEach(a, list)
   {
     const char *name;
 
-    join_index(p, "tool_choice.tools", i++);
+    oai_err_join_index(p, "tool_choice.tools", i++);
     rc = check_named_choice(req, a, p, &name, err);
     if(rc)
       return rc;
@@ -760,7 +559,7 @@ static int add_tools(const cJSON *req, cJSON *chat, char **dropped,
   const char *choice = NULL;
   const char *name = NULL;
   cJSON *tools;
-  char q[QUOTE_MAX + 4];
+  char q[OAI_ERR_QUOTE_MAX + 4];
   int rc;
 
   rc = build_tools(req, &tools, dropped, err);
@@ -770,16 +569,16 @@ static int add_tools(const cJSON *req, cJSON *chat, char **dropped,
     choice = tc->valuestring;
     if(strcmp(choice, "none") && strcmp(choice, "auto") &&
        strcmp(choice, "required")) {
-      rc = fail_value(err, "tool_choice",
-                      "expected 'none', 'auto', 'required' or an object, "
-                      "got '%s'.",
-                      quote(q, choice));
+      rc = oai_err_value(err, "tool_choice",
+                         "expected 'none', 'auto', 'required' or an object, "
+                         "got '%s'.",
+                         oai_err_quote(q, choice));
       goto fail;
     }
   } else if(cJSON_IsObject(tc)) {
     const char *type;
 
-    rc = need_string(tc, "type", "tool_choice", &type, err);
+    rc = oai_err_need_string(tc, "type", "tool_choice", &type, err);
     if(rc)
       goto fail;
     if(!strcmp(type, "allowed_tools"))
@@ -789,16 +588,16 @@ static int add_tools(const cJSON *req, cJSON *chat, char **dropped,
     if(rc)
       goto fail;
   } else if(given(tc)) {
-    rc = fail_type(err, "tool_choice", "a string or an object", tc);
+    rc = oai_err_type(err, "tool_choice", "a string or an object", tc);
     goto fail;
   }
   if(!cJSON_GetArraySize(tools)) {
     cJSON_Delete(tools);
     /* OpenAI refuses tool_choice and parallel_tool_calls without tools. */
     if(choice && !strcmp(choice, "required"))
-      return fail_value(err, "tool_choice",
-                        "'required' needs a function or custom tool in "
-                        "'tools' (hosted tools are dropped).");
+      return oai_err_value(err, "tool_choice",
+                           "'required' needs a function or custom tool in "
+                           "'tools' (hosted tools are dropped).");
     return 0;
   }
   cJSON_AddItemToObject(chat, "tools", tools);
@@ -833,8 +632,8 @@ static int add_format(const cJSON *req, cJSON *chat, struct api_error *err)
   if(!given(fmt))
     return 0;
   if(!cJSON_IsObject(fmt))
-    return fail_type(err, "text.format", "an object", fmt);
-  rc = need_string(fmt, "type", "text.format", &type, err);
+    return oai_err_type(err, "text.format", "an object", fmt);
+  rc = oai_err_need_string(fmt, "type", "text.format", &type, err);
   if(!rc)
     rc = opt_enum(fmt, "type", "text.format", types, err);
   if(rc)
@@ -845,20 +644,20 @@ static int add_format(const cJSON *req, cJSON *chat, struct api_error *err)
   cJSON_AddStringToObject(rf, "type", type);
   if(strcmp(type, "json_schema"))
     return 0;
-  rc = need_name(fmt, "name", "text.format", &name, err);
+  rc = oai_err_need_name(fmt, "name", "text.format", &name, err);
   if(!rc)
-    rc = opt_member(fmt, "description", "text.format", cJSON_IsString,
-                    "a string", err);
+    rc = oai_err_opt_member(fmt, "description", "text.format", cJSON_IsString,
+                            "a string", 1, err);
   if(!rc)
-    rc = opt_member(fmt, "strict", "text.format", cJSON_IsBool, "a boolean",
-                    err);
+    rc = oai_err_opt_member(fmt, "strict", "text.format", cJSON_IsBool,
+                            "a boolean", 1, err);
   if(rc)
     return rc;
   schema = get(fmt, "schema");
   if(!schema)
-    return fail_missing(err, "text.format.schema");
+    return oai_err_missing(err, "text.format.schema");
   if(!cJSON_IsObject(schema))
-    return fail_type(err, "text.format.schema", "an object", schema);
+    return oai_err_type(err, "text.format.schema", "an object", schema);
   js = cJSON_AddObjectToObject(rf, "json_schema");
   cJSON_AddStringToObject(js, "name", name);
   if(get_str(fmt, "description"))
@@ -1023,28 +822,23 @@ static int fail_part_type(struct api_error *err, const char *path,
                           unsigned allowed, const char *got)
 {
   char list[160] = "";
-  char q[QUOTE_MAX + 4];
 
-  for(size_t i = 0; i < SB_ARRAY_LEN(PARTS); i++) {
-    size_t l = strlen(list);
+  for(size_t i = 0; i < SB_ARRAY_LEN(PARTS); i++)
     if(allowed & PARTS[i].bit)
-      snprintf(list + l, sizeof(list) - l, "%s'%s'", l ? ", " : "",
-               PARTS[i].name);
-  }
-  return fail_value(err, path, "expected one of %s, got '%s'.", list,
-                    quote(q, got));
+      oai_err_list_add(list, sizeof(list), PARTS[i].name);
+  return oai_err_one_of(err, path, list, got);
 }
 
 static int fail_by_id(struct api_error *err, const char *path,
                       const char *field, const char *hint)
 {
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
 
-  join(p, path, field);
-  return fail_unsupported(err, "unsupported_value", p,
-                          "'%s' is not supported by this gateway (it has no "
-                          "file storage); %s",
-                          field, hint);
+  oai_err_join(p, path, field);
+  return oai_err_unsupported(err, "unsupported_value", p,
+                             "'%s' is not supported by this gateway (it has no "
+                             "file storage); %s",
+                             field, hint);
 }
 
 /* One content part at path, of a kind allowed, as a chat part (*out) and
@@ -1054,27 +848,27 @@ static int convert_part(const cJSON *part, const char *path, unsigned allowed,
 {
   const char *type, *s;
   cJSON *o, *inner;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int rc;
 
   *out = NULL;
   *bit = 0;
   if(!cJSON_IsObject(part))
-    return fail_type(err, path, "an object", part);
-  rc = need_string(part, "type", path, &type, err);
+    return oai_err_type(err, path, "an object", part);
+  rc = oai_err_need_string(part, "type", path, &type, err);
   if(rc)
     return rc;
   for(size_t i = 0; i < SB_ARRAY_LEN(PARTS); i++)
     if(!strcmp(type, PARTS[i].name))
       *bit = PARTS[i].bit;
   if(!(*bit & allowed)) {
-    join(p, path, "type");
+    oai_err_join(p, path, "type");
     return fail_part_type(err, p, allowed, type);
   }
   switch(*bit) {
   case P_INPUT_TEXT:
   case P_OUTPUT_TEXT:
-    rc = need_string(part, "text", path, &s, err);
+    rc = oai_err_need_string(part, "text", path, &s, err);
     if(rc)
       return rc;
     o = cJSON_CreateObject();
@@ -1082,7 +876,7 @@ static int convert_part(const cJSON *part, const char *path, unsigned allowed,
     cJSON_AddStringToObject(o, "text", s);
     break;
   case P_REFUSAL:
-    rc = need_string(part, "refusal", path, &s, err);
+    rc = oai_err_need_string(part, "refusal", path, &s, err);
     if(rc)
       return rc;
     o = cJSON_CreateObject();
@@ -1090,17 +884,18 @@ static int convert_part(const cJSON *part, const char *path, unsigned allowed,
     cJSON_AddStringToObject(o, "refusal", s);
     break;
   case P_IMAGE:
-    rc = opt_member(part, "detail", path, cJSON_IsString, "a string", err);
+    rc = oai_err_opt_member(part, "detail", path, cJSON_IsString, "a string", 1,
+                            err);
     if(rc)
       return rc;
     if(given(get(part, "file_id")))
       return fail_by_id(err, path, "file_id",
                         "send the image as image_url (a URL or a data URL).");
     if(!given(get(part, "image_url"))) {
-      join(p, path, "image_url");
-      return fail_missing(err, p);
+      oai_err_join(p, path, "image_url");
+      return oai_err_missing(err, p);
     }
-    rc = need_string(part, "image_url", path, &s, err);
+    rc = oai_err_need_string(part, "image_url", path, &s, err);
     if(rc)
       return rc;
     o = cJSON_CreateObject();
@@ -1111,7 +906,8 @@ static int convert_part(const cJSON *part, const char *path, unsigned allowed,
       cJSON_AddStringToObject(inner, "detail", get_str(part, "detail"));
     break;
   case P_FILE:
-    rc = opt_member(part, "filename", path, cJSON_IsString, "a string", err);
+    rc = oai_err_opt_member(part, "filename", path, cJSON_IsString, "a string",
+                            1, err);
     if(rc)
       return rc;
     if(given(get(part, "file_id")))
@@ -1121,10 +917,10 @@ static int convert_part(const cJSON *part, const char *path, unsigned allowed,
       return fail_by_id(err, path, "file_url",
                         "send the file inline as file_data.");
     if(!given(get(part, "file_data"))) {
-      join(p, path, "file_data");
-      return fail_missing(err, p);
+      oai_err_join(p, path, "file_data");
+      return oai_err_missing(err, p);
     }
-    rc = need_string(part, "file_data", path, &s, err);
+    rc = oai_err_need_string(part, "file_data", path, &s, err);
     if(rc)
       return rc;
     o = cJSON_CreateObject();
@@ -1147,7 +943,7 @@ static int message_content(const cJSON *c, const char *path, unsigned allowed,
 {
   const cJSON *part;
   cJSON *arr;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int i = 0;
 
   *out = NULL;
@@ -1156,10 +952,10 @@ static int message_content(const cJSON *c, const char *path, unsigned allowed,
     return 0;
   }
   if(!cJSON_IsArray(c))
-    return fail_type(err, path, "a string or an array of content parts", c);
+    return oai_err_type(err, path, "a string or an array of content parts", c);
   if(!cJSON_GetArraySize(c))
-    return fail_value(err, path,
-                      "expected a non-empty array of content parts.");
+    return oai_err_value(err, path,
+                         "expected a non-empty array of content parts.");
   arr = cJSON_CreateArray();
   cJSON_ArrayForEach(part, c)
   {
@@ -1167,7 +963,7 @@ static int message_content(const cJSON *c, const char *path, unsigned allowed,
     unsigned bit;
     int rc;
 
-    join_index(p, path, i++);
+    oai_err_join_index(p, path, i++);
     rc = convert_part(part, p, allowed, &o, &bit, err);
     if(rc) {
       cJSON_Delete(arr);
@@ -1186,7 +982,7 @@ static int assistant_message(struct tx *tx, const cJSON *c, const char *path)
   struct str text = {0}, refusal = {0};
   const cJSON *part;
   cJSON *m;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int i = 0;
 
   if(cJSON_IsString(c)) {
@@ -1198,7 +994,7 @@ static int assistant_message(struct tx *tx, const cJSON *c, const char *path)
       unsigned bit;
       int rc;
 
-      join_index(p, path, i++);
+      oai_err_join_index(p, path, i++);
       rc = convert_part(part, p, P_INPUT_TEXT | P_OUTPUT_TEXT | P_REFUSAL, &o,
                         &bit, tx->err);
       if(rc) {
@@ -1213,7 +1009,8 @@ static int assistant_message(struct tx *tx, const cJSON *c, const char *path)
       cJSON_Delete(o);
     }
   } else {
-    return fail_type(tx->err, path, "a string or an array of content parts", c);
+    return oai_err_type(tx->err, path, "a string or an array of content parts",
+                        c);
   }
   m = new_assistant(tx);
   if(text.len || !refusal.len)
@@ -1233,17 +1030,17 @@ static int message_item(struct tx *tx, const cJSON *item, const char *path)
   const cJSON *c = get(item, "content");
   const char *role;
   cJSON *content, *m;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int rc;
 
-  rc = need_string(item, "role", path, &role, tx->err);
+  rc = oai_err_need_string(item, "role", path, &role, tx->err);
   if(!rc)
     rc = opt_enum(item, "role", path, roles, tx->err);
   if(rc)
     return rc;
-  join(p, path, "content");
+  oai_err_join(p, path, "content");
   if(!c)
-    return fail_missing(tx->err, p);
+    return oai_err_missing(tx->err, p);
   if(!strcmp(role, "assistant"))
     return assistant_message(tx, c, p);
   rc = message_content(c, p,
@@ -1304,12 +1101,12 @@ static int call_item(struct tx *tx, const cJSON *item, const char *path,
   char *a;
   int rc;
 
-  rc = need_string(item, "call_id", path, &call_id, tx->err);
+  rc = oai_err_need_string(item, "call_id", path, &call_id, tx->err);
   if(!rc)
-    rc = need_string(item, "name", path, &name, tx->err);
+    rc = oai_err_need_string(item, "name", path, &name, tx->err);
   if(!rc)
-    rc =
-        need_string(item, custom ? "input" : "arguments", path, &args, tx->err);
+    rc = oai_err_need_string(item, custom ? "input" : "arguments", path, &args,
+                             tx->err);
   if(rc)
     return rc;
   if(!custom) {
@@ -1345,34 +1142,34 @@ static int output_item(struct tx *tx, const cJSON *item, const char *path)
   const cJSON *part;
   const char *call_id;
   cJSON *m, *content;
-  char p[PATH_LEN];
-  char q[QUOTE_MAX + 4];
+  char p[OAI_ERR_PATH_LEN];
+  char q[OAI_ERR_QUOTE_MAX + 4];
   int i = 0;
   int rc;
 
-  rc = need_string(item, "call_id", path, &call_id, tx->err);
+  rc = oai_err_need_string(item, "call_id", path, &call_id, tx->err);
   if(rc)
     return rc;
   if(!has_call(tx->turn, call_id) && !has_call(tx->history, call_id)) {
-    join(p, path, "call_id");
-    return fail_value(tx->err, p,
-                      "no tool call with call_id '%s' precedes this output.",
-                      quote(q, call_id));
+    oai_err_join(p, path, "call_id");
+    return oai_err_value(tx->err, p,
+                         "no tool call with call_id '%s' precedes this output.",
+                         oai_err_quote(q, call_id));
   }
-  join(p, path, "output");
+  oai_err_join(p, path, "output");
   if(!out)
-    return fail_missing(tx->err, p);
+    return oai_err_missing(tx->err, p);
   if(cJSON_IsString(out)) {
     content = cJSON_CreateString(out->valuestring);
   } else if(cJSON_IsArray(out)) {
     content = cJSON_CreateArray();
     cJSON_ArrayForEach(part, out)
     {
-      char pp[PATH_LEN];
+      char pp[OAI_ERR_PATH_LEN];
       unsigned bit;
       cJSON *o;
 
-      join_index(pp, p, i++);
+      oai_err_join_index(pp, p, i++);
       rc = convert_part(part, pp, P_INPUT_TEXT | P_IMAGE | P_FILE, &o, &bit,
                         tx->err);
       if(rc) {
@@ -1392,7 +1189,8 @@ static int output_item(struct tx *tx, const cJSON *item, const char *path)
       content = cJSON_CreateString("");
     }
   } else {
-    return fail_type(tx->err, p, "a string or an array of content parts", out);
+    return oai_err_type(tx->err, p, "a string or an array of content parts",
+                        out);
   }
   m = cJSON_CreateObject();
   cJSON_AddStringToObject(m, "role", "tool");
@@ -1408,22 +1206,22 @@ static int join_texts(const cJSON *parts, const char *path, struct str *out,
                       struct api_error *err)
 {
   const cJSON *part;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int i = 0;
 
   if(!given(parts))
     return 0;
   if(!cJSON_IsArray(parts))
-    return fail_type(err, path, "an array", parts);
+    return oai_err_type(err, path, "an array", parts);
   cJSON_ArrayForEach(part, parts)
   {
     const char *t;
     int rc;
 
-    join_index(p, path, i++);
+    oai_err_join_index(p, path, i++);
     if(!cJSON_IsObject(part))
-      return fail_type(err, p, "an object", part);
-    rc = need_string(part, "text", p, &t, err);
+      return oai_err_type(err, p, "an object", part);
+    rc = oai_err_need_string(part, "text", p, &t, err);
     if(rc)
       return rc;
     if(*t)
@@ -1435,19 +1233,19 @@ static int join_texts(const cJSON *parts, const char *path, struct str *out,
 static int reasoning_item(struct tx *tx, const cJSON *item, const char *path)
 {
   struct str text = {0};
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int rc;
 
-  join(p, path, "summary");
+  oai_err_join(p, path, "summary");
   rc = join_texts(get(item, "summary"), p, &text, tx->err);
   if(!rc && !text.len) {
     /* Raw reasoning (open-weight models) when there is no summary. */
-    join(p, path, "content");
+    oai_err_join(p, path, "content");
     rc = join_texts(get(item, "content"), p, &text, tx->err);
   }
   if(!rc)
-    rc = opt_member(item, "encrypted_content", path, cJSON_IsString, "a string",
-                    tx->err);
+    rc = oai_err_opt_member(item, "encrypted_content", path, cJSON_IsString,
+                            "a string", 1, tx->err);
   if(!rc && text.len)
     str_join(&tx->reasoning, "\n\n", text.p);
   free(text.p);
@@ -1461,14 +1259,14 @@ static int input_item(struct tx *tx, const cJSON *item, const char *path)
   const cJSON *t = get(item, "type");
   const char *type;
   char e[96];
-  char p[PATH_LEN];
-  char q[QUOTE_MAX + 4];
+  char p[OAI_ERR_PATH_LEN];
+  char q[OAI_ERR_QUOTE_MAX + 4];
 
   if(!cJSON_IsObject(item))
-    return fail_type(tx->err, path, "an object", item);
-  join(p, path, "type");
+    return oai_err_type(tx->err, path, "an object", item);
+  oai_err_join(p, path, "type");
   if(given(t) && !cJSON_IsString(t))
-    return fail_type(tx->err, p, "a string", t);
+    return oai_err_type(tx->err, p, "a string", t);
   type = given(t) ? t->valuestring : NULL;
   /* Without a type: an easy message if it has a role, else a reference. */
   if(!type && get(item, "role"))
@@ -1476,7 +1274,7 @@ static int input_item(struct tx *tx, const cJSON *item, const char *path)
   if(!type && get(item, "id"))
     type = "item_reference";
   if(!type)
-    return fail_missing(tx->err, p);
+    return oai_err_missing(tx->err, p);
   if(!strcmp(type, "message"))
     return message_item(tx, item, path);
   if(!strcmp(type, "function_call"))
@@ -1489,9 +1287,9 @@ static int input_item(struct tx *tx, const cJSON *item, const char *path)
   if(!strcmp(type, "reasoning"))
     return reasoning_item(tx, item, path);
   if(!strcmp(type, "item_reference"))
-    return fail_unsupported(tx->err, "unsupported_value", p,
-                            "Item references are not supported by this "
-                            "gateway; send the item itself.");
+    return oai_err_unsupported(tx->err, "unsupported_value", p,
+                               "Item references are not supported by this "
+                               "gateway; send the item itself.");
   for(size_t i = 0; i < SB_ARRAY_LEN(HOSTED_ITEMS); i++) {
     if(!strcmp(type, HOSTED_ITEMS[i])) {
       snprintf(e, sizeof(e), "input.type=%s", type);
@@ -1499,24 +1297,24 @@ static int input_item(struct tx *tx, const cJSON *item, const char *path)
       return 0;
     }
   }
-  return fail_value(tx->err, p,
-                    "expected 'message', 'function_call', "
-                    "'function_call_output', 'reasoning', "
-                    "'custom_tool_call' or 'custom_tool_call_output', got "
-                    "'%s'.",
-                    quote(q, type));
+  return oai_err_value(tx->err, p,
+                       "expected 'message', 'function_call', "
+                       "'function_call_output', 'reasoning', "
+                       "'custom_tool_call' or 'custom_tool_call_output', got "
+                       "'%s'.",
+                       oai_err_quote(q, type));
 }
 
 static int convert_input(struct tx *tx)
 {
   const cJSON *in = get(tx->req, "input");
   const cJSON *item;
-  char p[PATH_LEN];
+  char p[OAI_ERR_PATH_LEN];
   int i = 0;
   int rc;
 
   if(!in)
-    return fail_missing(tx->err, "input");
+    return oai_err_missing(tx->err, "input");
   if(cJSON_IsString(in)) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "role", "user");
@@ -1525,19 +1323,19 @@ static int convert_input(struct tx *tx)
     return 0;
   }
   if(!cJSON_IsArray(in))
-    return fail_type(tx->err, "input", "a string or an array of input items",
-                     in);
+    return oai_err_type(tx->err, "input", "a string or an array of input items",
+                        in);
   cJSON_ArrayForEach(item, in)
   {
-    join_index(p, "input", i++);
+    oai_err_join_index(p, "input", i++);
     rc = input_item(tx, item, p);
     if(rc)
       return rc;
   }
   flush_user_parts(tx);
   if(!cJSON_GetArraySize(tx->turn) && !cJSON_GetArraySize(tx->history))
-    return fail_value(tx->err, "input",
-                      "expected at least one message or tool output.");
+    return oai_err_value(tx->err, "input",
+                         "expected at least one message or tool output.");
   return 0;
 }
 
