@@ -408,6 +408,40 @@ static void respond_cjson(struct req *r, cJSON *o)
   free(json);
 }
 
+/* One page of the stored input items per the query (order: desc by
+ * default, as on OpenAI; limit 1..100, default 20; after: an item id);
+ * sets has_more on list. */
+static cJSON *page_items(struct req *r, const char *json, cJSON *list)
+{
+  cJSON *all = cJSON_Parse(json), *page = cJSON_CreateArray();
+  char b[160];
+  const char *v;
+  int n = cJSON_GetArraySize(all), limit = 20, asc = 0, start = 0, more;
+
+  /* lws copies "name=value" into b and points v at the value. */
+  if((v = lws_get_urlarg_by_name(r->wsi, "order=", b, sizeof(b))))
+    asc = !strcmp(v, "asc");
+  if((v = lws_get_urlarg_by_name(r->wsi, "limit=", b, sizeof(b)))) {
+    limit = atoi(v);
+    limit = limit < 1 ? 1 : limit > 100 ? 100 : limit;
+  }
+  if((v = lws_get_urlarg_by_name(r->wsi, "after=", b, sizeof(b)))) {
+    for(int i = 0; i < n; i++) {
+      const cJSON *it = cJSON_GetArrayItem(all, asc ? i : n - 1 - i);
+      const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+      if(cJSON_IsString(id) && !strcmp(id->valuestring, v))
+        start = i + 1;
+    }
+  }
+  for(int i = start; i < n && i - start < limit; i++)
+    cJSON_AddItemToArray(
+        page, cJSON_Duplicate(cJSON_GetArrayItem(all, asc ? i : n - 1 - i), 1));
+  more = n - start > limit;
+  cJSON_AddBoolToObject(list, "has_more", more);
+  cJSON_Delete(all);
+  return page;
+}
+
 static void on_get(struct req *r, struct store_response *res, int rc)
 {
   char id[128];
@@ -425,11 +459,11 @@ static void on_get(struct req *r, struct store_response *res, int rc)
     req_respond_json(r, 200, res->response, strlen(res->response));
   } else {
     cJSON *list = cJSON_CreateObject();
-    cJSON *data = cJSON_Parse(res->input_items);
+    cJSON *data = page_items(r, res->input_items, list);
     const cJSON *first, *last;
 
     cJSON_AddStringToObject(list, "object", "list");
-    cJSON_AddItemToObject(list, "data", data ? data : cJSON_CreateArray());
+    cJSON_AddItemToObject(list, "data", data);
     first = cJSON_GetArrayItem(data, 0);
     last = cJSON_GetArrayItem(data, cJSON_GetArraySize(data) - 1);
     if(cJSON_IsString(cJSON_GetObjectItem(first, "id")))
@@ -442,7 +476,6 @@ static void on_get(struct req *r, struct store_response *res, int rc)
                               cJSON_GetObjectItem(last, "id")->valuestring);
     else
       cJSON_AddNullToObject(list, "last_id");
-    cJSON_AddBoolToObject(list, "has_more", 0);
     respond_cjson(r, list);
   }
   store_response_free(res);

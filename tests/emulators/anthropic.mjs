@@ -20,6 +20,9 @@
 // {"type":"error","error":{"type","message"},"request_id"} with a
 // request-id header.
 //
+// count_tokens: POST /v1/messages/count_tokens validates the prompt fields
+//           as above (max_tokens, stream etc. are extra inputs) and answers
+//           {"input_tokens": N}, N counted as for usage (cached included).
 // Answers:  "You said: <text of the last user message>"; when the last user
 //           turn carries tool_result blocks: "Tool results: <r1>; <r2>".
 //           Tool calls when tools are given and tool_choice is {type:any}
@@ -60,13 +63,20 @@ export const FAULT_MODELS = [
 export const SLOW_CHUNKS = 20;
 export const SLOW_INTERVAL_MS = 100;
 export const MID_STREAM_DELTAS = 2;
-export const API_VERSIONS = ['2023-06-01', '2023-01-01'];
+// 2026-10-21: the version @anthropic-ai/sdk 1.12 sends on every request.
+export const API_VERSIONS = ['2023-06-01', '2023-01-01', '2026-10-21'];
 
 const TOP_LEVEL = new Set([
   'model', 'max_tokens', 'messages', 'system', 'stop_sequences', 'stream',
   'temperature', 'top_p', 'top_k', 'metadata', 'tools', 'tool_choice',
   'thinking', 'output_config', 'service_tier', 'cache_control', 'container',
   'inference_geo', 'mcp_servers', 'context_management',
+]);
+// POST /v1/messages/count_tokens takes the prompt half of a Messages body
+// only: no max_tokens, stream, sampling or stop fields.
+const COUNT_TOP_LEVEL = new Set([
+  'model', 'messages', 'system', 'tools', 'tool_choice', 'thinking',
+  'output_config', 'cache_control', 'mcp_servers', 'context_management',
 ]);
 const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'];
 
@@ -198,17 +208,20 @@ function validateMessages(messages) {
   }
 }
 
-function validateRequest(body) {
+/** count: validate a count_tokens body (COUNT_TOP_LEVEL, no max_tokens). */
+function validateRequest(body, { count = false } = {}) {
   if (!isObject(body)) throw invalid('Input should be a valid dictionary');
   for (const k of Object.keys(body)) {
-    if (!TOP_LEVEL.has(k)) throw invalid(`${k}: Extra inputs are not permitted`);
+    if (!(count ? COUNT_TOP_LEVEL : TOP_LEVEL).has(k)) throw invalid(`${k}: Extra inputs are not permitted`);
   }
-  for (const k of ['model', 'max_tokens', 'messages']) {
+  for (const k of count ? ['model', 'messages'] : ['model', 'max_tokens', 'messages']) {
     if (body[k] === undefined) throw invalid(`${k}: Field required`);
   }
   if (typeof body.model !== 'string') throw invalid('model: Input should be a valid string');
-  if (!isInt(body.max_tokens)) throw invalid('max_tokens: Input should be a valid integer');
-  if (body.max_tokens < 1) throw invalid('max_tokens: Input should be greater than or equal to 1');
+  if (!count) {
+    if (!isInt(body.max_tokens)) throw invalid('max_tokens: Input should be a valid integer');
+    if (body.max_tokens < 1) throw invalid('max_tokens: Input should be greater than or equal to 1');
+  }
   validateMessages(body.messages);
   if (body.system !== undefined) {
     if (Array.isArray(body.system)) {
@@ -283,7 +296,7 @@ function validateRequest(body) {
     if (t.type === 'enabled') {
       if (!isInt(t.budget_tokens)) throw invalid('thinking.enabled.budget_tokens: Field required');
       if (t.budget_tokens < 1024) throw invalid('thinking.enabled.budget_tokens: Input should be greater than or equal to 1024');
-      if (body.max_tokens <= t.budget_tokens) throw invalid('`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size');
+      if (!count && body.max_tokens <= t.budget_tokens) throw invalid('`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size');
       if (body.temperature !== undefined && body.temperature !== 1) throw invalid('`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility');
       if (body.top_k !== undefined) throw invalid('`top_k` must be unset when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility');
       if (body.tool_choice && ['any', 'tool'].includes(body.tool_choice.type)) throw invalid('Thinking may not be enabled when tool_choice forces tool use.');
@@ -684,6 +697,15 @@ export async function startAnthropicEmulator(opts = {}) {
           data: ids.map((id) => ({ type: 'model', id, display_name: id, created_at: '2025-02-19T00:00:00Z' })),
           has_more: listed.length > limit, first_id: ids[0] || null, last_id: ids[ids.length - 1] || null,
         }, record);
+      }
+      if (path === '/v1/messages/count_tokens' && req.method === 'POST') {
+        checkHeaders(req);
+        if (!/^application\/json/i.test(req.headers['content-type'] || '')) throw invalid('Invalid request: content-type must be application/json');
+        if (record.body === null) throw invalid('There was an issue with your request body: the request body is not valid JSON');
+        validateRequest(record.body, { count: true });
+        if (!known.has(record.body.model)) throw new ApiError(404, 'not_found_error', `model: ${record.body.model}`);
+        const p = promptTokens(record.body);
+        return sendJson(res, 200, { input_tokens: p.uncached + p.cached }, record);
       }
       if (path === '/v1/messages' && req.method === 'POST') {
         checkHeaders(req);
