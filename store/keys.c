@@ -1,0 +1,763 @@
+/*
+ * keys.c - API keys in SQLite (table api_keys, migrations/0003_keys.sql).
+ *
+ * Every call opens a connection of its own and closes it again: these run
+ * from the CLI, at start-up or on a thread pool, rarely, and a private
+ * connection can never be caught half-way through by another thread.
+ * Only store_keys_version() keeps one, because a gateway polls it.
+ */
+#include "store/keys.h"
+#include "gateway/sb.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEYS_BUSY_TIMEOUT_MS 5000
+#define KEYS_ID_PREFIX       "key_"
+#define KEYS_ID_HEX          16
+#define KEYS_SECRET_BYTES    32
+#define KEYS_PREFIX_HEX      6
+
+#define KEYS_COLUMNS                                                           \
+  "id, name, prefix, hash, role, models, rpm, tpm, max_parallel,"              \
+  " budget_usd, budget_period, expires_at, tags, created_at, revoked_at"
+
+static const char *const secret_prefix[] = {
+    [STORE_KEY_GATEWAY] = "sk-sb-",
+    [STORE_KEY_ADMIN] = "sk-sb-admin-",
+};
+
+static const char *const role_name[] = {
+    [STORE_KEY_GATEWAY] = "gateway",
+    [STORE_KEY_ADMIN] = "admin",
+};
+
+static const char *const period_names[] = {
+    [STORE_PERIOD_NONE] = "",         [STORE_PERIOD_DAILY] = "daily",
+    [STORE_PERIOD_WEEKLY] = "weekly", [STORE_PERIOD_MONTHLY] = "monthly",
+    [STORE_PERIOD_TOTAL] = "total",
+};
+
+struct store_keys_watch {
+  sqlite3 *db;
+  sqlite3_stmt *read; /* the counter; reset after every read */
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+  va_list ap;
+
+  if(!err || !errlen)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+/* ---- pure helpers ---- */
+
+static void free_strv(char **v, int n)
+{
+  for(int i = 0; i < n; i++)
+    free(v[i]);
+  free(v);
+}
+
+static void key_clear(struct store_key *k)
+{
+  free(k->id);
+  free(k->name);
+  free(k->prefix);
+  free_strv(k->models, k->nmodels);
+  free_strv(k->tags, k->ntags);
+  memset(k, 0, sizeof(*k));
+}
+
+void store_key_free(struct store_key *k)
+{
+  if(!k)
+    return;
+  key_clear(k);
+  free(k);
+}
+
+void store_keys_free(struct store_key *keys, int n)
+{
+  if(!keys)
+    return;
+  for(int i = 0; i < n; i++)
+    key_clear(&keys[i]);
+  free(keys);
+}
+
+void store_key_hash(const char *secret, unsigned char out[STORE_KEY_HASH_LEN])
+{
+  unsigned int len = 0;
+
+  if(!EVP_Digest(secret, strlen(secret), out, &len, EVP_sha256(), NULL) ||
+     len != STORE_KEY_HASH_LEN)
+    abort(); /* SHA-256 always exists; failing here is a broken libcrypto */
+}
+
+int store_key_period_parse(const char *s)
+{
+  if(!s)
+    return STORE_PERIOD_NONE;
+  for(size_t i = 0; i < SB_ARRAY_LEN(period_names); i++)
+    if(!strcmp(s, period_names[i]))
+      return (int)i;
+  return -1;
+}
+
+const char *store_key_period_name(enum store_key_period p)
+{
+  if((unsigned)p >= SB_ARRAY_LEN(period_names))
+    return "";
+  return period_names[p];
+}
+
+/* Lower-case hex of n random bytes into out (2n + 1 bytes). */
+static void random_hex(char *out, size_t n)
+{
+  static const char hex[] = "0123456789abcdef";
+  unsigned char rnd[KEYS_SECRET_BYTES];
+
+  assert(n <= sizeof(rnd));
+  if(RAND_bytes(rnd, (int)n) != 1)
+    abort(); /* no entropy: a guessable key would be worse than no key */
+  for(size_t i = 0; i < n; i++) {
+    out[2 * i] = hex[rnd[i] >> 4];
+    out[2 * i + 1] = hex[rnd[i] & 15];
+  }
+  out[2 * n] = '\0';
+  OPENSSL_cleanse(rnd, sizeof(rnd));
+}
+
+/* "key_" + 16 lower-case hex digits. */
+static int id_shaped(const char *s)
+{
+  size_t n = strlen(KEYS_ID_PREFIX);
+
+  if(strncmp(s, KEYS_ID_PREFIX, n) || strlen(s) != n + KEYS_ID_HEX)
+    return 0;
+  for(s += n; *s; s++)
+    if(!strchr("0123456789abcdef", *s))
+      return 0;
+  return 1;
+}
+
+static int valid_strv(char **v, int n, const char *field, char *err,
+                      size_t errlen)
+{
+  if(n < 0 || (n > 0 && !v)) {
+    set_err(err, errlen, "%s: invalid list", field);
+    return SB_EINVAL;
+  }
+  for(int i = 0; i < n; i++) {
+    if(!v[i] || !*v[i]) {
+      set_err(err, errlen, "%s: entry %d is empty", field, i + 1);
+      return SB_EINVAL;
+    }
+  }
+  return SB_OK;
+}
+
+int store_key_validate(const struct store_key *k, char *err, size_t errlen)
+{
+  size_t len;
+
+  if(!k->name || !(len = strlen(k->name)) || len > STORE_KEY_NAME_MAX) {
+    set_err(err, errlen, "name: must be 1 to %d bytes", STORE_KEY_NAME_MAX);
+    return SB_EINVAL;
+  }
+  for(const unsigned char *p = (const unsigned char *)k->name; *p; p++) {
+    if(*p < 0x20 || *p == 0x7f) {
+      set_err(err, errlen, "name: control characters are not allowed");
+      return SB_EINVAL;
+    }
+  }
+  /* Revoke takes an id or a name: they must never be confused. */
+  if(id_shaped(k->name)) {
+    set_err(err, errlen, "name: '%s' looks like a key id", k->name);
+    return SB_EINVAL;
+  }
+  if(valid_strv(k->models, k->nmodels, "models", err, errlen) ||
+     valid_strv(k->tags, k->ntags, "tags", err, errlen))
+    return SB_EINVAL;
+  if(k->rpm < 0 || k->tpm < 0 || k->max_parallel < 0) {
+    set_err(err, errlen, "%s: must be 0 (unlimited) or more",
+            k->rpm < 0   ? "rpm"
+            : k->tpm < 0 ? "tpm"
+                         : "max_parallel");
+    return SB_EINVAL;
+  }
+  if(isnan(k->budget_usd) || isinf(k->budget_usd)) {
+    set_err(err, errlen, "budget_usd: must be a finite number");
+    return SB_EINVAL;
+  }
+  if((unsigned)k->budget_period >= SB_ARRAY_LEN(period_names)) {
+    set_err(err, errlen, "budget_period: unknown period");
+    return SB_EINVAL;
+  }
+  if(k->budget_usd >= 0 && k->budget_period == STORE_PERIOD_NONE) {
+    set_err(err, errlen, "budget_period: a budget needs a period");
+    return SB_EINVAL;
+  }
+  if(k->budget_usd < 0 && k->budget_period != STORE_PERIOD_NONE) {
+    set_err(err, errlen, "budget_period: set without a budget");
+    return SB_EINVAL;
+  }
+  if(k->expires_at < 0) {
+    set_err(err, errlen, "expires_at: must be 0 (never) or a unix time");
+    return SB_EINVAL;
+  }
+  return SB_OK;
+}
+
+/* ---- SQLite plumbing ---- */
+
+static int db_fail(sqlite3 *db, const char *what, char *err, size_t errlen)
+{
+  set_err(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
+  return SB_EDB;
+}
+
+/* Opens an existing database only: creating an empty file here would
+ * just turn "wrong path" into "no such table". */
+static int keys_open(const char *path, int flags, sqlite3 **out, char *err,
+                     size_t errlen)
+{
+  sqlite3 *db = NULL;
+  int rc;
+
+  *out = NULL;
+  rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+  if(rc != SQLITE_OK) {
+    set_err(err, errlen, "cannot open database %s: %s", path,
+            db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return SB_EDB;
+  }
+  sqlite3_busy_timeout(db, KEYS_BUSY_TIMEOUT_MS);
+  if(sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) !=
+     SQLITE_OK) {
+    rc = db_fail(db, "PRAGMA foreign_keys", err, errlen);
+    sqlite3_close(db);
+    return rc;
+  }
+  *out = db;
+  return SB_OK;
+}
+
+/* Open path and start a transaction: IMMEDIATE for writers, so that the
+ * checks they make hold until their COMMIT. */
+static int begin(const char *path, int write, sqlite3 **out, char *err,
+                 size_t errlen)
+{
+  int rc = keys_open(path, SQLITE_OPEN_READWRITE, out, err, errlen);
+
+  if(rc)
+    return rc;
+  if(sqlite3_exec(*out, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL,
+                  NULL) != SQLITE_OK) {
+    rc = db_fail(*out, "BEGIN", err, errlen);
+    sqlite3_close(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+/* Commit when rc is 0, else roll back; close either way. */
+static int finish(sqlite3 *db, int rc, char *err, size_t errlen)
+{
+  if(!rc && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    rc = db_fail(db, "COMMIT", err, errlen);
+  if(!sqlite3_get_autocommit(db))
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(db);
+  return rc;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err,
+                   size_t errlen)
+{
+  if(sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+    return db_fail(db, "prepare", err, errlen);
+  return SB_OK;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+  if(s)
+    sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+/* JSON array text of v, or NULL for an empty list (caller frees). */
+static char *strv_json(char **v, int n)
+{
+  cJSON *a;
+  char *s, *out;
+
+  if(!n)
+    return NULL;
+  a = cJSON_CreateArray();
+  if(!a)
+    abort();
+  for(int i = 0; i < n; i++) {
+    cJSON *it = cJSON_CreateString(v[i]);
+    if(!it)
+      abort();
+    cJSON_AddItemToArray(a, it);
+  }
+  s = cJSON_PrintUnformatted(a);
+  cJSON_Delete(a);
+  if(!s)
+    abort();
+  /* Our allocator's copy, so that callers free() it like the rest. */
+  out = sb_strdup(s);
+  cJSON_free(s);
+  return out;
+}
+
+/* Parse a JSON array of strings (NULL column: an empty list). */
+static int strv_parse(const char *json, char ***out, int *n)
+{
+  cJSON *a, *it;
+  char **v;
+  int i = 0;
+
+  *out = NULL;
+  *n = 0;
+  if(!json)
+    return SB_OK;
+  a = cJSON_Parse(json);
+  if(!cJSON_IsArray(a)) {
+    cJSON_Delete(a);
+    return SB_EINVAL;
+  }
+  v = sb_calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(*v));
+  cJSON_ArrayForEach(it, a)
+  {
+    if(!cJSON_IsString(it)) {
+      free_strv(v, i);
+      cJSON_Delete(a);
+      return SB_EINVAL;
+    }
+    v[i++] = sb_strdup(it->valuestring);
+  }
+  cJSON_Delete(a);
+  if(!i) {
+    free(v);
+    v = NULL;
+  }
+  *out = v;
+  *n = i;
+  return SB_OK;
+}
+
+static char *column_dup(sqlite3_stmt *st, int i)
+{
+  const unsigned char *t = sqlite3_column_text(st, i);
+
+  return t ? sb_strdup((const char *)t) : NULL;
+}
+
+static int64_t column_int_or_zero(sqlite3_stmt *st, int i)
+{
+  return sqlite3_column_type(st, i) == SQLITE_NULL
+             ? 0
+             : sqlite3_column_int64(st, i);
+}
+
+/* One row of SELECT KEYS_COLUMNS into k. */
+static int read_row(sqlite3_stmt *st, struct store_key *k, char *err,
+                    size_t errlen)
+{
+  const char *role, *period;
+  int hlen, p;
+
+  memset(k, 0, sizeof(*k));
+  k->id = column_dup(st, 0);
+  k->name = column_dup(st, 1);
+  k->prefix = column_dup(st, 2);
+  hlen = sqlite3_column_bytes(st, 3);
+  if(hlen == STORE_KEY_HASH_LEN)
+    memcpy(k->hash, sqlite3_column_blob(st, 3), STORE_KEY_HASH_LEN);
+  role = (const char *)sqlite3_column_text(st, 4);
+  k->role = role && !strcmp(role, role_name[STORE_KEY_ADMIN])
+                ? STORE_KEY_ADMIN
+                : STORE_KEY_GATEWAY;
+  k->rpm = sqlite3_column_int64(st, 6);
+  k->tpm = sqlite3_column_int64(st, 7);
+  k->max_parallel = sqlite3_column_int64(st, 8);
+  k->budget_usd = sqlite3_column_type(st, 9) == SQLITE_NULL
+                      ? -1
+                      : sqlite3_column_double(st, 9);
+  period = (const char *)sqlite3_column_text(st, 10);
+  p = store_key_period_parse(period);
+  k->budget_period = p < 0 ? STORE_PERIOD_NONE : (enum store_key_period)p;
+  k->expires_at = column_int_or_zero(st, 11);
+  k->created_at = sqlite3_column_int64(st, 13);
+  k->revoked_at = column_int_or_zero(st, 14);
+  if(!k->id || !k->name || !k->prefix || hlen != STORE_KEY_HASH_LEN) {
+    set_err(err, errlen, "api_keys row %s: missing id, name, prefix or hash",
+            k->id ? k->id : "?");
+    goto bad;
+  }
+  if(strv_parse((const char *)sqlite3_column_text(st, 5), &k->models,
+                &k->nmodels) ||
+     strv_parse((const char *)sqlite3_column_text(st, 12), &k->tags,
+                &k->ntags)) {
+    set_err(err, errlen,
+            "api_keys row %s: models or tags is not a JSON array of"
+            " strings",
+            k->id);
+    goto bad;
+  }
+  return SB_OK;
+bad:
+  key_clear(k);
+  return SB_EDB;
+}
+
+/* 1 when a key other than except_id is named name, 0 when none, or an
+ * SB_E* code. */
+static int name_taken(sqlite3 *db, const char *name, const char *except_id,
+                      char *err, size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  int rc;
+
+  rc = prepare(db, "SELECT 1 FROM api_keys WHERE name = ?1 AND id IS NOT ?2",
+               &st, err, errlen);
+  if(rc)
+    return rc;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  bind_text_or_null(st, 2, except_id);
+  rc = sqlite3_step(st);
+  if(rc == SQLITE_ROW)
+    rc = 1;
+  else if(rc == SQLITE_DONE)
+    rc = 0;
+  else
+    rc = db_fail(db, "reading api_keys", err, errlen);
+  sqlite3_finalize(st);
+  if(rc == 1)
+    set_err(err, errlen, "a key named '%s' already exists", name);
+  return rc;
+}
+
+/* Bind the editable fields at ?2..?11 (name, models, rpm, tpm,
+ * max_parallel, budget_usd, budget_period, expires_at, tags). */
+static void bind_editable(sqlite3_stmt *st, const struct store_key *k)
+{
+  char *models = strv_json(k->models, k->nmodels);
+  char *tags = strv_json(k->tags, k->ntags);
+
+  sqlite3_bind_text(st, 2, k->name, -1, SQLITE_TRANSIENT);
+  bind_text_or_null(st, 3, models);
+  sqlite3_bind_int64(st, 4, k->rpm);
+  sqlite3_bind_int64(st, 5, k->tpm);
+  sqlite3_bind_int64(st, 6, k->max_parallel);
+  if(k->budget_usd < 0) {
+    sqlite3_bind_null(st, 7);
+    sqlite3_bind_null(st, 8);
+  } else {
+    sqlite3_bind_double(st, 7, k->budget_usd);
+    sqlite3_bind_text(st, 8, store_key_period_name(k->budget_period), -1,
+                      SQLITE_STATIC);
+  }
+  if(k->expires_at > 0)
+    sqlite3_bind_int64(st, 9, k->expires_at);
+  else
+    sqlite3_bind_null(st, 9);
+  bind_text_or_null(st, 10, tags);
+  free(models);
+  free(tags);
+}
+
+static char **strv_dup(char **v, int n)
+{
+  char **d;
+
+  if(!n)
+    return NULL;
+  d = sb_calloc((size_t)n, sizeof(*d));
+  for(int i = 0; i < n; i++)
+    d[i] = sb_strdup(v[i]);
+  return d;
+}
+
+/* ---- public API ---- */
+
+int store_keys_create(const char *path, const struct store_key *spec,
+                      char secret[STORE_KEY_SECRET_MAX], struct store_key **out,
+                      char *err, size_t errlen)
+{
+  struct store_key k;
+  char hex[2 * KEYS_SECRET_BYTES + 1], id[sizeof(KEYS_ID_PREFIX) + KEYS_ID_HEX];
+  const char *kind;
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  int rc;
+
+  secret[0] = '\0';
+  if(out)
+    *out = NULL;
+  set_err(err, errlen, "%s", "");
+  if(spec->role != STORE_KEY_GATEWAY && spec->role != STORE_KEY_ADMIN) {
+    set_err(err, errlen, "role: unknown role");
+    return SB_EINVAL;
+  }
+  rc = store_key_validate(spec, err, errlen);
+  if(rc)
+    return rc;
+
+  memset(&k, 0, sizeof(k));
+  kind = secret_prefix[spec->role];
+  random_hex(hex, KEYS_SECRET_BYTES);
+  snprintf(secret, STORE_KEY_SECRET_MAX, "%s%s", kind, hex);
+  OPENSSL_cleanse(hex, sizeof(hex));
+  random_hex(id + strlen(KEYS_ID_PREFIX), KEYS_ID_HEX / 2);
+  memcpy(id, KEYS_ID_PREFIX, strlen(KEYS_ID_PREFIX));
+  k.id = sb_strdup(id);
+  k.name = sb_strdup(spec->name);
+  k.prefix = sb_strndup(secret, strlen(kind) + KEYS_PREFIX_HEX);
+  store_key_hash(secret, k.hash);
+  k.role = spec->role;
+  k.models = strv_dup(spec->models, spec->nmodels);
+  k.nmodels = spec->nmodels;
+  k.rpm = spec->rpm;
+  k.tpm = spec->tpm;
+  k.max_parallel = spec->max_parallel;
+  k.budget_usd = spec->budget_usd < 0 ? -1 : spec->budget_usd;
+  k.budget_period = spec->budget_period;
+  k.expires_at = spec->expires_at;
+  k.tags = strv_dup(spec->tags, spec->ntags);
+  k.ntags = spec->ntags;
+  k.created_at = sb_now_ms() / 1000;
+  k.revoked_at = 0;
+
+  rc = begin(path, 1, &db, err, errlen);
+  if(rc)
+    goto out;
+  rc = name_taken(db, k.name, NULL, err, errlen);
+  if(rc == 1)
+    rc = SB_EINVAL;
+  if(!rc)
+    rc = prepare(db,
+                 "INSERT INTO api_keys(id, name, models, rpm, tpm,"
+                 " max_parallel, budget_usd, budget_period, expires_at, tags,"
+                 " prefix, hash, role, created_at)"
+                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+                 " ?13, ?14)",
+                 &st, err, errlen);
+  if(!rc) {
+    sqlite3_bind_text(st, 1, k.id, -1, SQLITE_STATIC);
+    bind_editable(st, &k);
+    sqlite3_bind_text(st, 11, k.prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 12, k.hash, STORE_KEY_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 13, role_name[k.role], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 14, k.created_at);
+    if(sqlite3_step(st) != SQLITE_DONE)
+      rc = db_fail(db, "inserting the key", err, errlen);
+    sqlite3_finalize(st);
+  }
+  rc = finish(db, rc, err, errlen);
+out:
+  if(rc) {
+    OPENSSL_cleanse(secret, STORE_KEY_SECRET_MAX);
+    secret[0] = '\0';
+    key_clear(&k);
+    return rc;
+  }
+  if(out) {
+    *out = sb_malloc(sizeof(**out));
+    **out = k;
+  } else {
+    key_clear(&k);
+  }
+  return SB_OK;
+}
+
+int store_keys_list(const char *path, struct store_key **keys, int *n,
+                    char *err, size_t errlen)
+{
+  struct store_key *v = NULL;
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  int cap = 0, count = 0, rc, step = SQLITE_DONE;
+
+  *keys = NULL;
+  *n = 0;
+  set_err(err, errlen, "%s", "");
+  rc = begin(path, 0, &db, err, errlen);
+  if(rc)
+    return rc;
+  rc = prepare(db,
+               "SELECT " KEYS_COLUMNS " FROM api_keys"
+               " ORDER BY created_at, rowid",
+               &st, err, errlen);
+  while(!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    if(count == cap) {
+      cap = cap ? 2 * cap : 16;
+      v = sb_realloc(v, (size_t)cap * sizeof(*v));
+    }
+    rc = read_row(st, &v[count], err, errlen);
+    if(!rc)
+      count++;
+  }
+  if(!rc && step != SQLITE_DONE)
+    rc = db_fail(db, "reading api_keys", err, errlen);
+  sqlite3_finalize(st);
+  rc = finish(db, rc, err, errlen);
+  if(rc) {
+    store_keys_free(v, count);
+    return rc;
+  }
+  *keys = v;
+  *n = count;
+  return SB_OK;
+}
+
+int store_keys_revoke(const char *path, const char *id_or_name, char *err,
+                      size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  int rc, step;
+  int64_t revoked = 0;
+  char *id = NULL;
+
+  set_err(err, errlen, "%s", "");
+  rc = begin(path, 1, &db, err, errlen);
+  if(rc)
+    return rc;
+  rc = prepare(db,
+               "SELECT id, revoked_at FROM api_keys"
+               " WHERE id = ?1 OR name = ?1",
+               &st, err, errlen);
+  if(!rc) {
+    sqlite3_bind_text(st, 1, id_or_name, -1, SQLITE_STATIC);
+    step = sqlite3_step(st);
+    if(step == SQLITE_ROW) {
+      id = column_dup(st, 0);
+      revoked = column_int_or_zero(st, 1);
+    } else if(step == SQLITE_DONE) {
+      set_err(err, errlen, "no key with id or name '%s'", id_or_name);
+      rc = SB_ENOTFOUND;
+    } else {
+      rc = db_fail(db, "reading api_keys", err, errlen);
+    }
+    sqlite3_finalize(st);
+  }
+  /* Revoked stays revoked at its first time, and the version counter
+   * does not move for nothing. */
+  if(!rc && !revoked) {
+    rc = prepare(db, "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1", &st,
+                 err, errlen);
+    if(!rc) {
+      sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(st, 2, sb_now_ms() / 1000);
+      if(sqlite3_step(st) != SQLITE_DONE)
+        rc = db_fail(db, "revoking the key", err, errlen);
+      sqlite3_finalize(st);
+    }
+  }
+  free(id);
+  return finish(db, rc, err, errlen);
+}
+
+int store_keys_update(const char *path, const struct store_key *k, char *err,
+                      size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  int rc;
+
+  set_err(err, errlen, "%s", "");
+  if(!k->id) {
+    set_err(err, errlen, "id: missing");
+    return SB_EINVAL;
+  }
+  rc = store_key_validate(k, err, errlen);
+  if(rc)
+    return rc;
+  rc = begin(path, 1, &db, err, errlen);
+  if(rc)
+    return rc;
+  rc = name_taken(db, k->name, k->id, err, errlen);
+  if(rc == 1)
+    rc = SB_EINVAL;
+  if(!rc)
+    rc = prepare(db,
+                 "UPDATE api_keys SET name = ?2, models = ?3, rpm = ?4,"
+                 " tpm = ?5, max_parallel = ?6, budget_usd = ?7,"
+                 " budget_period = ?8, expires_at = ?9, tags = ?10"
+                 " WHERE id = ?1",
+                 &st, err, errlen);
+  if(!rc) {
+    sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
+    bind_editable(st, k);
+    if(sqlite3_step(st) != SQLITE_DONE)
+      rc = db_fail(db, "updating the key", err, errlen);
+    else if(!sqlite3_changes(db)) {
+      set_err(err, errlen, "no key with id '%s'", k->id);
+      rc = SB_ENOTFOUND;
+    }
+    sqlite3_finalize(st);
+  }
+  return finish(db, rc, err, errlen);
+}
+
+void store_keys_version_close(struct store_keys_watch *conn)
+{
+  if(!conn)
+    return;
+  sqlite3_finalize(conn->read);
+  sqlite3_close(conn->db);
+  free(conn);
+}
+
+int store_keys_version(const char *path, struct store_keys_watch **conn,
+                       int64_t *version)
+{
+  struct store_keys_watch *w = *conn;
+  int rc;
+
+  if(!w) {
+    w = sb_calloc(1, sizeof(*w));
+    /* Read-only: a watcher never takes the write lock, so it cannot
+     * delay the writer. */
+    if(keys_open(path, SQLITE_OPEN_READONLY, &w->db, NULL, 0) ||
+       sqlite3_prepare_v3(w->db,
+                          "SELECT version FROM versions"
+                          " WHERE name = 'api_keys'",
+                          -1, SQLITE_PREPARE_PERSISTENT, &w->read,
+                          NULL) != SQLITE_OK) {
+      store_keys_version_close(w);
+      return SB_EDB;
+    }
+    *conn = w;
+  }
+  rc = sqlite3_step(w->read);
+  if(rc == SQLITE_ROW)
+    *version = sqlite3_column_int64(w->read, 0);
+  /* The reset ends the read transaction: a statement left pending would
+   * pin an old snapshot and keep the WAL from being checkpointed. */
+  sqlite3_reset(w->read);
+  return rc == SQLITE_ROW ? SB_OK : SB_EDB;
+}

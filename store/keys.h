@@ -1,0 +1,142 @@
+/*
+ * keys.h - gateway API keys and the admin credential in SQLite (table
+ * `api_keys`, migrations/0003_keys.sql).
+ *
+ * A secret is shown once, when it is made: only its SHA-256 and a display
+ * prefix are stored. Secrets are 32 random bytes (OpenSSL RAND_bytes) in
+ * lower-case hex after "sk-sb-" (gateway keys) or "sk-sb-admin-" (admin
+ * keys), so a fast hash is enough: there is nothing to brute-force.
+ *
+ * Every function here opens its own connection to the database at path,
+ * does its work in one transaction and closes it: BLOCKING. Call them from
+ * the CLI, at start-up, or from a thread pool, never on an event loop. A
+ * running gateway notices changes made by another process through
+ * store_keys_version().
+ */
+#ifndef SB_STORE_KEYS_H
+#define SB_STORE_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_KEY_HASH_LEN   32
+#define STORE_KEY_SECRET_MAX 96
+/* Longest name in bytes (auth_grant keeps a copy in 96 bytes). */
+#define STORE_KEY_NAME_MAX 64
+
+enum store_key_role {
+  STORE_KEY_GATEWAY, /* may call /v1 */
+  STORE_KEY_ADMIN,   /* may call /admin/v1 (and /v1) */
+};
+
+/** Budget periods. */
+enum store_key_period {
+  STORE_PERIOD_NONE,
+  STORE_PERIOD_DAILY,
+  STORE_PERIOD_WEEKLY,
+  STORE_PERIOD_MONTHLY,
+  STORE_PERIOD_TOTAL,
+};
+
+/** One key as stored. Strings and arrays are owned by the struct. */
+struct store_key {
+  char *id;   /* "key_" + 16 hex digits */
+  char *name; /* unique; 1..STORE_KEY_NAME_MAX bytes, no control characters,
+               * never shaped like an id */
+  /* For display: the secret's kind prefix and its first 6 hex digits
+   * ("sk-sb-1a2b3c", "sk-sb-admin-1a2b3c"). */
+  char *prefix;
+  unsigned char hash[STORE_KEY_HASH_LEN]; /* SHA-256 of the secret */
+  enum store_key_role role;
+  char **models; /* glob patterns (fnmatch) on "provider/model"; none: any */
+  int nmodels;
+  int64_t rpm;                         /* requests per minute; 0: unlimited */
+  int64_t tpm;                         /* tokens per minute; 0: unlimited */
+  int64_t max_parallel;                /* requests in flight; 0: unlimited */
+  double budget_usd;                   /* < 0: no budget */
+  enum store_key_period budget_period; /* NONE exactly when no budget */
+  int64_t expires_at;                  /* unix seconds; 0: never */
+  char **tags;
+  int ntags;
+  int64_t created_at; /* unix seconds */
+  int64_t revoked_at; /* unix seconds; 0: active */
+};
+
+/** Free a key's members and the key itself. Safe on NULL. */
+void store_key_free(struct store_key *k);
+
+/** Free an array of n keys from store_keys_list(). */
+void store_keys_free(struct store_key *keys, int n);
+
+/** SHA-256 of secret into out. */
+void store_key_hash(const char *secret, unsigned char out[STORE_KEY_HASH_LEN]);
+
+/** "daily", "weekly", "monthly", "total" (and "" or NULL for none) to the
+ * enum; -1 for anything else. */
+int store_key_period_parse(const char *s);
+/** The inverse: "" for STORE_PERIOD_NONE (and for values out of range). */
+const char *store_key_period_name(enum store_key_period p);
+
+/**
+ * Check the editable fields of k (name, models, tags, limits, budget,
+ * expiry) as store_keys_create() and store_keys_update() do before they
+ * touch the database. Returns 0 or SB_EINVAL with err naming the field
+ * ("name: ...", "rpm: ...").
+ */
+int store_key_validate(const struct store_key *k, char *err, size_t errlen);
+
+/**
+ * Create a key from spec (id, prefix, hash, created_at and revoked_at are
+ * filled in here; the rest is copied). The new secret goes to secret
+ * (NUL-terminated) and the stored key, if out is not NULL, to *out
+ * (caller frees). Returns 0, SB_EINVAL with err for a name already in use
+ * or an invalid spec (see store_key_validate()), SB_EDB otherwise.
+ * The database must exist and be migrated (store_migrate()).
+ */
+int store_keys_create(const char *path, const struct store_key *spec,
+                      char secret[STORE_KEY_SECRET_MAX], struct store_key **out,
+                      char *err, size_t errlen);
+
+/**
+ * Every key, revoked ones included, oldest first. *keys (caller frees
+ * with store_keys_free; NULL when there are none) and *n. Returns 0 or
+ * SB_EDB with err (also for a row whose models or tags are not a JSON
+ * array of strings: a broken allow-list must not read as "any model").
+ */
+int store_keys_list(const char *path, struct store_key **keys, int *n,
+                    char *err, size_t errlen);
+
+/**
+ * Revoke the key whose id or name is id_or_name (revoked_at = now).
+ * Returns 0, SB_ENOTFOUND, or SB_EDB with err. Revoking a revoked key is
+ * a no-op that returns 0.
+ */
+int store_keys_revoke(const char *path, const char *id_or_name, char *err,
+                      size_t errlen);
+
+/**
+ * Replace the editable fields (name, models, rpm, tpm, max_parallel,
+ * budget_usd, budget_period, expires_at, tags) of the key whose id is
+ * k->id with k's (role, prefix, hash and the times are left alone).
+ * Returns 0, SB_ENOTFOUND, SB_EINVAL (name taken, or see
+ * store_key_validate()), or SB_EDB with err.
+ */
+int store_keys_update(const char *path, const struct store_key *k, char *err,
+                      size_t errlen);
+
+/**
+ * A number that changes whenever the api_keys table may have changed,
+ * from this process or another: lets a gateway reload its keys only when
+ * needed. It is a counter in table `versions` that triggers on api_keys
+ * increment, so request records and other writes leave it alone.
+ * Uses a read-only connection kept in *conn (opened on first use, *conn
+ * NULL before; close it with store_keys_version_close(), safe on NULL).
+ * Cheap: one indexed read, no transaction left open. A watch belongs to
+ * one thread at a time. Returns 0 or SB_EDB (*conn stays usable).
+ */
+struct store_keys_watch;
+int store_keys_version(const char *path, struct store_keys_watch **conn,
+                       int64_t *version);
+void store_keys_version_close(struct store_keys_watch *conn);
+
+#endif
