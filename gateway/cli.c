@@ -1,0 +1,759 @@
+/*
+ * cli.c - `switchboard keys ...` and `switchboard admin-key ...`.
+ *
+ * stdout carries only the result (a new secret, the key list), so that
+ * scripts can capture it; everything meant for a person goes to stderr.
+ */
+#include "gateway/cli.h"
+#include "gateway/config.h"
+#include "gateway/sb.h"
+#include "store/keys.h"
+#include "store/store.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CLI_MAX_OPTS 16
+#define CLI_MAX_ARGS 4
+
+static const char keys_usage[] =
+    "usage: switchboard keys create --name NAME [--models GLOB,...] [--rpm N]"
+    " [--tpm N]\n"
+    "                               [--parallel N] [--budget USD"
+    " [--period daily|weekly|monthly|total]]\n"
+    "                               [--expires DATE] [--tags TAG,...]\n"
+    "       switchboard keys list [--json]\n"
+    "       switchboard keys revoke ID_OR_NAME\n"
+    "       switchboard admin-key create [--name NAME]\n"
+    "\n"
+    "Every command also takes --db FILE and --config FILE (database:"
+    " --db, then\n"
+    "SWITCHBOARD_DB, then the config file's \"database\", then"
+    " switchboard.db).\n"
+    "DATE: YYYY-MM-DD (midnight UTC), YYYY-MM-DDTHH:MM:SSZ or unix"
+    " seconds.\n"
+    "create prints only the new secret on stdout; it is not stored and"
+    " cannot be\n"
+    "shown again.\n";
+
+/* One option a command accepts: "--name" with a value, or a flag. */
+struct cli_opt {
+  const char *name;
+  int flag;
+  const char *value; /* the value, or "1" for a flag that was given */
+};
+
+struct cli_cmd {
+  const char *what; /* "keys create", for messages */
+  struct cli_opt opts[CLI_MAX_OPTS];
+  int nopts;
+  const char *args[CLI_MAX_ARGS]; /* positional arguments */
+  int nargs;
+  int max_args;
+};
+
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+  va_list ap;
+
+  fputs("switchboard: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputs("\n(switchboard keys --help shows the usage)\n", stderr);
+  return CLI_EXIT_USAGE;
+}
+
+static void cmd_init(struct cli_cmd *c, const char *what, int max_args)
+{
+  memset(c, 0, sizeof(*c));
+  c->what = what;
+  c->max_args = max_args;
+}
+
+static void cmd_opt(struct cli_cmd *c, const char *name, int flag)
+{
+  assert(c->nopts < CLI_MAX_OPTS);
+  c->opts[c->nopts].name = name;
+  c->opts[c->nopts].flag = flag;
+  c->nopts++;
+}
+
+static const char *opt_value(const struct cli_cmd *c, const char *name)
+{
+  for(int i = 0; i < c->nopts; i++)
+    if(!strcmp(c->opts[i].name, name))
+      return c->opts[i].value;
+  return NULL;
+}
+
+/* "--opt VALUE", "--opt=VALUE" and flags; the last of a repeated option
+ * wins. Returns 0, 1 for --help (usage printed), or CLI_EXIT_USAGE. */
+static int cmd_parse(struct cli_cmd *c, int argc, char **argv)
+{
+  int only_args = 0;
+
+  cmd_opt(c, "--db", 0);
+  cmd_opt(c, "--config", 0);
+  for(int i = 0; i < argc; i++) {
+    const char *a = argv[i], *eq;
+    struct cli_opt *o = NULL;
+    size_t len;
+
+    if(only_args || a[0] != '-' || !a[1]) {
+      if(c->nargs >= c->max_args)
+        return usage_error("%s: unexpected argument '%s'", c->what, a);
+      c->args[c->nargs++] = a;
+      continue;
+    }
+    if(!strcmp(a, "--")) {
+      only_args = 1;
+      continue;
+    }
+    if(!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(keys_usage, stdout);
+      return 1;
+    }
+    eq = strchr(a, '=');
+    len = eq ? (size_t)(eq - a) : strlen(a);
+    for(int j = 0; j < c->nopts; j++)
+      if(strlen(c->opts[j].name) == len && !strncmp(c->opts[j].name, a, len))
+        o = &c->opts[j];
+    if(!o)
+      return usage_error("%s: unknown option '%.*s'", c->what, (int)len, a);
+    if(o->flag) {
+      if(eq)
+        return usage_error("%s: option '%s' takes no value", c->what, o->name);
+      o->value = "1";
+    } else if(eq) {
+      o->value = eq + 1;
+    } else if(i + 1 < argc && strncmp(argv[i + 1], "--", 2)) {
+      /* "--name --db x" is a forgotten value, not a name; --name=--x
+       * still works. */
+      o->value = argv[++i];
+    }
+    if(!o->value || !*o->value)
+      return usage_error("%s: option '%s' needs a value", c->what, o->name);
+  }
+  return 0;
+}
+
+/* The database path: --db, then SWITCHBOARD_DB, then the config file's
+ * "database", then the default; config.c owns the last three so that
+ * this agrees with `switchboard serve`. */
+static char *resolve_db(const struct cli_cmd *c)
+{
+  const char *db = opt_value(c, "--db");
+  const char *file = opt_value(c, "--config");
+  struct config cfg;
+  char err[512];
+  char *path = NULL;
+
+  config_defaults(&cfg);
+  if(file && config_load_file(&cfg, file, err, sizeof(err)))
+    fprintf(stderr, "switchboard: %s\n", err);
+  else if(config_apply_env(&cfg, err, sizeof(err)))
+    fprintf(stderr, "switchboard: %s\n", err);
+  else
+    path = sb_strdup(db ? db : cfg.database);
+  config_free(&cfg);
+  return path;
+}
+
+/* Resolve and migrate the database; NULL (message printed) on failure. */
+static char *open_db(const struct cli_cmd *c)
+{
+  char err[512];
+  char *path = resolve_db(c);
+
+  if(path && store_migrate(path, NULL, err, sizeof(err))) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    free(path);
+    return NULL;
+  }
+  return path;
+}
+
+/* ---- value parsing ---- */
+
+static int parse_count(const char *opt, const char *s, int64_t *out)
+{
+  char *end;
+  long long v;
+
+  errno = 0;
+  v = strtoll(s, &end, 10);
+  if(!isdigit((unsigned char)*s) || *end || errno)
+    return usage_error("%s '%s': expected a whole number, 0 or more", opt, s);
+  *out = v;
+  return 0;
+}
+
+static int parse_usd(const char *s, double *out)
+{
+  char *end;
+  double v;
+
+  errno = 0;
+  v = strtod(s, &end);
+  if(!*s || isspace((unsigned char)*s) || *end || errno || !isfinite(v) ||
+     v < 0)
+    return usage_error("--budget '%s': expected an amount in USD, 0 or more",
+                       s);
+  *out = v;
+  return 0;
+}
+
+/* Split "a, b,c" into trimmed, non-empty items. */
+static int parse_list(const char *opt, const char *s, char ***out, int *n)
+{
+  char **v = NULL;
+  int count = 0;
+  const char *p = s;
+
+  for(;;) {
+    const char *end = strchr(p, ','), *a = p, *b;
+
+    if(!end)
+      end = p + strlen(p);
+    b = end;
+    while(a < b && isspace((unsigned char)*a))
+      a++;
+    while(b > a && isspace((unsigned char)b[-1]))
+      b--;
+    if(a == b) {
+      for(int i = 0; i < count; i++)
+        free(v[i]);
+      free(v);
+      return usage_error("%s '%s': empty item in the list", opt, s);
+    }
+    v = sb_realloc(v, (size_t)(count + 1) * sizeof(*v));
+    v[count++] = sb_strndup(a, (size_t)(b - a));
+    if(!*end)
+      break;
+    p = end + 1;
+  }
+  *out = v;
+  *n = count;
+  return 0;
+}
+
+static int digits(const char **p, int n, int *out)
+{
+  int v = 0;
+
+  for(int i = 0; i < n; i++) {
+    if(!isdigit((unsigned char)(*p)[i]))
+      return -1;
+    v = v * 10 + ((*p)[i] - '0');
+  }
+  *p += n;
+  *out = v;
+  return 0;
+}
+
+int cli_parse_time(const char *s, int64_t *out)
+{
+  const char *p = s;
+  struct tm tm, back;
+  int y, mo, d, h = 0, mi = 0, sec = 0;
+  time_t t;
+
+  if(*s && strspn(s, "0123456789") == strlen(s)) {
+    char *end;
+    long long v;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if(errno || v <= 0)
+      return SB_EINVAL;
+    *out = v;
+    return 0;
+  }
+  /* Each separator test stops at the terminating NUL before moving on. */
+  if(digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+     digits(&p, 2, &d))
+    return SB_EINVAL;
+  if(*p == 'T' || *p == 't') {
+    p++;
+    if(digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi))
+      return SB_EINVAL;
+    if(*p == ':') {
+      p++;
+      if(digits(&p, 2, &sec))
+        return SB_EINVAL;
+      if(*p == '.') {
+        if(!isdigit((unsigned char)*++p))
+          return SB_EINVAL;
+        while(isdigit((unsigned char)*p))
+          p++;
+      }
+    }
+    if(*p == 'Z' || *p == 'z')
+      p++;
+    else if(!strncmp(p, "+00:00", 6))
+      p += 6;
+  }
+  if(*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+     sec > 59)
+    return SB_EINVAL;
+  memset(&tm, 0, sizeof(tm));
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  t = timegm(&tm);
+  /* timegm normalises 2025-02-30 to March 2nd: refuse what moved. */
+  if(t <= 0 || !gmtime_r(&t, &back) || back.tm_mday != d ||
+     back.tm_mon != mo - 1)
+    return SB_EINVAL;
+  *out = (int64_t)t;
+  return 0;
+}
+
+/* ---- output ---- */
+
+static void format_time(int64_t t, char *out, size_t cap)
+{
+  time_t tt = (time_t)t;
+  struct tm tm;
+
+  if(!gmtime_r(&tt, &tm) || !strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    snprintf(out, cap, "%lld", (long long)t);
+}
+
+static const char *key_status(const struct store_key *k, int64_t now)
+{
+  if(k->revoked_at)
+    return "revoked";
+  if(k->expires_at && k->expires_at <= now)
+    return "expired";
+  return "active";
+}
+
+static const char *role_str(enum store_key_role r)
+{
+  return r == STORE_KEY_ADMIN ? "admin" : "gateway";
+}
+
+/* Stderr summary of a key that was just made. */
+static void print_created(const struct store_key *k)
+{
+  char when[32];
+
+  fprintf(stderr, "switchboard: created %s key %s '%s' (%s...)",
+          role_str(k->role), k->id, k->name, k->prefix);
+  if(k->expires_at) {
+    format_time(k->expires_at, when, sizeof(when));
+    fprintf(stderr, ", expires %s", when);
+  }
+  fputs(".\nThe secret is printed once and cannot be shown again.\n", stderr);
+}
+
+static cJSON *strv_to_json(char **v, int n)
+{
+  cJSON *a;
+
+  if(!n)
+    return cJSON_CreateNull();
+  a = cJSON_CreateArray();
+  for(int i = 0; i < n; i++)
+    cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+  return a;
+}
+
+static void add_time(cJSON *o, const char *name, int64_t t)
+{
+  if(t)
+    cJSON_AddNumberToObject(o, name, (double)t);
+  else
+    cJSON_AddNullToObject(o, name);
+}
+
+/* The JSON form of `keys list`: every stored field but the hash. */
+static int print_json(const struct store_key *keys, int n, int64_t now)
+{
+  cJSON *arr = cJSON_CreateArray();
+  char *s;
+
+  for(int i = 0; i < n; i++) {
+    const struct store_key *k = &keys[i];
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(o, "id", k->id);
+    cJSON_AddStringToObject(o, "name", k->name);
+    cJSON_AddStringToObject(o, "prefix", k->prefix);
+    cJSON_AddStringToObject(o, "role", role_str(k->role));
+    cJSON_AddItemToObject(o, "models", strv_to_json(k->models, k->nmodels));
+    cJSON_AddNumberToObject(o, "rpm", (double)k->rpm);
+    cJSON_AddNumberToObject(o, "tpm", (double)k->tpm);
+    cJSON_AddNumberToObject(o, "max_parallel", (double)k->max_parallel);
+    if(k->budget_usd >= 0) {
+      cJSON_AddNumberToObject(o, "budget_usd", k->budget_usd);
+      cJSON_AddStringToObject(o, "budget_period",
+                              store_key_period_name(k->budget_period));
+    } else {
+      cJSON_AddNullToObject(o, "budget_usd");
+      cJSON_AddNullToObject(o, "budget_period");
+    }
+    add_time(o, "expires_at", k->expires_at);
+    cJSON_AddItemToObject(o, "tags", strv_to_json(k->tags, k->ntags));
+    cJSON_AddNumberToObject(o, "created_at", (double)k->created_at);
+    add_time(o, "revoked_at", k->revoked_at);
+    cJSON_AddStringToObject(o, "status", key_status(k, now));
+    cJSON_AddItemToArray(arr, o);
+  }
+  s = cJSON_PrintUnformatted(arr);
+  cJSON_Delete(arr);
+  if(!s)
+    abort();
+  puts(s);
+  cJSON_free(s);
+  return 0;
+}
+
+#define LIST_COLS 9
+
+static char *join(char **v, int n, const char *none)
+{
+  size_t len = 1;
+  char *s;
+
+  if(!n)
+    return sb_strdup(none);
+  for(int i = 0; i < n; i++)
+    len += strlen(v[i]) + 1;
+  s = sb_calloc(1, len);
+  for(int i = 0; i < n; i++) {
+    if(i)
+      strcat(s, ",");
+    strcat(s, v[i]);
+  }
+  return s;
+}
+
+static char *limits_str(const struct store_key *k)
+{
+  char buf[128];
+  size_t off = 0;
+
+  buf[0] = '\0';
+  if(k->rpm)
+    off += (size_t)snprintf(buf + off, sizeof(buf) - off, " rpm=%lld",
+                            (long long)k->rpm);
+  if(k->tpm)
+    off += (size_t)snprintf(buf + off, sizeof(buf) - off, " tpm=%lld",
+                            (long long)k->tpm);
+  if(k->max_parallel)
+    snprintf(buf + off, sizeof(buf) - off, " parallel=%lld",
+             (long long)k->max_parallel);
+  return sb_strdup(buf[0] ? buf + 1 : "-");
+}
+
+static int print_table(const struct store_key *keys, int n, int64_t now)
+{
+  static const char *const head[LIST_COLS] = {"ID",     "NAME",    "PREFIX",
+                                              "ROLE",   "MODELS",  "LIMITS",
+                                              "BUDGET", "EXPIRES", "STATUS"};
+  char ***cells = sb_calloc((size_t)n + 1, sizeof(*cells));
+  size_t width[LIST_COLS];
+  char when[32];
+
+  for(int c = 0; c < LIST_COLS; c++)
+    width[c] = strlen(head[c]);
+  for(int i = 0; i < n; i++) {
+    const struct store_key *k = &keys[i];
+    char **row = sb_calloc(LIST_COLS, sizeof(*row));
+
+    row[0] = sb_strdup(k->id);
+    row[1] = sb_strdup(k->name);
+    row[2] = sb_asprintf("%s...", k->prefix);
+    row[3] = sb_strdup(role_str(k->role));
+    row[4] = join(k->models, k->nmodels, "any");
+    row[5] = limits_str(k);
+    row[6] = k->budget_usd >= 0
+                 ? sb_asprintf("$%.2f/%s", k->budget_usd,
+                               store_key_period_name(k->budget_period))
+                 : sb_strdup("-");
+    if(k->expires_at)
+      format_time(k->expires_at, when, sizeof(when));
+    row[7] = sb_strdup(k->expires_at ? when : "never");
+    row[8] = sb_strdup(key_status(k, now));
+    for(int c = 0; c < LIST_COLS; c++)
+      if(strlen(row[c]) > width[c])
+        width[c] = strlen(row[c]);
+    cells[i] = row;
+  }
+  for(int i = -1; i < n; i++) {
+    for(int c = 0; c < LIST_COLS; c++) {
+      const char *s = i < 0 ? head[c] : cells[i][c];
+      if(c == LIST_COLS - 1)
+        printf("%s\n", s);
+      else
+        printf("%-*s  ", (int)width[c], s);
+    }
+  }
+  for(int i = 0; i < n; i++) {
+    for(int c = 0; c < LIST_COLS; c++)
+      free(cells[i][c]);
+    free(cells[i]);
+  }
+  free(cells);
+  return 0;
+}
+
+/* ---- commands ---- */
+
+/* Make a key from spec and print its secret. */
+static int create_and_print(const char *path, const struct store_key *spec)
+{
+  char secret[STORE_KEY_SECRET_MAX], err[512];
+  struct store_key *k = NULL;
+  int rc;
+
+  rc = store_keys_create(path, spec, secret, &k, err, sizeof(err));
+  if(rc) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    return EXIT_FAILURE;
+  }
+  printf("%s\n", secret);
+  fflush(stdout);
+  print_created(k);
+  store_key_free(k);
+  memset(secret, 0, sizeof(secret));
+  return ferror(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* store_key_validate() names fields; the user typed options. */
+static int invalid_spec(const char *what, const char *msg)
+{
+  static const char *const map[][2] = {
+      {"name:", "--name"},
+      {"models:", "--models"},
+      {"tags:", "--tags"},
+      {"rpm:", "--rpm"},
+      {"tpm:", "--tpm"},
+      {"max_parallel:", "--parallel"},
+      {"budget_usd:", "--budget"},
+      {"budget_period:", "--period"},
+      {"expires_at:", "--expires"},
+  };
+
+  for(size_t i = 0; i < SB_ARRAY_LEN(map); i++) {
+    size_t n = strlen(map[i][0]);
+    if(!strncmp(msg, map[i][0], n))
+      return usage_error("%s: %s:%s", what, map[i][1], msg + n);
+  }
+  return usage_error("%s: %s", what, msg);
+}
+
+static int keys_create(int argc, char **argv)
+{
+  struct store_key spec;
+  struct cli_cmd c;
+  const char *v;
+  char err[256];
+  char *path = NULL;
+  int rc, period;
+
+  cmd_init(&c, "keys create", 0);
+  cmd_opt(&c, "--name", 0);
+  cmd_opt(&c, "--models", 0);
+  cmd_opt(&c, "--rpm", 0);
+  cmd_opt(&c, "--tpm", 0);
+  cmd_opt(&c, "--parallel", 0);
+  cmd_opt(&c, "--budget", 0);
+  cmd_opt(&c, "--period", 0);
+  cmd_opt(&c, "--expires", 0);
+  cmd_opt(&c, "--tags", 0);
+  rc = cmd_parse(&c, argc, argv);
+  if(rc)
+    return rc == 1 ? EXIT_SUCCESS : rc;
+
+  memset(&spec, 0, sizeof(spec));
+  spec.role = STORE_KEY_GATEWAY;
+  spec.budget_usd = -1;
+  spec.name = (char *)opt_value(&c, "--name");
+  if(!spec.name)
+    return usage_error("keys create: --name is required");
+  if((v = opt_value(&c, "--rpm")) && (rc = parse_count("--rpm", v, &spec.rpm)))
+    goto out;
+  if((v = opt_value(&c, "--tpm")) && (rc = parse_count("--tpm", v, &spec.tpm)))
+    goto out;
+  if((v = opt_value(&c, "--parallel")) &&
+     (rc = parse_count("--parallel", v, &spec.max_parallel)))
+    goto out;
+  if((v = opt_value(&c, "--budget")) && (rc = parse_usd(v, &spec.budget_usd)))
+    goto out;
+  if((v = opt_value(&c, "--period"))) {
+    period = store_key_period_parse(v);
+    if(period <= STORE_PERIOD_NONE) {
+      rc = usage_error("keys create: --period '%s': expected daily, weekly,"
+                       " monthly or total",
+                       v);
+      goto out;
+    }
+    if(spec.budget_usd < 0) {
+      rc = usage_error("keys create: --period needs --budget");
+      goto out;
+    }
+    spec.budget_period = (enum store_key_period)period;
+  } else if(spec.budget_usd >= 0) {
+    spec.budget_period = STORE_PERIOD_MONTHLY;
+  }
+  if((v = opt_value(&c, "--expires")) && cli_parse_time(v, &spec.expires_at)) {
+    rc = usage_error("keys create: --expires '%s': expected YYYY-MM-DD,"
+                     " YYYY-MM-DDTHH:MM:SSZ (UTC) or unix seconds",
+                     v);
+    goto out;
+  }
+  if((v = opt_value(&c, "--models")) &&
+     (rc = parse_list("--models", v, &spec.models, &spec.nmodels)))
+    goto out;
+  if((v = opt_value(&c, "--tags")) &&
+     (rc = parse_list("--tags", v, &spec.tags, &spec.ntags)))
+    goto out;
+  if(store_key_validate(&spec, err, sizeof(err))) {
+    rc = invalid_spec("keys create", err);
+    goto out;
+  }
+  if(spec.expires_at && spec.expires_at <= sb_now_ms() / 1000)
+    fprintf(stderr, "switchboard: warning: --expires is in the past; the key"
+                    " is created expired\n");
+
+  path = open_db(&c);
+  rc = path ? create_and_print(path, &spec) : EXIT_FAILURE;
+out:
+  free(path);
+  for(int i = 0; i < spec.nmodels; i++)
+    free(spec.models[i]);
+  free(spec.models);
+  for(int i = 0; i < spec.ntags; i++)
+    free(spec.tags[i]);
+  free(spec.tags);
+  return rc;
+}
+
+static int keys_list(int argc, char **argv)
+{
+  struct store_key *keys = NULL;
+  struct cli_cmd c;
+  char err[512];
+  char *path;
+  int n = 0, rc;
+
+  cmd_init(&c, "keys list", 0);
+  cmd_opt(&c, "--json", 1);
+  rc = cmd_parse(&c, argc, argv);
+  if(rc)
+    return rc == 1 ? EXIT_SUCCESS : rc;
+  path = open_db(&c);
+  if(!path)
+    return EXIT_FAILURE;
+  rc = store_keys_list(path, &keys, &n, err, sizeof(err));
+  free(path);
+  if(rc) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    return EXIT_FAILURE;
+  }
+  if(opt_value(&c, "--json"))
+    print_json(keys, n, sb_now_ms() / 1000);
+  else
+    print_table(keys, n, sb_now_ms() / 1000);
+  store_keys_free(keys, n);
+  fflush(stdout);
+  return ferror(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+static int keys_revoke(int argc, char **argv)
+{
+  struct cli_cmd c;
+  char err[512];
+  char *path;
+  int rc;
+
+  cmd_init(&c, "keys revoke", 1);
+  rc = cmd_parse(&c, argc, argv);
+  if(rc)
+    return rc == 1 ? EXIT_SUCCESS : rc;
+  if(c.nargs != 1 || !*c.args[0])
+    return usage_error("keys revoke: expected one key id or name");
+  path = open_db(&c);
+  if(!path)
+    return EXIT_FAILURE;
+  rc = store_keys_revoke(path, c.args[0], err, sizeof(err));
+  free(path);
+  if(rc) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    return EXIT_FAILURE;
+  }
+  fprintf(stderr, "switchboard: revoked '%s'\n", c.args[0]);
+  return EXIT_SUCCESS;
+}
+
+static int admin_key_create(int argc, char **argv)
+{
+  struct store_key spec;
+  struct cli_cmd c;
+  char err[256];
+  char *path;
+  int rc;
+
+  cmd_init(&c, "admin-key create", 0);
+  cmd_opt(&c, "--name", 0);
+  rc = cmd_parse(&c, argc, argv);
+  if(rc)
+    return rc == 1 ? EXIT_SUCCESS : rc;
+  memset(&spec, 0, sizeof(spec));
+  spec.role = STORE_KEY_ADMIN;
+  spec.budget_usd = -1;
+  spec.name =
+      (char *)(opt_value(&c, "--name") ? opt_value(&c, "--name") : "admin");
+  if(store_key_validate(&spec, err, sizeof(err)))
+    return invalid_spec("admin-key create", err);
+  path = open_db(&c);
+  if(!path)
+    return EXIT_FAILURE;
+  rc = create_and_print(path, &spec);
+  free(path);
+  return rc;
+}
+
+int cli_main(int argc, char **argv)
+{
+  const char *sub = argc > 2 ? argv[2] : NULL;
+  int help;
+
+  if(argc < 2 || (strcmp(argv[1], "keys") && strcmp(argv[1], "admin-key")))
+    return -1;
+  help = sub &&
+         (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help"));
+  if(help) {
+    fputs(keys_usage, stdout);
+    return EXIT_SUCCESS;
+  }
+  if(!sub)
+    return usage_error("%s: missing subcommand", argv[1]);
+  if(!strcmp(argv[1], "admin-key")) {
+    if(!strcmp(sub, "create"))
+      return admin_key_create(argc - 3, argv + 3);
+  } else if(!strcmp(sub, "create")) {
+    return keys_create(argc - 3, argv + 3);
+  } else if(!strcmp(sub, "list")) {
+    return keys_list(argc - 3, argv + 3);
+  } else if(!strcmp(sub, "revoke")) {
+    return keys_revoke(argc - 3, argv + 3);
+  }
+  return usage_error("%s: unknown subcommand '%s'", argv[1], sub);
+}
