@@ -687,6 +687,17 @@ int chat_route(struct req *r, const cJSON *body,
   }
   r->prov = target.prov;
   r->upstream_model = target.upstream_model; /* taken over */
+  if(r->granted) {
+    /* Allow-lists name what serves the request, whatever alias the
+     * client used for it. */
+    char *id = sb_asprintf("%s/%s", r->prov->name, r->upstream_model);
+    int rc = auth_model_allowed(&r->grant, id, &err);
+    free(id);
+    if(rc) {
+      req_respond_error(r, &err);
+      return -1;
+    }
+  }
   return 0;
 }
 

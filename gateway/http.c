@@ -32,7 +32,12 @@ struct route {
   void (*handle)(struct req *r); /* POST: once the body is complete */
   const char *api;               /* record label; NULL: not recorded */
   enum req_inbound inbound;
+  int guard; /* GUARD_*: what credential it needs when auth is on */
 };
+
+#define GUARD_NONE  0 /* health, metrics, the base URL */
+#define GUARD_KEY   1 /* a gateway key (or the admin credential) */
+#define GUARD_ADMIN 2 /* the admin credential */
 
 static const struct route *find_route(const char *path);
 
@@ -40,6 +45,49 @@ static const struct route *find_route(const char *path);
 #define HDR_ROOM 4096
 /* Body bytes per write; each write is one h1 chunk when streaming. */
 #define WRITE_CHUNK (16 * 1024)
+
+struct offload {
+  uv_work_t work;
+  struct req *r; /* NULL once the request is gone */
+  void (*fn)(void *ud);
+  void (*done)(struct req *r, void *ud);
+  void *ud;
+};
+
+static void offload_work(uv_work_t *w)
+{
+  struct offload *o = w->data;
+
+  o->fn(o->ud);
+}
+
+static void offload_after(uv_work_t *w, int status)
+{
+  struct offload *o = w->data;
+
+  if(o->r)
+    o->r->offload = NULL;
+  o->done(o->r, o->ud);
+  free(o);
+}
+
+int req_offload(struct req *r, void (*work)(void *ud),
+                void (*done)(struct req *r, void *ud), void *ud)
+{
+  struct offload *o = sb_calloc(1, sizeof(*o));
+
+  o->r = r;
+  o->fn = work;
+  o->done = done;
+  o->ud = ud;
+  o->work.data = o;
+  if(uv_queue_work(worker_loop(r->w), &o->work, offload_work, offload_after)) {
+    free(o);
+    return SB_EIO;
+  }
+  r->offload = o;
+  return 0;
+}
 
 void req_add_header(struct req *r, const char *name, const char *value)
 {
@@ -187,6 +235,21 @@ static void respond_cjson(struct req *r, int status, cJSON *root)
   free(json);
 }
 
+/* A key with a model allow-list sees only what it may use. */
+static int allowed(const struct req *r, const struct prov *p, const char *model)
+{
+  struct api_error err;
+  char *id;
+  int ok;
+
+  if(!r->granted || !r->grant.nmodels)
+    return 1;
+  id = sb_asprintf("%s/%s", p->name, model);
+  ok = !auth_model_allowed(&r->grant, id, &err);
+  free(id);
+  return ok;
+}
+
 static void handle_models(struct req *r)
 {
   const struct prov_registry *reg = r->gw->reg;
@@ -199,7 +262,8 @@ static void handle_models(struct req *r)
   for(int i = 0; i < reg->nprovs; i++) {
     const struct prov *p = &reg->provs[i];
     for(int j = 0; j < p->nmodels; j++)
-      cJSON_AddItemToArray(data, model_entry(r, p, p->models[j]));
+      if(allowed(r, p, p->models[j]))
+        cJSON_AddItemToArray(data, model_entry(r, p, p->models[j]));
   }
   if(r->anthropic_errors) {
     /* Every model in one page. */
@@ -228,6 +292,13 @@ static void handle_model(struct req *r)
 
   if(router_resolve(r->gw->reg, id, &t, &err)) {
     req_respond_error(r, &err);
+    return;
+  }
+  if(!allowed(r, t.prov, t.upstream_model)) {
+    api_error_set(&err, 404, "invalid_request_error", "model_not_found",
+                  "model", "The model '%s' does not exist.", id);
+    req_respond_error(r, &err);
+    router_target_free(&t);
     return;
   }
   respond_cjson(r, 200, model_entry(r, t.prov, t.upstream_model));
@@ -450,13 +521,23 @@ static void req_record(struct req *r)
   rec->completion_tokens = r->usage.completion_tokens;
   rec->ttfb_ms = r->ttfb_us >= 0 ? (r->ttfb_us - r->t0_us) / 1000 : -1;
   rec->latency_ms = (now - r->t0_us) / 1000;
+  rec->key_id =
+      r->granted && r->grant.key_id[0] ? sb_strdup(r->grant.key_id) : NULL;
   store_usage_submit(gw->store, rec);
 }
 
 static void req_destroy(struct req *r)
 {
+  if(r->offload)
+    r->offload->r = NULL;
   chat_release(r);
   req_record(r);
+  if(r->granted) {
+    int64_t t =
+        (r->usage.prompt_tokens > 0 ? r->usage.prompt_tokens : 0) +
+        (r->usage.completion_tokens > 0 ? r->usage.completion_tokens : 0);
+    auth_release(r->gw->auth, &r->grant, t);
+  }
   worker_request_done(r->w);
   free(r->path);
   free(r->cors_origin);
@@ -501,24 +582,34 @@ static void handle_readyz(struct req *r)
 #define POST_ALLOW "POST, OPTIONS"
 
 static const struct route routes[] = {
-    {"/", 0, M_GET, GET_ALLOW, handle_root, NULL, REQ_IN_CHAT},
-    {"/healthz", 0, M_GET, GET_ALLOW, handle_healthz, NULL, REQ_IN_CHAT},
-    {"/readyz", 0, M_GET, GET_ALLOW, handle_readyz, NULL, REQ_IN_CHAT},
-    {"/metrics", 0, M_GET, GET_ALLOW, handle_metrics, NULL, REQ_IN_CHAT},
-    {"/v1/models", 0, M_GET, GET_ALLOW, handle_models, "models", REQ_IN_CHAT},
-    {"/v1/models/", 1, M_GET, GET_ALLOW, handle_model, "models", REQ_IN_CHAT},
+    {"/", 0, M_GET, GET_ALLOW, handle_root, NULL, REQ_IN_CHAT, GUARD_NONE},
+    {"/healthz", 0, M_GET, GET_ALLOW, handle_healthz, NULL, REQ_IN_CHAT,
+     GUARD_NONE},
+    {"/readyz", 0, M_GET, GET_ALLOW, handle_readyz, NULL, REQ_IN_CHAT,
+     GUARD_NONE},
+    {"/metrics", 0, M_GET, GET_ALLOW, handle_metrics, NULL, REQ_IN_CHAT,
+     GUARD_NONE},
+    {"/v1/models", 0, M_GET, GET_ALLOW, handle_models, "models", REQ_IN_CHAT,
+     GUARD_KEY},
+    {"/v1/models/", 1, M_GET, GET_ALLOW, handle_model, "models", REQ_IN_CHAT,
+     GUARD_KEY},
     {"/v1/chat/completions", 0, M_POST, POST_ALLOW, chat_handle, "chat",
-     REQ_IN_CHAT},
+     REQ_IN_CHAT, GUARD_KEY},
     {"/v1/embeddings", 0, M_POST, POST_ALLOW, embeddings_handle, "embeddings",
-     REQ_IN_CHAT},
+     REQ_IN_CHAT, GUARD_KEY},
     {"/v1/messages", 0, M_POST, POST_ALLOW, messages_handle, "messages",
-     REQ_IN_MESSAGES},
+     REQ_IN_MESSAGES, GUARD_KEY},
     {"/v1/messages/count_tokens", 0, M_POST, POST_ALLOW, messages_count_tokens,
-     "count_tokens", REQ_IN_MESSAGES},
+     "count_tokens", REQ_IN_MESSAGES, GUARD_KEY},
     {"/v1/responses", 0, M_POST, POST_ALLOW, responses_handle, "responses",
-     REQ_IN_RESPONSES},
+     REQ_IN_RESPONSES, GUARD_KEY},
     {"/v1/responses/", 1, M_GET | M_DELETE, "GET, HEAD, DELETE, OPTIONS",
-     responses_item, "responses", REQ_IN_RESPONSES},
+     responses_item, "responses", REQ_IN_RESPONSES, GUARD_KEY},
+    {"/admin/v1/keys", 0, M_GET | M_POST, "GET, HEAD, POST, OPTIONS",
+     admin_keys, NULL, REQ_IN_CHAT, GUARD_ADMIN},
+    {"/admin/v1/keys/", 1, M_GET | M_POST | M_DELETE,
+     "GET, HEAD, POST, DELETE, OPTIONS", admin_keys, NULL, REQ_IN_CHAT,
+     GUARD_ADMIN},
 };
 
 static const struct route *find_route(const char *path)
@@ -560,6 +651,42 @@ static int check_route(struct req *r, const struct route *rt)
   return 0;
 }
 
+/* The credential a client presents: "Authorization: Bearer KEY" (OpenAI
+ * SDKs) or "x-api-key: KEY" (Anthropic SDKs). Caller frees. */
+static char *presented_key(struct req *r)
+{
+  if(r->authorization && !strncasecmp(r->authorization, "Bearer ", 7))
+    return sb_strdup(r->authorization + 7);
+  return req_header(r, "x-api-key");
+}
+
+/* When any key or an admin credential exists, every guarded route needs
+ * one. Returns 0 to go on, or 1 after answering 401/403/429. */
+static int admit(struct req *r, const struct route *rt)
+{
+  struct api_error err;
+  char *key;
+  int rc;
+
+  if(rt->guard == GUARD_NONE || !auth_required(r->gw->auth))
+    return 0;
+  key = presented_key(r);
+  rc = auth_admit(r->gw->auth, key, sb_now_ms(), rt->guard == GUARD_ADMIN,
+                  &r->grant, &err);
+  free(key);
+  if(rc) {
+    if(err.status == 401)
+      req_add_header(r, "www-authenticate", "Bearer");
+    req_respond_error(r, &err);
+    return 1;
+  }
+  r->granted = 1;
+  /* The gateway's own key never travels upstream. */
+  free(r->authorization);
+  r->authorization = NULL;
+  return 0;
+}
+
 /* Decide what to do with a request whose headers are complete. Returns
  * 1 when the body must be read first. */
 static int on_headers(struct req *r)
@@ -577,6 +704,10 @@ static int on_headers(struct req *r)
   }
   if(r->method == LWSHUMETH_OPTIONS) {
     handle_preflight(r);
+    return 0;
+  }
+  if(rt && admit(r, rt)) {
+    r->close_after = r->method == LWSHUMETH_POST; /* body left unread */
     return 0;
   }
   if(r->method == LWSHUMETH_POST) {
@@ -627,6 +758,32 @@ static int add_header(struct lws *wsi, const char *name, const char *value,
                                      (int)strlen(value), p, end);
 }
 
+/* OpenAI's names; only for the limits the key has. */
+static int add_ratelimit_headers(struct req *r, unsigned char **p,
+                                 unsigned char *end)
+{
+  const struct auth_grant *g = &r->grant;
+  char v[32];
+
+  if(g->rpm_limit >= 0) {
+    snprintf(v, sizeof(v), "%lld", (long long)g->rpm_limit);
+    if(add_header(r->wsi, "x-ratelimit-limit-requests", v, p, end))
+      return -1;
+    snprintf(v, sizeof(v), "%lld", (long long)g->rpm_remaining);
+    if(add_header(r->wsi, "x-ratelimit-remaining-requests", v, p, end))
+      return -1;
+  }
+  if(g->tpm_limit >= 0) {
+    snprintf(v, sizeof(v), "%lld", (long long)g->tpm_limit);
+    if(add_header(r->wsi, "x-ratelimit-limit-tokens", v, p, end))
+      return -1;
+    snprintf(v, sizeof(v), "%lld", (long long)g->tpm_remaining);
+    if(add_header(r->wsi, "x-ratelimit-remaining-tokens", v, p, end))
+      return -1;
+  }
+  return 0;
+}
+
 static int write_headers(struct req *r, unsigned char **p, unsigned char *end)
 {
   struct lws *wsi = r->wsi;
@@ -657,6 +814,8 @@ static int write_headers(struct req *r, unsigned char **p, unsigned char *end)
   for(int i = 0; i < r->nxh; i++)
     if(add_header(wsi, r->xh[i].name, r->xh[i].value, p, end))
       return -1;
+  if(r->granted && add_ratelimit_headers(r, p, end))
+    return -1;
   if(r->cors_origin &&
      (add_header(wsi, "access-control-allow-origin", r->cors_origin, p, end) ||
       add_header(wsi, "vary", "Origin", p, end) ||

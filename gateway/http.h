@@ -16,6 +16,7 @@
 #define SB_GATEWAY_HTTP_H
 
 #include "gateway/apierr.h"
+#include "gateway/auth.h"
 #include "gateway/buf.h"
 #include "gateway/config.h"
 #include "gateway/eventstream.h"
@@ -40,6 +41,7 @@
 
 struct worker;
 struct echo_pacer;
+struct offload;
 struct req;
 
 /* The API the client speaks; it decides the shape of answers and errors. */
@@ -69,8 +71,12 @@ struct req {
   enum req_inbound inbound;
   int anthropic_errors; /* errors in Anthropic's shape */
   char request_id[132];
-  char *cors_origin;     /* allowed Origin to echo, or NULL */
-  char *authorization;   /* client's Authorization header, or NULL */
+  char *cors_origin;       /* allowed Origin to echo, or NULL */
+  char *authorization;     /* client's Authorization header, or NULL; NULL
+                            * once it was the gateway key (never forwarded) */
+  int granted;             /* admitted with a key: grant holds it */
+  struct offload *offload; /* thread-pool work in flight, or NULL */
+  struct auth_grant grant;
   struct config_kv *fwd; /* client headers some provider forwards */
   int nfwd;
   struct buf body;
@@ -132,6 +138,15 @@ struct req {
  * NULL; the caller frees it. */
 char *req_header(struct req *r, const char *name);
 
+/**
+ * Run work(ud) on libuv's thread pool (it may block on the disk), then
+ * done(r, ud) on r's loop. If r is gone by then, done gets r NULL and
+ * only frees ud. One at a time per request. Returns 0, or SB_EIO (nothing
+ * runs; ud is still the caller's).
+ */
+int req_offload(struct req *r, void (*work)(void *ud),
+                void (*done)(struct req *r, void *ud), void *ud);
+
 /** Add a response header (copied). Ignored past REQ_MAX_XHEADERS. */
 void req_add_header(struct req *r, const char *name, const char *value);
 
@@ -186,6 +201,10 @@ struct config_kv *chat_forwarded(const struct req *r, int *n);
 
 /** POST /v1/chat/completions with the body complete. */
 void chat_handle(struct req *r);
+
+/** /admin/v1/keys[/{id}] (gateway/admin.c): list, create, get, edit,
+ * revoke. */
+void admin_keys(struct req *r);
 
 /** POST /v1/messages and /v1/messages/count_tokens (gateway/messages.c). */
 void messages_handle(struct req *r);

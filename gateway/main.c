@@ -1,6 +1,9 @@
 /*
- * main.c - the switchboard command line: serve, migrate, --version.
+ * main.c - the switchboard command line: serve, migrate, --version; the
+ * key commands live in cli.c.
  */
+#include "gateway/auth.h"
+#include "gateway/cli.h"
 #include "gateway/config.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
@@ -24,17 +27,23 @@
 
 static const char usage[] =
     "usage: switchboard serve [--host H] [--port P] [--db FILE] "
-    "[--config FILE] [--workers N]\n"
+    "[--config FILE] [--workers N] [--allow-open]\n"
     "       switchboard migrate [--db FILE] [--config FILE]\n"
+    "       switchboard keys create|list|revoke ... [--db FILE]"
+    " [--config FILE]\n"
+    "       switchboard admin-key create [--name NAME] [--db FILE]"
+    " [--config FILE]\n"
     "       switchboard --version\n"
     "\n"
     "Environment: HOST, PORT, SWITCHBOARD_DB, SWITCHBOARD_WORKERS, "
-    "LOG_LEVEL.\n"
-    "See docs/reference.md for the configuration file.\n";
+    "LOG_LEVEL,\nSWITCHBOARD_ADMIN_KEY, SWITCHBOARD_ALLOW_OPEN=1.\n"
+    "Run 'switchboard keys --help' for the key commands; see\n"
+    "docs/reference.md for the configuration file.\n";
 
 struct cli {
   const char *cmd;
   const char *host, *port, *db, *config, *workers;
+  int allow_open; /* serve with no credential beyond loopback */
 };
 
 static int parse_args(int argc, char **argv, struct cli *cli)
@@ -45,6 +54,10 @@ static int parse_args(int argc, char **argv, struct cli *cli)
   cli->cmd = argv[1];
   for(int i = 2; i < argc; i++) {
     const char **slot = NULL;
+    if(!strcmp(argv[i], "--allow-open") && !strcmp(cli->cmd, "serve")) {
+      cli->allow_open = 1;
+      continue;
+    }
     if(!strcmp(argv[i], "--host"))
       slot = &cli->host;
     else if(!strcmp(argv[i], "--port"))
@@ -170,7 +183,47 @@ static int cmd_migrate(const struct config *cfg)
   return EXIT_SUCCESS;
 }
 
-static int cmd_serve(const struct config *cfg)
+static int loopback(const char *host)
+{
+  return !strcmp(host, "127.0.0.1") || !strcmp(host, "::1") ||
+         !strcmp(host, "localhost") || !strncmp(host, "127.", 4);
+}
+
+/* Secure by default: keys or an admin credential close every /v1 call;
+ * with neither, the gateway runs open and says so, and only on loopback
+ * unless told otherwise. */
+static int open_auth(const struct config *cfg, int allow_open,
+                     struct auth **out)
+{
+  const char *admin = getenv("SWITCHBOARD_ADMIN_KEY");
+  char err[512];
+
+  if(auth_open(cfg->database, admin, out, err, sizeof(err))) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    return -1;
+  }
+  if(auth_required(*out))
+    return 0;
+  if(!loopback(cfg->host) && !allow_open) {
+    fprintf(stderr,
+            "switchboard: no gateway key and no admin credential exist, so "
+            "every request would be accepted; refusing to listen on %s.\n"
+            "Create a key (switchboard keys create --name NAME), set "
+            "SWITCHBOARD_ADMIN_KEY, or pass --allow-open "
+            "(SWITCHBOARD_ALLOW_OPEN=1) to run open anyway.\n",
+            cfg->host);
+    auth_close(*out);
+    *out = NULL;
+    return -1;
+  }
+  log_event(LOG_WARN,
+            "running open: no gateway key and no admin credential exist, so "
+            "every request is accepted (create a key to close it)",
+            LOG_S("host", cfg->host), LOG_END);
+  return 0;
+}
+
+static int cmd_serve(const struct config *cfg, int allow_open)
 {
   struct prov_registry reg;
   struct store_options sopt;
@@ -205,6 +258,10 @@ static int cmd_serve(const struct config *cfg)
     fprintf(stderr, "switchboard: %s\n", err);
     goto out;
   }
+  if(open_auth(cfg, allow_open, &gw.auth)) {
+    store_close(gw.store);
+    goto out;
+  }
   gw.metrics = metrics_new();
   if(server_run(&gw, err, sizeof(err))) {
     fprintf(stderr, "switchboard: %s\n", err);
@@ -212,6 +269,7 @@ static int cmd_serve(const struct config *cfg)
   } else {
     rc = EXIT_SUCCESS;
   }
+  auth_close(gw.auth);
   store_close(gw.store);
   metrics_free(gw.metrics);
   log_event(LOG_INFO, "stopped", LOG_END);
@@ -236,6 +294,9 @@ int main(int argc, char **argv)
     fputs(usage, stdout);
     return EXIT_SUCCESS;
   }
+  rc = cli_main(argc, argv);
+  if(rc >= 0)
+    return rc;
   if(parse_args(argc, argv, &cli) ||
      (strcmp(cli.cmd, "serve") && strcmp(cli.cmd, "migrate"))) {
     fputs(usage, stderr);
@@ -245,7 +306,11 @@ int main(int argc, char **argv)
     config_free(&cfg);
     return EXIT_FAILURE;
   }
-  rc = !strcmp(cli.cmd, "serve") ? cmd_serve(&cfg) : cmd_migrate(&cfg);
+  if(getenv("SWITCHBOARD_ALLOW_OPEN") &&
+     !strcmp(getenv("SWITCHBOARD_ALLOW_OPEN"), "1"))
+    cli.allow_open = 1;
+  rc = !strcmp(cli.cmd, "serve") ? cmd_serve(&cfg, cli.allow_open)
+                                 : cmd_migrate(&cfg);
   config_free(&cfg);
   return rc;
 }

@@ -24,8 +24,8 @@ static void take_x_api_key(struct req *r)
 {
   char *key;
 
-  if(r->authorization)
-    return;
+  if(r->authorization || r->granted)
+    return; /* a gateway key is never forwarded */
   key = req_header(r, "x-api-key");
   if(key && *key)
     r->authorization = sb_asprintf("Bearer %s", key);

@@ -20,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct lookup;
-
 struct resp_state {
   cJSON *req;     /* the client's body */
   cJSON *history; /* stored conversation of previous_response_id, or NULL */
@@ -29,40 +27,32 @@ struct resp_state {
   char id[40];
   int64_t created_at;
   int store;
-  struct lookup *lookup; /* read in flight, or NULL */
 };
 
-/* A read of a stored response on the thread pool. It outlives its
- * request if the client goes away: r is cleared then. */
+/* A read of a stored response, run on the thread pool (req_offload). */
 struct lookup {
-  uv_work_t work;
   struct store *st;
   char *id;
-  struct req *r;
   void (*done)(struct req *r, struct store_response *res, int rc);
   struct store_response *res;
   int rc;
 };
 
-static void lookup_work(uv_work_t *w)
+static void lookup_work(void *ud)
 {
-  struct lookup *lk = w->data;
+  struct lookup *lk = ud;
 
   lk->rc = store_response_get(lk->st, lk->id, &lk->res);
 }
 
-static void lookup_after(uv_work_t *w, int status)
+static void lookup_done(struct req *r, void *ud)
 {
-  struct lookup *lk = w->data;
+  struct lookup *lk = ud;
 
-  if(lk->r) {
-    struct resp_state *rs = lk->r->api_state;
-    if(rs)
-      rs->lookup = NULL;
-    lk->done(lk->r, lk->res, status ? SB_EIO : lk->rc);
-  } else {
-    store_response_free(lk->res);
-  }
+  if(r)
+    lk->done(r, lk->res, lk->rc);
+  else
+    store_response_free(lk->res); /* the client went away */
   free(lk->id);
   free(lk);
 }
@@ -73,8 +63,6 @@ static void state_free(struct req *r)
 
   if(!rs)
     return;
-  if(rs->lookup)
-    rs->lookup->r = NULL;
   cJSON_Delete(rs->req);
   cJSON_Delete(rs->history);
   cJSON_Delete(rs->turn);
@@ -100,18 +88,14 @@ static void start_lookup(struct req *r, const char *id,
 
   lk->st = r->gw->store;
   lk->id = sb_strdup(id);
-  lk->r = r;
   lk->done = done;
-  lk->work.data = lk;
-  if(uv_queue_work(worker_loop(r->w), &lk->work, lookup_work, lookup_after)) {
+  if(req_offload(r, lookup_work, lookup_done, lk)) {
     free(lk->id);
     free(lk);
     api_error_set(&err, 500, "server_error", "internal_error", NULL,
                   "Could not read the response store.");
     req_respond_error(r, &err);
-    return;
   }
-  state_of(r)->lookup = lk;
 }
 
 static void not_found(struct req *r, const char *param, const char *id)

@@ -17,6 +17,7 @@ struct gw {
   const struct prov_registry *reg;
   struct store *store;
   struct metrics *metrics;
+  struct auth *auth; /* gateway keys and the admin credential */
 };
 
 /**

@@ -30,8 +30,8 @@
 #define STORE_INSERT_SQL                                                       \
   "INSERT INTO requests(ts_ms, request_id, api, model, provider,"              \
   " upstream_model, stream, status, error_type, prompt_tokens,"                \
-  " completion_tokens, ttfb_ms, latency_ms)"                                   \
-  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+  " completion_tokens, ttfb_ms, latency_ms, key_id)"                           \
+  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
 
 enum store_item_kind {
   STORE_ITEM_USAGE,           /* rec: struct store_usage */
@@ -119,6 +119,7 @@ void store_usage_free(struct store_usage *rec)
   free(rec->provider);
   free(rec->upstream_model);
   free(rec->error_type);
+  free(rec->key_id);
   free(rec);
 }
 
@@ -436,6 +437,7 @@ static int insert_one(struct store *st, const struct store_usage *r)
   bind_opt_int(ins, 11, r->completion_tokens);
   bind_opt_int(ins, 12, r->ttfb_ms);
   sqlite3_bind_int64(ins, 13, r->latency_ms);
+  bind_text(ins, 14, r->key_id);
   rc = sqlite3_step(ins);
   sqlite3_reset(ins);
   sqlite3_clear_bindings(ins);

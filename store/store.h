@@ -33,6 +33,7 @@ struct store_usage {
   int64_t completion_tokens; /* -1 when unknown */
   int64_t ttfb_ms;           /* -1 when nothing was sent */
   int64_t latency_ms;
+  char *key_id; /* the gateway key's id, or NULL */
 };
 
 struct store_options {

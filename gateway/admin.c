@@ -1,0 +1,410 @@
+/*
+ * admin.c - the admin API for gateway keys: /admin/v1/keys.
+ *
+ *   GET    /admin/v1/keys        list (never secrets or hashes)
+ *   POST   /admin/v1/keys        create; 201 with the secret, shown once
+ *   GET    /admin/v1/keys/{id}   one key (id or name)
+ *   POST   /admin/v1/keys/{id}   edit the fields given
+ *   DELETE /admin/v1/keys/{id}   revoke
+ *
+ * The route needs the admin credential (gateway/http.c). Database work
+ * blocks, so it runs on the thread pool; a change reloads the in-memory
+ * keys there too, before the answer goes out, so it holds from the next
+ * request on every worker.
+ */
+#include "gateway/auth.h"
+#include "gateway/http.h"
+#include "gateway/sb.h"
+#include "store/keys.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum admin_op { OP_LIST, OP_CREATE, OP_GET, OP_EDIT, OP_REVOKE };
+
+struct admin_job {
+  enum admin_op op;
+  const char *db;
+  struct auth *auth;
+  char *id;             /* OP_GET, OP_EDIT, OP_REVOKE */
+  struct store_key key; /* OP_CREATE spec; OP_EDIT the edited key */
+  unsigned edits;       /* OP_EDIT: which fields the body set (E_*) */
+  char secret[STORE_KEY_SECRET_MAX];
+  struct store_key *keys; /* result */
+  int nkeys;
+  int rc;
+  char err[256];
+};
+
+#define E_NAME     (1u << 0)
+#define E_MODELS   (1u << 1)
+#define E_RPM      (1u << 2)
+#define E_TPM      (1u << 3)
+#define E_PARALLEL (1u << 4)
+#define E_BUDGET   (1u << 5)
+#define E_PERIOD   (1u << 6)
+#define E_EXPIRES  (1u << 7)
+#define E_TAGS     (1u << 8)
+
+static void job_free(struct admin_job *j)
+{
+  store_keys_free(j->keys, j->nkeys);
+  free(j->key.name);
+  for(int i = 0; i < j->key.nmodels; i++)
+    free(j->key.models[i]);
+  free(j->key.models);
+  for(int i = 0; i < j->key.ntags; i++)
+    free(j->key.tags[i]);
+  free(j->key.tags);
+  free(j->id);
+  free(j);
+}
+
+/* The key whose id or name is id, out of keys; NULL if none. */
+static struct store_key *find(struct store_key *keys, int n, const char *id)
+{
+  for(int i = 0; i < n; i++)
+    if(!strcmp(keys[i].id, id) || !strcmp(keys[i].name, id))
+      return &keys[i];
+  return NULL;
+}
+
+static char **dup_strv(char **v, int n)
+{
+  char **o = n ? sb_calloc((size_t)n, sizeof(*o)) : NULL;
+
+  for(int i = 0; i < n; i++)
+    o[i] = sb_strdup(v[i]);
+  return o;
+}
+
+/* Apply the fields the body set to k (the stored key). */
+static void apply_edits(struct store_key *k, const struct admin_job *j)
+{
+  const struct store_key *e = &j->key;
+
+  if(j->edits & E_NAME) {
+    free(k->name);
+    k->name = sb_strdup(e->name);
+  }
+  if(j->edits & E_MODELS) {
+    for(int i = 0; i < k->nmodels; i++)
+      free(k->models[i]);
+    free(k->models);
+    k->models = dup_strv(e->models, e->nmodels);
+    k->nmodels = e->nmodels;
+  }
+  if(j->edits & E_TAGS) {
+    for(int i = 0; i < k->ntags; i++)
+      free(k->tags[i]);
+    free(k->tags);
+    k->tags = dup_strv(e->tags, e->ntags);
+    k->ntags = e->ntags;
+  }
+  if(j->edits & E_RPM)
+    k->rpm = e->rpm;
+  if(j->edits & E_TPM)
+    k->tpm = e->tpm;
+  if(j->edits & E_PARALLEL)
+    k->max_parallel = e->max_parallel;
+  if(j->edits & E_BUDGET)
+    k->budget_usd = e->budget_usd;
+  if(j->edits & E_PERIOD)
+    k->budget_period = e->budget_period;
+  if(j->edits & E_EXPIRES)
+    k->expires_at = e->expires_at;
+}
+
+static void job_work(void *ud)
+{
+  struct admin_job *j = ud;
+  struct store_key *k, *created = NULL;
+
+  switch(j->op) {
+  case OP_CREATE:
+    j->rc = store_keys_create(j->db, &j->key, j->secret, &created, j->err,
+                              sizeof(j->err));
+    if(!j->rc) {
+      j->keys = created;
+      j->nkeys = 1;
+      auth_reload(j->auth);
+    }
+    return;
+  case OP_REVOKE:
+    j->rc = store_keys_revoke(j->db, j->id, j->err, sizeof(j->err));
+    if(!j->rc)
+      auth_reload(j->auth);
+    break;
+  default: break;
+  }
+  if(j->rc)
+    return;
+  j->rc = store_keys_list(j->db, &j->keys, &j->nkeys, j->err, sizeof(j->err));
+  if(j->rc || j->op != OP_EDIT)
+    return;
+  k = find(j->keys, j->nkeys, j->id);
+  if(!k) {
+    j->rc = SB_ENOTFOUND;
+    return;
+  }
+  apply_edits(k, j);
+  j->rc = store_keys_update(j->db, k, j->err, sizeof(j->err));
+  if(!j->rc)
+    auth_reload(j->auth);
+}
+
+static void add_strv(cJSON *o, const char *name, char **v, int n)
+{
+  cJSON *a;
+
+  if(!n) {
+    cJSON_AddNullToObject(o, name);
+    return;
+  }
+  a = cJSON_AddArrayToObject(o, name);
+  for(int i = 0; i < n; i++)
+    cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+}
+
+static cJSON *key_json(const struct store_key *k, int64_t now_s)
+{
+  cJSON *o = cJSON_CreateObject();
+
+  cJSON_AddStringToObject(o, "id", k->id);
+  cJSON_AddStringToObject(o, "object", "gateway.key");
+  cJSON_AddStringToObject(o, "name", k->name);
+  cJSON_AddStringToObject(o, "prefix", k->prefix);
+  cJSON_AddStringToObject(o, "role",
+                          k->role == STORE_KEY_ADMIN ? "admin" : "gateway");
+  add_strv(o, "models", k->models, k->nmodels);
+  cJSON_AddNumberToObject(o, "rpm", (double)k->rpm);
+  cJSON_AddNumberToObject(o, "tpm", (double)k->tpm);
+  cJSON_AddNumberToObject(o, "max_parallel", (double)k->max_parallel);
+  if(k->budget_usd >= 0) {
+    cJSON_AddNumberToObject(o, "budget_usd", k->budget_usd);
+    cJSON_AddStringToObject(o, "budget_period",
+                            store_key_period_name(k->budget_period));
+  } else {
+    cJSON_AddNullToObject(o, "budget_usd");
+    cJSON_AddNullToObject(o, "budget_period");
+  }
+  if(k->expires_at)
+    cJSON_AddNumberToObject(o, "expires_at", (double)k->expires_at);
+  else
+    cJSON_AddNullToObject(o, "expires_at");
+  add_strv(o, "tags", k->tags, k->ntags);
+  cJSON_AddNumberToObject(o, "created_at", (double)k->created_at);
+  if(k->revoked_at)
+    cJSON_AddNumberToObject(o, "revoked_at", (double)k->revoked_at);
+  else
+    cJSON_AddNullToObject(o, "revoked_at");
+  cJSON_AddStringToObject(o, "status",
+                          k->revoked_at                             ? "revoked"
+                          : k->expires_at && k->expires_at <= now_s ? "expired"
+                                                                    : "active");
+  return o;
+}
+
+static void respond(struct req *r, int status, cJSON *o)
+{
+  char *json = cJSON_PrintUnformatted(o);
+
+  cJSON_Delete(o);
+  if(!json)
+    abort();
+  req_respond_json(r, status, json, strlen(json));
+  free(json);
+}
+
+static void job_done(struct req *r, void *ud)
+{
+  struct admin_job *j = ud;
+  int64_t now = sb_now_ms() / 1000;
+  struct api_error err;
+  struct store_key *k;
+
+  if(!r) {
+    job_free(j);
+    return;
+  }
+  if(j->rc == SB_ENOTFOUND) {
+    api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
+                  "No key '%s'.", j->id ? j->id : "");
+    req_respond_error(r, &err);
+  } else if(j->rc == SB_EINVAL) {
+    api_error_set(&err, 400, "invalid_request_error", "invalid_value", NULL,
+                  "%s", j->err);
+    req_respond_error(r, &err);
+  } else if(j->rc) {
+    api_error_set(&err, 503, "server_error", "store_unavailable", NULL,
+                  "The key store is not available: %s", j->err);
+    req_respond_error(r, &err);
+  } else if(j->op == OP_LIST) {
+    cJSON *o = cJSON_CreateObject(), *data;
+    cJSON_AddStringToObject(o, "object", "list");
+    data = cJSON_AddArrayToObject(o, "data");
+    for(int i = 0; i < j->nkeys; i++)
+      cJSON_AddItemToArray(data, key_json(&j->keys[i], now));
+    respond(r, 200, o);
+  } else if(j->op == OP_CREATE) {
+    cJSON *o = key_json(&j->keys[0], now);
+    /* The only time the secret exists outside the client. */
+    cJSON_AddStringToObject(o, "secret", j->secret);
+    respond(r, 201, o);
+  } else if((k = find(j->keys, j->nkeys, j->id))) {
+    respond(r, 200, key_json(k, now));
+  } else {
+    api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
+                  "No key '%s'.", j->id);
+    req_respond_error(r, &err);
+  }
+  job_free(j);
+}
+
+/* --- request bodies ------------------------------------------------------ */
+
+static int bad(struct api_error *err, const char *param, const char *msg)
+{
+  api_error_set(err, 400, "invalid_request_error", "invalid_value", param,
+                "Invalid '%s': %s", param, msg);
+  return SB_EINVAL;
+}
+
+static int strv(const cJSON *v, const char *param, char ***out, int *n,
+                struct api_error *err)
+{
+  const cJSON *it;
+
+  if(cJSON_IsNull(v))
+    return 0;
+  if(!cJSON_IsArray(v))
+    return bad(err, param, "expected an array of strings.");
+  cJSON_ArrayForEach(it, v)
+  {
+    if(!cJSON_IsString(it) || !it->valuestring[0])
+      return bad(err, param, "expected an array of non-empty strings.");
+  }
+  *n = cJSON_GetArraySize(v);
+  *out = sb_calloc((size_t)*n + 1, sizeof(char *));
+  for(int i = 0; i < *n; i++)
+    (*out)[i] = sb_strdup(cJSON_GetArrayItem(v, i)->valuestring);
+  return 0;
+}
+
+static int count(const cJSON *v, const char *param, int64_t *out,
+                 struct api_error *err)
+{
+  if(cJSON_IsNull(v)) {
+    *out = 0;
+    return 0;
+  }
+  if(!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e15 ||
+     v->valuedouble != (double)(int64_t)v->valuedouble)
+    return bad(err, param, "expected a non-negative integer (0: none).");
+  *out = (int64_t)v->valuedouble;
+  return 0;
+}
+
+/* Read a create or edit body into j. */
+static int parse_body(struct admin_job *j, const cJSON *body,
+                      struct api_error *err)
+{
+  const cJSON *v;
+  struct store_key *k = &j->key;
+  int rc = 0;
+
+  k->budget_usd = -1;
+  cJSON_ArrayForEach(v, body)
+  {
+    const char *f = v->string;
+    if(!strcmp(f, "name")) {
+      if(!cJSON_IsString(v) || !v->valuestring[0])
+        return bad(err, f, "expected a non-empty string.");
+      free(k->name);
+      k->name = sb_strdup(v->valuestring);
+      j->edits |= E_NAME;
+    } else if(!strcmp(f, "models")) {
+      rc = strv(v, f, &k->models, &k->nmodels, err);
+      j->edits |= E_MODELS;
+    } else if(!strcmp(f, "tags")) {
+      rc = strv(v, f, &k->tags, &k->ntags, err);
+      j->edits |= E_TAGS;
+    } else if(!strcmp(f, "rpm")) {
+      rc = count(v, f, &k->rpm, err);
+      j->edits |= E_RPM;
+    } else if(!strcmp(f, "tpm")) {
+      rc = count(v, f, &k->tpm, err);
+      j->edits |= E_TPM;
+    } else if(!strcmp(f, "max_parallel")) {
+      rc = count(v, f, &k->max_parallel, err);
+      j->edits |= E_PARALLEL;
+    } else if(!strcmp(f, "expires_at")) {
+      rc = count(v, f, &k->expires_at, err);
+      j->edits |= E_EXPIRES;
+    } else if(!strcmp(f, "budget_usd")) {
+      if(cJSON_IsNull(v))
+        k->budget_usd = -1;
+      else if(!cJSON_IsNumber(v) || v->valuedouble < 0)
+        return bad(err, f, "expected a non-negative number or null.");
+      else
+        k->budget_usd = v->valuedouble;
+      j->edits |= E_BUDGET;
+    } else if(!strcmp(f, "budget_period")) {
+      int p = cJSON_IsString(v) ? store_key_period_parse(v->valuestring) : -1;
+      if(p < 0)
+        return bad(err, f, "expected daily, weekly, monthly or total.");
+      k->budget_period = (enum store_key_period)p;
+      j->edits |= E_PERIOD;
+    } else {
+      api_error_set(err, 400, "invalid_request_error", "unknown_parameter", f,
+                    "Unknown parameter: '%s'.", f);
+      return SB_EINVAL;
+    }
+    if(rc)
+      return rc;
+  }
+  /* A budget alone is a monthly one. */
+  if((j->edits & E_BUDGET) && !(j->edits & E_PERIOD) && k->budget_usd >= 0) {
+    k->budget_period = STORE_PERIOD_MONTHLY;
+    j->edits |= E_PERIOD;
+  }
+  if(j->op == OP_CREATE && !k->name)
+    return bad(err, "name", "a key needs a name.");
+  return 0;
+}
+
+void admin_keys(struct req *r)
+{
+  const char *rest = r->path + strlen("/admin/v1/keys");
+  struct admin_job *j = sb_calloc(1, sizeof(*j));
+  struct api_error err;
+  cJSON *body = NULL;
+
+  j->db = r->gw->cfg->database;
+  j->auth = r->gw->auth;
+  if(*rest == '/')
+    j->id = sb_strdup(rest + 1);
+  if(!j->id)
+    j->op = r->method == LWSHUMETH_POST ? OP_CREATE : OP_LIST;
+  else
+    j->op = r->method == LWSHUMETH_POST     ? OP_EDIT
+            : r->method == LWSHUMETH_DELETE ? OP_REVOKE
+                                            : OP_GET;
+  if(j->op == OP_CREATE || j->op == OP_EDIT) {
+    body = chat_parse_body(r);
+    if(!body || parse_body(j, body, &err)) {
+      if(body)
+        req_respond_error(r, &err);
+      cJSON_Delete(body);
+      job_free(j);
+      return;
+    }
+    cJSON_Delete(body);
+  }
+  if(req_offload(r, job_work, job_done, j)) {
+    job_free(j);
+    api_error_set(&err, 500, "server_error", "internal_error", NULL,
+                  "Could not reach the key store.");
+    req_respond_error(r, &err);
+  }
+}

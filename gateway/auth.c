@@ -1,0 +1,370 @@
+#include "gateway/auth.h"
+#include "gateway/sb.h"
+
+#include <fnmatch.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The keys as loaded: sorted by hash for a binary search. A secret's
+ * hash reveals nothing about the secret, so searching by it leaks
+ * nothing; the final comparison is constant-time anyway. */
+struct snapshot {
+  struct store_key *keys;
+  int n;
+};
+
+/* Per-key rate-limit state, kept across reloads (by key id). */
+struct limiter {
+  char id[40];
+  double req;     /* request bucket: tokens left */
+  double tok;     /* token bucket: may go negative after a big answer */
+  int64_t last;   /* ms of the last refill */
+  int64_t flight; /* requests in flight */
+  struct limiter *next;
+};
+
+struct auth {
+  char *path;
+  unsigned char admin_hash[STORE_KEY_HASH_LEN];
+  int has_admin_env;
+
+  pthread_rwlock_t lock; /* guards snap */
+  struct snapshot snap;
+
+  pthread_mutex_t lim_mu; /* guards limiters */
+  struct limiter *limiters;
+
+  pthread_mutex_t reload_mu; /* one reload at a time */
+  int64_t version;
+
+  pthread_t watcher;
+  pthread_mutex_t stop_mu;
+  pthread_cond_t stop_cv;
+  int stopping;
+  struct store_keys_watch *watch;
+};
+
+static int by_hash(const void *a, const void *b)
+{
+  return memcmp(((const struct store_key *)a)->hash,
+                ((const struct store_key *)b)->hash, STORE_KEY_HASH_LEN);
+}
+
+int auth_reload(struct auth *a)
+{
+  struct snapshot fresh, old;
+  char err[256];
+  int rc;
+
+  pthread_mutex_lock(&a->reload_mu);
+  rc = store_keys_list(a->path, &fresh.keys, &fresh.n, err, sizeof(err));
+  if(rc) {
+    pthread_mutex_unlock(&a->reload_mu);
+    fprintf(stderr, "switchboard: auth: cannot load keys: %s\n", err);
+    return rc;
+  }
+  qsort(fresh.keys, (size_t)fresh.n, sizeof(*fresh.keys), by_hash);
+  pthread_rwlock_wrlock(&a->lock);
+  old = a->snap;
+  a->snap = fresh;
+  pthread_rwlock_unlock(&a->lock);
+  pthread_mutex_unlock(&a->reload_mu);
+  store_keys_free(old.keys, old.n);
+  return 0;
+}
+
+static void *watch_main(void *arg)
+{
+  struct auth *a = arg;
+  struct timespec ts;
+
+  pthread_mutex_lock(&a->stop_mu);
+  while(!a->stopping) {
+    int64_t v;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += AUTH_POLL_MS * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(&a->stop_cv, &a->stop_mu, &ts);
+    if(a->stopping)
+      break;
+    pthread_mutex_unlock(&a->stop_mu);
+    if(!store_keys_version(a->path, &a->watch, &v) && v != a->version) {
+      a->version = v;
+      auth_reload(a);
+    }
+    pthread_mutex_lock(&a->stop_mu);
+  }
+  pthread_mutex_unlock(&a->stop_mu);
+  return NULL;
+}
+
+int auth_open(const char *db_path, const char *admin_secret, struct auth **out,
+              char *err, size_t errlen)
+{
+  struct auth *a = sb_calloc(1, sizeof(*a));
+  int rc;
+
+  *out = NULL;
+  a->path = sb_strdup(db_path);
+  if(admin_secret && *admin_secret) {
+    store_key_hash(admin_secret, a->admin_hash);
+    a->has_admin_env = 1;
+  }
+  pthread_rwlock_init(&a->lock, NULL);
+  pthread_mutex_init(&a->lim_mu, NULL);
+  pthread_mutex_init(&a->reload_mu, NULL);
+  pthread_mutex_init(&a->stop_mu, NULL);
+  pthread_cond_init(&a->stop_cv, NULL);
+  if(store_keys_version(a->path, &a->watch, &a->version) ||
+     (rc = auth_reload(a))) {
+    snprintf(err, errlen, "cannot load the keys of %s", db_path);
+    auth_close(a);
+    return SB_EDB;
+  }
+  if(pthread_create(&a->watcher, NULL, watch_main, a)) {
+    snprintf(err, errlen, "cannot start the key watcher");
+    auth_close(a);
+    return SB_EIO;
+  }
+  pthread_setname_np(a->watcher, "sb-auth");
+  *out = a;
+  return 0;
+}
+
+void auth_close(struct auth *a)
+{
+  struct limiter *l, *next;
+
+  if(!a)
+    return;
+  if(a->watcher) {
+    pthread_mutex_lock(&a->stop_mu);
+    a->stopping = 1;
+    pthread_cond_signal(&a->stop_cv);
+    pthread_mutex_unlock(&a->stop_mu);
+    pthread_join(a->watcher, NULL);
+  }
+  store_keys_version_close(a->watch);
+  store_keys_free(a->snap.keys, a->snap.n);
+  for(l = a->limiters; l; l = next) {
+    next = l->next;
+    free(l);
+  }
+  pthread_rwlock_destroy(&a->lock);
+  pthread_mutex_destroy(&a->lim_mu);
+  pthread_mutex_destroy(&a->reload_mu);
+  pthread_mutex_destroy(&a->stop_mu);
+  pthread_cond_destroy(&a->stop_cv);
+  free(a->path);
+  free(a);
+}
+
+int auth_required(struct auth *a)
+{
+  int n;
+
+  if(a->has_admin_env)
+    return 1;
+  pthread_rwlock_rdlock(&a->lock);
+  n = a->snap.n;
+  pthread_rwlock_unlock(&a->lock);
+  return n > 0;
+}
+
+static void deny(struct api_error *err, int status, const char *type,
+                 const char *code, const char *msg)
+{
+  api_error_set(err, status, type, code, NULL, "%s", msg);
+}
+
+/* The limiter of key id, created full. Called with lim_mu held. */
+static struct limiter *limiter_of(struct auth *a, const struct store_key *k,
+                                  int64_t now)
+{
+  struct limiter *l;
+
+  for(l = a->limiters; l; l = l->next)
+    if(!strcmp(l->id, k->id))
+      return l;
+  l = sb_calloc(1, sizeof(*l));
+  snprintf(l->id, sizeof(l->id), "%s", k->id);
+  l->req = (double)k->rpm;
+  l->tok = (double)k->tpm;
+  l->last = now;
+  l->next = a->limiters;
+  a->limiters = l;
+  return l;
+}
+
+/* Refill both buckets for the time passed, capped at a minute's worth. */
+static void refill(struct limiter *l, const struct store_key *k, int64_t now)
+{
+  double dt = (double)(now - l->last);
+
+  if(dt > 0) {
+    l->req += dt * (double)k->rpm / 60000.0;
+    l->tok += dt * (double)k->tpm / 60000.0;
+    if(l->req > (double)k->rpm)
+      l->req = (double)k->rpm;
+    if(l->tok > (double)k->tpm)
+      l->tok = (double)k->tpm;
+    l->last = now;
+  }
+}
+
+/* Seconds until the bucket (rate per minute) holds want again. */
+static int wait_s(double have, double want, int64_t per_minute)
+{
+  double s = (want - have) * 60.0 / (double)per_minute;
+
+  return s < 1 ? 1 : (int)(s + 0.999);
+}
+
+/* Take one request from k's limits, or fill err. Called with lim_mu. */
+static int take(struct auth *a, const struct store_key *k, int64_t now,
+                struct auth_grant *g, struct api_error *err)
+{
+  struct limiter *l = limiter_of(a, k, now);
+
+  refill(l, k, now);
+  if(k->max_parallel && l->flight >= k->max_parallel) {
+    api_error_set(err, 429, "rate_limit_error", "rate_limit_exceeded", NULL,
+                  "Key '%s' has %lld requests in flight, its limit "
+                  "(max parallel requests).",
+                  k->name, (long long)l->flight);
+    err->retry_after_s = 1;
+    return SB_EAGAIN;
+  }
+  if(k->rpm && l->req < 1.0) {
+    api_error_set(err, 429, "rate_limit_error", "rate_limit_exceeded", NULL,
+                  "Key '%s' is over its limit of %lld requests per minute.",
+                  k->name, (long long)k->rpm);
+    err->retry_after_s = wait_s(l->req, 1.0, k->rpm);
+    return SB_EAGAIN;
+  }
+  if(k->tpm && l->tok <= 0.0) {
+    api_error_set(err, 429, "rate_limit_error", "rate_limit_exceeded", NULL,
+                  "Key '%s' is over its limit of %lld tokens per minute.",
+                  k->name, (long long)k->tpm);
+    err->retry_after_s = wait_s(l->tok, 1.0, k->tpm);
+    return SB_EAGAIN;
+  }
+  if(k->rpm)
+    l->req -= 1.0;
+  l->flight++;
+  g->in_flight = 1;
+  g->rpm_limit = k->rpm ? k->rpm : -1;
+  g->rpm_remaining = k->rpm ? (int64_t)l->req : -1;
+  g->tpm_limit = k->tpm ? k->tpm : -1;
+  g->tpm_remaining = k->tpm ? (int64_t)(l->tok > 0 ? l->tok : 0) : -1;
+  return 0;
+}
+
+int auth_admit(struct auth *a, const char *secret, int64_t now_ms,
+               int admin_only, struct auth_grant *g, struct api_error *err)
+{
+  unsigned char h[STORE_KEY_HASH_LEN];
+  struct store_key probe, *k;
+  int rc = 0;
+
+  memset(g, 0, sizeof(*g));
+  g->rpm_limit = g->rpm_remaining = g->tpm_limit = g->tpm_remaining = -1;
+  if(!secret || !*secret) {
+    deny(err, 401, "invalid_request_error", "missing_api_key",
+         "You didn't provide an API key. Send it as 'Authorization: Bearer "
+         "KEY' or 'x-api-key: KEY'.");
+    return SB_EINVAL;
+  }
+  store_key_hash(secret, h);
+  if(a->has_admin_env && !CRYPTO_memcmp(h, a->admin_hash, sizeof(h))) {
+    snprintf(g->name, sizeof(g->name), "admin");
+    g->admin = 1;
+    return 0;
+  }
+  memcpy(probe.hash, h, sizeof(h));
+  pthread_rwlock_rdlock(&a->lock);
+  k = bsearch(&probe, a->snap.keys, (size_t)a->snap.n, sizeof(*a->snap.keys),
+              by_hash);
+  if(!k || CRYPTO_memcmp(k->hash, h, sizeof(h))) {
+    deny(err, 401, "invalid_request_error", "invalid_api_key",
+         "Incorrect API key provided.");
+    rc = SB_EINVAL;
+  } else if(k->revoked_at) {
+    deny(err, 401, "invalid_request_error", "invalid_api_key",
+         "This API key has been revoked.");
+    rc = SB_EINVAL;
+  } else if(k->expires_at && k->expires_at * 1000 <= now_ms) {
+    deny(err, 401, "invalid_request_error", "invalid_api_key",
+         "This API key has expired.");
+    rc = SB_EINVAL;
+  } else if(admin_only && k->role != STORE_KEY_ADMIN) {
+    deny(err, 403, "permission_error", "admin_key_required",
+         "This endpoint needs the admin credential.");
+    rc = SB_EINVAL;
+  } else {
+    snprintf(g->key_id, sizeof(g->key_id), "%s", k->id);
+    snprintf(g->name, sizeof(g->name), "%s", k->name);
+    g->admin = k->role == STORE_KEY_ADMIN;
+    if(k->nmodels) {
+      g->models = sb_calloc((size_t)k->nmodels, sizeof(char *));
+      for(int i = 0; i < k->nmodels; i++)
+        g->models[i] = sb_strdup(k->models[i]);
+      g->nmodels = k->nmodels;
+    }
+    pthread_mutex_lock(&a->lim_mu);
+    rc = take(a, k, now_ms, g, err);
+    pthread_mutex_unlock(&a->lim_mu);
+  }
+  pthread_rwlock_unlock(&a->lock);
+  if(rc) {
+    for(int i = 0; i < g->nmodels; i++)
+      free(g->models[i]);
+    free(g->models);
+    g->models = NULL;
+    g->nmodels = 0;
+  }
+  return rc;
+}
+
+int auth_model_allowed(const struct auth_grant *g, const char *model,
+                       struct api_error *err)
+{
+  if(!g->nmodels)
+    return 0;
+  for(int i = 0; i < g->nmodels; i++)
+    if(model && !fnmatch(g->models[i], model, 0))
+      return 0;
+  api_error_set(err, 403, "permission_error", "model_not_allowed", "model",
+                "Key '%s' may not use the model '%s'.", g->name,
+                model ? model : "");
+  return SB_EINVAL;
+}
+
+void auth_release(struct auth *a, struct auth_grant *g, int64_t tokens)
+{
+  struct limiter *l;
+
+  if(g->in_flight) {
+    pthread_mutex_lock(&a->lim_mu);
+    for(l = a->limiters; l; l = l->next)
+      if(!strcmp(l->id, g->key_id)) {
+        l->flight--;
+        if(tokens > 0)
+          l->tok -= (double)tokens;
+        break;
+      }
+    pthread_mutex_unlock(&a->lim_mu);
+    g->in_flight = 0;
+  }
+  for(int i = 0; i < g->nmodels; i++)
+    free(g->models[i]);
+  free(g->models);
+  g->models = NULL;
+  g->nmodels = 0;
+}

@@ -1,0 +1,79 @@
+/*
+ * auth.h - who may call the gateway: gateway keys and the admin
+ * credential, served from memory kept coherent with the database.
+ *
+ * The keys live in SQLite (store/keys.h). struct auth holds an immutable
+ * snapshot of them that every worker reads; a watcher thread reloads it
+ * when the keys' version counter changes (another process, e.g.
+ * `switchboard keys revoke`, wrote to the table), and auth_reload() does
+ * it at once after a change made through the admin API, so that change
+ * holds from the very next request on every worker. Rate-limit state
+ * (per key: a request bucket, a token bucket, requests in flight) lives
+ * beside the snapshots and survives reloads.
+ *
+ * Thread safety: every function may be called from any thread.
+ */
+#ifndef SB_GATEWAY_AUTH_H
+#define SB_GATEWAY_AUTH_H
+
+#include "gateway/apierr.h"
+#include "store/keys.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct auth;
+
+/** How often the watcher looks for changes made by other processes. */
+#define AUTH_POLL_MS 100
+
+/**
+ * Load the keys of the database at db_path and start the watcher.
+ * admin_secret: the value of SWITCHBOARD_ADMIN_KEY, or NULL; it is kept
+ * only as its hash. Returns 0 or SB_EDB with err.
+ */
+int auth_open(const char *db_path, const char *admin_secret, struct auth **out,
+              char *err, size_t errlen);
+
+void auth_close(struct auth *a);
+
+/** Reload the keys now (blocking: a thread pool or start-up). */
+int auth_reload(struct auth *a);
+
+/** 1 when any key or an admin credential exists: every call then needs
+ * one. 0: the gateway runs open. */
+int auth_required(struct auth *a);
+
+/** What a request holds while it runs: the key it was admitted with. */
+struct auth_grant {
+  char key_id[40]; /* "" for the SWITCHBOARD_ADMIN_KEY credential */
+  char name[96];
+  int admin;
+  int in_flight; /* counted in the key's parallel requests */
+  char **models; /* copy of the allow-list; NULL: any */
+  int nmodels;
+  /* For x-ratelimit-* headers: limit and remaining, -1 when unlimited. */
+  int64_t rpm_limit, rpm_remaining, tpm_limit, tpm_remaining;
+};
+
+/**
+ * Admit a request presenting secret (NULL when it sent none) at unix time
+ * now. Fills grant and returns 0, or returns nonzero with err filled:
+ * 401 for a missing, unknown, revoked or expired key; 429 (with
+ * retry_after_s) for a key over its requests-per-minute,
+ * tokens-per-minute or parallel limit. admin_only: the endpoint needs an
+ * admin credential (403 for a gateway key). A successful call with
+ * grant->in_flight set must be paired with auth_release().
+ */
+int auth_admit(struct auth *a, const char *secret, int64_t now_ms,
+               int admin_only, struct auth_grant *grant, struct api_error *err);
+
+/** 0 when grant's allow-list admits model ("provider/model"), else 403
+ * with err. */
+int auth_model_allowed(const struct auth_grant *grant, const char *model,
+                       struct api_error *err);
+
+/** The request is over: tokens it used count against the key's tpm. */
+void auth_release(struct auth *a, struct auth_grant *grant, int64_t tokens);
+
+#endif

@@ -1,0 +1,207 @@
+// Gateway keys and the admin credential: secure by default once either
+// exists, keys made through the admin API and the CLI, model allow-lists,
+// rate limits, immediate revocation, and the open mode's guard rails.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+import {
+  startGateway, runSwitchboard, request, postChat, queryDb, waitFor, sleep, tempDir, freePort,
+} from './harness.mjs';
+
+const ADMIN = 'sk-sb-admin-test-0123456789abcdef0123456789abcdef';
+const chat = (model, text = 'hi there') => ({ model, messages: [{ role: 'user', content: text }] });
+const bearer = (k) => ({ authorization: `Bearer ${k}` });
+
+async function createKey(gw, body) {
+  const r = await request(`${gw.url}/admin/v1/keys`, { headers: bearer(ADMIN), body });
+  assert.equal(r.status, 201, r.text);
+  assert.match(r.json.secret, /^sk-sb-[0-9a-f]{64}$/);
+  return r.json;
+}
+
+describe('auth: admin credential from SWITCHBOARD_ADMIN_KEY', () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway({ env: { SWITCHBOARD_ADMIN_KEY: ADMIN } });
+  });
+  after(async () => { if (gw) await gw.stop(); });
+
+  test('every /v1 call needs a key, in the caller\'s error format', async () => {
+    let r = await postChat(gw.url, chat('echo/echo-1'));
+    assert.equal(r.status, 401);
+    assert.equal(r.json.error.code, 'missing_api_key');
+    r = await postChat(gw.url, chat('echo/echo-1'), { headers: bearer('sk-sb-nope') });
+    assert.equal(r.status, 401);
+    assert.equal(r.json.error.code, 'invalid_api_key');
+    r = await request(`${gw.url}/v1/messages`, { body: { model: 'echo/echo-1', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(r.status, 401);
+    assert.equal(r.json.type, 'error');
+    assert.equal(r.json.error.type, 'authentication_error');
+    r = await request(`${gw.url}/v1/models`);
+    assert.equal(r.status, 401);
+    // Health stays open for load balancers.
+    assert.equal((await request(`${gw.url}/healthz`)).status, 200);
+    r = await postChat(gw.url, chat('echo/echo-1'), { headers: bearer(ADMIN) });
+    assert.equal(r.status, 200);
+  });
+
+  test('a key made through the admin API works once, is shown once, and is stored hashed', async () => {
+    const k = await createKey(gw, { name: 'app', models: ['echo/echo-1'], tags: ['team-a'] });
+    assert.equal(k.name, 'app');
+    assert.equal(k.status, 'active');
+    assert.ok(k.secret.startsWith(k.prefix));
+    let r = await postChat(gw.url, chat('echo/echo-1', 'via key'), { headers: bearer(k.secret) });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.choices[0].message.content, 'via key');
+    // x-api-key works too (Anthropic SDKs).
+    r = await request(`${gw.url}/v1/messages`, {
+      headers: { 'x-api-key': k.secret },
+      body: { model: 'echo/echo-1', max_tokens: 5, messages: [{ role: 'user', content: 'anthropic style' }] },
+    });
+    assert.equal(r.status, 200, r.text);
+    // The list never shows the secret.
+    r = await request(`${gw.url}/admin/v1/keys`, { headers: bearer(ADMIN) });
+    assert.equal(r.status, 200);
+    assert.ok(r.json.data.some((x) => x.id === k.id));
+    assert.ok(!r.text.includes(k.secret));
+    // Nor does the database file, nor its WAL.
+    await sleep(300);
+    for (const f of [gw.dbPath, `${gw.dbPath}-wal`]) {
+      try { assert.ok(!readFileSync(f).includes(Buffer.from(k.secret)), `${f} holds the secret`); } catch (e) { if (e.code !== 'ENOENT') throw e; }
+    }
+    // Usage is recorded against the key.
+    const rid = (await postChat(gw.url, chat('echo/echo-1'), { headers: bearer(k.secret) })).headers['x-request-id'];
+    await waitFor(async () => (await queryDb(gw.dbPath, `SELECT key_id FROM requests WHERE request_id='${rid}'`)).length === 1, { what: 'record' });
+    const [row] = await queryDb(gw.dbPath, `SELECT key_id FROM requests WHERE request_id='${rid}'`);
+    assert.equal(row.key_id, k.id);
+  });
+
+  test('model allow-list: 403 outside it, /v1/models shows only what the key may use', async () => {
+    const k = await createKey(gw, { name: 'narrow', models: ['echo/echo-*'] });
+    let r = await postChat(gw.url, chat('echo/story-1'), { headers: bearer(k.secret) });
+    assert.equal(r.status, 403);
+    assert.equal(r.json.error.code, 'model_not_allowed');
+    r = await postChat(gw.url, chat('echo/echo-1'), { headers: bearer(k.secret) });
+    assert.equal(r.status, 200);
+    r = await request(`${gw.url}/v1/models`, { headers: bearer(k.secret) });
+    assert.deepEqual(r.json.data.map((m) => m.id), ['echo/echo-1']);
+  });
+
+  test('a gateway key cannot use the admin API', async () => {
+    const k = await createKey(gw, { name: 'not-admin' });
+    const r = await request(`${gw.url}/admin/v1/keys`, { headers: bearer(k.secret) });
+    assert.equal(r.status, 403);
+  });
+
+  test('revocation through the API holds from the very next request', async () => {
+    const k = await createKey(gw, { name: 'short-lived' });
+    assert.equal((await postChat(gw.url, chat('echo/echo-1'), { headers: bearer(k.secret) })).status, 200);
+    const del = await request(`${gw.url}/admin/v1/keys/${k.id}`, { method: 'DELETE', headers: bearer(ADMIN) });
+    assert.equal(del.status, 200);
+    assert.equal(del.json.status, 'revoked');
+    // Several connections, so that every worker is asked.
+    for (let i = 0; i < 8; i++) {
+      const r = await postChat(gw.url, chat('echo/echo-1'), { headers: bearer(k.secret) });
+      assert.equal(r.status, 401);
+      assert.match(r.json.error.message, /revoked/);
+    }
+  });
+
+  test('requests-per-minute: over the limit is 429 with retry-after and x-ratelimit headers', async () => {
+    const k = await createKey(gw, { name: 'slow', rpm: 3 });
+    const codes = [];
+    let last;
+    for (let i = 0; i < 5; i++) {
+      last = await postChat(gw.url, chat('echo/echo-1'), { headers: bearer(k.secret) });
+      codes.push(last.status);
+      if (last.status === 200) assert.equal(last.headers['x-ratelimit-limit-requests'], '3');
+    }
+    assert.deepEqual(codes, [200, 200, 200, 429, 429]);
+    assert.equal(last.json.error.type, 'rate_limit_error');
+    assert.ok(Number(last.headers['retry-after']) >= 1);
+  });
+
+  test('tokens-per-minute: a request that used up the budget makes the next one 429', async () => {
+    const k = await createKey(gw, { name: 'thrifty', tpm: 10 });
+    const words = Array.from({ length: 20 }, (_, i) => `w${i}`).join(' ');
+    const first = await postChat(gw.url, chat('echo/echo-1', words), { headers: bearer(k.secret) });
+    assert.equal(first.status, 200);
+    assert.equal(first.headers['x-ratelimit-limit-tokens'], '10');
+    const second = await postChat(gw.url, chat('echo/echo-1'), { headers: bearer(k.secret) });
+    assert.equal(second.status, 429);
+    assert.match(second.json.error.message, /tokens per minute/);
+  });
+
+  test('parallel limit: a second request while one streams is 429', async () => {
+    const k = await createKey(gw, { name: 'one-at-a-time', max_parallel: 1 });
+    const first = request(`${gw.url}/v1/chat/completions`, {
+      headers: bearer(k.secret), body: { ...chat('echo/story-1'), stream: true },
+    });
+    await sleep(80); // the story streams for longer than this
+    const second = await postChat(gw.url, chat('echo/echo-1'), { headers: bearer(k.secret) });
+    assert.equal(second.status, 429);
+    assert.equal((await first).status, 200);
+    const third = await postChat(gw.url, chat('echo/echo-1'), { headers: bearer(k.secret) });
+    assert.equal(third.status, 200);
+  });
+
+  test('edit through the API: a new allow-list holds at once', async () => {
+    const k = await createKey(gw, { name: 'editable' });
+    assert.equal((await postChat(gw.url, chat('echo/story-1'), { headers: bearer(k.secret) })).status, 200);
+    const r = await request(`${gw.url}/admin/v1/keys/${k.id}`, { headers: bearer(ADMIN), body: { models: ['echo/echo-1'] } });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.models, ['echo/echo-1']);
+    assert.equal((await postChat(gw.url, chat('echo/story-1'), { headers: bearer(k.secret) })).status, 403);
+  });
+
+  test('bad admin bodies are 400 naming the field', async () => {
+    let r = await request(`${gw.url}/admin/v1/keys`, { headers: bearer(ADMIN), body: { name: 'x', rpm: -1 } });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.param, 'rpm');
+    r = await request(`${gw.url}/admin/v1/keys`, { headers: bearer(ADMIN), body: { nme: 'x' } });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.param, 'nme');
+    r = await request(`${gw.url}/admin/v1/keys/key_nope`, { headers: bearer(ADMIN) });
+    assert.equal(r.status, 404);
+  });
+});
+
+describe('auth: keys from the CLI reach a running gateway', () => {
+  let gw;
+  before(async () => { gw = await startGateway(); });
+  after(async () => { if (gw) await gw.stop(); });
+
+  test('open until the first key exists; then closed; a CLI revoke holds within moments', async () => {
+    assert.equal((await postChat(gw.url, chat('echo/echo-1'))).status, 200, 'no key yet: open');
+    const made = await runSwitchboard(['keys', 'create', '--name', 'cli-key', '--db', gw.dbPath]);
+    assert.equal(made.code, 0, made.stderr);
+    const secret = made.stdout.trim();
+    assert.match(secret, /^sk-sb-[0-9a-f]{64}$/);
+    await waitFor(async () => (await postChat(gw.url, chat('echo/echo-1'))).status === 401, { what: 'auth on', timeoutMs: 3000 });
+    assert.equal((await postChat(gw.url, chat('echo/echo-1'), { headers: bearer(secret) })).status, 200);
+    const rev = await runSwitchboard(['keys', 'revoke', 'cli-key', '--db', gw.dbPath]);
+    assert.equal(rev.code, 0, rev.stderr);
+    await waitFor(async () => (await postChat(gw.url, chat('echo/echo-1'), { headers: bearer(secret) })).status === 401,
+      { what: 'revocation seen', timeoutMs: 2000 });
+  });
+});
+
+describe('auth: the open mode\'s guard rails', () => {
+  test('open and not on loopback: refuses to start without --allow-open', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const r = await runSwitchboard(['serve', '--host', '0.0.0.0', '--port', String(port), '--db', `${dir}/sb.db`], { timeoutMs: 5000 });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /--allow-open/);
+  });
+
+  test('--allow-open, or an admin credential, lets it listen beyond loopback', async () => {
+    const gw = await startGateway({ args: ['--host', '0.0.0.0', '--allow-open'] });
+    assert.match(gw.stderr() + gw.stdout(), /open/i);
+    await gw.stop();
+    const gw2 = await startGateway({ args: ['--host', '0.0.0.0'], env: { SWITCHBOARD_ADMIN_KEY: ADMIN } });
+    assert.equal((await postChat(gw2.url, chat('echo/echo-1'))).status, 401);
+    await gw2.stop();
+  });
+});
