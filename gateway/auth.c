@@ -67,7 +67,8 @@ int auth_reload(struct auth *a)
     fprintf(stderr, "switchboard: auth: cannot load keys: %s\n", err);
     return rc;
   }
-  qsort(fresh.keys, (size_t)fresh.n, sizeof(*fresh.keys), by_hash);
+  if(fresh.n) /* qsort's base must not be NULL, even for no element */
+    qsort(fresh.keys, (size_t)fresh.n, sizeof(*fresh.keys), by_hash);
   pthread_rwlock_wrlock(&a->lock);
   old = a->snap;
   a->snap = fresh;
@@ -289,8 +290,9 @@ int auth_admit(struct auth *a, const char *secret, int64_t now_ms,
   }
   memcpy(probe.hash, h, sizeof(h));
   pthread_rwlock_rdlock(&a->lock);
-  k = bsearch(&probe, a->snap.keys, (size_t)a->snap.n, sizeof(*a->snap.keys),
-              by_hash);
+  k = a->snap.n ? bsearch(&probe, a->snap.keys, (size_t)a->snap.n,
+                          sizeof(*a->snap.keys), by_hash)
+                : NULL;
   if(!k || CRYPTO_memcmp(k->hash, h, sizeof(h))) {
     deny(err, 401, "invalid_request_error", "invalid_api_key",
          "Incorrect API key provided.");
