@@ -153,58 +153,6 @@ static void job_work(void *ud)
     auth_reload(j->auth);
 }
 
-static void add_strv(cJSON *o, const char *name, char **v, int n)
-{
-  cJSON *a;
-
-  if(!n) {
-    cJSON_AddNullToObject(o, name);
-    return;
-  }
-  a = cJSON_AddArrayToObject(o, name);
-  for(int i = 0; i < n; i++)
-    cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
-}
-
-static cJSON *key_json(const struct store_key *k, int64_t now_s)
-{
-  cJSON *o = cJSON_CreateObject();
-
-  cJSON_AddStringToObject(o, "id", k->id);
-  cJSON_AddStringToObject(o, "object", "gateway.key");
-  cJSON_AddStringToObject(o, "name", k->name);
-  cJSON_AddStringToObject(o, "prefix", k->prefix);
-  cJSON_AddStringToObject(o, "role",
-                          k->role == STORE_KEY_ADMIN ? "admin" : "gateway");
-  add_strv(o, "models", k->models, k->nmodels);
-  cJSON_AddNumberToObject(o, "rpm", (double)k->rpm);
-  cJSON_AddNumberToObject(o, "tpm", (double)k->tpm);
-  cJSON_AddNumberToObject(o, "max_parallel", (double)k->max_parallel);
-  if(k->budget_usd >= 0) {
-    cJSON_AddNumberToObject(o, "budget_usd", k->budget_usd);
-    cJSON_AddStringToObject(o, "budget_period",
-                            store_key_period_name(k->budget_period));
-  } else {
-    cJSON_AddNullToObject(o, "budget_usd");
-    cJSON_AddNullToObject(o, "budget_period");
-  }
-  if(k->expires_at)
-    cJSON_AddNumberToObject(o, "expires_at", (double)k->expires_at);
-  else
-    cJSON_AddNullToObject(o, "expires_at");
-  add_strv(o, "tags", k->tags, k->ntags);
-  cJSON_AddNumberToObject(o, "created_at", (double)k->created_at);
-  if(k->revoked_at)
-    cJSON_AddNumberToObject(o, "revoked_at", (double)k->revoked_at);
-  else
-    cJSON_AddNullToObject(o, "revoked_at");
-  cJSON_AddStringToObject(o, "status",
-                          k->revoked_at                             ? "revoked"
-                          : k->expires_at && k->expires_at <= now_s ? "expired"
-                                                                    : "active");
-  return o;
-}
-
 static void respond(struct req *r, int status, cJSON *o)
 {
   char *json = cJSON_PrintUnformatted(o);
@@ -244,15 +192,15 @@ static void job_done(struct req *r, void *ud)
     cJSON_AddStringToObject(o, "object", "list");
     data = cJSON_AddArrayToObject(o, "data");
     for(int i = 0; i < j->nkeys; i++)
-      cJSON_AddItemToArray(data, key_json(&j->keys[i], now));
+      cJSON_AddItemToArray(data, store_key_json(&j->keys[i], now));
     respond(r, 200, o);
   } else if(j->op == OP_CREATE) {
-    cJSON *o = key_json(&j->keys[0], now);
+    cJSON *o = store_key_json(&j->keys[0], now);
     /* The only time the secret exists outside the client. */
     cJSON_AddStringToObject(o, "secret", j->secret);
     respond(r, 201, o);
   } else if((k = find(j->keys, j->nkeys, j->id))) {
-    respond(r, 200, key_json(k, now));
+    respond(r, 200, store_key_json(k, now));
   } else {
     api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
                   "No key '%s'.", j->id);

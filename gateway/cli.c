@@ -333,15 +333,6 @@ static void format_time(int64_t t, char *out, size_t cap)
     snprintf(out, cap, "%lld", (long long)t);
 }
 
-static const char *key_status(const struct store_key *k, int64_t now)
-{
-  if(k->revoked_at)
-    return "revoked";
-  if(k->expires_at && k->expires_at <= now)
-    return "expired";
-  return "active";
-}
-
 static const char *role_str(enum store_key_role r)
 {
   return r == STORE_KEY_ADMIN ? "admin" : "gateway";
@@ -361,57 +352,13 @@ static void print_created(const struct store_key *k)
   fputs(".\nThe secret is printed once and cannot be shown again.\n", stderr);
 }
 
-static cJSON *strv_to_json(char **v, int n)
-{
-  cJSON *a;
-
-  if(!n)
-    return cJSON_CreateNull();
-  a = cJSON_CreateArray();
-  for(int i = 0; i < n; i++)
-    cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
-  return a;
-}
-
-static void add_time(cJSON *o, const char *name, int64_t t)
-{
-  if(t)
-    cJSON_AddNumberToObject(o, name, (double)t);
-  else
-    cJSON_AddNullToObject(o, name);
-}
-
-/* The JSON form of `keys list`: every stored field but the hash. */
 static int print_json(const struct store_key *keys, int n, int64_t now)
 {
   cJSON *arr = cJSON_CreateArray();
   char *s;
 
   for(int i = 0; i < n; i++) {
-    const struct store_key *k = &keys[i];
-    cJSON *o = cJSON_CreateObject();
-
-    cJSON_AddStringToObject(o, "id", k->id);
-    cJSON_AddStringToObject(o, "name", k->name);
-    cJSON_AddStringToObject(o, "prefix", k->prefix);
-    cJSON_AddStringToObject(o, "role", role_str(k->role));
-    cJSON_AddItemToObject(o, "models", strv_to_json(k->models, k->nmodels));
-    cJSON_AddNumberToObject(o, "rpm", (double)k->rpm);
-    cJSON_AddNumberToObject(o, "tpm", (double)k->tpm);
-    cJSON_AddNumberToObject(o, "max_parallel", (double)k->max_parallel);
-    if(k->budget_usd >= 0) {
-      cJSON_AddNumberToObject(o, "budget_usd", k->budget_usd);
-      cJSON_AddStringToObject(o, "budget_period",
-                              store_key_period_name(k->budget_period));
-    } else {
-      cJSON_AddNullToObject(o, "budget_usd");
-      cJSON_AddNullToObject(o, "budget_period");
-    }
-    add_time(o, "expires_at", k->expires_at);
-    cJSON_AddItemToObject(o, "tags", strv_to_json(k->tags, k->ntags));
-    cJSON_AddNumberToObject(o, "created_at", (double)k->created_at);
-    add_time(o, "revoked_at", k->revoked_at);
-    cJSON_AddStringToObject(o, "status", key_status(k, now));
+    cJSON *o = store_key_json(&keys[i], now);
     cJSON_AddItemToArray(arr, o);
   }
   s = cJSON_PrintUnformatted(arr);
@@ -489,7 +436,7 @@ static int print_table(const struct store_key *keys, int n, int64_t now)
     if(k->expires_at)
       format_time(k->expires_at, when, sizeof(when));
     row[7] = sb_strdup(k->expires_at ? when : "never");
-    row[8] = sb_strdup(key_status(k, now));
+    row[8] = sb_strdup(store_key_status(k, now));
     for(int c = 0; c < LIST_COLS; c++)
       if(strlen(row[c]) > width[c])
         width[c] = strlen(row[c]);

@@ -116,3 +116,14 @@ void sb_random_id(char *out, size_t cap, const char *prefix)
   }
   out[n + 2 * sizeof(rnd)] = '\0';
 }
+
+void sb_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+  va_list ap;
+
+  if(!err || !errlen)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}

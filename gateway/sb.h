@@ -44,6 +44,11 @@ char *sb_strndup(const char *s, size_t n);
 /** printf into a fresh allocation the caller frees. */
 char *sb_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/** Format into the caller's error buffer err (errlen bytes); a NULL err
+ * or a zero errlen is allowed and ignored. */
+void sb_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /**
  * Write prefix followed by 24 random hex digits (96 bits from OpenSSL's
  * CSPRNG) into out. cap must hold strlen(prefix) + 25 bytes.

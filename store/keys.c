@@ -51,20 +51,6 @@ struct store_keys_watch {
   sqlite3_stmt *read; /* the counter; reset after every read */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-  va_list ap;
-
-  if(!err || !errlen)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 /* ---- pure helpers ---- */
 
 static void free_strv(char **v, int n)
@@ -161,12 +147,12 @@ static int valid_strv(char **v, int n, const char *field, char *err,
                       size_t errlen)
 {
   if(n < 0 || (n > 0 && !v)) {
-    set_err(err, errlen, "%s: invalid list", field);
+    sb_errf(err, errlen, "%s: invalid list", field);
     return SB_EINVAL;
   }
   for(int i = 0; i < n; i++) {
     if(!v[i] || !*v[i]) {
-      set_err(err, errlen, "%s: entry %d is empty", field, i + 1);
+      sb_errf(err, errlen, "%s: entry %d is empty", field, i + 1);
       return SB_EINVAL;
     }
   }
@@ -178,48 +164,48 @@ int store_key_validate(const struct store_key *k, char *err, size_t errlen)
   size_t len;
 
   if(!k->name || !(len = strlen(k->name)) || len > STORE_KEY_NAME_MAX) {
-    set_err(err, errlen, "name: must be 1 to %d bytes", STORE_KEY_NAME_MAX);
+    sb_errf(err, errlen, "name: must be 1 to %d bytes", STORE_KEY_NAME_MAX);
     return SB_EINVAL;
   }
   for(const unsigned char *p = (const unsigned char *)k->name; *p; p++) {
     if(*p < 0x20 || *p == 0x7f) {
-      set_err(err, errlen, "name: control characters are not allowed");
+      sb_errf(err, errlen, "name: control characters are not allowed");
       return SB_EINVAL;
     }
   }
   /* Revoke takes an id or a name: they must never be confused. */
   if(id_shaped(k->name)) {
-    set_err(err, errlen, "name: '%s' looks like a key id", k->name);
+    sb_errf(err, errlen, "name: '%s' looks like a key id", k->name);
     return SB_EINVAL;
   }
   if(valid_strv(k->models, k->nmodels, "models", err, errlen) ||
      valid_strv(k->tags, k->ntags, "tags", err, errlen))
     return SB_EINVAL;
   if(k->rpm < 0 || k->tpm < 0 || k->max_parallel < 0) {
-    set_err(err, errlen, "%s: must be 0 (unlimited) or more",
+    sb_errf(err, errlen, "%s: must be 0 (unlimited) or more",
             k->rpm < 0   ? "rpm"
             : k->tpm < 0 ? "tpm"
                          : "max_parallel");
     return SB_EINVAL;
   }
   if(isnan(k->budget_usd) || isinf(k->budget_usd)) {
-    set_err(err, errlen, "budget_usd: must be a finite number");
+    sb_errf(err, errlen, "budget_usd: must be a finite number");
     return SB_EINVAL;
   }
   if((unsigned)k->budget_period >= SB_ARRAY_LEN(period_names)) {
-    set_err(err, errlen, "budget_period: unknown period");
+    sb_errf(err, errlen, "budget_period: unknown period");
     return SB_EINVAL;
   }
   if(k->budget_usd >= 0 && k->budget_period == STORE_PERIOD_NONE) {
-    set_err(err, errlen, "budget_period: a budget needs a period");
+    sb_errf(err, errlen, "budget_period: a budget needs a period");
     return SB_EINVAL;
   }
   if(k->budget_usd < 0 && k->budget_period != STORE_PERIOD_NONE) {
-    set_err(err, errlen, "budget_period: set without a budget");
+    sb_errf(err, errlen, "budget_period: set without a budget");
     return SB_EINVAL;
   }
   if(k->expires_at < 0) {
-    set_err(err, errlen, "expires_at: must be 0 (never) or a unix time");
+    sb_errf(err, errlen, "expires_at: must be 0 (never) or a unix time");
     return SB_EINVAL;
   }
   return SB_OK;
@@ -229,7 +215,7 @@ int store_key_validate(const struct store_key *k, char *err, size_t errlen)
 
 static int db_fail(sqlite3 *db, const char *what, char *err, size_t errlen)
 {
-  set_err(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
+  sb_errf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
   return SB_EDB;
 }
 
@@ -244,7 +230,7 @@ static int keys_open(const char *path, int flags, sqlite3 **out, char *err,
   *out = NULL;
   rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
   if(rc != SQLITE_OK) {
-    set_err(err, errlen, "cannot open database %s: %s", path,
+    sb_errf(err, errlen, "cannot open database %s: %s", path,
             db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
     return SB_EDB;
@@ -413,7 +399,7 @@ static int read_row(sqlite3_stmt *st, struct store_key *k, char *err,
   k->created_at = sqlite3_column_int64(st, 13);
   k->revoked_at = column_int_or_zero(st, 14);
   if(!k->id || !k->name || !k->prefix || hlen != STORE_KEY_HASH_LEN) {
-    set_err(err, errlen, "api_keys row %s: missing id, name, prefix or hash",
+    sb_errf(err, errlen, "api_keys row %s: missing id, name, prefix or hash",
             k->id ? k->id : "?");
     goto bad;
   }
@@ -421,7 +407,7 @@ static int read_row(sqlite3_stmt *st, struct store_key *k, char *err,
                 &k->nmodels) ||
      strv_parse((const char *)sqlite3_column_text(st, 12), &k->tags,
                 &k->ntags)) {
-    set_err(err, errlen,
+    sb_errf(err, errlen,
             "api_keys row %s: models or tags is not a JSON array of"
             " strings",
             k->id);
@@ -456,7 +442,7 @@ static int name_taken(sqlite3 *db, const char *name, const char *except_id,
     rc = db_fail(db, "reading api_keys", err, errlen);
   sqlite3_finalize(st);
   if(rc == 1)
-    set_err(err, errlen, "a key named '%s' already exists", name);
+    sb_errf(err, errlen, "a key named '%s' already exists", name);
   return rc;
 }
 
@@ -517,9 +503,9 @@ int store_keys_create(const char *path, const struct store_key *spec,
   secret[0] = '\0';
   if(out)
     *out = NULL;
-  set_err(err, errlen, "%s", "");
+  sb_errf(err, errlen, "%s", "");
   if(spec->role != STORE_KEY_GATEWAY && spec->role != STORE_KEY_ADMIN) {
-    set_err(err, errlen, "role: unknown role");
+    sb_errf(err, errlen, "role: unknown role");
     return SB_EINVAL;
   }
   rc = store_key_validate(spec, err, errlen);
@@ -603,7 +589,7 @@ int store_keys_list(const char *path, struct store_key **keys, int *n,
 
   *keys = NULL;
   *n = 0;
-  set_err(err, errlen, "%s", "");
+  sb_errf(err, errlen, "%s", "");
   rc = begin(path, 0, &db, err, errlen);
   if(rc)
     return rc;
@@ -642,7 +628,7 @@ int store_keys_revoke(const char *path, const char *id_or_name, char *err,
   int64_t revoked = 0;
   char *id = NULL;
 
-  set_err(err, errlen, "%s", "");
+  sb_errf(err, errlen, "%s", "");
   rc = begin(path, 1, &db, err, errlen);
   if(rc)
     return rc;
@@ -657,7 +643,7 @@ int store_keys_revoke(const char *path, const char *id_or_name, char *err,
       id = column_dup(st, 0);
       revoked = column_int_or_zero(st, 1);
     } else if(step == SQLITE_DONE) {
-      set_err(err, errlen, "no key with id or name '%s'", id_or_name);
+      sb_errf(err, errlen, "no key with id or name '%s'", id_or_name);
       rc = SB_ENOTFOUND;
     } else {
       rc = db_fail(db, "reading api_keys", err, errlen);
@@ -688,9 +674,9 @@ int store_keys_update(const char *path, const struct store_key *k, char *err,
   sqlite3 *db;
   int rc;
 
-  set_err(err, errlen, "%s", "");
+  sb_errf(err, errlen, "%s", "");
   if(!k->id) {
-    set_err(err, errlen, "id: missing");
+    sb_errf(err, errlen, "id: missing");
     return SB_EINVAL;
   }
   rc = store_key_validate(k, err, errlen);
@@ -715,7 +701,7 @@ int store_keys_update(const char *path, const struct store_key *k, char *err,
     if(sqlite3_step(st) != SQLITE_DONE)
       rc = db_fail(db, "updating the key", err, errlen);
     else if(!sqlite3_changes(db)) {
-      set_err(err, errlen, "no key with id '%s'", k->id);
+      sb_errf(err, errlen, "no key with id '%s'", k->id);
       rc = SB_ENOTFOUND;
     }
     sqlite3_finalize(st);
@@ -760,4 +746,63 @@ int store_keys_version(const char *path, struct store_keys_watch **conn,
    * pin an old snapshot and keep the WAL from being checkpointed. */
   sqlite3_reset(w->read);
   return rc == SQLITE_ROW ? SB_OK : SB_EDB;
+}
+
+const char *store_key_status(const struct store_key *k, int64_t now_s)
+{
+  if(k->revoked_at)
+    return "revoked";
+  if(k->expires_at && k->expires_at <= now_s)
+    return "expired";
+  return "active";
+}
+
+static cJSON *strv_array(char **v, int n)
+{
+  cJSON *a;
+
+  if(!n)
+    return cJSON_CreateNull();
+  a = cJSON_CreateArray();
+  for(int i = 0; i < n; i++)
+    cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+  return a;
+}
+
+static void add_time(cJSON *o, const char *name, int64_t t)
+{
+  if(t)
+    cJSON_AddNumberToObject(o, name, (double)t);
+  else
+    cJSON_AddNullToObject(o, name);
+}
+
+cJSON *store_key_json(const struct store_key *k, int64_t now_s)
+{
+  cJSON *o = cJSON_CreateObject();
+
+  cJSON_AddStringToObject(o, "id", k->id);
+  cJSON_AddStringToObject(o, "object", "gateway.key");
+  cJSON_AddStringToObject(o, "name", k->name);
+  cJSON_AddStringToObject(o, "prefix", k->prefix);
+  cJSON_AddStringToObject(o, "role",
+                          k->role == STORE_KEY_ADMIN ? "admin" : "gateway");
+  cJSON_AddItemToObject(o, "models", strv_array(k->models, k->nmodels));
+  cJSON_AddNumberToObject(o, "rpm", (double)k->rpm);
+  cJSON_AddNumberToObject(o, "tpm", (double)k->tpm);
+  cJSON_AddNumberToObject(o, "max_parallel", (double)k->max_parallel);
+  if(k->budget_usd >= 0) {
+    cJSON_AddNumberToObject(o, "budget_usd", k->budget_usd);
+    cJSON_AddStringToObject(o, "budget_period",
+                            store_key_period_name(k->budget_period));
+  } else {
+    cJSON_AddNullToObject(o, "budget_usd");
+    cJSON_AddNullToObject(o, "budget_period");
+  }
+  add_time(o, "expires_at", k->expires_at);
+  cJSON_AddItemToObject(o, "tags", strv_array(k->tags, k->ntags));
+  cJSON_AddNumberToObject(o, "created_at", (double)k->created_at);
+  add_time(o, "revoked_at", k->revoked_at);
+  cJSON_AddStringToObject(o, "status", store_key_status(k, now_s));
+  return o;
 }

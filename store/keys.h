@@ -62,6 +62,20 @@ struct store_key {
   int64_t revoked_at; /* unix seconds; 0: active */
 };
 
+struct cJSON;
+
+/** "active", "revoked" or "expired" at unix time now_s. */
+const char *store_key_status(const struct store_key *k, int64_t now_s);
+
+/**
+ * The one JSON form of a key, for the admin API and `keys list --json`:
+ * every field but the hash ({id, object:"gateway.key", name, prefix, role,
+ * models, rpm, tpm, max_parallel, budget_usd, budget_period, expires_at,
+ * tags, created_at, revoked_at, status}; absent lists and times are null).
+ * Caller frees.
+ */
+struct cJSON *store_key_json(const struct store_key *k, int64_t now_s);
+
 /** Free a key's members and the key itself. Safe on NULL. */
 void store_key_free(struct store_key *k);
 

@@ -80,20 +80,6 @@ struct store {
   uint64_t burst_dropped;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-  va_list ap;
-
-  if(!err || !errlen)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 void store_options_default(struct store_options *opt)
 {
   opt->queue_max = 65536;
@@ -159,7 +145,7 @@ static int db_open(const char *path, int busy_timeout_ms, sqlite3 **out,
 
   *out = NULL;
   if(!sqlite3_threadsafe()) {
-    set_err(err, errlen, "sqlite was built without thread support");
+    sb_errf(err, errlen, "sqlite was built without thread support");
     return SB_EDB;
   }
   rc = sqlite3_open_v2(
@@ -168,7 +154,7 @@ static int db_open(const char *path, int busy_timeout_ms, sqlite3 **out,
   if(rc != SQLITE_OK) {
     /* sqlite3_open_v2 hands back a handle even on failure, to read the
      * message from; it still has to be closed. */
-    set_err(err, errlen, "cannot open database %s: %s", path,
+    sb_errf(err, errlen, "cannot open database %s: %s", path,
             db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
     return SB_EDB;
@@ -176,7 +162,7 @@ static int db_open(const char *path, int busy_timeout_ms, sqlite3 **out,
   sqlite3_busy_timeout(db, busy_timeout_ms);
   rc = sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
   if(rc != SQLITE_OK) {
-    set_err(err, errlen, "%s: PRAGMA foreign_keys: %s", path,
+    sb_errf(err, errlen, "%s: PRAGMA foreign_keys: %s", path,
             sqlite3_errmsg(db));
     sqlite3_close(db);
     return SB_EDB;
@@ -204,11 +190,11 @@ static int check_version(sqlite3 *db, char *err, size_t errlen)
   else
     version = 0;
   if(rc != SQLITE_OK) {
-    set_err(err, errlen, "cannot read schema version: %s", sqlite3_errmsg(db));
+    sb_errf(err, errlen, "cannot read schema version: %s", sqlite3_errmsg(db));
     return SB_EDB;
   }
   if(version > store_schema_version()) {
-    set_err(err, errlen,
+    sb_errf(err, errlen,
             "database schema version %lld is newer than this binary"
             " (schema %d); upgrade switchboard",
             (long long)version, store_schema_version());
@@ -233,7 +219,7 @@ static int db_configure(sqlite3 *db, char *err, size_t errlen)
   if(rc == SQLITE_OK)
     rc = sqlite3_step(st);
   if(rc != SQLITE_ROW) {
-    set_err(err, errlen, "cannot enable WAL: %s", sqlite3_errmsg(db));
+    sb_errf(err, errlen, "cannot enable WAL: %s", sqlite3_errmsg(db));
     sqlite3_finalize(st);
     return SB_EDB;
   }
@@ -242,7 +228,7 @@ static int db_configure(sqlite3 *db, char *err, size_t errlen)
    * has no journal file and is fine as it is. */
   mode = (const char *)sqlite3_column_text(st, 0);
   if(!mode || (strcmp(mode, "wal") && strcmp(mode, "memory"))) {
-    set_err(err, errlen,
+    sb_errf(err, errlen,
             "cannot enable WAL journal mode (database stays"
             " in '%s' mode)",
             mode ? mode : "?");
@@ -252,7 +238,7 @@ static int db_configure(sqlite3 *db, char *err, size_t errlen)
   sqlite3_finalize(st);
   rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
   if(rc != SQLITE_OK) {
-    set_err(err, errlen, "PRAGMA synchronous: %s", sqlite3_errmsg(db));
+    sb_errf(err, errlen, "PRAGMA synchronous: %s", sqlite3_errmsg(db));
     return SB_EDB;
   }
   return SB_OK;
@@ -273,7 +259,7 @@ static int apply_one(sqlite3 *db, const struct store_migration *m, int *applied,
 
   rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   if(rc != SQLITE_OK) {
-    set_err(err, errlen, "migration %s: BEGIN: %s", m->name,
+    sb_errf(err, errlen, "migration %s: BEGIN: %s", m->name,
             sqlite3_errmsg(db));
     return SB_EDB;
   }
@@ -285,7 +271,7 @@ static int apply_one(sqlite3 *db, const struct store_migration *m, int *applied,
   }
   done = rc == SQLITE_ROW;
   if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    set_err(err, errlen, "migration %s: %s", m->name, sqlite3_errmsg(db));
+    sb_errf(err, errlen, "migration %s: %s", m->name, sqlite3_errmsg(db));
     goto fail;
   }
   sqlite3_finalize(st);
@@ -299,7 +285,7 @@ static int apply_one(sqlite3 *db, const struct store_migration *m, int *applied,
    * all. */
   rc = sqlite3_exec(db, m->sql, NULL, NULL, &msg);
   if(rc != SQLITE_OK) {
-    set_err(err, errlen, "migration %s failed: %s", m->name,
+    sb_errf(err, errlen, "migration %s failed: %s", m->name,
             msg ? msg : sqlite3_errmsg(db));
     sqlite3_free(msg);
     goto fail;
@@ -315,7 +301,7 @@ static int apply_one(sqlite3 *db, const struct store_migration *m, int *applied,
     rc = sqlite3_step(st);
   }
   if(rc != SQLITE_DONE) {
-    set_err(err, errlen, "migration %s: recording it: %s", m->name,
+    sb_errf(err, errlen, "migration %s: recording it: %s", m->name,
             sqlite3_errmsg(db));
     goto fail;
   }
@@ -323,7 +309,7 @@ static int apply_one(sqlite3 *db, const struct store_migration *m, int *applied,
   st = NULL;
   rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
   if(rc != SQLITE_OK) {
-    set_err(err, errlen, "migration %s: COMMIT: %s", m->name,
+    sb_errf(err, errlen, "migration %s: COMMIT: %s", m->name,
             sqlite3_errmsg(db));
     goto fail;
   }
@@ -362,7 +348,7 @@ static int migrate(sqlite3 *db, int *applied, char *err, size_t errlen)
                     " applied_at_ms INTEGER NOT NULL)",
                     NULL, NULL, NULL);
   if(rc != SQLITE_OK) {
-    set_err(err, errlen, "cannot create schema_migrations: %s",
+    sb_errf(err, errlen, "cannot create schema_migrations: %s",
             sqlite3_errmsg(db));
     return SB_EDB;
   }
@@ -384,7 +370,7 @@ int store_migrate(const char *path, int *applied, char *err, size_t errlen)
   if(applied)
     *applied = 0;
   if(!path) {
-    set_err(err, errlen, "no database path");
+    sb_errf(err, errlen, "no database path");
     return SB_EINVAL;
   }
   store_options_default(&def);
@@ -678,14 +664,14 @@ int store_open(const char *path, const struct store_options *opt,
   int rc;
 
   *out = NULL;
-  set_err(err, errlen, "%s", "");
+  sb_errf(err, errlen, "%s", "");
   if(!opt) {
     store_options_default(&def);
     opt = &def;
   }
   if(!path || opt->queue_max < 1 || opt->batch_max < 1 ||
      opt->busy_timeout_ms < 0) {
-    set_err(err, errlen,
+    sb_errf(err, errlen,
             "invalid store options (queue_max %d, batch_max %d,"
             " busy_timeout_ms %d)",
             opt->queue_max, opt->batch_max, opt->busy_timeout_ms);
@@ -715,7 +701,7 @@ int store_open(const char *path, const struct store_options *opt,
   if(!rc &&
      sqlite3_prepare_v3(st->db, STORE_INSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT,
                         &st->insert, NULL) != SQLITE_OK) {
-    set_err(err, errlen, "cannot prepare insert: %s", sqlite3_errmsg(st->db));
+    sb_errf(err, errlen, "cannot prepare insert: %s", sqlite3_errmsg(st->db));
     rc = SB_EDB;
   }
   if(!rc)
@@ -729,7 +715,7 @@ int store_open(const char *path, const struct store_options *opt,
   atomic_store(&st->ready, 1);
   rc = start_writer(st);
   if(rc) {
-    set_err(err, errlen, "cannot start the store writer: %s", strerror(rc));
+    sb_errf(err, errlen, "cannot start the store writer: %s", strerror(rc));
     store_destroy(st);
     return SB_EIO;
   }
