@@ -33,7 +33,7 @@ struct prov_echo {
   char *text;    /* the words to emit, already cut to max tokens */
   size_t pos;    /* next byte of text to stream */
   int truncated; /* cut by max_tokens: finish_reason "length" */
-  struct prov_usage usage;
+  struct canon_usage usage;
   enum echo_phase phase;
 };
 
@@ -140,13 +140,14 @@ int prov_echo_start(const cJSON *body, const char *model, const char *id,
       e->truncated = 1;
     }
   }
+  canon_usage_init(&e->usage);
   e->usage.prompt_tokens = prompt_words(body);
   e->usage.completion_tokens = count_words(e->text, strlen(e->text));
   *out = e;
   return 0;
 }
 
-static void add_usage(cJSON *obj, const struct prov_usage *u)
+static void add_usage(cJSON *obj, const struct canon_usage *u)
 {
   cJSON *us = cJSON_AddObjectToObject(obj, "usage");
 
@@ -233,7 +234,7 @@ int prov_echo_next(struct prov_echo *e, const struct canon_sink *sink)
   return 1;
 }
 
-void prov_echo_usage(const struct prov_echo *e, struct prov_usage *u)
+void prov_echo_usage(const struct prov_echo *e, struct canon_usage *u)
 {
   *u = e->usage;
 }
@@ -298,7 +299,7 @@ static char *input_text(const cJSON *item)
 }
 
 cJSON *prov_echo_embed(const cJSON *body, const char *model,
-                       struct prov_usage *u)
+                       struct canon_usage *u)
 {
   const cJSON *input = cJSON_GetObjectItemCaseSensitive(body, "input");
   const cJSON *dimv = cJSON_GetObjectItemCaseSensitive(body, "dimensions");

@@ -47,7 +47,7 @@ char *prov_echo_complete(struct prov_echo *e);
  */
 int prov_echo_next(struct prov_echo *e, const struct canon_sink *sink);
 
-void prov_echo_usage(const struct prov_echo *e, struct prov_usage *u);
+void prov_echo_usage(const struct prov_echo *e, struct canon_usage *u);
 
 void prov_echo_free(struct prov_echo *e);
 
@@ -61,6 +61,6 @@ int prov_echo_is_embedding_model(const char *model);
  * frees with cJSON_Delete).
  */
 cJSON *prov_echo_embed(const cJSON *body, const char *model,
-                       struct prov_usage *u);
+                       struct canon_usage *u);
 
 #endif

@@ -196,16 +196,16 @@ void prov_openai_map_error(const struct prov *p, int status, const char *body,
   cJSON_Delete(root);
 }
 
-static void read_usage(const cJSON *root, struct prov_usage *u)
+static void read_usage(const cJSON *root, struct canon_usage *u)
 {
   const cJSON *us = cJSON_GetObjectItemCaseSensitive(root, "usage");
-  const cJSON *pt = cJSON_GetObjectItemCaseSensitive(us, "prompt_tokens");
-  const cJSON *ct = cJSON_GetObjectItemCaseSensitive(us, "completion_tokens");
 
-  if(cJSON_IsNumber(pt))
-    u->prompt_tokens = (int64_t)pt->valuedouble;
-  if(cJSON_IsNumber(ct))
-    u->completion_tokens = (int64_t)ct->valuedouble;
+  prov_json_count_into(us, "prompt_tokens", &u->prompt_tokens);
+  prov_json_count_into(us, "completion_tokens", &u->completion_tokens);
+  prov_json_count_into(prov_json_get(us, "prompt_tokens_details"),
+                       "cached_tokens", &u->cached_tokens);
+  prov_json_count_into(prov_json_get(us, "completion_tokens_details"),
+                       "reasoning_tokens", &u->reasoning_tokens);
 }
 
 /* Bring an upstream answer or chunk to OpenAI's shape (providers.md §7):
@@ -270,7 +270,7 @@ static char *print_or_die(const cJSON *root)
 }
 
 int prov_openai_parse_response(const struct prov *p, const char *body,
-                               size_t len, struct prov_usage *u,
+                               size_t len, struct canon_usage *u,
                                char **rewritten, struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
@@ -295,8 +295,7 @@ void prov_openai_stream_init(struct prov_openai_stream *s, const struct prov *p,
   memset(s, 0, sizeof(*s));
   s->prov = p;
   s->client_usage = client_usage;
-  s->usage.prompt_tokens = -1;
-  s->usage.completion_tokens = -1;
+  canon_usage_init(&s->usage);
 }
 
 int prov_openai_stream_event(struct prov_openai_stream *s, const char *data,
@@ -503,18 +502,6 @@ static int oa_build_chat(const struct prov *p, const cJSON *req,
   return rc;
 }
 
-static void usage_from(const cJSON *root, struct canon_usage *u)
-{
-  const cJSON *us = cJSON_GetObjectItemCaseSensitive(root, "usage");
-
-  prov_json_count_into(us, "prompt_tokens", &u->prompt_tokens);
-  prov_json_count_into(us, "completion_tokens", &u->completion_tokens);
-  prov_json_count_into(prov_json_get(us, "prompt_tokens_details"),
-                       "cached_tokens", &u->cached_tokens);
-  prov_json_count_into(prov_json_get(us, "completion_tokens_details"),
-                       "reasoning_tokens", &u->reasoning_tokens);
-}
-
 static int oa_parse_chat(const struct prov *p, const char *body, size_t len,
                          const char *model, const char *id, int64_t created,
                          cJSON **out, struct canon_usage *usage,
@@ -529,7 +516,7 @@ static int oa_parse_chat(const struct prov *p, const char *body, size_t len,
     return SB_EPROTO;
   }
   normalize(p, root);
-  usage_from(root, usage);
+  read_usage(root, usage);
   *out = root;
   return 0;
 }
@@ -662,7 +649,7 @@ static int oa_stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   if(!rc && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "usage"))) {
     struct canon_ev ev = {.type = CANON_EV_USAGE};
     canon_usage_init(&ev.usage);
-    usage_from(root, &ev.usage);
+    read_usage(root, &ev.usage);
     rc = prov_emit(sink, &ev);
   }
   cJSON_Delete(root);

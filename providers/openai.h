@@ -12,6 +12,7 @@
 #include "gateway/apierr.h"
 #include "gateway/buf.h"
 #include "gateway/config.h"
+#include "providers/canon.h"
 #include "providers/provider.h"
 
 #include <cjson/cJSON.h>
@@ -86,14 +87,14 @@ void prov_openai_map_error(const struct prov *p, int status, const char *body,
  * body (caller frees); otherwise NULL and the body passes unchanged.
  */
 int prov_openai_parse_response(const struct prov *p, const char *body,
-                               size_t len, struct prov_usage *u,
+                               size_t len, struct canon_usage *u,
                                char **rewritten, struct api_error *err);
 
 struct prov_openai_stream {
   const struct prov *prov;
   int client_usage; /* the client asked for the usage chunk */
   int done;         /* data: [DONE] seen */
-  struct prov_usage usage;
+  struct canon_usage usage;
 };
 
 void prov_openai_stream_init(struct prov_openai_stream *s, const struct prov *p,

@@ -45,12 +45,6 @@ struct prov_registry {
   int nprovs;
 };
 
-/** Token counts; -1 when the upstream did not report them. */
-struct prov_usage {
-  int64_t prompt_tokens;
-  int64_t completion_tokens;
-};
-
 /** An upstream HTTP request. Every string is owned by the struct. */
 struct prov_http {
   char *url;

@@ -729,10 +729,8 @@ int store_keys_version(const char *path, struct store_keys_watch **conn,
     /* Read-only: a watcher never takes the write lock, so it cannot
      * delay the writer. */
     if(keys_open(path, SQLITE_OPEN_READONLY, &w->db, NULL, 0) ||
-       sqlite3_prepare_v3(w->db,
-                          "SELECT version FROM versions"
-                          " WHERE name = 'api_keys'",
-                          -1, SQLITE_PREPARE_PERSISTENT, &w->read,
+       sqlite3_prepare_v3(w->db, "SELECT sum(version) FROM versions", -1,
+                          SQLITE_PREPARE_PERSISTENT, &w->read,
                           NULL) != SQLITE_OK) {
       store_keys_version_close(w);
       return SB_EDB;
@@ -805,4 +803,115 @@ cJSON *store_key_json(const struct store_key *k, int64_t now_s)
   add_time(o, "revoked_at", k->revoked_at);
   cJSON_AddStringToObject(o, "status", store_key_status(k, now_s));
   return o;
+}
+
+/* ---- prices and spend ---- */
+
+void store_prices_free(struct store_price *p, int n)
+{
+  for(int i = 0; p && i < n; i++)
+    free(p[i].model);
+  free(p);
+}
+
+int store_prices_list(const char *path, struct store_price **out, int *n,
+                      char *err, size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  int rc = begin(path, 0, &db, err, errlen), cap = 0, step;
+
+  *out = NULL;
+  *n = 0;
+  if(rc)
+    return rc;
+  rc = prepare(db,
+               "SELECT model, input_per_mtok, output_per_mtok,"
+               " cached_input_per_mtok FROM prices ORDER BY model",
+               &st, err, errlen);
+  while(!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct store_price *p;
+    if(*n == cap) {
+      cap = cap ? cap * 2 : 64;
+      *out = sb_realloc(*out, sizeof(**out) * (size_t)cap);
+    }
+    p = &(*out)[(*n)++];
+    p->model = column_dup(st, 0);
+    p->input = sqlite3_column_double(st, 1);
+    p->output = sqlite3_column_double(st, 2);
+    p->cached = sqlite3_column_type(st, 3) == SQLITE_NULL
+                    ? -1
+                    : sqlite3_column_double(st, 3);
+  }
+  if(!rc && step != SQLITE_DONE)
+    rc = db_fail(db, "SELECT prices", err, errlen);
+  sqlite3_finalize(st);
+  rc = finish(db, rc, err, errlen);
+  if(rc) {
+    store_prices_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+int store_prices_set(const char *path, const struct store_price *p, char *err,
+                     size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  int rc;
+
+  if(!p->model || !p->model[0] || p->input < 0 || p->output < 0) {
+    sb_errf(err, errlen, "a price needs a model and non-negative prices");
+    return SB_EINVAL;
+  }
+  rc = begin(path, 1, &db, err, errlen);
+  if(rc)
+    return rc;
+  rc = prepare(db,
+               "INSERT OR REPLACE INTO prices(model, input_per_mtok,"
+               " output_per_mtok, cached_input_per_mtok, updated_at)"
+               " VALUES(?1, ?2, ?3, ?4, ?5)",
+               &st, err, errlen);
+  if(!rc) {
+    sqlite3_bind_text(st, 1, p->model, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 2, p->input);
+    sqlite3_bind_double(st, 3, p->output);
+    if(p->cached >= 0)
+      sqlite3_bind_double(st, 4, p->cached);
+    else
+      sqlite3_bind_null(st, 4);
+    sqlite3_bind_int64(st, 5, sb_now_ms() / 1000);
+    if(sqlite3_step(st) != SQLITE_DONE)
+      rc = db_fail(db, "INSERT prices", err, errlen);
+  }
+  sqlite3_finalize(st);
+  return finish(db, rc, err, errlen);
+}
+
+int store_key_spend(const char *path, const char *key_id, int64_t since_ms,
+                    double *usd, char *err, size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  int rc = begin(path, 0, &db, err, errlen);
+
+  *usd = 0;
+  if(rc)
+    return rc;
+  rc = prepare(db,
+               "SELECT total(cost_usd) FROM requests"
+               " WHERE key_id = ?1 AND ts_ms >= ?2",
+               &st, err, errlen);
+  if(!rc) {
+    sqlite3_bind_text(st, 1, key_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, since_ms);
+    if(sqlite3_step(st) == SQLITE_ROW)
+      *usd = sqlite3_column_double(st, 0);
+    else
+      rc = db_fail(db, "SELECT spend", err, errlen);
+  }
+  sqlite3_finalize(st);
+  return finish(db, rc, err, errlen);
 }

@@ -139,7 +139,8 @@ int store_keys_update(const char *path, const struct store_key *k, char *err,
                       size_t errlen);
 
 /**
- * A number that changes whenever the api_keys table may have changed,
+ * A number that changes whenever the api_keys or prices tables (any
+ * table with a counter in `versions`) may have changed,
  * from this process or another: lets a gateway reload its keys only when
  * needed. It is a counter in table `versions` that triggers on api_keys
  * increment, so request records and other writes leave it alone.
@@ -152,5 +153,29 @@ struct store_keys_watch;
 int store_keys_version(const char *path, struct store_keys_watch **conn,
                        int64_t *version);
 void store_keys_version_close(struct store_keys_watch *conn);
+
+/* ---- prices (table `prices`) and spend ---- */
+
+/** A price per million tokens, USD. */
+struct store_price {
+  char *model;   /* "provider/model" or an upstream model name */
+  double input;  /* prompt tokens (cached ones excepted) */
+  double output; /* completion tokens (reasoning included) */
+  double cached; /* cached prompt tokens; < 0: the input price */
+};
+
+void store_prices_free(struct store_price *p, int n);
+
+/** Every price. Blocking, like the key functions. 0 or SB_EDB. */
+int store_prices_list(const char *path, struct store_price **out, int *n,
+                      char *err, size_t errlen);
+
+/** Insert or replace a price. 0, SB_EINVAL, or SB_EDB. */
+int store_prices_set(const char *path, const struct store_price *p, char *err,
+                     size_t errlen);
+
+/** What key_id spent (sum of recorded costs) since since_ms. 0 or SB_EDB. */
+int store_key_spend(const char *path, const char *key_id, int64_t since_ms,
+                    double *usd, char *err, size_t errlen);
 
 #endif

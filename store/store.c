@@ -30,8 +30,10 @@
 #define STORE_INSERT_SQL                                                       \
   "INSERT INTO requests(ts_ms, request_id, api, model, provider,"              \
   " upstream_model, stream, status, error_type, prompt_tokens,"                \
-  " completion_tokens, ttfb_ms, latency_ms, key_id)"                           \
-  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+  " completion_tokens, ttfb_ms, latency_ms, key_id, cached_tokens,"            \
+  " reasoning_tokens, cost_usd, unpriced)"                                     \
+  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"  \
+  " ?16, ?17, ?18)"
 
 enum store_item_kind {
   STORE_ITEM_USAGE,           /* rec: struct store_usage */
@@ -424,6 +426,13 @@ static int insert_one(struct store *st, const struct store_usage *r)
   bind_opt_int(ins, 12, r->ttfb_ms);
   sqlite3_bind_int64(ins, 13, r->latency_ms);
   bind_text(ins, 14, r->key_id);
+  bind_opt_int(ins, 15, r->cached_tokens);
+  bind_opt_int(ins, 16, r->reasoning_tokens);
+  if(r->cost_usd >= 0)
+    sqlite3_bind_double(ins, 17, r->cost_usd);
+  else
+    sqlite3_bind_null(ins, 17);
+  sqlite3_bind_int(ins, 18, r->unpriced ? 1 : 0);
   rc = sqlite3_step(ins);
   sqlite3_reset(ins);
   sqlite3_clear_bindings(ins);

@@ -33,7 +33,11 @@ struct store_usage {
   int64_t completion_tokens; /* -1 when unknown */
   int64_t ttfb_ms;           /* -1 when nothing was sent */
   int64_t latency_ms;
-  char *key_id; /* the gateway key's id, or NULL */
+  char *key_id;             /* the gateway key's id, or NULL */
+  int64_t cached_tokens;    /* -1 when unknown; part of prompt_tokens */
+  int64_t reasoning_tokens; /* -1 when unknown; part of completion_tokens */
+  double cost_usd;          /* < 0: unknown (NULL) */
+  int unpriced;             /* tokens were used, but the model has no price */
 };
 
 struct store_options {

@@ -430,12 +430,12 @@ function promptTokens(body) {
   return n;
 }
 
-function makeUsage(prompt, completion) {
+function makeUsage(prompt, completion, cached = 0) {
   return {
     prompt_tokens: prompt,
     completion_tokens: completion,
     total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
     completion_tokens_details: {
       reasoning_tokens: 0, audio_tokens: 0,
       accepted_prediction_tokens: 0, rejected_prediction_tokens: 0,
@@ -678,6 +678,21 @@ export async function startOpenAIEmulator(opts = {}) {
     };
   }
 
+  // OpenAI's automatic prompt caching: a prompt of 1024 tokens or more whose
+  // messages were sent before is served from cache in 128-token steps.
+  // Decided once per request (a request may compute its usage twice).
+  const seenPrompts = new Set();
+  const cachedOf = new WeakMap();
+  function usageFor(body, completion) {
+    const prompt = promptTokens(body);
+    if (!cachedOf.has(body)) {
+      const key = JSON.stringify(body.messages);
+      cachedOf.set(body, prompt >= 1024 && seenPrompts.has(key) ? Math.floor(prompt / 128) * 128 : 0);
+      seenPrompts.add(key);
+    }
+    return makeUsage(prompt, completion, cachedOf.get(body));
+  }
+
   function planAnswer(body) {
     const n = body.n || 1;
     const calls = chooseToolCalls(body);
@@ -691,7 +706,7 @@ export async function startOpenAIEmulator(opts = {}) {
           : { function: { name: t.function.name, arguments: toolArguments(t, text) } }),
       }));
       const completion = toolCalls.reduce((a, tc) => a + countWords(tc.type === 'custom' ? tc.custom.input : tc.function.arguments) + 1, 0);
-      return { n, toolCalls, finish: 'tool_calls', usage: makeUsage(promptTokens(body), completion * n) };
+      return { n, toolCalls, finish: 'tool_calls', usage: usageFor(body, completion * n) };
     }
     let frags = fragments(`You said: ${text}`);
     let finish = 'stop';
@@ -719,7 +734,7 @@ export async function startOpenAIEmulator(opts = {}) {
       frags = frags.slice(0, 1);
       finish = 'content_filter';
     }
-    return { n, frags, content: frags.join(''), finish, usage: makeUsage(promptTokens(body), frags.length * n) };
+    return { n, frags, content: frags.join(''), finish, usage: usageFor(body, frags.length * n) };
   }
 
   function completionBody(body, id, created, plan) {
@@ -887,7 +902,7 @@ export async function startOpenAIEmulator(opts = {}) {
         const content = bigContent(bigStreamBytes);
         const big = completionBody(body, id, created, {
           ...plan, content, frags: [content], finish: 'stop',
-          usage: makeUsage(promptTokens(body), countWords(content)),
+          usage: usageFor(body, countWords(content)),
         });
         return sendJson(req, res, 200, big, {}, record);
       }
@@ -905,7 +920,7 @@ export async function startOpenAIEmulator(opts = {}) {
         await w.data(chunk(choice({ content: `${i ? ' ' : ''}s${i + 1}` })));
       }
       await w.data(chunk(choice({}, 'stop')));
-      if (includeUsage) await w.data(chunk([], makeUsage(promptTokens(body), SLOW_CHUNKS)));
+      if (includeUsage) await w.data(chunk([], usageFor(body, SLOW_CHUNKS)));
       await w.data('[DONE]');
       return w.end();
     }
@@ -928,7 +943,7 @@ export async function startOpenAIEmulator(opts = {}) {
         await w.data(chunk(choice({ content: piece })));
       }
       await w.data(chunk(choice({}, 'stop')));
-      if (includeUsage) await w.data(chunk([], makeUsage(promptTokens(body), words)));
+      if (includeUsage) await w.data(chunk([], usageFor(body, words)));
       await w.data('[DONE]');
       return w.end();
     }

@@ -30,7 +30,7 @@ static void test_echo_complete(void **state)
             "{\"role\":\"user\",\"content\":\"hello there world\"}]}");
   struct prov_echo *e;
   struct api_error err;
-  struct prov_usage u;
+  struct canon_usage u;
   char *json;
   cJSON *res;
 
@@ -414,7 +414,7 @@ static void test_normalize_answers(void **state)
   cJSON *opts = parse("{\"reasoning_field\":\"reasoning\"}");
   struct prov_openai_stream s;
   struct api_error e;
-  struct prov_usage u = {-1, -1};
+  struct canon_usage u = {-1, -1, -1, -1};
   struct buf out;
   char err[64], *fixed;
   static const char chunk[] =
