@@ -20,7 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum admin_op { OP_LIST, OP_CREATE, OP_GET, OP_EDIT, OP_REVOKE };
+enum admin_op {
+  OP_LIST,
+  OP_CREATE,
+  OP_GET,
+  OP_EDIT,
+  OP_REVOKE,
+  OP_PRICES,    /* GET /admin/v1/prices */
+  OP_PRICE_SET, /* POST /admin/v1/prices */
+};
 
 struct admin_job {
   enum admin_op op;
@@ -32,6 +40,9 @@ struct admin_job {
   char secret[STORE_KEY_SECRET_MAX];
   struct store_key *keys; /* result */
   int nkeys;
+  struct store_price price;   /* OP_PRICE_SET */
+  struct store_price *prices; /* OP_PRICES result */
+  int nprices;
   int rc;
   char err[256];
 };
@@ -49,6 +60,8 @@ struct admin_job {
 static void job_free(struct admin_job *j)
 {
   store_keys_free(j->keys, j->nkeys);
+  store_prices_free(j->prices, j->nprices);
+  free(j->price.model);
   free(j->key.name);
   for(int i = 0; i < j->key.nmodels; i++)
     free(j->key.models[i]);
@@ -121,6 +134,17 @@ static void job_work(void *ud)
   struct store_key *k, *created = NULL;
 
   switch(j->op) {
+  case OP_PRICE_SET:
+    j->rc = store_prices_set(j->db, &j->price, j->err, sizeof(j->err));
+    if(j->rc)
+      return;
+    auth_reload(j->auth);
+    /* answer with the whole table */
+    __attribute__((fallthrough));
+  case OP_PRICES:
+    j->rc = store_prices_list(j->db, &j->prices, &j->nprices, j->err,
+                              sizeof(j->err));
+    return;
   case OP_CREATE:
     j->rc = store_keys_create(j->db, &j->key, j->secret, &created, j->err,
                               sizeof(j->err));
@@ -187,6 +211,23 @@ static void job_done(struct req *r, void *ud)
     api_error_set(&err, 503, "server_error", "store_unavailable", NULL,
                   "The key store is not available: %s", j->err);
     req_respond_error(r, &err);
+  } else if(j->op == OP_PRICES || j->op == OP_PRICE_SET) {
+    cJSON *o = cJSON_CreateObject(), *data;
+    cJSON_AddStringToObject(o, "object", "list");
+    data = cJSON_AddArrayToObject(o, "data");
+    for(int i = 0; i < j->nprices; i++) {
+      const struct store_price *p = &j->prices[i];
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddStringToObject(e, "model", p->model);
+      cJSON_AddNumberToObject(e, "input_per_mtok", p->input);
+      cJSON_AddNumberToObject(e, "output_per_mtok", p->output);
+      if(p->cached >= 0)
+        cJSON_AddNumberToObject(e, "cached_input_per_mtok", p->cached);
+      else
+        cJSON_AddNullToObject(e, "cached_input_per_mtok");
+      cJSON_AddItemToArray(data, e);
+    }
+    respond(r, 200, o);
   } else if(j->op == OP_LIST) {
     cJSON *o = cJSON_CreateObject(), *data;
     cJSON_AddStringToObject(o, "object", "list");
@@ -319,6 +360,79 @@ static int parse_body(struct admin_job *j, const cJSON *body,
   if(j->op == OP_CREATE && !k->name)
     return bad(err, "name", "a key needs a name.");
   return 0;
+}
+
+/* A price body: {model, input_per_mtok, output_per_mtok,
+ * cached_input_per_mtok?}. */
+static int parse_price(struct admin_job *j, const cJSON *body,
+                       struct api_error *err)
+{
+  static const char *const num[] = {"input_per_mtok", "output_per_mtok",
+                                    "cached_input_per_mtok"};
+  double *slot[] = {&j->price.input, &j->price.output, &j->price.cached};
+  const cJSON *v;
+
+  j->price.cached = -1;
+  cJSON_ArrayForEach(v, body)
+  {
+    size_t i;
+    if(!strcmp(v->string, "model")) {
+      if(!cJSON_IsString(v) || !v->valuestring[0])
+        return bad(err, "model", "expected a non-empty string.");
+      free(j->price.model);
+      j->price.model = sb_strdup(v->valuestring);
+      continue;
+    }
+    for(i = 0; i < SB_ARRAY_LEN(num); i++)
+      if(!strcmp(v->string, num[i]))
+        break;
+    if(i == SB_ARRAY_LEN(num)) {
+      api_error_set(err, 400, "invalid_request_error", "unknown_parameter",
+                    v->string, "Unknown parameter: '%s'.", v->string);
+      return SB_EINVAL;
+    }
+    if(i == 2 && cJSON_IsNull(v))
+      continue;
+    if(!cJSON_IsNumber(v) || v->valuedouble < 0)
+      return bad(err, num[i],
+                 "expected a non-negative number (USD per "
+                 "million tokens).");
+    *slot[i] = v->valuedouble;
+  }
+  if(!j->price.model)
+    return bad(err, "model", "a price needs a model.");
+  if(!cJSON_HasObjectItem(body, "input_per_mtok") ||
+     !cJSON_HasObjectItem(body, "output_per_mtok"))
+    return bad(err, "input_per_mtok",
+               "input_per_mtok and output_per_mtok are required.");
+  return 0;
+}
+
+void admin_prices(struct req *r)
+{
+  struct admin_job *j = sb_calloc(1, sizeof(*j));
+  struct api_error err;
+
+  j->db = r->gw->cfg->database;
+  j->auth = r->gw->auth;
+  j->op = r->method == LWSHUMETH_POST ? OP_PRICE_SET : OP_PRICES;
+  if(j->op == OP_PRICE_SET) {
+    cJSON *body = chat_parse_body(r);
+    if(!body || parse_price(j, body, &err)) {
+      if(body)
+        req_respond_error(r, &err);
+      cJSON_Delete(body);
+      job_free(j);
+      return;
+    }
+    cJSON_Delete(body);
+  }
+  if(req_offload(r, job_work, job_done, j)) {
+    job_free(j);
+    api_error_set(&err, 500, "server_error", "internal_error", NULL,
+                  "Could not reach the price table.");
+    req_respond_error(r, &err);
+  }
 }
 
 void admin_keys(struct req *r)

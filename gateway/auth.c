@@ -1,5 +1,6 @@
 #include "gateway/auth.h"
 #include "gateway/sb.h"
+#include "providers/canon.h"
 
 #include <fnmatch.h>
 #include <openssl/crypto.h>
@@ -15,15 +16,21 @@
 struct snapshot {
   struct store_key *keys;
   int n;
+  struct store_price *prices; /* sorted by model */
+  int nprices;
 };
 
 /* Per-key rate-limit state, kept across reloads (by key id). */
 struct limiter {
   char id[40];
-  double req;     /* request bucket: tokens left */
-  double tok;     /* token bucket: may go negative after a big answer */
-  int64_t last;   /* ms of the last refill */
-  int64_t flight; /* requests in flight */
+  double req;           /* request bucket: tokens left */
+  double tok;           /* token bucket: may go negative after a big answer */
+  int64_t last;         /* ms of the last refill */
+  int64_t flight;       /* requests in flight */
+  int spend_loaded;     /* spent holds the period's recorded spend */
+  int64_t period_start; /* ms: start of the budget period spent is for */
+  double spent;         /* USD settled in the period */
+  double reserved;      /* USD held by requests in flight */
   struct limiter *next;
 };
 
@@ -54,27 +61,100 @@ static int by_hash(const void *a, const void *b)
                 ((const struct store_key *)b)->hash, STORE_KEY_HASH_LEN);
 }
 
+static int by_model(const void *a, const void *b)
+{
+  return strcmp(((const struct store_price *)a)->model,
+                ((const struct store_price *)b)->model);
+}
+
+/* Start (ms) of the budget period containing now_ms, UTC. */
+static int64_t period_start(enum store_key_period p, int64_t now_ms)
+{
+  time_t t = (time_t)(now_ms / 1000);
+  struct tm tm;
+
+  if(p == STORE_PERIOD_TOTAL || p == STORE_PERIOD_NONE)
+    return 0;
+  gmtime_r(&t, &tm);
+  tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+  if(p == STORE_PERIOD_WEEKLY)
+    tm.tm_mday -= (tm.tm_wday + 6) % 7; /* back to Monday */
+  else if(p == STORE_PERIOD_MONTHLY)
+    tm.tm_mday = 1;
+  return (int64_t)timegm(&tm) * 1000;
+}
+
+static struct limiter *limiter_of(struct auth *a, const struct store_key *k,
+                                  int64_t now);
+
+/* Budgeted keys start from what the database says they spent in the
+ * current period; after that the in-memory figure is the truth (the
+ * database lags by the writer's queue). Blocking: reload context only. */
+static void load_spend(struct auth *a, const struct snapshot *snap)
+{
+  int64_t now = sb_now_ms();
+
+  for(int i = 0; i < snap->n; i++) {
+    const struct store_key *k = &snap->keys[i];
+    struct limiter *l;
+    int64_t start;
+    double usd = 0;
+    char err[256];
+
+    if(k->budget_usd < 0)
+      continue;
+    pthread_mutex_lock(&a->lim_mu);
+    l = limiter_of(a, k, now);
+    if(l->spend_loaded) {
+      pthread_mutex_unlock(&a->lim_mu);
+      continue;
+    }
+    pthread_mutex_unlock(&a->lim_mu);
+    start = period_start(k->budget_period, now);
+    if(store_key_spend(a->path, k->id, start, &usd, err, sizeof(err))) {
+      fprintf(stderr, "switchboard: auth: spend of %s: %s\n", k->id, err);
+      continue; /* tried again on the next reload */
+    }
+    pthread_mutex_lock(&a->lim_mu);
+    if(!l->spend_loaded) {
+      l->spend_loaded = 1;
+      l->period_start = start;
+      l->spent += usd;
+    }
+    pthread_mutex_unlock(&a->lim_mu);
+  }
+}
+
 int auth_reload(struct auth *a)
 {
   struct snapshot fresh, old;
   char err[256];
   int rc;
 
+  memset(&fresh, 0, sizeof(fresh));
   pthread_mutex_lock(&a->reload_mu);
   rc = store_keys_list(a->path, &fresh.keys, &fresh.n, err, sizeof(err));
+  if(!rc)
+    rc = store_prices_list(a->path, &fresh.prices, &fresh.nprices, err,
+                           sizeof(err));
   if(rc) {
     pthread_mutex_unlock(&a->reload_mu);
+    store_keys_free(fresh.keys, fresh.n);
     fprintf(stderr, "switchboard: auth: cannot load keys: %s\n", err);
     return rc;
   }
   if(fresh.n) /* qsort's base must not be NULL, even for no element */
     qsort(fresh.keys, (size_t)fresh.n, sizeof(*fresh.keys), by_hash);
+  if(fresh.nprices)
+    qsort(fresh.prices, (size_t)fresh.nprices, sizeof(*fresh.prices), by_model);
+  load_spend(a, &fresh);
   pthread_rwlock_wrlock(&a->lock);
   old = a->snap;
   a->snap = fresh;
   pthread_rwlock_unlock(&a->lock);
   pthread_mutex_unlock(&a->reload_mu);
   store_keys_free(old.keys, old.n);
+  store_prices_free(old.prices, old.nprices);
   return 0;
 }
 
@@ -153,6 +233,7 @@ void auth_close(struct auth *a)
   }
   store_keys_version_close(a->watch);
   store_keys_free(a->snap.keys, a->snap.n);
+  store_prices_free(a->snap.prices, a->snap.nprices);
   for(l = a->limiters; l; l = next) {
     next = l->next;
     free(l);
@@ -275,6 +356,7 @@ int auth_admit(struct auth *a, const char *secret, int64_t now_ms,
   int rc = 0;
 
   memset(g, 0, sizeof(*g));
+  g->budget_usd = -1;
   g->rpm_limit = g->rpm_remaining = g->tpm_limit = g->tpm_remaining = -1;
   if(!secret || !*secret) {
     deny(err, 401, "invalid_request_error", "missing_api_key",
@@ -312,6 +394,8 @@ int auth_admit(struct auth *a, const char *secret, int64_t now_ms,
   } else {
     snprintf(g->key_id, sizeof(g->key_id), "%s", k->id);
     snprintf(g->name, sizeof(g->name), "%s", k->name);
+    g->budget_usd = k->budget_usd;
+    g->budget_period = k->budget_period;
     g->admin = k->role == STORE_KEY_ADMIN;
     if(k->nmodels) {
       g->models = sb_calloc((size_t)k->nmodels, sizeof(char *));
@@ -348,8 +432,11 @@ int auth_model_allowed(const struct auth_grant *g, const char *model,
   return SB_EINVAL;
 }
 
-void auth_release(struct auth *a, struct auth_grant *g, int64_t tokens)
+void auth_release(struct auth *a, struct auth_grant *g,
+                  const struct canon_usage *u, double cost)
 {
+  int64_t tokens = (u->prompt_tokens > 0 ? u->prompt_tokens : 0) +
+                   (u->completion_tokens > 0 ? u->completion_tokens : 0);
   struct limiter *l;
 
   if(g->in_flight) {
@@ -357,16 +444,112 @@ void auth_release(struct auth *a, struct auth_grant *g, int64_t tokens)
     for(l = a->limiters; l; l = l->next)
       if(!strcmp(l->id, g->key_id)) {
         l->flight--;
-        if(tokens > 0)
-          l->tok -= (double)tokens;
+        l->tok -= (double)tokens;
+        /* Settle: the hold goes, the actual cost stays. A request that
+         * failed before any usage costs nothing. */
+        l->reserved -= g->reserved;
+        if(l->reserved < 0)
+          l->reserved = 0;
+        if(cost > 0)
+          l->spent += cost;
         break;
       }
     pthread_mutex_unlock(&a->lim_mu);
     g->in_flight = 0;
+    g->reserved = 0;
   }
   for(int i = 0; i < g->nmodels; i++)
     free(g->models[i]);
   free(g->models);
   g->models = NULL;
   g->nmodels = 0;
+}
+
+int auth_price(struct auth *a, const char *provider, const char *model,
+               struct auth_price *out)
+{
+  char full[256];
+  const char *names[2] = {full, model};
+  int found = 0;
+
+  snprintf(full, sizeof(full), "%s/%s", provider, model);
+  pthread_rwlock_rdlock(&a->lock);
+  for(int i = 0; i < 2 && !found && a->snap.nprices; i++) {
+    struct store_price probe = {.model = (char *)names[i]};
+    const struct store_price *p =
+        bsearch(&probe, a->snap.prices, (size_t)a->snap.nprices,
+                sizeof(*a->snap.prices), by_model);
+    if(p) {
+      out->input = p->input;
+      out->output = p->output;
+      out->cached = p->cached >= 0 ? p->cached : p->input;
+      found = 1;
+    }
+  }
+  pthread_rwlock_unlock(&a->lock);
+  return found ? 0 : SB_ENOTFOUND;
+}
+
+double auth_cost(const struct auth_price *p, const struct canon_usage *u)
+{
+  int64_t prompt = u->prompt_tokens > 0 ? u->prompt_tokens : 0;
+  int64_t cached = u->cached_tokens > 0 ? u->cached_tokens : 0;
+  int64_t out = u->completion_tokens > 0 ? u->completion_tokens : 0;
+
+  if(cached > prompt)
+    cached = prompt;
+  return ((double)(prompt - cached) * p->input + (double)cached * p->cached +
+          (double)out * p->output) /
+         1e6;
+}
+
+int auth_reserve(struct auth *a, struct auth_grant *g, const char *provider,
+                 const char *model, int64_t prompt_tokens, int64_t max_output,
+                 int64_t now_ms, struct api_error *err)
+{
+  struct auth_price price;
+  struct limiter *l;
+  double hold;
+  int rc = 0;
+
+  if(!g->in_flight || g->budget_usd < 0)
+    return 0;
+  if(auth_price(a, provider, model, &price)) {
+    api_error_set(err, 403, "permission_error", "model_not_priced", "model",
+                  "Key '%s' has a budget, and the model '%s/%s' has no "
+                  "price to charge it against; add one to the price table.",
+                  g->name, provider, model);
+    return SB_EINVAL;
+  }
+  /* The worst case: every prompt token uncached, every allowed output
+   * token used. */
+  hold = ((double)prompt_tokens * price.input +
+          (double)max_output * price.output) /
+         1e6;
+  pthread_mutex_lock(&a->lim_mu);
+  for(l = a->limiters; l; l = l->next)
+    if(!strcmp(l->id, g->key_id))
+      break;
+  if(l) {
+    int64_t start = period_start(g->budget_period, now_ms);
+    if(start != l->period_start) {
+      /* A new period: what was spent before no longer counts. */
+      l->period_start = start;
+      l->spent = 0;
+    }
+    if(l->spent + l->reserved + hold > g->budget_usd) {
+      api_error_set(err, 429, "insufficient_quota", "insufficient_quota", NULL,
+                    "Key '%s' is over its %s budget of $%.2f: $%.4f spent, "
+                    "$%.4f held by requests in flight, this request may "
+                    "cost up to $%.4f.",
+                    g->name, store_key_period_name(g->budget_period),
+                    g->budget_usd, l->spent, l->reserved, hold);
+      rc = SB_EAGAIN;
+    } else {
+      l->reserved += hold;
+      g->reserved = hold;
+    }
+  }
+  pthread_mutex_unlock(&a->lim_mu);
+  return rc;
 }

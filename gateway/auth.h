@@ -17,6 +17,7 @@
 #define SB_GATEWAY_AUTH_H
 
 #include "gateway/apierr.h"
+#include "providers/canon.h"
 #include "store/keys.h"
 
 #include <stddef.h>
@@ -54,6 +55,14 @@ struct auth_grant {
   int nmodels;
   /* For x-ratelimit-* headers: limit and remaining, -1 when unlimited. */
   int64_t rpm_limit, rpm_remaining, tpm_limit, tpm_remaining;
+  double budget_usd; /* < 0: none */
+  enum store_key_period budget_period;
+  double reserved; /* USD held for this request (auth_reserve) */
+};
+
+/** A price per million tokens, USD, cached filled in. */
+struct auth_price {
+  double input, output, cached;
 };
 
 /**
@@ -73,7 +82,31 @@ int auth_admit(struct auth *a, const char *secret, int64_t now_ms,
 int auth_model_allowed(const struct auth_grant *grant, const char *model,
                        struct api_error *err);
 
-/** The request is over: tokens it used count against the key's tpm. */
-void auth_release(struct auth *a, struct auth_grant *grant, int64_t tokens);
+/**
+ * Budgets that concurrency cannot overspend: before dispatch, hold the
+ * worst case (prompt_tokens uncached plus max_output tokens at the
+ * model's price) against the key's budget for its period; 429
+ * insufficient_quota when spent + held + this would pass it, 403 when the
+ * key has a budget and the model no price. A no-op for keys without a
+ * budget. auth_release() settles.
+ */
+int auth_reserve(struct auth *a, struct auth_grant *grant, const char *provider,
+                 const char *model, int64_t prompt_tokens, int64_t max_output,
+                 int64_t now_ms, struct api_error *err);
+
+/**
+ * The request is over: its tokens count against the key's tpm, its hold
+ * is released and its actual cost (< 0: unknown) is spent.
+ */
+void auth_release(struct auth *a, struct auth_grant *grant,
+                  const struct canon_usage *u, double cost);
+
+/** The price of model at provider: "provider/model" first, then the bare
+ * upstream name. 0, or SB_ENOTFOUND. */
+int auth_price(struct auth *a, const char *provider, const char *model,
+               struct auth_price *out);
+
+/** USD for usage at price (cached prompt tokens at the cached price). */
+double auth_cost(const struct auth_price *p, const struct canon_usage *u);
 
 #endif

@@ -98,8 +98,7 @@ static void serve_echo(struct req *r, const cJSON *body)
 
 static void take_usage(struct req *r, const struct canon_usage *u)
 {
-  r->usage.prompt_tokens = u->prompt_tokens;
-  r->usage.completion_tokens = u->completion_tokens;
+  r->usage = *u;
 }
 
 /* Canonical events from an adapter (or echo), rendered for the client;
@@ -671,6 +670,32 @@ cJSON *chat_parse_body(struct req *r)
   return body;
 }
 
+/* Output tokens a request may use when it does not say: what a budget
+ * holds for it. */
+#define DEFAULT_MAX_OUTPUT 4096
+
+/* Hold the request's worst-case cost against its key's budget. The
+ * prompt is estimated from the body's size (a token is rarely under
+ * three bytes of JSON); the output bound is the client's own limit in
+ * whichever API it speaks. */
+static int reserve(struct req *r, const cJSON *body, struct api_error *err)
+{
+  static const char *const limits[] = {"max_completion_tokens", "max_tokens",
+                                       "max_output_tokens"};
+  int64_t max_out = DEFAULT_MAX_OUTPUT;
+
+  for(size_t i = 0; i < SB_ARRAY_LEN(limits); i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, limits[i]);
+    if(cJSON_IsNumber(v) && v->valuedouble >= 1) {
+      max_out = (int64_t)v->valuedouble;
+      break;
+    }
+  }
+  return auth_reserve(r->gw->auth, &r->grant, r->prov->name, r->upstream_model,
+                      (int64_t)(r->body.len / 3) + 1, max_out, sb_now_ms(),
+                      err);
+}
+
 int chat_route(struct req *r, const cJSON *body,
                int (*check)(const cJSON *, struct api_error *))
 {
@@ -693,7 +718,7 @@ int chat_route(struct req *r, const cJSON *body,
     char *id = sb_asprintf("%s/%s", r->prov->name, r->upstream_model);
     int rc = auth_model_allowed(&r->grant, id, &err);
     free(id);
-    if(rc) {
+    if(rc || reserve(r, body, &err)) {
       req_respond_error(r, &err);
       return -1;
     }

@@ -462,8 +462,7 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
   r->t0_us = sb_mono_us();
   r->ts_ms = sb_now_ms();
   r->ttfb_us = -1;
-  r->usage.prompt_tokens = -1;
-  r->usage.completion_tokens = -1;
+  canon_usage_init(&r->usage);
   buf_init(&r->body, cfg->limits.max_body_bytes);
   buf_init(&r->out, cfg->limits.max_response_bytes + REQ_OUT_HIGH_WM);
   buf_init(&r->upbody, cfg->limits.max_response_bytes);
@@ -481,6 +480,22 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
   r->authorization = hdr_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
   capture_forwarded(r);
   return r;
+}
+
+/* What the request cost: from the usage at the model's price. A model
+ * without a price is flagged, never priced as zero. */
+static void price_request(struct req *r)
+{
+  struct auth_price p;
+
+  r->cost_usd = -1;
+  if(!r->prov || !r->upstream_model ||
+     (r->usage.prompt_tokens <= 0 && r->usage.completion_tokens <= 0))
+    return;
+  if(auth_price(r->gw->auth, r->prov->name, r->upstream_model, &p))
+    r->unpriced = 1;
+  else
+    r->cost_usd = auth_cost(&p, &r->usage);
 }
 
 static void req_record(struct req *r)
@@ -523,6 +538,10 @@ static void req_record(struct req *r)
   rec->latency_ms = (now - r->t0_us) / 1000;
   rec->key_id =
       r->granted && r->grant.key_id[0] ? sb_strdup(r->grant.key_id) : NULL;
+  rec->cached_tokens = r->usage.cached_tokens;
+  rec->reasoning_tokens = r->usage.reasoning_tokens;
+  rec->cost_usd = r->cost_usd;
+  rec->unpriced = r->unpriced;
   store_usage_submit(gw->store, rec);
 }
 
@@ -531,13 +550,10 @@ static void req_destroy(struct req *r)
   if(r->offload)
     r->offload->r = NULL;
   chat_release(r);
+  price_request(r);
   req_record(r);
-  if(r->granted) {
-    int64_t t =
-        (r->usage.prompt_tokens > 0 ? r->usage.prompt_tokens : 0) +
-        (r->usage.completion_tokens > 0 ? r->usage.completion_tokens : 0);
-    auth_release(r->gw->auth, &r->grant, t);
-  }
+  if(r->granted)
+    auth_release(r->gw->auth, &r->grant, &r->usage, r->cost_usd);
   worker_request_done(r->w);
   free(r->path);
   free(r->cors_origin);
@@ -607,6 +623,8 @@ static const struct route routes[] = {
      responses_item, "responses", REQ_IN_RESPONSES, GUARD_KEY},
     {"/admin/v1/keys", 0, M_GET | M_POST, "GET, HEAD, POST, OPTIONS",
      admin_keys, NULL, REQ_IN_CHAT, GUARD_ADMIN},
+    {"/admin/v1/prices", 0, M_GET | M_POST, "GET, HEAD, POST, OPTIONS",
+     admin_prices, NULL, REQ_IN_CHAT, GUARD_ADMIN},
     {"/admin/v1/keys/", 1, M_GET | M_POST | M_DELETE,
      "GET, HEAD, POST, DELETE, OPTIONS", admin_keys, NULL, REQ_IN_CHAT,
      GUARD_ADMIN},

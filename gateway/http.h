@@ -130,7 +130,9 @@ struct req {
   cJSON *embed_req; /* embeddings through an adapter: the request */
   int embed_base64; /* the client asked for base64 vectors */
   struct echo_pacer *pacer;
-  struct prov_usage usage;
+  struct canon_usage usage;
+  double cost_usd; /* < 0: unknown */
+  int unpriced;
   char error_type[48];
 };
 
@@ -205,6 +207,9 @@ void chat_handle(struct req *r);
 /** /admin/v1/keys[/{id}] (gateway/admin.c): list, create, get, edit,
  * revoke. */
 void admin_keys(struct req *r);
+
+/** /admin/v1/prices (gateway/admin.c): GET the table, POST one price. */
+void admin_prices(struct req *r);
 
 /** POST /v1/messages and /v1/messages/count_tokens (gateway/messages.c). */
 void messages_handle(struct req *r);
