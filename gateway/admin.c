@@ -15,6 +15,7 @@
 #include "gateway/auth.h"
 #include "gateway/http.h"
 #include "gateway/sb.h"
+#include "router/routes.h"
 #include "store/keys.h"
 
 #include <stdlib.h>
@@ -26,8 +27,11 @@ enum admin_op {
   OP_GET,
   OP_EDIT,
   OP_REVOKE,
-  OP_PRICES,    /* GET /admin/v1/prices */
-  OP_PRICE_SET, /* POST /admin/v1/prices */
+  OP_PRICES,     /* GET /admin/v1/prices */
+  OP_PRICE_SET,  /* POST /admin/v1/prices */
+  OP_ROUTES,     /* GET /admin/v1/routes */
+  OP_ROUTE_SET,  /* POST /admin/v1/routes */
+  OP_ROUTE_DROP, /* DELETE /admin/v1/routes/{name} */
 };
 
 struct admin_job {
@@ -43,6 +47,9 @@ struct admin_job {
   struct store_price price;   /* OP_PRICE_SET */
   struct store_price *prices; /* OP_PRICES result */
   int nprices;
+  char *route_def;                /* OP_ROUTE_SET: the definition (JSON text) */
+  struct store_route_row *routes; /* OP_ROUTES result */
+  int nroutes;
   int rc;
   char err[256];
 };
@@ -62,6 +69,8 @@ static void job_free(struct admin_job *j)
   store_keys_free(j->keys, j->nkeys);
   store_prices_free(j->prices, j->nprices);
   free(j->price.model);
+  store_routes_free(j->routes, j->nroutes);
+  free(j->route_def);
   free(j->key.name);
   for(int i = 0; i < j->key.nmodels; i++)
     free(j->key.models[i]);
@@ -134,6 +143,21 @@ static void job_work(void *ud)
   struct store_key *k, *created = NULL;
 
   switch(j->op) {
+  case OP_ROUTE_SET:
+  case OP_ROUTE_DROP:
+    j->rc = j->op == OP_ROUTE_SET
+                ? store_routes_set(j->db, j->id, j->route_def, 0, j->err,
+                                   sizeof(j->err))
+                : store_routes_delete(j->db, j->id, j->err, sizeof(j->err));
+    if(j->rc)
+      return;
+    auth_reload(j->auth);
+    /* answer with the whole table */
+    __attribute__((fallthrough));
+  case OP_ROUTES:
+    j->rc = store_routes_list(j->db, &j->routes, &j->nroutes, j->err,
+                              sizeof(j->err));
+    return;
   case OP_PRICE_SET:
     j->rc = store_prices_set(j->db, &j->price, j->err, sizeof(j->err));
     if(j->rc)
@@ -201,7 +225,8 @@ static void job_done(struct req *r, void *ud)
   }
   if(j->rc == SB_ENOTFOUND) {
     api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
-                  "No key '%s'.", j->id ? j->id : "");
+                  "No %s '%s'.", j->op == OP_ROUTE_DROP ? "route" : "key",
+                  j->id ? j->id : "");
     req_respond_error(r, &err);
   } else if(j->rc == SB_EINVAL) {
     api_error_set(&err, 400, "invalid_request_error", "invalid_value", NULL,
@@ -211,6 +236,20 @@ static void job_done(struct req *r, void *ud)
     api_error_set(&err, 503, "server_error", "store_unavailable", NULL,
                   "The key store is not available: %s", j->err);
     req_respond_error(r, &err);
+  } else if(j->op == OP_ROUTES || j->op == OP_ROUTE_SET ||
+            j->op == OP_ROUTE_DROP) {
+    cJSON *o = cJSON_CreateObject(), *data;
+    cJSON_AddStringToObject(o, "object", "list");
+    data = cJSON_AddArrayToObject(o, "data");
+    for(int i = 0; i < j->nroutes; i++) {
+      cJSON *def = cJSON_Parse(j->routes[i].definition);
+      if(!def)
+        def = cJSON_CreateObject();
+      cJSON_DeleteItemFromObjectCaseSensitive(def, "name");
+      cJSON_AddStringToObject(def, "name", j->routes[i].name);
+      cJSON_AddItemToArray(data, def);
+    }
+    respond(r, 200, o);
   } else if(j->op == OP_PRICES || j->op == OP_PRICE_SET) {
     cJSON *o = cJSON_CreateObject(), *data;
     cJSON_AddStringToObject(o, "object", "list");
@@ -431,6 +470,70 @@ void admin_prices(struct req *r)
     job_free(j);
     api_error_set(&err, 500, "server_error", "internal_error", NULL,
                   "Could not reach the price table.");
+    req_respond_error(r, &err);
+  }
+}
+
+void admin_routes(struct req *r)
+{
+  const char *rest = r->path + strlen("/admin/v1/routes");
+  struct admin_job *j = sb_calloc(1, sizeof(*j));
+  struct api_error err;
+
+  j->db = r->gw->cfg->database;
+  j->auth = r->gw->auth;
+  j->op = r->method == LWSHUMETH_POST     ? OP_ROUTE_SET
+          : r->method == LWSHUMETH_DELETE ? OP_ROUTE_DROP
+                                          : OP_ROUTES;
+  if(*rest == '/')
+    j->id = sb_strdup(rest + 1);
+  if((j->op == OP_ROUTE_DROP) != (j->id != NULL)) {
+    job_free(j);
+    api_error_set(&err, 405, "invalid_request_error", "method_not_allowed",
+                  NULL,
+                  "Use GET or POST /admin/v1/routes, DELETE "
+                  "/admin/v1/routes/{name}.");
+    req_respond_error(r, &err);
+    return;
+  }
+  if(j->op == OP_ROUTE_SET) {
+    cJSON *body = chat_parse_body(r);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "name");
+    struct route rt;
+    char why[256];
+
+    if(!body) {
+      job_free(j);
+      return;
+    }
+    if(!cJSON_IsString(name) || !name->valuestring[0] ||
+       strchr(name->valuestring, '/')) {
+      bad(&err, "name",
+          "a route needs a name without '/' (model names "
+          "with '/' are provider/model).");
+      req_respond_error(r, &err);
+      cJSON_Delete(body);
+      job_free(j);
+      return;
+    }
+    if(route_parse(body, name->valuestring, &rt, why, sizeof(why))) {
+      api_error_set(&err, 400, "invalid_request_error", "invalid_value", NULL,
+                    "Invalid route: %s", why);
+      req_respond_error(r, &err);
+      cJSON_Delete(body);
+      job_free(j);
+      return;
+    }
+    route_clear(&rt);
+    j->id = sb_strdup(name->valuestring);
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "name");
+    j->route_def = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+  }
+  if(req_offload(r, job_work, job_done, j)) {
+    job_free(j);
+    api_error_set(&err, 500, "server_error", "internal_error", NULL,
+                  "Could not reach the route table.");
     req_respond_error(r, &err);
   }
 }

@@ -1,6 +1,9 @@
 #include "gateway/auth.h"
 #include "gateway/sb.h"
 #include "providers/canon.h"
+#include "router/routes.h"
+
+#include <cjson/cJSON.h>
 
 #include <fnmatch.h>
 #include <openssl/crypto.h>
@@ -18,7 +21,16 @@ struct snapshot {
   int n;
   struct store_price *prices; /* sorted by model */
   int nprices;
+  struct route *routes;
+  int nroutes;
 };
+
+static void routes_free(struct route *r, int n)
+{
+  for(int i = 0; i < n; i++)
+    route_clear(&r[i]);
+  free(r);
+}
 
 /* Per-key rate-limit state, kept across reloads (by key id). */
 struct limiter {
@@ -125,6 +137,47 @@ static void load_spend(struct auth *a, const struct snapshot *snap)
   }
 }
 
+/* Parse the stored routes; one that does not parse (edited by hand) is
+ * left out and said so, the others still serve. */
+static void load_routes(struct auth *a, struct snapshot *snap)
+{
+  struct store_route_row *rows;
+  char err[256];
+  int n;
+
+  if(store_routes_list(a->path, &rows, &n, err, sizeof(err))) {
+    fprintf(stderr, "switchboard: auth: cannot load routes: %s\n", err);
+    return;
+  }
+  snap->routes = n ? sb_calloc((size_t)n, sizeof(*snap->routes)) : NULL;
+  for(int i = 0; i < n; i++) {
+    cJSON *def = cJSON_Parse(rows[i].definition);
+    if(route_parse(def, rows[i].name, &snap->routes[snap->nroutes], err,
+                   sizeof(err)))
+      fprintf(stderr, "switchboard: route '%s' ignored: %s\n", rows[i].name,
+              err);
+    else
+      snap->nroutes++;
+    cJSON_Delete(def);
+  }
+  store_routes_free(rows, n);
+}
+
+int auth_route(struct auth *a, const char *name, struct route *out)
+{
+  int rc = SB_ENOTFOUND;
+
+  pthread_rwlock_rdlock(&a->lock);
+  for(int i = 0; i < a->snap.nroutes; i++)
+    if(!strcmp(a->snap.routes[i].name, name)) {
+      route_copy(out, &a->snap.routes[i]);
+      rc = 0;
+      break;
+    }
+  pthread_rwlock_unlock(&a->lock);
+  return rc;
+}
+
 int auth_reload(struct auth *a)
 {
   struct snapshot fresh, old;
@@ -148,6 +201,7 @@ int auth_reload(struct auth *a)
   if(fresh.nprices)
     qsort(fresh.prices, (size_t)fresh.nprices, sizeof(*fresh.prices), by_model);
   load_spend(a, &fresh);
+  load_routes(a, &fresh);
   pthread_rwlock_wrlock(&a->lock);
   old = a->snap;
   a->snap = fresh;
@@ -155,6 +209,7 @@ int auth_reload(struct auth *a)
   pthread_mutex_unlock(&a->reload_mu);
   store_keys_free(old.keys, old.n);
   store_prices_free(old.prices, old.nprices);
+  routes_free(old.routes, old.nroutes);
   return 0;
 }
 
@@ -234,6 +289,7 @@ void auth_close(struct auth *a)
   store_keys_version_close(a->watch);
   store_keys_free(a->snap.keys, a->snap.n);
   store_prices_free(a->snap.prices, a->snap.nprices);
+  routes_free(a->snap.routes, a->snap.nroutes);
   for(l = a->limiters; l; l = next) {
     next = l->next;
     free(l);

@@ -106,6 +106,12 @@ void auth_release(struct auth *a, struct auth_grant *grant,
 int auth_price(struct auth *a, const char *provider, const char *model,
                struct auth_price *out);
 
+struct route;
+
+/** A copy of the route called name (caller clears it with route_clear),
+ * or SB_ENOTFOUND. */
+int auth_route(struct auth *a, const char *name, struct route *out);
+
 /** USD for usage at price (cached prompt tokens at the cached price). */
 double auth_cost(const struct auth_price *p, const struct canon_usage *u);
 

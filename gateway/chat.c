@@ -13,6 +13,7 @@
 #include "gateway/sb.h"
 #include "gateway/worker.h"
 #include "router/router.h"
+#include "router/routes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@
  * enough for tests. */
 #define ECHO_TICK_MS 10
 
-struct echo_pacer {
+struct req_timer {
   uv_timer_t timer;
   struct req *r; /* NULL once the request is gone */
 };
@@ -36,6 +37,8 @@ static void fail_request(struct req *r, const struct api_error *err)
 
 static int on_canon_event(void *ud, const struct canon_ev *ev);
 static void end_stream(struct req *r);
+static int next_attempt(struct req *r, const struct api_error *err);
+static void attempt_ok(struct req *r, int status);
 
 /* --- echo ----------------------------------------------------------------- */
 
@@ -46,7 +49,7 @@ static void on_pacer_closed(uv_handle_t *h)
 
 static void on_pace(uv_timer_t *t)
 {
-  struct echo_pacer *pc = t->data;
+  struct req_timer *pc = t->data;
   struct req *r = pc->r;
   int rc;
 
@@ -208,6 +211,7 @@ static int on_upstream_data(void *ud, const char *p, size_t n)
     long status = upstream_status(r->xfer);
     if(status >= 200 && status < 300) {
       r->upstream_streaming = 1;
+      attempt_ok(r, (int)status);
       req_stream_begin(r);
     }
   }
@@ -415,10 +419,13 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
                     "Provider '%s' failed: %s.", pname, res->message);
     }
     metrics_upstream_error(r->gw->metrics, pname, reason);
+    if(!r->upbody_overflow && next_attempt(r, &err))
+      return;
     fail_request(r, &err);
     return;
   }
   if(res->status >= 200 && res->status < 300) {
+    attempt_ok(r, (int)res->status);
     if(r->stream) {
       /* 2xx without a body: nothing to stream. */
       api_error_set(&err, 502, "upstream_error", "upstream_bad_response", NULL,
@@ -461,6 +468,10 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
     snprintf(reason, sizeof(reason), "status_%ld", res->status);
     metrics_upstream_error(r->gw->metrics, pname, reason);
   }
+  /* Worth another target: the upstream is overloaded or broken, not the
+   * request. */
+  if((res->status == 429 || res->status >= 500) && next_attempt(r, &err))
+    return;
   req_respond_error(r, &err);
 }
 
@@ -509,8 +520,10 @@ void chat_start_upstream(struct req *r, struct prov_http *http)
   struct upstream_limits ulim;
   struct api_error err;
 
-  if(http->dropped)
+  if(http->dropped && !r->nattempts)
     req_add_header(r, "x-switchboard-dropped-params", http->dropped);
+  r->attempt_t0_us = sb_mono_us();
+  r->nattempts++;
   ulim.connect_timeout_ms = lim->connect_timeout_ms;
   ulim.total_timeout_ms = (long)lim->request_timeout_s * 1000;
   ulim.idle_timeout_s = r->stream ? lim->stream_idle_timeout_s : 0;
@@ -571,6 +584,171 @@ void chat_relay_raw(struct req *r, struct prov_http *http)
   chat_start_upstream(r, http);
 }
 
+/* --- routing policies --------------------------------------------------- */
+
+/* Longest back-off before retrying one target; a longer retry-after moves
+ * on to the next target instead. */
+#define RETRY_MAX_WAIT_MS 10000
+#define RETRY_BASE_MS     100
+
+static void log_attempt(struct req *r, int status)
+{
+  cJSON *a = cJSON_CreateObject();
+
+  if(!r->attempts_log)
+    r->attempts_log = cJSON_CreateArray();
+  cJSON_AddStringToObject(a, "provider", r->prov->name);
+  cJSON_AddStringToObject(a, "model", r->upstream_model);
+  cJSON_AddNumberToObject(a, "status", status);
+  cJSON_AddNumberToObject(a, "ms",
+                          (double)((sb_mono_us() - r->attempt_t0_us) / 1000));
+  cJSON_AddItemToArray(r->attempts_log, a);
+}
+
+static const struct route_target *current_target(const struct req *r)
+{
+  return &r->route->targets[r->plan[r->attempt]];
+}
+
+static void attempt_ok(struct req *r, int status)
+{
+  if(!r->route)
+    return;
+  log_attempt(r, status);
+  route_stats_report(r->gw->route_stats, current_target(r), 1,
+                     (sb_mono_us() - r->attempt_t0_us) / 1000, sb_now_ms());
+}
+
+/* Point r at the plan's current target. 0, or -1 when this gateway does
+ * not serve it (logged as an attempt with status 0). */
+static int set_target(struct req *r)
+{
+  const struct route_target *t = current_target(r);
+  char *name = sb_asprintf("%s/%s", t->provider, t->model);
+  struct router_target rt;
+  struct api_error err;
+  int rc = router_resolve(r->gw->reg, name, &rt, &err);
+
+  free(name);
+  if(rc)
+    return -1;
+  free(r->upstream_model);
+  r->prov = rt.prov;
+  r->upstream_model = rt.upstream_model; /* taken over */
+  return 0;
+}
+
+/* Forget the failed attempt's transfer state. */
+static void reset_relay(struct req *r)
+{
+  if(r->relay) {
+    sse_parser_free(&r->sse_in);
+    ndjson_free(&r->nd_in);
+    eventstream_free(&r->es_in);
+    if(r->pstream)
+      r->adapter->stream_free(r->pstream);
+    r->pstream = NULL;
+    r->relay = 0;
+  }
+  r->adapter = NULL;
+  r->raw_relay = 0;
+  buf_reset(&r->upbody);
+  r->upbody_overflow = 0;
+  r->stream_failed = 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+  free(h->data);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+  struct req_timer *rt = t->data;
+  struct req *r = rt->r;
+
+  uv_close((uv_handle_t *)t, on_timer_closed);
+  if(!r)
+    return;
+  r->retry = NULL;
+  reset_relay(r);
+  chat_serve(r, r->route_body);
+}
+
+/* After a failed attempt (err: what the client would get): try the same
+ * target again after a back-off, or the next one. 1 when another attempt
+ * is on its way; 0 when none is left and err stands. */
+static int next_attempt(struct req *r, const struct api_error *err)
+{
+  int64_t delay = 0;
+
+  if(!r->route)
+    return 0;
+  log_attempt(r, err->status);
+  route_stats_report(r->gw->route_stats, current_target(r), 0, 0, sb_now_ms());
+  if(r->tries < r->route->retries) {
+    /* The upstream's own retry-after wins; else exponential with
+     * jitter, so that many clients do not come back in step. */
+    delay = err->retry_after_ms > 0  ? err->retry_after_ms
+            : err->retry_after_s > 0 ? (int64_t)err->retry_after_s * 1000
+                                     : (RETRY_BASE_MS << r->tries) +
+                                           (int64_t)(sb_random_u32() % 100);
+    if(delay <= RETRY_MAX_WAIT_MS)
+      r->tries++;
+    else
+      delay = -1;
+  } else {
+    delay = -1;
+  }
+  if(delay < 0) {
+    delay = 0;
+    do {
+      r->tries = 0;
+      if(++r->attempt >= r->nplan)
+        return 0;
+    } while(set_target(r));
+  }
+  r->retry = sb_calloc(1, sizeof(*r->retry));
+  r->retry->r = r;
+  uv_timer_init(worker_loop(r->w), &r->retry->timer);
+  r->retry->timer.data = r->retry;
+  /* Even without a wait the next attempt starts from the loop, not from
+   * inside the finished transfer's callback. */
+  uv_timer_start(&r->retry->timer, on_retry, (uint64_t)delay, 0);
+  return 1;
+}
+
+static double target_cost(void *ud, const struct route_target *t)
+{
+  struct auth_price p;
+
+  if(auth_price(ud, t->provider, t->model, &p))
+    return -1;
+  return p.input + p.output;
+}
+
+/* "model" names a route: plan the order of its targets and point r at
+ * the first one this gateway serves. 0, 1 when model is not a route,
+ * or -1 with err. */
+static int route_plan_for(struct req *r, struct api_error *err)
+{
+  struct route rt;
+
+  if(!r->model || auth_route(r->gw->auth, r->model, &rt))
+    return 1;
+  r->route = sb_malloc(sizeof(*r->route));
+  *r->route = rt;
+  r->nplan = route_plan(r->route, r->gw->route_stats, sb_now_ms(), target_cost,
+                        r->gw->auth, (double)(sb_random_u32() % 1000000) / 1e6,
+                        r->plan);
+  for(r->attempt = 0; r->attempt < r->nplan; r->attempt++)
+    if(!set_target(r))
+      return 0;
+  api_error_set(err, 503, "upstream_error", "route_unavailable", "model",
+                "No target of route '%s' is served by this gateway.", r->model);
+  return -1;
+}
+
 /* --- Chat Completions as the inbound API ------------------------------- */
 
 static int oai_r_render(void *s, const struct canon_ev *ev, struct buf *out)
@@ -623,6 +801,8 @@ void chat_serve(struct req *r, const cJSON *body)
 {
   struct api_error err;
 
+  if(r->route && !r->route_body)
+    r->route_body = cJSON_Duplicate(body, 1); /* for the next attempt */
   if(oai_chat_check_caps(body, r->prov->caps, r->prov->name, &err)) {
     req_respond_error(r, &err);
     return;
@@ -702,21 +882,35 @@ int chat_route(struct req *r, const cJSON *body,
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
   struct router_target target;
   struct api_error err;
+  int rc;
 
   if(cJSON_IsString(model) && !r->model)
     r->model = sb_strdup(model->valuestring);
-  if((check && check(body, &err)) ||
-     router_resolve(r->gw->reg, r->model, &target, &err)) {
+  if(check && check(body, &err)) {
     req_respond_error(r, &err);
     return -1;
   }
-  r->prov = target.prov;
-  r->upstream_model = target.upstream_model; /* taken over */
+  rc = route_plan_for(r, &err);
+  if(rc < 0) {
+    req_respond_error(r, &err);
+    return -1;
+  }
+  if(rc > 0) {
+    if(router_resolve(r->gw->reg, r->model, &target, &err)) {
+      req_respond_error(r, &err);
+      return -1;
+    }
+    r->prov = target.prov;
+    r->upstream_model = target.upstream_model; /* taken over */
+  }
   if(r->granted) {
-    /* Allow-lists name what serves the request, whatever alias the
-     * client used for it. */
-    char *id = sb_asprintf("%s/%s", r->prov->name, r->upstream_model);
-    int rc = auth_model_allowed(&r->grant, id, &err);
+    /* Allow-lists name what the client asked for: a route by its name,
+     * a model by the provider/model that serves it, whatever alias the
+     * client used. */
+    char *id = r->route
+                   ? sb_strdup(r->model)
+                   : sb_asprintf("%s/%s", r->prov->name, r->upstream_model);
+    rc = auth_model_allowed(&r->grant, id, &err);
     free(id);
     if(rc || reserve(r, body, &err)) {
       req_respond_error(r, &err);
@@ -805,6 +999,12 @@ void embeddings_handle(struct req *r)
 
 void chat_release(struct req *r)
 {
+  if(r->retry) {
+    r->retry->r = NULL;
+    uv_timer_stop(&r->retry->timer);
+    uv_close((uv_handle_t *)&r->retry->timer, on_timer_closed);
+    r->retry = NULL;
+  }
   if(r->pacer) {
     r->pacer->r = NULL;
     uv_timer_stop(&r->pacer->timer);

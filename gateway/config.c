@@ -1,4 +1,5 @@
 #include "gateway/config.h"
+#include "router/routes.h"
 #include "gateway/sb.h"
 
 #include <cjson/cJSON.h>
@@ -71,6 +72,7 @@ void config_free(struct config *cfg)
   for(int i = 0; i < cfg->nproviders; i++)
     provider_free(&cfg->providers[i]);
   free(cfg->providers);
+  free(cfg->routes);
   memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -382,6 +384,27 @@ int config_load_json(struct config *cfg, const char *json, size_t len,
         }
         if(rc)
           break;
+      }
+    } else if(!strcmp(k, "routes")) {
+      const cJSON *r;
+      if(!cJSON_IsObject(it)) {
+        rc = fail(err, errlen, "routes", "expected an object");
+        break;
+      }
+      cJSON_ArrayForEach(r, it)
+      {
+        struct route rt;
+        char why[256], path[320];
+        if(route_parse(r, r->string, &rt, why, sizeof(why))) {
+          snprintf(path, sizeof(path), "routes.%s", r->string);
+          rc = fail(err, errlen, path, why);
+          break;
+        }
+        route_clear(&rt);
+      }
+      if(!rc) {
+        free(cfg->routes);
+        cfg->routes = cJSON_PrintUnformatted(it);
       }
     } else if(!strcmp(k, "providers")) {
       const cJSON *p;

@@ -54,6 +54,8 @@ struct config {
   int ncors_origins;
   struct config_provider *providers;
   int nproviders;
+  char *routes; /* "routes" object as JSON text (name -> definition, see
+                 * router/routes.h), or NULL: seeds the routes table */
 };
 
 /** Fill cfg with the built-in defaults. */

@@ -7,6 +7,7 @@
 #include "gateway/sb.h"
 #include "gateway/worker.h"
 #include "router/router.h"
+#include "router/routes.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -24,7 +25,7 @@ struct pss {
 #define M_DELETE (1u << 2)
 
 /* An endpoint. HEAD is served wherever GET is. */
-struct route {
+struct endpoint {
   const char *path;
   int prefix;       /* path + one more segment: "/v1/responses/" + id */
   unsigned methods; /* M_* */
@@ -39,7 +40,7 @@ struct route {
 #define GUARD_KEY   1 /* a gateway key (or the admin credential) */
 #define GUARD_ADMIN 2 /* the admin credential */
 
-static const struct route *find_route(const char *path);
+static const struct endpoint *find_route(const char *path);
 
 /* Room in the write buffer for the response header block. */
 #define HDR_ROOM 4096
@@ -439,7 +440,7 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
 {
   struct req *r = sb_calloc(1, sizeof(*r));
   const struct config *cfg;
-  const struct route *rt;
+  const struct endpoint *rt;
   const char *q;
   char *rid, *origin;
 
@@ -498,6 +499,20 @@ static void price_request(struct req *r)
     r->cost_usd = auth_cost(&p, &r->usage);
 }
 
+/* The request's cost is known: release its key's hold and charge it.
+ * Done as soon as the last byte is written (a client that sends its next
+ * request at once must not find its budget still held), else when the
+ * request is destroyed. */
+static void settle(struct req *r)
+{
+  if(r->settled)
+    return;
+  r->settled = 1;
+  price_request(r);
+  if(r->granted)
+    auth_release(r->gw->auth, &r->grant, &r->usage, r->cost_usd);
+}
+
 static void req_record(struct req *r)
 {
   struct gw *gw = r->gw;
@@ -542,6 +557,10 @@ static void req_record(struct req *r)
   rec->reasoning_tokens = r->usage.reasoning_tokens;
   rec->cost_usd = r->cost_usd;
   rec->unpriced = r->unpriced;
+  rec->route = r->route ? sb_strdup(r->route->name) : NULL;
+  rec->attempts = r->nattempts > 1 ? r->nattempts : 1;
+  rec->attempts_detail =
+      r->attempts_log ? cJSON_PrintUnformatted(r->attempts_log) : NULL;
   store_usage_submit(gw->store, rec);
 }
 
@@ -550,10 +569,14 @@ static void req_destroy(struct req *r)
   if(r->offload)
     r->offload->r = NULL;
   chat_release(r);
-  price_request(r);
+  settle(r);
   req_record(r);
-  if(r->granted)
-    auth_release(r->gw->auth, &r->grant, &r->usage, r->cost_usd);
+  if(r->route) {
+    route_clear(r->route);
+    free(r->route);
+  }
+  cJSON_Delete(r->route_body);
+  cJSON_Delete(r->attempts_log);
   worker_request_done(r->w);
   free(r->path);
   free(r->cors_origin);
@@ -597,7 +620,7 @@ static void handle_readyz(struct req *r)
 #define GET_ALLOW  "GET, HEAD, OPTIONS"
 #define POST_ALLOW "POST, OPTIONS"
 
-static const struct route routes[] = {
+static const struct endpoint endpoints[] = {
     {"/", 0, M_GET, GET_ALLOW, handle_root, NULL, REQ_IN_CHAT, GUARD_NONE},
     {"/healthz", 0, M_GET, GET_ALLOW, handle_healthz, NULL, REQ_IN_CHAT,
      GUARD_NONE},
@@ -625,15 +648,19 @@ static const struct route routes[] = {
      admin_keys, NULL, REQ_IN_CHAT, GUARD_ADMIN},
     {"/admin/v1/prices", 0, M_GET | M_POST, "GET, HEAD, POST, OPTIONS",
      admin_prices, NULL, REQ_IN_CHAT, GUARD_ADMIN},
+    {"/admin/v1/routes", 0, M_GET | M_POST, "GET, HEAD, POST, OPTIONS",
+     admin_routes, NULL, REQ_IN_CHAT, GUARD_ADMIN},
+    {"/admin/v1/routes/", 1, M_DELETE, "DELETE, OPTIONS", admin_routes, NULL,
+     REQ_IN_CHAT, GUARD_ADMIN},
     {"/admin/v1/keys/", 1, M_GET | M_POST | M_DELETE,
      "GET, HEAD, POST, DELETE, OPTIONS", admin_keys, NULL, REQ_IN_CHAT,
      GUARD_ADMIN},
 };
 
-static const struct route *find_route(const char *path)
+static const struct endpoint *find_route(const char *path)
 {
-  for(size_t i = 0; i < SB_ARRAY_LEN(routes); i++) {
-    const struct route *rt = &routes[i];
+  for(size_t i = 0; i < SB_ARRAY_LEN(endpoints); i++) {
+    const struct endpoint *rt = &endpoints[i];
     size_t n = strlen(rt->path);
     if(rt->prefix ? !strncmp(path, rt->path, n) && path[n]
                   : !strcmp(path, rt->path))
@@ -654,7 +681,7 @@ static unsigned method_bit(int method)
 }
 
 /* 0 when rt serves r's method; else answers 404 or 405 and returns -1. */
-static int check_route(struct req *r, const struct route *rt)
+static int check_route(struct req *r, const struct endpoint *rt)
 {
   if(!rt) {
     respond_simple_error(r, 404, "not_found", "Unknown path %s.", r->path);
@@ -680,7 +707,7 @@ static char *presented_key(struct req *r)
 
 /* When any key or an admin credential exists, every guarded route needs
  * one. Returns 0 to go on, or 1 after answering 401/403/429. */
-static int admit(struct req *r, const struct route *rt)
+static int admit(struct req *r, const struct endpoint *rt)
 {
   struct api_error err;
   char *key;
@@ -709,7 +736,7 @@ static int admit(struct req *r, const struct route *rt)
  * 1 when the body must be read first. */
 static int on_headers(struct req *r)
 {
-  const struct route *rt = find_route(r->path);
+  const struct endpoint *rt = find_route(r->path);
   char cl[32];
 
   if(worker_stopping(r->w)) {
@@ -759,7 +786,7 @@ static int on_headers(struct req *r)
 
 static void on_body_complete(struct req *r)
 {
-  const struct route *rt = find_route(r->path);
+  const struct endpoint *rt = find_route(r->path);
 
   if(!check_route(r, rt))
     rt->handle(r);
@@ -829,6 +856,13 @@ static int write_headers(struct req *r, unsigned char **p, unsigned char *end)
      (add_header(wsi, "x-switchboard-provider", r->prov->name, p, end) ||
       add_header(wsi, "x-switchboard-model", r->upstream_model, p, end)))
     return -1;
+  if(r->route) {
+    char n[16];
+    snprintf(n, sizeof(n), "%d", r->nattempts);
+    if(add_header(wsi, "x-switchboard-route", r->route->name, p, end) ||
+       add_header(wsi, "x-switchboard-attempts", n, p, end))
+      return -1;
+  }
   for(int i = 0; i < r->nxh; i++)
     if(add_header(wsi, r->xh[i].name, r->xh[i].value, p, end))
       return -1;
@@ -899,6 +933,7 @@ static int on_writeable(struct req *r)
     upstream_resume(r->xfer); /* may append to out synchronously */
   }
   if(final && !r->out.len) {
+    settle(r);
     if(r->abort_after || r->close_after)
       return -1;
     return lws_http_transaction_completed(r->wsi) ? -1 : 0;

@@ -40,7 +40,7 @@
 #define REQ_MAX_XHEADERS 8
 
 struct worker;
-struct echo_pacer;
+struct req_timer;
 struct offload;
 struct req;
 
@@ -127,11 +127,24 @@ struct req {
   void (*api_free)(struct req *r);
   struct buf upbody; /* non-streamed upstream body, or an error body */
   struct prov_echo *echo;
-  cJSON *embed_req; /* embeddings through an adapter: the request */
-  int embed_base64; /* the client asked for base64 vectors */
-  struct echo_pacer *pacer;
+  cJSON *embed_req;        /* embeddings through an adapter: the request */
+  int embed_base64;        /* the client asked for base64 vectors */
+  struct req_timer *pacer; /* echo's stream pace */
+
+  /* routing policy (router/routes.h) */
+  struct route *route; /* the route "model" named, or NULL */
+  int plan[16];        /* target indices in the order to try */
+  int nplan;
+  int attempt;   /* index into plan */
+  int tries;     /* of the current target */
+  int nattempts; /* made so far */
+  int64_t attempt_t0_us;
+  cJSON *route_body;       /* the canonical body, for the next attempt */
+  cJSON *attempts_log;     /* [{"provider","model","status","ms"}] */
+  struct req_timer *retry; /* back-off before the next attempt */
   struct canon_usage usage;
   double cost_usd; /* < 0: unknown */
+  int settled;     /* cost charged, the key's hold released */
   int unpriced;
   char error_type[48];
 };
@@ -210,6 +223,9 @@ void admin_keys(struct req *r);
 
 /** /admin/v1/prices (gateway/admin.c): GET the table, POST one price. */
 void admin_prices(struct req *r);
+
+/** /admin/v1/routes[/{name}] (gateway/admin.c): list, set, delete. */
+void admin_routes(struct req *r);
 
 /** POST /v1/messages and /v1/messages/count_tokens (gateway/messages.c). */
 void messages_handle(struct req *r);

@@ -3,6 +3,8 @@
  * key commands live in cli.c.
  */
 #include "gateway/auth.h"
+#include "router/routes.h"
+#include "store/keys.h"
 #include "gateway/cli.h"
 #include "gateway/config.h"
 #include "gateway/log.h"
@@ -15,6 +17,7 @@
 #include "providers/provider.h"
 #include "store/store.h"
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
@@ -183,6 +186,29 @@ static int cmd_migrate(const struct config *cfg)
   return EXIT_SUCCESS;
 }
 
+/* The config file's routes seed the table at first start: a route
+ * already in the database (perhaps edited through the admin API) wins. */
+static int seed_routes(const struct config *cfg)
+{
+  cJSON *all = cfg->routes ? cJSON_Parse(cfg->routes) : NULL;
+  const cJSON *r;
+  char err[256];
+  int rc = 0;
+
+  cJSON_ArrayForEach(r, all)
+  {
+    char *def = cJSON_PrintUnformatted(r);
+    rc = store_routes_set(cfg->database, r->string, def, 1, err, sizeof(err));
+    free(def);
+    if(rc) {
+      fprintf(stderr, "switchboard: seeding route '%s': %s\n", r->string, err);
+      break;
+    }
+  }
+  cJSON_Delete(all);
+  return rc;
+}
+
 static int loopback(const char *host)
 {
   return !strcmp(host, "127.0.0.1") || !strcmp(host, "::1") ||
@@ -258,11 +284,12 @@ static int cmd_serve(const struct config *cfg, int allow_open)
     fprintf(stderr, "switchboard: %s\n", err);
     goto out;
   }
-  if(open_auth(cfg, allow_open, &gw.auth)) {
+  if(seed_routes(cfg) || open_auth(cfg, allow_open, &gw.auth)) {
     store_close(gw.store);
     goto out;
   }
   gw.metrics = metrics_new();
+  gw.route_stats = route_stats_new();
   if(server_run(&gw, err, sizeof(err))) {
     fprintf(stderr, "switchboard: %s\n", err);
     log_event(LOG_ERROR, "cannot start", LOG_S("reason", err), LOG_END);
@@ -270,6 +297,7 @@ static int cmd_serve(const struct config *cfg, int allow_open)
     rc = EXIT_SUCCESS;
   }
   auth_close(gw.auth);
+  route_stats_free(gw.route_stats);
   store_close(gw.store);
   metrics_free(gw.metrics);
   log_event(LOG_INFO, "stopped", LOG_END);

@@ -127,3 +127,18 @@ void sb_errf(char *err, size_t errlen, const char *fmt, ...)
   vsnprintf(err, errlen, fmt, ap);
   va_end(ap);
 }
+
+uint32_t sb_random_u32(void)
+{
+  /* One xorshift state per thread, seeded from the OS: no lock, and no
+   * two workers in step. */
+  static _Thread_local uint64_t x;
+
+  while(!x)
+    if(RAND_bytes((unsigned char *)&x, sizeof(x)) != 1)
+      abort();
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return (uint32_t)(x >> 32);
+}

@@ -44,6 +44,9 @@ char *sb_strndup(const char *s, size_t n);
 /** printf into a fresh allocation the caller frees. */
 char *sb_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/** A random 32-bit number (not for secrets: jitter, weighted picks). */
+uint32_t sb_random_u32(void);
+
 /** Format into the caller's error buffer err (errlen bytes); a NULL err
  * or a zero errlen is allowed and ignored. */
 void sb_errf(char *err, size_t errlen, const char *fmt, ...)

@@ -17,7 +17,8 @@ struct gw {
   const struct prov_registry *reg;
   struct store *store;
   struct metrics *metrics;
-  struct auth *auth; /* gateway keys and the admin credential */
+  struct auth *auth;               /* gateway keys and the admin credential */
+  struct route_stats *route_stats; /* health and latency of route targets */
 };
 
 /**

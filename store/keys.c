@@ -915,3 +915,96 @@ int store_key_spend(const char *path, const char *key_id, int64_t since_ms,
   sqlite3_finalize(st);
   return finish(db, rc, err, errlen);
 }
+
+/* ---- routes ---- */
+
+void store_routes_free(struct store_route_row *rows, int n)
+{
+  for(int i = 0; rows && i < n; i++) {
+    free(rows[i].name);
+    free(rows[i].definition);
+  }
+  free(rows);
+}
+
+int store_routes_list(const char *path, struct store_route_row **out, int *n,
+                      char *err, size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  int rc = begin(path, 0, &db, err, errlen), cap = 0, step = SQLITE_DONE;
+
+  *out = NULL;
+  *n = 0;
+  if(rc)
+    return rc;
+  rc = prepare(db, "SELECT name, definition FROM routes ORDER BY name", &st,
+               err, errlen);
+  while(!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    if(*n == cap) {
+      cap = cap ? cap * 2 : 16;
+      *out = sb_realloc(*out, sizeof(**out) * (size_t)cap);
+    }
+    (*out)[*n].name = column_dup(st, 0);
+    (*out)[*n].definition = column_dup(st, 1);
+    (*n)++;
+  }
+  if(!rc && step != SQLITE_DONE)
+    rc = db_fail(db, "SELECT routes", err, errlen);
+  sqlite3_finalize(st);
+  rc = finish(db, rc, err, errlen);
+  if(rc) {
+    store_routes_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+int store_routes_set(const char *path, const char *name, const char *definition,
+                     int only_if_absent, char *err, size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  int rc = begin(path, 1, &db, err, errlen);
+
+  if(rc)
+    return rc;
+  rc =
+      prepare(db,
+              only_if_absent ? "INSERT OR IGNORE INTO routes(name, definition,"
+                               " updated_at) VALUES(?1, ?2, ?3)"
+                             : "INSERT OR REPLACE INTO routes(name, definition,"
+                               " updated_at) VALUES(?1, ?2, ?3)",
+              &st, err, errlen);
+  if(!rc) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, definition, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, sb_now_ms() / 1000);
+    if(sqlite3_step(st) != SQLITE_DONE)
+      rc = db_fail(db, "INSERT routes", err, errlen);
+  }
+  sqlite3_finalize(st);
+  return finish(db, rc, err, errlen);
+}
+
+int store_routes_delete(const char *path, const char *name, char *err,
+                        size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  int rc = begin(path, 1, &db, err, errlen);
+
+  if(rc)
+    return rc;
+  rc = prepare(db, "DELETE FROM routes WHERE name = ?1", &st, err, errlen);
+  if(!rc) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if(sqlite3_step(st) != SQLITE_DONE)
+      rc = db_fail(db, "DELETE routes", err, errlen);
+    else if(!sqlite3_changes(db))
+      rc = SB_ENOTFOUND;
+  }
+  sqlite3_finalize(st);
+  return finish(db, rc, err, errlen);
+}

@@ -174,6 +174,27 @@ int store_prices_list(const char *path, struct store_price **out, int *n,
 int store_prices_set(const char *path, const struct store_price *p, char *err,
                      size_t errlen);
 
+/** A stored route: its name and its definition as JSON text
+ * (router/routes.h reads it). */
+struct store_route_row {
+  char *name;
+  char *definition;
+};
+
+void store_routes_free(struct store_route_row *rows, int n);
+
+/** Every route. 0 or SB_EDB. */
+int store_routes_list(const char *path, struct store_route_row **out, int *n,
+                      char *err, size_t errlen);
+
+/** Insert or replace (only_if_absent: insert only; config seeding). */
+int store_routes_set(const char *path, const char *name, const char *definition,
+                     int only_if_absent, char *err, size_t errlen);
+
+/** Delete a route: 0, SB_ENOTFOUND or SB_EDB. */
+int store_routes_delete(const char *path, const char *name, char *err,
+                        size_t errlen);
+
 /** What key_id spent (sum of recorded costs) since since_ms. 0 or SB_EDB. */
 int store_key_spend(const char *path, const char *key_id, int64_t since_ms,
                     double *usd, char *err, size_t errlen);

@@ -31,9 +31,9 @@
   "INSERT INTO requests(ts_ms, request_id, api, model, provider,"              \
   " upstream_model, stream, status, error_type, prompt_tokens,"                \
   " completion_tokens, ttfb_ms, latency_ms, key_id, cached_tokens,"            \
-  " reasoning_tokens, cost_usd, unpriced)"                                     \
+  " reasoning_tokens, cost_usd, unpriced, route, attempts, attempts_detail)"   \
   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"  \
-  " ?16, ?17, ?18)"
+  " ?16, ?17, ?18, ?19, ?20, ?21)"
 
 enum store_item_kind {
   STORE_ITEM_USAGE,           /* rec: struct store_usage */
@@ -108,6 +108,8 @@ void store_usage_free(struct store_usage *rec)
   free(rec->upstream_model);
   free(rec->error_type);
   free(rec->key_id);
+  free(rec->route);
+  free(rec->attempts_detail);
   free(rec);
 }
 
@@ -433,6 +435,9 @@ static int insert_one(struct store *st, const struct store_usage *r)
   else
     sqlite3_bind_null(ins, 17);
   sqlite3_bind_int(ins, 18, r->unpriced ? 1 : 0);
+  bind_text(ins, 19, r->route);
+  sqlite3_bind_int(ins, 20, r->attempts > 0 ? r->attempts : 1);
+  bind_text(ins, 21, r->attempts_detail);
   rc = sqlite3_step(ins);
   sqlite3_reset(ins);
   sqlite3_clear_bindings(ins);

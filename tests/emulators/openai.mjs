@@ -513,6 +513,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /**
  * Start the emulator.
  * opts: {port=0, host='127.0.0.1', apiKey, models=DEFAULT_MODELS,
+ *        failFirst=0 (503 for the first N chat requests), delayMs=0,
  *        listFaultModels=true, acceptExtra=[], bigStreamBytes=4 MiB,
  *        bigChunkBytes=8192, quiet=true}
  * Returns {port, url, stats, close(), lastRequest(path), lastResponse(path),
@@ -839,12 +840,22 @@ export async function startOpenAIEmulator(opts = {}) {
     return sendJson(req, res, 200, { object: 'list', data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } }, {}, record);
   }
 
+  // For routing tests: opts.failFirst answers the first N chat requests
+  // with 503 (an upstream that recovers); opts.delayMs holds every answer
+  // back (a slow upstream).
+  let failuresLeft = opts.failFirst || 0;
+
   async function handleChat(req, res, body, record) {
     validateChatRequest(body, acceptExtra);
     const model = body.model;
     if (!known.has(model)) {
       throw new ApiError(404, `The model \`${model}\` does not exist or you do not have access to it.`,
         'invalid_request_error', null, 'model_not_found');
+    }
+    if (opts.delayMs) await sleep(opts.delayMs);
+    if (failuresLeft > 0) {
+      failuresLeft--;
+      throw new ApiError(503, 'The engine is currently overloaded, please try again later.', 'server_error', null, null);
     }
     seq++;
     const id = `chatcmpl-emu${String(seq).padStart(6, '0')}${hex(12)}`;

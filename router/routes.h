@@ -1,0 +1,83 @@
+/*
+ * routes.h - routing policies: a named route ("model": "smart") with
+ * ordered targets and a strategy, and the health and latency of targets
+ * that the strategies and the cool-down read.
+ *
+ * route_parse/route_json/route_plan are pure (no I/O, no clock: the
+ * caller passes the time and the random number). struct route_stats is
+ * shared by every worker and guarded by its own mutex.
+ */
+#ifndef SB_ROUTER_ROUTES_H
+#define SB_ROUTER_ROUTES_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ROUTE_MAX_TARGETS    16
+#define ROUTE_MAX_RETRIES    5
+#define ROUTE_COOLDOWN_FAILS 3     /* consecutive failures that cool a target */
+#define ROUTE_COOLDOWN_MS    30000 /* then one probe is let through */
+
+enum route_strategy {
+  ROUTE_FALLBACK,      /* targets in order */
+  ROUTE_WEIGHTED,      /* first by weight, the rest in order */
+  ROUTE_LEAST_LATENCY, /* by moving average of time to first byte */
+  ROUTE_LOWEST_COST,   /* by price; unpriced last */
+};
+
+struct route_target {
+  char *provider;
+  char *model;
+  int weight; /* weighted: relative share, >= 1 */
+};
+
+struct route {
+  char *name;
+  enum route_strategy strategy;
+  struct route_target targets[ROUTE_MAX_TARGETS];
+  int ntargets;
+  int retries; /* extra tries of one target on 429, 5xx, time-out */
+};
+
+/**
+ * Read a route from JSON: {"strategy": "fallback"|"weighted"|
+ * "least-latency"|"lowest-cost" (default fallback), "targets": [
+ * "provider/model" | {"provider","model","weight"?}, ...], "retries": N}.
+ * name is copied. Returns 0, or SB_EINVAL with err naming the field.
+ */
+int route_parse(const cJSON *o, const char *name, struct route *out, char *err,
+                size_t errlen);
+
+/** The JSON form of a route (what route_parse reads, plus "name"). */
+cJSON *route_json(const struct route *r);
+
+void route_clear(struct route *r);
+void route_copy(struct route *dst, const struct route *src);
+
+const char *route_strategy_name(enum route_strategy s);
+
+struct route_stats;
+
+struct route_stats *route_stats_new(void);
+void route_stats_free(struct route_stats *s);
+
+/** The outcome of one attempt at a target: ok, and (ok) its time to
+ * first byte. */
+void route_stats_report(struct route_stats *s, const struct route_target *t,
+                        int ok, int64_t ttfb_ms, int64_t now_ms);
+
+/**
+ * The order in which to try rt's targets for one request: indices into
+ * rt->targets, written to order (ROUTE_MAX_TARGETS room); returns how
+ * many (all of them). Healthy targets come first, in the strategy's
+ * order; cooled-down targets last (a last resort, and their probe once
+ * the cool-down has passed). cost (lowest-cost only; may be NULL) gives a
+ * target's price per million tokens or < 0 when it has none. rnd in
+ * [0, 1) picks the weighted target.
+ */
+int route_plan(const struct route *rt, struct route_stats *s, int64_t now_ms,
+               double (*cost)(void *ud, const struct route_target *t), void *ud,
+               double rnd, int *order);
+
+#endif
