@@ -15,7 +15,9 @@
 #include "gateway/auth.h"
 #include "gateway/http.h"
 #include "gateway/sb.h"
+#include "gateway/cli.h"
 #include "router/routes.h"
+#include "store/usage.h"
 #include "store/keys.h"
 
 #include <stdlib.h>
@@ -571,5 +573,134 @@ void admin_keys(struct req *r)
     api_error_set(&err, 500, "server_error", "internal_error", NULL,
                   "Could not reach the key store.");
     req_respond_error(r, &err);
+  }
+}
+
+/* --- usage and the request log ------------------------------------------ */
+
+struct query_job {
+  const char *db;
+  char *key, *model, *provider, *group;
+  struct store_usage_filter f;
+  int log;   /* the request log rather than usage */
+  int csv;   /* usage as CSV */
+  int limit; /* log */
+  int64_t before_id;
+  cJSON *out;
+  int rc;
+  char err[256];
+};
+
+static void query_free(struct query_job *q)
+{
+  free(q->key);
+  free(q->model);
+  free(q->provider);
+  free(q->group);
+  cJSON_Delete(q->out);
+  free(q);
+}
+
+static void query_work(void *ud)
+{
+  struct query_job *q = ud;
+
+  q->f.key = q->key;
+  q->f.model = q->model;
+  q->f.provider = q->provider;
+  q->rc = q->log ? store_requests_page(q->db, &q->f, q->limit, q->before_id,
+                                       &q->out, q->err, sizeof(q->err))
+                 : store_usage_query(q->db, &q->f, q->group, &q->out, q->err,
+                                     sizeof(q->err));
+}
+
+static void query_done(struct req *r, void *ud)
+{
+  struct query_job *q = ud;
+  struct api_error err;
+
+  if(!r) {
+    query_free(q);
+    return;
+  }
+  if(q->rc == SB_EINVAL) {
+    bad(&err, q->log ? "limit" : "group", q->err);
+    req_respond_error(r, &err);
+  } else if(q->rc) {
+    api_error_set(&err, 503, "server_error", "store_unavailable", NULL,
+                  "The usage store is not available: %s", q->err);
+    req_respond_error(r, &err);
+  } else if(q->csv) {
+    char *csv = store_usage_csv(q->out);
+    req_add_header(r, "content-type", "text/csv; charset=utf-8");
+    req_add_header(r, "content-disposition",
+                   "attachment; filename=\"usage.csv\"");
+    req_respond_json(r, 200, csv, strlen(csv));
+    free(csv);
+  } else {
+    respond(r, 200, q->out);
+    q->out = NULL;
+  }
+  query_free(q);
+}
+
+/* A query parameter (lws decodes it), or NULL. Caller frees. */
+static char *arg(struct req *r, const char *name)
+{
+  char key[40], b[512];
+  const char *v;
+
+  snprintf(key, sizeof(key), "%s=", name);
+  v = lws_get_urlarg_by_name(r->wsi, key, b, sizeof(b));
+  return v && *v ? sb_strdup(v) : NULL;
+}
+
+/* since/until: a date, an ISO 8601 UTC time or unix seconds. */
+static int time_arg(struct req *r, const char *name, int64_t *ms,
+                    struct api_error *err)
+{
+  char *v = arg(r, name);
+  int64_t s;
+  int rc = 0;
+
+  if(v && cli_parse_time(v, &s))
+    rc = bad(err, name,
+             "expected YYYY-MM-DD, an ISO 8601 UTC time or unix "
+             "seconds.");
+  else if(v)
+    *ms = s * 1000;
+  free(v);
+  return rc;
+}
+
+void admin_usage(struct req *r)
+{
+  struct query_job *q = sb_calloc(1, sizeof(*q));
+  struct api_error err;
+  char *v;
+
+  memset(&err, 0, sizeof(err));
+  q->db = r->gw->cfg->database;
+  q->log = !strcmp(r->path, "/admin/v1/requests");
+  q->csv = !strcmp(r->path, "/admin/v1/usage.csv");
+  q->key = arg(r, "key");
+  q->model = arg(r, "model");
+  q->provider = arg(r, "provider");
+  q->group = arg(r, "group");
+  q->limit = 100;
+  if((v = arg(r, "limit")))
+    q->limit = atoi(v);
+  free(v);
+  if((v = arg(r, "before_id")))
+    q->before_id = strtoll(v, NULL, 10);
+  free(v);
+  if(time_arg(r, "since", &q->f.since_ms, &err) ||
+     time_arg(r, "until", &q->f.until_ms, &err) ||
+     req_offload(r, query_work, query_done, q)) {
+    if(!err.status)
+      api_error_set(&err, 500, "server_error", "internal_error", NULL,
+                    "Could not reach the usage store.");
+    req_respond_error(r, &err);
+    query_free(q);
   }
 }

@@ -5,6 +5,8 @@
  * scripts can capture it; everything meant for a person goes to stderr.
  */
 #include "gateway/cli.h"
+#include "router/routes.h"
+#include "store/usage.h"
 #include "gateway/config.h"
 #include "gateway/sb.h"
 #include "store/keys.h"
@@ -32,6 +34,14 @@ static const char keys_usage[] =
     "       switchboard keys list [--json]\n"
     "       switchboard keys revoke ID_OR_NAME\n"
     "       switchboard admin-key create [--name NAME]\n"
+    "       switchboard usage [--key K] [--model M] [--provider P]"
+    " [--since DATE]\n"
+    "                         [--until DATE] [--by day|key|model|provider]"
+    " [--format table|json|csv]\n"
+    "       switchboard routes list\n"
+    "       switchboard routes set NAME --targets PROVIDER/MODEL,..."
+    " [--strategy S] [--retries N]\n"
+    "       switchboard routes delete NAME\n"
     "\n"
     "Every command also takes --db FILE and --config FILE (database:"
     " --db, then\n"
@@ -677,12 +687,190 @@ static int admin_key_create(int argc, char **argv)
   return rc;
 }
 
+/* ---- usage and routes ---- */
+
+static int print_cjson(cJSON *o)
+{
+  char *s = cJSON_PrintUnformatted(o);
+
+  if(!s)
+    abort();
+  puts(s);
+  cJSON_free(s);
+  return 0;
+}
+
+/* `switchboard usage`: totals and a series, as a table, JSON or CSV. */
+static int usage_cmd(int argc, char **argv)
+{
+  struct store_usage_filter f = {0};
+  const char *since, *until, *fmt;
+  struct cli_cmd c;
+  cJSON *u = NULL;
+  char err[512];
+  char *path;
+  int64_t t;
+  int rc;
+
+  cmd_init(&c, "usage", 0);
+  cmd_opt(&c, "--key", 0);
+  cmd_opt(&c, "--model", 0);
+  cmd_opt(&c, "--provider", 0);
+  cmd_opt(&c, "--since", 0);
+  cmd_opt(&c, "--until", 0);
+  cmd_opt(&c, "--by", 0);
+  cmd_opt(&c, "--format", 0);
+  rc = cmd_parse(&c, argc, argv);
+  if(rc)
+    return rc == 1 ? EXIT_SUCCESS : rc;
+  f.key = opt_value(&c, "--key");
+  f.model = opt_value(&c, "--model");
+  f.provider = opt_value(&c, "--provider");
+  if((since = opt_value(&c, "--since"))) {
+    if(cli_parse_time(since, &t))
+      return usage_error("usage: --since %s: expected a date", since);
+    f.since_ms = t * 1000;
+  }
+  if((until = opt_value(&c, "--until"))) {
+    if(cli_parse_time(until, &t))
+      return usage_error("usage: --until %s: expected a date", until);
+    f.until_ms = t * 1000;
+  }
+  fmt = opt_value(&c, "--format");
+  if(fmt && strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "csv"))
+    return usage_error("usage: --format %s: expected table, json or csv", fmt);
+  path = open_db(&c);
+  if(!path)
+    return EXIT_FAILURE;
+  rc = store_usage_query(path, &f, opt_value(&c, "--by"), &u, err, sizeof(err));
+  free(path);
+  if(rc == SB_EINVAL)
+    return usage_error("usage: --by: %s", err);
+  if(rc) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    return EXIT_FAILURE;
+  }
+  if(fmt && !strcmp(fmt, "json")) {
+    print_cjson(u);
+  } else if(fmt && !strcmp(fmt, "csv")) {
+    char *csv = store_usage_csv(u);
+    fputs(csv, stdout);
+    free(csv);
+  } else {
+    const char *g = cJSON_GetObjectItem(u, "group")->valuestring;
+    const cJSON *row, *tot = cJSON_GetObjectItem(u, "totals");
+    printf("%-40s %9s %12s %12s %10s %12s\n", g, "REQUESTS", "PROMPT",
+           "COMPLETION", "CACHED", "COST_USD");
+    cJSON_ArrayForEach(row, cJSON_GetObjectItem(u, "series"))
+    {
+      printf("%-40s %9.0f %12.0f %12.0f %10.0f %12.6f%s\n",
+             cJSON_GetObjectItem(row, g)->valuestring,
+             cJSON_GetObjectItem(row, "requests")->valuedouble,
+             cJSON_GetObjectItem(row, "prompt_tokens")->valuedouble,
+             cJSON_GetObjectItem(row, "completion_tokens")->valuedouble,
+             cJSON_GetObjectItem(row, "cached_tokens")->valuedouble,
+             cJSON_GetObjectItem(row, "cost_usd")->valuedouble,
+             cJSON_GetObjectItem(row, "unpriced_requests")->valuedouble > 0
+                 ? "  (some unpriced)"
+                 : "");
+    }
+    printf("%-40s %9.0f %12.0f %12.0f %10.0f %12.6f\n", "total",
+           cJSON_GetObjectItem(tot, "requests")->valuedouble,
+           cJSON_GetObjectItem(tot, "prompt_tokens")->valuedouble,
+           cJSON_GetObjectItem(tot, "completion_tokens")->valuedouble,
+           cJSON_GetObjectItem(tot, "cached_tokens")->valuedouble,
+           cJSON_GetObjectItem(tot, "cost_usd")->valuedouble);
+  }
+  cJSON_Delete(u);
+  fflush(stdout);
+  return ferror(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* `switchboard routes list|set|delete`. */
+static int routes_cmd(const char *sub, int argc, char **argv)
+{
+  struct store_route_row *rows = NULL;
+  struct cli_cmd c;
+  char err[512];
+  char *path;
+  int n = 0, rc;
+
+  cmd_init(&c, "routes", !strcmp(sub, "list") ? 0 : 1);
+  cmd_opt(&c, "--targets", 0);
+  cmd_opt(&c, "--strategy", 0);
+  cmd_opt(&c, "--retries", 0);
+  rc = cmd_parse(&c, argc, argv);
+  if(rc)
+    return rc == 1 ? EXIT_SUCCESS : rc;
+  if(strcmp(sub, "list") && c.nargs != 1)
+    return usage_error("routes %s: which route?", sub);
+  path = open_db(&c);
+  if(!path)
+    return EXIT_FAILURE;
+  if(!strcmp(sub, "list")) {
+    rc = store_routes_list(path, &rows, &n, err, sizeof(err));
+    for(int i = 0; !rc && i < n; i++)
+      printf("%s\t%s\n", rows[i].name, rows[i].definition);
+    store_routes_free(rows, n);
+  } else if(!strcmp(sub, "delete")) {
+    rc = store_routes_delete(path, c.args[0], err, sizeof(err));
+    if(rc == SB_ENOTFOUND)
+      snprintf(err, sizeof(err), "no route '%s'", c.args[0]);
+  } else {
+    const char *targets = opt_value(&c, "--targets");
+    const char *strategy = opt_value(&c, "--strategy");
+    const char *retries = opt_value(&c, "--retries");
+    cJSON *def = cJSON_CreateObject(), *ts;
+    struct route rt;
+    char why[256], *json;
+
+    if(!targets) {
+      cJSON_Delete(def);
+      free(path);
+      return usage_error("routes set: --targets provider/model,... is "
+                         "required");
+    }
+    if(strategy)
+      cJSON_AddStringToObject(def, "strategy", strategy);
+    if(retries)
+      cJSON_AddNumberToObject(def, "retries", atof(retries));
+    ts = cJSON_AddArrayToObject(def, "targets");
+    for(const char *p = targets; *p;) {
+      size_t k = strcspn(p, ",");
+      char *t = sb_strndup(p, k);
+      cJSON_AddItemToArray(ts, cJSON_CreateString(t));
+      free(t);
+      p += k + (p[k] == ',');
+    }
+    if(route_parse(def, c.args[0], &rt, why, sizeof(why))) {
+      cJSON_Delete(def);
+      free(path);
+      return usage_error("routes set: %s", why);
+    }
+    route_clear(&rt);
+    json = cJSON_PrintUnformatted(def);
+    cJSON_Delete(def);
+    rc = store_routes_set(path, c.args[0], json, 0, err, sizeof(err));
+    free(json);
+  }
+  free(path);
+  if(rc) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    return EXIT_FAILURE;
+  }
+  fflush(stdout);
+  return ferror(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 int cli_main(int argc, char **argv)
 {
   const char *sub = argc > 2 ? argv[2] : NULL;
   int help;
 
-  if(argc < 2 || (strcmp(argv[1], "keys") && strcmp(argv[1], "admin-key")))
+  if(argc >= 2 && !strcmp(argv[1], "usage"))
+    return usage_cmd(argc - 2, argv + 2);
+  if(argc < 2 || (strcmp(argv[1], "keys") && strcmp(argv[1], "admin-key") &&
+                  strcmp(argv[1], "routes")))
     return -1;
   help = sub &&
          (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help"));
@@ -695,6 +883,9 @@ int cli_main(int argc, char **argv)
   if(!strcmp(argv[1], "admin-key")) {
     if(!strcmp(sub, "create"))
       return admin_key_create(argc - 3, argv + 3);
+  } else if(!strcmp(argv[1], "routes")) {
+    if(!strcmp(sub, "list") || !strcmp(sub, "set") || !strcmp(sub, "delete"))
+      return routes_cmd(sub, argc - 3, argv + 3);
   } else if(!strcmp(sub, "create")) {
     return keys_create(argc - 3, argv + 3);
   } else if(!strcmp(sub, "list")) {

@@ -227,6 +227,10 @@ void admin_prices(struct req *r);
 /** /admin/v1/routes[/{name}] (gateway/admin.c): list, set, delete. */
 void admin_routes(struct req *r);
 
+/** GET /admin/v1/usage, /admin/v1/usage.csv, /admin/v1/requests
+ * (gateway/admin.c). */
+void admin_usage(struct req *r);
+
 /** POST /v1/messages and /v1/messages/count_tokens (gateway/messages.c). */
 void messages_handle(struct req *r);
 void messages_count_tokens(struct req *r);

@@ -7,6 +7,7 @@
  * Only store_keys_version() keeps one, because a gateway polls it.
  */
 #include "store/keys.h"
+#include "store/db.h"
 #include "gateway/sb.h"
 
 #include <cjson/cJSON.h>
@@ -213,7 +214,7 @@ int store_key_validate(const struct store_key *k, char *err, size_t errlen)
 
 /* ---- SQLite plumbing ---- */
 
-static int db_fail(sqlite3 *db, const char *what, char *err, size_t errlen)
+int store_db_fail(sqlite3 *db, const char *what, char *err, size_t errlen)
 {
   sb_errf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
   return SB_EDB;
@@ -238,7 +239,7 @@ static int keys_open(const char *path, int flags, sqlite3 **out, char *err,
   sqlite3_busy_timeout(db, KEYS_BUSY_TIMEOUT_MS);
   if(sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) !=
      SQLITE_OK) {
-    rc = db_fail(db, "PRAGMA foreign_keys", err, errlen);
+    rc = store_db_fail(db, "PRAGMA foreign_keys", err, errlen);
     sqlite3_close(db);
     return rc;
   }
@@ -248,8 +249,8 @@ static int keys_open(const char *path, int flags, sqlite3 **out, char *err,
 
 /* Open path and start a transaction: IMMEDIATE for writers, so that the
  * checks they make hold until their COMMIT. */
-static int begin(const char *path, int write, sqlite3 **out, char *err,
-                 size_t errlen)
+int store_db_begin(const char *path, int write, sqlite3 **out, char *err,
+                   size_t errlen)
 {
   int rc = keys_open(path, SQLITE_OPEN_READWRITE, out, err, errlen);
 
@@ -257,7 +258,7 @@ static int begin(const char *path, int write, sqlite3 **out, char *err,
     return rc;
   if(sqlite3_exec(*out, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL,
                   NULL) != SQLITE_OK) {
-    rc = db_fail(*out, "BEGIN", err, errlen);
+    rc = store_db_fail(*out, "BEGIN", err, errlen);
     sqlite3_close(*out);
     *out = NULL;
   }
@@ -265,10 +266,10 @@ static int begin(const char *path, int write, sqlite3 **out, char *err,
 }
 
 /* Commit when rc is 0, else roll back; close either way. */
-static int finish(sqlite3 *db, int rc, char *err, size_t errlen)
+int store_db_finish(sqlite3 *db, int rc, char *err, size_t errlen)
 {
   if(!rc && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-    rc = db_fail(db, "COMMIT", err, errlen);
+    rc = store_db_fail(db, "COMMIT", err, errlen);
   if(!sqlite3_get_autocommit(db))
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_close(db);
@@ -279,7 +280,7 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err,
                    size_t errlen)
 {
   if(sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
-    return db_fail(db, "prepare", err, errlen);
+    return store_db_fail(db, "prepare", err, errlen);
   return SB_OK;
 }
 
@@ -439,7 +440,7 @@ static int name_taken(sqlite3 *db, const char *name, const char *except_id,
   else if(rc == SQLITE_DONE)
     rc = 0;
   else
-    rc = db_fail(db, "reading api_keys", err, errlen);
+    rc = store_db_fail(db, "reading api_keys", err, errlen);
   sqlite3_finalize(st);
   if(rc == 1)
     sb_errf(err, errlen, "a key named '%s' already exists", name);
@@ -537,7 +538,7 @@ int store_keys_create(const char *path, const struct store_key *spec,
   k.created_at = sb_now_ms() / 1000;
   k.revoked_at = 0;
 
-  rc = begin(path, 1, &db, err, errlen);
+  rc = store_db_begin(path, 1, &db, err, errlen);
   if(rc)
     goto out;
   rc = name_taken(db, k.name, NULL, err, errlen);
@@ -559,10 +560,10 @@ int store_keys_create(const char *path, const struct store_key *spec,
     sqlite3_bind_text(st, 13, role_name[k.role], -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 14, k.created_at);
     if(sqlite3_step(st) != SQLITE_DONE)
-      rc = db_fail(db, "inserting the key", err, errlen);
+      rc = store_db_fail(db, "inserting the key", err, errlen);
     sqlite3_finalize(st);
   }
-  rc = finish(db, rc, err, errlen);
+  rc = store_db_finish(db, rc, err, errlen);
 out:
   if(rc) {
     OPENSSL_cleanse(secret, STORE_KEY_SECRET_MAX);
@@ -590,7 +591,7 @@ int store_keys_list(const char *path, struct store_key **keys, int *n,
   *keys = NULL;
   *n = 0;
   sb_errf(err, errlen, "%s", "");
-  rc = begin(path, 0, &db, err, errlen);
+  rc = store_db_begin(path, 0, &db, err, errlen);
   if(rc)
     return rc;
   rc = prepare(db,
@@ -607,9 +608,9 @@ int store_keys_list(const char *path, struct store_key **keys, int *n,
       count++;
   }
   if(!rc && step != SQLITE_DONE)
-    rc = db_fail(db, "reading api_keys", err, errlen);
+    rc = store_db_fail(db, "reading api_keys", err, errlen);
   sqlite3_finalize(st);
-  rc = finish(db, rc, err, errlen);
+  rc = store_db_finish(db, rc, err, errlen);
   if(rc) {
     store_keys_free(v, count);
     return rc;
@@ -629,7 +630,7 @@ int store_keys_revoke(const char *path, const char *id_or_name, char *err,
   char *id = NULL;
 
   sb_errf(err, errlen, "%s", "");
-  rc = begin(path, 1, &db, err, errlen);
+  rc = store_db_begin(path, 1, &db, err, errlen);
   if(rc)
     return rc;
   rc = prepare(db,
@@ -646,7 +647,7 @@ int store_keys_revoke(const char *path, const char *id_or_name, char *err,
       sb_errf(err, errlen, "no key with id or name '%s'", id_or_name);
       rc = SB_ENOTFOUND;
     } else {
-      rc = db_fail(db, "reading api_keys", err, errlen);
+      rc = store_db_fail(db, "reading api_keys", err, errlen);
     }
     sqlite3_finalize(st);
   }
@@ -659,12 +660,12 @@ int store_keys_revoke(const char *path, const char *id_or_name, char *err,
       sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
       sqlite3_bind_int64(st, 2, sb_now_ms() / 1000);
       if(sqlite3_step(st) != SQLITE_DONE)
-        rc = db_fail(db, "revoking the key", err, errlen);
+        rc = store_db_fail(db, "revoking the key", err, errlen);
       sqlite3_finalize(st);
     }
   }
   free(id);
-  return finish(db, rc, err, errlen);
+  return store_db_finish(db, rc, err, errlen);
 }
 
 int store_keys_update(const char *path, const struct store_key *k, char *err,
@@ -682,7 +683,7 @@ int store_keys_update(const char *path, const struct store_key *k, char *err,
   rc = store_key_validate(k, err, errlen);
   if(rc)
     return rc;
-  rc = begin(path, 1, &db, err, errlen);
+  rc = store_db_begin(path, 1, &db, err, errlen);
   if(rc)
     return rc;
   rc = name_taken(db, k->name, k->id, err, errlen);
@@ -699,14 +700,14 @@ int store_keys_update(const char *path, const struct store_key *k, char *err,
     sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
     bind_editable(st, k);
     if(sqlite3_step(st) != SQLITE_DONE)
-      rc = db_fail(db, "updating the key", err, errlen);
+      rc = store_db_fail(db, "updating the key", err, errlen);
     else if(!sqlite3_changes(db)) {
       sb_errf(err, errlen, "no key with id '%s'", k->id);
       rc = SB_ENOTFOUND;
     }
     sqlite3_finalize(st);
   }
-  return finish(db, rc, err, errlen);
+  return store_db_finish(db, rc, err, errlen);
 }
 
 void store_keys_version_close(struct store_keys_watch *conn)
@@ -819,7 +820,7 @@ int store_prices_list(const char *path, struct store_price **out, int *n,
 {
   sqlite3_stmt *st = NULL;
   sqlite3 *db;
-  int rc = begin(path, 0, &db, err, errlen), cap = 0, step;
+  int rc = store_db_begin(path, 0, &db, err, errlen), cap = 0, step;
 
   *out = NULL;
   *n = 0;
@@ -844,9 +845,9 @@ int store_prices_list(const char *path, struct store_price **out, int *n,
                     : sqlite3_column_double(st, 3);
   }
   if(!rc && step != SQLITE_DONE)
-    rc = db_fail(db, "SELECT prices", err, errlen);
+    rc = store_db_fail(db, "SELECT prices", err, errlen);
   sqlite3_finalize(st);
-  rc = finish(db, rc, err, errlen);
+  rc = store_db_finish(db, rc, err, errlen);
   if(rc) {
     store_prices_free(*out, *n);
     *out = NULL;
@@ -866,7 +867,7 @@ int store_prices_set(const char *path, const struct store_price *p, char *err,
     sb_errf(err, errlen, "a price needs a model and non-negative prices");
     return SB_EINVAL;
   }
-  rc = begin(path, 1, &db, err, errlen);
+  rc = store_db_begin(path, 1, &db, err, errlen);
   if(rc)
     return rc;
   rc = prepare(db,
@@ -884,10 +885,10 @@ int store_prices_set(const char *path, const struct store_price *p, char *err,
       sqlite3_bind_null(st, 4);
     sqlite3_bind_int64(st, 5, sb_now_ms() / 1000);
     if(sqlite3_step(st) != SQLITE_DONE)
-      rc = db_fail(db, "INSERT prices", err, errlen);
+      rc = store_db_fail(db, "INSERT prices", err, errlen);
   }
   sqlite3_finalize(st);
-  return finish(db, rc, err, errlen);
+  return store_db_finish(db, rc, err, errlen);
 }
 
 int store_key_spend(const char *path, const char *key_id, int64_t since_ms,
@@ -895,7 +896,7 @@ int store_key_spend(const char *path, const char *key_id, int64_t since_ms,
 {
   sqlite3_stmt *st = NULL;
   sqlite3 *db;
-  int rc = begin(path, 0, &db, err, errlen);
+  int rc = store_db_begin(path, 0, &db, err, errlen);
 
   *usd = 0;
   if(rc)
@@ -910,10 +911,10 @@ int store_key_spend(const char *path, const char *key_id, int64_t since_ms,
     if(sqlite3_step(st) == SQLITE_ROW)
       *usd = sqlite3_column_double(st, 0);
     else
-      rc = db_fail(db, "SELECT spend", err, errlen);
+      rc = store_db_fail(db, "SELECT spend", err, errlen);
   }
   sqlite3_finalize(st);
-  return finish(db, rc, err, errlen);
+  return store_db_finish(db, rc, err, errlen);
 }
 
 /* ---- routes ---- */
@@ -932,7 +933,8 @@ int store_routes_list(const char *path, struct store_route_row **out, int *n,
 {
   sqlite3_stmt *st = NULL;
   sqlite3 *db;
-  int rc = begin(path, 0, &db, err, errlen), cap = 0, step = SQLITE_DONE;
+  int rc = store_db_begin(path, 0, &db, err, errlen), cap = 0,
+      step = SQLITE_DONE;
 
   *out = NULL;
   *n = 0;
@@ -950,9 +952,9 @@ int store_routes_list(const char *path, struct store_route_row **out, int *n,
     (*n)++;
   }
   if(!rc && step != SQLITE_DONE)
-    rc = db_fail(db, "SELECT routes", err, errlen);
+    rc = store_db_fail(db, "SELECT routes", err, errlen);
   sqlite3_finalize(st);
-  rc = finish(db, rc, err, errlen);
+  rc = store_db_finish(db, rc, err, errlen);
   if(rc) {
     store_routes_free(*out, *n);
     *out = NULL;
@@ -966,7 +968,7 @@ int store_routes_set(const char *path, const char *name, const char *definition,
 {
   sqlite3_stmt *st = NULL;
   sqlite3 *db;
-  int rc = begin(path, 1, &db, err, errlen);
+  int rc = store_db_begin(path, 1, &db, err, errlen);
 
   if(rc)
     return rc;
@@ -982,10 +984,10 @@ int store_routes_set(const char *path, const char *name, const char *definition,
     sqlite3_bind_text(st, 2, definition, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, sb_now_ms() / 1000);
     if(sqlite3_step(st) != SQLITE_DONE)
-      rc = db_fail(db, "INSERT routes", err, errlen);
+      rc = store_db_fail(db, "INSERT routes", err, errlen);
   }
   sqlite3_finalize(st);
-  return finish(db, rc, err, errlen);
+  return store_db_finish(db, rc, err, errlen);
 }
 
 int store_routes_delete(const char *path, const char *name, char *err,
@@ -993,7 +995,7 @@ int store_routes_delete(const char *path, const char *name, char *err,
 {
   sqlite3_stmt *st = NULL;
   sqlite3 *db;
-  int rc = begin(path, 1, &db, err, errlen);
+  int rc = store_db_begin(path, 1, &db, err, errlen);
 
   if(rc)
     return rc;
@@ -1001,10 +1003,10 @@ int store_routes_delete(const char *path, const char *name, char *err,
   if(!rc) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     if(sqlite3_step(st) != SQLITE_DONE)
-      rc = db_fail(db, "DELETE routes", err, errlen);
+      rc = store_db_fail(db, "DELETE routes", err, errlen);
     else if(!sqlite3_changes(db))
       rc = SB_ENOTFOUND;
   }
   sqlite3_finalize(st);
-  return finish(db, rc, err, errlen);
+  return store_db_finish(db, rc, err, errlen);
 }

@@ -1,0 +1,49 @@
+/*
+ * usage.h - queries over the request records: usage and cost totals and
+ * daily roll-ups, the request log, CSV.
+ *
+ * Roll-ups are computed from `requests` when asked (indexed by time and
+ * key), so they always agree with the log to the last committed record.
+ * BLOCKING like store/keys.h: the CLI, or a thread pool.
+ */
+#ifndef SB_STORE_USAGE_H
+#define SB_STORE_USAGE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Which records: every field may be NULL / 0 for "any". */
+struct store_usage_filter {
+  const char *key; /* key id or key name */
+  const char *model;
+  const char *provider;
+  int64_t since_ms; /* inclusive */
+  int64_t until_ms; /* exclusive; 0: now */
+};
+
+/**
+ * Totals and a series grouped by group: "day", "key", "model" or
+ * "provider" (NULL: "day"). *out: {"object":"usage","group":…,
+ * "totals":{requests, errors, prompt_tokens, completion_tokens,
+ * cached_tokens, reasoning_tokens, cost_usd, unpriced_requests},
+ * "series":[{<group>: value, …the same fields}]} (caller frees).
+ * Returns 0, SB_EINVAL (bad group), or SB_EDB with err.
+ */
+int store_usage_query(const char *path, const struct store_usage_filter *f,
+                      const char *group, cJSON **out, char *err, size_t errlen);
+
+/**
+ * The request log, newest first: at most limit (1..1000) records with
+ * row id below before_id (0: from the newest). *out: {"object":"list",
+ * "data":[record…], "has_more", "next_before_id"} (caller frees).
+ */
+int store_requests_page(const char *path, const struct store_usage_filter *f,
+                        int limit, int64_t before_id, cJSON **out, char *err,
+                        size_t errlen);
+
+/** A usage series as CSV (a header line, then one line a row; fields
+ * quoted as RFC 4180 wants). Caller frees. */
+char *store_usage_csv(const cJSON *usage);
+
+#endif
