@@ -38,6 +38,7 @@ static void fail_request(struct req *r, const struct api_error *err)
 static int on_canon_event(void *ud, const struct canon_ev *ev);
 static void end_stream(struct req *r);
 static int next_attempt(struct req *r, const struct api_error *err);
+static const struct route_target *current_target(const struct req *r);
 static void attempt_ok(struct req *r, int status);
 
 /* --- echo ----------------------------------------------------------------- */
@@ -113,6 +114,9 @@ static int on_canon_event(void *ud, const struct canon_ev *ev)
 
   if(ev->type == CANON_EV_USAGE)
     take_usage(r, &ev->usage);
+  if(ev->type == CANON_EV_TEXT || ev->type == CANON_EV_REASONING ||
+     ev->type == CANON_EV_TOOL_ARGS || ev->type == CANON_EV_TOOL_START)
+    r->text_bytes += (int64_t)ev->len;
   if(r->raw_relay) {
     /* The client has the upstream's own error event already. */
     r->upstream_error_seen |= ev->type == CANON_EV_ERROR;
@@ -527,6 +531,14 @@ void chat_start_upstream(struct req *r, struct prov_http *http)
   ulim.connect_timeout_ms = lim->connect_timeout_ms;
   ulim.total_timeout_ms = (long)lim->request_timeout_s * 1000;
   ulim.idle_timeout_s = r->stream ? lim->stream_idle_timeout_s : 0;
+  if(r->route && current_target(r)->timeout_ms) {
+    /* A route's target may be given less time than the default, so
+     * that a slow one fails over sooner. */
+    long t = current_target(r)->timeout_ms;
+    ulim.total_timeout_ms = t;
+    if(ulim.connect_timeout_ms > t)
+      ulim.connect_timeout_ms = t;
+  }
   if(upstream_start(worker_upstream(r->w), http, &ulim, &cb, r, &r->xfer)) {
     api_error_set(&err, 502, "upstream_error", "upstream_error", NULL,
                   "Could not start the request to provider '%s'.",

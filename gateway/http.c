@@ -490,6 +490,17 @@ static void price_request(struct req *r)
   struct auth_price p;
 
   r->cost_usd = -1;
+  if(r->prov && r->prov->kind != PROV_ECHO && r->hdr_sent && r->status >= 200 &&
+     r->status < 300 && r->usage.prompt_tokens < 0 &&
+     r->usage.completion_tokens < 0 && (r->api && strcmp(r->api, "models"))) {
+    /* The upstream answered but said nothing of usage (some
+     * OpenAI-compatible servers ignore stream_options): estimate at four
+     * bytes a token, and say so in the record. */
+    r->usage.prompt_tokens = (int64_t)r->body.len / 4;
+    r->usage.completion_tokens =
+        (r->text_bytes ? r->text_bytes : r->bytes_out / 2) / 4;
+    r->usage_estimated = 1;
+  }
   if(!r->prov || !r->upstream_model ||
      (r->usage.prompt_tokens <= 0 && r->usage.completion_tokens <= 0))
     return;
@@ -557,6 +568,7 @@ static void req_record(struct req *r)
   rec->reasoning_tokens = r->usage.reasoning_tokens;
   rec->cost_usd = r->cost_usd;
   rec->unpriced = r->unpriced;
+  rec->usage_estimated = r->usage_estimated;
   rec->route = r->route ? sb_strdup(r->route->name) : NULL;
   rec->attempts = r->nattempts > 1 ? r->nattempts : 1;
   rec->attempts_detail =
@@ -932,6 +944,7 @@ static int on_writeable(struct req *r)
                                                      : LWS_WRITE_HTTP) < 0)
     return -1;
   buf_consume(&r->out, n);
+  r->bytes_out += (int64_t)n;
   if(r->sse && r->hdr_sent)
     lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
   if(r->paused && r->xfer && r->out.len <= REQ_OUT_LOW_WM) {

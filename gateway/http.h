@@ -143,8 +143,11 @@ struct req {
   cJSON *attempts_log;     /* [{"provider","model","status","ms"}] */
   struct req_timer *retry; /* back-off before the next attempt */
   struct canon_usage usage;
-  double cost_usd; /* < 0: unknown */
-  int settled;     /* cost charged, the key's hold released */
+  double cost_usd;     /* < 0: unknown */
+  int settled;         /* cost charged, the key's hold released */
+  int usage_estimated; /* the upstream reported none: estimated */
+  int64_t text_bytes;  /* text, reasoning and tool arguments streamed */
+  int64_t bytes_out;   /* body bytes written to the client */
   int unpriced;
   char error_type[48];
 };

@@ -68,6 +68,14 @@ static int parse_target(const cJSON *t, struct route_target *out, char *err,
   if(!p || !*p || !m || !*m)
     return fail(err, errlen, "%s: provider and model are required strings",
                 where);
+  w = cJSON_GetObjectItemCaseSensitive(t, "timeout_ms");
+  if(w) {
+    if(!cJSON_IsNumber(w) || w->valuedouble < 1 || w->valuedouble > 3.6e6 ||
+       w->valuedouble != (double)(int)w->valuedouble)
+      return fail(err, errlen, "%s.timeout_ms: expected an integer from 1",
+                  where);
+    out->timeout_ms = w->valueint;
+  }
   w = cJSON_GetObjectItemCaseSensitive(t, "weight");
   if(w) {
     if(!cJSON_IsNumber(w) || w->valuedouble < 1 || w->valuedouble > 1e6 ||
@@ -149,6 +157,8 @@ cJSON *route_json(const struct route *r)
     cJSON_AddStringToObject(t, "provider", r->targets[i].provider);
     cJSON_AddStringToObject(t, "model", r->targets[i].model);
     cJSON_AddNumberToObject(t, "weight", r->targets[i].weight);
+    if(r->targets[i].timeout_ms)
+      cJSON_AddNumberToObject(t, "timeout_ms", r->targets[i].timeout_ms);
     cJSON_AddItemToArray(ts, t);
   }
   cJSON_AddNumberToObject(o, "retries", r->retries);

@@ -29,7 +29,8 @@ enum route_strategy {
 struct route_target {
   char *provider;
   char *model;
-  int weight; /* weighted: relative share, >= 1 */
+  int weight;     /* weighted: relative share, >= 1 */
+  int timeout_ms; /* whole attempt; 0: limits.request_timeout_s */
 };
 
 struct route {
@@ -43,7 +44,8 @@ struct route {
 /**
  * Read a route from JSON: {"strategy": "fallback"|"weighted"|
  * "least-latency"|"lowest-cost" (default fallback), "targets": [
- * "provider/model" | {"provider","model","weight"?}, ...], "retries": N}.
+ * "provider/model" | {"provider","model","weight"?,"timeout_ms"?}, ...],
+ * "retries": N}.
  * name is copied. Returns 0, or SB_EINVAL with err naming the field.
  */
 int route_parse(const cJSON *o, const char *name, struct route *out, char *err,

@@ -31,9 +31,10 @@
   "INSERT INTO requests(ts_ms, request_id, api, model, provider,"              \
   " upstream_model, stream, status, error_type, prompt_tokens,"                \
   " completion_tokens, ttfb_ms, latency_ms, key_id, cached_tokens,"            \
-  " reasoning_tokens, cost_usd, unpriced, route, attempts, attempts_detail)"   \
+  " reasoning_tokens, cost_usd, unpriced, route, attempts, attempts_detail,"   \
+  " usage_estimated)"                                                          \
   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"  \
-  " ?16, ?17, ?18, ?19, ?20, ?21)"
+  " ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
 
 enum store_item_kind {
   STORE_ITEM_USAGE,           /* rec: struct store_usage */
@@ -438,6 +439,7 @@ static int insert_one(struct store *st, const struct store_usage *r)
   bind_text(ins, 19, r->route);
   sqlite3_bind_int(ins, 20, r->attempts > 0 ? r->attempts : 1);
   bind_text(ins, 21, r->attempts_detail);
+  sqlite3_bind_int(ins, 22, r->usage_estimated ? 1 : 0);
   rc = sqlite3_step(ins);
   sqlite3_reset(ins);
   sqlite3_clear_bindings(ins);

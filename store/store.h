@@ -38,6 +38,7 @@ struct store_usage {
   int64_t reasoning_tokens; /* -1 when unknown; part of completion_tokens */
   double cost_usd;          /* < 0: unknown (NULL) */
   int unpriced;             /* tokens were used, but the model has no price */
+  int usage_estimated;      /* the upstream reported no usage: estimated */
   char *route;              /* the route that served it, or NULL */
   int attempts;             /* upstream attempts (>= 1) */
   char *attempts_detail;    /* JSON array of the attempts, or NULL */

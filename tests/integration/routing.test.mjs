@@ -42,6 +42,7 @@ describe('routing policies', () => {
           cheap: { strategy: 'lowest-cost', targets: ['good/gpt-4o', 'good/gpt-4o-mini'] },
           split: { strategy: 'weighted', targets: [{ provider: 'good', model: 'gpt-4o', weight: 3 }, { provider: 'good', model: 'gpt-4o-mini', weight: 1 }] },
           hopeless: { targets: ['good/fault-429', 'good/fault-503'] },
+          impatient: { targets: [{ provider: 'slow', model: 'gpt-4o', timeout_ms: 60 }, 'good/gpt-4o'] },
         },
       },
     });
@@ -90,6 +91,16 @@ describe('routing policies', () => {
     assert.equal(r.headers['x-switchboard-provider'], 'flaky', 'the same target, third try');
     assert.equal(r.headers['x-switchboard-attempts'], '3');
     assert.ok(Date.now() - t0 >= 100 + 200, 'backed off between tries');
+  });
+
+  test('per-target time-out: a slow target fails over within its own limit', async () => {
+    const t0 = Date.now();
+    const r = await postChat(gw.url, ask('impatient'), { headers: bearer(ADMIN) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers['x-switchboard-provider'], 'good');
+    assert.ok(Date.now() - t0 < 1000);
+    const rec = await recordOf(gw, r.headers['x-request-id']);
+    assert.deepEqual(JSON.parse(rec.attempts_detail).map((a) => a.status), [504, 200]);
   });
 
   test('every target failing: the last error, in the client\'s format', async () => {
