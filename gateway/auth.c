@@ -163,6 +163,19 @@ static void load_routes(struct auth *a, struct snapshot *snap)
   store_routes_free(rows, n);
 }
 
+char **auth_route_names(struct auth *a, int *n)
+{
+  char **names;
+
+  pthread_rwlock_rdlock(&a->lock);
+  *n = a->snap.nroutes;
+  names = sb_calloc((size_t)*n + 1, sizeof(*names));
+  for(int i = 0; i < *n; i++)
+    names[i] = sb_strdup(a->snap.routes[i].name);
+  pthread_rwlock_unlock(&a->lock);
+  return names;
+}
+
 int auth_route(struct auth *a, const char *name, struct route *out)
 {
   int rc = SB_ENOTFOUND;

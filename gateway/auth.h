@@ -112,6 +112,9 @@ struct route;
  * or SB_ENOTFOUND. */
 int auth_route(struct auth *a, const char *name, struct route *out);
 
+/** The names of every route (caller frees each and the array). */
+char **auth_route_names(struct auth *a, int *n);
+
 /** USD for usage at price (cached prompt tokens at the cached price). */
 double auth_cost(const struct auth_price *p, const struct canon_usage *u);
 

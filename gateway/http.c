@@ -204,11 +204,12 @@ static void respond_simple_error(struct req *r, int status, const char *code,
 
 /* One model entry in the client's shape: Anthropic's when it sent
  * anthropic-version (Claude Code lists models that way), else OpenAI's. */
+/* One entry: "provider/model", or a route's own name (p NULL). */
 static cJSON *model_entry(const struct req *r, const struct prov *p,
                           const char *model)
 {
   cJSON *m = cJSON_CreateObject();
-  char *id = sb_asprintf("%s/%s", p->name, model);
+  char *id = p ? sb_asprintf("%s/%s", p->name, model) : sb_strdup(model);
 
   if(r->anthropic_errors) {
     cJSON_AddStringToObject(m, "type", "model");
@@ -219,7 +220,7 @@ static cJSON *model_entry(const struct req *r, const struct prov *p,
     cJSON_AddStringToObject(m, "id", id);
     cJSON_AddStringToObject(m, "object", "model");
     cJSON_AddNumberToObject(m, "created", 0);
-    cJSON_AddStringToObject(m, "owned_by", p->name);
+    cJSON_AddStringToObject(m, "owned_by", p ? p->name : "switchboard");
   }
   free(id);
   return m;
@@ -254,6 +255,8 @@ static int allowed(const struct req *r, const struct prov *p, const char *model)
 static void handle_models(struct req *r)
 {
   const struct prov_registry *reg = r->gw->reg;
+  char **names;
+  int nnames;
   cJSON *root = cJSON_CreateObject();
   cJSON *data, *first, *last;
 
@@ -266,6 +269,15 @@ static void handle_models(struct req *r)
       if(allowed(r, p, p->models[j]))
         cJSON_AddItemToArray(data, model_entry(r, p, p->models[j]));
   }
+  /* Routes are model names too. */
+  names = auth_route_names(r->gw->auth, &nnames);
+  for(int i = 0; i < nnames; i++) {
+    struct api_error err;
+    if(!r->granted || !auth_model_allowed(&r->grant, names[i], &err))
+      cJSON_AddItemToArray(data, model_entry(r, NULL, names[i]));
+    free(names[i]);
+  }
+  free(names);
   if(r->anthropic_errors) {
     /* Every model in one page. */
     first = cJSON_GetArrayItem(data, 0);

@@ -143,6 +143,13 @@ describe('routing policies', () => {
     assert.ok(big > 30 && big < 58, `gpt-4o served ${big} of 60 (weight 3:1)`);
   });
 
+  test('/v1/models lists routes as models', async () => {
+    const r = await request(`${gw.url}/v1/models`, { headers: bearer(ADMIN) });
+    const ids = r.json.data.map((m) => m.id);
+    assert.ok(ids.includes('smart') && ids.includes('good/gpt-4o-mini'), ids.join(' '));
+    assert.equal(r.json.data.find((m) => m.id === 'smart').owned_by, 'switchboard');
+  });
+
   test('routes through the admin API: created, used at once, deleted', async () => {
     let r = await request(`${gw.url}/admin/v1/routes`, { headers: bearer(ADMIN), body: { name: 'fresh', targets: ['good/gpt-4o'] } });
     assert.equal(r.status, 200, r.text);
