@@ -291,6 +291,19 @@ static void job_done(struct req *r, void *ud)
   job_free(j);
 }
 
+/* Run j on the thread pool; job_done answers. */
+static void run_job(struct req *r, struct admin_job *j, const char *what)
+{
+  struct api_error err;
+
+  if(req_offload(r, job_work, job_done, j)) {
+    job_free(j);
+    api_error_set(&err, 500, "server_error", "internal_error", NULL,
+                  "Could not reach the %s.", what);
+    req_respond_error(r, &err);
+  }
+}
+
 /* --- request bodies ------------------------------------------------------ */
 
 static int bad(struct api_error *err, const char *param, const char *msg)
@@ -468,12 +481,7 @@ void admin_prices(struct req *r)
     }
     cJSON_Delete(body);
   }
-  if(req_offload(r, job_work, job_done, j)) {
-    job_free(j);
-    api_error_set(&err, 500, "server_error", "internal_error", NULL,
-                  "Could not reach the price table.");
-    req_respond_error(r, &err);
-  }
+  run_job(r, j, "price table");
 }
 
 void admin_routes(struct req *r)
@@ -532,12 +540,7 @@ void admin_routes(struct req *r)
     j->route_def = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
   }
-  if(req_offload(r, job_work, job_done, j)) {
-    job_free(j);
-    api_error_set(&err, 500, "server_error", "internal_error", NULL,
-                  "Could not reach the route table.");
-    req_respond_error(r, &err);
-  }
+  run_job(r, j, "route table");
 }
 
 void admin_keys(struct req *r)
@@ -568,12 +571,7 @@ void admin_keys(struct req *r)
     }
     cJSON_Delete(body);
   }
-  if(req_offload(r, job_work, job_done, j)) {
-    job_free(j);
-    api_error_set(&err, 500, "server_error", "internal_error", NULL,
-                  "Could not reach the key store.");
-    req_respond_error(r, &err);
-  }
+  run_job(r, j, "key store");
 }
 
 /* --- usage and the request log ------------------------------------------ */

@@ -1027,15 +1027,7 @@ void chat_release(struct req *r)
     upstream_cancel(r->xfer);
     r->xfer = NULL;
   }
-  if(r->relay) {
-    sse_parser_free(&r->sse_in);
-    ndjson_free(&r->nd_in);
-    eventstream_free(&r->es_in);
-    if(r->pstream)
-      r->adapter->stream_free(r->pstream);
-    r->pstream = NULL;
-    r->relay = 0;
-  }
+  reset_relay(r);
   if(r->rend.free)
     r->rend.free(r->rend.s);
   memset(&r->rend, 0, sizeof(r->rend));
