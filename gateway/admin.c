@@ -1,11 +1,15 @@
 /*
- * admin.c - the admin API for gateway keys: /admin/v1/keys.
+ * admin.c - the admin API: keys, prices, routes, providers, usage.
  *
  *   GET    /admin/v1/keys        list (never secrets or hashes)
  *   POST   /admin/v1/keys        create; 201 with the secret, shown once
  *   GET    /admin/v1/keys/{id}   one key (id or name)
  *   POST   /admin/v1/keys/{id}   edit the fields given
  *   DELETE /admin/v1/keys/{id}   revoke
+ *   GET|POST /admin/v1/prices, DELETE /admin/v1/prices/{model}
+ *   GET|POST /admin/v1/routes, GET|POST|DELETE /admin/v1/routes/{name}
+ *   GET|POST /admin/v1/providers, GET|POST|DELETE /admin/v1/providers/{name}
+ *   GET    /admin/v1/usage, /admin/v1/usage.csv, /admin/v1/requests
  *
  * The route needs the admin credential (gateway/http.c). Database work
  * blocks, so it runs on the thread pool; a change reloads the in-memory
@@ -16,6 +20,8 @@
 #include "gateway/http.h"
 #include "gateway/sb.h"
 #include "gateway/cli.h"
+#include "gateway/config.h"
+#include "providers/provider.h"
 #include "router/routes.h"
 #include "store/usage.h"
 #include "store/keys.h"
@@ -31,9 +37,11 @@ enum admin_op {
   OP_REVOKE,
   OP_PRICES,     /* GET /admin/v1/prices */
   OP_PRICE_SET,  /* POST /admin/v1/prices */
-  OP_ROUTES,     /* GET /admin/v1/routes */
-  OP_ROUTE_SET,  /* POST /admin/v1/routes */
-  OP_ROUTE_DROP, /* DELETE /admin/v1/routes/{name} */
+  OP_PRICE_DROP, /* DELETE /admin/v1/prices/{model} */
+  OP_DEFS,       /* GET /admin/v1/{routes,providers} */
+  OP_DEF_GET,    /* GET /admin/v1/{routes,providers}/{name} */
+  OP_DEF_SET,    /* POST /admin/v1/{routes,providers}[/{name}] */
+  OP_DEF_DROP,   /* DELETE /admin/v1/{routes,providers}/{name} */
 };
 
 struct admin_job {
@@ -49,9 +57,10 @@ struct admin_job {
   struct store_price price;   /* OP_PRICE_SET */
   struct store_price *prices; /* OP_PRICES result */
   int nprices;
-  char *route_def;                /* OP_ROUTE_SET: the definition (JSON text) */
-  struct store_route_row *routes; /* OP_ROUTES result */
-  int nroutes;
+  enum store_table table; /* OP_DEF_* */
+  char *def;              /* OP_DEF_SET: the definition (JSON text) */
+  struct store_def *defs; /* OP_DEF_* result */
+  int ndefs;
   int rc;
   char err[256];
 };
@@ -71,8 +80,8 @@ static void job_free(struct admin_job *j)
   store_keys_free(j->keys, j->nkeys);
   store_prices_free(j->prices, j->nprices);
   free(j->price.model);
-  store_routes_free(j->routes, j->nroutes);
-  free(j->route_def);
+  store_defs_free(j->defs, j->ndefs);
+  free(j->def);
   free(j->key.name);
   for(int i = 0; i < j->key.nmodels; i++)
     free(j->key.models[i]);
@@ -145,23 +154,28 @@ static void job_work(void *ud)
   struct store_key *k, *created = NULL;
 
   switch(j->op) {
-  case OP_ROUTE_SET:
-  case OP_ROUTE_DROP:
-    j->rc = j->op == OP_ROUTE_SET
-                ? store_routes_set(j->db, j->id, j->route_def, 0, j->err,
-                                   sizeof(j->err))
-                : store_routes_delete(j->db, j->id, j->err, sizeof(j->err));
+  case OP_DEF_SET:
+  case OP_DEF_DROP:
+    j->rc = j->op == OP_DEF_SET ? store_defs_set(j->db, j->table, j->id, j->def,
+                                                 j->err, sizeof(j->err))
+                                : store_defs_delete(j->db, j->table, j->id,
+                                                    j->err, sizeof(j->err));
     if(j->rc)
       return;
+    /* A new provider's model list is fetched here, so the answer says
+     * whether it is served. */
     auth_reload(j->auth);
-    /* answer with the whole table */
     __attribute__((fallthrough));
-  case OP_ROUTES:
-    j->rc = store_routes_list(j->db, &j->routes, &j->nroutes, j->err,
-                              sizeof(j->err));
+  case OP_DEFS:
+  case OP_DEF_GET:
+    j->rc = store_defs_list(j->db, j->table, &j->defs, &j->ndefs, j->err,
+                            sizeof(j->err));
     return;
   case OP_PRICE_SET:
-    j->rc = store_prices_set(j->db, &j->price, j->err, sizeof(j->err));
+  case OP_PRICE_DROP:
+    j->rc = j->op == OP_PRICE_SET
+                ? store_prices_set(j->db, &j->price, j->err, sizeof(j->err))
+                : store_prices_delete(j->db, j->id, j->err, sizeof(j->err));
     if(j->rc)
       return;
     auth_reload(j->auth);
@@ -214,6 +228,85 @@ static void respond(struct req *r, int status, cJSON *o)
   free(json);
 }
 
+static const char *what_of(const struct admin_job *j)
+{
+  if(j->op == OP_PRICE_DROP)
+    return "price for";
+  if(j->op < OP_DEFS)
+    return "key";
+  return j->table == STORE_PROVIDERS ? "provider" : "route";
+}
+
+/* A stored definition as the API shows it: the object with its name,
+ * who owns it and, for a provider, whether the gateway serves it now. */
+static cJSON *def_json(const struct store_def *d, enum store_table table,
+                       const struct prov_registry *reg)
+{
+  cJSON *o = cJSON_Parse(d->definition), *def;
+
+  if(!o)
+    o = cJSON_CreateObject();
+  def = cJSON_CreateObject();
+  cJSON_AddStringToObject(def, "name", d->name);
+  while(o->child) {
+    cJSON *it = cJSON_DetachItemViaPointer(o, o->child);
+    if(strcmp(it->string, "name"))
+      cJSON_AddItemToObject(def, it->string, it);
+    else
+      cJSON_Delete(it);
+  }
+  cJSON_Delete(o);
+  cJSON_AddStringToObject(def, "source",
+                          d->source == STORE_SRC_CONFIG ? "config" : "api");
+  cJSON_AddNumberToObject(def, "updated_at", (double)d->updated_at);
+  if(table == STORE_PROVIDERS) {
+    const struct prov *p = prov_find(reg, d->name, strlen(d->name));
+    cJSON *st = cJSON_AddObjectToObject(def, "status");
+
+    /* Never the credential: only whether the gateway has one. */
+    cJSON_AddBoolToObject(st, "served", p != NULL);
+    if(p && p->models_known) {
+      cJSON *m = cJSON_AddArrayToObject(st, "models");
+      for(int i = 0; i < p->nmodels; i++)
+        cJSON_AddItemToArray(m, cJSON_CreateString(p->models[i]));
+    } else {
+      cJSON_AddNullToObject(st, "models");
+    }
+  }
+  return def;
+}
+
+static void respond_defs(struct req *r, const struct admin_job *j)
+{
+  struct prov_registry *reg = auth_registry(j->auth);
+  struct api_error err;
+  cJSON *o, *data;
+
+  if(j->op == OP_DEF_GET ||
+     (j->op == OP_DEF_SET && j->table == STORE_PROVIDERS)) {
+    for(int i = 0; i < j->ndefs; i++)
+      if(!strcmp(j->defs[i].name, j->id)) {
+        respond(r, j->op == OP_DEF_GET ? 200 : 201,
+                def_json(&j->defs[i], j->table, reg));
+        prov_registry_unref(reg);
+        return;
+      }
+    prov_registry_unref(reg);
+    api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
+                  "No %s '%s'.", what_of(j), j->id);
+    req_respond_error(r, &err);
+    return;
+  }
+  /* A route change answers with the whole table, as it always did. */
+  o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "object", "list");
+  data = cJSON_AddArrayToObject(o, "data");
+  for(int i = 0; i < j->ndefs; i++)
+    cJSON_AddItemToArray(data, def_json(&j->defs[i], j->table, reg));
+  prov_registry_unref(reg);
+  respond(r, 200, o);
+}
+
 static void job_done(struct req *r, void *ud)
 {
   struct admin_job *j = ud;
@@ -227,8 +320,7 @@ static void job_done(struct req *r, void *ud)
   }
   if(j->rc == SB_ENOTFOUND) {
     api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
-                  "No %s '%s'.", j->op == OP_ROUTE_DROP ? "route" : "key",
-                  j->id ? j->id : "");
+                  "No %s '%s'.", what_of(j), j->id ? j->id : "");
     req_respond_error(r, &err);
   } else if(j->rc == SB_EINVAL) {
     api_error_set(&err, 400, "invalid_request_error", "invalid_value", NULL,
@@ -238,21 +330,10 @@ static void job_done(struct req *r, void *ud)
     api_error_set(&err, 503, "server_error", "store_unavailable", NULL,
                   "The key store is not available: %s", j->err);
     req_respond_error(r, &err);
-  } else if(j->op == OP_ROUTES || j->op == OP_ROUTE_SET ||
-            j->op == OP_ROUTE_DROP) {
-    cJSON *o = cJSON_CreateObject(), *data;
-    cJSON_AddStringToObject(o, "object", "list");
-    data = cJSON_AddArrayToObject(o, "data");
-    for(int i = 0; i < j->nroutes; i++) {
-      cJSON *def = cJSON_Parse(j->routes[i].definition);
-      if(!def)
-        def = cJSON_CreateObject();
-      cJSON_DeleteItemFromObjectCaseSensitive(def, "name");
-      cJSON_AddStringToObject(def, "name", j->routes[i].name);
-      cJSON_AddItemToArray(data, def);
-    }
-    respond(r, 200, o);
-  } else if(j->op == OP_PRICES || j->op == OP_PRICE_SET) {
+  } else if(j->op >= OP_DEFS) {
+    respond_defs(r, j);
+  } else if(j->op == OP_PRICES || j->op == OP_PRICE_SET ||
+            j->op == OP_PRICE_DROP) {
     cJSON *o = cJSON_CreateObject(), *data;
     cJSON_AddStringToObject(o, "object", "list");
     data = cJSON_AddArrayToObject(o, "data");
@@ -467,9 +548,24 @@ void admin_prices(struct req *r)
   struct admin_job *j = sb_calloc(1, sizeof(*j));
   struct api_error err;
 
+  const char *rest = r->path + strlen("/admin/v1/prices");
+
   j->db = r->gw->cfg->database;
   j->auth = r->gw->auth;
-  j->op = r->method == LWSHUMETH_POST ? OP_PRICE_SET : OP_PRICES;
+  j->op = r->method == LWSHUMETH_POST     ? OP_PRICE_SET
+          : r->method == LWSHUMETH_DELETE ? OP_PRICE_DROP
+                                          : OP_PRICES;
+  if(*rest == '/' && rest[1])
+    j->id = sb_strdup(rest + 1);
+  if((j->op == OP_PRICE_DROP) != (j->id != NULL)) {
+    job_free(j);
+    api_error_set(&err, 405, "invalid_request_error", "method_not_allowed",
+                  NULL,
+                  "Use GET or POST /admin/v1/prices, DELETE "
+                  "/admin/v1/prices/{model}.");
+    req_respond_error(r, &err);
+    return;
+  }
   if(j->op == OP_PRICE_SET) {
     cJSON *body = chat_parse_body(r);
     if(!body || parse_price(j, body, &err)) {
@@ -484,63 +580,106 @@ void admin_prices(struct req *r)
   run_job(r, j, "price table");
 }
 
-void admin_routes(struct req *r)
+/* Check a definition before it reaches the database: the same parser
+ * the gateway builds routes and providers with. The body is consumed
+ * into j->def (without its name). */
+static int check_def(struct admin_job *j, cJSON *body, struct api_error *err)
 {
-  const char *rest = r->path + strlen("/admin/v1/routes");
+  char why[512];
+  int rc;
+
+  cJSON_DeleteItemFromObjectCaseSensitive(body, "name");
+  /* Read-only fields of a GET, sent back by a client editing a copy. */
+  cJSON_DeleteItemFromObjectCaseSensitive(body, "source");
+  cJSON_DeleteItemFromObjectCaseSensitive(body, "updated_at");
+  cJSON_DeleteItemFromObjectCaseSensitive(body, "status");
+  if(j->table == STORE_ROUTES) {
+    struct route rt;
+    rc = route_parse(body, j->id, &rt, why, sizeof(why));
+    if(!rc)
+      route_clear(&rt);
+  } else {
+    struct config_provider c;
+    rc = config_provider_parse(&c, body, j->id, "provider", why, sizeof(why));
+    if(!rc)
+      rc = prov_check(&c, "provider", 1, why, sizeof(why));
+    config_provider_free(&c);
+  }
+  if(rc) {
+    api_error_set(err, 400, "invalid_request_error", "invalid_value", NULL,
+                  "Invalid %s: %s", what_of(j), why);
+    return SB_EINVAL;
+  }
+  j->def = cJSON_PrintUnformatted(body);
+  return 0;
+}
+
+/* /admin/v1/routes and /admin/v1/providers: the same operations on two
+ * tables of named definitions. */
+static void admin_defs(struct req *r, enum store_table table, const char *base)
+{
+  const char *rest = r->path + strlen(base);
   struct admin_job *j = sb_calloc(1, sizeof(*j));
   struct api_error err;
+  cJSON *body;
 
   j->db = r->gw->cfg->database;
   j->auth = r->gw->auth;
-  j->op = r->method == LWSHUMETH_POST     ? OP_ROUTE_SET
-          : r->method == LWSHUMETH_DELETE ? OP_ROUTE_DROP
-                                          : OP_ROUTES;
-  if(*rest == '/')
+  j->table = table;
+  if(*rest == '/' && rest[1])
     j->id = sb_strdup(rest + 1);
-  if((j->op == OP_ROUTE_DROP) != (j->id != NULL)) {
+  j->op = r->method == LWSHUMETH_POST     ? OP_DEF_SET
+          : r->method == LWSHUMETH_DELETE ? OP_DEF_DROP
+          : j->id                         ? OP_DEF_GET
+                                          : OP_DEFS;
+  if(j->op == OP_DEF_DROP && !j->id) {
     job_free(j);
     api_error_set(&err, 405, "invalid_request_error", "method_not_allowed",
-                  NULL,
-                  "Use GET or POST /admin/v1/routes, DELETE "
-                  "/admin/v1/routes/{name}.");
+                  NULL, "Use DELETE %s/{name}.", base);
     req_respond_error(r, &err);
     return;
   }
-  if(j->op == OP_ROUTE_SET) {
-    cJSON *body = chat_parse_body(r);
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "name");
-    struct route rt;
-    char why[256];
+  if(j->op == OP_DEF_SET) {
+    const cJSON *name;
 
-    if(!body) {
+    if(!(body = chat_parse_body(r))) {
       job_free(j);
       return;
     }
-    if(!cJSON_IsString(name) || !name->valuestring[0] ||
-       strchr(name->valuestring, '/')) {
+    name = cJSON_GetObjectItemCaseSensitive(body, "name");
+    if(!j->id && cJSON_IsString(name))
+      j->id = sb_strdup(name->valuestring);
+    if(!j->id || !j->id[0] || strchr(j->id, '/') ||
+       (cJSON_IsString(name) && strcmp(name->valuestring, j->id))) {
       bad(&err, "name",
-          "a route needs a name without '/' (model names "
-          "with '/' are provider/model).");
+          table == STORE_ROUTES
+              ? "a route needs a name without '/' (model names with '/' "
+                "are provider/model), the same in the path and the body."
+              : "a provider needs a name of [A-Za-z0-9_.-], the same in the "
+                "path and the body.");
       req_respond_error(r, &err);
+    } else if(!check_def(j, body, &err)) {
       cJSON_Delete(body);
-      job_free(j);
+      run_job(r, j, table == STORE_ROUTES ? "route table" : "provider table");
       return;
-    }
-    if(route_parse(body, name->valuestring, &rt, why, sizeof(why))) {
-      api_error_set(&err, 400, "invalid_request_error", "invalid_value", NULL,
-                    "Invalid route: %s", why);
+    } else {
       req_respond_error(r, &err);
-      cJSON_Delete(body);
-      job_free(j);
-      return;
     }
-    route_clear(&rt);
-    j->id = sb_strdup(name->valuestring);
-    cJSON_DeleteItemFromObjectCaseSensitive(body, "name");
-    j->route_def = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
+    job_free(j);
+    return;
   }
-  run_job(r, j, "route table");
+  run_job(r, j, table == STORE_ROUTES ? "route table" : "provider table");
+}
+
+void admin_routes(struct req *r)
+{
+  admin_defs(r, STORE_ROUTES, "/admin/v1/routes");
+}
+
+void admin_providers(struct req *r)
+{
+  admin_defs(r, STORE_PROVIDERS, "/admin/v1/providers");
 }
 
 void admin_keys(struct req *r)

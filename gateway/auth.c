@@ -1,4 +1,5 @@
 #include "gateway/auth.h"
+#include "gateway/registry.h"
 #include "gateway/sb.h"
 #include "providers/canon.h"
 #include "router/routes.h"
@@ -51,8 +52,10 @@ struct auth {
   unsigned char admin_hash[STORE_KEY_HASH_LEN];
   int has_admin_env;
 
-  pthread_rwlock_t lock; /* guards snap */
+  pthread_rwlock_t lock; /* guards snap and reg */
   struct snapshot snap;
+  struct prov_registry *reg; /* one reference held here */
+  pthread_mutex_t reg_mu;    /* one registry rebuild at a time */
 
   pthread_mutex_t lim_mu; /* guards limiters */
   struct limiter *limiters;
@@ -141,11 +144,11 @@ static void load_spend(struct auth *a, const struct snapshot *snap)
  * left out and said so, the others still serve. */
 static void load_routes(struct auth *a, struct snapshot *snap)
 {
-  struct store_route_row *rows;
+  struct store_def *rows;
   char err[256];
   int n;
 
-  if(store_routes_list(a->path, &rows, &n, err, sizeof(err))) {
+  if(store_defs_list(a->path, STORE_ROUTES, &rows, &n, err, sizeof(err))) {
     fprintf(stderr, "switchboard: auth: cannot load routes: %s\n", err);
     return;
   }
@@ -160,7 +163,7 @@ static void load_routes(struct auth *a, struct snapshot *snap)
       snap->nroutes++;
     cJSON_Delete(def);
   }
-  store_routes_free(rows, n);
+  store_defs_free(rows, n);
 }
 
 char **auth_route_names(struct auth *a, int *n)
@@ -191,7 +194,52 @@ int auth_route(struct auth *a, const char *name, struct route *out)
   return rc;
 }
 
+static int reload_keys(struct auth *a);
+
+struct prov_registry *auth_registry(struct auth *a)
+{
+  struct prov_registry *reg;
+
+  pthread_rwlock_rdlock(&a->lock);
+  reg = prov_registry_ref(a->reg);
+  pthread_rwlock_unlock(&a->lock);
+  return reg;
+}
+
+/* Rebuild the registry when the providers table changed. Apart from the
+ * keys' reload: a model-list fetch may take seconds, and a revoked key
+ * must not wait for it. */
+static int reload_registry(struct auth *a, int strict, char *err, size_t errlen)
+{
+  struct prov_registry *fresh, *old;
+  int rc;
+
+  pthread_mutex_lock(&a->reg_mu);
+  rc = registry_load(a->path, a->reg, strict, &fresh, err, errlen);
+  if(!rc) {
+    pthread_rwlock_wrlock(&a->lock);
+    old = a->reg;
+    a->reg = fresh;
+    pthread_rwlock_unlock(&a->lock);
+    prov_registry_unref(old);
+  }
+  pthread_mutex_unlock(&a->reg_mu);
+  return rc;
+}
+
 int auth_reload(struct auth *a)
+{
+  char err[512];
+  int rc = reload_keys(a);
+
+  if(reload_registry(a, 0, err, sizeof(err))) {
+    fprintf(stderr, "switchboard: cannot load the providers: %s\n", err);
+    rc = rc ? rc : SB_EDB;
+  }
+  return rc;
+}
+
+static int reload_keys(struct auth *a)
 {
   struct snapshot fresh, old;
   char err[256];
@@ -268,13 +316,20 @@ int auth_open(const char *db_path, const char *admin_secret, struct auth **out,
   pthread_rwlock_init(&a->lock, NULL);
   pthread_mutex_init(&a->lim_mu, NULL);
   pthread_mutex_init(&a->reload_mu, NULL);
+  pthread_mutex_init(&a->reg_mu, NULL);
   pthread_mutex_init(&a->stop_mu, NULL);
   pthread_cond_init(&a->stop_cv, NULL);
   if(store_keys_version(a->path, &a->watch, &a->version) ||
-     (rc = auth_reload(a))) {
+     (rc = reload_keys(a))) {
     snprintf(err, errlen, "cannot load the keys of %s", db_path);
     auth_close(a);
     return SB_EDB;
+  }
+  /* At start a provider that cannot be built stops the gateway: better
+   * than serving without it and saying so only in a log. */
+  if((rc = reload_registry(a, 1, err, errlen))) {
+    auth_close(a);
+    return rc;
   }
   if(pthread_create(&a->watcher, NULL, watch_main, a)) {
     snprintf(err, errlen, "cannot start the key watcher");
@@ -303,6 +358,7 @@ void auth_close(struct auth *a)
   store_keys_free(a->snap.keys, a->snap.n);
   store_prices_free(a->snap.prices, a->snap.nprices);
   routes_free(a->snap.routes, a->snap.nroutes);
+  prov_registry_unref(a->reg);
   for(l = a->limiters; l; l = next) {
     next = l->next;
     free(l);
@@ -310,6 +366,7 @@ void auth_close(struct auth *a)
   pthread_rwlock_destroy(&a->lock);
   pthread_mutex_destroy(&a->lim_mu);
   pthread_mutex_destroy(&a->reload_mu);
+  pthread_mutex_destroy(&a->reg_mu);
   pthread_mutex_destroy(&a->stop_mu);
   pthread_cond_destroy(&a->stop_cv);
   free(a->path);

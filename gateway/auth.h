@@ -2,10 +2,12 @@
  * auth.h - who may call the gateway: gateway keys and the admin
  * credential, served from memory kept coherent with the database.
  *
- * The keys live in SQLite (store/keys.h). struct auth holds an immutable
- * snapshot of them that every worker reads; a watcher thread reloads it
- * when the keys' version counter changes (another process, e.g.
- * `switchboard keys revoke`, wrote to the table), and auth_reload() does
+ * The keys, prices, routes and providers live in SQLite (store/keys.h).
+ * struct auth holds an immutable snapshot of them that every worker
+ * reads, and the provider registry built from them (gateway/registry.h);
+ * a watcher thread reloads both when the version counters change
+ * (another process, e.g. `switchboard keys revoke`, wrote to a
+ * table), and auth_reload() does
  * it at once after a change made through the admin API, so that change
  * holds from the very next request on every worker. Rate-limit state
  * (per key: a request bucket, a token bucket, requests in flight) lives
@@ -29,16 +31,18 @@ struct auth;
 #define AUTH_POLL_MS 100
 
 /**
- * Load the keys of the database at db_path and start the watcher.
- * admin_secret: the value of SWITCHBOARD_ADMIN_KEY, or NULL; it is kept
- * only as its hash. Returns 0 or SB_EDB with err.
+ * Load the keys, routes, prices and providers of the database at db_path
+ * and start the watcher. admin_secret: the value of SWITCHBOARD_ADMIN_KEY,
+ * or NULL; it is kept only as its hash. Returns 0, or SB_EDB or
+ * SB_ECONFIG (a stored provider cannot be built) with err.
  */
 int auth_open(const char *db_path, const char *admin_secret, struct auth **out,
               char *err, size_t errlen);
 
 void auth_close(struct auth *a);
 
-/** Reload the keys now (blocking: a thread pool or start-up). */
+/** Reload the keys, prices, routes and providers now (blocking: a
+ * thread pool or start-up). */
 int auth_reload(struct auth *a);
 
 /** 1 when any key or an admin credential exists: every call then needs
@@ -107,6 +111,11 @@ int auth_price(struct auth *a, const char *provider, const char *model,
                struct auth_price *out);
 
 struct route;
+struct prov_registry;
+
+/** The provider registry in use, with a reference for the caller to drop
+ * (prov_registry_unref) when done: a request holds it to its end. */
+struct prov_registry *auth_registry(struct auth *a);
 
 /** A copy of the route called name (caller clears it with route_clear),
  * or SB_ENOTFOUND. */

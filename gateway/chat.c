@@ -639,7 +639,7 @@ static int set_target(struct req *r)
   char *name = sb_asprintf("%s/%s", t->provider, t->model);
   struct router_target rt;
   struct api_error err;
-  int rc = router_resolve(r->gw->reg, name, &rt, &err);
+  int rc = router_resolve(r->reg, name, &rt, &err);
 
   free(name);
   if(rc)
@@ -908,7 +908,7 @@ int chat_route(struct req *r, const cJSON *body,
     return -1;
   }
   if(rc > 0) {
-    if(router_resolve(r->gw->reg, r->model, &target, &err)) {
+    if(router_resolve(r->reg, r->model, &target, &err)) {
       req_respond_error(r, &err);
       return -1;
     }

@@ -6,6 +6,7 @@
  */
 #include "gateway/cli.h"
 #include "router/routes.h"
+#include "providers/provider.h"
 #include "store/usage.h"
 #include "gateway/config.h"
 #include "gateway/sb.h"
@@ -41,7 +42,13 @@ static const char keys_usage[] =
     "       switchboard routes list\n"
     "       switchboard routes set NAME --targets PROVIDER/MODEL,..."
     " [--strategy S] [--retries N]\n"
-    "       switchboard routes delete NAME\n"
+    "       switchboard routes get|delete NAME\n"
+    "       switchboard providers list\n"
+    "       switchboard providers set NAME [--kind K] [--base-url URL]"
+    " [--api-key-env VAR]\n"
+    "                                      [--models M,...] [--json"
+    " DEFINITION]\n"
+    "       switchboard providers get|delete NAME\n"
     "\n"
     "Every command also takes --db FILE and --config FILE (database:"
     " --db, then\n"
@@ -786,72 +793,167 @@ static int usage_cmd(int argc, char **argv)
   return ferror(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-/* `switchboard routes list|set|delete`. */
-static int routes_cmd(const char *sub, int argc, char **argv)
+static int printed_any(const struct store_def *rows, int n, const char *name)
 {
-  struct store_route_row *rows = NULL;
+  for(int i = 0; i < n; i++)
+    if(!strcmp(rows[i].name, name))
+      return 1;
+  return 0;
+}
+
+/* Split "a,b,c" into a JSON array of strings. */
+static cJSON *csv_array(const char *list)
+{
+  cJSON *a = cJSON_CreateArray();
+
+  for(const char *p = list; *p;) {
+    size_t k = strcspn(p, ",");
+    char *t = sb_strndup(p, k);
+    cJSON_AddItemToArray(a, cJSON_CreateString(t));
+    free(t);
+    p += k + (p[k] == ',');
+  }
+  return a;
+}
+
+/* `routes set`'s definition from its flags; NULL after a usage error. */
+static cJSON *route_def(const struct cli_cmd *c, int *rc)
+{
+  const char *targets = opt_value(c, "--targets");
+  const char *strategy = opt_value(c, "--strategy");
+  const char *retries = opt_value(c, "--retries");
+  cJSON *def;
+  struct route rt;
+  char why[256];
+
+  if(!targets) {
+    *rc = usage_error("routes set: --targets provider/model,... is required");
+    return NULL;
+  }
+  def = cJSON_CreateObject();
+  if(strategy)
+    cJSON_AddStringToObject(def, "strategy", strategy);
+  if(retries)
+    cJSON_AddNumberToObject(def, "retries", atof(retries));
+  cJSON_AddItemToObject(def, "targets", csv_array(targets));
+  if(route_parse(def, c->args[0], &rt, why, sizeof(why))) {
+    cJSON_Delete(def);
+    *rc = usage_error("routes set: %s", why);
+    return NULL;
+  }
+  route_clear(&rt);
+  return def;
+}
+
+/* `providers set`'s definition: --json's object, with the flags on top. */
+static cJSON *provider_def(const struct cli_cmd *c, int *rc)
+{
+  static const char *const flags[][2] = {{"--kind", "kind"},
+                                         {"--base-url", "base_url"},
+                                         {"--api-key-env", "api_key_env"}};
+  const char *json = opt_value(c, "--json");
+  const char *models = opt_value(c, "--models");
+  struct config_provider p;
+  cJSON *def = json ? cJSON_Parse(json) : cJSON_CreateObject();
+  char why[512];
+
+  if(!cJSON_IsObject(def)) {
+    cJSON_Delete(def);
+    *rc = usage_error("providers set: --json: expected a JSON object");
+    return NULL;
+  }
+  for(size_t i = 0; i < SB_ARRAY_LEN(flags); i++) {
+    const char *v = opt_value(c, flags[i][0]);
+    if(v) {
+      cJSON_DeleteItemFromObjectCaseSensitive(def, flags[i][1]);
+      cJSON_AddStringToObject(def, flags[i][1], v);
+    }
+  }
+  if(models) {
+    cJSON_DeleteItemFromObjectCaseSensitive(def, "models");
+    cJSON_AddItemToObject(def, "models", csv_array(models));
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(def, "name");
+  /* The credential's variable is the gateway's to have, not this
+   * shell's: checked by the gateway when it loads the provider. */
+  if(config_provider_parse(&p, def, c->args[0], "provider", why, sizeof(why)) ||
+     prov_check(&p, "provider", 0, why, sizeof(why))) {
+    config_provider_free(&p);
+    cJSON_Delete(def);
+    *rc = usage_error("providers set: %s", why);
+    return NULL;
+  }
+  if(p.api_key_env && (!getenv(p.api_key_env) || !*getenv(p.api_key_env)))
+    fprintf(stderr,
+            "switchboard: note: %s is not set here; the gateway needs it in "
+            "its own environment\n",
+            p.api_key_env);
+  config_provider_free(&p);
+  return def;
+}
+
+/* `switchboard routes|providers list|get|set|delete`: the two tables of
+ * named definitions, one mechanism. */
+static int defs_cmd(enum store_table table, const char *sub, int argc,
+                    char **argv)
+{
+  const char *what = table == STORE_ROUTES ? "routes" : "providers";
+  struct store_def *rows = NULL;
   struct cli_cmd c;
   char err[512];
   char *path;
   int n = 0, rc;
 
-  cmd_init(&c, "routes", !strcmp(sub, "list") ? 0 : 1);
-  cmd_opt(&c, "--targets", 0);
-  cmd_opt(&c, "--strategy", 0);
-  cmd_opt(&c, "--retries", 0);
+  cmd_init(&c, what, !strcmp(sub, "list") ? 0 : 1);
+  if(table == STORE_ROUTES) {
+    cmd_opt(&c, "--targets", 0);
+    cmd_opt(&c, "--strategy", 0);
+    cmd_opt(&c, "--retries", 0);
+  } else {
+    cmd_opt(&c, "--kind", 0);
+    cmd_opt(&c, "--base-url", 0);
+    cmd_opt(&c, "--api-key-env", 0);
+    cmd_opt(&c, "--models", 0);
+    cmd_opt(&c, "--json", 0);
+  }
   rc = cmd_parse(&c, argc, argv);
   if(rc)
     return rc == 1 ? EXIT_SUCCESS : rc;
   if(strcmp(sub, "list") && c.nargs != 1)
-    return usage_error("routes %s: which route?", sub);
-  path = open_db(&c);
-  if(!path)
-    return EXIT_FAILURE;
-  if(!strcmp(sub, "list")) {
-    rc = store_routes_list(path, &rows, &n, err, sizeof(err));
-    for(int i = 0; !rc && i < n; i++)
-      printf("%s\t%s\n", rows[i].name, rows[i].definition);
-    store_routes_free(rows, n);
-  } else if(!strcmp(sub, "delete")) {
-    rc = store_routes_delete(path, c.args[0], err, sizeof(err));
-    if(rc == SB_ENOTFOUND)
-      snprintf(err, sizeof(err), "no route '%s'", c.args[0]);
-  } else {
-    const char *targets = opt_value(&c, "--targets");
-    const char *strategy = opt_value(&c, "--strategy");
-    const char *retries = opt_value(&c, "--retries");
-    cJSON *def = cJSON_CreateObject(), *ts;
-    struct route rt;
-    char why[256], *json;
+    return usage_error("%s %s: which one?", what, sub);
+  if(!strcmp(sub, "set")) {
+    cJSON *def =
+        table == STORE_ROUTES ? route_def(&c, &rc) : provider_def(&c, &rc);
+    char *json;
 
-    if(!targets) {
+    if(!def)
+      return rc;
+    if(!(path = open_db(&c))) {
       cJSON_Delete(def);
-      free(path);
-      return usage_error("routes set: --targets provider/model,... is "
-                         "required");
+      return EXIT_FAILURE;
     }
-    if(strategy)
-      cJSON_AddStringToObject(def, "strategy", strategy);
-    if(retries)
-      cJSON_AddNumberToObject(def, "retries", atof(retries));
-    ts = cJSON_AddArrayToObject(def, "targets");
-    for(const char *p = targets; *p;) {
-      size_t k = strcspn(p, ",");
-      char *t = sb_strndup(p, k);
-      cJSON_AddItemToArray(ts, cJSON_CreateString(t));
-      free(t);
-      p += k + (p[k] == ',');
-    }
-    if(route_parse(def, c.args[0], &rt, why, sizeof(why))) {
-      cJSON_Delete(def);
-      free(path);
-      return usage_error("routes set: %s", why);
-    }
-    route_clear(&rt);
     json = cJSON_PrintUnformatted(def);
     cJSON_Delete(def);
-    rc = store_routes_set(path, c.args[0], json, 0, err, sizeof(err));
+    rc = store_defs_set(path, table, c.args[0], json, err, sizeof(err));
     free(json);
+  } else {
+    if(!(path = open_db(&c)))
+      return EXIT_FAILURE;
+    if(!strcmp(sub, "delete")) {
+      rc = store_defs_delete(path, table, c.args[0], err, sizeof(err));
+    } else {
+      rc = store_defs_list(path, table, &rows, &n, err, sizeof(err));
+      for(int i = 0; !rc && i < n; i++)
+        if(!strcmp(sub, "list") || !strcmp(rows[i].name, c.args[0]))
+          printf("%s\t%s\t%s\n", rows[i].name, rows[i].definition,
+                 rows[i].source == STORE_SRC_CONFIG ? "config" : "api");
+      if(!rc && strcmp(sub, "list") && !printed_any(rows, n, c.args[0]))
+        rc = SB_ENOTFOUND;
+      store_defs_free(rows, n);
+    }
+    if(rc == SB_ENOTFOUND)
+      snprintf(err, sizeof(err), "no %.*s '%s'", (int)strlen(what) - 1, what,
+               c.args[0]);
   }
   free(path);
   if(rc) {
@@ -870,7 +972,7 @@ int cli_main(int argc, char **argv)
   if(argc >= 2 && !strcmp(argv[1], "usage"))
     return usage_cmd(argc - 2, argv + 2);
   if(argc < 2 || (strcmp(argv[1], "keys") && strcmp(argv[1], "admin-key") &&
-                  strcmp(argv[1], "routes")))
+                  strcmp(argv[1], "routes") && strcmp(argv[1], "providers")))
     return -1;
   help = sub &&
          (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help"));
@@ -883,9 +985,12 @@ int cli_main(int argc, char **argv)
   if(!strcmp(argv[1], "admin-key")) {
     if(!strcmp(sub, "create"))
       return admin_key_create(argc - 3, argv + 3);
-  } else if(!strcmp(argv[1], "routes")) {
-    if(!strcmp(sub, "list") || !strcmp(sub, "set") || !strcmp(sub, "delete"))
-      return routes_cmd(sub, argc - 3, argv + 3);
+  } else if(!strcmp(argv[1], "routes") || !strcmp(argv[1], "providers")) {
+    if(!strcmp(sub, "list") || !strcmp(sub, "get") || !strcmp(sub, "set") ||
+       !strcmp(sub, "delete"))
+      return defs_cmd(!strcmp(argv[1], "routes") ? STORE_ROUTES
+                                                 : STORE_PROVIDERS,
+                      sub, argc - 3, argv + 3);
   } else if(!strcmp(sub, "create")) {
     return keys_create(argc - 3, argv + 3);
   } else if(!strcmp(sub, "list")) {

@@ -47,8 +47,9 @@ static void free_strv(char **v, int n)
   free(v);
 }
 
-static void provider_free(struct config_provider *p)
+void config_provider_free(struct config_provider *p)
 {
+  free(p->definition);
   free(p->name);
   free(p->kind);
   free(p->base_url);
@@ -70,7 +71,7 @@ void config_free(struct config *cfg)
   free(cfg->log_level);
   free_strv(cfg->cors_origins, cfg->ncors_origins);
   for(int i = 0; i < cfg->nproviders; i++)
-    provider_free(&cfg->providers[i]);
+    config_provider_free(&cfg->providers[i]);
   free(cfg->providers);
   free(cfg->routes);
   memset(cfg, 0, sizeof(*cfg));
@@ -79,8 +80,21 @@ void config_free(struct config *cfg)
 /* Error reporting names the full key path, e.g. "providers[1].models[0]". */
 static int fail(char *err, size_t errlen, const char *path, const char *what)
 {
-  snprintf(err, errlen, "config: %s: %s", path, what);
+  snprintf(err, errlen, "%s: %s", path, what);
   return SB_ECONFIG;
+}
+
+/* Errors of the whole file say where they come from; a provider checked
+ * on its own (the admin API) does not. */
+static int config_fail(int rc, char *err, size_t errlen)
+{
+  size_t n = strlen(err);
+
+  if(rc && n + 8 < errlen && strncmp(err, "config: ", 8)) {
+    memmove(err + 8, err, n + 1);
+    memcpy(err, "config: ", 8);
+  }
+  return rc;
 }
 
 static int get_string(const cJSON *v, const char *path, char **out, char *err,
@@ -238,14 +252,26 @@ static int known_kind(const char *kind)
   return 0;
 }
 
-static int load_provider(struct config_provider *p, const cJSON *obj, int idx,
-                         char *err, size_t errlen)
+static int valid_name(const char *s)
 {
-  char ppath[32], path[160];
+  if(!*s)
+    return 0;
+  for(; *s; s++)
+    if(!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+      return 0;
+  return 1;
+}
+
+int config_provider_parse(struct config_provider *p, const cJSON *obj,
+                          const char *name, const char *ppath, char *err,
+                          size_t errlen)
+{
+  char path[160];
   const cJSON *it;
+  cJSON *def;
   int rc = 0;
 
-  snprintf(ppath, sizeof(ppath), "providers[%d]", idx);
+  memset(p, 0, sizeof(*p));
   if(!cJSON_IsObject(obj))
     return fail(err, errlen, ppath, "expected an object");
   p->stream_usage = 1;
@@ -255,7 +281,12 @@ static int load_provider(struct config_provider *p, const cJSON *obj, int idx,
 
     snprintf(path, sizeof(path), "%s.%s", ppath, k);
     if(!strcmp(k, "name"))
-      rc = get_string(it, path, &p->name, err, errlen);
+      rc = name ? fail(err, errlen, path, "unknown key")
+                : get_string(it, path, &p->name, err, errlen);
+    else if(!strcmp(k, "api_key"))
+      rc = fail(err, errlen, path,
+                "credentials are never stored: put the key in an environment "
+                "variable and name it in \"api_key_env\"");
     else if(!strcmp(k, "kind"))
       rc = get_string(it, path, &p->kind, err, errlen);
     else if(!strcmp(k, "base_url"))
@@ -286,8 +317,15 @@ static int load_provider(struct config_provider *p, const cJSON *obj, int idx,
     if(rc)
       return rc;
   }
+  if(name)
+    p->name = sb_strdup(name);
   if(!p->name)
     return fail(err, errlen, ppath, "missing required key \"name\"");
+  snprintf(path, sizeof(path), "%s.name", ppath);
+  if(!valid_name(p->name))
+    return fail(err, errlen, path, "must match [A-Za-z0-9_.-]+");
+  if(!strcmp(p->name, "echo"))
+    return fail(err, errlen, path, "\"echo\" is the built-in provider");
   if(!p->kind)
     return fail(err, errlen, ppath, "missing required key \"kind\"");
   if(!known_kind(p->kind)) {
@@ -300,16 +338,21 @@ static int load_provider(struct config_provider *p, const cJSON *obj, int idx,
     /* The hosted APIs have a well-known address; these two do not. */
     if(!strcmp(p->kind, "openai") || !strcmp(p->kind, "azure"))
       return fail(err, errlen, ppath, "missing required key \"base_url\"");
-    return 0;
+  } else {
+    /* One canonical form: no trailing slash, so paths append cleanly. */
+    for(size_t n = strlen(p->base_url); n > 0 && p->base_url[n - 1] == '/'; n--)
+      p->base_url[n - 1] = '\0';
+    if(strncmp(p->base_url, "http://", 7) &&
+       strncmp(p->base_url, "https://", 8)) {
+      snprintf(path, sizeof(path), "%s.base_url", ppath);
+      return fail(err, errlen, path, "must start with http:// or https://");
+    }
   }
-  /* One canonical form: no trailing slash, so paths append cleanly. */
-  for(size_t n = strlen(p->base_url); n > 0 && p->base_url[n - 1] == '/'; n--)
-    p->base_url[n - 1] = '\0';
-  if(strncmp(p->base_url, "http://", 7) &&
-     strncmp(p->base_url, "https://", 8)) {
-    snprintf(path, sizeof(path), "%s.base_url", ppath);
-    return fail(err, errlen, path, "must start with http:// or https://");
-  }
+  /* The definition as stored: the object as written, without its name. */
+  def = cJSON_Duplicate(obj, 1);
+  cJSON_DeleteItemFromObjectCaseSensitive(def, "name");
+  p->definition = cJSON_PrintUnformatted(def);
+  cJSON_Delete(def);
   return 0;
 }
 
@@ -327,7 +370,8 @@ int config_load_json(struct config *cfg, const char *json, size_t len,
   }
   if(!cJSON_IsObject(root)) {
     cJSON_Delete(root);
-    return fail(err, errlen, "(top level)", "expected an object");
+    return config_fail(fail(err, errlen, "(top level)", "expected an object"),
+                       err, errlen);
   }
   cJSON_ArrayForEach(it, root)
   {
@@ -419,7 +463,10 @@ int config_load_json(struct config *cfg, const char *json, size_t len,
                                     sizeof(*cfg->providers) * (size_t)(i + 1));
         memset(&cfg->providers[i], 0, sizeof(cfg->providers[i]));
         cfg->nproviders = i + 1;
-        rc = load_provider(&cfg->providers[i], p, i, err, errlen);
+        char ppath[32];
+        snprintf(ppath, sizeof(ppath), "providers[%d]", i);
+        rc = config_provider_parse(&cfg->providers[i], p, NULL, ppath, err,
+                                   errlen);
         if(rc)
           break;
         i++;
@@ -430,7 +477,7 @@ int config_load_json(struct config *cfg, const char *json, size_t len,
       break;
   }
   cJSON_Delete(root);
-  return rc;
+  return config_fail(rc, err, errlen);
 }
 
 int config_load_file(struct config *cfg, const char *path, char *err,
@@ -495,16 +542,6 @@ int config_apply_env(struct config *cfg, char *err, size_t errlen)
   return rc;
 }
 
-static int valid_name(const char *s)
-{
-  if(!*s)
-    return 0;
-  for(; *s; s++)
-    if(!isalnum((unsigned char)*s) && !strchr("_.-", *s))
-      return 0;
-  return 1;
-}
-
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
   for(int i = 0; i < cfg->nproviders; i++) {
@@ -512,13 +549,10 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
     char path[64];
 
     snprintf(path, sizeof(path), "providers[%d].name", i);
-    if(!valid_name(p->name))
-      return fail(err, errlen, path, "must match [A-Za-z0-9_.-]+");
-    if(!strcmp(p->name, "echo"))
-      return fail(err, errlen, path, "\"echo\" is the built-in provider");
     for(int j = 0; j < i; j++)
       if(!strcmp(cfg->providers[j].name, p->name))
-        return fail(err, errlen, path, "duplicate provider name");
+        return config_fail(fail(err, errlen, path, "duplicate provider name"),
+                           err, errlen);
   }
   return 0;
 }

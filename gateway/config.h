@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 struct config_kv {
   char *name;
   char *value;
@@ -29,6 +31,8 @@ struct config_provider {
   int nforward_headers;
   int stream_usage; /* ask upstreams for usage on streams */
   char *options;    /* kind-specific options as JSON text, or NULL */
+  char *definition; /* the object as written, without "name", as JSON text:
+                     * what the providers table stores */
 };
 
 struct config_limits {
@@ -81,6 +85,20 @@ int config_apply_env(struct config *cfg, char *err, size_t errlen);
 
 /** Check cross-field rules (unique provider names, ranges). */
 int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/**
+ * Parse one provider object (a config file's "providers" entry, or a row
+ * of the providers table) into p. name: the provider's name when it is
+ * not in obj (a stored row), else NULL. path names obj in errors
+ * ("providers[0]"). Unknown keys, a literal "api_key" and wrong types
+ * fail with SB_ECONFIG; kind-specific options are checked later, by the
+ * adapter. p is to be freed with config_provider_free() either way.
+ */
+int config_provider_parse(struct config_provider *p, const cJSON *obj,
+                          const char *name, const char *path, char *err,
+                          size_t errlen);
+
+void config_provider_free(struct config_provider *p);
 
 /** Replace a string field, freeing the old value. */
 void config_set_str(char **field, const char *value);

@@ -254,7 +254,7 @@ static int allowed(const struct req *r, const struct prov *p, const char *model)
 
 static void handle_models(struct req *r)
 {
-  const struct prov_registry *reg = r->gw->reg;
+  const struct prov_registry *reg = r->reg;
   char **names;
   int nnames;
   cJSON *root = cJSON_CreateObject();
@@ -303,7 +303,7 @@ static void handle_model(struct req *r)
   struct router_target t;
   struct api_error err;
 
-  if(router_resolve(r->gw->reg, id, &t, &err)) {
+  if(router_resolve(r->reg, id, &t, &err)) {
     req_respond_error(r, &err);
     return;
   }
@@ -458,6 +458,9 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
 
   r->w = w;
   r->gw = worker_gw(w);
+  /* The providers as they are now serve the request to its end, whatever
+   * an operator changes meanwhile. */
+  r->reg = auth_registry(r->gw->auth);
   cfg = r->gw->cfg;
   r->wsi = wsi;
   r->method = method;
@@ -595,6 +598,7 @@ static void req_destroy(struct req *r)
   chat_release(r);
   settle(r);
   req_record(r);
+  prov_registry_unref(r->reg);
   if(r->route) {
     route_clear(r->route);
     free(r->route);
@@ -672,6 +676,8 @@ static const struct endpoint endpoints[] = {
      admin_keys, NULL, REQ_IN_CHAT, GUARD_ADMIN},
     {"/admin/v1/prices", 0, M_GET | M_POST, "GET, HEAD, POST, OPTIONS",
      admin_prices, NULL, REQ_IN_CHAT, GUARD_ADMIN},
+    {"/admin/v1/prices/", 1, M_DELETE, "DELETE, OPTIONS", admin_prices, NULL,
+     REQ_IN_CHAT, GUARD_ADMIN},
     {"/admin/v1/usage", 0, M_GET, GET_ALLOW, admin_usage, NULL, REQ_IN_CHAT,
      GUARD_ADMIN},
     {"/admin/v1/usage.csv", 0, M_GET, GET_ALLOW, admin_usage, NULL, REQ_IN_CHAT,
@@ -680,8 +686,14 @@ static const struct endpoint endpoints[] = {
      GUARD_ADMIN},
     {"/admin/v1/routes", 0, M_GET | M_POST, "GET, HEAD, POST, OPTIONS",
      admin_routes, NULL, REQ_IN_CHAT, GUARD_ADMIN},
-    {"/admin/v1/routes/", 1, M_DELETE, "DELETE, OPTIONS", admin_routes, NULL,
-     REQ_IN_CHAT, GUARD_ADMIN},
+    {"/admin/v1/routes/", 1, M_GET | M_POST | M_DELETE,
+     "GET, HEAD, POST, DELETE, OPTIONS", admin_routes, NULL, REQ_IN_CHAT,
+     GUARD_ADMIN},
+    {"/admin/v1/providers", 0, M_GET | M_POST, "GET, HEAD, POST, OPTIONS",
+     admin_providers, NULL, REQ_IN_CHAT, GUARD_ADMIN},
+    {"/admin/v1/providers/", 1, M_GET | M_POST | M_DELETE,
+     "GET, HEAD, POST, DELETE, OPTIONS", admin_providers, NULL, REQ_IN_CHAT,
+     GUARD_ADMIN},
     {"/admin/v1/keys/", 1, M_GET | M_POST | M_DELETE,
      "GET, HEAD, POST, DELETE, OPTIONS", admin_keys, NULL, REQ_IN_CHAT,
      GUARD_ADMIN},

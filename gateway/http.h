@@ -63,6 +63,7 @@ struct req_render {
 struct req {
   struct worker *w;
   struct gw *gw;
+  struct prov_registry *reg; /* a reference, held to the end */
   struct lws *wsi;
   int method;           /* LWSHUMETH_* */
   char *path;           /* without the query string */
@@ -224,11 +225,14 @@ void chat_handle(struct req *r);
  * revoke. */
 void admin_keys(struct req *r);
 
-/** /admin/v1/prices (gateway/admin.c): GET the table, POST one price. */
+/** /admin/v1/prices[/{model}] (gateway/admin.c): GET the table, POST
+ * one price, DELETE one. */
 void admin_prices(struct req *r);
 
-/** /admin/v1/routes[/{name}] (gateway/admin.c): list, set, delete. */
+/** /admin/v1/routes[/{name}] and /admin/v1/providers[/{name}]
+ * (gateway/admin.c): list, get, set (create or replace), delete. */
 void admin_routes(struct req *r);
+void admin_providers(struct req *r);
 
 /** GET /admin/v1/usage, /admin/v1/usage.csv, /admin/v1/requests
  * (gateway/admin.c). */

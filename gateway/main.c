@@ -10,6 +10,7 @@
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/sb.h"
+#include "gateway/registry.h"
 #include "gateway/server.h"
 #include "gateway/upstream.h"
 #include "providers/adapter.h"
@@ -25,8 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXIT_USAGE              2
-#define MODELS_FETCH_TIMEOUT_MS 5000
+#define EXIT_USAGE 2
 
 static const char usage[] =
     "usage: switchboard serve [--host H] [--port P] [--db FILE] "
@@ -135,46 +135,6 @@ fail:
   return -1;
 }
 
-/* Providers configured without a model list get the upstream's own, once,
- * at start-up (a blocking fetch before any worker runs). */
-static void fetch_models(struct prov_registry *reg)
-{
-  for(int i = 0; i < reg->nprovs; i++) {
-    struct prov *p = &reg->provs[i];
-    struct prov_http h;
-    char *body = NULL, **models;
-    size_t len = 0;
-    long status = 0;
-    int n, rc;
-
-    const struct prov_adapter *a = p->adapter;
-
-    if(p->models_known || p->kind == PROV_ECHO ||
-       (a && (!a->build_models || !a->parse_models)))
-      continue;
-    if(a)
-      a->build_models(p, &h);
-    else
-      prov_openai_build_models(p, &h);
-    rc = upstream_fetch_blocking(&h, MODELS_FETCH_TIMEOUT_MS, &status, &body,
-                                 &len);
-    prov_http_free(&h);
-    if(!rc && status == 200 &&
-       !(a ? a->parse_models(body, len, &models, &n)
-           : prov_openai_parse_models(body, len, &models, &n))) {
-      prov_set_models(p, models, n);
-      log_event(LOG_INFO, "fetched model list", LOG_S("provider", p->name),
-                LOG_I("models", n), LOG_END);
-    } else {
-      log_event(LOG_WARN,
-                "could not fetch the model list; any model name is passed "
-                "to this provider",
-                LOG_S("provider", p->name), LOG_I("status", status), LOG_END);
-    }
-    free(body);
-  }
-}
-
 static int cmd_migrate(const struct config *cfg)
 {
   char err[512];
@@ -187,29 +147,6 @@ static int cmd_migrate(const struct config *cfg)
   printf("%s: %d migration(s) applied, schema version %d\n", cfg->database,
          applied, store_schema_version());
   return EXIT_SUCCESS;
-}
-
-/* The config file's routes seed the table at first start: a route
- * already in the database (perhaps edited through the admin API) wins. */
-static int seed_routes(const struct config *cfg)
-{
-  cJSON *all = cfg->routes ? cJSON_Parse(cfg->routes) : NULL;
-  const cJSON *r;
-  char err[256];
-  int rc = 0;
-
-  cJSON_ArrayForEach(r, all)
-  {
-    char *def = cJSON_PrintUnformatted(r);
-    rc = store_routes_set(cfg->database, r->string, def, 1, err, sizeof(err));
-    free(def);
-    if(rc) {
-      fprintf(stderr, "switchboard: seeding route '%s': %s\n", r->string, err);
-      break;
-    }
-  }
-  cJSON_Delete(all);
-  return rc;
 }
 
 static int loopback(const char *host)
@@ -254,7 +191,6 @@ static int open_auth(const struct config *cfg, int allow_open,
 
 static int cmd_serve(const struct config *cfg, int allow_open)
 {
-  struct prov_registry reg;
   struct store_options sopt;
   struct gw gw;
   char err[512];
@@ -273,21 +209,19 @@ static int cmd_serve(const struct config *cfg, int allow_open)
     fprintf(stderr, "switchboard: curl_global_init failed\n");
     return EXIT_FAILURE;
   }
-  if(prov_registry_build(cfg, &reg, err, sizeof(err))) {
-    fprintf(stderr, "switchboard: %s\n", err);
-    curl_global_cleanup();
-    return EXIT_FAILURE;
-  }
-  fetch_models(&reg);
   memset(&gw, 0, sizeof(gw));
   gw.cfg = cfg;
-  gw.reg = &reg;
   store_options_default(&sopt);
   if(store_open(cfg->database, &sopt, &gw.store, err, sizeof(err))) {
     fprintf(stderr, "switchboard: %s\n", err);
     goto out;
   }
-  if(seed_routes(cfg) || open_auth(cfg, allow_open, &gw.auth)) {
+  if(registry_seed(cfg, err, sizeof(err))) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    store_close(gw.store);
+    goto out;
+  }
+  if(open_auth(cfg, allow_open, &gw.auth)) {
     store_close(gw.store);
     goto out;
   }
@@ -305,7 +239,6 @@ static int cmd_serve(const struct config *cfg, int allow_open)
   metrics_free(gw.metrics);
   log_event(LOG_INFO, "stopped", LOG_END);
 out:
-  prov_registry_free(&reg);
   curl_global_cleanup();
   return rc;
 }

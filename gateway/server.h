@@ -14,10 +14,9 @@
 /** What every worker shares. All of it is read-only or thread-safe. */
 struct gw {
   const struct config *cfg;
-  const struct prov_registry *reg;
   struct store *store;
   struct metrics *metrics;
-  struct auth *auth;               /* gateway keys and the admin credential */
+  struct auth *auth; /* keys, admin credential, prices, routes, providers */
   struct route_stats *route_stats; /* health and latency of route targets */
 };
 

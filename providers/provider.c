@@ -7,6 +7,7 @@
 #include "gateway/sb.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,32 +66,37 @@ static void strv_free(char **v, int n)
   free(v);
 }
 
-static int openai_options(struct prov *p, const struct config_provider *c,
-                          int idx, char *err, size_t errlen)
+/* The options object of c, checked by the kind's code; path names the
+ * provider in errors ("config: providers[0]"). */
+static int configure_openai(struct prov *p, const struct config_provider *c,
+                            const char *path, char *err, size_t errlen)
 {
   cJSON *opts = c->options ? cJSON_Parse(c->options) : NULL;
-  char path[64];
+  char opath[192];
   int rc;
 
-  snprintf(path, sizeof(path), "config: providers[%d].options", idx);
-  rc = prov_openai_configure(p, opts, path, err, errlen);
+  p->kind = PROV_OPENAI;
+  p->caps = OAI_CAP_ALL;
+  p->base_url = sb_strdup(c->base_url);
+  p->azure = !strcmp(c->kind, "azure");
+  snprintf(opath, sizeof(opath), "%s.options", path);
+  rc = prov_openai_configure(p, opts, opath, err, errlen);
   cJSON_Delete(opts);
   return rc;
 }
 
 static int configure_adapter(struct prov *p, const struct config_provider *c,
-                             int idx, char *err, size_t errlen)
+                             const char *path, char *err, size_t errlen)
 {
   const struct prov_adapter *a = prov_adapter_find(c->kind);
   cJSON *opts = NULL;
-  char path[64];
+  char opath[192];
   int rc = 0;
 
   if(!a) {
     snprintf(err, errlen,
-             "config: providers[%d].kind: provider kind '%s' is not available "
-             "in this build yet",
-             idx, c->kind);
+             "%s.kind: provider kind '%s' is not available in this build yet",
+             path, c->kind);
     return SB_ECONFIG;
   }
   p->kind = PROV_ADAPTER;
@@ -103,78 +109,153 @@ static int configure_adapter(struct prov *p, const struct config_provider *c,
   }
   if(c->options)
     opts = cJSON_Parse(c->options);
-  snprintf(path, sizeof(path), "config: providers[%d].options", idx);
+  snprintf(opath, sizeof(opath), "%s.options", path);
   if(a->configure)
-    rc = a->configure(p, opts, path, err, errlen);
+    rc = a->configure(p, opts, opath, err, errlen);
   else if(opts && opts->child) {
-    snprintf(err, errlen, "%s: provider kind '%s' takes no options", path,
+    snprintf(err, errlen, "%s: provider kind '%s' takes no options", opath,
              c->kind);
     rc = SB_ECONFIG;
   }
   cJSON_Delete(opts);
   if(!rc && !p->base_url) {
     /* Neither the config nor the adapter knows where to send requests. */
-    snprintf(err, errlen,
-             "config: providers[%d]: missing required key \"base_url\"", idx);
+    snprintf(err, errlen, "%s: missing required key \"base_url\"", path);
     rc = SB_ECONFIG;
   }
   return rc;
 }
 
-int prov_registry_build(const struct config *cfg, struct prov_registry *out,
-                        char *err, size_t errlen)
+static void prov_fini(struct prov *p)
 {
+  if(p->adapter && p->adapter->unconfigure)
+    p->adapter->unconfigure(p);
+  else if(p->kind == PROV_OPENAI)
+    prov_openai_unconfigure(p);
+  free(p->name);
+  free(p->base_url);
+  free(p->azure_api_version);
+  strv_free(p->models, p->nmodels);
+  if(p->api_key) {
+    /* Do not leave the credential behind in freed memory. */
+    memset(p->api_key, 0, strlen(p->api_key));
+    free(p->api_key);
+  }
+  memset(p, 0, sizeof(*p));
+}
+
+/* Make p the provider c describes: pure but for reading its credential
+ * from the environment. On failure p is to be finalised all the same. */
+static int prov_init(struct prov *p, const struct config_provider *c,
+                     const char *path, int credential, char *err, size_t errlen)
+{
+  int rc;
+
+  p->name = sb_strdup(c->name);
+  p->cfg = c;
+  if(!strcmp(c->kind, "openai") || !strcmp(c->kind, "azure"))
+    rc = configure_openai(p, c, path, err, errlen);
+  else
+    rc = configure_adapter(p, c, path, err, errlen);
+  if(rc)
+    return SB_ECONFIG;
+  if(c->models) {
+    p->models = strv_dup(c->models, c->nmodels);
+    p->nmodels = c->nmodels;
+    p->models_known = 1;
+  }
+  if(c->api_key_env && credential) {
+    const char *key = getenv(c->api_key_env);
+    if(!key || !*key) {
+      snprintf(err, errlen,
+               "provider %s: environment variable %s (api_key_env) is not "
+               "set",
+               c->name, c->api_key_env);
+      return SB_ECONFIG;
+    }
+    p->api_key = sb_strdup(key);
+  }
+  return 0;
+}
+
+int prov_check(const struct config_provider *c, const char *path,
+               int credential, char *err, size_t errlen)
+{
+  struct prov p;
+  int rc;
+
+  memset(&p, 0, sizeof(p));
+  rc = prov_init(&p, c, path, credential, err, errlen);
+  prov_fini(&p);
+  return rc;
+}
+
+int prov_registry_build(struct config_provider *cfgs, int n,
+                        struct prov_registry **out, char *err, size_t errlen)
+{
+  struct prov_registry *reg = sb_calloc(1, sizeof(*reg));
   struct prov *p;
 
-  memset(out, 0, sizeof(*out));
-  out->provs = sb_calloc((size_t)cfg->nproviders + 1, sizeof(*out->provs));
-  p = &out->provs[0];
+  *out = NULL;
+  atomic_init(&reg->refs, 1);
+  reg->cfgs = cfgs;
+  reg->ncfgs = n;
+  reg->provs = sb_calloc((size_t)n + 1, sizeof(*reg->provs));
+  p = &reg->provs[0];
   p->name = sb_strdup("echo");
   p->kind = PROV_ECHO;
   p->caps = PROV_ECHO_CAPS;
   p->models = strv_dup((char *const *)prov_echo_models, prov_echo_nmodels);
   p->nmodels = prov_echo_nmodels;
   p->models_known = 1;
-  out->nprovs = 1;
+  reg->nprovs = 1;
 
-  for(int i = 0; i < cfg->nproviders; i++) {
-    const struct config_provider *c = &cfg->providers[i];
+  for(int i = 0; i < n; i++) {
+    char path[160];
 
-    p = &out->provs[out->nprovs++];
-    p->name = sb_strdup(c->name);
-    p->cfg = c;
-    if(!strcmp(c->kind, "openai") || !strcmp(c->kind, "azure")) {
-      p->kind = PROV_OPENAI;
-      p->caps = OAI_CAP_ALL;
-      p->base_url = sb_strdup(c->base_url);
-      p->azure = !strcmp(c->kind, "azure");
-      if(openai_options(p, c, i, err, errlen)) {
-        prov_registry_free(out);
-        return SB_ECONFIG;
-      }
-    } else if(configure_adapter(p, c, i, err, errlen)) {
-      prov_registry_free(out);
+    snprintf(path, sizeof(path), "provider %s", cfgs[i].name);
+    p = &reg->provs[reg->nprovs++];
+    if(prov_init(p, &cfgs[i], path, 1, err, errlen)) {
+      prov_registry_unref(reg);
       return SB_ECONFIG;
     }
-    if(c->models) {
-      p->models = strv_dup(c->models, c->nmodels);
-      p->nmodels = c->nmodels;
-      p->models_known = 1;
-    }
-    if(c->api_key_env) {
-      const char *key = getenv(c->api_key_env);
-      if(!key || !*key) {
-        snprintf(err, errlen,
-                 "provider %s: environment variable %s (api_key_env) is not "
-                 "set",
-                 c->name, c->api_key_env);
-        prov_registry_free(out);
-        return SB_ECONFIG;
-      }
-      p->api_key = sb_strdup(key);
-    }
   }
+  *out = reg;
   return 0;
+}
+
+void prov_registry_adopt_models(struct prov_registry *reg,
+                                const struct prov_registry *old)
+{
+  for(int i = 1; old && i < reg->nprovs; i++) {
+    struct prov *p = &reg->provs[i];
+    const struct prov *o = prov_find(old, p->name, strlen(p->name));
+
+    if(p->models_known || !o || !o->cfg || !o->models_known ||
+       strcmp(o->cfg->definition, p->cfg->definition))
+      continue;
+    prov_set_models(p, strv_dup(o->models, o->nmodels), o->nmodels);
+  }
+}
+
+struct prov_registry *prov_registry_ref(struct prov_registry *reg)
+{
+  atomic_fetch_add_explicit(&reg->refs, 1, memory_order_relaxed);
+  return reg;
+}
+
+void prov_registry_unref(struct prov_registry *reg)
+{
+  if(!reg ||
+     atomic_fetch_sub_explicit(&reg->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  for(int i = 0; i < reg->nprovs; i++)
+    prov_fini(&reg->provs[i]);
+  free(reg->provs);
+  for(int i = 0; i < reg->ncfgs; i++)
+    config_provider_free(&reg->cfgs[i]);
+  free(reg->cfgs);
+  free(reg);
 }
 
 void prov_set_models(struct prov *p, char **models, int nmodels)
@@ -204,26 +285,4 @@ int prov_has_model(const struct prov *p, const char *model)
     if(!strcmp(p->models[i], model))
       return 1;
   return 0;
-}
-
-void prov_registry_free(struct prov_registry *reg)
-{
-  for(int i = 0; i < reg->nprovs; i++) {
-    struct prov *p = &reg->provs[i];
-    if(p->adapter && p->adapter->unconfigure)
-      p->adapter->unconfigure(p);
-    else if(p->kind == PROV_OPENAI)
-      prov_openai_unconfigure(p);
-    free(p->name);
-    free(p->base_url);
-    free(p->azure_api_version);
-    strv_free(p->models, p->nmodels);
-    if(p->api_key) {
-      /* Do not leave the credential behind in freed memory. */
-      memset(p->api_key, 0, strlen(p->api_key));
-      free(p->api_key);
-    }
-  }
-  free(reg->provs);
-  memset(reg, 0, sizeof(*reg));
 }

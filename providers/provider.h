@@ -4,13 +4,15 @@
  *
  * Adapters are pure translation: they turn a request into an upstream
  * HTTP request description (struct prov_http) and upstream bytes back
- * into client bytes. The gateway does the I/O. A struct prov is built at
- * start-up and read-only afterwards, so every worker thread shares it.
+ * into client bytes. The gateway does the I/O. A struct prov is built
+ * with its registry and read-only afterwards, so every worker thread
+ * shares it.
  */
 #ifndef SB_PROVIDERS_PROVIDER_H
 #define SB_PROVIDERS_PROVIDER_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct config;
@@ -27,7 +29,7 @@ struct prov_adapter;
 struct prov {
   char *name;
   enum prov_kind kind;
-  const struct config_provider *cfg;  /* NULL for echo; owned by config */
+  const struct config_provider *cfg;  /* NULL for echo; owned by registry */
   const struct prov_adapter *adapter; /* PROV_ADAPTER only */
   char *base_url;                     /* resolved: config or default */
   int azure;                          /* PROV_OPENAI speaking Azure's dialect */
@@ -40,9 +42,19 @@ struct prov {
   char *api_key;    /* from cfg->api_key_env at start; never logged */
 };
 
+/*
+ * The providers a request can reach: the built-in echo first, then every
+ * configured one. Immutable once built and shared by every worker; a
+ * change to the providers table builds a new one, and each request holds
+ * a reference to the one it started with, so a provider edited or
+ * deleted mid-request stays valid until that request ends.
+ */
 struct prov_registry {
   struct prov *provs;
   int nprovs;
+  struct config_provider *cfgs; /* owned; provs[i].cfg point into it */
+  int ncfgs;
+  atomic_int refs;
 };
 
 /** An upstream HTTP request. Every string is owned by the struct. */
@@ -66,13 +78,31 @@ void prov_http_free(struct prov_http *h);
 void prov_http_note_dropped(struct prov_http *h, const char *param);
 
 /**
- * Build the registry: the built-in echo provider first, then one entry
- * per configured provider, in config order. Credentials are read from
- * the environment here; a missing variable is an error naming it.
- * cfg must outlive the registry.
+ * Build a registry of echo and one provider per entry of cfgs, in order,
+ * with one reference held by the caller. The registry takes cfgs (an
+ * array of n, from malloc) whatever the outcome. Credentials are read
+ * from the environment here; a missing variable, an unknown kind or bad
+ * options fail with SB_ECONFIG and err naming the provider.
  */
-int prov_registry_build(const struct config *cfg, struct prov_registry *out,
-                        char *err, size_t errlen);
+int prov_registry_build(struct config_provider *cfgs, int n,
+                        struct prov_registry **out, char *err, size_t errlen);
+
+/** What prov_registry_build() would say of c alone (path names it in
+ * errors): 0 or SB_ECONFIG. credential: 0 to skip looking for the
+ * credential's variable (a CLI's environment is not the gateway's). */
+int prov_check(const struct config_provider *c, const char *path,
+               int credential, char *err, size_t errlen);
+
+/** Give reg's providers whose model list is unknown the list old had for
+ * the same definition, so a rebuild need not fetch it again. */
+void prov_registry_adopt_models(struct prov_registry *reg,
+                                const struct prov_registry *old);
+
+/** Take a reference (any thread); returns reg. */
+struct prov_registry *prov_registry_ref(struct prov_registry *reg);
+
+/** Drop a reference; the last one frees the registry. NULL is a no-op. */
+void prov_registry_unref(struct prov_registry *reg);
 
 /** Replace p's model list (takes ownership of models). */
 void prov_set_models(struct prov *p, char **models, int nmodels);
@@ -83,7 +113,5 @@ const struct prov *prov_find(const struct prov_registry *reg, const char *name,
 
 /** 1 if p serves model (or its list is unknown). */
 int prov_has_model(const struct prov *p, const char *model);
-
-void prov_registry_free(struct prov_registry *reg);
 
 #endif

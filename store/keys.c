@@ -891,6 +891,27 @@ int store_prices_set(const char *path, const struct store_price *p, char *err,
   return store_db_finish(db, rc, err, errlen);
 }
 
+int store_prices_delete(const char *path, const char *model, char *err,
+                        size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  int rc = store_db_begin(path, 1, &db, err, errlen);
+
+  if(rc)
+    return rc;
+  rc = prepare(db, "DELETE FROM prices WHERE model = ?1", &st, err, errlen);
+  if(!rc) {
+    sqlite3_bind_text(st, 1, model, -1, SQLITE_TRANSIENT);
+    if(sqlite3_step(st) != SQLITE_DONE)
+      rc = store_db_fail(db, "DELETE prices", err, errlen);
+    else if(!sqlite3_changes(db))
+      rc = SB_ENOTFOUND;
+  }
+  sqlite3_finalize(st);
+  return store_db_finish(db, rc, err, errlen);
+}
+
 int store_key_spend(const char *path, const char *key_id, int64_t since_ms,
                     double *usd, char *err, size_t errlen)
 {
@@ -917,96 +938,184 @@ int store_key_spend(const char *path, const char *key_id, int64_t since_ms,
   return store_db_finish(db, rc, err, errlen);
 }
 
-/* ---- routes ---- */
+/* ---- named definitions: routes and providers ---- */
 
-void store_routes_free(struct store_route_row *rows, int n)
+static const char *table_name(enum store_table t)
 {
-  for(int i = 0; rows && i < n; i++) {
-    free(rows[i].name);
-    free(rows[i].definition);
-  }
-  free(rows);
+  return t == STORE_PROVIDERS ? "providers" : "routes";
 }
 
-int store_routes_list(const char *path, struct store_route_row **out, int *n,
-                      char *err, size_t errlen)
+void store_defs_free(struct store_def *defs, int n)
+{
+  for(int i = 0; defs && i < n; i++) {
+    free(defs[i].name);
+    free(defs[i].definition);
+  }
+  free(defs);
+}
+
+static int defs_read(sqlite3 *db, enum store_table table,
+                     struct store_def **out, int *n, char *err, size_t errlen)
 {
   sqlite3_stmt *st = NULL;
-  sqlite3 *db;
-  int rc = store_db_begin(path, 0, &db, err, errlen), cap = 0,
-      step = SQLITE_DONE;
+  char sql[128];
+  int rc, cap = 0, step = SQLITE_DONE;
 
   *out = NULL;
   *n = 0;
-  if(rc)
-    return rc;
-  rc = prepare(db, "SELECT name, definition FROM routes ORDER BY name", &st,
-               err, errlen);
+  snprintf(sql, sizeof(sql),
+           "SELECT name, definition, source, updated_at FROM %s"
+           " ORDER BY name",
+           table_name(table));
+  rc = prepare(db, sql, &st, err, errlen);
   while(!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct store_def *d;
     if(*n == cap) {
       cap = cap ? cap * 2 : 16;
       *out = sb_realloc(*out, sizeof(**out) * (size_t)cap);
     }
-    (*out)[*n].name = column_dup(st, 0);
-    (*out)[*n].definition = column_dup(st, 1);
-    (*n)++;
+    d = &(*out)[(*n)++];
+    d->name = column_dup(st, 0);
+    d->definition = column_dup(st, 1);
+    d->source = !strcmp((const char *)sqlite3_column_text(st, 2), "config")
+                    ? STORE_SRC_CONFIG
+                    : STORE_SRC_API;
+    d->updated_at = sqlite3_column_int64(st, 3);
   }
   if(!rc && step != SQLITE_DONE)
-    rc = store_db_fail(db, "SELECT routes", err, errlen);
+    rc = store_db_fail(db, "SELECT definitions", err, errlen);
   sqlite3_finalize(st);
-  rc = store_db_finish(db, rc, err, errlen);
   if(rc) {
-    store_routes_free(*out, *n);
+    store_defs_free(*out, *n);
     *out = NULL;
     *n = 0;
   }
   return rc;
 }
 
-int store_routes_set(const char *path, const char *name, const char *definition,
-                     int only_if_absent, char *err, size_t errlen)
+int store_defs_list(const char *path, enum store_table table,
+                    struct store_def **out, int *n, char *err, size_t errlen)
 {
-  sqlite3_stmt *st = NULL;
   sqlite3 *db;
-  int rc = store_db_begin(path, 1, &db, err, errlen);
+  int rc = store_db_begin(path, 0, &db, err, errlen);
 
+  *out = NULL;
+  *n = 0;
   if(rc)
     return rc;
-  rc =
-      prepare(db,
-              only_if_absent ? "INSERT OR IGNORE INTO routes(name, definition,"
-                               " updated_at) VALUES(?1, ?2, ?3)"
-                             : "INSERT OR REPLACE INTO routes(name, definition,"
-                               " updated_at) VALUES(?1, ?2, ?3)",
-              &st, err, errlen);
-  if(!rc) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, definition, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, sb_now_ms() / 1000);
-    if(sqlite3_step(st) != SQLITE_DONE)
-      rc = store_db_fail(db, "INSERT routes", err, errlen);
-  }
-  sqlite3_finalize(st);
+  rc = defs_read(db, table, out, n, err, errlen);
   return store_db_finish(db, rc, err, errlen);
 }
 
-int store_routes_delete(const char *path, const char *name, char *err,
-                        size_t errlen)
+/* One statement on db with name, definition and source bound as ?1..?3
+ * and the time as ?4 (a statement that does not use some leaves them
+ * unbound: SQLITE_RANGE, harmless); *changed: rows it touched. */
+static int defs_exec(sqlite3 *db, const char *fmt, enum store_table table,
+                     const char *name, const char *definition,
+                     enum store_source source, int *changed, char *err,
+                     size_t errlen)
 {
   sqlite3_stmt *st = NULL;
+  char sql[256];
+  int rc;
+
+  snprintf(sql, sizeof(sql), fmt, table_name(table));
+  rc = prepare(db, sql, &st, err, errlen);
+  if(!rc) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(st, 2, definition);
+    sqlite3_bind_text(st, 3, source == STORE_SRC_CONFIG ? "config" : "api", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, sb_now_ms() / 1000);
+    if(sqlite3_step(st) != SQLITE_DONE)
+      rc = store_db_fail(db, "writing a definition", err, errlen);
+    else if(changed)
+      *changed = sqlite3_changes(db);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+#define DEFS_UPSERT                                                            \
+  "INSERT INTO %s(name, definition, source, updated_at)"                       \
+  " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET"                    \
+  " definition = excluded.definition, source = excluded.source,"               \
+  " updated_at = excluded.updated_at"
+
+int store_defs_set(const char *path, enum store_table table, const char *name,
+                   const char *definition, char *err, size_t errlen)
+{
   sqlite3 *db;
   int rc = store_db_begin(path, 1, &db, err, errlen);
 
   if(rc)
     return rc;
-  rc = prepare(db, "DELETE FROM routes WHERE name = ?1", &st, err, errlen);
-  if(!rc) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    if(sqlite3_step(st) != SQLITE_DONE)
-      rc = store_db_fail(db, "DELETE routes", err, errlen);
-    else if(!sqlite3_changes(db))
-      rc = SB_ENOTFOUND;
-  }
-  sqlite3_finalize(st);
+  rc = defs_exec(db, DEFS_UPSERT, table, name, definition, STORE_SRC_API, NULL,
+                 err, errlen);
   return store_db_finish(db, rc, err, errlen);
+}
+
+int store_defs_delete(const char *path, enum store_table table,
+                      const char *name, char *err, size_t errlen)
+{
+  sqlite3 *db;
+  int rc = store_db_begin(path, 1, &db, err, errlen), changed = 0;
+
+  if(rc)
+    return rc;
+  rc = defs_exec(db, "DELETE FROM %s WHERE name = ?1", table, name, NULL,
+                 STORE_SRC_API, &changed, err, errlen);
+  if(!rc && !changed)
+    rc = SB_ENOTFOUND;
+  return store_db_finish(db, rc, err, errlen);
+}
+
+static const struct store_def *def_find(const struct store_def *defs, int n,
+                                        const char *name)
+{
+  for(int i = 0; i < n; i++)
+    if(!strcmp(defs[i].name, name))
+      return &defs[i];
+  return NULL;
+}
+
+int store_defs_seed(const char *path, enum store_table table,
+                    const struct store_def *defs, int n, char ***kept,
+                    char *err, size_t errlen)
+{
+  struct store_def *rows = NULL;
+  sqlite3 *db;
+  int rc = store_db_begin(path, 1, &db, err, errlen), nrows = 0, nkept = 0;
+
+  *kept = NULL;
+  if(rc)
+    return rc;
+  rc = defs_read(db, table, &rows, &nrows, err, errlen);
+  for(int i = 0; !rc && i < n; i++) {
+    const struct store_def *cur = def_find(rows, nrows, defs[i].name);
+
+    if(cur && !strcmp(cur->definition, defs[i].definition))
+      continue;
+    if(cur && cur->source == STORE_SRC_API) {
+      *kept = sb_realloc(*kept, sizeof(**kept) * (size_t)(nkept + 2));
+      (*kept)[nkept++] = sb_strdup(cur->name);
+      (*kept)[nkept] = NULL;
+      continue;
+    }
+    rc = defs_exec(db, DEFS_UPSERT, table, defs[i].name, defs[i].definition,
+                   STORE_SRC_CONFIG, NULL, err, errlen);
+  }
+  for(int i = 0; !rc && i < nrows; i++)
+    if(rows[i].source == STORE_SRC_CONFIG && !def_find(defs, n, rows[i].name))
+      rc = defs_exec(db, "DELETE FROM %s WHERE name = ?1", table, rows[i].name,
+                     NULL, STORE_SRC_CONFIG, NULL, err, errlen);
+  store_defs_free(rows, nrows);
+  rc = store_db_finish(db, rc, err, errlen);
+  if(rc) {
+    for(int i = 0; i < nkept; i++)
+      free((*kept)[i]);
+    free(*kept);
+    *kept = NULL;
+  }
+  return rc;
 }

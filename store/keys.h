@@ -174,26 +174,54 @@ int store_prices_list(const char *path, struct store_price **out, int *n,
 int store_prices_set(const char *path, const struct store_price *p, char *err,
                      size_t errlen);
 
-/** A stored route: its name and its definition as JSON text
- * (router/routes.h reads it). */
-struct store_route_row {
+/** Delete the price of model: 0, SB_ENOTFOUND or SB_EDB. Requests for it
+ * are then recorded unpriced (null cost). */
+int store_prices_delete(const char *path, const char *model, char *err,
+                        size_t errlen);
+
+/*
+ * Named definitions: the routes and providers tables hold rows of a
+ * name, a definition as JSON text (router/routes.h and the config's
+ * provider object read it) and who owns the row: the config file
+ * (STORE_SRC_CONFIG, which follows the file at every start) or an
+ * operator through the admin API or the CLI (STORE_SRC_API, which wins
+ * over the file).
+ */
+enum store_table { STORE_ROUTES, STORE_PROVIDERS };
+enum store_source { STORE_SRC_API, STORE_SRC_CONFIG };
+
+struct store_def {
   char *name;
   char *definition;
+  enum store_source source;
+  int64_t updated_at; /* unix seconds */
 };
 
-void store_routes_free(struct store_route_row *rows, int n);
+void store_defs_free(struct store_def *defs, int n);
 
-/** Every route. 0 or SB_EDB. */
-int store_routes_list(const char *path, struct store_route_row **out, int *n,
-                      char *err, size_t errlen);
+/** Every row of table, by name. 0 or SB_EDB. */
+int store_defs_list(const char *path, enum store_table table,
+                    struct store_def **out, int *n, char *err, size_t errlen);
 
-/** Insert or replace (only_if_absent: insert only; config seeding). */
-int store_routes_set(const char *path, const char *name, const char *definition,
-                     int only_if_absent, char *err, size_t errlen);
+/** Insert or replace name as an operator's row (STORE_SRC_API). */
+int store_defs_set(const char *path, enum store_table table, const char *name,
+                   const char *definition, char *err, size_t errlen);
 
-/** Delete a route: 0, SB_ENOTFOUND or SB_EDB. */
-int store_routes_delete(const char *path, const char *name, char *err,
-                        size_t errlen);
+/** Delete a row: 0, SB_ENOTFOUND or SB_EDB. */
+int store_defs_delete(const char *path, enum store_table table,
+                      const char *name, char *err, size_t errlen);
+
+/**
+ * Make the config file's rows of table what defs says, in one
+ * transaction: absent names are inserted and config-owned ones updated
+ * (STORE_SRC_CONFIG); config-owned rows no longer in defs are deleted;
+ * operator-owned rows are left as they are, and when they differ from
+ * the file their names are returned in *kept (NULL-terminated, caller
+ * frees each and the array; NULL when none) so the caller can say so.
+ */
+int store_defs_seed(const char *path, enum store_table table,
+                    const struct store_def *defs, int n, char ***kept,
+                    char *err, size_t errlen);
 
 /** What key_id spent (sum of recorded costs) since since_ms. 0 or SB_EDB. */
 int store_key_spend(const char *path, const char *key_id, int64_t since_ms,

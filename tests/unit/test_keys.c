@@ -735,6 +735,84 @@ static void test_schema_constraints(void **state)
   assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
+/* The config file owns what it seeded until an operator edits it; rows
+ * it no longer lists go, operators' rows stay. */
+static void test_defs_seed(void **state)
+{
+  struct fixture *f = *state;
+  struct store_def file1[] = {{"a", "{\"v\":1}", 0, 0},
+                              {"b", "{\"v\":1}", 0, 0}};
+  struct store_def file2[] = {{"a", "{\"v\":2}", 0, 0},
+                              {"c", "{\"v\":2}", 0, 0}};
+  struct store_def file3[] = {{"a", "{\"v\":2}", 0, 0},
+                              {"b", "{\"v\":1}", 0, 0},
+                              {"c", "{\"v\":2}", 0, 0}};
+  struct store_keys_watch *w = NULL;
+  struct store_def *rows;
+  char **kept, err[256];
+  int64_t v0, v;
+  int n;
+
+  assert_int_equal(store_defs_seed(f->db, STORE_PROVIDERS, file1, 2, &kept, err,
+                                   sizeof(err)),
+                   0);
+  assert_null(kept);
+  assert_int_equal(store_keys_version(f->db, &w, &v0), SB_OK);
+  /* Seeding the same file again writes nothing, so no worker reloads. */
+  assert_int_equal(store_defs_seed(f->db, STORE_PROVIDERS, file1, 2, &kept, err,
+                                   sizeof(err)),
+                   0);
+  assert_int_equal(store_keys_version(f->db, &w, &v), SB_OK);
+  assert_int_equal(v, v0);
+
+  /* An operator takes b over. */
+  assert_int_equal(store_defs_set(f->db, STORE_PROVIDERS, "b", "{\"v\":9}", err,
+                                  sizeof(err)),
+                   0);
+  assert_int_equal(store_defs_seed(f->db, STORE_PROVIDERS, file2, 2, &kept, err,
+                                   sizeof(err)),
+                   0);
+  assert_null(kept); /* b is no longer in the file: nothing to report */
+  assert_int_equal(store_defs_seed(f->db, STORE_PROVIDERS, file3, 3, &kept, err,
+                                   sizeof(err)),
+                   0);
+  assert_non_null(kept);
+  assert_string_equal(kept[0], "b");
+  assert_null(kept[1]);
+  free(kept[0]);
+  free(kept);
+
+  assert_int_equal(
+      store_defs_list(f->db, STORE_PROVIDERS, &rows, &n, err, sizeof(err)), 0);
+  assert_int_equal(n, 3); /* a (file, updated), b (operator's), c (file) */
+  assert_string_equal(rows[0].name, "a");
+  assert_string_equal(rows[0].definition, "{\"v\":2}");
+  assert_int_equal(rows[0].source, STORE_SRC_CONFIG);
+  assert_string_equal(rows[1].definition, "{\"v\":9}");
+  assert_int_equal(rows[1].source, STORE_SRC_API);
+  assert_string_equal(rows[2].name, "c");
+  store_defs_free(rows, n);
+
+  /* A file without providers removes what it owned, not the operator's. */
+  assert_int_equal(
+      store_defs_seed(f->db, STORE_PROVIDERS, NULL, 0, &kept, err, sizeof(err)),
+      0);
+  assert_int_equal(
+      store_defs_list(f->db, STORE_PROVIDERS, &rows, &n, err, sizeof(err)), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(rows[0].name, "b");
+  store_defs_free(rows, n);
+  /* The routes table is another table. */
+  assert_int_equal(
+      store_defs_list(f->db, STORE_ROUTES, &rows, &n, err, sizeof(err)), 0);
+  assert_int_equal(n, 0);
+  store_defs_free(rows, n);
+  assert_int_equal(
+      store_defs_delete(f->db, STORE_PROVIDERS, "zz", err, sizeof(err)),
+      SB_ENOTFOUND);
+  store_keys_version_close(w);
+}
+
 static void test_period_parse(void **state)
 {
   static const char *const names[] = {"daily", "weekly", "monthly", "total"};
@@ -829,6 +907,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_corrupt_allow_list_is_an_error,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_schema_constraints, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_defs_seed, setup, teardown),
       cmocka_unit_test(test_period_parse),
       cmocka_unit_test(test_hash_known_answer),
       cmocka_unit_test(test_cli_parse_time),

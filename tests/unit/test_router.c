@@ -22,7 +22,7 @@ static const char cfg_json[] =
 
 struct fixture {
   struct config cfg;
-  struct prov_registry reg;
+  struct prov_registry *reg;
 };
 
 static int setup(void **state)
@@ -34,7 +34,12 @@ static int setup(void **state)
   assert_int_equal(
       config_load_json(&f->cfg, cfg_json, strlen(cfg_json), err, sizeof(err)),
       0);
-  assert_int_equal(prov_registry_build(&f->cfg, &f->reg, err, sizeof(err)), 0);
+  /* The registry takes the providers over, as it does from the table. */
+  assert_int_equal(prov_registry_build(f->cfg.providers, f->cfg.nproviders,
+                                       &f->reg, err, sizeof(err)),
+                   0);
+  f->cfg.providers = NULL;
+  f->cfg.nproviders = 0;
   *state = f;
   return 0;
 }
@@ -43,7 +48,7 @@ static int teardown(void **state)
 {
   struct fixture *f = *state;
 
-  prov_registry_free(&f->reg);
+  prov_registry_unref(f->reg);
   config_free(&f->cfg);
   free(f);
   return 0;
@@ -55,7 +60,7 @@ static void expect_target(struct fixture *f, const char *model,
   struct router_target t;
   struct api_error err;
 
-  assert_int_equal(router_resolve(&f->reg, model, &t, &err), 0);
+  assert_int_equal(router_resolve(f->reg, model, &t, &err), 0);
   assert_string_equal(t.prov->name, prov);
   assert_string_equal(t.upstream_model, upstream);
   router_target_free(&t);
@@ -67,7 +72,7 @@ static void expect_error(struct fixture *f, const char *model, int status,
   struct router_target t;
   struct api_error err;
 
-  assert_int_not_equal(router_resolve(&f->reg, model, &t, &err), 0);
+  assert_int_not_equal(router_resolve(f->reg, model, &t, &err), 0);
   assert_int_equal(err.status, status);
   assert_string_equal(err.code, code);
   assert_string_equal(err.param, "model");
@@ -119,7 +124,8 @@ static void test_base_url_normalised(void **state)
 {
   struct fixture *f = *state;
 
-  assert_string_equal(f->cfg.providers[1].base_url, "http://o/v1");
+  assert_string_equal(f->reg->cfgs[1].base_url, "http://o/v1");
+  assert_string_equal(f->reg->provs[2].base_url, "http://o/v1");
 }
 
 int main(void)

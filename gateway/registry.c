@@ -1,0 +1,199 @@
+#include "gateway/registry.h"
+#include "gateway/log.h"
+#include "gateway/sb.h"
+#include "gateway/upstream.h"
+#include "providers/adapter.h"
+#include "providers/openai.h"
+#include "store/keys.h"
+
+#include <cjson/cJSON.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Seed one table from the file's entries; say which rows an operator
+ * took over. */
+static int seed_table(const char *db, enum store_table table,
+                      const struct store_def *defs, int n, char *err,
+                      size_t errlen)
+{
+  char **kept = NULL;
+  int rc = store_defs_seed(db, table, defs, n, &kept, err, errlen);
+
+  for(int i = 0; kept && kept[i]; i++) {
+    log_event(LOG_WARN,
+              "the database's copy, edited through the admin API or the CLI, "
+              "wins over the config file's",
+              LOG_S(table == STORE_PROVIDERS ? "provider" : "route", kept[i]),
+              LOG_END);
+    free(kept[i]);
+  }
+  free(kept);
+  return rc;
+}
+
+int registry_seed(const struct config *cfg, char *err, size_t errlen)
+{
+  struct store_def *defs;
+  cJSON *routes = cfg->routes ? cJSON_Parse(cfg->routes) : NULL;
+  const cJSON *r;
+  int n = 0, rc;
+
+  /* A provider the registry could not build is the file's mistake: say
+   * so now, naming it as the file does, not after it reached the
+   * database. */
+  for(int i = 0; i < cfg->nproviders; i++) {
+    char path[48];
+    snprintf(path, sizeof(path), "config: providers[%d]", i);
+    if((rc = prov_check(&cfg->providers[i], path, 1, err, errlen)))
+      return rc;
+  }
+  defs = sb_calloc((size_t)cfg->nproviders + 1, sizeof(*defs));
+  for(int i = 0; i < cfg->nproviders; i++) {
+    defs[i].name = cfg->providers[i].name;
+    defs[i].definition = cfg->providers[i].definition;
+  }
+  rc = seed_table(cfg->database, STORE_PROVIDERS, defs, cfg->nproviders, err,
+                  errlen);
+  free(defs);
+  if(rc)
+    return rc;
+
+  defs = sb_calloc((size_t)cJSON_GetArraySize(routes) + 1, sizeof(*defs));
+  cJSON_ArrayForEach(r, routes)
+  {
+    defs[n].name = r->string;
+    defs[n++].definition = cJSON_PrintUnformatted(r);
+  }
+  rc = seed_table(cfg->database, STORE_ROUTES, defs, n, err, errlen);
+  for(int i = 0; i < n; i++)
+    free(defs[i].definition);
+  free(defs);
+  cJSON_Delete(routes);
+  return rc;
+}
+
+void registry_fetch_models(struct prov_registry *reg)
+{
+  for(int i = 0; i < reg->nprovs; i++) {
+    struct prov *p = &reg->provs[i];
+    const struct prov_adapter *a = p->adapter;
+    struct prov_http h;
+    char *body = NULL, **models;
+    size_t len = 0;
+    long status = 0;
+    int n, rc;
+
+    if(p->models_known || p->kind == PROV_ECHO ||
+       (a && (!a->build_models || !a->parse_models)))
+      continue;
+    if(a)
+      a->build_models(p, &h);
+    else
+      prov_openai_build_models(p, &h);
+    rc = upstream_fetch_blocking(&h, REGISTRY_FETCH_TIMEOUT_MS, &status, &body,
+                                 &len);
+    prov_http_free(&h);
+    if(!rc && status == 200 &&
+       !(a ? a->parse_models(body, len, &models, &n)
+           : prov_openai_parse_models(body, len, &models, &n))) {
+      prov_set_models(p, models, n);
+      log_event(LOG_INFO, "fetched model list", LOG_S("provider", p->name),
+                LOG_I("models", n), LOG_END);
+    } else {
+      log_event(LOG_WARN,
+                "could not fetch the model list; any model name is passed "
+                "to this provider",
+                LOG_S("provider", p->name), LOG_I("status", status), LOG_END);
+    }
+    free(body);
+  }
+}
+
+/* 1 when rows are exactly what reg was built from. */
+static int unchanged(const struct prov_registry *reg,
+                     const struct store_def *rows, int n)
+{
+  if(!reg || reg->ncfgs != n)
+    return 0;
+  for(int i = 0; i < n; i++)
+    if(strcmp(reg->cfgs[i].name, rows[i].name) ||
+       strcmp(reg->cfgs[i].definition, rows[i].definition))
+      return 0;
+  return 1;
+}
+
+/* Parse a stored row; the definition keeps the stored text, so that the
+ * next load compares like with like. */
+static int parse_row(const struct store_def *row, struct config_provider *c,
+                     char *err, size_t errlen)
+{
+  cJSON *def = cJSON_Parse(row->definition);
+  char path[160];
+  int rc;
+
+  snprintf(path, sizeof(path), "provider %s", row->name);
+  if(!def) {
+    memset(c, 0, sizeof(*c));
+    snprintf(err, errlen, "%s: the stored definition is not JSON", path);
+    return SB_ECONFIG;
+  }
+  rc = config_provider_parse(c, def, row->name, path, err, errlen);
+  cJSON_Delete(def);
+  if(!rc) {
+    free(c->definition);
+    c->definition = sb_strdup(row->definition);
+    rc = prov_check(c, path, 1, err, errlen);
+  }
+  return rc;
+}
+
+int registry_load(const char *path, struct prov_registry *prev, int strict,
+                  struct prov_registry **out, char *err, size_t errlen)
+{
+  struct store_def *rows;
+  struct config_provider *cfgs;
+  int n, ncfgs = 0, rc;
+
+  *out = NULL;
+  rc = store_defs_list(path, STORE_PROVIDERS, &rows, &n, err, errlen);
+  if(rc)
+    return rc;
+  if(unchanged(prev, rows, n)) {
+    store_defs_free(rows, n);
+    *out = prov_registry_ref(prev);
+    return 0;
+  }
+  cfgs = sb_calloc((size_t)n + 1, sizeof(*cfgs));
+  for(int i = 0; i < n && !rc; i++) {
+    struct config_provider *c = &cfgs[ncfgs];
+    char why[512];
+
+    if(!parse_row(&rows[i], c, why, sizeof(why))) {
+      ncfgs++;
+      continue;
+    }
+    config_provider_free(c);
+    if(strict) {
+      snprintf(err, errlen, "%s", why);
+      rc = SB_ECONFIG;
+    } else {
+      log_event(LOG_ERROR, "provider left out until its definition is fixed",
+                LOG_S("provider", rows[i].name), LOG_S("reason", why), LOG_END);
+    }
+  }
+  store_defs_free(rows, n);
+  if(rc) {
+    for(int i = 0; i < ncfgs; i++)
+      config_provider_free(&cfgs[i]);
+    free(cfgs);
+    return rc;
+  }
+  rc = prov_registry_build(cfgs, ncfgs, out, err, errlen);
+  if(rc)
+    return rc;
+  prov_registry_adopt_models(*out, prev);
+  registry_fetch_models(*out);
+  return 0;
+}
