@@ -629,29 +629,37 @@ double auth_cost(const struct auth_price *p, const struct canon_usage *u)
          1e6;
 }
 
-int auth_reserve(struct auth *a, struct auth_grant *g, const char *provider,
-                 const char *model, int64_t prompt_tokens, int64_t max_output,
-                 int64_t now_ms, struct api_error *err)
+int auth_reserve(struct auth *a, struct auth_grant *g,
+                 const struct auth_target *targets, int ntargets,
+                 int64_t prompt_tokens, int64_t max_output, int64_t now_ms,
+                 struct api_error *err)
 {
   struct auth_price price;
   struct limiter *l;
-  double hold;
+  double hold = 0;
   int rc = 0;
 
   if(!g->in_flight || g->budget_usd < 0)
     return 0;
-  if(auth_price(a, provider, model, &price)) {
-    api_error_set(err, 403, "permission_error", "model_not_priced", "model",
-                  "Key '%s' has a budget, and the model '%s/%s' has no "
-                  "price to charge it against; add one to the price table.",
-                  g->name, provider, model);
-    return SB_EINVAL;
+  for(int i = 0; i < ntargets; i++) {
+    const struct auth_target *t = &targets[i];
+    double h;
+
+    if(auth_price(a, t->provider, t->model, &price)) {
+      api_error_set(err, 403, "permission_error", "model_not_priced", "model",
+                    "Key '%s' has a budget, and the model '%s/%s' has no "
+                    "price to charge it against; add one to the price table.",
+                    g->name, t->provider, t->model);
+      return SB_EINVAL;
+    }
+    /* The worst case: every prompt token uncached, every allowed output
+     * token used, on the dearest target the request may reach. */
+    h = ((double)prompt_tokens * price.input +
+         (double)max_output * price.output) /
+        1e6;
+    if(h > hold)
+      hold = h;
   }
-  /* The worst case: every prompt token uncached, every allowed output
-   * token used. */
-  hold = ((double)prompt_tokens * price.input +
-          (double)max_output * price.output) /
-         1e6;
   pthread_mutex_lock(&a->lim_mu);
   for(l = a->limiters; l; l = l->next)
     if(!strcmp(l->id, g->key_id))

@@ -86,17 +86,25 @@ int auth_admit(struct auth *a, const char *secret, int64_t now_ms,
 int auth_model_allowed(const struct auth_grant *grant, const char *model,
                        struct api_error *err);
 
+/** A provider and upstream model a request may be served by. */
+struct auth_target {
+  const char *provider;
+  const char *model;
+};
+
 /**
  * Budgets that concurrency cannot overspend: before dispatch, hold the
- * worst case (prompt_tokens uncached plus max_output tokens at the
- * model's price) against the key's budget for its period; 429
+ * worst case (prompt_tokens uncached plus max_output tokens at the price
+ * of the dearest of the ntargets the request may reach: one for a model,
+ * every target of a route) against the key's budget for its period; 429
  * insufficient_quota when spent + held + this would pass it, 403 when the
- * key has a budget and the model no price. A no-op for keys without a
+ * key has a budget and a target no price. A no-op for keys without a
  * budget. auth_release() settles.
  */
-int auth_reserve(struct auth *a, struct auth_grant *grant, const char *provider,
-                 const char *model, int64_t prompt_tokens, int64_t max_output,
-                 int64_t now_ms, struct api_error *err);
+int auth_reserve(struct auth *a, struct auth_grant *grant,
+                 const struct auth_target *targets, int ntargets,
+                 int64_t prompt_tokens, int64_t max_output, int64_t now_ms,
+                 struct api_error *err);
 
 /**
  * The request is over: its tokens count against the key's tpm, its hold

@@ -874,7 +874,9 @@ static int reserve(struct req *r, const cJSON *body, struct api_error *err)
 {
   static const char *const limits[] = {"max_completion_tokens", "max_tokens",
                                        "max_output_tokens"};
+  struct auth_target t[ROUTE_MAX_TARGETS];
   int64_t max_out = DEFAULT_MAX_OUTPUT;
+  int n = 0;
 
   for(size_t i = 0; i < SB_ARRAY_LEN(limits); i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, limits[i]);
@@ -883,7 +885,14 @@ static int reserve(struct req *r, const cJSON *body, struct api_error *err)
       break;
     }
   }
-  return auth_reserve(r->gw->auth, &r->grant, r->prov->name, r->upstream_model,
+  /* A route may end on any of its targets. */
+  if(r->route)
+    for(; n < r->route->ntargets; n++)
+      t[n] = (struct auth_target){r->route->targets[n].provider,
+                                  r->route->targets[n].model};
+  else
+    t[n++] = (struct auth_target){r->prov->name, r->upstream_model};
+  return auth_reserve(r->gw->auth, &r->grant, t, n,
                       (int64_t)(r->body.len / 3) + 1, max_out, sb_now_ms(),
                       err);
 }

@@ -1,4 +1,5 @@
 #include "gateway/registry.h"
+#include "gateway/buf.h"
 #include "gateway/log.h"
 #include "gateway/sb.h"
 #include "gateway/upstream.h"
@@ -8,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,17 +113,20 @@ void registry_fetch_models(struct prov_registry *reg)
   }
 }
 
-/* 1 when rows are exactly what reg was built from. */
-static int unchanged(const struct prov_registry *reg,
-                     const struct store_def *rows, int n)
+/* The rows as one string: a registry built from the same string needs
+ * no rebuild, even when it left a broken row out. Lines cannot run
+ * together: neither a name nor stored JSON text holds a newline. */
+static char *origin_of(const struct store_def *rows, int n)
 {
-  if(!reg || reg->ncfgs != n)
-    return 0;
+  struct buf b;
+  char *s;
+
+  buf_init(&b, SIZE_MAX);
   for(int i = 0; i < n; i++)
-    if(strcmp(reg->cfgs[i].name, rows[i].name) ||
-       strcmp(reg->cfgs[i].definition, rows[i].definition))
-      return 0;
-  return 1;
+    buf_printf(&b, "%s\n%s\n", rows[i].name, rows[i].definition);
+  s = sb_strndup(b.data ? (const char *)b.data : "", b.len);
+  buf_free(&b);
+  return s;
 }
 
 /* Parse a stored row; the definition keeps the stored text, so that the
@@ -154,13 +159,16 @@ int registry_load(const char *path, struct prov_registry *prev, int strict,
 {
   struct store_def *rows;
   struct config_provider *cfgs;
+  char *origin;
   int n, ncfgs = 0, rc;
 
   *out = NULL;
   rc = store_defs_list(path, STORE_PROVIDERS, &rows, &n, err, errlen);
   if(rc)
     return rc;
-  if(unchanged(prev, rows, n)) {
+  origin = origin_of(rows, n);
+  if(prev && prev->origin && !strcmp(prev->origin, origin)) {
+    free(origin);
     store_defs_free(rows, n);
     *out = prov_registry_ref(prev);
     return 0;
@@ -188,11 +196,15 @@ int registry_load(const char *path, struct prov_registry *prev, int strict,
     for(int i = 0; i < ncfgs; i++)
       config_provider_free(&cfgs[i]);
     free(cfgs);
+    free(origin);
     return rc;
   }
   rc = prov_registry_build(cfgs, ncfgs, out, err, errlen);
-  if(rc)
+  if(rc) {
+    free(origin);
     return rc;
+  }
+  (*out)->origin = origin;
   prov_registry_adopt_models(*out, prev);
   registry_fetch_models(*out);
   return 0;

@@ -255,6 +255,7 @@ void prov_registry_unref(struct prov_registry *reg)
   for(int i = 0; i < reg->ncfgs; i++)
     config_provider_free(&reg->cfgs[i]);
   free(reg->cfgs);
+  free(reg->origin);
   free(reg);
 }
 

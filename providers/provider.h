@@ -54,6 +54,8 @@ struct prov_registry {
   int nprovs;
   struct config_provider *cfgs; /* owned; provs[i].cfg point into it */
   int ncfgs;
+  char *origin; /* what it was built from, for the builder to compare
+                 * (gateway/registry.c); owned, may be NULL */
   atomic_int refs;
 };
 

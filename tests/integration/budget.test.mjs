@@ -136,6 +136,26 @@ describe('budgets', () => {
     assert.equal(emb.json.error.code, 'model_not_priced');
   });
 
+  test('a routed request is held at its dearest target; every target needs a price', async () => {
+    // echo-1 is priced at $1,000 per million tokens; story-1 ten times that.
+    await admin(gw, 'prices', { model: 'echo/story-1', input_per_mtok: 10000, output_per_mtok: 10000 });
+    await admin(gw, 'routes', { name: 'cheap-first', targets: ['echo/echo-1', 'echo/story-1'] });
+    await admin(gw, 'routes', { name: 'unpriced-tail', targets: ['echo/echo-1', 'echo/embed-1'] });
+    const key = (await admin(gw, 'keys', { name: 'router', budget_usd: 0.5 })).secret;
+    const body = (model) => chat(model, 'go', { max_tokens: 40 });
+    // ~60 tokens: $0.06 at echo-1's price fits, $0.6 at story-1's does not.
+    let r = await postChat(gw.url, body('echo/echo-1'), { headers: bearer(key) });
+    assert.equal(r.status, 200, r.text);
+    r = await postChat(gw.url, body('cheap-first'), { headers: bearer(key) });
+    assert.equal(r.status, 429, 'the fallback could land on the dear target');
+    assert.equal(r.json.error.code, 'insufficient_quota');
+    r = await postChat(gw.url, body('unpriced-tail'), { headers: bearer(key) });
+    assert.equal(r.status, 403, r.text);
+    assert.equal(r.json.error.code, 'model_not_priced');
+    assert.match(r.json.error.message, /echo\/embed-1/);
+    await admin(gw, 'prices', { model: 'echo/story-1', input_per_mtok: 1000, output_per_mtok: 1000 });
+  });
+
   test('the spend survives a restart: a budget spent before is still spent', async () => {
     const key = (await admin(gw, 'keys', { name: 'persist', budget_usd: 0.1, budget_period: 'total' })).secret;
     let r;
