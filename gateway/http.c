@@ -526,9 +526,9 @@ static void price_request(struct req *r)
 }
 
 /* The request's cost is known: release its key's hold and charge it.
- * Done as soon as the last byte is written (a client that sends its next
- * request at once must not find its budget still held), else when the
- * request is destroyed. */
+ * Done just before the last byte is written (a client that sends its
+ * next request at once must not find its budget or its parallel slot
+ * still held), else when the request is destroyed. */
 static void settle(struct req *r)
 {
   if(r->settled)
@@ -963,6 +963,11 @@ static int on_writeable(struct req *r)
     memcpy(p, r->out.data, n);
     p += n;
   }
+  /* Before the last byte leaves: a client may send its next request the
+   * moment it has it, and another worker may serve that one before this
+   * thread runs again. */
+  if(final)
+    settle(r);
   if(p > start && lws_write(r->wsi, start, (size_t)(p - start),
                             final && !r->abort_after ? LWS_WRITE_HTTP_FINAL
                                                      : LWS_WRITE_HTTP) < 0)
@@ -976,7 +981,6 @@ static int on_writeable(struct req *r)
     upstream_resume(r->xfer); /* may append to out synchronously */
   }
   if(final && !r->out.len) {
-    settle(r);
     if(r->abort_after || r->close_after)
       return -1;
     return lws_http_transaction_completed(r->wsi) ? -1 : 0;
