@@ -274,6 +274,16 @@ static int reload_keys(struct auth *a)
   return 0;
 }
 
+/* Tell CLIs waiting on the database which version this gateway serves
+ * (store_gateways_wait). */
+static void announce(struct auth *a)
+{
+  char err[256];
+
+  if(store_gateway_seen(a->path, a->version, err, sizeof(err)))
+    fprintf(stderr, "switchboard: auth: cannot report the version: %s\n", err);
+}
+
 static void *watch_main(void *arg)
 {
   struct auth *a = arg;
@@ -294,6 +304,7 @@ static void *watch_main(void *arg)
     if(!store_keys_version(a->path, &a->watch, &v) && v != a->version) {
       a->version = v;
       auth_reload(a);
+      announce(a);
     }
     pthread_mutex_lock(&a->stop_mu);
   }
@@ -331,6 +342,7 @@ int auth_open(const char *db_path, const char *admin_secret, struct auth **out,
     auth_close(a);
     return rc;
   }
+  announce(a);
   if(pthread_create(&a->watcher, NULL, watch_main, a)) {
     snprintf(err, errlen, "cannot start the key watcher");
     auth_close(a);
@@ -353,6 +365,7 @@ void auth_close(struct auth *a)
     pthread_cond_signal(&a->stop_cv);
     pthread_mutex_unlock(&a->stop_mu);
     pthread_join(a->watcher, NULL);
+    store_gateway_gone(a->path);
   }
   store_keys_version_close(a->watch);
   store_keys_free(a->snap.keys, a->snap.n);

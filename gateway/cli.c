@@ -479,6 +479,29 @@ static int print_table(const struct store_key *keys, int n, int64_t now)
 
 /* ---- commands ---- */
 
+/* How long a command that changed the control plane waits for running
+ * gateways to serve the change (they look every AUTH_POLL_MS). */
+#define CLI_SETTLE_MS 2000
+
+/* Return only once every running gateway on this database serves the
+ * change just written, so that a script's next request sees it. */
+static void settle_gateways(const char *path)
+{
+  char err[256];
+  int late = 0;
+
+  if(store_gateways_wait(path, CLI_SETTLE_MS, &late, err, sizeof(err)))
+    fprintf(stderr,
+            "switchboard: note: cannot tell whether running gateways have "
+            "the change yet: %s\n",
+            err);
+  else if(late)
+    fprintf(stderr,
+            "switchboard: note: %d running gateway(s) did not report the "
+            "change within %d ms; it reaches them when they next look\n",
+            late, CLI_SETTLE_MS);
+}
+
 /* Make a key from spec and print its secret. */
 static int create_and_print(const char *path, const struct store_key *spec)
 {
@@ -491,6 +514,7 @@ static int create_and_print(const char *path, const struct store_key *spec)
     fprintf(stderr, "switchboard: %s\n", err);
     return EXIT_FAILURE;
   }
+  settle_gateways(path);
   printf("%s\n", secret);
   fflush(stdout);
   print_created(k);
@@ -657,6 +681,8 @@ static int keys_revoke(int argc, char **argv)
   if(!path)
     return EXIT_FAILURE;
   rc = store_keys_revoke(path, c.args[0], err, sizeof(err));
+  if(!rc)
+    settle_gateways(path);
   free(path);
   if(rc) {
     fprintf(stderr, "switchboard: %s\n", err);
@@ -955,6 +981,8 @@ static int defs_cmd(enum store_table table, const char *sub, int argc,
       snprintf(err, sizeof(err), "no %.*s '%s'", (int)strlen(what) - 1, what,
                c.args[0]);
   }
+  if(!rc && strcmp(sub, "list") && strcmp(sub, "get"))
+    settle_gateways(path);
   free(path);
   if(rc) {
     fprintf(stderr, "switchboard: %s\n", err);

@@ -19,7 +19,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define KEYS_BUSY_TIMEOUT_MS 5000
 #define KEYS_ID_PREFIX       "key_"
@@ -745,6 +749,132 @@ int store_keys_version(const char *path, struct store_keys_watch **conn,
    * pin an old snapshot and keep the WAL from being checkpointed. */
   sqlite3_reset(w->read);
   return rc == SQLITE_ROW ? SB_OK : SB_EDB;
+}
+
+/* ---- running gateways ---- */
+
+static void host_name(char *out, size_t len)
+{
+  if(gethostname(out, len) != 0)
+    snprintf(out, len, "localhost");
+  out[len - 1] = '\0';
+}
+
+int store_gateway_seen(const char *path, int64_t version, char *err,
+                       size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  char host[256];
+  int rc = store_db_begin(path, 1, &db, err, errlen);
+
+  if(rc)
+    return rc;
+  host_name(host, sizeof(host));
+  rc = prepare(db,
+               "INSERT INTO gateways(host, pid, version, started_at)"
+               " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(host, pid) DO UPDATE"
+               " SET version = excluded.version",
+               &st, err, errlen);
+  if(!rc) {
+    sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (int64_t)getpid());
+    sqlite3_bind_int64(st, 3, version);
+    sqlite3_bind_int64(st, 4, sb_now_ms() / 1000);
+    if(sqlite3_step(st) != SQLITE_DONE)
+      rc = store_db_fail(db, "INSERT gateways", err, errlen);
+  }
+  sqlite3_finalize(st);
+  return store_db_finish(db, rc, err, errlen);
+}
+
+void store_gateway_gone(const char *path)
+{
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  char host[256], err[256];
+  int rc = store_db_begin(path, 1, &db, err, sizeof(err));
+
+  if(rc)
+    return;
+  host_name(host, sizeof(host));
+  rc = prepare(db, "DELETE FROM gateways WHERE host = ?1 AND pid = ?2", &st,
+               err, sizeof(err));
+  if(!rc) {
+    sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (int64_t)getpid());
+    if(sqlite3_step(st) != SQLITE_DONE)
+      rc = store_db_fail(db, "DELETE gateways", err, sizeof(err));
+  }
+  sqlite3_finalize(st);
+  store_db_finish(db, rc, err, sizeof(err));
+}
+
+/* One look: how many live gateways of this host serve less than the
+ * current version; rows of dead processes are removed. */
+static int gateways_behind(sqlite3 *db, const char *host, int *behind,
+                           char *err, size_t errlen)
+{
+  sqlite3_stmt *st = NULL, *del = NULL;
+  int64_t current = 0;
+  int rc, step;
+
+  *behind = 0;
+  rc = prepare(db, "SELECT sum(version) FROM versions", &st, err, errlen);
+  if(!rc && sqlite3_step(st) == SQLITE_ROW)
+    current = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  st = NULL;
+  if(!rc)
+    rc = prepare(db, "SELECT pid, version FROM gateways WHERE host = ?1", &st,
+                 err, errlen);
+  if(!rc)
+    rc = prepare(db, "DELETE FROM gateways WHERE host = ?1 AND pid = ?2", &del,
+                 err, errlen);
+  if(rc) {
+    sqlite3_finalize(st);
+    return rc;
+  }
+  sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(del, 1, host, -1, SQLITE_TRANSIENT);
+  while((step = sqlite3_step(st)) == SQLITE_ROW) {
+    pid_t pid = (pid_t)sqlite3_column_int64(st, 0);
+
+    if(kill(pid, 0) && errno == ESRCH) {
+      /* Gone without saying so (killed): forget it. */
+      sqlite3_bind_int64(del, 2, (int64_t)pid);
+      sqlite3_step(del);
+      sqlite3_reset(del);
+    } else if(sqlite3_column_int64(st, 1) < current) {
+      (*behind)++;
+    }
+  }
+  if(step != SQLITE_DONE)
+    rc = store_db_fail(db, "SELECT gateways", err, errlen);
+  sqlite3_finalize(st);
+  sqlite3_finalize(del);
+  return rc;
+}
+
+int store_gateways_wait(const char *path, int timeout_ms, int *late, char *err,
+                        size_t errlen)
+{
+  int64_t deadline = sb_now_ms() + timeout_ms;
+  char host[256];
+  int rc;
+
+  host_name(host, sizeof(host));
+  for(;;) {
+    sqlite3 *db;
+
+    if((rc = store_db_begin(path, 1, &db, err, errlen)))
+      return rc;
+    rc = gateways_behind(db, host, late, err, errlen);
+    rc = store_db_finish(db, rc, err, errlen);
+    if(rc || !*late || sb_now_ms() >= deadline)
+      return rc;
+    nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
+  }
 }
 
 const char *store_key_status(const struct store_key *k, int64_t now_s)

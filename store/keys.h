@@ -154,6 +154,24 @@ int store_keys_version(const char *path, struct store_keys_watch **conn,
                        int64_t *version);
 void store_keys_version_close(struct store_keys_watch *conn);
 
+/**
+ * Running gateways (table `gateways`): a gateway reports the version it
+ * serves after every reload (store_gateway_seen) and removes itself when
+ * it stops (store_gateway_gone). Both write: not for a worker's loop.
+ */
+int store_gateway_seen(const char *path, int64_t version, char *err,
+                       size_t errlen);
+void store_gateway_gone(const char *path);
+
+/**
+ * After a change, wait up to timeout_ms until every live gateway on this
+ * host serves the database's current version. Rows of processes that no
+ * longer exist are removed. *late: how many gateways had not caught up
+ * when the time ran out. 0 or SB_EDB.
+ */
+int store_gateways_wait(const char *path, int timeout_ms, int *late, char *err,
+                        size_t errlen);
+
 /* ---- prices (table `prices`) and spend ---- */
 
 /** A price per million tokens, USD. */

@@ -6,7 +6,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  startGateway, request, postChat, queryDb, waitFor, freePort, runSwitchboard, streamChat,
+  startGateway, request, postChat, queryDb, freePort, runSwitchboard, streamChat,
 } from './harness.mjs';
 import { startOpenAIEmulator } from '../emulators/openai.mjs';
 
@@ -140,8 +140,8 @@ describe('providers in the database', () => {
       '--api-key-env', 'UP', '--models', 'gpt-4o,llama3', '--db', gw.dbPath], { env: { UP: '' } });
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stderr, /UP is not set here/);
-    await waitFor(async () => (await postChat(gw.url, ask('fromcli/llama3'), { headers: admin })).status === 200,
-      { what: 'the CLI-made provider served', timeoutMs: 5000 });
+    // The CLI returns once the gateway serves the change.
+    assert.equal((await postChat(gw.url, ask('fromcli/llama3'), { headers: admin })).status, 200);
     const list = await runSwitchboard(['providers', 'list', '--db', gw.dbPath]);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^fromcli\t\{.*"base_url".*\}\tapi$/m);
@@ -196,6 +196,19 @@ describe('providers in the database', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.headers['x-switchboard-provider'], 'fresh', 'the config-owned route followed the file');
     assert.equal((await postChat(gw.url, ask('fromcli/gpt-4o'), { headers: admin })).status, 200);
+  });
+
+  test('a gateway killed without a goodbye does not hold the CLI up', async () => {
+    const dir = gw.dir;
+    gw.proc.kill('SIGKILL');
+    await gw.exited;
+    const t0 = Date.now();
+    const r = await runSwitchboard(['routes', 'set', 'after-kill', '--targets', 'echo/echo-1', '--db', gw.dbPath]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Date.now() - t0 < 1500, `took ${Date.now() - t0} ms`);
+    assert.doesNotMatch(r.stderr, /did not report/);
+    assert.deepEqual(await queryDb(gw.dbPath, 'SELECT pid FROM gateways'), [], 'the dead gateway\'s row is gone');
+    gw = await startGateway({ dir, env, config: { providers: [], routes: {} } });
   });
 
   test('a stored provider whose credential is missing stops the start, naming it', async () => {

@@ -813,6 +813,41 @@ static void test_defs_seed(void **state)
   store_keys_version_close(w);
 }
 
+/* A CLI waits for running gateways: a gateway behind the database's
+ * version counts as late until it reports the new one. */
+static void test_gateways_wait(void **state)
+{
+  struct fixture *f = *state;
+  struct store_keys_watch *w = NULL;
+  char err[256];
+  int64_t v;
+  int late = -1;
+
+  /* No gateway: nothing to wait for. */
+  assert_int_equal(store_gateways_wait(f->db, 50, &late, err, sizeof(err)), 0);
+  assert_int_equal(late, 0);
+  assert_int_equal(store_keys_version(f->db, &w, &v), SB_OK);
+  /* This process plays the gateway. */
+  assert_int_equal(store_gateway_seen(f->db, v, err, sizeof(err)), 0);
+  assert_int_equal(store_gateways_wait(f->db, 50, &late, err, sizeof(err)), 0);
+  assert_int_equal(late, 0);
+  assert_int_equal(
+      store_defs_set(f->db, STORE_ROUTES, "r", "{}", err, sizeof(err)), 0);
+  assert_int_equal(store_gateways_wait(f->db, 30, &late, err, sizeof(err)), 0);
+  assert_int_equal(late, 1);
+  assert_int_equal(store_keys_version(f->db, &w, &v), SB_OK);
+  assert_int_equal(store_gateway_seen(f->db, v, err, sizeof(err)), 0);
+  assert_int_equal(store_gateways_wait(f->db, 30, &late, err, sizeof(err)), 0);
+  assert_int_equal(late, 0);
+  /* Gone: a later change waits for nobody. */
+  store_gateway_gone(f->db);
+  assert_int_equal(
+      store_defs_delete(f->db, STORE_ROUTES, "r", err, sizeof(err)), 0);
+  assert_int_equal(store_gateways_wait(f->db, 30, &late, err, sizeof(err)), 0);
+  assert_int_equal(late, 0);
+  store_keys_version_close(w);
+}
+
 static void test_period_parse(void **state)
 {
   static const char *const names[] = {"daily", "weekly", "monthly", "total"};
@@ -908,6 +943,7 @@ int main(void)
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_schema_constraints, setup, teardown),
       cmocka_unit_test_setup_teardown(test_defs_seed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_gateways_wait, setup, teardown),
       cmocka_unit_test(test_period_parse),
       cmocka_unit_test(test_hash_known_answer),
       cmocka_unit_test(test_cli_parse_time),
