@@ -1,4 +1,5 @@
 #include "gateway/oai_stream.h"
+#include "providers/util.h"
 #include "gateway/sb.h"
 #include "gateway/sse.h"
 
@@ -120,25 +121,6 @@ static int tool_delta(struct oai_stream *s, const struct canon_ev *ev,
   return emit(o, out);
 }
 
-static void add_usage(cJSON *o, const struct canon_usage *u)
-{
-  cJSON *us = cJSON_AddObjectToObject(o, "usage");
-  int64_t p = u->prompt_tokens > 0 ? u->prompt_tokens : 0;
-  int64_t c = u->completion_tokens > 0 ? u->completion_tokens : 0;
-
-  cJSON_AddNumberToObject(us, "prompt_tokens", (double)p);
-  cJSON_AddNumberToObject(us, "completion_tokens", (double)c);
-  cJSON_AddNumberToObject(us, "total_tokens", (double)(p + c));
-  if(u->cached_tokens >= 0)
-    cJSON_AddNumberToObject(
-        cJSON_AddObjectToObject(us, "prompt_tokens_details"), "cached_tokens",
-        (double)u->cached_tokens);
-  if(u->reasoning_tokens >= 0)
-    cJSON_AddNumberToObject(
-        cJSON_AddObjectToObject(us, "completion_tokens_details"),
-        "reasoning_tokens", (double)u->reasoning_tokens);
-}
-
 int oai_stream_render(struct oai_stream *s, const struct canon_ev *ev,
                       struct buf *out)
 {
@@ -196,7 +178,7 @@ int oai_stream_end(struct oai_stream *s, struct buf *out)
   if(!rc && s->include_usage) {
     cJSON *o = envelope(s);
     cJSON_AddArrayToObject(o, "choices");
-    add_usage(o, &s->usage);
+    cJSON_AddItemToObject(o, "usage", prov_usage_json(&s->usage));
     rc = emit(o, out);
   }
   if(!rc)

@@ -940,7 +940,7 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   struct anth_usage au;
   char *text = NULL, *reasoning = NULL;
   size_t tlen = 0, rlen = 0;
-  cJSON *res, *choices, *choice, *msg, *calls = NULL, *u;
+  cJSON *res, *calls = NULL;
   struct canon_usage cu;
 
   if(!cJSON_IsObject(root) || !cJSON_IsArray(content)) {
@@ -968,19 +968,13 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
       alen = &rlen;
     } else if(!strcmp(type, "tool_use")) {
       const cJSON *input = prov_json_get(b, "input");
-      cJSON *tc = cJSON_CreateObject(), *fn;
       char *args = input ? cJSON_PrintUnformatted(input) : sb_strdup("{}");
       if(!args)
         abort();
-      cJSON_AddStringToObject(
-          tc, "id", prov_json_str(b, "id") ? prov_json_str(b, "id") : "");
-      cJSON_AddStringToObject(tc, "type", "function");
-      fn = cJSON_AddObjectToObject(tc, "function");
-      cJSON_AddStringToObject(
-          fn, "name", prov_json_str(b, "name") ? prov_json_str(b, "name") : "");
-      cJSON_AddStringToObject(fn, "arguments", args);
+      cJSON_AddItemToArray(calls,
+                           prov_tool_call(prov_json_str(b, "id"),
+                                          prov_json_str(b, "name"), args));
       free(args);
-      cJSON_AddItemToArray(calls, tc);
     }
     if(s && acc) {
       size_t n = strlen(s);
@@ -990,53 +984,14 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
     }
   }
 
-  res = cJSON_CreateObject();
-  cJSON_AddStringToObject(res, "id", id);
-  cJSON_AddStringToObject(res, "object", "chat.completion");
-  cJSON_AddNumberToObject(res, "created", (double)created);
-  cJSON_AddStringToObject(res, "model", model);
-  choices = cJSON_AddArrayToObject(res, "choices");
-  choice = cJSON_CreateObject();
-  cJSON_AddItemToArray(choices, choice);
-  cJSON_AddNumberToObject(choice, "index", 0);
-  msg = cJSON_AddObjectToObject(choice, "message");
-  cJSON_AddStringToObject(msg, "role", "assistant");
-  if(text || !cJSON_GetArraySize(calls))
-    cJSON_AddStringToObject(msg, "content", text ? text : "");
-  else
-    cJSON_AddNullToObject(msg, "content");
-  if(reasoning)
-    cJSON_AddStringToObject(msg, "reasoning_content", reasoning);
-  if(cJSON_GetArraySize(calls))
-    cJSON_AddItemToObject(msg, "tool_calls", calls);
-  else
-    cJSON_Delete(calls);
-  cJSON_AddNullToObject(msg, "refusal");
-  cJSON_AddNullToObject(choice, "logprobs");
-  cJSON_AddStringToObject(choice, "finish_reason",
-                          finish_reason(prov_json_str(root, "stop_reason")));
-
   usage_init(&au);
   usage_read(prov_json_get(root, "usage"), &au);
   usage_canon(&au, &cu);
-  if(cu.prompt_tokens >= 0 || cu.completion_tokens >= 0) {
-    int64_t pt = cu.prompt_tokens > 0 ? cu.prompt_tokens : 0;
-    int64_t ct = cu.completion_tokens > 0 ? cu.completion_tokens : 0;
-    cJSON *d;
-    u = cJSON_AddObjectToObject(res, "usage");
-    cJSON_AddNumberToObject(u, "prompt_tokens", (double)pt);
-    cJSON_AddNumberToObject(u, "completion_tokens", (double)ct);
-    cJSON_AddNumberToObject(u, "total_tokens", (double)(pt + ct));
-    d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
-    cJSON_AddNumberToObject(
-        d, "cached_tokens",
-        (double)(cu.cached_tokens > 0 ? cu.cached_tokens : 0));
-    if(cu.reasoning_tokens >= 0) {
-      d = cJSON_AddObjectToObject(u, "completion_tokens_details");
-      cJSON_AddNumberToObject(d, "reasoning_tokens",
-                              (double)cu.reasoning_tokens);
-    }
-  }
+  res = prov_chat_completion(
+      id, created, model,
+      prov_chat_choice(0, text, reasoning, calls,
+                       finish_reason(prov_json_str(root, "stop_reason"))),
+      &cu);
   *usage = cu;
   *out = res;
   free(text);

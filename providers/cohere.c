@@ -688,21 +688,6 @@ static void read_usage(const cJSON *usage, struct canon_usage *u)
   u->cached_tokens = count(usage, "cached_tokens");
 }
 
-static void add_usage(cJSON *o, const struct canon_usage *u)
-{
-  cJSON *us = cJSON_AddObjectToObject(o, "usage");
-  int64_t pt = u->prompt_tokens > 0 ? u->prompt_tokens : 0;
-  int64_t ct = u->completion_tokens > 0 ? u->completion_tokens : 0;
-
-  cJSON_AddNumberToObject(us, "prompt_tokens", (double)pt);
-  cJSON_AddNumberToObject(us, "completion_tokens", (double)ct);
-  cJSON_AddNumberToObject(us, "total_tokens", (double)(pt + ct));
-  if(u->cached_tokens >= 0)
-    cJSON_AddNumberToObject(
-        cJSON_AddObjectToObject(us, "prompt_tokens_details"), "cached_tokens",
-        (double)u->cached_tokens);
-}
-
 static void append(char **acc, const char *s)
 {
   char *n;
@@ -724,8 +709,7 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   const char *finish = prov_json_str(root, "finish_reason");
   const cJSON *it, *calls = prov_json_get(msg, "tool_calls");
   char *text = NULL, *reasoning = NULL;
-  cJSON *res, *choice, *m;
-  int ncalls = 0;
+  cJSON *res, *arr;
 
   (void)p;
   *out = NULL;
@@ -754,57 +738,26 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
       append(&reasoning, prov_json_str(it, "thinking"));
   }
 
-  res = cJSON_CreateObject();
-  cJSON_AddStringToObject(res, "id", id);
-  cJSON_AddStringToObject(res, "object", "chat.completion");
-  cJSON_AddNumberToObject(res, "created", (double)created);
-  cJSON_AddStringToObject(res, "model", model);
-  choice = cJSON_CreateObject();
-  cJSON_AddItemToArray(cJSON_AddArrayToObject(res, "choices"), choice);
-  cJSON_AddNumberToObject(choice, "index", 0);
-  m = cJSON_AddObjectToObject(choice, "message");
-  cJSON_AddStringToObject(m, "role", "assistant");
-  if(text || !cJSON_GetArraySize(calls))
-    cJSON_AddStringToObject(m, "content", text ? text : "");
-  else
-    cJSON_AddNullToObject(m, "content");
-  cJSON_AddNullToObject(m, "refusal");
-  if(reasoning)
-    cJSON_AddStringToObject(m, "reasoning_content", reasoning);
-  if(cJSON_GetArraySize(calls)) {
-    cJSON *arr = cJSON_AddArrayToObject(m, "tool_calls");
-    cJSON_ArrayForEach(it, calls)
-    {
-      const cJSON *fn = prov_json_get(it, "function");
-      const cJSON *args = prov_json_get(fn, "arguments");
-      cJSON *o = cJSON_CreateObject(), *f;
+  arr = cJSON_CreateArray();
+  cJSON_ArrayForEach(it, calls)
+  {
+    const cJSON *fn = prov_json_get(it, "function");
+    const cJSON *args = prov_json_get(fn, "arguments");
+    char *s = cJSON_IsString(args) ? sb_strdup(args->valuestring)
+              : given(args)        ? cJSON_PrintUnformatted(args)
+                                   : sb_strdup("{}");
 
-      cJSON_AddStringToObject(
-          o, "id", prov_json_str(it, "id") ? prov_json_str(it, "id") : "");
-      cJSON_AddStringToObject(o, "type", "function");
-      f = cJSON_AddObjectToObject(o, "function");
-      cJSON_AddStringToObject(
-          f, "name",
-          prov_json_str(fn, "name") ? prov_json_str(fn, "name") : "");
-      if(cJSON_IsString(args)) {
-        cJSON_AddStringToObject(f, "arguments", args->valuestring);
-      } else if(given(args)) {
-        char *s = cJSON_PrintUnformatted(args);
-        if(!s)
-          abort();
-        cJSON_AddStringToObject(f, "arguments", s);
-        free(s);
-      } else {
-        cJSON_AddStringToObject(f, "arguments", "{}");
-      }
-      cJSON_AddItemToArray(arr, o);
-      ncalls++;
-    }
+    if(!s)
+      abort();
+    cJSON_AddItemToArray(arr, prov_tool_call(prov_json_str(it, "id"),
+                                             prov_json_str(fn, "name"), s));
+    free(s);
   }
-  cJSON_AddNullToObject(choice, "logprobs");
-  cJSON_AddStringToObject(choice, "finish_reason",
-                          finish_reason(finish, ncalls > 0));
-  add_usage(res, usage);
+  res = prov_chat_completion(
+      id, created, model,
+      prov_chat_choice(0, text, reasoning, arr,
+                       finish_reason(finish, cJSON_GetArraySize(calls) > 0)),
+      usage);
   free(text);
   free(reasoning);
   cJSON_Delete(root);

@@ -857,25 +857,6 @@ static void read_usage(const cJSON *um, struct canon_usage *u)
   u->cached_tokens = num(um, "cachedContentTokenCount", 0);
 }
 
-static cJSON *usage_json(const struct canon_usage *u)
-{
-  cJSON *us = cJSON_CreateObject();
-  int64_t p = u->prompt_tokens > 0 ? u->prompt_tokens : 0;
-  int64_t c = u->completion_tokens > 0 ? u->completion_tokens : 0;
-
-  cJSON_AddNumberToObject(us, "prompt_tokens", (double)p);
-  cJSON_AddNumberToObject(us, "completion_tokens", (double)c);
-  cJSON_AddNumberToObject(us, "total_tokens", (double)(p + c));
-  cJSON_AddNumberToObject(
-      cJSON_AddObjectToObject(us, "prompt_tokens_details"), "cached_tokens",
-      (double)(u->cached_tokens > 0 ? u->cached_tokens : 0));
-  cJSON_AddNumberToObject(
-      cJSON_AddObjectToObject(us, "completion_tokens_details"),
-      "reasoning_tokens",
-      (double)(u->reasoning_tokens > 0 ? u->reasoning_tokens : 0));
-  return us;
-}
-
 static char *args_json(const cJSON *call)
 {
   const cJSON *a = prov_json_get(call, "args");
@@ -892,9 +873,7 @@ static char *args_json(const cJSON *call)
 static cJSON *candidate_choice(const cJSON *cand, int index)
 {
   const cJSON *part;
-  cJSON *choice = cJSON_CreateObject();
-  cJSON *msg = cJSON_CreateObject();
-  cJSON *tcs = cJSON_CreateArray();
+  cJSON *choice, *tcs = cJSON_CreateArray();
   size_t tlen = 0, rlen = 0;
   char *text = sb_strdup(""), *reasoning = sb_strdup("");
   int k = 0;
@@ -917,16 +896,8 @@ static cJSON *candidate_choice(const cJSON *cand, int index)
       const char *sig = prov_json_str(part, "thoughtSignature");
       char *id = make_call_id(prov_json_str(call, "id"), k, sig);
       char *args = args_json(call);
-      cJSON *tc = cJSON_CreateObject();
-      cJSON *fn;
+      cJSON *tc = prov_tool_call(id, prov_json_str(call, "name"), args);
 
-      cJSON_AddStringToObject(tc, "id", id);
-      cJSON_AddStringToObject(tc, "type", "function");
-      fn = cJSON_AddObjectToObject(tc, "function");
-      cJSON_AddStringToObject(
-          fn, "name",
-          prov_json_str(call, "name") ? prov_json_str(call, "name") : "");
-      cJSON_AddStringToObject(fn, "arguments", args);
       if(sig)
         cJSON_AddStringToObject(
             cJSON_AddObjectToObject(
@@ -938,24 +909,9 @@ static cJSON *candidate_choice(const cJSON *cand, int index)
       k++;
     }
   }
-  cJSON_AddNumberToObject(choice, "index", index);
-  cJSON_AddStringToObject(msg, "role", "assistant");
-  if(tlen || !k)
-    cJSON_AddStringToObject(msg, "content", text);
-  else
-    cJSON_AddNullToObject(msg, "content");
-  if(rlen)
-    cJSON_AddStringToObject(msg, "reasoning_content", reasoning);
-  if(k)
-    cJSON_AddItemToObject(msg, "tool_calls", tcs);
-  else
-    cJSON_Delete(tcs);
-  cJSON_AddNullToObject(msg, "refusal");
-  cJSON_AddItemToObject(choice, "message", msg);
-  cJSON_AddNullToObject(choice, "logprobs");
-  cJSON_AddStringToObject(
-      choice, "finish_reason",
-      map_finish(prov_json_str(cand, "finishReason"), k > 0));
+  choice =
+      prov_chat_choice(index, text, reasoning, tcs,
+                       map_finish(prov_json_str(cand, "finishReason"), k > 0));
   free(text);
   free(reasoning);
   return choice;
@@ -985,12 +941,8 @@ static int gemini_parse_chat(const struct prov *p, const char *body, size_t len,
                         "a response that is not a GenerateContentResponse");
   }
   read_usage(prov_json_get(root, "usageMetadata"), usage);
-  o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", id);
-  cJSON_AddStringToObject(o, "object", "chat.completion");
-  cJSON_AddNumberToObject(o, "created", (double)created);
-  cJSON_AddStringToObject(o, "model", model);
-  choices = cJSON_AddArrayToObject(o, "choices");
+  o = prov_chat_completion(id, created, model, NULL, usage);
+  choices = cJSON_GetObjectItemCaseSensitive(o, "choices");
   cJSON_ArrayForEach(cand, cands)
   {
     const cJSON *ix = prov_json_get(cand, "index");
@@ -1002,21 +954,14 @@ static int gemini_parse_chat(const struct prov *p, const char *body, size_t len,
   if(!i) {
     /* A blocked prompt: 200 with promptFeedback.blockReason and no
      * candidates. */
-    cJSON *c = cJSON_CreateObject();
-    cJSON *msg = cJSON_AddObjectToObject(c, "message");
-    cJSON_AddNumberToObject(c, "index", 0);
-    cJSON_AddStringToObject(msg, "role", "assistant");
-    cJSON_AddStringToObject(msg, "content", "");
-    cJSON_AddNullToObject(msg, "refusal");
-    cJSON_AddNullToObject(c, "logprobs");
-    cJSON_AddStringToObject(
-        c, "finish_reason",
-        prov_json_str(prov_json_get(root, "promptFeedback"), "blockReason")
-            ? "content_filter"
-            : "stop");
-    cJSON_AddItemToArray(choices, c);
+    cJSON_AddItemToArray(
+        choices,
+        prov_chat_choice(
+            0, NULL, NULL, NULL,
+            prov_json_str(prov_json_get(root, "promptFeedback"), "blockReason")
+                ? "content_filter"
+                : "stop"));
   }
-  cJSON_AddItemToObject(o, "usage", usage_json(usage));
   cJSON_Delete(root);
   *out = o;
   return 0;

@@ -783,8 +783,8 @@ static int ollama_parse_chat(const struct prov *p, const char *body, size_t len,
   const cJSON *tcs = prov_json_get(msg, "tool_calls");
   const char *content = prov_json_str(msg, "content");
   const char *thinking = prov_json_str(msg, "thinking");
-  cJSON *res, *choices, *c, *m, *us;
-  int ntc = 0;
+  const cJSON *tc;
+  cJSON *res, *arr;
 
   (void)p;
   canon_usage_init(usage);
@@ -805,64 +805,25 @@ static int ollama_parse_chat(const struct prov *p, const char *body, size_t len,
   usage->prompt_tokens = count(root, "prompt_eval_count");
   usage->completion_tokens = count(root, "eval_count");
 
-  res = cJSON_CreateObject();
-  cJSON_AddStringToObject(res, "id", id);
-  cJSON_AddStringToObject(res, "object", "chat.completion");
-  cJSON_AddNumberToObject(res, "created", (double)created);
-  cJSON_AddStringToObject(res, "model", model);
-  choices = cJSON_AddArrayToObject(res, "choices");
-  c = cJSON_CreateObject();
-  cJSON_AddItemToArray(choices, c);
-  cJSON_AddNumberToObject(c, "index", 0);
-  m = cJSON_AddObjectToObject(c, "message");
-  cJSON_AddStringToObject(m, "role", "assistant");
-  if(cJSON_IsArray(tcs) && cJSON_GetArraySize(tcs)) {
-    cJSON *arr = cJSON_CreateArray();
-    const cJSON *tc;
+  arr = cJSON_CreateArray();
+  cJSON_ArrayForEach(tc, tcs)
+  {
+    const cJSON *fn = prov_json_get(tc, "function");
+    const char *tid = prov_json_str(tc, "id");
+    char *args = arguments_text(fn);
+    char gen[32];
 
-    cJSON_ArrayForEach(tc, tcs)
-    {
-      const cJSON *fn = prov_json_get(tc, "function");
-      const char *tid = prov_json_str(tc, "id");
-      cJSON *o = cJSON_CreateObject();
-      cJSON *f;
-      char *args = arguments_text(fn);
-      char gen[32];
-
-      snprintf(gen, sizeof(gen), "call_%d", ntc);
-      cJSON_AddStringToObject(o, "id", tid && *tid ? tid : gen);
-      cJSON_AddStringToObject(o, "type", "function");
-      f = cJSON_AddObjectToObject(o, "function");
-      cJSON_AddStringToObject(
-          f, "name",
-          prov_json_str(fn, "name") ? prov_json_str(fn, "name") : "");
-      cJSON_AddStringToObject(f, "arguments", args);
-      free(args);
-      cJSON_AddItemToArray(arr, o);
-      ntc++;
-    }
-    if(content && *content)
-      cJSON_AddStringToObject(m, "content", content);
-    else
-      cJSON_AddNullToObject(m, "content");
-    cJSON_AddItemToObject(m, "tool_calls", arr);
-  } else {
-    cJSON_AddStringToObject(m, "content", content ? content : "");
+    /* Ollama names its calls only sometimes. */
+    snprintf(gen, sizeof(gen), "call_%d", cJSON_GetArraySize(arr));
+    cJSON_AddItemToArray(arr, prov_tool_call(tid && *tid ? tid : gen,
+                                             prov_json_str(fn, "name"), args));
+    free(args);
   }
-  if(thinking && *thinking)
-    cJSON_AddStringToObject(m, "reasoning_content", thinking);
-  cJSON_AddNullToObject(m, "refusal");
-  cJSON_AddNullToObject(c, "logprobs");
-  cJSON_AddStringToObject(c, "finish_reason", finish_reason(root, ntc > 0));
-  if(usage->prompt_tokens >= 0 || usage->completion_tokens >= 0) {
-    int64_t pt = usage->prompt_tokens > 0 ? usage->prompt_tokens : 0;
-    int64_t ct = usage->completion_tokens > 0 ? usage->completion_tokens : 0;
-
-    us = cJSON_AddObjectToObject(res, "usage");
-    cJSON_AddNumberToObject(us, "prompt_tokens", (double)pt);
-    cJSON_AddNumberToObject(us, "completion_tokens", (double)ct);
-    cJSON_AddNumberToObject(us, "total_tokens", (double)(pt + ct));
-  }
+  res = prov_chat_completion(
+      id, created, model,
+      prov_chat_choice(0, content, thinking, arr,
+                       finish_reason(root, cJSON_GetArraySize(arr) > 0)),
+      usage);
   cJSON_Delete(root);
   *out = res;
   return 0;

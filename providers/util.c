@@ -187,3 +187,77 @@ int prov_emit(const struct canon_sink *sink, const struct canon_ev *ev)
 {
   return sink->emit(sink->ud, ev);
 }
+
+cJSON *prov_usage_json(const struct canon_usage *u)
+{
+  cJSON *us = cJSON_CreateObject();
+  int64_t p = u->prompt_tokens > 0 ? u->prompt_tokens : 0;
+  int64_t c = u->completion_tokens > 0 ? u->completion_tokens : 0;
+
+  cJSON_AddNumberToObject(us, "prompt_tokens", (double)p);
+  cJSON_AddNumberToObject(us, "completion_tokens", (double)c);
+  cJSON_AddNumberToObject(us, "total_tokens", (double)(p + c));
+  if(u->cached_tokens >= 0)
+    cJSON_AddNumberToObject(
+        cJSON_AddObjectToObject(us, "prompt_tokens_details"), "cached_tokens",
+        (double)u->cached_tokens);
+  if(u->reasoning_tokens >= 0)
+    cJSON_AddNumberToObject(
+        cJSON_AddObjectToObject(us, "completion_tokens_details"),
+        "reasoning_tokens", (double)u->reasoning_tokens);
+  return us;
+}
+
+cJSON *prov_chat_choice(int index, const char *text, const char *reasoning,
+                        cJSON *calls, const char *finish_reason)
+{
+  cJSON *choice = cJSON_CreateObject(), *msg;
+  int ncalls = calls ? cJSON_GetArraySize(calls) : 0;
+
+  cJSON_AddNumberToObject(choice, "index", index);
+  msg = cJSON_AddObjectToObject(choice, "message");
+  cJSON_AddStringToObject(msg, "role", "assistant");
+  if((text && *text) || !ncalls)
+    cJSON_AddStringToObject(msg, "content", text ? text : "");
+  else
+    cJSON_AddNullToObject(msg, "content");
+  if(reasoning && *reasoning)
+    cJSON_AddStringToObject(msg, "reasoning_content", reasoning);
+  if(ncalls)
+    cJSON_AddItemToObject(msg, "tool_calls", calls);
+  else
+    cJSON_Delete(calls);
+  cJSON_AddNullToObject(msg, "refusal");
+  cJSON_AddNullToObject(choice, "logprobs");
+  cJSON_AddStringToObject(choice, "finish_reason", finish_reason);
+  return choice;
+}
+
+cJSON *prov_chat_completion(const char *id, int64_t created, const char *model,
+                            cJSON *choice, const struct canon_usage *u)
+{
+  cJSON *res = cJSON_CreateObject(), *choices;
+
+  cJSON_AddStringToObject(res, "id", id);
+  cJSON_AddStringToObject(res, "object", "chat.completion");
+  cJSON_AddNumberToObject(res, "created", (double)created);
+  cJSON_AddStringToObject(res, "model", model);
+  choices = cJSON_AddArrayToObject(res, "choices");
+  if(choice)
+    cJSON_AddItemToArray(choices, choice);
+  if(u && (u->prompt_tokens >= 0 || u->completion_tokens >= 0))
+    cJSON_AddItemToObject(res, "usage", prov_usage_json(u));
+  return res;
+}
+
+cJSON *prov_tool_call(const char *id, const char *name, const char *arguments)
+{
+  cJSON *tc = cJSON_CreateObject(), *fn;
+
+  cJSON_AddStringToObject(tc, "id", id ? id : "");
+  cJSON_AddStringToObject(tc, "type", "function");
+  fn = cJSON_AddObjectToObject(tc, "function");
+  cJSON_AddStringToObject(fn, "name", name ? name : "");
+  cJSON_AddStringToObject(fn, "arguments", arguments ? arguments : "{}");
+  return tc;
+}

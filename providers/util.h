@@ -104,6 +104,34 @@ int prov_models_parse(const char *body, size_t len, const char *list_key,
  * OpenAI-style {"data":[{"id":...}]} lists. */
 const char *prov_model_id(const cJSON *m);
 
+/** The OpenAI usage object for u: prompt, completion and total tokens (0
+ * when unknown), and prompt_tokens_details.cached_tokens and
+ * completion_tokens_details.reasoning_tokens when known (>= 0). */
+cJSON *prov_usage_json(const struct canon_usage *u);
+
+/**
+ * One choice of a chat.completion, as every adapter answers a non-streamed
+ * request: message {role "assistant", content, reasoning_content when
+ * reasoning is not empty, tool_calls when calls has any, refusal null},
+ * logprobs null, finish_reason. content is the text; "" without text and
+ * tool calls; null with tool calls and no text. text and reasoning may be
+ * NULL; calls (an array of tool calls, or NULL) is taken.
+ */
+cJSON *prov_chat_choice(int index, const char *text, const char *reasoning,
+                        cJSON *calls, const char *finish_reason);
+
+/**
+ * A chat.completion: id, object, created, model, choices holding choice
+ * (taken; NULL leaves the array empty for the caller to fill) and, when u
+ * is not NULL and knows a count, usage (prov_usage_json).
+ */
+cJSON *prov_chat_completion(const char *id, int64_t created, const char *model,
+                            cJSON *choice, const struct canon_usage *u);
+
+/** A tool call of a chat.completion message: {id, type "function",
+ * function {name, arguments}}. NULL id or name are "". */
+cJSON *prov_tool_call(const char *id, const char *name, const char *arguments);
+
 /** Pass ev to sink; returns what the sink returns. */
 int prov_emit(const struct canon_sink *sink, const struct canon_ev *ev);
 
