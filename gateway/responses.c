@@ -45,10 +45,36 @@ static void lookup_work(void *ud)
   lk->rc = store_response_get(lk->st, lk->id, &lk->res);
 }
 
+/* The gateway key a request was admitted with, or NULL (open mode, the
+ * SWITCHBOARD_ADMIN_KEY credential). */
+static const char *owner(const struct req *r)
+{
+  return r->granted && r->grant.key_id[0] ? r->grant.key_id : NULL;
+}
+
+/* A stored response is its creator's: another key finds nothing there,
+ * as on OpenAI, where a response belongs to its project. Admin
+ * credentials see every one. */
+static int visible(const struct req *r, const struct store_response *res)
+{
+  const char *me = owner(r);
+
+  if(r->granted && r->grant.admin)
+    return 1;
+  if(!res->key_id || !me)
+    return !res->key_id && !me;
+  return !strcmp(res->key_id, me);
+}
+
 static void lookup_done(struct req *r, void *ud)
 {
   struct lookup *lk = ud;
 
+  if(r && !lk->rc && !visible(r, lk->res)) {
+    store_response_free(lk->res);
+    lk->res = NULL;
+    lk->rc = SB_ENOTFOUND;
+  }
   if(r)
     lk->done(r, lk->res, lk->rc);
   else
@@ -207,6 +233,7 @@ static void save(struct req *r, const cJSON *response)
   rec->response = cJSON_PrintUnformatted(response);
   rec->input_items = input_items_json(rs->req);
   rec->context = cJSON_PrintUnformatted(ctx);
+  rec->key_id = owner(r) ? sb_strdup(owner(r)) : NULL;
   cJSON_Delete(ctx);
   if(!rec->response || !rec->input_items || !rec->context)
     abort();

@@ -456,6 +456,7 @@ void store_response_free(struct store_response *r)
   free(r->response);
   free(r->input_items);
   free(r->context);
+  free(r->key_id);
   free(r);
 }
 
@@ -502,11 +503,11 @@ static int write_item(struct store *st, const struct store_item *it)
     r = it->rec;
     return exec_bound(st->db,
                       "INSERT OR REPLACE INTO responses(id, created_at, model,"
-                      " previous_response_id, response, input_items, context)"
-                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                      "tittttt", r->id, r->created_at, r->model,
+                      " previous_response_id, response, input_items, context,"
+                      " key_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                      "titttttt", r->id, r->created_at, r->model,
                       r->previous_response_id, r->response, r->input_items,
-                      r->context);
+                      r->context, r->key_id);
   case STORE_ITEM_RESPONSE_DELETE:
     return exec_bound(st->db, "DELETE FROM responses WHERE id = ?1", "t",
                       (const char *)it->rec);
@@ -801,6 +802,7 @@ static struct store_response *response_dup(const struct store_response *r)
   d->response = sb_strdup(r->response);
   d->input_items = sb_strdup(r->input_items);
   d->context = sb_strdup(r->context);
+  d->key_id = r->key_id ? sb_strdup(r->key_id) : NULL;
   return d;
 }
 
@@ -854,8 +856,8 @@ int store_response_get(struct store *st, const char *id,
   pthread_mutex_lock(&st->rmu);
   rc = sqlite3_prepare_v2(st->rdb,
                           "SELECT id, created_at, model, previous_response_id,"
-                          " response, input_items, context FROM responses"
-                          " WHERE id = ?1",
+                          " response, input_items, context, key_id"
+                          " FROM responses WHERE id = ?1",
                           -1, &stmt, NULL);
   if(rc == SQLITE_OK) {
     sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
@@ -870,6 +872,7 @@ int store_response_get(struct store *st, const char *id,
     r->response = column_dup(stmt, 4);
     r->input_items = column_dup(stmt, 5);
     r->context = column_dup(stmt, 6);
+    r->key_id = column_dup(stmt, 7);
     *out = r;
   }
   sqlite3_finalize(stmt);

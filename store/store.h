@@ -102,6 +102,7 @@ struct store_response {
   char *input_items;          /* JSON array: this turn's input items */
   char *context;              /* JSON array: the conversation as chat
                                * messages, this response's output included */
+  char *key_id;               /* the gateway key that created it; NULL: none */
 };
 
 void store_response_free(struct store_response *r);

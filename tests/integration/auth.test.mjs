@@ -155,6 +155,35 @@ describe('auth: admin credential from SWITCHBOARD_ADMIN_KEY', () => {
     assert.equal((await postChat(gw.url, chat('echo/story-1'), { headers: bearer(k.secret) })).status, 403);
   });
 
+  test('a stored response belongs to the key that made it', async () => {
+    const a = await createKey(gw, { name: 'resp-owner' });
+    const b = await createKey(gw, { name: 'resp-other' });
+    const made = await request(`${gw.url}/v1/responses`, {
+      headers: bearer(a.secret), body: { model: 'echo/echo-1', input: 'remember me' },
+    });
+    assert.equal(made.status, 200, made.text);
+    const id = made.json.id;
+    const get = (k, suffix = '') => request(`${gw.url}/v1/responses/${id}${suffix}`, { method: 'GET', headers: bearer(k) });
+    assert.equal((await get(a.secret)).status, 200, 'its owner reads it');
+    assert.equal((await get(ADMIN)).status, 200, 'so does the admin credential');
+    const other = await get(b.secret);
+    assert.equal(other.status, 404, 'another key finds nothing');
+    assert.match(other.json.error.message, new RegExp(id));
+    assert.equal((await get(b.secret, '/input_items')).status, 404);
+    const cont = await request(`${gw.url}/v1/responses`, {
+      headers: bearer(b.secret), body: { model: 'echo/echo-1', input: 'and then?', previous_response_id: id },
+    });
+    assert.equal(cont.status, 404, 'nor can it continue the conversation');
+    assert.equal(cont.json.error.param, 'previous_response_id');
+    const del = await request(`${gw.url}/v1/responses/${id}`, { method: 'DELETE', headers: bearer(b.secret) });
+    assert.equal(del.status, 404, 'nor delete it');
+    const mine = await request(`${gw.url}/v1/responses`, {
+      headers: bearer(a.secret), body: { model: 'echo/echo-1', input: 'and then?', previous_response_id: id },
+    });
+    assert.equal(mine.status, 200, mine.text);
+    assert.equal((await get(a.secret)).status, 200, 'still there for its owner');
+  });
+
   test('bad admin bodies are 400 naming the field', async () => {
     let r = await request(`${gw.url}/admin/v1/keys`, { headers: bearer(ADMIN), body: { name: 'x', rpm: -1 } });
     assert.equal(r.status, 400);

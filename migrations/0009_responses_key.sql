@@ -1,0 +1,5 @@
+-- Stored responses belong to the gateway key that created them: another
+-- key cannot read, continue or delete them (404, as if they did not
+-- exist). NULL: created with no key (open mode) or with the
+-- SWITCHBOARD_ADMIN_KEY credential.
+ALTER TABLE responses ADD COLUMN key_id TEXT;
