@@ -133,6 +133,19 @@ describe('auth: admin credential from SWITCHBOARD_ADMIN_KEY', () => {
     assert.match(second.json.error.message, /tokens per minute/);
   });
 
+  test('limits hold under concurrency: a burst across connections and workers gets exactly its share', async () => {
+    const k = await createKey(gw, { name: 'burst-rpm', rpm: 10 });
+    const rs = await Promise.all(Array.from({ length: 40 }, () =>
+      postChat(gw.url, chat('echo/echo-1'), { headers: bearer(k.secret) })));
+    const ok = rs.filter((r) => r.status === 200).length;
+    assert.ok(ok === 10 || ok === 11, `${ok} of 40 admitted at 10 rpm`); // 11: a refill mid-burst
+    assert.ok(rs.every((r) => r.status === 200 || r.status === 429));
+    const p = await createKey(gw, { name: 'burst-parallel', max_parallel: 3 });
+    const streams = await Promise.all(Array.from({ length: 20 }, () =>
+      request(`${gw.url}/v1/chat/completions`, { headers: bearer(p.secret), body: { ...chat('echo/story-1'), stream: true } })));
+    assert.equal(streams.filter((r) => r.status === 200).length, 3, 'three streams at a time');
+  });
+
   test('parallel limit: a second request while one streams is 429', async () => {
     const k = await createKey(gw, { name: 'one-at-a-time', max_parallel: 1 });
     const first = request(`${gw.url}/v1/chat/completions`, {
