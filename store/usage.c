@@ -43,6 +43,59 @@ static const char *const sum_names[] = {
     "requests",      "errors",           "prompt_tokens", "completion_tokens",
     "cached_tokens", "reasoning_tokens", "cost_usd",      "unpriced_requests"};
 
+/* The same filter over the daily roll-ups ('' for none, days as text). */
+#define DAILY_FILTER_SQL                                                       \
+  " WHERE (?1 IS NULL OR r.key_id = ?1 OR r.key_id ="                          \
+  " (SELECT id FROM api_keys WHERE name = ?1))"                                \
+  " AND (?2 IS NULL OR r.model = ?2 OR r.provider || '/' ||"                   \
+  " r.upstream_model = ?2)"                                                    \
+  " AND (?3 IS NULL OR r.provider = ?3)"                                       \
+  " AND r.day >= strftime('%Y-%m-%d', ?4 / 1000, 'unixepoch')"                 \
+  " AND (?5 = 9223372036854775807 OR"                                          \
+  " r.day < strftime('%Y-%m-%d', ?5 / 1000, 'unixepoch'))"
+
+#define DAILY_SUMS_SQL                                                         \
+  "total(r.requests), total(r.errors), total(r.prompt_tokens),"                \
+  " total(r.completion_tokens), total(r.cached_tokens),"                       \
+  " total(r.reasoning_tokens), total(r.cost_usd), total(r.unpriced)"
+
+/* Where a usage query reads: the records, or their daily roll-ups. */
+struct usage_source {
+  const char *from, *filter, *sums;
+  const char *day, *key, *model, *provider; /* group expressions */
+};
+
+static const struct usage_source records = {
+    " FROM requests r",
+    FILTER_SQL,
+    SUMS_SQL,
+    "strftime('%Y-%m-%d', r.ts_ms / 1000, 'unixepoch')",
+    "coalesce(r.key_id, '')",
+    "coalesce(r.provider || '/' || r.upstream_model, r.model, '')",
+    "coalesce(r.provider, '')"};
+
+static const struct usage_source daily = {
+    " FROM usage_daily r",
+    DAILY_FILTER_SQL,
+    DAILY_SUMS_SQL,
+    "r.day",
+    "r.key_id",
+    "CASE WHEN r.provider <> '' AND r.upstream_model <> ''"
+    " THEN r.provider || '/' || r.upstream_model ELSE r.model END",
+    "r.provider"};
+
+#define DAY_MS INT64_C(86400000)
+
+/* Whole days (or open ends) are answered from the roll-ups; a range with a
+ * time of day needs the records themselves. */
+static const struct usage_source *source_for(const struct store_usage_filter *f)
+{
+  if(f->since_ms % DAY_MS == 0 &&
+     (f->until_ms <= 0 || f->until_ms % DAY_MS == 0))
+    return &daily;
+  return &records;
+}
+
 /* The sums of columns first.. of st into o. */
 static void add_sums(cJSON *o, sqlite3_stmt *st, int first)
 {
@@ -51,23 +104,24 @@ static void add_sums(cJSON *o, sqlite3_stmt *st, int first)
                             sqlite3_column_double(st, first + i));
 }
 
-static const char *group_expr(const char *group)
+static const char *group_expr(const struct usage_source *src, const char *group)
 {
   if(!group || !strcmp(group, "day"))
-    return "strftime('%Y-%m-%d', r.ts_ms / 1000, 'unixepoch')";
+    return src->day;
   if(!strcmp(group, "key"))
-    return "coalesce(r.key_id, '')";
+    return src->key;
   if(!strcmp(group, "model"))
-    return "coalesce(r.provider || '/' || r.upstream_model, r.model, '')";
+    return src->model;
   if(!strcmp(group, "provider"))
-    return "coalesce(r.provider, '')";
+    return src->provider;
   return NULL;
 }
 
 int store_usage_query(const char *path, const struct store_usage_filter *f,
                       const char *group, cJSON **out, char *err, size_t errlen)
 {
-  const char *g = group_expr(group);
+  const struct usage_source *src = source_for(f);
+  const char *g = group_expr(src, group);
   sqlite3_stmt *st = NULL;
   cJSON *o, *series;
   sqlite3 *db;
@@ -85,7 +139,7 @@ int store_usage_query(const char *path, const struct store_usage_filter *f,
   o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "object", "usage");
   cJSON_AddStringToObject(o, "group", group ? group : "day");
-  sql = sb_asprintf("SELECT " SUMS_SQL " FROM requests r" FILTER_SQL);
+  sql = sb_asprintf("SELECT %s%s%s", src->sums, src->from, src->filter);
   if(sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
     rc = store_db_fail(db, "usage totals", err, errlen);
   free(sql);
@@ -99,9 +153,8 @@ int store_usage_query(const char *path, const struct store_usage_filter *f,
   sqlite3_finalize(st);
   st = NULL;
   series = cJSON_AddArrayToObject(o, "series");
-  sql = sb_asprintf("SELECT %s AS g, " SUMS_SQL " FROM requests r" FILTER_SQL
-                    " GROUP BY g ORDER BY g",
-                    g);
+  sql = sb_asprintf("SELECT %s AS g, %s%s%s GROUP BY g ORDER BY g", g,
+                    src->sums, src->from, src->filter);
   if(!rc && sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
     rc = store_db_fail(db, "usage series", err, errlen);
   free(sql);

@@ -2,8 +2,10 @@
  * usage.h - queries over the request records: usage and cost totals and
  * daily roll-ups, the request log, CSV.
  *
- * Roll-ups are computed from `requests` when asked (indexed by time and
- * key), so they always agree with the log to the last committed record.
+ * A query over whole days (since and until at 00:00 UTC, or open) reads
+ * the daily roll-ups (table usage_daily, kept by a trigger in the same
+ * transaction as each record, so it agrees with the log to the last
+ * committed record); a range with a time of day reads the records.
  * BLOCKING like store/keys.h: the CLI, or a thread pool.
  */
 #ifndef SB_STORE_USAGE_H
