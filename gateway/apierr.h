@@ -16,6 +16,8 @@ struct api_error {
   char message[512];  /* human-readable, never contains secrets */
   int retry_after_s;  /* >0: send retry-after (429/503) */
   int retry_after_ms; /* >0: send retry-after-ms */
+  int final;          /* send x-should-retry: false: a retry cannot succeed (the
+                       * official SDKs otherwise retry every 429) */
 };
 
 /** Fill err. code and param may be NULL (rendered as JSON null). */

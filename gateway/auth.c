@@ -691,6 +691,10 @@ int auth_reserve(struct auth *a, struct auth_grant *g,
                     "cost up to $%.4f.",
                     g->name, store_key_period_name(g->budget_period),
                     g->budget_usd, l->spent, l->reserved, hold);
+      /* Money, not time, is short: retrying at once would fail again
+       * (held requests may settle below their holds, but that is for
+       * the client to decide, not its SDK's retry loop). */
+      err->final = 1;
       rc = SB_EAGAIN;
     } else {
       l->reserved += hold;

@@ -136,6 +136,8 @@ void req_respond_error(struct req *r, const struct api_error *err)
     snprintf(v, sizeof(v), "%d", err->retry_after_ms);
     req_add_header(r, "retry-after-ms", v);
   }
+  if(err->final)
+    req_add_header(r, "x-should-retry", "false");
   set_error_type(r, err->type[0] ? err->type : "api_error");
   req_respond_json(r, err->status, json, strlen(json));
   free(json);

@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 
-import { startGateway } from '../integration/harness.mjs';
+import { startGateway, queryDb } from '../integration/harness.mjs';
 import { startOpenAIEmulator, MID_STREAM_CHUNKS } from '../emulators/openai.mjs';
 
 const KEY = 'sk-e2e-upstream-0123456789';
@@ -251,5 +251,48 @@ describe('openai SDK: embeddings', () => {
     }
     const f = await client.embeddings.create({ model: 'echo/embed-1', input: 'one', dimensions: 6, encoding_format: 'float' });
     f.data[0].embedding.forEach((x, i) => assert.ok(Math.abs(x - r.data[0].embedding[i]) < 1e-6));
+  });
+});
+
+describe('openai sdk with gateway keys', () => {
+  const ADMIN = 'sk-sb-admin-e2e-sdk-0123456789abcdef0123456789abcdef';
+  let gw;
+  const admin = async (path, body) => {
+    const r = await fetch(`${gw.url}/admin/v1/${path}`, {
+      method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    assert.ok(r.ok, `${path}: ${r.status}`);
+    return r.json();
+  };
+
+  before(async () => { gw = await startGateway({ env: { SWITCHBOARD_ADMIN_KEY: ADMIN } }); });
+  after(async () => { if (gw) await gw.stop(); });
+
+  test('an empty budget is a RateLimitError the SDK does not retry; a revoked key an AuthenticationError', async () => {
+    await admin('prices', { model: 'echo/echo-1', input_per_mtok: 1000, output_per_mtok: 1000 });
+    const key = await admin('keys', { name: 'sdk-broke', budget_usd: 0.01, budget_period: 'monthly' });
+    // Default retries (2): the SDK would retry a 429 unless told not to.
+    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key.secret, timeout: 30000 });
+    await assert.rejects(
+      client.chat.completions.create({ model: 'echo/echo-1', messages: [{ role: 'user', content: 'x' }] }),
+      (err) => {
+        assert.ok(err instanceof OpenAI.RateLimitError, `got ${err}`);
+        assert.equal(err.code, 'insufficient_quota');
+        assert.match(err.message, /monthly budget of \$0\.01/);
+        return true;
+      });
+    await new Promise((r) => setTimeout(r, 300)); // the writer's queue
+    const [{ n }] = await queryDb(gw.dbPath, `SELECT count(*) AS n FROM requests WHERE key_id = '${key.id}'`);
+    assert.equal(n, 1, 'one request: the SDK did not retry');
+
+    const ok = await admin('keys', { name: 'sdk-ok' });
+    const c2 = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: ok.secret, maxRetries: 0 });
+    const r = await c2.chat.completions.create({ model: 'echo/echo-1', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(r.choices[0].message.content, 'hi');
+    const del = await fetch(`${gw.url}/admin/v1/keys/${ok.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(del.status, 200);
+    await assert.rejects(
+      c2.chat.completions.create({ model: 'echo/echo-1', messages: [{ role: 'user', content: 'hi' }] }),
+      (err) => err instanceof OpenAI.AuthenticationError && /revoked/.test(err.message));
   });
 });

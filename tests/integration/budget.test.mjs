@@ -120,6 +120,7 @@ describe('budgets', () => {
     }
     assert.equal(last.status, 429);
     assert.equal(last.json.error.code, 'insufficient_quota');
+    assert.equal(last.headers['x-should-retry'], 'false', 'SDKs must not retry an empty budget');
     await sleep(300);
     const [{ spent }] = await queryDb(gw.dbPath, `SELECT total(cost_usd) AS spent FROM requests r JOIN api_keys k ON k.id = r.key_id WHERE k.name = 'capped'`);
     const oneHold = (Buffer.byteLength(JSON.stringify(body)) / 3 + 1 + 40) / 1000;
