@@ -423,10 +423,10 @@ static int valid_request_id(const char *s)
  * provider serves the request is only known once the body is read. */
 static void capture_forwarded(struct req *r)
 {
-  const struct config *cfg = r->gw->cfg;
-
-  for(int i = 0; i < cfg->nproviders; i++) {
-    const struct config_provider *p = &cfg->providers[i];
+  /* The request's registry: providers from the database, not only the
+   * config file's. */
+  for(int i = 0; i < r->reg->ncfgs; i++) {
+    const struct config_provider *p = &r->reg->cfgs[i];
     for(int j = 0; j < p->nforward_headers; j++) {
       const char *name = p->forward_headers[j];
       char key[160];

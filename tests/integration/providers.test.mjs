@@ -77,6 +77,15 @@ describe('providers in the database', () => {
     assert.ok(m.json.data.some((e) => e.id === 'added/gpt-4o'), 'listed in /v1/models');
   });
 
+  test('a provider made through the API forwards the client headers it names', async () => {
+    const c = await adminPost(gw, '/providers', { name: 'fwd', kind: 'openai', base_url: b.url, api_key_env: 'UP', models: ['gpt-4o'], forward_headers: ['x-tenant'] });
+    assert.equal(c.status, 201, c.text);
+    const r = await postChat(gw.url, ask('fwd/gpt-4o'), { headers: { ...admin, 'x-tenant': 'acme' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(b.lastRequest().headers['x-tenant'], 'acme');
+    assert.equal((await adminDelete(gw, '/providers/fwd')).status, 200);
+  });
+
   test('bad definitions are refused with a 400 that says why, and nothing is stored', async () => {
     const cases = [
       [{ name: 'lit', kind: 'openai', base_url: b.url, api_key: KEY }, /api_key_env/],
