@@ -164,7 +164,10 @@ static void job_work(void *ud)
       return;
     /* A new provider's model list is fetched here, so the answer says
      * whether it is served. */
-    auth_reload(j->auth);
+    if(j->table == STORE_PROVIDERS)
+      auth_reload_providers(j->auth);
+    else
+      auth_reload(j->auth);
     __attribute__((fallthrough));
   case OP_DEFS:
   case OP_DEF_GET:

@@ -61,13 +61,22 @@ struct auth {
   struct limiter *limiters;
 
   pthread_mutex_t reload_mu; /* one reload at a time */
-  int64_t version;
 
-  pthread_t watcher;
+  /* Two watchers, so that a provider whose model list is slow to fetch
+   * never holds up a key's revocation: [0] keys, prices and routes; [1]
+   * providers. */
+  struct watcher {
+    struct auth *a;
+    int providers;
+    pthread_t thread;
+    int started;
+    struct store_keys_watch *conn; /* this thread's own */
+    int64_t served;                /* version loaded; -1 until the first */
+  } watch[2];
+  pthread_mutex_t announce_mu; /* one report of the versions at a time */
   pthread_mutex_t stop_mu;
   pthread_cond_t stop_cv;
   int stopping;
-  struct store_keys_watch *watch;
 };
 
 static int by_hash(const void *a, const void *b)
@@ -194,8 +203,6 @@ int auth_route(struct auth *a, const char *name, struct route *out)
   return rc;
 }
 
-static int reload_keys(struct auth *a);
-
 struct prov_registry *auth_registry(struct auth *a)
 {
   struct prov_registry *reg;
@@ -227,19 +234,17 @@ static int reload_registry(struct auth *a, int strict, char *err, size_t errlen)
   return rc;
 }
 
-int auth_reload(struct auth *a)
+int auth_reload_providers(struct auth *a)
 {
   char err[512];
-  int rc = reload_keys(a);
+  int rc = reload_registry(a, 0, err, sizeof(err));
 
-  if(reload_registry(a, 0, err, sizeof(err))) {
+  if(rc)
     fprintf(stderr, "switchboard: cannot load the providers: %s\n", err);
-    rc = rc ? rc : SB_EDB;
-  }
   return rc;
 }
 
-static int reload_keys(struct auth *a)
+int auth_reload(struct auth *a)
 {
   struct snapshot fresh, old;
   char err[256];
@@ -274,25 +279,43 @@ static int reload_keys(struct auth *a)
   return 0;
 }
 
-/* Tell CLIs waiting on the database which version this gateway serves
+/* Tell CLIs waiting on the database which versions this gateway serves
  * (store_gateways_wait). */
 static void announce(struct auth *a)
 {
   char err[256];
 
-  if(store_gateway_seen(a->path, a->version, err, sizeof(err)))
+  pthread_mutex_lock(&a->announce_mu);
+  if(store_gateway_seen(a->path, a->watch[0].served, a->watch[1].served, err,
+                        sizeof(err)))
     fprintf(stderr, "switchboard: auth: cannot report the version: %s\n", err);
+  pthread_mutex_unlock(&a->announce_mu);
+}
+
+/* Load what w watches if its version moved; a failed load is tried again
+ * on the next look, and not reported as served meanwhile. */
+static void watch_once(struct watcher *w)
+{
+  struct auth *a = w->a;
+  int64_t v[2];
+
+  if(store_keys_version(a->path, &w->conn, &v[0], &v[1]) ||
+     v[w->providers] == w->served)
+    return;
+  if(w->providers ? auth_reload_providers(a) : auth_reload(a))
+    return;
+  w->served = v[w->providers];
+  announce(a);
 }
 
 static void *watch_main(void *arg)
 {
-  struct auth *a = arg;
+  struct watcher *w = arg;
+  struct auth *a = w->a;
   struct timespec ts;
 
   pthread_mutex_lock(&a->stop_mu);
   while(!a->stopping) {
-    int64_t v;
-
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += AUTH_POLL_MS * 1000000L;
     ts.tv_sec += ts.tv_nsec / 1000000000L;
@@ -301,11 +324,7 @@ static void *watch_main(void *arg)
     if(a->stopping)
       break;
     pthread_mutex_unlock(&a->stop_mu);
-    if(!store_keys_version(a->path, &a->watch, &v) && v != a->version) {
-      a->version = v;
-      auth_reload(a);
-      announce(a);
-    }
+    watch_once(w);
     pthread_mutex_lock(&a->stop_mu);
   }
   pthread_mutex_unlock(&a->stop_mu);
@@ -328,10 +347,14 @@ int auth_open(const char *db_path, const char *admin_secret, struct auth **out,
   pthread_mutex_init(&a->lim_mu, NULL);
   pthread_mutex_init(&a->reload_mu, NULL);
   pthread_mutex_init(&a->reg_mu, NULL);
+  pthread_mutex_init(&a->announce_mu, NULL);
   pthread_mutex_init(&a->stop_mu, NULL);
   pthread_cond_init(&a->stop_cv, NULL);
-  if(store_keys_version(a->path, &a->watch, &a->version) ||
-     (rc = reload_keys(a))) {
+  for(int i = 0; i < 2; i++)
+    a->watch[i] = (struct watcher){.a = a, .providers = i, .served = -1};
+  if(store_keys_version(a->path, &a->watch[0].conn, &a->watch[0].served,
+                        &a->watch[1].served) ||
+     (rc = auth_reload(a))) {
     snprintf(err, errlen, "cannot load the keys of %s", db_path);
     auth_close(a);
     return SB_EDB;
@@ -343,12 +366,15 @@ int auth_open(const char *db_path, const char *admin_secret, struct auth **out,
     return rc;
   }
   announce(a);
-  if(pthread_create(&a->watcher, NULL, watch_main, a)) {
-    snprintf(err, errlen, "cannot start the key watcher");
-    auth_close(a);
-    return SB_EIO;
+  for(int i = 0; i < 2; i++) {
+    if(pthread_create(&a->watch[i].thread, NULL, watch_main, &a->watch[i])) {
+      snprintf(err, errlen, "cannot start the database watcher");
+      auth_close(a);
+      return SB_EIO;
+    }
+    a->watch[i].started = 1;
+    pthread_setname_np(a->watch[i].thread, i ? "sb-providers" : "sb-auth");
   }
-  pthread_setname_np(a->watcher, "sb-auth");
   *out = a;
   return 0;
 }
@@ -359,15 +385,17 @@ void auth_close(struct auth *a)
 
   if(!a)
     return;
-  if(a->watcher) {
-    pthread_mutex_lock(&a->stop_mu);
-    a->stopping = 1;
-    pthread_cond_signal(&a->stop_cv);
-    pthread_mutex_unlock(&a->stop_mu);
-    pthread_join(a->watcher, NULL);
-    store_gateway_gone(a->path);
+  pthread_mutex_lock(&a->stop_mu);
+  a->stopping = 1;
+  pthread_cond_broadcast(&a->stop_cv);
+  pthread_mutex_unlock(&a->stop_mu);
+  for(int i = 0; i < 2; i++) {
+    if(a->watch[i].started)
+      pthread_join(a->watch[i].thread, NULL);
+    store_keys_version_close(a->watch[i].conn);
   }
-  store_keys_version_close(a->watch);
+  if(a->watch[0].started)
+    store_gateway_gone(a->path);
   store_keys_free(a->snap.keys, a->snap.n);
   store_prices_free(a->snap.prices, a->snap.nprices);
   routes_free(a->snap.routes, a->snap.nroutes);
@@ -380,6 +408,7 @@ void auth_close(struct auth *a)
   pthread_mutex_destroy(&a->lim_mu);
   pthread_mutex_destroy(&a->reload_mu);
   pthread_mutex_destroy(&a->reg_mu);
+  pthread_mutex_destroy(&a->announce_mu);
   pthread_mutex_destroy(&a->stop_mu);
   pthread_cond_destroy(&a->stop_cv);
   free(a->path);

@@ -5,9 +5,10 @@
  * The keys, prices, routes and providers live in SQLite (store/keys.h).
  * struct auth holds an immutable snapshot of them that every worker
  * reads, and the provider registry built from them (gateway/registry.h);
- * a watcher thread reloads both when the version counters change
- * (another process, e.g. `switchboard keys revoke`, wrote to a
- * table), and auth_reload() does
+ * two watcher threads reload them when their version counters change
+ * (another process, e.g. `switchboard keys revoke`, wrote to a table):
+ * one for keys, prices and routes, one for providers, whose rebuild may
+ * wait on the network. auth_reload() and auth_reload_providers() do
  * it at once after a change made through the admin API, so that change
  * holds from the very next request on every worker. Rate-limit state
  * (per key: a request bucket, a token bucket, requests in flight) lives
@@ -41,9 +42,14 @@ int auth_open(const char *db_path, const char *admin_secret, struct auth **out,
 
 void auth_close(struct auth *a);
 
-/** Reload the keys, prices, routes and providers now (blocking: a
- * thread pool or start-up). */
+/** Reload the keys, prices and routes now (blocking: a thread pool or
+ * start-up). 0 or SB_EDB. */
 int auth_reload(struct auth *a);
+
+/** Rebuild the provider registry now if the providers table changed
+ * (blocking, possibly for a model-list fetch: a thread pool). A provider
+ * that cannot be built is left out and logged. 0 or an SB_E* code. */
+int auth_reload_providers(struct auth *a);
 
 /** 1 when any key or an admin credential exists: every call then needs
  * one. 0: the gateway runs open. */

@@ -484,13 +484,15 @@ static int print_table(const struct store_key *keys, int n, int64_t now)
 #define CLI_SETTLE_MS 2000
 
 /* Return only once every running gateway on this database serves the
- * change just written, so that a script's next request sees it. */
-static void settle_gateways(const char *path)
+ * change just written (to the providers table, or to keys, prices and
+ * routes), so that a script's next request sees it. */
+static void settle_gateways(const char *path, int providers)
 {
   char err[256];
   int late = 0;
 
-  if(store_gateways_wait(path, CLI_SETTLE_MS, &late, err, sizeof(err)))
+  if(store_gateways_wait(path, providers, CLI_SETTLE_MS, &late, err,
+                         sizeof(err)))
     fprintf(stderr,
             "switchboard: note: cannot tell whether running gateways have "
             "the change yet: %s\n",
@@ -514,7 +516,7 @@ static int create_and_print(const char *path, const struct store_key *spec)
     fprintf(stderr, "switchboard: %s\n", err);
     return EXIT_FAILURE;
   }
-  settle_gateways(path);
+  settle_gateways(path, 0);
   printf("%s\n", secret);
   fflush(stdout);
   print_created(k);
@@ -682,7 +684,7 @@ static int keys_revoke(int argc, char **argv)
     return EXIT_FAILURE;
   rc = store_keys_revoke(path, c.args[0], err, sizeof(err));
   if(!rc)
-    settle_gateways(path);
+    settle_gateways(path, 0);
   free(path);
   if(rc) {
     fprintf(stderr, "switchboard: %s\n", err);
@@ -982,7 +984,7 @@ static int defs_cmd(enum store_table table, const char *sub, int argc,
                c.args[0]);
   }
   if(!rc && strcmp(sub, "list") && strcmp(sub, "get"))
-    settle_gateways(path);
+    settle_gateways(path, table == STORE_PROVIDERS);
   free(path);
   if(rc) {
     fprintf(stderr, "switchboard: %s\n", err);

@@ -54,16 +54,15 @@ static const char *owner(const struct req *r)
 
 /* A stored response is its creator's: another key finds nothing there,
  * as on OpenAI, where a response belongs to its project. Admin
- * credentials see every one. */
+ * credentials see every one; one made without a key (open mode, or
+ * before responses had owners) belongs to nobody and so to everyone. */
 static int visible(const struct req *r, const struct store_response *res)
 {
   const char *me = owner(r);
 
-  if(r->granted && r->grant.admin)
+  if(!res->key_id || (r->granted && r->grant.admin))
     return 1;
-  if(!res->key_id || !me)
-    return !res->key_id && !me;
-  return !strcmp(res->key_id, me);
+  return me && !strcmp(res->key_id, me);
 }
 
 static void lookup_done(struct req *r, void *ud)

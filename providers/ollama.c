@@ -806,6 +806,8 @@ static int ollama_parse_chat(const struct prov *p, const char *body, size_t len,
   usage->completion_tokens = count(root, "eval_count");
 
   arr = cJSON_CreateArray();
+  if(!cJSON_IsArray(tcs))
+    tcs = NULL; /* an object's members are not calls */
   cJSON_ArrayForEach(tc, tcs)
   {
     const cJSON *fn = prov_json_get(tc, "function");

@@ -723,8 +723,14 @@ void store_keys_version_close(struct store_keys_watch *conn)
   free(conn);
 }
 
+/* The providers' counter apart from the others (store_keys_version). */
+#define VERSIONS_SQL                                                           \
+  "SELECT coalesce(sum(version) FILTER (WHERE name <> 'providers'), 0),"       \
+  " coalesce(sum(version) FILTER (WHERE name = 'providers'), 0)"               \
+  " FROM versions"
+
 int store_keys_version(const char *path, struct store_keys_watch **conn,
-                       int64_t *version)
+                       int64_t *control, int64_t *providers)
 {
   struct store_keys_watch *w = *conn;
   int rc;
@@ -734,17 +740,19 @@ int store_keys_version(const char *path, struct store_keys_watch **conn,
     /* Read-only: a watcher never takes the write lock, so it cannot
      * delay the writer. */
     if(keys_open(path, SQLITE_OPEN_READONLY, &w->db, NULL, 0) ||
-       sqlite3_prepare_v3(w->db, "SELECT sum(version) FROM versions", -1,
-                          SQLITE_PREPARE_PERSISTENT, &w->read,
-                          NULL) != SQLITE_OK) {
+       sqlite3_prepare_v3(w->db, VERSIONS_SQL, -1, SQLITE_PREPARE_PERSISTENT,
+                          &w->read, NULL) != SQLITE_OK) {
       store_keys_version_close(w);
       return SB_EDB;
     }
     *conn = w;
   }
   rc = sqlite3_step(w->read);
-  if(rc == SQLITE_ROW)
-    *version = sqlite3_column_int64(w->read, 0);
+  if(rc == SQLITE_ROW) {
+    *control = sqlite3_column_int64(w->read, 0);
+    if(providers)
+      *providers = sqlite3_column_int64(w->read, 1);
+  }
   /* The reset ends the read transaction: a statement left pending would
    * pin an old snapshot and keep the WAL from being checkpointed. */
   sqlite3_reset(w->read);
@@ -760,8 +768,8 @@ static void host_name(char *out, size_t len)
   out[len - 1] = '\0';
 }
 
-int store_gateway_seen(const char *path, int64_t version, char *err,
-                       size_t errlen)
+int store_gateway_seen(const char *path, int64_t control, int64_t providers,
+                       char *err, size_t errlen)
 {
   sqlite3_stmt *st = NULL;
   sqlite3 *db;
@@ -772,15 +780,18 @@ int store_gateway_seen(const char *path, int64_t version, char *err,
     return rc;
   host_name(host, sizeof(host));
   rc = prepare(db,
-               "INSERT INTO gateways(host, pid, version, started_at)"
-               " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(host, pid) DO UPDATE"
-               " SET version = excluded.version",
+               "INSERT INTO gateways(host, pid, version, providers_version,"
+               " started_at) VALUES(?1, ?2, ?3, ?4, ?5)"
+               " ON CONFLICT(host, pid) DO UPDATE SET"
+               " version = excluded.version,"
+               " providers_version = excluded.providers_version",
                &st, err, errlen);
   if(!rc) {
     sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, (int64_t)getpid());
-    sqlite3_bind_int64(st, 3, version);
-    sqlite3_bind_int64(st, 4, sb_now_ms() / 1000);
+    sqlite3_bind_int64(st, 3, control);
+    sqlite3_bind_int64(st, 4, providers);
+    sqlite3_bind_int64(st, 5, sb_now_ms() / 1000);
     if(sqlite3_step(st) != SQLITE_DONE)
       rc = store_db_fail(db, "INSERT gateways", err, errlen);
   }
@@ -788,21 +799,22 @@ int store_gateway_seen(const char *path, int64_t version, char *err,
   return store_db_finish(db, rc, err, errlen);
 }
 
-void store_gateway_gone(const char *path)
+/* Delete the row of (host, pid): a gateway that stopped, or one that was
+ * killed and never said so. */
+static void gateway_forget(const char *path, const char *host, int64_t pid)
 {
   sqlite3_stmt *st = NULL;
   sqlite3 *db;
-  char host[256], err[256];
+  char err[256];
   int rc = store_db_begin(path, 1, &db, err, sizeof(err));
 
   if(rc)
     return;
-  host_name(host, sizeof(host));
   rc = prepare(db, "DELETE FROM gateways WHERE host = ?1 AND pid = ?2", &st,
                err, sizeof(err));
   if(!rc) {
     sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, (int64_t)getpid());
+    sqlite3_bind_int64(st, 2, pid);
     if(sqlite3_step(st) != SQLITE_DONE)
       rc = store_db_fail(db, "DELETE gateways", err, sizeof(err));
   }
@@ -810,56 +822,60 @@ void store_gateway_gone(const char *path)
   store_db_finish(db, rc, err, sizeof(err));
 }
 
-/* One look: how many live gateways of this host serve less than the
- * current version; rows of dead processes are removed. */
-static int gateways_behind(sqlite3 *db, const char *host, int *behind,
-                           char *err, size_t errlen)
+void store_gateway_gone(const char *path)
 {
-  sqlite3_stmt *st = NULL, *del = NULL;
-  int64_t current = 0;
+  char host[256];
+
+  host_name(host, sizeof(host));
+  gateway_forget(path, host, (int64_t)getpid());
+}
+
+/* One look, read-only: how many live gateways of this host serve less
+ * than the current version; *dead: the pid of one that no longer exists
+ * (0: none). */
+static int gateways_behind(sqlite3 *db, const char *host, int providers,
+                           int *behind, int64_t *dead, char *err, size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  int64_t cur[2] = {0, 0};
   int rc, step;
 
   *behind = 0;
-  rc = prepare(db, "SELECT sum(version) FROM versions", &st, err, errlen);
-  if(!rc && sqlite3_step(st) == SQLITE_ROW)
-    current = sqlite3_column_int64(st, 0);
+  *dead = 0;
+  rc = prepare(db, VERSIONS_SQL, &st, err, errlen);
+  if(!rc && sqlite3_step(st) == SQLITE_ROW) {
+    cur[0] = sqlite3_column_int64(st, 0);
+    cur[1] = sqlite3_column_int64(st, 1);
+  }
   sqlite3_finalize(st);
   st = NULL;
   if(!rc)
-    rc = prepare(db, "SELECT pid, version FROM gateways WHERE host = ?1", &st,
-                 err, errlen);
-  if(!rc)
-    rc = prepare(db, "DELETE FROM gateways WHERE host = ?1 AND pid = ?2", &del,
-                 err, errlen);
-  if(rc) {
-    sqlite3_finalize(st);
+    rc = prepare(db,
+                 "SELECT pid, version, providers_version FROM gateways"
+                 " WHERE host = ?1",
+                 &st, err, errlen);
+  if(rc)
     return rc;
-  }
   sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(del, 1, host, -1, SQLITE_TRANSIENT);
   while((step = sqlite3_step(st)) == SQLITE_ROW) {
-    pid_t pid = (pid_t)sqlite3_column_int64(st, 0);
+    int64_t pid = sqlite3_column_int64(st, 0);
 
-    if(kill(pid, 0) && errno == ESRCH) {
-      /* Gone without saying so (killed): forget it. */
-      sqlite3_bind_int64(del, 2, (int64_t)pid);
-      sqlite3_step(del);
-      sqlite3_reset(del);
-    } else if(sqlite3_column_int64(st, 1) < current) {
+    if(kill((pid_t)pid, 0) && errno == ESRCH)
+      *dead = pid;
+    else if(sqlite3_column_int64(st, providers ? 2 : 1) <
+            cur[providers ? 1 : 0])
       (*behind)++;
-    }
   }
   if(step != SQLITE_DONE)
     rc = store_db_fail(db, "SELECT gateways", err, errlen);
   sqlite3_finalize(st);
-  sqlite3_finalize(del);
   return rc;
 }
 
-int store_gateways_wait(const char *path, int timeout_ms, int *late, char *err,
-                        size_t errlen)
+int store_gateways_wait(const char *path, int providers, int timeout_ms,
+                        int *late, char *err, size_t errlen)
 {
-  int64_t deadline = sb_now_ms() + timeout_ms;
+  int64_t deadline = sb_now_ms() + timeout_ms, dead;
   char host[256];
   int rc;
 
@@ -867,10 +883,16 @@ int store_gateways_wait(const char *path, int timeout_ms, int *late, char *err,
   for(;;) {
     sqlite3 *db;
 
-    if((rc = store_db_begin(path, 1, &db, err, errlen)))
+    /* Reading only: the writer and the gateways reporting to us must
+     * not wait for this loop. */
+    if((rc = store_db_begin(path, 0, &db, err, errlen)))
       return rc;
-    rc = gateways_behind(db, host, late, err, errlen);
+    rc = gateways_behind(db, host, providers != 0, late, &dead, err, errlen);
     rc = store_db_finish(db, rc, err, errlen);
+    if(!rc && dead && sb_now_ms() < deadline) {
+      gateway_forget(path, host, dead);
+      continue;
+    }
     if(rc || !*late || sb_now_ms() >= deadline)
       return rc;
     nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);

@@ -139,11 +139,13 @@ int store_keys_update(const char *path, const struct store_key *k, char *err,
                       size_t errlen);
 
 /**
- * A number that changes whenever the api_keys or prices tables (any
- * table with a counter in `versions`) may have changed,
- * from this process or another: lets a gateway reload its keys only when
- * needed. It is a counter in table `versions` that triggers on api_keys
- * increment, so request records and other writes leave it alone.
+ * Numbers that change whenever the tables a gateway serves from memory
+ * may have changed, from this process or another, so that it reloads
+ * only when needed: *control for keys, prices and routes, *providers
+ * (may be NULL) for providers, kept apart because rebuilding the
+ * providers may wait on the network and keys must not. They are sums of
+ * counters in table `versions` that triggers on those tables increment,
+ * so request records and other writes leave them alone.
  * Uses a read-only connection kept in *conn (opened on first use, *conn
  * NULL before; close it with store_keys_version_close(), safe on NULL).
  * Cheap: one indexed read, no transaction left open. A watch belongs to
@@ -151,26 +153,28 @@ int store_keys_update(const char *path, const struct store_key *k, char *err,
  */
 struct store_keys_watch;
 int store_keys_version(const char *path, struct store_keys_watch **conn,
-                       int64_t *version);
+                       int64_t *control, int64_t *providers);
 void store_keys_version_close(struct store_keys_watch *conn);
 
 /**
- * Running gateways (table `gateways`): a gateway reports the version it
- * serves after every reload (store_gateway_seen) and removes itself when
- * it stops (store_gateway_gone). Both write: not for a worker's loop.
+ * Running gateways (table `gateways`): a gateway reports the versions it
+ * serves (as store_keys_version() gives them) after every reload
+ * (store_gateway_seen) and removes itself when it stops
+ * (store_gateway_gone). Both write: not for a worker's loop.
  */
-int store_gateway_seen(const char *path, int64_t version, char *err,
-                       size_t errlen);
+int store_gateway_seen(const char *path, int64_t control, int64_t providers,
+                       char *err, size_t errlen);
 void store_gateway_gone(const char *path);
 
 /**
  * After a change, wait up to timeout_ms until every live gateway on this
- * host serves the database's current version. Rows of processes that no
+ * host serves the database's current version of the providers
+ * (providers != 0) or of everything else. Rows of processes that no
  * longer exist are removed. *late: how many gateways had not caught up
  * when the time ran out. 0 or SB_EDB.
  */
-int store_gateways_wait(const char *path, int timeout_ms, int *late, char *err,
-                        size_t errlen);
+int store_gateways_wait(const char *path, int providers, int timeout_ms,
+                        int *late, char *err, size_t errlen);
 
 /* ---- prices (table `prices`) and spend ---- */
 

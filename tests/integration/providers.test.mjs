@@ -4,9 +4,10 @@
 // named (an environment variable), and everything survives a restart.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 
 import {
-  startGateway, request, postChat, queryDb, freePort, runSwitchboard, streamChat,
+  startGateway, request, postChat, queryDb, freePort, runSwitchboard, streamChat, waitFor,
 } from './harness.mjs';
 import { startOpenAIEmulator } from '../emulators/openai.mjs';
 
@@ -161,6 +162,33 @@ describe('providers in the database', () => {
     const gone = await runSwitchboard(['providers', 'delete', 'nosuch', '--db', gw.dbPath]);
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /no provider 'nosuch'/);
+  });
+
+  test('a provider whose model list is slow to fetch never holds up a key revocation', async () => {
+    // An upstream that accepts connections and never answers: the gateway's
+    // model-list fetch waits out its 5 s limit.
+    const silent = net.createServer(() => {});
+    await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const k = await adminPost(gw, '/keys', { name: 'revoke-me-fast' });
+      assert.equal(k.status, 201);
+      const added = runSwitchboard(['providers', 'set', 'silent', '--kind', 'openai',
+        '--base-url', `http://127.0.0.1:${silent.address().port}/v1`, '--db', gw.dbPath]);
+      await new Promise((r) => setTimeout(r, 300)); // the gateway is now fetching
+      const t0 = Date.now();
+      const rev = await runSwitchboard(['keys', 'revoke', 'revoke-me-fast', '--db', gw.dbPath]);
+      assert.equal(rev.code, 0, rev.stderr);
+      assert.ok(Date.now() - t0 < 1500, `the revoke waited ${Date.now() - t0} ms`);
+      const r = await postChat(gw.url, ask('echo/echo-1'), { headers: { authorization: `Bearer ${k.json.secret}` } });
+      assert.equal(r.status, 401, 'revoked at once');
+      const a2 = await added;
+      assert.equal(a2.code, 0, a2.stderr);
+      assert.match(a2.stderr, /did not report the change/, 'the CLI says the provider is not served yet');
+      await waitFor(async () => (await adminGet(gw, '/providers/silent')).json.status.served, { what: 'served', timeoutMs: 8000 });
+      assert.equal((await adminDelete(gw, '/providers/silent')).status, 200);
+    } finally {
+      silent.close();
+    }
   });
 
   test('prices can be deleted; a route can be read back by name', async () => {

@@ -135,7 +135,7 @@ static int64_t version_of(const char *db)
   struct store_keys_watch *w = NULL;
   int64_t v = -1;
 
-  assert_int_equal(store_keys_version(db, &w, &v), SB_OK);
+  assert_int_equal(store_keys_version(db, &w, &v, NULL), SB_OK);
   store_keys_version_close(w);
   return v;
 }
@@ -584,16 +584,16 @@ static void test_version_counter(void **state)
   int64_t v0 = -1, v, prev;
   int n;
 
-  assert_int_equal(store_keys_version(f->db, &w, &v0), SB_OK);
+  assert_int_equal(store_keys_version(f->db, &w, &v0, NULL), SB_OK);
   assert_non_null(w);
   assert_int_equal(v0, 0);
   /* Reading is stable. */
-  assert_int_equal(store_keys_version(f->db, &w, &v), SB_OK);
+  assert_int_equal(store_keys_version(f->db, &w, &v, NULL), SB_OK);
   assert_int_equal(v, v0);
 
   spec_init(&spec, "one");
   k = create_ok(f->db, &spec, secret);
-  assert_int_equal(store_keys_version(f->db, &w, &v), SB_OK);
+  assert_int_equal(store_keys_version(f->db, &w, &v, NULL), SB_OK);
   assert_true(v > v0);
   prev = v;
 
@@ -613,30 +613,30 @@ static void test_version_counter(void **state)
   }
   store_close(st);
   assert_int_equal(file_int(f->db, "SELECT count(*) FROM requests"), 10);
-  assert_int_equal(store_keys_version(f->db, &w, &v), SB_OK);
+  assert_int_equal(store_keys_version(f->db, &w, &v, NULL), SB_OK);
   assert_int_equal(v, prev);
 
   assert_int_equal(store_keys_revoke(f->db, "one", err, sizeof(err)), SB_OK);
-  assert_int_equal(store_keys_version(f->db, &w, &v), SB_OK);
+  assert_int_equal(store_keys_version(f->db, &w, &v, NULL), SB_OK);
   assert_true(v > prev);
   prev = v;
 
   spec_init(&spec, "one-renamed");
   spec.id = k->id;
   assert_int_equal(store_keys_update(f->db, &spec, err, sizeof(err)), SB_OK);
-  assert_int_equal(store_keys_version(f->db, &w, &v), SB_OK);
+  assert_int_equal(store_keys_version(f->db, &w, &v, NULL), SB_OK);
   assert_true(v > prev);
   prev = v;
 
   /* Another process writing the table directly is seen too, deletes
    * included. */
   file_exec(f->db, "DELETE FROM api_keys");
-  assert_int_equal(store_keys_version(f->db, &w, &v), SB_OK);
+  assert_int_equal(store_keys_version(f->db, &w, &v, NULL), SB_OK);
   assert_true(v > prev);
   prev = v;
   file_exec(f->db, "INSERT INTO requests(ts_ms, request_id, api, status,"
                    " latency_ms) VALUES(1, 'r', 'chat', 200, 1)");
-  assert_int_equal(store_keys_version(f->db, &w, &v), SB_OK);
+  assert_int_equal(store_keys_version(f->db, &w, &v, NULL), SB_OK);
   assert_int_equal(v, prev);
 
   store_keys_version_close(w);
@@ -660,7 +660,7 @@ static void test_unusable_database(void **state)
   assert_int_equal(n, 0);
   assert_non_null(strstr(err, "missing.db"));
   assert_int_equal(access(path, F_OK), -1);
-  assert_int_equal(store_keys_version(path, &w, &v), SB_EDB);
+  assert_int_equal(store_keys_version(path, &w, &v, NULL), SB_EDB);
   assert_null(w);
   spec_init(&spec, "x");
   assert_int_equal(
@@ -672,7 +672,7 @@ static void test_unusable_database(void **state)
   file_exec(path, "CREATE TABLE t(a)");
   assert_int_equal(store_keys_list(path, &keys, &n, err, sizeof(err)), SB_EDB);
   assert_non_null(strstr(err, "api_keys"));
-  assert_int_equal(store_keys_version(path, &w, &v), SB_EDB);
+  assert_int_equal(store_keys_version(path, &w, &v, NULL), SB_EDB);
   assert_null(w);
   assert_int_equal(store_keys_revoke(path, "x", err, sizeof(err)), SB_EDB);
 }
@@ -757,12 +757,12 @@ static void test_defs_seed(void **state)
                                    sizeof(err)),
                    0);
   assert_null(kept);
-  assert_int_equal(store_keys_version(f->db, &w, &v0), SB_OK);
+  assert_int_equal(store_keys_version(f->db, &w, &v0, NULL), SB_OK);
   /* Seeding the same file again writes nothing, so no worker reloads. */
   assert_int_equal(store_defs_seed(f->db, STORE_PROVIDERS, file1, 2, &kept, err,
                                    sizeof(err)),
                    0);
-  assert_int_equal(store_keys_version(f->db, &w, &v), SB_OK);
+  assert_int_equal(store_keys_version(f->db, &w, &v, NULL), SB_OK);
   assert_int_equal(v, v0);
 
   /* An operator takes b over. */
@@ -820,30 +820,51 @@ static void test_gateways_wait(void **state)
   struct fixture *f = *state;
   struct store_keys_watch *w = NULL;
   char err[256];
-  int64_t v;
+  int64_t v, pv;
   int late = -1;
 
   /* No gateway: nothing to wait for. */
-  assert_int_equal(store_gateways_wait(f->db, 50, &late, err, sizeof(err)), 0);
+  assert_int_equal(store_gateways_wait(f->db, 0, 50, &late, err, sizeof(err)),
+                   0);
   assert_int_equal(late, 0);
-  assert_int_equal(store_keys_version(f->db, &w, &v), SB_OK);
+  assert_int_equal(store_keys_version(f->db, &w, &v, NULL), SB_OK);
   /* This process plays the gateway. */
-  assert_int_equal(store_gateway_seen(f->db, v, err, sizeof(err)), 0);
-  assert_int_equal(store_gateways_wait(f->db, 50, &late, err, sizeof(err)), 0);
+  assert_int_equal(store_gateway_seen(f->db, v, 0, err, sizeof(err)), 0);
+  assert_int_equal(store_gateways_wait(f->db, 0, 50, &late, err, sizeof(err)),
+                   0);
   assert_int_equal(late, 0);
   assert_int_equal(
       store_defs_set(f->db, STORE_ROUTES, "r", "{}", err, sizeof(err)), 0);
-  assert_int_equal(store_gateways_wait(f->db, 30, &late, err, sizeof(err)), 0);
+  assert_int_equal(store_gateways_wait(f->db, 0, 30, &late, err, sizeof(err)),
+                   0);
   assert_int_equal(late, 1);
-  assert_int_equal(store_keys_version(f->db, &w, &v), SB_OK);
-  assert_int_equal(store_gateway_seen(f->db, v, err, sizeof(err)), 0);
-  assert_int_equal(store_gateways_wait(f->db, 30, &late, err, sizeof(err)), 0);
+  assert_int_equal(store_keys_version(f->db, &w, &v, NULL), SB_OK);
+  assert_int_equal(store_gateway_seen(f->db, v, 0, err, sizeof(err)), 0);
+  assert_int_equal(store_gateways_wait(f->db, 0, 30, &late, err, sizeof(err)),
+                   0);
+  assert_int_equal(late, 0);
+  /* A provider change is waited for on its own counter: a gateway that
+   * has the keys but not yet the providers is late only for the latter. */
+  assert_int_equal(store_defs_set(f->db, STORE_PROVIDERS, "p",
+                                  "{\"kind\":\"ollama\"}", err, sizeof(err)),
+                   0);
+  assert_int_equal(store_keys_version(f->db, &w, &v, &pv), SB_OK);
+  assert_int_equal(store_gateways_wait(f->db, 0, 30, &late, err, sizeof(err)),
+                   0);
+  assert_int_equal(late, 0);
+  assert_int_equal(store_gateways_wait(f->db, 1, 30, &late, err, sizeof(err)),
+                   0);
+  assert_int_equal(late, 1);
+  assert_int_equal(store_gateway_seen(f->db, v, pv, err, sizeof(err)), 0);
+  assert_int_equal(store_gateways_wait(f->db, 1, 30, &late, err, sizeof(err)),
+                   0);
   assert_int_equal(late, 0);
   /* Gone: a later change waits for nobody. */
   store_gateway_gone(f->db);
   assert_int_equal(
       store_defs_delete(f->db, STORE_ROUTES, "r", err, sizeof(err)), 0);
-  assert_int_equal(store_gateways_wait(f->db, 30, &late, err, sizeof(err)), 0);
+  assert_int_equal(store_gateways_wait(f->db, 0, 30, &late, err, sizeof(err)),
+                   0);
   assert_int_equal(late, 0);
   store_keys_version_close(w);
 }
