@@ -43,6 +43,7 @@ describe('routing policies', () => {
           split: { strategy: 'weighted', targets: [{ provider: 'good', model: 'gpt-4o', weight: 3 }, { provider: 'good', model: 'gpt-4o-mini', weight: 1 }] },
           hopeless: { targets: ['good/fault-429', 'good/fault-503'] },
           impatient: { targets: [{ provider: 'slow', model: 'gpt-4o', timeout_ms: 60 }, 'good/gpt-4o'] },
+          offline: { targets: ['dead/gpt-4o-mini', 'echo/echo-1'] },
         },
       },
     });
@@ -66,6 +67,16 @@ describe('routing policies', () => {
     const detail = JSON.parse(rec.attempts_detail);
     assert.deepEqual(detail.map((a) => [a.provider, a.model, a.status]),
       [['good', 'fault-503', 503], ['dead', 'gpt-4o-mini', 502], ['good', 'gpt-4o-mini', 200]]);
+  });
+
+  test('a fall back to the built-in echo counts and logs its attempt too', async () => {
+    const r = await postChat(gw.url, ask('offline'), { headers: bearer(ADMIN) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers['x-switchboard-provider'], 'echo');
+    assert.equal(r.headers['x-switchboard-attempts'], '2');
+    const rec = await recordOf(gw, r.headers['x-request-id']);
+    assert.equal(rec.attempts, 2);
+    assert.deepEqual(JSON.parse(rec.attempts_detail).map((a) => [a.provider, a.status]), [['dead', 502], ['echo', 200]]);
   });
 
   test('fallback works for streams too, and for the Anthropic and Responses APIs', async () => {
