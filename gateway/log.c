@@ -74,40 +74,6 @@ static int put(struct line *l, const char *s, size_t n)
   return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0 if
- * the bytes there are not one. (metrics.c has the same check.) */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-  size_t len, i;
-  uint32_t cp;
-
-  if(s[0] < 0x80)
-    return 1;
-  if(s[0] >= 0xC2 && s[0] <= 0xDF) {
-    len = 2;
-    cp = s[0] & 0x1F;
-  } else if(s[0] >= 0xE0 && s[0] <= 0xEF) {
-    len = 3;
-    cp = s[0] & 0x0F;
-  } else if(s[0] >= 0xF0 && s[0] <= 0xF4) {
-    len = 4;
-    cp = s[0] & 0x07;
-  } else {
-    return 0;
-  }
-  if(n < len)
-    return 0;
-  for(i = 1; i < len; i++) {
-    if((s[i] & 0xC0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-     (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-    return 0;
-  return len;
-}
-
 /* Append s (n bytes) as a JSON string. If it does not fit, as much as
  * fits is kept, the string is closed and the line marked cut. Returns -1
  * when not even the opening quote fitted (nothing appended). */
@@ -138,7 +104,7 @@ static int put_string(struct line *l, const char *str, size_t n)
         olen = 6;
       }
     } else {
-      used = utf8_len(s, n);
+      used = sb_utf8_len(s, n);
       if(used) {
         out = (const char *)s;
         olen = used;

@@ -282,40 +282,6 @@ void metrics_stream_end(struct metrics *m)
 
 /* ---- rendering -------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0 if
- * the bytes there are not one. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-  size_t len, i;
-  uint32_t cp;
-
-  if(s[0] < 0x80)
-    return 1;
-  if(s[0] >= 0xC2 && s[0] <= 0xDF) {
-    len = 2;
-    cp = s[0] & 0x1F;
-  } else if(s[0] >= 0xE0 && s[0] <= 0xEF) {
-    len = 3;
-    cp = s[0] & 0x0F;
-  } else if(s[0] >= 0xF0 && s[0] <= 0xF4) {
-    len = 4;
-    cp = s[0] & 0x07;
-  } else {
-    return 0;
-  }
-  if(n < len)
-    return 0;
-  for(i = 1; i < len; i++) {
-    if((s[i] & 0xC0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-     (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-    return 0;
-  return len;
-}
-
 /* Label value escaping of the text format: \\, \" and \n. */
 static void put_label_value(struct buf *b, const char *v)
 {
@@ -323,7 +289,7 @@ static void put_label_value(struct buf *b, const char *v)
   size_t n = strlen(v);
 
   while(n) {
-    size_t l = utf8_len(s, n);
+    size_t l = sb_utf8_len(s, n);
     if(!l) {
       buf_append(b, "\xEF\xBF\xBD", 3); /* U+FFFD */
       l = 1;

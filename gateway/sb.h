@@ -58,6 +58,11 @@ void sb_errf(char *err, size_t errlen, const char *fmt, ...)
  */
 void sb_random_id(char *out, size_t cap, const char *prefix);
 
+/** Length of the valid UTF-8 sequence at s (n >= 1 bytes available),
+ * or 0 if the bytes there are not one (overlong forms and surrogates are
+ * not). */
+size_t sb_utf8_len(const unsigned char *s, size_t n);
+
 /** Wall-clock time in milliseconds since the epoch. */
 int64_t sb_now_ms(void);
 /** Monotonic time in microseconds, for measuring durations. */
