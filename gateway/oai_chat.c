@@ -8,22 +8,11 @@
 
 #define T_ERR "invalid_request_error"
 
-/* Bounds of an integer cJSON can hold exactly enough to forward: an
- * int64 (2^63 as a double). */
-#define INT64_LIMIT 9223372036854775808.0
-
 /* ---- small checks ------------------------------------------------------ */
 
 static const cJSON *get(const cJSON *obj, const char *key)
 {
   return cJSON_GetObjectItemCaseSensitive(obj, key);
-}
-
-static int is_int(const cJSON *v)
-{
-  double d = v->valuedouble;
-
-  return isfinite(d) && floor(d) == d;
 }
 
 /* A required object member; *out receives it. */
@@ -59,85 +48,24 @@ static int need_enum(const cJSON *obj, const char *key, const char *path,
 
 /* ---- top-level scalar fields ------------------------------------------ */
 
-enum kind { K_BOOL, K_NUM, K_INT, K_STR, K_OBJ };
-
-struct scalar_rule {
-  const char *name;
-  enum kind kind;
-  int nullable;
-  int has_min, has_max;
-  double min, max;
+static const struct oai_scalar_rule SCALARS[] = {
+    {"stream", OAI_BOOL, 1, 0, 0, 0, 0},
+    {"temperature", OAI_NUM, 1, 1, 1, 0, 2},
+    {"top_p", OAI_NUM, 1, 1, 1, 0, 1},
+    {"n", OAI_INT, 1, 1, 1, 1, 128},
+    {"max_tokens", OAI_INT, 1, 1, 0, 1, 0},
+    {"max_completion_tokens", OAI_INT, 1, 1, 0, 1, 0},
+    {"presence_penalty", OAI_NUM, 1, 1, 1, -2, 2},
+    {"frequency_penalty", OAI_NUM, 1, 1, 1, -2, 2},
+    {"seed", OAI_INT, 1, 0, 0, 0, 0},
+    {"user", OAI_STR, 0, 0, 0, 0, 0},
+    {"logprobs", OAI_BOOL, 1, 0, 0, 0, 0},
+    {"top_logprobs", OAI_INT, 1, 1, 1, 0, 20},
+    {"parallel_tool_calls", OAI_BOOL, 0, 0, 0, 0, 0},
+    {"reasoning_effort", OAI_STR, 1, 0, 0, 0, 0},
+    {"service_tier", OAI_STR, 1, 0, 0, 0, 0},
+    {"audio", OAI_OBJ, 1, 0, 0, 0, 0},
 };
-
-static const struct scalar_rule SCALARS[] = {
-    {"stream", K_BOOL, 1, 0, 0, 0, 0},
-    {"temperature", K_NUM, 1, 1, 1, 0, 2},
-    {"top_p", K_NUM, 1, 1, 1, 0, 1},
-    {"n", K_INT, 1, 1, 1, 1, 128},
-    {"max_tokens", K_INT, 1, 1, 0, 1, 0},
-    {"max_completion_tokens", K_INT, 1, 1, 0, 1, 0},
-    {"presence_penalty", K_NUM, 1, 1, 1, -2, 2},
-    {"frequency_penalty", K_NUM, 1, 1, 1, -2, 2},
-    {"seed", K_INT, 1, 0, 0, 0, 0},
-    {"user", K_STR, 0, 0, 0, 0, 0},
-    {"logprobs", K_BOOL, 1, 0, 0, 0, 0},
-    {"top_logprobs", K_INT, 1, 1, 1, 0, 20},
-    {"parallel_tool_calls", K_BOOL, 0, 0, 0, 0, 0},
-    {"reasoning_effort", K_STR, 1, 0, 0, 0, 0},
-    {"service_tier", K_STR, 1, 0, 0, 0, 0},
-    {"audio", K_OBJ, 1, 0, 0, 0, 0},
-};
-
-static int check_range(const struct scalar_rule *r, const cJSON *v,
-                       struct api_error *err)
-{
-  const char *what = r->kind == K_INT ? "an integer" : "a number";
-  double d = v->valuedouble;
-
-  if(r->kind == K_INT && (d < -INT64_LIMIT || d >= INT64_LIMIT))
-    return oai_err_value(err, r->name, "expected a 64-bit integer, got %g.", d);
-  if(r->has_min && r->has_max && (d < r->min || d > r->max))
-    return oai_err_value(err, r->name, "expected %s between %g and %g, got %g.",
-                         what, r->min, r->max, d);
-  if(r->has_min && !r->has_max && d < r->min)
-    return oai_err_value(err, r->name, "expected %s >= %g, got %g.", what,
-                         r->min, d);
-  return 0;
-}
-
-static int check_scalar(const cJSON *body, const struct scalar_rule *r,
-                        struct api_error *err)
-{
-  const cJSON *v = get(body, r->name);
-
-  if(!v || (r->nullable && cJSON_IsNull(v)))
-    return 0;
-  switch(r->kind) {
-  case K_BOOL:
-    if(!cJSON_IsBool(v))
-      return oai_err_type(err, r->name, "a boolean", v);
-    return 0;
-  case K_STR:
-    if(!cJSON_IsString(v))
-      return oai_err_type(err, r->name, "a string", v);
-    return 0;
-  case K_OBJ:
-    if(!cJSON_IsObject(v))
-      return oai_err_type(err, r->name, "an object", v);
-    return 0;
-  case K_INT:
-    if(!cJSON_IsNumber(v) || !is_int(v))
-      return oai_err_type(err, r->name, "an integer", v);
-    return check_range(r, v, err);
-  case K_NUM:
-    if(!cJSON_IsNumber(v))
-      return oai_err_type(err, r->name, "a number", v);
-    if(!isfinite(v->valuedouble))
-      return oai_err_value(err, r->name, "expected a finite number.");
-    return check_range(r, v, err);
-  }
-  return 0;
-}
 
 /* ---- messages --------------------------------------------------------- */
 
@@ -797,7 +725,7 @@ int oai_chat_validate(const cJSON *body, struct api_error *err)
   if(rc)
     return rc;
   for(i = 0; i < SB_ARRAY_LEN(SCALARS); i++) {
-    rc = check_scalar(body, &SCALARS[i], err);
+    rc = oai_err_scalar(body, &SCALARS[i], err);
     if(rc)
       return rc;
   }

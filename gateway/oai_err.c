@@ -1,6 +1,7 @@
 #include "gateway/oai_err.h"
 #include "gateway/sb.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -212,4 +213,51 @@ int oai_err_need_name(const cJSON *obj, const char *key, const char *path,
                        "expected 1 to 64 characters of a-z, A-Z, 0-9, '_' or "
                        "'-', got '%s'.",
                        oai_err_quote(q, s));
+}
+
+/* Bounds of an integer cJSON can hold exactly enough to forward: an
+ * int64 (2^63 as a double). */
+#define INT64_LIMIT 9223372036854775808.0
+
+int oai_err_scalar(const cJSON *body, const struct oai_scalar_rule *r,
+                   struct api_error *err)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, r->name);
+  const char *what = r->kind == OAI_INT ? "an integer" : "a number";
+  double d;
+
+  if(!v || (r->nullable && cJSON_IsNull(v)))
+    return 0;
+  switch(r->kind) {
+  case OAI_BOOL:
+    return cJSON_IsBool(v) ? 0 : oai_err_type(err, r->name, "a boolean", v);
+  case OAI_STR:
+    return cJSON_IsString(v) ? 0 : oai_err_type(err, r->name, "a string", v);
+  case OAI_OBJ:
+    return cJSON_IsObject(v) ? 0 : oai_err_type(err, r->name, "an object", v);
+  case OAI_ARR:
+    return cJSON_IsArray(v) ? 0 : oai_err_type(err, r->name, "an array", v);
+  case OAI_INT:
+    d = v->valuedouble;
+    if(!cJSON_IsNumber(v) || !isfinite(d) || floor(d) != d)
+      return oai_err_type(err, r->name, "an integer", v);
+    if(d < -INT64_LIMIT || d >= INT64_LIMIT)
+      return oai_err_value(err, r->name, "expected a 64-bit integer, got %g.",
+                           d);
+    break;
+  case OAI_NUM:
+    if(!cJSON_IsNumber(v))
+      return oai_err_type(err, r->name, "a number", v);
+    if(!isfinite(v->valuedouble))
+      return oai_err_value(err, r->name, "expected a finite number.");
+    break;
+  }
+  d = v->valuedouble;
+  if(r->has_min && r->has_max && (d < r->min || d > r->max))
+    return oai_err_value(err, r->name, "expected %s between %g and %g, got %g.",
+                         what, r->min, r->max, d);
+  if(r->has_min && !r->has_max && d < r->min)
+    return oai_err_value(err, r->name, "expected %s >= %g, got %g.", what,
+                         r->min, d);
+  return 0;
 }

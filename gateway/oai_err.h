@@ -134,4 +134,24 @@ int oai_err_valid_name(const char *s);
 int oai_err_need_name(const cJSON *obj, const char *key, const char *path,
                       const char **out, struct api_error *err);
 
+/** What a top-level scalar member must be (oai_err_scalar). */
+enum oai_kind { OAI_BOOL, OAI_NUM, OAI_INT, OAI_STR, OAI_OBJ, OAI_ARR };
+
+struct oai_scalar_rule {
+  const char *name;
+  enum oai_kind kind;
+  int nullable;
+  int has_min, has_max;
+  double min, max;
+};
+
+/**
+ * Check the member r->name of body against r: absent passes, null passes
+ * when nullable; else the kind (OAI_INT: a whole number an int64 holds,
+ * OAI_NUM: finite) and the bounds, invalid_type or invalid_value naming
+ * it. The Chat Completions and Responses codecs share it.
+ */
+int oai_err_scalar(const cJSON *body, const struct oai_scalar_rule *r,
+                   struct api_error *err);
+
 #endif

@@ -41,13 +41,6 @@ static int given(const cJSON *v)
   return v && !cJSON_IsNull(v);
 }
 
-static int is_int(const cJSON *v)
-{
-  double d = v->valuedouble;
-
-  return isfinite(d) && floor(d) == d;
-}
-
 static void add_strn(cJSON *o, const char *k, const char *p, size_t n)
 {
   char *s = sb_strndup(p ? p : "", p ? n : 0);
@@ -115,80 +108,31 @@ static int opt_enum(const cJSON *obj, const char *key, const char *path,
 
 /* ---- top-level scalar fields ------------------------------------------ */
 
-enum kind { K_BOOL, K_NUM, K_INT, K_STR, K_OBJ, K_ARR };
-
-struct scalar_rule {
-  const char *name;
-  enum kind kind;
-  int nullable;
-  int has_min, has_max;
-  double min, max;
-};
-
 /* max_output_tokens: OpenAI asks for at least 16; other providers take
  * less, and clients test truncation with small limits, so 1 is enough. */
-static const struct scalar_rule SCALARS[] = {
-    {"model", K_STR, 0, 0, 0, 0, 0},
-    {"instructions", K_STR, 1, 0, 0, 0, 0},
-    {"previous_response_id", K_STR, 1, 0, 0, 0, 0},
-    {"stream", K_BOOL, 1, 0, 0, 0, 0},
-    {"stream_options", K_OBJ, 1, 0, 0, 0, 0},
-    {"store", K_BOOL, 1, 0, 0, 0, 0},
-    {"background", K_BOOL, 1, 0, 0, 0, 0},
-    {"temperature", K_NUM, 1, 1, 1, 0, 2},
-    {"top_p", K_NUM, 1, 1, 1, 0, 1},
-    {"max_output_tokens", K_INT, 1, 1, 0, 1, 0},
-    {"max_tool_calls", K_INT, 1, 1, 0, 0, 0},
-    {"top_logprobs", K_INT, 1, 1, 1, 0, 20},
-    {"parallel_tool_calls", K_BOOL, 1, 0, 0, 0, 0},
-    {"user", K_STR, 0, 0, 0, 0, 0},
-    {"safety_identifier", K_STR, 1, 0, 0, 0, 0},
-    {"prompt_cache_key", K_STR, 1, 0, 0, 0, 0},
-    {"service_tier", K_STR, 1, 0, 0, 0, 0},
-    {"metadata", K_OBJ, 1, 0, 0, 0, 0},
-    {"include", K_ARR, 1, 0, 0, 0, 0},
-    {"reasoning", K_OBJ, 1, 0, 0, 0, 0},
-    {"text", K_OBJ, 1, 0, 0, 0, 0},
+static const struct oai_scalar_rule SCALARS[] = {
+    {"model", OAI_STR, 0, 0, 0, 0, 0},
+    {"instructions", OAI_STR, 1, 0, 0, 0, 0},
+    {"previous_response_id", OAI_STR, 1, 0, 0, 0, 0},
+    {"stream", OAI_BOOL, 1, 0, 0, 0, 0},
+    {"stream_options", OAI_OBJ, 1, 0, 0, 0, 0},
+    {"store", OAI_BOOL, 1, 0, 0, 0, 0},
+    {"background", OAI_BOOL, 1, 0, 0, 0, 0},
+    {"temperature", OAI_NUM, 1, 1, 1, 0, 2},
+    {"top_p", OAI_NUM, 1, 1, 1, 0, 1},
+    {"max_output_tokens", OAI_INT, 1, 1, 0, 1, 0},
+    {"max_tool_calls", OAI_INT, 1, 1, 0, 0, 0},
+    {"top_logprobs", OAI_INT, 1, 1, 1, 0, 20},
+    {"parallel_tool_calls", OAI_BOOL, 1, 0, 0, 0, 0},
+    {"user", OAI_STR, 0, 0, 0, 0, 0},
+    {"safety_identifier", OAI_STR, 1, 0, 0, 0, 0},
+    {"prompt_cache_key", OAI_STR, 1, 0, 0, 0, 0},
+    {"service_tier", OAI_STR, 1, 0, 0, 0, 0},
+    {"metadata", OAI_OBJ, 1, 0, 0, 0, 0},
+    {"include", OAI_ARR, 1, 0, 0, 0, 0},
+    {"reasoning", OAI_OBJ, 1, 0, 0, 0, 0},
+    {"text", OAI_OBJ, 1, 0, 0, 0, 0},
 };
-
-static int check_scalar(const cJSON *body, const struct scalar_rule *r,
-                        struct api_error *err)
-{
-  const cJSON *v = get(body, r->name);
-  const char *what = r->kind == K_INT ? "an integer" : "a number";
-  double d;
-
-  if(!v || (r->nullable && cJSON_IsNull(v)))
-    return 0;
-  switch(r->kind) {
-  case K_BOOL:
-    return cJSON_IsBool(v) ? 0 : oai_err_type(err, r->name, "a boolean", v);
-  case K_STR:
-    return cJSON_IsString(v) ? 0 : oai_err_type(err, r->name, "a string", v);
-  case K_OBJ:
-    return cJSON_IsObject(v) ? 0 : oai_err_type(err, r->name, "an object", v);
-  case K_ARR:
-    return cJSON_IsArray(v) ? 0 : oai_err_type(err, r->name, "an array", v);
-  case K_INT:
-    if(!cJSON_IsNumber(v) || !is_int(v))
-      return oai_err_type(err, r->name, "an integer", v);
-    break;
-  case K_NUM:
-    if(!cJSON_IsNumber(v))
-      return oai_err_type(err, r->name, "a number", v);
-    if(!isfinite(v->valuedouble))
-      return oai_err_value(err, r->name, "expected a finite number.");
-    break;
-  }
-  d = v->valuedouble;
-  if(r->has_min && r->has_max && (d < r->min || d > r->max))
-    return oai_err_value(err, r->name, "expected %s between %g and %g, got %g.",
-                         what, r->min, r->max, d);
-  if(r->has_min && !r->has_max && d < r->min)
-    return oai_err_value(err, r->name, "expected %s >= %g, got %g.", what,
-                         r->min, d);
-  return 0;
-}
 
 static int check_top_level(const cJSON *req, struct api_error *err)
 {
@@ -211,7 +155,7 @@ static int check_top_level(const cJSON *req, struct api_error *err)
   if(!model)
     return oai_err_missing(err, "model");
   for(size_t k = 0; k < SB_ARRAY_LEN(SCALARS); k++) {
-    rc = check_scalar(req, &SCALARS[k], err);
+    rc = oai_err_scalar(req, &SCALARS[k], err);
     if(rc)
       return rc;
   }
