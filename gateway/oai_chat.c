@@ -2,7 +2,6 @@
 #include "gateway/oai_err.h"
 #include "gateway/sb.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -4,7 +4,6 @@
 #include "gateway/sb.h"
 #include "gateway/sse.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
