@@ -12,6 +12,7 @@
  */
 #include "gateway/http.h"
 #include "gateway/oai_chat.h"
+#include "gateway/oai_err.h"
 #include "gateway/oai_resp.h"
 #include "gateway/sb.h"
 #include "gateway/worker.h"
@@ -56,13 +57,18 @@ static const char *owner(const struct req *r)
  * as on OpenAI, where a response belongs to its project. Admin
  * credentials see every one; one made without a key (open mode, or
  * before responses had owners) belongs to nobody and so to everyone. */
-static int visible(const struct req *r, const struct store_response *res)
+static int visible_to(const struct req *r, const char *key_id)
 {
   const char *me = owner(r);
 
-  if(!res->key_id || (r->granted && r->grant.admin))
+  if(!key_id || (r->granted && r->grant.admin))
     return 1;
-  return me && !strcmp(res->key_id, me);
+  return me && !strcmp(key_id, me);
+}
+
+static int visible(const struct req *r, const struct store_response *res)
+{
+  return visible_to(r, res->key_id);
 }
 
 static void lookup_done(struct req *r, void *ud)
@@ -310,6 +316,164 @@ static void serve(struct req *r)
   cJSON_Delete(chat);
 }
 
+/* --- item references ------------------------------------------------------
+ *
+ * {"type":"item_reference","id":"fc_…"} in input stands for an output item
+ * of a stored response (the Vercel AI SDK sends them in every tool loop
+ * with store on). They are read on the thread pool and put in place
+ * before the input is translated, so the codec never sees one. */
+
+/* At most this many references in one request. */
+#define MAX_ITEM_REFS 256
+
+struct items_job {
+  struct store *st;
+  int n;
+  char **ids;
+  char **items;  /* JSON, NULL when not found */
+  char **owners; /* the owning response's key, or NULL */
+  int rc;
+};
+
+static void items_job_free(struct items_job *j)
+{
+  for(int i = 0; i < j->n; i++) {
+    free(j->ids[i]);
+    free(j->items[i]);
+    free(j->owners[i]);
+  }
+  free(j->ids);
+  free(j->items);
+  free(j->owners);
+  free(j);
+}
+
+/* 1 when input item it is a reference: typed so, or untyped with an id
+ * and no role (the API's shorthand). */
+static int is_item_ref(const cJSON *it)
+{
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "type");
+
+  if(cJSON_IsString(t))
+    return !strcmp(t->valuestring, "item_reference");
+  return cJSON_IsObject(it) && (!t || cJSON_IsNull(t)) &&
+         !cJSON_GetObjectItemCaseSensitive(it, "role") &&
+         cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "id"));
+}
+
+static void items_work(void *ud)
+{
+  struct items_job *j = ud;
+
+  for(int i = 0; i < j->n && !j->rc; i++) {
+    int rc =
+        store_response_item_get(j->st, j->ids[i], &j->items[i], &j->owners[i]);
+    if(rc && rc != SB_ENOTFOUND)
+      j->rc = rc;
+  }
+}
+
+static void serve(struct req *r);
+
+static void items_done(struct req *r, void *ud)
+{
+  struct items_job *j = ud;
+  struct resp_state *rs;
+  cJSON *it, *input;
+  int k = 0;
+
+  if(!r) {
+    items_job_free(j);
+    return;
+  }
+  if(j->rc) {
+    items_job_free(j);
+    store_failed(r);
+    return;
+  }
+  for(int i = 0; i < j->n; i++) {
+    if(!j->items[i] || !visible_to(r, j->owners[i])) {
+      struct api_error err;
+      api_error_set(&err, 404, "invalid_request_error", "not_found", "input",
+                    "Item with id '%s' not found.", j->ids[i]);
+      req_respond_error(r, &err);
+      items_job_free(j);
+      return;
+    }
+  }
+  rs = r->api_state;
+  input = cJSON_GetObjectItemCaseSensitive(rs->req, "input");
+  for(it = input->child; it; it = it->next) {
+    cJSON *item;
+    if(!is_item_ref(it))
+      continue;
+    item = cJSON_Parse(j->items[k++]);
+    if(!item)
+      abort(); /* written by this gateway as JSON */
+    cJSON_ReplaceItemViaPointer(input, it, item);
+    it = item;
+  }
+  items_job_free(j);
+  serve(r);
+}
+
+/* Serve r once the item references of its input are resolved. */
+static void resolve_items(struct req *r)
+{
+  struct resp_state *rs = r->api_state;
+  const cJSON *input = cJSON_GetObjectItemCaseSensitive(rs->req, "input");
+  const cJSON *it;
+  struct items_job *j;
+  struct api_error err;
+  int n = 0, i = 0;
+
+  if(cJSON_IsArray(input)) {
+    cJSON_ArrayForEach(it, input)
+    {
+      char p[OAI_ERR_PATH_LEN];
+
+      if(!is_item_ref(it)) {
+        i++;
+        continue;
+      }
+      snprintf(p, sizeof(p), "input[%d]", i);
+      if(oai_err_need_string(it, "id", p, NULL, &err)) {
+        req_respond_error(r, &err);
+        return;
+      }
+      n++;
+      i++;
+    }
+  }
+  if(!n) {
+    serve(r);
+    return;
+  }
+  if(n > MAX_ITEM_REFS) {
+    api_error_set(&err, 400, "invalid_request_error", "invalid_value", "input",
+                  "At most %d item references per request.", MAX_ITEM_REFS);
+    req_respond_error(r, &err);
+    return;
+  }
+  j = sb_calloc(1, sizeof(*j));
+  j->st = r->gw->store;
+  j->ids = sb_calloc((size_t)n, sizeof(char *));
+  j->items = sb_calloc((size_t)n, sizeof(char *));
+  j->owners = sb_calloc((size_t)n, sizeof(char *));
+  cJSON_ArrayForEach(it, input)
+  {
+    if(is_item_ref(it))
+      j->ids[j->n++] =
+          sb_strdup(cJSON_GetObjectItemCaseSensitive(it, "id")->valuestring);
+  }
+  if(req_offload(r, items_work, items_done, j)) {
+    items_job_free(j);
+    api_error_set(&err, 500, "server_error", "internal_error", NULL,
+                  "Could not read the response store.");
+    req_respond_error(r, &err);
+  }
+}
+
 static void on_previous(struct req *r, struct store_response *res, int rc)
 {
   struct resp_state *rs = r->api_state;
@@ -330,7 +494,7 @@ static void on_previous(struct req *r, struct store_response *res, int rc)
     store_failed(r);
     return;
   }
-  serve(r);
+  resolve_items(r);
 }
 
 static int check(const cJSON *body, struct api_error *err)
@@ -385,7 +549,7 @@ void responses_handle(struct req *r)
   if(cJSON_IsString(prev))
     start_lookup(r, prev->valuestring, on_previous);
   else
-    serve(r);
+    resolve_items(r);
 }
 
 /* --- retrieve, delete, input items --------------------------------------- */

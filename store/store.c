@@ -14,6 +14,7 @@
 #include "store/migrations.h"
 #include "gateway/sb.h"
 
+#include <cjson/cJSON.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -493,14 +494,47 @@ static int exec_bound(sqlite3 *db, const char *sql, const char *fmt, ...)
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* The output items of r under their own ids (for item_reference). */
+static int put_items(struct store *st, const struct store_response *r)
+{
+  cJSON *doc = cJSON_Parse(r->response);
+  const cJSON *o;
+  int rc = SQLITE_OK;
+
+  cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(doc, "output"))
+  {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+    char *item;
+
+    if(!cJSON_IsString(id))
+      continue;
+    item = cJSON_PrintUnformatted(o);
+    if(!item)
+      abort();
+    rc = exec_bound(st->db,
+                    "INSERT OR REPLACE INTO response_items(id, response_id,"
+                    " item) VALUES(?1, ?2, ?3)",
+                    "ttt", id->valuestring, r->id, item);
+    free(item);
+    if(rc != SQLITE_OK)
+      break;
+  }
+  cJSON_Delete(doc);
+  return rc;
+}
+
 static int write_item(struct store *st, const struct store_item *it)
 {
   const struct store_response *r;
+  int rc;
 
   switch(it->kind) {
   case STORE_ITEM_USAGE: return insert_one(st, it->rec);
   case STORE_ITEM_RESPONSE_PUT:
     r = it->rec;
+    rc = put_items(st, r);
+    if(rc != SQLITE_OK)
+      return rc;
     return exec_bound(st->db,
                       "INSERT OR REPLACE INTO responses(id, created_at, model,"
                       " previous_response_id, response, input_items, context,"
@@ -509,6 +543,10 @@ static int write_item(struct store *st, const struct store_item *it)
                       r->previous_response_id, r->response, r->input_items,
                       r->context, r->key_id);
   case STORE_ITEM_RESPONSE_DELETE:
+    rc = exec_bound(st->db, "DELETE FROM response_items WHERE response_id = ?1",
+                    "t", (const char *)it->rec);
+    if(rc != SQLITE_OK)
+      return rc;
     return exec_bound(st->db, "DELETE FROM responses WHERE id = ?1", "t",
                       (const char *)it->rec);
   }
@@ -880,6 +918,111 @@ int store_response_get(struct store *st, const char *id,
   if(rc == SQLITE_ROW)
     return SB_OK;
   return rc == SQLITE_DONE ? SB_ENOTFOUND : SB_EDB;
+}
+
+/* The newest put among items[0..n) whose output holds item id: 1 (*item,
+ * *owner and *response_id set), or -1. */
+static int newest_item(const struct store_item *items, int n, const char *id,
+                       char **item, char **owner, char **response_id)
+{
+  for(int i = n - 1; i >= 0; i--) {
+    const struct store_response *r = items[i].rec;
+    cJSON *doc;
+    const cJSON *o;
+
+    if(items[i].kind != STORE_ITEM_RESPONSE_PUT || !strstr(r->response, id))
+      continue;
+    doc = cJSON_Parse(r->response);
+    cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(doc, "output"))
+    {
+      const cJSON *oid = cJSON_GetObjectItemCaseSensitive(o, "id");
+      if(cJSON_IsString(oid) && !strcmp(oid->valuestring, id)) {
+        *item = cJSON_PrintUnformatted(o);
+        *owner = r->key_id ? sb_strdup(r->key_id) : NULL;
+        *response_id = sb_strdup(r->id);
+        cJSON_Delete(doc);
+        return 1;
+      }
+    }
+    cJSON_Delete(doc);
+  }
+  return -1;
+}
+
+/* 1 when items[0..n) delete response id after the last put of it. */
+static int deleted_in(const struct store_item *items, int n, const char *id)
+{
+  for(int i = n - 1; i >= 0; i--) {
+    if(items[i].kind == STORE_ITEM_RESPONSE_DELETE && !strcmp(items[i].rec, id))
+      return 1;
+    if(items[i].kind == STORE_ITEM_RESPONSE_PUT &&
+       !strcmp(((const struct store_response *)items[i].rec)->id, id))
+      return 0;
+  }
+  return 0;
+}
+
+int store_response_item_get(struct store *st, const char *id, char **item,
+                            char **key_id)
+{
+  struct store_item *queued;
+  sqlite3_stmt *stmt = NULL;
+  char *response_id = NULL;
+  int found, rc, nq;
+
+  *item = NULL;
+  *key_id = NULL;
+  pthread_mutex_lock(&st->mu);
+  nq = st->count;
+  queued = sb_malloc(sizeof(*queued) * (size_t)(nq + 1));
+  for(int i = 0; i < nq; i++)
+    queued[i] = st->ring[(st->head + i) % st->cap];
+  found = newest_item(queued, nq, id, item, key_id, &response_id);
+  if(found < 0)
+    found = newest_item(st->inflight, st->ninflight, id, item, key_id,
+                        &response_id);
+  pthread_mutex_unlock(&st->mu);
+  if(found < 0) {
+    pthread_mutex_lock(&st->rmu);
+    rc = sqlite3_prepare_v2(st->rdb,
+                            "SELECT i.item, r.key_id, i.response_id"
+                            " FROM response_items i JOIN responses r"
+                            " ON r.id = i.response_id WHERE i.id = ?1",
+                            -1, &stmt, NULL);
+    if(rc == SQLITE_OK) {
+      sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+      rc = sqlite3_step(stmt);
+    }
+    if(rc == SQLITE_ROW) {
+      *item = column_dup(stmt, 0);
+      *key_id = column_dup(stmt, 1);
+      response_id = column_dup(stmt, 2);
+      found = 1;
+    }
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&st->rmu);
+    if(found < 0 && rc != SQLITE_DONE) {
+      free(queued);
+      return SB_EDB;
+    }
+  }
+  /* A delete still queued hides what the database has. */
+  if(found > 0) {
+    pthread_mutex_lock(&st->mu);
+    if(deleted_in(queued, nq, response_id) ||
+       deleted_in(st->inflight, st->ninflight, response_id))
+      found = -1;
+    pthread_mutex_unlock(&st->mu);
+  }
+  free(queued);
+  free(response_id);
+  if(found > 0)
+    return SB_OK;
+  free(*item);
+  free(*key_id);
+  *item = NULL;
+  *key_id = NULL;
+  return SB_ENOTFOUND;
 }
 
 int store_ready(struct store *st)

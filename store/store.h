@@ -129,6 +129,15 @@ int store_response_get(struct store *st, const char *id,
                        struct store_response **out);
 
 /**
+ * Read one output item of a stored response by its id (msg_…, fc_…):
+ * BLOCKING, like store_response_get(), and as fresh. Returns SB_OK with
+ * *item (its JSON) and *key_id (the owning response's key, or NULL),
+ * both for the caller to free; SB_ENOTFOUND; or SB_EDB.
+ */
+int store_response_item_get(struct store *st, const char *id, char **item,
+                            char **key_id);
+
+/**
  * Non-blocking health: 1 if the writer's last check of the database
  * (a batch commit, or the read of schema_migrations it makes every
  * second while idle) succeeded, else 0.

@@ -195,6 +195,27 @@ describe('auth: admin credential from SWITCHBOARD_ADMIN_KEY', () => {
     });
     assert.equal(mine.status, 200, mine.text);
     assert.equal((await get(a.secret)).status, 200, 'still there for its owner');
+
+    // Its output items can be referred to by id, by their owner only.
+    const itemId = made.json.output[0].id;
+    const refer = (k, ref) => request(`${gw.url}/v1/responses`, {
+      headers: bearer(k), body: { model: 'echo/echo-1', input: [ref, { role: 'user', content: 'again' }] },
+    });
+    const ok = await refer(a.secret, { type: 'item_reference', id: itemId });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal((await refer(a.secret, { id: itemId })).status, 200, 'the untyped shorthand');
+    const theirs = await refer(b.secret, { type: 'item_reference', id: itemId });
+    assert.equal(theirs.status, 404, 'another key cannot refer to it');
+    assert.equal(theirs.json.error.param, 'input');
+    const unknown = await refer(a.secret, { type: 'item_reference', id: 'msg_nope' });
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.json.error.message, /Item with id 'msg_nope' not found/);
+    const noId = await refer(a.secret, { type: 'item_reference' });
+    assert.equal(noId.status, 400);
+    assert.equal(noId.json.error.param, 'input[0].id');
+    const gone = await request(`${gw.url}/v1/responses/${id}`, { method: 'DELETE', headers: bearer(a.secret) });
+    assert.equal(gone.status, 200);
+    assert.equal((await refer(a.secret, { type: 'item_reference', id: itemId })).status, 404, 'deleted with its response');
   });
 
   test('bad admin bodies are 400 naming the field', async () => {
