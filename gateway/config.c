@@ -254,7 +254,7 @@ static int known_kind(const char *kind)
 
 static int valid_name(const char *s)
 {
-  if(!*s)
+  if(!*s || strlen(s) > 64)
     return 0;
   for(; *s; s++)
     if(!isalnum((unsigned char)*s) && !strchr("_.-", *s))
@@ -323,7 +323,7 @@ int config_provider_parse(struct config_provider *p, const cJSON *obj,
     return fail(err, errlen, ppath, "missing required key \"name\"");
   snprintf(path, sizeof(path), "%s.name", ppath);
   if(!valid_name(p->name))
-    return fail(err, errlen, path, "must match [A-Za-z0-9_.-]+");
+    return fail(err, errlen, path, "must be 1 to 64 of [A-Za-z0-9_.-]");
   if(!strcmp(p->name, "echo"))
     return fail(err, errlen, path, "\"echo\" is the built-in provider");
   if(!p->kind)

@@ -88,6 +88,20 @@ static int parse_target(const cJSON *t, struct route_target *out, char *err,
   return 0;
 }
 
+/* A route's name is a model name clients send: printable, no spaces, and
+ * without '/', which names a provider's model. */
+static int valid_route_name(const char *s)
+{
+  size_t n = strlen(s);
+
+  if(!n || n > ROUTE_NAME_MAX)
+    return 0;
+  for(; *s; s++)
+    if((unsigned char)*s <= 0x20 || *s == 0x7f || *s == '/')
+      return 0;
+  return 1;
+}
+
 int route_parse(const cJSON *o, const char *name, struct route *out, char *err,
                 size_t errlen)
 {
@@ -95,6 +109,13 @@ int route_parse(const cJSON *o, const char *name, struct route *out, char *err,
   int rc = 0;
 
   memset(out, 0, sizeof(*out));
+  if(name && !valid_route_name(name)) {
+    sb_errf(err, errlen,
+            "name: 1 to %d printable bytes without spaces or '/' "
+            "(provider/model names a provider's model)",
+            ROUTE_NAME_MAX);
+    return SB_EINVAL;
+  }
   if(!cJSON_IsObject(o))
     return fail(err, errlen, "%s: expected an object", name ? name : "route");
   cJSON_ArrayForEach(v, o)

@@ -33,6 +33,9 @@ struct route_target {
   int timeout_ms; /* whole attempt; 0: limits.request_timeout_s */
 };
 
+/** The longest route name, in bytes. */
+#define ROUTE_NAME_MAX 128
+
 struct route {
   char *name;
   enum route_strategy strategy;
@@ -46,7 +49,9 @@ struct route {
  * "least-latency"|"lowest-cost" (default fallback), "targets": [
  * "provider/model" | {"provider","model","weight"?,"timeout_ms"?}, ...],
  * "retries": N}.
- * name is copied. Returns 0, or SB_EINVAL with err naming the field.
+ * name (may be NULL) is checked (1 to ROUTE_NAME_MAX printable bytes, no
+ * spaces, no '/') and copied. Returns 0, or SB_EINVAL with err naming the
+ * field.
  */
 int route_parse(const cJSON *o, const char *name, struct route *out, char *err,
                 size_t errlen);

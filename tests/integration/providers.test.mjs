@@ -97,6 +97,7 @@ describe('providers in the database', () => {
       [{ name: 'bad/name', kind: 'openai', base_url: b.url }, /name/],
       [{ name: 'ftp', kind: 'openai', base_url: 'ftp://x' }, /http/],
       [{ name: 'opts', kind: 'ollama', options: { nope: 1 } }, /options\.nope/],
+      [{ name: 'n'.repeat(65), kind: 'openai', base_url: b.url }, /1 to 64/],
     ];
     for (const [body, why] of cases) {
       const r = await adminPost(gw, '/providers', body);
@@ -199,6 +200,10 @@ describe('providers in the database', () => {
     assert.ok(!d.json.data.some((x) => x.model === 'added/gpt-4o'));
     const again = await request(`${gw.url}/admin/v1/prices/added/gpt-4o`, { method: 'DELETE', headers: admin });
     assert.equal(again.status, 404);
+    const spaced = await adminPost(gw, '/routes', { name: 'my route', targets: ['echo/echo-1'] });
+    assert.equal(spaced.status, 400, 'a route name is a model name: no spaces');
+    const long = await adminPost(gw, '/routes', { name: 'r'.repeat(129), targets: ['echo/echo-1'] });
+    assert.equal(long.status, 400);
     const rt = await adminGet(gw, '/routes/r1');
     assert.equal(rt.status, 200, rt.text);
     assert.deepEqual(rt.json.targets, ['seeded/gpt-4o-mini']);
