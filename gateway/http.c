@@ -896,7 +896,9 @@ static int write_headers(struct req *r, unsigned char **p, unsigned char *end)
   }
   if(add_header(wsi, "x-request-id", r->request_id, p, end))
     return -1;
-  if(r->prov && r->upstream_model &&
+  /* What served the request; a route refused before its first attempt
+   * was served by none of its targets. */
+  if(r->prov && r->upstream_model && (!r->route || r->nattempts > 0) &&
      (add_header(wsi, "x-switchboard-provider", r->prov->name, p, end) ||
       add_header(wsi, "x-switchboard-model", r->upstream_model, p, end)))
     return -1;
