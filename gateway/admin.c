@@ -548,10 +548,9 @@ static int parse_price(struct admin_job *j, const cJSON *body,
 
 void admin_prices(struct req *r)
 {
+  const char *rest = r->path + strlen("/admin/v1/prices");
   struct admin_job *j = sb_calloc(1, sizeof(*j));
   struct api_error err;
-
-  const char *rest = r->path + strlen("/admin/v1/prices");
 
   j->db = r->gw->cfg->database;
   j->auth = r->gw->auth;
