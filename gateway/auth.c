@@ -71,7 +71,7 @@ struct auth {
     pthread_t thread;
     int started;
     struct store_keys_watch *conn; /* this thread's own */
-    int64_t served;                /* version loaded; -1 until the first */
+    int64_t served; /* version loaded; -1 until the first (announce_mu) */
   } watch[2];
   pthread_mutex_t announce_mu; /* one report of the versions at a time */
   pthread_mutex_t stop_mu;
@@ -280,12 +280,14 @@ int auth_reload(struct auth *a)
 }
 
 /* Tell CLIs waiting on the database which versions this gateway serves
- * (store_gateways_wait). */
-static void announce(struct auth *a)
+ * (store_gateways_wait), w's now being v (w NULL: no change). */
+static void announce(struct auth *a, struct watcher *w, int64_t v)
 {
   char err[256];
 
   pthread_mutex_lock(&a->announce_mu);
+  if(w)
+    w->served = v;
   if(store_gateway_seen(a->path, a->watch[0].served, a->watch[1].served, err,
                         sizeof(err)))
     fprintf(stderr, "switchboard: auth: cannot report the version: %s\n", err);
@@ -304,8 +306,7 @@ static void watch_once(struct watcher *w)
     return;
   if(w->providers ? auth_reload_providers(a) : auth_reload(a))
     return;
-  w->served = v[w->providers];
-  announce(a);
+  announce(a, w, v[w->providers]);
 }
 
 static void *watch_main(void *arg)
@@ -365,7 +366,7 @@ int auth_open(const char *db_path, const char *admin_secret, struct auth **out,
     auth_close(a);
     return rc;
   }
-  announce(a);
+  announce(a, NULL, 0);
   for(int i = 0; i < 2; i++) {
     if(pthread_create(&a->watch[i].thread, NULL, watch_main, &a->watch[i])) {
       snprintf(err, errlen, "cannot start the database watcher");
