@@ -728,7 +728,7 @@ int auth_reserve(struct auth *a, struct auth_grant *g,
       rc = SB_EAGAIN;
     } else {
       l->reserved += hold;
-      g->reserved = hold;
+      g->reserved += hold;
     }
   }
   pthread_mutex_unlock(&a->lim_mu);

@@ -105,7 +105,9 @@ struct auth_target {
  * every target of a route) against the key's budget for its period; 429
  * insufficient_quota when spent + held + this would pass it, 403 when the
  * key has a budget and a target no price. A no-op for keys without a
- * budget. auth_release() settles.
+ * budget. Calls add up: a request that learns it is bigger (a stored
+ * conversation it continues) holds the difference with max_output 0.
+ * auth_release() settles.
  */
 int auth_reserve(struct auth *a, struct auth_grant *grant,
                  const struct auth_target *targets, int ntargets,

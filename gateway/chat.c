@@ -871,6 +871,24 @@ cJSON *chat_parse_body(struct req *r)
  * holds for it. */
 #define DEFAULT_MAX_OUTPUT 4096
 
+/* Hold prompt_tokens more, and max_out, at the dearest target r may
+ * reach (a route may end on any of its targets). */
+static int hold(struct req *r, int64_t prompt_tokens, int64_t max_out,
+                struct api_error *err)
+{
+  struct auth_target t[ROUTE_MAX_TARGETS];
+  int n = 0;
+
+  if(r->route)
+    for(; n < r->route->ntargets; n++)
+      t[n] = (struct auth_target){r->route->targets[n].provider,
+                                  r->route->targets[n].model};
+  else
+    t[n++] = (struct auth_target){r->prov->name, r->upstream_model};
+  return auth_reserve(r->gw->auth, &r->grant, t, n, prompt_tokens, max_out,
+                      sb_now_ms(), err);
+}
+
 /* Hold the request's worst-case cost against its key's budget. The
  * prompt is estimated from the body's size (a token is rarely under
  * three bytes of JSON); the output bound is the client's own limit in
@@ -879,9 +897,7 @@ static int reserve(struct req *r, const cJSON *body, struct api_error *err)
 {
   static const char *const limits[] = {"max_completion_tokens", "max_tokens",
                                        "max_output_tokens"};
-  struct auth_target t[ROUTE_MAX_TARGETS];
   int64_t max_out = DEFAULT_MAX_OUTPUT;
-  int n = 0;
 
   for(size_t i = 0; i < SB_ARRAY_LEN(limits); i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, limits[i]);
@@ -890,16 +906,14 @@ static int reserve(struct req *r, const cJSON *body, struct api_error *err)
       break;
     }
   }
-  /* A route may end on any of its targets. */
-  if(r->route)
-    for(; n < r->route->ntargets; n++)
-      t[n] = (struct auth_target){r->route->targets[n].provider,
-                                  r->route->targets[n].model};
-  else
-    t[n++] = (struct auth_target){r->prov->name, r->upstream_model};
-  return auth_reserve(r->gw->auth, &r->grant, t, n,
-                      (int64_t)(r->body.len / 3) + 1, max_out, sb_now_ms(),
-                      err);
+  return hold(r, (int64_t)(r->body.len / 3) + 1, max_out, err);
+}
+
+int chat_hold_more(struct req *r, size_t prompt_bytes, struct api_error *err)
+{
+  if(!r->granted || !prompt_bytes)
+    return 0;
+  return hold(r, (int64_t)(prompt_bytes / 3) + 1, 0, err);
 }
 
 int chat_route(struct req *r, const cJSON *body,

@@ -191,6 +191,11 @@ void req_stream_fail(struct req *r, const struct api_error *err);
 /** The body as a JSON object, or NULL after answering 400. */
 cJSON *chat_parse_body(struct req *r);
 
+/** A request found to be bigger than its body (a stored conversation it
+ * continues): hold prompt_bytes more against its key's budget. 0, or -1
+ * with err (429 insufficient_quota) when that passes the budget. */
+int chat_hold_more(struct req *r, size_t prompt_bytes, struct api_error *err);
+
 /** Validate body with check, then resolve its "model" into r->prov and
  * r->upstream_model. 0, or -1 after answering the error. */
 int chat_route(struct req *r, const cJSON *body,

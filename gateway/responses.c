@@ -379,8 +379,10 @@ static void items_done(struct req *r, void *ud)
 {
   struct items_job *j = ud;
   struct resp_state *rs;
+  struct api_error err;
   cJSON *it, *input;
   int k = 0;
+  size_t bytes = 0;
 
   if(!r) {
     items_job_free(j);
@@ -393,13 +395,19 @@ static void items_done(struct req *r, void *ud)
   }
   for(int i = 0; i < j->n; i++) {
     if(!j->items[i] || !visible_to(r, j->owners[i])) {
-      struct api_error err;
       api_error_set(&err, 404, "invalid_request_error", "not_found", "input",
                     "Item with id '%s' not found.", j->ids[i]);
       req_respond_error(r, &err);
       items_job_free(j);
       return;
     }
+  }
+  for(int i = 0; i < j->n; i++)
+    bytes += strlen(j->items[i]);
+  if(chat_hold_more(r, bytes, &err)) {
+    req_respond_error(r, &err);
+    items_job_free(j);
+    return;
   }
   rs = r->api_state;
   input = cJSON_GetObjectItemCaseSensitive(rs->req, "input");
@@ -477,6 +485,7 @@ static void resolve_items(struct req *r)
 static void on_previous(struct req *r, struct store_response *res, int rc)
 {
   struct resp_state *rs = r->api_state;
+  struct api_error err;
 
   if(rc == SB_ENOTFOUND) {
     const cJSON *prev =
@@ -489,6 +498,12 @@ static void on_previous(struct req *r, struct store_response *res, int rc)
     return;
   }
   rs->history = cJSON_Parse(res->context);
+  /* The conversation is the prompt too: hold for it before going on. */
+  if(chat_hold_more(r, strlen(res->context), &err)) {
+    store_response_free(res);
+    req_respond_error(r, &err);
+    return;
+  }
   store_response_free(res);
   if(!cJSON_IsArray(rs->history)) {
     store_failed(r);

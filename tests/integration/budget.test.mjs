@@ -157,6 +157,25 @@ describe('budgets', () => {
     await admin(gw, 'prices', { model: 'echo/story-1', input_per_mtok: 1000, output_per_mtok: 1000 });
   });
 
+  test('a continued conversation is held at its whole size, not its body\'s', async () => {
+    // Made with the admin credential (no budget, visible to every key).
+    const long = Array.from({ length: 1000 }, (_, i) => `w${i}`).join(' ');
+    const first = await request(`${gw.url}/v1/responses`, {
+      headers: bearer(ADMIN), body: { model: 'echo/echo-1', input: long, max_output_tokens: 5 },
+    });
+    assert.equal(first.status, 200, first.text);
+    const key = (await admin(gw, 'keys', { name: 'continuer', budget_usd: 0.5 })).secret;
+    const next = (extra) => request(`${gw.url}/v1/responses`, {
+      headers: bearer(key), body: { model: 'echo/echo-1', input: 'and?', max_output_tokens: 5, ...extra },
+    });
+    // Alone, this body holds about $0.03; the stored conversation (~6 KB)
+    // makes it about $2.
+    assert.equal((await next({})).status, 200);
+    const cont = await next({ previous_response_id: first.json.id });
+    assert.equal(cont.status, 429, cont.text);
+    assert.equal(cont.json.error.code, 'insufficient_quota');
+  });
+
   test('the spend survives a restart: a budget spent before is still spent', async () => {
     const key = (await admin(gw, 'keys', { name: 'persist', budget_usd: 0.1, budget_period: 'total' })).secret;
     let r;
