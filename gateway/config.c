@@ -216,6 +216,19 @@ static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
   return 0;
 }
 
+/* 1 when s holds a "${NAME}" reference. */
+static int has_env_ref(const char *s)
+{
+  for(const char *p = strstr(s, "${"); p; p = strstr(p + 2, "${")) {
+    size_t k =
+        strspn(p + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                      "0123456789_");
+    if(k && p[2 + k] == '}')
+      return 1;
+  }
+  return 0;
+}
+
 static int load_headers(struct config_provider *p, const cJSON *obj,
                         const char *ppath, char *err, size_t errlen)
 {
@@ -233,6 +246,12 @@ static int load_headers(struct config_provider *p, const cJSON *obj,
     if(!it->string[0] || strpbrk(it->string, ": \r\n") ||
        strpbrk(it->valuestring, "\r\n"))
       return fail(err, errlen, path, "not a valid header");
+    /* Definitions are stored and shown: a credential may only be named. */
+    if(config_credential_header(it->string) && !has_env_ref(it->valuestring))
+      return fail(err, errlen, path,
+                  "a credential is never stored: name it as \"${VAR}\" "
+                  "(e.g. \"Bearer ${VAR}\") and set VAR in the gateway's "
+                  "environment");
     p->headers =
         sb_realloc(p->headers, sizeof(*p->headers) * (size_t)(p->nheaders + 1));
     p->headers[p->nheaders].name = sb_strdup(it->string);
@@ -250,6 +269,64 @@ static int known_kind(const char *kind)
     if(!strcmp(kind, kinds[i]))
       return 1;
   return 0;
+}
+
+int config_credential_header(const char *name)
+{
+  static const char *const names[] = {"authorization",  "proxy-authorization",
+                                      "x-api-key",      "api-key",
+                                      "x-goog-api-key", "cookie"};
+
+  for(size_t i = 0; i < SB_ARRAY_LEN(names); i++)
+    if(!strcasecmp(name, names[i]))
+      return 1;
+  return 0;
+}
+
+char *config_expand_env(const char *value, char *missing, size_t cap)
+{
+  size_t n = strlen(value), len = 0, size = n + 1;
+  char *out = sb_malloc(size);
+
+  for(size_t i = 0; i < n;) {
+    const char *end, *v;
+    size_t k, vl;
+    char var[128];
+
+    if(strncmp(value + i, "${", 2) || !(end = strchr(value + i + 2, '}'))) {
+      out[len++] = value[i++];
+      continue;
+    }
+    k = (size_t)(end - (value + i + 2));
+    if(!k || k >= sizeof(var)) {
+      out[len++] = value[i++];
+      continue;
+    }
+    memcpy(var, value + i + 2, k);
+    var[k] = '\0';
+    for(size_t j = 0; j < k; j++)
+      if(!isalnum((unsigned char)var[j]) && var[j] != '_')
+        var[0] = '\0';
+    if(!var[0]) {
+      out[len++] = value[i++];
+      continue;
+    }
+    v = getenv(var);
+    if(!v || !*v) {
+      if(missing)
+        snprintf(missing, cap, "%s", var);
+      free(out);
+      return NULL;
+    }
+    vl = strlen(v);
+    size += vl;
+    out = sb_realloc(out, size);
+    memcpy(out + len, v, vl);
+    len += vl;
+    i += k + 3;
+  }
+  out[len] = '\0';
+  return out;
 }
 
 static int valid_name(const char *s)

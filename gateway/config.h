@@ -25,7 +25,8 @@ struct config_provider {
   char **models;     /* NULL when the list is to be fetched */
   int nmodels;
   int passthrough_auth;
-  struct config_kv *headers; /* extra headers sent upstream */
+  struct config_kv *headers; /* extra headers sent upstream; "${VAR}" in
+                              * a value is VAR from the environment */
   int nheaders;
   char **forward_headers; /* client headers copied upstream, lowercase */
   int nforward_headers;
@@ -99,6 +100,16 @@ int config_provider_parse(struct config_provider *p, const cJSON *obj,
                           size_t errlen);
 
 void config_provider_free(struct config_provider *p);
+
+/** 1 when a header called name carries a credential (Authorization,
+ * x-api-key, ...): its value in a provider definition must hold an
+ * environment reference ("Bearer ${VAR}"). */
+int config_credential_header(const char *name);
+
+/** value with each "${NAME}" (NAME of [A-Za-z0-9_]) replaced by that
+ * environment variable (caller frees), or NULL with NAME in missing (cap
+ * bytes; may be NULL) when one is unset or empty. */
+char *config_expand_env(const char *value, char *missing, size_t cap);
 
 /** Replace a string field, freeing the old value. */
 void config_set_str(char **field, const char *value);

@@ -178,6 +178,33 @@ static int prov_init(struct prov *p, const struct config_provider *c,
   return 0;
 }
 
+/* The "${VAR}" references in the header values of cc, from the
+ * environment: into c when resolve, else only checked. */
+static int header_env(struct config_provider *c,
+                      const struct config_provider *cc, int resolve, char *err,
+                      size_t errlen)
+{
+  for(int i = 0; i < cc->nheaders; i++) {
+    char var[128];
+    char *v = config_expand_env(cc->headers[i].value, var, sizeof(var));
+
+    if(!v) {
+      snprintf(err, errlen,
+               "provider %s: environment variable %s (headers.%s) is not set",
+               cc->name, var, cc->headers[i].name);
+      return SB_ECONFIG;
+    }
+    if(resolve) {
+      free(c->headers[i].value);
+      c->headers[i].value = v;
+    } else {
+      memset(v, 0, strlen(v));
+      free(v);
+    }
+  }
+  return 0;
+}
+
 int prov_check(const struct config_provider *c, const char *path,
                int credential, char *err, size_t errlen)
 {
@@ -187,6 +214,8 @@ int prov_check(const struct config_provider *c, const char *path,
   memset(&p, 0, sizeof(p));
   rc = prov_init(&p, c, path, credential, err, errlen);
   prov_fini(&p);
+  if(!rc && credential)
+    rc = header_env(NULL, c, 0, err, errlen);
   return rc;
 }
 
@@ -215,7 +244,8 @@ int prov_registry_build(struct config_provider *cfgs, int n,
 
     snprintf(path, sizeof(path), "provider %s", cfgs[i].name);
     p = &reg->provs[reg->nprovs++];
-    if(prov_init(p, &cfgs[i], path, 1, err, errlen)) {
+    if(header_env(&cfgs[i], &cfgs[i], 1, err, errlen) ||
+       prov_init(p, &cfgs[i], path, 1, err, errlen)) {
       prov_registry_unref(reg);
       return SB_ECONFIG;
     }

@@ -87,6 +87,21 @@ describe('providers in the database', () => {
     assert.equal((await adminDelete(gw, '/providers/fwd')).status, 200);
   });
 
+  test('a credential header names its environment variable; the value reaches the upstream, never the table', async () => {
+    // No api_key_env: the credential travels in a header that names it.
+    const ok = await adminPost(gw, '/providers', { name: 'viahdr', kind: 'openai', base_url: b.url, models: ['gpt-4o'], headers: { Authorization: 'Bearer ${UP}', 'X-Team': 'blue' } });
+    assert.equal(ok.status, 201, ok.text);
+    assert.deepEqual(ok.json.headers, { Authorization: 'Bearer ${UP}', 'X-Team': 'blue' });
+    const r = await postChat(gw.url, ask('viahdr/gpt-4o'), { headers: admin });
+    assert.equal(r.status, 200, r.text);
+    const h = b.lastRequest().headers;
+    assert.equal(h.authorization, `Bearer ${KEY}`);
+    assert.equal(h['x-team'], 'blue');
+    const rows = await queryDb(gw.dbPath, "SELECT definition FROM providers WHERE name = 'viahdr'");
+    assert.ok(!rows[0].definition.includes(KEY));
+    assert.equal((await adminDelete(gw, '/providers/viahdr')).status, 200);
+  });
+
   test('bad definitions are refused with a 400 that says why, and nothing is stored', async () => {
     const cases = [
       [{ name: 'lit', kind: 'openai', base_url: b.url, api_key: KEY }, /api_key_env/],
@@ -98,6 +113,9 @@ describe('providers in the database', () => {
       [{ name: 'ftp', kind: 'openai', base_url: 'ftp://x' }, /http/],
       [{ name: 'opts', kind: 'ollama', options: { nope: 1 } }, /options\.nope/],
       [{ name: 'n'.repeat(65), kind: 'openai', base_url: b.url }, /1 to 64/],
+      [{ name: 'hdr', kind: 'openai', base_url: b.url, headers: { 'X-Api-Key': KEY } }, /credential is never stored/],
+      [{ name: 'hdr2', kind: 'openai', base_url: b.url, headers: { Authorization: 'Bearer x' } }, /\$\{VAR\}/],
+      [{ name: 'hdr3', kind: 'openai', base_url: b.url, headers: { 'X-Api-Key': '${SB_NOT_SET_EITHER}' } }, /SB_NOT_SET_EITHER/],
     ];
     for (const [body, why] of cases) {
       const r = await adminPost(gw, '/providers', body);

@@ -132,6 +132,44 @@ static void test_env_overrides(void **state)
   config_free(&cfg);
 }
 
+/* "${VAR}" in header values: expanded from the environment; a credential
+ * header must name one; an unset variable is named. */
+static void test_env_references(void **state)
+{
+  static const char literal[] =
+      "{\"providers\":[{\"name\":\"p\",\"kind\":\"openai\","
+      "\"base_url\":\"http://h/v1\",\"headers\":{\"Authorization\":"
+      "\"Bearer sk-live\"}}]}";
+  static const char named[] =
+      "{\"providers\":[{\"name\":\"p\",\"kind\":\"openai\","
+      "\"base_url\":\"http://h/v1\",\"headers\":{\"authorization\":"
+      "\"Bearer ${SB_T_KEY}\"}}]}";
+  struct config cfg;
+  char err[256], missing[64];
+  char *v;
+
+  (void)state;
+  config_defaults(&cfg);
+  assert_int_equal(
+      config_load_json(&cfg, literal, strlen(literal), err, sizeof(err)),
+      SB_ECONFIG);
+  assert_non_null(strstr(err, "providers[0].headers.Authorization"));
+  config_free(&cfg);
+  config_defaults(&cfg);
+  assert_int_equal(
+      config_load_json(&cfg, named, strlen(named), err, sizeof(err)), 0);
+  config_free(&cfg);
+
+  setenv("SB_T_KEY", "s3cret", 1);
+  v = config_expand_env("Bearer ${SB_T_KEY}, ${not a ref} $x ${", missing,
+                        sizeof(missing));
+  assert_string_equal(v, "Bearer s3cret, ${not a ref} $x ${");
+  free(v);
+  unsetenv("SB_T_KEY");
+  assert_null(config_expand_env("a ${SB_T_KEY} b", missing, sizeof(missing)));
+  assert_string_equal(missing, "SB_T_KEY");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -139,6 +177,7 @@ int main(void)
       cmocka_unit_test(test_full_example),
       cmocka_unit_test(test_errors_name_the_key),
       cmocka_unit_test(test_env_overrides),
+      cmocka_unit_test(test_env_references),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
