@@ -216,6 +216,21 @@ static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
   return 0;
 }
 
+/* 1 when a header called name carries a credential (Authorization,
+ * x-api-key, ...): in a provider definition its value must hold an
+ * environment reference ("Bearer ${VAR}"). */
+static int credential_header(const char *name)
+{
+  static const char *const names[] = {"authorization",  "proxy-authorization",
+                                      "x-api-key",      "api-key",
+                                      "x-goog-api-key", "cookie"};
+
+  for(size_t i = 0; i < SB_ARRAY_LEN(names); i++)
+    if(!strcasecmp(name, names[i]))
+      return 1;
+  return 0;
+}
+
 /* 1 when s holds a "${NAME}" reference. */
 static int has_env_ref(const char *s)
 {
@@ -247,7 +262,7 @@ static int load_headers(struct config_provider *p, const cJSON *obj,
        strpbrk(it->valuestring, "\r\n"))
       return fail(err, errlen, path, "not a valid header");
     /* Definitions are stored and shown: a credential may only be named. */
-    if(config_credential_header(it->string) && !has_env_ref(it->valuestring))
+    if(credential_header(it->string) && !has_env_ref(it->valuestring))
       return fail(err, errlen, path,
                   "a credential is never stored: name it as \"${VAR}\" "
                   "(e.g. \"Bearer ${VAR}\") and set VAR in the gateway's "
@@ -267,18 +282,6 @@ static int known_kind(const char *kind)
                                       "cohere", "ollama", "bedrock"};
   for(size_t i = 0; i < SB_ARRAY_LEN(kinds); i++)
     if(!strcmp(kind, kinds[i]))
-      return 1;
-  return 0;
-}
-
-int config_credential_header(const char *name)
-{
-  static const char *const names[] = {"authorization",  "proxy-authorization",
-                                      "x-api-key",      "api-key",
-                                      "x-goog-api-key", "cookie"};
-
-  for(size_t i = 0; i < SB_ARRAY_LEN(names); i++)
-    if(!strcasecmp(name, names[i]))
       return 1;
   return 0;
 }

@@ -101,11 +101,6 @@ int config_provider_parse(struct config_provider *p, const cJSON *obj,
 
 void config_provider_free(struct config_provider *p);
 
-/** 1 when a header called name carries a credential (Authorization,
- * x-api-key, ...): its value in a provider definition must hold an
- * environment reference ("Bearer ${VAR}"). */
-int config_credential_header(const char *name);
-
 /** value with each "${NAME}" (NAME of [A-Za-z0-9_]) replaced by that
  * environment variable (caller frees), or NULL with NAME in missing (cap
  * bytes; may be NULL) when one is unset or empty. */

@@ -76,7 +76,8 @@ int registry_seed(const struct config *cfg, char *err, size_t errlen)
   return rc;
 }
 
-void registry_fetch_models(struct prov_registry *reg)
+/* Fetch the model list of each provider of reg that has none (blocking). */
+static void fetch_models(struct prov_registry *reg)
 {
   for(int i = 0; i < reg->nprovs; i++) {
     struct prov *p = &reg->provs[i];
@@ -206,6 +207,6 @@ int registry_load(const char *path, struct prov_registry *prev, int strict,
   }
   (*out)->origin = origin;
   prov_registry_adopt_models(*out, prev);
-  registry_fetch_models(*out);
+  fetch_models(*out);
   return 0;
 }

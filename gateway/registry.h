@@ -45,7 +45,4 @@ int registry_seed(const struct config *cfg, char *err, size_t errlen);
 int registry_load(const char *path, struct prov_registry *prev, int strict,
                   struct prov_registry **out, char *err, size_t errlen);
 
-/** Fetch the model list of each provider of reg that has none (blocking). */
-void registry_fetch_models(struct prov_registry *reg);
-
 #endif
