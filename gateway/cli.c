@@ -916,6 +916,19 @@ static cJSON *provider_def(const struct cli_cmd *c, int *rc)
             "switchboard: note: %s is not set here; the gateway needs it in "
             "its own environment\n",
             p.api_key_env);
+  for(int i = 0; i < p.nheaders; i++) {
+    char var[128];
+    char *v = config_expand_env(p.headers[i].value, var, sizeof(var));
+
+    if(!v)
+      fprintf(stderr,
+              "switchboard: note: %s (headers.%s) is not set here; the "
+              "gateway needs it in its own environment\n",
+              var, p.headers[i].name);
+    else
+      memset(v, 0, strlen(v));
+    free(v);
+  }
   config_provider_free(&p);
   return def;
 }
