@@ -869,6 +869,17 @@ static char *column_dup(sqlite3_stmt *stmt, int i)
   return t ? sb_strdup((const char *)t) : NULL;
 }
 
+/* The queued items in order, oldest first (caller holds st->mu and frees
+ * the array; the records stay the queue's, valid only under st->mu). */
+static struct store_item *queue_snapshot(const struct store *st)
+{
+  struct store_item *q = sb_malloc(sizeof(*q) * (size_t)(st->count + 1));
+
+  for(int i = 0; i < st->count; i++)
+    q[i] = st->ring[(st->head + i) % st->cap];
+  return q;
+}
+
 int store_response_get(struct store *st, const char *id,
                        struct store_response **out)
 {
@@ -880,9 +891,7 @@ int store_response_get(struct store *st, const char *id,
   /* Writes not yet committed win, newest first: the queue (in order) is
    * newer than the batch in flight. */
   pthread_mutex_lock(&st->mu);
-  queued = sb_malloc(sizeof(*queued) * (size_t)(st->count + 1));
-  for(int i = 0; i < st->count; i++)
-    queued[i] = st->ring[(st->head + i) % st->cap];
+  queued = queue_snapshot(st);
   found = newest_about(queued, st->count, id, out);
   if(found < 0)
     found = newest_about(st->inflight, st->ninflight, id, out);
@@ -968,20 +977,18 @@ int store_response_item_get(struct store *st, const char *id, char **item,
   struct store_item *queued;
   sqlite3_stmt *stmt = NULL;
   char *response_id = NULL;
-  int found, rc, nq;
+  int found, rc = SQLITE_OK;
 
   *item = NULL;
   *key_id = NULL;
   pthread_mutex_lock(&st->mu);
-  nq = st->count;
-  queued = sb_malloc(sizeof(*queued) * (size_t)(nq + 1));
-  for(int i = 0; i < nq; i++)
-    queued[i] = st->ring[(st->head + i) % st->cap];
-  found = newest_item(queued, nq, id, item, key_id, &response_id);
+  queued = queue_snapshot(st);
+  found = newest_item(queued, st->count, id, item, key_id, &response_id);
   if(found < 0)
     found = newest_item(st->inflight, st->ninflight, id, item, key_id,
                         &response_id);
   pthread_mutex_unlock(&st->mu);
+  free(queued);
   if(found < 0) {
     pthread_mutex_lock(&st->rmu);
     rc = sqlite3_prepare_v2(st->rdb,
@@ -1001,20 +1008,20 @@ int store_response_item_get(struct store *st, const char *id, char **item,
     }
     sqlite3_finalize(stmt);
     pthread_mutex_unlock(&st->rmu);
-    if(found < 0 && rc != SQLITE_DONE) {
-      free(queued);
+    if(found < 0 && rc != SQLITE_DONE)
       return SB_EDB;
-    }
   }
-  /* A delete still queued hides what the database has. */
+  /* A delete queued since hides what was found. The queue is read again:
+   * records seen under the first lock may have been written and freed. */
   if(found > 0) {
     pthread_mutex_lock(&st->mu);
-    if(deleted_in(queued, nq, response_id) ||
+    queued = queue_snapshot(st);
+    if(deleted_in(queued, st->count, response_id) ||
        deleted_in(st->inflight, st->ninflight, response_id))
       found = -1;
     pthread_mutex_unlock(&st->mu);
+    free(queued);
   }
-  free(queued);
   free(response_id);
   if(found > 0)
     return SB_OK;
