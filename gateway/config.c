@@ -231,16 +231,25 @@ static int credential_header(const char *name)
   return 0;
 }
 
+/* The length of NAME when s starts with a "${NAME}" reference (NAME of
+ * [A-Za-z0-9_]), else 0. */
+static size_t env_ref(const char *s)
+{
+  size_t k;
+
+  if(strncmp(s, "${", 2))
+    return 0;
+  k = strspn(s + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                    "0123456789_");
+  return k && s[2 + k] == '}' ? k : 0;
+}
+
 /* 1 when s holds a "${NAME}" reference. */
 static int has_env_ref(const char *s)
 {
-  for(const char *p = strstr(s, "${"); p; p = strstr(p + 2, "${")) {
-    size_t k =
-        strspn(p + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                      "0123456789_");
-    if(k && p[2 + k] == '}')
+  for(const char *p = strstr(s, "${"); p; p = strstr(p + 2, "${"))
+    if(env_ref(p))
       return 1;
-  }
   return 0;
 }
 
@@ -292,28 +301,16 @@ char *config_expand_env(const char *value, char *missing, size_t cap)
   char *out = sb_malloc(size);
 
   for(size_t i = 0; i < n;) {
-    const char *end, *v;
-    size_t k, vl;
+    size_t k = env_ref(value + i), vl;
+    const char *v;
     char var[128];
 
-    if(strncmp(value + i, "${", 2) || !(end = strchr(value + i + 2, '}'))) {
-      out[len++] = value[i++];
-      continue;
-    }
-    k = (size_t)(end - (value + i + 2));
     if(!k || k >= sizeof(var)) {
       out[len++] = value[i++];
       continue;
     }
     memcpy(var, value + i + 2, k);
     var[k] = '\0';
-    for(size_t j = 0; j < k; j++)
-      if(!isalnum((unsigned char)var[j]) && var[j] != '_')
-        var[0] = '\0';
-    if(!var[0]) {
-      out[len++] = value[i++];
-      continue;
-    }
     v = getenv(var);
     if(!v || !*v) {
       if(missing)
