@@ -66,16 +66,11 @@ static int visible_to(const struct req *r, const char *key_id)
   return me && !strcmp(key_id, me);
 }
 
-static int visible(const struct req *r, const struct store_response *res)
-{
-  return visible_to(r, res->key_id);
-}
-
 static void lookup_done(struct req *r, void *ud)
 {
   struct lookup *lk = ud;
 
-  if(r && !lk->rc && !visible(r, lk->res)) {
+  if(r && !lk->rc && !visible_to(r, lk->res->key_id)) {
     store_response_free(lk->res);
     lk->res = NULL;
     lk->rc = SB_ENOTFOUND;
