@@ -38,7 +38,7 @@ static int seed_table(const char *db, enum store_table table,
 int registry_seed(const struct config *cfg, char *err, size_t errlen)
 {
   struct store_def *defs;
-  cJSON *routes = cfg->routes ? cJSON_Parse(cfg->routes) : NULL;
+  cJSON *routes;
   const cJSON *r;
   int n = 0, rc;
 
@@ -62,6 +62,7 @@ int registry_seed(const struct config *cfg, char *err, size_t errlen)
   if(rc)
     return rc;
 
+  routes = cfg->routes ? cJSON_Parse(cfg->routes) : NULL;
   defs = sb_calloc((size_t)cJSON_GetArraySize(routes) + 1, sizeof(*defs));
   cJSON_ArrayForEach(r, routes)
   {
