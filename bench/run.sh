@@ -10,7 +10,7 @@
 # SSE stream, each event its own HTTP chunk as real upstreams send them, via
 # Debian's nginx echo module), so it costs next to nothing and the difference between the
 # "upstream directly" and "gateway" rows is the gateway's own overhead.
-# The method follows shared/reference/event-loop.md §6: wrk -t1, a ~60 B POST
+# The method: wrk -t1, a ~60 B POST
 # body, CPU µs per request from /proc/PID/stat (the stable metric on a small
 # box, where req/s mostly measures CPU contention between wrk, the upstream
 # and the gateway).

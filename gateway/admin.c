@@ -585,7 +585,8 @@ void admin_prices(struct req *r)
 /* Check a definition before it reaches the database: the same parser
  * the gateway builds routes and providers with. The body is consumed
  * into j->def (without its name). */
-static int check_def(struct admin_job *j, cJSON *body, struct api_error *err)
+static int check_def(struct admin_job *j, cJSON *body,
+                     const struct config_security *sec, struct api_error *err)
 {
   char why[512];
   int rc;
@@ -603,6 +604,10 @@ static int check_def(struct admin_job *j, cJSON *body, struct api_error *err)
   } else {
     struct config_provider c;
     rc = config_provider_parse(&c, body, j->id, "provider", why, sizeof(why));
+    /* Before anything reads the environment or connects: a definition
+     * may only name allowed variables and reach allowed addresses. */
+    if(!rc)
+      rc = config_provider_allowed(sec, &c, why, sizeof(why));
     if(!rc)
       rc = prov_check(&c, "provider", 1, why, sizeof(why));
     config_provider_free(&c);
@@ -660,7 +665,7 @@ static void admin_defs(struct req *r, enum store_table table, const char *base)
               : "a provider needs a name of [A-Za-z0-9_.-], the same in the "
                 "path and the body.");
       req_respond_error(r, &err);
-    } else if(!check_def(j, body, &err)) {
+    } else if(!check_def(j, body, &r->gw->cfg->security, &err)) {
       cJSON_Delete(body);
       run_job(r, j, table == STORE_ROUTES ? "route table" : "provider table");
       return;

@@ -49,6 +49,7 @@ struct limiter {
 
 struct auth {
   char *path;
+  const struct config_security *sec; /* what stored providers may use */
   unsigned char admin_hash[STORE_KEY_HASH_LEN];
   int has_admin_env;
 
@@ -222,7 +223,7 @@ static int reload_registry(struct auth *a, int strict, char *err, size_t errlen)
   int rc;
 
   pthread_mutex_lock(&a->reg_mu);
-  rc = registry_load(a->path, a->reg, strict, &fresh, err, errlen);
+  rc = registry_load(a->path, a->sec, a->reg, strict, &fresh, err, errlen);
   if(!rc) {
     pthread_rwlock_wrlock(&a->lock);
     old = a->reg;
@@ -332,14 +333,16 @@ static void *watch_main(void *arg)
   return NULL;
 }
 
-int auth_open(const char *db_path, const char *admin_secret, struct auth **out,
-              char *err, size_t errlen)
+int auth_open(const char *db_path, const char *admin_secret,
+              const struct config_security *sec, struct auth **out, char *err,
+              size_t errlen)
 {
   struct auth *a = sb_calloc(1, sizeof(*a));
   int rc;
 
   *out = NULL;
   a->path = sb_strdup(db_path);
+  a->sec = sec;
   if(admin_secret && *admin_secret) {
     store_key_hash(admin_secret, a->admin_hash);
     a->has_admin_env = 1;
@@ -599,6 +602,34 @@ int auth_model_allowed(const struct auth_grant *g, const char *model,
                 "Key '%s' may not use the model '%s'.", g->name,
                 model ? model : "");
   return SB_EINVAL;
+}
+
+int auth_name_allowed(const struct auth_grant *g,
+                      const struct prov_registry *reg, const char *name,
+                      struct api_error *err)
+{
+  if(!g->nmodels || !name)
+    return auth_model_allowed(g, name, err);
+  for(int i = 0; i < g->nmodels; i++)
+    if(!fnmatch(g->models[i], name, 0))
+      return 0;
+  /* A bare upstream name may be any provider's: admitted when the
+   * allow-list would admit it at one of them. This looks at the
+   * providers only, never at their models, so the answer is the same
+   * whether the model exists or not; what it resolves to is checked
+   * again once resolved. A name with a '/' is taken as provider/model. */
+  if(!strchr(name, '/'))
+    for(int p = 0; reg && p < reg->nprovs; p++) {
+      char *id = sb_asprintf("%s/%s", reg->provs[p].name, name);
+      int ok = 0;
+
+      for(int i = 0; i < g->nmodels && !ok; i++)
+        ok = !fnmatch(g->models[i], id, 0);
+      free(id);
+      if(ok)
+        return 0;
+    }
+  return auth_model_allowed(g, name, err);
 }
 
 void auth_release(struct auth *a, struct auth_grant *g,

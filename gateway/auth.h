@@ -20,6 +20,7 @@
 #define SB_GATEWAY_AUTH_H
 
 #include "gateway/apierr.h"
+#include "gateway/config.h"
 #include "providers/canon.h"
 #include "store/keys.h"
 
@@ -34,11 +35,13 @@ struct auth;
 /**
  * Load the keys, routes, prices and providers of the database at db_path
  * and start the watcher. admin_secret: the value of SWITCHBOARD_ADMIN_KEY,
- * or NULL; it is kept only as its hash. Returns 0, or SB_EDB or
+ * or NULL; it is kept only as its hash. sec (kept, not copied): what a
+ * stored provider may name and reach (registry_load). Returns 0, or SB_EDB or
  * SB_ECONFIG (a stored provider cannot be built) with err.
  */
-int auth_open(const char *db_path, const char *admin_secret, struct auth **out,
-              char *err, size_t errlen);
+int auth_open(const char *db_path, const char *admin_secret,
+              const struct config_security *sec, struct auth **out, char *err,
+              size_t errlen);
 
 void auth_close(struct auth *a);
 
@@ -91,6 +94,15 @@ int auth_admit(struct auth *a, const char *secret, int64_t now_ms,
  * with err. */
 int auth_model_allowed(const struct auth_grant *grant, const char *model,
                        struct api_error *err);
+
+/** The allow-list on the name a client asked for, before it is resolved
+ * (so that a model outside it gets the same 403 whether it exists or
+ * not): a route name or provider/model the list admits, or a bare name
+ * (no '/') it admits at one of reg's providers. 0, else 403 with err. */
+struct prov_registry;
+int auth_name_allowed(const struct auth_grant *grant,
+                      const struct prov_registry *reg, const char *name,
+                      struct api_error *err);
 
 /** A provider and upstream model a request may be served by. */
 struct auth_target {

@@ -190,9 +190,11 @@ static int on_sse_event(void *ud, const struct sse_event *ev)
   if(r->adapter)
     return adapter_payload(r, ev->event, ev->event_len, ev->data, ev->data_len,
                            0);
+  int64_t text = r->ostream.text_bytes;
+
   rc = prov_openai_stream_event(&r->ostream, ev->data, ev->data_len, &r->out,
                                 &r->stream_err);
-
+  r->text_bytes += r->ostream.text_bytes - text;
   if(!rc)
     return 0;
   if(rc == SB_ETOOBIG)
@@ -531,6 +533,7 @@ void chat_start_upstream(struct req *r, struct prov_http *http)
   ulim.connect_timeout_ms = lim->connect_timeout_ms;
   ulim.total_timeout_ms = (long)lim->request_timeout_s * 1000;
   ulim.idle_timeout_s = r->stream ? lim->stream_idle_timeout_s : 0;
+  ulim.allow_link_local = r->gw->cfg->security.allow_link_local;
   if(r->route && current_target(r)->timeout_ms) {
     /* A route's target may be given less time than the default, so
      * that a slow one fails over sooner. */
@@ -845,6 +848,7 @@ cJSON *chat_parse_body(struct req *r)
 {
   int max_depth = r->gw->cfg->limits.max_json_depth;
   struct api_error err;
+  const char *end = NULL;
   cJSON *body;
 
   if(json_too_deep(r->body.data, r->body.len, max_depth)) {
@@ -855,7 +859,15 @@ cJSON *chat_parse_body(struct req *r)
     req_respond_error(r, &err);
     return NULL;
   }
-  body = cJSON_ParseWithLength(r->body.data, r->body.len);
+  body = cJSON_ParseWithLengthOpts(r->body.data, r->body.len, &end, 0);
+  /* One JSON value and nothing after it but whitespace: bytes past the
+   * object are another reader's request (or an attacker's). */
+  if(body && end)
+    end += strspn(end, " \t\r\n");
+  if(body && end != r->body.data + r->body.len) {
+    cJSON_Delete(body);
+    body = NULL;
+  }
   if(!cJSON_IsObject(body)) {
     api_error_set(&err, 400, "invalid_request_error", "invalid_json", NULL,
                   "We could not parse the JSON body of your request: it "
@@ -867,9 +879,101 @@ cJSON *chat_parse_body(struct req *r)
   return body;
 }
 
-/* Output tokens a request may use when it does not say: what a budget
- * holds for it. */
-#define DEFAULT_MAX_OUTPUT 4096
+/* What a budget holds for a request is a true upper bound of its cost
+ * (docs/reference.md, Prices and budgets). Input: every token of a real
+ * tokeniser covers at least one byte of text, so a request's prompt is
+ * at most its body's bytes (JSON punctuation, ~28 bytes a message, pays
+ * for the chat template's tokens), except what providers add or price
+ * by other than size: an image costs at most IMAGE_MAX_TOKENS whatever
+ * its bytes (OpenAI's patch models: 1,536 patches x 1.72 = 2,642 for
+ * o4-mini; gpt-4o high detail 1,105; Claude ~1,600; Gemini 2.5 258 a
+ * tile), and tools or a response schema bring a system prompt of the
+ * provider's (Anthropic's: 159 to 530 tokens by model). */
+#define IMAGE_MAX_TOKENS       3000
+#define TOOLS_ALLOWANCE_TOKENS 1000
+
+/* Output: the request's own limit, else the model's maximum, else this,
+ * sent upstream as the request's limit so that it is one. */
+#define FALLBACK_MAX_OUTPUT 4096
+
+/* Maximum output of well-known model families, by prefix of the upstream
+ * name (or of any part of it after a '.' or '/': Bedrock's
+ * "us.anthropic.claude-…", "openai/gpt-4o"); first match wins. */
+static const struct {
+  const char *prefix;
+  int64_t max_output;
+} model_max_outputs[] = {
+    {"gpt-4o", 16384},  {"chatgpt-4o", 16384},  {"gpt-4.1", 32768},
+    {"gpt-4.5", 16384}, {"gpt-4", 8192},        {"gpt-3.5", 4096},
+    {"gpt-5", 128000},  {"o1", 100000},         {"o3", 100000},
+    {"o4", 100000},     {"claude-3-7", 128000}, /* with its beta header */
+    {"claude-", 64000}, {"gemini-", 65536},
+};
+
+/* The model's maximum output, or -1 when the table does not know it. */
+static int64_t model_max_output(const char *model)
+{
+  for(const char *p = model; p; p = strpbrk(p, "./")) {
+    if(*p == '.' || *p == '/')
+      p++;
+    for(size_t i = 0; i < SB_ARRAY_LEN(model_max_outputs); i++)
+      if(!strncmp(p, model_max_outputs[i].prefix,
+                  strlen(model_max_outputs[i].prefix)))
+        return model_max_outputs[i].max_output;
+  }
+  return -1;
+}
+
+static int is_image_part(const cJSON *v)
+{
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "type");
+
+  /* A content part carrying one image, in each inbound API's shape:
+   * Chat Completions', Anthropic's, Responses'. */
+  return cJSON_IsString(t) && (!strcmp(t->valuestring, "image_url") ||
+                               !strcmp(t->valuestring, "image") ||
+                               !strcmp(t->valuestring, "input_image"));
+}
+
+/* Upper bound of the input tokens of v: its bytes as compact JSON with
+ * the strings unescaped (an escape is more bytes, not more text), each
+ * image at IMAGE_MAX_TOKENS instead. */
+static int64_t json_bound(const cJSON *v)
+{
+  int64_t n = v->string ? (int64_t)strlen(v->string) + 3 : 0; /* "key": */
+  const cJSON *c;
+  char num[32];
+
+  if(cJSON_IsObject(v) && is_image_part(v))
+    return n + IMAGE_MAX_TOKENS;
+  if(cJSON_IsString(v))
+    return n + (int64_t)strlen(v->valuestring) + 2;
+  if(cJSON_IsNumber(v))
+    return n + snprintf(num, sizeof(num), "%.17g", v->valuedouble);
+  if(!cJSON_IsArray(v) && !cJSON_IsObject(v))
+    return n + 5; /* true, false, null */
+  n += 2;
+  cJSON_ArrayForEach(c, v) n += json_bound(c) + 1;
+  return n;
+}
+
+/* Upper bound of the input tokens of a request body or of the part of a
+ * conversation it continues (in any inbound API's shape). */
+static int64_t prompt_bound(const cJSON *v)
+{
+  const cJSON *tools = cJSON_GetObjectItemCaseSensitive(v, "tools");
+  const cJSON *text = cJSON_GetObjectItemCaseSensitive(v, "text");
+  int64_t n;
+
+  if(!v)
+    return 0;
+  n = json_bound(v);
+  if(cJSON_GetArraySize(tools) > 0 ||
+     cJSON_HasObjectItem(v, "response_format") ||
+     cJSON_HasObjectItem(text, "format"))
+    n += TOOLS_ALLOWANCE_TOKENS;
+  return n;
+}
 
 /* Hold prompt_tokens more, and max_out, at the dearest target r may
  * reach (a route may end on any of its targets). */
@@ -889,34 +993,65 @@ static int hold(struct req *r, int64_t prompt_tokens, int64_t max_out,
                       sb_now_ms(), err);
 }
 
-/* Hold the request's worst-case cost against its key's budget. The
- * prompt is estimated from the body's size (a token is rarely under
- * three bytes of JSON); the output bound is the client's own limit in
- * whichever API it speaks. */
-static int reserve(struct req *r, const cJSON *body, struct api_error *err)
+/* The output bound of a request without a limit of its own: the largest
+ * maximum of the models it may reach, or -1 when one is unknown. */
+static int64_t targets_max_output(const struct req *r)
+{
+  int64_t max = 0;
+
+  if(!r->route)
+    return model_max_output(r->upstream_model);
+  for(int i = 0; i < r->route->ntargets; i++) {
+    int64_t m = model_max_output(r->route->targets[i].model);
+    if(m < 0)
+      return -1;
+    if(m > max)
+      max = m;
+  }
+  return max;
+}
+
+/* Hold the request's worst-case cost against its key's budget: the
+ * prompt's bound, and the most output it may produce. */
+static int reserve(struct req *r, cJSON *body, struct api_error *err)
 {
   static const char *const limits[] = {"max_completion_tokens", "max_tokens",
                                        "max_output_tokens"};
-  int64_t max_out = DEFAULT_MAX_OUTPUT;
+  int64_t max_out = -1;
 
-  for(size_t i = 0; i < SB_ARRAY_LEN(limits); i++) {
+  if(!r->grant.in_flight || r->grant.budget_usd < 0)
+    return 0; /* no budget to hold against */
+  for(size_t i = 0; i < SB_ARRAY_LEN(limits) && max_out < 0; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, limits[i]);
-    if(cJSON_IsNumber(v) && v->valuedouble >= 1) {
+    if(cJSON_IsNumber(v) && v->valuedouble >= 1)
       max_out = (int64_t)v->valuedouble;
-      break;
-    }
   }
-  return hold(r, (int64_t)(r->body.len / 3) + 1, max_out, err);
+  if(r->api &&
+     (!strcmp(r->api, "embeddings") || !strcmp(r->api, "count_tokens")))
+    max_out = 0; /* no output to pay for */
+  if(max_out < 0)
+    max_out = targets_max_output(r);
+  if(max_out < 0) {
+    /* A model the table does not know may write any amount: the
+     * fallback becomes the request's own limit, in its API's field
+     * (Anthropic's max_tokens is always there). */
+    max_out = FALLBACK_MAX_OUTPUT;
+    cJSON_AddNumberToObject(body,
+                            r->inbound == REQ_IN_RESPONSES ? "max_output_tokens"
+                                                           : "max_tokens",
+                            (double)max_out);
+  }
+  return hold(r, prompt_bound(body), max_out, err);
 }
 
-int chat_hold_more(struct req *r, size_t prompt_bytes, struct api_error *err)
+int chat_hold_more(struct req *r, const cJSON *prompt, struct api_error *err)
 {
-  if(!r->granted || !prompt_bytes)
+  if(!r->granted || !prompt)
     return 0;
-  return hold(r, (int64_t)(prompt_bytes / 3) + 1, 0, err);
+  return hold(r, prompt_bound(prompt), 0, err);
 }
 
-int chat_route(struct req *r, const cJSON *body,
+int chat_route(struct req *r, cJSON *body,
                int (*check)(const cJSON *, struct api_error *))
 {
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
@@ -927,6 +1062,12 @@ int chat_route(struct req *r, const cJSON *body,
   if(cJSON_IsString(model) && !r->model)
     r->model = sb_strdup(model->valuestring);
   if(check && check(body, &err)) {
+    req_respond_error(r, &err);
+    return -1;
+  }
+  /* The allow-list first, on the name as asked: resolving it before
+   * would tell a restricted key which models exist (404 or 403). */
+  if(r->granted && auth_name_allowed(&r->grant, r->reg, r->model, &err)) {
     req_respond_error(r, &err);
     return -1;
   }
@@ -946,12 +1087,21 @@ int chat_route(struct req *r, const cJSON *body,
   if(r->granted) {
     /* Allow-lists name what the client asked for: a route by its name,
      * a model by the provider/model that serves it, whatever alias the
-     * client used. */
+     * client used. A bare name admitted above for one provider may have
+     * resolved to another's model (or a route): that is answered as a
+     * model that does not exist, as it is for every other name this key
+     * may not see, so the answer never tells that it exists. */
     char *id = r->route
                    ? sb_strdup(r->model)
                    : sb_asprintf("%s/%s", r->prov->name, r->upstream_model);
     rc = auth_model_allowed(&r->grant, id, &err);
     free(id);
+    if(rc)
+      api_error_set(&err, 404, "invalid_request_error", "model_not_found",
+                    "model",
+                    "The model '%s' does not exist or is not served by this "
+                    "gateway. GET /v1/models lists the models available.",
+                    r->model);
     if(rc || reserve(r, body, &err)) {
       req_respond_error(r, &err);
       return -1;

@@ -4,7 +4,10 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,7 @@ void config_defaults(struct config *cfg)
   cfg->limits.stream_idle_timeout_s = 120;
   cfg->limits.shutdown_grace_s = 10;
   cfg->limits.max_json_depth = 64;
+  cfg->limits.header_timeout_s = 10;
 }
 
 static void free_strv(char **v, int n)
@@ -74,6 +78,8 @@ void config_free(struct config *cfg)
     config_provider_free(&cfg->providers[i]);
   free(cfg->providers);
   free(cfg->routes);
+  free_strv(cfg->security.allowed_hosts, cfg->security.nallowed_hosts);
+  free_strv(cfg->security.credential_env, cfg->security.ncredential_env);
   memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -180,6 +186,7 @@ static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
       {"stream_idle_timeout_s", 1, 86400},
       {"shutdown_grace_s", 0, 3600},
       {"max_json_depth", 2, 1000},
+      {"header_timeout_s", 1, 3600},
   };
   const cJSON *it;
 
@@ -211,6 +218,7 @@ static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
     case 6: l->stream_idle_timeout_s = (int)v; break;
     case 7: l->shutdown_grace_s = (int)v; break;
     case 8: l->max_json_depth = (int)v; break;
+    case 9: l->header_timeout_s = (int)v; break;
     }
   }
   return 0;
@@ -433,6 +441,39 @@ int config_provider_parse(struct config_provider *p, const cJSON *obj,
   return 0;
 }
 
+static int load_security(struct config_security *sec, const cJSON *obj,
+                         char *err, size_t errlen)
+{
+  const cJSON *it;
+  int rc = 0;
+
+  if(!cJSON_IsObject(obj))
+    return fail(err, errlen, "security", "expected an object");
+  cJSON_ArrayForEach(it, obj)
+  {
+    char path[128];
+
+    snprintf(path, sizeof(path), "security.%s", it->string);
+    if(!strcmp(it->string, "allowed_hosts")) {
+      free_strv(sec->allowed_hosts, sec->nallowed_hosts);
+      sec->allowed_hosts = NULL;
+      rc = get_strv(it, path, 1, &sec->allowed_hosts, &sec->nallowed_hosts, err,
+                    errlen);
+    } else if(!strcmp(it->string, "credential_env")) {
+      free_strv(sec->credential_env, sec->ncredential_env);
+      sec->credential_env = NULL;
+      rc = get_strv(it, path, 0, &sec->credential_env, &sec->ncredential_env,
+                    err, errlen);
+    } else if(!strcmp(it->string, "allow_link_local_upstreams"))
+      rc = get_bool(it, path, &sec->allow_link_local, err, errlen);
+    else
+      rc = fail(err, errlen, path, "unknown key");
+    if(rc)
+      return rc;
+  }
+  return 0;
+}
+
 int config_load_json(struct config *cfg, const char *json, size_t len,
                      char *err, size_t errlen)
 {
@@ -506,6 +547,8 @@ int config_load_json(struct config *cfg, const char *json, size_t len,
         if(rc)
           break;
       }
+    } else if(!strcmp(k, "security")) {
+      rc = load_security(&cfg->security, it, err, errlen);
     } else if(!strcmp(k, "routes")) {
       const cJSON *r;
       if(!cJSON_IsObject(it)) {
@@ -619,11 +662,227 @@ int config_apply_env(struct config *cfg, char *err, size_t errlen)
   return rc;
 }
 
+/* The variables a provider may read as its credential when the
+ * operator names none: the gateway's own prefix and the ones the
+ * providers' own SDKs read. SWITCHBOARD_ADMIN_KEY is never one. */
+static const char *const default_credential_env[] = {
+    "SWITCHBOARD_CRED_*",
+    "OPENAI_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "COHERE_API_KEY",
+    "CO_API_KEY",
+    "MISTRAL_API_KEY",
+    "GROQ_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "OPENROUTER_API_KEY",
+    "TOGETHER_API_KEY",
+    "FIREWORKS_API_KEY",
+    "XAI_API_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_BEARER_TOKEN_BEDROCK"};
+
+/* Split a comma-separated list into v (replacing it). */
+static void split_list(const char *s, int lower, char ***v, int *n)
+{
+  free_strv(*v, *n);
+  *v = NULL;
+  *n = 0;
+  while(*s) {
+    size_t k = strcspn(s, ","), b = 0, e = k;
+    while(b < e && isspace((unsigned char)s[b]))
+      b++;
+    while(e > b && isspace((unsigned char)s[e - 1]))
+      e--;
+    if(e > b) {
+      char *item = sb_strndup(s + b, e - b);
+      for(char *c = item; lower && *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+      *v = sb_realloc(*v, sizeof(**v) * (size_t)(*n + 1));
+      (*v)[(*n)++] = item;
+    }
+    s += k + (s[k] == ',');
+  }
+}
+
+static void add_str(char ***v, int *n, const char *s)
+{
+  for(int i = 0; i < *n; i++)
+    if(!strcmp((*v)[i], s))
+      return;
+  *v = sb_realloc(*v, sizeof(**v) * (size_t)(*n + 1));
+  (*v)[(*n)++] = sb_strdup(s);
+}
+
+/* The names this host answers to: what a Host header may say when the
+ * gateway listens on every address. */
+static void add_own_names(struct config_security *sec)
+{
+  struct ifaddrs *ifs, *i;
+  char name[256];
+
+  if(!gethostname(name, sizeof(name) - 1)) {
+    name[sizeof(name) - 1] = '\0';
+    for(char *c = name; *c; c++)
+      *c = (char)tolower((unsigned char)*c);
+    add_str(&sec->allowed_hosts, &sec->nallowed_hosts, name);
+  }
+  if(getifaddrs(&ifs))
+    return;
+  for(i = ifs; i; i = i->ifa_next) {
+    char a[INET6_ADDRSTRLEN];
+    const void *src;
+    if(!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+                        i->ifa_addr->sa_family != AF_INET6))
+      continue;
+    src = i->ifa_addr->sa_family == AF_INET
+              ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
+              : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+    if(inet_ntop(i->ifa_addr->sa_family, src, a, sizeof(a)))
+      add_str(&sec->allowed_hosts, &sec->nallowed_hosts, a);
+  }
+  freeifaddrs(ifs);
+}
+
+void config_finish(struct config *cfg)
+{
+  struct config_security *sec = &cfg->security;
+  const char *s;
+
+  if((s = getenv("SWITCHBOARD_ALLOWED_HOSTS")) && *s)
+    split_list(s, 1, &sec->allowed_hosts, &sec->nallowed_hosts);
+  if((s = getenv("SWITCHBOARD_CREDENTIAL_ENV")) && *s)
+    split_list(s, 0, &sec->credential_env, &sec->ncredential_env);
+  if(!sec->ncredential_env)
+    for(size_t i = 0; i < SB_ARRAY_LEN(default_credential_env); i++)
+      add_str(&sec->credential_env, &sec->ncredential_env,
+              default_credential_env[i]);
+  if(!sec->nallowed_hosts) {
+    char host[256];
+    size_t n = strlen(cfg->host);
+
+    add_str(&sec->allowed_hosts, &sec->nallowed_hosts, "localhost");
+    add_str(&sec->allowed_hosts, &sec->nallowed_hosts, "127.0.0.1");
+    add_str(&sec->allowed_hosts, &sec->nallowed_hosts, "::1");
+    /* The listen address as a client writes it ("[::1]" -> "::1"). */
+    if(n >= 2 && cfg->host[0] == '[' && cfg->host[n - 1] == ']')
+      snprintf(host, sizeof(host), "%.*s", (int)(n - 2), cfg->host + 1);
+    else
+      snprintf(host, sizeof(host), "%s", cfg->host);
+    for(char *c = host; *c; c++)
+      *c = (char)tolower((unsigned char)*c);
+    if(!strcmp(host, "0.0.0.0") || !strcmp(host, "::") || !*host)
+      add_own_names(sec);
+    else
+      add_str(&sec->allowed_hosts, &sec->nallowed_hosts, host);
+  }
+}
+
+int config_env_allowed(const struct config_security *sec, const char *name)
+{
+  /* The admin credential is never a provider's, whatever a list says. */
+  if(!strcmp(name, "SWITCHBOARD_ADMIN_KEY"))
+    return 0;
+  for(int i = 0; i < sec->ncredential_env; i++) {
+    const char *pat = sec->credential_env[i];
+    size_t n = strlen(pat);
+    if(n && pat[n - 1] == '*' ? !strncmp(name, pat, n - 1) : !strcmp(name, pat))
+      return 1;
+  }
+  return 0;
+}
+
+static int env_refused(const struct config_provider *p, const char *var,
+                       const char *where, char *err, size_t errlen)
+{
+  snprintf(err, errlen,
+           "provider %s: environment variable %s (%s) is not on the "
+           "credential allow-list (security.credential_env, or "
+           "SWITCHBOARD_CREDENTIAL_ENV; by default SWITCHBOARD_CRED_* and "
+           "the providers' usual variables such as OPENAI_API_KEY)",
+           p->name, var, where);
+  return SB_ECONFIG;
+}
+
+int config_provider_allowed(const struct config_security *sec,
+                            const struct config_provider *p, char *err,
+                            size_t errlen)
+{
+  cJSON *opts = p->options ? cJSON_Parse(p->options) : NULL;
+  const cJSON *it;
+  int rc = 0, bearer = p->api_key_env != NULL;
+
+  if(p->api_key_env && !config_env_allowed(sec, p->api_key_env))
+    rc = env_refused(p, p->api_key_env, "api_key_env", err, errlen);
+  for(int i = 0; !rc && i < p->nheaders; i++) {
+    const char *v = p->headers[i].value;
+    for(const char *q = strstr(v, "${"); q && !rc; q = strstr(q + 2, "${")) {
+      size_t k = env_ref(q);
+      char var[128];
+      if(!k || k >= sizeof(var))
+        continue;
+      memcpy(var, q + 2, k);
+      var[k] = '\0';
+      if(!config_env_allowed(sec, var))
+        rc = env_refused(p, var, "headers", err, errlen);
+    }
+  }
+  /* Kind-specific options that name a variable end in "_env". */
+  cJSON_ArrayForEach(it, opts)
+  {
+    size_t n = strlen(it->string);
+    if(rc || n < 4 || strcmp(it->string + n - 4, "_env") || !cJSON_IsString(it))
+      continue;
+    if(!config_env_allowed(sec, it->valuestring))
+      rc = env_refused(p, it->valuestring, it->string, err, errlen);
+  }
+  /* A bedrock provider signing requests itself reads the AWS variables
+   * unless its options name others. */
+  if(!rc && !bearer && !strcmp(p->kind, "bedrock")) {
+    static const char *const aws[][2] = {
+        {"access_key_env", "AWS_ACCESS_KEY_ID"},
+        {"secret_key_env", "AWS_SECRET_ACCESS_KEY"},
+        {"session_token_env", "AWS_SESSION_TOKEN"}};
+    for(size_t i = 0; !rc && i < SB_ARRAY_LEN(aws); i++)
+      if(!cJSON_GetObjectItemCaseSensitive(opts, aws[i][0]) &&
+         !config_env_allowed(sec, aws[i][1]))
+        rc = env_refused(p, aws[i][1], aws[i][0], err, errlen);
+  }
+  cJSON_Delete(opts);
+  if(!rc && p->base_url && !sec->allow_link_local) {
+    /* "http://HOST[:port]/..." with HOST a literal address or a bracketed
+     * IPv6 one; names are checked again when they resolve (upstream.c). */
+    const char *h = strstr(p->base_url, "://") + 3;
+    size_t n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
+    char host[300];
+    snprintf(host, sizeof(host), "%.*s", (int)n, h);
+    for(char *c = host; *c; c++)
+      *c = (char)tolower((unsigned char)*c);
+    if(sb_host_link_local(host) || !strcmp(host, "metadata.google.internal") ||
+       !strcmp(host, "metadata")) {
+      snprintf(err, errlen,
+               "provider %s: base_url points at a link-local or cloud "
+               "metadata address (%s); set security.allow_link_local_upstreams "
+               "to allow it",
+               p->name, host);
+      rc = SB_ECONFIG;
+    }
+  }
+  return rc;
+}
+
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
   for(int i = 0; i < cfg->nproviders; i++) {
     const struct config_provider *p = &cfg->providers[i];
     char path[64];
+
+    if(config_provider_allowed(&cfg->security, p, err, errlen))
+      return SB_ECONFIG;
 
     snprintf(path, sizeof(path), "providers[%d].name", i);
     for(int j = 0; j < i; j++)

@@ -46,6 +46,23 @@ struct config_limits {
   int stream_idle_timeout_s;
   int shutdown_grace_s;
   int max_json_depth;
+  int header_timeout_s; /* a connection's request head must be complete
+                         * within this */
+};
+
+/* What clients may call the gateway by, and what provider definitions
+ * may reach: checked wherever a request or a definition comes in. */
+struct config_security {
+  char **allowed_hosts; /* Host header names served ("*": any, "*.dom":
+                         * any name under dom); empty: config_finish()
+                         * fills in the gateway's own names */
+  int nallowed_hosts;
+  char **credential_env; /* environment variables a provider may use as
+                          * a credential: names, or prefixes ending in
+                          * '*' */
+  int ncredential_env;
+  int allow_link_local; /* providers may reach link-local and cloud
+                         * metadata addresses */
 };
 
 struct config {
@@ -61,6 +78,7 @@ struct config {
   int nproviders;
   char *routes; /* "routes" object as JSON text (name -> definition, see
                  * router/routes.h), or NULL: seeds the routes table */
+  struct config_security security;
 };
 
 /** Fill cfg with the built-in defaults. */
@@ -84,8 +102,34 @@ int config_load_json(struct config *cfg, const char *json, size_t len,
  */
 int config_apply_env(struct config *cfg, char *err, size_t errlen);
 
-/** Check cross-field rules (unique provider names, ranges). */
+/**
+ * Apply SWITCHBOARD_ALLOWED_HOSTS and SWITCHBOARD_CREDENTIAL_ENV (comma
+ * separated lists), then fill what is left to its default: the allowed
+ * hosts are the loopback names and the listen address, and, when
+ * listening on every address, this host's name and interface
+ * addresses; the credential variables are SWITCHBOARD_CRED_* and the
+ * well-known provider variables (OPENAI_API_KEY, ...). Call once, after
+ * config_apply_env().
+ */
+void config_finish(struct config *cfg);
+
+/** Check cross-field rules (unique provider names, ranges) and that every
+ * provider passes config_provider_allowed(). */
 int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/** 1 when sec lets a provider read the environment variable name. */
+int config_env_allowed(const struct config_security *sec, const char *name);
+
+/**
+ * Whether sec admits provider p: every environment variable it names
+ * (api_key_env, "${VAR}" in headers, options ending in "_env", and the
+ * AWS variables a bedrock provider reads by default) is on the
+ * credential allow-list, and its base_url is no link-local or metadata
+ * address unless allowed. 0, or SB_ECONFIG with err.
+ */
+int config_provider_allowed(const struct config_security *sec,
+                            const struct config_provider *p, char *err,
+                            size_t errlen);
 
 /**
  * Parse one provider object (a config file's "providers" entry, or a row

@@ -305,13 +305,25 @@ static void handle_model(struct req *r)
   struct router_target t;
   struct api_error err;
 
+  /* As on every endpoint: the allow-list on the name asked for comes
+   * before the lookup, so that its answer does not depend on whether
+   * the model exists. */
+  if(r->granted && auth_name_allowed(&r->grant, r->reg, id, &err)) {
+    req_respond_error(r, &err);
+    return;
+  }
   if(router_resolve(r->reg, id, &t, &err)) {
     req_respond_error(r, &err);
     return;
   }
   if(!allowed(r, t.prov, t.upstream_model)) {
+    /* A bare name admitted above for another provider: answered as the
+     * lookup answers a model that does not exist. */
     api_error_set(&err, 404, "invalid_request_error", "model_not_found",
-                  "model", "The model '%s' does not exist.", id);
+                  "model",
+                  "The model '%s' does not exist or is not served by this "
+                  "gateway. GET /v1/models lists the models available.",
+                  id);
     req_respond_error(r, &err);
     router_target_free(&t);
     return;
@@ -507,9 +519,28 @@ static void price_request(struct req *r)
   struct auth_price p;
 
   r->cost_usd = -1;
-  if(r->prov && r->prov->kind != PROV_ECHO && r->hdr_sent && r->status >= 200 &&
-     r->status < 300 && r->usage.prompt_tokens < 0 &&
-     r->usage.completion_tokens < 0 && (r->api && strcmp(r->api, "models"))) {
+  if(r->sse && r->hdr_sent && !r->finished && r->status >= 200 &&
+     r->status < 300) {
+    /* The client left mid-stream: it is billed for its prompt and for
+     * the text written to it, not for an answer it never got (echo and
+     * some upstreams count the whole answer at the start; the part the
+     * gateway had rendered but not yet written counts by its share of
+     * the rendered bytes). Four bytes a token, as below. */
+    int64_t rendered = r->bytes_out + (int64_t)r->out.len;
+    int64_t sent = rendered ? (int64_t)((double)r->text_bytes *
+                                        (double)r->bytes_out / (double)rendered)
+                            : 0;
+
+    if(r->usage.prompt_tokens < 0)
+      r->usage.prompt_tokens = (int64_t)r->body.len / 4;
+    r->usage.completion_tokens = (sent + 3) / 4;
+    if(r->usage.reasoning_tokens > r->usage.completion_tokens)
+      r->usage.reasoning_tokens = r->usage.completion_tokens;
+    r->usage_estimated = 1;
+  } else if(r->prov && r->prov->kind != PROV_ECHO && r->hdr_sent &&
+            r->status >= 200 && r->status < 300 && r->usage.prompt_tokens < 0 &&
+            r->usage.completion_tokens < 0 &&
+            (r->api && strcmp(r->api, "models"))) {
     /* The upstream answered but said nothing of usage (some
      * OpenAI-compatible servers ignore stream_options): estimate at four
      * bytes a token, and say so in the record. */
@@ -741,39 +772,220 @@ static int check_route(struct req *r, const struct endpoint *rt)
 }
 
 /* The credential a client presents: "Authorization: Bearer KEY" (OpenAI
- * SDKs) or "x-api-key: KEY" (Anthropic SDKs). Caller frees. */
-static char *presented_key(struct req *r)
+ * SDKs) or "x-api-key: KEY" (Anthropic SDKs); *header names the one it
+ * came in. Caller frees. */
+static char *presented_key(struct req *r, const char **header)
 {
+  *header = "authorization";
   if(r->authorization && !strncasecmp(r->authorization, "Bearer ", 7))
     return sb_strdup(r->authorization + 7);
+  *header = "x-api-key";
   return req_header(r, "x-api-key");
 }
 
-/* When any key or an admin credential exists, every guarded route needs
- * one. Returns 0 to go on, or 1 after answering 401/403/429. */
+/* The gateway's own credential goes nowhere else: not upstream as the
+ * client's Authorization, nor through a provider's forward_headers,
+ * whichever header carried it (a client may send it in both). */
+static void forget_secret(struct req *r, const char *header, const char *key)
+{
+  if(!strcmp(header, "authorization") ||
+     (r->authorization && strstr(r->authorization, key))) {
+    free(r->authorization);
+    r->authorization = NULL;
+  }
+  for(int i = 0; i < r->nfwd; i++)
+    if(!strcasecmp(r->fwd[i].name, header) || strstr(r->fwd[i].value, key)) {
+      free(r->fwd[i].name);
+      free(r->fwd[i].value);
+      r->fwd[i--] = r->fwd[--r->nfwd];
+    }
+}
+
+/* The admin API always needs the admin credential, even when the rest
+ * of the gateway runs open: it can name the gateway's environment
+ * variables and point providers anywhere. Other guarded routes need a
+ * key once any credential exists. Returns 0 to go on, or 1 after
+ * answering 401/403/429. */
 static int admit(struct req *r, const struct endpoint *rt)
 {
   struct api_error err;
+  const char *header;
   char *key;
   int rc;
 
-  if(rt->guard == GUARD_NONE || !auth_required(r->gw->auth))
+  if(rt->guard == GUARD_NONE ||
+     (rt->guard == GUARD_KEY && !auth_required(r->gw->auth)))
     return 0;
-  key = presented_key(r);
-  rc = auth_admit(r->gw->auth, key, sb_now_ms(), rt->guard == GUARD_ADMIN,
-                  &r->grant, &err);
-  free(key);
+  key = presented_key(r, &header);
+  if(!key && rt->guard == GUARD_ADMIN) {
+    api_error_set(&err, 401, "invalid_request_error", "missing_api_key", NULL,
+                  "The admin API needs the admin credential as "
+                  "'Authorization: Bearer KEY': create one with "
+                  "`switchboard admin-key create` (or set "
+                  "SWITCHBOARD_ADMIN_KEY).");
+    rc = -1;
+  } else {
+    rc = auth_admit(r->gw->auth, key, sb_now_ms(), rt->guard == GUARD_ADMIN,
+                    &r->grant, &err);
+  }
   if(rc) {
+    free(key);
     if(err.status == 401)
       req_add_header(r, "www-authenticate", "Bearer");
     req_respond_error(r, &err);
     return 1;
   }
   r->granted = 1;
-  /* The gateway's own key never travels upstream. */
-  free(r->authorization);
-  r->authorization = NULL;
+  forget_secret(r, header, key);
+  free(key);
   return 0;
+}
+
+/* Number of times header tok was sent (lws keeps repeats as fragments). */
+static int header_count(struct lws *wsi, enum lws_token_indexes tok)
+{
+  int n = 0;
+
+  if(lws_hdr_total_length(wsi, tok) <= 0)
+    return 0;
+  while(n < 8 && lws_hdr_fragment_length(wsi, tok, n) > 0)
+    n++;
+  return n ? n : 1;
+}
+
+/*
+ * The request's framing, checked before anything reads it. lws accepts
+ * what RFC 9112 tells a server to refuse, and each is how one request
+ * hides inside another when a proxy sits in front: a length given two
+ * ways (Content-Length and Transfer-Encoding), two lengths, a length
+ * that is not plain digits, no Host or two. Such a request is answered
+ * and its connection closed, so no byte of it is ever read as the next
+ * request. 0, or the status with *code and *msg set.
+ */
+static int framing_error(struct lws *wsi, const char **code, const char **msg)
+{
+  char v[32];
+  int n;
+
+  n = lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP);
+  if(n <= 0 || (strcmp(v, "HTTP/1.1") && strcmp(v, "HTTP/1.0"))) {
+    *code = "http_version_not_supported";
+    *msg = "Only HTTP/1.1 and HTTP/1.0 are served.";
+    return 505;
+  }
+  if(header_count(wsi, WSI_TOKEN_HOST) > 1 ||
+     (!strcmp(v, "HTTP/1.1") &&
+      lws_hdr_total_length(wsi, WSI_TOKEN_HOST) <= 0)) {
+    *code = "invalid_host";
+    *msg = "An HTTP/1.1 request needs exactly one Host header.";
+    return 400;
+  }
+  if(lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+    if(lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+      *code = "invalid_framing";
+      *msg = "A request may not carry both Content-Length and "
+             "Transfer-Encoding.";
+      return 400;
+    }
+    *code = "length_required";
+    *msg = "Chunked request bodies are not accepted: send Content-Length.";
+    return 411;
+  }
+  n = lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+  if(n != 0 && (header_count(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 1 || n < 0 ||
+                n > 19 || strspn(v, "0123456789") != (size_t)n)) {
+    *code = "invalid_framing";
+    *msg = "Content-Length must be one header of plain digits.";
+    return 400;
+  }
+  return 0;
+}
+
+/* 1 when host (a Host header, or an Origin's authority; lower case)
+ * names one of sec's allowed hosts, whatever its port. */
+static int host_allowed(const struct config_security *sec, const char *host)
+{
+  char h[256];
+  size_t n;
+
+  /* "[v6]:port", "name:port" or a bare name or address. */
+  if(host[0] == '[')
+    n = strcspn(host + 1, "]"), host++;
+  else
+    n = strchr(host, ':') == strrchr(host, ':') ? strcspn(host, ":")
+                                                : strlen(host);
+  if(!n || n >= sizeof(h))
+    return 0;
+  for(size_t i = 0; i < n; i++)
+    h[i] = (char)tolower((unsigned char)host[i]);
+  h[n] = '\0';
+  for(int i = 0; i < sec->nallowed_hosts; i++) {
+    const char *a = sec->allowed_hosts[i];
+    size_t an = strlen(a);
+    if(!strcmp(a, "*") || !strcmp(a, h))
+      return 1;
+    /* "*.example.com" takes any name under example.com. */
+    if(an > 2 && a[0] == '*' && a[1] == '.' && n > an - 1 &&
+       !strcmp(h + n - (an - 1), a + 1))
+      return 1;
+  }
+  return 0;
+}
+
+/* 1 when origin ("scheme://authority") is the gateway itself: its
+ * authority is the request's Host. */
+static int same_origin(const char *origin, const char *host)
+{
+  const char *a = strstr(origin, "://");
+
+  return a && host && !strcasecmp(a + 3, host);
+}
+
+/* Who may send this request at all: a request whose Host is not one of
+ * the gateway's names is a DNS-rebinding page's, and one from a web page
+ * of another origin may not call the API unless cors.origins lets that
+ * origin in (the admin API: never). Admin writes must be JSON, which a
+ * page cannot send cross-site without a preflight. 0 to go on, or 1
+ * after answering. */
+static int check_caller(struct req *r, const struct endpoint *rt)
+{
+  const struct config *cfg = r->gw->cfg;
+  char *host = hdr_dup(r->wsi, WSI_TOKEN_HOST);
+  char *origin = hdr_dup(r->wsi, WSI_TOKEN_ORIGIN);
+  int admin = rt && rt->guard == GUARD_ADMIN, rc = 0;
+
+  if(host && !host_allowed(&cfg->security, host)) {
+    respond_simple_error(r, 403, "host_not_allowed",
+                         "This gateway does not answer to the host %s "
+                         "(security.allowed_hosts).",
+                         host);
+    rc = 1;
+  } else if(origin && !same_origin(origin, host) &&
+            (admin || !origin_allowed(cfg, origin))) {
+    respond_simple_error(r, 403, "origin_not_allowed",
+                         "Requests from the web origin %s are not allowed "
+                         "(cors.origins; the admin API takes none).",
+                         origin);
+    rc = 1;
+  } else if(admin && r->method == LWSHUMETH_POST) {
+    char ct[128] = "";
+    lws_hdr_copy(r->wsi, ct, sizeof(ct), WSI_TOKEN_HTTP_CONTENT_TYPE);
+    if(strncasecmp(ct, "application/json", 16) ||
+       (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
+      respond_simple_error(r, 415, "unsupported_media_type", "%s",
+                           "Admin API writes must be sent as "
+                           "Content-Type: application/json.");
+      rc = 1;
+    }
+  }
+  if(admin) {
+    /* Never readable by another origin's page. */
+    free(r->cors_origin);
+    r->cors_origin = NULL;
+  }
+  free(host);
+  free(origin);
+  return rc;
 }
 
 /* Decide what to do with a request whose headers are complete. Returns
@@ -781,8 +993,19 @@ static int admit(struct req *r, const struct endpoint *rt)
 static int on_headers(struct req *r)
 {
   const struct endpoint *rt = find_route(r->path);
+  const char *code, *why;
   char cl[32];
+  int status;
 
+  if((status = framing_error(r->wsi, &code, &why))) {
+    r->close_after = 1;
+    respond_simple_error(r, status, code, "%s", why);
+    return 0;
+  }
+  if(check_caller(r, rt)) {
+    r->close_after = r->method == LWSHUMETH_POST; /* body left unread */
+    return 0;
+  }
   if(worker_stopping(r->w)) {
     struct api_error err;
     api_error_set(&err, 503, "server_error", "shutting_down", NULL,
@@ -836,15 +1059,46 @@ static void on_body_complete(struct req *r)
     rt->handle(r);
 }
 
+/* 1 when c may stand in a header field value (RFC 9110 5.5: visible
+ * ASCII, space, tab and obs-text). */
+static int field_value_byte(unsigned char c)
+{
+  return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* Every response header is written here, and nowhere else. Values often
+ * carry what a client chose (a dropped parameter's name, a model name):
+ * a CR or LF among them would end the header and start another, or the
+ * body. Such bytes are percent-encoded, so the value still says what it
+ * was and can never be read as framing. */
 static int add_header(struct lws *wsi, const char *name, const char *value,
                       unsigned char **p, unsigned char *end)
 {
-  char key[128];
+  size_t n = strlen(value), bad = 0;
+  char key[128], *clean = NULL;
+  int rc;
 
+  for(size_t i = 0; i < n; i++)
+    bad += !field_value_byte((unsigned char)value[i]);
+  if(bad) {
+    char *o = clean = sb_malloc(n + 2 * bad + 1);
+    for(size_t i = 0; i < n; i++) {
+      unsigned char c = (unsigned char)value[i];
+      if(field_value_byte(c))
+        *o++ = (char)c;
+      else
+        o += sprintf(o, "%%%02X", c);
+    }
+    *o = '\0';
+    value = clean;
+    n = (size_t)(o - clean);
+  }
   snprintf(key, sizeof(key), "%s:", name);
-  return lws_add_http_header_by_name(wsi, (const unsigned char *)key,
-                                     (const unsigned char *)value,
-                                     (int)strlen(value), p, end);
+  rc =
+      lws_add_http_header_by_name(wsi, (const unsigned char *)key,
+                                  (const unsigned char *)value, (int)n, p, end);
+  free(clean);
+  return rc;
 }
 
 /* OpenAI's names; only for the limits the key has. */

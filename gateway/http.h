@@ -192,13 +192,15 @@ void req_stream_fail(struct req *r, const struct api_error *err);
 cJSON *chat_parse_body(struct req *r);
 
 /** A request found to be bigger than its body (a stored conversation it
- * continues): hold prompt_bytes more against its key's budget. 0, or -1
- * with err (429 insufficient_quota) when that passes the budget. */
-int chat_hold_more(struct req *r, size_t prompt_bytes, struct api_error *err);
+ * continues): hold the input bound of prompt (JSON of that part) more
+ * against its key's budget. 0, or -1 with err (429 insufficient_quota)
+ * when that passes the budget. */
+int chat_hold_more(struct req *r, const cJSON *prompt, struct api_error *err);
 
 /** Validate body with check, then resolve its "model" into r->prov and
- * r->upstream_model. 0, or -1 after answering the error. */
-int chat_route(struct req *r, const cJSON *body,
+ * r->upstream_model, and hold its cost against a budgeted key (which may
+ * add an output limit to body). 0, or -1 after answering the error. */
+int chat_route(struct req *r, cJSON *body,
                int (*check)(const cJSON *, struct api_error *));
 
 /**

@@ -120,6 +120,7 @@ static int load_config(const struct cli *cli, struct config *cfg)
     return -1;
   if(cli->workers && flag_int("--workers", cli->workers, 1, 256, &cfg->workers))
     return -1;
+  config_finish(cfg);
   if(config_validate(cfg, err, sizeof(err)))
     goto fail;
   if(log_level_parse(cfg->log_level, &lvl)) {
@@ -164,7 +165,7 @@ static int open_auth(const struct config *cfg, int allow_open,
   const char *admin = getenv("SWITCHBOARD_ADMIN_KEY");
   char err[512];
 
-  if(auth_open(cfg->database, admin, out, err, sizeof(err))) {
+  if(auth_open(cfg->database, admin, &cfg->security, out, err, sizeof(err))) {
     fprintf(stderr, "switchboard: %s\n", err);
     return -1;
   }

@@ -78,7 +78,8 @@ int registry_seed(const struct config *cfg, char *err, size_t errlen)
 }
 
 /* Fetch the model list of each provider of reg that has none (blocking). */
-static void fetch_models(struct prov_registry *reg)
+static void fetch_models(struct prov_registry *reg,
+                         const struct config_security *sec)
 {
   for(int i = 0; i < reg->nprovs; i++) {
     struct prov *p = &reg->provs[i];
@@ -96,8 +97,8 @@ static void fetch_models(struct prov_registry *reg)
       a->build_models(p, &h);
     else
       prov_openai_build_models(p, &h);
-    rc = upstream_fetch_blocking(&h, REGISTRY_FETCH_TIMEOUT_MS, &status, &body,
-                                 &len);
+    rc = upstream_fetch_blocking(&h, REGISTRY_FETCH_TIMEOUT_MS,
+                                 sec->allow_link_local, &status, &body, &len);
     prov_http_free(&h);
     if(!rc && status == 200 &&
        !(a ? a->parse_models(body, len, &models, &n)
@@ -133,8 +134,9 @@ static char *origin_of(const struct store_def *rows, int n)
 
 /* Parse a stored row; the definition keeps the stored text, so that the
  * next load compares like with like. */
-static int parse_row(const struct store_def *row, struct config_provider *c,
-                     char *err, size_t errlen)
+static int parse_row(const struct store_def *row,
+                     const struct config_security *sec,
+                     struct config_provider *c, char *err, size_t errlen)
 {
   cJSON *def = cJSON_Parse(row->definition);
   char path[160];
@@ -151,12 +153,15 @@ static int parse_row(const struct store_def *row, struct config_provider *c,
   if(!rc) {
     free(c->definition);
     c->definition = sb_strdup(row->definition);
-    rc = prov_check(c, path, 1, err, errlen);
+    rc = config_provider_allowed(sec, c, err, errlen);
   }
+  if(!rc)
+    rc = prov_check(c, path, 1, err, errlen);
   return rc;
 }
 
-int registry_load(const char *path, struct prov_registry *prev, int strict,
+int registry_load(const char *path, const struct config_security *sec,
+                  struct prov_registry *prev, int strict,
                   struct prov_registry **out, char *err, size_t errlen)
 {
   struct store_def *rows;
@@ -180,7 +185,7 @@ int registry_load(const char *path, struct prov_registry *prev, int strict,
     struct config_provider *c = &cfgs[ncfgs];
     char why[512];
 
-    if(!parse_row(&rows[i], c, why, sizeof(why))) {
+    if(!parse_row(&rows[i], sec, c, why, sizeof(why))) {
       ncfgs++;
       continue;
     }
@@ -208,6 +213,6 @@ int registry_load(const char *path, struct prov_registry *prev, int strict,
   }
   (*out)->origin = origin;
   prov_registry_adopt_models(*out, prev);
-  fetch_models(*out);
+  fetch_models(*out, sec);
   return 0;
 }

@@ -37,12 +37,15 @@ int registry_seed(const struct config *cfg, char *err, size_t errlen);
  * nothing is built. Otherwise model lists are taken over from prev for
  * unchanged providers and fetched for the others.
  *
+ * sec: what a definition may name and reach (config_provider_allowed);
+ * a definition it refuses counts as one that cannot be built.
  * strict: a stored provider that cannot be built (its credential's
  * variable unset, say) fails the whole load, as at start. Otherwise it
  * is left out with a log line and the others are served.
  * 0, or SB_EDB / SB_ECONFIG with err.
  */
-int registry_load(const char *path, struct prov_registry *prev, int strict,
+int registry_load(const char *path, const struct config_security *sec,
+                  struct prov_registry *prev, int strict,
                   struct prov_registry **out, char *err, size_t errlen);
 
 #endif

@@ -377,7 +377,6 @@ static void items_done(struct req *r, void *ud)
   struct api_error err;
   cJSON *it, *input;
   int k = 0;
-  size_t bytes = 0;
 
   if(!r) {
     items_job_free(j);
@@ -397,12 +396,16 @@ static void items_done(struct req *r, void *ud)
       return;
     }
   }
-  for(int i = 0; i < j->n; i++)
-    bytes += strlen(j->items[i]);
-  if(chat_hold_more(r, bytes, &err)) {
-    req_respond_error(r, &err);
-    items_job_free(j);
-    return;
+  for(int i = 0; i < j->n; i++) {
+    cJSON *item = cJSON_Parse(j->items[i]);
+    int rc = chat_hold_more(r, item, &err);
+
+    cJSON_Delete(item);
+    if(rc) {
+      req_respond_error(r, &err);
+      items_job_free(j);
+      return;
+    }
   }
   rs = r->api_state;
   input = cJSON_GetObjectItemCaseSensitive(rs->req, "input");
@@ -494,7 +497,7 @@ static void on_previous(struct req *r, struct store_response *res, int rc)
   }
   rs->history = cJSON_Parse(res->context);
   /* The conversation is the prompt too: hold for it before going on. */
-  if(chat_hold_more(r, strlen(res->context), &err)) {
+  if(chat_hold_more(r, rs->history, &err)) {
     store_response_free(res);
     req_respond_error(r, &err);
     return;

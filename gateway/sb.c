@@ -1,10 +1,13 @@
 #include "gateway/sb.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 const char *sb_strerror(int err)
@@ -173,4 +176,52 @@ size_t sb_utf8_len(const unsigned char *s, size_t n)
      (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
     return 0;
   return len;
+}
+
+static int v4_link_local(uint32_t a) /* host order */
+{
+  return (a >> 16) == 0xa9fe /* 169.254/16 */ ||
+         a == 0x646464c8 /* 100.100.100.200 */;
+}
+
+int sb_addr_link_local(const struct sockaddr *sa)
+{
+  if(sa->sa_family == AF_INET)
+    return v4_link_local(
+        ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
+  if(sa->sa_family == AF_INET6) {
+    const unsigned char *b =
+        ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
+                                             0, 0, 0, 0, 0xff, 0xff};
+    static const unsigned char ec2[16] = {0xfd, 0, 0, 0xec, 2, [15] = 0x54};
+    if(b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+      return 1;
+    if(!memcmp(b, ec2, 16))
+      return 1;
+    if(!memcmp(b, mapped, 12))
+      return v4_link_local((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
+                           (uint32_t)b[14] << 8 | b[15]);
+  }
+  return 0;
+}
+
+int sb_host_link_local(const char *host)
+{
+  struct sockaddr_in v4 = {.sin_family = AF_INET};
+  struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+  char h[64];
+  size_t n = strlen(host);
+
+  if(n >= 2 && host[0] == '[' && host[n - 1] == ']')
+    host++, n -= 2;
+  if(n >= sizeof(h))
+    return 0;
+  memcpy(h, host, n);
+  h[n] = '\0';
+  if(inet_pton(AF_INET, h, &v4.sin_addr) == 1)
+    return sb_addr_link_local((struct sockaddr *)&v4);
+  if(inet_pton(AF_INET6, h, &v6.sin6_addr) == 1)
+    return sb_addr_link_local((struct sockaddr *)&v6);
+  return 0;
 }

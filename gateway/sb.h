@@ -64,6 +64,18 @@ void sb_random_id(char *out, size_t cap, const char *prefix);
 size_t sb_utf8_len(const unsigned char *s, size_t n);
 
 /** Wall-clock time in milliseconds since the epoch. */
+struct sockaddr;
+
+/** 1 when sa is a link-local address (169.254.0.0/16, fe80::/10, also
+ * IPv4-mapped) or a cloud metadata address (100.100.100.200,
+ * fd00:ec2::254): what an upstream must not reach unless allowed, since
+ * instance credentials live there. */
+int sb_addr_link_local(const struct sockaddr *sa);
+
+/** The same for a numeric host ("169.254.169.254", "[fe80::1]"); 0 for
+ * a name or anything else. */
+int sb_host_link_local(const char *host);
+
 int64_t sb_now_ms(void);
 /** Monotonic time in microseconds, for measuring durations. */
 int64_t sb_mono_us(void);

@@ -142,6 +142,39 @@ static int listen_socket(const char *host, int port, int *out_fd, char *err,
   return 0;
 }
 
+/* SO_REUSEPORT, which the workers need to share the port, also lets a
+ * second gateway (same user) bind it and silently take half of its
+ * connections. A socket bound without it fails while any other socket
+ * holds the port, so one such bind before the workers start tells
+ * whether another process serves it. 0, or SB_EIO with err. */
+static int port_free(const char *host, int port, char *err, size_t errlen)
+{
+  struct addrinfo hints, *res = NULL;
+  char portstr[16];
+  int fd, one = 1, rc = 0;
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  snprintf(portstr, sizeof(portstr), "%d", port);
+  if(getaddrinfo(host, portstr, &hints, &res))
+    return 0; /* listen_socket() says why */
+  fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if(fd >= 0 && !setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) &&
+     bind(fd, res->ai_addr, res->ai_addrlen) && errno == EADDRINUSE) {
+    snprintf(err, errlen,
+             "cannot listen on %s:%d: the port is already in use by another "
+             "process (another gateway?); stop it or choose another port",
+             host, port);
+    rc = SB_EIO;
+  }
+  if(fd >= 0)
+    close(fd);
+  freeaddrinfo(res);
+  return rc;
+}
+
 static int bound_port(int fd)
 {
   struct sockaddr_storage ss;
@@ -259,6 +292,7 @@ static int worker_setup(struct worker *w, int port)
   info.protocols = protocols;
   info.timeout_secs = (unsigned int)cfg->limits.idle_timeout_s;
   info.keepalive_timeout = cfg->limits.idle_timeout_s;
+  info.timeout_secs_ah_idle = (unsigned int)cfg->limits.header_timeout_s;
   info.max_http_header_data2 = (unsigned int)cfg->limits.max_header_bytes;
   info.server_string = "switchboard";
   pthread_mutex_lock(&ctx_create_lock);
@@ -331,6 +365,11 @@ int server_run(struct gw *gw, char *err, size_t errlen)
   sigset_t set;
 
   lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+  if(port && port_free(cfg->host, port, err, errlen)) {
+    free(ws);
+    free(starts);
+    return SB_EIO;
+  }
   for(int i = 0; i < n; i++) {
     struct worker *w = sb_calloc(1, sizeof(*w));
 

@@ -1,7 +1,7 @@
 /*
  * server.h - the HTTP server: worker threads, each with its own libuv
  * loop, libwebsockets context, SO_REUSEPORT listener and curl multi
- * handle (shared/reference/event-loop.md), and the process lifecycle.
+ * handle (docs/architecture.md), and the process lifecycle.
  */
 #ifndef SB_GATEWAY_SERVER_H
 #define SB_GATEWAY_SERVER_H

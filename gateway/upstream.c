@@ -1,5 +1,6 @@
 #include "gateway/upstream.h"
 #include "gateway/buf.h"
+#include "gateway/log.h"
 #include "gateway/sb.h"
 
 #include <ctype.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 /* Response headers the gateway acts on; everything else is skipped. */
 static const char *const kept_headers[] = {"content-type", "retry-after",
@@ -46,6 +48,7 @@ struct upstream_xfer {
   void *ud;
   char *kept[NKEPT];
   char errbuf[CURL_ERROR_SIZE];
+  int allow_link_local; /* read by open_socket() */
 };
 
 static void check_done(struct upstream_loop *ul);
@@ -232,6 +235,29 @@ static size_t on_header(char *p, size_t size, size_t n, void *userp)
   return len;
 }
 
+/* Whatever a provider's host name resolves to when the connection is
+ * made (DNS may change after the definition was checked), a link-local
+ * or metadata address is refused: instance credentials live there. */
+static curl_socket_t open_socket(void *allow, curlsocktype purpose,
+                                 struct curl_sockaddr *a)
+{
+  if(purpose == CURLSOCKTYPE_IPCXN && !*(const int *)allow &&
+     sb_addr_link_local(&a->addr)) {
+    log_event(LOG_WARN,
+              "refused to connect an upstream to a link-local or metadata "
+              "address (security.allow_link_local_upstreams)",
+              LOG_END);
+    return CURL_SOCKET_BAD;
+  }
+  return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+static void guard_sockets(CURL *e, const int *allow_link_local)
+{
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, (void *)allow_link_local);
+}
+
 int upstream_start(struct upstream_loop *ul, const struct prov_http *h,
                    const struct upstream_limits *lim,
                    const struct upstream_cb *cb, void *ud,
@@ -270,6 +296,8 @@ int upstream_start(struct upstream_loop *ul, const struct prov_http *h,
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, lim->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, lim->total_timeout_ms);
+  x->allow_link_local = lim->allow_link_local;
+  guard_sockets(e, &x->allow_link_local);
   if(curl_multi_add_handle(ul->multi, e) != CURLM_OK) {
     xfer_free(x);
     return SB_EIO;
@@ -376,7 +404,8 @@ static size_t on_fetch_write(char *p, size_t size, size_t n, void *userp)
 }
 
 int upstream_fetch_blocking(const struct prov_http *h, long timeout_ms,
-                            long *status, char **body, size_t *len)
+                            int allow_link_local, long *status, char **body,
+                            size_t *len)
 {
   struct curl_slist *hdrs = NULL;
   struct buf b;
@@ -395,6 +424,7 @@ int upstream_fetch_blocking(const struct prov_http *h, long timeout_ms,
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  guard_sockets(e, &allow_link_local);
   rc = curl_easy_perform(e);
   *status = 0;
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);

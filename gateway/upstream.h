@@ -1,6 +1,6 @@
 /*
  * upstream.h - HTTP requests to providers through curl's multi interface,
- * driven by a worker's libuv loop (see shared/reference/event-loop.md).
+ * driven by a worker's libuv loop.
  *
  * One struct upstream_loop per worker thread; every function must be
  * called on that thread. Callbacks run on the loop; `data` runs inside
@@ -38,7 +38,9 @@ struct upstream_cb {
 struct upstream_limits {
   long connect_timeout_ms;
   long total_timeout_ms;
-  long idle_timeout_s; /* 0: none; aborts a transfer silent this long */
+  long idle_timeout_s;  /* 0: none; aborts a transfer silent this long */
+  int allow_link_local; /* may connect to link-local and metadata
+                         * addresses (sb_addr_link_local) */
 };
 
 int upstream_loop_init(uv_loop_t *loop, struct upstream_loop **out);
@@ -74,6 +76,7 @@ void upstream_cancel(struct upstream_xfer *x);
  * *body receives a malloc'd body (caller frees).
  */
 int upstream_fetch_blocking(const struct prov_http *h, long timeout_ms,
-                            long *status, char **body, size_t *len);
+                            int allow_link_local, long *status, char **body,
+                            size_t *len);
 
 #endif

@@ -764,6 +764,26 @@ static void add_auth_headers(const struct prov *p,
                            client->fwd[i].value);
 }
 
+/* The model is a path of the upstream's URL, and may be the client's
+ * own string (a provider without a model list takes any name): only
+ * resource-name bytes, and no "." or ".." segment that would walk to
+ * another endpoint with the gateway's credential. */
+static int model_checked(const char *model, struct api_error *err)
+{
+  size_t n = strlen(model);
+  int ok = n && n <= 256 &&
+           strspn(model, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                         "0123456789-._/@") == n;
+
+  for(const char *s = model; ok && *s; s += strcspn(s, "/"), s += !!*s) {
+    size_t k = strcspn(s, "/");
+    ok = k && !(k == 1 && s[0] == '.') && !(k == 2 && !strncmp(s, "..", 2));
+  }
+  return ok ? 0
+            : bad(err, "invalid_value", "model",
+                  "This model name cannot be sent to a Gemini upstream.");
+}
+
 static char *model_url(const struct prov *p, const char *model,
                        const char *method)
 {
@@ -784,7 +804,9 @@ static int gemini_build_chat(const struct prov *p, const cJSON *req,
   int rc;
 
   memset(out, 0, sizeof(*out));
-  rc = check_top_level(req, out, err);
+  rc = model_checked(model, err);
+  if(!rc)
+    rc = check_top_level(req, out, err);
   if(!rc)
     rc = build_contents(req, body, err);
   if(!rc)
@@ -1279,7 +1301,9 @@ static int gemini_build_embeddings(const struct prov *p, const cJSON *req,
   int rc;
 
   memset(out, 0, sizeof(*out));
-  rc = embed_check(input, err);
+  rc = model_checked(model, err);
+  if(!rc)
+    rc = embed_check(input, err);
   if(rc)
     return rc;
   cJSON_ArrayForEach(f, req)

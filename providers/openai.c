@@ -298,6 +298,32 @@ void prov_openai_stream_init(struct prov_openai_stream *s, const struct prov *p,
   canon_usage_init(&s->usage);
 }
 
+static size_t str_len(const cJSON *v)
+{
+  return cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+}
+
+/* Bytes of text a chunk carries (what a stream the client leaves is
+ * billed by): content, reasoning and tool-call arguments. */
+static int64_t delta_text_bytes(const cJSON *root)
+{
+  const cJSON *c, *tc;
+  int64_t n = 0;
+
+  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "choices"))
+  {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(c, "delta");
+
+    n += (int64_t)(str_len(cJSON_GetObjectItemCaseSensitive(d, "content")) +
+                   str_len(cJSON_GetObjectItemCaseSensitive(
+                       d, "reasoning_content")));
+    cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(d, "tool_calls"))
+        n += (int64_t)str_len(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(tc, "function"), "arguments"));
+  }
+  return n;
+}
+
 int prov_openai_stream_event(struct prov_openai_stream *s, const char *data,
                              size_t len, struct buf *out, struct api_error *err)
 {
@@ -328,6 +354,7 @@ int prov_openai_stream_event(struct prov_openai_stream *s, const char *data,
     return SB_EIO;
   }
   changed = normalize(s->prov, root);
+  s->text_bytes += delta_text_bytes(root);
   usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
   if(cJSON_IsObject(usage))
     read_usage(root, &s->usage);

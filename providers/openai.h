@@ -95,6 +95,7 @@ struct prov_openai_stream {
   int client_usage; /* the client asked for the usage chunk */
   int done;         /* data: [DONE] seen */
   struct canon_usage usage;
+  int64_t text_bytes; /* content, reasoning and tool arguments relayed */
 };
 
 void prov_openai_stream_init(struct prov_openai_stream *s, const struct prov *p,

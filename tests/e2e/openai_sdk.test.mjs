@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 
-import { startGateway, queryDb } from '../integration/harness.mjs';
+import { startGateway, queryDb, waitFor } from '../integration/harness.mjs';
 import { startOpenAIEmulator, MID_STREAM_CHUNKS } from '../emulators/openai.mjs';
 
 const KEY = 'sk-e2e-upstream-0123456789';
@@ -273,15 +273,22 @@ describe('openai sdk with gateway keys', () => {
     const key = await admin('keys', { name: 'sdk-broke', budget_usd: 0.01, budget_period: 'monthly' });
     // Default retries (2): the SDK would retry a 429 unless told not to.
     const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key.secret, timeout: 30000 });
+    let lastRid;
     await assert.rejects(
       client.chat.completions.create({ model: 'echo/echo-1', messages: [{ role: 'user', content: 'x' }] }),
       (err) => {
+        lastRid = err.requestID;
         assert.ok(err instanceof OpenAI.RateLimitError, `got ${err}`);
         assert.equal(err.code, 'insufficient_quota');
         assert.match(err.message, /monthly budget of \$0\.01/);
         return true;
       });
-    await new Promise((r) => setTimeout(r, 300)); // the writer's queue
+    // The writer has stored the SDK's last attempt (any retry is the last
+    // one; earlier attempts were answered, and queued, before it began).
+    assert.ok(lastRid, 'the error carries the x-request-id');
+    await waitFor(async () => (await queryDb(gw.dbPath,
+      `SELECT count(*) AS n FROM requests WHERE request_id = '${lastRid}'`))[0].n === 1,
+    { what: "the record of the SDK's last attempt" });
     const [{ n }] = await queryDb(gw.dbPath, `SELECT count(*) AS n FROM requests WHERE key_id = '${key.id}'`);
     assert.equal(n, 1, 'one request: the SDK did not retry');
 

@@ -1,5 +1,5 @@
 // A strict, deterministic emulator of the Anthropic Messages API
-// (shared/reference/providers.md §3, §11), for Switchboard's tests.
+// (the provider's public API reference), for Switchboard's tests.
 //
 // Library:  const emu = await startAnthropicEmulator({apiKey: 'sk-ant-...'});
 //           emu.url  -> 'http://127.0.0.1:PORT' (the API base, without /v1);

@@ -1,6 +1,6 @@
 // A strict, deterministic emulator of AWS Bedrock Runtime Converse,
 // ConverseStream and InvokeModel for embedding models
-// (shared/reference/providers.md §8.2-8.4, §11), for Switchboard's tests.
+// (the provider's public API reference), for Switchboard's tests.
 //
 // Library:  const emu = await startBedrockEmulator({accessKey, secretKey});
 //           emu.url  -> 'http://127.0.0.1:PORT' (the endpoint base);

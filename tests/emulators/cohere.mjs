@@ -1,5 +1,5 @@
 // A strict, deterministic emulator of Cohere's v2 Chat and Embed APIs
-// (shared/reference/providers.md §5, §11), for Switchboard's tests.
+// (the provider's public API reference), for Switchboard's tests.
 //
 // Library:  const emu = await startCohereEmulator({apiKey: 'co-...'});
 //           emu.url  -> 'http://127.0.0.1:PORT' (the base: POST /v2/chat,

@@ -1,5 +1,5 @@
 // A strict, deterministic emulator of Google's Gemini API (Generative
-// Language API v1beta, shared/reference/providers.md §4, §11), for
+// Language API v1beta, the provider's public API reference), for
 // Switchboard's tests.
 //
 // Library:  const emu = await startGeminiEmulator({apiKey: 'AIza...'});

@@ -1,5 +1,5 @@
 // A strict, deterministic emulator of Ollama's native API
-// (shared/reference/providers.md §0.2, §6, §11), for Switchboard's tests.
+// (the provider's public API reference), for Switchboard's tests.
 //
 // Library:  const emu = await startOllamaEmulator({apiKey: 'optional'});
 //           emu.url -> 'http://127.0.0.1:PORT' (no /v1: the native API

@@ -1,5 +1,5 @@
 // A strict, deterministic emulator of the OpenAI Chat Completions API
-// (shared/reference/providers.md §1, §7, §11), for Switchboard's tests.
+// (the provider's public API reference), for Switchboard's tests.
 //
 // Library:  const emu = await startOpenAIEmulator({apiKey: 'sk-...'});
 //           emu.url  -> 'http://127.0.0.1:PORT/v1'; emu.stats; await emu.close();

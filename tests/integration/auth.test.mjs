@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import {
-  startGateway, runSwitchboard, request, postChat, queryDb, waitFor, sleep, tempDir, freePort,
+  startGateway, runSwitchboard, request, postChat, queryDb, waitFor, sleep, tempDir, freePort, streamChat,
 } from './harness.mjs';
 
 const ADMIN = 'sk-sb-admin-test-0123456789abcdef0123456789abcdef';
@@ -54,19 +54,24 @@ describe('auth: admin credential from SWITCHBOARD_ADMIN_KEY', () => {
     let r = await postChat(gw.url, chat('echo/echo-1', 'via key'), { headers: bearer(k.secret) });
     assert.equal(r.status, 200);
     assert.equal(r.json.choices[0].message.content, 'via key');
+    const keyRids = [r.headers['x-request-id']];
     // x-api-key works too (Anthropic SDKs).
     r = await request(`${gw.url}/v1/messages`, {
       headers: { 'x-api-key': k.secret },
       body: { model: 'echo/echo-1', max_tokens: 5, messages: [{ role: 'user', content: 'anthropic style' }] },
     });
     assert.equal(r.status, 200, r.text);
+    keyRids.push(r.headers['x-request-id']);
     // The list never shows the secret.
     r = await request(`${gw.url}/admin/v1/keys`, { headers: bearer(ADMIN) });
     assert.equal(r.status, 200);
     assert.ok(r.json.data.some((x) => x.id === k.id));
     assert.ok(!r.text.includes(k.secret));
-    // Nor does the database file, nor its WAL.
-    await sleep(300);
+    // Nor does the database file, nor its WAL, once the writer has stored
+    // the records of the two requests made with the key.
+    await waitFor(async () => (await queryDb(gw.dbPath,
+      `SELECT count(*) AS n FROM requests WHERE request_id IN ('${keyRids.join("','")}')`))[0].n === keyRids.length,
+    { what: 'the records of the requests made with the key' });
     for (const f of [gw.dbPath, `${gw.dbPath}-wal`]) {
       try { assert.ok(!readFileSync(f).includes(Buffer.from(k.secret)), `${f} holds the secret`); } catch (e) { if (e.code !== 'ENOENT') throw e; }
     }
@@ -86,6 +91,34 @@ describe('auth: admin credential from SWITCHBOARD_ADMIN_KEY', () => {
     assert.equal(r.status, 200);
     r = await request(`${gw.url}/v1/models`, { headers: bearer(k.secret) });
     assert.deepEqual(r.json.data.map((m) => m.id), ['echo/echo-1']);
+  });
+
+  test('the allow-list is checked before the model is looked up, alike on every endpoint', async () => {
+    const k = await createKey(gw, { name: 'blind', models: ['echo/echo-*'] });
+    const h = bearer(k.secret);
+    const msg = (model) => ({ model, max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
+    const calls = {
+      chat: (model) => postChat(gw.url, chat(model), { headers: h }),
+      messages: (model) => request(`${gw.url}/v1/messages`, { headers: h, body: msg(model) }),
+      count_tokens: (model) => request(`${gw.url}/v1/messages/count_tokens`, { headers: h, body: msg(model) }),
+      responses: (model) => request(`${gw.url}/v1/responses`, { headers: h, body: { model, input: 'x' } }),
+      embeddings: (model) => request(`${gw.url}/v1/embeddings`, { headers: h, body: { model, input: 'x' } }),
+      model: (model) => request(`${gw.url}/v1/models/${model}`, { headers: h }),
+    };
+    const code = (r) => (r.json && r.json.error && (r.json.error.code || r.json.error.type));
+    for (const [name, call] of Object.entries(calls)) {
+      // Outside the list: the same 403 whether the model exists or not.
+      const real = await call('echo/story-1');
+      const fake = await call('echo/no-such-model');
+      const other = await call('nope/nothing');
+      for (const r of [real, fake, other]) assert.equal(r.status, 403, `${name}: ${r.status} ${r.text}`);
+      assert.equal(code(real), code(fake), name);
+      assert.equal(real.json.error.message.replace('story-1', 'X'), fake.json.error.message.replace('no-such-model', 'X'), name);
+      // Inside it, a model that does not exist is still 404.
+      const missing = await call('echo/echo-nope');
+      assert.equal(missing.status, 404, `${name}: ${missing.status} ${missing.text}`);
+    }
+    assert.equal((await calls.chat('echo/story-1')).json.error.code, 'model_not_allowed');
   });
 
   test('a gateway key cannot use the admin API', async () => {
@@ -148,13 +181,21 @@ describe('auth: admin credential from SWITCHBOARD_ADMIN_KEY', () => {
 
   test('parallel limit: a second request while one streams is 429', async () => {
     const k = await createKey(gw, { name: 'one-at-a-time', max_parallel: 1 });
-    const first = request(`${gw.url}/v1/chat/completions`, {
-      headers: bearer(k.secret), body: { ...chat('echo/story-1'), stream: true },
+    // The first request holds its slot once its stream has begun: wait for
+    // its first event (the story then streams on for over a second).
+    let streaming;
+    const begun = new Promise((resolve) => { streaming = resolve; });
+    const first = streamChat(gw.url, { ...chat('echo/story-1'), stream: true }, {
+      headers: bearer(k.secret), onEvent: () => streaming(),
     });
-    await sleep(80); // the story streams for longer than this
+    await Promise.race([begun, first.then((r) => {
+      throw new Error(`the first request ended without an event: ${r.status} ${r.raw.slice(0, 300)}`);
+    })]);
     const second = await postChat(gw.url, chat('echo/echo-1'), { headers: bearer(k.secret) });
     assert.equal(second.status, 429);
-    assert.equal((await first).status, 200);
+    const firstDone = await first;
+    assert.equal(firstDone.status, 200);
+    assert.ok(firstDone.done, 'the first stream ran to its end');
     const third = await postChat(gw.url, chat('echo/echo-1'), { headers: bearer(k.secret) });
     assert.equal(third.status, 200);
   });

@@ -4,7 +4,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startGateway, request, postChat, queryDb, waitFor, sleep } from './harness.mjs';
+import http from 'node:http';
+
+import { startGateway, request, postChat, queryDb, waitFor, sleep, streamChat } from './harness.mjs';
 import { startOpenAIEmulator } from '../emulators/openai.mjs';
 
 const ADMIN = 'sk-sb-admin-budget-test-0123456789abcdef0123456789';
@@ -31,7 +33,7 @@ describe('usage and cost', () => {
     emu = await startOpenAIEmulator({ apiKey: UPKEY, quiet: true });
     gw = await startGateway({
       env: { SWITCHBOARD_ADMIN_KEY: ADMIN, UP_KEY: UPKEY },
-      config: { providers: [{ name: 'oai', kind: 'openai', base_url: emu.url, api_key_env: 'UP_KEY', models: ['gpt-4o-mini'] }] },
+      config: { providers: [{ name: 'oai', kind: 'openai', base_url: emu.url, api_key_env: 'UP_KEY', models: ['gpt-4o-mini', 'slow-stream'] }] },
     });
   });
   after(async () => {
@@ -68,6 +70,31 @@ describe('usage and cost', () => {
     assert.ok(rec.cost_usd > 0);
   });
 
+  test('a stream the client leaves is billed for its prompt and what it was sent', async () => {
+    for (const model of ['echo/story-1', 'oai/slow-stream']) {
+      await admin(gw, 'prices', { model, input_per_mtok: 1000, output_per_mtok: 1000 });
+    }
+    const long = Array.from({ length: 300 }, (_, i) => `w${i}`).join(' ');
+    // echo counts the whole story (112 words) at its start; the OpenAI
+    // relay has no usage until the end of its 30 chunks.
+    for (const model of ['echo/story-1', 'oai/slow-stream']) {
+      let n = 0;
+      const r = await streamChat(gw.url, chat(model, long, { stream: true }), {
+        headers: bearer(ADMIN), onEvent: (ev, ctl) => { if (++n === 4) ctl.destroy(); },
+      });
+      assert.ok(r.destroyedByClient);
+      const sql = `SELECT error_type, prompt_tokens, completion_tokens, cost_usd, usage_estimated FROM requests WHERE request_id='${r.headers['x-request-id']}'`;
+      await waitFor(async () => (await queryDb(gw.dbPath, sql)).length === 1, { what: 'record' });
+      const [rec] = await queryDb(gw.dbPath, sql);
+      assert.equal(rec.error_type, 'client_closed');
+      assert.equal(rec.usage_estimated, 1, model);
+      // Three or four words reached the client: a few tokens, not the
+      // answer's 100 and more.
+      assert.ok(rec.completion_tokens >= 1 && rec.completion_tokens <= 10, `${model}: ${JSON.stringify(rec)}`);
+      assert.ok(rec.prompt_tokens > 0 && rec.cost_usd > 0, JSON.stringify(rec));
+    }
+  });
+
   test('a model without a price is recorded with a NULL cost and flagged', async () => {
     const r = await postChat(gw.url, chat('echo/echo-1', 'no price here'), { headers: bearer(ADMIN) });
     assert.equal(r.status, 200);
@@ -100,7 +127,7 @@ describe('budgets', () => {
     const BUDGET = 0.5;
     const key = (await admin(gw, 'keys', { name: 'capped', budget_usd: BUDGET, budget_period: 'monthly' })).secret;
     const body = chat('echo/story-1', 'go', { max_tokens: 40, stream: true });
-    // Each request holds (body bytes / 3 + 40) tokens ≈ $0.07 while it
+    // Each request holds (body bytes + 40) tokens ≈ $0.14 while it
     // streams for ~0.4 s, and spends ~$0.04.
     const rs = await Promise.all(Array.from({ length: 40 }, () =>
       request(`${gw.url}/v1/chat/completions`, { headers: bearer(key), body })));
@@ -113,17 +140,22 @@ describe('budgets', () => {
       assert.match(r.json.error.message, /monthly budget of \$0\.50/);
     }
     // Then one at a time until the budget refuses.
+    const rids = rs.map((r) => r.headers['x-request-id']);
     let last;
     for (let i = 0; i < 40; i++) {
       last = await request(`${gw.url}/v1/chat/completions`, { headers: bearer(key), body });
+      rids.push(last.headers['x-request-id']);
       if (last.status !== 200) break;
     }
     assert.equal(last.status, 429);
     assert.equal(last.json.error.code, 'insufficient_quota');
     assert.equal(last.headers['x-should-retry'], 'false', 'SDKs must not retry an empty budget');
-    await sleep(300);
+    // Every request's record (and cost) is in the database.
+    await waitFor(async () => (await queryDb(gw.dbPath,
+      `SELECT count(*) AS n FROM requests WHERE request_id IN ('${rids.join("','")}')`))[0].n === rids.length,
+    { what: `the records of all ${rids.length} requests` });
     const [{ spent }] = await queryDb(gw.dbPath, `SELECT total(cost_usd) AS spent FROM requests r JOIN api_keys k ON k.id = r.key_id WHERE k.name = 'capped'`);
-    const oneHold = (Buffer.byteLength(JSON.stringify(body)) / 3 + 1 + 40) / 1000;
+    const oneHold = (Buffer.byteLength(JSON.stringify(body)) + 1 + 40) / 1000;
     assert.ok(spent <= BUDGET + oneHold, `spent ${spent} over ${BUDGET} + ${oneHold}`);
     assert.ok(spent >= BUDGET - oneHold, `spent ${spent}: the budget was used up to one hold`);
   });
@@ -188,5 +220,102 @@ describe('budgets', () => {
     gw = await startGateway({ dir: gw.dir, env: { SWITCHBOARD_ADMIN_KEY: ADMIN } });
     r = await postChat(gw.url, chat('echo/echo-1', 'spend some of it', { max_tokens: 10 }), { headers: bearer(key) });
     assert.equal(r.status, 429, 'still over budget after the restart');
+  });
+});
+
+// An OpenAI-compatible upstream that bills like a real one at its worst,
+// not like the word-counting emulator: a prompt token per byte of text (a
+// tokeniser denser than the old bytes / 3 estimate), IMAGE_TOKENS per
+// image whatever its URL's length, tool schemas plus a tool system
+// prompt, and an answer that uses its whole limit (UNLIMITED_OUTPUT
+// tokens when the request sets none).
+const IMAGE_TOKENS = 2500;
+const UNLIMITED_OUTPUT = 8000;
+async function startDenseUpstream({ delayMs = 300 } = {}) {
+  const server = http.createServer(async (req, res) => {
+    let raw = '';
+    for await (const c of req) raw += c;
+    const body = JSON.parse(raw);
+    let prompt = 0;
+    for (const m of body.messages) {
+      const parts = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content || [];
+      for (const p of parts) prompt += p.type === 'image_url' ? IMAGE_TOKENS : Buffer.byteLength(p.text || '');
+    }
+    if (body.tools) prompt += Buffer.byteLength(JSON.stringify(body.tools)) + 350;
+    const completion = body.max_completion_tokens ?? body.max_tokens ?? UNLIMITED_OUTPUT;
+    const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+    const base = { id: 'chatcmpl-dense', created: Math.floor(Date.now() / 1000), model: body.model };
+    await sleep(delayMs); // every request of the race is in flight at once
+    if (!body.stream) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({
+        ...base, object: 'chat.completion', usage,
+        choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'length' }],
+      }));
+      return;
+    }
+    const chunk = (choices, extra = {}) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk([{ index: 0, delta: { role: 'assistant', content: 'ok' }, finish_reason: null }]));
+    res.write(chunk([{ index: 0, delta: {}, finish_reason: 'length' }]));
+    if (body.stream_options && body.stream_options.include_usage) res.write(chunk([], { usage }));
+    res.end('data: [DONE]\n\n');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/v1`, close: () => new Promise((r) => server.close(r)) };
+}
+
+describe('budgets: the hold is an upper bound of the cost', () => {
+  let gw;
+  let up;
+  before(async () => {
+    up = await startDenseUpstream();
+    gw = await startGateway({
+      env: { SWITCHBOARD_ADMIN_KEY: ADMIN, UP_KEY: UPKEY },
+      config: { providers: [{ name: 'dense', kind: 'openai', base_url: up.url, api_key_env: 'UP_KEY', models: ['gpt-4o', 'house-llm'] }] },
+    });
+    for (const model of ['dense/gpt-4o', 'dense/house-llm']) {
+      await admin(gw, 'prices', { model, input_per_mtok: 2.5, output_per_mtok: 10 });
+    }
+  });
+  after(async () => {
+    if (gw) await gw.stop();
+    if (up) await up.close();
+  });
+
+  test('50 concurrent requests never spend more than the budget', async (t) => {
+    const BUDGET = 1;
+    const key = (await admin(gw, 'keys', { name: 'raced', budget_usd: BUDGET, budget_period: 'total' })).secret;
+    // Dense text (three bytes a character) and short image URLs: a body
+    // of ~900 bytes that costs ~5,900 prompt tokens.
+    const text = '汉字'.repeat(120);
+    const images = (i) => ({
+      model: 'dense/gpt-4o', max_tokens: 200, stream: i % 2 === 0,
+      messages: [{ role: 'user', content: [{ type: 'text', text }, ...[1, 2].map((n) => ({ type: 'image_url', image_url: { url: `https://img.example/${i}-${n}.png` } }))] }],
+    });
+    // Long tool schemas and no limit: the model writes past the old
+    // 4,096-token guess (gpt-4o may write 16,384).
+    const tools = (i) => ({
+      model: 'dense/gpt-4o', stream: i % 2 === 0,
+      messages: [{ role: 'user', content: 'use a tool' }],
+      tools: Array.from({ length: 6 }, (_, n) => ({ type: 'function', function: { name: `tool_${n}`, description: 'd'.repeat(150), parameters: { type: 'object', properties: { arg: { type: 'string', description: 'a'.repeat(60) } } } } })),
+    });
+    // A model the gateway knows nothing of and no limit either.
+    const house = (i) => ({ model: 'dense/house-llm', stream: i % 2 === 0, messages: [{ role: 'user', content: text }] });
+    const bodies = Array.from({ length: 50 }, (_, i) => [images, tools, house][i % 3](i));
+    const rs = await Promise.all(bodies.map((body) => request(`${gw.url}/v1/chat/completions`, { headers: bearer(key), body })));
+    const served = rs.filter((r) => r.status === 200).length;
+    for (const r of rs) assert.ok(r.status === 200 || (r.status === 429 && r.json.error.code === 'insufficient_quota'), `${r.status} ${r.text}`);
+    assert.ok(served >= 3, `${served} requests served`);
+    assert.ok(served < 50, 'the budget refused some');
+    const sql = `SELECT count(*) AS n, total(cost_usd) AS spent FROM requests r JOIN api_keys k ON k.id = r.key_id WHERE k.name = 'raced'`;
+    await waitFor(async () => (await queryDb(gw.dbPath, sql))[0].n === 50, { what: 'the 50 records' });
+    const [{ spent }] = await queryDb(gw.dbPath, sql);
+    t.diagnostic(`${served} of 50 served, $${spent.toFixed(4)} spent of a $${BUDGET} budget`);
+    assert.ok(spent <= BUDGET, `spent $${spent} of a $${BUDGET} budget (${served} of 50 served)`);
+    assert.ok(spent >= BUDGET / 4, `spent $${spent}: the budget was used`);
+    // The unknown model got the fallback limit (docs/reference.md).
+    const [{ out }] = await queryDb(gw.dbPath, `SELECT max(completion_tokens) AS out FROM requests WHERE model = 'dense/house-llm' AND status = 200`);
+    assert.equal(out, 4096);
   });
 });

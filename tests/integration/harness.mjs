@@ -6,7 +6,7 @@
 // started here is killed when the test process exits, whatever happened.
 
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync, readdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync, readdirSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -16,6 +16,14 @@ import { performance } from 'node:perf_hooks';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '..', '..');
+
+/**
+ * The variables test providers name as credentials: the gateway refuses
+ * any not on its allow-list (security.credential_env), and the tests use
+ * their own names. A test of the allow-list itself sets its own.
+ */
+export const TEST_CREDENTIAL_ENV = 'SWITCHBOARD_CRED_*,SB_*,UP*,LOCAL_API_KEY,OPENAI_API_KEY,'
+  + 'ANTHROPIC_API_KEY,GEMINI_API_KEY,CO_API_KEY,AZURE_OPENAI_API_KEY,AWS_*';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,17 +51,99 @@ process.on('exit', () => {
   }
 });
 
-/** A TCP port nobody listens on right now (127.0.0.1). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
+// Ports handed out by freePort() in this process: never handed out twice.
+const portsHandedOut = new Set();
+
+/*
+ * Where freePort() picks from: below the kernel's ephemeral range, which
+ * listen(0) (every fake upstream, in every test process) and outgoing
+ * connections draw from, so a port picked here is not taken by one of
+ * those between the pick and the gateway's bind.
+ */
+function portRange() {
+  let lo = 32768;
+  let hi = 60999;
+  try {
+    [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  } catch { /* not Linux: assume the usual range */ }
+  if (lo - 1 - 15000 >= 2000) return [15000, lo - 1];
+  if (65535 - (hi + 1) >= 2000) return [hi + 1, 65535];
+  return [20000, 60999];
+}
+
+/** Whether 127.0.0.1:port can be bound (nobody listens there) right now. */
+function portBindable(port) {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A TCP port nobody listens on right now (127.0.0.1): a random one from a
+ * high range outside the ephemeral ports, checked by binding it, never one
+ * this process handed out before. Another process can still take it before
+ * the caller binds it; startGateway() retries with another port then.
+ */
+export async function freePort() {
+  const [lo, hi] = portRange();
+  for (let i = 0; i < 100; i++) {
+    const port = lo + Math.floor(Math.random() * (hi - lo + 1));
+    if (portsHandedOut.has(port)) continue;
+    if (await portBindable(port)) {
+      portsHandedOut.add(port);
+      return port;
+    }
+  }
+  // Hardly anything free in the range: let the kernel pick one.
+  for (;;) {
+    const port = await new Promise((resolve, reject) => {
+      const srv = net.createServer();
+      srv.unref();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const { port: p } = srv.address();
+        srv.close(() => resolve(p));
+      });
+    });
+    if (!portsHandedOut.has(port)) {
+      portsHandedOut.add(port);
+      return port;
+    }
+  }
+}
+
+/*
+ * The listening TCP sockets on `port` (any address, IPv4 or IPv6), split
+ * into those process `pid` holds and those of anybody else:
+ * {ours, others}, or null where /proc cannot tell (not Linux).
+ */
+export function portListeners(pid, port) {
+  const inodes = new Set();
+  let readAny = false;
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text;
+    try { text = readFileSync(f, 'utf8'); } catch { continue; }
+    readAny = true;
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 10 || cols[3] !== '0A') continue; // 0A: LISTEN
+      if (parseInt(cols[1].slice(cols[1].lastIndexOf(':') + 1), 16) === port) inodes.add(cols[9]);
+    }
+  }
+  if (!readAny) return null;
+  let fds;
+  try { fds = readdirSync(`/proc/${pid}/fd`); } catch { return null; }
+  let ours = 0;
+  for (const fd of fds) {
+    let link;
+    try { link = readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
+    const m = /^socket:\[(\d+)\]$/.exec(link);
+    if (m && inodes.has(m[1])) ours++;
+  }
+  return { ours, others: Math.max(0, inodes.size - ours) };
 }
 
 /** A fresh temporary directory (removed at exit unless SB_KEEP_TMP is set). */
@@ -97,7 +187,7 @@ export function runSwitchboard(args, { env = {}, timeoutMs = 10000, cwd } = {}) 
   const bin = switchboardBin();
   return new Promise((resolve) => {
     const proc = spawn(bin, args, {
-      env: { ...process.env, ...env },
+      env: { ...process.env, SWITCHBOARD_CREDENTIAL_ENV: TEST_CREDENTIAL_ENV, ...env },
       cwd: cwd || os.tmpdir(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -141,8 +231,26 @@ export function runSwitchboard(args, { env = {}, timeoutMs = 10000, cwd } = {}) 
  *
  * Returns {url, port, dir, dbPath, configPath, proc, pid, stdout(), stderr(),
  *          exited (promise of {code, signal}), stop(), kill()}.
+ *
+ * Ready means: /healthz answers 200 and (where /proc tells) the listening
+ * socket on the port is this process's, nobody else's. When the harness
+ * picked the port and it turns out taken (the gateway exits 1 saying the
+ * port is in use, or another process serves it too), it starts again on
+ * another port, a few times; a port the caller asked for is not changed.
  */
 export async function startGateway(opts = {}) {
+  const pickPort = !opts.port && opts.passPort !== false;
+  const attempts = pickPort ? 5 : 1;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startGatewayOnce(opts, pickPort);
+    } catch (e) {
+      if (!e.portTaken || attempt >= attempts) throw e;
+    }
+  }
+}
+
+async function startGatewayOnce(opts, pickPort) {
   const bin = switchboardBin();
   const dir = opts.dir || tempDir();
   const dbPath = opts.dbPath || path.join(dir, 'sb.db');
@@ -160,7 +268,7 @@ export async function startGateway(opts = {}) {
   if (opts.args) args.push(...opts.args);
 
   const proc = spawn(bin, args, {
-    env: { ...process.env, ...(opts.env || {}) },
+    env: { ...process.env, SWITCHBOARD_CREDENTIAL_ENV: TEST_CREDENTIAL_ENV, ...(opts.env || {}) },
     cwd: opts.cwd || dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -219,20 +327,38 @@ export async function startGateway(opts = {}) {
     },
   };
 
+  const portTaken = (why) => {
+    const e = new Error(`port ${port} is taken (${why}); args: ${args.join(' ')}\nstderr:\n${tail(err)}`);
+    e.portTaken = pickPort;
+    return e;
+  };
   const deadline = Date.now() + (opts.readyTimeoutMs || 10000);
   for (;;) {
     if (exitInfo) {
+      if (exitInfo.code === 1 && /in use|already/i.test(err)) throw portTaken('the gateway exited during start-up with code 1');
       throw new Error(`gateway exited during start-up (code ${exitInfo.code}, signal ${exitInfo.signal}); args: ${args.join(' ')}\nstderr:\n${tail(err)}`);
     }
+    let healthy = false;
     try {
-      const r = await request(`${url}/healthz`, { timeoutMs: 1000 });
-      if (r.status === 200) return gw;
+      healthy = (await request(`${url}/healthz`, { timeoutMs: 1000 })).status === 200;
     } catch { /* not listening yet */ }
+    if (healthy && exitInfo === null) {
+      // Whose answer was that? Another process may serve this port.
+      const l = portListeners(proc.pid, port);
+      if (!l || (l.ours > 0 && l.others === 0)) return gw;
+      if (l.ours > 0 && !pickPort) return gw; // the caller's port, shared
+      if (l.others > 0 && pickPort) {
+        await gw.kill();
+        throw portTaken(`${l.others} other listener(s) on it`);
+      }
+      // Otherwise not ours yet: this one will listen or exit.
+    }
     if (Date.now() > deadline) {
       await gw.kill();
       throw new Error(`gateway not healthy after ${opts.readyTimeoutMs || 10000} ms; stderr:\n${tail(err)}`);
     }
-    await sleep(50);
+    if (!healthy) await within(exited, 50);
+    else await sleep(50);
   }
 }
 

@@ -670,15 +670,22 @@ describe('shutdown', () => {
     const gw = await startGateway({ config: config(10), env: { SB_TEST_S_KEY: KEY } });
     t.after(() => gw.kill());
     let signalled = false;
+    let streamEnded = false;
     let refused;
     const r = await streamChat(gw.url, chatBody('s/slow-stream', 'x', { stream: true }), {
       timeoutMs: 20000,
       onEvent(ev) {
+        if (ev.data === '[DONE]') streamEnded = true;
         if (!signalled && hasContent(ev)) {
           signalled = true;
           gw.proc.kill('SIGTERM');
-          refused = sleep(300).then(() => request(`${gw.url}/healthz`, { timeoutMs: 2000 })).then(
-            (res) => `answered ${res.status}`, () => 'refused');
+          // Once the gateway has acted on the signal a new connection is
+          // refused, while the stream in flight (~3 s) goes on.
+          let answered = 'nothing';
+          refused = waitFor(() => request(`${gw.url}/healthz`, { timeoutMs: 2000 }).then(
+            (res) => { answered = `answered ${res.status}`; return false; },
+            () => (streamEnded ? 'refused only once the stream had ended' : 'refused')),
+          { timeoutMs: 10000, what: 'new connections to be refused' }).catch(() => `still ${answered}`);
         }
       },
     });

@@ -185,15 +185,20 @@ describe('providers in the database', () => {
 
   test('a provider whose model list is slow to fetch never holds up a key revocation', async () => {
     // An upstream that accepts connections and never answers: the gateway's
-    // model-list fetch waits out its 5 s limit.
-    const silent = net.createServer(() => {});
+    // model-list fetch waits out its 5 s limit. It says when the fetch's
+    // request has arrived.
+    let fetchArrived;
+    const fetching = new Promise((resolve) => { fetchArrived = resolve; });
+    const silent = net.createServer((sock) => { sock.once('data', () => fetchArrived()); });
     await new Promise((r) => silent.listen(0, '127.0.0.1', r));
     try {
       const k = await adminPost(gw, '/keys', { name: 'revoke-me-fast' });
       assert.equal(k.status, 201);
       const added = runSwitchboard(['providers', 'set', 'silent', '--kind', 'openai',
         '--base-url', `http://127.0.0.1:${silent.address().port}/v1`, '--db', gw.dbPath]);
-      await new Promise((r) => setTimeout(r, 300)); // the gateway is now fetching
+      await Promise.race([fetching, added.then((r) => { // the gateway is now fetching
+        throw new Error(`providers set ended before the gateway fetched the model list: ${r.code} ${r.stderr}`);
+      })]);
       const t0 = Date.now();
       const rev = await runSwitchboard(['keys', 'revoke', 'revoke-me-fast', '--db', gw.dbPath]);
       assert.equal(rev.code, 0, rev.stderr);

@@ -38,7 +38,8 @@ static void test_full_example(void **state)
       "\"limits\":{\"max_body_bytes\":2048,\"stream_idle_timeout_s\":5},"
       "\"cors\":{\"origins\":[\"http://a\"]},"
       "\"providers\":[{\"name\":\"local\",\"kind\":\"openai\","
-      "\"base_url\":\"http://127.0.0.1:8000/v1\",\"api_key_env\":\"K\","
+      "\"base_url\":\"http://127.0.0.1:8000/"
+      "v1\",\"api_key_env\":\"SWITCHBOARD_CRED_K\","
       "\"models\":[\"llama3\"],\"passthrough_auth\":true,"
       "\"headers\":{\"X-A\":\"1\"},\"forward_headers\":[\"OpenAI-"
       "Organization\"],"
@@ -61,6 +62,7 @@ static void test_full_example(void **state)
   /* Forwarded header names are matched lowercase. */
   assert_string_equal(cfg.providers[0].forward_headers[0],
                       "openai-organization");
+  config_finish(&cfg);
   assert_int_equal(config_validate(&cfg, err, sizeof(err)), 0);
   config_free(&cfg);
 }
@@ -71,8 +73,10 @@ static void expect_fail(const char *json, const char *needle)
   char err[256] = "";
   int rc = load(&cfg, json, err, sizeof(err));
 
-  if(!rc)
+  if(!rc) {
+    config_finish(&cfg);
     rc = config_validate(&cfg, err, sizeof(err));
+  }
   assert_int_equal(rc, SB_ECONFIG);
   if(!strstr(err, needle))
     fail_msg("error '%s' does not name '%s'", err, needle);
@@ -170,6 +174,100 @@ static void test_env_references(void **state)
   assert_string_equal(missing, "SB_T_KEY");
 }
 
+/* What a provider definition may name and reach: the allow-list of
+ * credential variables and the link-local rule. */
+static void test_provider_allowed(void **state)
+{
+  static const char file[] =
+      "{\"security\":{\"credential_env\":[\"MY_*\",\"EXACT\"]}}";
+  static const char *const cases[][2] = {
+      /* definition, "ok" or a word the error must hold */
+      {"{\"kind\":\"openai\",\"base_url\":\"http://h/v1\","
+       "\"api_key_env\":\"MY_KEY\"}",
+       "ok"},
+      {"{\"kind\":\"openai\",\"base_url\":\"http://h/v1\","
+       "\"api_key_env\":\"EXACT\"}",
+       "ok"},
+      {"{\"kind\":\"openai\",\"base_url\":\"http://h/v1\","
+       "\"api_key_env\":\"EXACTLY\"}",
+       "EXACTLY"},
+      {"{\"kind\":\"openai\",\"base_url\":\"http://h/v1\","
+       "\"api_key_env\":\"HOME\"}",
+       "allow-list"},
+      {"{\"kind\":\"openai\",\"base_url\":\"http://h/v1\","
+       "\"headers\":{\"X-A\":\"a ${MY_A} b ${PATH}\"}}",
+       "PATH"},
+      {"{\"kind\":\"bedrock\",\"options\":{\"region\":\"us-east-1\","
+       "\"access_key_env\":\"MY_AK\",\"secret_key_env\":\"MY_SK\","
+       "\"session_token_env\":\"MY_ST\"}}",
+       "ok"},
+      /* Its AWS defaults are not on this list. */
+      {"{\"kind\":\"bedrock\",\"options\":{\"region\":\"us-east-1\"}}",
+       "AWS_ACCESS_KEY_ID"},
+      {"{\"kind\":\"openai\",\"base_url\":\"http://169.254.169.254/v1\"}",
+       "link-local"},
+      {"{\"kind\":\"openai\",\"base_url\":\"http://[fe80::1%25eth0]/v1\"}",
+       "ok"}, /* not an address inet_pton reads: checked at connect */
+      {"{\"kind\":\"openai\",\"base_url\":\"http://[::ffff:169.254.1.1]:8/"
+       "v1\"}",
+       "link-local"},
+      {"{\"kind\":\"openai\",\"base_url\":\"https://100.100.100.200\"}",
+       "link-local"},
+      {"{\"kind\":\"openai\",\"base_url\":\"http://METADATA.google.internal/"
+       "v1\"}",
+       "link-local"},
+      {"{\"kind\":\"openai\",\"base_url\":\"http://169.255.0.1/v1\"}", "ok"},
+  };
+  struct config cfg;
+  char err[512];
+
+  (void)state;
+  assert_int_equal(load(&cfg, file, err, sizeof(err)), 0);
+  config_finish(&cfg);
+  assert_false(config_env_allowed(&cfg.security, "SWITCHBOARD_ADMIN_KEY"));
+  for(size_t i = 0; i < SB_ARRAY_LEN(cases); i++) {
+    struct config_provider p;
+    cJSON *o = cJSON_Parse(cases[i][0]);
+    int rc;
+
+    assert_non_null(o);
+    assert_int_equal(config_provider_parse(&p, o, "p", "p", err, sizeof(err)),
+                     0);
+    err[0] = '\0';
+    rc = config_provider_allowed(&cfg.security, &p, err, sizeof(err));
+    if(!strcmp(cases[i][1], "ok"))
+      assert_int_equal(rc, 0);
+    else {
+      assert_int_equal(rc, SB_ECONFIG);
+      assert_non_null(strstr(err, cases[i][1]));
+    }
+    config_provider_free(&p);
+    cJSON_Delete(o);
+  }
+  cfg.security.allow_link_local = 1;
+  {
+    struct config_provider p;
+    cJSON *o = cJSON_Parse("{\"kind\":\"openai\",\"base_url\":"
+                           "\"http://169.254.169.254/v1\"}");
+    assert_int_equal(config_provider_parse(&p, o, "p", "p", err, sizeof(err)),
+                     0);
+    assert_int_equal(
+        config_provider_allowed(&cfg.security, &p, err, sizeof(err)), 0);
+    config_provider_free(&p);
+    cJSON_Delete(o);
+  }
+  config_free(&cfg);
+
+  /* The defaults when the file names none. */
+  config_defaults(&cfg);
+  unsetenv("SWITCHBOARD_CREDENTIAL_ENV");
+  config_finish(&cfg);
+  assert_true(config_env_allowed(&cfg.security, "SWITCHBOARD_CRED_X"));
+  assert_true(config_env_allowed(&cfg.security, "OPENAI_API_KEY"));
+  assert_false(config_env_allowed(&cfg.security, "HOME"));
+  config_free(&cfg);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -178,6 +276,7 @@ int main(void)
       cmocka_unit_test(test_errors_name_the_key),
       cmocka_unit_test(test_env_overrides),
       cmocka_unit_test(test_env_references),
+      cmocka_unit_test(test_provider_allowed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
