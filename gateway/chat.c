@@ -892,10 +892,6 @@ cJSON *chat_parse_body(struct req *r)
 #define IMAGE_MAX_TOKENS       3000
 #define TOOLS_ALLOWANCE_TOKENS 1000
 
-/* Output: the request's own limit, else the model's maximum, else this,
- * sent upstream as the request's limit so that it is one. */
-#define FALLBACK_MAX_OUTPUT 4096
-
 /* Maximum output of well-known model families, by prefix of the upstream
  * name (or of any part of it after a '.' or '/': Bedrock's
  * "us.anthropic.claude-…", "openai/gpt-4o"); first match wins. */
@@ -1035,7 +1031,7 @@ static int reserve(struct req *r, cJSON *body, struct api_error *err)
     /* A model the table does not know may write any amount: the
      * fallback becomes the request's own limit, in its API's field
      * (Anthropic's max_tokens is always there). */
-    max_out = FALLBACK_MAX_OUTPUT;
+    max_out = r->gw->cfg->limits.budget_max_output_tokens;
     cJSON_AddNumberToObject(body,
                             r->inbound == REQ_IN_RESPONSES ? "max_output_tokens"
                                                            : "max_tokens",

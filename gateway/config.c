@@ -42,6 +42,7 @@ void config_defaults(struct config *cfg)
   cfg->limits.shutdown_grace_s = 10;
   cfg->limits.max_json_depth = 64;
   cfg->limits.header_timeout_s = 10;
+  cfg->limits.budget_max_output_tokens = 4096;
 }
 
 static void free_strv(char **v, int n)
@@ -187,6 +188,7 @@ static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
       {"shutdown_grace_s", 0, 3600},
       {"max_json_depth", 2, 1000},
       {"header_timeout_s", 1, 3600},
+      {"budget_max_output_tokens", 1, 10000000},
   };
   const cJSON *it;
 
@@ -219,6 +221,7 @@ static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
     case 7: l->shutdown_grace_s = (int)v; break;
     case 8: l->max_json_depth = (int)v; break;
     case 9: l->header_timeout_s = (int)v; break;
+    case 10: l->budget_max_output_tokens = v; break;
     }
   }
   return 0;

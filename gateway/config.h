@@ -46,8 +46,11 @@ struct config_limits {
   int stream_idle_timeout_s;
   int shutdown_grace_s;
   int max_json_depth;
-  int header_timeout_s; /* a connection's request head must be complete
-                         * within this */
+  int header_timeout_s;          /* a connection's request head must be complete
+                                  * within this */
+  long budget_max_output_tokens; /* a budgeted request to a model of unknown
+                                  * maximum output, without its own limit,
+                                  * gets this one */
 };
 
 /* What clients may call the gateway by, and what provider definitions
