@@ -168,21 +168,31 @@ static int cmd_parse(struct cli_cmd *c, int argc, char **argv)
 /* The database path: --db, then SWITCHBOARD_DB, then the config file's
  * "database", then the default; config.c owns the last three so that
  * this agrees with `switchboard serve`. */
+static int cli_config(const struct cli_cmd *c, struct config *cfg)
+{
+  const char *file = opt_value(c, "--config");
+  char err[512];
+
+  config_defaults(cfg);
+  if((file && config_load_file(cfg, file, err, sizeof(err))) ||
+     config_apply_env(cfg, err, sizeof(err))) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    config_free(cfg);
+    return -1;
+  }
+  config_finish(cfg);
+  return 0;
+}
+
 static char *resolve_db(const struct cli_cmd *c)
 {
   const char *db = opt_value(c, "--db");
-  const char *file = opt_value(c, "--config");
   struct config cfg;
-  char err[512];
-  char *path = NULL;
+  char *path;
 
-  config_defaults(&cfg);
-  if(file && config_load_file(&cfg, file, err, sizeof(err)))
-    fprintf(stderr, "switchboard: %s\n", err);
-  else if(config_apply_env(&cfg, err, sizeof(err)))
-    fprintf(stderr, "switchboard: %s\n", err);
-  else
-    path = sb_strdup(db ? db : cfg.database);
+  if(cli_config(c, &cfg))
+    return NULL;
+  path = sb_strdup(db ? db : cfg.database);
   config_free(&cfg);
   return path;
 }
@@ -882,6 +892,7 @@ static cJSON *provider_def(const struct cli_cmd *c, int *rc)
   const char *json = opt_value(c, "--json");
   const char *models = opt_value(c, "--models");
   struct config_provider p;
+  struct config cfg;
   cJSON *def = json ? cJSON_Parse(json) : cJSON_CreateObject();
   char why[512];
 
@@ -910,6 +921,16 @@ static cJSON *provider_def(const struct cli_cmd *c, int *rc)
     cJSON_Delete(def);
     *rc = usage_error("providers set: %s", why);
     return NULL;
+  }
+  /* The gateway refuses what its allow-list does not name; this shell's
+   * view of that list (the same --config) is only a hint. */
+  if(!cli_config(c, &cfg)) {
+    if(config_provider_allowed(&cfg.security, &p, why, sizeof(why)))
+      fprintf(stderr,
+              "switchboard: note: %s; a gateway with this configuration "
+              "leaves the provider out\n",
+              why);
+    config_free(&cfg);
   }
   if(p.api_key_env && (!getenv(p.api_key_env) || !*getenv(p.api_key_env)))
     fprintf(stderr,
