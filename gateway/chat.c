@@ -14,6 +14,7 @@
 #include "gateway/worker.h"
 #include "router/router.h"
 #include "router/routes.h"
+#include "router/run.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,6 @@ static void fail_request(struct req *r, const struct api_error *err)
 static int on_canon_event(void *ud, const struct canon_ev *ev);
 static void end_stream(struct req *r);
 static int next_attempt(struct req *r, const struct api_error *err);
-static const struct route_target *current_target(const struct req *r);
 static void attempt_ok(struct req *r, int status);
 
 /* --- echo ----------------------------------------------------------------- */
@@ -526,18 +526,18 @@ void chat_start_upstream(struct req *r, struct prov_http *http)
   struct upstream_limits ulim;
   struct api_error err;
 
-  if(http->dropped && !r->nattempts)
+  if(http->dropped && (!r->run || !r->run->nattempts))
     req_add_header(r, "x-switchboard-dropped-params", http->dropped);
-  r->attempt_t0_us = sb_mono_us();
-  r->nattempts++;
+  if(r->run)
+    router_run_begin(r->run);
   ulim.connect_timeout_ms = lim->connect_timeout_ms;
   ulim.total_timeout_ms = (long)lim->request_timeout_s * 1000;
   ulim.idle_timeout_s = r->stream ? lim->stream_idle_timeout_s : 0;
   ulim.allow_link_local = r->gw->cfg->security.allow_link_local;
-  if(r->route && current_target(r)->timeout_ms) {
+  if(r->run && router_run_target(r->run)->timeout_ms) {
     /* A route's target may be given less time than the default, so
      * that a slow one fails over sooner. */
-    long t = current_target(r)->timeout_ms;
+    long t = router_run_target(r->run)->timeout_ms;
     ulim.total_timeout_ms = t;
     if(ulim.connect_timeout_ms > t)
       ulim.connect_timeout_ms = t;
@@ -599,58 +599,13 @@ void chat_relay_raw(struct req *r, struct prov_http *http)
   chat_start_upstream(r, http);
 }
 
-/* --- routing policies --------------------------------------------------- */
-
-/* Longest back-off before retrying one target; a longer retry-after moves
- * on to the next target instead. */
-#define RETRY_MAX_WAIT_MS 10000
-#define RETRY_BASE_MS     100
-
-static void log_attempt(struct req *r, int status)
-{
-  cJSON *a = cJSON_CreateObject();
-
-  if(!r->attempts_log)
-    r->attempts_log = cJSON_CreateArray();
-  cJSON_AddStringToObject(a, "provider", r->prov->name);
-  cJSON_AddStringToObject(a, "model", r->upstream_model);
-  cJSON_AddNumberToObject(a, "status", status);
-  cJSON_AddNumberToObject(a, "ms",
-                          (double)((sb_mono_us() - r->attempt_t0_us) / 1000));
-  cJSON_AddItemToArray(r->attempts_log, a);
-}
-
-static const struct route_target *current_target(const struct req *r)
-{
-  return &r->route->targets[r->plan[r->attempt]];
-}
+/* --- routing policies (router/run.h decides, this file waits) ---------- */
 
 static void attempt_ok(struct req *r, int status)
 {
-  if(!r->route)
-    return;
-  log_attempt(r, status);
-  route_stats_report(r->gw->route_stats, current_target(r), 1,
-                     (sb_mono_us() - r->attempt_t0_us) / 1000, sb_now_ms());
-}
-
-/* Point r at the plan's current target. 0, or -1 when this gateway does
- * not serve it (logged as an attempt with status 0). */
-static int set_target(struct req *r)
-{
-  const struct route_target *t = current_target(r);
-  char *name = sb_asprintf("%s/%s", t->provider, t->model);
-  struct router_target rt;
-  struct api_error err;
-  int rc = router_resolve(r->reg, name, &rt, &err);
-
-  free(name);
-  if(rc)
-    return -1;
-  free(r->upstream_model);
-  r->prov = rt.prov;
-  r->upstream_model = rt.upstream_model; /* taken over */
-  return 0;
+  if(r->run)
+    router_run_ok(r->run, r->gw->route_stats, r->prov->name, r->upstream_model,
+                  status);
 }
 
 /* Forget the failed attempt's transfer state. */
@@ -690,39 +645,30 @@ static void on_retry(uv_timer_t *t)
   chat_serve(r, r->route_body);
 }
 
-/* After a failed attempt (err: what the client would get): try the same
- * target again after a back-off, or the next one. 1 when another attempt
+/* Point r at target t (taken). */
+static void set_target(struct req *r, struct router_target *t)
+{
+  free(r->upstream_model);
+  r->prov = t->prov;
+  r->upstream_model = t->upstream_model;
+}
+
+/* After a failed attempt (err: what the client would get): another one
+ * after the run's wait, on the target it names. 1 when another attempt
  * is on its way; 0 when none is left and err stands. */
 static int next_attempt(struct req *r, const struct api_error *err)
 {
-  int64_t delay = 0;
+  struct router_target t;
+  int64_t delay;
 
-  if(!r->route)
+  if(!r->run)
     return 0;
-  log_attempt(r, err->status);
-  route_stats_report(r->gw->route_stats, current_target(r), 0, 0, sb_now_ms());
-  if(r->tries < r->route->retries) {
-    /* The upstream's own retry-after wins; else exponential with
-     * jitter, so that many clients do not come back in step. */
-    delay = err->retry_after_ms > 0  ? err->retry_after_ms
-            : err->retry_after_s > 0 ? (int64_t)err->retry_after_s * 1000
-                                     : (RETRY_BASE_MS << r->tries) +
-                                           (int64_t)(sb_random_u32() % 100);
-    if(delay <= RETRY_MAX_WAIT_MS)
-      r->tries++;
-    else
-      delay = -1;
-  } else {
-    delay = -1;
-  }
-  if(delay < 0) {
-    delay = 0;
-    do {
-      r->tries = 0;
-      if(++r->attempt >= r->nplan)
-        return 0;
-    } while(set_target(r));
-  }
+  delay = router_run_failed(r->run, r->reg, r->gw->route_stats, r->prov->name,
+                            r->upstream_model, err, &t);
+  if(delay < 0)
+    return 0;
+  if(t.prov)
+    set_target(r, &t);
   r->retry = sb_calloc(1, sizeof(*r->retry));
   r->retry->r = r;
   uv_timer_init(worker_loop(r->w), &r->retry->timer);
@@ -742,26 +688,21 @@ static double target_cost(void *ud, const struct route_target *t)
   return p.input + p.output;
 }
 
-/* "model" names a route: plan the order of its targets and point r at
- * the first one this gateway serves. 0, 1 when model is not a route,
- * or -1 with err. */
+/* "model" names a route: start its run and point r at the first target
+ * this gateway serves. 0, 1 when model is not a route, or -1 with err. */
 static int route_plan_for(struct req *r, struct api_error *err)
 {
+  struct router_target t;
   struct route rt;
 
   if(!r->model || auth_route(r->gw->auth, r->model, &rt))
     return 1;
-  r->route = sb_malloc(sizeof(*r->route));
-  *r->route = rt;
-  r->nplan = route_plan(r->route, r->gw->route_stats, sb_now_ms(), target_cost,
-                        r->gw->auth, (double)(sb_random_u32() % 1000000) / 1e6,
-                        r->plan);
-  for(r->attempt = 0; r->attempt < r->nplan; r->attempt++)
-    if(!set_target(r))
-      return 0;
-  api_error_set(err, 503, "upstream_error", "route_unavailable", "model",
-                "No target of route '%s' is served by this gateway.", r->model);
-  return -1;
+  r->run = sb_malloc(sizeof(*r->run));
+  if(router_run_start(r->run, &rt, r->reg, r->gw->route_stats, target_cost,
+                      r->gw->auth, &t, err))
+    return -1;
+  set_target(r, &t);
+  return 0;
 }
 
 /* --- Chat Completions as the inbound API ------------------------------- */
@@ -816,7 +757,7 @@ void chat_serve(struct req *r, const cJSON *body)
 {
   struct api_error err;
 
-  if(r->route && !r->route_body)
+  if(r->run && !r->route_body)
     r->route_body = cJSON_Duplicate(body, 1); /* for the next attempt */
   if(oai_chat_check_caps(body, r->prov->caps, r->prov->name, &err)) {
     req_respond_error(r, &err);
@@ -826,8 +767,8 @@ void chat_serve(struct req *r, const cJSON *body)
   if(r->prov->kind == PROV_ECHO) {
     /* Answered in-process: an attempt that cannot fail, counted and
      * logged like the others when a route got here. */
-    r->attempt_t0_us = sb_mono_us();
-    r->nattempts++;
+    if(r->run)
+      router_run_begin(r->run);
     attempt_ok(r, 200);
     serve_echo(r, body);
     return;
@@ -979,10 +920,10 @@ static int hold(struct req *r, int64_t prompt_tokens, int64_t max_out,
   struct auth_target t[ROUTE_MAX_TARGETS];
   int n = 0;
 
-  if(r->route)
-    for(; n < r->route->ntargets; n++)
-      t[n] = (struct auth_target){r->route->targets[n].provider,
-                                  r->route->targets[n].model};
+  if(r->run)
+    for(; n < r->run->route.ntargets; n++)
+      t[n] = (struct auth_target){r->run->route.targets[n].provider,
+                                  r->run->route.targets[n].model};
   else
     t[n++] = (struct auth_target){r->prov->name, r->upstream_model};
   return auth_reserve(r->gw->auth, &r->grant, t, n, prompt_tokens, max_out,
@@ -995,10 +936,10 @@ static int64_t targets_max_output(const struct req *r)
 {
   int64_t max = 0;
 
-  if(!r->route)
+  if(!r->run)
     return model_max_output(r->upstream_model);
-  for(int i = 0; i < r->route->ntargets; i++) {
-    int64_t m = model_max_output(r->route->targets[i].model);
+  for(int i = 0; i < r->run->route.ntargets; i++) {
+    int64_t m = model_max_output(r->run->route.targets[i].model);
     if(m < 0)
       return -1;
     if(m > max)
@@ -1087,9 +1028,8 @@ int chat_route(struct req *r, cJSON *body,
      * resolved to another's model (or a route): that is answered as a
      * model that does not exist, as it is for every other name this key
      * may not see, so the answer never tells that it exists. */
-    char *id = r->route
-                   ? sb_strdup(r->model)
-                   : sb_asprintf("%s/%s", r->prov->name, r->upstream_model);
+    char *id = r->run ? sb_strdup(r->model)
+                      : sb_asprintf("%s/%s", r->prov->name, r->upstream_model);
     rc = auth_model_allowed(&r->grant, id, &err);
     free(id);
     if(rc)

@@ -8,6 +8,7 @@
 #include "gateway/worker.h"
 #include "router/router.h"
 #include "router/routes.h"
+#include "router/run.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -617,10 +618,10 @@ static void req_record(struct req *r)
   rec->cost_usd = r->cost_usd;
   rec->unpriced = r->unpriced;
   rec->usage_estimated = r->usage_estimated;
-  rec->route = r->route ? sb_strdup(r->route->name) : NULL;
-  rec->attempts = r->nattempts > 1 ? r->nattempts : 1;
+  rec->route = r->run ? sb_strdup(r->run->route.name) : NULL;
+  rec->attempts = r->run && r->run->nattempts > 1 ? r->run->nattempts : 1;
   rec->attempts_detail =
-      r->attempts_log ? cJSON_PrintUnformatted(r->attempts_log) : NULL;
+      r->run && r->run->log ? cJSON_PrintUnformatted(r->run->log) : NULL;
   store_usage_submit(gw->store, rec);
 }
 
@@ -632,12 +633,11 @@ static void req_destroy(struct req *r)
   settle(r);
   req_record(r);
   prov_registry_unref(r->reg);
-  if(r->route) {
-    route_clear(r->route);
-    free(r->route);
+  if(r->run) {
+    router_run_clear(r->run);
+    free(r->run);
   }
   cJSON_Delete(r->route_body);
-  cJSON_Delete(r->attempts_log);
   worker_request_done(r->w);
   free(r->path);
   free(r->cors_origin);
@@ -1152,14 +1152,14 @@ static int write_headers(struct req *r, unsigned char **p, unsigned char *end)
     return -1;
   /* What served the request; a route refused before its first attempt
    * was served by none of its targets. */
-  if(r->prov && r->upstream_model && (!r->route || r->nattempts > 0) &&
+  if(r->prov && r->upstream_model && (!r->run || r->run->nattempts > 0) &&
      (add_header(wsi, "x-switchboard-provider", r->prov->name, p, end) ||
       add_header(wsi, "x-switchboard-model", r->upstream_model, p, end)))
     return -1;
-  if(r->route) {
+  if(r->run) {
     char n[16];
-    snprintf(n, sizeof(n), "%d", r->nattempts);
-    if(add_header(wsi, "x-switchboard-route", r->route->name, p, end) ||
+    snprintf(n, sizeof(n), "%d", r->run->nattempts);
+    if(add_header(wsi, "x-switchboard-route", r->run->route.name, p, end) ||
        add_header(wsi, "x-switchboard-attempts", n, p, end))
       return -1;
   }

@@ -41,6 +41,7 @@
 
 struct worker;
 struct req_timer;
+struct router_run;
 struct offload;
 struct req;
 
@@ -132,16 +133,9 @@ struct req {
   int embed_base64;        /* the client asked for base64 vectors */
   struct req_timer *pacer; /* echo's stream pace */
 
-  /* routing policy (router/routes.h) */
-  struct route *route; /* the route "model" named, or NULL */
-  int plan[16];        /* target indices in the order to try */
-  int nplan;
-  int attempt;   /* index into plan */
-  int tries;     /* of the current target */
-  int nattempts; /* made so far */
-  int64_t attempt_t0_us;
+  /* routing policy */
+  struct router_run *run;  /* the route "model" named, or NULL */
   cJSON *route_body;       /* the canonical body, for the next attempt */
-  cJSON *attempts_log;     /* [{"provider","model","status","ms"}] */
   struct req_timer *retry; /* back-off before the next attempt */
   struct canon_usage usage;
   double cost_usd;     /* < 0: unknown */

@@ -140,7 +140,7 @@ void messages_handle(struct req *r)
   }
   /* A route may fall back to another kind: it goes through the
    * canonical model whatever its first target. */
-  if(is_anthropic(r->prov) && !r->route) {
+  if(is_anthropic(r->prov) && !r->run) {
     relay(r, body, "/v1/messages");
     cJSON_Delete(body);
     return;
@@ -196,7 +196,7 @@ void messages_count_tokens(struct req *r)
     cJSON_Delete(body);
     return;
   }
-  if(is_anthropic(r->prov) && !r->route) {
+  if(is_anthropic(r->prov) && !r->run) {
     relay(r, body, "/v1/messages/count_tokens");
     cJSON_Delete(body);
     return;

@@ -8,6 +8,7 @@
 #include "gateway/config.h"
 #include "providers/provider.h"
 #include "router/router.h"
+#include "router/run.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,57 @@ static void test_base_url_normalised(void **state)
   assert_string_equal(f->reg->provs[2].base_url, "http://o/v1");
 }
 
+/* A route's run: retries on one target honour retry-after up to the
+ * longest wait, then the next target the gateway serves, then none. */
+static void test_run_retries_then_falls_back(void **state)
+{
+  struct fixture *f = *state;
+  static const char def[] =
+      "{\"strategy\":\"fallback\",\"retries\":1,\"targets\":["
+      "\"gone/x\",\"local/llama3\",\"other/qwen\"]}";
+  cJSON *o = cJSON_Parse(def);
+  struct route_stats *stats = route_stats_new();
+  struct router_run run;
+  struct router_target t;
+  struct api_error err;
+  struct route rt;
+  char why[256];
+
+  assert_int_equal(route_parse(o, "r", &rt, why, sizeof(why)), 0);
+  cJSON_Delete(o);
+  /* "gone" is not served here: the run starts on the second target. */
+  assert_int_equal(
+      router_run_start(&run, &rt, f->reg, stats, NULL, NULL, &t, &err), 0);
+  assert_string_equal(t.prov->name, "local");
+  assert_string_equal(router_run_target(&run)->model, "llama3");
+  router_target_free(&t);
+
+  router_run_begin(&run);
+  api_error_set(&err, 429, "rate_limit_error", NULL, NULL, "slow down");
+  err.retry_after_s = 2;
+  /* One retry of the same target, after its retry-after. */
+  assert_int_equal(
+      router_run_failed(&run, f->reg, stats, "local", "llama3", &err, &t),
+      2000);
+  assert_null(t.prov);
+  router_run_begin(&run);
+  /* Retries spent: the next target, at once. */
+  assert_int_equal(
+      router_run_failed(&run, f->reg, stats, "local", "llama3", &err, &t), 0);
+  assert_string_equal(t.prov->name, "other");
+  router_target_free(&t);
+  router_run_begin(&run);
+  /* A retry-after past the longest wait moves on: nothing is left. */
+  err.retry_after_s = 0;
+  err.retry_after_ms = ROUTER_RETRY_MAX_WAIT_MS + 1;
+  assert_int_equal(
+      router_run_failed(&run, f->reg, stats, "other", "qwen", &err, &t), -1);
+  assert_int_equal(run.nattempts, 3);
+  assert_int_equal(cJSON_GetArraySize(run.log), 3);
+  router_run_clear(&run);
+  route_stats_free(stats);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -140,6 +192,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_unknown_list_passes_any_model, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_base_url_normalised, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_run_retries_then_falls_back, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
