@@ -689,18 +689,21 @@ static double target_cost(void *ud, const struct route_target *t)
 }
 
 /* "model" names a route: start its run and point r at the first target
- * this gateway serves. 0, 1 when model is not a route, or -1 with err. */
+ * this gateway serves. 0, 1 when model is not a route, or an SB_E* code
+ * with err. */
 static int route_plan_for(struct req *r, struct api_error *err)
 {
   struct router_target t;
   struct route rt;
+  int rc;
 
   if(!r->model || auth_route(r->gw->auth, r->model, &rt))
     return 1;
   r->run = sb_malloc(sizeof(*r->run));
-  if(router_run_start(r->run, &rt, r->reg, r->gw->route_stats, target_cost,
-                      r->gw->auth, &t, err))
-    return -1;
+  rc = router_run_start(r->run, &rt, r->reg, r->gw->route_stats, target_cost,
+                        r->gw->auth, &t, err);
+  if(rc)
+    return rc;
   set_target(r, &t);
   return 0;
 }
@@ -1000,23 +1003,23 @@ int chat_route(struct req *r, cJSON *body,
     r->model = sb_strdup(model->valuestring);
   if(check && check(body, &err)) {
     req_respond_error(r, &err);
-    return -1;
+    return SB_EANSWERED;
   }
   /* The allow-list first, on the name as asked: resolving it before
    * would tell a restricted key which models exist (404 or 403). */
   if(r->granted && auth_name_allowed(&r->grant, r->reg, r->model, &err)) {
     req_respond_error(r, &err);
-    return -1;
+    return SB_EANSWERED;
   }
   rc = route_plan_for(r, &err);
   if(rc < 0) {
     req_respond_error(r, &err);
-    return -1;
+    return SB_EANSWERED;
   }
   if(rc > 0) {
     if(router_resolve(r->reg, r->model, &target, &err)) {
       req_respond_error(r, &err);
-      return -1;
+      return SB_EANSWERED;
     }
     r->prov = target.prov;
     r->upstream_model = target.upstream_model; /* taken over */
@@ -1040,7 +1043,7 @@ int chat_route(struct req *r, cJSON *body,
                     r->model);
     if(rc || reserve(r, body, &err)) {
       req_respond_error(r, &err);
-      return -1;
+      return SB_EANSWERED;
     }
   }
   return 0;

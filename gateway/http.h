@@ -187,13 +187,14 @@ cJSON *chat_parse_body(struct req *r);
 
 /** A request found to be bigger than its body (a stored conversation it
  * continues): hold the input bound of prompt (JSON of that part) more
- * against its key's budget. 0, or -1 with err (429 insufficient_quota)
- * when that passes the budget. */
+ * against its key's budget. 0, or an SB_E* code with err (429
+ * insufficient_quota when that passes the budget). */
 int chat_hold_more(struct req *r, const cJSON *prompt, struct api_error *err);
 
 /** Validate body with check, then resolve its "model" into r->prov and
  * r->upstream_model, and hold its cost against a budgeted key (which may
- * add an output limit to body). 0, or -1 after answering the error. */
+ * add an output limit to body). 0, or SB_EANSWERED: the error is on its
+ * way to the client. */
 int chat_route(struct req *r, cJSON *body,
                int (*check)(const cJSON *, struct api_error *));
 

@@ -24,6 +24,7 @@ const char *sb_strerror(int err)
   case SB_EDB: return "database error";
   case SB_ETOONEW: return "database is newer than this binary";
   case SB_EPROTO: return "protocol error";
+  case SB_EANSWERED: return "answered";
   }
   return "unknown error";
 }

@@ -20,16 +20,18 @@
 
 enum sb_err {
   SB_OK = 0,
-  SB_ENOMEM = -1,    /* allocation failed (only from bounded buffers) */
-  SB_EINVAL = -2,    /* invalid argument or input */
-  SB_ETOOBIG = -3,   /* a configured limit was exceeded */
-  SB_EIO = -4,       /* I/O or system call failure */
-  SB_ENOTFOUND = -5, /* no such object */
-  SB_EAGAIN = -6,    /* would block / full, try later */
-  SB_ECONFIG = -7,   /* invalid configuration */
-  SB_EDB = -8,       /* database error */
-  SB_ETOONEW = -9,   /* database schema newer than this binary */
-  SB_EPROTO = -10,   /* peer violated its protocol */
+  SB_ENOMEM = -1,     /* allocation failed (only from bounded buffers) */
+  SB_EINVAL = -2,     /* invalid argument or input */
+  SB_ETOOBIG = -3,    /* a configured limit was exceeded */
+  SB_EIO = -4,        /* I/O or system call failure */
+  SB_ENOTFOUND = -5,  /* no such object */
+  SB_EAGAIN = -6,     /* would block / full, try later */
+  SB_ECONFIG = -7,    /* invalid configuration */
+  SB_EDB = -8,        /* database error */
+  SB_ETOONEW = -9,    /* database schema newer than this binary */
+  SB_EPROTO = -10,    /* peer violated its protocol */
+  SB_EANSWERED = -11, /* refused, and the refusal is already on its way to
+                       * the client: the caller has nothing left to do */
 };
 
 /** Short static description of an SB_E* code. Never NULL. */
