@@ -28,6 +28,46 @@ struct req_timer {
   struct req *r; /* NULL once the request is gone */
 };
 
+/* A request's exchange with its provider: what only this file reads.
+ * Allocated by the first entry point a request reaches (chat_state()),
+ * freed by chat_release(). */
+struct chat_state {
+  struct upstream_xfer *xfer;
+  int relay; /* relaying an upstream: sse_in is initialised */
+  int upbody_overflow;
+  int paused;             /* the client is slow: the upstream waits */
+  int upstream_streaming; /* 2xx event-stream being relayed */
+  struct sse_parser sse_in;
+  struct prov_openai_stream ostream; /* openai pass-through */
+  struct ndjson nd_in;               /* adapter with NDJSON framing */
+  struct eventstream es_in;          /* adapter with AWS event-stream */
+  /* The adapter serving the request through the canonical model; NULL
+   * for echo and for OpenAI Chat Completions pass-through. */
+  const struct prov_adapter *adapter;
+  struct prov_stream *pstream; /* adapter's stream state */
+  int raw_relay;               /* the upstream's stream reaches the client as it
+                                * is; the adapter only reads it for accounting */
+  int upstream_error_seen;     /* raw relay: the upstream sent an error event */
+  struct api_error stream_err; /* set when the relay must fail */
+  int stream_failed;
+  struct buf upbody; /* non-streamed upstream body, or an error body */
+  struct prov_echo *echo;
+  cJSON *embed_req;        /* embeddings through an adapter: the request */
+  int embed_base64;        /* the client asked for base64 vectors */
+  struct req_timer *pacer; /* echo's stream pace */
+  cJSON *route_body;       /* the canonical body, for the next attempt */
+  struct req_timer *retry; /* back-off before the next attempt */
+};
+
+static struct chat_state *chat_state(struct req *r)
+{
+  if(!r->chat) {
+    r->chat = sb_calloc(1, sizeof(*r->chat));
+    buf_init(&r->chat->upbody, r->gw->cfg->limits.max_response_bytes);
+  }
+  return r->chat;
+}
+
 static void fail_request(struct req *r, const struct api_error *err)
 {
   if(r->sse)
@@ -56,7 +96,7 @@ static void on_pace(uv_timer_t *t)
 
   if(!r || r->out.len >= REQ_OUT_HIGH_WM)
     return; /* gone, or the client reads slower than we write */
-  rc = prov_echo_next(r->echo, &(struct canon_sink){on_canon_event, r});
+  rc = prov_echo_next(r->chat->echo, &(struct canon_sink){on_canon_event, r});
   if(rc == 0) {
     req_stream_kick(r);
     return;
@@ -74,15 +114,15 @@ static void serve_echo(struct req *r, const cJSON *body)
   int rc;
 
   sb_random_id(id, sizeof(id), "chatcmpl-");
-  rc = prov_echo_start(body, r->upstream_model, id, r->ts_ms / 1000, &r->echo,
-                       &err);
+  rc = prov_echo_start(body, r->upstream_model, id, r->ts_ms / 1000,
+                       &r->chat->echo, &err);
   if(rc) {
     req_respond_error(r, &err);
     return;
   }
-  prov_echo_usage(r->echo, &r->usage);
+  prov_echo_usage(r->chat->echo, &r->usage);
   if(!r->stream) {
-    char *json = prov_echo_complete(r->echo);
+    char *json = prov_echo_complete(r->chat->echo);
     cJSON *doc = cJSON_Parse(json);
     free(json);
     if(!doc)
@@ -90,11 +130,11 @@ static void serve_echo(struct req *r, const cJSON *body)
     r->respond_doc(r, doc);
     return;
   }
-  r->pacer = sb_calloc(1, sizeof(*r->pacer));
-  r->pacer->r = r;
-  uv_timer_init(worker_loop(r->w), &r->pacer->timer);
-  r->pacer->timer.data = r->pacer;
-  uv_timer_start(&r->pacer->timer, on_pace, 0, ECHO_TICK_MS);
+  r->chat->pacer = sb_calloc(1, sizeof(*r->chat->pacer));
+  r->chat->pacer->r = r;
+  uv_timer_init(worker_loop(r->w), &r->chat->pacer->timer);
+  r->chat->pacer->timer.data = r->chat->pacer;
+  uv_timer_start(&r->chat->pacer->timer, on_pace, 0, ECHO_TICK_MS);
   req_stream_begin(r);
 }
 
@@ -117,24 +157,24 @@ static int on_canon_event(void *ud, const struct canon_ev *ev)
   if(ev->type == CANON_EV_TEXT || ev->type == CANON_EV_REASONING ||
      ev->type == CANON_EV_TOOL_ARGS || ev->type == CANON_EV_TOOL_START)
     r->text_bytes += (int64_t)ev->len;
-  if(r->raw_relay) {
+  if(r->chat->raw_relay) {
     /* The client has the upstream's own error event already. */
-    r->upstream_error_seen |= ev->type == CANON_EV_ERROR;
+    r->chat->upstream_error_seen |= ev->type == CANON_EV_ERROR;
     return 0;
   }
   if(ev->type == CANON_EV_ERROR) {
     metrics_upstream_error(r->gw->metrics, r->prov->name, "stream_error");
-    r->stream_failed = 1;
+    r->chat->stream_failed = 1;
     req_stream_fail(r, ev->err);
     return 1;
   }
   rc = r->rend.render(r->rend.s, ev, &r->out);
   if(rc) {
-    api_error_set(&r->stream_err, 502, "upstream_error",
+    api_error_set(&r->chat->stream_err, 502, "upstream_error",
                   "upstream_response_too_large", NULL,
                   "The upstream stream exceeded the response buffer.");
-    r->stream_failed = 1;
-    req_stream_fail(r, &r->stream_err);
+    r->chat->stream_failed = 1;
+    req_stream_fail(r, &r->chat->stream_err);
     return 1;
   }
   return 0;
@@ -145,18 +185,19 @@ static int adapter_payload(struct req *r, const char *event, size_t event_len,
 {
   const struct canon_sink sink = {on_canon_event, r};
   struct prov_payload pl = {event, event_len, data, len, exception};
-  int rc = r->adapter->stream_feed(r->pstream, &pl, &sink);
+  int rc = r->chat->adapter->stream_feed(r->chat->pstream, &pl, &sink);
 
-  if(r->raw_relay)
+  if(r->chat->raw_relay)
     return 0; /* the client has the bytes as they are; reading them is
                * for accounting only and never ends the relay */
-  if(rc && !r->stream_failed) {
+  if(rc && !r->chat->stream_failed) {
     /* The adapter failed without saying why: still end the stream. */
-    api_error_set(
-        &r->stream_err, 502, "upstream_error", "upstream_bad_response", NULL,
-        "Provider '%s' sent a stream the gateway cannot read.", r->prov->name);
-    r->stream_failed = 1;
-    req_stream_fail(r, &r->stream_err);
+    api_error_set(&r->chat->stream_err, 502, "upstream_error",
+                  "upstream_bad_response", NULL,
+                  "Provider '%s' sent a stream the gateway cannot read.",
+                  r->prov->name);
+    r->chat->stream_failed = 1;
+    req_stream_fail(r, &r->chat->stream_err);
   }
   return rc ? 1 : 0;
 }
@@ -187,25 +228,25 @@ static int on_sse_event(void *ud, const struct sse_event *ev)
   struct req *r = ud;
   int rc;
 
-  if(r->adapter)
+  if(r->chat->adapter)
     return adapter_payload(r, ev->event, ev->event_len, ev->data, ev->data_len,
                            0);
-  int64_t text = r->ostream.text_bytes;
+  int64_t text = r->chat->ostream.text_bytes;
 
-  rc = prov_openai_stream_event(&r->ostream, ev->data, ev->data_len, &r->out,
-                                &r->stream_err);
-  r->text_bytes += r->ostream.text_bytes - text;
+  rc = prov_openai_stream_event(&r->chat->ostream, ev->data, ev->data_len,
+                                &r->out, &r->chat->stream_err);
+  r->text_bytes += r->chat->ostream.text_bytes - text;
   if(!rc)
     return 0;
   if(rc == SB_ETOOBIG)
-    api_error_set(&r->stream_err, 502, "upstream_error",
+    api_error_set(&r->chat->stream_err, 502, "upstream_error",
                   "upstream_response_too_large", NULL,
                   "The upstream stream exceeded the response buffer "
                   "(limits.max_response_bytes).");
   metrics_upstream_error(r->gw->metrics, r->prov->name,
                          rc == SB_EIO ? "stream_error" : "bad_stream");
-  r->stream_failed = 1;
-  req_stream_fail(r, &r->stream_err);
+  r->chat->stream_failed = 1;
+  req_stream_fail(r, &r->chat->stream_err);
   return 1;
 }
 
@@ -213,34 +254,36 @@ static int on_upstream_data(void *ud, const char *p, size_t n)
 {
   struct req *r = ud;
 
-  if(!r->upstream_streaming && r->stream && !r->upbody.len && !r->sse) {
-    long status = upstream_status(r->xfer);
+  if(!r->chat->upstream_streaming && r->stream && !r->chat->upbody.len &&
+     !r->sse) {
+    long status = upstream_status(r->chat->xfer);
     if(status >= 200 && status < 300) {
-      r->upstream_streaming = 1;
+      r->chat->upstream_streaming = 1;
       attempt_ok(r, (int)status);
       req_stream_begin(r);
     }
   }
-  if(r->upstream_streaming) {
+  if(r->chat->upstream_streaming) {
     int rc;
 
-    if(r->stream_failed)
+    if(r->chat->stream_failed)
       return -1;
     if(r->out.len >= REQ_OUT_HIGH_WM) {
-      r->paused = 1;
+      r->chat->paused = 1;
       return 1;
     }
-    if(r->raw_relay && buf_append(&r->out, p, n)) {
-      r->stream_failed = 1;
+    if(r->chat->raw_relay && buf_append(&r->out, p, n)) {
+      r->chat->stream_failed = 1;
       return -1;
     }
-    if(r->adapter && r->adapter->framing == PROV_FRAMING_NDJSON)
-      rc = ndjson_feed(&r->nd_in, p, n);
-    else if(r->adapter && r->adapter->framing == PROV_FRAMING_EVENTSTREAM)
-      rc = eventstream_feed(&r->es_in, p, n);
+    if(r->chat->adapter && r->chat->adapter->framing == PROV_FRAMING_NDJSON)
+      rc = ndjson_feed(&r->chat->nd_in, p, n);
+    else if(r->chat->adapter &&
+            r->chat->adapter->framing == PROV_FRAMING_EVENTSTREAM)
+      rc = eventstream_feed(&r->chat->es_in, p, n);
     else
-      rc = sse_parser_feed(&r->sse_in, p, n);
-    if(rc && !r->stream_failed) {
+      rc = sse_parser_feed(&r->chat->sse_in, p, n);
+    if(rc && !r->chat->stream_failed) {
       /* The framing itself broke (event over the limit, bad CRC). */
       struct api_error err;
       if(rc == SB_ETOOBIG)
@@ -253,15 +296,15 @@ static int on_upstream_data(void *ud, const char *p, size_t n)
                       NULL, "Provider '%s' sent a malformed stream.",
                       r->prov->name);
       metrics_upstream_error(r->gw->metrics, r->prov->name, "bad_stream");
-      r->stream_failed = 1;
+      r->chat->stream_failed = 1;
       req_stream_fail(r, &err);
     }
     req_stream_kick(r);
-    return r->stream_failed ? -1 : 0;
+    return r->chat->stream_failed ? -1 : 0;
   }
   /* Whole body (answer or error): bounded by limits.max_response_bytes. */
-  if(buf_append(&r->upbody, p, n)) {
-    r->upbody_overflow = 1;
+  if(buf_append(&r->chat->upbody, p, n)) {
+    r->chat->upbody_overflow = 1;
     return -1;
   }
   return 0;
@@ -273,7 +316,7 @@ static void respond_embeddings(struct req *r, cJSON *list)
 {
   char *json;
 
-  if(r->embed_base64)
+  if(r->chat->embed_base64)
     oai_embed_to_base64(list);
   json = cJSON_PrintUnformatted(list);
   cJSON_Delete(list);
@@ -291,9 +334,9 @@ static void respond_translated_embeddings(struct req *r)
   cJSON *out = NULL;
 
   canon_usage_init(&usage);
-  if(r->adapter->parse_embeddings(r->prov, r->upbody.data, r->upbody.len,
-                                  r->embed_req, r->upstream_model, &out, &usage,
-                                  &err)) {
+  if(r->chat->adapter->parse_embeddings(
+         r->prov, r->chat->upbody.data, r->chat->upbody.len, r->chat->embed_req,
+         r->upstream_model, &out, &usage, &err)) {
     metrics_upstream_error(r->gw->metrics, r->prov->name, "bad_response");
     req_respond_error(r, &err);
     return;
@@ -313,20 +356,21 @@ static void respond_translated(struct req *r)
 
   sb_random_id(id, sizeof(id), "chatcmpl-");
   canon_usage_init(&usage);
-  if(r->raw_relay) {
+  if(r->chat->raw_relay) {
     /* The client gets the upstream's bytes; reading them is only for
      * accounting, and not every answer relayed is a message
      * (count_tokens). */
-    if(!r->adapter->parse_chat(r->prov, r->upbody.data, r->upbody.len,
-                               r->upstream_model, id, 0, &out, &usage, &err))
+    if(!r->chat->adapter->parse_chat(r->prov, r->chat->upbody.data,
+                                     r->chat->upbody.len, r->upstream_model, id,
+                                     0, &out, &usage, &err))
       take_usage(r, &usage);
     cJSON_Delete(out);
-    req_respond_json(r, 200, r->upbody.data, r->upbody.len);
+    req_respond_json(r, 200, r->chat->upbody.data, r->chat->upbody.len);
     return;
   }
-  if(r->adapter->parse_chat(r->prov, r->upbody.data, r->upbody.len,
-                            r->upstream_model, id, r->ts_ms / 1000, &out,
-                            &usage, &err)) {
+  if(r->chat->adapter->parse_chat(r->prov, r->chat->upbody.data,
+                                  r->chat->upbody.len, r->upstream_model, id,
+                                  r->ts_ms / 1000, &out, &usage, &err)) {
     metrics_upstream_error(r->gw->metrics, r->prov->name, "bad_response");
     req_respond_error(r, &err);
     return;
@@ -341,7 +385,7 @@ static void end_stream(struct req *r)
 {
   struct api_error err;
 
-  if(!r->raw_relay && r->rend.end(r->rend.s, &r->out)) {
+  if(!r->chat->raw_relay && r->rend.end(r->rend.s, &r->out)) {
     api_error_set(&err, 502, "upstream_error", "upstream_response_too_large",
                   NULL, "The upstream stream exceeded the response buffer.");
     req_stream_fail(r, &err);
@@ -355,20 +399,21 @@ static void end_stream(struct req *r)
 static void on_upstream_done(void *ud, const struct upstream_result *res)
 {
   struct req *r = ud;
-  struct upstream_xfer *x = r->xfer;
+  struct upstream_xfer *x = r->chat->xfer;
   const char *pname = r->prov->name;
   struct api_error err;
 
-  r->xfer = NULL; /* freed by upstream.c when we return */
-  if(r->upstream_streaming) {
+  r->chat->xfer = NULL; /* freed by upstream.c when we return */
+  if(r->chat->upstream_streaming) {
     int complete;
 
-    if(!res->failed && r->adapter &&
-       r->adapter->framing == PROV_FRAMING_NDJSON && !r->stream_failed)
-      ndjson_finish(&r->nd_in);
-    if(r->stream_failed)
+    if(!res->failed && r->chat->adapter &&
+       r->chat->adapter->framing == PROV_FRAMING_NDJSON &&
+       !r->chat->stream_failed)
+      ndjson_finish(&r->chat->nd_in);
+    if(r->chat->stream_failed)
       return;
-    if(r->upstream_error_seen) {
+    if(r->chat->upstream_error_seen) {
       /* Raw relay: the upstream's error event ended the stream. */
       r->finished = 1;
       r->abort_after = 1;
@@ -376,8 +421,9 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
       req_stream_kick(r);
       return;
     }
-    complete =
-        r->adapter ? r->adapter->stream_complete(r->pstream) : r->ostream.done;
+    complete = r->chat->adapter
+                   ? r->chat->adapter->stream_complete(r->chat->pstream)
+                   : r->chat->ostream.done;
     if(res->failed || !complete) {
       if(res->timed_out)
         api_error_set(&err, 504, "upstream_error", "upstream_timeout", NULL,
@@ -389,22 +435,22 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
                                   : "ended before its last event");
       metrics_upstream_error(r->gw->metrics, pname,
                              res->timed_out ? "timeout" : "stream_cut");
-      if(!r->adapter)
-        r->usage = r->ostream.usage;
+      if(!r->chat->adapter)
+        r->usage = r->chat->ostream.usage;
       req_stream_fail(r, &err);
       return;
     }
-    if(r->adapter) {
+    if(r->chat->adapter) {
       end_stream(r);
       return;
     }
-    r->usage = r->ostream.usage;
+    r->usage = r->chat->ostream.usage;
     req_stream_end(r);
     return;
   }
   if(res->failed) {
     const char *reason;
-    if(r->upbody_overflow) {
+    if(r->chat->upbody_overflow) {
       reason = "too_large";
       api_error_set(&err, 502, "upstream_error", "upstream_response_too_large",
                     NULL,
@@ -425,7 +471,7 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
                     "Provider '%s' failed: %s.", pname, res->message);
     }
     metrics_upstream_error(r->gw->metrics, pname, reason);
-    if(!r->upbody_overflow && next_attempt(r, &err))
+    if(!r->chat->upbody_overflow && next_attempt(r, &err))
       return;
     fail_request(r, &err);
     return;
@@ -440,16 +486,17 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
       fail_request(r, &err);
       return;
     }
-    if(r->adapter) {
-      if(r->embed_req)
+    if(r->chat->adapter) {
+      if(r->chat->embed_req)
         respond_translated_embeddings(r);
       else
         respond_translated(r);
       return;
     }
     char *fixed;
-    if(prov_openai_parse_response(r->prov, r->upbody.data, r->upbody.len,
-                                  &r->usage, &fixed, &err)) {
+    if(prov_openai_parse_response(r->prov, r->chat->upbody.data,
+                                  r->chat->upbody.len, &r->usage, &fixed,
+                                  &err)) {
       metrics_upstream_error(r->gw->metrics, pname, "bad_response");
       req_respond_error(r, &err);
       return;
@@ -457,17 +504,20 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
     if(fixed)
       req_respond_json(r, (int)res->status, fixed, strlen(fixed));
     else
-      req_respond_json(r, (int)res->status, r->upbody.data, r->upbody.len);
+      req_respond_json(r, (int)res->status, r->chat->upbody.data,
+                       r->chat->upbody.len);
     free(fixed);
     return;
   }
-  if(r->adapter)
-    r->adapter->map_error(r->prov, (int)res->status, r->upbody.data,
-                          r->upbody.len, upstream_header(x, "retry-after"),
-                          upstream_header(x, "retry-after-ms"), &err);
+  if(r->chat->adapter)
+    r->chat->adapter->map_error(r->prov, (int)res->status, r->chat->upbody.data,
+                                r->chat->upbody.len,
+                                upstream_header(x, "retry-after"),
+                                upstream_header(x, "retry-after-ms"), &err);
   else
-    prov_openai_map_error(r->prov, (int)res->status, r->upbody.data,
-                          r->upbody.len, upstream_header(x, "retry-after"),
+    prov_openai_map_error(r->prov, (int)res->status, r->chat->upbody.data,
+                          r->chat->upbody.len,
+                          upstream_header(x, "retry-after"),
                           upstream_header(x, "retry-after-ms"), &err);
   {
     char reason[24];
@@ -512,9 +562,9 @@ static void serve_openai(struct req *r, const cJSON *req_body)
                          &client_usage);
   free(fwd);
   cJSON_Delete(body);
-  prov_openai_stream_init(&r->ostream, r->prov, client_usage);
-  sse_parser_init(&r->sse_in, lim->max_response_bytes, on_sse_event, r);
-  r->relay = 1;
+  prov_openai_stream_init(&r->chat->ostream, r->prov, client_usage);
+  sse_parser_init(&r->chat->sse_in, lim->max_response_bytes, on_sse_event, r);
+  r->chat->relay = 1;
   chat_start_upstream(r, &http);
   prov_http_free(&http);
 }
@@ -522,6 +572,7 @@ static void serve_openai(struct req *r, const cJSON *req_body)
 void chat_start_upstream(struct req *r, struct prov_http *http)
 {
   const struct config_limits *lim = &r->gw->cfg->limits;
+  chat_state(r);
   struct upstream_cb cb = {on_upstream_data, on_upstream_done};
   struct upstream_limits ulim;
   struct api_error err;
@@ -542,7 +593,8 @@ void chat_start_upstream(struct req *r, struct prov_http *http)
     if(ulim.connect_timeout_ms > t)
       ulim.connect_timeout_ms = t;
   }
-  if(upstream_start(worker_upstream(r->w), http, &ulim, &cb, r, &r->xfer)) {
+  if(upstream_start(worker_upstream(r->w), http, &ulim, &cb, r,
+                    &r->chat->xfer)) {
     api_error_set(&err, 502, "upstream_error", "upstream_error", NULL,
                   "Could not start the request to provider '%s'.",
                   r->prov->name);
@@ -555,13 +607,14 @@ static void init_framing(struct req *r)
 {
   const struct config_limits *lim = &r->gw->cfg->limits;
 
-  r->pstream = r->adapter->stream_new(r->prov, r->upstream_model);
-  if(r->adapter->framing == PROV_FRAMING_NDJSON)
-    ndjson_init(&r->nd_in, lim->max_response_bytes, on_ndjson_line, r);
-  else if(r->adapter->framing == PROV_FRAMING_EVENTSTREAM)
-    eventstream_init(&r->es_in, lim->max_response_bytes, on_eventstream_msg, r);
+  r->chat->pstream = r->chat->adapter->stream_new(r->prov, r->upstream_model);
+  if(r->chat->adapter->framing == PROV_FRAMING_NDJSON)
+    ndjson_init(&r->chat->nd_in, lim->max_response_bytes, on_ndjson_line, r);
+  else if(r->chat->adapter->framing == PROV_FRAMING_EVENTSTREAM)
+    eventstream_init(&r->chat->es_in, lim->max_response_bytes,
+                     on_eventstream_msg, r);
   else
-    sse_parser_init(&r->sse_in, lim->max_response_bytes, on_sse_event, r);
+    sse_parser_init(&r->chat->sse_in, lim->max_response_bytes, on_sse_event, r);
 }
 
 static void serve_adapter(struct req *r, const cJSON *body)
@@ -574,8 +627,8 @@ static void serve_adapter(struct req *r, const cJSON *body)
 
   memset(&http, 0, sizeof(http));
   client.fwd = fwd;
-  rc = r->adapter->build_chat(r->prov, body, r->upstream_model, &client, &http,
-                              &err);
+  rc = r->chat->adapter->build_chat(r->prov, body, r->upstream_model, &client,
+                                    &http, &err);
   free(fwd);
   if(rc) {
     prov_http_free(&http);
@@ -584,18 +637,19 @@ static void serve_adapter(struct req *r, const cJSON *body)
   }
   if(r->stream)
     init_framing(r);
-  r->relay = 1;
+  r->chat->relay = 1;
   chat_start_upstream(r, &http);
   prov_http_free(&http);
 }
 
 void chat_relay_raw(struct req *r, struct prov_http *http)
 {
-  r->adapter = prov_adapter_of(r->prov);
-  r->raw_relay = 1;
+  chat_state(r);
+  r->chat->adapter = prov_adapter_of(r->prov);
+  r->chat->raw_relay = 1;
   if(r->stream)
     init_framing(r);
-  r->relay = 1;
+  r->chat->relay = 1;
   chat_start_upstream(r, http);
 }
 
@@ -611,20 +665,20 @@ static void attempt_ok(struct req *r, int status)
 /* Forget the failed attempt's transfer state. */
 static void reset_relay(struct req *r)
 {
-  if(r->relay) {
-    sse_parser_free(&r->sse_in);
-    ndjson_free(&r->nd_in);
-    eventstream_free(&r->es_in);
-    if(r->pstream)
-      r->adapter->stream_free(r->pstream);
-    r->pstream = NULL;
-    r->relay = 0;
+  if(r->chat->relay) {
+    sse_parser_free(&r->chat->sse_in);
+    ndjson_free(&r->chat->nd_in);
+    eventstream_free(&r->chat->es_in);
+    if(r->chat->pstream)
+      r->chat->adapter->stream_free(r->chat->pstream);
+    r->chat->pstream = NULL;
+    r->chat->relay = 0;
   }
-  r->adapter = NULL;
-  r->raw_relay = 0;
-  buf_reset(&r->upbody);
-  r->upbody_overflow = 0;
-  r->stream_failed = 0;
+  r->chat->adapter = NULL;
+  r->chat->raw_relay = 0;
+  buf_reset(&r->chat->upbody);
+  r->chat->upbody_overflow = 0;
+  r->chat->stream_failed = 0;
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -640,9 +694,9 @@ static void on_retry(uv_timer_t *t)
   uv_close((uv_handle_t *)t, on_timer_closed);
   if(!r)
     return;
-  r->retry = NULL;
+  r->chat->retry = NULL;
   reset_relay(r);
-  chat_serve(r, r->route_body);
+  chat_serve(r, r->chat->route_body);
 }
 
 /* Point r at target t (taken). */
@@ -669,13 +723,13 @@ static int next_attempt(struct req *r, const struct api_error *err)
     return 0;
   if(t.prov)
     set_target(r, &t);
-  r->retry = sb_calloc(1, sizeof(*r->retry));
-  r->retry->r = r;
-  uv_timer_init(worker_loop(r->w), &r->retry->timer);
-  r->retry->timer.data = r->retry;
+  r->chat->retry = sb_calloc(1, sizeof(*r->chat->retry));
+  r->chat->retry->r = r;
+  uv_timer_init(worker_loop(r->w), &r->chat->retry->timer);
+  r->chat->retry->timer.data = r->chat->retry;
   /* Even without a wait the next attempt starts from the loop, not from
    * inside the finished transfer's callback. */
-  uv_timer_start(&r->retry->timer, on_retry, (uint64_t)delay, 0);
+  uv_timer_start(&r->chat->retry->timer, on_retry, (uint64_t)delay, 0);
   return 1;
 }
 
@@ -760,8 +814,9 @@ void chat_serve(struct req *r, const cJSON *body)
 {
   struct api_error err;
 
-  if(r->run && !r->route_body)
-    r->route_body = cJSON_Duplicate(body, 1); /* for the next attempt */
+  chat_state(r);
+  if(r->run && !r->chat->route_body)
+    r->chat->route_body = cJSON_Duplicate(body, 1); /* for the next attempt */
   if(oai_chat_check_caps(body, r->prov->caps, r->prov->name, &err)) {
     req_respond_error(r, &err);
     return;
@@ -782,7 +837,7 @@ void chat_serve(struct req *r, const cJSON *body)
     serve_openai(r, body);
     return;
   }
-  r->adapter = prov_adapter_of(r->prov);
+  r->chat->adapter = prov_adapter_of(r->prov);
   serve_adapter(r, body);
 }
 
@@ -1069,11 +1124,12 @@ void embeddings_handle(struct req *r)
 
   if(!body)
     return;
+  chat_state(r);
   if(chat_route(r, body, oai_embed_validate)) {
     cJSON_Delete(body);
     return;
   }
-  r->embed_base64 = oai_embed_base64(body);
+  r->chat->embed_base64 = oai_embed_base64(body);
   if(r->prov->kind == PROV_ECHO) {
     if(!prov_echo_is_embedding_model(r->upstream_model)) {
       api_error_set(
@@ -1092,16 +1148,16 @@ void embeddings_handle(struct req *r)
 
     memset(&http, 0, sizeof(http));
     client.fwd = fwd;
-    r->adapter = r->prov->adapter;
-    rc = r->adapter->build_embeddings(r->prov, body, r->upstream_model, &client,
-                                      &http, &err);
+    r->chat->adapter = r->prov->adapter;
+    rc = r->chat->adapter->build_embeddings(r->prov, body, r->upstream_model,
+                                            &client, &http, &err);
     free(fwd);
     if(rc)
       req_respond_error(r, &err);
     else {
       /* The answer is translated when it arrives (respond_translated). */
-      r->embed_req = cJSON_Duplicate(body, 1);
-      r->relay = 1;
+      r->chat->embed_req = cJSON_Duplicate(body, 1);
+      r->chat->relay = 1;
       chat_start_upstream(r, &http);
     }
     prov_http_free(&http);
@@ -1128,31 +1184,44 @@ void embeddings_handle(struct req *r)
 
 void chat_release(struct req *r)
 {
-  if(r->retry) {
-    r->retry->r = NULL;
-    uv_timer_stop(&r->retry->timer);
-    uv_close((uv_handle_t *)&r->retry->timer, on_timer_closed);
-    r->retry = NULL;
+  struct chat_state *c = r->chat;
+
+  if(c) {
+    if(c->retry) {
+      c->retry->r = NULL;
+      uv_timer_stop(&c->retry->timer);
+      uv_close((uv_handle_t *)&c->retry->timer, on_timer_closed);
+    }
+    if(c->pacer) {
+      c->pacer->r = NULL;
+      uv_timer_stop(&c->pacer->timer);
+      uv_close((uv_handle_t *)&c->pacer->timer, on_pacer_closed);
+    }
+    if(c->xfer)
+      upstream_cancel(c->xfer);
+    c->xfer = NULL;
+    reset_relay(r);
+    prov_echo_free(c->echo);
+    cJSON_Delete(c->embed_req);
+    cJSON_Delete(c->route_body);
+    buf_free(&c->upbody);
+    free(c);
+    r->chat = NULL;
   }
-  if(r->pacer) {
-    r->pacer->r = NULL;
-    uv_timer_stop(&r->pacer->timer);
-    uv_close((uv_handle_t *)&r->pacer->timer, on_pacer_closed);
-    r->pacer = NULL;
-  }
-  if(r->xfer) {
-    upstream_cancel(r->xfer);
-    r->xfer = NULL;
-  }
-  reset_relay(r);
   if(r->rend.free)
     r->rend.free(r->rend.s);
   memset(&r->rend, 0, sizeof(r->rend));
   if(r->api_free)
     r->api_free(r);
   r->api_free = NULL;
-  prov_echo_free(r->echo);
-  r->echo = NULL;
-  cJSON_Delete(r->embed_req);
-  r->embed_req = NULL;
+}
+
+void chat_drained(struct req *r)
+{
+  struct chat_state *c = r->chat;
+
+  if(c && c->paused && c->xfer) {
+    c->paused = 0;
+    upstream_resume(c->xfer); /* may append to out synchronously */
+  }
 }

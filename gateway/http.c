@@ -496,7 +496,6 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
   canon_usage_init(&r->usage);
   buf_init(&r->body, cfg->limits.max_body_bytes);
   buf_init(&r->out, cfg->limits.max_response_bytes + REQ_OUT_HIGH_WM);
-  buf_init(&r->upbody, cfg->limits.max_response_bytes);
   rid = custom_dup(wsi, "x-request-id:");
   if(rid && valid_request_id(rid))
     snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
@@ -637,7 +636,6 @@ static void req_destroy(struct req *r)
     router_run_clear(r->run);
     free(r->run);
   }
-  cJSON_Delete(r->route_body);
   worker_request_done(r->w);
   free(r->path);
   free(r->cors_origin);
@@ -653,7 +651,6 @@ static void req_destroy(struct req *r)
   }
   buf_free(&r->body);
   buf_free(&r->out);
-  buf_free(&r->upbody);
   free(r->model);
   free(r->upstream_model);
   free(r);
@@ -1234,10 +1231,8 @@ static int on_writeable(struct req *r)
   r->bytes_out += (int64_t)n;
   if(r->sse && r->hdr_sent)
     lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
-  if(r->paused && r->xfer && r->out.len <= REQ_OUT_LOW_WM) {
-    r->paused = 0;
-    upstream_resume(r->xfer); /* may append to out synchronously */
-  }
+  if(r->out.len <= REQ_OUT_LOW_WM)
+    chat_drained(r);
   if(final && !r->out.len) {
     if(r->abort_after || r->close_after)
       return -1;

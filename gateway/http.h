@@ -40,7 +40,7 @@
 #define REQ_MAX_XHEADERS 8
 
 struct worker;
-struct req_timer;
+struct chat_state;
 struct router_run;
 struct offload;
 struct req;
@@ -102,41 +102,17 @@ struct req {
   const struct prov *prov;
   char *upstream_model;
   int stream;
-  struct upstream_xfer *xfer;
-  int relay; /* relaying an upstream: sse_in is initialised */
-  int upbody_overflow;
-  int paused;
-  int upstream_streaming; /* 2xx event-stream being relayed */
-  struct sse_parser sse_in;
-  struct prov_openai_stream ostream; /* openai pass-through */
-  struct ndjson nd_in;               /* adapter with NDJSON framing */
-  struct eventstream es_in;          /* adapter with AWS event-stream */
-  /* The adapter serving the request through the canonical model; NULL
-   * for echo and for OpenAI Chat Completions pass-through. */
-  const struct prov_adapter *adapter;
-  struct prov_stream *pstream; /* adapter's stream state */
-  int raw_relay;               /* the upstream's stream reaches the client as it
-                                * is; the adapter only reads it for accounting */
-  int upstream_error_seen;     /* raw relay: the upstream sent an error event */
-  struct req_render rend;      /* canonical events -> the client's API */
-  struct api_error stream_err; /* set when the relay must fail */
-  int stream_failed;
+  struct chat_state *chat; /* the exchange with the provider (chat.c) */
+  struct req_render rend;  /* canonical events -> the client's API */
 
   /* The inbound API's hooks (chat.c's defaults for Chat Completions). */
   void (*respond_doc)(struct req *r, cJSON *completion); /* takes it */
   void (*stream_done)(struct req *r); /* after a clean end of stream */
   void *api_state;
   void (*api_free)(struct req *r);
-  struct buf upbody; /* non-streamed upstream body, or an error body */
-  struct prov_echo *echo;
-  cJSON *embed_req;        /* embeddings through an adapter: the request */
-  int embed_base64;        /* the client asked for base64 vectors */
-  struct req_timer *pacer; /* echo's stream pace */
 
   /* routing policy */
-  struct router_run *run;  /* the route "model" named, or NULL */
-  cJSON *route_body;       /* the canonical body, for the next attempt */
-  struct req_timer *retry; /* back-off before the next attempt */
+  struct router_run *run; /* the route "model" named, or NULL */
   struct canon_usage usage;
   double cost_usd;     /* < 0: unknown */
   int settled;         /* cost charged, the key's hold released */
@@ -253,8 +229,13 @@ void responses_item(struct req *r);
 /** POST /v1/embeddings with the body complete. */
 void embeddings_handle(struct req *r);
 
-/** Release what chat_handle() attached to r (transfer, pacer). */
+/** Release what chat.c attached to r (its transfer, timers, parsers)
+ * and the inbound API's state. */
 void chat_release(struct req *r);
+
+/** The client read its buffer down to REQ_OUT_LOW_WM: resume an upstream
+ * that was paused for it. */
+void chat_drained(struct req *r);
 
 /** The lws protocol callback serving every HTTP transaction. */
 int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
