@@ -1,5 +1,5 @@
 #include "gateway/auth.h"
-#include "gateway/registry.h"
+#include "providers/provider.h"
 #include "gateway/sb.h"
 #include "providers/canon.h"
 #include "router/routes.h"
@@ -49,7 +49,7 @@ struct limiter {
 
 struct auth {
   char *path;
-  const struct config_security *sec; /* what stored providers may use */
+  struct auth_registry_source src; /* builds the provider registry */
   unsigned char admin_hash[STORE_KEY_HASH_LEN];
   int has_admin_env;
 
@@ -223,7 +223,7 @@ static int reload_registry(struct auth *a, int strict, char *err, size_t errlen)
   int rc;
 
   pthread_mutex_lock(&a->reg_mu);
-  rc = registry_load(a->path, a->sec, a->reg, strict, &fresh, err, errlen);
+  rc = a->src.load(a->src.ud, a->reg, strict, &fresh, err, errlen);
   if(!rc) {
     pthread_rwlock_wrlock(&a->lock);
     old = a->reg;
@@ -334,15 +334,15 @@ static void *watch_main(void *arg)
 }
 
 int auth_open(const char *db_path, const char *admin_secret,
-              const struct config_security *sec, struct auth **out, char *err,
-              size_t errlen)
+              const struct auth_registry_source *src, struct auth **out,
+              char *err, size_t errlen)
 {
   struct auth *a = sb_calloc(1, sizeof(*a));
   int rc;
 
   *out = NULL;
   a->path = sb_strdup(db_path);
-  a->sec = sec;
+  a->src = *src;
   if(admin_secret && *admin_secret) {
     store_key_hash(admin_secret, a->admin_hash);
     a->has_admin_env = 1;

@@ -20,7 +20,6 @@
 #define SB_GATEWAY_AUTH_H
 
 #include "gateway/apierr.h"
-#include "gateway/config.h"
 #include "providers/canon.h"
 #include "store/keys.h"
 
@@ -28,20 +27,31 @@
 #include <stdint.h>
 
 struct auth;
+struct prov_registry;
 
 /** How often the watcher looks for changes made by other processes. */
 #define AUTH_POLL_MS 100
 
+/* Who builds the provider registry from the database: the gateway, which
+ * may fetch model lists over the network to do it (gateway/registry.c).
+ * load(ud, prev, strict, out, err, errlen) as registry_load(). */
+struct auth_registry_source {
+  int (*load)(void *ud, struct prov_registry *prev, int strict,
+              struct prov_registry **out, char *err, size_t errlen);
+  void *ud;
+};
+
 /**
  * Load the keys, routes, prices and providers of the database at db_path
  * and start the watcher. admin_secret: the value of SWITCHBOARD_ADMIN_KEY,
- * or NULL; it is kept only as its hash. sec (kept, not copied): what a
- * stored provider may name and reach (registry_load). Returns 0, or SB_EDB or
+ * or NULL; it is kept only as its hash. src (copied; src->ud must outlive
+ * the auth): builds the registry, at once and whenever the providers
+ * table changes. Returns 0, or SB_EDB or
  * SB_ECONFIG (a stored provider cannot be built) with err.
  */
 int auth_open(const char *db_path, const char *admin_secret,
-              const struct config_security *sec, struct auth **out, char *err,
-              size_t errlen);
+              const struct auth_registry_source *src, struct auth **out,
+              char *err, size_t errlen);
 
 void auth_close(struct auth *a);
 

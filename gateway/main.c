@@ -159,13 +159,23 @@ static int loopback(const char *host)
 /* Secure by default: keys or an admin credential close every /v1 call;
  * with neither, the gateway runs open and says so, and only on loopback
  * unless told otherwise. */
+static int load_registry(void *ud, struct prov_registry *prev, int strict,
+                         struct prov_registry **out, char *err, size_t errlen)
+{
+  const struct config *cfg = ud;
+
+  return registry_load(cfg->database, &cfg->security, prev, strict, out, err,
+                       errlen);
+}
+
 static int open_auth(const struct config *cfg, int allow_open,
                      struct auth **out)
 {
+  const struct auth_registry_source src = {load_registry, (void *)cfg};
   const char *admin = getenv("SWITCHBOARD_ADMIN_KEY");
   char err[512];
 
-  if(auth_open(cfg->database, admin, &cfg->security, out, err, sizeof(err))) {
+  if(auth_open(cfg->database, admin, &src, out, err, sizeof(err))) {
     fprintf(stderr, "switchboard: %s\n", err);
     return -1;
   }
