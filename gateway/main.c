@@ -101,6 +101,30 @@ static int flag_int(const char *name, const char *s, long min, long max,
   return 0;
 }
 
+/* The config file's routes, by the router's own rules. 0, or SB_ECONFIG
+ * with err naming the route. */
+static int check_routes(const struct config *cfg, char *err, size_t errlen)
+{
+  cJSON *routes = cfg->routes ? cJSON_Parse(cfg->routes) : NULL;
+  const cJSON *it;
+  int rc = 0;
+
+  cJSON_ArrayForEach(it, routes)
+  {
+    struct route rt;
+    char why[256];
+
+    if(route_parse(it, it->string, &rt, why, sizeof(why))) {
+      snprintf(err, errlen, "config: routes.%s: %s", it->string, why);
+      rc = SB_ECONFIG;
+      break;
+    }
+    route_clear(&rt);
+  }
+  cJSON_Delete(routes);
+  return rc;
+}
+
 /* Defaults, then the file, then the environment, then flags. */
 static int load_config(const struct cli *cli, struct config *cfg)
 {
@@ -121,7 +145,8 @@ static int load_config(const struct cli *cli, struct config *cfg)
   if(cli->workers && flag_int("--workers", cli->workers, 1, 256, &cfg->workers))
     return -1;
   config_finish(cfg);
-  if(config_validate(cfg, err, sizeof(err)))
+  if(config_validate(cfg, err, sizeof(err)) ||
+     check_routes(cfg, err, sizeof(err)))
     goto fail;
   if(log_level_parse(cfg->log_level, &lvl)) {
     snprintf(err, sizeof(err),
