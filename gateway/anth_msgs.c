@@ -2,6 +2,7 @@
 #include "gateway/oai_err.h"
 #include "gateway/sb.h"
 #include "gateway/sse.h"
+#include "providers/util.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -1434,8 +1435,7 @@ const char *anth_stop_reason(const char *finish_reason)
 
 static int64_t num_or(const cJSON *v, int64_t dflt)
 {
-  return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int64_t)v->valuedouble
-                                                  : dflt;
+  return prov_json_count(v, dflt);
 }
 
 static void add_tool_id(cJSON *b, const char *id)

@@ -120,7 +120,9 @@ static int get_int(const cJSON *v, const char *path, long min, long max,
   if(!cJSON_IsNumber(v))
     return fail(err, errlen, path, "expected an integer");
   d = v->valuedouble;
-  if(d != (double)(long)d)
+  /* In range before the cast: a double no long holds (1e300, inf, nan)
+   * makes the cast undefined. */
+  if(!(d >= -0x1p63 && d < 0x1p63) || d != (double)(long)d)
     return fail(err, errlen, path, "expected an integer");
   if(d < (double)min || d > (double)max) {
     char msg[96];
@@ -456,17 +458,14 @@ static int load_security(struct config_security *sec, const cJSON *obj,
     char path[128];
 
     snprintf(path, sizeof(path), "security.%s", it->string);
-    if(!strcmp(it->string, "allowed_hosts")) {
-      free_strv(sec->allowed_hosts, sec->nallowed_hosts);
-      sec->allowed_hosts = NULL;
+    /* get_strv() replaces what a repeated key set before. */
+    if(!strcmp(it->string, "allowed_hosts"))
       rc = get_strv(it, path, 1, &sec->allowed_hosts, &sec->nallowed_hosts, err,
                     errlen);
-    } else if(!strcmp(it->string, "credential_env")) {
-      free_strv(sec->credential_env, sec->ncredential_env);
-      sec->credential_env = NULL;
+    else if(!strcmp(it->string, "credential_env"))
       rc = get_strv(it, path, 0, &sec->credential_env, &sec->ncredential_env,
                     err, errlen);
-    } else if(!strcmp(it->string, "allow_link_local_upstreams"))
+    else if(!strcmp(it->string, "allow_link_local_upstreams"))
       rc = get_bool(it, path, &sec->allow_link_local, err, errlen);
     else
       rc = fail(err, errlen, path, "unknown key");

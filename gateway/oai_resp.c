@@ -3,6 +3,7 @@
 #include "gateway/oai_err.h"
 #include "gateway/sb.h"
 #include "gateway/sse.h"
+#include "providers/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -1469,7 +1470,7 @@ static cJSON *usage_json(int64_t in, int64_t cached, int64_t out,
 
 static int64_t num_or0(const cJSON *v)
 {
-  return cJSON_IsNumber(v) && v->valuedouble > 0 ? (int64_t)v->valuedouble : 0;
+  return prov_json_count(v, 0);
 }
 
 static cJSON *usage_from_chat(const cJSON *u)

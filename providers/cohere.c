@@ -669,8 +669,7 @@ static void upstream_failed(const char *finish, const char *msg,
 
 static int64_t count(const cJSON *o, const char *k)
 {
-  const cJSON *v = prov_json_get(o, k);
-  return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+  return prov_json_count(prov_json_get(o, k), -1);
 }
 
 /* usage.tokens.*, falling back to usage.billed_units.* (§9.4). */

@@ -4,6 +4,7 @@
 #include "gateway/sb.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -861,8 +862,7 @@ static const char *map_finish(const char *r, int saw_tool)
 
 static int64_t num(const cJSON *o, const char *k, int64_t dflt)
 {
-  const cJSON *v = prov_json_get(o, k);
-  return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
+  return prov_json_count(prov_json_get(o, k), dflt);
 }
 
 /* usageMetadata -> canonical usage (§9.4). */
@@ -967,10 +967,10 @@ static int gemini_parse_chat(const struct prov *p, const char *body, size_t len,
   choices = cJSON_GetObjectItemCaseSensitive(o, "choices");
   cJSON_ArrayForEach(cand, cands)
   {
-    const cJSON *ix = prov_json_get(cand, "index");
-    cJSON_AddItemToArray(
-        choices,
-        candidate_choice(cand, cJSON_IsNumber(ix) ? (int)ix->valuedouble : i));
+    /* An index no int holds is no index: the candidate's position is. */
+    int64_t ix = prov_json_count(prov_json_get(cand, "index"), i);
+    cJSON_AddItemToArray(choices,
+                         candidate_choice(cand, ix <= INT_MAX ? (int)ix : i));
     i++;
   }
   if(!i) {

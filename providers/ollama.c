@@ -735,9 +735,7 @@ static int ollama_build_chat(const struct prov *p, const cJSON *req,
 
 static int64_t count(const cJSON *o, const char *k)
 {
-  const cJSON *v = prov_json_get(o, k);
-  return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int64_t)v->valuedouble
-                                                  : -1;
+  return prov_json_count(prov_json_get(o, k), -1);
 }
 
 static const char *finish_reason(const cJSON *root, int tool_calls)

@@ -28,11 +28,17 @@ int prov_json_present(const cJSON *o, const char *k)
   return v && !cJSON_IsNull(v);
 }
 
+int64_t prov_json_count(const cJSON *v, int64_t dflt)
+{
+  if(!cJSON_IsNumber(v) || !(v->valuedouble >= 0) ||
+     v->valuedouble > PROV_COUNT_MAX)
+    return dflt;
+  return (int64_t)v->valuedouble;
+}
+
 void prov_json_count_into(const cJSON *o, const char *k, int64_t *dst)
 {
-  const cJSON *v = prov_json_get(o, k);
-  if(cJSON_IsNumber(v) && v->valuedouble >= 0)
-    *dst = (int64_t)v->valuedouble;
+  *dst = prov_json_count(prov_json_get(o, k), *dst);
 }
 
 int prov_blank(const char *s)

@@ -28,7 +28,21 @@ const char *prov_json_str(const cJSON *o, const char *k);
 /** 1 when member k of o is present and not JSON null, else 0. */
 int prov_json_present(const cJSON *o, const char *k);
 
-/** When member k of o is a number >= 0, store it (truncated) in *dst;
+/**
+ * The largest count (of tokens, ...) read from JSON: 2^53, past which a
+ * double no longer holds every integer. A number an upstream or a client
+ * sends may be 1e300, which no integer type holds (casting it is
+ * undefined), and two counts near INT64_MAX overflow when added; a bound
+ * far below both keeps the casts defined and every sum of a few counts in
+ * range.
+ */
+#define PROV_COUNT_MAX 9007199254740992.0
+
+/** v as a count: its value truncated when v is a number from 0 to
+ * PROV_COUNT_MAX, else dflt. */
+int64_t prov_json_count(const cJSON *v, int64_t dflt);
+
+/** When member k of o is a count (prov_json_count), store it in *dst;
  * otherwise leave *dst unchanged. */
 void prov_json_count_into(const cJSON *o, const char *k, int64_t *dst);
 

@@ -510,6 +510,25 @@ static void test_errors(void **state)
 
 /* ---- non-streamed rendering --------------------------------------------- */
 
+/* Found by tests/fuzz/fuzz_render: a completion's usage (relayed from an
+ * upstream) of 1e300 tokens was cast to int64_t (undefined). It is no
+ * count: it reads as 0. */
+static void test_from_completion_huge_usage(void **state)
+{
+  cJSON *comp = cJSON_Parse(
+      "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":"
+      "\"x\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":"
+      "1e300,\"completion_tokens\":-1e300,\"prompt_tokens_details\":{"
+      "\"cached_tokens\":9e18}}}");
+  cJSON *m = anth_msgs_from_completion(comp, "msg_1", "m");
+  (void)state;
+
+  assert_int_equal(num_at(m, "usage.input_tokens"), 0);
+  assert_int_equal(num_at(m, "usage.output_tokens"), 0);
+  cJSON_Delete(m);
+  cJSON_Delete(comp);
+}
+
 static void test_from_completion(void **state)
 {
   cJSON *comp = cJSON_Parse(
@@ -1027,6 +1046,7 @@ int main(void)
       cmocka_unit_test(test_thinking_levels),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_from_completion),
+      cmocka_unit_test(test_from_completion_huge_usage),
       cmocka_unit_test(test_stop_reason),
       cmocka_unit_test(test_stream_events),
       cmocka_unit_test(test_stream_resplit),

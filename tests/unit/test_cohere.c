@@ -409,6 +409,26 @@ static cJSON *parse_ok(const char *body, struct canon_usage *u)
   return out;
 }
 
+/* Found by tests/fuzz/fuzz_cohere: a token count of 1e300 was cast to
+ * int64_t (undefined). It is no count: the billed units are used. */
+static void test_parse_huge_usage(void **state)
+{
+  struct canon_usage u;
+  cJSON *out = parse_ok(
+      "{\"id\":\"c1\",\"finish_reason\":\"COMPLETE\",\"message\":{\"role\":"
+      "\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}]},"
+      "\"usage\":{\"billed_units\":{\"input_tokens\":5,\"output_tokens\":3},"
+      "\"tokens\":{\"input_tokens\":1e300,\"output_tokens\":-1e300},"
+      "\"cached_tokens\":1e300}}",
+      &u);
+  (void)state;
+
+  assert_int_equal(u.prompt_tokens, 5);
+  assert_int_equal(u.completion_tokens, 3);
+  assert_int_equal(u.cached_tokens, -1);
+  cJSON_Delete(out);
+}
+
 static void test_parse_text(void **state)
 {
   struct canon_usage u;
@@ -1214,6 +1234,7 @@ int main(void)
       cmocka_unit_test(test_build_reasoning),
       cmocka_unit_test(test_build_passthrough),
       cmocka_unit_test(test_parse_text),
+      cmocka_unit_test(test_parse_huge_usage),
       cmocka_unit_test(test_parse_tools),
       cmocka_unit_test(test_parse_finish_reasons),
       cmocka_unit_test(test_stream_text),

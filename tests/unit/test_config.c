@@ -67,6 +67,37 @@ static void test_full_example(void **state)
   config_free(&cfg);
 }
 
+static void expect_fail(const char *json, const char *needle);
+
+/* Numbers no integer holds are refused, not cast (found by fuzz_config). */
+static void test_huge_numbers(void **state)
+{
+  (void)state;
+  expect_fail("{\"workers\":1e300}", "workers: expected an integer");
+  expect_fail("{\"workers\":-1e999}", "workers: expected an integer");
+  expect_fail("{\"limits\":{\"idle_timeout_s\":9.3e18}}",
+              "limits.idle_timeout_s");
+}
+
+/* A key given twice replaces the first (found by fuzz_config: a repeated
+ * "allowed_hosts" freed a list it then read). */
+static void test_repeated_lists(void **state)
+{
+  static const char json[] =
+      "{\"security\":{\"allowed_hosts\":[\"a\",\"b\"],"
+      "\"allowed_hosts\":[\"C\"],\"credential_env\":[\"X\"],"
+      "\"credential_env\":[\"Y\",\"Z\"]}}";
+  struct config cfg;
+  char err[256];
+
+  (void)state;
+  assert_int_equal(load(&cfg, json, err, sizeof(err)), 0);
+  assert_int_equal(cfg.security.nallowed_hosts, 1);
+  assert_string_equal(cfg.security.allowed_hosts[0], "c");
+  assert_int_equal(cfg.security.ncredential_env, 2);
+  config_free(&cfg);
+}
+
 static void expect_fail(const char *json, const char *needle)
 {
   struct config cfg;
@@ -277,6 +308,8 @@ int main(void)
       cmocka_unit_test(test_env_overrides),
       cmocka_unit_test(test_env_references),
       cmocka_unit_test(test_provider_allowed),
+      cmocka_unit_test(test_huge_numbers),
+      cmocka_unit_test(test_repeated_lists),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -460,6 +460,33 @@ static void response_eq(const char *body, const char *want)
   "\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\","                      \
   "\"created\":1700000000,\"model\":\"gemini-2.5-flash\""
 
+/* Found by tests/fuzz/fuzz_gemini: usage counts near INT64_MAX overflowed
+ * when added (prompt + tool-use prompt), 1e300 was cast to int64_t and a
+ * candidate index of 1e300 to int (all undefined). Such numbers are not
+ * counts: they read as absent. */
+static void test_parse_huge_numbers(void **state)
+{
+  struct canon_usage u;
+  cJSON *out;
+  (void)state;
+
+  out = parse_chat_ok(
+      "{\"candidates\":[{\"index\":1e300,\"content\":{\"parts\":[{"
+      "\"text\":\"x\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{"
+      "\"promptTokenCount\":9e18,\"toolUsePromptTokenCount\":9e18,"
+      "\"candidatesTokenCount\":1e300,\"thoughtsTokenCount\":-1e300}}",
+      &u);
+  assert_int_equal(
+      cJSON_GetObjectItem(
+          cJSON_GetArrayItem(cJSON_GetObjectItem(out, "choices"), 0), "index")
+          ->valueint,
+      0);
+  assert_int_equal(u.prompt_tokens, 0);
+  assert_int_equal(u.completion_tokens, 0);
+  assert_int_equal(u.reasoning_tokens, 0);
+  cJSON_Delete(out);
+}
+
 static void test_parse_text_and_usage(void **state)
 {
   struct canon_usage u;
@@ -1022,6 +1049,7 @@ int main(void)
       cmocka_unit_test(test_dropped_and_refused),
       cmocka_unit_test(test_function_role_file_part_and_passthrough),
       cmocka_unit_test(test_parse_text_and_usage),
+      cmocka_unit_test(test_parse_huge_numbers),
       cmocka_unit_test(test_parse_finish_reasons),
       cmocka_unit_test(test_parse_tool_calls),
       cmocka_unit_test(test_parse_candidates_and_bad_body),

@@ -578,6 +578,28 @@ static const char COMPLETION[] =
     "\"prompt_tokens_details\":{\"cached_tokens\":20},"
     "\"completion_tokens_details\":{\"reasoning_tokens\":10}}}";
 
+/* Found by tests/fuzz/fuzz_render: a completion's usage (relayed from an
+ * upstream) of 1e300 tokens was cast to int64_t (undefined). It is no
+ * count: it reads as 0. */
+static void test_from_completion_huge_usage(void **state)
+{
+  cJSON *req = parse("{\"model\":\"m\",\"input\":\"hi\"}");
+  cJSON *comp =
+      parse("{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+            "\"content\":\"x\"},\"finish_reason\":\"stop\"}],\"usage\":{"
+            "\"prompt_tokens\":1e300,\"completion_tokens\":2,\"total_tokens\":"
+            "-1e300}}");
+  cJSON *r = oai_resp_from_completion(req, comp, "resp_1", 5, "m");
+  (void)state;
+
+  assert_int_equal(jn(r, "usage.input_tokens"), 0);
+  assert_int_equal(jn(r, "usage.output_tokens"), 2);
+  assert_int_equal(jn(r, "usage.total_tokens"), 0);
+  cJSON_Delete(r);
+  cJSON_Delete(comp);
+  cJSON_Delete(req);
+}
+
 static void test_from_completion(void **state)
 {
   cJSON *req = parse(RENDER_REQ);
@@ -1231,6 +1253,7 @@ int main(void)
       cmocka_unit_test(test_tool_choice),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_from_completion),
+      cmocka_unit_test(test_from_completion_huge_usage),
       cmocka_unit_test(test_incomplete_and_echo),
       cmocka_unit_test(test_output_round_trip),
       cmocka_unit_test(test_stream),

@@ -543,6 +543,23 @@ static cJSON *parse_ok(const char *body, struct canon_usage *u)
   return out;
 }
 
+/* Found by tests/fuzz/fuzz_ollama: a prompt_eval_count of 1e300 was cast
+ * to int64_t (undefined). It is no count: the usage is unknown. */
+static void test_parse_huge_usage(void **state)
+{
+  struct canon_usage u;
+  cJSON *r =
+      parse_ok("{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\","
+               "\"content\":\"Hi\"},\"done\":true,\"done_reason\":\"stop\","
+               "\"prompt_eval_count\":1e300,\"eval_count\":2}",
+               &u);
+  (void)state;
+
+  assert_int_equal(u.prompt_tokens, -1);
+  assert_int_equal(u.completion_tokens, 2);
+  cJSON_Delete(r);
+}
+
 static void test_parse_text(void **state)
 {
   struct canon_usage u;
@@ -1133,6 +1150,7 @@ int main(void)
       cmocka_unit_test(test_dropped_and_refused),
       cmocka_unit_test(test_configure),
       cmocka_unit_test(test_parse_text),
+      cmocka_unit_test(test_parse_huge_usage),
       cmocka_unit_test(test_parse_tool_calls),
       cmocka_unit_test(test_parse_bad),
       cmocka_unit_test(test_stream_text),

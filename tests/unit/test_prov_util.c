@@ -44,6 +44,33 @@ static void test_json_getters(void **state)
   cJSON_Delete(o);
 }
 
+/* Found by tests/fuzz/fuzz_*: an upstream number like 1e300 was cast to
+ * int64_t (undefined), and two counts near INT64_MAX overflowed when
+ * summed. Counts beyond 2^53 are not counts. */
+static void test_json_count_bounds(void **state)
+{
+  cJSON *o = cJSON_Parse("{\"big\":1e300,\"nbig\":-1e300,\"max\":"
+                         "9007199254740992,\"over\":9007199254740994,"
+                         "\"i64\":9e18,\"zero\":0,\"frac\":3.7}");
+  int64_t v = 7;
+  (void)state;
+
+  assert_int_equal(prov_json_count(prov_json_get(o, "big"), -1), -1);
+  assert_int_equal(prov_json_count(prov_json_get(o, "nbig"), -1), -1);
+  assert_int_equal(prov_json_count(prov_json_get(o, "max"), -1),
+                   9007199254740992LL);
+  assert_int_equal(prov_json_count(prov_json_get(o, "over"), -1), -1);
+  assert_int_equal(prov_json_count(prov_json_get(o, "i64"), -1), -1);
+  assert_int_equal(prov_json_count(prov_json_get(o, "zero"), -1), 0);
+  assert_int_equal(prov_json_count(prov_json_get(o, "frac"), -1), 3);
+  assert_int_equal(prov_json_count(NULL, 5), 5);
+  prov_json_count_into(o, "big", &v);
+  assert_int_equal(v, 7);
+  prov_json_count_into(o, "i64", &v);
+  assert_int_equal(v, 7);
+  cJSON_Delete(o);
+}
+
 static void test_blank(void **state)
 {
   assert_true(prov_blank(""));
@@ -273,6 +300,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_json_getters),
+      cmocka_unit_test(test_json_count_bounds),
       cmocka_unit_test(test_reject),
       cmocka_unit_test(test_data_url),
       cmocka_unit_test(test_upstream_errors),

@@ -1,0 +1,22 @@
+/*
+ * fuzz_ollama.c - the ollama adapter's upstream parsers: the non-streamed
+ * answer, the stream (through its real framer, in fuzz-chosen pieces,
+ * rendered by every inbound renderer), errors, embeddings and the model list.
+ */
+#include "tests/fuzz/harness.h"
+
+#include "providers/ollama.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  static struct fuzz_prov f;
+  static int ready;
+
+  if(!ready) {
+    fuzz_prov_init(&f, &prov_ollama_adapter, "ollama",
+                   "{\"think_levels\":true}");
+    ready = 1;
+  }
+  fuzz_adapter(&f, data, size);
+  return 0;
+}
