@@ -256,9 +256,9 @@ if ((GATEWAY)); then
   "log_level": "$GW_LOG_LEVEL",
   "providers": [
     {"name": "up", "kind": "openai", "base_url": "$UP/v1",
-     "api_key_env": "BENCH_UPSTREAM_KEY", "models": ["m"]},
+     "api_key_env": "SWITCHBOARD_CRED_BENCH_UPSTREAM", "models": ["m"]},
     {"name": "sse", "kind": "openai", "base_url": "$UP/sse/v1",
-     "api_key_env": "BENCH_UPSTREAM_KEY", "models": ["m-sse"]}
+     "api_key_env": "SWITCHBOARD_CRED_BENCH_UPSTREAM", "models": ["m-sse"]}
   ]
 }
 EOF
@@ -266,7 +266,7 @@ EOF
   # Settings come from the config file only: clear the environment variables
   # that would override it (flag > environment > config file).
   env -u HOST -u PORT -u SWITCHBOARD_DB -u SWITCHBOARD_WORKERS -u LOG_LEVEL \
-    BENCH_UPSTREAM_KEY=sk-bench \
+    SWITCHBOARD_CRED_BENCH_UPSTREAM=sk-bench \
     "$BIN" serve --config "$TMP/gateway.json" >"$TMP/gateway.log" 2>&1 &
   GW_PID=$!
   GW="http://127.0.0.1:$GW_PORT"
