@@ -16,11 +16,11 @@
  * keys there too, before the answer goes out, so it holds from the next
  * request on every worker.
  */
-#include "gateway/auth.h"
+#include "admission/admission.h"
 #include "gateway/http.h"
-#include "gateway/sb.h"
+#include "base/sb.h"
 #include "gateway/cli.h"
-#include "gateway/config.h"
+#include "config/config.h"
 #include "providers/provider.h"
 #include "router/routes.h"
 #include "store/usage.h"
@@ -47,7 +47,7 @@ enum admin_op {
 struct admin_job {
   enum admin_op op;
   const char *db;
-  struct auth *auth;
+  struct admission *adm;
   char *id;             /* OP_GET, OP_EDIT, OP_REVOKE */
   struct store_key key; /* OP_CREATE spec; OP_EDIT the edited key */
   unsigned edits;       /* OP_EDIT: which fields the body set (E_*) */
@@ -165,9 +165,9 @@ static void job_work(void *ud)
     /* A new provider's model list is fetched here, so the answer says
      * whether it is served. */
     if(j->table == STORE_PROVIDERS)
-      auth_reload_providers(j->auth);
+      adm_reload_providers(j->adm);
     else
-      auth_reload(j->auth);
+      adm_reload(j->adm);
     __attribute__((fallthrough));
   case OP_DEFS:
   case OP_DEF_GET:
@@ -181,7 +181,7 @@ static void job_work(void *ud)
                 : store_prices_delete(j->db, j->id, j->err, sizeof(j->err));
     if(j->rc)
       return;
-    auth_reload(j->auth);
+    adm_reload(j->adm);
     /* answer with the whole table */
     __attribute__((fallthrough));
   case OP_PRICES:
@@ -194,13 +194,13 @@ static void job_work(void *ud)
     if(!j->rc) {
       j->keys = created;
       j->nkeys = 1;
-      auth_reload(j->auth);
+      adm_reload(j->adm);
     }
     return;
   case OP_REVOKE:
     j->rc = store_keys_revoke(j->db, j->id, j->err, sizeof(j->err));
     if(!j->rc)
-      auth_reload(j->auth);
+      adm_reload(j->adm);
     break;
   default: break;
   }
@@ -217,7 +217,7 @@ static void job_work(void *ud)
   apply_edits(k, j);
   j->rc = store_keys_update(j->db, k, j->err, sizeof(j->err));
   if(!j->rc)
-    auth_reload(j->auth);
+    adm_reload(j->adm);
 }
 
 static void respond(struct req *r, int status, cJSON *o)
@@ -281,7 +281,7 @@ static cJSON *def_json(const struct store_def *d, enum store_table table,
 
 static void respond_defs(struct req *r, const struct admin_job *j)
 {
-  struct prov_registry *reg = auth_registry(j->auth);
+  struct prov_registry *reg = adm_registry(j->adm);
   struct api_error err;
   cJSON *o, *data;
 
@@ -553,7 +553,7 @@ void admin_prices(struct req *r)
   struct api_error err;
 
   j->db = r->gw->cfg->database;
-  j->auth = r->gw->auth;
+  j->adm = r->gw->adm;
   j->op = r->method == LWSHUMETH_POST     ? OP_PRICE_SET
           : r->method == LWSHUMETH_DELETE ? OP_PRICE_DROP
                                           : OP_PRICES;
@@ -631,7 +631,7 @@ static void admin_defs(struct req *r, enum store_table table, const char *base)
   cJSON *body;
 
   j->db = r->gw->cfg->database;
-  j->auth = r->gw->auth;
+  j->adm = r->gw->adm;
   j->table = table;
   if(*rest == '/' && rest[1])
     j->id = sb_strdup(rest + 1);
@@ -697,7 +697,7 @@ void admin_keys(struct req *r)
   cJSON *body = NULL;
 
   j->db = r->gw->cfg->database;
-  j->auth = r->gw->auth;
+  j->adm = r->gw->adm;
   if(*rest == '/')
     j->id = sb_strdup(rest + 1);
   if(!j->id)

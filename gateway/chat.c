@@ -6,11 +6,11 @@
  * POST /v1/chat/completions and /v1/embeddings themselves.
  */
 #include "gateway/http.h"
-#include "gateway/json.h"
-#include "gateway/log.h"
-#include "gateway/oai_chat.h"
-#include "gateway/oai_embed.h"
-#include "gateway/sb.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "codec/oai_chat.h"
+#include "codec/oai_embed.h"
+#include "base/sb.h"
 #include "gateway/worker.h"
 #include "router/router.h"
 #include "router/routes.h"
@@ -735,9 +735,9 @@ static int next_attempt(struct req *r, const struct api_error *err)
 
 static double target_cost(void *ud, const struct route_target *t)
 {
-  struct auth_price p;
+  struct adm_price p;
 
-  if(auth_price(ud, t->provider, t->model, &p))
+  if(adm_price(ud, t->provider, t->model, &p))
     return -1;
   return p.input + p.output;
 }
@@ -751,11 +751,11 @@ static int route_plan_for(struct req *r, struct api_error *err)
   struct route rt;
   int rc;
 
-  if(!r->model || auth_route(r->gw->auth, r->model, &rt))
+  if(!r->model || adm_route(r->gw->adm, r->model, &rt))
     return 1;
   r->run = sb_malloc(sizeof(*r->run));
   rc = router_run_start(r->run, &rt, r->reg, r->gw->route_stats, target_cost,
-                        r->gw->auth, &t, err);
+                        r->gw->adm, &t, err);
   if(rc)
     return rc;
   set_target(r, &t);
@@ -975,17 +975,17 @@ static int64_t prompt_bound(const cJSON *v)
 static int hold(struct req *r, int64_t prompt_tokens, int64_t max_out,
                 struct api_error *err)
 {
-  struct auth_target t[ROUTE_MAX_TARGETS];
+  struct adm_target t[ROUTE_MAX_TARGETS];
   int n = 0;
 
   if(r->run)
     for(; n < r->run->route.ntargets; n++)
-      t[n] = (struct auth_target){r->run->route.targets[n].provider,
-                                  r->run->route.targets[n].model};
+      t[n] = (struct adm_target){r->run->route.targets[n].provider,
+                                 r->run->route.targets[n].model};
   else
-    t[n++] = (struct auth_target){r->prov->name, r->upstream_model};
-  return auth_reserve(r->gw->auth, &r->grant, t, n, prompt_tokens, max_out,
-                      sb_now_ms(), err);
+    t[n++] = (struct adm_target){r->prov->name, r->upstream_model};
+  return adm_reserve(r->gw->adm, &r->grant, t, n, prompt_tokens, max_out,
+                     sb_now_ms(), err);
 }
 
 /* The output bound of a request without a limit of its own: the largest
@@ -1062,7 +1062,7 @@ int chat_route(struct req *r, cJSON *body,
   }
   /* The allow-list first, on the name as asked: resolving it before
    * would tell a restricted key which models exist (404 or 403). */
-  if(r->granted && auth_name_allowed(&r->grant, r->reg, r->model, &err)) {
+  if(r->granted && adm_name_allowed(&r->grant, r->reg, r->model, &err)) {
     req_respond_error(r, &err);
     return SB_EANSWERED;
   }
@@ -1088,7 +1088,7 @@ int chat_route(struct req *r, cJSON *body,
      * may not see, so the answer never tells that it exists. */
     char *id = r->run ? sb_strdup(r->model)
                       : sb_asprintf("%s/%s", r->prov->name, r->upstream_model);
-    rc = auth_model_allowed(&r->grant, id, &err);
+    rc = adm_model_allowed(&r->grant, id, &err);
     free(id);
     if(rc)
       api_error_set(&err, 404, "invalid_request_error", "model_not_found",

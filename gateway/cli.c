@@ -8,8 +8,8 @@
 #include "router/routes.h"
 #include "providers/provider.h"
 #include "store/usage.h"
-#include "gateway/config.h"
-#include "gateway/sb.h"
+#include "config/config.h"
+#include "base/sb.h"
 #include "store/keys.h"
 #include "store/store.h"
 
@@ -490,7 +490,7 @@ static int print_table(const struct store_key *keys, int n, int64_t now)
 /* ---- commands ---- */
 
 /* How long a command that changed the control plane waits for running
- * gateways to serve the change (they look every AUTH_POLL_MS). */
+ * gateways to serve the change (they look every ADM_POLL_MS). */
 #define CLI_SETTLE_MS 2000
 
 /* Return only once every running gateway on this database serves the

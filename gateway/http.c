@@ -3,8 +3,8 @@
  * dispatch, response writing with backpressure, and the request record.
  */
 #include "gateway/http.h"
-#include "gateway/log.h"
-#include "gateway/sb.h"
+#include "base/log.h"
+#include "base/sb.h"
 #include "gateway/worker.h"
 #include "router/router.h"
 #include "router/routes.h"
@@ -250,7 +250,7 @@ static int allowed(const struct req *r, const struct prov *p, const char *model)
   if(!r->granted || !r->grant.nmodels)
     return 1;
   id = sb_asprintf("%s/%s", p->name, model);
-  ok = !auth_model_allowed(&r->grant, id, &err);
+  ok = !adm_model_allowed(&r->grant, id, &err);
   free(id);
   return ok;
 }
@@ -273,10 +273,10 @@ static void handle_models(struct req *r)
         cJSON_AddItemToArray(data, model_entry(r, p, p->models[j]));
   }
   /* Routes are model names too. */
-  names = auth_route_names(r->gw->auth, &nnames);
+  names = adm_route_names(r->gw->adm, &nnames);
   for(int i = 0; i < nnames; i++) {
     struct api_error err;
-    if(!r->granted || !auth_model_allowed(&r->grant, names[i], &err))
+    if(!r->granted || !adm_model_allowed(&r->grant, names[i], &err))
       cJSON_AddItemToArray(data, model_entry(r, NULL, names[i]));
     free(names[i]);
   }
@@ -309,7 +309,7 @@ static void handle_model(struct req *r)
   /* As on every endpoint: the allow-list on the name asked for comes
    * before the lookup, so that its answer does not depend on whether
    * the model exists. */
-  if(r->granted && auth_name_allowed(&r->grant, r->reg, id, &err)) {
+  if(r->granted && adm_name_allowed(&r->grant, r->reg, id, &err)) {
     req_respond_error(r, &err);
     return;
   }
@@ -475,7 +475,7 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
   r->gw = worker_gw(w);
   /* The providers as they are now serve the request to its end, whatever
    * an operator changes meanwhile. */
-  r->reg = auth_registry(r->gw->auth);
+  r->reg = adm_registry(r->gw->adm);
   cfg = r->gw->cfg;
   r->wsi = wsi;
   r->method = method;
@@ -516,7 +516,7 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
  * without a price is flagged, never priced as zero. */
 static void price_request(struct req *r)
 {
-  struct auth_price p;
+  struct adm_price p;
 
   r->cost_usd = -1;
   if(r->sse && r->hdr_sent && !r->finished && r->status >= 200 &&
@@ -552,10 +552,10 @@ static void price_request(struct req *r)
   if(!r->prov || !r->upstream_model ||
      (r->usage.prompt_tokens <= 0 && r->usage.completion_tokens <= 0))
     return;
-  if(auth_price(r->gw->auth, r->prov->name, r->upstream_model, &p))
+  if(adm_price(r->gw->adm, r->prov->name, r->upstream_model, &p))
     r->unpriced = 1;
   else
-    r->cost_usd = auth_cost(&p, &r->usage);
+    r->cost_usd = adm_cost(&p, &r->usage);
 }
 
 /* The request's cost is known: release its key's hold and charge it.
@@ -569,7 +569,7 @@ static void settle(struct req *r)
   r->settled = 1;
   price_request(r);
   if(r->granted)
-    auth_release(r->gw->auth, &r->grant, &r->usage, r->cost_usd);
+    adm_release(r->gw->adm, &r->grant, &r->usage, r->cost_usd);
 }
 
 static void req_record(struct req *r)
@@ -811,7 +811,7 @@ static int admit(struct req *r, const struct endpoint *rt)
   int rc;
 
   if(rt->guard == GUARD_NONE ||
-     (rt->guard == GUARD_KEY && !auth_required(r->gw->auth)))
+     (rt->guard == GUARD_KEY && !adm_required(r->gw->adm)))
     return 0;
   key = presented_key(r, &header);
   if(!key && rt->guard == GUARD_ADMIN) {
@@ -822,8 +822,8 @@ static int admit(struct req *r, const struct endpoint *rt)
                   "SWITCHBOARD_ADMIN_KEY).");
     rc = -1;
   } else {
-    rc = auth_admit(r->gw->auth, key, sb_now_ms(), rt->guard == GUARD_ADMIN,
-                    &r->grant, &err);
+    rc = adm_admit(r->gw->adm, key, sb_now_ms(), rt->guard == GUARD_ADMIN,
+                   &r->grant, &err);
   }
   if(rc) {
     free(key);
@@ -1102,7 +1102,7 @@ static int add_header(struct lws *wsi, const char *name, const char *value,
 static int add_ratelimit_headers(struct req *r, unsigned char **p,
                                  unsigned char *end)
 {
-  const struct auth_grant *g = &r->grant;
+  const struct adm_grant *g = &r->grant;
   char v[32];
 
   if(g->rpm_limit >= 0) {

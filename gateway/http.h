@@ -15,15 +15,15 @@
 #ifndef SB_GATEWAY_HTTP_H
 #define SB_GATEWAY_HTTP_H
 
-#include "gateway/apierr.h"
-#include "gateway/auth.h"
-#include "gateway/buf.h"
-#include "gateway/config.h"
-#include "gateway/eventstream.h"
-#include "gateway/ndjson.h"
-#include "gateway/oai_stream.h"
+#include "base/apierr.h"
+#include "admission/admission.h"
+#include "base/buf.h"
+#include "config/config.h"
+#include "base/eventstream.h"
+#include "base/ndjson.h"
+#include "codec/oai_stream.h"
 #include "gateway/server.h"
-#include "gateway/sse.h"
+#include "base/sse.h"
 #include "gateway/upstream.h"
 #include "providers/adapter.h"
 #include "providers/echo.h"
@@ -78,7 +78,7 @@ struct req {
                             * once it was the gateway key (never forwarded) */
   int granted;             /* admitted with a key: grant holds it */
   struct offload *offload; /* thread-pool work in flight, or NULL */
-  struct auth_grant grant;
+  struct adm_grant grant;
   struct config_kv *fwd; /* client headers some provider forwards */
   int nfwd;
   struct buf body;

@@ -2,14 +2,14 @@
  * main.c - the switchboard command line: serve, migrate, --version; the
  * key commands live in cli.c.
  */
-#include "gateway/auth.h"
+#include "admission/admission.h"
 #include "router/routes.h"
 #include "store/keys.h"
 #include "gateway/cli.h"
-#include "gateway/config.h"
-#include "gateway/log.h"
+#include "config/config.h"
+#include "base/log.h"
 #include "gateway/metrics.h"
-#include "gateway/sb.h"
+#include "base/sb.h"
 #include "gateway/registry.h"
 #include "gateway/server.h"
 #include "gateway/upstream.h"
@@ -194,17 +194,17 @@ static int load_registry(void *ud, struct prov_registry *prev, int strict,
 }
 
 static int open_auth(const struct config *cfg, int allow_open,
-                     struct auth **out)
+                     struct admission **out)
 {
-  const struct auth_registry_source src = {load_registry, (void *)cfg};
+  const struct adm_registry_source src = {load_registry, (void *)cfg};
   const char *admin = getenv("SWITCHBOARD_ADMIN_KEY");
   char err[512];
 
-  if(auth_open(cfg->database, admin, &src, out, err, sizeof(err))) {
+  if(adm_open(cfg->database, admin, &src, out, err, sizeof(err))) {
     fprintf(stderr, "switchboard: %s\n", err);
     return -1;
   }
-  if(auth_required(*out))
+  if(adm_required(*out))
     return 0;
   if(!loopback(cfg->host) && !allow_open) {
     fprintf(stderr,
@@ -214,7 +214,7 @@ static int open_auth(const struct config *cfg, int allow_open,
             "SWITCHBOARD_ADMIN_KEY, or pass --allow-open "
             "(SWITCHBOARD_ALLOW_OPEN=1) to run open anyway.\n",
             cfg->host);
-    auth_close(*out);
+    adm_close(*out);
     *out = NULL;
     return -1;
   }
@@ -257,7 +257,7 @@ static int cmd_serve(const struct config *cfg, int allow_open)
     store_close(gw.store);
     goto out;
   }
-  if(open_auth(cfg, allow_open, &gw.auth)) {
+  if(open_auth(cfg, allow_open, &gw.adm)) {
     store_close(gw.store);
     goto out;
   }
@@ -269,7 +269,7 @@ static int cmd_serve(const struct config *cfg, int allow_open)
   } else {
     rc = EXIT_SUCCESS;
   }
-  auth_close(gw.auth);
+  adm_close(gw.adm);
   route_stats_free(gw.route_stats);
   store_close(gw.store);
   metrics_free(gw.metrics);

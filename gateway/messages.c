@@ -6,13 +6,13 @@
  * the upstream with only "model" rewritten, and the upstream's answer or
  * stream reaches the client as it is (read for accounting on the way).
  * Every other provider is served through the canonical model:
- * gateway/anth_msgs.h translates the body into a Chat Completions
+ * codec/anth_msgs.h translates the body into a Chat Completions
  * request and renders the answer back.
  */
-#include "gateway/anth_msgs.h"
+#include "codec/anth_msgs.h"
 #include "gateway/http.h"
-#include "gateway/oai_chat.h"
-#include "gateway/sb.h"
+#include "codec/oai_chat.h"
+#include "base/sb.h"
 #include "providers/anthropic.h"
 
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 #include "gateway/metrics.h"
-#include "gateway/buf.h"
-#include "gateway/sb.h"
+#include "base/buf.h"
+#include "base/sb.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -5,14 +5,14 @@
  * definitions"). At start the config file's entries are written there
  * (registry_seed); the registry the workers use is then built from the
  * providers table (registry_load), again whenever that table changes,
- * by auth.c's reload. Building fetches the model list of each provider
+ * by admission.c's reload. Building fetches the model list of each provider
  * configured without one, so it blocks: start-up, the thread pool or
  * the watcher thread, never a worker's loop.
  */
 #ifndef SB_GATEWAY_REGISTRY_H
 #define SB_GATEWAY_REGISTRY_H
 
-#include "gateway/config.h"
+#include "config/config.h"
 #include "providers/provider.h"
 
 #include <stddef.h>

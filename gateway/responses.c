@@ -3,7 +3,7 @@
  * GET and DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items.
  *
  * Every provider is served through the canonical model
- * (gateway/oai_resp.h translates and renders). With store (the API's
+ * (codec/oai_resp.h translates and renders). With store (the API's
  * default) the response, its input items and the whole conversation as
  * chat messages go to SQLite through the store's writer queue, so that
  * previous_response_id continues a conversation on any provider. Reads
@@ -11,10 +11,10 @@
  * loop.
  */
 #include "gateway/http.h"
-#include "gateway/oai_chat.h"
-#include "gateway/oai_err.h"
-#include "gateway/oai_resp.h"
-#include "gateway/sb.h"
+#include "codec/oai_chat.h"
+#include "codec/oai_err.h"
+#include "codec/oai_resp.h"
+#include "base/sb.h"
 #include "gateway/worker.h"
 #include "store/store.h"
 

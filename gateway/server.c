@@ -8,8 +8,8 @@
  */
 #include "gateway/server.h"
 #include "gateway/http.h"
-#include "gateway/log.h"
-#include "gateway/sb.h"
+#include "base/log.h"
+#include "base/sb.h"
 #include "gateway/upstream.h"
 #include "gateway/worker.h"
 
@@ -215,7 +215,7 @@ static void on_listen_closed(uv_handle_t *h)
 }
 
 /* --- shutdown -------------------------------------------------------------
- * Order matters (event-loop.md §3.7): lws first, so every request is
+ * Order matters: lws first, so every request is
  * dropped and cancels its transfer; then curl; then our own handles. */
 
 static void teardown(struct worker *w)
@@ -317,7 +317,7 @@ static int worker_setup(struct worker *w, int port)
 
 /* Run the loop until every handle closed, then finish lws's teardown:
  * a foreign-loop context completes only when destroyed again after the
- * loop drained (event-loop.md §4.1). */
+ * loop drained. */
 static void worker_finish(struct worker *w)
 {
   uv_run(&w->loop, UV_RUN_DEFAULT);

@@ -6,7 +6,7 @@
 #ifndef SB_GATEWAY_SERVER_H
 #define SB_GATEWAY_SERVER_H
 
-#include "gateway/config.h"
+#include "config/config.h"
 #include "gateway/metrics.h"
 #include "providers/provider.h"
 #include "store/store.h"
@@ -16,7 +16,7 @@ struct gw {
   const struct config *cfg;
   struct store *store;
   struct metrics *metrics;
-  struct auth *auth; /* keys, admin credential, prices, routes, providers */
+  struct admission *adm; /* keys, admin credential, prices, routes, providers */
   struct route_stats *route_stats; /* health and latency of route targets */
 };
 

@@ -1,7 +1,7 @@
 #include "gateway/upstream.h"
-#include "gateway/buf.h"
-#include "gateway/log.h"
-#include "gateway/sb.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/sb.h"
 
 #include <ctype.h>
 #include <curl/curl.h>

@@ -18,8 +18,8 @@
 #ifndef SB_PROVIDERS_ADAPTER_H
 #define SB_PROVIDERS_ADAPTER_H
 
-#include "gateway/apierr.h"
-#include "providers/canon.h"
+#include "base/apierr.h"
+#include "codec/canon.h"
 #include "providers/openai.h" /* struct prov_client */
 #include "providers/provider.h"
 
@@ -104,15 +104,15 @@ struct prov_adapter {
 
   void (*stream_free)(struct prov_stream *s);
 
-  /** Map an upstream error response (status >= 300) per providers.md
-   * §9.5. retry_after / retry_after_ms: the upstream's headers or NULL. */
+  /** Map an upstream error response (status >= 300) as docs/adapters.md
+   * says. retry_after / retry_after_ms: the upstream's headers or NULL. */
   void (*map_error)(const struct prov *p, int status, const char *body,
                     size_t len, const char *retry_after,
                     const char *retry_after_ms, struct api_error *err);
 
   /**
    * Optional (NULL: the kind serves no embeddings): the upstream request
-   * for a validated /v1/embeddings body (gateway/oai_embed.h), and the
+   * for a validated /v1/embeddings body (codec/oai_embed.h), and the
    * parser of its 2xx answer into an OpenAI embeddings list object with
    * float arrays (*out, caller frees; the gateway encodes base64 itself
    * when the client asked for it). Same error conventions as chat.

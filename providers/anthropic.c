@@ -1,12 +1,12 @@
 /*
  * anthropic.c - OpenAI Chat Completions <-> Anthropic Messages
- * (providers.md §3, §9.1-9.7, §10.1, §10.2; docs/providers/anthropic.md).
+ * (docs/providers/anthropic.md).
  */
 #include "providers/anthropic.h"
-#include "providers/util.h"
-#include "gateway/config.h"
-#include "gateway/oai_chat.h"
-#include "gateway/sb.h"
+#include "codec/canon_doc.h"
+#include "config/config.h"
+#include "codec/oai_chat.h"
+#include "base/sb.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -142,7 +142,7 @@ static void unconfigure(struct prov *p)
 
 static void copy_cache_control(const cJSON *from, cJSON *to)
 {
-  const cJSON *cc = prov_json_get(from, "cache_control");
+  const cJSON *cc = canon_json_get(from, "cache_control");
   if(cJSON_IsObject(cc))
     cJSON_AddItemToObject(to, "cache_control", cJSON_Duplicate(cc, 1));
 }
@@ -170,11 +170,11 @@ static void add_text_blocks(cJSON *blocks, const cJSON *content)
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *type = prov_json_str(part, "type");
-    const char *text = prov_json_str(part, "text");
+    const char *type = canon_json_str(part, "type");
+    const char *text = canon_json_str(part, "text");
 
     if(type && !strcmp(type, "refusal"))
-      text = prov_json_str(part, "refusal");
+      text = canon_json_str(part, "refusal");
     else if(!type || strcmp(type, "text"))
       continue;
     if(text && text[0])
@@ -197,21 +197,21 @@ static cJSON *base64_source(const char *media, const char *data)
 static int image_block(const cJSON *part, const char *param, cJSON **out,
                        struct api_error *err)
 {
-  const char *url = prov_json_str(prov_json_get(part, "image_url"), "url");
+  const char *url = canon_json_str(canon_json_get(part, "image_url"), "url");
   char media[64];
   const char *data;
   cJSON *b, *src = NULL;
 
   if(!url)
-    return prov_reject(err, 400, "missing_required_parameter", param,
-                       "Missing required parameter: '%s.image_url.url'.",
-                       param);
+    return canon_reject(err, 400, "missing_required_parameter", param,
+                        "Missing required parameter: '%s.image_url.url'.",
+                        param);
   if(!strncasecmp(url, "data:", 5)) {
-    if(prov_data_url(url, media, sizeof(media), &data))
-      return prov_reject(err, 400, "invalid_value", param,
-                         "Invalid image data URL in '%s': expected "
-                         "data:<media type>;base64,<data>.",
-                         param);
+    if(canon_data_url(url, media, sizeof(media), &data))
+      return canon_reject(err, 400, "invalid_value", param,
+                          "Invalid image data URL in '%s': expected "
+                          "data:<media type>;base64,<data>.",
+                          param);
     for(size_t i = 0; i < SB_ARRAY_LEN(IMAGE_TYPES); i++)
       if(!strcmp(media, IMAGE_TYPES[i]))
         src = base64_source(media, data);
@@ -224,7 +224,7 @@ static int image_block(const cJSON *part, const char *param, cJSON **out,
       return 0;
     }
     if(!src)
-      return prov_reject(
+      return canon_reject(
           err, 400, "unsupported_value", param,
           "Image media type '%s' in '%s' is not supported by "
           "Anthropic (supported: image/jpeg, image/png, image/gif, "
@@ -236,7 +236,7 @@ static int image_block(const cJSON *part, const char *param, cJSON **out,
     cJSON_AddStringToObject(src, "type", "url");
     cJSON_AddStringToObject(src, "url", url);
   } else {
-    return prov_reject(
+    return canon_reject(
         err, 400, "invalid_value", param,
         "Image URL in '%s' must be an http(s) URL or a base64 data "
         "URL.",
@@ -253,22 +253,22 @@ static int image_block(const cJSON *part, const char *param, cJSON **out,
 static int file_block(const cJSON *part, const char *param, cJSON **out,
                       struct api_error *err)
 {
-  const cJSON *f = prov_json_get(part, "file");
-  const char *fd = prov_json_str(f, "file_data");
+  const cJSON *f = canon_json_get(part, "file");
+  const char *fd = canon_json_str(f, "file_data");
   char media[64];
   const char *data = fd;
   cJSON *b;
 
   if(!fd)
-    return prov_reject(
+    return canon_reject(
         err, 400, "unsupported_value", param,
         "File parts in '%s' need file_data: Anthropic cannot read "
         "OpenAI file ids.",
         param);
   if(!strncasecmp(fd, "data:", 5)) {
-    if(prov_data_url(fd, media, sizeof(media), &data) ||
+    if(canon_data_url(fd, media, sizeof(media), &data) ||
        strcmp(media, "application/pdf"))
-      return prov_reject(
+      return canon_reject(
           err, 400, "unsupported_value", param,
           "File data in '%s' must be a base64 application/pdf data "
           "URL.",
@@ -294,7 +294,7 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks,
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *type = prov_json_str(part, "type");
+    const char *type = canon_json_str(part, "type");
     char param[96];
     cJSON *b = NULL;
     int rc = 0;
@@ -303,7 +303,7 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks,
     if(!type)
       continue;
     if(!strcmp(type, "text")) {
-      const char *t = prov_json_str(part, "text");
+      const char *t = canon_json_str(part, "text");
       if(t && t[0])
         b = text_block(t, part);
     } else if(!strcmp(type, "image_url")) {
@@ -311,7 +311,7 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks,
     } else if(!strcmp(type, "file")) {
       rc = file_block(part, param, &b, err);
     } else {
-      rc = prov_reject(
+      rc = canon_reject(
           err, 400, "unsupported_parameter", param,
           "Content parts of type '%s' are not supported by Anthropic.", type);
     }
@@ -326,41 +326,41 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks,
 static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
                             struct api_error *err)
 {
-  const cJSON *calls = prov_json_get(m, "tool_calls");
+  const cJSON *calls = canon_json_get(m, "tool_calls");
   const cJSON *tc;
   int j = 0;
 
-  add_text_blocks(blocks, prov_json_get(m, "content"));
+  add_text_blocks(blocks, canon_json_get(m, "content"));
   cJSON_ArrayForEach(tc, calls)
   {
-    const cJSON *fn = prov_json_get(tc, "function");
-    const char *id = prov_json_str(tc, "id");
-    const char *name = prov_json_str(fn, "name");
-    const char *args = prov_json_str(fn, "arguments");
-    const char *type = prov_json_str(tc, "type");
+    const cJSON *fn = canon_json_get(tc, "function");
+    const char *id = canon_json_str(tc, "id");
+    const char *name = canon_json_str(fn, "name");
+    const char *args = canon_json_str(fn, "arguments");
+    const char *type = canon_json_str(tc, "type");
     char param[96];
     cJSON *input, *b;
 
     if(type && strcmp(type, "function")) {
       snprintf(param, sizeof(param), "messages[%d].tool_calls[%d].type", mi, j);
-      return prov_reject(
+      return canon_reject(
           err, 400, "unsupported_value", param,
           "Tool calls of type '%s' are not supported by Anthropic.", type);
     }
     snprintf(param, sizeof(param), "messages[%d].tool_calls[%d]", mi, j);
     if(!id || !name)
-      return prov_reject(err, 400, "missing_required_parameter", param,
-                         "Tool call '%s' needs an id and a function name.",
-                         param);
+      return canon_reject(err, 400, "missing_required_parameter", param,
+                          "Tool call '%s' needs an id and a function name.",
+                          param);
     snprintf(param, sizeof(param),
              "messages[%d].tool_calls[%d].function.arguments", mi, j);
-    if(!args || prov_blank(args)) {
+    if(!args || canon_blank(args)) {
       input = cJSON_CreateObject();
     } else {
       input = cJSON_Parse(args);
       if(!cJSON_IsObject(input)) {
         cJSON_Delete(input);
-        return prov_reject(
+        return canon_reject(
             err, 400, "invalid_value", param,
             "'%s' must be a JSON object for Anthropic, which takes "
             "tool arguments as objects.",
@@ -380,11 +380,11 @@ static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
 
 static void tool_result_block(const cJSON *m, cJSON *blocks)
 {
-  const cJSON *content = prov_json_get(m, "content");
+  const cJSON *content = canon_json_get(m, "content");
   cJSON *b = cJSON_CreateObject();
 
   cJSON_AddStringToObject(b, "type", "tool_result");
-  cJSON_AddStringToObject(b, "tool_use_id", prov_json_str(m, "tool_call_id"));
+  cJSON_AddStringToObject(b, "tool_use_id", canon_json_str(m, "tool_call_id"));
   if(cJSON_IsString(content)) {
     if(content->valuestring[0])
       cJSON_AddStringToObject(b, "content", content->valuestring);
@@ -405,27 +405,27 @@ static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
   const cJSON *m;
   int i = 0, named = 0;
 
-  cJSON_ArrayForEach(m, prov_json_get(req, "messages"))
+  cJSON_ArrayForEach(m, canon_json_get(req, "messages"))
   {
-    const char *role = prov_json_str(m, "role");
+    const char *role = canon_json_str(m, "role");
     cJSON *blocks = cJSON_CreateArray();
     int rc = 0;
 
     if(!role)
       role = "";
-    if(prov_json_present(m, "name") && !named) {
+    if(canon_json_present(m, "name") && !named) {
       prov_http_note_dropped(out, "messages.name");
       named = 1;
     }
     if(!strcmp(role, "system") || !strcmp(role, "developer")) {
-      /* Hoisted into the top-level system, in order (providers.md §9.2). */
-      add_text_blocks(system, prov_json_get(m, "content"));
+      /* Hoisted into the top-level system, in order. */
+      add_text_blocks(system, canon_json_get(m, "content"));
       cJSON_Delete(blocks);
       i++;
       continue;
     }
     if(!strcmp(role, "user")) {
-      rc = user_blocks(prov_json_get(m, "content"), i, blocks, err);
+      rc = user_blocks(canon_json_get(m, "content"), i, blocks, err);
       role = "user";
     } else if(!strcmp(role, "assistant")) {
       rc = assistant_blocks(m, i, blocks, err);
@@ -435,7 +435,7 @@ static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
     } else {
       char param[64];
       snprintf(param, sizeof(param), "messages[%d].role", i);
-      rc = prov_reject(
+      rc = canon_reject(
           err, 400, "unsupported_value", param,
           "Messages with role '%s' are not supported by Anthropic; use "
           "tools and tool messages.",
@@ -445,11 +445,11 @@ static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
       cJSON_Delete(blocks);
       return rc;
     }
-    prov_add_turn(msgs, role, blocks);
+    canon_add_turn(msgs, role, blocks);
     i++;
   }
   if(!cJSON_GetArraySize(msgs))
-    return prov_reject(
+    return canon_reject(
         err, 400, "invalid_value", "messages",
         "Anthropic needs at least one user or assistant message with "
         "non-empty content.");
@@ -461,13 +461,13 @@ static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
 static int translate_tools(const cJSON *req, cJSON *body, struct prov_http *out,
                            struct api_error *err)
 {
-  const cJSON *tools = prov_json_get(req, "tools");
+  const cJSON *tools = canon_json_get(req, "tools");
   const cJSON *t;
   cJSON *arr;
   int i = 0, strict_noted = 0;
 
-  if(prov_json_present(req, "functions"))
-    return prov_reject(
+  if(canon_json_present(req, "functions"))
+    return canon_reject(
         err, 400, "unsupported_parameter", "functions",
         "'functions' is not supported by the Anthropic provider; "
         "use 'tools'.");
@@ -476,21 +476,21 @@ static int translate_tools(const cJSON *req, cJSON *body, struct prov_http *out,
   arr = cJSON_AddArrayToObject(body, "tools");
   cJSON_ArrayForEach(t, tools)
   {
-    const char *type = prov_json_str(t, "type");
-    const cJSON *fn = prov_json_get(t, "function");
-    const cJSON *params = prov_json_get(fn, "parameters");
-    const char *desc = prov_json_str(fn, "description");
+    const char *type = canon_json_str(t, "type");
+    const cJSON *fn = canon_json_get(t, "function");
+    const cJSON *params = canon_json_get(fn, "parameters");
+    const char *desc = canon_json_str(fn, "description");
     cJSON *a;
 
     if(!type || strcmp(type, "function")) {
       char param[48];
       snprintf(param, sizeof(param), "tools[%d].type", i);
-      return prov_reject(err, 400, "unsupported_value", param,
-                         "Tools of type '%s' are not supported by Anthropic.",
-                         type ? type : "");
+      return canon_reject(err, 400, "unsupported_value", param,
+                          "Tools of type '%s' are not supported by Anthropic.",
+                          type ? type : "");
     }
     a = cJSON_CreateObject();
-    cJSON_AddStringToObject(a, "name", prov_json_str(fn, "name"));
+    cJSON_AddStringToObject(a, "name", canon_json_str(fn, "name"));
     if(desc)
       cJSON_AddStringToObject(a, "description", desc);
     if(cJSON_IsObject(params)) {
@@ -502,7 +502,7 @@ static int translate_tools(const cJSON *req, cJSON *body, struct prov_http *out,
     }
     copy_cache_control(t, a);
     cJSON_AddItemToArray(arr, a);
-    if(prov_json_present(fn, "strict") && !strict_noted) {
+    if(canon_json_present(fn, "strict") && !strict_noted) {
       prov_http_note_dropped(out, "tools.function.strict");
       strict_noted = 1;
     }
@@ -514,11 +514,11 @@ static int translate_tools(const cJSON *req, cJSON *body, struct prov_http *out,
 static int translate_tool_choice(const cJSON *req, cJSON *body,
                                  struct api_error *err)
 {
-  const cJSON *tc = prov_json_get(req, "tool_choice");
-  int no_parallel = cJSON_IsFalse(prov_json_get(req, "parallel_tool_calls"));
+  const cJSON *tc = canon_json_get(req, "tool_choice");
+  int no_parallel = cJSON_IsFalse(canon_json_get(req, "parallel_tool_calls"));
   cJSON *c = NULL;
 
-  if(!cJSON_GetArraySize(prov_json_get(req, "tools")))
+  if(!cJSON_GetArraySize(canon_json_get(req, "tools")))
     return 0; /* nothing to choose from; Anthropic wants no tool_choice */
   if(cJSON_IsString(tc)) {
     const char *s = tc->valuestring;
@@ -531,14 +531,14 @@ static int translate_tool_choice(const cJSON *req, cJSON *body,
       cJSON_AddStringToObject(c, "type", "none");
     } else {
       cJSON_Delete(c);
-      return prov_reject(err, 400, "invalid_value", "tool_choice",
-                         "Invalid value for 'tool_choice': '%s'.", s);
+      return canon_reject(err, 400, "invalid_value", "tool_choice",
+                          "Invalid value for 'tool_choice': '%s'.", s);
     }
   } else if(cJSON_IsObject(tc)) {
-    const char *type = prov_json_str(tc, "type");
-    const char *name = prov_json_str(prov_json_get(tc, "function"), "name");
+    const char *type = canon_json_str(tc, "type");
+    const char *name = canon_json_str(canon_json_get(tc, "function"), "name");
     if(!type || strcmp(type, "function") || !name)
-      return prov_reject(
+      return canon_reject(
           err, 400, "unsupported_value", "tool_choice",
           "tool_choice of type '%s' is not supported by Anthropic.",
           type ? type : "");
@@ -551,7 +551,7 @@ static int translate_tool_choice(const cJSON *req, cJSON *body,
   }
   if(!c)
     return 0;
-  if(no_parallel && strcmp(prov_json_str(c, "type"), "none"))
+  if(no_parallel && strcmp(canon_json_str(c, "type"), "none"))
     cJSON_AddTrueToObject(c, "disable_parallel_tool_use");
   cJSON_AddItemToObject(body, "tool_choice", c);
   return 0;
@@ -577,7 +577,7 @@ static int thinking_budget(const char *effort, int64_t *budget,
       *budget = LEVELS[i].budget;
       return 0;
     }
-  return prov_reject(
+  return canon_reject(
       err, 400, "invalid_value", "reasoning_effort",
       "Invalid value for 'reasoning_effort': '%s'. Supported values "
       "are: 'none', 'minimal', 'low', 'medium', 'high', 'xhigh', "
@@ -585,7 +585,7 @@ static int thinking_budget(const char *effort, int64_t *budget,
       effort);
 }
 
-/* Class C of providers.md §9.7: dropped and reported. */
+/* Advisory parameters (docs/adapters.md): dropped and reported. */
 static const char *const DROPPED[] = {
     "metadata",
     "store",
@@ -617,33 +617,34 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
 
   /* Behaviour parameters Anthropic lacks (class B): refused. A penalty
    * of 0 is OpenAI's default and changes nothing, so it passes. */
-  if(prov_json_present(req, "seed"))
-    rc = prov_reject(err, 400, "unsupported_parameter", "seed",
-                     "Provider '%s' (anthropic) does not support 'seed'.",
-                     p->name);
-  else if(cJSON_IsNumber(v = prov_json_get(req, "presence_penalty")) &&
+  if(canon_json_present(req, "seed"))
+    rc = canon_reject(err, 400, "unsupported_parameter", "seed",
+                      "Provider '%s' (anthropic) does not support 'seed'.",
+                      p->name);
+  else if(cJSON_IsNumber(v = canon_json_get(req, "presence_penalty")) &&
           v->valuedouble != 0)
-    rc = prov_reject(
+    rc = canon_reject(
         err, 400, "unsupported_parameter", "presence_penalty",
         "Provider '%s' (anthropic) does not support 'presence_penalty'.",
         p->name);
-  else if(cJSON_IsNumber(v = prov_json_get(req, "frequency_penalty")) &&
+  else if(cJSON_IsNumber(v = canon_json_get(req, "frequency_penalty")) &&
           v->valuedouble != 0)
-    rc = prov_reject(err, 400, "unsupported_parameter", "frequency_penalty",
-                     "Provider '%s' (anthropic) does not support "
-                     "'frequency_penalty'.",
-                     p->name);
-  else if(prov_json_present(req, "prediction"))
-    rc = prov_reject(err, 400, "unsupported_parameter", "prediction",
-                     "Provider '%s' (anthropic) does not support 'prediction'.",
-                     p->name);
-  else if(cJSON_IsNumber(v = prov_json_get(req, "n")) && v->valuedouble > 1)
-    rc =
-        prov_reject(err, 400, "unsupported_parameter", "n",
-                    "Provider '%s' (anthropic) does not support 'n'.", p->name);
-  else if(cJSON_IsNumber(v = prov_json_get(req, "temperature")) &&
+    rc = canon_reject(err, 400, "unsupported_parameter", "frequency_penalty",
+                      "Provider '%s' (anthropic) does not support "
+                      "'frequency_penalty'.",
+                      p->name);
+  else if(canon_json_present(req, "prediction"))
+    rc = canon_reject(
+        err, 400, "unsupported_parameter", "prediction",
+        "Provider '%s' (anthropic) does not support 'prediction'.", p->name);
+  else if(cJSON_IsNumber(v = canon_json_get(req, "n")) && v->valuedouble > 1)
+    rc = canon_reject(err, 400, "unsupported_parameter", "n",
+                      "Provider '%s' (anthropic) does not support 'n'.",
+                      p->name);
+  else if(cJSON_IsNumber(v = canon_json_get(req, "temperature")) &&
           v->valuedouble > 1)
-    rc = prov_reject(err, 400, "unsupported_value", "temperature",
+    rc =
+        canon_reject(err, 400, "unsupported_value", "temperature",
                      "Anthropic accepts 'temperature' between 0 and 1, got %g.",
                      v->valuedouble);
   if(rc) {
@@ -652,10 +653,10 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
     return rc;
   }
 
-  if(cJSON_IsNumber(v = prov_json_get(req, "max_completion_tokens")) ||
-     cJSON_IsNumber(v = prov_json_get(req, "max_tokens")))
+  if(cJSON_IsNumber(v = canon_json_get(req, "max_completion_tokens")) ||
+     cJSON_IsNumber(v = canon_json_get(req, "max_tokens")))
     max_tokens = (int64_t)v->valuedouble;
-  if(cJSON_IsString(v = prov_json_get(req, "reasoning_effort"))) {
+  if(cJSON_IsString(v = canon_json_get(req, "reasoning_effort"))) {
     rc = thinking_budget(v->valuestring, &budget, err);
     if(rc) {
       cJSON_Delete(system);
@@ -670,9 +671,9 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   cJSON_AddNumberToObject(body, "max_tokens", (double)max_tokens);
 
   if(cJSON_GetArraySize(system) == 1 &&
-     !prov_json_get(system->child, "cache_control")) {
+     !canon_json_get(system->child, "cache_control")) {
     cJSON_AddStringToObject(body, "system",
-                            prov_json_str(system->child, "text"));
+                            canon_json_str(system->child, "text"));
     cJSON_Delete(system);
   } else if(cJSON_GetArraySize(system)) {
     cJSON_AddItemToObject(body, "system", system);
@@ -687,7 +688,7 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
     cJSON_AddNumberToObject(t, "budget_tokens", (double)budget);
   }
 
-  v = prov_json_get(req, "stop");
+  v = canon_json_get(req, "stop");
   if(cJSON_IsString(v) && v->valuestring[0]) {
     cJSON *a = cJSON_AddArrayToObject(body, "stop_sequences");
     cJSON_AddItemToArray(a, cJSON_CreateString(v->valuestring));
@@ -700,19 +701,19 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
         cJSON_AddItemToArray(a, cJSON_CreateString(s->valuestring));
     }
   }
-  if(cJSON_IsTrue(prov_json_get(req, "stream")))
+  if(cJSON_IsTrue(canon_json_get(req, "stream")))
     cJSON_AddTrueToObject(body, "stream");
-  if(cJSON_IsNumber(v = prov_json_get(req, "temperature")))
+  if(cJSON_IsNumber(v = canon_json_get(req, "temperature")))
     cJSON_AddNumberToObject(body, "temperature", v->valuedouble);
-  if(cJSON_IsNumber(v = prov_json_get(req, "top_p")))
+  if(cJSON_IsNumber(v = canon_json_get(req, "top_p")))
     cJSON_AddNumberToObject(body, "top_p", v->valuedouble);
-  v = prov_json_get(req, "top_k");
+  v = canon_json_get(req, "top_k");
   if(v && !cJSON_IsNull(v)) {
     if(!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
        v->valuedouble < 0)
-      return prov_reject(err, 400, "invalid_type", "top_k",
-                         "Invalid type for 'top_k': expected a non-negative "
-                         "integer.");
+      return canon_reject(err, 400, "invalid_type", "top_k",
+                          "Invalid type for 'top_k': expected a non-negative "
+                          "integer.");
     cJSON_AddNumberToObject(body, "top_k", v->valuedouble);
   }
 
@@ -722,20 +723,20 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   if(rc)
     return rc;
 
-  v = prov_json_get(req, "response_format");
+  v = canon_json_get(req, "response_format");
   if(cJSON_IsObject(v)) {
-    const char *type = prov_json_str(v, "type");
+    const char *type = canon_json_str(v, "type");
     if(type && !strcmp(type, "json_object"))
       /* Anthropic can only be held to a schema, not to "some JSON". */
-      return prov_reject(err, 400, "unsupported_value", "response_format.type",
-                         "response_format 'json_object' is not supported by "
-                         "Anthropic; use 'json_schema' with a schema.");
+      return canon_reject(err, 400, "unsupported_value", "response_format.type",
+                          "response_format 'json_object' is not supported by "
+                          "Anthropic; use 'json_schema' with a schema.");
     if(type && !strcmp(type, "json_schema")) {
       const cJSON *schema =
-          prov_json_get(prov_json_get(v, "json_schema"), "schema");
+          canon_json_get(canon_json_get(v, "json_schema"), "schema");
       cJSON *oc, *f;
       if(!cJSON_IsObject(schema))
-        return prov_reject(
+        return canon_reject(
             err, 400, "missing_required_parameter",
             "response_format.json_schema.schema",
             "Anthropic needs 'response_format.json_schema.schema'.");
@@ -747,8 +748,8 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   }
 
   {
-    const char *user = prov_json_str(req, "user");
-    const char *sid = prov_json_str(req, "safety_identifier");
+    const char *user = canon_json_str(req, "user");
+    const char *sid = canon_json_str(req, "safety_identifier");
     if(user || sid) {
       cJSON *md = cJSON_AddObjectToObject(body, "metadata");
       cJSON_AddStringToObject(md, "user_id", user ? user : sid);
@@ -757,10 +758,10 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
     }
   }
   for(size_t i = 0; i < SB_ARRAY_LEN(DROPPED); i++)
-    if(prov_json_present(req, DROPPED[i]))
+    if(canon_json_present(req, DROPPED[i]))
       prov_http_note_dropped(out, DROPPED[i]);
-  if(prov_json_present(prov_json_get(req, "stream_options"),
-                       "include_obfuscation"))
+  if(canon_json_present(canon_json_get(req, "stream_options"),
+                        "include_obfuscation"))
     prov_http_note_dropped(out, "stream_options.include_obfuscation");
   return 0;
 }
@@ -793,7 +794,7 @@ static int build_chat(const struct prov *p, const cJSON *req, const char *model,
                       struct api_error *err)
 {
   cJSON *body = cJSON_CreateObject();
-  int stream = cJSON_IsTrue(prov_json_get(req, "stream"));
+  int stream = cJSON_IsTrue(canon_json_get(req, "stream"));
   char *json;
   int rc;
 
@@ -832,7 +833,7 @@ void prov_anthropic_build_passthrough(const struct prov *p, cJSON *body,
 {
   const struct config_provider *c = p->cfg;
   const struct anth_opts *o = opts_of(p);
-  int stream = cJSON_IsTrue(prov_json_get(body, "stream"));
+  int stream = cJSON_IsTrue(canon_json_get(body, "stream"));
   char *json;
 
   memset(out, 0, sizeof(*out));
@@ -904,16 +905,16 @@ static void usage_read(const cJSON *usage, struct anth_usage *u)
 {
   if(!cJSON_IsObject(usage))
     return;
-  prov_json_count_into(usage, "input_tokens", &u->input);
-  prov_json_count_into(usage, "cache_creation_input_tokens",
-                       &u->cache_creation);
-  prov_json_count_into(usage, "cache_read_input_tokens", &u->cache_read);
-  prov_json_count_into(usage, "output_tokens", &u->output);
-  prov_json_count_into(prov_json_get(usage, "output_tokens_details"),
-                       "thinking_tokens", &u->thinking);
+  canon_json_count_into(usage, "input_tokens", &u->input);
+  canon_json_count_into(usage, "cache_creation_input_tokens",
+                        &u->cache_creation);
+  canon_json_count_into(usage, "cache_read_input_tokens", &u->cache_read);
+  canon_json_count_into(usage, "output_tokens", &u->output);
+  canon_json_count_into(canon_json_get(usage, "output_tokens_details"),
+                        "thinking_tokens", &u->thinking);
 }
 
-/* providers.md §9.4: prompt = input + cache creation + cache read;
+/* Usage (docs/adapters.md): prompt = input + cache creation + cache read;
  * cached = cache read. */
 static void usage_canon(const struct anth_usage *a, struct canon_usage *c)
 {
@@ -935,7 +936,7 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
                       struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *content = prov_json_get(root, "content");
+  const cJSON *content = canon_json_get(root, "content");
   const cJSON *b;
   struct anth_usage au;
   char *text = NULL, *reasoning = NULL;
@@ -945,13 +946,13 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
 
   if(!cJSON_IsObject(root) || !cJSON_IsArray(content)) {
     cJSON_Delete(root);
-    prov_bad_response(err, "a response that is not an Anthropic message");
+    canon_bad_response(err, "a response that is not an Anthropic message");
     return SB_EPROTO;
   }
   calls = cJSON_CreateArray();
   cJSON_ArrayForEach(b, content)
   {
-    const char *type = prov_json_str(b, "type");
+    const char *type = canon_json_str(b, "type");
     const char *s = NULL;
     char **acc = NULL;
     size_t *alen = NULL;
@@ -959,21 +960,21 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
     if(!type)
       continue;
     if(!strcmp(type, "text")) {
-      s = prov_json_str(b, "text");
+      s = canon_json_str(b, "text");
       acc = &text;
       alen = &tlen;
     } else if(!strcmp(type, "thinking")) {
-      s = prov_json_str(b, "thinking");
+      s = canon_json_str(b, "thinking");
       acc = &reasoning;
       alen = &rlen;
     } else if(!strcmp(type, "tool_use")) {
-      const cJSON *input = prov_json_get(b, "input");
+      const cJSON *input = canon_json_get(b, "input");
       char *args = input ? cJSON_PrintUnformatted(input) : sb_strdup("{}");
       if(!args)
         abort();
       cJSON_AddItemToArray(calls,
-                           prov_tool_call(prov_json_str(b, "id"),
-                                          prov_json_str(b, "name"), args));
+                           canon_tool_call(canon_json_str(b, "id"),
+                                           canon_json_str(b, "name"), args));
       free(args);
     }
     if(s && acc) {
@@ -985,12 +986,12 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   }
 
   usage_init(&au);
-  usage_read(prov_json_get(root, "usage"), &au);
+  usage_read(canon_json_get(root, "usage"), &au);
   usage_canon(&au, &cu);
-  res = prov_chat_completion(
+  res = canon_chat_completion(
       id, created, model,
-      prov_chat_choice(0, text, reasoning, calls,
-                       finish_reason(prov_json_str(root, "stop_reason"))),
+      canon_chat_choice(0, text, reasoning, calls,
+                        finish_reason(canon_json_str(root, "stop_reason"))),
       &cu);
   *usage = cu;
   *out = res;
@@ -1049,7 +1050,7 @@ static int emit_error(struct prov_stream *s, const struct canon_sink *sink,
   int r;
 
   s->failed = 1;
-  r = prov_emit(sink, &ev);
+  r = canon_emit(sink, &ev);
   return r ? r : rc;
 }
 
@@ -1061,7 +1062,7 @@ static int ensure_started(struct prov_stream *s, const struct canon_sink *sink,
   if(s->started)
     return 0;
   s->started = 1;
-  return prov_emit(sink, &ev);
+  return canon_emit(sink, &ev);
 }
 
 static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
@@ -1073,7 +1074,7 @@ static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
     return 0;
   ev.text = text;
   ev.len = strlen(text);
-  return prov_emit(sink, &ev);
+  return canon_emit(sink, &ev);
 }
 
 /* The block at index, created (as BLOCK_OTHER) when new. NULL when the
@@ -1099,8 +1100,8 @@ static struct block *block_at(struct prov_stream *s, const cJSON *index)
  * type (reference.md "Mid-stream failure"). */
 static void stream_error(const cJSON *e, struct api_error *err)
 {
-  const char *type = prov_json_str(e, "type");
-  const char *msg = prov_json_str(e, "message");
+  const char *type = canon_json_str(e, "type");
+  const char *msg = canon_json_str(e, "message");
   int status = 502;
 
   if(type && !strcmp(type, "overloaded_error"))
@@ -1117,31 +1118,31 @@ static void stream_error(const cJSON *e, struct api_error *err)
 static int on_block_start(struct prov_stream *s, const cJSON *root,
                           const struct canon_sink *sink)
 {
-  const cJSON *cb = prov_json_get(root, "content_block");
-  const char *type = prov_json_str(cb, "type");
-  struct block *b = block_at(s, prov_json_get(root, "index"));
+  const cJSON *cb = canon_json_get(root, "content_block");
+  const char *type = canon_json_str(cb, "type");
+  struct block *b = block_at(s, canon_json_get(root, "index"));
   struct canon_ev ev = {.type = CANON_EV_TOOL_START};
 
   if(!b || !type)
     return SB_EPROTO;
   if(!strcmp(type, "text")) {
     b->kind = BLOCK_TEXT;
-    return emit_text(sink, CANON_EV_TEXT, 0, prov_json_str(cb, "text"));
+    return emit_text(sink, CANON_EV_TEXT, 0, canon_json_str(cb, "text"));
   }
   if(!strcmp(type, "thinking")) {
     b->kind = BLOCK_THINKING;
     return emit_text(sink, CANON_EV_REASONING, 0,
-                     prov_json_str(cb, "thinking"));
+                     canon_json_str(cb, "thinking"));
   }
   if(!strcmp(type, "tool_use")) {
     b->kind = BLOCK_TOOL;
     b->tool = s->next_tool++;
     ev.index = b->tool;
-    ev.id = prov_json_str(cb, "id");
-    ev.name = prov_json_str(cb, "name");
+    ev.id = canon_json_str(cb, "id");
+    ev.name = canon_json_str(cb, "name");
     if(!ev.id || !ev.name)
       return SB_EPROTO;
-    return prov_emit(sink, &ev);
+    return canon_emit(sink, &ev);
   }
   b->kind = BLOCK_OTHER; /* redacted_thinking, server tools, ... */
   return 0;
@@ -1150,26 +1151,27 @@ static int on_block_start(struct prov_stream *s, const cJSON *root,
 static int on_block_delta(struct prov_stream *s, const cJSON *root,
                           const struct canon_sink *sink)
 {
-  const cJSON *d = prov_json_get(root, "delta");
-  const char *type = prov_json_str(d, "type");
-  struct block *b = block_at(s, prov_json_get(root, "index"));
+  const cJSON *d = canon_json_get(root, "delta");
+  const char *type = canon_json_str(d, "type");
+  struct block *b = block_at(s, canon_json_get(root, "index"));
 
   if(!b || !type)
     return SB_EPROTO;
   if(!strcmp(type, "text_delta"))
-    return emit_text(sink, CANON_EV_TEXT, 0, prov_json_str(d, "text"));
+    return emit_text(sink, CANON_EV_TEXT, 0, canon_json_str(d, "text"));
   if(!strcmp(type, "thinking_delta"))
-    return emit_text(sink, CANON_EV_REASONING, 0, prov_json_str(d, "thinking"));
+    return emit_text(sink, CANON_EV_REASONING, 0,
+                     canon_json_str(d, "thinking"));
   if(!strcmp(type, "signature_delta")) {
     struct canon_ev ev = {.type = CANON_EV_REASONING, .text = "", .len = 0};
-    ev.signature = prov_json_str(d, "signature");
-    return ev.signature ? prov_emit(sink, &ev) : 0;
+    ev.signature = canon_json_str(d, "signature");
+    return ev.signature ? canon_emit(sink, &ev) : 0;
   }
   if(!strcmp(type, "input_json_delta")) {
     if(b->kind != BLOCK_TOOL)
       return 0; /* server tools stream their input too */
     return emit_text(sink, CANON_EV_TOOL_ARGS, b->tool,
-                     prov_json_str(d, "partial_json"));
+                     canon_json_str(d, "partial_json"));
   }
   return 0; /* citations_delta and future delta types */
 }
@@ -1178,19 +1180,19 @@ static int on_message_delta(struct prov_stream *s, const cJSON *root,
                             const struct canon_sink *sink)
 {
   const cJSON *stop =
-      prov_json_get(prov_json_get(root, "delta"), "stop_reason");
+      canon_json_get(canon_json_get(root, "delta"), "stop_reason");
   struct canon_ev ev = {.type = CANON_EV_FINISH};
   int rc = 0;
 
-  usage_read(prov_json_get(root, "usage"), &s->usage);
+  usage_read(canon_json_get(root, "usage"), &s->usage);
   if(cJSON_IsString(stop)) {
     ev.finish_reason = finish_reason(stop->valuestring);
-    rc = prov_emit(sink, &ev);
+    rc = canon_emit(sink, &ev);
   }
   if(!rc) {
     struct canon_ev u = {.type = CANON_EV_USAGE};
     usage_canon(&s->usage, &u.usage);
-    rc = prov_emit(sink, &u);
+    rc = canon_emit(sink, &u);
   }
   return rc;
 }
@@ -1209,10 +1211,10 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   root = cJSON_ParseWithLength(pl->data, pl->len);
   if(!cJSON_IsObject(root)) {
     cJSON_Delete(root);
-    prov_bad_response(&err, "a malformed stream event");
+    canon_bad_response(&err, "a malformed stream event");
     return emit_error(s, sink, &err, SB_EPROTO);
   }
-  type = prov_json_str(root, "type");
+  type = canon_json_str(root, "type");
   if(!type && pl->event && pl->event_len && pl->event_len < sizeof(ename)) {
     /* The type is in the JSON of every event; the SSE name is the
      * fallback. */
@@ -1223,10 +1225,10 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   if(!type) {
     rc = SB_EPROTO;
   } else if(!strcmp(type, "message_start")) {
-    const cJSON *m = prov_json_get(root, "message");
-    usage_read(prov_json_get(m, "usage"), &s->usage);
-    rc = ensure_started(s, sink, prov_json_str(m, "id"),
-                        prov_json_str(m, "model"));
+    const cJSON *m = canon_json_get(root, "message");
+    usage_read(canon_json_get(m, "usage"), &s->usage);
+    rc = ensure_started(s, sink, canon_json_str(m, "id"),
+                        canon_json_str(m, "model"));
   } else if(!strcmp(type, "content_block_start")) {
     rc = ensure_started(s, sink, NULL, NULL);
     if(!rc)
@@ -1242,14 +1244,14 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   } else if(!strcmp(type, "message_stop")) {
     s->complete = 1;
   } else if(!strcmp(type, "error")) {
-    stream_error(prov_json_get(root, "error"), &err);
+    stream_error(canon_json_get(root, "error"), &err);
     cJSON_Delete(root);
     return emit_error(s, sink, &err, SB_EIO);
   }
-  /* ping, content_block_stop and unknown types: nothing (§3.6). */
+  /* ping, content_block_stop and unknown types: nothing. */
   cJSON_Delete(root);
   if(rc == SB_EPROTO) {
-    prov_bad_response(&err, "a malformed stream event");
+    canon_bad_response(&err, "a malformed stream event");
     return emit_error(s, sink, &err, SB_EPROTO);
   }
   return rc;
@@ -1269,17 +1271,17 @@ static void map_error(const struct prov *p, int status, const char *body,
                       const char *retry_after_ms, struct api_error *err)
 {
   cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
-  const cJSON *e = prov_json_get(root, "error");
-  const char *type = prov_json_str(e, "type");
-  const char *msg = prov_json_str(e, "message");
+  const cJSON *e = canon_json_get(root, "error");
+  const char *type = canon_json_str(e, "type");
+  const char *msg = canon_json_str(e, "message");
   int own_credential = !p->cfg || !p->cfg->passthrough_auth;
 
   if(!msg)
-    msg = prov_json_str(root, "message");
+    msg = canon_json_str(root, "message");
   if((status == 401 || status == 403) && own_credential) {
     /* The upstream refused the gateway's key: not the client's fault,
      * and the upstream text is not echoed. */
-    prov_err_auth_failed(err, p, status);
+    canon_err_auth_failed(err, p->name, status);
   } else if(status == 401) {
     api_error_set(err, 401, "invalid_request_error", "invalid_api_key", NULL,
                   "%s", msg ? msg : "Invalid API key.");
@@ -1289,11 +1291,11 @@ static void map_error(const struct prov *p, int status, const char *body,
                   msg ? msg : "The upstream provider refused the request.");
   } else if(status == 529 || status == 503 ||
             (type && !strcmp(type, "overloaded_error"))) {
-    prov_err_unavailable(err, p, msg);
+    canon_err_unavailable(err, p->name, msg);
   } else if(status == 504) {
-    prov_err_timeout(err, p, msg);
+    canon_err_timeout(err, p->name, msg);
   } else if(status >= 500 || status < 400) {
-    prov_err_failed(err, p, status, msg);
+    canon_err_failed(err, p->name, status, msg);
   } else if(status == 402 || (type && !strcmp(type, "billing_error"))) {
     api_error_set(err, 429, "insufficient_quota", "insufficient_quota", NULL,
                   "%s", msg ? msg : "The upstream account has no credit.");
@@ -1317,7 +1319,7 @@ static void map_error(const struct prov *p, int status, const char *body,
                         "request.");
   }
   if(status == 429 || status == 503 || status == 529)
-    prov_retry_after(err, retry_after, retry_after_ms);
+    canon_retry_after(err, retry_after, retry_after_ms);
   cJSON_Delete(root);
 }
 
@@ -1333,7 +1335,7 @@ static void build_models(const struct prov *p, struct prov_http *out)
 static int parse_models(const char *body, size_t len, char ***models,
                         int *nmodels)
 {
-  return prov_models_parse(body, len, "data", prov_model_id, models, nmodels);
+  return canon_models_parse(body, len, "data", canon_model_id, models, nmodels);
 }
 
 const struct prov_adapter prov_anthropic_adapter = {

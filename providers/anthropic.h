@@ -1,6 +1,6 @@
 /*
- * anthropic.h - adapter for the Anthropic Messages API (providers.md §3,
- * §9, §10.1, §10.2).
+ * anthropic.h - adapter for the Anthropic Messages API
+ * (docs/providers/anthropic.md).
  *
  * OpenAI Chat Completions in, POST {base}/v1/messages out; the answer
  * (JSON or SSE) comes back as an OpenAI chat.completion object or as

@@ -1,12 +1,12 @@
 /*
  * bedrock.c - OpenAI Chat Completions <-> AWS Bedrock Converse
- * (providers.md §8.2-8.4, §9, §10.5; docs/providers/bedrock.md).
+ * (docs/providers/bedrock.md).
  */
 #include "providers/bedrock.h"
-#include "providers/util.h"
-#include "gateway/config.h"
-#include "gateway/oai_chat.h"
-#include "gateway/sb.h"
+#include "codec/canon_doc.h"
+#include "config/config.h"
+#include "codec/oai_chat.h"
+#include "base/sb.h"
 #include "providers/sigv4.h"
 
 #include <ctype.h>
@@ -205,11 +205,11 @@ static void add_text_blocks(cJSON *blocks, const cJSON *content)
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *type = prov_json_str(part, "type");
-    const char *text = prov_json_str(part, "text");
+    const char *type = canon_json_str(part, "type");
+    const char *text = canon_json_str(part, "text");
 
     if(type && !strcmp(type, "refusal"))
-      text = prov_json_str(part, "refusal");
+      text = canon_json_str(part, "refusal");
     else if(!type || strcmp(type, "text"))
       continue;
     if(text && text[0])
@@ -229,31 +229,31 @@ static int image_block(const cJSON *part, const char *param, cJSON **out,
 {
   static const char *const TYPES[] = {"image/png", "image/jpeg", "image/gif",
                                       "image/webp"};
-  const char *url = prov_json_str(prov_json_get(part, "image_url"), "url");
+  const char *url = canon_json_str(canon_json_get(part, "image_url"), "url");
   char media[64];
   const char *data, *format = NULL;
   cJSON *b, *img;
 
   if(!url)
-    return prov_reject(err, 400, "missing_required_parameter", param,
-                       "Missing required parameter: '%s.image_url.url'.",
-                       param);
+    return canon_reject(err, 400, "missing_required_parameter", param,
+                        "Missing required parameter: '%s.image_url.url'.",
+                        param);
   if(strncasecmp(url, "data:", 5))
-    return prov_reject(
+    return canon_reject(
         err, 400, "unsupported_value", param,
         "Bedrock cannot fetch image URLs: send the image in '%s' as "
         "a base64 data URL (data:image/png;base64,...).",
         param);
-  if(prov_data_url(url, media, sizeof(media), &data))
-    return prov_reject(err, 400, "invalid_value", param,
-                       "Invalid image data URL in '%s': expected "
-                       "data:<media type>;base64,<data>.",
-                       param);
+  if(canon_data_url(url, media, sizeof(media), &data))
+    return canon_reject(err, 400, "invalid_value", param,
+                        "Invalid image data URL in '%s': expected "
+                        "data:<media type>;base64,<data>.",
+                        param);
   for(size_t i = 0; i < SB_ARRAY_LEN(TYPES); i++)
     if(!strcmp(media, TYPES[i]))
       format = TYPES[i] + 6;
   if(!format)
-    return prov_reject(
+    return canon_reject(
         err, 400, "unsupported_value", param,
         "Image media type '%s' in '%s' is not supported by Bedrock "
         "(supported: image/png, image/jpeg, image/gif, image/webp).",
@@ -269,20 +269,21 @@ static int image_block(const cJSON *part, const char *param, cJSON **out,
 static int file_block(const cJSON *part, const char *param, int n, cJSON **out,
                       struct api_error *err)
 {
-  const char *fd = prov_json_str(prov_json_get(part, "file"), "file_data");
+  const char *fd = canon_json_str(canon_json_get(part, "file"), "file_data");
   char media[64], name[32];
   const char *data = fd;
   cJSON *b, *doc;
 
   if(!fd)
-    return prov_reject(err, 400, "unsupported_value", param,
-                       "File parts in '%s' need file_data: Bedrock cannot read "
-                       "OpenAI file ids.",
-                       param);
+    return canon_reject(
+        err, 400, "unsupported_value", param,
+        "File parts in '%s' need file_data: Bedrock cannot read "
+        "OpenAI file ids.",
+        param);
   if(!strncasecmp(fd, "data:", 5) &&
-     (prov_data_url(fd, media, sizeof(media), &data) ||
+     (canon_data_url(fd, media, sizeof(media), &data) ||
       strcmp(media, "application/pdf")))
-    return prov_reject(
+    return canon_reject(
         err, 400, "unsupported_value", param,
         "File data in '%s' must be a base64 application/pdf data URL.", param);
   /* Document names allow only letters, digits, spaces, hyphens,
@@ -309,7 +310,7 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks, int *ndocs,
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *type = prov_json_str(part, "type");
+    const char *type = canon_json_str(part, "type");
     char param[96];
     cJSON *b = NULL;
     int rc = 0;
@@ -318,7 +319,7 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks, int *ndocs,
     if(!type)
       continue;
     if(!strcmp(type, "text")) {
-      const char *t = prov_json_str(part, "text");
+      const char *t = canon_json_str(part, "text");
       if(t && t[0])
         b = text_block(t);
     } else if(!strcmp(type, "image_url")) {
@@ -326,7 +327,7 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks, int *ndocs,
     } else if(!strcmp(type, "file")) {
       rc = file_block(part, param, ++*ndocs, &b, err);
     } else {
-      rc = prov_reject(
+      rc = canon_reject(
           err, 400, "unsupported_parameter", param,
           "Content parts of type '%s' are not supported by Bedrock.", type);
     }
@@ -356,31 +357,31 @@ static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
   const cJSON *tc;
   int j = 0;
 
-  add_text_blocks(blocks, prov_json_get(m, "content"));
-  cJSON_ArrayForEach(tc, prov_json_get(m, "tool_calls"))
+  add_text_blocks(blocks, canon_json_get(m, "content"));
+  cJSON_ArrayForEach(tc, canon_json_get(m, "tool_calls"))
   {
-    const cJSON *fn = prov_json_get(tc, "function");
-    const char *id = prov_json_str(tc, "id");
-    const char *name = prov_json_str(fn, "name");
-    const char *args = prov_json_str(fn, "arguments");
-    const char *type = prov_json_str(tc, "type");
+    const cJSON *fn = canon_json_get(tc, "function");
+    const char *id = canon_json_str(tc, "id");
+    const char *name = canon_json_str(fn, "name");
+    const char *args = canon_json_str(fn, "arguments");
+    const char *type = canon_json_str(tc, "type");
     char param[96];
     cJSON *input, *b, *tu;
 
     if(type && strcmp(type, "function")) {
       snprintf(param, sizeof(param), "messages[%d].tool_calls[%d].type", mi, j);
-      return prov_reject(
+      return canon_reject(
           err, 400, "unsupported_value", param,
           "Tool calls of type '%s' are not supported by Bedrock.", type);
     }
     snprintf(param, sizeof(param), "messages[%d].tool_calls[%d]", mi, j);
     if(!id || !name)
-      return prov_reject(err, 400, "missing_required_parameter", param,
-                         "Tool call '%s' needs an id and a function name.",
-                         param);
+      return canon_reject(err, 400, "missing_required_parameter", param,
+                          "Tool call '%s' needs an id and a function name.",
+                          param);
     if(!valid_tool_id(id)) {
       snprintf(param, sizeof(param), "messages[%d].tool_calls[%d].id", mi, j);
-      return prov_reject(
+      return canon_reject(
           err, 400, "invalid_value", param,
           "Bedrock tool call ids must match [a-zA-Z0-9_.:-]+ and "
           "have at most 64 characters ('%s').",
@@ -388,13 +389,13 @@ static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
     }
     snprintf(param, sizeof(param),
              "messages[%d].tool_calls[%d].function.arguments", mi, j);
-    if(!args || prov_blank(args)) {
+    if(!args || canon_blank(args)) {
       input = cJSON_CreateObject();
     } else {
       input = cJSON_Parse(args);
       if(!cJSON_IsObject(input)) {
         cJSON_Delete(input);
-        return prov_reject(
+        return canon_reject(
             err, 400, "invalid_value", param,
             "'%s' must be a JSON object for Bedrock, which takes "
             "tool arguments as objects.",
@@ -415,13 +416,13 @@ static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
 static int tool_result_block(const cJSON *m, int mi, cJSON *blocks,
                              struct api_error *err)
 {
-  const char *id = prov_json_str(m, "tool_call_id");
+  const char *id = canon_json_str(m, "tool_call_id");
   cJSON *b, *tr, *content;
 
   if(!id || !valid_tool_id(id)) {
     char param[64];
     snprintf(param, sizeof(param), "messages[%d].tool_call_id", mi);
-    return prov_reject(
+    return canon_reject(
         err, 400, "invalid_value", param,
         "Bedrock tool call ids must match [a-zA-Z0-9_.:-]+ and have "
         "at most 64 characters ('%s').",
@@ -432,7 +433,7 @@ static int tool_result_block(const cJSON *m, int mi, cJSON *blocks,
   cJSON_AddStringToObject(tr, "toolUseId", id);
   content = cJSON_AddArrayToObject(tr, "content");
   /* Empty text is refused by Bedrock; an empty list is accepted. */
-  add_text_blocks(content, prov_json_get(m, "content"));
+  add_text_blocks(content, canon_json_get(m, "content"));
   cJSON_AddItemToArray(blocks, b);
   return 0;
 }
@@ -444,29 +445,29 @@ static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
   const cJSON *m;
   int i = 0, named = 0, ndocs = 0;
 
-  cJSON_ArrayForEach(m, prov_json_get(req, "messages"))
+  cJSON_ArrayForEach(m, canon_json_get(req, "messages"))
   {
-    const char *role = prov_json_str(m, "role");
+    const char *role = canon_json_str(m, "role");
     cJSON *blocks = cJSON_CreateArray();
     int rc = 0;
 
     if(!role)
       role = "";
-    if(prov_json_present(m, "name") && !named) {
+    if(canon_json_present(m, "name") && !named) {
       prov_http_note_dropped(out, "messages.name");
       named = 1;
     }
     if(!strcmp(role, "system") || !strcmp(role, "developer")) {
-      add_text_blocks(system, prov_json_get(m, "content"));
+      add_text_blocks(system, canon_json_get(m, "content"));
       cJSON_Delete(blocks);
       i++;
       continue;
     }
     if(!strcmp(role, "user")) {
-      rc = user_blocks(prov_json_get(m, "content"), i, blocks, &ndocs, err);
+      rc = user_blocks(canon_json_get(m, "content"), i, blocks, &ndocs, err);
     } else if(!strcmp(role, "assistant")) {
       rc = assistant_blocks(m, i, blocks, err);
-      if(cJSON_GetArraySize(prov_json_get(m, "tool_calls")))
+      if(cJSON_GetArraySize(canon_json_get(m, "tool_calls")))
         *tool_history = 1;
     } else if(!strcmp(role, "tool")) {
       rc = tool_result_block(m, i, blocks, err);
@@ -475,7 +476,7 @@ static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
     } else {
       char param[64];
       snprintf(param, sizeof(param), "messages[%d].role", i);
-      rc = prov_reject(
+      rc = canon_reject(
           err, 400, "unsupported_value", param,
           "Messages with role '%s' are not supported by Bedrock; use "
           "tools and tool messages.",
@@ -485,11 +486,11 @@ static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
       cJSON_Delete(blocks);
       return rc;
     }
-    prov_add_turn(msgs, role, blocks);
+    canon_add_turn(msgs, role, blocks);
     i++;
   }
   if(!cJSON_GetArraySize(msgs))
-    return prov_reject(
+    return canon_reject(
         err, 400, "invalid_value", "messages",
         "Bedrock needs at least one user or assistant message with "
         "non-empty content.");
@@ -505,24 +506,24 @@ static int translate_tools(const cJSON *req, cJSON *tc_out,
   cJSON *arr = cJSON_AddArrayToObject(tc_out, "tools");
   int i = 0, strict_noted = 0;
 
-  cJSON_ArrayForEach(t, prov_json_get(req, "tools"))
+  cJSON_ArrayForEach(t, canon_json_get(req, "tools"))
   {
-    const char *type = prov_json_str(t, "type");
-    const cJSON *fn = prov_json_get(t, "function");
-    const cJSON *params = prov_json_get(fn, "parameters");
-    const char *desc = prov_json_str(fn, "description");
+    const char *type = canon_json_str(t, "type");
+    const cJSON *fn = canon_json_get(t, "function");
+    const cJSON *params = canon_json_get(fn, "parameters");
+    const char *desc = canon_json_str(fn, "description");
     cJSON *a, *spec, *schema;
 
     if(!type || strcmp(type, "function")) {
       char param[48];
       snprintf(param, sizeof(param), "tools[%d].type", i);
-      return prov_reject(err, 400, "unsupported_value", param,
-                         "Tools of type '%s' are not supported by Bedrock.",
-                         type ? type : "");
+      return canon_reject(err, 400, "unsupported_value", param,
+                          "Tools of type '%s' are not supported by Bedrock.",
+                          type ? type : "");
     }
     a = cJSON_CreateObject();
     spec = cJSON_AddObjectToObject(a, "toolSpec");
-    cJSON_AddStringToObject(spec, "name", prov_json_str(fn, "name"));
+    cJSON_AddStringToObject(spec, "name", canon_json_str(fn, "name"));
     if(desc && desc[0])
       cJSON_AddStringToObject(spec, "description", desc);
     schema = cJSON_AddObjectToObject(spec, "inputSchema");
@@ -534,7 +535,7 @@ static int translate_tools(const cJSON *req, cJSON *tc_out,
       cJSON_AddObjectToObject(s, "properties");
     }
     cJSON_AddItemToArray(arr, a);
-    if(prov_json_present(fn, "strict") && !strict_noted) {
+    if(canon_json_present(fn, "strict") && !strict_noted) {
       prov_http_note_dropped(out, "tools.function.strict");
       strict_noted = 1;
     }
@@ -543,25 +544,26 @@ static int translate_tools(const cJSON *req, cJSON *tc_out,
   return 0;
 }
 
-/* toolConfig per providers.md §9.3. */
+/* toolConfig (docs/providers/bedrock.md). */
 static int translate_tool_config(const cJSON *req, int tool_history,
                                  cJSON *body, struct prov_http *out,
                                  struct api_error *err)
 {
-  const cJSON *tc = prov_json_get(req, "tool_choice");
+  const cJSON *tc = canon_json_get(req, "tool_choice");
   cJSON *cfg, *choice = NULL;
   int rc;
 
-  if(prov_json_present(req, "functions"))
-    return prov_reject(
+  if(canon_json_present(req, "functions"))
+    return canon_reject(
         err, 400, "unsupported_parameter", "functions",
         "'functions' is not supported by the Bedrock provider; use "
         "'tools'.");
-  if(cJSON_IsFalse(prov_json_get(req, "parallel_tool_calls")))
-    return prov_reject(err, 400, "unsupported_parameter", "parallel_tool_calls",
-                       "Bedrock cannot turn off parallel tool calls "
-                       "('parallel_tool_calls': false).");
-  if(!cJSON_GetArraySize(prov_json_get(req, "tools")))
+  if(cJSON_IsFalse(canon_json_get(req, "parallel_tool_calls")))
+    return canon_reject(err, 400, "unsupported_parameter",
+                        "parallel_tool_calls",
+                        "Bedrock cannot turn off parallel tool calls "
+                        "('parallel_tool_calls': false).");
+  if(!cJSON_GetArraySize(canon_json_get(req, "tools")))
     return 0;
   if(cJSON_IsString(tc)) {
     const char *s = tc->valuestring;
@@ -569,9 +571,9 @@ static int translate_tool_config(const cJSON *req, int tool_history,
       /* Bedrock has no "none": leave the tools out, which it accepts only
        * when the conversation holds no tool blocks. */
       if(tool_history)
-        return prov_reject(err, 400, "unsupported_value", "tool_choice",
-                           "Bedrock cannot express tool_choice 'none' in a "
-                           "conversation that contains tool calls.");
+        return canon_reject(err, 400, "unsupported_value", "tool_choice",
+                            "Bedrock cannot express tool_choice 'none' in a "
+                            "conversation that contains tool calls.");
       return 0;
     }
     choice = cJSON_CreateObject();
@@ -581,15 +583,15 @@ static int translate_tool_config(const cJSON *req, int tool_history,
       cJSON_AddObjectToObject(choice, "any");
     } else {
       cJSON_Delete(choice);
-      return prov_reject(err, 400, "invalid_value", "tool_choice",
-                         "Invalid value for 'tool_choice': '%s'.", s);
+      return canon_reject(err, 400, "invalid_value", "tool_choice",
+                          "Invalid value for 'tool_choice': '%s'.", s);
     }
   } else if(cJSON_IsObject(tc)) {
-    const char *type = prov_json_str(tc, "type");
-    const char *name = prov_json_str(prov_json_get(tc, "function"), "name");
+    const char *type = canon_json_str(tc, "type");
+    const char *name = canon_json_str(canon_json_get(tc, "function"), "name");
     cJSON *t;
     if(!type || strcmp(type, "function") || !name)
-      return prov_reject(
+      return canon_reject(
           err, 400, "unsupported_value", "tool_choice",
           "tool_choice of type '%s' is not supported by Bedrock.",
           type ? type : "");
@@ -631,14 +633,14 @@ static int thinking_budget(const char *effort, int64_t *budget,
       *budget = LEVELS[i].budget;
       return 0;
     }
-  return prov_reject(
+  return canon_reject(
       err, 400, "invalid_value", "reasoning_effort",
       "Invalid value for 'reasoning_effort': '%s'. Supported values "
       "are: 'none', 'minimal', 'low', 'medium', 'high'.",
       effort);
 }
 
-/* Class C of providers.md §9.7: dropped and reported. */
+/* Advisory parameters (docs/adapters.md): dropped and reported. */
 static const char *const DROPPED[] = {
     "user",
     "safety_identifier",
@@ -658,35 +660,36 @@ static int refuse_unsupported(const struct prov *p, const cJSON *req,
 {
   const cJSON *v;
 
-  if(prov_json_present(req, "seed"))
-    return prov_reject(err, 400, "unsupported_parameter", "seed",
-                       "Provider '%s' (bedrock) does not support 'seed'.",
-                       p->name);
-  if(cJSON_IsNumber(v = prov_json_get(req, "presence_penalty")) &&
+  if(canon_json_present(req, "seed"))
+    return canon_reject(err, 400, "unsupported_parameter", "seed",
+                        "Provider '%s' (bedrock) does not support 'seed'.",
+                        p->name);
+  if(cJSON_IsNumber(v = canon_json_get(req, "presence_penalty")) &&
      v->valuedouble != 0)
-    return prov_reject(
+    return canon_reject(
         err, 400, "unsupported_parameter", "presence_penalty",
         "Provider '%s' (bedrock) does not support 'presence_penalty'.",
         p->name);
-  if(cJSON_IsNumber(v = prov_json_get(req, "frequency_penalty")) &&
+  if(cJSON_IsNumber(v = canon_json_get(req, "frequency_penalty")) &&
      v->valuedouble != 0)
-    return prov_reject(err, 400, "unsupported_parameter", "frequency_penalty",
-                       "Provider '%s' (bedrock) does not support "
-                       "'frequency_penalty'.",
-                       p->name);
-  if(prov_json_present(req, "prediction"))
-    return prov_reject(err, 400, "unsupported_parameter", "prediction",
-                       "Provider '%s' (bedrock) does not support 'prediction'.",
-                       p->name);
-  if(cJSON_IsNumber(v = prov_json_get(req, "n")) && v->valuedouble > 1)
-    return prov_reject(err, 400, "unsupported_parameter", "n",
-                       "Provider '%s' (bedrock) does not support 'n'.",
-                       p->name);
-  if(cJSON_IsNumber(v = prov_json_get(req, "temperature")) &&
+    return canon_reject(err, 400, "unsupported_parameter", "frequency_penalty",
+                        "Provider '%s' (bedrock) does not support "
+                        "'frequency_penalty'.",
+                        p->name);
+  if(canon_json_present(req, "prediction"))
+    return canon_reject(
+        err, 400, "unsupported_parameter", "prediction",
+        "Provider '%s' (bedrock) does not support 'prediction'.", p->name);
+  if(cJSON_IsNumber(v = canon_json_get(req, "n")) && v->valuedouble > 1)
+    return canon_reject(err, 400, "unsupported_parameter", "n",
+                        "Provider '%s' (bedrock) does not support 'n'.",
+                        p->name);
+  if(cJSON_IsNumber(v = canon_json_get(req, "temperature")) &&
      v->valuedouble > 1)
-    return prov_reject(err, 400, "unsupported_value", "temperature",
-                       "Bedrock accepts 'temperature' between 0 and 1, got %g.",
-                       v->valuedouble);
+    return canon_reject(
+        err, 400, "unsupported_value", "temperature",
+        "Bedrock accepts 'temperature' between 0 and 1, got %g.",
+        v->valuedouble);
   return 0;
 }
 
@@ -704,20 +707,20 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   rc = translate_messages(req, system, msgs, &tool_history, out, err);
   if(!rc)
     rc = refuse_unsupported(p, req, err);
-  if(!rc && cJSON_IsString(v = prov_json_get(req, "reasoning_effort"))) {
+  if(!rc && cJSON_IsString(v = canon_json_get(req, "reasoning_effort"))) {
     rc = thinking_budget(v->valuestring, &budget, err);
     if(!rc && budget && !anthropic_model(model))
-      rc = prov_reject(
+      rc = canon_reject(
           err, 400, "unsupported_parameter", "reasoning_effort",
           "Provider '%s' (bedrock) supports 'reasoning_effort' only for "
           "Anthropic models.",
           p->name);
   }
-  v = prov_json_get(req, "top_k");
+  v = canon_json_get(req, "top_k");
   if(!rc && v && !cJSON_IsNull(v)) {
     if(!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
        v->valuedouble < 0)
-      rc = prov_reject(
+      rc = canon_reject(
           err, 400, "invalid_type", "top_k",
           "Invalid type for 'top_k': expected a non-negative integer.");
     else
@@ -733,8 +736,8 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
     system = NULL;
   }
 
-  if(cJSON_IsNumber(v = prov_json_get(req, "max_completion_tokens")) ||
-     cJSON_IsNumber(v = prov_json_get(req, "max_tokens")))
+  if(cJSON_IsNumber(v = canon_json_get(req, "max_completion_tokens")) ||
+     cJSON_IsNumber(v = canon_json_get(req, "max_tokens")))
     max_tokens = (int64_t)v->valuedouble;
   if(budget) {
     cJSON *t = cJSON_AddObjectToObject(extra, "thinking");
@@ -746,11 +749,11 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   }
   if(max_tokens >= 0)
     cJSON_AddNumberToObject(inf, "maxTokens", (double)max_tokens);
-  if(cJSON_IsNumber(v = prov_json_get(req, "temperature")))
+  if(cJSON_IsNumber(v = canon_json_get(req, "temperature")))
     cJSON_AddNumberToObject(inf, "temperature", v->valuedouble);
-  if(cJSON_IsNumber(v = prov_json_get(req, "top_p")))
+  if(cJSON_IsNumber(v = canon_json_get(req, "top_p")))
     cJSON_AddNumberToObject(inf, "topP", v->valuedouble);
-  v = prov_json_get(req, "stop");
+  v = canon_json_get(req, "stop");
   if(cJSON_IsString(v) && v->valuestring[0]) {
     cJSON *a = cJSON_AddArrayToObject(inf, "stopSequences");
     cJSON_AddItemToArray(a, cJSON_CreateString(v->valuestring));
@@ -772,25 +775,26 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   if(rc)
     goto done;
 
-  v = prov_json_get(req, "response_format");
+  v = canon_json_get(req, "response_format");
   if(cJSON_IsObject(v)) {
-    const char *type = prov_json_str(v, "type");
+    const char *type = canon_json_str(v, "type");
     if(type && !strcmp(type, "json_object")) {
-      rc = prov_reject(
+      rc = canon_reject(
           err, 400, "unsupported_value", "response_format.type",
           "response_format 'json_object' is not supported by Bedrock; "
           "use 'json_schema' with a schema.");
       goto done;
     }
     if(type && !strcmp(type, "json_schema")) {
-      const cJSON *js = prov_json_get(v, "json_schema");
-      const cJSON *schema = prov_json_get(js, "schema");
-      const char *name = prov_json_str(js, "name");
-      const char *desc = prov_json_str(js, "description");
+      const cJSON *js = canon_json_get(v, "json_schema");
+      const cJSON *schema = canon_json_get(js, "schema");
+      const char *name = canon_json_str(js, "name");
+      const char *desc = canon_json_str(js, "description");
       cJSON *oc, *tf, *st, *jsch;
       char *s;
       if(!cJSON_IsObject(schema)) {
-        rc = prov_reject(err, 400, "missing_required_parameter",
+        rc =
+            canon_reject(err, 400, "missing_required_parameter",
                          "response_format.json_schema.schema",
                          "Bedrock needs 'response_format.json_schema.schema'.");
         goto done;
@@ -817,10 +821,10 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   }
 
   for(size_t i = 0; i < SB_ARRAY_LEN(DROPPED); i++)
-    if(prov_json_present(req, DROPPED[i]))
+    if(canon_json_present(req, DROPPED[i]))
       prov_http_note_dropped(out, DROPPED[i]);
-  if(prov_json_present(prov_json_get(req, "stream_options"),
-                       "include_obfuscation"))
+  if(canon_json_present(canon_json_get(req, "stream_options"),
+                        "include_obfuscation"))
     prov_http_note_dropped(out, "stream_options.include_obfuscation");
 done:
   cJSON_Delete(system);
@@ -925,7 +929,7 @@ static int build_chat(const struct prov *p, const cJSON *req, const char *model,
                       struct api_error *err)
 {
   cJSON *body = cJSON_CreateObject();
-  int stream = cJSON_IsTrue(prov_json_get(req, "stream"));
+  int stream = cJSON_IsTrue(canon_json_get(req, "stream"));
   char *json;
   int rc;
 
@@ -966,7 +970,7 @@ static const char *finish_reason(const char *stop)
   return "stop";
 }
 
-/* providers.md §9.4: prompt = inputTokens + cacheReadInputTokens +
+/* Usage (docs/adapters.md): prompt = inputTokens + cacheReadInputTokens +
  * cacheWriteInputTokens (Bedrock's inputTokens excludes the cache, as
  * Anthropic's does); cached = cacheReadInputTokens. */
 static void usage_read(const cJSON *u, struct canon_usage *c)
@@ -976,10 +980,10 @@ static void usage_read(const cJSON *u, struct canon_usage *c)
   canon_usage_init(c);
   if(!cJSON_IsObject(u))
     return;
-  prov_json_count_into(u, "inputTokens", &in);
-  prov_json_count_into(u, "outputTokens", &out);
-  prov_json_count_into(u, "cacheReadInputTokens", &cr);
-  prov_json_count_into(u, "cacheWriteInputTokens", &cw);
+  canon_json_count_into(u, "inputTokens", &in);
+  canon_json_count_into(u, "outputTokens", &out);
+  canon_json_count_into(u, "cacheReadInputTokens", &cr);
+  canon_json_count_into(u, "cacheWriteInputTokens", &cw);
   if(in >= 0)
     c->prompt_tokens = in + (cr > 0 ? cr : 0) + (cw > 0 ? cw : 0);
   c->completion_tokens = out;
@@ -1000,8 +1004,8 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
                       struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *content = prov_json_get(
-      prov_json_get(prov_json_get(root, "output"), "message"), "content");
+  const cJSON *content = canon_json_get(
+      canon_json_get(canon_json_get(root, "output"), "message"), "content");
   const cJSON *b;
   char *text = NULL, *reasoning = NULL;
   size_t tlen = 0, rlen = 0;
@@ -1011,39 +1015,39 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   (void)p;
   if(!cJSON_IsObject(root) || !cJSON_IsArray(content)) {
     cJSON_Delete(root);
-    prov_bad_response(err, "a response that is not a Bedrock Converse answer");
+    canon_bad_response(err, "a response that is not a Bedrock Converse answer");
     return SB_EPROTO;
   }
   calls = cJSON_CreateArray();
   cJSON_ArrayForEach(b, content)
   {
-    const cJSON *tu = prov_json_get(b, "toolUse");
+    const cJSON *tu = canon_json_get(b, "toolUse");
     const char *s;
 
-    if((s = prov_json_str(b, "text"))) {
+    if((s = canon_json_str(b, "text"))) {
       append(&text, &tlen, s);
-    } else if((s = prov_json_str(
-                   prov_json_get(prov_json_get(b, "reasoningContent"),
-                                 "reasoningText"),
+    } else if((s = canon_json_str(
+                   canon_json_get(canon_json_get(b, "reasoningContent"),
+                                  "reasoningText"),
                    "text"))) {
       append(&reasoning, &rlen, s);
     } else if(cJSON_IsObject(tu)) {
-      const cJSON *input = prov_json_get(tu, "input");
+      const cJSON *input = canon_json_get(tu, "input");
       char *args = input ? cJSON_PrintUnformatted(input) : sb_strdup("{}");
       if(!args)
         abort();
       cJSON_AddItemToArray(calls,
-                           prov_tool_call(prov_json_str(tu, "toolUseId"),
-                                          prov_json_str(tu, "name"), args));
+                           canon_tool_call(canon_json_str(tu, "toolUseId"),
+                                           canon_json_str(tu, "name"), args));
       free(args);
     }
   }
 
-  usage_read(prov_json_get(root, "usage"), &cu);
-  res = prov_chat_completion(
+  usage_read(canon_json_get(root, "usage"), &cu);
+  res = canon_chat_completion(
       id, created, model,
-      prov_chat_choice(0, text, reasoning, calls,
-                       finish_reason(prov_json_str(root, "stopReason"))),
+      canon_chat_choice(0, text, reasoning, calls,
+                        finish_reason(canon_json_str(root, "stopReason"))),
       &cu);
   *usage = cu;
   *out = res;
@@ -1092,7 +1096,7 @@ static int emit_error(struct prov_stream *s, const struct canon_sink *sink,
   int r;
 
   s->failed = 1;
-  r = prov_emit(sink, &ev);
+  r = canon_emit(sink, &ev);
   return r ? r : rc;
 }
 
@@ -1103,7 +1107,7 @@ static int ensure_started(struct prov_stream *s, const struct canon_sink *sink)
   if(s->started)
     return 0;
   s->started = 1;
-  return prov_emit(sink, &ev);
+  return canon_emit(sink, &ev);
 }
 
 static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
@@ -1115,7 +1119,7 @@ static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
     return 0;
   ev.text = text;
   ev.len = strlen(text);
-  return prov_emit(sink, &ev);
+  return canon_emit(sink, &ev);
 }
 
 /* The slot for block index (created as -1 when new); NULL if out of range. */
@@ -1139,54 +1143,54 @@ static int *block_at(struct prov_stream *s, const cJSON *index)
 static int on_block_start(struct prov_stream *s, const cJSON *root,
                           const struct canon_sink *sink)
 {
-  const cJSON *tu = prov_json_get(prov_json_get(root, "start"), "toolUse");
-  int *slot = block_at(s, prov_json_get(root, "contentBlockIndex"));
+  const cJSON *tu = canon_json_get(canon_json_get(root, "start"), "toolUse");
+  int *slot = block_at(s, canon_json_get(root, "contentBlockIndex"));
   struct canon_ev ev = {.type = CANON_EV_TOOL_START};
 
   if(!slot)
     return SB_EPROTO;
   if(!cJSON_IsObject(tu))
     return 0; /* other block kinds start silently */
-  ev.id = prov_json_str(tu, "toolUseId");
-  ev.name = prov_json_str(tu, "name");
+  ev.id = canon_json_str(tu, "toolUseId");
+  ev.name = canon_json_str(tu, "name");
   if(!ev.id || !ev.name || *slot >= 0)
     return SB_EPROTO;
   *slot = s->next_tool++;
   ev.index = *slot;
-  return prov_emit(sink, &ev);
+  return canon_emit(sink, &ev);
 }
 
 static int on_block_delta(struct prov_stream *s, const cJSON *root,
                           const struct canon_sink *sink)
 {
-  const cJSON *d = prov_json_get(root, "delta");
-  const cJSON *rc_ = prov_json_get(d, "reasoningContent");
-  int *slot = block_at(s, prov_json_get(root, "contentBlockIndex"));
+  const cJSON *d = canon_json_get(root, "delta");
+  const cJSON *rc_ = canon_json_get(d, "reasoningContent");
+  int *slot = block_at(s, canon_json_get(root, "contentBlockIndex"));
   const char *t;
 
   if(!slot || !cJSON_IsObject(d))
     return SB_EPROTO;
-  if((t = prov_json_str(d, "text")))
+  if((t = canon_json_str(d, "text")))
     return emit_text(sink, CANON_EV_TEXT, 0, t);
-  if(cJSON_IsObject(prov_json_get(d, "toolUse"))) {
+  if(cJSON_IsObject(canon_json_get(d, "toolUse"))) {
     if(*slot < 0)
       return SB_EPROTO; /* input for a block that never started a tool */
     return emit_text(sink, CANON_EV_TOOL_ARGS, *slot,
-                     prov_json_str(prov_json_get(d, "toolUse"), "input"));
+                     canon_json_str(canon_json_get(d, "toolUse"), "input"));
   }
   if(cJSON_IsObject(rc_)) {
-    const char *sig = prov_json_str(rc_, "signature");
+    const char *sig = canon_json_str(rc_, "signature");
     if(sig) {
       struct canon_ev ev = {.type = CANON_EV_REASONING, .text = "", .len = 0};
       ev.signature = sig;
-      return prov_emit(sink, &ev);
+      return canon_emit(sink, &ev);
     }
-    return emit_text(sink, CANON_EV_REASONING, 0, prov_json_str(rc_, "text"));
+    return emit_text(sink, CANON_EV_REASONING, 0, canon_json_str(rc_, "text"));
   }
   return 0; /* citations and future delta kinds */
 }
 
-/* Exception messages in the stream (providers.md §8.3): an in-band error
+/* Exception messages in the stream: an in-band error
  * of type upstream_error with the exception's name as its code. */
 static void exception_error(const char *name, size_t nlen, const cJSON *root,
                             struct api_error *err)
@@ -1199,7 +1203,7 @@ static void exception_error(const char *name, size_t nlen, const cJSON *root,
       {"modelTimeoutException", 504},   {"validationException", 400},
       {"internalServerException", 502}, {"modelStreamErrorException", 502},
   };
-  const char *msg = prov_json_str(root, "message");
+  const char *msg = canon_json_str(root, "message");
   char code[48];
   int status = 502;
 
@@ -1260,7 +1264,7 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   }
   if(!cJSON_IsObject(root)) {
     cJSON_Delete(root);
-    prov_bad_response(&err, "a malformed stream event");
+    canon_bad_response(&err, "a malformed stream event");
     return emit_error(s, sink, &err, SB_EPROTO);
   }
   if(!pl->event || !pl->event_len) {
@@ -1278,21 +1282,21 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   } else if(is_event(pl, "messageStop")) {
     struct canon_ev ev = {.type = CANON_EV_FINISH};
     rc = ensure_started(s, sink);
-    ev.finish_reason = finish_reason(prov_json_str(root, "stopReason"));
+    ev.finish_reason = finish_reason(canon_json_str(root, "stopReason"));
     s->stopped = 1;
     if(!rc)
-      rc = prov_emit(sink, &ev);
+      rc = canon_emit(sink, &ev);
   } else if(is_event(pl, "metadata")) {
     struct canon_ev ev = {.type = CANON_EV_USAGE};
-    usage_read(prov_json_get(root, "usage"), &ev.usage);
+    usage_read(canon_json_get(root, "usage"), &ev.usage);
     if(s->stopped)
       s->complete = 1;
-    rc = prov_emit(sink, &ev);
+    rc = canon_emit(sink, &ev);
   }
   /* contentBlockStop and unknown event types: nothing. */
   cJSON_Delete(root);
   if(rc == SB_EPROTO) {
-    prov_bad_response(&err, "a malformed stream event");
+    canon_bad_response(&err, "a malformed stream event");
     return emit_error(s, sink, &err, SB_EPROTO);
   }
   return rc;
@@ -1330,7 +1334,7 @@ static enum br_embed_family embed_family(const char *model)
 /* The number of inputs of a validated request (1 for a string). */
 static int embed_count(const cJSON *req)
 {
-  const cJSON *input = prov_json_get(req, "input");
+  const cJSON *input = canon_json_get(req, "input");
   return cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
 }
 
@@ -1339,14 +1343,14 @@ static int embed_check(const struct prov *p, const cJSON *req,
                        const char *model, enum br_embed_family fam,
                        struct api_error *err)
 {
-  const cJSON *input = prov_json_get(req, "input");
+  const cJSON *input = canon_json_get(req, "input");
   const cJSON *items = cJSON_IsArray(input) ? input : NULL;
-  const cJSON *dims = prov_json_get(req, "dimensions");
+  const cJSON *dims = canon_json_get(req, "dimensions");
   const cJSON *it;
   int n = embed_count(req);
 
   if(fam == BR_EMBED_NONE)
-    return prov_reject(
+    return canon_reject(
         err, 400, "unsupported_value", "model",
         "Provider '%s' (bedrock) serves embeddings from Amazon Titan "
         "text embedding models (amazon.titan-embed-text-*) and Cohere "
@@ -1355,19 +1359,19 @@ static int embed_check(const struct prov *p, const cJSON *req,
   cJSON_ArrayForEach(it, items)
   {
     if(!cJSON_IsString(it))
-      return prov_reject(
+      return canon_reject(
           err, 400, "unsupported_value", "input",
           "Provider kind 'bedrock' embeds text only; token-id inputs "
           "(arrays of integers) are not supported.");
   }
   if(fam != BR_EMBED_COHERE && n > 1)
-    return prov_reject(
+    return canon_reject(
         err, 400, "unsupported_value", "input",
         "Amazon Titan embedding models take one input per request; "
         "got %d.",
         n);
   if(fam == BR_EMBED_COHERE && n > BR_COHERE_MAX_TEXTS)
-    return prov_reject(
+    return canon_reject(
         err, 400, "unsupported_value", "input",
         "Cohere embedding models on Bedrock take at most %d inputs "
         "per request; got %d.",
@@ -1375,12 +1379,12 @@ static int embed_check(const struct prov *p, const cJSON *req,
   if(!cJSON_IsNumber(dims))
     return 0;
   if(fam != BR_EMBED_TITAN)
-    return prov_reject(err, 400, "unsupported_parameter", "dimensions",
-                       "Model '%s' on Bedrock does not support 'dimensions'.",
-                       model);
+    return canon_reject(err, 400, "unsupported_parameter", "dimensions",
+                        "Model '%s' on Bedrock does not support 'dimensions'.",
+                        model);
   if(dims->valuedouble != 256 && dims->valuedouble != 512 &&
      dims->valuedouble != 1024)
-    return prov_reject(
+    return canon_reject(
         err, 400, "unsupported_value", "dimensions",
         "Amazon Titan text embeddings take 'dimensions' 256, 512 or "
         "1024, got %g.",
@@ -1393,8 +1397,8 @@ static int build_embeddings(const struct prov *p, const cJSON *req,
                             struct prov_http *out, struct api_error *err)
 {
   enum br_embed_family fam = embed_family(model);
-  const cJSON *input = prov_json_get(req, "input");
-  const cJSON *dims = prov_json_get(req, "dimensions");
+  const cJSON *input = canon_json_get(req, "input");
+  const cJSON *dims = canon_json_get(req, "dimensions");
   const cJSON *f;
   cJSON *body;
   char *json;
@@ -1483,23 +1487,23 @@ static int parse_embeddings(const struct prov *p, const char *body, size_t len,
   (void)p;
   canon_usage_init(usage);
   if(fam == BR_EMBED_COHERE) {
-    const char *rt = prov_json_str(root, "response_type");
-    vectors = prov_json_get(root, "embeddings");
+    const char *rt = canon_json_str(root, "response_type");
+    vectors = canon_json_get(root, "embeddings");
     if((rt && strcmp(rt, "embeddings_floats")) || !cJSON_IsArray(vectors) ||
        cJSON_GetArraySize(vectors) != embed_count(req)) {
       cJSON_Delete(root);
-      prov_bad_response(err,
-                        "a response that is not a Cohere embeddings_floats "
-                        "answer with one embedding per input");
+      canon_bad_response(err,
+                         "a response that is not a Cohere embeddings_floats "
+                         "answer with one embedding per input");
       return SB_EPROTO;
     }
   } else {
-    vectors = prov_json_get(root, "embedding");
-    prov_json_count_into(root, "inputTextTokenCount", &tokens);
+    vectors = canon_json_get(root, "embedding");
+    canon_json_count_into(root, "inputTextTokenCount", &tokens);
     if(!cJSON_IsArray(vectors)) {
       cJSON_Delete(root);
-      prov_bad_response(err,
-                        "a response that is not a Titan embeddings answer");
+      canon_bad_response(err,
+                         "a response that is not a Titan embeddings answer");
       return SB_EPROTO;
     }
   }
@@ -1543,8 +1547,8 @@ static int parse_embeddings(const struct prov *p, const char *body, size_t len,
 bad:
   cJSON_Delete(o);
   cJSON_Delete(root);
-  prov_bad_response(err,
-                    "an embedding that is not a non-empty array of numbers");
+  canon_bad_response(err,
+                     "an embedding that is not a non-empty array of numbers");
   return SB_EPROTO;
 }
 
@@ -1563,13 +1567,13 @@ static int says_too_long(const char *msg)
 /* The error type from a __type / code field: "ns#Name" or "Name:uri". */
 static void error_type(const cJSON *root, char *out, size_t cap)
 {
-  const char *t = prov_json_str(root, "__type");
+  const char *t = canon_json_str(root, "__type");
   const char *h;
   size_t n;
 
   out[0] = '\0';
   if(!t)
-    t = prov_json_str(root, "code");
+    t = canon_json_str(root, "code");
   if(!t)
     return;
   if((h = strrchr(t, '#')))
@@ -1606,17 +1610,17 @@ static void map_error(const struct prov *p, int status, const char *body,
                       const char *retry_after_ms, struct api_error *err)
 {
   cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
-  const char *msg = prov_json_str(root, "message");
+  const char *msg = canon_json_str(root, "message");
   char type[64];
   int own_credential = !p->cfg || !p->cfg->passthrough_auth;
 
   if(!msg)
-    msg = prov_json_str(root, "Message");
+    msg = canon_json_str(root, "Message");
   error_type(root, type, sizeof(type));
   if(auth_failure(status, type, msg) && own_credential) {
     /* The upstream refused the gateway's credentials: not the client's
      * fault, and the upstream text is not echoed. */
-    prov_err_auth_failed(err, p, status);
+    canon_err_auth_failed(err, p->name, status);
   } else if(auth_failure(status, type, msg)) {
     api_error_set(err, 401, "invalid_request_error", "invalid_api_key", NULL,
                   "The upstream provider rejected the credentials.");
@@ -1628,11 +1632,11 @@ static void map_error(const struct prov *p, int status, const char *body,
     api_error_set(err, 429, "insufficient_quota", "quota_exceeded", NULL, "%s",
                   msg ? msg : "The upstream account's quota is exhausted.");
   } else if(status == 503 || status == 529) {
-    prov_err_unavailable(err, p, msg);
+    canon_err_unavailable(err, p->name, msg);
   } else if(status == 408 || status == 504) {
-    prov_err_timeout(err, p, msg);
+    canon_err_timeout(err, p->name, msg);
   } else if(status >= 500 || status < 400 || status == 424) {
-    prov_err_failed(err, p, status, msg);
+    canon_err_failed(err, p->name, status, msg);
   } else if(status == 429) {
     api_error_set(err, 429, "rate_limit_exceeded", "rate_limit_exceeded", NULL,
                   "%s",
@@ -1651,7 +1655,7 @@ static void map_error(const struct prov *p, int status, const char *body,
                   msg ? msg : "The upstream provider rejected the request.");
   }
   if(err->status == 429 || err->status == 503)
-    prov_retry_after(err, retry_after, retry_after_ms);
+    canon_retry_after(err, retry_after, retry_after_ms);
   cJSON_Delete(root);
 }
 

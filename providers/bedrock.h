@@ -1,12 +1,12 @@
 /*
  * bedrock.h - adapter for AWS Bedrock Runtime Converse and ConverseStream
- * (providers.md §8.2-8.4, §9, §10.5).
+ *.
  *
  * OpenAI Chat Completions in, POST {base}/model/{modelId}/converse (or
  * /converse-stream when the request streams) out, signed with SigV4
  * (providers/sigv4.h; service "bedrock"). The answer comes back as an
  * OpenAI chat.completion object, or as canonical events from AWS
- * event-stream messages (gateway/eventstream.h frames them).
+ * event-stream messages (base/eventstream.h frames them).
  * Embeddings go through InvokeModel (POST {base}/model/{modelId}/invoke)
  * for Amazon Titan text and Cohere Embed models, signed the same way.
  *

@@ -1,11 +1,11 @@
 /*
- * cohere.c - OpenAI Chat Completions <-> Cohere v2 Chat (providers.md §5,
- * §9). The parameter policy is in docs/providers/cohere.md.
+ * cohere.c - OpenAI Chat Completions <-> Cohere v2 Chat. The parameter policy
+ * is in docs/providers/cohere.md.
  */
 #include "providers/cohere.h"
-#include "providers/util.h"
-#include "gateway/oai_chat.h"
-#include "gateway/sb.h"
+#include "codec/canon_doc.h"
+#include "codec/oai_chat.h"
+#include "base/sb.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +37,7 @@ static int invalid(const char *param, const char *code, const char *msg,
 
 /* ---- configuration ---------------------------------------------------- */
 
-/* Cohere's input_type values for text (providers.md §5.6; "image" is for
+/* Cohere's input_type values for text ("image" is for
  * images, which the OpenAI request cannot carry). */
 static const char *const INPUT_TYPES[] = {"search_document", "search_query",
                                           "classification", "clustering"};
@@ -156,7 +156,7 @@ static const struct {
     {"logit_bias", F_HANDLED},
     {"modalities", F_HANDLED},
     {"audio", F_HANDLED},
-    /* Class C, advisory (providers.md §9.7). */
+    /* Advisory: dropped and reported. */
     {"user", F_DROP},
     {"safety_identifier", F_DROP},
     {"metadata", F_DROP},
@@ -244,22 +244,22 @@ static int content(const struct prov *p, const cJSON *c, int images,
   *out = cJSON_CreateArray();
   cJSON_ArrayForEach(part, c)
   {
-    const char *type = prov_json_str(part, "type");
+    const char *type = canon_json_str(part, "type");
 
     if(type && !strcmp(type, "text")) {
-      text_part(*out, prov_json_str(part, "text"));
+      text_part(*out, canon_json_str(part, "text"));
     } else if(type && !strcmp(type, "refusal")) {
-      text_part(*out, prov_json_str(part, "refusal"));
+      text_part(*out, canon_json_str(part, "refusal"));
     } else if(type && images && !strcmp(type, "image_url")) {
-      const cJSON *iu = prov_json_get(part, "image_url");
+      const cJSON *iu = canon_json_get(part, "image_url");
       cJSON *o = cJSON_CreateObject();
       cJSON *u;
 
       cJSON_AddStringToObject(o, "type", "image_url");
       u = cJSON_AddObjectToObject(o, "image_url");
-      cJSON_AddStringToObject(u, "url", prov_json_str(iu, "url"));
-      if(prov_json_str(iu, "detail"))
-        cJSON_AddStringToObject(u, "detail", prov_json_str(iu, "detail"));
+      cJSON_AddStringToObject(u, "url", canon_json_str(iu, "url"));
+      if(canon_json_str(iu, "detail"))
+        cJSON_AddStringToObject(u, "detail", canon_json_str(iu, "detail"));
       cJSON_AddItemToArray(*out, o);
     } else {
       snprintf(param, sizeof(param), "%s[%d]", path, j);
@@ -287,9 +287,9 @@ static int tool_calls(const struct prov *p, const cJSON *calls, int i,
   *out = cJSON_CreateArray();
   cJSON_ArrayForEach(tc, calls)
   {
-    const char *type = prov_json_str(tc, "type");
+    const char *type = canon_json_str(tc, "type");
     const char *args =
-        prov_json_str(prov_json_get(tc, "function"), "arguments");
+        canon_json_str(canon_json_get(tc, "function"), "arguments");
     cJSON *o, *f;
 
     if(!type || strcmp(type, "function")) {
@@ -299,11 +299,11 @@ static int tool_calls(const struct prov *p, const cJSON *calls, int i,
       return unsupported(p, param, err);
     }
     o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", prov_json_str(tc, "id"));
+    cJSON_AddStringToObject(o, "id", canon_json_str(tc, "id"));
     cJSON_AddStringToObject(o, "type", "function");
     f = cJSON_AddObjectToObject(o, "function");
     cJSON_AddStringToObject(
-        f, "name", prov_json_str(prov_json_get(tc, "function"), "name"));
+        f, "name", canon_json_str(canon_json_get(tc, "function"), "name"));
     /* Cohere takes the arguments as a JSON string too: sent unchanged. */
     cJSON_AddStringToObject(f, "arguments", args ? args : "{}");
     cJSON_AddItemToArray(*out, o);
@@ -320,8 +320,8 @@ static int empty(const cJSON *c)
 static int message(const struct prov *p, const cJSON *m, int i, cJSON *msgs,
                    struct api_error *err)
 {
-  const char *role = prov_json_str(m, "role");
-  const cJSON *c = prov_json_get(m, "content");
+  const char *role = canon_json_str(m, "role");
+  const cJSON *c = canon_json_get(m, "content");
   cJSON *out, *cc = NULL, *calls = NULL;
   const char *to = role;
   char path[64];
@@ -336,7 +336,7 @@ static int message(const struct prov *p, const cJSON *m, int i, cJSON *msgs,
   } else if(!strcmp(role, "assistant")) {
     rc = content(p, c, 0, path, &cc, err);
     if(!rc)
-      rc = tool_calls(p, prov_json_get(m, "tool_calls"), i, &calls, err);
+      rc = tool_calls(p, canon_json_get(m, "tool_calls"), i, &calls, err);
     /* Cohere wants content or tool calls, and no empty content beside
      * tool calls. */
     if(!rc && calls && cc && empty(cc)) {
@@ -359,7 +359,7 @@ static int message(const struct prov *p, const cJSON *m, int i, cJSON *msgs,
   cJSON_AddStringToObject(out, "role", to);
   if(!strcmp(role, "tool"))
     cJSON_AddStringToObject(out, "tool_call_id",
-                            prov_json_str(m, "tool_call_id"));
+                            canon_json_str(m, "tool_call_id"));
   if(cc)
     cJSON_AddItemToObject(out, "content", cc);
   if(calls)
@@ -375,24 +375,24 @@ static int messages(const struct prov *p, const cJSON *req, cJSON *body,
   const cJSON *m;
   int i = 0, named = 0;
 
-  cJSON_ArrayForEach(m, prov_json_get(req, "messages"))
+  cJSON_ArrayForEach(m, canon_json_get(req, "messages"))
   {
     int rc = message(p, m, i++, msgs, err);
     if(rc)
       return rc;
-    if(given(prov_json_get(m, "name")) && !named++)
+    if(given(canon_json_get(m, "name")) && !named++)
       prov_http_note_dropped(out, "messages[].name");
   }
   return 0;
 }
 
-/* Which tools go upstream and with which tool_choice (providers.md §9.3:
- * a named function is emulated by sending only that tool + REQUIRED). */
+/* Which tools go upstream and with which tool_choice (a named
+ * function is emulated by sending only that tool + REQUIRED). */
 static int tools(const struct prov *p, const cJSON *req, cJSON *body,
                  struct api_error *err)
 {
-  const cJSON *tl = prov_json_get(req, "tools");
-  const cJSON *tc = prov_json_get(req, "tool_choice");
+  const cJSON *tl = canon_json_get(req, "tools");
+  const cJSON *tc = canon_json_get(req, "tool_choice");
   const cJSON *allowed = NULL, *t;
   const char *only = NULL, *choice = NULL;
   cJSON *arr;
@@ -404,15 +404,15 @@ static int tools(const struct prov *p, const cJSON *req, cJSON *body,
     else if(!strcmp(tc->valuestring, "none"))
       choice = "NONE";
   } else if(cJSON_IsObject(tc)) {
-    const char *type = prov_json_str(tc, "type");
+    const char *type = canon_json_str(tc, "type");
 
     if(type && !strcmp(type, "function")) {
-      only = prov_json_str(prov_json_get(tc, "function"), "name");
+      only = canon_json_str(canon_json_get(tc, "function"), "name");
       choice = "REQUIRED";
     } else if(type && !strcmp(type, "allowed_tools")) {
-      const cJSON *at = prov_json_get(tc, "allowed_tools");
-      const char *mode = prov_json_str(at, "mode");
-      allowed = prov_json_get(at, "tools");
+      const cJSON *at = canon_json_get(tc, "allowed_tools");
+      const char *mode = canon_json_str(at, "mode");
+      allowed = canon_json_get(at, "tools");
       if(mode && !strcmp(mode, "required"))
         choice = "REQUIRED";
     } else {
@@ -427,15 +427,15 @@ static int tools(const struct prov *p, const cJSON *req, cJSON *body,
                      err);
     return 0;
   }
-  if(cJSON_IsFalse(prov_json_get(req, "parallel_tool_calls")))
+  if(cJSON_IsFalse(canon_json_get(req, "parallel_tool_calls")))
     return unsupported(p, "parallel_tool_calls", err);
 
   arr = cJSON_AddArrayToObject(body, "tools");
   cJSON_ArrayForEach(t, tl)
   {
-    const char *type = prov_json_str(t, "type");
-    const cJSON *fn = prov_json_get(t, "function");
-    const char *name = prov_json_str(fn, "name");
+    const char *type = canon_json_str(t, "type");
+    const cJSON *fn = canon_json_get(t, "function");
+    const char *name = canon_json_str(fn, "name");
     cJSON *o, *f;
     char param[32];
 
@@ -451,7 +451,7 @@ static int tools(const struct prov *p, const cJSON *req, cJSON *body,
       int found = 0;
       cJSON_ArrayForEach(a, allowed)
       {
-        const char *an = prov_json_str(prov_json_get(a, "function"), "name");
+        const char *an = canon_json_str(canon_json_get(a, "function"), "name");
         found |= an && name && !strcmp(an, name);
       }
       if(!found)
@@ -461,17 +461,18 @@ static int tools(const struct prov *p, const cJSON *req, cJSON *body,
     cJSON_AddStringToObject(o, "type", "function");
     f = cJSON_AddObjectToObject(o, "function");
     cJSON_AddStringToObject(f, "name", name);
-    if(prov_json_str(fn, "description"))
+    if(canon_json_str(fn, "description"))
       cJSON_AddStringToObject(f, "description",
-                              prov_json_str(fn, "description"));
-    if(cJSON_IsObject(prov_json_get(fn, "parameters")))
+                              canon_json_str(fn, "description"));
+    if(cJSON_IsObject(canon_json_get(fn, "parameters")))
       cJSON_AddItemToObject(
-          f, "parameters", cJSON_Duplicate(prov_json_get(fn, "parameters"), 1));
+          f, "parameters",
+          cJSON_Duplicate(canon_json_get(fn, "parameters"), 1));
     else
       cJSON_AddItemToObject(
           f, "parameters",
           cJSON_Parse("{\"type\":\"object\",\"properties\":{}}"));
-    strict |= cJSON_IsTrue(prov_json_get(fn, "strict"));
+    strict |= cJSON_IsTrue(canon_json_get(fn, "strict"));
     cJSON_AddItemToArray(arr, o);
     sent++;
   }
@@ -488,7 +489,7 @@ static int tools(const struct prov *p, const cJSON *req, cJSON *body,
 static void copy_number(const cJSON *req, const char *from, cJSON *body,
                         const char *to)
 {
-  const cJSON *v = prov_json_get(req, from);
+  const cJSON *v = canon_json_get(req, from);
 
   if(cJSON_IsNumber(v))
     cJSON_AddItemToObject(body, to, cJSON_Duplicate(v, 0));
@@ -499,13 +500,13 @@ static int sampling(const cJSON *req, cJSON *body, struct api_error *err)
   const cJSON *v;
 
   copy_number(req, "temperature", body, "temperature");
-  v = prov_json_get(req, "top_p");
+  v = canon_json_get(req, "top_p");
   if(cJSON_IsNumber(v)) {
     /* Cohere's p lies in [0.01, 0.99]; OpenAI's 1.0 means "no cut". */
     double d = v->valuedouble;
     cJSON_AddNumberToObject(body, "p", d < 0.01 ? 0.01 : d > 0.99 ? 0.99 : d);
   }
-  v = prov_json_get(req, "top_k");
+  v = canon_json_get(req, "top_k");
   if(given(v)) {
     if(!cJSON_IsNumber(v))
       return invalid("top_k", "invalid_type",
@@ -519,14 +520,14 @@ static int sampling(const cJSON *req, cJSON *body, struct api_error *err)
     cJSON_AddNumberToObject(body, "k", v->valuedouble);
   }
   copy_number(req, "seed", body, "seed");
-  v = prov_json_get(req, "stop");
+  v = canon_json_get(req, "stop");
   if(cJSON_IsString(v)) {
     cJSON *a = cJSON_AddArrayToObject(body, "stop_sequences");
     cJSON_AddItemToArray(a, cJSON_CreateString(v->valuestring));
   } else if(cJSON_GetArraySize(v)) {
     cJSON_AddItemToObject(body, "stop_sequences", cJSON_Duplicate(v, 1));
   }
-  if(cJSON_IsNumber(prov_json_get(req, "max_completion_tokens")))
+  if(cJSON_IsNumber(canon_json_get(req, "max_completion_tokens")))
     copy_number(req, "max_completion_tokens", body, "max_tokens");
   else
     copy_number(req, "max_tokens", body, "max_tokens");
@@ -537,8 +538,8 @@ static int sampling(const cJSON *req, cJSON *body, struct api_error *err)
 
 static void response_format(const cJSON *req, cJSON *body)
 {
-  const cJSON *rf = prov_json_get(req, "response_format");
-  const char *type = prov_json_str(rf, "type");
+  const cJSON *rf = canon_json_get(req, "response_format");
+  const char *type = canon_json_str(rf, "type");
   cJSON *o;
 
   if(!type || !strcmp(type, "text"))
@@ -547,7 +548,7 @@ static void response_format(const cJSON *req, cJSON *body)
   cJSON_AddStringToObject(o, "type", "json_object");
   if(!strcmp(type, "json_schema")) {
     const cJSON *schema =
-        prov_json_get(prov_json_get(rf, "json_schema"), "schema");
+        canon_json_get(canon_json_get(rf, "json_schema"), "schema");
     if(cJSON_IsObject(schema))
       cJSON_AddItemToObject(o, "json_schema", cJSON_Duplicate(schema, 1));
   }
@@ -555,7 +556,7 @@ static void response_format(const cJSON *req, cJSON *body)
 
 static int thinking(const cJSON *req, cJSON *body, struct api_error *err)
 {
-  const char *effort = prov_json_str(req, "reasoning_effort");
+  const char *effort = canon_json_str(req, "reasoning_effort");
   int budget;
   cJSON *o;
 
@@ -597,7 +598,7 @@ static int build_chat(const struct prov *p, const cJSON *req, const char *model,
                       const struct prov_client *client, struct prov_http *out,
                       struct api_error *err)
 {
-  int stream = cJSON_IsTrue(prov_json_get(req, "stream"));
+  int stream = cJSON_IsTrue(canon_json_get(req, "stream"));
   cJSON *body = cJSON_CreateObject();
   char *json;
   int rc;
@@ -642,7 +643,7 @@ static int build_chat(const struct prov *p, const cJSON *req, const char *model,
 /* ---- response --------------------------------------------------------- */
 
 /* Cohere's finish_reason in OpenAI's words; NULL for ERROR and TIMEOUT,
- * which are failures (providers.md §9.1). */
+ * which are failures. */
 static const char *finish_reason(const char *f, int saw_tools)
 {
   if(f && (!strcmp(f, "ERROR") || !strcmp(f, "TIMEOUT")))
@@ -669,14 +670,14 @@ static void upstream_failed(const char *finish, const char *msg,
 
 static int64_t count(const cJSON *o, const char *k)
 {
-  return prov_json_count(prov_json_get(o, k), -1);
+  return canon_json_count(canon_json_get(o, k), -1);
 }
 
-/* usage.tokens.*, falling back to usage.billed_units.* (§9.4). */
+/* usage.tokens.*, falling back to usage.billed_units.*. */
 static void read_usage(const cJSON *usage, struct canon_usage *u)
 {
-  const cJSON *tok = prov_json_get(usage, "tokens");
-  const cJSON *billed = prov_json_get(usage, "billed_units");
+  const cJSON *tok = canon_json_get(usage, "tokens");
+  const cJSON *billed = canon_json_get(usage, "billed_units");
 
   u->prompt_tokens = count(tok, "input_tokens");
   if(u->prompt_tokens < 0)
@@ -704,9 +705,9 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
                       struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *msg = prov_json_get(root, "message");
-  const char *finish = prov_json_str(root, "finish_reason");
-  const cJSON *it, *calls = prov_json_get(msg, "tool_calls");
+  const cJSON *msg = canon_json_get(root, "message");
+  const char *finish = canon_json_str(root, "finish_reason");
+  const cJSON *it, *calls = canon_json_get(msg, "tool_calls");
   char *text = NULL, *reasoning = NULL;
   cJSON *res, *arr;
 
@@ -715,47 +716,47 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   canon_usage_init(usage);
   if(!cJSON_IsObject(root) || !cJSON_IsObject(msg)) {
     cJSON_Delete(root);
-    prov_bad_response(err, "a response that is not a Cohere chat answer");
+    canon_bad_response(err, "a response that is not a Cohere chat answer");
     return SB_EPROTO;
   }
-  read_usage(prov_json_get(root, "usage"), usage);
+  read_usage(canon_json_get(root, "usage"), usage);
   if(!finish_reason(finish, 0)) {
-    upstream_failed(finish, prov_json_str(root, "error"), err);
+    upstream_failed(finish, canon_json_str(root, "error"), err);
     cJSON_Delete(root);
     return SB_EIO;
   }
   /* tool_plan is the model's reasoning before its tool calls. */
-  append(&reasoning, prov_json_str(msg, "tool_plan"));
-  if(cJSON_IsString(prov_json_get(msg, "content")))
-    append(&text, prov_json_str(msg, "content"));
-  cJSON_ArrayForEach(it, prov_json_get(msg, "content"))
+  append(&reasoning, canon_json_str(msg, "tool_plan"));
+  if(cJSON_IsString(canon_json_get(msg, "content")))
+    append(&text, canon_json_str(msg, "content"));
+  cJSON_ArrayForEach(it, canon_json_get(msg, "content"))
   {
-    const char *type = prov_json_str(it, "type");
+    const char *type = canon_json_str(it, "type");
     if(type && !strcmp(type, "text"))
-      append(&text, prov_json_str(it, "text"));
+      append(&text, canon_json_str(it, "text"));
     else if(type && !strcmp(type, "thinking"))
-      append(&reasoning, prov_json_str(it, "thinking"));
+      append(&reasoning, canon_json_str(it, "thinking"));
   }
 
   arr = cJSON_CreateArray();
   cJSON_ArrayForEach(it, calls)
   {
-    const cJSON *fn = prov_json_get(it, "function");
-    const cJSON *args = prov_json_get(fn, "arguments");
+    const cJSON *fn = canon_json_get(it, "function");
+    const cJSON *args = canon_json_get(fn, "arguments");
     char *s = cJSON_IsString(args) ? sb_strdup(args->valuestring)
               : given(args)        ? cJSON_PrintUnformatted(args)
                                    : sb_strdup("{}");
 
     if(!s)
       abort();
-    cJSON_AddItemToArray(arr, prov_tool_call(prov_json_str(it, "id"),
-                                             prov_json_str(fn, "name"), s));
+    cJSON_AddItemToArray(arr, canon_tool_call(canon_json_str(it, "id"),
+                                              canon_json_str(fn, "name"), s));
     free(s);
   }
-  res = prov_chat_completion(
+  res = canon_chat_completion(
       id, created, model,
-      prov_chat_choice(0, text, reasoning, arr,
-                       finish_reason(finish, cJSON_GetArraySize(calls) > 0)),
+      canon_chat_choice(0, text, reasoning, arr,
+                        finish_reason(finish, cJSON_GetArraySize(calls) > 0)),
       usage);
   free(text);
   free(reasoning);
@@ -805,7 +806,7 @@ static int fail(struct prov_stream *s, const struct canon_sink *sink, int rc)
   int e;
 
   s->failed = 1;
-  e = prov_emit(sink, &ev);
+  e = canon_emit(sink, &ev);
   return e ? e : rc;
 }
 
@@ -818,7 +819,7 @@ static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
     return 0;
   ev.text = text;
   ev.len = strlen(text);
-  return prov_emit(sink, &ev);
+  return canon_emit(sink, &ev);
 }
 
 static int tool_slot(const struct prov_stream *s, int upstream)
@@ -832,77 +833,77 @@ static int tool_slot(const struct prov_stream *s, int upstream)
 /* delta.message.tool_calls: one object (an array of one is accepted). */
 static const cJSON *stream_tool(const cJSON *msg)
 {
-  const cJSON *tc = prov_json_get(msg, "tool_calls");
+  const cJSON *tc = canon_json_get(msg, "tool_calls");
   return cJSON_IsArray(tc) ? cJSON_GetArrayItem(tc, 0) : tc;
 }
 
 static int on_tool_start(struct prov_stream *s, const cJSON *root,
                          const cJSON *msg, const struct canon_sink *sink)
 {
-  const cJSON *idx = prov_json_get(root, "index");
+  const cJSON *idx = canon_json_get(root, "index");
   const cJSON *tc = stream_tool(msg);
-  const cJSON *fn = prov_json_get(tc, "function");
+  const cJSON *fn = canon_json_get(tc, "function");
   int up = cJSON_IsNumber(idx) ? idx->valueint : s->ntools;
   struct canon_ev ev = {.type = CANON_EV_TOOL_START};
 
-  if(!prov_json_str(fn, "name") || tool_slot(s, up) >= 0 ||
+  if(!canon_json_str(fn, "name") || tool_slot(s, up) >= 0 ||
      s->ntools >= COHERE_MAX_STREAM_TOOLS) {
-    prov_bad_response(&s->err, "a tool-call-start event it cannot read");
+    canon_bad_response(&s->err, "a tool-call-start event it cannot read");
     return fail(s, sink, SB_EPROTO);
   }
   s->tools = sb_realloc(s->tools, sizeof(*s->tools) * (size_t)(s->ntools + 1));
   s->tools[s->ntools].upstream = up;
   s->tools[s->ntools].id = s->ntools;
   ev.index = s->ntools++;
-  ev.id = prov_json_str(tc, "id");
-  ev.name = prov_json_str(fn, "name");
+  ev.id = canon_json_str(tc, "id");
+  ev.name = canon_json_str(fn, "name");
   ev.text =
-      prov_json_str(fn, "arguments") ? prov_json_str(fn, "arguments") : "";
+      canon_json_str(fn, "arguments") ? canon_json_str(fn, "arguments") : "";
   ev.len = strlen(ev.text);
-  return prov_emit(sink, &ev);
+  return canon_emit(sink, &ev);
 }
 
 static int on_tool_delta(struct prov_stream *s, const cJSON *root,
                          const cJSON *msg, const struct canon_sink *sink)
 {
-  const cJSON *idx = prov_json_get(root, "index");
+  const cJSON *idx = canon_json_get(root, "index");
   const char *args =
-      prov_json_str(prov_json_get(stream_tool(msg), "function"), "arguments");
+      canon_json_str(canon_json_get(stream_tool(msg), "function"), "arguments");
   struct canon_ev ev = {.type = CANON_EV_TOOL_ARGS};
 
   ev.index = cJSON_IsNumber(idx) ? tool_slot(s, idx->valueint) : s->ntools - 1;
   if(ev.index < 0) {
-    prov_bad_response(&s->err,
-                      "a tool-call-delta for a tool call never started");
+    canon_bad_response(&s->err,
+                       "a tool-call-delta for a tool call never started");
     return fail(s, sink, SB_EPROTO);
   }
   if(!args || !*args)
     return 0;
   ev.text = args;
   ev.len = strlen(args);
-  return prov_emit(sink, &ev);
+  return canon_emit(sink, &ev);
 }
 
 static int on_message_end(struct prov_stream *s, const cJSON *delta,
                           const struct canon_sink *sink)
 {
-  const char *finish = prov_json_str(delta, "finish_reason");
+  const char *finish = canon_json_str(delta, "finish_reason");
   const char *reason = finish_reason(finish, s->ntools > 0);
   struct canon_ev ev = {.type = CANON_EV_FINISH};
   int rc;
 
   if(!reason) {
-    upstream_failed(finish, prov_json_str(delta, "error"), &s->err);
+    upstream_failed(finish, canon_json_str(delta, "error"), &s->err);
     return fail(s, sink, SB_EIO);
   }
   s->done = 1;
   ev.finish_reason = reason;
-  rc = prov_emit(sink, &ev);
-  if(!rc && cJSON_IsObject(prov_json_get(delta, "usage"))) {
+  rc = canon_emit(sink, &ev);
+  if(!rc && cJSON_IsObject(canon_json_get(delta, "usage"))) {
     struct canon_ev u = {.type = CANON_EV_USAGE};
     canon_usage_init(&u.usage);
-    read_usage(prov_json_get(delta, "usage"), &u.usage);
-    rc = prov_emit(sink, &u);
+    read_usage(canon_json_get(delta, "usage"), &u.usage);
+    rc = canon_emit(sink, &u);
   }
   return rc;
 }
@@ -910,21 +911,22 @@ static int on_message_end(struct prov_stream *s, const cJSON *delta,
 static int dispatch(struct prov_stream *s, const char *type, const cJSON *root,
                     const struct canon_sink *sink)
 {
-  const cJSON *delta = prov_json_get(root, "delta");
-  const cJSON *msg = prov_json_get(delta, "message");
+  const cJSON *delta = canon_json_get(root, "delta");
+  const cJSON *msg = canon_json_get(delta, "message");
 
   if(!strcmp(type, "message-start")) {
     struct canon_ev ev = {.type = CANON_EV_START,
-                          .id = prov_json_str(root, "id")};
-    return prov_emit(sink, &ev);
+                          .id = canon_json_str(root, "id")};
+    return canon_emit(sink, &ev);
   }
   if(!strcmp(type, "content-start") || !strcmp(type, "content-delta")) {
-    const cJSON *c = prov_json_get(msg, "content");
-    int rc = emit_text(sink, CANON_EV_REASONING, prov_json_str(c, "thinking"));
-    return rc ? rc : emit_text(sink, CANON_EV_TEXT, prov_json_str(c, "text"));
+    const cJSON *c = canon_json_get(msg, "content");
+    int rc = emit_text(sink, CANON_EV_REASONING, canon_json_str(c, "thinking"));
+    return rc ? rc : emit_text(sink, CANON_EV_TEXT, canon_json_str(c, "text"));
   }
   if(!strcmp(type, "tool-plan-delta"))
-    return emit_text(sink, CANON_EV_REASONING, prov_json_str(msg, "tool_plan"));
+    return emit_text(sink, CANON_EV_REASONING,
+                     canon_json_str(msg, "tool_plan"));
   if(!strcmp(type, "tool-call-start"))
     return on_tool_start(s, root, msg, sink);
   if(!strcmp(type, "tool-call-delta"))
@@ -950,18 +952,18 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   root = cJSON_ParseWithLength(pl->data, pl->len);
   if(!cJSON_IsObject(root)) {
     cJSON_Delete(root);
-    prov_bad_response(&s->err, "a malformed stream event");
+    canon_bad_response(&s->err, "a malformed stream event");
     return fail(s, sink, SB_EPROTO);
   }
-  type = prov_json_str(root, "type");
+  type = canon_json_str(root, "type");
   if(!type && pl->event) {
     event = sb_strndup(pl->event, pl->event_len);
     type = event;
   }
-  if(!type && prov_json_str(root, "message")) {
+  if(!type && canon_json_str(root, "message")) {
     /* An error body ({"id","message"}) in place of an event. */
     api_error_set(&s->err, 502, "upstream_error", "upstream_error", NULL, "%s",
-                  prov_json_str(root, "message"));
+                  canon_json_str(root, "message"));
     rc = fail(s, sink, SB_EIO);
   } else {
     rc = type ? dispatch(s, type, root, sink) : 0;
@@ -971,7 +973,7 @@ static int stream_feed(struct prov_stream *s, const struct prov_payload *pl,
   return rc;
 }
 
-/* ---- embeddings (providers.md §5.6) ----------------------------------- */
+/* ---- embeddings ----------------------------------- */
 
 /* output_dimension values Cohere takes (embed-v4.0 and later). */
 static const int OUTPUT_DIMENSIONS[] = {256, 512, 1024, 1536};
@@ -1015,7 +1017,7 @@ static int embed_dimensions(const struct prov *p, const cJSON *req,
                             const char *model, cJSON *body,
                             struct api_error *err)
 {
-  const cJSON *d = prov_json_get(req, "dimensions");
+  const cJSON *d = canon_json_get(req, "dimensions");
 
   if(!cJSON_IsNumber(d))
     return 0;
@@ -1052,7 +1054,7 @@ static int build_embeddings(const struct prov *p, const cJSON *req,
 
   memset(out, 0, sizeof(*out));
   cJSON_AddStringToObject(body, "model", model);
-  rc = embed_texts(p, prov_json_get(req, "input"), &texts, err);
+  rc = embed_texts(p, canon_json_get(req, "input"), &texts, err);
   if(!rc) {
     cJSON_AddItemToObject(body, "texts", texts);
     cJSON_AddStringToObject(body, "input_type", o->embed_input_type);
@@ -1097,7 +1099,7 @@ static int build_embeddings(const struct prov *p, const cJSON *req,
 /* The number of inputs of a validated request. */
 static int embed_count(const cJSON *req)
 {
-  const cJSON *input = prov_json_get(req, "input");
+  const cJSON *input = canon_json_get(req, "input");
   return cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
 }
 
@@ -1106,8 +1108,8 @@ static int parse_embeddings(const struct prov *p, const char *body, size_t len,
                             struct canon_usage *usage, struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *emb = prov_json_get(root, "embeddings");
-  const cJSON *vecs = cJSON_IsArray(emb) ? emb : prov_json_get(emb, "float");
+  const cJSON *emb = canon_json_get(root, "embeddings");
+  const cJSON *vecs = cJSON_IsArray(emb) ? emb : canon_json_get(emb, "float");
   const cJSON *v, *x;
   cJSON *res, *data, *us;
   int64_t tokens;
@@ -1118,8 +1120,8 @@ static int parse_embeddings(const struct prov *p, const char *body, size_t len,
   canon_usage_init(usage);
   if(!cJSON_IsArray(vecs) || cJSON_GetArraySize(vecs) != embed_count(req)) {
     cJSON_Delete(root);
-    prov_bad_response(err, "a response that is not a Cohere float embeddings "
-                           "answer for every input");
+    canon_bad_response(err, "a response that is not a Cohere float embeddings "
+                            "answer for every input");
     return SB_EPROTO;
   }
   cJSON_ArrayForEach(v, vecs)
@@ -1132,11 +1134,11 @@ static int parse_embeddings(const struct prov *p, const char *body, size_t len,
     }
     if(!ok) {
       cJSON_Delete(root);
-      prov_bad_response(err, "an embedding that is not an array of numbers");
+      canon_bad_response(err, "an embedding that is not an array of numbers");
       return SB_EPROTO;
     }
   }
-  tokens = count(prov_json_get(prov_json_get(root, "meta"), "billed_units"),
+  tokens = count(canon_json_get(canon_json_get(root, "meta"), "billed_units"),
                  "input_tokens");
   usage->prompt_tokens = tokens;
   usage->completion_tokens = 0;
@@ -1170,22 +1172,22 @@ static void map_error(const struct prov *p, int status, const char *body,
                       const char *retry_after_ms, struct api_error *err)
 {
   cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
-  const char *msg = prov_json_str(root, "message");
+  const char *msg = canon_json_str(root, "message");
   int own_credential = !p->cfg || !p->cfg->passthrough_auth;
 
   if(!msg)
-    msg = prov_json_str(root, "error");
+    msg = canon_json_str(root, "error");
   if((status == 401 || status == 403 || status == 498) && own_credential) {
     /* The client can do nothing about it, and the upstream's message
      * may quote the key. */
-    prov_err_auth_failed(err, p, status);
+    canon_err_auth_failed(err, p->name, status);
   } else if(status == 401 || status == 498) {
     api_error_set(err, 401, "invalid_request_error", "invalid_api_key", NULL,
                   "Provider '%s' rejected the credentials.", p->name);
   } else if(status == 503 || status == 529) {
-    prov_err_unavailable(err, p, msg);
+    canon_err_unavailable(err, p->name, msg);
   } else if(status >= 500 || status < 400 || status == 499) {
-    prov_err_failed(err, p, status, msg);
+    canon_err_failed(err, p->name, status, msg);
   } else if(status == 402) {
     api_error_set(err, 429, "insufficient_quota", "insufficient_quota", NULL,
                   "%s", msg ? msg : "The upstream account is out of credit.");
@@ -1208,7 +1210,7 @@ static void map_error(const struct prov *p, int status, const char *body,
                   msg ? msg : "The upstream provider rejected the request.");
   }
   if(status == 429 || status == 503 || status == 529)
-    prov_retry_after(err, retry_after, retry_after_ms);
+    canon_retry_after(err, retry_after, retry_after_ms);
   cJSON_Delete(root);
 }
 
@@ -1226,8 +1228,8 @@ static void build_models(const struct prov *p, struct prov_http *out)
  * endpoints is kept. */
 static const char *model_name(const cJSON *m)
 {
-  const char *name = prov_json_str(m, "name");
-  const cJSON *eps = prov_json_get(m, "endpoints"), *e;
+  const char *name = canon_json_str(m, "name");
+  const cJSON *eps = canon_json_get(m, "endpoints"), *e;
   int serves = !cJSON_IsArray(eps); /* not said: kept */
 
   cJSON_ArrayForEach(e, eps)
@@ -1241,7 +1243,7 @@ static const char *model_name(const cJSON *m)
 static int parse_models(const char *body, size_t len, char ***models,
                         int *nmodels)
 {
-  return prov_models_parse(body, len, "models", model_name, models, nmodels);
+  return canon_models_parse(body, len, "models", model_name, models, nmodels);
 }
 
 const struct prov_adapter prov_cohere_adapter = {

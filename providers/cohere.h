@@ -1,5 +1,5 @@
 /*
- * cohere.h - adapter for Cohere's v2 Chat API (providers.md §5).
+ * cohere.h - adapter for Cohere's v2 Chat API.
  *
  * POST {base}/v2/chat with "stream" true or false; SSE streams whose
  * events (message-start, content-*, tool-plan-delta, tool-call-*,

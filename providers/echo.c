@@ -1,5 +1,5 @@
 #include "providers/echo.h"
-#include "gateway/sb.h"
+#include "base/sb.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -9,10 +9,10 @@
 #ifndef SB_PROVIDERS_ECHO_H
 #define SB_PROVIDERS_ECHO_H
 
-#include "gateway/apierr.h"
-#include "gateway/buf.h"
-#include "gateway/oai_chat.h"
-#include "providers/canon.h"
+#include "base/apierr.h"
+#include "base/buf.h"
+#include "codec/oai_chat.h"
+#include "codec/canon.h"
 #include "providers/provider.h"
 
 #include <cjson/cJSON.h>

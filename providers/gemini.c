@@ -1,7 +1,7 @@
 #include "providers/gemini.h"
-#include "providers/util.h"
-#include "gateway/oai_chat.h"
-#include "gateway/sb.h"
+#include "codec/canon_doc.h"
+#include "codec/oai_chat.h"
+#include "base/sb.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -125,9 +125,9 @@ static void text_parts(cJSON *parts, const cJSON *content)
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *t = prov_json_str(part, "text");
+    const char *t = canon_json_str(part, "text");
     if(!t)
-      t = prov_json_str(part, "refusal");
+      t = canon_json_str(part, "refusal");
     if(t && *t) {
       cJSON *p = cJSON_CreateObject();
       cJSON_AddStringToObject(p, "text", t);
@@ -148,7 +148,7 @@ static char *content_text(const cJSON *content)
     return sb_strdup(content->valuestring);
   cJSON_ArrayForEach(part, content)
   {
-    const char *t = prov_json_str(part, "text");
+    const char *t = canon_json_str(part, "text");
     if(t)
       n += strlen(t);
   }
@@ -156,7 +156,7 @@ static char *content_text(const cJSON *content)
   n = 0;
   cJSON_ArrayForEach(part, content)
   {
-    const char *t = prov_json_str(part, "text");
+    const char *t = canon_json_str(part, "text");
     if(t) {
       memcpy(s + n, t, strlen(t));
       n += strlen(t);
@@ -211,26 +211,27 @@ static int user_parts(cJSON *parts, const cJSON *content, const char *mpath,
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *type = prov_json_str(part, "type");
+    const char *type = canon_json_str(part, "type");
     int rc = 0;
 
     if(!type || !strcmp(type, "text")) {
-      const char *t = prov_json_str(part, "text");
+      const char *t = canon_json_str(part, "text");
       if(t && *t) {
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "text", t);
         cJSON_AddItemToArray(parts, p);
       }
     } else if(!strcmp(type, "image_url")) {
-      const char *url = prov_json_str(prov_json_get(part, "image_url"), "url");
+      const char *url =
+          canon_json_str(canon_json_get(part, "image_url"), "url");
       snprintf(param, sizeof(param), "%s.content[%d].image_url.url", mpath, j);
       rc = data_url_part(parts, url ? url : "", param, err);
     } else if(!strcmp(type, "file") &&
-              prov_json_str(prov_json_get(part, "file"), "file_data")) {
+              canon_json_str(canon_json_get(part, "file"), "file_data")) {
       snprintf(param, sizeof(param), "%s.content[%d].file.file_data", mpath, j);
       rc = data_url_part(
-          parts, prov_json_str(prov_json_get(part, "file"), "file_data"), param,
-          err);
+          parts, canon_json_str(canon_json_get(part, "file"), "file_data"),
+          param, err);
     } else {
       snprintf(param, sizeof(param), "%s.content[%d]", mpath, j);
       api_error_set(err, 400, "invalid_request_error", "unsupported_value",
@@ -260,7 +261,7 @@ static void add_turn(cJSON *contents, const char *role, cJSON *parts)
     cJSON_Delete(parts);
     return;
   }
-  if(last && !strcmp(prov_json_str(last, "role"), role)) {
+  if(last && !strcmp(canon_json_str(last, "role"), role)) {
     cJSON *lp = cJSON_GetObjectItemCaseSensitive(last, "parts");
     while(parts->child) {
       cJSON *p = cJSON_DetachItemViaPointer(parts, parts->child);
@@ -301,26 +302,26 @@ static int parse_args(const char *args, const char *param, cJSON **out,
 
 static const cJSON *find_ext_signature(const cJSON *tc)
 {
-  const cJSON *s =
-      prov_json_get(prov_json_get(prov_json_get(tc, "extra_content"), "google"),
-                    "thought_signature");
+  const cJSON *s = canon_json_get(
+      canon_json_get(canon_json_get(tc, "extra_content"), "google"),
+      "thought_signature");
   return cJSON_IsString(s) && *s->valuestring ? s : NULL;
 }
 
 static int assistant_parts(cJSON *parts, const cJSON *msg, const char *mpath,
                            struct api_error *err)
 {
-  const cJSON *tcs = prov_json_get(msg, "tool_calls");
+  const cJSON *tcs = canon_json_get(msg, "tool_calls");
   const cJSON *tc;
-  const cJSON *fc = prov_json_get(msg, "function_call");
+  const cJSON *fc = canon_json_get(msg, "function_call");
   char param[96];
   int j = 0;
 
-  if(prov_json_present(msg, "content"))
-    text_parts(parts, prov_json_get(msg, "content"));
+  if(canon_json_present(msg, "content"))
+    text_parts(parts, canon_json_get(msg, "content"));
   cJSON_ArrayForEach(tc, tcs)
   {
-    const cJSON *fn = prov_json_get(tc, "function");
+    const cJSON *fn = canon_json_get(tc, "function");
     const cJSON *ext = find_ext_signature(tc);
     cJSON *p, *call, *args;
     char *uid, *sig;
@@ -333,13 +334,13 @@ static int assistant_parts(cJSON *parts, const cJSON *msg, const char *mpath,
     }
     snprintf(param, sizeof(param), "%s.tool_calls[%d].function.arguments",
              mpath, j);
-    rc = parse_args(prov_json_str(fn, "arguments"), param, &args, err);
+    rc = parse_args(canon_json_str(fn, "arguments"), param, &args, err);
     if(rc)
       return rc;
-    split_call_id(prov_json_str(tc, "id"), &uid, &sig);
+    split_call_id(canon_json_str(tc, "id"), &uid, &sig);
     p = cJSON_CreateObject();
     call = cJSON_AddObjectToObject(p, "functionCall");
-    cJSON_AddStringToObject(call, "name", prov_json_str(fn, "name"));
+    cJSON_AddStringToObject(call, "name", canon_json_str(fn, "name"));
     cJSON_AddItemToObject(call, "args", args);
     if(uid)
       cJSON_AddStringToObject(call, "id", uid);
@@ -357,12 +358,12 @@ static int assistant_parts(cJSON *parts, const cJSON *msg, const char *mpath,
     int rc;
 
     snprintf(param, sizeof(param), "%s.function_call.arguments", mpath);
-    rc = parse_args(prov_json_str(fc, "arguments"), param, &args, err);
+    rc = parse_args(canon_json_str(fc, "arguments"), param, &args, err);
     if(rc)
       return rc;
     p = cJSON_CreateObject();
     call = cJSON_AddObjectToObject(p, "functionCall");
-    cJSON_AddStringToObject(call, "name", prov_json_str(fc, "name"));
+    cJSON_AddStringToObject(call, "name", canon_json_str(fc, "name"));
     cJSON_AddItemToObject(call, "args", args);
     cJSON_AddItemToArray(parts, p);
   }
@@ -382,13 +383,13 @@ static const char *tool_name_for(const cJSON *msgs, int upto, const char *id)
     const cJSON *tc;
     if(i++ >= upto)
       break;
-    if(strcmp(prov_json_str(m, "role"), "assistant"))
+    if(strcmp(canon_json_str(m, "role"), "assistant"))
       continue;
-    cJSON_ArrayForEach(tc, prov_json_get(m, "tool_calls"))
+    cJSON_ArrayForEach(tc, canon_json_get(m, "tool_calls"))
     {
-      const char *tid = prov_json_str(tc, "id");
+      const char *tid = canon_json_str(tc, "id");
       if(tid && !strcmp(tid, id))
-        name = prov_json_str(prov_json_get(tc, "function"), "name");
+        name = canon_json_str(canon_json_get(tc, "function"), "name");
     }
   }
   return name;
@@ -424,7 +425,7 @@ static cJSON *function_response(const char *name, const char *id,
 
 static int build_contents(const cJSON *req, cJSON *body, struct api_error *err)
 {
-  const cJSON *msgs = prov_json_get(req, "messages");
+  const cJSON *msgs = canon_json_get(req, "messages");
   const cJSON *m;
   cJSON *contents = cJSON_CreateArray();
   cJSON *sys = cJSON_CreateArray();
@@ -434,8 +435,8 @@ static int build_contents(const cJSON *req, cJSON *body, struct api_error *err)
 
   cJSON_ArrayForEach(m, msgs)
   {
-    const char *role = prov_json_str(m, "role");
-    const cJSON *content = prov_json_get(m, "content");
+    const char *role = canon_json_str(m, "role");
+    const cJSON *content = canon_json_get(m, "content");
     cJSON *parts;
 
     snprintf(mpath, sizeof(mpath), "messages[%d]", i);
@@ -454,9 +455,9 @@ static int build_contents(const cJSON *req, cJSON *body, struct api_error *err)
       if(!rc)
         add_turn(contents, "model", parts);
     } else { /* tool, function */
-      const char *id = prov_json_str(m, "tool_call_id");
+      const char *id = canon_json_str(m, "tool_call_id");
       const char *name =
-          id ? tool_name_for(msgs, i, id) : prov_json_str(m, "name");
+          id ? tool_name_for(msgs, i, id) : canon_json_str(m, "name");
       if(!name) {
         char param[64];
         snprintf(param, sizeof(param), "%s.tool_call_id", mpath);
@@ -500,26 +501,26 @@ static int build_contents(const cJSON *req, cJSON *body, struct api_error *err)
 
 static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
 {
-  const cJSON *tools = prov_json_get(req, "tools");
-  const cJSON *tc = prov_json_get(req, "tool_choice");
+  const cJSON *tools = canon_json_get(req, "tools");
+  const cJSON *tc = canon_json_get(req, "tool_choice");
   const cJSON *t;
   cJSON *decls, *fcc;
   char param[48];
   int i = 0;
 
-  if(prov_json_present(req, "functions"))
+  if(canon_json_present(req, "functions"))
     return unsupported(err, "functions",
                        "the deprecated 'functions' field (use 'tools')");
-  if(prov_json_present(req, "function_call"))
+  if(canon_json_present(req, "function_call"))
     return unsupported(err, "function_call",
                        "the deprecated 'function_call' field (use "
                        "'tool_choice')");
-  if(cJSON_IsFalse(prov_json_get(req, "parallel_tool_calls")))
+  if(cJSON_IsFalse(canon_json_get(req, "parallel_tool_calls")))
     return unsupported(err, "parallel_tool_calls",
                        "'parallel_tool_calls': false (Gemini cannot limit "
                        "the number of calls)");
   if(!cJSON_GetArraySize(tools)) {
-    if(prov_json_present(req, "tool_choice") &&
+    if(canon_json_present(req, "tool_choice") &&
        !(cJSON_IsString(tc) && !strcmp(tc->valuestring, "none")))
       return bad(err, "invalid_value", "tool_choice",
                  "'tool_choice' is only allowed when 'tools' are given.");
@@ -528,7 +529,7 @@ static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
   decls = cJSON_CreateArray();
   cJSON_ArrayForEach(t, tools)
   {
-    const cJSON *fn = prov_json_get(t, "function");
+    const cJSON *fn = canon_json_get(t, "function");
     cJSON *d;
 
     if(!fn) {
@@ -538,14 +539,14 @@ static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
                  "Provider kind 'gemini' supports only function tools.");
     }
     d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "name", prov_json_str(fn, "name"));
-    if(prov_json_str(fn, "description"))
+    cJSON_AddStringToObject(d, "name", canon_json_str(fn, "name"));
+    if(canon_json_str(fn, "description"))
       cJSON_AddStringToObject(d, "description",
-                              prov_json_str(fn, "description"));
-    if(cJSON_IsObject(prov_json_get(fn, "parameters")))
+                              canon_json_str(fn, "description"));
+    if(cJSON_IsObject(canon_json_get(fn, "parameters")))
       cJSON_AddItemToObject(
           d, "parametersJsonSchema",
-          cJSON_Duplicate(prov_json_get(fn, "parameters"), 1));
+          cJSON_Duplicate(canon_json_get(fn, "parameters"), 1));
     cJSON_AddItemToArray(decls, d);
     i++;
   }
@@ -554,7 +555,7 @@ static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
     cJSON_AddItemToObject(tool, "functionDeclarations", decls);
     cJSON_AddItemToArray(cJSON_AddArrayToObject(body, "tools"), tool);
   }
-  if(!prov_json_present(req, "tool_choice"))
+  if(!canon_json_present(req, "tool_choice"))
     return 0;
   fcc = cJSON_AddObjectToObject(cJSON_AddObjectToObject(body, "toolConfig"),
                                 "functionCallingConfig");
@@ -566,18 +567,18 @@ static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
                                                      : "AUTO");
     return 0;
   }
-  if(prov_json_str(tc, "type") &&
-     !strcmp(prov_json_str(tc, "type"), "function")) {
+  if(canon_json_str(tc, "type") &&
+     !strcmp(canon_json_str(tc, "type"), "function")) {
     cJSON_AddStringToObject(fcc, "mode", "ANY");
     cJSON_AddItemToArray(cJSON_AddArrayToObject(fcc, "allowedFunctionNames"),
-                         cJSON_CreateString(prov_json_str(
-                             prov_json_get(tc, "function"), "name")));
+                         cJSON_CreateString(canon_json_str(
+                             canon_json_get(tc, "function"), "name")));
     return 0;
   }
-  if(prov_json_str(tc, "type") &&
-     !strcmp(prov_json_str(tc, "type"), "allowed_tools")) {
-    const cJSON *at = prov_json_get(tc, "allowed_tools");
-    const char *mode = prov_json_str(at, "mode");
+  if(canon_json_str(tc, "type") &&
+     !strcmp(canon_json_str(tc, "type"), "allowed_tools")) {
+    const cJSON *at = canon_json_get(tc, "allowed_tools");
+    const char *mode = canon_json_str(at, "mode");
     cJSON *names;
 
     if(!mode || strcmp(mode, "required"))
@@ -586,9 +587,9 @@ static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
                  "mode 'required'.");
     cJSON_AddStringToObject(fcc, "mode", "ANY");
     names = cJSON_AddArrayToObject(fcc, "allowedFunctionNames");
-    cJSON_ArrayForEach(t, prov_json_get(at, "tools"))
+    cJSON_ArrayForEach(t, canon_json_get(at, "tools"))
     {
-      const char *n = prov_json_str(prov_json_get(t, "function"), "name");
+      const char *n = canon_json_str(canon_json_get(t, "function"), "name");
       if(n)
         cJSON_AddItemToArray(names, cJSON_CreateString(n));
     }
@@ -601,7 +602,7 @@ static int build_tools(const cJSON *req, cJSON *body, struct api_error *err)
 
 static void copy_num(const cJSON *req, const char *k, cJSON *gc, const char *gk)
 {
-  const cJSON *v = prov_json_get(req, k);
+  const cJSON *v = canon_json_get(req, k);
   if(cJSON_IsNumber(v))
     cJSON_AddNumberToObject(gc, gk, v->valuedouble);
 }
@@ -609,17 +610,17 @@ static void copy_num(const cJSON *req, const char *k, cJSON *gc, const char *gk)
 static int build_generation(const cJSON *req, cJSON *gc, int stream,
                             struct api_error *err)
 {
-  const cJSON *stop = prov_json_get(req, "stop");
-  const cJSON *n = prov_json_get(req, "n");
-  const cJSON *rf = prov_json_get(req, "response_format");
-  const char *effort = prov_json_str(req, "reasoning_effort");
-  const cJSON *mt = prov_json_get(req, "max_completion_tokens");
+  const cJSON *stop = canon_json_get(req, "stop");
+  const cJSON *n = canon_json_get(req, "n");
+  const cJSON *rf = canon_json_get(req, "response_format");
+  const char *effort = canon_json_str(req, "reasoning_effort");
+  const cJSON *mt = canon_json_get(req, "max_completion_tokens");
 
   copy_num(req, "temperature", gc, "temperature");
   copy_num(req, "top_p", gc, "topP");
   copy_num(req, "top_k", gc, "topK");
   if(!cJSON_IsNumber(mt))
-    mt = prov_json_get(req, "max_tokens");
+    mt = canon_json_get(req, "max_tokens");
   if(cJSON_IsNumber(mt))
     cJSON_AddNumberToObject(gc, "maxOutputTokens", mt->valuedouble);
   if(cJSON_IsString(stop)) {
@@ -637,12 +638,12 @@ static int build_generation(const cJSON *req, cJSON *gc, int stream,
   copy_num(req, "presence_penalty", gc, "presencePenalty");
   copy_num(req, "frequency_penalty", gc, "frequencyPenalty");
   if(cJSON_IsObject(rf)) {
-    const char *type = prov_json_str(rf, "type");
+    const char *type = canon_json_str(rf, "type");
     if(type && !strcmp(type, "json_object")) {
       cJSON_AddStringToObject(gc, "responseMimeType", "application/json");
     } else if(type && !strcmp(type, "json_schema")) {
       const cJSON *schema =
-          prov_json_get(prov_json_get(rf, "json_schema"), "schema");
+          canon_json_get(canon_json_get(rf, "json_schema"), "schema");
       cJSON_AddStringToObject(gc, "responseMimeType", "application/json");
       if(cJSON_IsObject(schema))
         cJSON_AddItemToObject(gc, "responseJsonSchema",
@@ -733,8 +734,8 @@ static int check_top_level(const cJSON *req, struct prov_http *out,
     if(!known)
       prov_http_note_dropped(out, f->string);
   }
-  if(cJSON_IsTrue(prov_json_get(prov_json_get(req, "stream_options"),
-                                "include_obfuscation")))
+  if(cJSON_IsTrue(canon_json_get(canon_json_get(req, "stream_options"),
+                                 "include_obfuscation")))
     prov_http_note_dropped(out, "stream_options.include_obfuscation");
   return 0;
 }
@@ -798,7 +799,7 @@ static int gemini_build_chat(const struct prov *p, const cJSON *req,
                              const struct prov_client *client,
                              struct prov_http *out, struct api_error *err)
 {
-  int stream = cJSON_IsTrue(prov_json_get(req, "stream"));
+  int stream = cJSON_IsTrue(canon_json_get(req, "stream"));
   cJSON *body = cJSON_CreateObject();
   cJSON *gc = cJSON_CreateObject();
   char *json;
@@ -862,10 +863,10 @@ static const char *map_finish(const char *r, int saw_tool)
 
 static int64_t num(const cJSON *o, const char *k, int64_t dflt)
 {
-  return prov_json_count(prov_json_get(o, k), dflt);
+  return canon_json_count(canon_json_get(o, k), dflt);
 }
 
-/* usageMetadata -> canonical usage (§9.4). */
+/* usageMetadata -> canonical usage. */
 static void read_usage(const cJSON *um, struct canon_usage *u)
 {
   canon_usage_init(u);
@@ -881,7 +882,7 @@ static void read_usage(const cJSON *um, struct canon_usage *u)
 
 static char *args_json(const cJSON *call)
 {
-  const cJSON *a = prov_json_get(call, "args");
+  const cJSON *a = canon_json_get(call, "args");
   char *s;
 
   if(!cJSON_IsObject(a))
@@ -901,13 +902,13 @@ static cJSON *candidate_choice(const cJSON *cand, int index)
   int k = 0;
 
   cJSON_ArrayForEach(part,
-                     prov_json_get(prov_json_get(cand, "content"), "parts"))
+                     canon_json_get(canon_json_get(cand, "content"), "parts"))
   {
-    const char *t = prov_json_str(part, "text");
-    const cJSON *call = prov_json_get(part, "functionCall");
+    const char *t = canon_json_str(part, "text");
+    const cJSON *call = canon_json_get(part, "functionCall");
 
     if(t) {
-      int thought = cJSON_IsTrue(prov_json_get(part, "thought"));
+      int thought = cJSON_IsTrue(canon_json_get(part, "thought"));
       char **dst = thought ? &reasoning : &text;
       size_t *dl = thought ? &rlen : &tlen;
       size_t n = strlen(t);
@@ -915,10 +916,10 @@ static cJSON *candidate_choice(const cJSON *cand, int index)
       memcpy(*dst + *dl, t, n + 1);
       *dl += n;
     } else if(cJSON_IsObject(call)) {
-      const char *sig = prov_json_str(part, "thoughtSignature");
-      char *id = make_call_id(prov_json_str(call, "id"), k, sig);
+      const char *sig = canon_json_str(part, "thoughtSignature");
+      char *id = make_call_id(canon_json_str(call, "id"), k, sig);
       char *args = args_json(call);
-      cJSON *tc = prov_tool_call(id, prov_json_str(call, "name"), args);
+      cJSON *tc = canon_tool_call(id, canon_json_str(call, "name"), args);
 
       if(sig)
         cJSON_AddStringToObject(
@@ -931,9 +932,9 @@ static cJSON *candidate_choice(const cJSON *cand, int index)
       k++;
     }
   }
-  choice =
-      prov_chat_choice(index, text, reasoning, tcs,
-                       map_finish(prov_json_str(cand, "finishReason"), k > 0));
+  choice = canon_chat_choice(
+      index, text, reasoning, tcs,
+      map_finish(canon_json_str(cand, "finishReason"), k > 0));
   free(text);
   free(reasoning);
   return choice;
@@ -952,7 +953,7 @@ static int gemini_parse_chat(const struct prov *p, const char *body, size_t len,
                              struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *cands = prov_json_get(root, "candidates");
+  const cJSON *cands = canon_json_get(root, "candidates");
   const cJSON *cand;
   cJSON *o, *choices;
   int i = 0;
@@ -962,13 +963,13 @@ static int gemini_parse_chat(const struct prov *p, const char *body, size_t len,
     return bad_response(err,
                         "a response that is not a GenerateContentResponse");
   }
-  read_usage(prov_json_get(root, "usageMetadata"), usage);
-  o = prov_chat_completion(id, created, model, NULL, usage);
+  read_usage(canon_json_get(root, "usageMetadata"), usage);
+  o = canon_chat_completion(id, created, model, NULL, usage);
   choices = cJSON_GetObjectItemCaseSensitive(o, "choices");
   cJSON_ArrayForEach(cand, cands)
   {
     /* An index no int holds is no index: the candidate's position is. */
-    int64_t ix = prov_json_count(prov_json_get(cand, "index"), i);
+    int64_t ix = canon_json_count(canon_json_get(cand, "index"), i);
     cJSON_AddItemToArray(choices,
                          candidate_choice(cand, ix <= INT_MAX ? (int)ix : i));
     i++;
@@ -978,11 +979,11 @@ static int gemini_parse_chat(const struct prov *p, const char *body, size_t len,
      * candidates. */
     cJSON_AddItemToArray(
         choices,
-        prov_chat_choice(
-            0, NULL, NULL, NULL,
-            prov_json_str(prov_json_get(root, "promptFeedback"), "blockReason")
-                ? "content_filter"
-                : "stop"));
+        canon_chat_choice(0, NULL, NULL, NULL,
+                          canon_json_str(canon_json_get(root, "promptFeedback"),
+                                         "blockReason")
+                              ? "content_filter"
+                              : "stop"));
   }
   cJSON_Delete(root);
   *out = o;
@@ -997,11 +998,11 @@ static int gemini_parse_chat(const struct prov *p, const char *body, size_t len,
 static int api_key_invalid(const cJSON *e)
 {
   const cJSON *d;
-  const char *msg = prov_json_str(e, "message");
+  const char *msg = canon_json_str(e, "message");
 
-  cJSON_ArrayForEach(d, prov_json_get(e, "details"))
+  cJSON_ArrayForEach(d, canon_json_get(e, "details"))
   {
-    const char *r = prov_json_str(d, "reason");
+    const char *r = canon_json_str(d, "reason");
     if(r && !strcmp(r, "API_KEY_INVALID"))
       return 1;
   }
@@ -1013,9 +1014,9 @@ static int retry_delay_s(const cJSON *e)
 {
   const cJSON *d;
 
-  cJSON_ArrayForEach(d, prov_json_get(e, "details"))
+  cJSON_ArrayForEach(d, canon_json_get(e, "details"))
   {
-    const char *delay = prov_json_str(d, "retryDelay");
+    const char *delay = canon_json_str(d, "retryDelay");
     if(delay) {
       double s = atof(delay);
       int whole = (int)s;
@@ -1039,16 +1040,16 @@ static void gemini_map_error(const struct prov *p, int status, const char *body,
                              const char *retry_after_ms, struct api_error *err)
 {
   cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
-  const cJSON *e = prov_json_get(root, "error");
-  const char *msg = prov_json_str(e, "message");
-  const char *gstatus = prov_json_str(e, "status");
+  const cJSON *e = canon_json_get(root, "error");
+  const char *msg = canon_json_str(e, "message");
+  const char *gstatus = canon_json_str(e, "status");
   int own = !p->cfg || !p->cfg->passthrough_auth;
   char code[48];
 
   lower_code(code, sizeof(code), gstatus);
   if(status == 401 || status == 403 || (status == 400 && api_key_invalid(e))) {
     if(own)
-      prov_err_auth_failed(err, p, status);
+      canon_err_auth_failed(err, p->name, status);
     else if(status == 403)
       api_error_set(err, 403, "invalid_request_error", "permission_denied",
                     NULL, "The provider refused the API key's permissions.");
@@ -1062,11 +1063,11 @@ static void gemini_map_error(const struct prov *p, int status, const char *body,
     api_error_set(err, 429, "rate_limit_exceeded", "rate_limit_exceeded", NULL,
                   "%s", msg ? msg : "The provider's rate limit was reached.");
   } else if(status == 503 || status == 529) {
-    prov_err_unavailable(err, p, msg);
+    canon_err_unavailable(err, p->name, msg);
   } else if(status == 504) {
-    prov_err_timeout(err, p, msg);
+    canon_err_timeout(err, p->name, msg);
   } else if(status >= 500 || status < 400) {
-    prov_err_failed(err, p, status, msg);
+    canon_err_failed(err, p->name, status, msg);
   } else {
     api_error_set(err, status, "invalid_request_error",
                   status == 413 ? "request_too_large"
@@ -1076,7 +1077,7 @@ static void gemini_map_error(const struct prov *p, int status, const char *body,
                   msg ? msg : "The upstream provider rejected the request.");
   }
   if(status == 429 || status == 503 || status == 529) {
-    prov_retry_after(err, retry_after, retry_after_ms);
+    canon_retry_after(err, retry_after, retry_after_ms);
     if(!retry_after)
       err->retry_after_s = retry_delay_s(e);
   }
@@ -1112,15 +1113,15 @@ static int stream_error(const cJSON *e, const struct canon_sink *sink)
 {
   struct api_error err;
   struct canon_ev ev = {.type = CANON_EV_ERROR, .err = &err};
-  const char *msg = prov_json_str(e, "message");
+  const char *msg = canon_json_str(e, "message");
   char code[48];
   int rc;
 
-  lower_code(code, sizeof(code), prov_json_str(e, "status"));
+  lower_code(code, sizeof(code), canon_json_str(e, "status"));
   api_error_set(&err, 502, "upstream_error", code[0] ? code : "upstream_error",
                 NULL, "%s",
                 msg ? msg : "The upstream provider failed mid-stream.");
-  rc = prov_emit(sink, &ev);
+  rc = canon_emit(sink, &ev);
   return rc ? rc : SB_EIO;
 }
 
@@ -1132,37 +1133,37 @@ static int stream_parts(struct prov_stream *s, const cJSON *parts,
 
   cJSON_ArrayForEach(part, parts)
   {
-    const char *t = prov_json_str(part, "text");
-    const cJSON *call = prov_json_get(part, "functionCall");
-    const char *sig = prov_json_str(part, "thoughtSignature");
+    const char *t = canon_json_str(part, "text");
+    const cJSON *call = canon_json_get(part, "functionCall");
+    const char *sig = canon_json_str(part, "thoughtSignature");
 
-    if(t && cJSON_IsTrue(prov_json_get(part, "thought"))) {
+    if(t && cJSON_IsTrue(canon_json_get(part, "thought"))) {
       struct canon_ev ev = {.type = CANON_EV_REASONING,
                             .text = t,
                             .len = strlen(t),
                             .signature = sig};
-      rc = prov_emit(sink, &ev);
+      rc = canon_emit(sink, &ev);
     } else if(t) {
       struct canon_ev ev = {.type = CANON_EV_TEXT, .text = t, .len = strlen(t)};
-      rc = prov_emit(sink, &ev);
+      rc = canon_emit(sink, &ev);
     } else if(cJSON_IsObject(call)) {
-      char *id = make_call_id(prov_json_str(call, "id"), s->ntools, sig);
+      char *id = make_call_id(canon_json_str(call, "id"), s->ntools, sig);
       char *args = args_json(call);
       struct canon_ev ev = {.type = CANON_EV_TOOL_START,
                             .id = id,
                             .index = s->ntools,
-                            .name = prov_json_str(call, "name")
-                                        ? prov_json_str(call, "name")
+                            .name = canon_json_str(call, "name")
+                                        ? canon_json_str(call, "name")
                                         : "",
                             .signature = sig};
 
-      rc = prov_emit(sink, &ev);
+      rc = canon_emit(sink, &ev);
       if(!rc) {
         struct canon_ev a = {.type = CANON_EV_TOOL_ARGS,
                              .index = s->ntools,
                              .text = args,
                              .len = strlen(args)};
-        rc = prov_emit(sink, &a);
+        rc = canon_emit(sink, &a);
       }
       free(id);
       free(args);
@@ -1190,47 +1191,47 @@ static int gemini_stream_feed(struct prov_stream *s,
 
     cJSON_Delete(root);
     bad_response(&err, "a malformed stream chunk");
-    rc = prov_emit(sink, &ev);
+    rc = canon_emit(sink, &ev);
     return rc ? rc : SB_EPROTO;
   }
-  if(cJSON_IsObject(prov_json_get(root, "error"))) {
-    rc = stream_error(prov_json_get(root, "error"), sink);
+  if(cJSON_IsObject(canon_json_get(root, "error"))) {
+    rc = stream_error(canon_json_get(root, "error"), sink);
     cJSON_Delete(root);
     return rc;
   }
   if(!s->started) {
     struct canon_ev ev = {.type = CANON_EV_START,
-                          .id = prov_json_str(root, "responseId"),
-                          .model = prov_json_str(root, "modelVersion")};
+                          .id = canon_json_str(root, "responseId"),
+                          .model = canon_json_str(root, "modelVersion")};
     s->started = 1;
-    rc = prov_emit(sink, &ev);
+    rc = canon_emit(sink, &ev);
   }
-  cand = cJSON_GetArrayItem(prov_json_get(root, "candidates"), 0);
+  cand = cJSON_GetArrayItem(canon_json_get(root, "candidates"), 0);
   if(!rc && cand) {
-    rc = stream_parts(s, prov_json_get(prov_json_get(cand, "content"), "parts"),
-                      sink);
-    reason = prov_json_str(cand, "finishReason");
+    rc = stream_parts(
+        s, canon_json_get(canon_json_get(cand, "content"), "parts"), sink);
+    reason = canon_json_str(cand, "finishReason");
   }
-  um = prov_json_get(root, "usageMetadata");
+  um = canon_json_get(root, "usageMetadata");
   if(!rc && cJSON_IsObject(um)) {
     struct canon_ev ev = {.type = CANON_EV_USAGE};
     read_usage(um, &ev.usage);
-    rc = prov_emit(sink, &ev);
+    rc = canon_emit(sink, &ev);
   }
   if(!rc && !cand &&
-     prov_json_str(prov_json_get(root, "promptFeedback"), "blockReason"))
+     canon_json_str(canon_json_get(root, "promptFeedback"), "blockReason"))
     reason = "SAFETY";
   if(!rc && reason && !s->finished) {
     struct canon_ev ev = {.type = CANON_EV_FINISH,
                           .finish_reason = map_finish(reason, s->saw_tool)};
     s->finished = 1;
-    rc = prov_emit(sink, &ev);
+    rc = canon_emit(sink, &ev);
   }
   cJSON_Delete(root);
   return rc;
 }
 
-/* ---- embeddings (providers.md §4.6) -------------------------------------- */
+/* ---- embeddings -------------------------------------- */
 
 /* batchEmbedContents takes at most this many requests. */
 #define GEMINI_EMBED_MAX_INPUTS 100
@@ -1293,8 +1294,8 @@ static int gemini_build_embeddings(const struct prov *p, const cJSON *req,
                                    const struct prov_client *client,
                                    struct prov_http *out, struct api_error *err)
 {
-  const cJSON *input = prov_json_get(req, "input");
-  const cJSON *dims = prov_json_get(req, "dimensions");
+  const cJSON *input = canon_json_get(req, "input");
+  const cJSON *dims = canon_json_get(req, "dimensions");
   const cJSON *f;
   cJSON *body, *reqs;
   char *name, *json;
@@ -1348,7 +1349,7 @@ static int gemini_build_embeddings(const struct prov *p, const cJSON *req,
 /* The number of inputs of a validated request (1 for a string). */
 static int embed_count(const cJSON *req)
 {
-  const cJSON *input = prov_json_get(req, "input");
+  const cJSON *input = canon_json_get(req, "input");
   return cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
 }
 
@@ -1359,7 +1360,7 @@ static int gemini_parse_embeddings(const struct prov *p, const char *body,
                                    struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *embs = prov_json_get(root, "embeddings");
+  const cJSON *embs = canon_json_get(root, "embeddings");
   const cJSON *e;
   cJSON *o, *data, *us;
   int i = 0;
@@ -1377,7 +1378,7 @@ static int gemini_parse_embeddings(const struct prov *p, const char *body,
   data = cJSON_AddArrayToObject(o, "data");
   cJSON_ArrayForEach(e, embs)
   {
-    const cJSON *values = prov_json_get(e, "values");
+    const cJSON *values = canon_json_get(e, "values");
     const cJSON *v;
     cJSON *d, *vec;
 
@@ -1429,7 +1430,7 @@ static void gemini_build_models(const struct prov *p, struct prov_http *out)
 /* "models/gemini-2.0-flash" -> "gemini-2.0-flash". */
 static const char *model_name(const cJSON *m)
 {
-  const char *name = prov_json_str(m, "name");
+  const char *name = canon_json_str(m, "name");
 
   if(name && !strncmp(name, "models/", 7))
     name += 7;
@@ -1439,7 +1440,7 @@ static const char *model_name(const cJSON *m)
 static int gemini_parse_models(const char *body, size_t len, char ***models,
                                int *nmodels)
 {
-  return prov_models_parse(body, len, "models", model_name, models, nmodels);
+  return canon_models_parse(body, len, "models", model_name, models, nmodels);
 }
 
 const struct prov_adapter prov_gemini_adapter = {

@@ -1,6 +1,6 @@
 /*
  * gemini.h - adapter for Google's Gemini API (generateContent and
- * streamGenerateContent?alt=sse, providers.md §4), kind "gemini".
+ * streamGenerateContent?alt=sse), kind "gemini".
  *
  * Pure translation, no I/O: an OpenAI Chat Completions body becomes a
  * GenerateContentRequest, GenerateContentResponse bodies and SSE chunks

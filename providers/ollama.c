@@ -1,8 +1,8 @@
 #include "providers/ollama.h"
-#include "providers/util.h"
-#include "gateway/config.h"
-#include "gateway/oai_chat.h"
-#include "gateway/sb.h"
+#include "codec/canon_doc.h"
+#include "config/config.h"
+#include "codec/oai_chat.h"
+#include "base/sb.h"
 
 #include <limits.h>
 #include <math.h>
@@ -131,13 +131,13 @@ static void content_text(const cJSON *content, struct buf *b)
   }
   cJSON_ArrayForEach(part, content)
   {
-    const char *type = prov_json_str(part, "type");
+    const char *type = canon_json_str(part, "type");
     const char *t = NULL;
 
     if(type && !strcmp(type, "text"))
-      t = prov_json_str(part, "text");
+      t = canon_json_str(part, "text");
     else if(type && !strcmp(type, "refusal"))
-      t = prov_json_str(part, "refusal");
+      t = canon_json_str(part, "refusal");
     if(!t)
       continue;
     if(!first)
@@ -151,7 +151,7 @@ static void content_text(const cJSON *content, struct buf *b)
 static int add_image(const struct prov *p, const cJSON *part, int i, int j,
                      cJSON *images, struct api_error *err)
 {
-  const char *url = prov_json_str(prov_json_get(part, "image_url"), "url");
+  const char *url = canon_json_str(canon_json_get(part, "image_url"), "url");
   const char *comma;
   char param[96];
 
@@ -207,16 +207,16 @@ static const char *tool_name_for(const cJSON *msgs, int before, const char *id)
 {
   for(int i = before - 1; id && i >= 0; i--) {
     const cJSON *m = cJSON_GetArrayItem(msgs, i);
-    const char *role = prov_json_str(m, "role");
+    const char *role = canon_json_str(m, "role");
     const cJSON *tc;
 
     if(!role || strcmp(role, "assistant"))
       continue;
-    cJSON_ArrayForEach(tc, prov_json_get(m, "tool_calls"))
+    cJSON_ArrayForEach(tc, canon_json_get(m, "tool_calls"))
     {
-      const char *tid = prov_json_str(tc, "id");
+      const char *tid = canon_json_str(tc, "id");
       if(tid && !strcmp(tid, id))
-        return prov_json_str(prov_json_get(tc, "function"), "name");
+        return canon_json_str(canon_json_get(tc, "function"), "name");
     }
   }
   return NULL;
@@ -225,8 +225,8 @@ static const char *tool_name_for(const cJSON *msgs, int before, const char *id)
 static int assistant_tool_calls(const struct prov *p, const cJSON *m, int i,
                                 cJSON *om, struct api_error *err)
 {
-  const cJSON *tcs = prov_json_get(m, "tool_calls");
-  const cJSON *fc = prov_json_get(m, "function_call");
+  const cJSON *tcs = canon_json_get(m, "tool_calls");
+  const cJSON *fc = canon_json_get(m, "function_call");
   cJSON *arr = NULL;
   char param[96];
   int k = 0;
@@ -234,9 +234,9 @@ static int assistant_tool_calls(const struct prov *p, const cJSON *m, int i,
 
   cJSON_ArrayForEach(tc, tcs)
   {
-    const cJSON *fn = prov_json_get(tc, "function");
-    const char *type = prov_json_str(tc, "type");
-    const char *id = prov_json_str(tc, "id");
+    const cJSON *fn = canon_json_get(tc, "function");
+    const char *type = canon_json_str(tc, "type");
+    const char *id = canon_json_str(tc, "id");
     cJSON *o, *f, *args;
 
     if(type && strcmp(type, "function")) {
@@ -246,7 +246,7 @@ static int assistant_tool_calls(const struct prov *p, const cJSON *m, int i,
     }
     snprintf(param, sizeof(param),
              "messages[%d].tool_calls[%d].function.arguments", i, k);
-    if(parse_arguments(prov_json_str(fn, "arguments"), param, &args, err)) {
+    if(parse_arguments(canon_json_str(fn, "arguments"), param, &args, err)) {
       cJSON_Delete(arr);
       return SB_EINVAL;
     }
@@ -257,7 +257,7 @@ static int assistant_tool_calls(const struct prov *p, const cJSON *m, int i,
       cJSON_AddStringToObject(o, "id", id);
     f = cJSON_AddObjectToObject(o, "function");
     cJSON_AddNumberToObject(f, "index", k);
-    cJSON_AddStringToObject(f, "name", prov_json_str(fn, "name"));
+    cJSON_AddStringToObject(f, "name", canon_json_str(fn, "name"));
     cJSON_AddItemToObject(f, "arguments", args);
     cJSON_AddItemToArray(arr, o);
     k++;
@@ -266,13 +266,13 @@ static int assistant_tool_calls(const struct prov *p, const cJSON *m, int i,
     cJSON *o, *f, *args;
 
     snprintf(param, sizeof(param), "messages[%d].function_call.arguments", i);
-    if(parse_arguments(prov_json_str(fc, "arguments"), param, &args, err))
+    if(parse_arguments(canon_json_str(fc, "arguments"), param, &args, err))
       return SB_EINVAL;
     arr = cJSON_CreateArray();
     o = cJSON_CreateObject();
     f = cJSON_AddObjectToObject(o, "function");
     cJSON_AddNumberToObject(f, "index", 0);
-    cJSON_AddStringToObject(f, "name", prov_json_str(fc, "name"));
+    cJSON_AddStringToObject(f, "name", canon_json_str(fc, "name"));
     cJSON_AddItemToObject(f, "arguments", args);
     cJSON_AddItemToArray(arr, o);
   }
@@ -294,8 +294,8 @@ static int translate_messages(const struct prov *p, const cJSON *msgs,
   buf_init(&b, (size_t)-1 / 2);
   cJSON_ArrayForEach(m, msgs)
   {
-    const char *role = prov_json_str(m, "role");
-    const cJSON *content = prov_json_get(m, "content");
+    const char *role = canon_json_str(m, "role");
+    const cJSON *content = canon_json_get(m, "content");
     cJSON *om = cJSON_CreateObject();
     cJSON *images = NULL;
 
@@ -303,7 +303,7 @@ static int translate_messages(const struct prov *p, const cJSON *msgs,
     buf_reset(&b);
     if(!role)
       role = "user";
-    if(prov_json_get(m, "name") && strcmp(role, "function") && !named) {
+    if(canon_json_get(m, "name") && strcmp(role, "function") && !named) {
       prov_http_note_dropped(http, "messages[].name");
       named = 1;
     }
@@ -317,7 +317,7 @@ static int translate_messages(const struct prov *p, const cJSON *msgs,
       cJSON_AddStringToObject(om, "role", "user");
       cJSON_ArrayForEach(part, parts)
       {
-        const char *type = prov_json_str(part, "type");
+        const char *type = canon_json_str(part, "type");
         char param[96];
 
         if(type && !strcmp(type, "image_url")) {
@@ -333,14 +333,14 @@ static int translate_messages(const struct prov *p, const cJSON *msgs,
         j++;
       }
     } else if(!strcmp(role, "assistant")) {
-      const char *thinking = prov_json_str(m, "reasoning_content");
+      const char *thinking = canon_json_str(m, "reasoning_content");
 
       cJSON_AddStringToObject(om, "role", "assistant");
       if(thinking && *thinking)
         cJSON_AddStringToObject(om, "thinking", thinking);
       rc = assistant_tool_calls(p, m, i, om, err);
     } else if(!strcmp(role, "tool")) {
-      const char *id = prov_json_str(m, "tool_call_id");
+      const char *id = canon_json_str(m, "tool_call_id");
       const char *name = tool_name_for(msgs, i, id);
 
       cJSON_AddStringToObject(om, "role", "tool");
@@ -349,7 +349,7 @@ static int translate_messages(const struct prov *p, const cJSON *msgs,
       if(id)
         cJSON_AddStringToObject(om, "tool_call_id", id);
     } else { /* function (deprecated): a tool result named by name */
-      const char *name = prov_json_str(m, "name");
+      const char *name = canon_json_str(m, "name");
 
       cJSON_AddStringToObject(om, "role", "tool");
       if(name)
@@ -378,18 +378,18 @@ static void add_tool(const cJSON *fn, cJSON *tools, struct prov_http *http,
 
   cJSON_AddStringToObject(t, "type", "function");
   f = cJSON_AddObjectToObject(t, "function");
-  cJSON_AddStringToObject(f, "name", prov_json_str(fn, "name"));
-  v = prov_json_get(fn, "description");
+  cJSON_AddStringToObject(f, "name", canon_json_str(fn, "name"));
+  v = canon_json_get(fn, "description");
   if(cJSON_IsString(v))
     cJSON_AddStringToObject(f, "description", v->valuestring);
-  v = prov_json_get(fn, "parameters");
+  v = canon_json_get(fn, "parameters");
   if(cJSON_IsObject(v))
     cJSON_AddItemToObject(f, "parameters", cJSON_Duplicate(v, 1));
   else
     cJSON_AddItemToObject(
         f, "parameters",
         cJSON_Parse("{\"type\":\"object\",\"properties\":{}}"));
-  if(cJSON_IsTrue(prov_json_get(fn, "strict")) && !*strict_noted) {
+  if(cJSON_IsTrue(canon_json_get(fn, "strict")) && !*strict_noted) {
     prov_http_note_dropped(http, "tools[].function.strict");
     *strict_noted = 1;
   }
@@ -400,9 +400,9 @@ static void add_tool(const cJSON *fn, cJSON *tools, struct prov_http *http,
 static int translate_tools(const struct prov *p, const cJSON *req, cJSON *body,
                            struct prov_http *http, struct api_error *err)
 {
-  const cJSON *tools = prov_json_get(req, "tools");
-  const cJSON *functions = prov_json_get(req, "functions");
-  const cJSON *choice = prov_json_get(req, "tool_choice");
+  const cJSON *tools = canon_json_get(req, "tools");
+  const cJSON *functions = canon_json_get(req, "functions");
+  const cJSON *choice = canon_json_get(req, "tool_choice");
   const char *choice_param = "tool_choice";
   const cJSON *t;
   cJSON *out;
@@ -414,7 +414,7 @@ static int translate_tools(const struct prov *p, const cJSON *req, cJSON *body,
   if(!cJSON_IsArray(functions) || !cJSON_GetArraySize(functions))
     functions = NULL;
   if(!choice || cJSON_IsNull(choice)) {
-    choice = prov_json_get(req, "function_call");
+    choice = canon_json_get(req, "function_call");
     choice_param = "function_call";
   }
   if(choice && !cJSON_IsNull(choice)) {
@@ -426,18 +426,18 @@ static int translate_tools(const struct prov *p, const cJSON *req, cJSON *body,
   }
   if(!tools && !functions)
     return 0;
-  if(cJSON_IsFalse(prov_json_get(req, "parallel_tool_calls")))
+  if(cJSON_IsFalse(canon_json_get(req, "parallel_tool_calls")))
     return unsupported_value(err, p, "parallel_tool_calls",
                              "disabling parallel tool calls");
   out = cJSON_AddArrayToObject(body, "tools");
   cJSON_ArrayForEach(t, tools)
   {
-    const char *type = prov_json_str(t, "type");
+    const char *type = canon_json_str(t, "type");
 
     snprintf(param, sizeof(param), "tools[%d].type", i);
     if(!type || strcmp(type, "function"))
       return unsupported_value(err, p, param, "custom tools");
-    add_tool(prov_json_get(t, "function"), out, http, &strict_noted);
+    add_tool(canon_json_get(t, "function"), out, http, &strict_noted);
     i++;
   }
   cJSON_ArrayForEach(t, functions) add_tool(t, out, http, &strict_noted);
@@ -472,14 +472,14 @@ static int translate_options(const struct prov *p, const cJSON *req,
   const cJSON *v;
 
   for(size_t i = 0; i < SB_ARRAY_LEN(copied); i++) {
-    v = prov_json_get(req, copied[i]);
+    v = canon_json_get(req, copied[i]);
     if(cJSON_IsNumber(v))
       cJSON_AddNumberToObject(opt, copied[i], v->valuedouble);
   }
   for(size_t i = 0; i < SB_ARRAY_LEN(VENDOR_OPTIONS); i++) {
     const char *name = VENDOR_OPTIONS[i].name;
 
-    v = prov_json_get(req, name);
+    v = canon_json_get(req, name);
     if(!v || cJSON_IsNull(v))
       continue;
     if(VENDOR_OPTIONS[i].integer < 0 ? !cJSON_IsBool(v)
@@ -495,19 +495,19 @@ static int translate_options(const struct prov *p, const cJSON *req,
     }
     cJSON_AddItemToObject(opt, name, cJSON_Duplicate(v, 0));
   }
-  v = prov_json_get(req, "max_completion_tokens");
+  v = canon_json_get(req, "max_completion_tokens");
   if(!cJSON_IsNumber(v))
-    v = prov_json_get(req, "max_tokens");
+    v = canon_json_get(req, "max_tokens");
   if(cJSON_IsNumber(v))
     cJSON_AddNumberToObject(opt, "num_predict", v->valuedouble);
-  v = prov_json_get(req, "stop");
+  v = canon_json_get(req, "stop");
   if(cJSON_IsString(v)) {
     cJSON *a = cJSON_AddArrayToObject(opt, "stop");
     cJSON_AddItemToArray(a, cJSON_CreateString(v->valuestring));
   } else if(cJSON_IsArray(v) && cJSON_GetArraySize(v)) {
     cJSON_AddItemToObject(opt, "stop", cJSON_Duplicate(v, 1));
   }
-  if(c && c->num_ctx && !prov_json_get(opt, "num_ctx"))
+  if(c && c->num_ctx && !canon_json_get(opt, "num_ctx"))
     cJSON_AddNumberToObject(opt, "num_ctx", c->num_ctx);
   if(opt->child)
     cJSON_AddItemToObject(body, "options", opt);
@@ -527,12 +527,12 @@ static int translate_think(const struct prov *p, const cJSON *req, cJSON *body,
       {"high", "high"},   {"xhigh", "high"}, {"max", "high"},
   };
   const struct ollama_conf *c = p->priv;
-  const cJSON *v = prov_json_get(req, "reasoning_effort");
+  const cJSON *v = canon_json_get(req, "reasoning_effort");
   const char *e;
 
   if(!cJSON_IsString(v)) {
     /* Vendor field: think as Ollama spells it. */
-    v = prov_json_get(req, "think");
+    v = canon_json_get(req, "think");
     if(cJSON_IsBool(v) || cJSON_IsString(v))
       cJSON_AddItemToObject(body, "think", cJSON_Duplicate(v, 0));
     else if(v && !cJSON_IsNull(v)) {
@@ -566,13 +566,13 @@ static int translate_think(const struct prov *p, const cJSON *req, cJSON *body,
 
 static void translate_format(const cJSON *req, cJSON *body)
 {
-  const cJSON *rf = prov_json_get(req, "response_format");
-  const char *type = prov_json_str(rf, "type");
+  const cJSON *rf = canon_json_get(req, "response_format");
+  const char *type = canon_json_str(rf, "type");
   const cJSON *schema;
 
   if(!type || !strcmp(type, "text"))
     return;
-  schema = prov_json_get(prov_json_get(rf, "json_schema"), "schema");
+  schema = canon_json_get(canon_json_get(rf, "json_schema"), "schema");
   if(!strcmp(type, "json_schema") && cJSON_IsObject(schema))
     cJSON_AddItemToObject(body, "format", cJSON_Duplicate(schema, 1));
   else
@@ -610,7 +610,7 @@ static const char *const KNOWN[] = {
     "modalities",
 };
 
-/* Advisory fields: dropped and reported (providers.md §9.7 class C). */
+/* Advisory fields: dropped and reported (docs/adapters.md). */
 static const char *const ADVISORY[] = {
     "user",
     "safety_identifier",
@@ -638,7 +638,7 @@ static int check_fields(const struct prov *p, const cJSON *req,
                         struct prov_http *http, struct api_error *err)
 {
   const cJSON *it;
-  const cJSON *so = prov_json_get(req, "stream_options");
+  const cJSON *so = canon_json_get(req, "stream_options");
 
   for(it = req->child; it; it = it->next) {
     const char *k = it->string;
@@ -663,7 +663,7 @@ static int check_fields(const struct prov *p, const cJSON *req,
     /* Advisory or unknown: Ollama would ignore it; say so. */
     prov_http_note_dropped(http, k);
   }
-  if(prov_json_get(so, "include_obfuscation"))
+  if(canon_json_get(so, "include_obfuscation"))
     prov_http_note_dropped(http, "stream_options.include_obfuscation");
   return 0;
 }
@@ -675,14 +675,14 @@ static int ollama_build_chat(const struct prov *p, const cJSON *req,
 {
   const struct ollama_conf *c = p->priv;
   cJSON *body = cJSON_CreateObject();
-  int stream = cJSON_IsTrue(prov_json_get(req, "stream"));
+  int stream = cJSON_IsTrue(canon_json_get(req, "stream"));
   const cJSON *ka;
   char *json;
   int rc;
 
   memset(out, 0, sizeof(*out));
   cJSON_AddStringToObject(body, "model", model);
-  rc = translate_messages(p, prov_json_get(req, "messages"),
+  rc = translate_messages(p, canon_json_get(req, "messages"),
                           cJSON_AddArrayToObject(body, "messages"), out, err);
   if(!rc)
     rc = translate_tools(p, req, body, out, err);
@@ -692,7 +692,7 @@ static int ollama_build_chat(const struct prov *p, const cJSON *req,
     rc = translate_think(p, req, body, err);
   if(!rc)
     rc = check_fields(p, req, out, err);
-  ka = prov_json_get(req, "keep_alive");
+  ka = canon_json_get(req, "keep_alive");
   if(!rc && ka && !cJSON_IsNull(ka) && !cJSON_IsString(ka) &&
      !cJSON_IsNumber(ka)) {
     api_error_set(err, 400, T_ERR, "invalid_type", "keep_alive",
@@ -707,7 +707,7 @@ static int ollama_build_chat(const struct prov *p, const cJSON *req,
   }
   translate_format(req, body);
   cJSON_AddBoolToObject(body, "stream", stream);
-  ka = prov_json_get(req, "keep_alive");
+  ka = canon_json_get(req, "keep_alive");
   if(!cJSON_IsString(ka) && !cJSON_IsNumber(ka))
     ka = c ? c->keep_alive : NULL;
   if(ka)
@@ -735,12 +735,12 @@ static int ollama_build_chat(const struct prov *p, const cJSON *req,
 
 static int64_t count(const cJSON *o, const char *k)
 {
-  return prov_json_count(prov_json_get(o, k), -1);
+  return canon_json_count(canon_json_get(o, k), -1);
 }
 
 static const char *finish_reason(const cJSON *root, int tool_calls)
 {
-  const char *r = prov_json_str(root, "done_reason");
+  const char *r = canon_json_str(root, "done_reason");
 
   if(tool_calls)
     return "tool_calls";
@@ -752,7 +752,7 @@ static const char *finish_reason(const cJSON *root, int tool_calls)
 /* Serialised arguments of an Ollama tool call (an object, normally). */
 static char *arguments_text(const cJSON *fn)
 {
-  const cJSON *a = prov_json_get(fn, "arguments");
+  const cJSON *a = canon_json_get(fn, "arguments");
   char *s;
 
   if(cJSON_IsString(a))
@@ -767,7 +767,7 @@ static char *arguments_text(const cJSON *fn)
 
 static int bad_response(struct api_error *err, const char *what)
 {
-  prov_bad_response(err, what);
+  canon_bad_response(err, what);
   return SB_EPROTO;
 }
 
@@ -777,10 +777,10 @@ static int ollama_parse_chat(const struct prov *p, const char *body, size_t len,
                              struct api_error *err)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *msg = prov_json_get(root, "message");
-  const cJSON *tcs = prov_json_get(msg, "tool_calls");
-  const char *content = prov_json_str(msg, "content");
-  const char *thinking = prov_json_str(msg, "thinking");
+  const cJSON *msg = canon_json_get(root, "message");
+  const cJSON *tcs = canon_json_get(msg, "tool_calls");
+  const char *content = canon_json_str(msg, "content");
+  const char *thinking = canon_json_str(msg, "thinking");
   const cJSON *tc;
   cJSON *res, *arr;
 
@@ -790,9 +790,9 @@ static int ollama_parse_chat(const struct prov *p, const char *body, size_t len,
     cJSON_Delete(root);
     return bad_response(err, "a response that is not JSON");
   }
-  if(cJSON_IsString(prov_json_get(root, "error"))) {
+  if(cJSON_IsString(canon_json_get(root, "error"))) {
     api_error_set(err, 502, "upstream_error", "upstream_error", NULL, "%s",
-                  prov_json_get(root, "error")->valuestring);
+                  canon_json_get(root, "error")->valuestring);
     cJSON_Delete(root);
     return SB_EPROTO;
   }
@@ -808,21 +808,22 @@ static int ollama_parse_chat(const struct prov *p, const char *body, size_t len,
     tcs = NULL; /* an object's members are not calls */
   cJSON_ArrayForEach(tc, tcs)
   {
-    const cJSON *fn = prov_json_get(tc, "function");
-    const char *tid = prov_json_str(tc, "id");
+    const cJSON *fn = canon_json_get(tc, "function");
+    const char *tid = canon_json_str(tc, "id");
     char *args = arguments_text(fn);
     char gen[32];
 
     /* Ollama names its calls only sometimes. */
     snprintf(gen, sizeof(gen), "call_%d", cJSON_GetArraySize(arr));
-    cJSON_AddItemToArray(arr, prov_tool_call(tid && *tid ? tid : gen,
-                                             prov_json_str(fn, "name"), args));
+    cJSON_AddItemToArray(arr,
+                         canon_tool_call(tid && *tid ? tid : gen,
+                                         canon_json_str(fn, "name"), args));
     free(args);
   }
-  res = prov_chat_completion(
+  res = canon_chat_completion(
       id, created, model,
-      prov_chat_choice(0, content, thinking, arr,
-                       finish_reason(root, cJSON_GetArraySize(arr) > 0)),
+      canon_chat_choice(0, content, thinking, arr,
+                        finish_reason(root, cJSON_GetArraySize(arr) > 0)),
       usage);
   cJSON_Delete(root);
   *out = res;
@@ -862,7 +863,7 @@ static int emit_error(struct prov_stream *s, const struct canon_sink *sink,
   struct canon_ev ev = {.type = CANON_EV_ERROR, .err = e};
 
   s->failed = 1;
-  return prov_emit(sink, &ev);
+  return canon_emit(sink, &ev);
 }
 
 static int ollama_stream_feed(struct prov_stream *s,
@@ -892,8 +893,8 @@ static int ollama_stream_feed(struct prov_stream *s,
     rc = emit_error(s, sink, &e);
     return rc ? rc : SB_EPROTO;
   }
-  if(prov_json_get(root, "error")) {
-    const char *m = prov_json_str(root, "error");
+  if(canon_json_get(root, "error")) {
+    const char *m = canon_json_str(root, "error");
     api_error_set(&e, 502, "upstream_error", "upstream_error", NULL, "%s",
                   m ? m : "The upstream provider failed mid-stream.");
     cJSON_Delete(root);
@@ -903,34 +904,34 @@ static int ollama_stream_feed(struct prov_stream *s,
   if(!s->started) {
     memset(&ev, 0, sizeof(ev));
     ev.type = CANON_EV_START;
-    ev.model = prov_json_str(root, "model");
+    ev.model = canon_json_str(root, "model");
     s->started = 1;
-    rc = prov_emit(sink, &ev);
+    rc = canon_emit(sink, &ev);
   }
-  msg = prov_json_get(root, "message");
-  txt = prov_json_str(msg, "thinking");
+  msg = canon_json_get(root, "message");
+  txt = canon_json_str(msg, "thinking");
   if(!rc && txt && *txt) {
     memset(&ev, 0, sizeof(ev));
     ev.type = CANON_EV_REASONING;
     ev.text = txt;
     ev.len = strlen(txt);
-    rc = prov_emit(sink, &ev);
+    rc = canon_emit(sink, &ev);
   }
-  txt = prov_json_str(msg, "content");
+  txt = canon_json_str(msg, "content");
   if(!rc && txt && *txt) {
     memset(&ev, 0, sizeof(ev));
     ev.type = CANON_EV_TEXT;
     ev.text = txt;
     ev.len = strlen(txt);
-    rc = prov_emit(sink, &ev);
+    rc = canon_emit(sink, &ev);
   }
   for(tc = rc ? NULL
-              : (cJSON_IsArray(prov_json_get(msg, "tool_calls"))
-                     ? prov_json_get(msg, "tool_calls")->child
+              : (cJSON_IsArray(canon_json_get(msg, "tool_calls"))
+                     ? canon_json_get(msg, "tool_calls")->child
                      : NULL);
       tc && !rc; tc = tc->next) {
-    const cJSON *fn = prov_json_get(tc, "function");
-    const char *tid = prov_json_str(tc, "id");
+    const cJSON *fn = canon_json_get(tc, "function");
+    const char *tid = canon_json_str(tc, "id");
     char gen[32];
     char *args = arguments_text(fn);
 
@@ -939,32 +940,32 @@ static int ollama_stream_feed(struct prov_stream *s,
     ev.type = CANON_EV_TOOL_START;
     ev.index = s->ntools;
     ev.id = tid && *tid ? tid : gen;
-    ev.name = prov_json_str(fn, "name") ? prov_json_str(fn, "name") : "";
-    rc = prov_emit(sink, &ev);
+    ev.name = canon_json_str(fn, "name") ? canon_json_str(fn, "name") : "";
+    rc = canon_emit(sink, &ev);
     if(!rc) {
       memset(&ev, 0, sizeof(ev));
       ev.type = CANON_EV_TOOL_ARGS;
       ev.index = s->ntools;
       ev.text = args;
       ev.len = strlen(args);
-      rc = prov_emit(sink, &ev);
+      rc = canon_emit(sink, &ev);
     }
     free(args);
     s->ntools++;
   }
-  if(!rc && cJSON_IsTrue(prov_json_get(root, "done"))) {
+  if(!rc && cJSON_IsTrue(canon_json_get(root, "done"))) {
     s->done = 1;
     memset(&ev, 0, sizeof(ev));
     ev.type = CANON_EV_FINISH;
     ev.finish_reason = finish_reason(root, s->ntools > 0);
-    rc = prov_emit(sink, &ev);
+    rc = canon_emit(sink, &ev);
     if(!rc) {
       memset(&ev, 0, sizeof(ev));
       ev.type = CANON_EV_USAGE;
       canon_usage_init(&ev.usage);
       ev.usage.prompt_tokens = count(root, "prompt_eval_count");
       ev.usage.completion_tokens = count(root, "eval_count");
-      rc = prov_emit(sink, &ev);
+      rc = canon_emit(sink, &ev);
     }
   }
   cJSON_Delete(root);
@@ -994,10 +995,10 @@ static int ollama_build_embeddings(const struct prov *p, const cJSON *req,
                                    struct prov_http *out, struct api_error *err)
 {
   const struct ollama_conf *c = p->priv;
-  const cJSON *input = prov_json_get(req, "input");
-  const cJSON *dims = prov_json_get(req, "dimensions");
-  const cJSON *trunc = prov_json_get(req, "truncate");
-  const cJSON *ka = prov_json_get(req, "keep_alive");
+  const cJSON *input = canon_json_get(req, "input");
+  const cJSON *dims = canon_json_get(req, "dimensions");
+  const cJSON *trunc = canon_json_get(req, "truncate");
+  const cJSON *ka = canon_json_get(req, "keep_alive");
   const cJSON *it;
   cJSON *body;
   char *json;
@@ -1094,8 +1095,8 @@ static int ollama_parse_embeddings(const struct prov *p, const char *body,
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
   cJSON *embs = cJSON_GetObjectItemCaseSensitive(root, "embeddings");
-  const cJSON *input = prov_json_get(req, "input");
-  const cJSON *dims = prov_json_get(req, "dimensions");
+  const cJSON *input = canon_json_get(req, "input");
+  const cJSON *dims = canon_json_get(req, "dimensions");
   int want = cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
   int d = cJSON_IsNumber(dims) && dims->valuedouble < INT_MAX
               ? (int)dims->valuedouble
@@ -1110,9 +1111,9 @@ static int ollama_parse_embeddings(const struct prov *p, const char *body,
     cJSON_Delete(root);
     return bad_response(err, "a response that is not JSON");
   }
-  if(cJSON_IsString(prov_json_get(root, "error"))) {
+  if(cJSON_IsString(canon_json_get(root, "error"))) {
     api_error_set(err, 502, "upstream_error", "upstream_error", NULL, "%s",
-                  prov_json_get(root, "error")->valuestring);
+                  canon_json_get(root, "error")->valuestring);
     cJSON_Delete(root);
     return SB_EPROTO;
   }
@@ -1167,15 +1168,15 @@ static void ollama_map_error(const struct prov *p, int status, const char *body,
                              const char *retry_after_ms, struct api_error *err)
 {
   cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
-  const cJSON *e = prov_json_get(root, "error");
+  const cJSON *e = canon_json_get(root, "error");
   const char *msg = cJSON_IsString(e) ? e->valuestring
-                    : cJSON_IsString(prov_json_get(e, "message"))
-                        ? prov_json_str(e, "message")
+                    : cJSON_IsString(canon_json_get(e, "message"))
+                        ? canon_json_str(e, "message")
                         : NULL;
   int own_credential = !p->cfg || !p->cfg->passthrough_auth;
 
   if((status == 401 || status == 403) && own_credential) {
-    prov_err_auth_failed(err, p, status);
+    canon_err_auth_failed(err, p->name, status);
   } else if(status == 401) {
     api_error_set(err, 401, T_ERR, "invalid_api_key", NULL, "%s",
                   msg ? msg : "The upstream provider rejected the API key.");
@@ -1192,9 +1193,9 @@ static void ollama_map_error(const struct prov *p, int status, const char *body,
     api_error_set(err, 429, "rate_limit_exceeded", "rate_limit_exceeded", NULL,
                   "%s", msg ? msg : "The upstream provider is rate limiting.");
   } else if(status == 503 || status == 529) {
-    prov_err_unavailable(err, p, msg);
+    canon_err_unavailable(err, p->name, msg);
   } else if(status >= 500 || status < 400) {
-    prov_err_failed(err, p, status, msg);
+    canon_err_failed(err, p->name, status, msg);
   } else {
     const char *code = NULL;
 
@@ -1205,7 +1206,7 @@ static void ollama_map_error(const struct prov *p, int status, const char *body,
                   msg ? msg : "The upstream provider rejected the request.");
   }
   if(status == 429 || status == 503 || status == 529)
-    prov_retry_after(err, retry_after, retry_after_ms);
+    canon_retry_after(err, retry_after, retry_after_ms);
   cJSON_Delete(root);
 }
 
@@ -1223,7 +1224,7 @@ static int ollama_parse_models(const char *body, size_t len, char ***models,
                                int *nmodels)
 {
   cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *list = prov_json_get(root, "models");
+  const cJSON *list = canon_json_get(root, "models");
   const cJSON *m;
   char **v;
   int n = 0;
@@ -1235,10 +1236,10 @@ static int ollama_parse_models(const char *body, size_t len, char ***models,
   v = sb_calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
   cJSON_ArrayForEach(m, list)
   {
-    const char *name = prov_json_str(m, "name");
+    const char *name = canon_json_str(m, "name");
 
     if(!name || !*name)
-      name = prov_json_str(m, "model");
+      name = canon_json_str(m, "model");
     if(!name || !*name)
       continue;
     v = sb_realloc(v, sizeof(char *) * (size_t)(n + 3));

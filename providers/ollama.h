@@ -1,6 +1,6 @@
 /*
  * ollama.h - adapter for Ollama's native API (POST /api/chat, NDJSON
- * streams, GET /api/tags), providers.md §6.
+ * streams, GET /api/tags)
  *
  * OpenAI Chat Completions in, Ollama native out: messages (images as
  * base64 in a message's "images", tool results carrying "tool_name"),

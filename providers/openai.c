@@ -1,9 +1,9 @@
 #include "providers/openai.h"
-#include "gateway/oai_chat.h"
+#include "codec/oai_chat.h"
 #include "providers/adapter.h"
-#include "providers/util.h"
-#include "gateway/sb.h"
-#include "gateway/sse.h"
+#include "codec/canon_doc.h"
+#include "base/sb.h"
+#include "base/sse.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -137,11 +137,11 @@ void prov_openai_build_models(const struct prov *p, struct prov_http *out)
 int prov_openai_parse_models(const char *body, size_t len, char ***models,
                              int *nmodels)
 {
-  return prov_models_parse(body, len, "data", prov_model_id, models, nmodels);
+  return canon_models_parse(body, len, "data", canon_model_id, models, nmodels);
 }
 
 /* The message of an upstream error body in any of the envelopes
- * OpenAI-compatible servers use (providers.md §7). Returns the object
+ * OpenAI-compatible servers use. Returns the object
  * holding type/code, or NULL. */
 static const cJSON *error_object(const cJSON *root, const char **message)
 {
@@ -149,7 +149,7 @@ static const cJSON *error_object(const cJSON *root, const char **message)
 
   *message = NULL;
   if(cJSON_IsObject(e)) {
-    *message = prov_json_str(e, "message");
+    *message = canon_json_str(e, "message");
     return e;
   }
   if(cJSON_IsString(e)) {
@@ -159,10 +159,10 @@ static const cJSON *error_object(const cJSON *root, const char **message)
   /* Top-level {"object":"error","message","type","code"} (Mistral, older
    * vLLM) carries type and code beside the message; {"detail":"..."}
    * (FastAPI-based servers) only a message. */
-  *message = prov_json_str(root, "message");
+  *message = canon_json_str(root, "message");
   if(*message)
     return root;
-  *message = prov_json_str(root, "detail");
+  *message = canon_json_str(root, "detail");
   return NULL;
 }
 
@@ -173,26 +173,26 @@ void prov_openai_map_error(const struct prov *p, int status, const char *body,
   cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
   const char *msg = NULL;
   const cJSON *e = error_object(root, &msg);
-  const char *type = e ? prov_json_str(e, "type") : NULL;
-  const char *code = e ? prov_json_str(e, "code") : NULL;
-  const char *param = e ? prov_json_str(e, "param") : NULL;
+  const char *type = e ? canon_json_str(e, "type") : NULL;
+  const char *code = e ? canon_json_str(e, "code") : NULL;
+  const char *param = e ? canon_json_str(e, "param") : NULL;
   int own_credential = !p->cfg || !p->cfg->passthrough_auth;
 
   if((status == 401 || status == 403) && own_credential) {
     /* The upstream refused the gateway's credential: the client can do
      * nothing about it, and the upstream's message may quote the key. */
-    prov_err_auth_failed(err, p, status);
+    canon_err_auth_failed(err, p->name, status);
   } else if(status == 503 || status == 529) {
-    prov_err_unavailable(err, p, msg);
+    canon_err_unavailable(err, p->name, msg);
   } else if(status >= 500 || status < 400) {
-    prov_err_failed(err, p, status, msg);
+    canon_err_failed(err, p->name, status, msg);
   } else {
     api_error_set(err, status, type ? type : "invalid_request_error", code,
                   param, "%s",
                   msg ? msg : "The upstream provider rejected the request.");
   }
   if(status == 429 || status == 503 || status == 529)
-    prov_retry_after(err, retry_after, retry_after_ms);
+    canon_retry_after(err, retry_after, retry_after_ms);
   cJSON_Delete(root);
 }
 
@@ -200,15 +200,15 @@ static void read_usage(const cJSON *root, struct canon_usage *u)
 {
   const cJSON *us = cJSON_GetObjectItemCaseSensitive(root, "usage");
 
-  prov_json_count_into(us, "prompt_tokens", &u->prompt_tokens);
-  prov_json_count_into(us, "completion_tokens", &u->completion_tokens);
-  prov_json_count_into(prov_json_get(us, "prompt_tokens_details"),
-                       "cached_tokens", &u->cached_tokens);
-  prov_json_count_into(prov_json_get(us, "completion_tokens_details"),
-                       "reasoning_tokens", &u->reasoning_tokens);
+  canon_json_count_into(us, "prompt_tokens", &u->prompt_tokens);
+  canon_json_count_into(us, "completion_tokens", &u->completion_tokens);
+  canon_json_count_into(canon_json_get(us, "prompt_tokens_details"),
+                        "cached_tokens", &u->cached_tokens);
+  canon_json_count_into(canon_json_get(us, "completion_tokens_details"),
+                        "reasoning_tokens", &u->reasoning_tokens);
 }
 
-/* Bring an upstream answer or chunk to OpenAI's shape (providers.md §7):
+/* Bring an upstream answer or chunk to OpenAI's shape:
  * finish reasons OpenAI does not have, reasoning under another name,
  * usage under x_groq. Returns 1 if root changed. */
 static int normalize(const struct prov *p, cJSON *root)
@@ -344,7 +344,7 @@ int prov_openai_stream_event(struct prov_openai_stream *s, const char *data,
   }
   if(cJSON_GetObjectItemCaseSensitive(root, "error")) {
     const cJSON *e = error_object(root, &msg);
-    const char *code = e ? prov_json_str(e, "code") : NULL;
+    const char *code = e ? canon_json_str(e, "code") : NULL;
     /* Same type as every other upstream failure; the upstream's code
      * and message are kept. */
     api_error_set(err, 502, "upstream_error", code ? code : "upstream_error",
@@ -539,7 +539,7 @@ static int oa_parse_chat(const struct prov *p, const char *body, size_t len,
   if(!cJSON_IsObject(root) ||
      !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "choices"))) {
     cJSON_Delete(root);
-    prov_bad_response(err, "a chat completion");
+    canon_bad_response(err, "a chat completion");
     return SB_EPROTO;
   }
   normalize(p, root);
@@ -583,15 +583,15 @@ static int emit_str(const struct canon_sink *sink, enum canon_ev_type type,
     return 0;
   ev.text = v->valuestring;
   ev.len = strlen(v->valuestring);
-  return prov_emit(sink, &ev);
+  return canon_emit(sink, &ev);
 }
 
 static int oa_tool_delta(struct prov_stream *s, const cJSON *tc,
                          const struct canon_sink *sink)
 {
-  const cJSON *fn = prov_json_get(tc, "function");
-  const cJSON *ix = prov_json_get(tc, "index");
-  const cJSON *args = prov_json_get(fn, "arguments");
+  const cJSON *fn = canon_json_get(tc, "function");
+  const cJSON *ix = canon_json_get(tc, "index");
+  const cJSON *args = canon_json_get(fn, "arguments");
   struct canon_ev ev = {.type = CANON_EV_TOOL_ARGS};
   int k = cJSON_IsNumber(ix) ? ix->valueint : 0;
 
@@ -599,13 +599,13 @@ static int oa_tool_delta(struct prov_stream *s, const cJSON *tc,
     return 0; /* more parallel calls than any model makes */
   ev.index = k;
   if(!(s->tools & (1ull << k))) {
-    const cJSON *sig = prov_json_get(
-        prov_json_get(prov_json_get(tc, "extra_content"), "google"),
+    const cJSON *sig = canon_json_get(
+        canon_json_get(canon_json_get(tc, "extra_content"), "google"),
         "thought_signature");
     s->tools |= 1ull << k;
     ev.type = CANON_EV_TOOL_START;
-    ev.id = prov_json_str(tc, "id");
-    ev.name = prov_json_str(fn, "name");
+    ev.id = canon_json_str(tc, "id");
+    ev.name = canon_json_str(fn, "name");
     ev.signature = cJSON_IsString(sig) ? sig->valuestring : NULL;
   }
   if(cJSON_IsString(args)) {
@@ -614,7 +614,7 @@ static int oa_tool_delta(struct prov_stream *s, const cJSON *tc,
   }
   if(ev.type == CANON_EV_TOOL_ARGS && !ev.len)
     return 0;
-  return prov_emit(sink, &ev);
+  return canon_emit(sink, &ev);
 }
 
 static int oa_stream_feed(struct prov_stream *s, const struct prov_payload *pl,
@@ -634,50 +634,50 @@ static int oa_stream_feed(struct prov_stream *s, const struct prov_payload *pl,
     cJSON_Delete(root);
     api_error_set(&err, 502, "upstream_error", "upstream_bad_response", NULL,
                   "The upstream provider sent a malformed stream chunk.");
-    prov_emit(sink, &(struct canon_ev){.type = CANON_EV_ERROR, .err = &err});
+    canon_emit(sink, &(struct canon_ev){.type = CANON_EV_ERROR, .err = &err});
     return SB_EPROTO;
   }
   if(cJSON_GetObjectItemCaseSensitive(root, "error")) {
     const char *msg;
     const cJSON *e = error_object(root, &msg);
-    const char *code = e ? prov_json_str(e, "code") : NULL;
+    const char *code = e ? canon_json_str(e, "code") : NULL;
 
     api_error_set(&err, 502, "upstream_error", code ? code : "upstream_error",
                   NULL, "%s",
                   msg ? msg : "The upstream provider failed mid-stream.");
     cJSON_Delete(root);
-    prov_emit(sink, &(struct canon_ev){.type = CANON_EV_ERROR, .err = &err});
+    canon_emit(sink, &(struct canon_ev){.type = CANON_EV_ERROR, .err = &err});
     return SB_EIO;
   }
   normalize(s->prov, root);
   if(!s->started) {
     s->started = 1;
-    rc = prov_emit(sink,
-                   &(struct canon_ev){.type = CANON_EV_START,
-                                      .id = prov_json_str(root, "id"),
-                                      .model = prov_json_str(root, "model")});
+    rc = canon_emit(sink,
+                    &(struct canon_ev){.type = CANON_EV_START,
+                                       .id = canon_json_str(root, "id"),
+                                       .model = canon_json_str(root, "model")});
   }
   c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
-  delta = prov_json_get(c, "delta");
+  delta = canon_json_get(c, "delta");
   if(!rc)
     rc = emit_str(sink, CANON_EV_REASONING,
-                  prov_json_get(delta, "reasoning_content"));
+                  canon_json_get(delta, "reasoning_content"));
   if(!rc)
-    rc = emit_str(sink, CANON_EV_TEXT, prov_json_get(delta, "content"));
-  cJSON_ArrayForEach(tc, prov_json_get(delta, "tool_calls"))
+    rc = emit_str(sink, CANON_EV_TEXT, canon_json_get(delta, "content"));
+  cJSON_ArrayForEach(tc, canon_json_get(delta, "tool_calls"))
   {
     if(!rc)
       rc = oa_tool_delta(s, tc, sink);
   }
-  if(!rc && prov_json_str(c, "finish_reason"))
-    rc = prov_emit(sink, &(struct canon_ev){.type = CANON_EV_FINISH,
-                                            .finish_reason = prov_json_str(
-                                                c, "finish_reason")});
+  if(!rc && canon_json_str(c, "finish_reason"))
+    rc = canon_emit(sink, &(struct canon_ev){.type = CANON_EV_FINISH,
+                                             .finish_reason = canon_json_str(
+                                                 c, "finish_reason")});
   if(!rc && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "usage"))) {
     struct canon_ev ev = {.type = CANON_EV_USAGE};
     canon_usage_init(&ev.usage);
     read_usage(root, &ev.usage);
-    rc = prov_emit(sink, &ev);
+    rc = canon_emit(sink, &ev);
   }
   cJSON_Delete(root);
   return rc;

@@ -9,16 +9,16 @@
 #ifndef SB_PROVIDERS_OPENAI_H
 #define SB_PROVIDERS_OPENAI_H
 
-#include "gateway/apierr.h"
-#include "gateway/buf.h"
-#include "gateway/config.h"
-#include "providers/canon.h"
+#include "base/apierr.h"
+#include "base/buf.h"
+#include "config/config.h"
+#include "codec/canon.h"
 #include "providers/provider.h"
 
 #include <cjson/cJSON.h>
 
 /**
- * Deviations of OpenAI-compatible servers (providers.md §7), switched on
+ * Deviations of OpenAI-compatible servers, switched on
  * per provider in its "options". Kept in prov->priv.
  */
 struct prov_openai_quirks {

@@ -2,9 +2,9 @@
 #include "providers/adapter.h"
 #include "providers/echo.h"
 #include "providers/openai.h"
-#include "gateway/config.h"
-#include "gateway/oai_chat.h"
-#include "gateway/sb.h"
+#include "config/config.h"
+#include "codec/oai_chat.h"
+#include "base/sb.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>

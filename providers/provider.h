@@ -76,7 +76,7 @@ void prov_http_add_header(struct prov_http *h, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void prov_http_free(struct prov_http *h);
 
-/** Record that param was dropped (policy class C, providers.md §9.7). */
+/** Record that param was dropped (policy class C). */
 void prov_http_note_dropped(struct prov_http *h, const char *param);
 
 /**

@@ -1,9 +1,9 @@
 /*
- * sigv4.c - AWS Signature Version 4 (providers.md §8.4).
+ * sigv4.c - AWS Signature Version 4.
  */
 #include "providers/sigv4.h"
-#include "gateway/buf.h"
-#include "gateway/sb.h"
+#include "base/buf.h"
+#include "base/sb.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

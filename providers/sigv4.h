@@ -1,9 +1,9 @@
 /*
  * sigv4.h - AWS Signature Version 4 for a request with headers
- * (providers.md §8.4), as a pure function: the caller gives the time.
+ *, as a pure function: the caller gives the time.
  *
  * libcurl's CURLOPT_AWS_SIGV4 is not used: Debian 12's libcurl signs the
- * path single-encoded, so model ids containing ':' fail (§8.4).
+ * path single-encoded, so model ids containing ':' fail.
  */
 #ifndef SB_PROVIDERS_SIGV4_H
 #define SB_PROVIDERS_SIGV4_H

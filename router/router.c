@@ -1,5 +1,5 @@
 #include "router/router.h"
-#include "gateway/sb.h"
+#include "base/sb.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
 #ifndef SB_ROUTER_ROUTER_H
 #define SB_ROUTER_ROUTER_H
 
-#include "gateway/apierr.h"
+#include "base/apierr.h"
 #include "providers/provider.h"
 
 struct router_target {

@@ -1,5 +1,5 @@
 #include "router/routes.h"
-#include "gateway/sb.h"
+#include "base/sb.h"
 
 #include <pthread.h>
 #include <stdio.h>

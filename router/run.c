@@ -1,5 +1,5 @@
 #include "router/run.h"
-#include "gateway/sb.h"
+#include "base/sb.h"
 
 #include <stdio.h>
 #include <stdlib.h>

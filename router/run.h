@@ -10,7 +10,7 @@
 #ifndef SB_ROUTER_RUN_H
 #define SB_ROUTER_RUN_H
 
-#include "gateway/apierr.h"
+#include "base/apierr.h"
 #include "router/router.h"
 #include "router/routes.h"
 

@@ -8,7 +8,7 @@
  */
 #include "store/keys.h"
 #include "store/db.h"
-#include "gateway/sb.h"
+#include "base/sb.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

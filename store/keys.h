@@ -21,7 +21,7 @@
 
 #define STORE_KEY_HASH_LEN   32
 #define STORE_KEY_SECRET_MAX 96
-/* Longest name in bytes (auth_grant keeps a copy in 96 bytes). */
+/* Longest name in bytes (adm_grant keeps a copy in 96 bytes). */
 #define STORE_KEY_NAME_MAX 64
 
 enum store_key_role {

@@ -12,7 +12,7 @@
  */
 #include "store/store.h"
 #include "store/migrations.h"
-#include "gateway/sb.h"
+#include "base/sb.h"
 
 #include <cjson/cJSON.h>
 #include <pthread.h>

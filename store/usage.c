@@ -1,6 +1,6 @@
 #include "store/usage.h"
-#include "gateway/buf.h"
-#include "gateway/sb.h"
+#include "base/buf.h"
+#include "base/sb.h"
 #include "store/db.h"
 
 #include <stdio.h>

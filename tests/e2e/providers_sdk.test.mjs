@@ -31,7 +31,7 @@ const KINDS = [
   { kind: 'bedrock', start: () => startBedrockEmulator({ accessKey: 'AKIDEXAMPLE', secretKey: KEY, region: 'us-east-1', quiet: true }),
     base: (e) => e.url, model: 'anthropic.claude-3-haiku-20240307-v1:0', choice: NAMED, noKey: true,
     options: { region: 'us-east-1', access_key_env: 'SB_E2E_AWS_AK', secret_key_env: 'SB_E2E_PROVIDER_KEY' } },
-  // Ollama cannot force a tool (providers.md §9.3): its model calls the
+  // Ollama cannot force a tool: its model calls the
   // tools the user names.
   { kind: 'ollama', start: () => startOllamaEmulator({ quiet: true }), base: (e) => e.url, model: 'llama3.2:latest', choice: 'auto', noKey: true },
 ];

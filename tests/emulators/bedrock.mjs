@@ -172,7 +172,7 @@ export function fragments(s) {
 }
 
 // ----------------------------------------------------------------------------
-// AWS event-stream encoding (providers.md §8.3)
+// AWS event-stream encoding
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -246,7 +246,7 @@ export function decodeFrames(buf) {
 }
 
 // ----------------------------------------------------------------------------
-// SigV4 verification (providers.md §8.4)
+// SigV4 verification
 
 function uriEncode(s, keepSlash) {
   let out = '';

@@ -53,7 +53,7 @@
 //   (finishReason MAX_TOKENS); stopSequences cut the text; candidateCount
 //   gives that many candidates. A token is a whitespace-separated word.
 //
-// Embeddings (providers.md §4.6): batchEmbedContents takes
+// Embeddings: batchEmbedContents takes
 //   {"requests":[EmbedContentRequest, ...]} (1 to 100 of them; each with
 //   model "models/<path model>" (required, must repeat the path's),
 //   content {parts: [{text}, ...]} with text parts only, optional taskType

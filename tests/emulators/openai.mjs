@@ -803,7 +803,7 @@ export async function startOpenAIEmulator(opts = {}) {
     return ev;
   }
 
-  // POST /v1/embeddings (providers.md §1.9): deterministic vectors, float
+  // POST /v1/embeddings: deterministic vectors, float
   // or base64 little-endian float32, with OpenAI's validation.
   function handleEmbeddings(req, res, body, record) {
     if (!isObject(body)) throw badRequest('We could not parse the JSON body of your request.', null, null);
@@ -1035,7 +1035,7 @@ export async function startOpenAIEmulator(opts = {}) {
     stats.requests.push(record);
     try {
       if (opts.azure) {
-        // Azure's two URL styles onto the OpenAI routes (providers.md §8.1).
+        // Azure's two URL styles onto the OpenAI routes.
         const dep = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/.exec(path);
         if (dep) {
           if (!url.searchParams.get('api-version')) throw new ApiError(404, 'Resource not found', null, null, '404');

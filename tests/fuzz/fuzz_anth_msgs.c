@@ -1,13 +1,13 @@
 /*
  * fuzz_anth_msgs.c - the Anthropic Messages inbound codec
- * (gateway/anth_msgs.c): a /v1/messages body to a canonical request,
+ * (codec/anth_msgs.c): a /v1/messages body to a canonical request,
  * which must then pass oai_chat_validate() as anth_msgs.h promises, and
  * go through every provider's request builder as the gateway would.
  */
 #include "tests/fuzz/harness.h"
 
-#include "gateway/anth_msgs.h"
-#include "gateway/oai_chat.h"
+#include "codec/anth_msgs.h"
+#include "codec/oai_chat.h"
 
 #include <stdio.h>
 #include <stdlib.h>

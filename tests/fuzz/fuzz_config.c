@@ -1,5 +1,5 @@
 /*
- * fuzz_config.c - the configuration file parser (gateway/config.c)
+ * fuzz_config.c - the configuration file parser (config/config.c)
  * through config_load_json(), config_finish() (the security defaults,
  * with FUZZ_* on the credential allow-list), config_validate() (which
  * runs config_provider_allowed() on each provider) and, for every
@@ -10,8 +10,8 @@
  */
 #include "tests/fuzz/harness.h"
 
-#include "gateway/config.h"
-#include "gateway/sb.h"
+#include "config/config.h"
+#include "base/sb.h"
 
 #include <stdio.h>
 #include <stdlib.h>

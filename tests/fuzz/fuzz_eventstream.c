@@ -1,6 +1,6 @@
 /*
  * fuzz_eventstream.c - the AWS event-stream framer
- * (gateway/eventstream.c), fed in fuzz-chosen pieces. Each input is
+ * (base/eventstream.c), fed in fuzz-chosen pieces. Each input is
  * framed whole and in pieces; the two transcripts (messages with their
  * headers, results, bytes pending) must be equal.
  *
@@ -10,8 +10,8 @@
  */
 #include "tests/fuzz/harness.h"
 
-#include "gateway/eventstream.h"
-#include "gateway/sb.h"
+#include "base/eventstream.h"
+#include "base/sb.h"
 
 #include <stdio.h>
 #include <stdlib.h>

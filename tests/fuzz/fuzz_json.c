@@ -1,5 +1,5 @@
 /*
- * fuzz_json.c - json_too_deep() (gateway/json.c), the guard run on every
+ * fuzz_json.c - json_too_deep() (base/json.c), the guard run on every
  * request body before cJSON recurses into it. Checked against cJSON
  * itself: for a text cJSON parses, json_too_deep() must say "too deep"
  * exactly when the parsed tree nests deeper than the limit.
@@ -8,7 +8,7 @@
  */
 #include "tests/fuzz/harness.h"
 
-#include "gateway/json.h"
+#include "base/json.h"
 
 static int depth(const cJSON *j)
 {

@@ -1,5 +1,5 @@
 /*
- * fuzz_ndjson.c - the NDJSON line splitter (gateway/ndjson.c), fed in
+ * fuzz_ndjson.c - the NDJSON line splitter (base/ndjson.c), fed in
  * fuzz-chosen pieces. Each input is split whole and in pieces; the two
  * transcripts (lines, results) must be equal, and no line is empty or
  * holds a newline.
@@ -8,8 +8,8 @@
  */
 #include "tests/fuzz/harness.h"
 
-#include "gateway/ndjson.h"
-#include "gateway/sb.h"
+#include "base/ndjson.h"
+#include "base/sb.h"
 
 #include <stdio.h>
 #include <string.h>

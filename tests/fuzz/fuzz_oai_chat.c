@@ -1,12 +1,12 @@
 /*
  * fuzz_oai_chat.c - the Chat Completions request checks
- * (gateway/oai_chat.c), then what follows for a body they accept: the
+ * (codec/oai_chat.c), then what follows for a body they accept: the
  * capability check, the last user text, and every provider's request
  * builder. The first byte is the capability set to check against.
  */
 #include "tests/fuzz/harness.h"
 
-#include "gateway/oai_chat.h"
+#include "codec/oai_chat.h"
 
 #include <string.h>
 

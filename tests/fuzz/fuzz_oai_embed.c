@@ -1,12 +1,12 @@
 /*
- * fuzz_oai_embed.c - the embeddings request checks (gateway/oai_embed.c)
+ * fuzz_oai_embed.c - the embeddings request checks (codec/oai_embed.c)
  * and, for a body they accept, every provider's embeddings request
  * builder. Inputs starting with '!' instead give an upstream embeddings
  * list (after the '!') to the base64 re-encoding.
  */
 #include "tests/fuzz/harness.h"
 
-#include "gateway/oai_embed.h"
+#include "codec/oai_embed.h"
 
 #include <string.h>
 

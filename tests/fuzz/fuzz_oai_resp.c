@@ -1,5 +1,5 @@
 /*
- * fuzz_oai_resp.c - the Responses inbound codec (gateway/oai_resp.c): a
+ * fuzz_oai_resp.c - the Responses inbound codec (codec/oai_resp.c): a
  * /v1/responses body to a canonical request, which must then pass
  * oai_chat_validate() as oai_resp.h promises, and go through every
  * provider's request builder as the gateway would.
@@ -10,8 +10,8 @@
  */
 #include "tests/fuzz/harness.h"
 
-#include "gateway/oai_chat.h"
-#include "gateway/oai_resp.h"
+#include "codec/oai_chat.h"
+#include "codec/oai_resp.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,8 +8,8 @@
  */
 #include "tests/fuzz/harness.h"
 
-#include "gateway/sb.h"
-#include "gateway/sse.h"
+#include "base/sb.h"
+#include "base/sse.h"
 #include "providers/openai.h"
 
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*
  * fuzz_render.c - the inbound stream and document renderers
- * (gateway/oai_stream.c, gateway/oai_resp.c, gateway/anth_msgs.c) fed
+ * (codec/oai_stream.c, codec/oai_resp.c, codec/anth_msgs.c) fed
  * with any sequence of canonical events, not only the ones an adapter
  * happens to emit: tool calls that interleave, arguments before their
  * start, repeated finishes, text after a tool call.
@@ -10,7 +10,7 @@
  */
 #include "tests/fuzz/harness.h"
 
-#include "gateway/sb.h"
+#include "base/sb.h"
 
 #include <stdlib.h>
 #include <string.h>

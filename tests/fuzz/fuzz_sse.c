@@ -1,5 +1,5 @@
 /*
- * fuzz_sse.c - the SSE parser (gateway/sse.c), fed in fuzz-chosen
+ * fuzz_sse.c - the SSE parser (base/sse.c), fed in fuzz-chosen
  * pieces.
  *
  * sse.h promises that a stream split anywhere yields the same events:
@@ -13,8 +13,8 @@
  */
 #include "tests/fuzz/harness.h"
 
-#include "gateway/sb.h"
-#include "gateway/sse.h"
+#include "base/sb.h"
+#include "base/sse.h"
 
 #include <stdio.h>
 #include <string.h>

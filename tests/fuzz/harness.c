@@ -1,15 +1,15 @@
 /* Shared pieces of the fuzz harnesses (harness.h). */
 #include "tests/fuzz/harness.h"
 
-#include "gateway/anth_msgs.h"
-#include "gateway/buf.h"
-#include "gateway/config.h"
-#include "gateway/eventstream.h"
-#include "gateway/ndjson.h"
-#include "gateway/oai_resp.h"
-#include "gateway/oai_stream.h"
-#include "gateway/sb.h"
-#include "gateway/sse.h"
+#include "codec/anth_msgs.h"
+#include "base/buf.h"
+#include "config/config.h"
+#include "base/eventstream.h"
+#include "base/ndjson.h"
+#include "codec/oai_resp.h"
+#include "codec/oai_stream.h"
+#include "base/sb.h"
+#include "base/sse.h"
 #include "providers/bedrock.h"
 
 #include <stdio.h>
@@ -506,8 +506,8 @@ int fuzz_adapter(const struct fuzz_prov *f, const uint8_t *data, size_t size)
 
 /* ---- request builders ------------------------------------------------ */
 
-#include "gateway/json.h"
-#include "gateway/oai_chat.h"
+#include "base/json.h"
+#include "codec/oai_chat.h"
 #include "providers/anthropic.h"
 #include "providers/cohere.h"
 #include "providers/gemini.h"

@@ -313,8 +313,8 @@ console.log(`wrote ${Object.keys(corpora).length} corpora, ${total} bytes`);
 // integer types; libFuzzer splices them into inputs (-dict=).
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DICT_SOURCES = {
-  oai_chat: ['gateway/oai_chat.c'], anth_msgs: ['gateway/anth_msgs.c'], oai_resp: ['gateway/oai_resp.c'], oai_embed: ['gateway/oai_embed.c'],
-  render: ['gateway/oai_stream.c', 'gateway/oai_resp.c', 'gateway/anth_msgs.c'], config: ['gateway/config.c'],
+  oai_chat: ['codec/oai_chat.c'], anth_msgs: ['codec/anth_msgs.c'], oai_resp: ['codec/oai_resp.c'], oai_embed: ['codec/oai_embed.c'],
+  render: ['codec/oai_stream.c', 'codec/oai_resp.c', 'codec/anth_msgs.c'], config: ['config/config.c'],
   openai: ['providers/openai.c'], anthropic: ['providers/anthropic.c'], gemini: ['providers/gemini.c'], cohere: ['providers/cohere.c'],
   ollama: ['providers/ollama.c'], bedrock: ['providers/bedrock.c'],
 };

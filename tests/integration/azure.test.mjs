@@ -1,5 +1,5 @@
 // Azure OpenAI through the gateway: both URL styles, the api-key header,
-// and Azure's own error bodies (providers.md §8.1), against the OpenAI
+// and Azure's own error bodies, against the OpenAI
 // emulator in its strict Azure mode.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -61,7 +61,7 @@ function postEmbed(base, body, opts = {}) {
   return request(`${base}/v1/embeddings`, { ...opts, method: 'POST', body });
 }
 
-/** A base64 embedding (little-endian float32, providers.md §1.9) as numbers. */
+/** A base64 embedding (little-endian float32) as numbers. */
 function decodeFloats(b64) {
   const buf = Buffer.from(b64, 'base64');
   assert.equal(buf.length % 4, 0);
@@ -117,7 +117,7 @@ describe('cohere upstream', () => {
   after(async () => {
     if (gw) await gw.stop();
     if (emu) await emu.close();
-    // Cohere's finish reasons have no content filter (providers.md §9.1).
+    // Cohere's finish reasons have no content filter.
     results.push('MATRIX cohere finish-content-filter unsupported: Cohere has no content-filter finish reason');
     for (const line of results) console.log(line);
   });

@@ -465,7 +465,7 @@ export function errorOf(res) {
 // Server-Sent Events
 
 /**
- * Incremental SSE parser following the WHATWG rules (providers.md §0.1):
+ * Incremental SSE parser following the WHATWG rules:
  * CR, LF and CRLF line ends; "field:value" with one optional space; data
  * lines joined with "\n"; comments ignored; blank line dispatches; events
  * without data dropped.

@@ -6,11 +6,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/anth_msgs.h"
-#include "gateway/apierr.h"
-#include "gateway/oai_chat.h"
-#include "gateway/sb.h"
-#include "gateway/sse.h"
+#include "codec/anth_msgs.h"
+#include "base/apierr.h"
+#include "codec/oai_chat.h"
+#include "base/sb.h"
+#include "base/sse.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -5,10 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/config.h"
-#include "gateway/eventstream.h"
-#include "gateway/oai_chat.h"
-#include "gateway/sb.h"
+#include "config/config.h"
+#include "base/eventstream.h"
+#include "codec/oai_chat.h"
+#include "base/sb.h"
 #include "providers/bedrock.h"
 #include "providers/sigv4.h"
 

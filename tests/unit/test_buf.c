@@ -1,4 +1,4 @@
-/* Unit tests for gateway/buf.c. */
+/* Unit tests for base/buf.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/buf.h"
-#include "gateway/sb.h"
+#include "base/buf.h"
+#include "base/sb.h"
 
 static void test_append_and_nul(void **state)
 {

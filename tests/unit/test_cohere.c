@@ -5,10 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/buf.h"
-#include "gateway/config.h"
-#include "gateway/oai_embed.h"
-#include "gateway/sb.h"
+#include "base/buf.h"
+#include "config/config.h"
+#include "codec/oai_embed.h"
+#include "base/sb.h"
 #include "providers/adapter.h"
 #include "providers/cohere.h"
 
@@ -1127,7 +1127,7 @@ static void test_embed_parse(void **state)
                    "\"usage\":{\"prompt_tokens\":7,\"total_tokens\":7}}");
   assert_int_equal(u.prompt_tokens, 7);
   assert_int_equal(u.completion_tokens, 0);
-  /* What the gateway makes of it for encoding_format base64 (§1.9). */
+  /* What the gateway makes of it for encoding_format base64. */
   oai_embed_to_base64(out);
   s = cJSON_PrintUnformatted(out);
   assert_non_null(strstr(s, "\"embedding\":\"AAAAPwAAgL8=\""));

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/config.h"
-#include "gateway/sb.h"
+#include "config/config.h"
+#include "base/sb.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* AWS event-stream framing: the providers.md §8.3 vectors, every-byte
+/* AWS event-stream framing: AWS's published vectors, every-byte
  * splits, several messages per feed, CRC failures and the size bound. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/eventstream.h"
-#include "gateway/sb.h"
+#include "base/eventstream.h"
+#include "base/sb.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/config.h"
-#include "gateway/oai_chat.h"
-#include "gateway/sb.h"
+#include "config/config.h"
+#include "codec/oai_chat.h"
+#include "base/sb.h"
 #include "providers/gemini.h"
 
 #include <stdio.h>

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/json.h"
+#include "base/json.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "gateway/cli.h"
-#include "gateway/sb.h"
+#include "base/sb.h"
 #include "store/keys.h"
 #include "store/store.h"
 

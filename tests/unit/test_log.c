@@ -1,4 +1,4 @@
-/* Unit tests for gateway/log.c: stderr is redirected to a temporary file,
+/* Unit tests for base/log.c: stderr is redirected to a temporary file,
  * and every line written must be exactly the expected JSON. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway/log.h"
-#include "gateway/sb.h"
+#include "base/log.h"
+#include "base/sb.h"
 
 static int saved_stderr = -1;
 static int capture_fd = -1;

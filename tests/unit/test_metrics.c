@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "gateway/metrics.h"
-#include "gateway/sb.h"
+#include "base/sb.h"
 
 /* The value of the sample whose name-with-labels is exactly series, or
  * NAN when there is no such line. */

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/ndjson.h"
-#include "gateway/sb.h"
+#include "base/ndjson.h"
+#include "base/sb.h"
 
 #include <string.h>
 

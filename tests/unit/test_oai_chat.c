@@ -1,4 +1,4 @@
-/* Unit tests for gateway/oai_chat.c: request validation, provider
+/* Unit tests for codec/oai_chat.c: request validation, provider
  * capability checks, last-user-text extraction. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/apierr.h"
-#include "gateway/buf.h"
-#include "gateway/oai_chat.h"
-#include "gateway/sb.h"
+#include "base/apierr.h"
+#include "base/buf.h"
+#include "codec/oai_chat.h"
+#include "base/sb.h"
 
 static cJSON *parse(const char *json)
 {

@@ -7,10 +7,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/oai_chat.h"
-#include "gateway/oai_resp.h"
-#include "gateway/sb.h"
-#include "gateway/sse.h"
+#include "codec/oai_chat.h"
+#include "codec/oai_resp.h"
+#include "base/sb.h"
+#include "base/sse.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/oai_stream.h"
-#include "gateway/sb.h"
+#include "codec/oai_stream.h"
+#include "base/sb.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

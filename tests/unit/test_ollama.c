@@ -5,10 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/config.h"
-#include "gateway/oai_chat.h"
-#include "gateway/oai_embed.h"
-#include "gateway/sb.h"
+#include "config/config.h"
+#include "codec/oai_chat.h"
+#include "codec/oai_embed.h"
+#include "base/sb.h"
 #include "providers/adapter.h"
 #include "providers/ollama.h"
 

@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/config.h"
-#include "gateway/sb.h"
-#include "gateway/oai_stream.h"
+#include "config/config.h"
+#include "base/sb.h"
+#include "codec/oai_stream.h"
 #include "providers/echo.h"
 #include "providers/openai.h"
 

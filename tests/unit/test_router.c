@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/config.h"
+#include "config/config.h"
 #include "providers/provider.h"
 #include "router/router.h"
 #include "router/run.h"

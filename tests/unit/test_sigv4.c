@@ -1,4 +1,4 @@
-/* AWS SigV4: the providers.md §8.4 vector (matched against botocore),
+/* AWS SigV4: AWS's published vector (matched against botocore),
  * the double-encoded canonical URI, session tokens and queries. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/sb.h"
+#include "base/sb.h"
 #include "providers/sigv4.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Unit tests for gateway/sse.c: the parser fed in every possible split,
+/* Unit tests for base/sse.c: the parser fed in every possible split,
  * and the writer round-tripping through the parser. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/buf.h"
-#include "gateway/sb.h"
-#include "gateway/sse.h"
+#include "base/buf.h"
+#include "base/sb.h"
+#include "base/sse.h"
 
 #define MAX_EVENTS 32
 

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/sb.h"
+#include "base/sb.h"
 #include "store/migrations.h"
 #include "store/store.h"
 

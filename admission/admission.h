@@ -1,0 +1,168 @@
+/*
+ * admission.h - who may call the gateway and what it may spend: gateway keys
+ * and the admin credential, served from memory kept coherent with the database.
+ *
+ * The keys, prices, routes and providers live in SQLite (store/keys.h).
+ * struct admission holds an immutable snapshot of them that every worker
+ * reads, and the provider registry built from them (gateway/registry.h);
+ * two watcher threads reload them when their version counters change
+ * (another process, e.g. `switchboard keys revoke`, wrote to a table):
+ * one for keys, prices and routes, one for providers, whose rebuild may
+ * wait on the network. adm_reload() and adm_reload_providers() do
+ * it at once after a change made through the admin API, so that change
+ * holds from the very next request on every worker. Rate-limit state
+ * (per key: a request bucket, a token bucket, requests in flight) lives
+ * beside the snapshots and survives reloads.
+ *
+ * Thread safety: every function may be called from any thread.
+ */
+#ifndef SB_ADMISSION_ADMISSION_H
+#define SB_ADMISSION_ADMISSION_H
+
+#include "base/apierr.h"
+#include "codec/canon.h"
+#include "store/keys.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct admission;
+struct prov_registry;
+
+/** How often the watcher looks for changes made by other processes. */
+#define ADM_POLL_MS 100
+
+/* Who builds the provider registry from the database: the gateway, which
+ * may fetch model lists over the network to do it (gateway/registry.c).
+ * load(ud, prev, strict, out, err, errlen) as registry_load(). */
+struct adm_registry_source {
+  int (*load)(void *ud, struct prov_registry *prev, int strict,
+              struct prov_registry **out, char *err, size_t errlen);
+  void *ud;
+};
+
+/**
+ * Load the keys, routes, prices and providers of the database at db_path
+ * and start the watcher. admin_secret: the value of SWITCHBOARD_ADMIN_KEY,
+ * or NULL; it is kept only as its hash. src (copied; src->ud must outlive
+ * the auth): builds the registry, at once and whenever the providers
+ * table changes. Returns 0, or SB_EDB or
+ * SB_ECONFIG (a stored provider cannot be built) with err.
+ */
+int adm_open(const char *db_path, const char *admin_secret,
+             const struct adm_registry_source *src, struct admission **out,
+             char *err, size_t errlen);
+
+void adm_close(struct admission *a);
+
+/** Reload the keys, prices and routes now (blocking: a thread pool or
+ * start-up). 0 or SB_EDB. */
+int adm_reload(struct admission *a);
+
+/** Rebuild the provider registry now if the providers table changed
+ * (blocking, possibly for a model-list fetch: a thread pool). A provider
+ * that cannot be built is left out and logged. 0 or an SB_E* code. */
+int adm_reload_providers(struct admission *a);
+
+/** 1 when any key or an admin credential exists: every call then needs
+ * one. 0: the gateway runs open. */
+int adm_required(struct admission *a);
+
+/** What a request holds while it runs: the key it was admitted with. */
+struct adm_grant {
+  char key_id[40]; /* "" for the SWITCHBOARD_ADMIN_KEY credential */
+  char name[96];
+  int admin;
+  int in_flight; /* counted in the key's parallel requests */
+  char **models; /* copy of the allow-list; NULL: any */
+  int nmodels;
+  /* For x-ratelimit-* headers: limit and remaining, -1 when unlimited. */
+  int64_t rpm_limit, rpm_remaining, tpm_limit, tpm_remaining;
+  double budget_usd; /* < 0: none */
+  enum store_key_period budget_period;
+  double reserved; /* USD held for this request (adm_reserve) */
+};
+
+/** A price per million tokens, USD, cached filled in. */
+struct adm_price {
+  double input, output, cached;
+};
+
+/**
+ * Admit a request presenting secret (NULL when it sent none) at unix time
+ * now. Fills grant and returns 0, or returns nonzero with err filled:
+ * 401 for a missing, unknown, revoked or expired key; 429 (with
+ * retry_after_s) for a key over its requests-per-minute,
+ * tokens-per-minute or parallel limit. admin_only: the endpoint needs an
+ * admin credential (403 for a gateway key). A successful call with
+ * grant->in_flight set must be paired with adm_release().
+ */
+int adm_admit(struct admission *a, const char *secret, int64_t now_ms,
+              int admin_only, struct adm_grant *grant, struct api_error *err);
+
+/** 0 when grant's allow-list admits model ("provider/model"), else 403
+ * with err. */
+int adm_model_allowed(const struct adm_grant *grant, const char *model,
+                      struct api_error *err);
+
+/** The allow-list on the name a client asked for, before it is resolved
+ * (so that a model outside it gets the same 403 whether it exists or
+ * not): a route name or provider/model the list admits, or a bare name
+ * (no '/') it admits at one of reg's providers. 0, else 403 with err. */
+struct prov_registry;
+int adm_name_allowed(const struct adm_grant *grant,
+                     const struct prov_registry *reg, const char *name,
+                     struct api_error *err);
+
+/** A provider and upstream model a request may be served by. */
+struct adm_target {
+  const char *provider;
+  const char *model;
+};
+
+/**
+ * Budgets that concurrency cannot overspend: before dispatch, hold the
+ * worst case (prompt_tokens uncached plus max_output tokens at the price
+ * of the dearest of the ntargets the request may reach: one for a model,
+ * every target of a route) against the key's budget for its period; 429
+ * insufficient_quota when spent + held + this would pass it, 403 when the
+ * key has a budget and a target no price. A no-op for keys without a
+ * budget. Calls add up: a request that learns it is bigger (a stored
+ * conversation it continues) holds the difference with max_output 0.
+ * adm_release() settles.
+ */
+int adm_reserve(struct admission *a, struct adm_grant *grant,
+                const struct adm_target *targets, int ntargets,
+                int64_t prompt_tokens, int64_t max_output, int64_t now_ms,
+                struct api_error *err);
+
+/**
+ * The request is over: its tokens count against the key's tpm, its hold
+ * is released and its actual cost (< 0: unknown) is spent.
+ */
+void adm_release(struct admission *a, struct adm_grant *grant,
+                 const struct canon_usage *u, double cost);
+
+/** The price of model at provider: "provider/model" first, then the bare
+ * upstream name. 0, or SB_ENOTFOUND. */
+int adm_price(struct admission *a, const char *provider, const char *model,
+              struct adm_price *out);
+
+struct route;
+struct prov_registry;
+
+/** The provider registry in use, with a reference for the caller to drop
+ * (prov_registry_unref) when done: a request holds it to its end. */
+struct prov_registry *adm_registry(struct admission *a);
+
+/** A copy of the route called name (caller clears it with route_clear),
+ * or SB_ENOTFOUND. */
+int adm_route(struct admission *a, const char *name, struct route *out);
+
+/** The names of every route (caller frees each and the array). */
+char **adm_route_names(struct admission *a, int *n);
+
+/** USD for usage at price (cached prompt tokens at the cached price). */
+double adm_cost(const struct adm_price *p, const struct canon_usage *u);
+
+#endif

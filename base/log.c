@@ -1,0 +1,256 @@
+#include "base/log.h"
+#include "base/sb.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <math.h>
+
+/* The documented exception to "no hidden global state": see log.h. */
+static atomic_int log_level = LOG_INFO;
+
+/* What a truncated line ends with. */
+static const char TAIL[] = ",\"truncated\":true}\n";
+
+/* Bytes kept free for closing a cut string ('"') and TAIL. */
+#define RESERVE (1 + sizeof(TAIL) - 1)
+
+struct line {
+  char b[LOG_LINE_MAX];
+  size_t len;
+  int cut; /* something did not fit; nothing more is added */
+};
+
+static const char *const NAMES[] = {"debug", "info", "warn", "error"};
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+  if(!s)
+    return SB_EINVAL;
+  if(!strcasecmp(s, "debug"))
+    *out = LOG_DEBUG;
+  else if(!strcasecmp(s, "info"))
+    *out = LOG_INFO;
+  else if(!strcasecmp(s, "warn") || !strcasecmp(s, "warning"))
+    *out = LOG_WARN;
+  else if(!strcasecmp(s, "error"))
+    *out = LOG_ERROR;
+  else
+    return SB_EINVAL;
+  return 0;
+}
+
+const char *log_level_name(enum log_level l)
+{
+  if(l < LOG_DEBUG || l > LOG_ERROR)
+    return "unknown";
+  return NAMES[l];
+}
+
+void log_set_level(enum log_level l)
+{
+  atomic_store_explicit(&log_level, (int)l, memory_order_relaxed);
+}
+
+int log_enabled(enum log_level l)
+{
+  return (int)l >= atomic_load_explicit(&log_level, memory_order_relaxed);
+}
+
+/* ---- line building ---------------------------------------------------- */
+
+/* Append n bytes unless that would eat into the reserve. */
+static int put(struct line *l, const char *s, size_t n)
+{
+  if(l->cut || n > LOG_LINE_MAX - RESERVE - l->len)
+    return -1;
+  memcpy(l->b + l->len, s, n);
+  l->len += n;
+  return 0;
+}
+
+/* Append s (n bytes) as a JSON string. If it does not fit, as much as
+ * fits is kept, the string is closed and the line marked cut. Returns -1
+ * when not even the opening quote fitted (nothing appended). */
+static int put_string(struct line *l, const char *str, size_t n)
+{
+  const unsigned char *s = (const unsigned char *)str;
+
+  if(put(l, "\"", 1))
+    return -1;
+  while(n) {
+    char esc[8];
+    const char *out = esc;
+    size_t olen;
+    size_t used = 1;
+
+    if(*s == '"' || *s == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)*s;
+      olen = 2;
+    } else if(*s < 0x20) {
+      static const char short_esc[] = "btn\0fr"; /* 0x08 .. 0x0d */
+      if(*s >= 0x08 && *s <= 0x0d && short_esc[*s - 0x08]) {
+        esc[0] = '\\';
+        esc[1] = short_esc[*s - 0x08];
+        olen = 2;
+      } else {
+        snprintf(esc, sizeof(esc), "\\u%04x", *s);
+        olen = 6;
+      }
+    } else {
+      used = sb_utf8_len(s, n);
+      if(used) {
+        out = (const char *)s;
+        olen = used;
+      } else {
+        out = "\xEF\xBF\xBD"; /* U+FFFD */
+        olen = 3;
+        used = 1;
+      }
+    }
+    if(put(l, out, olen)) {
+      l->cut = 1;
+      break;
+    }
+    s += used;
+    n -= used;
+  }
+  /* The reserve always has room for this quote. */
+  l->b[l->len++] = '"';
+  return 0;
+}
+
+/* Start a field: ,"key": . Returns -1 (line cut, nothing appended) if it
+ * does not fit. */
+static int put_key(struct line *l, const char *key)
+{
+  size_t mark = l->len;
+
+  if(l->cut)
+    return -1;
+  if(put(l, ",", 1) || put_string(l, key, strlen(key)) || l->cut ||
+     put(l, ":", 1)) {
+    l->len = mark;
+    l->cut = 1;
+    return -1;
+  }
+  return 0;
+}
+
+/* A complete scalar value (number, true, null...) for the field begun at
+ * mark; rolls the field back if it does not fit. */
+static void put_scalar(struct line *l, size_t mark, const char *v)
+{
+  if(put(l, v, strlen(v))) {
+    l->len = mark;
+    l->cut = 1;
+  }
+}
+
+static void put_ts(struct line *l)
+{
+  struct timespec ts;
+  struct tm tm;
+  char s[64];
+  size_t n;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  n = strftime(s, sizeof(s), "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(s + n, sizeof(s) - n, ".%03dZ\"", (int)(ts.tv_nsec / 1000000));
+  put(l, s, strlen(s));
+}
+
+static void write_all(const char *s, size_t n)
+{
+  while(n) {
+    ssize_t w = write(STDERR_FILENO, s, n);
+    if(w < 0) {
+      if(errno == EINTR)
+        continue;
+      return;
+    }
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+void log_event(enum log_level lv, const char *msg, ...)
+{
+  struct line l;
+  const char *key;
+  va_list ap;
+
+  if(!log_enabled(lv))
+    return;
+  l.len = 0;
+  l.cut = 0;
+  put_ts(&l);
+  put(&l, ",\"level\":\"", 10);
+  put(&l, log_level_name(lv), strlen(log_level_name(lv)));
+  put(&l, "\",\"msg\":", 8);
+  put_string(&l, msg ? msg : "", msg ? strlen(msg) : 0);
+
+  va_start(ap, msg);
+  while(!l.cut && (key = va_arg(ap, const char *)) != NULL) {
+    enum log_type t = (enum log_type)va_arg(ap, int);
+    size_t mark = l.len;
+    char num[64];
+
+    if(t == LOG_T_STR || t == LOG_T_STRN) {
+      const char *s = va_arg(ap, const char *);
+      size_t n = t == LOG_T_STRN ? va_arg(ap, size_t) : (s ? strlen(s) : 0);
+      if(put_key(&l, key))
+        break;
+      if(!s)
+        put_scalar(&l, mark, "null");
+      else if(put_string(&l, s, n)) {
+        l.len = mark;
+        l.cut = 1;
+      }
+      continue;
+    }
+    switch(t) {
+    case LOG_T_INT:
+      snprintf(num, sizeof(num), "%lld", (long long)va_arg(ap, int64_t));
+      break;
+    case LOG_T_DBL: {
+      double d = va_arg(ap, double);
+      if(isfinite(d))
+        snprintf(num, sizeof(num), "%.15g", d);
+      else
+        snprintf(num, sizeof(num), "null");
+      break;
+    }
+    case LOG_T_BOOL:
+      snprintf(num, sizeof(num), "%s", va_arg(ap, int) ? "true" : "false");
+      break;
+    default:
+      /* An unknown tag: the rest of the list cannot be decoded. */
+      snprintf(num, sizeof(num), "null");
+      if(!put_key(&l, key))
+        put_scalar(&l, mark, num);
+      va_end(ap);
+      goto finish;
+    }
+    if(!put_key(&l, key))
+      put_scalar(&l, mark, num);
+  }
+  va_end(ap);
+
+finish:
+  if(l.cut) {
+    memcpy(l.b + l.len, TAIL, sizeof(TAIL) - 1);
+    l.len += sizeof(TAIL) - 1;
+  } else {
+    memcpy(l.b + l.len, "}\n", 2);
+    l.len += 2;
+  }
+  write_all(l.b, l.len);
+}

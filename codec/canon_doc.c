@@ -1,0 +1,270 @@
+/*
+ * canon_doc.c - reading and building the canonical documents
+ * (canon_doc.h).
+ */
+#include "codec/canon_doc.h"
+#include "base/sb.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const cJSON *canon_json_get(const cJSON *o, const char *k)
+{
+  return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+const char *canon_json_str(const cJSON *o, const char *k)
+{
+  const cJSON *v = canon_json_get(o, k);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int canon_json_present(const cJSON *o, const char *k)
+{
+  const cJSON *v = canon_json_get(o, k);
+  return v && !cJSON_IsNull(v);
+}
+
+int64_t canon_json_count(const cJSON *v, int64_t dflt)
+{
+  if(!cJSON_IsNumber(v) || !(v->valuedouble >= 0) ||
+     v->valuedouble > CANON_COUNT_MAX)
+    return dflt;
+  return (int64_t)v->valuedouble;
+}
+
+void canon_json_count_into(const cJSON *o, const char *k, int64_t *dst)
+{
+  *dst = canon_json_count(canon_json_get(o, k), *dst);
+}
+
+int canon_blank(const char *s)
+{
+  for(; *s; s++)
+    if(!isspace((unsigned char)*s))
+      return 0;
+  return 1;
+}
+
+void canon_add_turn(cJSON *msgs, const char *role, cJSON *blocks)
+{
+  cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+  cJSON *m;
+
+  if(!cJSON_GetArraySize(blocks)) {
+    cJSON_Delete(blocks);
+    return;
+  }
+  if(last && !strcmp(canon_json_str(last, "role"), role)) {
+    cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
+    while(blocks->child)
+      cJSON_AddItemToArray(content,
+                           cJSON_DetachItemViaPointer(blocks, blocks->child));
+    cJSON_Delete(blocks);
+    return;
+  }
+  m = cJSON_CreateObject();
+  cJSON_AddStringToObject(m, "role", role);
+  cJSON_AddItemToObject(m, "content", blocks);
+  cJSON_AddItemToArray(msgs, m);
+}
+
+int canon_reject(struct api_error *err, int status, const char *code,
+                 const char *param, const char *fmt, ...)
+{
+  char msg[sizeof(err->message)];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  api_error_set(err, status, "invalid_request_error", code, param, "%s", msg);
+  return SB_EINVAL;
+}
+
+int canon_data_url(const char *url, char *mbuf, size_t mcap, const char **data)
+{
+  const char *semi, *comma;
+  size_t n;
+
+  if(strncasecmp(url, "data:", 5))
+    return -1;
+  url += 5;
+  comma = strchr(url, ',');
+  if(!comma)
+    return -1;
+  semi = memchr(url, ';', (size_t)(comma - url));
+  if(!semi || (size_t)(comma - semi) != 7 || strncasecmp(semi, ";base64", 7))
+    return -1;
+  n = (size_t)(semi - url);
+  if(n == 0 || n >= mcap)
+    return -1;
+  for(size_t i = 0; i < n; i++)
+    mbuf[i] = (char)tolower((unsigned char)url[i]);
+  mbuf[n] = '\0';
+  *data = comma + 1;
+  return 0;
+}
+
+void canon_bad_response(struct api_error *err, const char *what)
+{
+  api_error_set(err, 502, "upstream_error", "upstream_bad_response", NULL,
+                "The upstream provider sent %s.", what);
+}
+
+void canon_err_auth_failed(struct api_error *err, const char *provider,
+                           int status)
+{
+  api_error_set(err, 502, "upstream_error", "upstream_auth_failed", NULL,
+                "Provider '%s' rejected the gateway's credentials "
+                "(upstream status %d).",
+                provider, status);
+}
+
+void canon_err_unavailable(struct api_error *err, const char *provider,
+                           const char *msg)
+{
+  api_error_set(err, 503, "upstream_error", "upstream_unavailable", NULL,
+                "Provider '%s' is overloaded or unavailable%s%s", provider,
+                msg ? ": " : ".", msg ? msg : "");
+}
+
+void canon_err_timeout(struct api_error *err, const char *provider,
+                       const char *msg)
+{
+  api_error_set(err, 504, "upstream_error", "upstream_timeout", NULL,
+                "Provider '%s' timed out%s%s", provider, msg ? ": " : ".",
+                msg ? msg : "");
+}
+
+void canon_err_failed(struct api_error *err, const char *provider, int status,
+                      const char *msg)
+{
+  api_error_set(err, 502, "upstream_error", "upstream_error", NULL,
+                "Provider '%s' failed with status %d%s%s", provider, status,
+                msg ? ": " : ".", msg ? msg : "");
+}
+
+void canon_retry_after(struct api_error *err, const char *retry_after,
+                       const char *retry_after_ms)
+{
+  if(retry_after)
+    err->retry_after_s = atoi(retry_after);
+  if(retry_after_ms)
+    err->retry_after_ms = atoi(retry_after_ms);
+}
+
+int canon_models_parse(const char *body, size_t len, const char *list_key,
+                       const char *(*name_of)(const cJSON *m), char ***models,
+                       int *nmodels)
+{
+  cJSON *root = cJSON_ParseWithLength(body, len);
+  const cJSON *list = canon_json_get(root, list_key);
+  const cJSON *m;
+  char **v;
+  int n = 0;
+
+  if(!cJSON_IsArray(list)) {
+    cJSON_Delete(root);
+    return SB_EPROTO;
+  }
+  v = sb_calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
+  cJSON_ArrayForEach(m, list)
+  {
+    const char *name = name_of(m);
+    if(name && name[0])
+      v[n++] = sb_strdup(name);
+  }
+  cJSON_Delete(root);
+  *models = v;
+  *nmodels = n;
+  return 0;
+}
+
+const char *canon_model_id(const cJSON *m)
+{
+  return canon_json_str(m, "id");
+}
+
+int canon_emit(const struct canon_sink *sink, const struct canon_ev *ev)
+{
+  return sink->emit(sink->ud, ev);
+}
+
+cJSON *canon_usage_json(const struct canon_usage *u)
+{
+  cJSON *us = cJSON_CreateObject();
+  int64_t p = u->prompt_tokens > 0 ? u->prompt_tokens : 0;
+  int64_t c = u->completion_tokens > 0 ? u->completion_tokens : 0;
+
+  cJSON_AddNumberToObject(us, "prompt_tokens", (double)p);
+  cJSON_AddNumberToObject(us, "completion_tokens", (double)c);
+  cJSON_AddNumberToObject(us, "total_tokens", (double)(p + c));
+  if(u->cached_tokens >= 0)
+    cJSON_AddNumberToObject(
+        cJSON_AddObjectToObject(us, "prompt_tokens_details"), "cached_tokens",
+        (double)u->cached_tokens);
+  if(u->reasoning_tokens >= 0)
+    cJSON_AddNumberToObject(
+        cJSON_AddObjectToObject(us, "completion_tokens_details"),
+        "reasoning_tokens", (double)u->reasoning_tokens);
+  return us;
+}
+
+cJSON *canon_chat_choice(int index, const char *text, const char *reasoning,
+                         cJSON *calls, const char *finish_reason)
+{
+  cJSON *choice = cJSON_CreateObject(), *msg;
+  int ncalls = calls ? cJSON_GetArraySize(calls) : 0;
+
+  cJSON_AddNumberToObject(choice, "index", index);
+  msg = cJSON_AddObjectToObject(choice, "message");
+  cJSON_AddStringToObject(msg, "role", "assistant");
+  if((text && *text) || !ncalls)
+    cJSON_AddStringToObject(msg, "content", text ? text : "");
+  else
+    cJSON_AddNullToObject(msg, "content");
+  if(reasoning && *reasoning)
+    cJSON_AddStringToObject(msg, "reasoning_content", reasoning);
+  if(ncalls)
+    cJSON_AddItemToObject(msg, "tool_calls", calls);
+  else
+    cJSON_Delete(calls);
+  cJSON_AddNullToObject(msg, "refusal");
+  cJSON_AddNullToObject(choice, "logprobs");
+  cJSON_AddStringToObject(choice, "finish_reason", finish_reason);
+  return choice;
+}
+
+cJSON *canon_chat_completion(const char *id, int64_t created, const char *model,
+                             cJSON *choice, const struct canon_usage *u)
+{
+  cJSON *res = cJSON_CreateObject(), *choices;
+
+  cJSON_AddStringToObject(res, "id", id);
+  cJSON_AddStringToObject(res, "object", "chat.completion");
+  cJSON_AddNumberToObject(res, "created", (double)created);
+  cJSON_AddStringToObject(res, "model", model);
+  choices = cJSON_AddArrayToObject(res, "choices");
+  if(choice)
+    cJSON_AddItemToArray(choices, choice);
+  if(u && (u->prompt_tokens >= 0 || u->completion_tokens >= 0))
+    cJSON_AddItemToObject(res, "usage", canon_usage_json(u));
+  return res;
+}
+
+cJSON *canon_tool_call(const char *id, const char *name, const char *arguments)
+{
+  cJSON *tc = cJSON_CreateObject(), *fn;
+
+  cJSON_AddStringToObject(tc, "id", id ? id : "");
+  cJSON_AddStringToObject(tc, "type", "function");
+  fn = cJSON_AddObjectToObject(tc, "function");
+  cJSON_AddStringToObject(fn, "name", name ? name : "");
+  cJSON_AddStringToObject(fn, "arguments", arguments ? arguments : "{}");
+  return tc;
+}

@@ -1,0 +1,162 @@
+/*
+ * config.h - the process configuration: defaults, the JSON config file,
+ * then environment and flags on top (see docs/reference.md).
+ *
+ * A struct config is filled once at start-up and is read-only afterwards,
+ * so worker threads share it without locks.
+ */
+#ifndef SB_CONFIG_CONFIG_H
+#define SB_CONFIG_CONFIG_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+struct config_kv {
+  char *name;
+  char *value;
+};
+
+struct config_provider {
+  char *name;
+  char *kind;        /* "openai" */
+  char *base_url;    /* without trailing slash */
+  char *api_key_env; /* may be NULL */
+  char **models;     /* NULL when the list is to be fetched */
+  int nmodels;
+  int passthrough_auth;
+  struct config_kv *headers; /* extra headers sent upstream; "${VAR}" in
+                              * a value is VAR from the environment */
+  int nheaders;
+  char **forward_headers; /* client headers copied upstream, lowercase */
+  int nforward_headers;
+  int stream_usage; /* ask upstreams for usage on streams */
+  char *options;    /* kind-specific options as JSON text, or NULL */
+  char *definition; /* the object as written, without "name", as JSON text:
+                     * what the providers table stores */
+};
+
+struct config_limits {
+  size_t max_body_bytes;
+  size_t max_header_bytes;
+  size_t max_response_bytes;
+  int idle_timeout_s;
+  int request_timeout_s;
+  int connect_timeout_ms;
+  int stream_idle_timeout_s;
+  int shutdown_grace_s;
+  int max_json_depth;
+  int header_timeout_s;          /* a connection's request head must be complete
+                                  * within this */
+  long budget_max_output_tokens; /* a budgeted request to a model of unknown
+                                  * maximum output, without its own limit,
+                                  * gets this one */
+};
+
+/* What clients may call the gateway by, and what provider definitions
+ * may reach: checked wherever a request or a definition comes in. */
+struct config_security {
+  char **allowed_hosts; /* Host header names served ("*": any, "*.dom":
+                         * any name under dom); empty: config_finish()
+                         * fills in the gateway's own names */
+  int nallowed_hosts;
+  char **credential_env; /* environment variables a provider may use as
+                          * a credential: names, or prefixes ending in
+                          * '*' */
+  int ncredential_env;
+  int allow_link_local; /* providers may reach link-local and cloud
+                         * metadata addresses */
+};
+
+struct config {
+  char *host;
+  int port;
+  char *database;
+  int workers;
+  char *log_level;
+  struct config_limits limits;
+  char **cors_origins;
+  int ncors_origins;
+  struct config_provider *providers;
+  int nproviders;
+  char *routes; /* "routes" object as JSON text (name -> definition, see
+                 * router/routes.h), or NULL: seeds the routes table */
+  struct config_security security;
+};
+
+/** Fill cfg with the built-in defaults. */
+void config_defaults(struct config *cfg);
+
+/**
+ * Merge the JSON file at path into cfg. Unknown keys and wrong types fail
+ * with SB_ECONFIG and err naming the key ("providers[0].kind: expected a
+ * string"). On failure cfg keeps whatever was merged; the caller exits.
+ */
+int config_load_file(struct config *cfg, const char *path, char *err,
+                     size_t errlen);
+
+/** Same, from a JSON text (for tests). */
+int config_load_json(struct config *cfg, const char *json, size_t len,
+                     char *err, size_t errlen);
+
+/**
+ * Apply HOST, PORT, SWITCHBOARD_DB, SWITCHBOARD_WORKERS and LOG_LEVEL
+ * from the environment.
+ */
+int config_apply_env(struct config *cfg, char *err, size_t errlen);
+
+/**
+ * Apply SWITCHBOARD_ALLOWED_HOSTS and SWITCHBOARD_CREDENTIAL_ENV (comma
+ * separated lists), then fill what is left to its default: the allowed
+ * hosts are the loopback names and the listen address, and, when
+ * listening on every address, this host's name and interface
+ * addresses; the credential variables are SWITCHBOARD_CRED_* and the
+ * well-known provider variables (OPENAI_API_KEY, ...). Call once, after
+ * config_apply_env().
+ */
+void config_finish(struct config *cfg);
+
+/** Check cross-field rules (unique provider names, ranges) and that every
+ * provider passes config_provider_allowed(). */
+int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/** 1 when sec lets a provider read the environment variable name. */
+int config_env_allowed(const struct config_security *sec, const char *name);
+
+/**
+ * Whether sec admits provider p: every environment variable it names
+ * (api_key_env, "${VAR}" in headers, options ending in "_env", and the
+ * AWS variables a bedrock provider reads by default) is on the
+ * credential allow-list, and its base_url is no link-local or metadata
+ * address unless allowed. 0, or SB_ECONFIG with err.
+ */
+int config_provider_allowed(const struct config_security *sec,
+                            const struct config_provider *p, char *err,
+                            size_t errlen);
+
+/**
+ * Parse one provider object (a config file's "providers" entry, or a row
+ * of the providers table) into p. name: the provider's name when it is
+ * not in obj (a stored row), else NULL. path names obj in errors
+ * ("providers[0]"). Unknown keys, a literal "api_key" and wrong types
+ * fail with SB_ECONFIG; kind-specific options are checked later, by the
+ * adapter. p is to be freed with config_provider_free() either way.
+ */
+int config_provider_parse(struct config_provider *p, const cJSON *obj,
+                          const char *name, const char *path, char *err,
+                          size_t errlen);
+
+void config_provider_free(struct config_provider *p);
+
+/** value with each "${NAME}" (NAME of [A-Za-z0-9_]) replaced by that
+ * environment variable (caller frees), or NULL with NAME in missing (cap
+ * bytes; may be NULL) when one is unset or empty. */
+char *config_expand_env(const char *value, char *missing, size_t cap);
+
+/** Replace a string field, freeing the old value. */
+void config_set_str(char **field, const char *value);
+
+/** Free everything cfg owns. */
+void config_free(struct config *cfg);
+
+#endif
