@@ -1,10 +1,12 @@
 #include "codec/oai_resp.h"
 #include "codec/oai_chat.h"
 #include "codec/oai_err.h"
+#include "base/buf.h"
 #include "base/sb.h"
 #include "base/sse.h"
 #include "codec/canon_doc.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,43 +51,25 @@ static void add_strn(cJSON *o, const char *k, const char *p, size_t n)
   free(s);
 }
 
-/* A growable string; the item texts of a stream are sized by the upstream,
- * whose response size the caller bounds. */
-struct str {
-  char *p;
-  size_t len, cap;
-};
-
-static void str_add(struct str *s, const char *p, size_t n)
-{
-  if(s->len + n + 1 > s->cap) {
-    size_t cap = s->cap ? s->cap : 64;
-    while(cap < s->len + n + 1)
-      cap *= 2;
-    s->p = sb_realloc(s->p, cap);
-    s->cap = cap;
+/* Texts gathered from several parts and the item texts of a stream: sized
+ * by the client's body or the upstream's answer, which the caller bounds
+ * already. */
+#define TEXT_INIT                                                              \
+  {                                                                            \
+    NULL, 0, 0, SIZE_MAX                                                       \
   }
-  memcpy(s->p + s->len, p, n);
-  s->len += n;
-  s->p[s->len] = '\0';
+
+/* Join with sep: append p to b, after sep unless b is empty. */
+static void str_join(struct buf *b, const char *sep, const char *p)
+{
+  if(b->len)
+    buf_appendz(b, sep);
+  buf_appendz(b, p);
 }
 
-static void str_addz(struct str *s, const char *p)
+static const char *str_get(const struct buf *b)
 {
-  str_add(s, p, strlen(p));
-}
-
-/* Join with sep: append p to s, after sep unless s is empty. */
-static void str_join(struct str *s, const char *sep, const char *p)
-{
-  if(s->len)
-    str_addz(s, sep);
-  str_addz(s, p);
-}
-
-static const char *str_get(const struct str *s)
-{
-  return s->p ? s->p : "";
+  return b->data ? b->data : "";
 }
 
 /* ---- typed members ---------------------------------------------------- */
@@ -712,7 +696,7 @@ struct tx {
   cJSON *open_asst;     /* the last message of turn, if an assistant
                          * message later function calls may join */
   cJSON *user_parts;    /* image/file parts of tool outputs, pending */
-  struct str reasoning; /* reasoning text for the next assistant message */
+  struct buf reasoning; /* reasoning text for the next assistant message */
   char *dropped;
   struct api_error *err;
 };
@@ -747,8 +731,8 @@ static void take_reasoning(struct tx *tx, cJSON *m)
 {
   if(!tx->reasoning.len)
     return;
-  cJSON_AddStringToObject(m, "reasoning_content", tx->reasoning.p);
-  tx->reasoning.len = 0;
+  cJSON_AddStringToObject(m, "reasoning_content", tx->reasoning.data);
+  buf_reset(&tx->reasoning);
 }
 
 static cJSON *new_assistant(struct tx *tx)
@@ -923,14 +907,14 @@ static int message_content(const cJSON *c, const char *path, unsigned allowed,
  * (the canonical assistant content), refusals into refusal. */
 static int assistant_message(struct tx *tx, const cJSON *c, const char *path)
 {
-  struct str text = {0}, refusal = {0};
+  struct buf text = TEXT_INIT, refusal = TEXT_INIT;
   const cJSON *part;
   cJSON *m;
   char p[OAI_ERR_PATH_LEN];
   int i = 0;
 
   if(cJSON_IsString(c)) {
-    str_addz(&text, c->valuestring);
+    buf_appendz(&text, c->valuestring);
   } else if(cJSON_IsArray(c)) {
     cJSON_ArrayForEach(part, c)
     {
@@ -942,14 +926,14 @@ static int assistant_message(struct tx *tx, const cJSON *c, const char *path)
       rc = convert_part(part, p, P_INPUT_TEXT | P_OUTPUT_TEXT | P_REFUSAL, &o,
                         &bit, tx->err);
       if(rc) {
-        free(text.p);
-        free(refusal.p);
+        buf_free(&text);
+        buf_free(&refusal);
         return rc;
       }
       if(bit == P_REFUSAL)
-        str_addz(&refusal, get_str(o, "refusal"));
+        buf_appendz(&refusal, get_str(o, "refusal"));
       else
-        str_addz(&text, get_str(o, "text"));
+        buf_appendz(&text, get_str(o, "text"));
       cJSON_Delete(o);
     }
   } else {
@@ -961,9 +945,9 @@ static int assistant_message(struct tx *tx, const cJSON *c, const char *path)
     cJSON_ReplaceItemInObjectCaseSensitive(m, "content",
                                            cJSON_CreateString(str_get(&text)));
   if(refusal.len)
-    cJSON_AddStringToObject(m, "refusal", refusal.p);
-  free(text.p);
-  free(refusal.p);
+    cJSON_AddStringToObject(m, "refusal", refusal.data);
+  buf_free(&text);
+  buf_free(&refusal);
   return 0;
 }
 
@@ -1146,7 +1130,7 @@ static int output_item(struct tx *tx, const cJSON *item, const char *path)
 
 /* The texts of parts (objects with a "text" string) at path joined with
  * blank lines into out. */
-static int join_texts(const cJSON *parts, const char *path, struct str *out,
+static int join_texts(const cJSON *parts, const char *path, struct buf *out,
                       struct api_error *err)
 {
   const cJSON *part;
@@ -1176,7 +1160,7 @@ static int join_texts(const cJSON *parts, const char *path, struct str *out,
 
 static int reasoning_item(struct tx *tx, const cJSON *item, const char *path)
 {
-  struct str text = {0};
+  struct buf text = TEXT_INIT;
   char p[OAI_ERR_PATH_LEN];
   int rc;
 
@@ -1191,8 +1175,8 @@ static int reasoning_item(struct tx *tx, const cJSON *item, const char *path)
     rc = oai_err_opt_member(item, "encrypted_content", path, cJSON_IsString,
                             "a string", 1, tx->err);
   if(!rc && text.len)
-    str_join(&tx->reasoning, "\n\n", text.p);
-  free(text.p);
+    str_join(&tx->reasoning, "\n\n", text.data);
+  buf_free(&text);
   if(!rc && get_str(item, "encrypted_content"))
     drop(&tx->dropped, "input.encrypted_content", 1);
   return rc;
@@ -1292,6 +1276,7 @@ int oai_resp_to_chat(const cJSON *req, const cJSON *history, cJSON **chat,
   cJSON *c = NULL, *msgs;
   int rc;
 
+  buf_init(&tx.reasoning, SIZE_MAX);
   *chat = *turn = NULL;
   *dropped = NULL;
   tx.req = req;
@@ -1332,7 +1317,7 @@ int oai_resp_to_chat(const cJSON *req, const cJSON *history, cJSON **chat,
   rc = oai_chat_validate(c, err);
   if(rc)
     goto fail;
-  free(tx.reasoning.p);
+  buf_free(&tx.reasoning);
   *chat = c;
   *turn = tx.turn;
   *dropped = tx.dropped;
@@ -1341,7 +1326,7 @@ fail:
   cJSON_Delete(c);
   cJSON_Delete(tx.turn);
   cJSON_Delete(tx.user_parts);
-  free(tx.reasoning.p);
+  buf_free(&tx.reasoning);
   free(tx.dropped);
   return rc;
 }
@@ -1629,19 +1614,19 @@ static cJSON *call_item_json(const cJSON *req, const cJSON *tc)
 }
 
 /* A chat message's content as text: the string, or its text parts. */
-static void content_text(const cJSON *c, struct str *out)
+static void content_text(const cJSON *c, struct buf *out)
 {
   const cJSON *part;
 
   if(cJSON_IsString(c)) {
-    str_addz(out, c->valuestring);
+    buf_appendz(out, c->valuestring);
     return;
   }
   cJSON_ArrayForEach(part, c)
   {
     const char *t = get_str(part, "text");
     if(t)
-      str_addz(out, t);
+      buf_appendz(out, t);
   }
 }
 
@@ -1657,7 +1642,7 @@ cJSON *oai_resp_from_completion(const cJSON *req, const cJSON *completion,
   const cJSON *tc;
   cJSON *resp = skeleton(req, id, created_at, model, "completed");
   cJSON *output = mget(resp, "output");
-  struct str text = {0};
+  struct buf text = TEXT_INIT;
   char iid[ID_LEN];
 
   if(reasoning && *reasoning) {
@@ -1671,7 +1656,7 @@ cJSON *oai_resp_from_completion(const cJSON *req, const cJSON *completion,
     m = message_item_json(iid, "completed");
     if(text.len)
       cJSON_AddItemToArray(mget(m, "content"),
-                           text_part(text.p, cJSON_IsArray(lp) ? lp : NULL));
+                           text_part(text.data, cJSON_IsArray(lp) ? lp : NULL));
     if(refusal && *refusal) {
       cJSON *r = cJSON_CreateObject();
       cJSON_AddStringToObject(r, "type", "refusal");
@@ -1680,7 +1665,7 @@ cJSON *oai_resp_from_completion(const cJSON *req, const cJSON *completion,
     }
     cJSON_AddItemToArray(output, m);
   }
-  free(text.p);
+  buf_free(&text);
   cJSON_ArrayForEach(tc, get(msg, "tool_calls"))
   {
     cJSON_AddItemToArray(output, call_item_json(req, tc));
@@ -1693,7 +1678,7 @@ cJSON *oai_resp_from_completion(const cJSON *req, const cJSON *completion,
 
 void oai_resp_output_to_messages(const cJSON *response, cJSON *messages)
 {
-  struct str text = {0}, reasoning = {0}, refusal = {0};
+  struct buf text = TEXT_INIT, reasoning = TEXT_INIT, refusal = TEXT_INIT;
   const cJSON *item;
   cJSON *calls = cJSON_CreateArray();
   int has_text = 0;
@@ -1718,9 +1703,9 @@ void oai_resp_output_to_messages(const cJSON *response, cJSON *messages)
       {
         const char *pt = get_str(part, "type");
         if(pt && !strcmp(pt, "refusal") && get_str(part, "refusal"))
-          str_addz(&refusal, get_str(part, "refusal"));
+          buf_appendz(&refusal, get_str(part, "refusal"));
         else if(get_str(part, "text")) {
-          str_addz(&text, get_str(part, "text"));
+          buf_appendz(&text, get_str(part, "text"));
           has_text = 1;
         }
       }
@@ -1752,9 +1737,9 @@ void oai_resp_output_to_messages(const cJSON *response, cJSON *messages)
     else
       cJSON_AddNullToObject(m, "content");
     if(refusal.len)
-      cJSON_AddStringToObject(m, "refusal", refusal.p);
+      cJSON_AddStringToObject(m, "refusal", refusal.data);
     if(reasoning.len)
-      cJSON_AddStringToObject(m, "reasoning_content", reasoning.p);
+      cJSON_AddStringToObject(m, "reasoning_content", reasoning.data);
     if(cJSON_GetArraySize(calls)) {
       cJSON_AddItemToObject(m, "tool_calls", calls);
       calls = NULL;
@@ -1762,9 +1747,9 @@ void oai_resp_output_to_messages(const cJSON *response, cJSON *messages)
     cJSON_AddItemToArray(messages, m);
   }
   cJSON_Delete(calls);
-  free(text.p);
-  free(reasoning.p);
-  free(refusal.p);
+  buf_free(&text);
+  buf_free(&reasoning);
+  buf_free(&refusal);
 }
 
 /* ---- the stream renderer ----------------------------------------------- */
@@ -1778,7 +1763,7 @@ struct item {
   char id[ID_LEN];
   char *call_id;
   char *name;
-  struct str text; /* summary, text, or arguments so far */
+  struct buf text; /* summary, text, or arguments so far */
 };
 
 struct oai_resp_stream {
@@ -1822,7 +1807,7 @@ void oai_resp_stream_free(struct oai_resp_stream *s)
   for(size_t i = 0; i < s->n; i++) {
     free(s->items[i].call_id);
     free(s->items[i].name);
-    free(s->items[i].text.p);
+    buf_free(&s->items[i].text);
   }
   free(s->items);
   cJSON_Delete(s->skel);
@@ -1957,6 +1942,7 @@ static struct item *add_item(struct oai_resp_stream *s, enum item_kind kind)
   }
   it = &s->items[s->n++];
   memset(it, 0, sizeof(*it));
+  buf_init(&it->text, SIZE_MAX);
   it->kind = kind;
   it->open = 1;
   it->index = -1;
@@ -2098,7 +2084,7 @@ static int render_text(struct oai_resp_stream *s, const struct canon_ev *ev,
     if(rc)
       return rc;
   }
-  str_add(&it->text, ev->text, ev->len);
+  buf_append(&it->text, ev->text, ev->len);
   if(kind == I_REASONING) {
     o = ev_item(s, "response.reasoning_summary_text.delta", it);
     cJSON_AddNumberToObject(o, "summary_index", 0);
@@ -2156,7 +2142,7 @@ static int render_tool(struct oai_resp_stream *s, const struct canon_ev *ev,
   }
   if(!ev->len)
     return 0;
-  str_add(&it->text, ev->text, ev->len);
+  buf_append(&it->text, ev->text, ev->len);
   /* Custom input is JSON-escaped inside the arguments: sent on close. A
    * closed item's late arguments still count for the final object. */
   if(it->kind == I_CUSTOM || !it->open)

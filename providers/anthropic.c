@@ -7,7 +7,9 @@
 #include "config/config.h"
 #include "codec/oai_chat.h"
 #include "base/sb.h"
+#include "base/buf.h"
 
+#include <stdint.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -766,27 +768,18 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   return 0;
 }
 
+static const struct prov_cred anth_cred = {"x-api-key", 0, "x-api-key"};
+
 static void add_common_headers(const struct prov *p,
                                const struct prov_client *client,
                                struct prov_http *out)
 {
-  const struct config_provider *c = p->cfg;
   const struct anth_opts *o = opts_of(p);
 
-  if(c && c->passthrough_auth) {
-    const char *a = client ? client->authorization : NULL;
-    if(a && !strncasecmp(a, "Bearer ", 7))
-      prov_http_add_header(out, "x-api-key: %s", a + 7);
-  } else if(p->api_key) {
-    prov_http_add_header(out, "x-api-key: %s", p->api_key);
-  }
   prov_http_add_header(out, "anthropic-version: %s", o->version);
   if(o->betas)
     prov_http_add_header(out, "anthropic-beta: %s", o->betas);
-  if(c)
-    for(int i = 0; i < c->nheaders; i++)
-      prov_http_add_header(out, "%s: %s", c->headers[i].name,
-                           c->headers[i].value);
+  prov_http_add_common(out, p, client, &anth_cred);
 }
 
 static int build_chat(const struct prov *p, const cJSON *req, const char *model,
@@ -817,10 +810,6 @@ static int build_chat(const struct prov *p, const cJSON *req, const char *model,
                        stream ? "text/event-stream" : "application/json");
   prov_http_add_header(out, "Expect:");
   add_common_headers(p, client, out);
-  if(client)
-    for(int i = 0; i < client->nfwd; i++)
-      prov_http_add_header(out, "%s: %s", client->fwd[i].name,
-                           client->fwd[i].value);
   return 0;
 }
 
@@ -831,7 +820,6 @@ void prov_anthropic_build_passthrough(const struct prov *p, cJSON *body,
                                       const struct prov_client *client,
                                       struct prov_http *out)
 {
-  const struct config_provider *c = p->cfg;
   const struct anth_opts *o = opts_of(p);
   int stream = cJSON_IsTrue(canon_json_get(body, "stream"));
   char *json;
@@ -850,13 +838,6 @@ void prov_anthropic_build_passthrough(const struct prov *p, cJSON *body,
   prov_http_add_header(out, "accept: %s",
                        stream ? "text/event-stream" : "application/json");
   prov_http_add_header(out, "Expect:");
-  if(c && c->passthrough_auth) {
-    const char *a = client ? client->authorization : NULL;
-    if(a && !strncasecmp(a, "Bearer ", 7))
-      prov_http_add_header(out, "x-api-key: %s", a + 7);
-  } else if(p->api_key) {
-    prov_http_add_header(out, "x-api-key: %s", p->api_key);
-  }
   /* The client knows which API version and betas it speaks; configured
    * betas are added to its own. */
   prov_http_add_header(out, "anthropic-version: %s",
@@ -865,14 +846,7 @@ void prov_anthropic_build_passthrough(const struct prov *p, cJSON *body,
     prov_http_add_header(out, "anthropic-beta: %s,%s", betas, o->betas);
   else if(betas || o->betas)
     prov_http_add_header(out, "anthropic-beta: %s", betas ? betas : o->betas);
-  if(c)
-    for(int i = 0; i < c->nheaders; i++)
-      prov_http_add_header(out, "%s: %s", c->headers[i].name,
-                           c->headers[i].value);
-  if(client)
-    for(int i = 0; i < client->nfwd; i++)
-      prov_http_add_header(out, "%s: %s", client->fwd[i].name,
-                           client->fwd[i].value);
+  prov_http_add_common(out, p, client, &anth_cred);
 }
 
 /* ---- responses ------------------------------------------------------- */
@@ -939,8 +913,7 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   const cJSON *content = canon_json_get(root, "content");
   const cJSON *b;
   struct anth_usage au;
-  char *text = NULL, *reasoning = NULL;
-  size_t tlen = 0, rlen = 0;
+  struct buf text, reasoning; /* bounded by the body, already bounded */
   cJSON *res, *calls = NULL;
   struct canon_usage cu;
 
@@ -949,24 +922,23 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
     canon_bad_response(err, "a response that is not an Anthropic message");
     return SB_EPROTO;
   }
+  buf_init(&text, SIZE_MAX);
+  buf_init(&reasoning, SIZE_MAX);
   calls = cJSON_CreateArray();
   cJSON_ArrayForEach(b, content)
   {
     const char *type = canon_json_str(b, "type");
     const char *s = NULL;
-    char **acc = NULL;
-    size_t *alen = NULL;
+    struct buf *acc = NULL;
 
     if(!type)
       continue;
     if(!strcmp(type, "text")) {
       s = canon_json_str(b, "text");
       acc = &text;
-      alen = &tlen;
     } else if(!strcmp(type, "thinking")) {
       s = canon_json_str(b, "thinking");
       acc = &reasoning;
-      alen = &rlen;
     } else if(!strcmp(type, "tool_use")) {
       const cJSON *input = canon_json_get(b, "input");
       char *args = input ? cJSON_PrintUnformatted(input) : sb_strdup("{}");
@@ -977,12 +949,8 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
                                            canon_json_str(b, "name"), args));
       free(args);
     }
-    if(s && acc) {
-      size_t n = strlen(s);
-      *acc = sb_realloc(*acc, *alen + n + 1);
-      memcpy(*acc + *alen, s, n + 1);
-      *alen += n;
-    }
+    if(s && acc)
+      buf_appendz(acc, s);
   }
 
   usage_init(&au);
@@ -990,13 +958,13 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   usage_canon(&au, &cu);
   res = canon_chat_completion(
       id, created, model,
-      canon_chat_choice(0, text, reasoning, calls,
+      canon_chat_choice(0, text.data, reasoning.data, calls,
                         finish_reason(canon_json_str(root, "stop_reason"))),
       &cu);
   *usage = cu;
   *out = res;
-  free(text);
-  free(reasoning);
+  buf_free(&text);
+  buf_free(&reasoning);
   cJSON_Delete(root);
   (void)p;
   return 0;

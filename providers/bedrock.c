@@ -8,7 +8,9 @@
 #include "codec/oai_chat.h"
 #include "base/sb.h"
 #include "providers/sigv4.h"
+#include "base/buf.h"
 
+#include <stdint.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -898,7 +900,6 @@ static int finish_request(const struct prov *p, const char *model,
                           const struct prov_client *client,
                           struct prov_http *out, struct api_error *err)
 {
-  const struct config_provider *c = p->cfg;
   char *mid = sigv4_uri_encode(model);
   int rc;
 
@@ -913,14 +914,8 @@ static int finish_request(const struct prov *p, const char *model,
     return rc;
   }
   prov_http_add_header(out, "Expect:");
-  if(c)
-    for(int i = 0; i < c->nheaders; i++)
-      prov_http_add_header(out, "%s: %s", c->headers[i].name,
-                           c->headers[i].value);
-  if(client)
-    for(int i = 0; i < client->nfwd; i++)
-      prov_http_add_header(out, "%s: %s", client->fwd[i].name,
-                           client->fwd[i].value);
+  /* The credential is add_auth()'s: a signature, or a bearer token. */
+  prov_http_add_common(out, p, client, &(struct prov_cred){0});
   return 0;
 }
 
@@ -990,14 +985,6 @@ static void usage_read(const cJSON *u, struct canon_usage *c)
   c->cached_tokens = cr >= 0 ? cr : in >= 0 ? 0 : -1;
 }
 
-static void append(char **acc, size_t *alen, const char *s)
-{
-  size_t n = strlen(s);
-  *acc = sb_realloc(*acc, *alen + n + 1);
-  memcpy(*acc + *alen, s, n + 1);
-  *alen += n;
-}
-
 static int parse_chat(const struct prov *p, const char *body, size_t len,
                       const char *model, const char *id, int64_t created,
                       cJSON **out, struct canon_usage *usage,
@@ -1007,12 +994,14 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   const cJSON *content = canon_json_get(
       canon_json_get(canon_json_get(root, "output"), "message"), "content");
   const cJSON *b;
-  char *text = NULL, *reasoning = NULL;
-  size_t tlen = 0, rlen = 0;
+  /* Sized by the upstream's body, which the caller bounds already. */
+  struct buf text, reasoning;
   cJSON *res, *calls;
   struct canon_usage cu;
 
   (void)p;
+  buf_init(&text, SIZE_MAX);
+  buf_init(&reasoning, SIZE_MAX);
   if(!cJSON_IsObject(root) || !cJSON_IsArray(content)) {
     cJSON_Delete(root);
     canon_bad_response(err, "a response that is not a Bedrock Converse answer");
@@ -1025,12 +1014,12 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
     const char *s;
 
     if((s = canon_json_str(b, "text"))) {
-      append(&text, &tlen, s);
+      buf_appendz(&text, s);
     } else if((s = canon_json_str(
                    canon_json_get(canon_json_get(b, "reasoningContent"),
                                   "reasoningText"),
                    "text"))) {
-      append(&reasoning, &rlen, s);
+      buf_appendz(&reasoning, s);
     } else if(cJSON_IsObject(tu)) {
       const cJSON *input = canon_json_get(tu, "input");
       char *args = input ? cJSON_PrintUnformatted(input) : sb_strdup("{}");
@@ -1046,13 +1035,13 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   usage_read(canon_json_get(root, "usage"), &cu);
   res = canon_chat_completion(
       id, created, model,
-      canon_chat_choice(0, text, reasoning, calls,
+      canon_chat_choice(0, text.data, reasoning.data, calls,
                         finish_reason(canon_json_str(root, "stopReason"))),
       &cu);
   *usage = cu;
   *out = res;
-  free(text);
-  free(reasoning);
+  buf_free(&text);
+  buf_free(&reasoning);
   cJSON_Delete(root);
   return 0;
 }

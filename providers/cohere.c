@@ -6,7 +6,9 @@
 #include "codec/canon_doc.h"
 #include "codec/oai_chat.h"
 #include "base/sb.h"
+#include "base/buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,20 +580,13 @@ static int thinking(const cJSON *req, cJSON *body, struct api_error *err)
   return 0;
 }
 
+/* The credential, configured headers and forwarded client headers. */
 static void auth_headers(const struct prov *p, const struct prov_client *client,
                          struct prov_http *out)
 {
-  const struct config_provider *c = p->cfg;
+  static const struct prov_cred cred = {"Authorization", 1, "Authorization"};
 
-  if(c && c->passthrough_auth) {
-    if(client && client->authorization)
-      prov_http_add_header(out, "Authorization: %s", client->authorization);
-  } else if(p->api_key) {
-    prov_http_add_header(out, "Authorization: Bearer %s", p->api_key);
-  }
-  for(int i = 0; c && i < c->nheaders; i++)
-    prov_http_add_header(out, "%s: %s", c->headers[i].name,
-                         c->headers[i].value);
+  prov_http_add_common(out, p, client, &cred);
 }
 
 static int build_chat(const struct prov *p, const cJSON *req, const char *model,
@@ -634,9 +629,6 @@ static int build_chat(const struct prov *p, const cJSON *req, const char *model,
                        stream ? "text/event-stream" : "application/json");
   prov_http_add_header(out, "Expect:");
   auth_headers(p, client, out);
-  for(int i = 0; client && i < client->nfwd; i++)
-    prov_http_add_header(out, "%s: %s", client->fwd[i].name,
-                         client->fwd[i].value);
   return 0;
 }
 
@@ -688,15 +680,12 @@ static void read_usage(const cJSON *usage, struct canon_usage *u)
   u->cached_tokens = count(usage, "cached_tokens");
 }
 
-static void append(char **acc, const char *s)
+/* Append s to b unless it is missing or empty (an answer without text
+ * has none, not an empty one). */
+static void append(struct buf *b, const char *s)
 {
-  char *n;
-
-  if(!s || !*s)
-    return;
-  n = *acc ? sb_asprintf("%s%s", *acc, s) : sb_strdup(s);
-  free(*acc);
-  *acc = n;
+  if(s && *s)
+    buf_appendz(b, s);
 }
 
 static int parse_chat(const struct prov *p, const char *body, size_t len,
@@ -708,10 +697,12 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   const cJSON *msg = canon_json_get(root, "message");
   const char *finish = canon_json_str(root, "finish_reason");
   const cJSON *it, *calls = canon_json_get(msg, "tool_calls");
-  char *text = NULL, *reasoning = NULL;
+  struct buf text, reasoning; /* bounded by the body, already bounded */
   cJSON *res, *arr;
 
   (void)p;
+  buf_init(&text, SIZE_MAX);
+  buf_init(&reasoning, SIZE_MAX);
   *out = NULL;
   canon_usage_init(usage);
   if(!cJSON_IsObject(root) || !cJSON_IsObject(msg)) {
@@ -755,11 +746,11 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   }
   res = canon_chat_completion(
       id, created, model,
-      canon_chat_choice(0, text, reasoning, arr,
+      canon_chat_choice(0, text.data, reasoning.data, arr,
                         finish_reason(finish, cJSON_GetArraySize(calls) > 0)),
       usage);
-  free(text);
-  free(reasoning);
+  buf_free(&text);
+  buf_free(&reasoning);
   cJSON_Delete(root);
   *out = res;
   return 0;
@@ -1090,9 +1081,6 @@ static int build_embeddings(const struct prov *p, const cJSON *req,
   prov_http_add_header(out, "Accept: application/json");
   prov_http_add_header(out, "Expect:");
   auth_headers(p, client, out);
-  for(int i = 0; client && i < client->nfwd; i++)
-    prov_http_add_header(out, "%s: %s", client->fwd[i].name,
-                         client->fwd[i].value);
   return 0;
 }
 

@@ -2,7 +2,9 @@
 #include "codec/canon_doc.h"
 #include "codec/oai_chat.h"
 #include "base/sb.h"
+#include "base/buf.h"
 
+#include <stdint.h>
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
@@ -744,26 +746,9 @@ static void add_auth_headers(const struct prov *p,
                              const struct prov_client *client,
                              struct prov_http *out)
 {
-  const struct config_provider *c = p->cfg;
+  static const struct prov_cred cred = {"x-goog-api-key", 0, "x-goog-api-key"};
 
-  if(c && c->passthrough_auth) {
-    const char *a = client ? client->authorization : NULL;
-    if(a) {
-      if(!strncasecmp(a, "Bearer ", 7))
-        a += 7;
-      prov_http_add_header(out, "x-goog-api-key: %s", a);
-    }
-  } else if(p->api_key) {
-    prov_http_add_header(out, "x-goog-api-key: %s", p->api_key);
-  }
-  if(c)
-    for(int i = 0; i < c->nheaders; i++)
-      prov_http_add_header(out, "%s: %s", c->headers[i].name,
-                           c->headers[i].value);
-  if(client)
-    for(int i = 0; i < client->nfwd; i++)
-      prov_http_add_header(out, "%s: %s", client->fwd[i].name,
-                           client->fwd[i].value);
+  prov_http_add_common(out, p, client, &cred);
 }
 
 /* The model is a path of the upstream's URL, and may be the client's
@@ -897,10 +882,14 @@ static cJSON *candidate_choice(const cJSON *cand, int index)
 {
   const cJSON *part;
   cJSON *choice, *tcs = cJSON_CreateArray();
-  size_t tlen = 0, rlen = 0;
-  char *text = sb_strdup(""), *reasoning = sb_strdup("");
+  struct buf text, reasoning; /* bounded by the body, already bounded */
   int k = 0;
 
+  /* An empty text, not a missing one, when no part has any. */
+  buf_init(&text, SIZE_MAX);
+  buf_init(&reasoning, SIZE_MAX);
+  buf_append(&text, "", 0);
+  buf_append(&reasoning, "", 0);
   cJSON_ArrayForEach(part,
                      canon_json_get(canon_json_get(cand, "content"), "parts"))
   {
@@ -908,13 +897,9 @@ static cJSON *candidate_choice(const cJSON *cand, int index)
     const cJSON *call = canon_json_get(part, "functionCall");
 
     if(t) {
-      int thought = cJSON_IsTrue(canon_json_get(part, "thought"));
-      char **dst = thought ? &reasoning : &text;
-      size_t *dl = thought ? &rlen : &tlen;
-      size_t n = strlen(t);
-      *dst = sb_realloc(*dst, *dl + n + 1);
-      memcpy(*dst + *dl, t, n + 1);
-      *dl += n;
+      buf_appendz(cJSON_IsTrue(canon_json_get(part, "thought")) ? &reasoning
+                                                                : &text,
+                  t);
     } else if(cJSON_IsObject(call)) {
       const char *sig = canon_json_str(part, "thoughtSignature");
       char *id = make_call_id(canon_json_str(call, "id"), k, sig);
@@ -933,10 +918,10 @@ static cJSON *candidate_choice(const cJSON *cand, int index)
     }
   }
   choice = canon_chat_choice(
-      index, text, reasoning, tcs,
+      index, text.data, reasoning.data, tcs,
       map_finish(canon_json_str(cand, "finishReason"), k > 0));
-  free(text);
-  free(reasoning);
+  buf_free(&text);
+  buf_free(&reasoning);
   return choice;
 }
 

@@ -84,21 +84,14 @@ static int ollama_configure(struct prov *p, const cJSON *options,
 
 /* ---- request ---------------------------------------------------------- */
 
+/* The credential, configured headers and forwarded client headers. */
 static void add_auth_headers(const struct prov *p,
                              const struct prov_client *client,
                              struct prov_http *out)
 {
-  const struct config_provider *c = p->cfg;
+  static const struct prov_cred cred = {"Authorization", 1, "Authorization"};
 
-  if(c && c->passthrough_auth) {
-    if(client && client->authorization)
-      prov_http_add_header(out, "Authorization: %s", client->authorization);
-  } else if(p->api_key) {
-    prov_http_add_header(out, "Authorization: Bearer %s", p->api_key);
-  }
-  for(int i = 0; c && i < c->nheaders; i++)
-    prov_http_add_header(out, "%s: %s", c->headers[i].name,
-                         c->headers[i].value);
+  prov_http_add_common(out, p, client, &cred);
 }
 
 static int unsupported_value(struct api_error *err, const struct prov *p,
@@ -725,9 +718,6 @@ static int ollama_build_chat(const struct prov *p, const cJSON *req,
                        stream ? "application/x-ndjson" : "application/json");
   prov_http_add_header(out, "Expect:");
   add_auth_headers(p, client, out);
-  for(int i = 0; client && i < client->nfwd; i++)
-    prov_http_add_header(out, "%s: %s", client->fwd[i].name,
-                         client->fwd[i].value);
   return 0;
 }
 
@@ -1049,9 +1039,6 @@ static int ollama_build_embeddings(const struct prov *p, const cJSON *req,
   prov_http_add_header(out, "Accept: application/json");
   prov_http_add_header(out, "Expect:");
   add_auth_headers(p, client, out);
-  for(int i = 0; client && i < client->nfwd; i++)
-    prov_http_add_header(out, "%s: %s", client->fwd[i].name,
-                         client->fwd[i].value);
   return 0;
 }
 

@@ -16,25 +16,13 @@
 static void add_headers(const struct prov *p, const struct prov_client *client,
                         struct prov_http *out)
 {
-  const struct config_provider *c = p->cfg;
+  /* Azure takes its key as api-key, an Entra token as Authorization. */
+  static const struct prov_cred openai = {"Authorization", 1, "Authorization"};
+  static const struct prov_cred azure = {"api-key", 0, "Authorization"};
 
   /* curl would otherwise send Expect: 100-continue for large bodies. */
   prov_http_add_header(out, "Expect:");
-  if(c->passthrough_auth) {
-    if(client->authorization)
-      prov_http_add_header(out, "Authorization: %s", client->authorization);
-  } else if(p->api_key) {
-    if(p->azure)
-      prov_http_add_header(out, "api-key: %s", p->api_key);
-    else
-      prov_http_add_header(out, "Authorization: Bearer %s", p->api_key);
-  }
-  for(int i = 0; i < c->nheaders; i++)
-    prov_http_add_header(out, "%s: %s", c->headers[i].name,
-                         c->headers[i].value);
-  for(int i = 0; i < client->nfwd; i++)
-    prov_http_add_header(out, "%s: %s", client->fwd[i].name,
-                         client->fwd[i].value);
+  prov_http_add_common(out, p, client, p->azure ? &azure : &openai);
 }
 
 static void apply_request_quirks(const struct prov *p, cJSON *body);
@@ -120,18 +108,11 @@ void prov_openai_build_embeddings(const struct prov *p, cJSON *body,
 
 void prov_openai_build_models(const struct prov *p, struct prov_http *out)
 {
-  const struct config_provider *c = p->cfg;
-
   memset(out, 0, sizeof(*out));
   out->url = p->azure ? sb_asprintf("%s/openai/v1/models", p->base_url)
                       : sb_asprintf("%s/models", p->base_url);
   prov_http_add_header(out, "Accept: application/json");
-  if(p->api_key && !c->passthrough_auth)
-    prov_http_add_header(
-        out, p->azure ? "api-key: %s" : "Authorization: Bearer %s", p->api_key);
-  for(int i = 0; i < c->nheaders; i++)
-    prov_http_add_header(out, "%s: %s", c->headers[i].name,
-                         c->headers[i].value);
+  add_headers(p, NULL, out);
 }
 
 int prov_openai_parse_models(const char *body, size_t len, char ***models,

@@ -40,12 +40,6 @@ int prov_openai_configure(struct prov *p, const cJSON *options,
 void prov_openai_unconfigure(struct prov *p);
 
 /** What the client sent that may travel upstream. */
-struct prov_client {
-  const char *authorization;   /* client's Authorization value, or NULL */
-  const struct config_kv *fwd; /* client headers listed in forward_headers */
-  int nfwd;
-};
-
 /**
  * Build the upstream request for a validated Chat Completions body.
  * body is modified in place (model, stream_options). *client_usage

@@ -30,6 +30,30 @@ void prov_http_add_header(struct prov_http *h, const char *fmt, ...)
   h->headers[h->nheaders++] = line;
 }
 
+void prov_http_add_common(struct prov_http *h, const struct prov *p,
+                          const struct prov_client *client,
+                          const struct prov_cred *cred)
+{
+  const struct config_provider *c = p->cfg;
+
+  if(cred->header && c && c->passthrough_auth) {
+    const char *a = client ? client->authorization : NULL;
+    if(a && strcasecmp(cred->pass_header, "authorization") &&
+       !strncasecmp(a, "Bearer ", 7))
+      a += 7;
+    if(a)
+      prov_http_add_header(h, "%s: %s", cred->pass_header, a);
+  } else if(cred->header && p->api_key) {
+    prov_http_add_header(h, "%s: %s%s", cred->header,
+                         cred->bearer ? "Bearer " : "", p->api_key);
+  }
+  for(int i = 0; c && i < c->nheaders; i++)
+    prov_http_add_header(h, "%s: %s", c->headers[i].name, c->headers[i].value);
+  for(int i = 0; client && i < client->nfwd; i++)
+    prov_http_add_header(h, "%s: %s", client->fwd[i].name,
+                         client->fwd[i].value);
+}
+
 void prov_http_note_dropped(struct prov_http *h, const char *param)
 {
   char *s =

@@ -76,6 +76,34 @@ void prov_http_add_header(struct prov_http *h, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void prov_http_free(struct prov_http *h);
 
+/** What a client brings to an upstream request. */
+struct prov_client {
+  const char *authorization;   /* client's Authorization value, or NULL */
+  const struct config_kv *fwd; /* client headers listed in forward_headers */
+  int nfwd;
+};
+
+/* Where a provider kind takes its credential. */
+struct prov_cred {
+  const char *header;      /* the provider's own key goes here; NULL: the
+                            * adapter authenticates itself (SigV4) */
+  int bearer;              /* ... as "Bearer KEY" */
+  const char *pass_header; /* with passthrough_auth the client's own
+                            * credential goes here: as it came under
+                            * Authorization, without its "Bearer " under
+                            * any other header */
+};
+
+/**
+ * The headers every upstream request of p carries besides its API's own:
+ * the credential as cred says (p's key, or the client's own with
+ * passthrough_auth), then p's configured headers, then the client headers
+ * p forwards. client may be NULL (a model-list fetch).
+ */
+void prov_http_add_common(struct prov_http *h, const struct prov *p,
+                          const struct prov_client *client,
+                          const struct prov_cred *cred);
+
 /** Record that param was dropped (policy class C). */
 void prov_http_note_dropped(struct prov_http *h, const char *param);
 

@@ -451,6 +451,64 @@ static void test_normalize_answers(void **state)
   cJSON_Delete(opts);
 }
 
+/* The credential, configured and forwarded headers every adapter sends
+ * (prov_http_add_common): own key or the client's, under each kind's
+ * header. */
+static int has_header(const struct prov_http *h, const char *line)
+{
+  for(int i = 0; i < h->nheaders; i++)
+    if(!strcmp(h->headers[i], line))
+      return 1;
+  return 0;
+}
+
+static void test_common_headers(void **state)
+{
+  struct config_kv hdr = {(char *)"X-Team", (char *)"blue"};
+  struct config_kv fwd = {(char *)"x-tenant", (char *)"acme"};
+  struct config_provider c = {.headers = &hdr, .nheaders = 1};
+  struct prov p = {.name = (char *)"p", .cfg = &c, .api_key = (char *)"K"};
+  struct prov_client client = {"Bearer CLIENT", &fwd, 1};
+  const struct prov_cred bearer = {"Authorization", 1, "Authorization"};
+  const struct prov_cred key = {"x-api-key", 0, "x-api-key"};
+  const struct prov_cred azure = {"api-key", 0, "Authorization"};
+  struct prov_http h;
+
+  (void)state;
+  memset(&h, 0, sizeof(h));
+  prov_http_add_common(&h, &p, &client, &bearer);
+  assert_true(has_header(&h, "Authorization: Bearer K"));
+  assert_true(has_header(&h, "X-Team: blue"));
+  assert_true(has_header(&h, "x-tenant: acme"));
+  assert_int_equal(h.nheaders, 3);
+  prov_http_free(&h);
+
+  memset(&h, 0, sizeof(h));
+  prov_http_add_common(&h, &p, NULL, &key);
+  assert_true(has_header(&h, "x-api-key: K"));
+  assert_int_equal(h.nheaders, 2);
+  prov_http_free(&h);
+
+  /* passthrough_auth: the client's credential instead of the key. */
+  c.passthrough_auth = 1;
+  memset(&h, 0, sizeof(h));
+  prov_http_add_common(&h, &p, &client, &key);
+  assert_true(has_header(&h, "x-api-key: CLIENT"));
+  assert_false(has_header(&h, "x-api-key: K"));
+  prov_http_free(&h);
+  memset(&h, 0, sizeof(h));
+  prov_http_add_common(&h, &p, &client, &azure);
+  assert_true(has_header(&h, "Authorization: Bearer CLIENT"));
+  prov_http_free(&h);
+  /* No client credential: none at all, never the gateway's key. */
+  client.authorization = NULL;
+  memset(&h, 0, sizeof(h));
+  prov_http_add_common(&h, &p, &client, &bearer);
+  assert_false(has_header(&h, "Authorization: Bearer K"));
+  assert_int_equal(h.nheaders, 2);
+  prov_http_free(&h);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -464,6 +522,7 @@ int main(void)
       cmocka_unit_test(test_error_mapping),
       cmocka_unit_test(test_parse_models),
       cmocka_unit_test(test_quirks_request),
+      cmocka_unit_test(test_common_headers),
       cmocka_unit_test(test_quirks_bad_option),
       cmocka_unit_test(test_normalize_answers),
   };
