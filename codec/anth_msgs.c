@@ -1470,6 +1470,58 @@ static char *content_text(const cJSON *content)
   return buf_take(&s, NULL);
 }
 
+int anth_tool_use_blocks(const cJSON *calls, int strict, const char *path,
+                         cJSON *blocks, struct api_error *err)
+{
+  const cJSON *tc;
+  int j = 0;
+
+  if(!cJSON_IsArray(calls))
+    return 0;
+  cJSON_ArrayForEach(tc, calls)
+  {
+    const cJSON *fn = get(tc, "function");
+    const char *id = canon_json_str(tc, "id");
+    const char *name = canon_json_str(fn, "name");
+    const char *args = canon_json_str(fn, "arguments");
+    const char *type = canon_json_str(tc, "type");
+    char param[128];
+    cJSON *input = NULL, *b;
+
+    snprintf(param, sizeof(param), "%s[%d]", path, j);
+    if(strict && type && strcmp(type, "function"))
+      return canon_reject(
+          err, 400, "unsupported_value", param,
+          "Tool calls of type '%s' are not supported by Anthropic.", type);
+    if(strict && (!id || !name))
+      return canon_reject(err, 400, "missing_required_parameter", param,
+                          "Tool call '%s' needs an id and a function name.",
+                          param);
+    input =
+        args && !canon_blank(args) ? cJSON_Parse(args) : cJSON_CreateObject();
+    if(!cJSON_IsObject(input)) {
+      cJSON_Delete(input);
+      if(strict) {
+        snprintf(param, sizeof(param), "%s[%d].function.arguments", path, j);
+        return canon_reject(
+            err, 400, "invalid_value", param,
+            "'%s' must be a JSON object for Anthropic, which takes "
+            "tool arguments as objects.",
+            param);
+      }
+      input = cJSON_CreateObject();
+    }
+    b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "tool_use");
+    add_tool_id(b, id);
+    cJSON_AddStringToObject(b, "name", name ? name : "");
+    cJSON_AddItemToObject(b, "input", input);
+    cJSON_AddItemToArray(blocks, b);
+    j++;
+  }
+  return 0;
+}
+
 cJSON *anth_msgs_from_completion(const cJSON *completion, const char *id,
                                  const char *model)
 {
@@ -1479,7 +1531,7 @@ cJSON *anth_msgs_from_completion(const cJSON *completion, const char *id,
   const cJSON *fr = get(choice, "finish_reason");
   const cJSON *rc = get(msg, "reasoning_content");
   const cJSON *refusal = get(msg, "refusal");
-  const cJSON *tc, *calls;
+  const cJSON *calls;
   cJSON *m = cJSON_CreateObject();
   cJSON *content, *b, *u;
   const char *stop;
@@ -1513,31 +1565,8 @@ cJSON *anth_msgs_from_completion(const cJSON *completion, const char *id,
   }
   free(text);
   calls = get(msg, "tool_calls");
-  if(!cJSON_IsArray(calls))
-    calls = NULL;
-  cJSON_ArrayForEach(tc, calls)
-  {
-    const cJSON *fn = get(tc, "function");
-    const cJSON *name = get(fn, "name");
-    const cJSON *args = get(fn, "arguments");
-    const cJSON *tid = get(tc, "id");
-    cJSON *input = NULL;
-
-    if(cJSON_IsString(args))
-      input = cJSON_Parse(args->valuestring);
-    if(!cJSON_IsObject(input)) {
-      cJSON_Delete(input);
-      input = cJSON_CreateObject();
-    }
-    b = cJSON_CreateObject();
-    cJSON_AddStringToObject(b, "type", "tool_use");
-    add_tool_id(b, cJSON_IsString(tid) ? tid->valuestring : NULL);
-    cJSON_AddStringToObject(b, "name",
-                            cJSON_IsString(name) ? name->valuestring : "");
-    cJSON_AddItemToObject(b, "input", input);
-    cJSON_AddItemToArray(content, b);
-    called = 1;
-  }
+  anth_tool_use_blocks(calls, 0, "tool_calls", content, NULL);
+  called = cJSON_GetArraySize(calls) > 0;
   stop = anth_stop_reason(cJSON_IsString(fr) ? fr->valuestring : NULL);
   /* Some OpenAI-compatible servers finish a tool call with "stop". */
   if(called && !strcmp(stop, "end_turn"))

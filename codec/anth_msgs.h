@@ -94,4 +94,18 @@ void anth_stream_free(struct anth_stream *s);
  */
 const char *anth_stop_reason(const char *finish_reason);
 
+/**
+ * Append to blocks one Anthropic tool_use block per OpenAI tool call in
+ * calls (an assistant message's "tool_calls"; NULL or not an array: none).
+ * The one mapping of OpenAI tool calls to Anthropic blocks, for a request
+ * going to Anthropic (strict) and for an answer rendered for a Messages
+ * client. strict: a call that is not a function, has no id or name, or
+ * whose arguments are not a JSON object is refused with err (400, its
+ * param "<path>[j]..."). Not strict (the answer of an upstream that
+ * already ran): a missing id is generated, and arguments that are not an
+ * object become {}. 0, or SB_EINVAL with err.
+ */
+int anth_tool_use_blocks(const cJSON *calls, int strict, const char *path,
+                         cJSON *blocks, struct api_error *err);
+
 #endif

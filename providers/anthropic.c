@@ -3,6 +3,7 @@
  * (docs/providers/anthropic.md).
  */
 #include "providers/anthropic.h"
+#include "codec/anth_msgs.h"
 #include "codec/canon_doc.h"
 #include "config/config.h"
 #include "codec/oai_chat.h"
@@ -328,56 +329,12 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks,
 static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
                             struct api_error *err)
 {
-  const cJSON *calls = canon_json_get(m, "tool_calls");
-  const cJSON *tc;
-  int j = 0;
+  char path[64];
 
   add_text_blocks(blocks, canon_json_get(m, "content"));
-  cJSON_ArrayForEach(tc, calls)
-  {
-    const cJSON *fn = canon_json_get(tc, "function");
-    const char *id = canon_json_str(tc, "id");
-    const char *name = canon_json_str(fn, "name");
-    const char *args = canon_json_str(fn, "arguments");
-    const char *type = canon_json_str(tc, "type");
-    char param[96];
-    cJSON *input, *b;
-
-    if(type && strcmp(type, "function")) {
-      snprintf(param, sizeof(param), "messages[%d].tool_calls[%d].type", mi, j);
-      return canon_reject(
-          err, 400, "unsupported_value", param,
-          "Tool calls of type '%s' are not supported by Anthropic.", type);
-    }
-    snprintf(param, sizeof(param), "messages[%d].tool_calls[%d]", mi, j);
-    if(!id || !name)
-      return canon_reject(err, 400, "missing_required_parameter", param,
-                          "Tool call '%s' needs an id and a function name.",
-                          param);
-    snprintf(param, sizeof(param),
-             "messages[%d].tool_calls[%d].function.arguments", mi, j);
-    if(!args || canon_blank(args)) {
-      input = cJSON_CreateObject();
-    } else {
-      input = cJSON_Parse(args);
-      if(!cJSON_IsObject(input)) {
-        cJSON_Delete(input);
-        return canon_reject(
-            err, 400, "invalid_value", param,
-            "'%s' must be a JSON object for Anthropic, which takes "
-            "tool arguments as objects.",
-            param);
-      }
-    }
-    b = cJSON_CreateObject();
-    cJSON_AddStringToObject(b, "type", "tool_use");
-    cJSON_AddStringToObject(b, "id", id);
-    cJSON_AddStringToObject(b, "name", name);
-    cJSON_AddItemToObject(b, "input", input);
-    cJSON_AddItemToArray(blocks, b);
-    j++;
-  }
-  return 0;
+  snprintf(path, sizeof(path), "messages[%d].tool_calls", mi);
+  return anth_tool_use_blocks(canon_json_get(m, "tool_calls"), 1, path, blocks,
+                              err);
 }
 
 static void tool_result_block(const cJSON *m, cJSON *blocks)
