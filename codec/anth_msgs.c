@@ -301,7 +301,7 @@ static int fail_in_tool_result(struct api_error *err, const char *path,
   return fail_unsupported(err, p, w);
 }
 
-static void copy_cache_control(const cJSON *from, cJSON *to)
+void anth_copy_cache_control(const cJSON *from, cJSON *to)
 {
   const cJSON *cc = get(from, "cache_control");
 
@@ -309,14 +309,14 @@ static void copy_cache_control(const cJSON *from, cJSON *to)
     cJSON_AddItemToObject(to, "cache_control", cJSON_Duplicate(cc, 1));
 }
 
-static cJSON *text_part(const char *text, const cJSON *block)
+cJSON *anth_text_block(const char *text, const cJSON *from)
 {
   cJSON *p = cJSON_CreateObject();
 
   cJSON_AddStringToObject(p, "type", "text");
   cJSON_AddStringToObject(p, "text", text);
-  if(block)
-    copy_cache_control(block, p);
+  if(from)
+    anth_copy_cache_control(from, p);
   return p;
 }
 
@@ -406,7 +406,7 @@ static int image_part(const cJSON *b, const char *path, cJSON **out,
   part = cJSON_CreateObject();
   cJSON_AddStringToObject(part, "type", "image_url");
   cJSON_AddStringToObject(cJSON_AddObjectToObject(part, "image_url"), "url", u);
-  copy_cache_control(b, part);
+  anth_copy_cache_control(b, part);
   free(u);
   *out = part;
   return 0;
@@ -448,7 +448,7 @@ static int document_part(const cJSON *b, const char *path, cJSON **out,
     if(rc)
       return rc;
     if(data[0])
-      *out = text_part(data, b);
+      *out = anth_text_block(data, b);
     return 0;
   }
   if(strcmp(stype, "base64")) {
@@ -482,7 +482,7 @@ static int document_part(const cJSON *b, const char *path, cJSON **out,
                               ? title->valuestring
                               : "document.pdf");
   cJSON_AddStringToObject(f, "file_data", u);
-  copy_cache_control(b, part);
+  anth_copy_cache_control(b, part);
   free(u);
   *out = part;
   return 0;
@@ -511,7 +511,7 @@ static int tool_message(const cJSON *b, const char *path, cJSON **out,
   parts = cJSON_CreateArray();
   if(cJSON_IsString(content)) {
     if(content->valuestring[0])
-      cJSON_AddItemToArray(parts, text_part(content->valuestring, NULL));
+      cJSON_AddItemToArray(parts, anth_text_block(content->valuestring, NULL));
   } else if(cJSON_IsArray(content)) {
     const cJSON *c;
 
@@ -530,7 +530,7 @@ static int tool_message(const cJSON *b, const char *path, cJSON **out,
         if(!strcmp(type, "text")) {
           rc = text_block(c, p, &text, err);
           if(!rc && text[0])
-            part = text_part(text, c);
+            part = anth_text_block(text, c);
         } else if(!strcmp(type, "document")) {
           rc = document_part(c, p, &part, err);
           if(!rc && part && strcmp(get(part, "type")->valuestring, "text")) {
@@ -572,11 +572,11 @@ static int tool_message(const cJSON *b, const char *path, cJSON **out,
     /* A breakpoint on the tool_result itself moves to its last text part,
      * where the Anthropic adapter reads it back. */
     if(!parts->child)
-      cJSON_AddItemToArray(parts, text_part("", NULL));
+      cJSON_AddItemToArray(parts, anth_text_block("", NULL));
     if(cJSON_IsObject(get(b, "cache_control"))) {
       cJSON *last = cJSON_GetArrayItem(parts, cJSON_GetArraySize(parts) - 1);
       cJSON_DeleteItemFromObjectCaseSensitive(last, "cache_control");
-      copy_cache_control(b, last);
+      anth_copy_cache_control(b, last);
     }
     cJSON_AddItemToObject(m, "content", parts);
   } else {
@@ -650,7 +650,7 @@ static int system_message(const cJSON *content, const char *path, cJSON *msgs,
       return rc;
     }
     if(text[0])
-      cJSON_AddItemToArray(parts, text_part(text, b));
+      cJSON_AddItemToArray(parts, anth_text_block(text, b));
   }
   if(!parts->child) {
     cJSON_Delete(parts);
@@ -700,7 +700,7 @@ static int user_message(struct tr *t, const cJSON *content, const char *mpath)
     if(!strcmp(type, "text")) {
       rc = text_block(b, p, &text, t->err);
       if(!rc && text[0])
-        part = text_part(text, b);
+        part = anth_text_block(text, b);
     } else if(!strcmp(type, "image")) {
       rc = image_part(b, p, &part, t->err);
     } else if(!strcmp(type, "document")) {
@@ -834,7 +834,7 @@ static int assistant_message(struct tr *t, const cJSON *content,
     if(!strcmp(type, "text")) {
       rc = text_block(b, p, &text, t->err);
       if(!rc && text[0])
-        cJSON_AddItemToArray(parts, text_part(text, b));
+        cJSON_AddItemToArray(parts, anth_text_block(text, b));
     } else if(!strcmp(type, "tool_use")) {
       rc = tool_call(b, p, &tc, t->err);
       if(!rc)
@@ -1007,7 +1007,7 @@ static int custom_tool(struct tr *t, const cJSON *tool, const char *path,
   if(cJSON_IsTrue(get(tool, "strict")))
     cJSON_AddTrueToObject(fn, "strict");
   /* The Anthropic adapter reads a tool's breakpoint back from here. */
-  copy_cache_control(tool, ct);
+  anth_copy_cache_control(tool, ct);
   cJSON_AddItemToArray(out, ct);
   return 0;
 }

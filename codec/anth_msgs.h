@@ -94,6 +94,15 @@ void anth_stream_free(struct anth_stream *s);
  */
 const char *anth_stop_reason(const char *finish_reason);
 
+/** {"type":"text","text":text} with from's cache_control, if from (a
+ * block or an OpenAI content part, may be NULL) has one: the text block
+ * both directions use (Chat Completions parts carry Anthropic's
+ * cache_control through the gateway). */
+cJSON *anth_text_block(const char *text, const cJSON *from);
+
+/** Copy from's "cache_control" object, if any, onto to. */
+void anth_copy_cache_control(const cJSON *from, cJSON *to);
+
 /**
  * Append to blocks one Anthropic tool_use block per OpenAI tool call in
  * calls (an assistant message's "tool_calls"; NULL or not an array: none).

@@ -143,23 +143,6 @@ static void unconfigure(struct prov *p)
 
 /* ---- request: messages ----------------------------------------------- */
 
-static void copy_cache_control(const cJSON *from, cJSON *to)
-{
-  const cJSON *cc = canon_json_get(from, "cache_control");
-  if(cJSON_IsObject(cc))
-    cJSON_AddItemToObject(to, "cache_control", cJSON_Duplicate(cc, 1));
-}
-
-static cJSON *text_block(const char *text, const cJSON *part)
-{
-  cJSON *b = cJSON_CreateObject();
-  cJSON_AddStringToObject(b, "type", "text");
-  cJSON_AddStringToObject(b, "text", text);
-  if(part)
-    copy_cache_control(part, b);
-  return b;
-}
-
 /* Append the non-empty text of content (a string or text parts) to
  * blocks as text blocks. Parts of other types are left to the caller. */
 static void add_text_blocks(cJSON *blocks, const cJSON *content)
@@ -168,7 +151,7 @@ static void add_text_blocks(cJSON *blocks, const cJSON *content)
 
   if(cJSON_IsString(content)) {
     if(content->valuestring[0])
-      cJSON_AddItemToArray(blocks, text_block(content->valuestring, NULL));
+      cJSON_AddItemToArray(blocks, anth_text_block(content->valuestring, NULL));
     return;
   }
   cJSON_ArrayForEach(part, content)
@@ -181,7 +164,7 @@ static void add_text_blocks(cJSON *blocks, const cJSON *content)
     else if(!type || strcmp(type, "text"))
       continue;
     if(text && text[0])
-      cJSON_AddItemToArray(blocks, text_block(text, part));
+      cJSON_AddItemToArray(blocks, anth_text_block(text, part));
   }
 }
 
@@ -222,7 +205,7 @@ static int image_block(const cJSON *part, const char *param, cJSON **out,
       b = cJSON_CreateObject();
       cJSON_AddStringToObject(b, "type", "document");
       cJSON_AddItemToObject(b, "source", base64_source(media, data));
-      copy_cache_control(part, b);
+      anth_copy_cache_control(part, b);
       *out = b;
       return 0;
     }
@@ -248,7 +231,7 @@ static int image_block(const cJSON *part, const char *param, cJSON **out,
   b = cJSON_CreateObject();
   cJSON_AddStringToObject(b, "type", "image");
   cJSON_AddItemToObject(b, "source", src);
-  copy_cache_control(part, b);
+  anth_copy_cache_control(part, b);
   *out = b;
   return 0;
 }
@@ -280,7 +263,7 @@ static int file_block(const cJSON *part, const char *param, cJSON **out,
   b = cJSON_CreateObject();
   cJSON_AddStringToObject(b, "type", "document");
   cJSON_AddItemToObject(b, "source", base64_source("application/pdf", data));
-  copy_cache_control(part, b);
+  anth_copy_cache_control(part, b);
   *out = b;
   return 0;
 }
@@ -308,7 +291,7 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks,
     if(!strcmp(type, "text")) {
       const char *t = canon_json_str(part, "text");
       if(t && t[0])
-        b = text_block(t, part);
+        b = anth_text_block(t, part);
     } else if(!strcmp(type, "image_url")) {
       rc = image_block(part, param, &b, err);
     } else if(!strcmp(type, "file")) {
@@ -459,7 +442,7 @@ static int translate_tools(const cJSON *req, cJSON *body, struct prov_http *out,
       cJSON_AddStringToObject(s, "type", "object");
       cJSON_AddObjectToObject(s, "properties");
     }
-    copy_cache_control(t, a);
+    anth_copy_cache_control(t, a);
     cJSON_AddItemToArray(arr, a);
     if(canon_json_present(fn, "strict") && !strict_noted) {
       prov_http_note_dropped(out, "tools.function.strict");
