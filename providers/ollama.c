@@ -1207,38 +1207,34 @@ static void ollama_build_models(const struct prov *p, struct prov_http *out)
   add_auth_headers(p, NULL, out);
 }
 
+/* An /api/tags entry's name ("model" in older servers). */
+static const char *tag_name(const cJSON *m)
+{
+  const char *name = canon_json_str(m, "name");
+
+  return name && *name ? name : canon_json_str(m, "model");
+}
+
 static int ollama_parse_models(const char *body, size_t len, char ***models,
                                int *nmodels)
 {
-  cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *list = canon_json_get(root, "models");
-  const cJSON *m;
-  char **v;
-  int n = 0;
+  char **v, **out;
+  int n, k = 0, rc = canon_models_parse(body, len, "models", tag_name, &v, &n);
 
-  if(!cJSON_IsArray(list)) {
-    cJSON_Delete(root);
-    return SB_EPROTO;
+  if(rc)
+    return rc;
+  /* "llama3.2:latest" also answers to "llama3.2", as in Ollama: listed
+   * right after it. */
+  out = sb_calloc(2 * (size_t)n + 1, sizeof(*out));
+  for(int i = 0; i < n; i++) {
+    size_t l = strlen(v[i]);
+    out[k++] = v[i];
+    if(l > 7 && !strcmp(v[i] + l - 7, ":latest"))
+      out[k++] = sb_strndup(v[i], l - 7);
   }
-  v = sb_calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
-  cJSON_ArrayForEach(m, list)
-  {
-    const char *name = canon_json_str(m, "name");
-
-    if(!name || !*name)
-      name = canon_json_str(m, "model");
-    if(!name || !*name)
-      continue;
-    v = sb_realloc(v, sizeof(char *) * (size_t)(n + 3));
-    v[n++] = sb_strdup(name);
-    /* "llama3.2:latest" also answers to "llama3.2", as in Ollama. */
-    if(strlen(name) > 7 && !strcmp(name + strlen(name) - 7, ":latest"))
-      v[n++] = sb_strndup(name, strlen(name) - 7);
-  }
-  v[n] = NULL;
-  cJSON_Delete(root);
-  *models = v;
-  *nmodels = n;
+  free(v);
+  *models = out;
+  *nmodels = k;
   return 0;
 }
 
