@@ -174,6 +174,12 @@ seed('config', 'huge_numbers', '{"workers":1e300,"limits":{"idle_timeout_s":-1e9
 seed('config', 'repeated', '{"security":{"allowed_hosts":["a"],"allowed_hosts":["b"],"credential_env":["X"],"credential_env":[]}}');
 seed('config', 'expand', '$Bearer ${FUZZ_SET} and ${FUZZ_UNSET} ${');
 
+// JSON-RPC: flags (bit 0 batches allowed, the rest the depth limit), body.
+seed('jsonrpc', 'initialize', [0x40], J({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: { sampling: {} }, clientInfo: { name: 'c', version: '1' } } }));
+seed('jsonrpc', 'notification', [0x40], J({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+seed('jsonrpc', 'call', [0x40], J({ jsonrpc: '2.0', id: 'a', method: 'tools/call', params: { name: 'chat', arguments: { model: 'echo/echo-1' }, _meta: { progressToken: 7 } } }));
+seed('jsonrpc', 'responses', [0x41], J([{ jsonrpc: '2.0', id: 3, result: { content: [] } }, { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'x' } }]));
+seed('jsonrpc', 'batch_mixed', [0x41], J([{ jsonrpc: '2.0', id: 1, method: 'ping' }, 5, { jsonrpc: '1.0' }, { jsonrpc: '2.0', id: 1.5, method: 'x', params: [] }]));
 seed('json', 'nested', [3], J({ a: [{ b: ['[', '{"'] }] }));
 seed('json', 'escapes', [2], '{"a\\"[":"\\\\","b":[[1]]}');
 
@@ -316,7 +322,7 @@ const DICT_SOURCES = {
   oai_chat: ['codec/oai_chat.c'], anth_msgs: ['codec/anth_msgs.c'], oai_resp: ['codec/oai_resp.c'], oai_embed: ['codec/oai_embed.c'],
   render: ['codec/oai_stream.c', 'codec/oai_resp.c', 'codec/anth_msgs.c'], config: ['config/config.c'],
   openai: ['providers/openai.c'], anthropic: ['providers/anthropic.c'], gemini: ['providers/gemini.c'], cohere: ['providers/cohere.c'],
-  ollama: ['providers/ollama.c'], bedrock: ['providers/bedrock.c'],
+  ollama: ['providers/ollama.c'], bedrock: ['providers/bedrock.c'], jsonrpc: ['mcp/jsonrpc.c'],
 };
 const NUMBERS = ['0', '-1', '1e999', '-1e999', '1e300', '2147483648', '-2147483649', '9223372036854775808', '0.5', 'null', 'true', 'false', '[]', '{}', '""'];
 const dictDir = join(dirname(fileURLToPath(import.meta.url)), 'dict');
