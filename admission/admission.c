@@ -137,7 +137,7 @@ static void load_spend(struct admission *a, const struct snapshot *snap)
     pthread_mutex_unlock(&a->lim_mu);
     start = period_start(k->budget_period, now);
     if(store_key_spend(a->path, k->id, start, &usd, err, sizeof(err))) {
-      fprintf(stderr, "switchboard: auth: spend of %s: %s\n", k->id, err);
+      fprintf(stderr, "switchboard: admission: spend of %s: %s\n", k->id, err);
       continue; /* tried again on the next reload */
     }
     pthread_mutex_lock(&a->lim_mu);
@@ -159,7 +159,7 @@ static void load_routes(struct admission *a, struct snapshot *snap)
   int n;
 
   if(store_defs_list(a->path, STORE_ROUTES, &rows, &n, err, sizeof(err))) {
-    fprintf(stderr, "switchboard: auth: cannot load routes: %s\n", err);
+    fprintf(stderr, "switchboard: admission: cannot load routes: %s\n", err);
     return;
   }
   snap->routes = n ? sb_calloc((size_t)n, sizeof(*snap->routes)) : NULL;
@@ -261,7 +261,7 @@ int adm_reload(struct admission *a)
   if(rc) {
     pthread_mutex_unlock(&a->reload_mu);
     store_keys_free(fresh.keys, fresh.n);
-    fprintf(stderr, "switchboard: auth: cannot load keys: %s\n", err);
+    fprintf(stderr, "switchboard: admission: cannot load keys: %s\n", err);
     return rc;
   }
   if(fresh.n) /* qsort's base must not be NULL, even for no element */
@@ -292,7 +292,8 @@ static void announce(struct admission *a, struct watcher *w, int64_t v)
     w->served = v;
   if(store_gateway_seen(a->path, a->watch[0].served, a->watch[1].served, err,
                         sizeof(err)))
-    fprintf(stderr, "switchboard: auth: cannot report the version: %s\n", err);
+    fprintf(stderr, "switchboard: admission: cannot report the version: %s\n",
+            err);
   pthread_mutex_unlock(&a->announce_mu);
 }
 
@@ -378,7 +379,7 @@ int adm_open(const char *db_path, const char *admin_secret,
       return SB_EIO;
     }
     a->watch[i].started = 1;
-    pthread_setname_np(a->watch[i].thread, i ? "sb-providers" : "sb-auth");
+    pthread_setname_np(a->watch[i].thread, i ? "sb-providers" : "sb-admission");
   }
   *out = a;
   return 0;

@@ -45,7 +45,7 @@ struct adm_registry_source {
  * Load the keys, routes, prices and providers of the database at db_path
  * and start the watcher. admin_secret: the value of SWITCHBOARD_ADMIN_KEY,
  * or NULL; it is kept only as its hash. src (copied; src->ud must outlive
- * the auth): builds the registry, at once and whenever the providers
+ * the admission): builds the registry, at once and whenever the providers
  * table changes. Returns 0, or SB_EDB or
  * SB_ECONFIG (a stored provider cannot be built) with err.
  */
