@@ -820,7 +820,7 @@ static int admit(struct req *r, const struct endpoint *rt)
                   "'Authorization: Bearer KEY': create one with "
                   "`switchboard admin-key create` (or set "
                   "SWITCHBOARD_ADMIN_KEY).");
-    rc = -1;
+    rc = SB_EINVAL;
   } else {
     rc = adm_admit(r->gw->adm, key, sb_now_ms(), rt->guard == GUARD_ADMIN,
                    &r->grant, &err);
@@ -898,8 +898,8 @@ static int framing_error(struct lws *wsi, const char **code, const char **msg)
   return 0;
 }
 
-/* 1 when host (a Host header, or an Origin's authority; lower case)
- * names one of sec's allowed hosts, whatever its port. */
+/* 1 when host (a Host header's value) names one of sec's allowed hosts,
+ * whatever its port and case. */
 static int host_allowed(const struct config_security *sec, const char *host)
 {
   char h[256];
@@ -935,7 +935,7 @@ static int same_origin(const char *origin, const char *host)
 {
   const char *a = strstr(origin, "://");
 
-  return a && host && !strcasecmp(a + 3, host);
+  return a && *host && !strcasecmp(a + 3, host);
 }
 
 /* Who may send this request at all: a request whose Host is not one of
@@ -946,23 +946,25 @@ static int same_origin(const char *origin, const char *host)
  * after answering. */
 static int check_caller(struct req *r, const struct endpoint *rt)
 {
-  const struct config *cfg = r->gw->cfg;
-  char *host = hdr_dup(r->wsi, WSI_TOKEN_HOST);
-  char *origin = hdr_dup(r->wsi, WSI_TOKEN_ORIGIN);
+  /* Names and origins longer than these are nobody's (-1 below). */
+  char host[256] = "", origin[256] = "";
+  int nh = lws_hdr_copy(r->wsi, host, sizeof(host), WSI_TOKEN_HOST);
+  int no = lws_hdr_copy(r->wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
   int admin = rt && rt->guard == GUARD_ADMIN, rc = 0;
 
-  if(host && !host_allowed(&cfg->security, host)) {
+  if(nh < 0 || (nh > 0 && !host_allowed(&r->gw->cfg->security, host))) {
     respond_simple_error(r, 403, "host_not_allowed",
                          "This gateway does not answer to the host %s "
                          "(security.allowed_hosts).",
-                         host);
+                         nh < 0 ? "(a name too long)" : host);
     rc = 1;
-  } else if(origin && !same_origin(origin, host) &&
-            (admin || !origin_allowed(cfg, origin))) {
+  } else if(no && (no < 0 || !same_origin(origin, host)) &&
+            (admin || !r->cors_origin)) {
+    /* r->cors_origin: the origin, when cors.origins lets it in. */
     respond_simple_error(r, 403, "origin_not_allowed",
                          "Requests from the web origin %s are not allowed "
                          "(cors.origins; the admin API takes none).",
-                         origin);
+                         no < 0 ? "(an origin too long)" : origin);
     rc = 1;
   } else if(admin && r->method == LWSHUMETH_POST) {
     char ct[128] = "";
@@ -980,8 +982,6 @@ static int check_caller(struct req *r, const struct endpoint *rt)
     free(r->cors_origin);
     r->cors_origin = NULL;
   }
-  free(host);
-  free(origin);
   return rc;
 }
 
