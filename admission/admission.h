@@ -76,6 +76,11 @@ struct adm_grant {
   int in_flight; /* counted in the key's parallel requests */
   char **models; /* copy of the allow-list; NULL: any */
   int nmodels;
+  char **tools; /* copy of the key's MCP tool globs (on "<server>__<tool>"
+                 * and the gateway's own tool names); NULL: any */
+  int ntools;
+  int tools_set; /* 1 when the key has a tool list (ntools may be 0:
+                  * no tool at all) */
   /* For x-ratelimit-* headers: limit and remaining, -1 when unlimited. */
   int64_t rpm_limit, rpm_remaining, tpm_limit, tpm_remaining;
   double budget_usd; /* < 0: none */
@@ -99,6 +104,38 @@ struct adm_price {
  */
 int adm_admit(struct admission *a, const char *secret, int64_t now_ms,
               int admin_only, struct adm_grant *grant, struct api_error *err);
+
+/**
+ * Authenticate as adm_admit() does but take nothing from the key's
+ * limits (grant->in_flight stays 0): for MCP session traffic (initialize,
+ * lists, pings, streams), of which only tool calls count, through
+ * adm_take(). Same errors but 429.
+ */
+int adm_authenticate(struct admission *a, const char *secret, int64_t now_ms,
+                     struct adm_grant *grant, struct api_error *err);
+
+/**
+ * Take one request from the limits of grant's key (rpm, parallel, a tpm
+ * bucket not empty), as adm_admit() does: one tool call. 0 (then
+ * grant->in_flight is set and adm_release() must follow), or 429 with err
+ * (401 if the key was revoked since). A no-op 0 for the admin
+ * credential.
+ */
+int adm_take(struct admission *a, struct adm_grant *grant, int64_t now_ms,
+             struct api_error *err);
+
+/** 1 when grant may call the MCP tool name ("<server>__<tool>", or a
+ * gateway tool such as "chat"): some glob of its list matches it (fnmatch,
+ * no flags), or it has no list. */
+int adm_tool_allowed(const struct adm_grant *grant, const char *name);
+
+/** 1 when grant may use all of server: its prompts and resources, and
+ * /mcp/<server>: a glob matches the literal text "<server>__*" (as "*",
+ * "<server>__*" or "s*" do), or it has no list. */
+int adm_server_allowed(const struct adm_grant *grant, const char *server);
+
+/** Free what a grant holds (its lists); the grant is left empty. */
+void adm_grant_clear(struct adm_grant *grant);
 
 /** 0 when grant's allow-list admits model ("provider/model"), else 403
  * with err. */

@@ -68,6 +68,17 @@ struct config_security {
                          * metadata addresses */
 };
 
+/* The MCP endpoint (/mcp). */
+struct config_mcp {
+  int session_ttl_s; /* a client session unused this long ends; default
+                      * 86400 */
+  int keepalive_s;   /* an SSE comment on idle MCP streams; default 15 */
+  int page_size;     /* items per page of every list; default 100 */
+  int max_sessions;  /* live client sessions; default 10000 */
+};
+
+struct config_mcp_server;
+
 struct config {
   char *host;
   int port;
@@ -82,6 +93,10 @@ struct config {
   char *routes; /* "routes" object as JSON text (name -> definition, see
                  * router/routes.h), or NULL: seeds the routes table */
   struct config_security security;
+  struct config_mcp mcp;
+  struct config_mcp_server *mcp_servers; /* config/mcp_server.h; seeds the
+                                          * mcp_servers table */
+  int nmcp_servers;
 };
 
 /** Fill cfg with the built-in defaults. */

@@ -24,7 +24,7 @@
 #include "codec/oai_stream.h"
 #include "gateway/server.h"
 #include "base/sse.h"
-#include "gateway/upstream.h"
+#include "net/upstream.h"
 #include "providers/adapter.h"
 #include "providers/echo.h"
 #include "providers/openai.h"

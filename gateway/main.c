@@ -12,7 +12,7 @@
 #include "base/sb.h"
 #include "gateway/registry.h"
 #include "gateway/server.h"
-#include "gateway/upstream.h"
+#include "net/upstream.h"
 #include "providers/adapter.h"
 #include "providers/openai.h"
 #include "providers/provider.h"

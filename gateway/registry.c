@@ -2,7 +2,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/sb.h"
-#include "gateway/upstream.h"
+#include "net/upstream.h"
 #include "providers/adapter.h"
 #include "providers/openai.h"
 #include "store/keys.h"

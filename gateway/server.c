@@ -10,7 +10,7 @@
 #include "gateway/http.h"
 #include "base/log.h"
 #include "base/sb.h"
-#include "gateway/upstream.h"
+#include "net/upstream.h"
 #include "gateway/worker.h"
 
 #include <errno.h>

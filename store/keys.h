@@ -58,6 +58,10 @@ struct store_key {
   int64_t expires_at;                  /* unix seconds; 0: never */
   char **tags;
   int ntags;
+  char **mcp_tools; /* glob patterns on MCP tool names ("<server>__<tool>",
+                     * "chat"); mcp_tools_set 0: any tool */
+  int nmcp_tools;
+  int mcp_tools_set; /* 1: the list holds (nmcp_tools 0: no tool) */
   int64_t created_at; /* unix seconds */
   int64_t revoked_at; /* unix seconds; 0: active */
 };
@@ -209,7 +213,7 @@ int store_prices_delete(const char *path, const char *model, char *err,
  * operator through the admin API or the CLI (STORE_SRC_API, which wins
  * over the file).
  */
-enum store_table { STORE_ROUTES, STORE_PROVIDERS };
+enum store_table { STORE_ROUTES, STORE_PROVIDERS, STORE_MCP_SERVERS };
 enum store_source { STORE_SRC_API, STORE_SRC_CONFIG };
 
 struct store_def {

@@ -1,4 +1,4 @@
-#include "gateway/upstream.h"
+#include "net/upstream.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/sb.h"

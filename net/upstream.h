@@ -8,8 +8,8 @@
  * request). `done` runs outside curl; the transfer is freed right after
  * it returns.
  */
-#ifndef SB_GATEWAY_UPSTREAM_H
-#define SB_GATEWAY_UPSTREAM_H
+#ifndef SB_NET_UPSTREAM_H
+#define SB_NET_UPSTREAM_H
 
 #include "providers/provider.h"
 
