@@ -4,6 +4,7 @@
  */
 #include "gateway/http.h"
 #include "base/log.h"
+#include "gateway/mcp.h"
 #include "base/sb.h"
 #include "gateway/worker.h"
 #include "router/router.h"
@@ -140,6 +141,11 @@ void req_respond_error(struct req *r, const struct api_error *err)
   if(err->final)
     req_add_header(r, "x-should-retry", "false");
   set_error_type(r, err->type[0] ? err->type : "api_error");
+  if(r->respond_err) {
+    free(json);
+    r->respond_err(r, err);
+    return;
+  }
   req_respond_json(r, err->status, json, strlen(json));
   free(json);
 }
@@ -182,6 +188,11 @@ static int write_error_event(struct req *r, const struct api_error *err)
 
 void req_stream_fail(struct req *r, const struct api_error *err)
 {
+  if(r->respond_err) {
+    set_error_type(r, err->type[0] ? err->type : "api_error");
+    r->respond_err(r, err);
+    return;
+  }
   /* Make room: the error must reach the client even if the buffer is
    * full of data it is slow to read. */
   if(write_error_event(r, err)) {
@@ -335,7 +346,10 @@ static void handle_model(struct req *r)
 
 static void handle_metrics(struct req *r)
 {
-  char *text = metrics_render(r->gw->metrics, store_dropped(r->gw->store));
+  char *text;
+
+  mcp_gw_gauges(r->gw);
+  text = metrics_render(r->gw->metrics, store_dropped(r->gw->store));
 
   r->status = 200;
   buf_reset(&r->out);
@@ -368,9 +382,13 @@ static void handle_preflight(struct req *r)
   }
   n = lws_hdr_custom_copy(r->wsi, reqh, sizeof(reqh),
                           "access-control-request-headers:", 31);
-  req_add_header(r, "access-control-allow-methods", "GET, POST, OPTIONS");
+  req_add_header(r, "access-control-allow-methods",
+                 "GET, POST, DELETE, OPTIONS");
   req_add_header(r, "access-control-allow-headers",
-                 n > 0 ? reqh : "authorization, content-type, x-request-id");
+                 n > 0 ? reqh
+                       : "authorization, content-type, x-request-id, "
+                         "mcp-session-id, mcp-protocol-version, "
+                         "last-event-id");
   req_add_header(r, "access-control-max-age", "600");
   r->status = 204;
   r->finished = 1;
@@ -487,6 +505,8 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
   r->api = rt ? rt->api : !strncmp(r->path, "/v1/", 4) ? "other" : NULL;
   r->inbound = rt ? rt->inbound : REQ_IN_CHAT;
   r->anthropic_errors = r->inbound == REQ_IN_MESSAGES;
+  if(r->inbound == REQ_IN_MCP)
+    r->respond_err = mcp_respond_error;
   if(rt && (rt->handle == handle_models || rt->handle == handle_model))
     r->anthropic_errors =
         lws_hdr_custom_length(wsi, "anthropic-version:", 18) > 0;
@@ -727,6 +747,10 @@ static const struct endpoint endpoints[] = {
     {"/admin/v1/keys/", 1, M_GET | M_POST | M_DELETE,
      "GET, HEAD, POST, DELETE, OPTIONS", admin_keys, NULL, REQ_IN_CHAT,
      GUARD_ADMIN},
+    {"/mcp", 0, M_GET | M_POST | M_DELETE, "GET, POST, DELETE, OPTIONS",
+     mcp_handle, NULL, REQ_IN_MCP, GUARD_KEY},
+    {"/mcp/", 1, M_GET | M_POST | M_DELETE, "GET, POST, DELETE, OPTIONS",
+     mcp_handle, NULL, REQ_IN_MCP, GUARD_KEY},
 };
 
 static const struct endpoint *find_route(const char *path)
@@ -822,8 +846,12 @@ static int admit(struct req *r, const struct endpoint *rt)
                   "SWITCHBOARD_ADMIN_KEY).");
     rc = SB_EINVAL;
   } else {
-    rc = adm_admit(r->gw->adm, key, sb_now_ms(), rt->guard == GUARD_ADMIN,
-                   &r->grant, &err);
+    /* MCP session traffic is not counted: its tool calls are, one by
+     * one (gateway/mcp.c). */
+    rc = rt->inbound == REQ_IN_MCP
+             ? adm_authenticate(r->gw->adm, key, sb_now_ms(), &r->grant, &err)
+             : adm_admit(r->gw->adm, key, sb_now_ms(),
+                         rt->guard == GUARD_ADMIN, &r->grant, &err);
   }
   if(rc) {
     free(key);
@@ -1170,7 +1198,8 @@ static int write_headers(struct req *r, unsigned char **p, unsigned char *end)
       add_header(wsi, "vary", "Origin", p, end) ||
       add_header(wsi, "access-control-expose-headers",
                  "x-request-id, retry-after, retry-after-ms, "
-                 "x-switchboard-provider, x-switchboard-model",
+                 "x-switchboard-provider, x-switchboard-model, "
+                 "mcp-session-id, mcp-protocol-version",
                  p, end)))
     return -1;
   if(r->close_after && add_header(wsi, "connection", "close", p, end))

@@ -51,6 +51,7 @@ enum req_inbound {
                      * endpoint) */
   REQ_IN_MESSAGES,  /* Anthropic Messages */
   REQ_IN_RESPONSES, /* OpenAI Responses */
+  REQ_IN_MCP,       /* the MCP endpoint: errors are JSON-RPC's */
 };
 
 /* Canonical stream events rendered in the client's API. */
@@ -110,6 +111,9 @@ struct req {
   void (*stream_done)(struct req *r); /* after a clean end of stream */
   void *api_state;
   void (*api_free)(struct req *r);
+  /* Renders every error of the request instead of the API's error body
+   * (req_respond_error, req_stream_fail), or NULL. */
+  void (*respond_err)(struct req *r, const struct api_error *err);
 
   /* routing policy */
   struct router_run *run; /* the route "model" named, or NULL */

@@ -6,6 +6,7 @@
 #include "router/routes.h"
 #include "store/keys.h"
 #include "gateway/cli.h"
+#include "gateway/mcp.h"
 #include "config/config.h"
 #include "base/log.h"
 #include "gateway/metrics.h"
@@ -263,12 +264,21 @@ static int cmd_serve(const struct config *cfg, int allow_open)
   }
   gw.metrics = metrics_new();
   gw.route_stats = route_stats_new();
+  if(mcp_gw_open(&gw, err, sizeof(err))) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    adm_close(gw.adm);
+    route_stats_free(gw.route_stats);
+    store_close(gw.store);
+    metrics_free(gw.metrics);
+    goto out;
+  }
   if(server_run(&gw, err, sizeof(err))) {
     fprintf(stderr, "switchboard: %s\n", err);
     log_event(LOG_ERROR, "cannot start", LOG_S("reason", err), LOG_END);
   } else {
     rc = EXIT_SUCCESS;
   }
+  mcp_gw_close(&gw);
   adm_close(gw.adm);
   route_stats_free(gw.route_stats);
   store_close(gw.store);

@@ -52,7 +52,15 @@ struct family {
   struct series *hash[NHASH];
 };
 
-enum { F_REQUESTS, F_DURATION, F_TTFB, F_UPSTREAM_ERRORS, F_COUNT };
+enum {
+  F_REQUESTS,
+  F_DURATION,
+  F_TTFB,
+  F_UPSTREAM_ERRORS,
+  F_MCP_CALLS,
+  F_MCP_SKIPPED,
+  F_COUNT
+};
 
 static const struct family_def DEFS[F_COUNT] = {
     [F_REQUESTS] =
@@ -87,12 +95,28 @@ static const struct family_def DEFS[F_COUNT] = {
             .label_names = {"provider", "reason"},
             .nlabels = 2,
         },
+    [F_MCP_CALLS] =
+        {
+            .name = "switchboard_mcp_tool_calls_total",
+            .help = "MCP tool calls, by server (\"gateway\" for the "
+                    "gateway's own tools) and outcome.",
+            .label_names = {"server", "outcome"},
+            .nlabels = 2,
+        },
+    [F_MCP_SKIPPED] =
+        {
+            .name = "switchboard_mcp_upstream_skipped_total",
+            .help = "MCP lists answered without a server that was down.",
+            .label_names = {"server"},
+            .nlabels = 1,
+        },
 };
 
 struct metrics {
   pthread_mutex_t lock;
   struct family fam[F_COUNT];
   atomic_long streams;
+  atomic_long mcp_sessions, mcp_servers_up;
 };
 
 struct metrics *metrics_new(void)
@@ -106,6 +130,8 @@ struct metrics *metrics_new(void)
     m->fam[i].nlabels = DEFS[i].nlabels;
   }
   atomic_init(&m->streams, 0);
+  atomic_init(&m->mcp_sessions, 0);
+  atomic_init(&m->mcp_servers_up, 0);
   return m;
 }
 
@@ -270,6 +296,33 @@ void metrics_upstream_error(struct metrics *m, const char *provider,
   pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_mcp_call(struct metrics *m, const char *server,
+                      const char *outcome)
+{
+  char sv[LABEL_MAX + 1], oc[LABEL_MAX + 1];
+  const char *labels[MAX_LABELS] = {cut(sv, server), cut(oc, outcome), NULL};
+
+  pthread_mutex_lock(&m->lock);
+  lookup(&m->fam[F_MCP_CALLS], labels)->count++;
+  pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_mcp_skipped(struct metrics *m, const char *server)
+{
+  char sv[LABEL_MAX + 1];
+  const char *labels[MAX_LABELS] = {cut(sv, server), NULL};
+
+  pthread_mutex_lock(&m->lock);
+  lookup(&m->fam[F_MCP_SKIPPED], labels)->count++;
+  pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_mcp_gauges(struct metrics *m, long sessions, long servers_up)
+{
+  atomic_store_explicit(&m->mcp_sessions, sessions, memory_order_relaxed);
+  atomic_store_explicit(&m->mcp_servers_up, servers_up, memory_order_relaxed);
+}
+
 void metrics_stream_begin(struct metrics *m)
 {
   atomic_fetch_add_explicit(&m->streams, 1, memory_order_relaxed);
@@ -389,6 +442,15 @@ char *metrics_render(struct metrics *m, uint64_t store_dropped)
              "# TYPE switchboard_streams_in_flight gauge\n"
              "switchboard_streams_in_flight %ld\n",
              atomic_load_explicit(&m->streams, memory_order_relaxed));
+  buf_printf(&b,
+             "# HELP switchboard_mcp_sessions MCP client sessions open.\n"
+             "# TYPE switchboard_mcp_sessions gauge\n"
+             "switchboard_mcp_sessions %ld\n"
+             "# HELP switchboard_mcp_servers_up Federated MCP servers up.\n"
+             "# TYPE switchboard_mcp_servers_up gauge\n"
+             "switchboard_mcp_servers_up %ld\n",
+             atomic_load_explicit(&m->mcp_sessions, memory_order_relaxed),
+             atomic_load_explicit(&m->mcp_servers_up, memory_order_relaxed));
   buf_printf(&b,
              "# HELP switchboard_store_dropped_total Request records the "
              "store dropped (queue full or write failed).\n"

@@ -7,6 +7,9 @@
  *   switchboard_upstream_errors_total{provider,reason}       counter
  *   switchboard_streams_in_flight                            gauge
  *   switchboard_store_dropped_total                          counter
+ *   switchboard_mcp_tool_calls_total{server,outcome}         counter
+ *   switchboard_mcp_upstream_skipped_total{server}           counter
+ *   switchboard_mcp_sessions, switchboard_mcp_servers_up     gauges
  *
  * Histogram buckets suit LLM latencies: 5 ms to 120 s, plus +Inf.
  *
@@ -57,6 +60,16 @@ void metrics_request(struct metrics *m, const char *endpoint,
  */
 void metrics_upstream_error(struct metrics *m, const char *provider,
                             const char *reason);
+
+/** One MCP tool call ended: mcp_tool_calls_total{server, outcome}. */
+void metrics_mcp_call(struct metrics *m, const char *server,
+                      const char *outcome);
+
+/** An MCP list left server out (it was down). */
+void metrics_mcp_skipped(struct metrics *m, const char *server);
+
+/** The MCP gauges as they are now (set before rendering). */
+void metrics_mcp_gauges(struct metrics *m, long sessions, long servers_up);
 
 /** A stream started: streams_in_flight += 1. */
 void metrics_stream_begin(struct metrics *m);

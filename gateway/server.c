@@ -7,6 +7,7 @@
  * share nothing mutable but the metrics and the store queue.
  */
 #include "gateway/server.h"
+#include "gateway/mcp.h"
 #include "gateway/http.h"
 #include "base/log.h"
 #include "base/sb.h"
@@ -42,6 +43,7 @@ struct worker {
   struct lws_context *ctx;
   struct lws_vhost *vh;
   struct upstream_loop *ul;
+  struct mcp_worker *mcp;
   int inflight;
   int stopping;
   int64_t grace_deadline_ms;
@@ -74,6 +76,11 @@ uv_loop_t *worker_loop(struct worker *w)
 struct upstream_loop *worker_upstream(struct worker *w)
 {
   return w->ul;
+}
+
+struct mcp_worker *worker_mcp(struct worker *w)
+{
+  return w->mcp;
 }
 
 unsigned char *worker_wbuf(struct worker *w)
@@ -224,6 +231,8 @@ static void teardown(struct worker *w)
     lws_context_destroy(w->ctx);
   upstream_loop_close(w->ul);
   w->ul = NULL;
+  mcp_worker_close(w->mcp);
+  w->mcp = NULL;
   uv_timer_stop(&w->grace);
   uv_close((uv_handle_t *)&w->grace, NULL);
   uv_close((uv_handle_t *)&w->stop, NULL);
@@ -254,6 +263,9 @@ static void on_stop(uv_async_t *a)
     uv_close((uv_handle_t *)&w->listen_poll, on_listen_closed);
     w->listening = 0;
   }
+  /* An MCP client's standalone stream never ends by itself. */
+  if(w->mcp)
+    mcp_worker_stopping(w->mcp);
   w->grace_deadline_ms =
       sb_now_ms() + (int64_t)w->gw->cfg->limits.shutdown_grace_s * 1000;
   uv_timer_start(&w->grace, on_grace, 0, 50);
@@ -282,6 +294,7 @@ static int worker_setup(struct worker *w, int port)
     snprintf(w->start_err, sizeof(w->start_err), "curl_multi_init failed");
     return SB_EIO;
   }
+  w->mcp = mcp_worker_open(w->gw, &w->loop);
 
   memset(&info, 0, sizeof(info));
   info.options = LWS_SERVER_OPTION_LIBUV;

@@ -18,6 +18,7 @@ struct gw {
   struct metrics *metrics;
   struct admission *adm; /* keys, admin credential, prices, routes, providers */
   struct route_stats *route_stats; /* health and latency of route targets */
+  struct mcp_gw *mcp; /* the MCP endpoint's shared state (gateway/mcp.h) */
 };
 
 /**
