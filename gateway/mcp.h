@@ -51,6 +51,18 @@ void mcp_worker_stopping(struct mcp_worker *mw);
  * asynchronously). Every request of the worker is gone. */
 void mcp_worker_close(struct mcp_worker *mw);
 
+struct config;
+struct config_mcp_server;
+
+/**
+ * `switchboard mcp tools`: connect to the server def as the gateway would,
+ * wait up to wait_s for it, print its tools (as a table of public names
+ * and first description lines, or as its JSON list). Returns the exit
+ * code.
+ */
+int mcp_cli_tools(const struct config *cfg, const struct config_mcp_server *def,
+                  int json, int wait_s);
+
 /** /mcp and /mcp/<server>: every method (POST once its body is read). */
 void mcp_handle(struct req *r);
 
