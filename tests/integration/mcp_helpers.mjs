@@ -2,6 +2,7 @@
 // gateway's /mcp and /mcp/<server> (byte-level, no SDK), the paths of the
 // MCP servers the tests federate, and the gateway config that names them.
 
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -12,6 +13,9 @@ import { startFixture } from '../conformance/run.mjs';
 export { startFixture };
 
 const requireE2E = createRequire(path.join(REPO_ROOT, 'tests', 'e2e', 'package.json'));
+if (!existsSync(path.join(REPO_ROOT, 'tests', 'e2e', 'node_modules', '@modelcontextprotocol', 'sdk'))) {
+  throw new Error('the MCP tests need the npm packages of tests/e2e: run `npm ci --prefix tests/e2e` (./.ci/bootstrap test does)');
+}
 
 /** Scripts of the MCP servers the tests run (node programs). */
 export const MCP_FIXTURE = path.join(REPO_ROOT, 'tests', 'fixtures', 'mcp_fixture.mjs');
