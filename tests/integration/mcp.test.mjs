@@ -20,7 +20,7 @@ const ADMIN = 'sk-sb-admin-mcp-test-0123456789abcdef0123456789abcd';
 const bearer = (k) => ({ authorization: `Bearer ${k}` });
 const NAME_OK = /^[a-zA-Z0-9_-]{1,64}$/;
 const LONG_TOOL = 'a_tool_whose_name_is_long_enough_to_need_shortening_01234567';
-const UP = ['crashy', 'every', 'fx', 'fx2', 'hang', 'mem', 'mem2'];
+const UP = ['every', 'fx', 'fx2', 'fxs', 'hang', 'mem', 'mem2'];
 
 const initBody = (version = LATEST) => ({
   jsonrpc: '2.0', id: 'init', method: 'initialize',
@@ -71,7 +71,7 @@ describe('mcp: the /mcp endpoint', () => {
         mcp_servers: {
           fx: httpServer(fx.url),
           fx2: httpServer(fx2.url),
-          crashy: stdioServer([MCP_FIXTURE, '--stdio']),
+          fxs: stdioServer([MCP_FIXTURE, '--stdio']),
           every: stdioServer([everythingScript(), 'stdio']),
           mem: stdioServer([memoryScript()], { env: { MEMORY_FILE_PATH: path.join(dir, 'mem.jsonl') } }),
           mem2: stdioServer([memoryScript()], { env: { MEMORY_FILE_PATH: path.join(dir, 'mem2.jsonl') } }),
@@ -285,7 +285,7 @@ describe('mcp: the /mcp endpoint', () => {
     assert.deepEqual(await s.toolNames(), names, 'the same order every time');
     const prompts = await s.listAll('prompts/list', 'prompts');
     assert.ok(prompts.pages.length >= 2, `prompt pages: ${prompts.pages}`);
-    for (const bad of ['not-a-cursor', 'AAAA', '']) {
+    for (const bad of ['not-a-cursor', '!!!!', 'zzzz-9999-zzzz']) {
       const r = await s.call('tools/list', { cursor: bad });
       assert.equal(r.response?.error?.code, -32602, `cursor ${JSON.stringify(bad)}: ${r.text}`);
     }
@@ -294,7 +294,9 @@ describe('mcp: the /mcp endpoint', () => {
   // --------------------------------------------------- the GET stream ----
 
   test('GET opens the standalone stream (a second is 409); it carries resources/updated', async () => {
-    const url = `${mcp()}/fx`;
+    // fxs: the fixture over stdio, whose notifications reach the gateway
+    // whether or not it listens on an upstream GET stream.
+    const url = `${mcp()}/fxs`;
     const s = await open(url, keyAll.secret);
     const hdrs = { ...bearer(keyAll.secret), accept: 'text/event-stream', 'mcp-session-id': s.session, 'mcp-protocol-version': s.version };
     const g1 = await openStream(url, hdrs);
@@ -430,14 +432,14 @@ describe('mcp: the /mcp endpoint', () => {
 
   test('a server that crashes is restarted and usable again', async () => {
     const s = await open(mcp(), keyAll.secret);
-    const r = await s.callTool('crashy__crash');
+    const r = await s.callTool('fxs__crash');
     assert.equal(r.status, 200, r.text);
     assert.ok(r.response?.error || r.response?.result?.isError === true, `the crash is reported: ${r.text}`);
     await waitFor(async () => {
-      const x = await s.callTool('crashy__test_simple_text');
+      const x = await s.callTool('fxs__test_simple_text');
       return x.response?.result && !x.response.result.isError && resultText(x.response.result).includes('simple text');
-    }, { timeoutMs: 30000, interval: 250, what: 'crashy back' });
-    const srv = await request(`${gw.url}/admin/v1/mcp/servers/crashy`, { headers: bearer(ADMIN) });
+    }, { timeoutMs: 30000, interval: 250, what: 'fxs back' });
+    const srv = await request(`${gw.url}/admin/v1/mcp/servers/fxs`, { headers: bearer(ADMIN) });
     assert.equal(srv.status, 200, srv.text);
     assert.equal(srv.json.status.state, 'up');
     assert.ok(srv.json.status.restarts >= 1, srv.text);
