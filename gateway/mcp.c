@@ -1150,6 +1150,34 @@ static void do_discover(struct mreq *m, const cJSON *id)
   answer_result(m, id, result);
 }
 
+/* A name the catalog does not list: "<server>__<tool>" of a server that
+ * is not up is still that server's (its call says why it cannot be
+ * served: *server and *tool); one of a server that is up names no tool
+ * (*unknown_server, for the record). */
+static void unlisted(struct req *r, const char *name, char **server,
+                     char **tool, char **unknown_server)
+{
+  const char *sep = strstr(name, "__");
+  const struct mcp_fed_snap *snap;
+  const struct mcp_fed_server *s;
+  char *prefix;
+
+  if(!sep || sep == name)
+    return;
+  prefix = sb_strndup(name, (size_t)(sep - name));
+  snap = mcp_fed_snapshot(G(r)->fed);
+  s = mcp_fed_find(snap, prefix);
+  if(s && s->state != MCP_FED_UP) {
+    *server = prefix;
+    *tool = sb_strdup(sep + 2);
+  } else if(s) {
+    *unknown_server = prefix;
+  } else {
+    free(prefix);
+  }
+  mcp_fed_snap_release(snap);
+}
+
 /* tools/call. */
 static void do_call(struct mreq *m, const cJSON *id, const cJSON *params)
 {
@@ -1157,7 +1185,7 @@ static void do_call(struct mreq *m, const cJSON *id, const cJSON *params)
   const char *name = str_of(params, "name");
   const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "arguments");
   const cJSON *meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
-  char *full = NULL, *server = NULL, *tool = NULL;
+  char *full = NULL, *server = NULL, *tool = NULL, *unknown_server = NULL;
   struct mcp_catalog *cat = NULL;
   struct api_error err;
   struct op *op;
@@ -1180,6 +1208,8 @@ static void do_call(struct mreq *m, const cJSON *id, const cJSON *params)
     if(e) {
       server = sb_strdup(e->server);
       tool = sb_strdup(e->name);
+    } else {
+      unlisted(r, name, &server, &tool, &unknown_server);
     }
     mcp_catalog_release(cat);
   }
@@ -1187,8 +1217,10 @@ static void do_call(struct mreq *m, const cJSON *id, const cJSON *params)
     full = server ? sb_asprintf("%s__%s", server, tool) : sb_strdup(tool);
   op = op_new(m, id);
   op->is_tool = 1;
-  op->server = server;
-  op->tool = tool ? tool : sb_strdup(name);
+  op->server = server ? server : unknown_server;
+  op->tool = tool ? tool
+                  : sb_strdup(unknown_server ? name + strlen(unknown_server) + 2
+                                             : name);
   {
     char *a = args ? cJSON_PrintUnformatted(args) : NULL;
     op->req_bytes = a ? (int64_t)strlen(a) : 0;
@@ -1196,9 +1228,9 @@ static void do_call(struct mreq *m, const cJSON *id, const cJSON *params)
   }
   snprintf(msg, sizeof(msg), "Unknown tool: %.120s", name);
   if(!full) {
-    free(op->server);
-    op->server = NULL;
-    op->is_tool = 0; /* nothing of ours: not a call to record */
+    if(!op->server)
+      op->server = sb_strdup("?"); /* no server's: no server name has '?' */
+    record_call(op, STORE_MCP_ERROR, "unknown tool", 0);
     op_error(op, JSONRPC_INVALID_PARAMS, msg, NULL);
     return;
   }
