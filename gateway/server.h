@@ -11,6 +11,8 @@
 #include "providers/provider.h"
 #include "store/store.h"
 
+#include <cjson/cJSON.h>
+
 /** What every worker shares. All of it is read-only or thread-safe. */
 struct gw {
   const struct config *cfg;
@@ -18,6 +20,12 @@ struct gw {
   struct metrics *metrics;
   struct admission *adm; /* keys, admin credential, prices, routes, providers */
   struct route_stats *route_stats; /* health and latency of route targets */
+  /* The federated MCP server name's status for the admin API ({state,
+   * error, protocol_version, server_info, tools, prompts, resources,
+   * restarts}), a new object the caller owns, or NULL: none known. Set
+   * by the MCP federation's owner; NULL: the admin API shows no status.
+   * Called on a worker's loop thread: must not block. */
+  cJSON *(*mcp_status)(struct gw *gw, const char *name);
 };
 
 /**

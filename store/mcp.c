@@ -10,6 +10,7 @@
 #include "store/db.h"
 #include "base/sb.h"
 
+#include <cjson/cJSON.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,4 +368,32 @@ int store_mcp_calls_list(const char *path,
     *n = 0;
   }
   return rc;
+}
+
+/* ---- JSON ---- */
+
+static void add_str_or_null(cJSON *o, const char *name, const char *v)
+{
+  if(v)
+    cJSON_AddStringToObject(o, name, v);
+  else
+    cJSON_AddNullToObject(o, name);
+}
+
+cJSON *store_mcp_call_json(const struct store_mcp_call *c)
+{
+  cJSON *e = cJSON_CreateObject();
+
+  cJSON_AddNumberToObject(e, "ts_ms", (double)c->ts_ms);
+  add_str_or_null(e, "request_id", c->request_id);
+  add_str_or_null(e, "session_id", c->session_id);
+  add_str_or_null(e, "key_id", c->key_id);
+  cJSON_AddStringToObject(e, "server", c->server ? c->server : "");
+  cJSON_AddStringToObject(e, "tool", c->tool ? c->tool : "");
+  cJSON_AddStringToObject(e, "outcome", c->outcome);
+  add_str_or_null(e, "error", c->error);
+  cJSON_AddNumberToObject(e, "duration_ms", (double)c->duration_ms);
+  cJSON_AddNumberToObject(e, "request_bytes", (double)c->request_bytes);
+  cJSON_AddNumberToObject(e, "response_bytes", (double)c->response_bytes);
+  return e;
 }

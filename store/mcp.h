@@ -100,4 +100,12 @@ int store_mcp_calls_list(const char *path,
 
 void store_mcp_calls_free(struct store_mcp_call *c, int n);
 
+struct cJSON;
+
+/** The one JSON form of a record, for the admin API and `switchboard
+ * usage --calls`: {ts_ms, request_id, session_id, key_id, server, tool,
+ * outcome, error, duration_ms, request_bytes, response_bytes}, absent
+ * strings null. Caller frees. */
+struct cJSON *store_mcp_call_json(const struct store_mcp_call *c);
+
 #endif
