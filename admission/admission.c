@@ -75,6 +75,15 @@ struct admission {
     int64_t served; /* version loaded; -1 until the first (announce_mu) */
   } watch[2];
   pthread_mutex_t announce_mu; /* one report of the versions at a time */
+
+  /* The providers' watcher serves two tables: the providers (the
+   * registry, rebuilt here) and the MCP servers (whoever set mcp_src is
+   * told). Their own counters, as last acted on: */
+  int64_t prov_served;    /* providers' watcher thread only */
+  pthread_mutex_t mcp_mu; /* guards mcp_src and mcp_served; held while
+                           * the hook runs, so calls never overlap */
+  struct adm_mcp_source mcp_src;
+  int64_t mcp_served;
   pthread_mutex_t stop_mu;
   pthread_cond_t stop_cv;
   int stopping;
@@ -297,18 +306,68 @@ static void announce(struct admission *a, struct watcher *w, int64_t v)
   pthread_mutex_unlock(&a->announce_mu);
 }
 
+/* Tell the MCP source that the mcp_servers table is at version v now, if
+ * it was not already told. Without a source there is nobody to tell: v
+ * counts as served (see adm_set_mcp_source). */
+static void mcp_notify(struct admission *a, int64_t v)
+{
+  pthread_mutex_lock(&a->mcp_mu);
+  if(v != a->mcp_served) {
+    if(a->mcp_src.changed)
+      a->mcp_src.changed(a->mcp_src.ud);
+    a->mcp_served = v;
+  }
+  pthread_mutex_unlock(&a->mcp_mu);
+}
+
+void adm_set_mcp_source(struct admission *a, const struct adm_mcp_source *src)
+{
+  pthread_mutex_lock(&a->mcp_mu);
+  if(src)
+    a->mcp_src = *src;
+  else
+    memset(&a->mcp_src, 0, sizeof(a->mcp_src));
+  pthread_mutex_unlock(&a->mcp_mu);
+}
+
+int adm_reload_mcp_servers(struct admission *a)
+{
+  struct store_keys_watch *w = NULL;
+  int64_t c, p, mcp;
+  int rc = store_watch_versions(a->path, &w, &c, &p, &mcp);
+
+  store_keys_version_close(w);
+  if(rc) {
+    fprintf(stderr, "switchboard: admission: cannot read the version of the "
+                    "MCP servers\n");
+    return rc;
+  }
+  mcp_notify(a, mcp);
+  return 0;
+}
+
 /* Load what w watches if its version moved; a failed load is tried again
  * on the next look, and not reported as served meanwhile. */
 static void watch_once(struct watcher *w)
 {
   struct admission *a = w->a;
-  int64_t v[2];
+  int64_t v[2], mcp;
 
-  if(store_keys_version(a->path, &w->conn, &v[0], &v[1]) ||
+  if(store_watch_versions(a->path, &w->conn, &v[0], &v[1], &mcp) ||
      v[w->providers] == w->served)
     return;
-  if(w->providers ? adm_reload_providers(a) : adm_reload(a))
-    return;
+  if(!w->providers) {
+    if(adm_reload(a))
+      return;
+  } else {
+    /* v[1] counts both tables: act on the one that moved. */
+    if(v[1] - mcp != a->prov_served) {
+      if(adm_reload_providers(a))
+        return;
+      a->prov_served = v[1] - mcp;
+    }
+    mcp_notify(a, mcp);
+  }
   announce(a, w, v[w->providers]);
 }
 
@@ -354,17 +413,19 @@ int adm_open(const char *db_path, const char *admin_secret,
   pthread_mutex_init(&a->reload_mu, NULL);
   pthread_mutex_init(&a->reg_mu, NULL);
   pthread_mutex_init(&a->announce_mu, NULL);
+  pthread_mutex_init(&a->mcp_mu, NULL);
   pthread_mutex_init(&a->stop_mu, NULL);
   pthread_cond_init(&a->stop_cv, NULL);
   for(int i = 0; i < 2; i++)
     a->watch[i] = (struct watcher){.a = a, .providers = i, .served = -1};
-  if(store_keys_version(a->path, &a->watch[0].conn, &a->watch[0].served,
-                        &a->watch[1].served) ||
+  if(store_watch_versions(a->path, &a->watch[0].conn, &a->watch[0].served,
+                          &a->watch[1].served, &a->mcp_served) ||
      (rc = adm_reload(a))) {
     snprintf(err, errlen, "cannot load the keys of %s", db_path);
     adm_close(a);
     return SB_EDB;
   }
+  a->prov_served = a->watch[1].served - a->mcp_served;
   /* At start a provider that cannot be built stops the gateway: better
    * than serving without it and saying so only in a log. */
   if((rc = reload_registry(a, 1, err, errlen))) {
@@ -415,6 +476,7 @@ void adm_close(struct admission *a)
   pthread_mutex_destroy(&a->reload_mu);
   pthread_mutex_destroy(&a->reg_mu);
   pthread_mutex_destroy(&a->announce_mu);
+  pthread_mutex_destroy(&a->mcp_mu);
   pthread_mutex_destroy(&a->stop_mu);
   pthread_cond_destroy(&a->stop_cv);
   free(a->path);
@@ -522,73 +584,201 @@ static int take(struct admission *a, const struct store_key *k, int64_t now,
   return 0;
 }
 
-int adm_admit(struct admission *a, const char *secret, int64_t now_ms,
-              int admin_only, struct adm_grant *g, struct api_error *err)
+static char **strv_copy(char **v, int n)
 {
-  unsigned char h[STORE_KEY_HASH_LEN];
-  struct store_key probe, *k;
-  int rc = 0;
+  char **c = n ? sb_calloc((size_t)n, sizeof(char *)) : NULL;
 
+  for(int i = 0; i < n; i++)
+    c[i] = sb_strdup(v[i]);
+  return c;
+}
+
+void adm_grant_clear(struct adm_grant *g)
+{
+  for(int i = 0; i < g->nmodels; i++)
+    free(g->models[i]);
+  free(g->models);
+  g->models = NULL;
+  g->nmodels = 0;
+  for(int i = 0; i < g->ntools; i++)
+    free(g->tools[i]);
+  free(g->tools);
+  g->tools = NULL;
+  g->ntools = 0;
+}
+
+/* What a key's grant copies of it: who it is and its lists. */
+static void grant_fill(struct adm_grant *g, const struct store_key *k)
+{
+  snprintf(g->key_id, sizeof(g->key_id), "%s", k->id);
+  snprintf(g->name, sizeof(g->name), "%s", k->name);
+  g->budget_usd = k->budget_usd;
+  g->budget_period = k->budget_period;
+  g->admin = k->role == STORE_KEY_ADMIN;
+  g->models = strv_copy(k->models, k->nmodels);
+  g->nmodels = k->nmodels;
+  g->tools = strv_copy(k->mcp_tools, k->nmcp_tools);
+  g->ntools = k->nmcp_tools;
+  g->tools_set = k->mcp_tools_set;
+}
+
+/* The key whose secret hashes to h, valid at now_ms, or NULL with err
+ * (401, or 403 for a gateway key where admin_only). Called with a->lock
+ * held for reading; the key is the snapshot's. */
+static const struct store_key *key_of(struct admission *a,
+                                      const unsigned char *h, int64_t now_ms,
+                                      int admin_only, struct api_error *err)
+{
+  struct store_key probe, *k;
+
+  memcpy(probe.hash, h, STORE_KEY_HASH_LEN);
+  k = a->snap.n ? bsearch(&probe, a->snap.keys, (size_t)a->snap.n,
+                          sizeof(*a->snap.keys), by_hash)
+                : NULL;
+  if(!k || CRYPTO_memcmp(k->hash, h, STORE_KEY_HASH_LEN)) {
+    deny(err, 401, "invalid_request_error", "invalid_api_key",
+         "Incorrect API key provided.");
+    return NULL;
+  }
+  if(k->revoked_at) {
+    deny(err, 401, "invalid_request_error", "invalid_api_key",
+         "This API key has been revoked.");
+    return NULL;
+  }
+  if(k->expires_at && k->expires_at * 1000 <= now_ms) {
+    deny(err, 401, "invalid_request_error", "invalid_api_key",
+         "This API key has expired.");
+    return NULL;
+  }
+  if(admin_only && k->role != STORE_KEY_ADMIN) {
+    deny(err, 403, "permission_error", "admin_key_required",
+         "This endpoint needs the admin credential.");
+    return NULL;
+  }
+  return k;
+}
+
+/* The start of adm_admit and adm_authenticate: an empty grant, and the
+ * missing secret and the admin credential answered. 1 when the caller
+ * goes on to the keys (h filled), else 0 or the error. */
+static int grant_begin(struct admission *a, const char *secret,
+                       struct adm_grant *g, unsigned char *h,
+                       struct api_error *err, int *rc)
+{
   memset(g, 0, sizeof(*g));
   g->budget_usd = -1;
   g->rpm_limit = g->rpm_remaining = g->tpm_limit = g->tpm_remaining = -1;
+  *rc = 0;
   if(!secret || !*secret) {
     deny(err, 401, "invalid_request_error", "missing_api_key",
          "You didn't provide an API key. Send it as 'Authorization: Bearer "
          "KEY' or 'x-api-key: KEY'.");
-    return SB_EINVAL;
+    *rc = SB_EINVAL;
+    return 0;
   }
   store_key_hash(secret, h);
-  if(a->has_admin_env && !CRYPTO_memcmp(h, a->admin_hash, sizeof(h))) {
+  if(a->has_admin_env && !CRYPTO_memcmp(h, a->admin_hash, STORE_KEY_HASH_LEN)) {
     snprintf(g->name, sizeof(g->name), "admin");
     g->admin = 1;
     return 0;
   }
-  memcpy(probe.hash, h, sizeof(h));
+  return 1;
+}
+
+int adm_authenticate(struct admission *a, const char *secret, int64_t now_ms,
+                     struct adm_grant *g, struct api_error *err)
+{
+  unsigned char h[STORE_KEY_HASH_LEN];
+  const struct store_key *k;
+  int rc;
+
+  if(!grant_begin(a, secret, g, h, err, &rc))
+    return rc;
   pthread_rwlock_rdlock(&a->lock);
-  k = a->snap.n ? bsearch(&probe, a->snap.keys, (size_t)a->snap.n,
-                          sizeof(*a->snap.keys), by_hash)
-                : NULL;
-  if(!k || CRYPTO_memcmp(k->hash, h, sizeof(h))) {
+  k = key_of(a, h, now_ms, 0, err);
+  if(k)
+    grant_fill(g, k);
+  pthread_rwlock_unlock(&a->lock);
+  return k ? 0 : SB_EINVAL;
+}
+
+int adm_take(struct admission *a, struct adm_grant *g, int64_t now_ms,
+             struct api_error *err)
+{
+  const struct store_key *k = NULL;
+  int rc;
+
+  /* The admin credential has no limits; a grant already holding one
+   * request must not take a second it would never give back. */
+  if(!g->key_id[0] || g->in_flight)
+    return 0;
+  pthread_rwlock_rdlock(&a->lock);
+  for(int i = 0; i < a->snap.n; i++)
+    if(!strcmp(a->snap.keys[i].id, g->key_id)) {
+      k = &a->snap.keys[i];
+      break;
+    }
+  if(!k || k->revoked_at || (k->expires_at && k->expires_at * 1000 <= now_ms)) {
     deny(err, 401, "invalid_request_error", "invalid_api_key",
-         "Incorrect API key provided.");
-    rc = SB_EINVAL;
-  } else if(k->revoked_at) {
-    deny(err, 401, "invalid_request_error", "invalid_api_key",
-         "This API key has been revoked.");
-    rc = SB_EINVAL;
-  } else if(k->expires_at && k->expires_at * 1000 <= now_ms) {
-    deny(err, 401, "invalid_request_error", "invalid_api_key",
-         "This API key has expired.");
-    rc = SB_EINVAL;
-  } else if(admin_only && k->role != STORE_KEY_ADMIN) {
-    deny(err, 403, "permission_error", "admin_key_required",
-         "This endpoint needs the admin credential.");
+         !k || k->revoked_at ? "This API key has been revoked."
+                             : "This API key has expired.");
     rc = SB_EINVAL;
   } else {
-    snprintf(g->key_id, sizeof(g->key_id), "%s", k->id);
-    snprintf(g->name, sizeof(g->name), "%s", k->name);
-    g->budget_usd = k->budget_usd;
-    g->budget_period = k->budget_period;
-    g->admin = k->role == STORE_KEY_ADMIN;
-    if(k->nmodels) {
-      g->models = sb_calloc((size_t)k->nmodels, sizeof(char *));
-      for(int i = 0; i < k->nmodels; i++)
-        g->models[i] = sb_strdup(k->models[i]);
-      g->nmodels = k->nmodels;
-    }
     pthread_mutex_lock(&a->lim_mu);
     rc = take(a, k, now_ms, g, err);
     pthread_mutex_unlock(&a->lim_mu);
   }
   pthread_rwlock_unlock(&a->lock);
-  if(rc) {
-    for(int i = 0; i < g->nmodels; i++)
-      free(g->models[i]);
-    free(g->models);
-    g->models = NULL;
-    g->nmodels = 0;
+  return rc;
+}
+
+int adm_tool_allowed(const struct adm_grant *g, const char *name)
+{
+  if(!g->tools_set)
+    return 1;
+  for(int i = 0; name && i < g->ntools; i++)
+    if(!fnmatch(g->tools[i], name, 0))
+      return 1;
+  return 0;
+}
+
+int adm_server_allowed(const struct adm_grant *g, const char *server)
+{
+  char all[160];
+  int n;
+
+  if(!g->tools_set)
+    return 1;
+  /* The whole server: a glob that admits the pattern "<server>__*" as
+   * text admits every name the server could list. */
+  n = snprintf(all, sizeof(all), "%s__*", server ? server : "");
+  if(n < 0 || (size_t)n >= sizeof(all))
+    return 0;
+  return adm_tool_allowed(g, all);
+}
+
+int adm_admit(struct admission *a, const char *secret, int64_t now_ms,
+              int admin_only, struct adm_grant *g, struct api_error *err)
+{
+  unsigned char h[STORE_KEY_HASH_LEN];
+  const struct store_key *k;
+  int rc = 0;
+
+  if(!grant_begin(a, secret, g, h, err, &rc))
+    return rc;
+  pthread_rwlock_rdlock(&a->lock);
+  k = key_of(a, h, now_ms, admin_only, err);
+  if(!k)
+    rc = SB_EINVAL;
+  else {
+    grant_fill(g, k);
+    pthread_mutex_lock(&a->lim_mu);
+    rc = take(a, k, now_ms, g, err);
+    pthread_mutex_unlock(&a->lim_mu);
   }
+  pthread_rwlock_unlock(&a->lock);
+  if(rc)
+    adm_grant_clear(g);
   return rc;
 }
 
@@ -659,11 +849,7 @@ void adm_release(struct admission *a, struct adm_grant *g,
     g->in_flight = 0;
     g->reserved = 0;
   }
-  for(int i = 0; i < g->nmodels; i++)
-    free(g->models[i]);
-  free(g->models);
-  g->models = NULL;
-  g->nmodels = 0;
+  adm_grant_clear(g);
 }
 
 int adm_price(struct admission *a, const char *provider, const char *model,

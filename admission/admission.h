@@ -41,6 +41,19 @@ struct adm_registry_source {
   void *ud;
 };
 
+/* Who is told when the mcp_servers table changes (the MCP federation, a
+ * layer above: admission includes nothing of it). changed(ud) runs on the
+ * providers' watcher thread after another process changed the table,
+ * or on the caller's thread in adm_reload_mcp_servers(); never two at
+ * once. It may block (the federation reloading its servers): only after
+ * it returns does this gateway report the new version as served, so a
+ * CLI waiting on it (store_gateways_wait) sees the change applied. It
+ * must not call adm_set_mcp_source(). */
+struct adm_mcp_source {
+  void (*changed)(void *ud);
+  void *ud;
+};
+
 /**
  * Load the keys, routes, prices and providers of the database at db_path
  * and start the watcher. admin_secret: the value of SWITCHBOARD_ADMIN_KEY,
@@ -58,6 +71,19 @@ void adm_close(struct admission *a);
 /** Reload the keys, prices and routes now (blocking: a thread pool or
  * start-up). 0 or SB_EDB. */
 int adm_reload(struct admission *a);
+
+/**
+ * Set (src copied; NULL: none) who is told of mcp_servers changes. Not
+ * called at once: the table as it is now is the source's to read when it
+ * starts. A change made while no source is set is not told later, so set
+ * the source before the source reads the table.
+ */
+void adm_set_mcp_source(struct admission *a, const struct adm_mcp_source *src);
+
+/** Tell the MCP source now if the mcp_servers table changed since it was
+ * last told (blocking: a thread pool; the admin API after a write). 0 or
+ * SB_EDB. */
+int adm_reload_mcp_servers(struct admission *a);
 
 /** Rebuild the provider registry now if the providers table changed
  * (blocking, possibly for a model-list fetch: a thread pool). A provider
@@ -134,7 +160,11 @@ int adm_tool_allowed(const struct adm_grant *grant, const char *name);
  * "<server>__*" or "s*" do), or it has no list. */
 int adm_server_allowed(const struct adm_grant *grant, const char *server);
 
-/** Free what a grant holds (its lists); the grant is left empty. */
+/** Free what a grant holds (its lists: models and tools); they are left
+ * empty. tools_set is kept, so that a cleared grant of a key with a
+ * tool list admits no tool rather than every one. adm_release() calls
+ * it; a grant from adm_authenticate() that never took a request needs
+ * it alone. */
 void adm_grant_clear(struct adm_grant *grant);
 
 /** 0 when grant's allow-list admits model ("provider/model"), else 403
@@ -175,7 +205,8 @@ int adm_reserve(struct admission *a, struct adm_grant *grant,
 
 /**
  * The request is over: its tokens count against the key's tpm, its hold
- * is released and its actual cost (< 0: unknown) is spent.
+ * is released and its actual cost (< 0: unknown) is spent. The grant's
+ * lists are freed (adm_grant_clear).
  */
 void adm_release(struct admission *a, struct adm_grant *grant,
                  const struct canon_usage *u, double cost);

@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "config/mcp_server.h"
 #include "base/sb.h"
 
 #include <cjson/cJSON.h>
@@ -42,6 +43,10 @@ void config_defaults(struct config *cfg)
   cfg->limits.max_json_depth = 64;
   cfg->limits.header_timeout_s = 10;
   cfg->limits.budget_max_output_tokens = 4096;
+  cfg->mcp.session_ttl_s = 86400;
+  cfg->mcp.keepalive_s = 15;
+  cfg->mcp.page_size = 100;
+  cfg->mcp.max_sessions = 10000;
 }
 
 static void free_strv(char **v, int n)
@@ -80,6 +85,9 @@ void config_free(struct config *cfg)
   free(cfg->routes);
   free_strv(cfg->security.allowed_hosts, cfg->security.nallowed_hosts);
   free_strv(cfg->security.credential_env, cfg->security.ncredential_env);
+  for(int i = 0; i < cfg->nmcp_servers; i++)
+    config_mcp_server_free(&cfg->mcp_servers[i]);
+  free(cfg->mcp_servers);
   memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -228,10 +236,9 @@ static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
   return 0;
 }
 
-/* 1 when a header called name carries a credential (Authorization,
- * x-api-key, ...): in a provider definition its value must hold an
- * environment reference ("Bearer ${VAR}"). */
-static int credential_header(const char *name)
+/* In a provider or MCP server definition a credential header's value
+ * must hold an environment reference ("Bearer ${VAR}"). */
+int config_credential_header(const char *name)
 {
   static const char *const names[] = {"authorization",  "proxy-authorization",
                                       "x-api-key",      "api-key",
@@ -257,7 +264,7 @@ static size_t env_ref(const char *s)
 }
 
 /* 1 when s holds a "${NAME}" reference. */
-static int has_env_ref(const char *s)
+int config_has_env_ref(const char *s)
 {
   for(const char *p = strstr(s, "${"); p; p = strstr(p + 2, "${"))
     if(env_ref(p))
@@ -283,7 +290,8 @@ static int load_headers(struct config_provider *p, const cJSON *obj,
        strpbrk(it->valuestring, "\r\n"))
       return fail(err, errlen, path, "not a valid header");
     /* Definitions are stored and shown: a credential may only be named. */
-    if(credential_header(it->string) && !has_env_ref(it->valuestring))
+    if(config_credential_header(it->string) &&
+       !config_has_env_ref(it->valuestring))
       return fail(err, errlen, path,
                   "a credential is never stored: name it as \"${VAR}\" "
                   "(e.g. \"Bearer ${VAR}\") and set VAR in the gateway's "
@@ -475,6 +483,82 @@ static int load_security(struct config_security *sec, const cJSON *obj,
   return 0;
 }
 
+static int load_mcp(struct config_mcp *m, const cJSON *obj, char *err,
+                    size_t errlen)
+{
+  static const struct {
+    const char *key;
+    long min, max;
+  } keys[] = {
+      {"session_ttl_s", 60, 365L * 86400},
+      {"keepalive_s", 1, 3600},
+      {"page_size", 1, 10000},
+      {"max_sessions", 1, 10000000},
+  };
+  const cJSON *it;
+
+  if(!cJSON_IsObject(obj))
+    return fail(err, errlen, "mcp", "expected an object");
+  cJSON_ArrayForEach(it, obj)
+  {
+    char path[128];
+    size_t k;
+    long v;
+    int rc;
+
+    snprintf(path, sizeof(path), "mcp.%s", it->string);
+    for(k = 0; k < SB_ARRAY_LEN(keys); k++)
+      if(!strcmp(it->string, keys[k].key))
+        break;
+    if(k == SB_ARRAY_LEN(keys))
+      return fail(err, errlen, path, "unknown key");
+    rc = get_int(it, path, keys[k].min, keys[k].max, &v, err, errlen);
+    if(rc)
+      return rc;
+    switch(k) {
+    case 0: m->session_ttl_s = (int)v; break;
+    case 1: m->keepalive_s = (int)v; break;
+    case 2: m->page_size = (int)v; break;
+    case 3: m->max_sessions = (int)v; break;
+    }
+  }
+  return 0;
+}
+
+/* "mcp_servers": {NAME: DEFINITION}; replaces what an earlier key set. */
+static int load_mcp_servers(struct config *cfg, const cJSON *obj, char *err,
+                            size_t errlen)
+{
+  const cJSON *it;
+  int n = 0, rc = 0;
+
+  if(!cJSON_IsObject(obj))
+    return fail(err, errlen, "mcp_servers", "expected an object");
+  for(int i = 0; i < cfg->nmcp_servers; i++)
+    config_mcp_server_free(&cfg->mcp_servers[i]);
+  free(cfg->mcp_servers);
+  cfg->mcp_servers =
+      sb_calloc((size_t)cJSON_GetArraySize(obj) + 1, sizeof(*cfg->mcp_servers));
+  cfg->nmcp_servers = 0;
+  cJSON_ArrayForEach(it, obj)
+  {
+    char path[320];
+
+    snprintf(path, sizeof(path), "mcp_servers.%s", it->string);
+    for(int j = 0; j < n; j++)
+      if(!strcmp(cfg->mcp_servers[j].name, it->string))
+        return fail(err, errlen, path, "duplicate server name");
+    /* Counted before the parse: a failed one is freed with the rest. */
+    cfg->nmcp_servers = n + 1;
+    rc = config_mcp_server_parse(&cfg->mcp_servers[n], it, it->string, path,
+                                 err, errlen);
+    if(rc)
+      return rc;
+    n++;
+  }
+  return 0;
+}
+
 int config_load_json(struct config *cfg, const char *json, size_t len,
                      char *err, size_t errlen)
 {
@@ -550,6 +634,10 @@ int config_load_json(struct config *cfg, const char *json, size_t len,
       }
     } else if(!strcmp(k, "security")) {
       rc = load_security(&cfg->security, it, err, errlen);
+    } else if(!strcmp(k, "mcp")) {
+      rc = load_mcp(&cfg->mcp, it, err, errlen);
+    } else if(!strcmp(k, "mcp_servers")) {
+      rc = load_mcp_servers(cfg, it, err, errlen);
     } else if(!strcmp(k, "routes")) {
       const cJSON *r;
       if(!cJSON_IsObject(it)) {
@@ -809,6 +897,46 @@ static int env_refused(const struct config_provider *p, const char *var,
   return SB_ECONFIG;
 }
 
+int config_env_refs_allowed(const struct config_security *sec,
+                            const char *value, char *var, size_t cap)
+{
+  for(const char *q = strstr(value, "${"); q; q = strstr(q + 2, "${")) {
+    size_t k = env_ref(q);
+    char name[128];
+
+    if(!k || k >= sizeof(name))
+      continue;
+    memcpy(name, q + 2, k);
+    name[k] = '\0';
+    if(!config_env_allowed(sec, name)) {
+      snprintf(var, cap, "%s", name);
+      return SB_ECONFIG;
+    }
+  }
+  return 0;
+}
+
+int config_url_allowed(const struct config_security *sec, const char *url,
+                       char *host, size_t cap)
+{
+  const char *h = strstr(url, "://");
+  size_t n;
+
+  if(sec->allow_link_local || !h)
+    return 0;
+  /* "http://HOST[:port]/..." with HOST a literal address or a bracketed
+   * IPv6 one; names are checked again when they resolve (upstream.c). */
+  h += 3;
+  n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
+  snprintf(host, cap, "%.*s", (int)n, h);
+  for(char *c = host; *c; c++)
+    *c = (char)tolower((unsigned char)*c);
+  if(sb_host_link_local(host) || !strcmp(host, "metadata.google.internal") ||
+     !strcmp(host, "metadata"))
+    return SB_ECONFIG;
+  return 0;
+}
+
 int config_provider_allowed(const struct config_security *sec,
                             const struct config_provider *p, char *err,
                             size_t errlen)
@@ -820,17 +948,9 @@ int config_provider_allowed(const struct config_security *sec,
   if(p->api_key_env && !config_env_allowed(sec, p->api_key_env))
     rc = env_refused(p, p->api_key_env, "api_key_env", err, errlen);
   for(int i = 0; !rc && i < p->nheaders; i++) {
-    const char *v = p->headers[i].value;
-    for(const char *q = strstr(v, "${"); q && !rc; q = strstr(q + 2, "${")) {
-      size_t k = env_ref(q);
-      char var[128];
-      if(!k || k >= sizeof(var))
-        continue;
-      memcpy(var, q + 2, k);
-      var[k] = '\0';
-      if(!config_env_allowed(sec, var))
-        rc = env_refused(p, var, "headers", err, errlen);
-    }
+    char var[128];
+    if(config_env_refs_allowed(sec, p->headers[i].value, var, sizeof(var)))
+      rc = env_refused(p, var, "headers", err, errlen);
   }
   /* Kind-specific options that name a variable end in "_env". */
   cJSON_ArrayForEach(it, opts)
@@ -854,17 +974,9 @@ int config_provider_allowed(const struct config_security *sec,
         rc = env_refused(p, aws[i][1], aws[i][0], err, errlen);
   }
   cJSON_Delete(opts);
-  if(!rc && p->base_url && !sec->allow_link_local) {
-    /* "http://HOST[:port]/..." with HOST a literal address or a bracketed
-     * IPv6 one; names are checked again when they resolve (upstream.c). */
-    const char *h = strstr(p->base_url, "://") + 3;
-    size_t n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
+  if(!rc && p->base_url) {
     char host[300];
-    snprintf(host, sizeof(host), "%.*s", (int)n, h);
-    for(char *c = host; *c; c++)
-      *c = (char)tolower((unsigned char)*c);
-    if(sb_host_link_local(host) || !strcmp(host, "metadata.google.internal") ||
-       !strcmp(host, "metadata")) {
+    if(config_url_allowed(sec, p->base_url, host, sizeof(host))) {
       snprintf(err, errlen,
                "provider %s: base_url points at a link-local or cloud "
                "metadata address (%s); set security.allow_link_local_upstreams "
@@ -891,5 +1003,9 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
         return config_fail(fail(err, errlen, path, "duplicate provider name"),
                            err, errlen);
   }
+  for(int i = 0; i < cfg->nmcp_servers; i++)
+    if(config_mcp_server_allowed(&cfg->security, &cfg->mcp_servers[i], err,
+                                 errlen))
+      return SB_ECONFIG;
   return 0;
 }

@@ -149,6 +149,28 @@ int config_provider_allowed(const struct config_security *sec,
                             const struct config_provider *p, char *err,
                             size_t errlen);
 
+/* The pieces of config_provider_allowed() that MCP server definitions
+ * (config/mcp_server.h) share with providers. */
+
+/** 0 when every "${VAR}" in value names a variable sec lets a definition
+ * read; else SB_ECONFIG with the first refused name in var (cap bytes). */
+int config_env_refs_allowed(const struct config_security *sec,
+                            const char *value, char *var, size_t cap);
+
+/** 0 when url ("scheme://HOST...") may be reached under sec: HOST is no
+ * literal link-local or cloud metadata address, unless sec allows those;
+ * else SB_ECONFIG with HOST (lower case) in host (cap bytes). */
+int config_url_allowed(const struct config_security *sec, const char *url,
+                       char *host, size_t cap);
+
+/** 1 when a header called name carries a credential (Authorization,
+ * x-api-key, ...): in a stored definition its value must then hold a
+ * "${VAR}" reference (config_has_env_ref), never the secret itself. */
+int config_credential_header(const char *name);
+
+/** 1 when s holds a "${NAME}" reference (NAME of [A-Za-z0-9_]). */
+int config_has_env_ref(const char *s);
+
 /**
  * Parse one provider object (a config file's "providers" entry, or a row
  * of the providers table) into p. name: the provider's name when it is

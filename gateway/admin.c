@@ -9,7 +9,9 @@
  *   GET|POST /admin/v1/prices, DELETE /admin/v1/prices/{model}
  *   GET|POST /admin/v1/routes, GET|POST|DELETE /admin/v1/routes/{name}
  *   GET|POST /admin/v1/providers, GET|POST|DELETE /admin/v1/providers/{name}
- *   GET    /admin/v1/usage, /admin/v1/usage.csv, /admin/v1/requests
+ *   GET|POST /admin/v1/mcp/servers, GET|POST|DELETE
+ * /admin/v1/mcp/servers/{name} GET    /admin/v1/usage, /admin/v1/usage.csv,
+ * /admin/v1/requests GET    /admin/v1/mcp/calls
  *
  * The route needs the admin credential (gateway/http.c). Database work
  * blocks, so it runs on the thread pool; a change reloads the in-memory
@@ -18,13 +20,17 @@
  */
 #include "admission/admission.h"
 #include "gateway/http.h"
+#include "gateway/mcp.h"
 #include "base/sb.h"
 #include "gateway/cli.h"
 #include "config/config.h"
+#include "config/mcp_server.h"
 #include "providers/provider.h"
 #include "router/routes.h"
 #include "store/usage.h"
 #include "store/keys.h"
+#include "store/mcp.h"
+#include "gateway/server.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +44,10 @@ enum admin_op {
   OP_PRICES,     /* GET /admin/v1/prices */
   OP_PRICE_SET,  /* POST /admin/v1/prices */
   OP_PRICE_DROP, /* DELETE /admin/v1/prices/{model} */
-  OP_DEFS,       /* GET /admin/v1/{routes,providers} */
-  OP_DEF_GET,    /* GET /admin/v1/{routes,providers}/{name} */
-  OP_DEF_SET,    /* POST /admin/v1/{routes,providers}[/{name}] */
-  OP_DEF_DROP,   /* DELETE /admin/v1/{routes,providers}/{name} */
+  OP_DEFS,       /* GET /admin/v1/{routes,providers,mcp/servers} */
+  OP_DEF_GET,    /* GET /admin/v1/{routes,providers,mcp/servers}/{name} */
+  OP_DEF_SET,    /* POST /admin/v1/{routes,...}[/{name}] */
+  OP_DEF_DROP,   /* DELETE /admin/v1/{routes,...}/{name} */
 };
 
 struct admin_job {
@@ -74,6 +80,7 @@ struct admin_job {
 #define E_PERIOD   (1u << 6)
 #define E_EXPIRES  (1u << 7)
 #define E_TAGS     (1u << 8)
+#define E_TOOLS    (1u << 9)
 
 static void job_free(struct admin_job *j)
 {
@@ -89,6 +96,9 @@ static void job_free(struct admin_job *j)
   for(int i = 0; i < j->key.ntags; i++)
     free(j->key.tags[i]);
   free(j->key.tags);
+  for(int i = 0; i < j->key.nmcp_tools; i++)
+    free(j->key.mcp_tools[i]);
+  free(j->key.mcp_tools);
   free(j->id);
   free(j);
 }
@@ -134,6 +144,14 @@ static void apply_edits(struct store_key *k, const struct admin_job *j)
     k->tags = dup_strv(e->tags, e->ntags);
     k->ntags = e->ntags;
   }
+  if(j->edits & E_TOOLS) {
+    for(int i = 0; i < k->nmcp_tools; i++)
+      free(k->mcp_tools[i]);
+    free(k->mcp_tools);
+    k->mcp_tools = dup_strv(e->mcp_tools, e->nmcp_tools);
+    k->nmcp_tools = e->nmcp_tools;
+    k->mcp_tools_set = e->mcp_tools_set;
+  }
   if(j->edits & E_RPM)
     k->rpm = e->rpm;
   if(j->edits & E_TPM)
@@ -166,6 +184,8 @@ static void job_work(void *ud)
      * whether it is served. */
     if(j->table == STORE_PROVIDERS)
       adm_reload_providers(j->adm);
+    else if(j->table == STORE_MCP_SERVERS)
+      adm_reload_mcp_servers(j->adm); /* the federation takes it in */
     else
       adm_reload(j->adm);
     __attribute__((fallthrough));
@@ -237,6 +257,8 @@ static const char *what_of(const struct admin_job *j)
     return "price for";
   if(j->op < OP_DEFS)
     return "key";
+  if(j->table == STORE_MCP_SERVERS)
+    return "MCP server";
   return j->table == STORE_PROVIDERS ? "provider" : "route";
 }
 
@@ -277,6 +299,58 @@ static cJSON *def_json(const struct store_def *d, enum store_table table,
     }
   }
   return def;
+}
+
+/* An MCP server as the API shows it: {name, object, source, definition
+ * (as written), updated_at, status (the federation's, when it tells)}. */
+static cJSON *mcp_json(const struct store_def *d, struct gw *gw)
+{
+  cJSON *o = cJSON_CreateObject(), *def = cJSON_Parse(d->definition);
+
+  cJSON_AddStringToObject(o, "name", d->name);
+  cJSON_AddStringToObject(o, "object", "mcp.server");
+  cJSON_AddStringToObject(o, "source",
+                          d->source == STORE_SRC_CONFIG ? "config" : "api");
+  cJSON_AddItemToObject(o, "definition", def ? def : cJSON_CreateObject());
+  cJSON_AddNumberToObject(o, "updated_at", (double)d->updated_at);
+  {
+    cJSON *st = mcp_gw_status(gw, d->name);
+    if(st)
+      cJSON_AddItemToObject(o, "status", st);
+  }
+  return o;
+}
+
+static void respond_mcp(struct req *r, const struct admin_job *j)
+{
+  struct api_error err;
+  cJSON *o, *data;
+
+  if(j->op == OP_DEF_DROP) {
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", j->id);
+    cJSON_AddStringToObject(o, "object", "mcp.server");
+    cJSON_AddBoolToObject(o, "deleted", 1);
+    respond(r, 200, o);
+    return;
+  }
+  if(j->op == OP_DEFS) {
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "list");
+    data = cJSON_AddArrayToObject(o, "data");
+    for(int i = 0; i < j->ndefs; i++)
+      cJSON_AddItemToArray(data, mcp_json(&j->defs[i], r->gw));
+    respond(r, 200, o);
+    return;
+  }
+  for(int i = 0; i < j->ndefs; i++)
+    if(!strcmp(j->defs[i].name, j->id)) {
+      respond(r, 200, mcp_json(&j->defs[i], r->gw));
+      return;
+    }
+  api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
+                "No MCP server '%s'.", j->id);
+  req_respond_error(r, &err);
 }
 
 static void respond_defs(struct req *r, const struct admin_job *j)
@@ -333,6 +407,8 @@ static void job_done(struct req *r, void *ud)
     api_error_set(&err, 503, "server_error", "store_unavailable", NULL,
                   "The key store is not available: %s", j->err);
     req_respond_error(r, &err);
+  } else if(j->op >= OP_DEFS && j->table == STORE_MCP_SERVERS) {
+    respond_mcp(r, j);
   } else if(j->op >= OP_DEFS) {
     respond_defs(r, j);
   } else if(j->op == OP_PRICES || j->op == OP_PRICE_SET ||
@@ -456,6 +532,16 @@ static int parse_body(struct admin_job *j, const cJSON *body,
     } else if(!strcmp(f, "tags")) {
       rc = strv(v, f, &k->tags, &k->ntags, err);
       j->edits |= E_TAGS;
+    } else if(!strcmp(f, "mcp_tools")) {
+      /* null: any tool; []: none; else globs on "<server>__<tool>". */
+      for(int i = 0; i < k->nmcp_tools; i++)
+        free(k->mcp_tools[i]);
+      free(k->mcp_tools);
+      k->mcp_tools = NULL;
+      k->nmcp_tools = 0;
+      rc = strv(v, f, &k->mcp_tools, &k->nmcp_tools, err);
+      k->mcp_tools_set = !cJSON_IsNull(v);
+      j->edits |= E_TOOLS;
     } else if(!strcmp(f, "rpm")) {
       rc = count(v, f, &k->rpm, err);
       j->edits |= E_RPM;
@@ -582,6 +668,20 @@ void admin_prices(struct req *r)
   run_job(r, j, "price table");
 }
 
+/* A POST to /admin/v1/mcp/servers/{name} holds the definition; an entry
+ * as GET shows it ({name, object:"mcp.server", definition, ...}), sent
+ * back by a client editing a copy, holds it in "definition". */
+static const cJSON *mcp_def(const cJSON *body)
+{
+  const cJSON *obj = cJSON_GetObjectItemCaseSensitive(body, "object");
+  const cJSON *def = cJSON_GetObjectItemCaseSensitive(body, "definition");
+
+  if(cJSON_IsString(obj) && !strcmp(obj->valuestring, "mcp.server") &&
+     cJSON_IsObject(def))
+    return def;
+  return body;
+}
+
 /* Check a definition before it reaches the database: the same parser
  * the gateway builds routes and providers with. The body is consumed
  * into j->def (without its name). */
@@ -601,6 +701,23 @@ static int check_def(struct admin_job *j, cJSON *body,
     rc = route_parse(body, j->id, &rt, why, sizeof(why));
     if(!rc)
       route_clear(&rt);
+  } else if(j->table == STORE_MCP_SERVERS) {
+    struct config_mcp_server m;
+    char *text;
+
+    rc = config_mcp_server_parse(&m, mcp_def(body), j->id, "definition", why,
+                                 sizeof(why));
+    /* Before the federation reads the environment or connects. */
+    if(!rc)
+      rc = config_mcp_server_allowed(sec, &m, why, sizeof(why));
+    /* Stored as written (what parse kept), not as the body re-printed. */
+    text = !rc ? m.definition : NULL;
+    m.definition = NULL;
+    config_mcp_server_free(&m);
+    if(!rc) {
+      j->def = text;
+      return 0;
+    }
   } else {
     struct config_provider c;
     rc = config_provider_parse(&c, body, j->id, "provider", why, sizeof(why));
@@ -621,8 +738,15 @@ static int check_def(struct admin_job *j, cJSON *body,
   return 0;
 }
 
-/* /admin/v1/routes and /admin/v1/providers: the same operations on two
- * tables of named definitions. */
+static const char *table_label(enum store_table table)
+{
+  return table == STORE_ROUTES        ? "route table"
+         : table == STORE_MCP_SERVERS ? "MCP server table"
+                                      : "provider table";
+}
+
+/* /admin/v1/routes, /admin/v1/providers and /admin/v1/mcp/servers: the
+ * same operations on three tables of named definitions. */
 static void admin_defs(struct req *r, enum store_table table, const char *base)
 {
   const char *rest = r->path + strlen(base);
@@ -657,17 +781,22 @@ static void admin_defs(struct req *r, enum store_table table, const char *base)
     if(!j->id && cJSON_IsString(name))
       j->id = sb_strdup(name->valuestring);
     if(!j->id || !j->id[0] || strchr(j->id, '/') ||
-       (cJSON_IsString(name) && strcmp(name->valuestring, j->id))) {
+       (cJSON_IsString(name) && strcmp(name->valuestring, j->id)) ||
+       (table == STORE_MCP_SERVERS && !config_mcp_name_valid(j->id))) {
       bad(&err, "name",
           table == STORE_ROUTES
               ? "a route needs a name without '/' (model names with '/' "
                 "are provider/model), the same in the path and the body."
+          : table == STORE_MCP_SERVERS
+              ? "an MCP server needs a name of 1 to 32 of [A-Za-z0-9-] (no "
+                "'_': its tools are named <server>__<tool>), the same in the "
+                "path and the body."
               : "a provider needs a name of [A-Za-z0-9_.-], the same in the "
                 "path and the body.");
       req_respond_error(r, &err);
     } else if(!check_def(j, body, &r->gw->cfg->security, &err)) {
       cJSON_Delete(body);
-      run_job(r, j, table == STORE_ROUTES ? "route table" : "provider table");
+      run_job(r, j, table_label(table));
       return;
     } else {
       req_respond_error(r, &err);
@@ -676,7 +805,7 @@ static void admin_defs(struct req *r, enum store_table table, const char *base)
     job_free(j);
     return;
   }
-  run_job(r, j, table == STORE_ROUTES ? "route table" : "provider table");
+  run_job(r, j, table_label(table));
 }
 
 void admin_routes(struct req *r)
@@ -687,6 +816,11 @@ void admin_routes(struct req *r)
 void admin_providers(struct req *r)
 {
   admin_defs(r, STORE_PROVIDERS, "/admin/v1/providers");
+}
+
+void admin_mcp_servers(struct req *r)
+{
+  admin_defs(r, STORE_MCP_SERVERS, "/admin/v1/mcp/servers");
 }
 
 void admin_keys(struct req *r)
@@ -846,5 +980,93 @@ void admin_usage(struct req *r)
                     "Could not reach the usage store.");
     req_respond_error(r, &err);
     query_free(q);
+  }
+}
+
+/* --- MCP tool calls ------------------------------------------------------ */
+
+struct calls_job {
+  const char *db;
+  char *key, *server, *tool;
+  struct store_mcp_call_filter f;
+  struct store_mcp_call *rows;
+  int n;
+  int rc;
+  char err[256];
+};
+
+static void calls_free(struct calls_job *q)
+{
+  free(q->key);
+  free(q->server);
+  free(q->tool);
+  store_mcp_calls_free(q->rows, q->n);
+  free(q);
+}
+
+static void calls_work(void *ud)
+{
+  struct calls_job *q = ud;
+
+  q->f.key_id = q->key;
+  q->f.server = q->server;
+  q->f.tool = q->tool;
+  q->rc = store_mcp_calls_list(q->db, &q->f, &q->rows, &q->n, q->err,
+                               sizeof(q->err));
+}
+
+static void calls_done(struct req *r, void *ud)
+{
+  struct calls_job *q = ud;
+  struct api_error err;
+  cJSON *o, *data;
+
+  if(!r) {
+    calls_free(q);
+    return;
+  }
+  if(q->rc) {
+    api_error_set(&err, 503, "server_error", "store_unavailable", NULL,
+                  "The usage store is not available: %s", q->err);
+    req_respond_error(r, &err);
+    calls_free(q);
+    return;
+  }
+  o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "object", "list");
+  data = cJSON_AddArrayToObject(o, "data");
+  for(int i = 0; i < q->n; i++)
+    cJSON_AddItemToArray(data, store_mcp_call_json(&q->rows[i]));
+  respond(r, 200, o);
+  calls_free(q);
+}
+
+void admin_mcp_calls(struct req *r)
+{
+  struct calls_job *q = sb_calloc(1, sizeof(*q));
+  struct api_error err;
+  char *v, *end;
+
+  memset(&err, 0, sizeof(err));
+  q->db = r->gw->cfg->database;
+  q->key = arg(r, "key");
+  q->server = arg(r, "server");
+  q->tool = arg(r, "tool");
+  if((v = arg(r, "limit"))) {
+    long n = strtol(v, &end, 10);
+    if(*end || n < 1 || n > 10000)
+      bad(&err, "limit", "expected a whole number from 1 to 10000.");
+    else
+      q->f.limit = (int)n;
+  }
+  free(v);
+  if(err.status || time_arg(r, "since", &q->f.since_ms, &err) ||
+     time_arg(r, "until", &q->f.until_ms, &err) ||
+     req_offload(r, calls_work, calls_done, q)) {
+    if(!err.status)
+      api_error_set(&err, 500, "server_error", "internal_error", NULL,
+                    "Could not reach the usage store.");
+    req_respond_error(r, &err);
+    calls_free(q);
   }
 }

@@ -5,12 +5,14 @@
  * scripts can capture it; everything meant for a person goes to stderr.
  */
 #include "gateway/cli.h"
+#include "gateway/cli_int.h"
 #include "router/routes.h"
 #include "providers/provider.h"
 #include "store/usage.h"
 #include "config/config.h"
 #include "base/sb.h"
 #include "store/keys.h"
+#include "store/mcp.h"
 #include "store/store.h"
 
 #include <cjson/cJSON.h>
@@ -23,21 +25,23 @@
 #include <string.h>
 #include <time.h>
 
-#define CLI_MAX_OPTS 16
-#define CLI_MAX_ARGS 4
-
 static const char keys_usage[] =
     "usage: switchboard keys create --name NAME [--models GLOB,...] [--rpm N]"
     " [--tpm N]\n"
     "                               [--parallel N] [--budget USD"
     " [--period daily|weekly|monthly|total]]\n"
-    "                               [--expires DATE] [--tags TAG,...]\n"
+    "                               [--expires DATE] [--tags TAG,...]"
+    " [--mcp-tools GLOB,...]\n"
     "       switchboard keys list [--json]\n"
     "       switchboard keys revoke ID_OR_NAME\n"
     "       switchboard admin-key create [--name NAME]\n"
     "       switchboard usage [--key K] [--model M] [--provider P]"
     " [--since DATE]\n"
     "                         [--until DATE] [--by day|key|model|provider]"
+    " [--format table|json|csv]\n"
+    "       switchboard usage --calls [--key K] [--server S] [--tool T]"
+    " [--since DATE]\n"
+    "                         [--until DATE] [--limit N]"
     " [--format table|json|csv]\n"
     "       switchboard routes list\n"
     "       switchboard routes set NAME --targets PROVIDER/MODEL,..."
@@ -49,6 +53,15 @@ static const char keys_usage[] =
     "                                      [--models M,...] [--json"
     " DEFINITION]\n"
     "       switchboard providers get|delete NAME\n"
+    "       switchboard mcp add NAME (--url URL [--header 'K: V']... |"
+    " --command CMD\n"
+    "                                [--arg A]... [--env K=V]... [--cwd DIR])"
+    " [--timeout S]\n"
+    "                                [--call-timeout S] [--disabled]"
+    " [--json DEFINITION]\n"
+    "       switchboard mcp list [--json]\n"
+    "       switchboard mcp get|remove NAME\n"
+    "       switchboard mcp tools NAME [--json] [--wait S]\n"
     "\n"
     "Every command also takes --db FILE and --config FILE (database:"
     " --db, then\n"
@@ -60,26 +73,7 @@ static const char keys_usage[] =
     " cannot be\n"
     "shown again.\n";
 
-/* One option a command accepts: "--name" with a value, or a flag. */
-struct cli_opt {
-  const char *name;
-  int flag;
-  const char *value; /* the value, or "1" for a flag that was given */
-};
-
-struct cli_cmd {
-  const char *what; /* "keys create", for messages */
-  struct cli_opt opts[CLI_MAX_OPTS];
-  int nopts;
-  const char *args[CLI_MAX_ARGS]; /* positional arguments */
-  int nargs;
-  int max_args;
-};
-
-static int usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
+int cli_usage_error(const char *fmt, ...)
 {
   va_list ap;
 
@@ -91,14 +85,14 @@ static int usage_error(const char *fmt, ...)
   return CLI_EXIT_USAGE;
 }
 
-static void cmd_init(struct cli_cmd *c, const char *what, int max_args)
+void cli_cmd_init(struct cli_cmd *c, const char *what, int max_args)
 {
   memset(c, 0, sizeof(*c));
   c->what = what;
   c->max_args = max_args;
 }
 
-static void cmd_opt(struct cli_cmd *c, const char *name, int flag)
+void cli_cmd_opt(struct cli_cmd *c, const char *name, int flag)
 {
   assert(c->nopts < CLI_MAX_OPTS);
   c->opts[c->nopts].name = name;
@@ -106,7 +100,7 @@ static void cmd_opt(struct cli_cmd *c, const char *name, int flag)
   c->nopts++;
 }
 
-static const char *opt_value(const struct cli_cmd *c, const char *name)
+const char *cli_opt_value(const struct cli_cmd *c, const char *name)
 {
   for(int i = 0; i < c->nopts; i++)
     if(!strcmp(c->opts[i].name, name))
@@ -116,12 +110,12 @@ static const char *opt_value(const struct cli_cmd *c, const char *name)
 
 /* "--opt VALUE", "--opt=VALUE" and flags; the last of a repeated option
  * wins. Returns 0, 1 for --help (usage printed), or CLI_EXIT_USAGE. */
-static int cmd_parse(struct cli_cmd *c, int argc, char **argv)
+int cli_cmd_parse(struct cli_cmd *c, int argc, char **argv)
 {
   int only_args = 0;
 
-  cmd_opt(c, "--db", 0);
-  cmd_opt(c, "--config", 0);
+  cli_cmd_opt(c, "--db", 0);
+  cli_cmd_opt(c, "--config", 0);
   for(int i = 0; i < argc; i++) {
     const char *a = argv[i], *eq;
     struct cli_opt *o = NULL;
@@ -129,7 +123,7 @@ static int cmd_parse(struct cli_cmd *c, int argc, char **argv)
 
     if(only_args || a[0] != '-' || !a[1]) {
       if(c->nargs >= c->max_args)
-        return usage_error("%s: unexpected argument '%s'", c->what, a);
+        return cli_usage_error("%s: unexpected argument '%s'", c->what, a);
       c->args[c->nargs++] = a;
       continue;
     }
@@ -147,10 +141,11 @@ static int cmd_parse(struct cli_cmd *c, int argc, char **argv)
       if(strlen(c->opts[j].name) == len && !strncmp(c->opts[j].name, a, len))
         o = &c->opts[j];
     if(!o)
-      return usage_error("%s: unknown option '%.*s'", c->what, (int)len, a);
+      return cli_usage_error("%s: unknown option '%.*s'", c->what, (int)len, a);
     if(o->flag) {
       if(eq)
-        return usage_error("%s: option '%s' takes no value", c->what, o->name);
+        return cli_usage_error("%s: option '%s' takes no value", c->what,
+                               o->name);
       o->value = "1";
     } else if(eq) {
       o->value = eq + 1;
@@ -160,7 +155,7 @@ static int cmd_parse(struct cli_cmd *c, int argc, char **argv)
       o->value = argv[++i];
     }
     if(!o->value || !*o->value)
-      return usage_error("%s: option '%s' needs a value", c->what, o->name);
+      return cli_usage_error("%s: option '%s' needs a value", c->what, o->name);
   }
   return 0;
 }
@@ -168,9 +163,9 @@ static int cmd_parse(struct cli_cmd *c, int argc, char **argv)
 /* The database path: --db, then SWITCHBOARD_DB, then the config file's
  * "database", then the default; config.c owns the last three so that
  * this agrees with `switchboard serve`. */
-static int cli_config(const struct cli_cmd *c, struct config *cfg)
+int cli_load_config(const struct cli_cmd *c, struct config *cfg)
 {
-  const char *file = opt_value(c, "--config");
+  const char *file = cli_opt_value(c, "--config");
   char err[512];
 
   config_defaults(cfg);
@@ -186,11 +181,11 @@ static int cli_config(const struct cli_cmd *c, struct config *cfg)
 
 static char *resolve_db(const struct cli_cmd *c)
 {
-  const char *db = opt_value(c, "--db");
+  const char *db = cli_opt_value(c, "--db");
   struct config cfg;
   char *path;
 
-  if(cli_config(c, &cfg))
+  if(cli_load_config(c, &cfg))
     return NULL;
   path = sb_strdup(db ? db : cfg.database);
   config_free(&cfg);
@@ -198,7 +193,7 @@ static char *resolve_db(const struct cli_cmd *c)
 }
 
 /* Resolve and migrate the database; NULL (message printed) on failure. */
-static char *open_db(const struct cli_cmd *c)
+char *cli_open_db(const struct cli_cmd *c)
 {
   char err[512];
   char *path = resolve_db(c);
@@ -221,7 +216,8 @@ static int parse_count(const char *opt, const char *s, int64_t *out)
   errno = 0;
   v = strtoll(s, &end, 10);
   if(!isdigit((unsigned char)*s) || *end || errno)
-    return usage_error("%s '%s': expected a whole number, 0 or more", opt, s);
+    return cli_usage_error("%s '%s': expected a whole number, 0 or more", opt,
+                           s);
   *out = v;
   return 0;
 }
@@ -235,14 +231,14 @@ static int parse_usd(const char *s, double *out)
   v = strtod(s, &end);
   if(!*s || isspace((unsigned char)*s) || *end || errno || !isfinite(v) ||
      v < 0)
-    return usage_error("--budget '%s': expected an amount in USD, 0 or more",
-                       s);
+    return cli_usage_error(
+        "--budget '%s': expected an amount in USD, 0 or more", s);
   *out = v;
   return 0;
 }
 
 /* Split "a, b,c" into trimmed, non-empty items. */
-static int parse_list(const char *opt, const char *s, char ***out, int *n)
+int cli_parse_list(const char *opt, const char *s, char ***out, int *n)
 {
   char **v = NULL;
   int count = 0;
@@ -262,7 +258,7 @@ static int parse_list(const char *opt, const char *s, char ***out, int *n)
       for(int i = 0; i < count; i++)
         free(v[i]);
       free(v);
-      return usage_error("%s '%s': empty item in the list", opt, s);
+      return cli_usage_error("%s '%s': empty item in the list", opt, s);
     }
     v = sb_realloc(v, (size_t)(count + 1) * sizeof(*v));
     v[count++] = sb_strndup(a, (size_t)(b - a));
@@ -496,7 +492,7 @@ static int print_table(const struct store_key *keys, int n, int64_t now)
 /* Return only once every running gateway on this database serves the
  * change just written (to the providers table, or to keys, prices and
  * routes), so that a script's next request sees it. */
-static void settle_gateways(const char *path, int providers)
+void cli_settle_gateways(const char *path, int providers)
 {
   char err[256];
   int late = 0;
@@ -526,7 +522,7 @@ static int create_and_print(const char *path, const struct store_key *spec)
     fprintf(stderr, "switchboard: %s\n", err);
     return EXIT_FAILURE;
   }
-  settle_gateways(path, 0);
+  cli_settle_gateways(path, 0);
   printf("%s\n", secret);
   fflush(stdout);
   print_created(k);
@@ -548,14 +544,15 @@ static int invalid_spec(const char *what, const char *msg)
       {"budget_usd:", "--budget"},
       {"budget_period:", "--period"},
       {"expires_at:", "--expires"},
+      {"mcp_tools:", "--mcp-tools"},
   };
 
   for(size_t i = 0; i < SB_ARRAY_LEN(map); i++) {
     size_t n = strlen(map[i][0]);
     if(!strncmp(msg, map[i][0], n))
-      return usage_error("%s: %s:%s", what, map[i][1], msg + n);
+      return cli_usage_error("%s: %s:%s", what, map[i][1], msg + n);
   }
-  return usage_error("%s: %s", what, msg);
+  return cli_usage_error("%s: %s", what, msg);
 }
 
 static int keys_create(int argc, char **argv)
@@ -567,63 +564,76 @@ static int keys_create(int argc, char **argv)
   char *path = NULL;
   int rc, period;
 
-  cmd_init(&c, "keys create", 0);
-  cmd_opt(&c, "--name", 0);
-  cmd_opt(&c, "--models", 0);
-  cmd_opt(&c, "--rpm", 0);
-  cmd_opt(&c, "--tpm", 0);
-  cmd_opt(&c, "--parallel", 0);
-  cmd_opt(&c, "--budget", 0);
-  cmd_opt(&c, "--period", 0);
-  cmd_opt(&c, "--expires", 0);
-  cmd_opt(&c, "--tags", 0);
-  rc = cmd_parse(&c, argc, argv);
+  cli_cmd_init(&c, "keys create", 0);
+  cli_cmd_opt(&c, "--name", 0);
+  cli_cmd_opt(&c, "--models", 0);
+  cli_cmd_opt(&c, "--rpm", 0);
+  cli_cmd_opt(&c, "--tpm", 0);
+  cli_cmd_opt(&c, "--parallel", 0);
+  cli_cmd_opt(&c, "--budget", 0);
+  cli_cmd_opt(&c, "--period", 0);
+  cli_cmd_opt(&c, "--expires", 0);
+  cli_cmd_opt(&c, "--tags", 0);
+  cli_cmd_opt(&c, "--mcp-tools", 0);
+  rc = cli_cmd_parse(&c, argc, argv);
   if(rc)
     return rc == 1 ? EXIT_SUCCESS : rc;
 
   memset(&spec, 0, sizeof(spec));
   spec.role = STORE_KEY_GATEWAY;
   spec.budget_usd = -1;
-  spec.name = (char *)opt_value(&c, "--name");
+  spec.name = (char *)cli_opt_value(&c, "--name");
   if(!spec.name)
-    return usage_error("keys create: --name is required");
-  if((v = opt_value(&c, "--rpm")) && (rc = parse_count("--rpm", v, &spec.rpm)))
+    return cli_usage_error("keys create: --name is required");
+  if((v = cli_opt_value(&c, "--rpm")) &&
+     (rc = parse_count("--rpm", v, &spec.rpm)))
     goto out;
-  if((v = opt_value(&c, "--tpm")) && (rc = parse_count("--tpm", v, &spec.tpm)))
+  if((v = cli_opt_value(&c, "--tpm")) &&
+     (rc = parse_count("--tpm", v, &spec.tpm)))
     goto out;
-  if((v = opt_value(&c, "--parallel")) &&
+  if((v = cli_opt_value(&c, "--parallel")) &&
      (rc = parse_count("--parallel", v, &spec.max_parallel)))
     goto out;
-  if((v = opt_value(&c, "--budget")) && (rc = parse_usd(v, &spec.budget_usd)))
+  if((v = cli_opt_value(&c, "--budget")) &&
+     (rc = parse_usd(v, &spec.budget_usd)))
     goto out;
-  if((v = opt_value(&c, "--period"))) {
+  if((v = cli_opt_value(&c, "--period"))) {
     period = store_key_period_parse(v);
     if(period <= STORE_PERIOD_NONE) {
-      rc = usage_error("keys create: --period '%s': expected daily, weekly,"
-                       " monthly or total",
-                       v);
+      rc = cli_usage_error("keys create: --period '%s': expected daily, weekly,"
+                           " monthly or total",
+                           v);
       goto out;
     }
     if(spec.budget_usd < 0) {
-      rc = usage_error("keys create: --period needs --budget");
+      rc = cli_usage_error("keys create: --period needs --budget");
       goto out;
     }
     spec.budget_period = (enum store_key_period)period;
   } else if(spec.budget_usd >= 0) {
     spec.budget_period = STORE_PERIOD_MONTHLY;
   }
-  if((v = opt_value(&c, "--expires")) && cli_parse_time(v, &spec.expires_at)) {
-    rc = usage_error("keys create: --expires '%s': expected YYYY-MM-DD,"
-                     " YYYY-MM-DDTHH:MM:SSZ (UTC) or unix seconds",
-                     v);
+  if((v = cli_opt_value(&c, "--expires")) &&
+     cli_parse_time(v, &spec.expires_at)) {
+    rc = cli_usage_error("keys create: --expires '%s': expected YYYY-MM-DD,"
+                         " YYYY-MM-DDTHH:MM:SSZ (UTC) or unix seconds",
+                         v);
     goto out;
   }
-  if((v = opt_value(&c, "--models")) &&
-     (rc = parse_list("--models", v, &spec.models, &spec.nmodels)))
+  if((v = cli_opt_value(&c, "--models")) &&
+     (rc = cli_parse_list("--models", v, &spec.models, &spec.nmodels)))
     goto out;
-  if((v = opt_value(&c, "--tags")) &&
-     (rc = parse_list("--tags", v, &spec.tags, &spec.ntags)))
+  if((v = cli_opt_value(&c, "--tags")) &&
+     (rc = cli_parse_list("--tags", v, &spec.tags, &spec.ntags)))
     goto out;
+  /* Globs on "<server>__<tool>" and the gateway's own tools; without the
+   * option the key may call any tool. */
+  if((v = cli_opt_value(&c, "--mcp-tools"))) {
+    if((rc = cli_parse_list("--mcp-tools", v, &spec.mcp_tools,
+                            &spec.nmcp_tools)))
+      goto out;
+    spec.mcp_tools_set = 1;
+  }
   if(store_key_validate(&spec, err, sizeof(err))) {
     rc = invalid_spec("keys create", err);
     goto out;
@@ -632,7 +642,7 @@ static int keys_create(int argc, char **argv)
     fprintf(stderr, "switchboard: warning: --expires is in the past; the key"
                     " is created expired\n");
 
-  path = open_db(&c);
+  path = cli_open_db(&c);
   rc = path ? create_and_print(path, &spec) : EXIT_FAILURE;
 out:
   free(path);
@@ -642,6 +652,9 @@ out:
   for(int i = 0; i < spec.ntags; i++)
     free(spec.tags[i]);
   free(spec.tags);
+  for(int i = 0; i < spec.nmcp_tools; i++)
+    free(spec.mcp_tools[i]);
+  free(spec.mcp_tools);
   return rc;
 }
 
@@ -653,12 +666,12 @@ static int keys_list(int argc, char **argv)
   char *path;
   int n = 0, rc;
 
-  cmd_init(&c, "keys list", 0);
-  cmd_opt(&c, "--json", 1);
-  rc = cmd_parse(&c, argc, argv);
+  cli_cmd_init(&c, "keys list", 0);
+  cli_cmd_opt(&c, "--json", 1);
+  rc = cli_cmd_parse(&c, argc, argv);
   if(rc)
     return rc == 1 ? EXIT_SUCCESS : rc;
-  path = open_db(&c);
+  path = cli_open_db(&c);
   if(!path)
     return EXIT_FAILURE;
   rc = store_keys_list(path, &keys, &n, err, sizeof(err));
@@ -667,7 +680,7 @@ static int keys_list(int argc, char **argv)
     fprintf(stderr, "switchboard: %s\n", err);
     return EXIT_FAILURE;
   }
-  if(opt_value(&c, "--json"))
+  if(cli_opt_value(&c, "--json"))
     print_json(keys, n, sb_now_ms() / 1000);
   else
     print_table(keys, n, sb_now_ms() / 1000);
@@ -683,18 +696,18 @@ static int keys_revoke(int argc, char **argv)
   char *path;
   int rc;
 
-  cmd_init(&c, "keys revoke", 1);
-  rc = cmd_parse(&c, argc, argv);
+  cli_cmd_init(&c, "keys revoke", 1);
+  rc = cli_cmd_parse(&c, argc, argv);
   if(rc)
     return rc == 1 ? EXIT_SUCCESS : rc;
   if(c.nargs != 1 || !*c.args[0])
-    return usage_error("keys revoke: expected one key id or name");
-  path = open_db(&c);
+    return cli_usage_error("keys revoke: expected one key id or name");
+  path = cli_open_db(&c);
   if(!path)
     return EXIT_FAILURE;
   rc = store_keys_revoke(path, c.args[0], err, sizeof(err));
   if(!rc)
-    settle_gateways(path, 0);
+    cli_settle_gateways(path, 0);
   free(path);
   if(rc) {
     fprintf(stderr, "switchboard: %s\n", err);
@@ -712,19 +725,19 @@ static int admin_key_create(int argc, char **argv)
   char *path;
   int rc;
 
-  cmd_init(&c, "admin-key create", 0);
-  cmd_opt(&c, "--name", 0);
-  rc = cmd_parse(&c, argc, argv);
+  cli_cmd_init(&c, "admin-key create", 0);
+  cli_cmd_opt(&c, "--name", 0);
+  rc = cli_cmd_parse(&c, argc, argv);
   if(rc)
     return rc == 1 ? EXIT_SUCCESS : rc;
   memset(&spec, 0, sizeof(spec));
   spec.role = STORE_KEY_ADMIN;
   spec.budget_usd = -1;
-  spec.name =
-      (char *)(opt_value(&c, "--name") ? opt_value(&c, "--name") : "admin");
+  spec.name = (char *)(cli_opt_value(&c, "--name") ? cli_opt_value(&c, "--name")
+                                                   : "admin");
   if(store_key_validate(&spec, err, sizeof(err)))
     return invalid_spec("admin-key create", err);
-  path = open_db(&c);
+  path = cli_open_db(&c);
   if(!path)
     return EXIT_FAILURE;
   rc = create_and_print(path, &spec);
@@ -734,7 +747,7 @@ static int admin_key_create(int argc, char **argv)
 
 /* ---- usage and routes ---- */
 
-static int print_cjson(cJSON *o)
+int cli_print_cjson(cJSON *o)
 {
   char *s = cJSON_PrintUnformatted(o);
 
@@ -757,46 +770,84 @@ static int usage_cmd(int argc, char **argv)
   int64_t t;
   int rc;
 
-  cmd_init(&c, "usage", 0);
-  cmd_opt(&c, "--key", 0);
-  cmd_opt(&c, "--model", 0);
-  cmd_opt(&c, "--provider", 0);
-  cmd_opt(&c, "--since", 0);
-  cmd_opt(&c, "--until", 0);
-  cmd_opt(&c, "--by", 0);
-  cmd_opt(&c, "--format", 0);
-  rc = cmd_parse(&c, argc, argv);
+  cli_cmd_init(&c, "usage", 0);
+  cli_cmd_opt(&c, "--key", 0);
+  cli_cmd_opt(&c, "--model", 0);
+  cli_cmd_opt(&c, "--provider", 0);
+  cli_cmd_opt(&c, "--since", 0);
+  cli_cmd_opt(&c, "--until", 0);
+  cli_cmd_opt(&c, "--by", 0);
+  cli_cmd_opt(&c, "--format", 0);
+  cli_cmd_opt(&c, "--calls", 1);
+  cli_cmd_opt(&c, "--server", 0);
+  cli_cmd_opt(&c, "--tool", 0);
+  cli_cmd_opt(&c, "--limit", 0);
+  rc = cli_cmd_parse(&c, argc, argv);
   if(rc)
     return rc == 1 ? EXIT_SUCCESS : rc;
-  f.key = opt_value(&c, "--key");
-  f.model = opt_value(&c, "--model");
-  f.provider = opt_value(&c, "--provider");
-  if((since = opt_value(&c, "--since"))) {
+  if(!cli_opt_value(&c, "--calls")) {
+    static const char *const calls_only[] = {"--server", "--tool", "--limit"};
+    for(size_t i = 0; i < SB_ARRAY_LEN(calls_only); i++)
+      if(cli_opt_value(&c, calls_only[i]))
+        return cli_usage_error("usage: %s needs --calls", calls_only[i]);
+  } else {
+    static const char *const requests_only[] = {"--model", "--provider",
+                                                "--by"};
+    for(size_t i = 0; i < SB_ARRAY_LEN(requests_only); i++)
+      if(cli_opt_value(&c, requests_only[i]))
+        return cli_usage_error("usage --calls: %s is for request usage",
+                               requests_only[i]);
+  }
+  f.key = cli_opt_value(&c, "--key");
+  f.model = cli_opt_value(&c, "--model");
+  f.provider = cli_opt_value(&c, "--provider");
+  if((since = cli_opt_value(&c, "--since"))) {
     if(cli_parse_time(since, &t))
-      return usage_error("usage: --since %s: expected a date", since);
+      return cli_usage_error("usage: --since %s: expected a date", since);
     f.since_ms = t * 1000;
   }
-  if((until = opt_value(&c, "--until"))) {
+  if((until = cli_opt_value(&c, "--until"))) {
     if(cli_parse_time(until, &t))
-      return usage_error("usage: --until %s: expected a date", until);
+      return cli_usage_error("usage: --until %s: expected a date", until);
     f.until_ms = t * 1000;
   }
-  fmt = opt_value(&c, "--format");
+  fmt = cli_opt_value(&c, "--format");
   if(fmt && strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "csv"))
-    return usage_error("usage: --format %s: expected table, json or csv", fmt);
-  path = open_db(&c);
+    return cli_usage_error("usage: --format %s: expected table, json or csv",
+                           fmt);
+  if(cli_opt_value(&c, "--calls")) {
+    struct store_mcp_call_filter cf = {0};
+    const char *lim = cli_opt_value(&c, "--limit");
+    int64_t n = 100;
+
+    if(lim && (parse_count("--limit", lim, &n) || n < 1 || n > 10000))
+      return cli_usage_error("usage: --limit %s: expected 1 to 10000", lim);
+    cf.key_id = f.key;
+    cf.server = cli_opt_value(&c, "--server");
+    cf.tool = cli_opt_value(&c, "--tool");
+    cf.since_ms = f.since_ms;
+    cf.until_ms = f.until_ms;
+    cf.limit = (int)n;
+    if(!(path = cli_open_db(&c)))
+      return EXIT_FAILURE;
+    rc = cli_mcp_calls(path, &cf, fmt);
+    free(path);
+    return rc;
+  }
+  path = cli_open_db(&c);
   if(!path)
     return EXIT_FAILURE;
-  rc = store_usage_query(path, &f, opt_value(&c, "--by"), &u, err, sizeof(err));
+  rc = store_usage_query(path, &f, cli_opt_value(&c, "--by"), &u, err,
+                         sizeof(err));
   free(path);
   if(rc == SB_EINVAL)
-    return usage_error("usage: --by: %s", err);
+    return cli_usage_error("usage: --by: %s", err);
   if(rc) {
     fprintf(stderr, "switchboard: %s\n", err);
     return EXIT_FAILURE;
   }
   if(fmt && !strcmp(fmt, "json")) {
-    print_cjson(u);
+    cli_print_cjson(u);
   } else if(fmt && !strcmp(fmt, "csv")) {
     char *csv = store_usage_csv(u);
     fputs(csv, stdout);
@@ -857,15 +908,16 @@ static cJSON *csv_array(const char *list)
 /* `routes set`'s definition from its flags; NULL after a usage error. */
 static cJSON *route_def(const struct cli_cmd *c, int *rc)
 {
-  const char *targets = opt_value(c, "--targets");
-  const char *strategy = opt_value(c, "--strategy");
-  const char *retries = opt_value(c, "--retries");
+  const char *targets = cli_opt_value(c, "--targets");
+  const char *strategy = cli_opt_value(c, "--strategy");
+  const char *retries = cli_opt_value(c, "--retries");
   cJSON *def;
   struct route rt;
   char why[256];
 
   if(!targets) {
-    *rc = usage_error("routes set: --targets provider/model,... is required");
+    *rc =
+        cli_usage_error("routes set: --targets provider/model,... is required");
     return NULL;
   }
   def = cJSON_CreateObject();
@@ -876,7 +928,7 @@ static cJSON *route_def(const struct cli_cmd *c, int *rc)
   cJSON_AddItemToObject(def, "targets", csv_array(targets));
   if(route_parse(def, c->args[0], &rt, why, sizeof(why))) {
     cJSON_Delete(def);
-    *rc = usage_error("routes set: %s", why);
+    *rc = cli_usage_error("routes set: %s", why);
     return NULL;
   }
   route_clear(&rt);
@@ -889,8 +941,8 @@ static cJSON *provider_def(const struct cli_cmd *c, int *rc)
   static const char *const flags[][2] = {{"--kind", "kind"},
                                          {"--base-url", "base_url"},
                                          {"--api-key-env", "api_key_env"}};
-  const char *json = opt_value(c, "--json");
-  const char *models = opt_value(c, "--models");
+  const char *json = cli_opt_value(c, "--json");
+  const char *models = cli_opt_value(c, "--models");
   struct config_provider p;
   struct config cfg;
   cJSON *def = json ? cJSON_Parse(json) : cJSON_CreateObject();
@@ -898,11 +950,11 @@ static cJSON *provider_def(const struct cli_cmd *c, int *rc)
 
   if(!cJSON_IsObject(def)) {
     cJSON_Delete(def);
-    *rc = usage_error("providers set: --json: expected a JSON object");
+    *rc = cli_usage_error("providers set: --json: expected a JSON object");
     return NULL;
   }
   for(size_t i = 0; i < SB_ARRAY_LEN(flags); i++) {
-    const char *v = opt_value(c, flags[i][0]);
+    const char *v = cli_opt_value(c, flags[i][0]);
     if(v) {
       cJSON_DeleteItemFromObjectCaseSensitive(def, flags[i][1]);
       cJSON_AddStringToObject(def, flags[i][1], v);
@@ -919,12 +971,12 @@ static cJSON *provider_def(const struct cli_cmd *c, int *rc)
      prov_check(&p, "provider", 0, why, sizeof(why))) {
     config_provider_free(&p);
     cJSON_Delete(def);
-    *rc = usage_error("providers set: %s", why);
+    *rc = cli_usage_error("providers set: %s", why);
     return NULL;
   }
   /* The gateway refuses what its allow-list does not name; this shell's
    * view of that list (the same --config) is only a hint. */
-  if(!cli_config(c, &cfg)) {
+  if(!cli_load_config(c, &cfg)) {
     if(config_provider_allowed(&cfg.security, &p, why, sizeof(why)))
       fprintf(stderr,
               "switchboard: note: %s; a gateway with this configuration "
@@ -966,23 +1018,23 @@ static int defs_cmd(enum store_table table, const char *sub, int argc,
   char *path;
   int n = 0, rc;
 
-  cmd_init(&c, what, !strcmp(sub, "list") ? 0 : 1);
+  cli_cmd_init(&c, what, !strcmp(sub, "list") ? 0 : 1);
   if(table == STORE_ROUTES) {
-    cmd_opt(&c, "--targets", 0);
-    cmd_opt(&c, "--strategy", 0);
-    cmd_opt(&c, "--retries", 0);
+    cli_cmd_opt(&c, "--targets", 0);
+    cli_cmd_opt(&c, "--strategy", 0);
+    cli_cmd_opt(&c, "--retries", 0);
   } else {
-    cmd_opt(&c, "--kind", 0);
-    cmd_opt(&c, "--base-url", 0);
-    cmd_opt(&c, "--api-key-env", 0);
-    cmd_opt(&c, "--models", 0);
-    cmd_opt(&c, "--json", 0);
+    cli_cmd_opt(&c, "--kind", 0);
+    cli_cmd_opt(&c, "--base-url", 0);
+    cli_cmd_opt(&c, "--api-key-env", 0);
+    cli_cmd_opt(&c, "--models", 0);
+    cli_cmd_opt(&c, "--json", 0);
   }
-  rc = cmd_parse(&c, argc, argv);
+  rc = cli_cmd_parse(&c, argc, argv);
   if(rc)
     return rc == 1 ? EXIT_SUCCESS : rc;
   if(strcmp(sub, "list") && c.nargs != 1)
-    return usage_error("%s %s: which one?", what, sub);
+    return cli_usage_error("%s %s: which one?", what, sub);
   if(!strcmp(sub, "set")) {
     cJSON *def =
         table == STORE_ROUTES ? route_def(&c, &rc) : provider_def(&c, &rc);
@@ -990,7 +1042,7 @@ static int defs_cmd(enum store_table table, const char *sub, int argc,
 
     if(!def)
       return rc;
-    if(!(path = open_db(&c))) {
+    if(!(path = cli_open_db(&c))) {
       cJSON_Delete(def);
       return EXIT_FAILURE;
     }
@@ -999,7 +1051,7 @@ static int defs_cmd(enum store_table table, const char *sub, int argc,
     rc = store_defs_set(path, table, c.args[0], json, err, sizeof(err));
     free(json);
   } else {
-    if(!(path = open_db(&c)))
+    if(!(path = cli_open_db(&c)))
       return EXIT_FAILURE;
     if(!strcmp(sub, "delete")) {
       rc = store_defs_delete(path, table, c.args[0], err, sizeof(err));
@@ -1018,7 +1070,7 @@ static int defs_cmd(enum store_table table, const char *sub, int argc,
                c.args[0]);
   }
   if(!rc && strcmp(sub, "list") && strcmp(sub, "get"))
-    settle_gateways(path, table == STORE_PROVIDERS);
+    cli_settle_gateways(path, table == STORE_PROVIDERS);
   free(path);
   if(rc) {
     fprintf(stderr, "switchboard: %s\n", err);
@@ -1035,6 +1087,15 @@ int cli_main(int argc, char **argv)
 
   if(argc >= 2 && !strcmp(argv[1], "usage"))
     return usage_cmd(argc - 2, argv + 2);
+  if(argc >= 2 && !strcmp(argv[1], "mcp")) {
+    if(!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h") ||
+       !strcmp(sub, "help")) {
+      fputs(keys_usage, sub ? stdout : stderr);
+      return sub ? EXIT_SUCCESS : CLI_EXIT_USAGE;
+    }
+    int rc = cli_mcp_main(argc - 2, argv + 2);
+    return rc >= 0 ? rc : cli_usage_error("mcp: unknown subcommand '%s'", sub);
+  }
   if(argc < 2 || (strcmp(argv[1], "keys") && strcmp(argv[1], "admin-key") &&
                   strcmp(argv[1], "routes") && strcmp(argv[1], "providers")))
     return -1;
@@ -1045,7 +1106,7 @@ int cli_main(int argc, char **argv)
     return EXIT_SUCCESS;
   }
   if(!sub)
-    return usage_error("%s: missing subcommand", argv[1]);
+    return cli_usage_error("%s: missing subcommand", argv[1]);
   if(!strcmp(argv[1], "admin-key")) {
     if(!strcmp(sub, "create"))
       return admin_key_create(argc - 3, argv + 3);
@@ -1062,5 +1123,5 @@ int cli_main(int argc, char **argv)
   } else if(!strcmp(sub, "revoke")) {
     return keys_revoke(argc - 3, argv + 3);
   }
-  return usage_error("%s: unknown subcommand '%s'", argv[1], sub);
+  return cli_usage_error("%s: unknown subcommand '%s'", argv[1], sub);
 }

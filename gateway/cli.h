@@ -17,7 +17,7 @@
 
 /**
  * Run the command in argv[1] when it is one of this module's ("keys",
- * "admin-key"): returns the process exit code (0 done, 1 failed, 2 usage
+ * "admin-key", "usage", "routes", "providers", "mcp"): returns the process exit code (0 done, 1 failed, 2 usage
  * error), having written the result to stdout and messages to stderr.
  * Returns -1, touching nothing, for any other command.
  */

@@ -215,6 +215,12 @@ void admin_prices(struct req *r);
  * (gateway/admin.c): list, get, set (create or replace), delete. */
 void admin_routes(struct req *r);
 void admin_providers(struct req *r);
+/** /admin/v1/mcp/servers[/{name}]: the federated MCP servers (GET, POST,
+ * DELETE), as /admin/v1/providers. */
+void admin_mcp_servers(struct req *r);
+/** GET /admin/v1/mcp/calls?key=&server=&tool=&since=&until=&limit=: the
+ * tool-call records, newest first. */
+void admin_mcp_calls(struct req *r);
 
 /** GET /admin/v1/usage, /admin/v1/usage.csv, /admin/v1/requests
  * (gateway/admin.c). */

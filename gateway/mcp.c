@@ -1875,6 +1875,11 @@ int mcp_gw_reload(struct gw *gw)
   return rc;
 }
 
+static void reload_hook(void *ud)
+{
+  mcp_gw_reload(ud);
+}
+
 int mcp_gw_open(struct gw *gw, char *err, size_t errlen)
 {
   struct mcp_gw *g = sb_calloc(1, sizeof(*g));
@@ -1896,6 +1901,8 @@ int mcp_gw_open(struct gw *gw, char *err, size_t errlen)
     return rc;
   }
   g->catalogs = mcp_catalogs_new(g->fed);
+  /* Before the first read: a change made after it is then never missed. */
+  adm_set_mcp_source(gw->adm, &(struct adm_mcp_source){reload_hook, gw});
   mcp_gw_reload(gw);
   return 0;
 }
@@ -1906,6 +1913,7 @@ void mcp_gw_close(struct gw *gw)
 
   if(!g)
     return;
+  adm_set_mcp_source(gw->adm, NULL);
   mcp_catalogs_free(g->catalogs);
   mcp_fed_stop(g->fed);
   mcp_sessions_close(g->sessions);

@@ -6,6 +6,7 @@
 #include "providers/adapter.h"
 #include "providers/openai.h"
 #include "store/keys.h"
+#include "config/mcp_server.h"
 
 #include <cjson/cJSON.h>
 
@@ -27,7 +28,10 @@ static int seed_table(const char *db, enum store_table table,
     log_event(LOG_WARN,
               "the database's copy, edited through the admin API or the CLI, "
               "wins over the config file's",
-              LOG_S(table == STORE_PROVIDERS ? "provider" : "route", kept[i]),
+              LOG_S(table == STORE_PROVIDERS     ? "provider"
+                    : table == STORE_MCP_SERVERS ? "mcp_server"
+                                                 : "route",
+                    kept[i]),
               LOG_END);
     free(kept[i]);
   }
@@ -74,6 +78,18 @@ int registry_seed(const struct config *cfg, char *err, size_t errlen)
     free(defs[i].definition);
   free(defs);
   cJSON_Delete(routes);
+  if(rc)
+    return rc;
+
+  /* The MCP servers: config_validate() checked them already. */
+  defs = sb_calloc((size_t)cfg->nmcp_servers + 1, sizeof(*defs));
+  for(int i = 0; i < cfg->nmcp_servers; i++) {
+    defs[i].name = cfg->mcp_servers[i].name;
+    defs[i].definition = cfg->mcp_servers[i].definition;
+  }
+  rc = seed_table(cfg->database, STORE_MCP_SERVERS, defs, cfg->nmcp_servers,
+                  err, errlen);
+  free(defs);
   return rc;
 }
 

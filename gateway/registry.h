@@ -24,9 +24,9 @@
 /**
  * Check every provider of cfg as the registry would build it (kind,
  * options, credentials in the environment), then make the database's
- * config-owned providers and routes what the file says. Rows edited
- * through the admin API or the CLI win over the file; each is logged.
- * 0, or SB_ECONFIG / SB_EDB with err.
+ * config-owned providers, routes and MCP servers what the file says. Rows
+ * edited through the admin API or the CLI win over the file; each is logged. 0,
+ * or SB_ECONFIG / SB_EDB with err.
  */
 int registry_seed(const struct config *cfg, char *err, size_t errlen);
 

@@ -11,6 +11,8 @@
 #include "providers/provider.h"
 #include "store/store.h"
 
+#include <cjson/cJSON.h>
+
 /** What every worker shares. All of it is read-only or thread-safe. */
 struct gw {
   const struct config *cfg;

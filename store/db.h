@@ -23,4 +23,31 @@ int store_db_finish(sqlite3 *db, int rc, char *err, size_t errlen);
 /** SB_EDB with "what: <sqlite message>" in err. */
 int store_db_fail(sqlite3 *db, const char *what, char *err, size_t errlen);
 
+/* ---- the writer queue (store.c), for the modules that queue records ---- */
+
+struct store;
+
+/* What a queued item holds; the writer writes each in submission order. */
+enum store_item_kind {
+  STORE_ITEM_USAGE,              /* rec: struct store_usage */
+  STORE_ITEM_RESPONSE_PUT,       /* rec: struct store_response */
+  STORE_ITEM_RESPONSE_DELETE,    /* rec: the id (char *) */
+  STORE_ITEM_MCP_SESSION_PUT,    /* rec: struct store_mcp_session */
+  STORE_ITEM_MCP_SESSION_TOUCH,  /* rec: struct store_mcp_touch */
+  STORE_ITEM_MCP_SESSION_DELETE, /* rec: the id (char *) */
+  STORE_ITEM_MCP_CALL,           /* rec: struct store_mcp_call */
+};
+
+/**
+ * Queue rec (taken) for the writer. Never blocks on the disk. SB_EAGAIN
+ * when the queue is full or closing: rec is then freed and counted in
+ * store_dropped().
+ */
+int store_queue_submit(struct store *st, enum store_item_kind kind, void *rec);
+
+/* store/mcp.c: the MCP kinds' write (on the writer's connection, inside
+ * its batch transaction; an SQLITE_* code) and free. */
+int store_mcp_write(sqlite3 *db, enum store_item_kind kind, const void *rec);
+void store_mcp_item_free(enum store_item_kind kind, void *rec);
+
 #endif

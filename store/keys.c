@@ -33,7 +33,8 @@
 
 #define KEYS_COLUMNS                                                           \
   "id, name, prefix, hash, role, models, rpm, tpm, max_parallel,"              \
-  " budget_usd, budget_period, expires_at, tags, created_at, revoked_at"
+  " budget_usd, budget_period, expires_at, tags, created_at, revoked_at,"      \
+  " mcp_tools"
 
 static const char *const secret_prefix[] = {
     [STORE_KEY_GATEWAY] = "sk-sb-",
@@ -72,6 +73,7 @@ static void key_clear(struct store_key *k)
   free(k->prefix);
   free_strv(k->models, k->nmodels);
   free_strv(k->tags, k->ntags);
+  free_strv(k->mcp_tools, k->nmcp_tools);
   memset(k, 0, sizeof(*k));
 }
 
@@ -164,6 +166,37 @@ static int valid_strv(char **v, int n, const char *field, char *err,
   return SB_OK;
 }
 
+/* MCP tool globs: a bounded list of short, printable patterns (they are
+ * matched against every tool name a key lists). */
+static int valid_tools(const struct store_key *k, char *err, size_t errlen)
+{
+  if(!k->mcp_tools_set)
+    return SB_OK;
+  if(k->nmcp_tools < 0 || k->nmcp_tools > STORE_KEY_MCP_TOOLS_MAX ||
+     (k->nmcp_tools > 0 && !k->mcp_tools)) {
+    sb_errf(err, errlen, "mcp_tools: at most %d patterns",
+            STORE_KEY_MCP_TOOLS_MAX);
+    return SB_EINVAL;
+  }
+  for(int i = 0; i < k->nmcp_tools; i++) {
+    const unsigned char *p = (const unsigned char *)k->mcp_tools[i];
+    size_t n = p ? strlen((const char *)p) : 0;
+
+    if(!n || n > STORE_KEY_MCP_TOOL_LEN) {
+      sb_errf(err, errlen, "mcp_tools: entry %d must be 1 to %d bytes", i + 1,
+              STORE_KEY_MCP_TOOL_LEN);
+      return SB_EINVAL;
+    }
+    for(; *p; p++)
+      if(*p < 0x21 || *p == 0x7f) {
+        sb_errf(err, errlen,
+                "mcp_tools: entry %d has a space or control character", i + 1);
+        return SB_EINVAL;
+      }
+  }
+  return SB_OK;
+}
+
 int store_key_validate(const struct store_key *k, char *err, size_t errlen)
 {
   size_t len;
@@ -213,7 +246,7 @@ int store_key_validate(const struct store_key *k, char *err, size_t errlen)
     sb_errf(err, errlen, "expires_at: must be 0 (never) or a unix time");
     return SB_EINVAL;
   }
-  return SB_OK;
+  return valid_tools(k, err, errlen);
 }
 
 /* ---- SQLite plumbing ---- */
@@ -408,13 +441,16 @@ static int read_row(sqlite3_stmt *st, struct store_key *k, char *err,
             k->id ? k->id : "?");
     goto bad;
   }
+  k->mcp_tools_set = sqlite3_column_type(st, 15) != SQLITE_NULL;
   if(strv_parse((const char *)sqlite3_column_text(st, 5), &k->models,
                 &k->nmodels) ||
      strv_parse((const char *)sqlite3_column_text(st, 12), &k->tags,
-                &k->ntags)) {
+                &k->ntags) ||
+     strv_parse((const char *)sqlite3_column_text(st, 15), &k->mcp_tools,
+                &k->nmcp_tools)) {
     sb_errf(err, errlen,
-            "api_keys row %s: models or tags is not a JSON array of"
-            " strings",
+            "api_keys row %s: models, tags or mcp_tools is not a JSON array"
+            " of strings",
             k->id);
     goto bad;
   }
@@ -451,8 +487,9 @@ static int name_taken(sqlite3 *db, const char *name, const char *except_id,
   return rc;
 }
 
-/* Bind the editable fields at ?2..?11 (name, models, rpm, tpm,
- * max_parallel, budget_usd, budget_period, expires_at, tags). */
+/* Bind the editable fields at ?2..?10 (name, models, rpm, tpm,
+ * max_parallel, budget_usd, budget_period, expires_at, tags) and ?15
+ * (mcp_tools: NULL for any tool, "[]" for none). */
 static void bind_editable(sqlite3_stmt *st, const struct store_key *k)
 {
   char *models = strv_json(k->models, k->nmodels);
@@ -476,6 +513,13 @@ static void bind_editable(sqlite3_stmt *st, const struct store_key *k)
   else
     sqlite3_bind_null(st, 9);
   bind_text_or_null(st, 10, tags);
+  if(k->mcp_tools_set) {
+    char *tools = strv_json(k->mcp_tools, k->nmcp_tools);
+    sqlite3_bind_text(st, 15, tools ? tools : "[]", -1, SQLITE_TRANSIENT);
+    free(tools);
+  } else {
+    sqlite3_bind_null(st, 15);
+  }
   free(models);
   free(tags);
 }
@@ -539,6 +583,9 @@ int store_keys_create(const char *path, const struct store_key *spec,
   k.expires_at = spec->expires_at;
   k.tags = strv_dup(spec->tags, spec->ntags);
   k.ntags = spec->ntags;
+  k.mcp_tools = strv_dup(spec->mcp_tools, spec->nmcp_tools);
+  k.nmcp_tools = spec->nmcp_tools;
+  k.mcp_tools_set = spec->mcp_tools_set;
   k.created_at = sb_now_ms() / 1000;
   k.revoked_at = 0;
 
@@ -552,9 +599,9 @@ int store_keys_create(const char *path, const struct store_key *spec,
     rc = prepare(db,
                  "INSERT INTO api_keys(id, name, models, rpm, tpm,"
                  " max_parallel, budget_usd, budget_period, expires_at, tags,"
-                 " prefix, hash, role, created_at)"
+                 " prefix, hash, role, created_at, mcp_tools)"
                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-                 " ?13, ?14)",
+                 " ?13, ?14, ?15)",
                  &st, err, errlen);
   if(!rc) {
     sqlite3_bind_text(st, 1, k.id, -1, SQLITE_STATIC);
@@ -697,8 +744,8 @@ int store_keys_update(const char *path, const struct store_key *k, char *err,
     rc = prepare(db,
                  "UPDATE api_keys SET name = ?2, models = ?3, rpm = ?4,"
                  " tpm = ?5, max_parallel = ?6, budget_usd = ?7,"
-                 " budget_period = ?8, expires_at = ?9, tags = ?10"
-                 " WHERE id = ?1",
+                 " budget_period = ?8, expires_at = ?9, tags = ?10,"
+                 " mcp_tools = ?15 WHERE id = ?1",
                  &st, err, errlen);
   if(!rc) {
     sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
@@ -723,14 +770,25 @@ void store_keys_version_close(struct store_keys_watch *conn)
   free(conn);
 }
 
-/* The providers' counter apart from the others (store_keys_version). */
+/* The providers' watcher's counters apart from the others, and the MCP
+ * servers' alone within them (store_keys_version, store_watch_versions). */
 #define VERSIONS_SQL                                                           \
-  "SELECT coalesce(sum(version) FILTER (WHERE name <> 'providers'), 0),"       \
-  " coalesce(sum(version) FILTER (WHERE name = 'providers'), 0)"               \
+  "SELECT coalesce(sum(version) FILTER (WHERE name NOT IN ('providers',"       \
+  " 'mcp_servers')), 0),"                                                      \
+  " coalesce(sum(version) FILTER (WHERE name IN ('providers',"                 \
+  " 'mcp_servers')), 0),"                                                      \
+  " coalesce(sum(version) FILTER (WHERE name = 'mcp_servers'), 0)"             \
   " FROM versions"
 
 int store_keys_version(const char *path, struct store_keys_watch **conn,
                        int64_t *control, int64_t *providers)
+{
+  return store_watch_versions(path, conn, control, providers, NULL);
+}
+
+int store_watch_versions(const char *path, struct store_keys_watch **conn,
+                         int64_t *control, int64_t *providers,
+                         int64_t *mcp_servers)
 {
   struct store_keys_watch *w = *conn;
   int rc;
@@ -752,6 +810,8 @@ int store_keys_version(const char *path, struct store_keys_watch **conn,
     *control = sqlite3_column_int64(w->read, 0);
     if(providers)
       *providers = sqlite3_column_int64(w->read, 1);
+    if(mcp_servers)
+      *mcp_servers = sqlite3_column_int64(w->read, 2);
   }
   /* The reset ends the read transaction: a statement left pending would
    * pin an old snapshot and keep the WAL from being checkpointed. */
@@ -952,6 +1012,13 @@ cJSON *store_key_json(const struct store_key *k, int64_t now_s)
   }
   add_time(o, "expires_at", k->expires_at);
   cJSON_AddItemToObject(o, "tags", strv_array(k->tags, k->ntags));
+  if(k->mcp_tools_set) {
+    cJSON *t = cJSON_AddArrayToObject(o, "mcp_tools");
+    for(int i = 0; i < k->nmcp_tools; i++)
+      cJSON_AddItemToArray(t, cJSON_CreateString(k->mcp_tools[i]));
+  } else {
+    cJSON_AddNullToObject(o, "mcp_tools");
+  }
   cJSON_AddNumberToObject(o, "created_at", (double)k->created_at);
   add_time(o, "revoked_at", k->revoked_at);
   cJSON_AddStringToObject(o, "status", store_key_status(k, now_s));
@@ -1090,11 +1157,17 @@ int store_key_spend(const char *path, const char *key_id, int64_t since_ms,
   return store_db_finish(db, rc, err, errlen);
 }
 
-/* ---- named definitions: routes and providers ---- */
+/* ---- named definitions: routes, providers and MCP servers ---- */
 
+/* Never a client's bytes: one of three fixed names. */
 static const char *table_name(enum store_table t)
 {
-  return t == STORE_PROVIDERS ? "providers" : "routes";
+  switch(t) {
+  case STORE_PROVIDERS: return "providers";
+  case STORE_MCP_SERVERS: return "mcp_servers";
+  case STORE_ROUTES: break;
+  }
+  return "routes";
 }
 
 void store_defs_free(struct store_def *defs, int n)

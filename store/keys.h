@@ -23,6 +23,10 @@
 #define STORE_KEY_SECRET_MAX 96
 /* Longest name in bytes (adm_grant keeps a copy in 96 bytes). */
 #define STORE_KEY_NAME_MAX 64
+/* A key's MCP tool globs: at most this many, each 1..STORE_KEY_MCP_TOOL_LEN
+ * printable bytes without spaces. */
+#define STORE_KEY_MCP_TOOLS_MAX 64
+#define STORE_KEY_MCP_TOOL_LEN  200
 
 enum store_key_role {
   STORE_KEY_GATEWAY, /* may call /v1 */
@@ -61,7 +65,7 @@ struct store_key {
   char **mcp_tools; /* glob patterns on MCP tool names ("<server>__<tool>",
                      * "chat"); mcp_tools_set 0: any tool */
   int nmcp_tools;
-  int mcp_tools_set; /* 1: the list holds (nmcp_tools 0: no tool) */
+  int mcp_tools_set;  /* 1: the list holds (nmcp_tools 0: no tool) */
   int64_t created_at; /* unix seconds */
   int64_t revoked_at; /* unix seconds; 0: active */
 };
@@ -75,7 +79,9 @@ const char *store_key_status(const struct store_key *k, int64_t now_s);
  * The one JSON form of a key, for the admin API and `keys list --json`:
  * every field but the hash ({id, object:"gateway.key", name, prefix, role,
  * models, rpm, tpm, max_parallel, budget_usd, budget_period, expires_at,
- * tags, created_at, revoked_at, status}; absent lists and times are null).
+ * tags, mcp_tools, created_at, revoked_at, status}; absent lists and times
+ * are null; mcp_tools is null for any tool, an array (maybe empty) when
+ * the key has a list).
  * Caller frees.
  */
 struct cJSON *store_key_json(const struct store_key *k, int64_t now_s);
@@ -97,8 +103,8 @@ const char *store_key_period_name(enum store_key_period p);
 
 /**
  * Check the editable fields of k (name, models, tags, limits, budget,
- * expiry) as store_keys_create() and store_keys_update() do before they
- * touch the database. Returns 0 or SB_EINVAL with err naming the field
+ * expiry, mcp_tools) as store_keys_create() and store_keys_update() do before
+ * they touch the database. Returns 0 or SB_EINVAL with err naming the field
  * ("name: ...", "rpm: ...").
  */
 int store_key_validate(const struct store_key *k, char *err, size_t errlen);
@@ -134,10 +140,10 @@ int store_keys_revoke(const char *path, const char *id_or_name, char *err,
 
 /**
  * Replace the editable fields (name, models, rpm, tpm, max_parallel,
- * budget_usd, budget_period, expires_at, tags) of the key whose id is
- * k->id with k's (role, prefix, hash and the times are left alone).
- * Returns 0, SB_ENOTFOUND, SB_EINVAL (name taken, or see
- * store_key_validate()), or SB_EDB with err.
+ * budget_usd, budget_period, expires_at, tags, mcp_tools) of the key whose id
+ * is k->id with k's (role, prefix, hash and the times are left alone). Returns
+ * 0, SB_ENOTFOUND, SB_EINVAL (name taken, or see store_key_validate()), or
+ * SB_EDB with err.
  */
 int store_keys_update(const char *path, const struct store_key *k, char *err,
                       size_t errlen);
@@ -146,9 +152,9 @@ int store_keys_update(const char *path, const struct store_key *k, char *err,
  * Numbers that change whenever the tables a gateway serves from memory
  * may have changed, from this process or another, so that it reloads
  * only when needed: *control for keys, prices and routes, *providers
- * (may be NULL) for providers, kept apart because rebuilding the
- * providers may wait on the network and keys must not. They are sums of
- * counters in table `versions` that triggers on those tables increment,
+ * (may be NULL) for providers and MCP servers, kept apart because
+ * rebuilding the providers may wait on the network and keys must not. They are
+ * sums of counters in table `versions` that triggers on those tables increment,
  * so request records and other writes leave them alone.
  * Uses a read-only connection kept in *conn (opened on first use, *conn
  * NULL before; close it with store_keys_version_close(), safe on NULL).
@@ -158,6 +164,19 @@ int store_keys_update(const char *path, const struct store_key *k, char *err,
 struct store_keys_watch;
 int store_keys_version(const char *path, struct store_keys_watch **conn,
                        int64_t *control, int64_t *providers);
+
+/**
+ * store_keys_version() with the mcp_servers table's counter on its own:
+ * *providers counts both the providers and the mcp_servers tables (what
+ * the providers' watcher serves and reports through store_gateway_seen,
+ * so that store_gateways_wait(providers=1) also waits for an MCP server
+ * change), *mcp_servers (may be NULL) the mcp_servers table alone. A
+ * provider change is thus *providers - *mcp_servers moving. One read:
+ * the numbers agree.
+ */
+int store_watch_versions(const char *path, struct store_keys_watch **conn,
+                         int64_t *control, int64_t *providers,
+                         int64_t *mcp_servers);
 void store_keys_version_close(struct store_keys_watch *conn);
 
 /**
@@ -206,12 +225,12 @@ int store_prices_delete(const char *path, const char *model, char *err,
                         size_t errlen);
 
 /*
- * Named definitions: the routes and providers tables hold rows of a
- * name, a definition as JSON text (router/routes.h and the config's
- * provider object read it) and who owns the row: the config file
- * (STORE_SRC_CONFIG, which follows the file at every start) or an
- * operator through the admin API or the CLI (STORE_SRC_API, which wins
- * over the file).
+ * Named definitions: the routes, providers and mcp_servers tables hold
+ * rows of a name, a definition as JSON text (router/routes.h, the
+ * config's provider object and config/mcp_server.h read it) and who owns the
+ * row: the config file (STORE_SRC_CONFIG, which follows the file at every
+ * start) or an operator through the admin API or the CLI (STORE_SRC_API, which
+ * wins over the file).
  */
 enum store_table { STORE_ROUTES, STORE_PROVIDERS, STORE_MCP_SERVERS };
 enum store_source { STORE_SRC_API, STORE_SRC_CONFIG };

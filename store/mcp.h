@@ -33,7 +33,8 @@ void store_mcp_session_free(struct store_mcp_session *s);
 void store_mcp_sessions_free(struct store_mcp_session *s, int n);
 
 /** Queue an insert-or-replace of s (taken, even on failure). SB_EAGAIN
- * when the queue is full or closing, SB_EINVAL when id is missing. */
+ * when the queue is full or closing, SB_EINVAL when id or
+ * protocol_version (NOT NULL columns) is missing. */
 int store_mcp_session_put(struct store *st, struct store_mcp_session *s);
 
 /** Queue last_seen_ms = now_ms for session id. */
@@ -61,12 +62,12 @@ int store_mcp_sessions_load(const char *path, int64_t min_last_seen_ms,
 
 /** One tool call (table mcp_calls). Strings owned; NULL where noted. */
 struct store_mcp_call {
-  int64_t ts_ms; /* when it started */
-  char *request_id; /* the gateway's id of the HTTP request */
-  char *session_id; /* NULL: none */
-  char *key_id;     /* NULL: none */
-  char *server;     /* the server's name; "gateway" for the gateway's own */
-  char *tool;       /* the server's own name for it */
+  int64_t ts_ms;       /* when it started */
+  char *request_id;    /* the gateway's id of the HTTP request */
+  char *session_id;    /* NULL: none */
+  char *key_id;        /* NULL: none */
+  char *server;        /* the server's name; "gateway" for the gateway's own */
+  char *tool;          /* the server's own name for it */
   const char *outcome; /* a STORE_MCP_* constant (not freed) */
   char *error;         /* a short reason, or NULL */
   int64_t duration_ms;
@@ -98,5 +99,13 @@ int store_mcp_calls_list(const char *path,
                          size_t errlen);
 
 void store_mcp_calls_free(struct store_mcp_call *c, int n);
+
+struct cJSON;
+
+/** The one JSON form of a record, for the admin API and `switchboard
+ * usage --calls`: {ts_ms, request_id, session_id, key_id, server, tool,
+ * outcome, error, duration_ms, request_bytes, response_bytes}, absent
+ * strings null. Caller frees. */
+struct cJSON *store_mcp_call_json(const struct store_mcp_call *c);
 
 #endif

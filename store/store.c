@@ -12,6 +12,7 @@
  */
 #include "store/store.h"
 #include "store/migrations.h"
+#include "store/db.h"
 #include "base/sb.h"
 
 #include <cjson/cJSON.h>
@@ -36,12 +37,6 @@
   " usage_estimated)"                                                          \
   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"  \
   " ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
-
-enum store_item_kind {
-  STORE_ITEM_USAGE,           /* rec: struct store_usage */
-  STORE_ITEM_RESPONSE_PUT,    /* rec: struct store_response */
-  STORE_ITEM_RESPONSE_DELETE, /* rec: the id (char *) */
-};
 
 struct store_item {
   enum store_item_kind kind;
@@ -467,6 +462,10 @@ static void item_free(struct store_item *it)
   case STORE_ITEM_USAGE: store_usage_free(it->rec); break;
   case STORE_ITEM_RESPONSE_PUT: store_response_free(it->rec); break;
   case STORE_ITEM_RESPONSE_DELETE: free(it->rec); break;
+  case STORE_ITEM_MCP_SESSION_PUT:
+  case STORE_ITEM_MCP_SESSION_TOUCH:
+  case STORE_ITEM_MCP_SESSION_DELETE:
+  case STORE_ITEM_MCP_CALL: store_mcp_item_free(it->kind, it->rec); break;
   }
   it->rec = NULL;
 }
@@ -549,6 +548,10 @@ static int write_item(struct store *st, const struct store_item *it)
       return rc;
     return exec_bound(st->db, "DELETE FROM responses WHERE id = ?1", "t",
                       (const char *)it->rec);
+  case STORE_ITEM_MCP_SESSION_PUT:
+  case STORE_ITEM_MCP_SESSION_TOUCH:
+  case STORE_ITEM_MCP_SESSION_DELETE:
+  case STORE_ITEM_MCP_CALL: return store_mcp_write(st->db, it->kind, it->rec);
   }
   return SQLITE_MISUSE;
 }
@@ -800,6 +803,11 @@ static int submit(struct store *st, enum store_item_kind kind, void *rec)
     atomic_fetch_add(&st->dropped, 1);
   }
   return rc;
+}
+
+int store_queue_submit(struct store *st, enum store_item_kind kind, void *rec)
+{
+  return submit(st, kind, rec);
 }
 
 int store_usage_submit(struct store *st, struct store_usage *rec)

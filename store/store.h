@@ -145,7 +145,8 @@ int store_response_item_get(struct store *st, const char *id, char **item,
 int store_ready(struct store *st);
 
 /**
- * Records dropped: refused by store_usage_submit() with SB_EAGAIN, plus
+ * Records dropped: refused with SB_EAGAIN by store_usage_submit() or any
+ * other queued write (responses, store/mcp.h's sessions and calls), plus
  * those of write transactions that failed (a failed batch is rolled back
  * and not retried).
  */
