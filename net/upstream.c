@@ -12,7 +12,7 @@
 
 /* Response headers the gateway acts on; everything else is skipped. */
 static const char *const kept_headers[] = {"content-type", "retry-after",
-                                           "retry-after-ms"};
+                                           "retry-after-ms", "mcp-session-id"};
 #define NKEPT (sizeof(kept_headers) / sizeof(kept_headers[0]))
 
 struct upstream_loop {
@@ -284,6 +284,9 @@ int upstream_start(struct upstream_loop *ul, const struct prov_http *h,
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)h->body_len);
   }
+  /* Another verb on the same transfer (the MCP federation's DELETE). */
+  if(h->method && strcmp(h->method, h->body ? "POST" : "GET"))
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, h->method);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);

@@ -50,8 +50,9 @@ int upstream_loop_init(uv_loop_t *loop, struct upstream_loop **out);
 void upstream_loop_close(struct upstream_loop *ul);
 
 /**
- * Start a request (POST when h->body is set, else GET). On failure the
- * callbacks are never invoked.
+ * Start a request (POST when h->body is set, else GET; h->method, when
+ * set, names another verb such as DELETE). On failure the callbacks are
+ * never invoked.
  */
 int upstream_start(struct upstream_loop *ul, const struct prov_http *h,
                    const struct upstream_limits *lim,
