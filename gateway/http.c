@@ -435,6 +435,13 @@ char *req_header(struct req *r, const char *name)
   if(strlen(name) + 2 > sizeof(key))
     return NULL;
   snprintf(key, sizeof(key), "%s:", name);
+  /* lws keeps the headers it knows (accept, content-type, ...) apart
+   * from the others, under a token each. */
+  for(int t = 0; t < WSI_TOKEN_COUNT; t++) {
+    const unsigned char *tn = lws_token_to_string((enum lws_token_indexes)t);
+    if(tn && !strcmp((const char *)tn, key))
+      return hdr_dup(r->wsi, (enum lws_token_indexes)t);
+  }
   return custom_dup(r->wsi, key);
 }
 

@@ -625,7 +625,10 @@ static cJSON *gateway_tools(void)
       "Completions messages.\",\"items\":{\"type\":\"object\"}},"
       "\"temperature\":{\"type\":\"number\"},\"top_p\":{\"type\":\"number\"},"
       "\"max_tokens\":{\"type\":\"integer\"},"
-      "\"stop\":{\"type\":[\"string\",\"array\"]}},"
+      "\"stop\":{\"type\":[\"string\",\"array\"]},"
+      "\"tools\":{\"type\":\"array\",\"items\":{\"type\":\"object\"}},"
+      "\"tool_choice\":{},"
+      "\"response_format\":{\"type\":\"object\"}},"
       "\"required\":[\"model\",\"messages\"]}");
 
   cJSON_AddItemToArray(
