@@ -1013,3 +1013,8 @@ void mcp_fed_conn_req_failed(struct mcp_fed_conn *c, int64_t id,
   req_fail(c, r, reason, 0);
   arm(c);
 }
+
+int mcp_fed_conn_pending(struct mcp_fed_conn *c, int64_t id)
+{
+  return req_find(c, id) != NULL;
+}

@@ -170,6 +170,8 @@ void mcp_fed_conn_drop_port(struct mcp_fed_conn *c, struct mcp_fed_port *p);
  * the request whose response stream carried them, or 0. */
 void mcp_fed_conn_input(struct mcp_fed_conn *c, int64_t ctx, const char *text,
                         size_t len);
+/** 1 while request id waits for its answer. */
+int mcp_fed_conn_pending(struct mcp_fed_conn *c, int64_t id);
 /** Request id failed in transport (no answer will come). */
 void mcp_fed_conn_req_failed(struct mcp_fed_conn *c, int64_t id,
                              const char *why);
