@@ -275,7 +275,12 @@ static void test_fixture(void **state)
   def_stdio(&d, "fix", fixture, NULL);
   d.timeout_s = 1;
   assert_int_equal(mcp_fed_set_servers(x.fed, &d, 1), 0);
+  /* A call while it starts waits for it. */
+  call(&x, "fix", "echo", "{\"text\":\"early\"}", NULL, &r, NULL);
   assert_true(wait_state(&x, "fix", MCP_FED_UP, 10000));
+  WAIT_FOR(&x, r.done, 5000);
+  assert_string_equal(result_text(&r), "early");
+  res_free(&r);
 
   /* Listed through its cursor, pages of two. */
   s = mcp_fed_snapshot(x.fed);
@@ -585,7 +590,7 @@ static void def_http(struct config_mcp_server *d, const char *name, char *url)
 static void test_everything_http(void **state)
 {
   struct ctx x;
-  struct config_mcp_server d;
+  struct config_mcp_server d[2];
   struct res r = {0};
   struct mcp_fed_call *hc;
   char url[100];
@@ -600,9 +605,12 @@ static void test_everything_http(void **state)
   assert_true(port_open(port));
   snprintf(url, sizeof(url), "http://127.0.0.1:%d/mcp", port);
   ctx_open(&x);
-  def_http(&d, "web", url);
-  assert_int_equal(mcp_fed_set_servers(x.fed, &d, 1), 0);
+  def_http(&d[0], "web", url);
+  def_http(&d[1], "capped", url);
+  d[1].call_timeout_s = 1;
+  assert_int_equal(mcp_fed_set_servers(x.fed, d, 2), 0);
   assert_true(wait_state(&x, "web", MCP_FED_UP, 20000));
+  assert_true(wait_state(&x, "capped", MCP_FED_UP, 20000));
   assert_true(has_tool(&x, "web", "get-sum"));
   assert_true(has_tool(&x, "web", "trigger-long-running-operation"));
 
@@ -635,6 +643,16 @@ static void test_everything_http(void **state)
   mcp_fed_cancel(hc, "enough");
   spin(&x, 2500);
   assert_int_equal(r.done, 0);
+  res_free(&r);
+
+  /* call_timeout_s caps a call even while it makes progress. */
+  call(&x, "capped", "trigger-long-running-operation",
+       "{\"duration\":3,\"steps\":6}", "my-token", &r, NULL);
+  WAIT_FOR(&x, r.done, 5000);
+  assert_int_equal(r.done, 1);
+  assert_true(r.nprogress >= 1);
+  assert_int_equal(r.timed_out, 1);
+  assert_non_null(strstr(r.why, "call_timeout_s"));
   res_free(&r);
 
   /* The server restarts and forgets the session: the next call is
