@@ -1059,3 +1059,8 @@ int mcp_fed_conn_pending(struct mcp_fed_conn *c, int64_t id)
 {
   return req_find(c, id) != NULL;
 }
+
+void mcp_fed_conn_relist(struct mcp_fed_conn *c)
+{
+  schedule_relist(c, KIND_TOOLS | KIND_PROMPTS | KIND_RESOURCES);
+}

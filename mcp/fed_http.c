@@ -310,6 +310,8 @@ static void reinit_done(struct mcp_fed_tr *h, struct post *p, int ok,
   }
   if(!h->get && !h->no_get)
     start_get(h);
+  /* A new session of a server that restarted: its lists may differ. */
+  mcp_fed_conn_relist(h->c);
 }
 
 static void handle_text(struct mcp_fed_tr *h, struct post *p, const char *t,
