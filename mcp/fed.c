@@ -402,7 +402,7 @@ static void set_servers(struct mcp_fed *f, struct config_mcp_server *defs,
     c = conn_find(f, defs[i].name);
     if(c && !strcmp(c->key, key)) {
       next[nnext++] = c;
-      c->stopping = -1; /* kept: marked for the sweep below */
+      c->kept = 1;
     } else {
       next[nnext++] = mcp_fed_conn_new(f, &defs[i], key);
     }
@@ -410,8 +410,8 @@ static void set_servers(struct mcp_fed *f, struct config_mcp_server *defs,
   }
   for(int i = 0; i < f->nconns; i++) {
     struct mcp_fed_conn *c = f->conns[i];
-    if(c->stopping == -1) {
-      c->stopping = 0;
+    if(c->kept) {
+      c->kept = 0;
       continue;
     }
     if(c->state == MCP_FED_UP)

@@ -20,7 +20,8 @@
  * Resilience. A server that cannot be reached, exits or answers garbage
  * is marked down in the snapshot with the reason and reconnected (or
  * restarted) with exponential back-off (1 s doubling to 60 s); calls to
- * it fail at once with that reason. An upstream session the server
+ * it fail at once with that reason. Calls to a server that is starting
+ * wait until it is up (or down, or their time-out). An upstream session the server
  * forgot (HTTP 404 on a session id) is re-established and the request
  * sent again, unseen by the caller. notifications/<x>/list_changed is
  * followed by a fresh listing, debounced. No fixed time-out kills a
@@ -95,9 +96,10 @@ struct mcp_fed_sink {
    */
   void (*message)(void *ud, const cJSON *msg);
   /**
-   * The call is over. response: the server's JSON-RPC response with the
-   * caller's id put back (a "result" or an "error" member; the caller
-   * takes it), or NULL when there is none, with why (no secrets): the
+   * The call is over. response: the server's JSON-RPC response with its
+   * "id" set to null, for the caller to put its own id back (the
+   * federation never sees it); a "result" or an "error" member; the
+   * caller takes it. Or NULL when there is none, with why (no secrets): the
    * server is down, went away, timed out, or sent something that is not
    * JSON-RPC. timed_out: 1 when the reason is a time-out. ud is not
    * used again.
@@ -131,7 +133,9 @@ struct mcp_fed_options {
 
 /**
  * Start the federation thread with no servers. 0, or SB_EIO (the thread
- * or its loop could not start) with err.
+ * or its loop could not start) with err. The process must ignore SIGPIPE
+ * (the gateway does): a child that dies while it is written to would
+ * otherwise take the gateway with it.
  */
 int mcp_fed_start(const struct mcp_fed_options *opt, struct mcp_fed **out,
                   char *err, size_t errlen);

@@ -29,6 +29,7 @@ struct mcp_fed_req {
   uint64_t call;
   cJSON *token; /* the caller's progressToken */
   char tag[32]; /* ours in its place */
+  cJSON *held;  /* not sent yet: the server is starting */
   /* The session's own. */
   fed_fin fin;
   int list;
@@ -121,6 +122,7 @@ static void req_free(struct mcp_fed_conn *c, struct mcp_fed_req *r)
   srvreqs_drop(c, r);
   mcp_fed_port_unref(r->port);
   cJSON_Delete(r->token);
+  cJSON_Delete(r->held);
   free(r->method);
   free(r);
 }
@@ -144,7 +146,8 @@ static int send_msg(struct mcp_fed_conn *c, const cJSON *msg, int64_t id)
 }
 
 /* Send request method (params taken) and track it; *rc: whether it
- * went out (when not, r is tracked still and the caller fails it). */
+ * went out (when not, r is tracked still and the caller fails it). A
+ * caller's request to a server still starting is held until it is up. */
 static struct mcp_fed_req *req_send(struct mcp_fed_conn *c, const char *method,
                                     cJSON *params, fed_fin fin,
                                     struct mcp_fed_port *port, uint64_t call,
@@ -169,8 +172,13 @@ static struct mcp_fed_req *req_send(struct mcp_fed_conn *c, const char *method,
   id = cJSON_CreateNumber((double)r->id);
   msg = jsonrpc_call(id, method, params);
   cJSON_Delete(id);
-  *rc = send_msg(c, msg, r->id);
-  cJSON_Delete(msg);
+  if(port && c->state == MCP_FED_STARTING) {
+    r->held = msg;
+    *rc = 0;
+  } else {
+    *rc = send_msg(c, msg, r->id);
+    cJSON_Delete(msg);
+  }
   if(!*rc)
     arm(c);
   return r;
@@ -260,9 +268,11 @@ static void on_deadline(uv_timer_t *t)
       conn_fail(c, why);
       return;
     }
-    send_cancelled(c, r->id, "timed out");
-    if(c->tr)
-      c->ops->forget(c->tr, r->id);
+    if(!r->held) {
+      send_cancelled(c, r->id, "timed out");
+      if(c->tr)
+        c->ops->forget(c->tr, r->id);
+    }
     req_fail(c, r, why, 1);
   }
   arm(c);
@@ -359,6 +369,27 @@ void mcp_fed_conn_lost(struct mcp_fed_conn *c, const char *why)
   conn_fail(c, why);
 }
 
+/* The calls that waited for the server, oldest first. */
+static void send_held(struct mcp_fed_conn *c)
+{
+  struct mcp_fed_req *r = c->reqs, *prev;
+
+  while(r && r->next)
+    r = r->next;
+  for(; r && c->tr; r = prev) {
+    cJSON *msg = r->held;
+    prev = r->prev;
+    if(!msg)
+      continue;
+    r->held = NULL;
+    req_touch(c, r);
+    if(send_msg(c, msg, r->id))
+      req_fail(c, r, "the request could not be sent", 0);
+    cJSON_Delete(msg);
+  }
+  arm(c);
+}
+
 static void go_up(struct mcp_fed_conn *c)
 {
   c->state = MCP_FED_UP;
@@ -370,6 +401,7 @@ static void go_up(struct mcp_fed_conn *c)
             LOG_I("restarts", c->restarts), LOG_END);
   mcp_fed_publish(c->f);
   announce(c, KIND_TOOLS | KIND_PROMPTS | KIND_RESOURCES);
+  send_held(c);
 }
 
 static void list_done(struct mcp_fed_conn *c, int list)
@@ -598,9 +630,9 @@ static void on_debounce(uv_timer_t *t)
   struct mcp_fed_conn *c = t->data;
   unsigned kinds = c->relist;
 
-  if(c->state != MCP_FED_UP || !kinds)
+  if(!kinds || (c->state != MCP_FED_UP && c->state != MCP_FED_STARTING))
     return;
-  if(c->listing) {
+  if(c->listing || c->state == MCP_FED_STARTING) {
     /* A listing is under way: this one waits for it. */
     uv_timer_start(&c->debounce, on_debounce, MCP_FED_DEBOUNCE_MS, 0);
     return;
@@ -707,7 +739,7 @@ void mcp_fed_conn_call(struct mcp_fed_conn *c, struct mcp_fed_port *p,
   char why[300], tag[32];
   int rc;
 
-  if(c->state != MCP_FED_UP) {
+  if(c->state != MCP_FED_UP && c->state != MCP_FED_STARTING) {
     if(c->state == MCP_FED_DISABLED)
       snprintf(why, sizeof(why), "MCP server %s is disabled", c->def.name);
     else
@@ -758,9 +790,11 @@ int mcp_fed_conn_cancel(struct mcp_fed_conn *c, struct mcp_fed_port *p,
 
   if(!r)
     return 0;
-  send_cancelled(c, r->id, reason);
-  if(c->tr)
-    c->ops->forget(c->tr, r->id);
+  if(!r->held) {
+    send_cancelled(c, r->id, reason);
+    if(c->tr)
+      c->ops->forget(c->tr, r->id);
+  }
   req_free(c, r);
   arm(c);
   return 1;
@@ -774,9 +808,11 @@ void mcp_fed_conn_drop_port(struct mcp_fed_conn *c, struct mcp_fed_port *p)
     next = r->next;
     if(r->port != p)
       continue;
-    send_cancelled(c, r->id, "the client went away");
-    if(c->tr)
-      c->ops->forget(c->tr, r->id);
+    if(!r->held) {
+      send_cancelled(c, r->id, "the client went away");
+      if(c->tr)
+        c->ops->forget(c->tr, r->id);
+    }
     req_free(c, r);
   }
 }
@@ -848,7 +884,8 @@ static void on_response(struct mcp_fed_conn *c, const struct jsonrpc_msg *m,
 
 static void schedule_relist(struct mcp_fed_conn *c, unsigned kind)
 {
-  if(c->state != MCP_FED_UP)
+  /* While starting too: the first listing may already be stale. */
+  if(c->state != MCP_FED_UP && c->state != MCP_FED_STARTING)
     return;
   if(!c->relist)
     uv_timer_start(&c->debounce, on_debounce, MCP_FED_DEBOUNCE_MS, 0);
@@ -939,7 +976,7 @@ static void on_request(struct mcp_fed_conn *c, struct mcp_fed_req *ctx,
     /* stdio carries no stream per request: the most recent call is the
      * best guess of whom it is for. */
     for(struct mcp_fed_req *r = c->reqs; r && !ctx; r = r->next)
-      if(r->port)
+      if(r->port && !r->held)
         ctx = r;
   }
   if(!ctx || !ctx->port) {
@@ -1009,7 +1046,21 @@ void mcp_fed_conn_req_failed(struct mcp_fed_conn *c, int64_t id,
 
   if(!r)
     return;
-  snprintf(reason, sizeof(reason), "MCP server %s: %s", c->def.name, why);
+  /* The session's own requests say it in the session's error. */
+  if(r->port)
+    snprintf(reason, sizeof(reason), "MCP server %s: %s", c->def.name, why);
+  else
+    snprintf(reason, sizeof(reason), "%s", why);
   req_fail(c, r, reason, 0);
   arm(c);
+}
+
+int mcp_fed_conn_pending(struct mcp_fed_conn *c, int64_t id)
+{
+  return req_find(c, id) != NULL;
+}
+
+void mcp_fed_conn_relist(struct mcp_fed_conn *c)
+{
+  schedule_relist(c, KIND_TOOLS | KIND_PROMPTS | KIND_RESOURCES);
 }

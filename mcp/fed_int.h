@@ -130,6 +130,7 @@ struct mcp_fed_conn {
   int nhandles;        /* open uv handles above */
   int backoff_ms;
   int refused; /* its definition is not admitted: never started */
+  int kept;    /* set_servers: still defined the same way */
   int stopping;
 };
 
@@ -170,6 +171,11 @@ void mcp_fed_conn_drop_port(struct mcp_fed_conn *c, struct mcp_fed_port *p);
  * the request whose response stream carried them, or 0. */
 void mcp_fed_conn_input(struct mcp_fed_conn *c, int64_t ctx, const char *text,
                         size_t len);
+/** The server's lists may have changed (a new upstream session): list
+ * them again, as after list_changed. */
+void mcp_fed_conn_relist(struct mcp_fed_conn *c);
+/** 1 while request id waits for its answer. */
+int mcp_fed_conn_pending(struct mcp_fed_conn *c, int64_t id);
 /** Request id failed in transport (no answer will come). */
 void mcp_fed_conn_req_failed(struct mcp_fed_conn *c, int64_t id,
                              const char *why);

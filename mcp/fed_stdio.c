@@ -30,8 +30,10 @@ struct mcp_fed_tr {
   uv_process_t proc;
   uv_pipe_t in, out, err;
   uv_timer_t kill;
-  int nhandles; /* open handles of the above */
-  int spawned;
+  int nhandles;  /* open handles of the above */
+  int spawned;   /* the child runs */
+  int proc_init; /* the process handle is initialized (also after a
+                  * failed uv_spawn, on Unix) */
   int exited;
   int stage;        /* 0: running; 1: stdin closed; 2: SIGTERM; 3: SIGKILL */
   struct buf line;  /* stdout: the partial line */
@@ -73,7 +75,7 @@ static void close_all(struct mcp_fed_tr *t)
   close_handle(t, (uv_handle_t *)&t->out);
   close_handle(t, (uv_handle_t *)&t->err);
   close_handle(t, (uv_handle_t *)&t->kill);
-  if(t->spawned)
+  if(t->proc_init)
     close_handle(t, (uv_handle_t *)&t->proc);
 }
 
@@ -302,15 +304,17 @@ static int stdio_open(struct mcp_fed_conn *c, struct mcp_fed_tr **out,
   rc = uv_spawn(&c->f->loop, &t->proc, &o);
   free(args);
   free_strv(env);
+  /* libuv initializes the handle even when the spawn fails: it is closed
+   * like the others either way. */
+  t->proc_init = 1;
+  t->nhandles++;
   if(rc) {
     sb_errf(err, errlen, "could not start %s: %s", d->command, uv_strerror(rc));
-    /* libuv has closed nothing of ours: the handles go the usual way. */
     t->c = NULL;
     close_all(t);
     return SB_EIO;
   }
   t->spawned = 1;
-  t->nhandles++;
   uv_read_start((uv_stream_t *)&t->out, alloc_out, on_out_read);
   uv_read_start((uv_stream_t *)&t->err, alloc_err, on_err_read);
   log_event(LOG_INFO, "mcp server process started", LOG_S("server", d->name),

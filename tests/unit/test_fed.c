@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -275,7 +276,12 @@ static void test_fixture(void **state)
   def_stdio(&d, "fix", fixture, NULL);
   d.timeout_s = 1;
   assert_int_equal(mcp_fed_set_servers(x.fed, &d, 1), 0);
+  /* A call while it starts waits for it. */
+  call(&x, "fix", "echo", "{\"text\":\"early\"}", NULL, &r, NULL);
   assert_true(wait_state(&x, "fix", MCP_FED_UP, 10000));
+  WAIT_FOR(&x, r.done, 5000);
+  assert_string_equal(result_text(&r), "early");
+  res_free(&r);
 
   /* Listed through its cursor, pages of two. */
   s = mcp_fed_snapshot(x.fed);
@@ -552,11 +558,13 @@ static pid_t start_http_everything(int port)
   pid_t pid = fork();
 
   if(pid == 0) {
-    char p[16];
-    int devnull = open("/dev/null", 1);
+    char p[16], log[64];
+    int devnull = open("/dev/null", O_WRONLY), out;
     snprintf(p, sizeof(p), "%d", port);
+    snprintf(log, sizeof(log), "/tmp/fed-http-%d.log", port);
+    out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     setenv("PORT", p, 1);
-    dup2(devnull, 1);
+    dup2(out, 1);
     dup2(devnull, 2);
     execl(node, node, everything, "streamableHttp", (char *)NULL);
     _exit(127);
@@ -585,7 +593,7 @@ static void def_http(struct config_mcp_server *d, const char *name, char *url)
 static void test_everything_http(void **state)
 {
   struct ctx x;
-  struct config_mcp_server d;
+  struct config_mcp_server d[2];
   struct res r = {0};
   struct mcp_fed_call *hc;
   char url[100];
@@ -600,9 +608,12 @@ static void test_everything_http(void **state)
   assert_true(port_open(port));
   snprintf(url, sizeof(url), "http://127.0.0.1:%d/mcp", port);
   ctx_open(&x);
-  def_http(&d, "web", url);
-  assert_int_equal(mcp_fed_set_servers(x.fed, &d, 1), 0);
+  def_http(&d[0], "web", url);
+  def_http(&d[1], "capped", url);
+  d[1].call_timeout_s = 1;
+  assert_int_equal(mcp_fed_set_servers(x.fed, d, 2), 0);
   assert_true(wait_state(&x, "web", MCP_FED_UP, 20000));
+  assert_true(wait_state(&x, "capped", MCP_FED_UP, 20000));
   assert_true(has_tool(&x, "web", "get-sum"));
   assert_true(has_tool(&x, "web", "trigger-long-running-operation"));
 
@@ -637,6 +648,16 @@ static void test_everything_http(void **state)
   assert_int_equal(r.done, 0);
   res_free(&r);
 
+  /* call_timeout_s caps a call even while it makes progress. */
+  call(&x, "capped", "trigger-long-running-operation",
+       "{\"duration\":3,\"steps\":6}", "my-token", &r, NULL);
+  WAIT_FOR(&x, r.done, 5000);
+  assert_int_equal(r.done, 1);
+  assert_true(r.nprogress >= 1);
+  assert_int_equal(r.timed_out, 1);
+  assert_non_null(strstr(r.why, "call_timeout_s"));
+  res_free(&r);
+
   /* The server restarts and forgets the session: the next call is
    * re-initialized and resent, unseen. */
   stop_http(pid);
@@ -647,22 +668,50 @@ static void test_everything_http(void **state)
   res_free(&r);
 
   ctx_close(&x);
+  /* Each session was ended with a DELETE. */
+  {
+    char log[64], text[65536];
+    FILE *f;
+    size_t n;
+    snprintf(log, sizeof(log), "/tmp/fed-http-%d.log", port);
+    f = fopen(log, "r");
+    assert_non_null(f);
+    n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(log);
+    assert_non_null(strstr(text, "Received session termination request"));
+  }
   stop_http(pid);
 }
 
 static void test_http_unreachable(void **state)
 {
   struct ctx x;
-  struct config_mcp_server d[2];
+  struct config_mcp_server d[4];
   struct res r = {0};
   char url[100], err[300];
+  struct config_kv h = {"Authorization", "Bearer ${SB_FED_TEST_NOT_ALLOWED}"};
 
   (void)state;
   snprintf(url, sizeof(url), "http://127.0.0.1:%d/mcp", free_port());
   ctx_open(&x);
   def_http(&d[0], "gone", url);
   def_http(&d[1], "meta", "http://169.254.169.254/mcp");
-  assert_int_equal(mcp_fed_set_servers(x.fed, d, 2), 0);
+  def_http(&d[2], "cred", url);
+  d[2].headers = &h;
+  d[2].nheaders = 1;
+  memset(&d[3], 0, sizeof(d[3]));
+  d[3].name = "nocmd";
+  d[3].transport = CONFIG_MCP_STDIO;
+  d[3].command = "/nonexistent/fed-test-command";
+  d[3].enabled = 1;
+  assert_int_equal(mcp_fed_set_servers(x.fed, d, 4), 0);
+  assert_true(wait_state(&x, "nocmd", MCP_FED_DOWN, 5000));
+  state_of(&x, "nocmd", NULL, err, sizeof(err));
+  assert_non_null(strstr(err, "could not start"));
+  state_of(&x, "cred", NULL, err, sizeof(err));
+  assert_non_null(strstr(err, "SB_FED_TEST_NOT_ALLOWED"));
   assert_true(wait_state(&x, "gone", MCP_FED_DOWN, 5000));
   state_of(&x, "gone", NULL, err, sizeof(err));
   assert_true(err[0] != '\0');
