@@ -1251,8 +1251,9 @@ static void do_call(struct mreq *m, const cJSON *id, const cJSON *params)
     cJSON *data = cJSON_CreateObject();
     if(err.retry_after_s > 0)
       cJSON_AddNumberToObject(data, "retry_after_s", err.retry_after_s);
+    snprintf(msg, sizeof(msg), "Rate limited: %.160s", err.message);
     record_call(op, STORE_MCP_LIMITED, err.message, 0);
-    op_error(op, MCP_ERR_TRANSPORT, err.message, data);
+    op_error(op, MCP_ERR_TRANSPORT, msg, data);
     return;
   }
   if(!server) {
@@ -1346,7 +1347,12 @@ static void do_forward(struct mreq *m, const cJSON *id, const char *method,
     }
   } else {
     const char *uri = str_of(params, "uri");
-    rc = uri ? resolve_uri(m, uri, &server) : -1;
+    if(!uri) {
+      cJSON_Delete(p);
+      answer_error(m, id, JSONRPC_INVALID_PARAMS, "uri is required.");
+      return;
+    }
+    rc = resolve_uri(m, uri, &server);
   }
   free(own);
   if(rc) {
