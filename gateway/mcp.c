@@ -471,15 +471,25 @@ static cJSON *tool_error_result(const char *text)
   return res;
 }
 
-/* Answer a request that has no op with result or error (taken) at once. */
+/* Answer a request that has no op with result or error (taken) at once:
+ * as JSON on /mcp; on /mcp/<server> as a stream, as the server itself
+ * (an SDK server) answers every request, so that a client sees the same
+ * wire through the gateway as without it. */
 static void answer_now(struct mreq *m, const cJSON *id, cJSON *resp)
 {
+  (void)id;
   if(m->batch) {
     cJSON_AddItemToArray(m->answers, resp);
     return;
   }
+  if(m->server && !m->r->status) {
+    send_event(m, resp);
+    cJSON_Delete(resp);
+    if(!m->pending)
+      finish(m);
+    return;
+  }
   send_doc(m->r, 200, resp);
-  (void)id;
 }
 
 static void answer_result(struct mreq *m, const cJSON *id, cJSON *result)
