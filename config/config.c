@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,60 +181,76 @@ static int get_strv(const cJSON *v, const char *path, int lower, char ***out,
   return 0;
 }
 
-static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
-                       size_t errlen)
+/* A section of bounded integers ("limits", "mcp"): each key its range
+ * and the field it fills, an int, a long or a size_t of the struct at
+ * base. */
+struct int_key {
+  const char *key;
+  long min, max;
+  size_t off;
+  size_t size;
+};
+
+#define INT_KEY(type, field, lo, hi)                                         \
+  {#field, lo, hi, offsetof(type, field), sizeof(((type *)0)->field)}
+
+static int load_ints(void *base, const char *section,
+                     const struct int_key *keys, size_t nkeys,
+                     const cJSON *obj, char *err, size_t errlen)
 {
-  static const struct {
-    const char *key;
-    long min, max;
-  } keys[] = {
-      {"max_body_bytes", 1024, 1L << 30},
-      {"max_header_bytes", 1024, 1L << 20},
-      {"max_response_bytes", 1024, 1L << 31},
-      {"idle_timeout_s", 1, 86400},
-      {"request_timeout_s", 1, 86400},
-      {"connect_timeout_ms", 1, 600000},
-      {"stream_idle_timeout_s", 1, 86400},
-      {"shutdown_grace_s", 0, 3600},
-      {"max_json_depth", 2, 1000},
-      {"header_timeout_s", 1, 3600},
-      {"budget_max_output_tokens", 1, 10000000},
-  };
   const cJSON *it;
 
   if(!cJSON_IsObject(obj))
-    return fail(err, errlen, "limits", "expected an object");
+    return fail(err, errlen, section, "expected an object");
   cJSON_ArrayForEach(it, obj)
   {
     char path[128];
+    char *field;
     size_t k;
     long v;
     int rc;
 
-    snprintf(path, sizeof(path), "limits.%s", it->string);
-    for(k = 0; k < SB_ARRAY_LEN(keys); k++)
+    snprintf(path, sizeof(path), "%s.%s", section, it->string);
+    for(k = 0; k < nkeys; k++)
       if(!strcmp(it->string, keys[k].key))
         break;
-    if(k == SB_ARRAY_LEN(keys))
+    if(k == nkeys)
       return fail(err, errlen, path, "unknown key");
     rc = get_int(it, path, keys[k].min, keys[k].max, &v, err, errlen);
     if(rc)
       return rc;
-    switch(k) {
-    case 0: l->max_body_bytes = (size_t)v; break;
-    case 1: l->max_header_bytes = (size_t)v; break;
-    case 2: l->max_response_bytes = (size_t)v; break;
-    case 3: l->idle_timeout_s = (int)v; break;
-    case 4: l->request_timeout_s = (int)v; break;
-    case 5: l->connect_timeout_ms = (int)v; break;
-    case 6: l->stream_idle_timeout_s = (int)v; break;
-    case 7: l->shutdown_grace_s = (int)v; break;
-    case 8: l->max_json_depth = (int)v; break;
-    case 9: l->header_timeout_s = (int)v; break;
-    case 10: l->budget_max_output_tokens = v; break;
+    field = (char *)base + keys[k].off;
+    if(keys[k].size == sizeof(int)) {
+      int iv = (int)v;
+      memcpy(field, &iv, sizeof(iv));
+    } else if(keys[k].size == sizeof(size_t)) {
+      size_t sv = (size_t)v;
+      memcpy(field, &sv, sizeof(sv));
+    } else {
+      memcpy(field, &v, sizeof(v));
     }
   }
   return 0;
+}
+
+static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
+                       size_t errlen)
+{
+  static const struct int_key keys[] = {
+      INT_KEY(struct config_limits, max_body_bytes, 1024, 1L << 30),
+      INT_KEY(struct config_limits, max_header_bytes, 1024, 1L << 20),
+      INT_KEY(struct config_limits, max_response_bytes, 1024, 1L << 31),
+      INT_KEY(struct config_limits, idle_timeout_s, 1, 86400),
+      INT_KEY(struct config_limits, request_timeout_s, 1, 86400),
+      INT_KEY(struct config_limits, connect_timeout_ms, 1, 600000),
+      INT_KEY(struct config_limits, stream_idle_timeout_s, 1, 86400),
+      INT_KEY(struct config_limits, shutdown_grace_s, 0, 3600),
+      INT_KEY(struct config_limits, max_json_depth, 2, 1000),
+      INT_KEY(struct config_limits, header_timeout_s, 1, 3600),
+      INT_KEY(struct config_limits, budget_max_output_tokens, 1, 10000000),
+  };
+
+  return load_ints(l, "limits", keys, SB_ARRAY_LEN(keys), obj, err, errlen);
 }
 
 /* In a provider or MCP server definition a credential header's value
@@ -486,43 +503,14 @@ static int load_security(struct config_security *sec, const cJSON *obj,
 static int load_mcp(struct config_mcp *m, const cJSON *obj, char *err,
                     size_t errlen)
 {
-  static const struct {
-    const char *key;
-    long min, max;
-  } keys[] = {
-      {"session_ttl_s", 60, 365L * 86400},
-      {"keepalive_s", 1, 3600},
-      {"page_size", 1, 10000},
-      {"max_sessions", 1, 10000000},
+  static const struct int_key keys[] = {
+      INT_KEY(struct config_mcp, session_ttl_s, 60, 365L * 86400),
+      INT_KEY(struct config_mcp, keepalive_s, 1, 3600),
+      INT_KEY(struct config_mcp, page_size, 1, 10000),
+      INT_KEY(struct config_mcp, max_sessions, 1, 10000000),
   };
-  const cJSON *it;
 
-  if(!cJSON_IsObject(obj))
-    return fail(err, errlen, "mcp", "expected an object");
-  cJSON_ArrayForEach(it, obj)
-  {
-    char path[128];
-    size_t k;
-    long v;
-    int rc;
-
-    snprintf(path, sizeof(path), "mcp.%s", it->string);
-    for(k = 0; k < SB_ARRAY_LEN(keys); k++)
-      if(!strcmp(it->string, keys[k].key))
-        break;
-    if(k == SB_ARRAY_LEN(keys))
-      return fail(err, errlen, path, "unknown key");
-    rc = get_int(it, path, keys[k].min, keys[k].max, &v, err, errlen);
-    if(rc)
-      return rc;
-    switch(k) {
-    case 0: m->session_ttl_s = (int)v; break;
-    case 1: m->keepalive_s = (int)v; break;
-    case 2: m->page_size = (int)v; break;
-    case 3: m->max_sessions = (int)v; break;
-    }
-  }
-  return 0;
+  return load_ints(m, "mcp", keys, SB_ARRAY_LEN(keys), obj, err, errlen);
 }
 
 /* "mcp_servers": {NAME: DEFINITION}; replaces what an earlier key set. */
