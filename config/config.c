@@ -191,12 +191,14 @@ struct int_key {
   size_t size;
 };
 
-#define INT_KEY(type, field, lo, hi)                                         \
-  {#field, lo, hi, offsetof(type, field), sizeof(((type *)0)->field)}
+#define INT_KEY(type, field, lo, hi)                                           \
+  {                                                                            \
+#field, lo, hi, offsetof(type, field), sizeof(((type *)0)->field)          \
+  }
 
 static int load_ints(void *base, const char *section,
-                     const struct int_key *keys, size_t nkeys,
-                     const cJSON *obj, char *err, size_t errlen)
+                     const struct int_key *keys, size_t nkeys, const cJSON *obj,
+                     char *err, size_t errlen)
 {
   const cJSON *it;
 

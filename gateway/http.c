@@ -864,8 +864,8 @@ static int admit(struct req *r, const struct endpoint *rt)
      * one (gateway/mcp.c). */
     rc = rt->inbound == REQ_IN_MCP
              ? adm_authenticate(r->gw->adm, key, sb_now_ms(), &r->grant, &err)
-             : adm_admit(r->gw->adm, key, sb_now_ms(),
-                         rt->guard == GUARD_ADMIN, &r->grant, &err);
+             : adm_admit(r->gw->adm, key, sb_now_ms(), rt->guard == GUARD_ADMIN,
+                         &r->grant, &err);
   }
   if(rc) {
     free(key);

@@ -45,8 +45,8 @@
 
 /* Revisions served, newest first; 2024-11-05 speaks 2025-03-26's wire for
  * everything the gateway serves. */
-static const char *const versions[] = {"2025-11-25", "2025-06-18",
-                                       "2025-03-26", "2024-11-05"};
+static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
+                                       "2024-11-05"};
 
 struct inflight {
   struct inflight *next;
@@ -85,8 +85,8 @@ struct mcp_worker {
 
 /* One answer the client waits for. */
 struct op {
-  struct op *next;   /* in the worker's list */
-  struct op *rnext;  /* in the request's list */
+  struct op *next;  /* in the worker's list */
+  struct op *rnext; /* in the request's list */
   struct mreq *m;
   cJSON *id;   /* the client's id */
   char *idkey; /* ... as JSON text */
@@ -125,7 +125,8 @@ struct mreq {
 
 static void op_free(struct op *op);
 
-/* --- small helpers --------------------------------------------------------- */
+/* --- small helpers ---------------------------------------------------------
+ */
 
 static struct mcp_gw *G(const struct req *r)
 {
@@ -260,15 +261,15 @@ static void send_event(struct mreq *m, const cJSON *msg)
     abort();
   begin_sse(m);
   if(buf_append(&r->out, "event: message\ndata: ", 21) ||
-     buf_append(&r->out, json, strlen(json)) ||
-     buf_append(&r->out, "\n\n", 2))
+     buf_append(&r->out, json, strlen(json)) || buf_append(&r->out, "\n\n", 2))
     log_event(LOG_WARN, "mcp message dropped: client buffer full",
               LOG_S("request_id", r->request_id), LOG_END);
   free(json);
   req_stream_kick(r);
 }
 
-/* --- ops ------------------------------------------------------------------- */
+/* --- ops -------------------------------------------------------------------
+ */
 
 static void inflight_add(struct mcp_worker *mw, struct op *op)
 {
@@ -370,8 +371,8 @@ static void record_call(struct op *op, const char *outcome, const char *error,
   c->ts_ms = sb_now_ms() - (sb_mono_us() - op->t0_us) / 1000;
   c->request_id = sb_strdup(r->request_id);
   c->session_id = op->m->has_session ? sb_strdup(op->m->s.id) : NULL;
-  c->key_id = r->granted && r->grant.key_id[0] ? sb_strdup(r->grant.key_id)
-                                                : NULL;
+  c->key_id =
+      r->granted && r->grant.key_id[0] ? sb_strdup(r->grant.key_id) : NULL;
   c->server = sb_strdup(op->server ? op->server : "gateway");
   c->tool = sb_strdup(op->tool ? op->tool : "");
   c->outcome = outcome;
@@ -510,9 +511,9 @@ static void answer_error(struct mreq *m, const cJSON *id, int code,
 static int client_can(const struct mreq *m, const char *method)
 {
   unsigned need = !strcmp(method, "sampling/createMessage") ? MCP_CAP_SAMPLING
-                  : !strcmp(method, "elicitation/create")   ? MCP_CAP_ELICITATION
-                  : !strcmp(method, "roots/list")           ? MCP_CAP_ROOTS
-                                                            : 0;
+                  : !strcmp(method, "elicitation/create") ? MCP_CAP_ELICITATION
+                  : !strcmp(method, "roots/list")         ? MCP_CAP_ROOTS
+                                                          : 0;
 
   return need && (m->s.caps & need);
 }
@@ -530,9 +531,9 @@ static void on_fed_message(void *ud, const cJSON *msg)
     /* The server asks the client something: relayed when the client said
      * it can answer (and not inside a batch, which has no stream). */
     if(m->batch || !client_can(m, method)) {
-      cJSON *e = jsonrpc_error(id, JSONRPC_METHOD_NOT_FOUND,
-                               "The client did not declare this capability.",
-                               NULL);
+      cJSON *e =
+          jsonrpc_error(id, JSONRPC_METHOD_NOT_FOUND,
+                        "The client did not declare this capability.", NULL);
       mcp_fed_answer(m->mw->port, e);
       cJSON_Delete(e);
       return;
@@ -658,7 +659,8 @@ static cJSON *models_list(struct mreq *m)
 {
   struct req *r = m->r;
   const struct prov_registry *reg = r->reg;
-  cJSON *sc = cJSON_CreateObject(), *models = cJSON_AddArrayToObject(sc, "models");
+  cJSON *sc = cJSON_CreateObject(),
+        *models = cJSON_AddArrayToObject(sc, "models");
   cJSON *res = cJSON_CreateObject(), *content, *block;
   struct api_error err;
   char **names;
@@ -722,8 +724,9 @@ static cJSON *chat_result(struct op *op, const char *text, const cJSON *calls,
   if(calls && cJSON_GetArraySize(calls))
     cJSON_AddItemToObject(sc, "tool_calls", cJSON_Duplicate(calls, 1));
   usage = cJSON_AddObjectToObject(sc, "usage");
-  cJSON_AddNumberToObject(usage, "prompt_tokens",
-                          (double)(u->prompt_tokens > 0 ? u->prompt_tokens : 0));
+  cJSON_AddNumberToObject(
+      usage, "prompt_tokens",
+      (double)(u->prompt_tokens > 0 ? u->prompt_tokens : 0));
   cJSON_AddNumberToObject(
       usage, "completion_tokens",
       (double)(u->completion_tokens > 0 ? u->completion_tokens : 0));
@@ -741,21 +744,20 @@ static void chat_doc(struct req *r, cJSON *completion)
 {
   struct mreq *m = r->api_state;
   struct op *op = m->chat;
-  const cJSON *choice =
-      cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(completion, "choices"), 0);
+  const cJSON *choice = cJSON_GetArrayItem(
+      cJSON_GetObjectItemCaseSensitive(completion, "choices"), 0);
   const cJSON *msg = cJSON_GetObjectItemCaseSensitive(choice, "message");
   const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
 
   if(op)
-    op_answer(op, jsonrpc_result(
-                      op->id, chat_result(op,
-                                          cJSON_IsString(content)
-                                              ? content->valuestring
-                                              : "",
-                                          cJSON_GetObjectItemCaseSensitive(
-                                              msg, "tool_calls"),
-                                          str_of(choice, "finish_reason"),
-                                          r->upstream_model, &r->usage)));
+    op_answer(
+        op,
+        jsonrpc_result(
+            op->id,
+            chat_result(op, cJSON_IsString(content) ? content->valuestring : "",
+                        cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"),
+                        str_of(choice, "finish_reason"), r->upstream_model,
+                        &r->usage)));
   cJSON_Delete(completion);
 }
 
@@ -811,12 +813,13 @@ static int chat_render(void *s, const struct canon_ev *ev, struct buf *out)
     chat_progress(op, out);
     break;
   case CANON_EV_TOOL_ARGS:
-    call = cJSON_GetArrayItem(op->tool_calls, cJSON_GetArraySize(op->tool_calls) - 1);
+    call = cJSON_GetArrayItem(op->tool_calls,
+                              cJSON_GetArraySize(op->tool_calls) - 1);
     if(call) {
       cJSON *f = cJSON_GetObjectItem(call, "function");
       const char *old = str_of(f, "arguments");
-      char *joined = sb_asprintf("%s%.*s", old ? old : "", (int)ev->len,
-                                 ev->text);
+      char *joined =
+          sb_asprintf("%s%.*s", old ? old : "", (int)ev->len, ev->text);
       cJSON_ReplaceItemInObject(f, "arguments", cJSON_CreateString(joined));
       free(joined);
     }
@@ -840,10 +843,10 @@ static int chat_end(void *s, struct buf *out)
 
   buf_append(&op->text, "", 1); /* NUL */
   resp = jsonrpc_result(
-      op->id, chat_result(op, op->text.data, op->tool_calls,
-                          op->finish[0] ? op->finish : NULL,
-                          op->model[0] ? op->model : r->upstream_model,
-                          &r->usage));
+      op->id,
+      chat_result(op, op->text.data, op->tool_calls,
+                  op->finish[0] ? op->finish : NULL,
+                  op->model[0] ? op->model : r->upstream_model, &r->usage));
   json = cJSON_PrintUnformatted(resp);
   record_call(op, STORE_MCP_OK, NULL, (int64_t)strlen(json));
   buf_append(out, "event: message\ndata: ", 21);
@@ -865,10 +868,9 @@ static void chat_rend_free(void *s)
  * chat.c on this request. */
 static void chat_tool(struct mreq *m, struct op *op, const cJSON *args)
 {
-  static const char *const pass[] = {"model",      "messages", "temperature",
-                                     "top_p",      "max_tokens", "stop",
-                                     "tools",      "tool_choice",
-                                     "response_format"};
+  static const char *const pass[] = {"model", "messages",    "temperature",
+                                     "top_p", "max_tokens",  "stop",
+                                     "tools", "tool_choice", "response_format"};
   struct req *r = m->r;
   cJSON *body = cJSON_CreateObject();
 
@@ -911,7 +913,8 @@ static void chat_tool(struct mreq *m, struct op *op, const cJSON *args)
   cJSON_Delete(body);
 }
 
-/* --- methods --------------------------------------------------------------- */
+/* --- methods ---------------------------------------------------------------
+ */
 
 /* The page of arr (taken) that cursor names, into result under key. 0,
  * or -1 for a cursor that names no page. */
@@ -952,8 +955,8 @@ enum list_kind { L_TOOLS, L_PROMPTS, L_RESOURCES, L_TEMPLATES };
 static const cJSON *server_list(const struct mcp_fed_server *s,
                                 enum list_kind k)
 {
-  return k == L_TOOLS     ? s->tools
-         : k == L_PROMPTS ? s->prompts
+  return k == L_TOOLS       ? s->tools
+         : k == L_PROMPTS   ? s->prompts
          : k == L_RESOURCES ? s->resources
                             : s->templates;
 }
@@ -974,9 +977,9 @@ static cJSON *full_list(struct mreq *m, enum list_kind k)
       cJSON_ArrayForEach(item, server_list(s, k))
       {
         if(k == L_TOOLS) {
-          char *full = sb_asprintf("%s__%s", m->server, str_of(item, "name")
-                                                            ? str_of(item, "name")
-                                                            : "");
+          char *full =
+              sb_asprintf("%s__%s", m->server,
+                          str_of(item, "name") ? str_of(item, "name") : "");
           int ok = tool_allowed(r, full);
           free(full);
           if(!ok)
@@ -1056,7 +1059,7 @@ static cJSON *server_capabilities(struct mreq *m)
     caps = cJSON_CreateObject();
     if(s && s->capabilities) {
       cJSON_ArrayForEach(c, s->capabilities)
-      cJSON_AddItemToObject(caps, c->string, cJSON_Duplicate(c, 1));
+          cJSON_AddItemToObject(caps, c->string, cJSON_Duplicate(c, 1));
     } else {
       /* Not up yet: what it may serve once it is. */
       cJSON_Delete(caps);
@@ -1114,8 +1117,8 @@ static void do_initialize(struct mreq *m, const cJSON *id, const cJSON *params)
                  "This session is initialized already.");
     return;
   }
-  if(!asked || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(params,
-                                                                "capabilities"))) {
+  if(!asked || !cJSON_IsObject(
+                   cJSON_GetObjectItemCaseSensitive(params, "capabilities"))) {
     answer_error(m, id, JSONRPC_INVALID_PARAMS,
                  "initialize needs protocolVersion and capabilities.");
     return;
@@ -1272,14 +1275,13 @@ static void do_call(struct mreq *m, const cJSON *id, const cJSON *params)
       return;
     }
     if(m->batch) {
-      op_answer(op, jsonrpc_result(op->id,
-                                   tool_error_result("chat cannot run inside "
-                                                     "a JSON-RPC batch.")));
+      op_answer(
+          op, jsonrpc_result(op->id, tool_error_result("chat cannot run inside "
+                                                       "a JSON-RPC batch.")));
       return;
     }
-    op->progress_token =
-        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(meta, "progressToken"),
-                        1);
+    op->progress_token = cJSON_Duplicate(
+        cJSON_GetObjectItemCaseSensitive(meta, "progressToken"), 1);
     chat_tool(m, op, args);
     return;
   }
@@ -1330,8 +1332,8 @@ static int resolve_uri(struct mreq *m, const char *uri, char **server)
   return *server ? 0 : -1;
 }
 
-/* prompts/get, resources/read and (un)subscribe, completion/complete: to the server that owns
- * the name or uri, under its own name. */
+/* prompts/get, resources/read and (un)subscribe, completion/complete: to the
+ * server that owns the name or uri, under its own name. */
 static void do_forward(struct mreq *m, const cJSON *id, const char *method,
                        const cJSON *params)
 {
@@ -1439,7 +1441,8 @@ static void do_notification(struct mreq *m, const struct jsonrpc_msg *msg)
   struct mcp_gw *g = G(m->r);
 
   if(!strcmp(msg->method, "notifications/cancelled") && m->has_session) {
-    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(msg->params, "requestId");
+    const cJSON *rid =
+        cJSON_GetObjectItemCaseSensitive(msg->params, "requestId");
     char *key = rid ? cJSON_PrintUnformatted(rid) : NULL;
     struct inflight *f;
 
@@ -1470,7 +1473,8 @@ static void do_notification(struct mreq *m, const struct jsonrpc_msg *msg)
   /* notifications/initialized and the others need nothing. */
 }
 
-/* --- the three HTTP methods ----------------------------------------------------
+/* --- the three HTTP methods
+ * ----------------------------------------------------
  */
 
 static void mreq_free(struct req *r)
@@ -1508,8 +1512,8 @@ static int find_session(struct mreq *m, const char *sid)
   struct req *r = m->r;
 
   if(mcp_session_find(G(r)->sessions, sid, sb_now_ms(), 0, &m->s) ||
-      strcmp(m->s.key_id, key_of(r)) ||
-      strcmp(m->s.scope, m->server ? m->server : "")) {
+     strcmp(m->s.key_id, key_of(r)) ||
+     strcmp(m->s.scope, m->server ? m->server : "")) {
     /* Another key's session is no session of this one's. */
     memset(&m->s, 0, sizeof(m->s));
     refuse(r, 404, MCP_ERR_SESSION,
@@ -1530,8 +1534,7 @@ static void handle_post(struct mreq *m, const char *sid)
   if(!ct || strncasecmp(ct, "application/json", 16) ||
      (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
     free(ct);
-    refuse(r, 415, MCP_ERR_TRANSPORT,
-           "Content-Type must be application/json.");
+    refuse(r, 415, MCP_ERR_TRANSPORT, "Content-Type must be application/json.");
     return;
   }
   free(ct);
@@ -1557,8 +1560,8 @@ static void handle_post(struct mreq *m, const char *sid)
     /* Only initialize (and the probes that need none) opens a
      * conversation. */
     const char *meth = b.n == 1 ? b.msg[0].method : NULL;
-    if(!meth || (strcmp(meth, "initialize") && strcmp(meth, "server/discover") &&
-                 strcmp(meth, "ping"))) {
+    if(!meth || (strcmp(meth, "initialize") &&
+                 strcmp(meth, "server/discover") && strcmp(meth, "ping"))) {
       jsonrpc_body_free(&b);
       refuse(r, 400, MCP_ERR_TRANSPORT,
              "Bad Request: Mcp-Session-Id header is required (initialize "
@@ -1589,9 +1592,8 @@ static void handle_post(struct mreq *m, const char *sid)
     case JSONRPC_NOTIFICATION: do_notification(m, msg); break;
     default: {
       /* The client's answer to a server's request we relayed. */
-      cJSON *copy = cJSON_Duplicate((const cJSON *)(msg->result ? msg->result
-                                                                : msg->error),
-                                    1);
+      cJSON *copy = cJSON_Duplicate(
+          (const cJSON *)(msg->result ? msg->result : msg->error), 1);
       cJSON *resp = cJSON_CreateObject();
       cJSON_AddStringToObject(resp, "jsonrpc", "2.0");
       cJSON_AddItemToObject(resp, "id", cJSON_Duplicate(msg->id, 1));
@@ -1747,11 +1749,13 @@ void mcp_respond_error(struct req *r, const struct api_error *err)
     req_stream_end(r);
     return;
   }
-  refuse(r, err->status, err->status == 401 ? MCP_ERR_SESSION : MCP_ERR_TRANSPORT,
+  refuse(r, err->status,
+         err->status == 401 ? MCP_ERR_SESSION : MCP_ERR_TRANSPORT,
          err->message);
 }
 
-/* --- the federation's events and cross-worker cancellation ----------------- */
+/* --- the federation's events and cross-worker cancellation -----------------
+ */
 
 static void on_fed_notify(void *ud, const char *server, const cJSON *msg)
 {
@@ -1875,8 +1879,7 @@ int mcp_gw_reload(struct gw *gw)
                                sizeof(err)) ||
        config_mcp_server_allowed(&gw->cfg->security, &defs[m], err,
                                  sizeof(err))) {
-      log_event(LOG_ERROR, "mcp server left out",
-                LOG_S("server", rows[i].name),
+      log_event(LOG_ERROR, "mcp server left out", LOG_S("server", rows[i].name),
                 LOG_S("error", obj ? err : "its definition is not JSON"),
                 LOG_END);
       config_mcp_server_free(&defs[m]);

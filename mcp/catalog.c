@@ -114,7 +114,8 @@ struct mcp_catalog *mcp_catalog_build(const struct mcp_fed_snap *snap)
   c->resources = collect(snap, L_RESOURCES, "uri", &c->nresources);
   c->templates = collect(snap, L_TEMPLATES, "uriTemplate", &c->ntemplates);
   c->tools_by_name = name_index(c->tools, c->ntools, &c->ntools_by_name);
-  c->prompts_by_name = name_index(c->prompts, c->nprompts, &c->nprompts_by_name);
+  c->prompts_by_name =
+      name_index(c->prompts, c->nprompts, &c->nprompts_by_name);
   return c;
 }
 

@@ -28,9 +28,9 @@ struct mcp_entry {
   char *full;                         /* "<server>__<name>": what a key's
                                        * tool globs are matched against */
   const char *server;
-  const char *name;   /* the server's own name; a resource's uri; a
-                       * template's uriTemplate */
-  const cJSON *item;  /* the server's object, as listed */
+  const char *name;  /* the server's own name; a resource's uri; a
+                      * template's uriTemplate */
+  const cJSON *item; /* the server's object, as listed */
 };
 
 struct mcp_catalog {

@@ -38,8 +38,8 @@ struct mcp_sessions {
 };
 
 static const char *const level_names[] = {
-    "debug", "info", "notice", "warning", "error", "critical", "alert",
-    "emergency",
+    "debug", "info",     "notice", "warning",
+    "error", "critical", "alert",  "emergency",
 };
 
 int mcp_level_parse(const char *name)
@@ -89,9 +89,8 @@ static void persist(struct mcp_sessions *ss, struct sess *s)
   row->scope = sb_strdup(s->scope);
   row->protocol_version = sb_strdup(s->version);
   row->client_info = s->client_info ? sb_strdup(s->client_info) : NULL;
-  row->capabilities = s->capabilities
-                          ? cJSON_PrintUnformatted(s->capabilities)
-                          : sb_strdup("{}");
+  row->capabilities = s->capabilities ? cJSON_PrintUnformatted(s->capabilities)
+                                      : sb_strdup("{}");
   row->log_level = s->level >= 0 ? sb_strdup(level_names[s->level]) : NULL;
   row->created_ms = s->created_ms;
   row->last_seen_ms = s->last_seen_ms;
@@ -196,7 +195,8 @@ int mcp_sessions_open(struct store *st, const char *db_path,
     s->capabilities =
         rows[i].capabilities ? cJSON_Parse(rows[i].capabilities) : NULL;
     s->caps = caps_of(s->capabilities);
-    s->client_info = rows[i].client_info ? sb_strdup(rows[i].client_info) : NULL;
+    s->client_info =
+        rows[i].client_info ? sb_strdup(rows[i].client_info) : NULL;
     s->level = mcp_level_parse(rows[i].log_level);
     s->created_ms = rows[i].created_ms;
     s->last_seen_ms = s->written_ms = rows[i].last_seen_ms;

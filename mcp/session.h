@@ -47,11 +47,11 @@ int mcp_level_parse(const char *name);
 /** A session as a request sees it: a copy. */
 struct mcp_session {
   char id[MCP_SESSION_ID_LEN + 1];
-  char key_id[40];                        /* "" when opened without a key */
-  char scope[MCP_SERVER_NAME_MAX + 1];    /* "" for /mcp, else the server */
-  char version[16];                       /* negotiated revision */
-  unsigned caps;                          /* MCP_CAP_* */
-  int level;                              /* enum mcp_level */
+  char key_id[40];                     /* "" when opened without a key */
+  char scope[MCP_SERVER_NAME_MAX + 1]; /* "" for /mcp, else the server */
+  char version[16];                    /* negotiated revision */
+  unsigned caps;                       /* MCP_CAP_* */
+  int level;                           /* enum mcp_level */
   cJSON *capabilities; /* the client's, a copy for the caller to free (only
                         * with mcp_session_find(..., want_caps 1)) */
 };
