@@ -711,8 +711,11 @@ static int check_def(struct admin_job *j, cJSON *body,
     if(!rc)
       rc = config_mcp_server_allowed(sec, &m, why, sizeof(why));
     /* Stored as written (what parse kept), not as the body re-printed. */
-    text = !rc ? m.definition : NULL;
-    m.definition = NULL;
+    text = NULL;
+    if(!rc) {
+      text = m.definition;
+      m.definition = NULL;
+    }
     config_mcp_server_free(&m);
     if(!rc) {
       j->def = text;

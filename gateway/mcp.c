@@ -376,7 +376,7 @@ static void record_call(struct op *op, const char *outcome, const char *error,
   c->server = sb_strdup(op->server ? op->server : "gateway");
   c->tool = sb_strdup(op->tool ? op->tool : "");
   c->outcome = outcome;
-  c->error = error ? sb_strndup(error, 300) : NULL;
+  c->error = error ? sb_strndup(error, strnlen(error, 300)) : NULL;
   c->duration_ms = (sb_mono_us() - op->t0_us) / 1000;
   c->request_bytes = op->req_bytes;
   c->response_bytes = response_bytes;
