@@ -1377,6 +1377,31 @@ static void do_forward(struct mreq *m, const cJSON *id, const char *method,
                    "No server of this gateway serves that name or uri.");
     return;
   }
+  if(!strcmp(method, "resources/subscribe") ||
+     !strcmp(method, "resources/unsubscribe")) {
+    /* One upstream subscription serves every session: the gateway keeps
+     * who holds it, relays updates to them only, and drops it upstream
+     * when the last one lets go. */
+    const char *uri = str_of(params, "uri");
+    int others = 0;
+    if(method[10] == 's') {
+      if(mcp_session_subscribe(G(m->r)->sessions, m->s.id, server, uri)) {
+        cJSON_Delete(p);
+        free(server);
+        answer_error(m, id, JSONRPC_INVALID_PARAMS,
+                     "Too many subscriptions in this session.");
+        return;
+      }
+    } else {
+      mcp_session_unsubscribe(G(m->r)->sessions, m->s.id, server, uri, &others);
+      if(others) {
+        cJSON_Delete(p);
+        free(server);
+        answer_result(m, id, cJSON_CreateObject());
+        return;
+      }
+    }
+  }
   op_forward(op_new(m, id), server, method, p);
   free(server);
 }
@@ -1766,6 +1791,15 @@ static void on_fed_notify(void *ud, const char *server, const cJSON *msg)
     return;
   for(struct mreq *m = mw->streams; m; m = m->next_stream) {
     struct req *r = m->r;
+    if(!strcmp(method, "notifications/resources/updated")) {
+      /* To the sessions that subscribed, on either endpoint. */
+      const cJSON *p = cJSON_GetObjectItemCaseSensitive(msg, "params");
+      const char *uri = str_of(p, "uri");
+      if(uri && (!m->server || !strcmp(m->server, server)) &&
+         mcp_session_subscribed(G(r)->sessions, m->s.id, server, uri))
+        send_event(m, msg);
+      continue;
+    }
     if(m->server) {
       if(!strcmp(m->server, server))
         send_event(m, msg);
@@ -1775,9 +1809,6 @@ static void on_fed_notify(void *ud, const char *server, const cJSON *msg)
      * of resources its key may read. */
     if(!strncmp(method, "notifications/", 14) &&
        strstr(method, "/list_changed")) {
-      send_event(m, msg);
-    } else if(!strcmp(method, "notifications/resources/updated") &&
-              server_allowed(r, server)) {
       send_event(m, msg);
     }
   }

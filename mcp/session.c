@@ -13,6 +13,11 @@
  * restart within its time-to-live, seldom enough to cost nothing. */
 #define TOUCH_EVERY_MS 60000
 
+struct sub {
+  struct sub *next;
+  char *server, *uri;
+};
+
 struct sess {
   struct sess *next;
   char id[MCP_SESSION_ID_LEN + 1];
@@ -24,6 +29,8 @@ struct sess {
   int streaming; /* its GET stream is open */
   cJSON *capabilities;
   char *client_info; /* JSON text, for the row */
+  struct sub *subs;
+  int nsubs;
   int64_t created_ms, last_seen_ms, written_ms;
 };
 
@@ -74,6 +81,13 @@ static unsigned caps_of(const cJSON *c)
 
 static void sess_free(struct sess *s)
 {
+  while(s->subs) {
+    struct sub *b = s->subs;
+    s->subs = b->next;
+    free(b->server);
+    free(b->uri);
+    free(b);
+  }
   cJSON_Delete(s->capabilities);
   free(s->client_info);
   free(s);
@@ -354,6 +368,85 @@ void mcp_session_release_stream(struct mcp_sessions *ss, const char *id)
   if(s)
     s->streaming = 0;
   pthread_mutex_unlock(&ss->mu);
+}
+
+static struct sub **find_sub(struct sess *s, const char *server,
+                             const char *uri)
+{
+  struct sub **pp;
+
+  for(pp = &s->subs; *pp; pp = &(*pp)->next)
+    if(!strcmp((*pp)->server, server) && !strcmp((*pp)->uri, uri))
+      return pp;
+  return NULL;
+}
+
+int mcp_session_subscribe(struct mcp_sessions *ss, const char *id,
+                          const char *server, const char *uri)
+{
+  struct sess *s;
+  int rc = 0;
+
+  pthread_mutex_lock(&ss->mu);
+  s = lookup(ss, id, sb_now_ms());
+  if(!s) {
+    rc = SB_ENOTFOUND;
+  } else if(!find_sub(s, server, uri)) {
+    if(s->nsubs >= MCP_SESSION_MAX_SUBS) {
+      rc = SB_ETOOBIG;
+    } else {
+      struct sub *b = sb_calloc(1, sizeof(*b));
+      b->server = sb_strdup(server);
+      b->uri = sb_strdup(uri);
+      b->next = s->subs;
+      s->subs = b;
+      s->nsubs++;
+    }
+  }
+  pthread_mutex_unlock(&ss->mu);
+  return rc;
+}
+
+int mcp_session_unsubscribe(struct mcp_sessions *ss, const char *id,
+                            const char *server, const char *uri, int *others)
+{
+  struct sess *s;
+  struct sub **pp;
+  int rc = 0;
+
+  *others = 0;
+  pthread_mutex_lock(&ss->mu);
+  s = lookup(ss, id, sb_now_ms());
+  if(!s) {
+    rc = SB_ENOTFOUND;
+  } else if((pp = find_sub(s, server, uri))) {
+    struct sub *b = *pp;
+    *pp = b->next;
+    free(b->server);
+    free(b->uri);
+    free(b);
+    s->nsubs--;
+  }
+  /* Who else holds it: a walk over every session, as rare as an
+   * unsubscribe is. */
+  for(size_t i = 0; i < ss->nbucket; i++)
+    for(struct sess *o = ss->bucket[i]; o; o = o->next)
+      *others += o->subs && find_sub(o, server, uri) != NULL;
+  pthread_mutex_unlock(&ss->mu);
+  return rc;
+}
+
+int mcp_session_subscribed(struct mcp_sessions *ss, const char *id,
+                           const char *server, const char *uri)
+{
+  struct sess *s;
+  int yes;
+
+  pthread_mutex_lock(&ss->mu);
+  s = lookup(ss, id, sb_now_ms());
+  yes = s && find_sub(s, server, uri);
+  pthread_mutex_unlock(&ss->mu);
+  return yes;
 }
 
 int mcp_session_end(struct mcp_sessions *ss, const char *id)

@@ -96,6 +96,25 @@ int mcp_session_set_level(struct mcp_sessions *ss, const char *id, int level);
 int mcp_session_claim_stream(struct mcp_sessions *ss, const char *id);
 void mcp_session_release_stream(struct mcp_sessions *ss, const char *id);
 
+/**
+ * Resource subscriptions (resources/subscribe): the federation holds one
+ * upstream subscription per server and uri for every session, so the
+ * gateway keeps who asked. Kept in memory only: after a restart a client
+ * subscribes again (the upstream sessions are new too).
+ * mcp_session_subscribe: 0, SB_ENOTFOUND, or SB_ETOOBIG past
+ * MCP_SESSION_MAX_SUBS. mcp_session_unsubscribe: *others receives how many
+ * other sessions still hold server's uri (0: it may be dropped upstream).
+ */
+#define MCP_SESSION_MAX_SUBS 1000
+int mcp_session_subscribe(struct mcp_sessions *ss, const char *id,
+                          const char *server, const char *uri);
+int mcp_session_unsubscribe(struct mcp_sessions *ss, const char *id,
+                            const char *server, const char *uri, int *others);
+
+/** 1 when session id holds a subscription to server's uri. */
+int mcp_session_subscribed(struct mcp_sessions *ss, const char *id,
+                           const char *server, const char *uri);
+
 /** End session id (DELETE). 0 or SB_ENOTFOUND. */
 int mcp_session_end(struct mcp_sessions *ss, const char *id);
 

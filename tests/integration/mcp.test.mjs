@@ -317,6 +317,38 @@ describe('mcp: the /mcp endpoint', () => {
     }
   });
 
+  test('resources/updated reaches only the sessions subscribed to it; one unsubscribing leaves the others subscribed', async () => {
+    const url = `${mcp()}/fxs`;
+    const uri = 'test://shared-resource';
+    const a = await open(url, keyAll.secret);
+    const b = await open(url, keyAll.secret);
+    const c = await open(url, keyAll.secret);
+    const hdrs = (s) => ({ ...bearer(keyAll.secret), accept: 'text/event-stream', 'mcp-session-id': s.session, 'mcp-protocol-version': s.version });
+    const [ga, gb, gc] = await Promise.all([openStream(url, hdrs(a)), openStream(url, hdrs(b)), openStream(url, hdrs(c))]);
+    try {
+      assert.deepEqual(await a.result('resources/subscribe', { uri }), {});
+      assert.deepEqual(await b.result('resources/subscribe', { uri }), {});
+      // b lets go; a still holds the one upstream subscription.
+      assert.deepEqual(await b.result('resources/unsubscribe', { uri }), {});
+      const r = await c.callTool('touch_resource', { uri });
+      assert.match(resultText(r.response.result), /notified 1 session/, r.text);
+      const m = await ga.next((x) => x.method === 'notifications/resources/updated' && x.params?.uri === uri);
+      assert.equal(m.params.uri, uri);
+      // Give the others the time a would have needed, then check.
+      await new Promise((res) => setTimeout(res, 300));
+      for (const g of [gb, gc]) {
+        assert.ok(!g.messages.some((x) => x.method === 'notifications/resources/updated' && x.params?.uri === uri),
+          JSON.stringify(g.messages));
+      }
+      // The last one lets go: the server no longer has a subscriber.
+      assert.deepEqual(await a.result('resources/unsubscribe', { uri }), {});
+      const r2 = await c.callTool('touch_resource', { uri });
+      assert.match(resultText(r2.response.result), /notified 0 session/, r2.text);
+    } finally {
+      for (const g of [ga, gb, gc]) g.close();
+    }
+  });
+
   // ------------------------------------------------------ federation ----
 
   test('/mcp lists the gateway\'s tools first, then every server that is up by name, each in its own order', async () => {
