@@ -21,8 +21,8 @@
  * is marked down in the snapshot with the reason and reconnected (or
  * restarted) with exponential back-off (1 s doubling to 60 s); calls to
  * it fail at once with that reason. Calls to a server that is starting
- * wait until it is up (or down, or their time-out). An upstream session the server
- * forgot (HTTP 404 on a session id) is re-established and the request
+ * wait until it is up (or down, or their time-out). An upstream session the
+ * server forgot (HTTP 404 on a session id) is re-established and the request
  * sent again, unseen by the caller. notifications/<x>/list_changed is
  * followed by a fresh listing, debounced. No fixed time-out kills a
  * call: a call fails only after timeout_s without any answer or progress
@@ -125,10 +125,10 @@ struct mcp_fed_events {
 struct mcp_fed_options {
   const struct config_security *sec; /* credential allow-list, link-local
                                       * rule; must outlive the federation */
-  const char *client_name;    /* clientInfo.name sent upstream */
-  const char *client_version; /* clientInfo.version */
-  long connect_timeout_ms;    /* HTTP connect; 0: 10000 */
-  int max_list_items;         /* per list and server; 0: 10000 */
+  const char *client_name;           /* clientInfo.name sent upstream */
+  const char *client_version;        /* clientInfo.version */
+  long connect_timeout_ms;           /* HTTP connect; 0: 10000 */
+  int max_list_items;                /* per list and server; 0: 10000 */
 };
 
 /**
@@ -144,10 +144,12 @@ int mcp_fed_start(const struct mcp_fed_options *opt, struct mcp_fed **out,
  * Make the set of servers defs (n of them; copied): new ones are started,
  * removed ones stopped, changed ones restarted, unchanged ones (same
  * definition text and same expanded credentials) left alone. Any thread.
+ * defs are definitions as config_mcp_server_parse() makes them; one that
+ * config_mcp_server_allowed() refuses stays down with that reason.
  * 0, or SB_ENOMEM.
  */
-int mcp_fed_set_servers(struct mcp_fed *f,
-                        const struct config_mcp_server *defs, int n);
+int mcp_fed_set_servers(struct mcp_fed *f, const struct config_mcp_server *defs,
+                        int n);
 
 /** Stop every server (stdio: close stdin, SIGTERM, SIGKILL; HTTP: DELETE
  * the session), end the thread, free everything. Every port must be
@@ -183,9 +185,8 @@ void mcp_fed_port_close(struct mcp_fed_port *p);
  * (also when the server is unknown or down). *out (may be NULL): a handle
  * for mcp_fed_cancel(), valid until done runs. 0, or SB_ENOMEM.
  */
-int mcp_fed_call(struct mcp_fed_port *p, const char *server,
-                 const char *method, const cJSON *params,
-                 const struct mcp_fed_sink *sink, void *ud,
+int mcp_fed_call(struct mcp_fed_port *p, const char *server, const char *method,
+                 const cJSON *params, const struct mcp_fed_sink *sink, void *ud,
                  struct mcp_fed_call **out);
 
 /**
