@@ -13,6 +13,8 @@ void sse_parser_init(struct sse_parser *p, size_t max_event_bytes,
   buf_init(&p->data, max_event_bytes);
   buf_init(&p->event, max_event_bytes);
   buf_init(&p->id, max_event_bytes);
+  buf_init(&p->last_id, max_event_bytes);
+  p->retry = -1;
   p->max = max_event_bytes;
   p->cb = cb;
   p->ud = ud;
@@ -24,6 +26,7 @@ void sse_parser_free(struct sse_parser *p)
   buf_free(&p->data);
   buf_free(&p->event);
   buf_free(&p->id);
+  buf_free(&p->last_id);
 }
 
 static int dispatch(struct sse_parser *p)
@@ -33,6 +36,13 @@ static int dispatch(struct sse_parser *p)
 
   p->in_event = 0;
   p->event_bytes = 0;
+  if(p->id_set) {
+    /* Cannot fail: last_id has the same limit and id fits in it. */
+    p->id_set = 0;
+    buf_reset(&p->last_id);
+    if(buf_append(&p->last_id, p->id.data, p->id.len))
+      return SB_ETOOBIG;
+  }
   if(!p->has_data) {
     buf_reset(&p->event);
     return 0;
@@ -53,6 +63,22 @@ static int dispatch(struct sse_parser *p)
 static int field_is(const char *name, size_t n, const char *lit)
 {
   return n == strlen(lit) && !memcmp(name, lit, n);
+}
+
+/* "retry: N": only ASCII digits count; a huge N saturates. */
+static void set_retry(struct sse_parser *p, const char *v, size_t n)
+{
+  long ms = 0;
+
+  if(!n)
+    return;
+  for(size_t i = 0; i < n; i++) {
+    int d = v[i] - '0';
+    if(d < 0 || d > 9)
+      return;
+    ms = ms > (SSE_RETRY_MAX - d) / 10 ? SSE_RETRY_MAX : ms * 10 + d;
+  }
+  p->retry = ms;
 }
 
 /* One complete line, without its terminator. */
@@ -97,9 +123,13 @@ static int process_line(struct sse_parser *p, const char *s, size_t n)
     if(memchr(value, '\0', vlen))
       return 0;
     buf_reset(&p->id);
+    p->id_set = 1;
     return buf_append(&p->id, value, vlen);
+  } else if(field_is(s, nlen, "retry")) {
+    set_retry(p, value, vlen);
+    return 0;
   }
-  /* retry and unknown fields are ignored. */
+  /* Unknown fields are ignored. */
   return 0;
 }
 
@@ -208,6 +238,17 @@ int sse_parser_finish(struct sse_parser *p)
   p->event_bytes = 0;
   p->cr = 0;
   return pending ? SB_EPROTO : 0;
+}
+
+const char *sse_parser_last_id(const struct sse_parser *p, size_t *len)
+{
+  *len = p->last_id.len;
+  return p->last_id.len ? p->last_id.data : NULL;
+}
+
+long sse_parser_retry(const struct sse_parser *p)
+{
+  return p->retry;
 }
 
 /* Length of the line starting at s (up to n bytes) and of its terminator

@@ -8,10 +8,12 @@
  * sets field name to value with one leading space removed; a line without
  * a colon is a field with an empty value; lines starting with ':' are
  * comments; data lines are joined with "\n"; a blank line dispatches the
- * event, unless it had no data line, in which case it is dropped; fields
- * other than event, data and id are ignored (retry included: the gateway
- * never reconnects); a UTF-8 byte order mark at the very start of the
- * stream is skipped.
+ * event, unless it had no data line, in which case it is dropped; a
+ * "retry" field of ASCII digits sets the stream's reconnection time, kept
+ * for the owner (sse_parser_retry), as is the last event ID as of the
+ * last blank line (sse_parser_last_id): a client that resumes a stream
+ * needs both; other fields are ignored; a UTF-8 byte order mark at the
+ * very start of the stream is skipped.
  *
  * Input may be split anywhere (inside a line, a CRLF or the BOM): feeding
  * a stream in any number of pieces yields the same events.
@@ -61,7 +63,9 @@ struct sse_parser {
   struct buf line;       /* the partial line not yet terminated */
   struct buf data;       /* data lines of the current event */
   struct buf event;      /* event name of the current event */
-  struct buf id;         /* last event ID */
+  struct buf id;         /* last event ID buffer */
+  struct buf last_id;    /* id as of the last blank line */
+  long retry;            /* reconnection time in ms, or -1 */
   size_t max;            /* max_event_bytes */
   size_t event_bytes;    /* field-line bytes of the current event so far */
   sse_event_cb cb;       /* dispatch callback */
@@ -72,6 +76,7 @@ struct sse_parser {
   unsigned started : 1;  /* BOM check finished */
   unsigned has_data : 1; /* the current event has a data line */
   unsigned in_event : 1; /* a field line arrived since the last dispatch */
+  unsigned id_set : 1;   /* an id line arrived since the last blank line */
 };
 
 /**
@@ -103,6 +108,29 @@ int sse_parser_feed(struct sse_parser *p, const char *data, size_t len);
  * stopped, else 0. Afterwards only sse_parser_free() is meaningful.
  */
 int sse_parser_finish(struct sse_parser *p);
+
+/**
+ * The stream's last event ID: the "id" field as it stood at the last
+ * blank line, whether or not that blank line dispatched an event (as the
+ * spec sets an EventSource's last event ID). This is what a client sends
+ * as Last-Event-ID to resume the stream: an "id" line of an event the
+ * stream cut off does not count, since that event never arrived. NULL
+ * (and *len 0) when there is none. NUL-terminated; valid until the next
+ * feed or sse_parser_free(), and still after sse_parser_finish().
+ */
+const char *sse_parser_last_id(const struct sse_parser *p, size_t *len);
+
+/* The largest reconnection time sse_parser_retry() reports; larger
+ * values saturate. */
+#define SSE_RETRY_MAX 2147483647L
+
+/**
+ * The reconnection time, in milliseconds, set by the stream's last
+ * "retry" field whose value is ASCII digits only (others are ignored, as
+ * in the spec); -1 when there was none. It takes effect as the line is
+ * read, not at a blank line. Still valid after sse_parser_finish().
+ */
+long sse_parser_retry(const struct sse_parser *p);
 
 /** Release the parser's memory. p may then be initialised again. */
 void sse_parser_free(struct sse_parser *p);

@@ -337,7 +337,7 @@ static void op_free(struct mcp_fed_op *op)
   free(op->reason);
   cJSON_Delete(op->json);
   for(int i = 0; i < op->ndefs; i++)
-    mcp_fed_def_free(&op->defs[i]);
+    config_mcp_server_free(&op->defs[i]);
   free(op->defs);
   free(op);
 }
@@ -613,7 +613,7 @@ int mcp_fed_set_servers(struct mcp_fed *f, const struct config_mcp_server *defs,
   op->kind = OP_SERVERS;
   op->defs = sb_calloc((size_t)(n > 0 ? n : 1), sizeof(*op->defs));
   for(int i = 0; i < n; i++)
-    mcp_fed_def_copy(&op->defs[i], &defs[i]);
+    config_mcp_server_copy(&op->defs[i], &defs[i]);
   op->ndefs = n;
   op_push(f, op);
   return 0;

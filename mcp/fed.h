@@ -144,6 +144,8 @@ int mcp_fed_start(const struct mcp_fed_options *opt, struct mcp_fed **out,
  * Make the set of servers defs (n of them; copied): new ones are started,
  * removed ones stopped, changed ones restarted, unchanged ones (same
  * definition text and same expanded credentials) left alone. Any thread.
+ * defs are definitions as config_mcp_server_parse() makes them; one that
+ * config_mcp_server_allowed() refuses stays down with that reason.
  * 0, or SB_ENOMEM.
  */
 int mcp_fed_set_servers(struct mcp_fed *f, const struct config_mcp_server *defs,

@@ -665,7 +665,7 @@ static void on_handle_closed(uv_handle_t *h)
   free(c->protocol_version);
   free(c->error);
   free(c->key);
-  mcp_fed_def_free(&c->def);
+  config_mcp_server_free(&c->def);
   free(c);
   mcp_fed_live_put(f);
 }
@@ -676,10 +676,11 @@ struct mcp_fed_conn *mcp_fed_conn_new(struct mcp_fed *f,
 {
   struct mcp_fed_conn *c = sb_calloc(1, sizeof(*c));
   char err[300];
+  int refused;
 
   c->f = f;
   f->nlive++;
-  mcp_fed_def_copy(&c->def, def);
+  config_mcp_server_copy(&c->def, def);
   c->key = sb_strdup(key);
   c->ops = def->transport == CONFIG_MCP_STDIO ? &mcp_fed_stdio_ops
                                               : &mcp_fed_http_ops;
@@ -695,9 +696,17 @@ struct mcp_fed_conn *mcp_fed_conn_new(struct mcp_fed *f,
     c->state = MCP_FED_DISABLED;
     return c;
   }
-  if(mcp_fed_def_allowed(f->sec, def, err, sizeof(err))) {
-    log_event(LOG_WARN, "mcp server refused by the security settings",
-              LOG_S("server", def->name), LOG_S("error", err), LOG_END);
+  /* A definition that did not come through the parser may lack what its
+   * transport needs: refused like one the security settings refuse. */
+  refused = def->transport == CONFIG_MCP_STDIO ? !def->command : !def->url;
+  if(refused)
+    snprintf(err, sizeof(err), "the definition has no %s",
+             def->transport == CONFIG_MCP_STDIO ? "command" : "url");
+  else
+    refused = config_mcp_server_allowed(f->sec, def, err, sizeof(err)) != 0;
+  if(refused) {
+    log_event(LOG_WARN, "mcp server refused", LOG_S("server", def->name),
+              LOG_S("error", err), LOG_END);
     c->state = MCP_FED_DOWN;
     c->refused = 1;
     set_str(&c->error, err);

@@ -13,6 +13,15 @@
  * A 404 to a request that carried a session id means the server forgot
  * the session: the transport initializes a new one and sends the request
  * again, once, unseen by the session above.
+ *
+ * A server may end a request's SSE stream before the answer (SEP-1699,
+ * 2025-11-25: to poll, or because the connection dropped) once it has
+ * sent an event id. The transport then waits the stream's "retry" time
+ * and GETs the endpoint with Last-Event-ID; what that stream carries
+ * (the server replays what followed the id) belongs to the same request,
+ * and it is resumed the same way if it ends early again. The request's
+ * time-outs (fed_conn.c) keep running throughout. The resume GET is not
+ * the standalone stream: servers tell them apart by Last-Event-ID.
  */
 #include "mcp/fed_int.h"
 #include "base/buf.h"
@@ -30,6 +39,16 @@
 #define GET_STABLE_MS                                                          \
   10000 /* a standalone stream that lasted this                                \
          * long starts its back-off again */
+/* Resuming a request's stream: the wait without a "retry" field, the
+ * most a "retry" may make it wait, and how many resumptions in a row may
+ * bring no new event before the request fails (a server that answers
+ * with an empty stream over and over would otherwise be polled until
+ * the request times out). */
+#define RESUME_DEFAULT_MS 1000
+#define RESUME_MAX_MS     30000
+#define RESUME_MAX        5
+/* A longer event id is not sent back in a header. */
+#define RESUME_ID_MAX 1024
 
 enum post_kind {
   P_REQ,    /* a request of ours: its answer comes back on it */
@@ -63,6 +82,13 @@ struct post {
   int connect_failed;
   char *message;
   uint64_t started;
+  /* Resuming a P_REQ's stream; these outlive its transfers. */
+  char *last_id;      /* the stream's last event id; NULL: none */
+  long retry_ms;      /* its last "retry", or -1 */
+  int resumes;        /* resumptions in a row without a new event */
+  int resume;         /* the transfer is a GET with Last-Event-ID */
+  int waiting;        /* for resume_at, to start it */
+  uint64_t resume_at; /* loop time */
 };
 
 struct ev {
@@ -85,6 +111,7 @@ struct mcp_fed_tr {
   struct ev *evq, **evtail;
   uv_timer_t kick;
   uv_timer_t get_retry;
+  uv_timer_t resume; /* the next stream to resume */
   int nhandles;
   struct post *get;
   int get_backoff_ms;
@@ -99,6 +126,7 @@ static int post_start(struct mcp_fed_tr *h, struct post *p);
 static void start_get(struct mcp_fed_tr *h);
 static void finalize(struct mcp_fed_tr *h);
 static void on_kick(uv_timer_t *t);
+static void arm_resume(struct mcp_fed_tr *h);
 
 /* ---- posts ---- */
 
@@ -132,6 +160,7 @@ static void post_free(struct post *p)
     upstream_cancel(p->x);
   post_reset(p);
   free(p->body);
+  free(p->last_id);
   free(p);
 }
 
@@ -145,6 +174,7 @@ static struct post *post_new(struct mcp_fed_tr *h, enum post_kind kind,
   p->req_id = req_id;
   p->body = body;
   p->len = body ? strlen(body) : 0;
+  p->retry_ms = -1;
   buf_init(&p->raw, MCP_FED_MAX_MSG);
   p->next = h->posts;
   h->posts = p;
@@ -408,17 +438,151 @@ static void end_get(struct mcp_fed_tr *h, struct post *p)
     h->get_backoff_ms = MCP_FED_BACKOFF_MAX_MS;
 }
 
+/* ---- resuming a request's stream ---- */
+
+/* Keep what resuming p's stream takes from the stream that just ended.
+ * 1 when it moved the last event id on. */
+static int note_stream(struct post *p)
+{
+  size_t n;
+  const char *id = sse_parser_last_id(&p->sse, &n);
+  long retry = sse_parser_retry(&p->sse);
+
+  if(retry >= 0)
+    p->retry_ms = retry;
+  if(!id)
+    return 0; /* a resumed stream without ids: the old id still holds */
+  if(n > RESUME_ID_MAX) {
+    /* Resuming from an older id would repeat messages: not at all. */
+    free(p->last_id);
+    p->last_id = NULL;
+    return 0;
+  }
+  if(p->last_id && !strcmp(p->last_id, id))
+    return 0;
+  free(p->last_id);
+  p->last_id = sb_strndup(id, n);
+  return 1;
+}
+
+/* Resume p's stream after the retry time, unless it has been resumed
+ * too often for nothing (moved: the stream that ended brought a new
+ * event). 0, or SB_EPROTO with why. */
+static int resume_later(struct mcp_fed_tr *h, struct post *p, int moved,
+                        char *why, size_t whylen)
+{
+  long ms = p->retry_ms < 0 ? RESUME_DEFAULT_MS : p->retry_ms;
+
+  if(moved)
+    p->resumes = 0;
+  if(p->resumes >= RESUME_MAX) {
+    snprintf(why, whylen,
+             "the server ended the response stream before answering; "
+             "%d resumptions in a row brought nothing new",
+             RESUME_MAX);
+    return SB_EPROTO;
+  }
+  if(ms > RESUME_MAX_MS)
+    ms = RESUME_MAX_MS;
+  p->resumes++;
+  p->resume = 1;
+  p->waiting = 1;
+  p->finished = 0;
+  p->resume_at = uv_now(&h->f->loop) + (uint64_t)ms;
+  log_event(LOG_DEBUG, "mcp response stream ended before the answer; resuming",
+            LOG_S("server", h->name), LOG_I("retry_ms", ms),
+            LOG_I("resumption", p->resumes), LOG_END);
+  arm_resume(h);
+  return 0;
+}
+
+static int same_session(const char *a, const char *b)
+{
+  return a && b ? !strcmp(a, b) : a == b;
+}
+
+static void on_resume(uv_timer_t *t)
+{
+  struct mcp_fed_tr *h = t->data;
+  uint64_t now = uv_now(&h->f->loop);
+  struct post *p;
+
+again:
+  for(p = h->posts; p && !h->closed; p = p->next) {
+    const char *why = NULL;
+
+    if(!p->waiting || p->resume_at > now)
+      continue;
+    p->waiting = 0;
+    /* Event ids belong to the session that sent them. */
+    if(!same_session(h->session, p->sent_session))
+      why = "the session ended before the response stream could be resumed";
+    else if(post_start(h, p))
+      why = "could not resume the response stream";
+    if(why) {
+      p->finished = 1;
+      if(pending(h, p))
+        mcp_fed_conn_req_failed(h->c, p->req_id, why);
+      post_kill(p);
+      goto again; /* the list changed */
+    }
+  }
+  if(!h->closed)
+    arm_resume(h);
+}
+
+static void arm_resume(struct mcp_fed_tr *h)
+{
+  uint64_t now = uv_now(&h->f->loop), next = UINT64_MAX;
+
+  for(struct post *p = h->posts; p; p = p->next)
+    if(p->waiting && p->resume_at < next)
+      next = p->resume_at;
+  if(next == UINT64_MAX)
+    uv_timer_stop(&h->resume);
+  else
+    uv_timer_start(&h->resume, on_resume, next > now ? next - now : 0, 0);
+}
+
+/* Why a GET with Last-Event-ID got no stream. */
+static void resume_failed(const struct post *p, char *why, size_t whylen)
+{
+  const char *pre = "the server ended the response stream before answering";
+
+  if(p->status == 405)
+    snprintf(why, whylen,
+             "%s and does not resume streams (HTTP 405 to the GET with "
+             "Last-Event-ID)",
+             pre);
+  else if(p->failed)
+    snprintf(why, whylen, "%s, and resuming it failed: %.150s", pre,
+             p->message ? p->message : "failed");
+  else if(p->status / 100 == 2)
+    snprintf(why, whylen,
+             "%s, and the answer to the GET with Last-Event-ID is no event "
+             "stream",
+             pre);
+  else
+    snprintf(why, whylen,
+             "%s, and resuming it failed: HTTP %ld to the GET with "
+             "Last-Event-ID",
+             pre, p->status);
+}
+
 /* p's transfer is over. */
 static void handle_end(struct mcp_fed_tr *h, struct post *p)
 {
   char why[300];
   int lost = session_lost(h, p);
+  int moved = 0;
 
   p->finished = 1;
   if(p->mode == 2) {
     sse_parser_finish(&p->sse);
+    if(p->kind == P_REQ)
+      moved = note_stream(p);
   } else if(p->raw.len && (p->kind == P_REQ || p->kind == P_INIT) &&
-            !p->failed && !(lost && !p->resent)) {
+            !p->failed && !(lost && !p->resent) && !p->resume) {
     /* A JSON answer (also a JSON-RPC error with an HTTP error status). */
     handle_text(h, p, p->raw.data, p->raw.len);
     if(h->closed)
@@ -453,7 +617,7 @@ static void handle_end(struct mcp_fed_tr *h, struct post *p)
     mcp_fed_conn_lost(h->c, why);
     return;
   }
-  if(lost && !p->resent) {
+  if(lost && !p->resent && !p->resume) {
     /* The server forgot the session: a new one, then this again. */
     int same = h->session && !strcmp(p->sent_session, h->session);
     p->finished = 0;
@@ -474,8 +638,24 @@ static void handle_end(struct mcp_fed_tr *h, struct post *p)
   }
   if(!pending(h, p))
     return;
-  if(p->status == 202 && !p->failed)
+  if(p->status == 202 && !p->failed && !p->resume)
     return; /* the answer may come on the standalone stream */
+  if(p->mode == 2 && !p->too_big && p->last_id) {
+    /* The stream ended early, cleanly or not: resume it. */
+    if(!resume_later(h, p, moved, why, sizeof(why)))
+      return;
+    mcp_fed_conn_req_failed(h->c, p->req_id, why);
+    return;
+  }
+  if(p->resume && p->mode != 2) {
+    /* No stream to resume; without the session no other request can
+     * succeed either. */
+    if(lost && h->session && !strcmp(p->sent_session, h->session))
+      start_reinit(h);
+    resume_failed(p, why, sizeof(why));
+    mcp_fed_conn_req_failed(h->c, p->req_id, why);
+    return;
+  }
   if(p->too_big)
     snprintf(why, sizeof(why), "a message from the server exceeds 16 MiB");
   else if(p->failed)
@@ -486,6 +666,10 @@ static void handle_end(struct mcp_fed_tr *h, struct post *p)
              p->status);
   else if(p->status >= 300)
     snprintf(why, sizeof(why), "HTTP %ld from the server", p->status);
+  else if(p->mode == 2)
+    snprintf(why, sizeof(why),
+             "the server ended the response stream without answering, and "
+             "without an event id to resume it from");
   else
     snprintf(why, sizeof(why),
              "the server ended the response without answering");
@@ -503,10 +687,15 @@ static void on_kick(uv_timer_t *t)
     if(!h->evq)
       h->evtail = &h->evq;
     p->busy = 1;
-    if(e->text)
+    if(e->text) {
       handle_text(h, p, e->text, e->len);
-    else
+      /* A resumed stream may stay open after the answer (the SDK's
+       * does when it replayed the answer): nothing more is wanted. */
+      if(p->resume && p->x && !h->closed && !pending(h, p))
+        post_kill(p);
+    } else {
       handle_end(h, p);
+    }
     p->busy = 0;
     free(e->text);
     free(e);
@@ -531,10 +720,10 @@ static int post_start(struct mcp_fed_tr *h, struct post *p)
   memset(&hh, 0, sizeof(hh));
   memset(&lim, 0, sizeof(lim));
   post_reset(p);
-  lines[n++] = sb_strdup(p->kind == P_GET
+  lines[n++] = sb_strdup(p->kind == P_GET || p->resume
                              ? "Accept: text/event-stream"
                              : "Accept: application/json, text/event-stream");
-  if(p->body)
+  if(p->body && !p->resume)
     lines[n++] = sb_strdup("Content-Type: application/json");
   for(int i = 0; i < h->nhdrs && n < 60; i++)
     lines[n++] = sb_strdup(h->hdrs[i]);
@@ -544,11 +733,13 @@ static int post_start(struct mcp_fed_tr *h, struct post *p)
   }
   if(version && p->kind != P_INIT)
     lines[n++] = sb_asprintf("MCP-Protocol-Version: %s", version);
+  if(p->resume)
+    lines[n++] = sb_asprintf("Last-Event-ID: %s", p->last_id);
   hh.url = h->url;
   hh.headers = lines;
   hh.nheaders = n;
-  hh.body = p->body;
-  hh.body_len = p->len;
+  hh.body = p->resume ? NULL : p->body; /* a resumption is a GET */
+  hh.body_len = p->resume ? 0 : p->len;
   hh.method = p->kind == P_DELETE ? "DELETE" : NULL;
   lim.connect_timeout_ms = h->f->connect_timeout_ms;
   lim.total_timeout_ms = p->kind == P_NOTE     ? NOTE_TIMEOUT_MS
@@ -617,8 +808,9 @@ static int http_open(struct mcp_fed_conn *c, struct mcp_fed_tr **out, char *err,
   h->get_backoff_ms = MCP_FED_BACKOFF_MIN_MS;
   uv_timer_init(&c->f->loop, &h->kick);
   uv_timer_init(&c->f->loop, &h->get_retry);
-  h->kick.data = h->get_retry.data = h;
-  h->nhandles = 2;
+  uv_timer_init(&c->f->loop, &h->resume);
+  h->kick.data = h->get_retry.data = h->resume.data = h;
+  h->nhandles = 3;
   c->f->nlive++;
   *out = h;
   return 0;
@@ -688,8 +880,10 @@ static void finalize(struct mcp_fed_tr *h)
   h->finalized = 1;
   uv_timer_stop(&h->kick);
   uv_timer_stop(&h->get_retry);
+  uv_timer_stop(&h->resume);
   uv_close((uv_handle_t *)&h->kick, on_closed);
   uv_close((uv_handle_t *)&h->get_retry, on_closed);
+  uv_close((uv_handle_t *)&h->resume, on_closed);
 }
 
 static void http_close(struct mcp_fed_tr *h)

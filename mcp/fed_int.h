@@ -2,7 +2,7 @@
  * fed_int.h - the federation's private pieces (mcp/fed.h is the
  * contract): the thread and its ports (fed.c), one upstream session per
  * server (fed_conn.c), the transports behind a small table (fed_stdio.c,
- * fed_http.c) and the definitions' copies and checks (fed_def.c).
+ * fed_http.c) and what the federation adds to a definition (fed_def.c).
  *
  * Everything declared here runs on the federation's thread, except where
  * a comment says otherwise.
@@ -188,18 +188,11 @@ cJSON *mcp_fed_conn_init_msg(struct mcp_fed_conn *c, int64_t *id);
 /** Was the answer to an initialize acceptable? 0, or SB_EPROTO with err. */
 int mcp_fed_conn_init_ok(const cJSON *result, char *err, size_t errlen);
 
-/* fed_def.c */
-void mcp_fed_def_copy(struct config_mcp_server *out,
-                      const struct config_mcp_server *s);
-void mcp_fed_def_free(struct config_mcp_server *s);
+/* fed_def.c. Definitions are copied, freed and checked against the
+ * security settings by config/mcp_server.h. */
 /** What makes two definitions the same server: the definition's fields
  * and a hash of the values its "${VAR}"s expand to now. Caller frees. */
 char *mcp_fed_def_key(const struct config_mcp_server *s);
-/** Whether sec admits s (credential allow-list, link-local urls). 0, or
- * SB_ECONFIG with err. */
-int mcp_fed_def_allowed(const struct config_security *sec,
-                        const struct config_mcp_server *s, char *err,
-                        size_t errlen);
 /** value with "${VAR}" expanded (caller frees), or NULL with err naming
  * the variable (never its value). what names the field in err. */
 char *mcp_fed_def_expand(const struct config_mcp_server *s, const char *what,

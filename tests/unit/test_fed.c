@@ -216,7 +216,7 @@ static void def_stdio(struct config_mcp_server *d, const char *name, ...)
   d->enabled = 1;
 }
 
-static char fixture[1200], everything[1200], memory[1200];
+static char fixture[1200], http_fixture[1200], everything[1200], memory[1200];
 
 static int have_node(void)
 {
@@ -553,7 +553,9 @@ static int port_open(int port)
   return ok;
 }
 
-static pid_t start_http_everything(int port)
+/* node script arg on port (in $PORT; arg NULL: the port itself), its
+ * stdout in /tmp/fed-http-<port>.log; returns once it listens. */
+static pid_t start_http(int port, const char *script, const char *arg)
 {
   pid_t pid = fork();
 
@@ -566,12 +568,23 @@ static pid_t start_http_everything(int port)
     setenv("PORT", p, 1);
     dup2(out, 1);
     dup2(devnull, 2);
-    execl(node, node, everything, "streamableHttp", (char *)NULL);
+    execl(node, node, script, arg ? arg : p, (char *)NULL);
     _exit(127);
   }
   for(int i = 0; i < 400 && !port_open(port); i++)
     usleep(25000);
   return pid;
+}
+
+/* start_http() on a free port; url (100 bytes) receives the endpoint. */
+static int serve(const char *script, const char *arg, char *url, pid_t *pid)
+{
+  int port = free_port();
+
+  *pid = start_http(port, script, arg);
+  assert_true(port_open(port));
+  snprintf(url, 100, "http://127.0.0.1:%d/mcp", port);
+  return port;
 }
 
 static void stop_http(pid_t pid)
@@ -603,10 +616,7 @@ static void test_everything_http(void **state)
   (void)state;
   if(!have_node())
     return;
-  port = free_port();
-  pid = start_http_everything(port);
-  assert_true(port_open(port));
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/mcp", port);
+  port = serve(everything, "streamableHttp", url, &pid);
   ctx_open(&x);
   def_http(&d[0], "web", url);
   def_http(&d[1], "capped", url);
@@ -661,7 +671,7 @@ static void test_everything_http(void **state)
   /* The server restarts and forgets the session: the next call is
    * re-initialized and resent, unseen. */
   stop_http(pid);
-  pid = start_http_everything(port);
+  pid = start_http(port, everything, "streamableHttp");
   call(&x, "web", "get-sum", "{\"a\":1,\"b\":1}", NULL, &r, NULL);
   WAIT_FOR(&x, r.done, 10000);
   assert_string_equal(result_text(&r), "The sum of 1 and 1 is 2.");
@@ -683,6 +693,78 @@ static void test_everything_http(void **state)
     assert_non_null(strstr(text, "Received session termination request"));
   }
   stop_http(pid);
+}
+
+/* SEP-1699: the fixture's test_reconnection closes the call's SSE stream
+ * after its priming event (retry: 500) and answers on the stream resumed
+ * by a GET with Last-Event-ID. */
+static void test_http_resume(void **state)
+{
+  struct res r[2] = {{0}, {0}};
+  struct mcp_fed_call *hc;
+  struct config_mcp_server d;
+  struct ctx x;
+  char url[100], log[64];
+  pid_t pid;
+  int port;
+
+  (void)state;
+  if(!have_node())
+    return;
+  port = serve(http_fixture, NULL, url, &pid);
+  ctx_open(&x);
+  def_http(&d, "fx", url);
+  assert_int_equal(mcp_fed_set_servers(x.fed, &d, 1), 0);
+  assert_true(wait_state(&x, "fx", MCP_FED_UP, 20000));
+  assert_true(has_tool(&x, "fx", "test_reconnection"));
+
+  call(&x, "fx", "test_reconnection", NULL, NULL, &r[0], NULL);
+  WAIT_FOR(&x, r[0].done, 10000);
+  assert_int_equal(r[0].done, 1);
+  assert_string_equal(r[0].why, "");
+  assert_string_equal(result_text(&r[0]),
+                      "Reconnection test completed successfully");
+  res_free(&r[0]);
+
+  /* Two at once: each resumes its own stream, next to the standalone
+   * one. */
+  call(&x, "fx", "test_reconnection", NULL, NULL, &r[0], NULL);
+  call(&x, "fx", "test_reconnection", NULL, NULL, &r[1], NULL);
+  WAIT_FOR(&x, r[0].done && r[1].done, 10000);
+  for(int i = 0; i < 2; i++) {
+    assert_int_equal(r[i].done, 1);
+    assert_string_equal(result_text(&r[i]),
+                        "Reconnection test completed successfully");
+    res_free(&r[i]);
+  }
+
+  /* Cancelled while it waits to resume: nothing more arrives, and the
+   * session goes on. */
+  call(&x, "fx", "test_reconnection", NULL, NULL, &r[0], &hc);
+  spin(&x, 200);
+  mcp_fed_cancel(hc, "enough");
+  spin(&x, 1000);
+  assert_int_equal(r[0].done, 0);
+  res_free(&r[0]);
+  call(&x, "fx", "echo", "{\"text\":\"still here\"}", NULL, &r[0], NULL);
+  WAIT_FOR(&x, r[0].done, 10000);
+  assert_string_equal(result_text(&r[0]), "still here");
+  res_free(&r[0]);
+
+  /* Removed while a call waits to resume: the call ends with a reason
+   * and the transport frees the waiting stream. */
+  call(&x, "fx", "test_reconnection", NULL, NULL, &r[0], NULL);
+  spin(&x, 200);
+  assert_int_equal(mcp_fed_set_servers(x.fed, NULL, 0), 0);
+  WAIT_FOR(&x, r[0].done, 5000);
+  assert_int_equal(r[0].done, 1);
+  assert_null(r[0].resp);
+  assert_true(r[0].why[0] != '\0');
+  res_free(&r[0]);
+  ctx_close(&x);
+  stop_http(pid);
+  snprintf(log, sizeof(log), "/tmp/fed-http-%d.log", port);
+  unlink(log);
 }
 
 static void test_http_unreachable(void **state)
@@ -749,6 +831,7 @@ int main(void)
       cmocka_unit_test(test_http_unreachable),
       cmocka_unit_test(test_everything_stdio),
       cmocka_unit_test(test_everything_http),
+      cmocka_unit_test(test_http_resume),
   };
   static char *cred[] = {"SWITCHBOARD_CRED_*"};
   const char *f = __FILE__;
@@ -759,6 +842,8 @@ int main(void)
   curl_global_init(CURL_GLOBAL_DEFAULT);
   snprintf(root, sizeof(root), "%.*s", cut ? (int)(cut - f) : 0, f);
   snprintf(fixture, sizeof(fixture), "%stests/fixtures/fed_stdio.mjs", root);
+  snprintf(http_fixture, sizeof(http_fixture),
+           "%stests/fixtures/mcp_fixture.mjs", root);
   snprintf(everything, sizeof(everything),
            "%s%s/server-everything/dist/index.js", root, mods);
   snprintf(memory, sizeof(memory), "%s%s/server-memory/dist/index.js", root,

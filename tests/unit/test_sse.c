@@ -259,6 +259,110 @@ static void test_unknown_fields_ignored(void **state)
                 1);
 }
 
+static void feed_ok(struct sse_parser *p, const char *s, size_t n);
+
+/* Feed s in one piece to p (initialised with collect and c), then finish. */
+static int feed_finish(struct sse_parser *p, struct collector *c, const char *s)
+{
+  sse_parser_init(p, 100, collect, c);
+  assert_int_equal(sse_parser_feed(p, s, strlen(s)), 0);
+  return sse_parser_finish(p);
+}
+
+static void expect_last_id(const char *s, const char *want)
+{
+  struct collector c = {0};
+  struct sse_parser p;
+  const char *id;
+  size_t len;
+
+  (void)feed_finish(&p, &c, s);
+  id = sse_parser_last_id(&p, &len);
+  if(want) {
+    assert_non_null(id);
+    assert_int_equal(len, strlen(want));
+    assert_string_equal(id, want);
+  } else {
+    assert_null(id);
+    assert_int_equal(len, 0);
+  }
+  sse_parser_free(&p);
+  collector_clear(&c);
+}
+
+static void test_last_id(void **state)
+{
+  (void)state;
+  expect_last_id("", NULL);
+  expect_last_id("data: a\n\n", NULL);
+  expect_last_id("id: 1\ndata: a\n\ndata: b\n\n", "1");
+  /* A priming event: an id and an empty data line. */
+  expect_last_id("id: s::1\nretry: 500\ndata:\n\n", "s::1");
+  /* An event without data still sets it, as in the spec. */
+  expect_last_id("id: 1\ndata: a\n\nid: 2\n\n", "2");
+  /* The id of an event the stream cut off does not count: that event
+   * must come again after resuming. */
+  expect_last_id("id: 1\ndata: a\n\nid: 2\ndata: b\n", "1");
+  expect_last_id("id: 1\ndata: a\n\nid: 2", "1");
+  /* An empty id clears it; one with a NUL is ignored. */
+  expect_last_id("id: 1\ndata: a\n\nid\ndata: b\n\n", NULL);
+}
+
+static void test_last_id_across_feeds(void **state)
+{
+  struct collector c = {0};
+  struct sse_parser p;
+  size_t len;
+
+  (void)state;
+  sse_parser_init(&p, 100, collect, &c);
+  feed_ok(&p, "id: 4", 5);
+  assert_null(sse_parser_last_id(&p, &len));
+  feed_ok(&p, "2\ndata: x\n", 10);
+  assert_null(sse_parser_last_id(&p, &len));
+  feed_ok(&p, "\n", 1);
+  assert_string_equal(sse_parser_last_id(&p, &len), "42");
+  assert_int_equal(len, 2);
+  assert_int_equal(c.n, 1);
+  assert_string_equal(c.ev[0].id, "42");
+  sse_parser_free(&p);
+  collector_clear(&c);
+}
+
+static void expect_retry(const char *s, long want)
+{
+  struct collector c = {0};
+  struct sse_parser p;
+
+  (void)feed_finish(&p, &c, s);
+  assert_int_equal(sse_parser_retry(&p), want);
+  sse_parser_free(&p);
+  collector_clear(&c);
+}
+
+static void test_retry(void **state)
+{
+  struct sse_parser p;
+
+  (void)state;
+  sse_parser_init(&p, 100, collect, NULL);
+  assert_int_equal(sse_parser_retry(&p), -1);
+  sse_parser_free(&p);
+  expect_retry("data: a\n\n", -1);
+  expect_retry("retry: 5000\ndata:\n\n", 5000);
+  expect_retry("retry:0\n\n", 0);
+  /* It takes effect as the line is read, without a blank line. */
+  expect_retry("retry: 250\n", 250);
+  /* The last valid one wins; anything but digits is ignored. */
+  expect_retry("retry: 100\n\nretry: 200\n\n", 200);
+  expect_retry("retry: 100\nretry: 2s\nretry: -1\nretry: 1.5\n"
+               "retry:  3\nretry\nretry:\n\n",
+               100);
+  expect_retry("retry: 99999999999999999999\n\n", SSE_RETRY_MAX);
+  expect_retry("retry: 2147483647\n\n", SSE_RETRY_MAX);
+  expect_retry("retry: 2147483646\n\n", 2147483646L);
+}
+
 static void test_done_payload(void **state)
 {
   static const struct want w[] = {
@@ -469,6 +573,8 @@ static void test_real_stream_whole(void **state)
 {
   (void)state;
   expect_stream(REAL, REAL_EVENTS, SB_ARRAY_LEN(REAL_EVENTS));
+  expect_last_id(REAL, "7");
+  expect_retry(REAL, 3000);
 }
 
 static void test_real_stream_every_split(void **state)
@@ -635,6 +741,9 @@ int main(void)
       cmocka_unit_test(test_id_with_nul_ignored),
       cmocka_unit_test(test_no_data_dropped),
       cmocka_unit_test(test_unknown_fields_ignored),
+      cmocka_unit_test(test_last_id),
+      cmocka_unit_test(test_last_id_across_feeds),
+      cmocka_unit_test(test_retry),
       cmocka_unit_test(test_done_payload),
       cmocka_unit_test(test_bom),
       cmocka_unit_test(test_partial_bom_is_data),
