@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 
 import {
-  startGateway, request, tempDir, freePort, waitFor, getMetrics, metricValue,
+  startGateway, request, tempDir, freePort, waitFor, getMetrics, metricValue, runSwitchboard,
 } from './harness.mjs';
 import {
   startFixture, McpSession, mcpPost, openStream, resultText, waitServersUp,
@@ -347,6 +347,22 @@ describe('mcp: the /mcp endpoint', () => {
     } finally {
       for (const g of [ga, gb, gc]) g.close();
     }
+  });
+
+  test('switchboard mcp tools connects to a server as the gateway would and prints what clients will see', async () => {
+    const t = await runSwitchboard(['mcp', 'tools', 'fxs', '--db', gw.dbPath, '--config', gw.configPath], { timeoutMs: 30000 });
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /^fxs__test_simple_text\s+Returns a simple text response$/m);
+    assert.match(t.stdout, /^fxs__dotted_name_[0-9a-f]{8}\s/m, 'the public (mapped) name');
+    const j = await runSwitchboard(['mcp', 'tools', 'fxs', '--json', '--db', gw.dbPath, '--config', gw.configPath], { timeoutMs: 30000 });
+    assert.equal(j.code, 0, j.stderr);
+    assert.ok(JSON.parse(j.stdout).some((x) => x.name === 'dotted.name'), 'the server\'s own list');
+    const down = await runSwitchboard(['mcp', 'tools', 'down', '--wait', '5', '--db', gw.dbPath, '--config', gw.configPath], { timeoutMs: 30000 });
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /down: .+/);
+    const none = await runSwitchboard(['mcp', 'tools', 'nosuch', '--db', gw.dbPath, '--config', gw.configPath]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no MCP server 'nosuch'/);
   });
 
   // ------------------------------------------------------ federation ----
