@@ -1429,6 +1429,17 @@ static cJSON *skeleton(const cJSON *req, const char *id, int64_t created_at,
   cJSON_AddArrayToObject(o, "output");
   echo(o, req, "parallel_tool_calls", cJSON_CreateTrue());
   echo(o, req, "previous_response_id", cJSON_CreateNull());
+  {
+    /* The conversation as OpenAI returns it: {"id": ...}, whichever form
+     * the request used; absent without one. */
+    const cJSON *conv = get(req, "conversation");
+    const char *cid = cJSON_IsObject(conv)   ? get_str(conv, "id")
+                      : cJSON_IsString(conv) ? conv->valuestring
+                                             : NULL;
+    if(cid)
+      cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "conversation"), "id",
+                              cid);
+  }
   echo(o, req, "prompt_cache_key", cJSON_CreateNull());
   r = cJSON_AddObjectToObject(o, "reasoning");
   echo(r, rs, "effort", cJSON_CreateNull());

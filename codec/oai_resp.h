@@ -114,7 +114,8 @@ cJSON *oai_resp_items_from_chat(const cJSON *messages);
  * metadata, store, parallel_tool_calls, previous_response_id, truncation,
  * user, ...) come from req; usage is null when the completion has none.
  * Tool calls of tools req declared as custom become custom_tool_call
- * items.
+ * items. A request's conversation (an id or {id}) is echoed as
+ * conversation {id}; without one the field is absent.
  */
 cJSON *oai_resp_from_completion(const cJSON *req, const cJSON *completion,
                                 const char *id, int64_t created_at,

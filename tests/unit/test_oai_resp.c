@@ -936,6 +936,25 @@ static void test_conversation_accepted(void **state)
   assert_int_equal(jsize(chat, "messages"), 2);
   assert_string_equal(js(chat, "messages[0].content"), "before");
   assert_null(jp(chat, "conversation"));
+  {
+    cJSON *comp = parse("{\"choices\":[{\"message\":{\"role\":"
+                        "\"assistant\",\"content\":\"ok\"},"
+                        "\"finish_reason\":\"stop\"}]}");
+    cJSON *resp = oai_resp_from_completion(req, comp, "resp_1", 1, "m");
+    cJSON *plain = parse("{\"model\":\"m\",\"input\":\"x\","
+                         "\"conversation\":\"conv_2\"}");
+    cJSON *resp2 = oai_resp_from_completion(plain, comp, "resp_2", 1, "m");
+    cJSON *none = oai_resp_from_completion(comp, comp, "resp_3", 1, "m");
+
+    assert_string_equal(js(resp, "conversation.id"), "conv_1");
+    assert_string_equal(js(resp2, "conversation.id"), "conv_2");
+    assert_null(jp(none, "conversation"));
+    cJSON_Delete(resp);
+    cJSON_Delete(resp2);
+    cJSON_Delete(none);
+    cJSON_Delete(plain);
+    cJSON_Delete(comp);
+  }
   cJSON_Delete(chat);
   cJSON_Delete(turn);
   cJSON_Delete(history);
