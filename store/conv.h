@@ -82,7 +82,8 @@ int store_conv_items(struct store *st, const char *conv_id,
                      const struct store_page *pg, struct store_conv_item **out,
                      int *n, int *has_more);
 
-/** Every item of conv_id in order (the history a turn continues). */
+/** Every item of conv_id in order (the history a turn continues): 0,
+ * SB_ENOTFOUND (no such conversation), SB_EDB. */
 int store_conv_items_all(struct store *st, const char *conv_id,
                          struct store_conv_item **out, int *n);
 

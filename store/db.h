@@ -36,6 +36,10 @@ enum store_item_kind {
   STORE_ITEM_MCP_SESSION_TOUCH,  /* rec: struct store_mcp_touch */
   STORE_ITEM_MCP_SESSION_DELETE, /* rec: the id (char *) */
   STORE_ITEM_MCP_CALL,           /* rec: struct store_mcp_call */
+  STORE_ITEM_CONV_PUT,           /* rec: struct store_conv */
+  STORE_ITEM_CONV_DELETE,        /* rec: the id (char *) */
+  STORE_ITEM_CONV_APPEND,        /* rec: struct store_conv_append (conv.c) */
+  STORE_ITEM_CONV_ITEM_DELETE,   /* rec: struct store_conv_append, no items */
 };
 
 /**
@@ -49,5 +53,15 @@ int store_queue_submit(struct store *st, enum store_item_kind kind, void *rec);
  * its batch transaction; an SQLITE_* code) and free. */
 int store_mcp_write(sqlite3 *db, enum store_item_kind kind, const void *rec);
 void store_mcp_item_free(enum store_item_kind kind, void *rec);
+
+/* The store's reader connection (read-only use, any thread), taken
+ * under its mutex: store_read_begin() locks and returns it,
+ * store_read_end() releases it. Pair them; keep the section short. */
+sqlite3 *store_read_begin(struct store *st);
+void store_read_end(struct store *st);
+
+/* store/conv.c: the same for the conversation kinds. */
+int store_conv_write(sqlite3 *db, enum store_item_kind kind, const void *rec);
+void store_conv_qfree(enum store_item_kind kind, void *rec);
 
 #endif

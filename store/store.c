@@ -16,6 +16,7 @@
 #include "base/sb.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -28,6 +29,10 @@
 
 /* How often the idle writer re-checks the database for store_ready(). */
 #define STORE_PROBE_US 1000000
+
+/* store_sync() gives up after this: a disk that stalls longer makes the
+ * read fail rather than hold a thread-pool thread forever. */
+#define STORE_SYNC_TIMEOUT_MS 15000
 
 #define STORE_INSERT_SQL                                                       \
   "INSERT INTO requests(ts_ms, request_id, api, model, provider,"              \
@@ -64,6 +69,13 @@ struct store {
   int closing;
   struct store_item *inflight;
   int ninflight;
+  /* The barrier (store_sync): items accepted into the queue, and items
+   * the writer is done with (committed or dropped), both counted since
+   * open. The queue is FIFO, so done >= n means that the first n are
+   * all through. done_cv is broadcast after every batch. */
+  uint64_t submitted;
+  uint64_t done;
+  pthread_cond_t done_cv;
 
   /* Readers (store_response_get, on a thread pool): one connection of
    * their own, since the writer's is the writer thread's alone. WAL lets
@@ -466,6 +478,10 @@ static void item_free(struct store_item *it)
   case STORE_ITEM_MCP_SESSION_TOUCH:
   case STORE_ITEM_MCP_SESSION_DELETE:
   case STORE_ITEM_MCP_CALL: store_mcp_item_free(it->kind, it->rec); break;
+  case STORE_ITEM_CONV_PUT:
+  case STORE_ITEM_CONV_DELETE:
+  case STORE_ITEM_CONV_APPEND:
+  case STORE_ITEM_CONV_ITEM_DELETE: store_conv_qfree(it->kind, it->rec); break;
   }
   it->rec = NULL;
 }
@@ -552,6 +568,11 @@ static int write_item(struct store *st, const struct store_item *it)
   case STORE_ITEM_MCP_SESSION_TOUCH:
   case STORE_ITEM_MCP_SESSION_DELETE:
   case STORE_ITEM_MCP_CALL: return store_mcp_write(st->db, it->kind, it->rec);
+  case STORE_ITEM_CONV_PUT:
+  case STORE_ITEM_CONV_DELETE:
+  case STORE_ITEM_CONV_APPEND:
+  case STORE_ITEM_CONV_ITEM_DELETE:
+    return store_conv_write(st->db, it->kind, it->rec);
   }
   return SQLITE_MISUSE;
 }
@@ -604,6 +625,8 @@ static void write_batch(struct store *st, struct store_item *items, int n)
   /* Readers look at the batch until here: the rows are visible now. */
   pthread_mutex_lock(&st->mu);
   st->ninflight = 0;
+  st->done += (uint64_t)n;
+  pthread_cond_broadcast(&st->done_cv);
   pthread_mutex_unlock(&st->mu);
   for(i = 0; i < n; i++)
     item_free(&items[i]);
@@ -687,6 +710,7 @@ static void store_destroy(struct store *st)
   if(st->rdb)
     sqlite3_close(st->rdb);
   pthread_cond_destroy(&st->cv);
+  pthread_cond_destroy(&st->done_cv);
   pthread_mutex_destroy(&st->mu);
   pthread_mutex_destroy(&st->rmu);
   free(st->ring);
@@ -749,6 +773,7 @@ int store_open(const char *path, const struct store_options *opt,
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&st->cv, &ca);
+  pthread_cond_init(&st->done_cv, &ca);
   pthread_condattr_destroy(&ca);
   atomic_init(&st->ready, 0);
   atomic_init(&st->dropped, 0);
@@ -796,6 +821,7 @@ static int submit(struct store *st, enum store_item_kind kind, void *rec)
      * needs to wake it. */
     if(st->count++ == 0)
       pthread_cond_signal(&st->cv);
+    st->submitted++;
   }
   pthread_mutex_unlock(&st->mu);
   if(rc) {
@@ -1038,6 +1064,35 @@ int store_response_item_get(struct store *st, const char *id, char **item,
   *item = NULL;
   *key_id = NULL;
   return SB_ENOTFOUND;
+}
+
+sqlite3 *store_read_begin(struct store *st)
+{
+  pthread_mutex_lock(&st->rmu);
+  return st->rdb;
+}
+
+void store_read_end(struct store *st)
+{
+  pthread_mutex_unlock(&st->rmu);
+}
+
+int store_sync(struct store *st)
+{
+  struct timespec ts;
+  uint64_t target;
+  int rc = SB_OK;
+
+  if(!st)
+    return SB_EINVAL;
+  pthread_mutex_lock(&st->mu);
+  target = st->submitted;
+  mono_deadline(&ts, sb_mono_us() + (int64_t)STORE_SYNC_TIMEOUT_MS * 1000);
+  while(st->done < target && !rc)
+    if(pthread_cond_timedwait(&st->done_cv, &st->mu, &ts) == ETIMEDOUT)
+      rc = st->done < target ? SB_EAGAIN : SB_OK;
+  pthread_mutex_unlock(&st->mu);
+  return rc;
 }
 
 int store_ready(struct store *st)

@@ -138,6 +138,17 @@ int store_response_item_get(struct store *st, const char *id, char **item,
                             char **key_id);
 
 /**
+ * The read barrier: BLOCK until the writer is done with every write
+ * submitted (by any thread) before this call began, committed or dropped
+ * (a failed batch counts as done). A read made after it sees them all:
+ * read-your-writes for readers of their own connections, whatever the
+ * kind of the write. Call it from a thread pool, never from an
+ * event-loop thread. SB_OK; SB_EAGAIN when the writer has not got there
+ * within 15 s (a stalled disk); SB_EINVAL for st NULL. Any thread.
+ */
+int store_sync(struct store *st);
+
+/**
  * Non-blocking health: 1 if the writer's last check of the database
  * (a batch commit, or the read of schema_migrations it makes every
  * second while idle) succeeded, else 0.
