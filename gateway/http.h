@@ -259,6 +259,14 @@ void responses_handle(struct req *r);
 /** GET and DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items. */
 void responses_item(struct req *r);
 
+/** /v1/conversations (gateway/conversations.c): POST creates one, GET
+ * lists the caller's own (the admin credential's: every one). */
+void conversations_handle(struct req *r);
+
+/** /v1/conversations/{id} (GET, POST metadata, DELETE), .../items (POST,
+ * GET) and .../items/{item_id} (GET, DELETE). */
+void conversations_item(struct req *r);
+
 /** POST /v1/embeddings with the body complete. */
 void embeddings_handle(struct req *r);
 

@@ -568,11 +568,27 @@ int store_conv_items_all(struct store *st, const char *conv_id,
   return done(st, db, SB_OK);
 }
 
+/* The listing's cursor: created_at and rowid of conversation id, which
+ * must be key_id's when key_id is set. */
+struct cursor {
+  int64_t created_at, rowid;
+  char *key_id;
+};
+
+static void cursor_row_cb(sqlite3_stmt *stmt, void *out)
+{
+  struct cursor *c = out;
+
+  c->created_at = sqlite3_column_int64(stmt, 0);
+  c->rowid = sqlite3_column_int64(stmt, 1);
+  c->key_id = column_dup(stmt, 2);
+}
+
 int store_convs_list(struct store *st, const char *key_id,
                      const struct store_page *pg, struct store_conv **out,
                      int *n, int *has_more)
 {
-  struct store_conv a = {0};
+  struct cursor cur = {0, 0, NULL};
   sqlite3_stmt *stmt = NULL;
   sqlite3 *db;
   void *arr = NULL;
@@ -586,40 +602,39 @@ int store_convs_list(struct store *st, const char *key_id,
   rc = reader(st, &db);
   if(rc)
     return rc;
-  /* The cursor is one of the listed conversations: (created_at, id) is
-   * the order, so equal times still page exactly. */
+  /* The order is (created_at, rowid): creation order, also within one
+   * second; an update keeps the rowid. */
   if(pg->after) {
-    rc = one_row(db, "SELECT " CONV_COLUMNS " FROM conversations WHERE id = ?1",
-                 pg->after, NULL, conv_row_cb, &a);
-    if(!rc && key_id && (!a.key_id || strcmp(a.key_id, key_id)))
+    rc = one_row(db,
+                 "SELECT created_at, rowid, key_id FROM conversations"
+                 " WHERE id = ?1",
+                 pg->after, NULL, cursor_row_cb, &cur);
+    if(!rc && key_id && (!cur.key_id || strcmp(cur.key_id, key_id)))
       rc = SB_ENOTFOUND;
-    if(rc) {
-      conv_members_free(&a);
+    free(cur.key_id);
+    if(rc)
       return done(st, db, rc);
-    }
   }
   if(sqlite3_prepare_v2(
          db,
          pg->desc ? "SELECT " CONV_COLUMNS " FROM conversations"
-                    " WHERE (?1 IS NULL OR key_id = ?1) AND (?2 IS NULL OR"
-                    " (created_at, id) < (?3, ?2))"
-                    " ORDER BY created_at DESC, id DESC LIMIT ?4"
+                    " WHERE (?1 IS NULL OR key_id = ?1) AND (?2 = 0 OR"
+                    " (created_at, rowid) < (?3, ?4))"
+                    " ORDER BY created_at DESC, rowid DESC LIMIT ?5"
                   : "SELECT " CONV_COLUMNS " FROM conversations"
-                    " WHERE (?1 IS NULL OR key_id = ?1) AND (?2 IS NULL OR"
-                    " (created_at, id) > (?3, ?2))"
-                    " ORDER BY created_at, id LIMIT ?4",
-         -1, &stmt, NULL) != SQLITE_OK) {
-    conv_members_free(&a);
+                    " WHERE (?1 IS NULL OR key_id = ?1) AND (?2 = 0 OR"
+                    " (created_at, rowid) > (?3, ?4))"
+                    " ORDER BY created_at, rowid LIMIT ?5",
+         -1, &stmt, NULL) != SQLITE_OK)
     return done(st, db, SB_EDB);
-  }
   bind_text(stmt, 1, key_id);
-  bind_text(stmt, 2, a.id);
-  sqlite3_bind_int64(stmt, 3, a.created_at);
-  sqlite3_bind_int(stmt, 4, pg->limit + 1);
+  sqlite3_bind_int(stmt, 2, pg->after != NULL);
+  sqlite3_bind_int64(stmt, 3, cur.created_at);
+  sqlite3_bind_int64(stmt, 4, cur.rowid);
+  sqlite3_bind_int(stmt, 5, pg->limit + 1);
   rc = all_rows(stmt, sizeof(struct store_conv), conv_row_cb, pg->limit, &arr,
                 n, has_more);
   sqlite3_finalize(stmt);
-  conv_members_free(&a);
   if(rc) {
     store_convs_free(arr, *n);
     *n = 0;

@@ -292,7 +292,8 @@ static void test_list(void **state)
   struct store_conv *cs = NULL;
   int n = -1, more = -1;
 
-  /* conv_b and conv_c share a second: the id orders them. */
+  /* conv_c and conv_b share a second: the order they came in orders
+   * them. */
   assert_int_equal(store_conv_put(st, conv("conv_a", "k1", NULL, 10)), 0);
   assert_int_equal(store_conv_put(st, conv("conv_c", "k1", NULL, 20)), 0);
   assert_int_equal(store_conv_put(st, conv("conv_b", "k1", NULL, 20)), 0);
@@ -303,13 +304,13 @@ static void test_list(void **state)
   assert_int_equal(n, 2);
   assert_true(more);
   assert_string_equal(cs[0].id, "conv_a");
-  assert_string_equal(cs[1].id, "conv_b");
+  assert_string_equal(cs[1].id, "conv_c");
   store_convs_free(cs, n);
-  pg.after = "conv_b";
+  pg.after = "conv_c";
   assert_int_equal(store_convs_list(st, "k1", &pg, &cs, &n, &more), 0);
   assert_int_equal(n, 1);
   assert_false(more);
-  assert_string_equal(cs[0].id, "conv_c");
+  assert_string_equal(cs[0].id, "conv_b");
   store_convs_free(cs, n);
   /* Another key's conversation is no cursor for k1. */
   pg.after = "conv_d";
@@ -326,14 +327,14 @@ static void test_list(void **state)
   assert_string_equal(cs[0].id, "conv_e");
   assert_null(cs[0].key_id);
   assert_string_equal(cs[1].id, "conv_d");
-  assert_string_equal(cs[2].id, "conv_c");
-  assert_string_equal(cs[3].id, "conv_b");
+  assert_string_equal(cs[2].id, "conv_b");
+  assert_string_equal(cs[3].id, "conv_c");
   assert_string_equal(cs[4].id, "conv_a");
   store_convs_free(cs, n);
-  pg.after = "conv_c";
+  pg.after = "conv_b";
   assert_int_equal(store_convs_list(st, NULL, &pg, &cs, &n, &more), 0);
   assert_int_equal(n, 2);
-  assert_string_equal(cs[0].id, "conv_b");
+  assert_string_equal(cs[0].id, "conv_c");
   store_convs_free(cs, n);
   store_close(st);
 }
