@@ -56,16 +56,8 @@ describe('conversations continued from every inbound API', () => {
   /** A conversation made by key (POST /v1/conversations). */
   async function create(key) {
     const r = await request(`${gw.url}/v1/conversations`, { headers: bearer(key), body: {} });
-    if (r.status === 200) return r.json.id;
-    // Before the Conversations API is served: the row it would write.
-    // TRANSITIONAL (conv-store's gateway/conversations.c not merged).
-    assert.equal(r.status, 404, r.text);
-    const [{ id: keyId }] = await queryDb(gw.dbPath,
-      `SELECT id FROM api_keys WHERE name = ${sqlString(key === keyA ? 'a' : 'b')}`);
-    const id = `conv_${Math.random().toString(16).slice(2).padEnd(32, '0').slice(0, 32)}`;
-    await queryDb(gw.dbPath, `INSERT INTO conversations(id, key_id, metadata, created_at, updated_at)
-      VALUES (${sqlString(id)}, ${sqlString(keyId)}, '{}', 0, 0)`);
-    return id;
+    assert.equal(r.status, 200, r.text);
+    return r.json.id;
   }
 
   /** The stored items of id, oldest first, with their provider and model. */
@@ -227,13 +219,11 @@ describe('conversations continued from every inbound API', () => {
       }
     }
     assert.equal(new Set(all.map((i) => i.id)).size, all.length, 'ids unique');
-    // Through the Conversations API, once it is served.
+    // The same items through the Conversations API.
     const api = await request(`${gw.url}/v1/conversations/${conv}/items?order=asc&limit=100`, { headers: bearer(keyA) });
-    const served = !(api.status === 404 && !/Conversation/.test(api.text));
-    if (served) {
-      assert.equal(api.status, 200, api.text);
-      assert.deepEqual(api.json.data.map((i) => i.id), all.map((i) => i.id));
-    }
+    assert.equal(api.status, 200, api.text);
+    assert.deepEqual(api.json.data.map((i) => i.id), all.map((i) => i.id));
+    assert.deepEqual(api.json.data[0].content, all[0].content);
   });
 
   test('another key\'s conversation, or none, is not found, in each API\'s error shape', async () => {
@@ -262,6 +252,30 @@ describe('conversations continued from every inbound API', () => {
     }, { ...bearer(ADMIN), [HDR]: conv });
     assert.equal(admin.status, 200, admin.text);
     assert.deepEqual(sent(emu), [...history, ['user', 'nine']]);
+  });
+
+  test('the stored part is held against the key\'s budget', async () => {
+    const price = await request(`${gw.url}/admin/v1/prices`, {
+      headers: bearer(ADMIN), body: { model: 'oai/gpt-4o-mini', input_per_mtok: 1000, output_per_mtok: 0 },
+    });
+    assert.ok(price.status < 300, price.text);
+    const made = await request(`${gw.url}/admin/v1/keys`, { headers: bearer(ADMIN), body: { name: 'capped', budget_usd: 1 } });
+    assert.equal(made.status, 201, made.text);
+    const capped = made.json.secret;
+    // About 4,000 tokens at most of history ($4) against $1.
+    const big = await request(`${gw.url}/v1/conversations`, {
+      headers: bearer(capped), body: { items: [{ type: 'message', role: 'user', content: 'x'.repeat(4000) }] },
+    });
+    assert.equal(big.status, 200, big.text);
+    const body = { model: 'oai/gpt-4o-mini', max_tokens: 16, messages: [{ role: 'user', content: 'short' }] };
+    const calls = emu.requestsTo('/v1/chat/completions').length;
+    const held = await post(gw, '/v1/chat/completions', body, { ...bearer(capped), [HDR]: big.json.id });
+    assert.equal(held.status, 429, held.text);
+    assert.equal(held.json.error.code, 'insufficient_quota');
+    assert.equal(emu.requestsTo('/v1/chat/completions').length, calls, 'not sent upstream');
+    assert.equal((await items(big.json.id)).length, 1, 'nothing appended');
+    const alone = await post(gw, '/v1/chat/completions', body, bearer(capped));
+    assert.equal(alone.status, 200, alone.text);
   });
 
   test('conversation with previous_response_id is refused; so is a conversation of the wrong type', async () => {
