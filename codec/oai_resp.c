@@ -170,12 +170,8 @@ static int check_top_level(const cJSON *req, struct api_error *err)
     rc = opt_enum(get(req, "text"), "verbosity", "text", verbosities, err);
   if(rc)
     return rc;
-  /* What needs server-side state or execution this gateway lacks. */
-  if(given(get(req, "conversation")))
-    return oai_err_unsupported(err, "unsupported_parameter", "conversation",
-                               "'conversation' is not supported by this "
-                               "gateway; use previous_response_id or send the "
-                               "whole input.");
+  /* What needs server-side state or execution this gateway lacks
+   * (conversation is the caller's: its items come in as history). */
   if(cJSON_IsTrue(get(req, "background")))
     return oai_err_unsupported(err, "unsupported_value", "background",
                                "background responses are not supported by this "
@@ -1331,6 +1327,54 @@ fail:
   return rc;
 }
 
+int oai_resp_items_to_chat(const cJSON *items, cJSON **messages,
+                           struct api_error *err)
+{
+  struct tx tx = {0};
+  cJSON *req, *m;
+  int rc = 0;
+
+  *messages = NULL;
+  if(!cJSON_IsArray(items))
+    return oai_err_type(err, "items", "an array of items", items);
+  buf_init(&tx.reasoning, SIZE_MAX);
+  tx.turn = cJSON_CreateArray();
+  tx.err = err;
+  if(cJSON_GetArraySize(items)) {
+    /* The input of a request that holds only items: the same reading as
+     * a client's turn, so stored and sent items mean the same. */
+    req = cJSON_CreateObject();
+    cJSON_AddItemToObject(req, "input",
+                          cJSON_CreateArrayReference(items->child));
+    tx.req = req;
+    rc = convert_input(&tx);
+    cJSON_Delete(req);
+  }
+  buf_free(&tx.reasoning);
+  cJSON_Delete(tx.user_parts);
+  free(tx.dropped);
+  if(rc) {
+    cJSON_Delete(tx.turn);
+    return rc;
+  }
+  cJSON_ArrayForEach(m, tx.turn)
+  {
+    /* Stored items always hold parts; a message of one text part was a
+     * string when the client sent it (the usual case), and is one again
+     * for the provider. */
+    cJSON *c = mget(m, "content");
+    const char *role = get_str(m, "role");
+
+    if(strcmp(role, "assistant") && strcmp(role, "tool") &&
+       cJSON_GetArraySize(c) == 1 && get_str(c->child, "text") &&
+       !strcmp(get_str(c->child, "type"), "text"))
+      cJSON_ReplaceItemInObjectCaseSensitive(
+          m, "content", cJSON_CreateString(get_str(c->child, "text")));
+  }
+  *messages = tx.turn;
+  return 0;
+}
+
 /* ---- the response object ----------------------------------------------- */
 
 /* req's key, copied, or dflt (taken) when absent or null. */
@@ -1385,6 +1429,17 @@ static cJSON *skeleton(const cJSON *req, const char *id, int64_t created_at,
   cJSON_AddArrayToObject(o, "output");
   echo(o, req, "parallel_tool_calls", cJSON_CreateTrue());
   echo(o, req, "previous_response_id", cJSON_CreateNull());
+  {
+    /* The conversation as OpenAI returns it: {"id": ...}, whichever form
+     * the request used; absent without one. */
+    const cJSON *conv = get(req, "conversation");
+    const char *cid = cJSON_IsObject(conv)   ? get_str(conv, "id")
+                      : cJSON_IsString(conv) ? conv->valuestring
+                                             : NULL;
+    if(cid)
+      cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "conversation"), "id",
+                              cid);
+  }
   echo(o, req, "prompt_cache_key", cJSON_CreateNull());
   r = cJSON_AddObjectToObject(o, "reasoning");
   echo(r, rs, "effort", cJSON_CreateNull());
@@ -1674,6 +1729,158 @@ cJSON *oai_resp_from_completion(const cJSON *req, const cJSON *completion,
   if(cJSON_IsObject(get(completion, "usage")))
     set(resp, "usage", usage_from_chat(get(completion, "usage")));
   return resp;
+}
+
+/* The content of a chat message (string or parts) as Responses content
+ * parts of kind text_kind ("input_text" or "output_text"); images and
+ * files become input_image and input_file; parts without a Responses
+ * equivalent (input_audio) are left out. */
+static cJSON *parts_from_chat(const cJSON *c, const char *text_kind)
+{
+  int out = !strcmp(text_kind, "output_text");
+  cJSON *arr = cJSON_CreateArray();
+  const cJSON *part;
+
+  if(cJSON_IsString(c)) {
+    cJSON *p = out ? text_part(c->valuestring, NULL) : cJSON_CreateObject();
+    if(!out) {
+      cJSON_AddStringToObject(p, "type", "input_text");
+      cJSON_AddStringToObject(p, "text", c->valuestring);
+    }
+    cJSON_AddItemToArray(arr, p);
+    return arr;
+  }
+  cJSON_ArrayForEach(part, c)
+  {
+    const char *type = get_str(part, "type");
+    cJSON *p;
+
+    if(!type)
+      continue;
+    if(!strcmp(type, "text") && get_str(part, "text")) {
+      if(out) {
+        p = text_part(get_str(part, "text"), NULL);
+      } else {
+        p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "type", "input_text");
+        cJSON_AddStringToObject(p, "text", get_str(part, "text"));
+      }
+    } else if(!strcmp(type, "refusal") && get_str(part, "refusal")) {
+      p = cJSON_CreateObject();
+      cJSON_AddStringToObject(p, "type", "refusal");
+      cJSON_AddStringToObject(p, "refusal", get_str(part, "refusal"));
+    } else if(!strcmp(type, "image_url") &&
+              get_str(get(part, "image_url"), "url")) {
+      const cJSON *iu = get(part, "image_url");
+      p = cJSON_CreateObject();
+      cJSON_AddStringToObject(p, "type", "input_image");
+      cJSON_AddStringToObject(p, "image_url", get_str(iu, "url"));
+      cJSON_AddStringToObject(
+          p, "detail", get_str(iu, "detail") ? get_str(iu, "detail") : "auto");
+    } else if(!strcmp(type, "file") &&
+              get_str(get(part, "file"), "file_data")) {
+      const cJSON *f = get(part, "file");
+      p = cJSON_CreateObject();
+      cJSON_AddStringToObject(p, "type", "input_file");
+      if(get_str(f, "filename"))
+        cJSON_AddStringToObject(p, "filename", get_str(f, "filename"));
+      cJSON_AddStringToObject(p, "file_data", get_str(f, "file_data"));
+    } else {
+      continue;
+    }
+    cJSON_AddItemToArray(arr, p);
+  }
+  return arr;
+}
+
+/* A tool message's content as a function_call_output's output: the
+ * string, or its text parts as input_text. */
+static cJSON *tool_output_from_chat(const cJSON *c)
+{
+  if(cJSON_IsString(c))
+    return cJSON_CreateString(c->valuestring);
+  return parts_from_chat(c, "input_text");
+}
+
+/* The items of one assistant chat message: reasoning, message, calls. */
+static void assistant_items(const cJSON *m, cJSON *items)
+{
+  const char *reasoning = get_str(m, "reasoning_content");
+  const char *refusal = get_str(m, "refusal");
+  const cJSON *c = get(m, "content");
+  const cJSON *tc;
+  char id[ID_LEN];
+
+  if(reasoning && *reasoning) {
+    sb_random_id(id, sizeof(id), "rs_");
+    cJSON_AddItemToArray(items, reasoning_item_json(id, reasoning));
+  }
+  if((cJSON_IsString(c) && (c->valuestring[0] || !get(m, "tool_calls"))) ||
+     (cJSON_IsArray(c) && cJSON_GetArraySize(c)) || (refusal && *refusal)) {
+    cJSON *msg, *parts;
+    sb_random_id(id, sizeof(id), "msg_");
+    msg = message_item_json(id, "completed");
+    parts = given(c) ? parts_from_chat(c, "output_text") : cJSON_CreateArray();
+    if(refusal && *refusal) {
+      cJSON *r = cJSON_CreateObject();
+      cJSON_AddStringToObject(r, "type", "refusal");
+      cJSON_AddStringToObject(r, "refusal", refusal);
+      cJSON_AddItemToArray(parts, r);
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(msg, "content", parts);
+    cJSON_AddItemToArray(items, msg);
+  }
+  cJSON_ArrayForEach(tc, get(m, "tool_calls"))
+  {
+    cJSON_AddItemToArray(items, call_item_json(NULL, tc));
+  }
+}
+
+cJSON *oai_resp_items_from_chat(const cJSON *messages)
+{
+  cJSON *items = cJSON_CreateArray();
+  const cJSON *m;
+  char id[ID_LEN];
+
+  cJSON_ArrayForEach(m, messages)
+  {
+    const char *role = get_str(m, "role");
+    cJSON *it;
+
+    if(!role)
+      continue;
+    if(!strcmp(role, "assistant")) {
+      assistant_items(m, items);
+      continue;
+    }
+    if(!strcmp(role, "tool")) {
+      sb_random_id(id, sizeof(id), "fco_");
+      it = cJSON_CreateObject();
+      cJSON_AddStringToObject(it, "id", id);
+      cJSON_AddStringToObject(it, "type", "function_call_output");
+      cJSON_AddStringToObject(
+          it, "call_id",
+          get_str(m, "tool_call_id") ? get_str(m, "tool_call_id") : "");
+      cJSON_AddItemToObject(it, "output",
+                            tool_output_from_chat(get(m, "content")));
+      cJSON_AddStringToObject(it, "status", "completed");
+      cJSON_AddItemToArray(items, it);
+      continue;
+    }
+    if(strcmp(role, "user") && strcmp(role, "system") &&
+       strcmp(role, "developer"))
+      continue; /* "function": the deprecated form, not kept */
+    sb_random_id(id, sizeof(id), "msg_");
+    it = cJSON_CreateObject();
+    cJSON_AddStringToObject(it, "id", id);
+    cJSON_AddStringToObject(it, "type", "message");
+    cJSON_AddStringToObject(it, "status", "completed");
+    cJSON_AddStringToObject(it, "role", role);
+    cJSON_AddItemToObject(it, "content",
+                          parts_from_chat(get(m, "content"), "input_text"));
+    cJSON_AddItemToArray(items, it);
+  }
+  return items;
 }
 
 void oai_resp_output_to_messages(const cJSON *response, cJSON *messages)

@@ -69,13 +69,41 @@
  * like "input[2].content[0].type" or "tools[1].type"); *chat, *turn and
  * *dropped are then NULL. Whatever it accepts passes oai_chat_validate().
  *
- * Refused: conversation, background:true, prompt, item_reference items,
+ * conversation is the gateway's to resolve: its items come in as history.
+ * Refused: background:true, prompt, item_reference items,
  * input_image / input_file by file_id or file_url, a function_call_output
  * whose call_id no earlier tool call has, and a tool_choice that selects
  * a dropped tool or a tool not in tools.
  */
 int oai_resp_to_chat(const cJSON *req, const cJSON *history, cJSON **chat,
                      cJSON **turn, char **dropped, struct api_error *err);
+
+/**
+ * Responses items (a stored conversation's, JSON objects) -> the chat
+ * messages they stand for, read exactly as oai_resp_to_chat() reads
+ * input items (the turn it would give for {"input": items}), but for a
+ * user, system or developer message of one text part, whose content is
+ * that text as a string (what the client sent, as a rule), into
+ * *messages (new array, caller frees; empty for no items). Returns 0, or
+ * SB_EINVAL with err filled as oai_resp_to_chat() does (param "input[i]..."),
+ * and *messages NULL.
+ */
+int oai_resp_items_to_chat(const cJSON *items, cJSON **messages,
+                           struct api_error *err);
+
+/**
+ * Chat messages -> the Responses items a conversation stores for them (new
+ * array, caller frees), each with a fresh id: user, system and developer
+ * messages become message items (input_text, input_image from image_url,
+ * input_file from file data); an assistant message becomes a reasoning
+ * item (its reasoning_content), a message item (output_text parts, a
+ * refusal part) and one function_call item per tool call (call_id the
+ * tool call id); a tool message becomes a function_call_output (output the
+ * content string, or its text parts). Parts with no Responses equivalent
+ * (input_audio) and "function" messages are left out. What
+ * oai_resp_items_to_chat() reads back gives the same messages.
+ */
+cJSON *oai_resp_items_from_chat(const cJSON *messages);
 
 /**
  * A chat.completion -> a Responses "response" object (new, caller frees)
@@ -86,7 +114,8 @@ int oai_resp_to_chat(const cJSON *req, const cJSON *history, cJSON **chat,
  * metadata, store, parallel_tool_calls, previous_response_id, truncation,
  * user, ...) come from req; usage is null when the completion has none.
  * Tool calls of tools req declared as custom become custom_tool_call
- * items.
+ * items. A request's conversation (an id or {id}) is echoed as
+ * conversation {id}; without one the field is absent.
  */
 cJSON *oai_resp_from_completion(const cJSON *req, const cJSON *completion,
                                 const char *id, int64_t created_at,

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "codec/oai_chat.h"
 #include "codec/oai_embed.h"
+#include "gateway/conv_turn.h"
 #include "base/sb.h"
 #include "gateway/worker.h"
 #include "router/router.h"
@@ -168,6 +169,8 @@ static int on_canon_event(void *ud, const struct canon_ev *ev)
     req_stream_fail(r, ev->err);
     return 1;
   }
+  if(r->tap.emit)
+    r->tap.emit(r->tap.ud, ev);
   rc = r->rend.render(r->rend.s, ev, &r->out);
   if(rc) {
     api_error_set(&r->chat->stream_err, 502, "upstream_error",
@@ -780,7 +783,7 @@ static void oai_r_free(void *s)
   free(s);
 }
 
-static void chat_respond_doc(struct req *r, cJSON *completion)
+void chat_respond_completion(struct req *r, cJSON *completion)
 {
   char *json = cJSON_PrintUnformatted(completion);
 
@@ -796,7 +799,7 @@ static void chat_respond_doc(struct req *r, cJSON *completion)
 static void default_hooks(struct req *r, const cJSON *body)
 {
   if(!r->respond_doc)
-    r->respond_doc = chat_respond_doc;
+    r->respond_doc = chat_respond_completion;
   if(r->stream && !r->rend.render) {
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
     struct oai_stream *os = sb_calloc(1, sizeof(*os));
@@ -833,7 +836,8 @@ void chat_serve(struct req *r, const cJSON *body)
   }
   /* OpenAI in, OpenAI out stays pass-through; every other pairing goes
    * through the canonical model. */
-  if(r->prov->kind == PROV_OPENAI && r->inbound == REQ_IN_CHAT) {
+  if(r->prov->kind == PROV_OPENAI && r->inbound == REQ_IN_CHAT &&
+     !r->canonical) {
     serve_openai(r, body);
     return;
   }
@@ -1104,15 +1108,72 @@ int chat_route(struct req *r, cJSON *body,
   return 0;
 }
 
+/* The conversation a Chat Completions request continues: the
+ * x-switchboard-conversation header, or metadata.conversation_id (taken
+ * out of body: it is the gateway's, not the upstream's; an emptied
+ * metadata goes too). *id is NULL for none; SB_EINVAL with err for a
+ * conversation_id that is not a string or names another conversation
+ * than the header. */
+static int conversation_of(struct req *r, cJSON *body, char **id,
+                           struct api_error *err)
+{
+  cJSON *md = cJSON_GetObjectItemCaseSensitive(body, "metadata");
+  cJSON *cid = cJSON_GetObjectItemCaseSensitive(md, "conversation_id");
+  char *hdr = req_header(r, CONV_TURN_HEADER);
+
+  *id = NULL;
+  if(hdr && !hdr[0]) {
+    free(hdr);
+    hdr = NULL;
+  }
+  if(cid) {
+    if(!cJSON_IsString(cid) || !cid->valuestring[0] ||
+       (hdr && strcmp(hdr, cid->valuestring))) {
+      api_error_set(err, 400, "invalid_request_error", "invalid_value",
+                    "metadata.conversation_id",
+                    cJSON_IsString(cid) && cid->valuestring[0]
+                        ? "metadata.conversation_id names another "
+                          "conversation than the " CONV_TURN_HEADER " header."
+                        : "Invalid 'metadata.conversation_id': expected a "
+                          "conversation id.");
+      free(hdr);
+      return SB_EINVAL;
+    }
+    if(!hdr)
+      hdr = sb_strdup(cid->valuestring);
+    cJSON_DeleteItemFromObjectCaseSensitive(md, "conversation_id");
+    if(!md->child)
+      cJSON_DeleteItemFromObjectCaseSensitive(body, "metadata");
+  }
+  *id = hdr;
+  return 0;
+}
+
 void chat_handle(struct req *r)
 {
   cJSON *body = chat_parse_body(r);
+  struct api_error err;
+  char *conv;
 
   if(!body)
     return;
   r->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
-  if(!chat_route(r, body, oai_chat_validate))
-    chat_serve(r, body);
+  if(conversation_of(r, body, &conv, &err)) {
+    req_respond_error(r, &err);
+    cJSON_Delete(body);
+    return;
+  }
+  if(chat_route(r, body, oai_chat_validate)) {
+    free(conv);
+    cJSON_Delete(body);
+    return;
+  }
+  if(conv) {
+    conv_turn_chat(r, conv, body); /* takes body */
+    free(conv);
+    return;
+  }
+  chat_serve(r, body);
   cJSON_Delete(body);
 }
 
@@ -1214,6 +1275,7 @@ void chat_release(struct req *r)
   if(r->api_free)
     r->api_free(r);
   r->api_free = NULL;
+  conv_turn_release(r);
 }
 
 void chat_drained(struct req *r)

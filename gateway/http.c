@@ -428,6 +428,20 @@ static char *custom_dup(struct lws *wsi, const char *name)
   return s;
 }
 
+const char *req_owner(const struct req *r)
+{
+  return r->granted && r->grant.key_id[0] ? r->grant.key_id : NULL;
+}
+
+int req_visible(const struct req *r, const char *key_id)
+{
+  const char *me = req_owner(r);
+
+  if(!key_id || (r->granted && r->grant.admin))
+    return 1;
+  return me && !strcmp(key_id, me);
+}
+
 char *req_header(struct req *r, const char *name)
 {
   char key[96];

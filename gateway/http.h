@@ -43,6 +43,7 @@ struct worker;
 struct chat_state;
 struct router_run;
 struct offload;
+struct conv_turn;
 struct req;
 
 /* The API the client speaks; it decides the shape of answers and errors. */
@@ -106,6 +107,15 @@ struct req {
   struct chat_state *chat; /* the exchange with the provider (chat.c) */
   struct req_render rend;  /* canonical events -> the client's API */
 
+  /* Serve through the canonical model even where a pass-through exists
+   * (OpenAI in and out): the gateway needs the answer (a conversation's
+   * turn). */
+  int canonical;
+  /* Sees every canonical event rendered for the client, before it is
+   * rendered; emit NULL: none. Its return value is ignored. */
+  struct canon_sink tap;
+  struct conv_turn *conv; /* the conversation continued (conv_turn.h) */
+
   /* The inbound API's hooks (chat.c's defaults for Chat Completions). */
   void (*respond_doc)(struct req *r, cJSON *completion); /* takes it */
   void (*stream_done)(struct req *r); /* after a clean end of stream */
@@ -130,6 +140,16 @@ struct req {
 /** A request header's value (name without the colon, lower case), or
  * NULL; the caller frees it. */
 char *req_header(struct req *r, const char *name);
+
+/** The gateway key r was admitted with, or NULL (open mode, the admin
+ * credential): who owns what r stores. */
+const char *req_owner(const struct req *r);
+
+/** 1 when r may see something stored by key_id: its own, anything for the
+ * admin credential, and what was stored without a key (NULL: open mode,
+ * or before things had owners) for everyone. Another key's is answered as
+ * not found, as on OpenAI, where objects belong to their project. */
+int req_visible(const struct req *r, const char *key_id);
 
 /**
  * Run work(ud) on libuv's thread pool (it may block on the disk), then
@@ -184,6 +204,9 @@ int chat_route(struct req *r, cJSON *body,
  * taken. r->stream must be set.
  */
 void chat_serve(struct req *r, const cJSON *body);
+
+/** Chat Completions' answer: completion (taken) as the JSON body. */
+void chat_respond_completion(struct req *r, cJSON *completion);
 
 /** Start the upstream transfer for http (not taken); answers 502 itself
  * if it cannot start. */

@@ -12,6 +12,7 @@
 #include "codec/anth_msgs.h"
 #include "gateway/http.h"
 #include "codec/oai_chat.h"
+#include "gateway/conv_turn.h"
 #include "base/sb.h"
 #include "providers/anthropic.h"
 
@@ -128,6 +129,7 @@ static cJSON *translate(struct req *r, const cJSON *body)
 void messages_handle(struct req *r)
 {
   cJSON *body = chat_parse_body(r);
+  char *conv;
   cJSON *chat;
 
   if(!body)
@@ -138,23 +140,38 @@ void messages_handle(struct req *r)
     cJSON_Delete(body);
     return;
   }
+  /* Anthropic's metadata takes only user_id: the conversation comes in a
+   * header. */
+  conv = req_header(r, CONV_TURN_HEADER);
+  if(conv && !conv[0]) {
+    free(conv);
+    conv = NULL;
+  }
   /* A route may fall back to another kind: it goes through the
-   * canonical model whatever its first target. */
-  if(is_anthropic(r->prov) && !r->run) {
+   * canonical model whatever its first target; so does a conversation's
+   * turn, whose answer is stored. */
+  if(is_anthropic(r->prov) && !r->run && !conv) {
     relay(r, body, "/v1/messages");
     cJSON_Delete(body);
     return;
   }
   chat = translate(r, body);
   cJSON_Delete(body);
-  if(!chat)
+  if(!chat) {
+    free(conv);
     return;
+  }
   r->respond_doc = respond_doc;
   if(r->stream) {
     char id[40];
     sb_random_id(id, sizeof(id), "msg_");
     r->rend = (struct req_render){anth_stream_new(id, r->model), r_render,
                                   r_end, r_free};
+  }
+  if(conv) {
+    conv_turn_chat(r, conv, chat); /* takes chat */
+    free(conv);
+    return;
   }
   chat_serve(r, chat);
   cJSON_Delete(chat);

@@ -6,7 +6,10 @@
  * (codec/oai_resp.h translates and renders). With store (the API's
  * default) the response, its input items and the whole conversation as
  * chat messages go to SQLite through the store's writer queue, so that
- * previous_response_id continues a conversation on any provider. Reads
+ * previous_response_id continues a conversation on any provider. A
+ * request naming a conversation (store/conv.h) continues it instead: its
+ * items come first, and the turn's input and output are appended to it
+ * (gateway/conv_turn.h). Reads
  * block on the disk, so they run on libuv's thread pool, never on the
  * loop.
  */
@@ -15,6 +18,7 @@
 #include "codec/oai_err.h"
 #include "codec/oai_resp.h"
 #include "base/sb.h"
+#include "gateway/conv_turn.h"
 #include "gateway/worker.h"
 #include "store/store.h"
 
@@ -25,6 +29,7 @@ struct resp_state {
   cJSON *req;     /* the client's body */
   cJSON *history; /* stored conversation of previous_response_id, or NULL */
   cJSON *turn;    /* this turn's input as chat messages */
+  cJSON *items;   /* this turn's input as the items stored, ids given */
   char id[40];
   int64_t created_at;
   int store;
@@ -46,31 +51,11 @@ static void lookup_work(void *ud)
   lk->rc = store_response_get(lk->st, lk->id, &lk->res);
 }
 
-/* The gateway key a request was admitted with, or NULL (open mode, the
- * SWITCHBOARD_ADMIN_KEY credential). */
-static const char *owner(const struct req *r)
-{
-  return r->granted && r->grant.key_id[0] ? r->grant.key_id : NULL;
-}
-
-/* A stored response is its creator's: another key finds nothing there,
- * as on OpenAI, where a response belongs to its project. Admin
- * credentials see every one; one made without a key (open mode, or
- * before responses had owners) belongs to nobody and so to everyone. */
-static int visible_to(const struct req *r, const char *key_id)
-{
-  const char *me = owner(r);
-
-  if(!key_id || (r->granted && r->grant.admin))
-    return 1;
-  return me && !strcmp(key_id, me);
-}
-
 static void lookup_done(struct req *r, void *ud)
 {
   struct lookup *lk = ud;
 
-  if(r && !lk->rc && !visible_to(r, lk->res->key_id)) {
+  if(r && !lk->rc && !req_visible(r, lk->res->key_id)) {
     store_response_free(lk->res);
     lk->res = NULL;
     lk->rc = SB_ENOTFOUND;
@@ -92,6 +77,7 @@ static void state_free(struct req *r)
   cJSON_Delete(rs->req);
   cJSON_Delete(rs->history);
   cJSON_Delete(rs->turn);
+  cJSON_Delete(rs->items);
   free(rs);
   r->api_state = NULL;
 }
@@ -146,12 +132,12 @@ static void store_failed(struct req *r)
 
 /* --- storing ------------------------------------------------------------- */
 
-/* This turn's input as the list of items GET .../input_items returns. */
-static char *input_items_json(const cJSON *req)
+/* This turn's input as the list of items GET .../input_items returns and
+ * a conversation stores (new). */
+static cJSON *input_items(const cJSON *req)
 {
   const cJSON *in = cJSON_GetObjectItemCaseSensitive(req, "input");
   cJSON *items;
-  char *s;
 
   if(cJSON_IsString(in)) {
     cJSON *m = cJSON_CreateObject(), *part = cJSON_CreateObject();
@@ -205,9 +191,19 @@ static char *input_items_json(const cJSON *req)
       sb_random_id(id, sizeof(id), "item_");
     cJSON_AddStringToObject(it, "id", id);
   }
-  s = cJSON_PrintUnformatted(items);
-  cJSON_Delete(items);
-  return s;
+  return items;
+}
+
+/* The turn completed with response: stored, and appended to its
+ * conversation. Both are queued before the client has the answer, so its
+ * next request (on any worker) reads them back: reads see queued
+ * writes. */
+static void save(struct req *r, const cJSON *response);
+
+static void completed(struct req *r, const cJSON *response)
+{
+  save(r, response);
+  conv_turn_append(r, cJSON_GetObjectItemCaseSensitive(response, "output"));
 }
 
 static void save(struct req *r, const cJSON *response)
@@ -231,14 +227,12 @@ static void save(struct req *r, const cJSON *response)
   rec->previous_response_id =
       cJSON_IsString(prev) ? sb_strdup(prev->valuestring) : NULL;
   rec->response = cJSON_PrintUnformatted(response);
-  rec->input_items = input_items_json(rs->req);
+  rec->input_items = cJSON_PrintUnformatted(rs->items);
   rec->context = cJSON_PrintUnformatted(ctx);
-  rec->key_id = owner(r) ? sb_strdup(owner(r)) : NULL;
+  rec->key_id = req_owner(r) ? sb_strdup(req_owner(r)) : NULL;
   cJSON_Delete(ctx);
   if(!rec->response || !rec->input_items || !rec->context)
     abort();
-  /* Queued before the client has the answer, so its next request (on any
-   * worker) reads it back: reads see queued writes. */
   store_response_put(r->gw->store, rec);
 }
 
@@ -252,7 +246,7 @@ static void respond_doc(struct req *r, cJSON *completion)
   char *json;
 
   cJSON_Delete(completion);
-  save(r, resp);
+  completed(r, resp);
   json = cJSON_PrintUnformatted(resp);
   cJSON_Delete(resp);
   if(!json)
@@ -263,7 +257,7 @@ static void respond_doc(struct req *r, cJSON *completion)
 
 static void stream_done(struct req *r)
 {
-  save(r, oai_resp_stream_response(r->rend.s));
+  completed(r, oai_resp_stream_response(r->rend.s));
 }
 
 static int r_render(void *s, const struct canon_ev *ev, struct buf *out)
@@ -300,6 +294,9 @@ static void serve(struct req *r)
   if(dropped)
     req_add_header(r, "x-switchboard-dropped-params", dropped);
   free(dropped);
+  rs->items = input_items(rs->req);
+  if(conv_turn_id(r))
+    conv_turn_set_input(r, cJSON_Duplicate(rs->items, 1));
   r->respond_doc = respond_doc;
   if(r->stream) {
     r->rend = (struct req_render){
@@ -388,7 +385,7 @@ static void items_done(struct req *r, void *ud)
     return;
   }
   for(int i = 0; i < j->n; i++) {
-    if(!j->items[i] || !visible_to(r, j->owners[i])) {
+    if(!j->items[i] || !req_visible(r, j->owners[i])) {
       api_error_set(&err, 404, "invalid_request_error", "not_found", "input",
                     "Item with id '%s' not found.", j->ids[i]);
       req_respond_error(r, &err);
@@ -510,12 +507,34 @@ static void on_previous(struct req *r, struct store_response *res, int rc)
   resolve_items(r);
 }
 
+/* The conversation's items are the history, as a previous response's
+ * are. */
+static void on_conversation(struct req *r, cJSON *history)
+{
+  struct resp_state *rs = r->api_state;
+
+  rs->history = history;
+  resolve_items(r);
+}
+
+/* The id of the request's conversation (a string, or {"id": string}), or
+ * NULL. */
+static const char *conversation_id(const cJSON *body)
+{
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(body, "conversation");
+
+  if(cJSON_IsObject(c))
+    c = cJSON_GetObjectItemCaseSensitive(c, "id");
+  return cJSON_IsString(c) ? c->valuestring : NULL;
+}
+
 static int check(const cJSON *body, struct api_error *err)
 {
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "model");
   const cJSON *prev =
       cJSON_GetObjectItemCaseSensitive(body, "previous_response_id");
   const cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "store");
+  const cJSON *conv = cJSON_GetObjectItemCaseSensitive(body, "conversation");
 
   if(!cJSON_IsString(m) || !m->valuestring[0]) {
     api_error_set(err, 400, "invalid_request_error",
@@ -529,6 +548,22 @@ static int check(const cJSON *body, struct api_error *err)
                   "previous_response_id",
                   "Invalid type for 'previous_response_id': expected a "
                   "string.");
+    return SB_EINVAL;
+  }
+  if(conv && !cJSON_IsNull(conv) &&
+     (!conversation_id(body) || !conversation_id(body)[0])) {
+    api_error_set(err, 400, "invalid_request_error", "invalid_type",
+                  "conversation",
+                  "Invalid type for 'conversation': expected a conversation "
+                  "id or an object with its id.");
+    return SB_EINVAL;
+  }
+  if(conversation_id(body) && cJSON_IsString(prev)) {
+    api_error_set(err, 400, "invalid_request_error",
+                  "mutually_exclusive_parameters", NULL,
+                  "Mutually exclusive parameters: Ensure you are only "
+                  "providing one of: 'previous_response_id' or "
+                  "'conversation'.");
     return SB_EINVAL;
   }
   if(st && !cJSON_IsNull(st) && !cJSON_IsBool(st)) {
@@ -561,6 +596,8 @@ void responses_handle(struct req *r)
   prev = cJSON_GetObjectItemCaseSensitive(body, "previous_response_id");
   if(cJSON_IsString(prev))
     start_lookup(r, prev->valuestring, on_previous);
+  else if(conversation_id(body))
+    conv_turn_load(r, conversation_id(body), on_conversation);
   else
     resolve_items(r);
 }

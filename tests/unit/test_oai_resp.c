@@ -528,8 +528,6 @@ static void test_errors(void **state)
       {"{\"model\":\"m\",\"input\":\"x\",\"text\":{\"format\":{\"type\":"
        "\"json_schema\",\"schema\":{}}}}",
        "text.format.name", "missing_required_parameter"},
-      {"{\"model\":\"m\",\"input\":\"x\",\"conversation\":\"conv_1\"}",
-       "conversation", "unsupported_parameter"},
       {"{\"model\":\"m\",\"input\":\"x\",\"background\":true}", "background",
        "unsupported_value"},
       {"{\"model\":\"m\",\"input\":\"x\",\"prompt\":{\"id\":\"p\"}}", "prompt",
@@ -820,6 +818,146 @@ static void test_output_round_trip(void **state)
   cJSON_Delete(msgs);
   cJSON_Delete(r);
   cJSON_Delete(comp);
+  cJSON_Delete(req);
+}
+
+/* A conversation's chat messages stored as Responses items and read back
+ * give the same messages, in the same order. */
+static void test_items_from_chat_round_trip(void **state)
+{
+  cJSON *msgs = parse(
+      "[{\"role\":\"system\",\"content\":\"Be brief\"},"
+      "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"look\"},"
+      "{\"type\":\"image_url\",\"image_url\":{\"url\":"
+      "\"data:image/png;base64,AAAA\",\"detail\":\"low\"}}]},"
+      "{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":\"R\","
+      "\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\",\"function\":"
+      "{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}},{\"id\":\"call_2\","
+      "\"type\":\"function\",\"function\":{\"name\":\"g\",\"arguments\":"
+      "\"{}\"}}]},"
+      "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"one\"},"
+      "{\"role\":\"tool\",\"tool_call_id\":\"call_2\",\"content\":[{\"type\":"
+      "\"text\",\"text\":\"two\"}]},"
+      "{\"role\":\"assistant\",\"content\":\"Done\"},"
+      "{\"role\":\"developer\",\"content\":\"D\"},"
+      "{\"role\":\"user\",\"content\":\"again\"}]");
+  cJSON *items = oai_resp_items_from_chat(msgs);
+  cJSON *back = (cJSON *)1;
+  struct api_error err;
+  const cJSON *it;
+
+  assert_int_equal(cJSON_GetArraySize(items), 10);
+  assert_string_equal(js(items, "[0].type"), "message");
+  assert_string_equal(js(items, "[0].role"), "system");
+  assert_string_equal(js(items, "[0].content[0].type"), "input_text");
+  assert_string_equal(js(items, "[1].content[1].type"), "input_image");
+  assert_string_equal(js(items, "[1].content[1].image_url"),
+                      "data:image/png;base64,AAAA");
+  assert_string_equal(js(items, "[2].type"), "reasoning");
+  assert_string_equal(js(items, "[2].summary[0].text"), "R");
+  assert_string_equal(js(items, "[3].type"), "function_call");
+  assert_string_equal(js(items, "[3].call_id"), "call_1");
+  assert_string_equal(js(items, "[4].name"), "g");
+  assert_string_equal(js(items, "[5].type"), "function_call_output");
+  assert_string_equal(js(items, "[5].output"), "one");
+  assert_string_equal(js(items, "[6].output[0].text"), "two");
+  assert_string_equal(js(items, "[7].role"), "assistant");
+  assert_string_equal(js(items, "[7].content[0].type"), "output_text");
+  assert_string_equal(js(items, "[7].content[0].text"), "Done");
+  assert_string_equal(js(items, "[8].role"), "developer");
+  assert_string_equal(js(items, "[9].content[0].text"), "again");
+  /* Every item has its own id, by kind. */
+  cJSON_ArrayForEach(it, items)
+  {
+    const char *id = cJSON_GetObjectItem(it, "id")->valuestring;
+    const char *type = cJSON_GetObjectItem(it, "type")->valuestring;
+    const char *want = !strcmp(type, "message")         ? "msg_"
+                       : !strcmp(type, "reasoning")     ? "rs_"
+                       : !strcmp(type, "function_call") ? "fc_"
+                                                        : "fco_";
+    assert_int_equal(strncmp(id, want, strlen(want)), 0);
+  }
+
+  assert_int_equal(oai_resp_items_to_chat(items, &back, &err), 0);
+  assert_int_equal(cJSON_GetArraySize(back), 8);
+  assert_true(cJSON_Compare(jp(back, "[0]"), jp(msgs, "[0]"), 1));
+  assert_true(cJSON_Compare(jp(back, "[1]"), jp(msgs, "[1]"), 1));
+  assert_true(cJSON_Compare(jp(back, "[2]"), jp(msgs, "[2]"), 1));
+  assert_true(cJSON_Compare(jp(back, "[3]"), jp(msgs, "[3]"), 1));
+  assert_true(cJSON_Compare(jp(back, "[4]"), jp(msgs, "[4]"), 1));
+  for(int i = 5; i < 8; i++) {
+    char p[8];
+    snprintf(p, sizeof(p), "[%d]", i);
+    assert_true(cJSON_Compare(jp(back, p), jp(msgs, p), 1));
+  }
+  cJSON_Delete(back);
+  cJSON_Delete(items);
+  cJSON_Delete(msgs);
+}
+
+/* No items are no messages; an item the codec cannot read is an error,
+ * not a silent gap in the history. */
+static void test_items_to_chat_edges(void **state)
+{
+  cJSON *none = parse("[]");
+  cJSON *bad = parse("[{\"type\":\"message\",\"role\":\"wizard\","
+                     "\"content\":\"x\"}]");
+  cJSON *orphan = parse("[{\"type\":\"function_call_output\",\"call_id\":"
+                        "\"nope\",\"output\":\"x\"}]");
+  cJSON *out = (cJSON *)1;
+  struct api_error err;
+
+  assert_int_equal(oai_resp_items_to_chat(none, &out, &err), 0);
+  assert_int_equal(cJSON_GetArraySize(out), 0);
+  cJSON_Delete(out);
+  assert_int_equal(oai_resp_items_to_chat(bad, &out, &err), SB_EINVAL);
+  assert_null(out);
+  assert_string_equal(err.param, "input[0].role");
+  assert_int_equal(oai_resp_items_to_chat(orphan, &out, &err), SB_EINVAL);
+  assert_null(out);
+  cJSON_Delete(none);
+  cJSON_Delete(bad);
+  cJSON_Delete(orphan);
+}
+
+/* A conversation continued on the Responses API: conversation no longer
+ * refused by the codec. */
+static void test_conversation_accepted(void **state)
+{
+  cJSON *req = parse("{\"model\":\"m\",\"input\":\"x\","
+                     "\"conversation\":{\"id\":\"conv_1\"}}");
+  cJSON *history = parse("[{\"role\":\"user\",\"content\":\"before\"}]");
+  cJSON *chat, *turn;
+  char *dropped;
+  struct api_error err;
+
+  assert_int_equal(oai_resp_to_chat(req, history, &chat, &turn, &dropped, &err),
+                   0);
+  assert_int_equal(jsize(chat, "messages"), 2);
+  assert_string_equal(js(chat, "messages[0].content"), "before");
+  assert_null(jp(chat, "conversation"));
+  {
+    cJSON *comp = parse("{\"choices\":[{\"message\":{\"role\":"
+                        "\"assistant\",\"content\":\"ok\"},"
+                        "\"finish_reason\":\"stop\"}]}");
+    cJSON *resp = oai_resp_from_completion(req, comp, "resp_1", 1, "m");
+    cJSON *plain = parse("{\"model\":\"m\",\"input\":\"x\","
+                         "\"conversation\":\"conv_2\"}");
+    cJSON *resp2 = oai_resp_from_completion(plain, comp, "resp_2", 1, "m");
+    cJSON *none = oai_resp_from_completion(comp, comp, "resp_3", 1, "m");
+
+    assert_string_equal(js(resp, "conversation.id"), "conv_1");
+    assert_string_equal(js(resp2, "conversation.id"), "conv_2");
+    assert_null(jp(none, "conversation"));
+    cJSON_Delete(resp);
+    cJSON_Delete(resp2);
+    cJSON_Delete(none);
+    cJSON_Delete(plain);
+    cJSON_Delete(comp);
+  }
+  cJSON_Delete(chat);
+  cJSON_Delete(turn);
+  cJSON_Delete(history);
   cJSON_Delete(req);
 }
 
@@ -1256,6 +1394,9 @@ int main(void)
       cmocka_unit_test(test_from_completion_huge_usage),
       cmocka_unit_test(test_incomplete_and_echo),
       cmocka_unit_test(test_output_round_trip),
+      cmocka_unit_test(test_items_from_chat_round_trip),
+      cmocka_unit_test(test_items_to_chat_edges),
+      cmocka_unit_test(test_conversation_accepted),
       cmocka_unit_test(test_stream),
       cmocka_unit_test(test_stream_error),
       cmocka_unit_test(test_stream_end_only_and_incomplete),
