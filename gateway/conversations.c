@@ -78,25 +78,9 @@ static void job_free(struct conv_job *j)
   free(j);
 }
 
-/* The gateway key a request was admitted with, or NULL (open mode, the
- * admin credential). */
-static const char *owner(const struct req *r)
-{
-  return r->granted && r->grant.key_id[0] ? r->grant.key_id : NULL;
-}
-
 static int is_admin(const struct req *r)
 {
   return r->granted && r->grant.admin;
-}
-
-static int visible_to(const struct req *r, const char *key_id)
-{
-  const char *me = owner(r);
-
-  if(!key_id || is_admin(r))
-    return 1;
-  return me && !strcmp(key_id, me);
 }
 
 /* --- answers ------------------------------------------------------------- */
@@ -342,7 +326,7 @@ static void done(struct req *r, void *ud)
     job_free(j);
     return;
   }
-  if(j->rc == SB_ENOTFOUND || (!j->rc && !visible_to(r, j->conv->key_id))) {
+  if(j->rc == SB_ENOTFOUND || (!j->rc && !req_visible(r, j->conv->key_id))) {
     conv_not_found(r, j->conv_id);
     job_free(j);
     return;
@@ -475,7 +459,7 @@ static void create(struct req *r)
 
   c = sb_calloc(1, sizeof(*c));
   c->id = sb_strdup(id);
-  c->key_id = owner(r) ? sb_strdup(owner(r)) : NULL;
+  c->key_id = req_owner(r) ? sb_strdup(req_owner(r)) : NULL;
   metadata = cJSON_IsObject(md) ? cJSON_PrintUnformatted(md) : sb_strdup("{}");
   c->metadata = sb_strdup(metadata);
   c->created_at = r->ts_ms / 1000;
@@ -513,7 +497,7 @@ void conversations_handle(struct req *r)
   j = sb_calloc(1, sizeof(*j));
   j->op = OP_LIST;
   /* The key's own; the admin credential and open mode see every one. */
-  j->key_filter = owner(r) && !is_admin(r) ? sb_strdup(owner(r)) : NULL;
+  j->key_filter = req_owner(r) && !is_admin(r) ? sb_strdup(req_owner(r)) : NULL;
   if(parse_page(r, j)) {
     job_free(j);
     return;
