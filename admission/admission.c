@@ -3,6 +3,7 @@
 #include "base/sb.h"
 #include "codec/canon.h"
 #include "router/routes.h"
+#include "store/caps.h"
 
 #include <cjson/cJSON.h>
 
@@ -22,6 +23,8 @@ struct snapshot {
   int n;
   struct store_price *prices; /* sorted by model */
   int nprices;
+  struct store_model_caps *caps; /* sorted by model (store_caps_list) */
+  int ncaps;
   struct route *routes;
   int nroutes;
 };
@@ -267,9 +270,12 @@ int adm_reload(struct admission *a)
   if(!rc)
     rc = store_prices_list(a->path, &fresh.prices, &fresh.nprices, err,
                            sizeof(err));
+  if(!rc)
+    rc = store_caps_list(a->path, &fresh.caps, &fresh.ncaps, err, sizeof(err));
   if(rc) {
     pthread_mutex_unlock(&a->reload_mu);
     store_keys_free(fresh.keys, fresh.n);
+    store_prices_free(fresh.prices, fresh.nprices);
     fprintf(stderr, "switchboard: admission: cannot load keys: %s\n", err);
     return rc;
   }
@@ -286,6 +292,7 @@ int adm_reload(struct admission *a)
   pthread_mutex_unlock(&a->reload_mu);
   store_keys_free(old.keys, old.n);
   store_prices_free(old.prices, old.nprices);
+  store_caps_free(old.caps, old.ncaps);
   routes_free(old.routes, old.nroutes);
   return 0;
 }
@@ -465,6 +472,7 @@ void adm_close(struct admission *a)
     store_gateway_gone(a->path);
   store_keys_free(a->snap.keys, a->snap.n);
   store_prices_free(a->snap.prices, a->snap.nprices);
+  store_caps_free(a->snap.caps, a->snap.ncaps);
   routes_free(a->snap.routes, a->snap.nroutes);
   prov_registry_unref(a->reg);
   for(l = a->limiters; l; l = next) {
@@ -870,6 +878,40 @@ int adm_price(struct admission *a, const char *provider, const char *model,
       out->input = p->input;
       out->output = p->output;
       out->cached = p->cached >= 0 ? p->cached : p->input;
+      found = 1;
+    }
+  }
+  pthread_rwlock_unlock(&a->lock);
+  return found ? 0 : SB_ENOTFOUND;
+}
+
+static int caps_by_model(const void *key, const void *elem)
+{
+  return strcmp(key, ((const struct store_model_caps *)elem)->model);
+}
+
+int adm_model_caps(struct admission *a, const char *provider, const char *model,
+                   struct adm_model_caps *out)
+{
+  char full[256];
+  const char *names[2] = {full, model};
+  int found = 0;
+
+  /* a name too long for full cannot be a row's: skip that probe */
+  if((size_t)snprintf(full, sizeof(full), "%s/%s", provider, model) >=
+     sizeof(full))
+    names[0] = NULL;
+  pthread_rwlock_rdlock(&a->lock);
+  for(int i = 0; i < 2 && !found && a->snap.ncaps; i++) {
+    const struct store_model_caps *c =
+        names[i] ? bsearch(names[i], a->snap.caps, (size_t)a->snap.ncaps,
+                           sizeof(*a->snap.caps), caps_by_model)
+                 : NULL;
+    if(c) {
+      out->context_tokens = c->context_tokens;
+      out->max_output_tokens = c->max_output_tokens;
+      out->modalities = c->modalities;
+      out->tools = c->tools;
       found = 1;
     }
   }

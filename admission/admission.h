@@ -2,7 +2,8 @@
  * admission.h - who may call the gateway and what it may spend: gateway keys
  * and the admin credential, served from memory kept coherent with the database.
  *
- * The keys, prices, routes and providers live in SQLite (store/keys.h).
+ * The keys, prices, model capabilities, routes and providers live in SQLite
+ * (store/keys.h, store/caps.h).
  * struct admission holds an immutable snapshot of them that every worker
  * reads, and the provider registry built from them (gateway/registry.h);
  * two watcher threads reload them when their version counters change
@@ -215,6 +216,20 @@ void adm_release(struct admission *a, struct adm_grant *grant,
  * upstream name. 0, or SB_ENOTFOUND. */
 int adm_price(struct admission *a, const char *provider, const char *model,
               struct adm_price *out);
+
+/** What a model can take (store/caps.h), as served from memory. */
+struct adm_model_caps {
+  int64_t context_tokens;    /* prompt and answer together; > 0 */
+  int64_t max_output_tokens; /* 0: unknown */
+  unsigned modalities;       /* STORE_MOD_* bits; 0: unknown */
+  int tools;                 /* 1, 0, or -1 unknown */
+};
+
+/** The capabilities of model at provider, looked up as prices are:
+ * "provider/model" first, then the bare upstream name. 0, or
+ * SB_ENOTFOUND (no known context window: trim nothing). */
+int adm_model_caps(struct admission *a, const char *provider, const char *model,
+                   struct adm_model_caps *out);
 
 struct route;
 struct prov_registry;

@@ -48,6 +48,9 @@ void config_defaults(struct config *cfg)
   cfg->mcp.keepalive_s = 15;
   cfg->mcp.page_size = 100;
   cfg->mcp.max_sessions = 10000;
+  cfg->retention.conversations_days = 0; /* keep forever */
+  cfg->retention.responses_days = 0;
+  cfg->retention.requests_days = 0;
 }
 
 static void free_strv(char **v, int n)
@@ -253,6 +256,20 @@ static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
   };
 
   return load_ints(l, "limits", keys, SB_ARRAY_LEN(keys), obj, err, errlen);
+}
+
+static int load_retention(struct config_retention *r, const cJSON *obj,
+                          char *err, size_t errlen)
+{
+  /* 100 years: far enough to mean "keep", near enough that days * 86400
+   * * 1000 stays an exact int64 */
+  static const struct int_key keys[] = {
+      INT_KEY(struct config_retention, conversations_days, 0, 36500),
+      INT_KEY(struct config_retention, responses_days, 0, 36500),
+      INT_KEY(struct config_retention, requests_days, 0, 36500),
+  };
+
+  return load_ints(r, "retention", keys, SB_ARRAY_LEN(keys), obj, err, errlen);
 }
 
 /* In a provider or MCP server definition a credential header's value
@@ -626,6 +643,8 @@ int config_load_json(struct config *cfg, const char *json, size_t len,
       rc = load_security(&cfg->security, it, err, errlen);
     } else if(!strcmp(k, "mcp")) {
       rc = load_mcp(&cfg->mcp, it, err, errlen);
+    } else if(!strcmp(k, "retention")) {
+      rc = load_retention(&cfg->retention, it, err, errlen);
     } else if(!strcmp(k, "mcp_servers")) {
       rc = load_mcp_servers(cfg, it, err, errlen);
     } else if(!strcmp(k, "routes")) {

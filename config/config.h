@@ -77,6 +77,14 @@ struct config_mcp {
   int max_sessions;  /* live client sessions; default 10000 */
 };
 
+/* "retention": how many days stored data is kept; 0 (the default) keeps
+ * it forever. Applied by a background job (store/retention.h). */
+struct config_retention {
+  int conversations_days; /* since a conversation's last activity */
+  int responses_days;     /* since a stored response was made */
+  int requests_days;      /* the request log (usage roll-ups are kept) */
+};
+
 struct config_mcp_server;
 
 struct config {
@@ -97,6 +105,7 @@ struct config {
   struct config_mcp_server *mcp_servers; /* config/mcp_server.h; seeds the
                                           * mcp_servers table */
   int nmcp_servers;
+  struct config_retention retention;
 };
 
 /** Fill cfg with the built-in defaults. */

@@ -7,6 +7,7 @@
  *   POST   /admin/v1/keys/{id}   edit the fields given
  *   DELETE /admin/v1/keys/{id}   revoke
  *   GET|POST /admin/v1/prices, DELETE /admin/v1/prices/{model}
+ *   GET|POST /admin/v1/models, GET|POST|DELETE /admin/v1/models/{model}
  *   GET|POST /admin/v1/routes, GET|POST|DELETE /admin/v1/routes/{name}
  *   GET|POST /admin/v1/providers, GET|POST|DELETE /admin/v1/providers/{name}
  *   GET|POST /admin/v1/mcp/servers, GET|POST|DELETE
@@ -30,6 +31,7 @@
 #include "store/usage.h"
 #include "store/keys.h"
 #include "store/mcp.h"
+#include "store/caps.h"
 #include "gateway/server.h"
 
 #include <stdlib.h>
@@ -44,6 +46,10 @@ enum admin_op {
   OP_PRICES,     /* GET /admin/v1/prices */
   OP_PRICE_SET,  /* POST /admin/v1/prices */
   OP_PRICE_DROP, /* DELETE /admin/v1/prices/{model} */
+  OP_CAPS,       /* GET /admin/v1/models */
+  OP_CAP_GET,    /* GET /admin/v1/models/{model} */
+  OP_CAP_SET,    /* POST /admin/v1/models[/{model}] */
+  OP_CAP_DROP,   /* DELETE /admin/v1/models/{model} */
   OP_DEFS,       /* GET /admin/v1/{routes,providers,mcp/servers} */
   OP_DEF_GET,    /* GET /admin/v1/{routes,providers,mcp/servers}/{name} */
   OP_DEF_SET,    /* POST /admin/v1/{routes,...}[/{name}] */
@@ -63,6 +69,9 @@ struct admin_job {
   struct store_price price;   /* OP_PRICE_SET */
   struct store_price *prices; /* OP_PRICES result */
   int nprices;
+  struct store_model_caps cap;   /* OP_CAP_SET */
+  struct store_model_caps *caps; /* OP_CAP* result */
+  int ncaps;
   enum store_table table; /* OP_DEF_* */
   char *def;              /* OP_DEF_SET: the definition (JSON text) */
   struct store_def *defs; /* OP_DEF_* result */
@@ -87,6 +96,8 @@ static void job_free(struct admin_job *j)
   store_keys_free(j->keys, j->nkeys);
   store_prices_free(j->prices, j->nprices);
   free(j->price.model);
+  store_caps_free(j->caps, j->ncaps);
+  free(j->cap.model);
   store_defs_free(j->defs, j->ndefs);
   free(j->def);
   free(j->key.name);
@@ -208,6 +219,21 @@ static void job_work(void *ud)
     j->rc = store_prices_list(j->db, &j->prices, &j->nprices, j->err,
                               sizeof(j->err));
     return;
+  case OP_CAP_SET:
+  case OP_CAP_DROP:
+    j->rc = j->op == OP_CAP_SET
+                ? store_caps_set(j->db, &j->cap, j->err, sizeof(j->err))
+                : store_caps_delete(j->db, j->id, j->err, sizeof(j->err));
+    if(j->rc)
+      return;
+    adm_reload(j->adm); /* served from the next request on */
+    if(j->op == OP_CAP_DROP)
+      return;
+    __attribute__((fallthrough));
+  case OP_CAPS:
+  case OP_CAP_GET:
+    j->rc = store_caps_list(j->db, &j->caps, &j->ncaps, j->err, sizeof(j->err));
+    return;
   case OP_CREATE:
     j->rc = store_keys_create(j->db, &j->key, j->secret, &created, j->err,
                               sizeof(j->err));
@@ -255,6 +281,8 @@ static const char *what_of(const struct admin_job *j)
 {
   if(j->op == OP_PRICE_DROP)
     return "price for";
+  if(j->op >= OP_CAPS && j->op <= OP_CAP_DROP)
+    return "capabilities for";
   if(j->op < OP_DEFS)
     return "key";
   if(j->table == STORE_MCP_SERVERS)
@@ -384,6 +412,42 @@ static void respond_defs(struct req *r, const struct admin_job *j)
   respond(r, 200, o);
 }
 
+/* The list, one row (by the model in the path or the body), or a
+ * deletion's receipt. */
+static void respond_caps(struct req *r, const struct admin_job *j)
+{
+  const char *model = j->op == OP_CAP_SET ? j->cap.model : j->id;
+  struct api_error err;
+  cJSON *o, *data;
+
+  if(j->op == OP_CAP_DROP) {
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", j->id);
+    cJSON_AddStringToObject(o, "object", "model.caps");
+    cJSON_AddBoolToObject(o, "deleted", 1);
+    respond(r, 200, o);
+    return;
+  }
+  if(j->op == OP_CAPS) {
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "list");
+    data = cJSON_AddArrayToObject(o, "data");
+    for(int i = 0; i < j->ncaps; i++)
+      cJSON_AddItemToArray(data, store_caps_json(&j->caps[i]));
+    respond(r, 200, o);
+    return;
+  }
+  for(int i = 0; i < j->ncaps; i++)
+    if(!strcmp(j->caps[i].model, model)) {
+      respond(r, 200, store_caps_json(&j->caps[i]));
+      return;
+    }
+  /* deleted by someone else between the write and the read */
+  api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
+                "No capabilities for '%s'.", model);
+  req_respond_error(r, &err);
+}
+
 static void job_done(struct req *r, void *ud)
 {
   struct admin_job *j = ud;
@@ -429,6 +493,8 @@ static void job_done(struct req *r, void *ud)
       cJSON_AddItemToArray(data, e);
     }
     respond(r, 200, o);
+  } else if(j->op >= OP_CAPS && j->op <= OP_CAP_DROP) {
+    respond_caps(r, j);
   } else if(j->op == OP_LIST) {
     cJSON *o = cJSON_CreateObject(), *data;
     cJSON_AddStringToObject(o, "object", "list");
@@ -666,6 +732,127 @@ void admin_prices(struct req *r)
     cJSON_Delete(body);
   }
   run_job(r, j, "price table");
+}
+
+/* A capabilities body: {model?, context_tokens, max_output_tokens?,
+ * modalities?, tools?}, plus the read-only object and updated_at of a GET
+ * sent back. The model comes from the path when there is one (a body's
+ * must then agree). Absent or null optional fields are unknown. */
+static int parse_caps(struct admin_job *j, const cJSON *body,
+                      struct api_error *err)
+{
+  struct store_model_caps *c = &j->cap;
+  const cJSON *v;
+  char why[256];
+
+  c->tools = -1;
+  if(j->id)
+    c->model = sb_strdup(j->id);
+  if(!cJSON_IsObject(body)) {
+    api_error_set(err, 400, "invalid_request_error", "invalid_value", NULL,
+                  "Expected a JSON object.");
+    return SB_EINVAL;
+  }
+  cJSON_ArrayForEach(v, body)
+  {
+    const char *f = v->string;
+    if(!strcmp(f, "object") || !strcmp(f, "updated_at"))
+      continue;
+    if(!strcmp(f, "model")) {
+      if(!cJSON_IsString(v) || !v->valuestring[0])
+        return bad(err, f, "expected a non-empty string.");
+      if(c->model && strcmp(c->model, v->valuestring))
+        return bad(err, f, "the body names another model than the path.");
+      if(!c->model)
+        c->model = sb_strdup(v->valuestring);
+    } else if(!strcmp(f, "context_tokens") || !strcmp(f, "max_output_tokens")) {
+      int64_t *slot = f[0] == 'c' ? &c->context_tokens : &c->max_output_tokens;
+      if(f[0] == 'm' && cJSON_IsNull(v)) {
+        *slot = 0;
+        continue;
+      }
+      if(!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e12 ||
+         v->valuedouble != (double)(int64_t)v->valuedouble)
+        return bad(err, f, "expected a positive integer (tokens).");
+      *slot = (int64_t)v->valuedouble;
+    } else if(!strcmp(f, "modalities")) {
+      const cJSON *m;
+      c->modalities = 0;
+      if(cJSON_IsNull(v))
+        continue;
+      if(!cJSON_IsArray(v))
+        return bad(err, f,
+                   "expected an array of \"text\", \"image\", \"audio\", "
+                   "\"file\", or null.");
+      cJSON_ArrayForEach(m, v)
+      {
+        unsigned bit = store_modality_bit(cJSON_GetStringValue(m));
+        if(!bit)
+          return bad(err, f,
+                     "expected an array of \"text\", \"image\", \"audio\", "
+                     "\"file\", or null.");
+        c->modalities |= bit;
+      }
+    } else if(!strcmp(f, "tools")) {
+      if(cJSON_IsNull(v))
+        c->tools = -1;
+      else if(cJSON_IsBool(v))
+        c->tools = cJSON_IsTrue(v);
+      else
+        return bad(err, f, "expected true, false or null.");
+    } else {
+      api_error_set(err, 400, "invalid_request_error", "unknown_parameter", f,
+                    "Unknown parameter: '%s'.", f);
+      return SB_EINVAL;
+    }
+  }
+  if(!c->model)
+    return bad(err, "model", "capabilities need a model.");
+  if(!c->context_tokens)
+    return bad(err, "context_tokens", "context_tokens is required.");
+  if(store_caps_validate(c, why, sizeof(why))) {
+    api_error_set(err, 400, "invalid_request_error", "invalid_value", NULL,
+                  "%s.", why);
+    return SB_EINVAL;
+  }
+  return 0;
+}
+
+void admin_models(struct req *r)
+{
+  const char *rest = r->path + strlen("/admin/v1/models");
+  struct admin_job *j = sb_calloc(1, sizeof(*j));
+  struct api_error err;
+
+  j->db = r->gw->cfg->database;
+  j->adm = r->gw->adm;
+  if(*rest == '/' && rest[1])
+    j->id = sb_strdup(rest + 1);
+  j->op = r->method == LWSHUMETH_POST     ? OP_CAP_SET
+          : r->method == LWSHUMETH_DELETE ? OP_CAP_DROP
+          : j->id                         ? OP_CAP_GET
+                                          : OP_CAPS;
+  if(j->op == OP_CAP_DROP && !j->id) {
+    job_free(j);
+    api_error_set(&err, 405, "invalid_request_error", "method_not_allowed",
+                  NULL,
+                  "Use GET or POST /admin/v1/models, GET, POST or DELETE "
+                  "/admin/v1/models/{model}.");
+    req_respond_error(r, &err);
+    return;
+  }
+  if(j->op == OP_CAP_SET) {
+    cJSON *body = chat_parse_body(r);
+    if(!body || parse_caps(j, body, &err)) {
+      if(body)
+        req_respond_error(r, &err);
+      cJSON_Delete(body);
+      job_free(j);
+      return;
+    }
+    cJSON_Delete(body);
+  }
+  run_job(r, j, "model capabilities");
 }
 
 /* A POST to /admin/v1/mcp/servers/{name} holds the definition; an entry

@@ -233,6 +233,9 @@ void admin_keys(struct req *r);
 /** /admin/v1/prices[/{model}] (gateway/admin.c): GET the table, POST
  * one price, DELETE one. */
 void admin_prices(struct req *r);
+/** /admin/v1/models[/{model}] (gateway/admin.c): GET the capabilities
+ * table or one row, POST one row (insert or replace), DELETE one. */
+void admin_models(struct req *r);
 
 /** /admin/v1/routes[/{name}] and /admin/v1/providers[/{name}]
  * (gateway/admin.c): list, get, set (create or replace), delete. */

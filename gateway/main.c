@@ -17,6 +17,7 @@
 #include "providers/adapter.h"
 #include "providers/openai.h"
 #include "providers/provider.h"
+#include "store/retention.h"
 #include "store/store.h"
 
 #include <cjson/cJSON.h>
@@ -229,6 +230,7 @@ static int open_auth(const struct config *cfg, int allow_open,
 static int cmd_serve(const struct config *cfg, int allow_open)
 {
   struct store_options sopt;
+  struct store_retention *retention = NULL;
   struct gw gw;
   char err[512];
   sigset_t set;
@@ -272,12 +274,21 @@ static int cmd_serve(const struct config *cfg, int allow_open)
     metrics_free(gw.metrics);
     goto out;
   }
+  {
+    /* Old data goes on a thread of its own, never on a request's path. */
+    const struct store_retention_policy keep = {
+        cfg->retention.conversations_days, cfg->retention.responses_days,
+        cfg->retention.requests_days};
+    if(store_retention_start(cfg->database, &keep, &retention))
+      log_event(LOG_WARN, "retention job not started", LOG_END);
+  }
   if(server_run(&gw, err, sizeof(err))) {
     fprintf(stderr, "switchboard: %s\n", err);
     log_event(LOG_ERROR, "cannot start", LOG_S("reason", err), LOG_END);
   } else {
     rc = EXIT_SUCCESS;
   }
+  store_retention_stop(retention);
   mcp_gw_close(&gw);
   adm_close(gw.adm);
   route_stats_free(gw.route_stats);

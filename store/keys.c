@@ -1141,9 +1141,16 @@ int store_key_spend(const char *path, const char *key_id, int64_t since_ms,
   *usd = 0;
   if(rc)
     return rc;
+  /* From a UTC midnight on (every budget period starts at one) the
+   * daily roll-ups hold the same sum, and keep it when retention deletes
+   * old request records. */
   rc = prepare(db,
-               "SELECT total(cost_usd) FROM requests"
-               " WHERE key_id = ?1 AND ts_ms >= ?2",
+               since_ms % 86400000 == 0
+                   ? "SELECT total(cost_usd) FROM usage_daily WHERE key_id ="
+                     " ?1 AND day >= strftime('%Y-%m-%d', ?2 / 1000,"
+                     " 'unixepoch')"
+                   : "SELECT total(cost_usd) FROM requests"
+                     " WHERE key_id = ?1 AND ts_ms >= ?2",
                &st, err, errlen);
   if(!rc) {
     sqlite3_bind_text(st, 1, key_id, -1, SQLITE_TRANSIENT);

@@ -268,7 +268,9 @@ int store_defs_seed(const char *path, enum store_table table,
                     const struct store_def *defs, int n, char ***kept,
                     char *err, size_t errlen);
 
-/** What key_id spent (sum of recorded costs) since since_ms. 0 or SB_EDB. */
+/** What key_id spent (sum of recorded costs) since since_ms. From a UTC
+ * midnight (a budget period's start) it reads the daily roll-ups, which
+ * outlive the request records retention deletes. 0 or SB_EDB. */
 int store_key_spend(const char *path, const char *key_id, int64_t since_ms,
                     double *usd, char *err, size_t errlen);
 

@@ -122,6 +122,12 @@ for (const [k, v] of Object.entries(resp)) seed('oai_resp', k, J(v));
 seed('oai_resp', 'history', J([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello', tool_calls: [{ id: 'call_9', type: 'function', function: { name: 'f', arguments: '{}' } }] }]), [0],
   J({ model: 'm', previous_response_id: 'resp_1', input: [{ type: 'function_call_output', call_id: 'call_9', output: 'ok' }] }));
 
+// trim: context (2 bytes), max output (2), history count, fixed cost, messages.
+seed('trim', 'tools', [0, 60, 0, 8, 7, 4], J([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'What is the weather in Paris and Rome?' },
+  { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }, { id: 'c2', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } }] },
+  { role: 'tool', tool_call_id: 'c1', content: '21C' }, { role: 'tool', tool_call_id: 'c2', content: '25C' }, { role: 'assistant', content: 'Paris 21C, Rome 25C.' },
+  { role: 'developer', content: 'Answer in French.' }, { role: 'user', content: [{ type: 'text', text: 'And this?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }]));
+
 seed('oai_embed', 'string', J({ model: 'm', input: 'hello' }));
 seed('oai_embed', 'array', J({ model: 'm', input: ['a', 'b'], encoding_format: 'base64', dimensions: 8, user: 'u' }));
 seed('oai_embed', 'tokens', J({ model: 'm', input: [[1, 2, 3], [4]] }));
@@ -319,7 +325,7 @@ console.log(`wrote ${Object.keys(corpora).length} corpora, ${total} bytes`);
 // integer types; libFuzzer splices them into inputs (-dict=).
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DICT_SOURCES = {
-  oai_chat: ['codec/oai_chat.c'], anth_msgs: ['codec/anth_msgs.c'], oai_resp: ['codec/oai_resp.c'], oai_embed: ['codec/oai_embed.c'],
+  oai_chat: ['codec/oai_chat.c'], anth_msgs: ['codec/anth_msgs.c'], oai_resp: ['codec/oai_resp.c'], oai_embed: ['codec/oai_embed.c'], trim: ['codec/trim.c'],
   render: ['codec/oai_stream.c', 'codec/oai_resp.c', 'codec/anth_msgs.c'], config: ['config/config.c'],
   openai: ['providers/openai.c'], anthropic: ['providers/anthropic.c'], gemini: ['providers/gemini.c'], cohere: ['providers/cohere.c'],
   ollama: ['providers/ollama.c'], bedrock: ['providers/bedrock.c'], jsonrpc: ['mcp/jsonrpc.c'],

@@ -1,0 +1,122 @@
+/*
+ * trim.h - fitting a canonical chat history into a model's context window,
+ * and the token estimate it is measured with.
+ *
+ * A stored conversation grows without bound; the model it is sent to does
+ * not. Before a turn goes upstream, the oldest history is dropped until
+ * the prompt plus the room kept for the answer fits the context window.
+ * What may go is decided here, purely (no I/O, no clock), on the
+ * canonical messages (Chat Completions messages, codec/canon.h):
+ *
+ *  - system and developer messages are never dropped, wherever they sit;
+ *  - the current turn (the messages the client sent this time) is never
+ *    dropped;
+ *  - history goes by whole exchanges, oldest first: a user message and
+ *    everything up to the next user message (the assistant's answers, its
+ *    tool calls and their results). So an assistant message with
+ *    tool_calls is never separated from its tool results, and the kept
+ *    history still starts with a user message, which providers that need
+ *    alternating roles (Anthropic, Bedrock, Gemini) require. Messages
+ *    before the first user message (a history that starts mid-exchange)
+ *    form an exchange of their own;
+ *  - an exchange whose tool calls the current turn answers (the turn holds
+ *    tool messages with their ids, or starts with tool messages) is kept,
+ *    and so is everything after it: dropping stops there.
+ *
+ * The estimate is deliberately simple and a little pessimistic: the gateway
+ * fronts many tokenizers, and an upstream "context length exceeded" costs
+ * a failed request while one exchange too many dropped costs little.
+ */
+#ifndef SB_CODEC_TRIM_H
+#define SB_CODEC_TRIM_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** What every message costs beyond its content (role markers, separators):
+ * OpenAI documents 3 to 4 tokens per message. */
+#define TRIM_MESSAGE_TOKENS 4
+/** A tool call beyond its name and arguments (id, type, framing). */
+#define TRIM_TOOL_CALL_TOKENS 8
+/** An image part, whatever its size: OpenAI bills a 1024x1024 image at
+ * high detail 765 tokens, Anthropic about 1,600 at most, Gemini 258; a
+ * fixed 1,024 sits between without reading the image. */
+#define TRIM_IMAGE_TOKENS 1024
+/** An audio or file part (a PDF, a recording): its size in tokens is not
+ * knowable without decoding it; the same fixed cost as an image. */
+#define TRIM_ATTACHMENT_TOKENS 1024
+
+/**
+ * Tokens in n bytes of UTF-8 text s: one per four ASCII bytes (rounded
+ * up), plus one per non-ASCII code point (CJK runs near one token a
+ * character; accented and Cyrillic text comes out overestimated, which is
+ * the safe side). Invalid UTF-8 counts one per byte. s may be NULL when n
+ * is 0.
+ */
+int64_t trim_estimate_text(const char *s, size_t n);
+
+/**
+ * Tokens of one canonical message: TRIM_MESSAGE_TOKENS, its name, its
+ * content (a string, or parts: text as text, image_url parts
+ * TRIM_IMAGE_TOKENS, input_audio and file parts TRIM_ATTACHMENT_TOKENS,
+ * refusal as text), reasoning_content, its tool calls (name, arguments
+ * and TRIM_TOOL_CALL_TOKENS each), a legacy function_call, and a tool
+ * message's tool_call_id. Anything that is not a message costs
+ * TRIM_MESSAGE_TOKENS.
+ */
+int64_t trim_estimate_message(const cJSON *msg);
+
+/** The sum of trim_estimate_message() over the array msgs (0 if msgs is
+ * not an array). */
+int64_t trim_estimate_messages(const cJSON *msgs);
+
+/**
+ * Tokens of any JSON value as text (its unformatted print): for what a
+ * request sends besides its messages, such as tools and response_format.
+ * 0 for NULL.
+ */
+int64_t trim_estimate_json(const cJSON *v);
+
+/** A message's estimate in tokens; ud is trim_params' estimate_ud. */
+typedef int64_t (*trim_estimate_fn)(const cJSON *msg, void *ud);
+
+struct trim_params {
+  int64_t context_tokens;    /* the model's context window; <= 0: unknown, and
+                              * nothing is dropped */
+  int64_t max_output;        /* room kept for the answer (the request's max
+                              * tokens, else the model's max output); < 0: 0 */
+  int64_t fixed_tokens;      /* the rest of the prompt that is not messages
+                              * (tools, response_format: trim_estimate_json);
+                              * < 0: 0 */
+  trim_estimate_fn estimate; /* NULL: trim_estimate_message */
+  void *estimate_ud;
+};
+
+/** What a trim did. */
+struct trim_result {
+  int dropped;            /* messages removed from the history */
+  int exchanges;          /* how many exchanges they made up */
+  int64_t dropped_tokens; /* their estimate */
+  int64_t prompt_tokens;  /* estimate of what is left: kept messages plus
+                           * fixed_tokens */
+  int fits; /* 1 when prompt_tokens + max_output <= context_tokens (or the
+             * window is unknown); 0 when even the least that may be kept
+             * does not fit: the caller refuses the request or sends it
+             * anyway and lets the upstream say so */
+};
+
+/**
+ * Drop the oldest history from msgs, in place, until the prompt fits
+ * p->context_tokens with p->max_output to spare, by the rules at the top
+ * of this file. msgs is a JSON array of canonical messages whose first
+ * nhistory are the stored history and the rest the current turn
+ * (nhistory is clamped to 0..size). The dropped messages are deleted; the
+ * others keep their order and are not modified. The estimate runs once
+ * per message. res is always filled. Returns 0, or SB_EINVAL when msgs is
+ * not an array (res then says nothing was dropped, fits 1).
+ */
+int trim_history(cJSON *msgs, int nhistory, const struct trim_params *p,
+                 struct trim_result *res);
+
+#endif
