@@ -4,6 +4,8 @@
  * queued to the store's writer, never written on the loop.
  */
 #include "gateway/conv_turn.h"
+#include "codec/trim.h"
+#include "base/log.h"
 #include "base/log.h"
 #include "base/sb.h"
 #include "codec/oai_resp.h"
@@ -152,13 +154,81 @@ static void read_done(struct req *r, void *ud)
   }
   history = history_of(rd, &err);
   read_free(rd);
-  /* The history is prompt too: hold for it before going on. */
-  if(!history || chat_hold_more(r, history, &err)) {
-    cJSON_Delete(history);
+  if(!history) {
     req_respond_error(r, &err);
     return;
   }
+  /* Held against the budget once trimmed (conv_turn_fit). */
   r->conv->cont(r, history);
+}
+
+/* The max_tokens a canonical request asks for, or 0. */
+static int64_t asked_output(const cJSON *chat)
+{
+  const cJSON *m =
+      cJSON_GetObjectItemCaseSensitive(chat, "max_completion_tokens");
+
+  if(!cJSON_IsNumber(m))
+    m = cJSON_GetObjectItemCaseSensitive(chat, "max_tokens");
+  return cJSON_IsNumber(m) && m->valuedouble > 0 ? (int64_t)m->valuedouble : 0;
+}
+
+int conv_turn_fit(struct req *r, cJSON *chat, int nhistory,
+                  struct api_error *err)
+{
+  cJSON *msgs = cJSON_GetObjectItemCaseSensitive(chat, "messages");
+  struct adm_model_caps caps;
+  struct trim_params tp;
+  struct trim_result res;
+  cJSON *held;
+  int rc;
+
+  /* A model of known window: the oldest history goes until the prompt
+   * and the room for the answer fit. A route's attempts may reach models
+   * of other windows; it is trimmed for none of them (the upstream says
+   * so when it does not fit). */
+  if(r->prov && r->upstream_model && !r->run &&
+     !adm_model_caps(r->gw->adm, r->prov->name, r->upstream_model, &caps) &&
+     caps.context_tokens > 0) {
+    memset(&tp, 0, sizeof(tp));
+    tp.context_tokens = caps.context_tokens;
+    tp.max_output = asked_output(chat);
+    if(!tp.max_output)
+      tp.max_output = caps.max_output_tokens > 0 ? caps.max_output_tokens : 0;
+    tp.fixed_tokens =
+        trim_estimate_json(cJSON_GetObjectItemCaseSensitive(chat, "tools")) +
+        trim_estimate_json(
+            cJSON_GetObjectItemCaseSensitive(chat, "response_format"));
+    trim_history(msgs, nhistory, &tp, &res);
+    if(res.dropped) {
+      char v[96];
+      snprintf(v, sizeof(v), "messages=%d; exchanges=%d; tokens=%lld",
+               res.dropped, res.exchanges, (long long)res.dropped_tokens);
+      req_add_header(r, "x-switchboard-context-trimmed", v);
+      log_event(
+          LOG_INFO, "conversation trimmed", LOG_S("request_id", r->request_id),
+          LOG_S("conversation", r->conv ? r->conv->id : NULL),
+          LOG_I("messages", res.dropped), LOG_I("tokens", res.dropped_tokens),
+          LOG_I("context_tokens", caps.context_tokens), LOG_END);
+      nhistory -= res.dropped;
+    }
+    if(!res.fits) {
+      api_error_set(err, 400, "invalid_request_error",
+                    "context_length_exceeded", "messages",
+                    "This turn needs about %lld tokens with its answer; the "
+                    "model's context window is %lld.",
+                    (long long)(res.prompt_tokens + tp.max_output),
+                    (long long)caps.context_tokens);
+      return SB_EINVAL;
+    }
+  }
+  /* The kept history is prompt too: held against the budget. */
+  held = cJSON_CreateArray();
+  for(int i = 0; i < nhistory && i < cJSON_GetArraySize(msgs); i++)
+    cJSON_AddItemToArray(held, cJSON_Duplicate(cJSON_GetArrayItem(msgs, i), 1));
+  rc = chat_hold_more(r, held, err);
+  cJSON_Delete(held);
+  return rc;
 }
 
 void conv_turn_load(struct req *r, const char *id,
@@ -331,6 +401,8 @@ static void chat_continue(struct req *r, cJSON *history)
   cJSON *chat = t->chat;
   cJSON *msgs = cJSON_DetachItemFromObjectCaseSensitive(chat, "messages");
   cJSON *all = cJSON_CreateArray(), *turn = cJSON_CreateArray();
+  struct api_error err;
+  int nhistory;
   cJSON *m;
 
   t->chat = NULL;
@@ -340,6 +412,7 @@ static void chat_continue(struct req *r, cJSON *history)
   while(history->child)
     cJSON_AddItemToArray(all,
                          cJSON_DetachItemViaPointer(history, history->child));
+  nhistory = cJSON_GetArraySize(all);
   while(msgs && msgs->child) {
     m = cJSON_DetachItemViaPointer(msgs, msgs->child);
     cJSON_AddItemToArray(turn, cJSON_Duplicate(m, 1));
@@ -348,6 +421,12 @@ static void chat_continue(struct req *r, cJSON *history)
   cJSON_Delete(msgs);
   cJSON_Delete(history);
   cJSON_AddItemToObject(chat, "messages", all);
+  if(conv_turn_fit(r, chat, nhistory, &err)) {
+    cJSON_Delete(turn);
+    cJSON_Delete(chat);
+    req_respond_error(r, &err);
+    return;
+  }
   conv_turn_set_input(r, oai_resp_items_from_chat(turn));
   cJSON_Delete(turn);
 

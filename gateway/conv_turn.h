@@ -69,6 +69,19 @@ void conv_turn_append(struct req *r, const cJSON *output);
  */
 void conv_turn_chat(struct req *r, const char *id, cJSON *chat);
 
+/**
+ * Fit chat (a canonical request whose first nhistory messages are the
+ * API's instructions and the stored history) to its model: when the
+ * model's context window is known (admin/v1/models), the oldest history
+ * is dropped by codec/trim.h's rules until the prompt and the room for
+ * the answer fit, said in x-switchboard-context-trimmed and the log; then
+ * the kept history is held against the key's budget. 0, or an SB_E* code
+ * with err: 400 context_length_exceeded when the turn alone does not fit,
+ * 429 past the budget.
+ */
+int conv_turn_fit(struct req *r, cJSON *chat, int nhistory,
+                  struct api_error *err);
+
 /** Free r->conv (and stop tapping events). */
 void conv_turn_release(struct req *r);
 

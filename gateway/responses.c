@@ -294,6 +294,17 @@ static void serve(struct req *r)
   if(dropped)
     req_add_header(r, "x-switchboard-dropped-params", dropped);
   free(dropped);
+  if(conv_turn_id(r)) {
+    /* [instructions] + the conversation + this turn. */
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(rs->req, "instructions");
+    int nhistory = cJSON_GetArraySize(rs->history) +
+                   (cJSON_IsString(in) && in->valuestring[0]);
+    if(conv_turn_fit(r, chat, nhistory, &err)) {
+      req_respond_error(r, &err);
+      cJSON_Delete(chat);
+      return;
+    }
+  }
   rs->items = input_items(rs->req);
   if(conv_turn_id(r))
     conv_turn_set_input(r, cJSON_Duplicate(rs->items, 1));

@@ -295,4 +295,63 @@ describe('conversations continued from every inbound API', () => {
     assert.equal(clash.status, 400, clash.text);
     assert.equal(clash.json.error.param, 'metadata.conversation_id');
   });
+  test('a history past the model\'s context window is trimmed by whole exchanges, a tool call never parted from its result', async () => {
+    const id = await create(keyA);
+    const pad = (w) => `${w} ${'x'.repeat(60)}`;
+    // The history: a plain exchange, one with a tool call and its result,
+    // and another plain one, added through the Conversations API.
+    const add = await request(`${gw.url}/v1/conversations/${id}/items`, {
+      headers: bearer(keyA),
+      body: {
+        items: [
+          { type: 'message', role: 'user', content: pad('first') },
+          { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: pad('answer one') }] },
+          { type: 'message', role: 'user', content: pad('second') },
+          { type: 'function_call', call_id: 'call_w', name: 'weather', arguments: '{"city":"Oslo"}' },
+          { type: 'function_call_output', call_id: 'call_w', output: pad('rain') },
+          { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: pad('answer two') }] },
+          { type: 'message', role: 'user', content: pad('third') },
+          { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: pad('answer three') }] },
+        ],
+      },
+    });
+    assert.equal(add.status, 200, add.text);
+    // A small window for the model: the whole history does not fit.
+    const cap = await request(`${gw.url}/admin/v1/models/oai/gpt-4o-mini`, {
+      headers: bearer(ADMIN), body: { context_tokens: 170, max_output_tokens: 16 },
+    });
+    assert.equal(cap.status, 200, cap.text);
+    try {
+      const r = await post(gw, '/v1/chat/completions', {
+        model: 'oai/gpt-4o-mini', max_tokens: 16, messages: [{ role: 'user', content: pad('fourth') }],
+      }, { ...bearer(keyA), [HDR]: id });
+      assert.equal(r.status, 200, r.text);
+      assert.match(r.headers['x-switchboard-context-trimmed'] || '', /^messages=\d+; exchanges=\d+; tokens=\d+$/);
+      const got = emu.lastRequest('/v1/chat/completions').body.messages;
+      // The oldest exchange went; what is left starts with a user message
+      // and ends with this turn.
+      assert.equal(got[0].role, 'user', JSON.stringify(got));
+      assert.ok(!got.some((m) => text(m.content)?.startsWith('first')), 'the oldest exchange was dropped');
+      assert.equal(text(got.at(-1).content), pad('fourth'));
+      assert.ok(got.length < 9, `something was dropped: ${got.length} messages`);
+      // Every tool call that was kept has its result right after it.
+      got.forEach((m, i) => {
+        for (const c of m.tool_calls || []) {
+          assert.equal(got[i + 1]?.role, 'tool', JSON.stringify(got));
+          assert.equal(got[i + 1].tool_call_id, c.id);
+        }
+        if (m.role === 'tool') assert.ok(got[i - 1]?.tool_calls?.some((c) => c.id === m.tool_call_id), 'a result without its call');
+      });
+      // A turn that alone cannot fit is refused before the upstream.
+      const before = emu.stats.requests.length;
+      const big = await post(gw, '/v1/chat/completions', {
+        model: 'oai/gpt-4o-mini', max_tokens: 16, messages: [{ role: 'user', content: 'y'.repeat(2000) }],
+      }, { ...bearer(keyA), [HDR]: id });
+      assert.equal(big.status, 400, big.text);
+      assert.equal(big.json.error.code, 'context_length_exceeded');
+      assert.equal(emu.stats.requests.length, before, 'nothing went upstream');
+    } finally {
+      await request(`${gw.url}/admin/v1/models/oai/gpt-4o-mini`, { method: 'DELETE', headers: bearer(ADMIN) });
+    }
+  });
 });
