@@ -1,6 +1,7 @@
 /* admission's MCP side: tool globs in grants, adm_authenticate (takes
  * nothing), adm_take (one request of the key's limits), and the hook told
  * of mcp_servers changes. */
+#include "tests/unit/support/testdb.h"
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -84,52 +85,6 @@ static void test_globs(void **state)
 
 /* ---- with a database ---- */
 
-struct fixture {
-  char dir[256];
-  char db[300];
-};
-
-static int setup(void **state)
-{
-  struct fixture *f = sb_calloc(1, sizeof(*f));
-  const char *tmp = getenv("TMPDIR");
-  char err[256];
-
-  snprintf(f->dir, sizeof(f->dir), "%s/sb-adm-XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  if(!mkdtemp(f->dir)) {
-    free(f);
-    return -1;
-  }
-  snprintf(f->db, sizeof(f->db), "%s/test.db", f->dir);
-  if(store_migrate(f->db, NULL, err, sizeof(err))) {
-    fprintf(stderr, "store_migrate: %s\n", err);
-    return -1;
-  }
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  struct fixture *f = *state;
-  struct dirent *de;
-  char path[600];
-  DIR *d = opendir(f->dir);
-
-  while(d && (de = readdir(d))) {
-    if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-      continue;
-    snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-    unlink(path);
-  }
-  if(d)
-    closedir(d);
-  rmdir(f->dir);
-  free(f);
-  return 0;
-}
-
 static int load_empty(void *ud, struct prov_registry *prev, int strict,
                       struct prov_registry **out, char *err, size_t errlen)
 {
@@ -152,7 +107,7 @@ static struct admission *open_adm(const char *db)
 
 static void test_authenticate_take(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   char *tools[] = {"files__*"};
   char secret[STORE_KEY_SECRET_MAX], err[256];
   struct store_key spec;
@@ -251,7 +206,7 @@ static int calls(struct hook *h)
 
 static void test_mcp_hook(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct hook h = {PTHREAD_MUTEX_INITIALIZER, 0};
   struct adm_mcp_source src = {changed, &h};
   struct admission *a = open_adm(f->db);
@@ -301,8 +256,10 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_globs),
-      cmocka_unit_test_setup_teardown(test_authenticate_take, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_mcp_hook, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_authenticate_take, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_mcp_hook, testdb_setup,
+                                      testdb_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
  * test_caps.c - store/caps.c (the model capabilities table) against a real
  * SQLite file, and admission's in-memory lookup of it (adm_model_caps).
  */
+#include "tests/unit/support/testdb.h"
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -21,52 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct fixture {
-  char dir[256];
-  char db[300];
-};
-
-static int setup(void **state)
-{
-  struct fixture *f = sb_calloc(1, sizeof(*f));
-  const char *tmp = getenv("TMPDIR");
-  char err[256];
-
-  snprintf(f->dir, sizeof(f->dir), "%s/sb-caps-XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  if(!mkdtemp(f->dir)) {
-    free(f);
-    return -1;
-  }
-  snprintf(f->db, sizeof(f->db), "%s/test.db", f->dir);
-  if(store_migrate(f->db, NULL, err, sizeof(err))) {
-    fprintf(stderr, "store_migrate: %s\n", err);
-    return -1;
-  }
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  struct fixture *f = *state;
-  struct dirent *de;
-  char path[600];
-  DIR *d = opendir(f->dir);
-
-  while(d && (de = readdir(d))) {
-    if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-      continue;
-    snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-    unlink(path);
-  }
-  if(d)
-    closedir(d);
-  rmdir(f->dir);
-  free(f);
-  return 0;
-}
 
 static const struct store_model_caps *find(const struct store_model_caps *c,
                                            int n, const char *model)
@@ -135,7 +90,7 @@ static void test_validate(void **state)
 
 static void test_seeded_and_edited(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_model_caps *c = NULL, mine = {.model = "local/m",
                                              .context_tokens = 8192,
                                              .max_output_tokens = 1024,
@@ -214,7 +169,7 @@ static int load_empty(void *ud, struct prov_registry *prev, int strict,
 
 static void test_admission_lookup(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   const struct adm_registry_source src = {load_empty, NULL};
   struct store_model_caps mine = {
       .model = "azure/gpt-4o", .context_tokens = 64000, .tools = -1};
@@ -263,8 +218,10 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_modality_names),
       cmocka_unit_test(test_validate),
-      cmocka_unit_test_setup_teardown(test_seeded_and_edited, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_admission_lookup, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_seeded_and_edited, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_admission_lookup, testdb_setup,
+                                      testdb_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

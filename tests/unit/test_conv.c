@@ -1,5 +1,6 @@
 /* store/conv.h (conversations and their items through the writer queue,
  * read back at once) and store_sync(), the writer barrier under it. */
+#include "tests/unit/support/testdb.h"
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,52 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct fixture {
-  char dir[256];
-  char db[300];
-};
-
-static int setup(void **state)
-{
-  struct fixture *f = sb_calloc(1, sizeof(*f));
-  const char *tmp = getenv("TMPDIR");
-  char err[256];
-
-  snprintf(f->dir, sizeof(f->dir), "%s/sb-conv-XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  if(!mkdtemp(f->dir)) {
-    free(f);
-    return -1;
-  }
-  snprintf(f->db, sizeof(f->db), "%s/test.db", f->dir);
-  if(store_migrate(f->db, NULL, err, sizeof(err))) {
-    fprintf(stderr, "store_migrate: %s\n", err);
-    return -1;
-  }
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  struct fixture *f = *state;
-  struct dirent *de;
-  char path[600];
-  DIR *d = opendir(f->dir);
-
-  while(d && (de = readdir(d))) {
-    if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-      continue;
-    snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-    unlink(path);
-  }
-  if(d)
-    closedir(d);
-  rmdir(f->dir);
-  free(f);
-  return 0;
-}
 
 static struct store *open_store(const char *path)
 {
@@ -109,7 +64,7 @@ static struct store_conv_item *items(const char *prefix, int n)
 
 static void test_put_get(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store *st = open_store(f->db);
   struct store_conv *c = NULL;
 
@@ -155,7 +110,7 @@ static void test_put_get(void **state)
 
 static void test_items(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store *st = open_store(f->db);
   struct store_conv_item *all = NULL, *it = NULL, *bad;
   struct store_conv *c = NULL;
@@ -227,7 +182,7 @@ static void test_items(void **state)
 
 static void test_pages(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store *st = open_store(f->db);
   struct store_page pg = {NULL, 2, 0};
   struct store_conv_item *page = NULL;
@@ -286,7 +241,7 @@ static void test_pages(void **state)
 
 static void test_list(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store *st = open_store(f->db);
   struct store_page pg = {NULL, 2, 0};
   struct store_conv *cs = NULL;
@@ -343,7 +298,7 @@ static void test_list(void **state)
  * after many queued writes, store_sync returns once all are through. */
 static void test_sync(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store *st = open_store(f->db);
   struct store_conv_item *all = NULL;
   int n = -1;
@@ -370,11 +325,14 @@ static void test_sync(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_put_get, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_items, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_list, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_put_get, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_items, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_pages, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_list, testdb_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_sync, testdb_setup, testdb_teardown),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

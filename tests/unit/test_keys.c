@@ -3,6 +3,7 @@
  * directory (migrated with store_migrate first, as the CLI and the
  * gateway do), and the CLI's --expires parser.
  */
+#include "tests/unit/support/testdb.h"
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,52 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct fixture {
-  char dir[256];
-  char db[300];
-};
-
-static int setup(void **state)
-{
-  struct fixture *f = sb_calloc(1, sizeof(*f));
-  const char *tmp = getenv("TMPDIR");
-  char err[256];
-
-  snprintf(f->dir, sizeof(f->dir), "%s/sb-keys-XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  if(!mkdtemp(f->dir)) {
-    free(f);
-    return -1;
-  }
-  snprintf(f->db, sizeof(f->db), "%s/test.db", f->dir);
-  if(store_migrate(f->db, NULL, err, sizeof(err))) {
-    fprintf(stderr, "store_migrate: %s\n", err);
-    return -1;
-  }
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  struct fixture *f = *state;
-  struct dirent *de;
-  char path[600];
-  DIR *d = opendir(f->dir);
-
-  while(d && (de = readdir(d))) {
-    if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-      continue;
-    snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-    unlink(path);
-  }
-  if(d)
-    closedir(d);
-  rmdir(f->dir);
-  free(f);
-  return 0;
-}
 
 /* ---- helpers ---- */
 
@@ -188,7 +143,7 @@ static int64_t now_s(void)
 
 static void test_create_then_list(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   char *models[] = {"openai/gpt-4o*", "echo/*"};
   char *tags[] = {"team-a"};
   unsigned char want[SHA256_DIGEST_LENGTH];
@@ -253,7 +208,7 @@ static void test_create_then_list(void **state)
 
 static void test_defaults_stored_as_null(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   char secret[STORE_KEY_SECRET_MAX];
   struct store_key spec, *keys;
   int n;
@@ -281,7 +236,7 @@ static void test_defaults_stored_as_null(void **state)
 
 static void test_secrets_unique(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   enum { N = 40 };
   char secrets[N][STORE_KEY_SECRET_MAX], name[32];
   struct store_key spec, *keys;
@@ -311,7 +266,7 @@ static void test_secrets_unique(void **state)
 
 static void test_admin_key(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   char secret[STORE_KEY_SECRET_MAX];
   unsigned char h[STORE_KEY_HASH_LEN];
   struct store_key spec, *k, *keys;
@@ -339,7 +294,7 @@ static void test_admin_key(void **state)
 
 static void test_duplicate_name_refused(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   char secret[STORE_KEY_SECRET_MAX], err[256];
   struct store_key spec, *k = (struct store_key *)&spec, *keys;
   int64_t v;
@@ -367,7 +322,7 @@ static void test_duplicate_name_refused(void **state)
 
 static void test_invalid_specs(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   char secret[STORE_KEY_SECRET_MAX], err[256], long_name[80];
   char *empty[] = {"ok", ""};
   struct store_key spec, *keys;
@@ -442,7 +397,7 @@ static void test_invalid_specs(void **state)
 
 static void test_revoke(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   char secret[STORE_KEY_SECRET_MAX], err[256];
   struct store_key spec, *a, *b, *keys;
   int64_t t0 = now_s(), v, revoked;
@@ -487,7 +442,7 @@ static void test_revoke(void **state)
 
 static void test_update(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   char secret[STORE_KEY_SECRET_MAX], err[256];
   char *models[] = {"anthropic/*"};
   char *tags[] = {"x", "y"};
@@ -575,7 +530,7 @@ static void test_update(void **state)
 
 static void test_version_counter(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_keys_watch *w = NULL;
   char secret[STORE_KEY_SECRET_MAX], err[256];
   struct store_key spec, *k, *keys;
@@ -646,7 +601,7 @@ static void test_version_counter(void **state)
 
 static void test_unusable_database(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_keys_watch *w = NULL;
   struct store_key *keys = (struct store_key *)f, spec;
   char path[400], err[256], secret[STORE_KEY_SECRET_MAX];
@@ -679,7 +634,7 @@ static void test_unusable_database(void **state)
 
 static void test_corrupt_allow_list_is_an_error(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   char secret[STORE_KEY_SECRET_MAX], err[256];
   struct store_key spec, *keys = NULL;
   int n = -1;
@@ -702,7 +657,7 @@ static void test_corrupt_allow_list_is_an_error(void **state)
 
 static void test_schema_constraints(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   sqlite3 *db = NULL;
 
   assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
@@ -739,7 +694,7 @@ static void test_schema_constraints(void **state)
  * it no longer lists go, operators' rows stay. */
 static void test_defs_seed(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_def file1[] = {{"a", "{\"v\":1}", 0, 0},
                               {"b", "{\"v\":1}", 0, 0}};
   struct store_def file2[] = {{"a", "{\"v\":2}", 0, 0},
@@ -817,7 +772,7 @@ static void test_defs_seed(void **state)
  * version counts as late until it reports the new one. */
 static void test_gateways_wait(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_keys_watch *w = NULL;
   char err[256];
   int64_t v, pv;
@@ -948,23 +903,34 @@ static void test_cli_parse_time(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_create_then_list, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_defaults_stored_as_null, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_secrets_unique, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_admin_key, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_duplicate_name_refused, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_invalid_specs, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_update, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_version_counter, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_unusable_database, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_create_then_list, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_defaults_stored_as_null,
+                                      testdb_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_secrets_unique, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_admin_key, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_duplicate_name_refused, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_invalid_specs, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_revoke, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_update, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_version_counter, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_unusable_database, testdb_setup,
+                                      testdb_teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_allow_list_is_an_error,
-                                      setup, teardown),
-      cmocka_unit_test_setup_teardown(test_schema_constraints, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_defs_seed, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_gateways_wait, setup, teardown),
+                                      testdb_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_schema_constraints, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_defs_seed, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_gateways_wait, testdb_setup,
+                                      testdb_teardown),
       cmocka_unit_test(test_period_parse),
       cmocka_unit_test(test_hash_known_answer),
       cmocka_unit_test(test_cli_parse_time),

@@ -3,6 +3,7 @@
  * pass deletes and keeps, in batches, with dependents, stopping early; the
  * background job; and the config section that sets it.
  */
+#include "tests/unit/support/testdb.h"
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -26,11 +27,6 @@
 #define NOW INT64_C(1760000000)
 #define DAY INT64_C(86400)
 
-struct fixture {
-  char dir[256];
-  char db[300];
-};
-
 static void sql(const char *path, const char *text)
 {
   sqlite3 *db = NULL;
@@ -50,6 +46,8 @@ static int64_t count(const char *path, const char *text)
   int64_t v = -1;
 
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  /* The job may be writing: wait for its lock as the gateway's readers do. */
+  sqlite3_busy_timeout(db, 5000);
   assert_int_equal(sqlite3_prepare_v2(db, text, -1, &st, NULL), SQLITE_OK);
   if(sqlite3_step(st) == SQLITE_ROW)
     v = sqlite3_column_int64(st, 0);
@@ -92,50 +90,9 @@ static void fill(const char *path, int n)
   }
 }
 
-static int setup(void **state)
-{
-  struct fixture *f = sb_calloc(1, sizeof(*f));
-  const char *tmp = getenv("TMPDIR");
-  char err[256];
-
-  snprintf(f->dir, sizeof(f->dir), "%s/sb-retention-XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  if(!mkdtemp(f->dir)) {
-    free(f);
-    return -1;
-  }
-  snprintf(f->db, sizeof(f->db), "%s/test.db", f->dir);
-  if(store_migrate(f->db, NULL, err, sizeof(err))) {
-    fprintf(stderr, "store_migrate: %s\n", err);
-    return -1;
-  }
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  struct fixture *f = *state;
-  struct dirent *de;
-  char path[600];
-  DIR *d = opendir(f->dir);
-
-  while(d && (de = readdir(d))) {
-    if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-      continue;
-    snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-    unlink(path);
-  }
-  if(d)
-    closedir(d);
-  rmdir(f->dir);
-  free(f);
-  return 0;
-}
-
 static void test_pass(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_retention_policy p = {
       .conversations_days = 7, .responses_days = 3, .requests_days = 10};
   struct store_retention_stats s;
@@ -195,7 +152,7 @@ static void test_pass(void **state)
 
 static void test_keep_forever_and_stop(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_retention_policy p = {0, 0, 0};
   struct store_retention_stats s;
   atomic_int stop;
@@ -239,7 +196,7 @@ static void test_keep_forever_and_stop(void **state)
 
 static void test_job(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_retention_policy none = {0, 0, 0}, p = {.requests_days = 1};
   struct store_retention *r = (struct store_retention *)1;
   struct timespec t0, t1, nap = {0, 10 * 1000 * 1000};
@@ -307,10 +264,10 @@ static void test_config(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_pass, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_keep_forever_and_stop, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_job, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pass, testdb_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_keep_forever_and_stop, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_job, testdb_setup, testdb_teardown),
       cmocka_unit_test(test_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

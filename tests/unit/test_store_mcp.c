@@ -1,6 +1,7 @@
 /* store/mcp.h (sessions, tool-call records through the writer queue),
  * the mcp_servers named definitions and version counter, and the keys'
  * mcp_tools column (store/keys.h). */
+#include "tests/unit/support/testdb.h"
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,52 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct fixture {
-  char dir[256];
-  char db[300];
-};
-
-static int setup(void **state)
-{
-  struct fixture *f = sb_calloc(1, sizeof(*f));
-  const char *tmp = getenv("TMPDIR");
-  char err[256];
-
-  snprintf(f->dir, sizeof(f->dir), "%s/sb-mcp-XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  if(!mkdtemp(f->dir)) {
-    free(f);
-    return -1;
-  }
-  snprintf(f->db, sizeof(f->db), "%s/test.db", f->dir);
-  if(store_migrate(f->db, NULL, err, sizeof(err))) {
-    fprintf(stderr, "store_migrate: %s\n", err);
-    return -1;
-  }
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  struct fixture *f = *state;
-  struct dirent *de;
-  char path[600];
-  DIR *d = opendir(f->dir);
-
-  while(d && (de = readdir(d))) {
-    if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-      continue;
-    snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-    unlink(path);
-  }
-  if(d)
-    closedir(d);
-  rmdir(f->dir);
-  free(f);
-  return 0;
-}
 
 static struct store *open_store(const char *path)
 {
@@ -93,7 +48,7 @@ static struct store_mcp_session *session(const char *id, const char *key,
 
 static void test_sessions(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_mcp_session *rows = NULL, *bad;
   struct store *st = open_store(f->db);
   char err[256];
@@ -190,7 +145,7 @@ static struct store_mcp_call *call(int64_t ts, const char *key,
 
 static void test_calls(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store *st = open_store(f->db);
   struct store_mcp_call_filter flt;
   struct store_mcp_call *rows = NULL, *c;
@@ -285,7 +240,7 @@ static void test_calls(void **state)
 /* A full queue refuses, counts the drop, and frees what it refused. */
 static void test_queue_full(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_options o;
   struct store *st = NULL;
   char err[256];
@@ -304,7 +259,7 @@ static void test_queue_full(void **state)
 
 static void test_definitions(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_keys_watch *w = NULL;
   struct store_def *defs = NULL, seed[2];
   int64_t c0, p0, m0, c, p, m;
@@ -371,7 +326,7 @@ static void test_definitions(void **state)
 
 static void test_key_tools(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   char *tools[] = {"files__*", "chat"};
   char secret[STORE_KEY_SECRET_MAX], err[256];
   struct store_key spec, *k = NULL, *keys = NULL;
@@ -463,11 +418,16 @@ static void test_key_tools(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_calls, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_definitions, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_key_tools, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sessions, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_calls, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_queue_full, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_definitions, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_key_tools, testdb_setup,
+                                      testdb_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
