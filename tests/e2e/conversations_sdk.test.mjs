@@ -111,4 +111,24 @@ describe('openai SDK: client.conversations', () => {
       return true;
     });
   });
+  test('responses.create with conversation: each turn sees the ones before, stored as the conversation\'s items', async () => {
+    const conv = await client.conversations.create({ metadata: { topic: 'sdk turns' } });
+    const first = await client.responses.create({ model: 'echo/echo-1', conversation: conv.id, input: 'first turn' });
+    assert.equal(first.output_text, 'first turn');
+    assert.equal(first.conversation?.id, conv.id);
+    // Streamed, with the {id} form; the SDK reads the stream to its end.
+    const stream = await client.responses.create({ model: 'echo/echo-1', conversation: { id: conv.id }, input: 'second turn', stream: true });
+    let done;
+    for await (const ev of stream) if (ev.type === 'response.completed') done = ev.response;
+    assert.ok(done, 'response.completed');
+    const items = [];
+    for await (const item of client.conversations.items.list(conv.id, { order: 'asc' })) items.push(item);
+    const said = items.map((it) => `${it.role}:${(it.content || []).map((c) => c.text).join('')}`);
+    assert.deepEqual(said, ['user:first turn', 'assistant:first turn', 'user:second turn', 'assistant:second turn']);
+    // Both ways of continuing at once is refused, as OpenAI refuses it.
+    await assert.rejects(client.responses.create({ model: 'echo/echo-1', conversation: conv.id, previous_response_id: first.id, input: 'x' }),
+      OpenAI.BadRequestError);
+    // Another key does not find it.
+    await assert.rejects(other.responses.create({ model: 'echo/echo-1', conversation: conv.id, input: 'x' }), OpenAI.NotFoundError);
+  });
 });
