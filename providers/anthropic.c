@@ -309,11 +309,44 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks,
   return 0;
 }
 
+/* The message's own thinking and redacted_thinking blocks, in order, as
+ * Anthropic issued them: reasoning_details of format anthropic-claude-v1
+ * (any other provider's reasoning is not Anthropic's to verify: dropped).
+ * A thinking block without its signature cannot be sent back. */
+static void thinking_blocks(const cJSON *m, cJSON *blocks)
+{
+  const cJSON *d;
+
+  cJSON_ArrayForEach(d, canon_json_get(m, "reasoning_details"))
+  {
+    const char *type = canon_json_str(d, "type");
+    cJSON *b;
+
+    if(!canon_reasoning_is(d, CANON_FMT_ANTHROPIC))
+      continue;
+    b = cJSON_CreateObject();
+    if(!strcmp(type, "reasoning.encrypted")) {
+      cJSON_AddStringToObject(b, "type", "redacted_thinking");
+      cJSON_AddStringToObject(b, "data", canon_json_str(d, "data"));
+    } else if(canon_json_str(d, "signature")) {
+      cJSON_AddStringToObject(b, "type", "thinking");
+      cJSON_AddStringToObject(b, "thinking", canon_json_str(d, "text"));
+      cJSON_AddStringToObject(b, "signature", canon_json_str(d, "signature"));
+    } else {
+      cJSON_Delete(b);
+      continue;
+    }
+    cJSON_AddItemToArray(blocks, b);
+  }
+}
+
 static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
                             struct api_error *err)
 {
   char path[64];
 
+  /* Anthropic wants them first in the message, before text and tool_use. */
+  thinking_blocks(m, blocks);
   add_text_blocks(blocks, canon_json_get(m, "content"));
   snprintf(path, sizeof(path), "messages[%d].tool_calls", mi);
   return anth_tool_use_blocks(canon_json_get(m, "tool_calls"), 1, path, blocks,
@@ -528,6 +561,32 @@ static int thinking_budget(const char *effort, int64_t *budget,
 }
 
 /* Advisory parameters (docs/adapters.md): dropped and reported. */
+/* 1 when msgs (Anthropic messages) continue a tool loop, the last user
+ * turn answering tool_use blocks, whose assistant turn does not start
+ * with a thinking or redacted_thinking block: with thinking on,
+ * Anthropic refuses such a request. */
+static int loop_lacks_thinking(const cJSON *msgs)
+{
+  const cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+  const cJSON *b, *first;
+  const char *type;
+  int results = 0;
+
+  if(!last || !last->prev || last == msgs->child)
+    return 0;
+  cJSON_ArrayForEach(b, canon_json_get(last, "content"))
+  {
+    type = canon_json_str(b, "type");
+    results |= type && !strcmp(type, "tool_result");
+  }
+  if(!results)
+    return 0;
+  first = cJSON_GetArrayItem(canon_json_get(last->prev, "content"), 0);
+  type = canon_json_str(first, "type");
+  return !type ||
+         (strcmp(type, "thinking") && strcmp(type, "redacted_thinking"));
+}
+
 static const char *const DROPPED[] = {
     "metadata",
     "store",
@@ -605,6 +664,13 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
       cJSON_Delete(msgs);
       return rc;
     }
+  }
+  if(budget && loop_lacks_thinking(msgs)) {
+    /* A tool loop another provider began (its reasoning is not ours to
+     * send): Anthropic refuses thinking for it, so this step goes
+     * without. */
+    prov_http_note_dropped(out, "reasoning_effort");
+    budget = 0;
   }
   /* Anthropic's max_tokens counts thinking too and must exceed the
    * budget: the client's limit is kept for the visible answer. */
@@ -854,7 +920,7 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   const cJSON *b;
   struct anth_usage au;
   struct buf text, reasoning; /* bounded by the body, already bounded */
-  cJSON *res, *calls = NULL;
+  cJSON *res, *calls = NULL, *details = NULL;
   struct canon_usage cu;
 
   if(!cJSON_IsObject(root) || !cJSON_IsArray(content)) {
@@ -865,6 +931,7 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   buf_init(&text, SIZE_MAX);
   buf_init(&reasoning, SIZE_MAX);
   calls = cJSON_CreateArray();
+  details = cJSON_CreateArray();
   cJSON_ArrayForEach(b, content)
   {
     const char *type = canon_json_str(b, "type");
@@ -879,6 +946,14 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
     } else if(!strcmp(type, "thinking")) {
       s = canon_json_str(b, "thinking");
       acc = &reasoning;
+      cJSON_AddItemToArray(
+          details, canon_reasoning_text(s, canon_json_str(b, "signature"),
+                                        CANON_FMT_ANTHROPIC));
+    } else if(!strcmp(type, "redacted_thinking")) {
+      if(canon_json_str(b, "data"))
+        cJSON_AddItemToArray(
+            details, canon_reasoning_encrypted(canon_json_str(b, "data"),
+                                               CANON_FMT_ANTHROPIC));
     } else if(!strcmp(type, "tool_use")) {
       const cJSON *input = canon_json_get(b, "input");
       char *args = input ? cJSON_PrintUnformatted(input) : sb_strdup("{}");
@@ -901,6 +976,15 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
       canon_chat_choice(0, text.data, reasoning.data, calls,
                         finish_reason(canon_json_str(root, "stop_reason"))),
       &cu);
+  if(cJSON_GetArraySize(details)) {
+    /* Besides reasoning_content: what Anthropic must get back verbatim. */
+    cJSON *msg = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(res, "choices"), 0),
+        "message");
+    cJSON_AddItemToObject(msg, "reasoning_details", details);
+    details = NULL;
+  }
+  cJSON_Delete(details);
   *usage = cu;
   *out = res;
   buf_free(&text);
@@ -1052,7 +1136,14 @@ static int on_block_start(struct prov_stream *s, const cJSON *root,
       return SB_EPROTO;
     return canon_emit(sink, &ev);
   }
-  b->kind = BLOCK_OTHER; /* redacted_thinking, server tools, ... */
+  if(!strcmp(type, "redacted_thinking")) {
+    struct canon_ev r = {.type = CANON_EV_REASONING, .text = "", .len = 0};
+    b->kind = BLOCK_OTHER;
+    r.data = canon_json_str(cb, "data");
+    r.format = CANON_FMT_ANTHROPIC;
+    return r.data ? canon_emit(sink, &r) : 0;
+  }
+  b->kind = BLOCK_OTHER; /* server tools, ... */
   return 0;
 }
 
@@ -1073,6 +1164,7 @@ static int on_block_delta(struct prov_stream *s, const cJSON *root,
   if(!strcmp(type, "signature_delta")) {
     struct canon_ev ev = {.type = CANON_EV_REASONING, .text = "", .len = 0};
     ev.signature = canon_json_str(d, "signature");
+    ev.format = CANON_FMT_ANTHROPIC;
     return ev.signature ? canon_emit(sink, &ev) : 0;
   }
   if(!strcmp(type, "input_json_delta")) {

@@ -27,6 +27,17 @@ static void add_headers(const struct prov *p, const struct prov_client *client,
 
 static void apply_request_quirks(const struct prov *p, cJSON *body);
 
+/* reasoning_details carry another provider's signed reasoning
+ * (codec/canon.h): no OpenAI-compatible upstream can verify it, and the
+ * strict ones refuse the member. */
+static void strip_reasoning_details(cJSON *body)
+{
+  cJSON *m;
+
+  cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(body, "messages"))
+      cJSON_DeleteItemFromObjectCaseSensitive(m, "reasoning_details");
+}
+
 int prov_openai_build_chat(const struct prov *p, cJSON *body,
                            const char *upstream_model,
                            const struct prov_client *client,
@@ -40,6 +51,7 @@ int prov_openai_build_chat(const struct prov *p, cJSON *body,
   memset(out, 0, sizeof(*out));
   cJSON_ReplaceItemInObjectCaseSensitive(body, "model",
                                          cJSON_CreateString(upstream_model));
+  strip_reasoning_details(body);
   apply_request_quirks(p, body);
   stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
   so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");

@@ -167,8 +167,11 @@ static void test_build_stream_asks_for_usage(void **state)
                    .api_key = "sk-secret",
                    .base_url = "http://up/v1"};
   struct prov_client client = {"Bearer client-key", NULL, 0};
-  cJSON *body = parse("{\"model\":\"local/llama3\",\"stream\":true,"
-                      "\"top_k\":5,\"messages\":[]}");
+  cJSON *body = parse(
+      "{\"model\":\"local/llama3\",\"stream\":true,"
+      "\"top_k\":5,\"messages\":[{\"role\":\"assistant\",\"content\":"
+      "\"x\",\"reasoning_details\":[{\"type\":\"reasoning.text\",\"text\":"
+      "\"t\",\"signature\":\"S\",\"format\":\"anthropic-claude-v1\"}]}]}");
   struct prov_http h;
   int client_usage = -1;
   cJSON *sent;
@@ -180,8 +183,12 @@ static void test_build_stream_asks_for_usage(void **state)
   sent = parse(h.body);
   assert_string_equal(cJSON_GetObjectItem(sent, "model")->valuestring,
                       "llama3");
-  /* Vendor fields pass through untouched. */
+  /* Vendor fields pass through untouched; another provider's signed
+   * reasoning does not. */
   assert_int_equal(cJSON_GetObjectItem(sent, "top_k")->valueint, 5);
+  assert_null(cJSON_GetObjectItem(
+      cJSON_GetArrayItem(cJSON_GetObjectItem(sent, "messages"), 0),
+      "reasoning_details"));
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(
       cJSON_GetObjectItem(sent, "stream_options"), "include_usage")));
   for(int i = 0; i < h.nheaders; i++) {
