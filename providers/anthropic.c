@@ -374,6 +374,19 @@ static void tool_result_block(const cJSON *m, cJSON *blocks)
   cJSON_AddItemToArray(blocks, b);
 }
 
+/* Gemini's thought signatures stay out of the tool ids Anthropic gets
+ * (docs/conversations.md "Provider state across switches"). */
+static void short_ids(cJSON *blocks)
+{
+  cJSON *b;
+
+  cJSON_ArrayForEach(b, blocks)
+  {
+    prov_short_gemini_id(b, "id");
+    prov_short_gemini_id(b, "tool_use_id");
+  }
+}
+
 static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
                               struct prov_http *out, struct api_error *err)
 {
@@ -420,6 +433,7 @@ static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
       cJSON_Delete(blocks);
       return rc;
     }
+    short_ids(blocks);
     canon_add_turn(msgs, role, blocks);
     i++;
   }
