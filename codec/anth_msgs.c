@@ -1540,9 +1540,7 @@ int anth_tool_use_blocks(const cJSON *calls, int strict, const char *path,
   return 0;
 }
 
-/* The anthropic-claude-v1 entries of details as thinking and
- * redacted_thinking blocks appended to content; returns how many. */
-static int thinking_blocks(const cJSON *details, cJSON *content)
+int anth_thinking_blocks(const cJSON *details, cJSON *blocks)
 {
   const cJSON *d;
   int n = 0;
@@ -1557,14 +1555,15 @@ static int thinking_blocks(const cJSON *details, cJSON *content)
     if(!strcmp(canon_json_str(d, "type"), "reasoning.encrypted")) {
       cJSON_AddStringToObject(b, "type", "redacted_thinking");
       cJSON_AddStringToObject(b, "data", canon_json_str(d, "data"));
-    } else {
+    } else if(canon_json_str(d, "signature")) {
       cJSON_AddStringToObject(b, "type", "thinking");
       cJSON_AddStringToObject(b, "thinking", canon_json_str(d, "text"));
-      cJSON_AddStringToObject(
-          b, "signature",
-          canon_json_str(d, "signature") ? canon_json_str(d, "signature") : "");
+      cJSON_AddStringToObject(b, "signature", canon_json_str(d, "signature"));
+    } else {
+      cJSON_Delete(b);
+      continue;
     }
-    cJSON_AddItemToArray(content, b);
+    cJSON_AddItemToArray(blocks, b);
     n++;
   }
   return n;
@@ -1592,7 +1591,7 @@ cJSON *anth_msgs_from_completion(const cJSON *completion, const char *id,
   cJSON_AddStringToObject(m, "role", "assistant");
   cJSON_AddStringToObject(m, "model", model);
   content = cJSON_AddArrayToObject(m, "content");
-  if(thinking_blocks(get(msg, "reasoning_details"), content)) {
+  if(anth_thinking_blocks(get(msg, "reasoning_details"), content)) {
     /* Anthropic's own blocks, signed, as it sent them. */
   } else if(cJSON_IsString(rc) && rc->valuestring[0]) {
     b = cJSON_CreateObject();

@@ -309,44 +309,14 @@ static int user_blocks(const cJSON *content, int mi, cJSON *blocks,
   return 0;
 }
 
-/* The message's own thinking and redacted_thinking blocks, in order, as
- * Anthropic issued them: reasoning_details of format anthropic-claude-v1
- * (any other provider's reasoning is not Anthropic's to verify: dropped).
- * A thinking block without its signature cannot be sent back. */
-static void thinking_blocks(const cJSON *m, cJSON *blocks)
-{
-  const cJSON *d;
-
-  cJSON_ArrayForEach(d, canon_json_get(m, "reasoning_details"))
-  {
-    const char *type = canon_json_str(d, "type");
-    cJSON *b;
-
-    if(!canon_reasoning_is(d, CANON_FMT_ANTHROPIC))
-      continue;
-    b = cJSON_CreateObject();
-    if(!strcmp(type, "reasoning.encrypted")) {
-      cJSON_AddStringToObject(b, "type", "redacted_thinking");
-      cJSON_AddStringToObject(b, "data", canon_json_str(d, "data"));
-    } else if(canon_json_str(d, "signature")) {
-      cJSON_AddStringToObject(b, "type", "thinking");
-      cJSON_AddStringToObject(b, "thinking", canon_json_str(d, "text"));
-      cJSON_AddStringToObject(b, "signature", canon_json_str(d, "signature"));
-    } else {
-      cJSON_Delete(b);
-      continue;
-    }
-    cJSON_AddItemToArray(blocks, b);
-  }
-}
-
 static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
                             struct api_error *err)
 {
   char path[64];
 
-  /* Anthropic wants them first in the message, before text and tool_use. */
-  thinking_blocks(m, blocks);
+  /* Its own thinking (of format anthropic-claude-v1; any other provider's
+   * is not Anthropic's to verify) first, before text and tool_use. */
+  anth_thinking_blocks(canon_json_get(m, "reasoning_details"), blocks);
   add_text_blocks(blocks, canon_json_get(m, "content"));
   snprintf(path, sizeof(path), "messages[%d].tool_calls", mi);
   return anth_tool_use_blocks(canon_json_get(m, "tool_calls"), 1, path, blocks,
