@@ -798,7 +798,7 @@ static int tool_call(const cJSON *b, const char *path, cJSON **out,
 static int assistant_message(struct tr *t, const cJSON *content,
                              const char *mpath, int final)
 {
-  cJSON *parts, *calls, *m;
+  cJSON *parts, *calls, *details, *m;
   struct buf reasoning;
   const cJSON *b;
   char cp[PATH_LEN];
@@ -817,6 +817,7 @@ static int assistant_message(struct tr *t, const cJSON *content,
     return final ? 0 : fail_nonempty(t->err, mpath);
   parts = cJSON_CreateArray();
   calls = cJSON_CreateArray();
+  details = cJSON_CreateArray();
   buf_init(&reasoning, (size_t)-1);
   cJSON_ArrayForEach(b, content)
   {
@@ -849,10 +850,21 @@ static int assistant_message(struct tr *t, const cJSON *content,
           buf_append(&reasoning, "\n", 1);
         buf_appendz(&reasoning, text);
       }
+      /* Signed: Anthropic's, kept to go back to Anthropic verbatim (an
+       * empty one is the gateway's rendering of other reasoning). */
+      if(!rc && canon_json_str(b, "signature") &&
+         canon_json_str(b, "signature")[0])
+        cJSON_AddItemToArray(
+            details, canon_reasoning_text(text, canon_json_str(b, "signature"),
+                                          CANON_FMT_ANTHROPIC));
     } else if(!strcmp(type, "redacted_thinking")) {
-      /* Encrypted: only Anthropic can read it, and the canonical model
-       * has no slot to carry it back. */
-      note_dropped(&t->dropped, "redacted_thinking");
+      /* Encrypted: only Anthropic can read it; kept for Anthropic. */
+      if(canon_json_str(b, "data") && canon_json_str(b, "data")[0])
+        cJSON_AddItemToArray(
+            details, canon_reasoning_encrypted(canon_json_str(b, "data"),
+                                               CANON_FMT_ANTHROPIC));
+      else
+        note_dropped(&t->dropped, "redacted_thinking");
     } else if(!strcmp(type, "image") || !strcmp(type, "document") ||
               !strcmp(type, "tool_result") ||
               !strcmp(type, "mid_conv_system")) {
@@ -865,9 +877,11 @@ static int assistant_message(struct tr *t, const cJSON *content,
     if(rc)
       break;
   }
-  if(rc || (!parts->child && !calls->child && !reasoning.len)) {
+  if(rc ||
+     (!parts->child && !calls->child && !reasoning.len && !details->child)) {
     cJSON_Delete(parts);
     cJSON_Delete(calls);
+    cJSON_Delete(details);
     buf_free(&reasoning);
     return rc;
   }
@@ -882,6 +896,10 @@ static int assistant_message(struct tr *t, const cJSON *content,
   if(reasoning.len)
     cJSON_AddStringToObject(m, "reasoning_content", reasoning.data);
   buf_free(&reasoning);
+  if(details->child)
+    cJSON_AddItemToObject(m, "reasoning_details", details);
+  else
+    cJSON_Delete(details);
   if(calls->child)
     cJSON_AddItemToObject(m, "tool_calls", calls);
   else
@@ -1522,6 +1540,35 @@ int anth_tool_use_blocks(const cJSON *calls, int strict, const char *path,
   return 0;
 }
 
+int anth_thinking_blocks(const cJSON *details, cJSON *blocks)
+{
+  const cJSON *d;
+  int n = 0;
+
+  cJSON_ArrayForEach(d, details)
+  {
+    cJSON *b;
+
+    if(!canon_reasoning_is(d, CANON_FMT_ANTHROPIC))
+      continue;
+    b = cJSON_CreateObject();
+    if(!strcmp(canon_json_str(d, "type"), "reasoning.encrypted")) {
+      cJSON_AddStringToObject(b, "type", "redacted_thinking");
+      cJSON_AddStringToObject(b, "data", canon_json_str(d, "data"));
+    } else if(canon_json_str(d, "signature")) {
+      cJSON_AddStringToObject(b, "type", "thinking");
+      cJSON_AddStringToObject(b, "thinking", canon_json_str(d, "text"));
+      cJSON_AddStringToObject(b, "signature", canon_json_str(d, "signature"));
+    } else {
+      cJSON_Delete(b);
+      continue;
+    }
+    cJSON_AddItemToArray(blocks, b);
+    n++;
+  }
+  return n;
+}
+
 cJSON *anth_msgs_from_completion(const cJSON *completion, const char *id,
                                  const char *model)
 {
@@ -1544,7 +1591,9 @@ cJSON *anth_msgs_from_completion(const cJSON *completion, const char *id,
   cJSON_AddStringToObject(m, "role", "assistant");
   cJSON_AddStringToObject(m, "model", model);
   content = cJSON_AddArrayToObject(m, "content");
-  if(cJSON_IsString(rc) && rc->valuestring[0]) {
+  if(anth_thinking_blocks(get(msg, "reasoning_details"), content)) {
+    /* Anthropic's own blocks, signed, as it sent them. */
+  } else if(cJSON_IsString(rc) && rc->valuestring[0]) {
     b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "type", "thinking");
     cJSON_AddStringToObject(b, "thinking", rc->valuestring);

@@ -40,7 +40,9 @@
  * that were accepted but have no canonical equivalent and were left out
  * (e.g. "service_tier,tools.web_search_20250305"), or NULL if none; the
  * gateway reports it in a header. Every accepted body yields a request
- * that passes oai_chat_validate().
+ * that passes oai_chat_validate(). Signed thinking and redacted_thinking
+ * blocks of an assistant message become its reasoning_details (format
+ * anthropic-claude-v1, codec/canon.h), in order.
  */
 int anth_msgs_to_chat(const cJSON *req, cJSON **chat, char **dropped,
                       struct api_error *err);
@@ -48,8 +50,10 @@ int anth_msgs_to_chat(const cJSON *req, cJSON **chat, char **dropped,
 /**
  * Render a chat.completion as an Anthropic message object (new, caller
  * frees). id is the gateway's "msg_..." id; model is what goes in "model".
- * Content blocks come in Anthropic's order: thinking (from
- * reasoning_content, signature ""), text (when non-empty), then one
+ * Content blocks come in Anthropic's order: thinking and
+ * redacted_thinking (the reasoning_details of format anthropic-claude-v1,
+ * as issued; without any, one thinking block from reasoning_content with
+ * signature ""), text (when non-empty), then one
  * tool_use per tool call with input the parsed arguments ({} when they are
  * not a JSON object). Usage is mapped back as docs/adapters.md says.
  */
@@ -99,6 +103,12 @@ const char *anth_stop_reason(const char *finish_reason);
  * both directions use (Chat Completions parts carry Anthropic's
  * cache_control through the gateway). */
 cJSON *anth_text_block(const char *text, const cJSON *from);
+
+/** Append to blocks the thinking and redacted_thinking blocks of the
+ * reasoning_details entries of format anthropic-claude-v1 in details, in
+ * order, as Anthropic issued them; entries of other formats, and text
+ * entries without a signature, are left out. Returns how many. */
+int anth_thinking_blocks(const cJSON *details, cJSON *blocks);
 
 /** Copy from's "cache_control" object, if any, onto to. */
 void anth_copy_cache_control(const cJSON *from, cJSON *to);

@@ -44,6 +44,16 @@ enum canon_ev_type {
   CANON_EV_ERROR,      /* err: the stream failed; nothing follows */
 };
 
+/*
+ * Reasoning that a provider must get back verbatim travels on the
+ * assistant message as "reasoning_details" (OpenRouter's convention), in
+ * message order: {"type":"reasoning.text","text","signature","format"}
+ * and {"type":"reasoning.encrypted","data","format"}. format names whose
+ * state it is; only the adapter of that format sends it upstream.
+ */
+#define CANON_FMT_ANTHROPIC "anthropic-claude-v1"
+#define CANON_FMT_BEDROCK   "bedrock-converse-v1"
+
 struct canon_ev {
   enum canon_ev_type type;
   const char *id;    /* START: upstream message id (may be NULL);
@@ -53,7 +63,13 @@ struct canon_ev {
   const char *name;  /* TOOL_START */
   const char *text;  /* TEXT, REASONING, TOOL_ARGS: not NUL-terminated */
   size_t len;
-  const char *signature;       /* REASONING: provider signature, or NULL */
+  const char *signature;       /* REASONING: provider signature, or NULL;
+                                * it closes the reasoning block its text
+                                * belongs to (canon_reasoning_acc) */
+  const char *data;            /* REASONING: a whole redacted (encrypted)
+                                * reasoning block, or NULL */
+  const char *format;          /* REASONING: whose signature or data it is
+                                * (CANON_FMT_*), or NULL */
   const char *finish_reason;   /* FINISH: stop, length, tool_calls,
                                 * content_filter */
   struct canon_usage usage;    /* USAGE */

@@ -268,3 +268,40 @@ cJSON *canon_tool_call(const char *id, const char *name, const char *arguments)
   cJSON_AddStringToObject(fn, "arguments", arguments ? arguments : "{}");
   return tc;
 }
+
+cJSON *canon_reasoning_text(const char *text, const char *signature,
+                            const char *format)
+{
+  cJSON *d = cJSON_CreateObject();
+
+  cJSON_AddStringToObject(d, "type", "reasoning.text");
+  cJSON_AddStringToObject(d, "text", text ? text : "");
+  if(signature)
+    cJSON_AddStringToObject(d, "signature", signature);
+  cJSON_AddStringToObject(d, "format", format);
+  return d;
+}
+
+cJSON *canon_reasoning_encrypted(const char *data, const char *format)
+{
+  cJSON *d = cJSON_CreateObject();
+
+  cJSON_AddStringToObject(d, "type", "reasoning.encrypted");
+  cJSON_AddStringToObject(d, "data", data);
+  cJSON_AddStringToObject(d, "format", format);
+  return d;
+}
+
+int canon_reasoning_is(const cJSON *d, const char *fmt)
+{
+  const char *type = canon_json_str(d, "type");
+  const char *f = canon_json_str(d, "format");
+
+  if(!type || !f || strcmp(f, fmt))
+    return 0;
+  if(!strcmp(type, "reasoning.text"))
+    return canon_json_str(d, "text") != NULL;
+  if(!strcmp(type, "reasoning.encrypted"))
+    return canon_json_str(d, "data") != NULL;
+  return 0;
+}

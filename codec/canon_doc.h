@@ -147,6 +147,19 @@ cJSON *canon_chat_completion(const char *id, int64_t created, const char *model,
  * function {name, arguments}}. NULL id or name are "". */
 cJSON *canon_tool_call(const char *id, const char *name, const char *arguments);
 
+/** A reasoning_details entry (canon.h): {"type":"reasoning.text", "text",
+ * "signature" (left out when NULL), "format"}. NULL text is "". */
+cJSON *canon_reasoning_text(const char *text, const char *signature,
+                            const char *format);
+
+/** A reasoning_details entry {"type":"reasoning.encrypted", "data",
+ * "format"}: a redacted reasoning block. */
+cJSON *canon_reasoning_encrypted(const char *data, const char *format);
+
+/** 1 when d is a reasoning_details entry of format fmt: a text entry
+ * with a string text, or an encrypted one with a string data; else 0. */
+int canon_reasoning_is(const cJSON *d, const char *fmt);
+
 /** Pass ev to sink; returns what the sink returns. */
 int canon_emit(const struct canon_sink *sink, const struct canon_ev *ev);
 

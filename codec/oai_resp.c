@@ -693,6 +693,7 @@ struct tx {
                          * message later function calls may join */
   cJSON *user_parts;    /* image/file parts of tool outputs, pending */
   struct buf reasoning; /* reasoning text for the next assistant message */
+  cJSON *details;       /* its reasoning_details, or NULL */
   char *dropped;
   struct api_error *err;
 };
@@ -725,10 +726,20 @@ static void push(struct tx *tx, cJSON *m)
 
 static void take_reasoning(struct tx *tx, cJSON *m)
 {
+  if(tx->details) {
+    cJSON_AddItemToObject(m, "reasoning_details", tx->details);
+    tx->details = NULL;
+  }
   if(!tx->reasoning.len)
     return;
   cJSON_AddStringToObject(m, "reasoning_content", tx->reasoning.data);
   buf_reset(&tx->reasoning);
+}
+
+/* 1 when reasoning waits for the next assistant message. */
+static int reasoning_pending(const struct tx *tx)
+{
+  return tx->reasoning.len || tx->details;
 }
 
 static cJSON *new_assistant(struct tx *tx)
@@ -989,7 +1000,8 @@ static void add_call(struct tx *tx, const char *call_id, const char *name,
   cJSON *m = tx->open_asst;
   cJSON *tcs, *tc, *fn;
 
-  if(!m || (tx->reasoning.len && get(m, "reasoning_content")))
+  if(!m || (reasoning_pending(tx) &&
+            (get(m, "reasoning_content") || get(m, "reasoning_details"))))
     m = new_assistant(tx);
   else
     take_reasoning(tx, m);
@@ -1154,6 +1166,24 @@ static int join_texts(const cJSON *parts, const char *path, struct buf *out,
   return 0;
 }
 
+/* The reasoning_details entry a reasoning item with encrypted_content and
+ * our "format" member stands for (text: its summary text): one with a
+ * summary part is a signed text block, one without a redacted block.
+ * NULL for an item without a format (OpenAI's own encrypted reasoning,
+ * which no provider behind the gateway can read). */
+static cJSON *detail_of_item(const cJSON *item, const char *text)
+{
+  const char *fmt = get_str(item, "format");
+  const char *enc = get_str(item, "encrypted_content");
+
+  if(!fmt || !*fmt || !enc)
+    return NULL;
+  if(cJSON_GetArraySize(get(item, "summary")) ||
+     cJSON_GetArraySize(get(item, "content")))
+    return canon_reasoning_text(text, enc, fmt);
+  return canon_reasoning_encrypted(enc, fmt);
+}
+
 static int reasoning_item(struct tx *tx, const cJSON *item, const char *path)
 {
   struct buf text = TEXT_INIT;
@@ -1172,9 +1202,17 @@ static int reasoning_item(struct tx *tx, const cJSON *item, const char *path)
                             "a string", 1, tx->err);
   if(!rc && text.len)
     str_join(&tx->reasoning, "\n\n", text.data);
+  if(!rc && get_str(item, "encrypted_content")) {
+    cJSON *d = detail_of_item(item, text.data ? text.data : "");
+    if(d) {
+      if(!tx->details)
+        tx->details = cJSON_CreateArray();
+      cJSON_AddItemToArray(tx->details, d);
+    } else {
+      drop(&tx->dropped, "input.encrypted_content", 1);
+    }
+  }
   buf_free(&text);
-  if(!rc && get_str(item, "encrypted_content"))
-    drop(&tx->dropped, "input.encrypted_content", 1);
   return rc;
 }
 
@@ -1314,6 +1352,7 @@ int oai_resp_to_chat(const cJSON *req, const cJSON *history, cJSON **chat,
   if(rc)
     goto fail;
   buf_free(&tx.reasoning);
+  cJSON_Delete(tx.details);
   *chat = c;
   *turn = tx.turn;
   *dropped = tx.dropped;
@@ -1323,6 +1362,7 @@ fail:
   cJSON_Delete(tx.turn);
   cJSON_Delete(tx.user_parts);
   buf_free(&tx.reasoning);
+  cJSON_Delete(tx.details);
   free(tx.dropped);
   return rc;
 }
@@ -1351,6 +1391,7 @@ int oai_resp_items_to_chat(const cJSON *items, cJSON **messages,
     cJSON_Delete(req);
   }
   buf_free(&tx.reasoning);
+  cJSON_Delete(tx.details);
   cJSON_Delete(tx.user_parts);
   free(tx.dropped);
   if(rc) {
@@ -1589,6 +1630,61 @@ static cJSON *reasoning_item_json(const char *id, const char *text)
   return o;
 }
 
+/* The reasoning item of a reasoning_details entry d (canon.h): the text
+ * as its summary (a redacted block has none), the signature or the
+ * redacted data as encrypted_content, and d's format in our "format"
+ * member (OpenAI clients ignore it and send the item back as it is).
+ * NULL for an entry of another shape. */
+static cJSON *detail_item_json(const char *id, const cJSON *d)
+{
+  const char *type = get_str(d, "type");
+  const char *fmt = get_str(d, "format");
+  const char *enc;
+  cJSON *o;
+
+  if(!type || !fmt)
+    return NULL;
+  if(!strcmp(type, "reasoning.text") && get_str(d, "text")) {
+    o = reasoning_item_json(id, get_str(d, "text"));
+    enc = get_str(d, "signature");
+  } else if(!strcmp(type, "reasoning.encrypted") && get_str(d, "data")) {
+    o = reasoning_item_json(id, NULL);
+    enc = get_str(d, "data");
+  } else {
+    return NULL;
+  }
+  if(enc)
+    cJSON_AddStringToObject(o, "encrypted_content", enc);
+  cJSON_AddStringToObject(o, "format", fmt);
+  return o;
+}
+
+/* The reasoning items of an assistant chat message m: one per
+ * reasoning_details entry when it has any, else one for its
+ * reasoning_content. */
+static void reasoning_items(const cJSON *m, cJSON *items)
+{
+  const char *reasoning = get_str(m, "reasoning_content");
+  const cJSON *d;
+  char id[ID_LEN];
+  int n = 0;
+
+  cJSON_ArrayForEach(d, get(m, "reasoning_details"))
+  {
+    cJSON *it;
+    sb_random_id(id, sizeof(id), "rs_");
+    it = detail_item_json(id, d);
+    if(it) {
+      cJSON_AddItemToArray(items, it);
+      n++;
+    }
+  }
+  if(!n && reasoning && *reasoning) {
+    sb_random_id(id, sizeof(id), "rs_");
+    cJSON_AddItemToArray(items, reasoning_item_json(id, reasoning));
+  }
+}
+
 static cJSON *function_item_json(const char *id, const char *call_id,
                                  const char *name, const char *args,
                                  const char *status)
@@ -1692,7 +1788,6 @@ cJSON *oai_resp_from_completion(const cJSON *req, const cJSON *completion,
   const cJSON *choice = cJSON_GetArrayItem(get(completion, "choices"), 0);
   const cJSON *msg = get(choice, "message");
   const cJSON *lp = get(get(choice, "logprobs"), "content");
-  const char *reasoning = get_str(msg, "reasoning_content");
   const char *refusal = get_str(msg, "refusal");
   const cJSON *tc;
   cJSON *resp = skeleton(req, id, created_at, model, "completed");
@@ -1700,10 +1795,7 @@ cJSON *oai_resp_from_completion(const cJSON *req, const cJSON *completion,
   struct buf text = TEXT_INIT;
   char iid[ID_LEN];
 
-  if(reasoning && *reasoning) {
-    sb_random_id(iid, sizeof(iid), "rs_");
-    cJSON_AddItemToArray(output, reasoning_item_json(iid, reasoning));
-  }
+  reasoning_items(msg, output);
   content_text(get(msg, "content"), &text);
   if(text.len || (refusal && *refusal)) {
     cJSON *m;
@@ -1805,16 +1897,12 @@ static cJSON *tool_output_from_chat(const cJSON *c)
 /* The items of one assistant chat message: reasoning, message, calls. */
 static void assistant_items(const cJSON *m, cJSON *items)
 {
-  const char *reasoning = get_str(m, "reasoning_content");
   const char *refusal = get_str(m, "refusal");
   const cJSON *c = get(m, "content");
   const cJSON *tc;
   char id[ID_LEN];
 
-  if(reasoning && *reasoning) {
-    sb_random_id(id, sizeof(id), "rs_");
-    cJSON_AddItemToArray(items, reasoning_item_json(id, reasoning));
-  }
+  reasoning_items(m, items);
   if((cJSON_IsString(c) && (c->valuestring[0] || !get(m, "tool_calls"))) ||
      (cJSON_IsArray(c) && cJSON_GetArraySize(c)) || (refusal && *refusal)) {
     cJSON *msg, *parts;
@@ -1887,7 +1975,7 @@ void oai_resp_output_to_messages(const cJSON *response, cJSON *messages)
 {
   struct buf text = TEXT_INIT, reasoning = TEXT_INIT, refusal = TEXT_INIT;
   const cJSON *item;
-  cJSON *calls = cJSON_CreateArray();
+  cJSON *calls = cJSON_CreateArray(), *details = cJSON_CreateArray();
   int has_text = 0;
   cJSON *m;
 
@@ -1899,12 +1987,20 @@ void oai_resp_output_to_messages(const cJSON *response, cJSON *messages)
     if(!type)
       continue;
     if(!strcmp(type, "reasoning")) {
+      struct buf one = TEXT_INIT;
+      cJSON *d;
       cJSON_ArrayForEach(part, get(item, "summary"))
       {
         const char *t = get_str(part, "text");
         if(t && *t)
-          str_join(&reasoning, "\n\n", t);
+          str_join(&one, "\n\n", t);
       }
+      if(one.len)
+        str_join(&reasoning, "\n\n", one.data);
+      d = detail_of_item(item, one.data ? one.data : "");
+      if(d)
+        cJSON_AddItemToArray(details, d);
+      buf_free(&one);
     } else if(!strcmp(type, "message")) {
       cJSON_ArrayForEach(part, get(item, "content"))
       {
@@ -1936,7 +2032,8 @@ void oai_resp_output_to_messages(const cJSON *response, cJSON *messages)
       cJSON_AddItemToArray(calls, tc);
     }
   }
-  if(has_text || refusal.len || reasoning.len || cJSON_GetArraySize(calls)) {
+  if(has_text || refusal.len || reasoning.len || cJSON_GetArraySize(calls) ||
+     cJSON_GetArraySize(details)) {
     m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "role", "assistant");
     if(has_text)
@@ -1947,6 +2044,10 @@ void oai_resp_output_to_messages(const cJSON *response, cJSON *messages)
       cJSON_AddStringToObject(m, "refusal", refusal.data);
     if(reasoning.len)
       cJSON_AddStringToObject(m, "reasoning_content", reasoning.data);
+    if(cJSON_GetArraySize(details)) {
+      cJSON_AddItemToObject(m, "reasoning_details", details);
+      details = NULL;
+    }
     if(cJSON_GetArraySize(calls)) {
       cJSON_AddItemToObject(m, "tool_calls", calls);
       calls = NULL;
@@ -1954,6 +2055,7 @@ void oai_resp_output_to_messages(const cJSON *response, cJSON *messages)
     cJSON_AddItemToArray(messages, m);
   }
   cJSON_Delete(calls);
+  cJSON_Delete(details);
   buf_free(&text);
   buf_free(&reasoning);
   buf_free(&refusal);
@@ -1970,6 +2072,9 @@ struct item {
   char id[ID_LEN];
   char *call_id;
   char *name;
+  char *enc;       /* I_REASONING: signature, or redacted data */
+  char *format;    /* I_REASONING: whose enc it is, or NULL */
+  int redacted;    /* I_REASONING: enc is a redacted block (no text) */
   struct buf text; /* summary, text, or arguments so far */
 };
 
@@ -2014,6 +2119,8 @@ void oai_resp_stream_free(struct oai_resp_stream *s)
   for(size_t i = 0; i < s->n; i++) {
     free(s->items[i].call_id);
     free(s->items[i].name);
+    free(s->items[i].enc);
+    free(s->items[i].format);
     buf_free(&s->items[i].text);
   }
   free(s->items);
@@ -2091,7 +2198,13 @@ static cJSON *item_json(const struct item *it, int added, const char *status)
   char *in;
 
   switch(it->kind) {
-  case I_REASONING: return reasoning_item_json(it->id, added ? NULL : text);
+  case I_REASONING:
+    o = reasoning_item_json(it->id, added || it->redacted ? NULL : text);
+    if(!added && it->enc && it->format) {
+      cJSON_AddStringToObject(o, "encrypted_content", it->enc);
+      cJSON_AddStringToObject(o, "format", it->format);
+    }
+    return o;
   case I_MESSAGE:
     o = message_item_json(it->id, added ? "in_progress" : status);
     if(!added)
@@ -2166,7 +2279,7 @@ static int open_item(struct oai_resp_stream *s, struct item *it,
 
   if(rc)
     return rc;
-  if(it->kind == I_REASONING) {
+  if(it->kind == I_REASONING && !it->redacted) {
     o = ev_item(s, "response.reasoning_summary_part.added", it);
     cJSON_AddNumberToObject(o, "summary_index", 0);
     cJSON_AddItemToObject(o, "part", summary_part(""));
@@ -2194,6 +2307,8 @@ static int close_item(struct oai_resp_stream *s, struct item *it,
   it->open = 0;
   switch(it->kind) {
   case I_REASONING:
+    if(it->redacted)
+      break;
     o = ev_item(s, "response.reasoning_summary_text.done", it);
     cJSON_AddNumberToObject(o, "summary_index", 0);
     cJSON_AddStringToObject(o, "text", text);
@@ -2305,6 +2420,35 @@ static int render_text(struct oai_resp_stream *s, const struct canon_ev *ev,
   return ev_send(s, o, out);
 }
 
+/* Reasoning: its text as render_text() does; a signature then closes the
+ * reasoning item (the next reasoning opens another, as each signed block
+ * must go back on its own), and a redacted block is an item of its own. */
+static int render_reasoning(struct oai_resp_stream *s,
+                            const struct canon_ev *ev, struct buf *out)
+{
+  struct item *it;
+  int rc = render_text(s, ev, I_REASONING, out);
+
+  if(rc || (!ev->signature && !ev->data) || !ev->format)
+    return rc;
+  rc = close_others(s, ev->data ? 0 : 1u << I_REASONING, out);
+  if(rc)
+    return rc;
+  it = ev->data ? NULL : open_of(s, I_REASONING);
+  if(!it) {
+    /* A redacted block, or a signed block with no text (thinking that
+     * was not shown). */
+    it = add_item(s, I_REASONING);
+    it->redacted = ev->data != NULL;
+    rc = open_item(s, it, out);
+    if(rc)
+      return rc;
+  }
+  it->enc = sb_strdup(ev->data ? ev->data : ev->signature);
+  it->format = sb_strdup(ev->format);
+  return close_item(s, it, out);
+}
+
 /* The tool item of a canonical index: the open one, else the latest. */
 static struct item *tool_of(struct oai_resp_stream *s, int index, int open)
 {
@@ -2413,7 +2557,7 @@ int oai_resp_stream_render(struct oai_resp_stream *s, const struct canon_ev *ev,
   switch(ev->type) {
   case CANON_EV_START: return 0;
   case CANON_EV_TEXT: return render_text(s, ev, I_MESSAGE, out);
-  case CANON_EV_REASONING: return render_text(s, ev, I_REASONING, out);
+  case CANON_EV_REASONING: return render_reasoning(s, ev, out);
   case CANON_EV_TOOL_START:
   case CANON_EV_TOOL_ARGS: return render_tool(s, ev, out);
   case CANON_EV_FINISH:

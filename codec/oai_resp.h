@@ -14,8 +14,11 @@
  * tool message; image and file parts, which tool messages cannot hold,
  * follow in one user message after the run of tool messages); the summary
  * (else the content) text of a reasoning item becomes the
- * reasoning_content of the next assistant message; `instructions` becomes
- * a leading system message that is not part of the stored turn.
+ * reasoning_content of the next assistant message, and a reasoning item
+ * with encrypted_content and our "format" member one entry of its
+ * reasoning_details (codec/canon.h: "reasoning.text" with the signature
+ * when the item has a summary, else "reasoning.encrypted"); `instructions`
+ *becomes a leading system message that is not part of the stored turn.
  * Parameters: reasoning.effort -> reasoning_effort, max_output_tokens ->
  * max_completion_tokens, text.format -> response_format (json_schema
  * nested again; text sent as nothing), user (else safety_identifier) ->
@@ -31,11 +34,14 @@
  * Hosted tools (web_search, file_search, code_interpreter, mcp, shell,
  * ...) cannot run behind an arbitrary provider: they are dropped and
  * reported through *dropped, and so are hosted-tool items in the input
- * and the encrypted content of reasoning items.
+ * and the encrypted content of reasoning items without a "format".
  *
  * Responses. Item ids are "msg_", "rs_", "fc_" and "ctc_" plus 24 random
  * hex digits; a function call's call_id is the chat tool call id. The
- * output lists reasoning, then the message, then the tool calls. Every
+ * output lists reasoning, then the message, then the tool calls; a
+ * message with reasoning_details gives one reasoning item per entry
+ * (summary: the text, none for an encrypted entry; encrypted_content: the
+ * signature or data; "format": the entry's format). Every
  * request field the response object echoes is filled, with the API's
  * default when the request left it out.
  *
@@ -95,13 +101,13 @@ int oai_resp_items_to_chat(const cJSON *items, cJSON **messages,
  * Chat messages -> the Responses items a conversation stores for them (new
  * array, caller frees), each with a fresh id: user, system and developer
  * messages become message items (input_text, input_image from image_url,
- * input_file from file data); an assistant message becomes a reasoning
- * item (its reasoning_content), a message item (output_text parts, a
- * refusal part) and one function_call item per tool call (call_id the
- * tool call id); a tool message becomes a function_call_output (output the
- * content string, or its text parts). Parts with no Responses equivalent
- * (input_audio) and "function" messages are left out. What
- * oai_resp_items_to_chat() reads back gives the same messages.
+ * input_file from file data); an assistant message becomes reasoning
+ * items (its reasoning_details as above, else its reasoning_content), a message
+ * item (output_text parts, a refusal part) and one function_call item per tool
+ * call (call_id the tool call id); a tool message becomes a
+ * function_call_output (output the content string, or its text parts). Parts
+ * with no Responses equivalent (input_audio) and "function" messages are left
+ * out. What oai_resp_items_to_chat() reads back gives the same messages.
  */
 cJSON *oai_resp_items_from_chat(const cJSON *messages);
 
@@ -125,7 +131,8 @@ cJSON *oai_resp_from_completion(const cJSON *req, const cJSON *completion,
  * Append to messages (a cJSON array) the chat messages equivalent to a
  * response object's output: one assistant message with content (the
  * output_text joined, or null), reasoning_content (the reasoning
- * summaries joined with blank lines) and tool_calls (function and custom
+ * summaries joined with blank lines), reasoning_details (from reasoning
+ * items with a format) and tool_calls (function and custom
  * tool calls, custom ones as function calls with {"input": ...}
  * arguments) - what the gateway appends to the stored conversation. An
  * empty output appends nothing.
@@ -144,7 +151,10 @@ void oai_resp_output_to_messages(const cJSON *response, cJSON *messages);
  * until an event of another kind follows (text or reasoning closes every
  * open item of another kind; a tool call closes open text and reasoning).
  * Custom tool input is buffered and sent in one delta when its item
- * closes, since the canonical arguments are JSON around it.
+ * closes, since the canonical arguments are JSON around it. A reasoning
+ * event with a signature and a format closes the reasoning item with
+ * them (encrypted_content, "format"); one with redacted data is a
+ * reasoning item of its own, without summary.
  */
 struct oai_resp_stream;
 

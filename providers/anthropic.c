@@ -314,6 +314,9 @@ static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
 {
   char path[64];
 
+  /* Its own thinking (of format anthropic-claude-v1; any other provider's
+   * is not Anthropic's to verify) first, before text and tool_use. */
+  anth_thinking_blocks(canon_json_get(m, "reasoning_details"), blocks);
   add_text_blocks(blocks, canon_json_get(m, "content"));
   snprintf(path, sizeof(path), "messages[%d].tool_calls", mi);
   return anth_tool_use_blocks(canon_json_get(m, "tool_calls"), 1, path, blocks,
@@ -339,6 +342,19 @@ static void tool_result_block(const cJSON *m, cJSON *blocks)
       cJSON_Delete(parts);
   }
   cJSON_AddItemToArray(blocks, b);
+}
+
+/* Gemini's thought signatures stay out of the tool ids Anthropic gets
+ * (docs/conversations.md "Provider state across switches"). */
+static void short_ids(cJSON *blocks)
+{
+  cJSON *b;
+
+  cJSON_ArrayForEach(b, blocks)
+  {
+    prov_short_gemini_id(b, "id");
+    prov_short_gemini_id(b, "tool_use_id");
+  }
 }
 
 static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
@@ -387,6 +403,7 @@ static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
       cJSON_Delete(blocks);
       return rc;
     }
+    short_ids(blocks);
     canon_add_turn(msgs, role, blocks);
     i++;
   }
@@ -528,6 +545,32 @@ static int thinking_budget(const char *effort, int64_t *budget,
 }
 
 /* Advisory parameters (docs/adapters.md): dropped and reported. */
+/* 1 when msgs (Anthropic messages) continue a tool loop, the last user
+ * turn answering tool_use blocks, whose assistant turn does not start
+ * with a thinking or redacted_thinking block: with thinking on,
+ * Anthropic refuses such a request. */
+static int loop_lacks_thinking(const cJSON *msgs)
+{
+  const cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+  const cJSON *b, *first;
+  const char *type;
+  int results = 0;
+
+  if(!last || !last->prev || last == msgs->child)
+    return 0;
+  cJSON_ArrayForEach(b, canon_json_get(last, "content"))
+  {
+    type = canon_json_str(b, "type");
+    results |= type && !strcmp(type, "tool_result");
+  }
+  if(!results)
+    return 0;
+  first = cJSON_GetArrayItem(canon_json_get(last->prev, "content"), 0);
+  type = canon_json_str(first, "type");
+  return !type ||
+         (strcmp(type, "thinking") && strcmp(type, "redacted_thinking"));
+}
+
 static const char *const DROPPED[] = {
     "metadata",
     "store",
@@ -605,6 +648,13 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
       cJSON_Delete(msgs);
       return rc;
     }
+  }
+  if(budget && loop_lacks_thinking(msgs)) {
+    /* A tool loop another provider began (its reasoning is not ours to
+     * send): Anthropic refuses thinking for it, so this step goes
+     * without. */
+    prov_http_note_dropped(out, "reasoning_effort");
+    budget = 0;
   }
   /* Anthropic's max_tokens counts thinking too and must exceed the
    * budget: the client's limit is kept for the visible answer. */
@@ -854,7 +904,7 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   const cJSON *b;
   struct anth_usage au;
   struct buf text, reasoning; /* bounded by the body, already bounded */
-  cJSON *res, *calls = NULL;
+  cJSON *res, *calls = NULL, *details = NULL;
   struct canon_usage cu;
 
   if(!cJSON_IsObject(root) || !cJSON_IsArray(content)) {
@@ -865,6 +915,7 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   buf_init(&text, SIZE_MAX);
   buf_init(&reasoning, SIZE_MAX);
   calls = cJSON_CreateArray();
+  details = cJSON_CreateArray();
   cJSON_ArrayForEach(b, content)
   {
     const char *type = canon_json_str(b, "type");
@@ -879,6 +930,14 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
     } else if(!strcmp(type, "thinking")) {
       s = canon_json_str(b, "thinking");
       acc = &reasoning;
+      cJSON_AddItemToArray(
+          details, canon_reasoning_text(s, canon_json_str(b, "signature"),
+                                        CANON_FMT_ANTHROPIC));
+    } else if(!strcmp(type, "redacted_thinking")) {
+      if(canon_json_str(b, "data"))
+        cJSON_AddItemToArray(
+            details, canon_reasoning_encrypted(canon_json_str(b, "data"),
+                                               CANON_FMT_ANTHROPIC));
     } else if(!strcmp(type, "tool_use")) {
       const cJSON *input = canon_json_get(b, "input");
       char *args = input ? cJSON_PrintUnformatted(input) : sb_strdup("{}");
@@ -901,6 +960,15 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
       canon_chat_choice(0, text.data, reasoning.data, calls,
                         finish_reason(canon_json_str(root, "stop_reason"))),
       &cu);
+  if(cJSON_GetArraySize(details)) {
+    /* Besides reasoning_content: what Anthropic must get back verbatim. */
+    cJSON *msg = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(res, "choices"), 0),
+        "message");
+    cJSON_AddItemToObject(msg, "reasoning_details", details);
+    details = NULL;
+  }
+  cJSON_Delete(details);
   *usage = cu;
   *out = res;
   buf_free(&text);
@@ -1052,7 +1120,14 @@ static int on_block_start(struct prov_stream *s, const cJSON *root,
       return SB_EPROTO;
     return canon_emit(sink, &ev);
   }
-  b->kind = BLOCK_OTHER; /* redacted_thinking, server tools, ... */
+  if(!strcmp(type, "redacted_thinking")) {
+    struct canon_ev r = {.type = CANON_EV_REASONING, .text = "", .len = 0};
+    b->kind = BLOCK_OTHER;
+    r.data = canon_json_str(cb, "data");
+    r.format = CANON_FMT_ANTHROPIC;
+    return r.data ? canon_emit(sink, &r) : 0;
+  }
+  b->kind = BLOCK_OTHER; /* server tools, ... */
   return 0;
 }
 
@@ -1073,6 +1148,7 @@ static int on_block_delta(struct prov_stream *s, const cJSON *root,
   if(!strcmp(type, "signature_delta")) {
     struct canon_ev ev = {.type = CANON_EV_REASONING, .text = "", .len = 0};
     ev.signature = canon_json_str(d, "signature");
+    ev.format = CANON_FMT_ANTHROPIC;
     return ev.signature ? canon_emit(sink, &ev) : 0;
   }
   if(!strcmp(type, "input_json_delta")) {

@@ -27,6 +27,23 @@ static void add_headers(const struct prov *p, const struct prov_client *client,
 
 static void apply_request_quirks(const struct prov *p, cJSON *body);
 
+/* Provider state no OpenAI-compatible upstream can use (docs/
+ * conversations.md "Provider state across switches"): reasoning_details
+ * carry another provider's signed reasoning (codec/canon.h), refused by
+ * the strict upstreams; Gemini's signatures leave the tool call ids. */
+static void strip_provider_state(cJSON *body)
+{
+  cJSON *m, *tc;
+
+  cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(body, "messages"))
+  {
+    cJSON_DeleteItemFromObjectCaseSensitive(m, "reasoning_details");
+    prov_short_gemini_id(m, "tool_call_id");
+    cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(m, "tool_calls"))
+        prov_short_gemini_id(tc, "id");
+  }
+}
+
 int prov_openai_build_chat(const struct prov *p, cJSON *body,
                            const char *upstream_model,
                            const struct prov_client *client,
@@ -40,6 +57,7 @@ int prov_openai_build_chat(const struct prov *p, cJSON *body,
   memset(out, 0, sizeof(*out));
   cJSON_ReplaceItemInObjectCaseSensitive(body, "model",
                                          cJSON_CreateString(upstream_model));
+  strip_provider_state(body);
   apply_request_quirks(p, body);
   stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
   so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");

@@ -1,6 +1,7 @@
 #include "providers/provider.h"
 #include "providers/adapter.h"
 #include "providers/echo.h"
+#include "providers/gemini.h"
 #include "providers/openai.h"
 #include "config/config.h"
 #include "codec/oai_chat.h"
@@ -52,6 +53,27 @@ void prov_http_add_common(struct prov_http *h, const struct prov *p,
   for(int i = 0; client && i < client->nfwd; i++)
     prov_http_add_header(h, "%s: %s", client->fwd[i].name,
                          client->fwd[i].value);
+}
+
+/* A Gemini tool call id carrying its thought signature
+ * ("<id>__ts_<signature>", providers/gemini.h) is hundreds of characters,
+ * past OpenAI's 40: the part before the separator and a hash of the whole,
+ * the same for the call and its result. */
+void prov_short_gemini_id(cJSON *obj, const char *key)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  const char *sep;
+  uint64_t h = 14695981039346656037u; /* FNV-1a */
+  char id[48];
+
+  if(!cJSON_IsString(v) || !(sep = strstr(v->valuestring, PROV_GEMINI_SIG_SEP)))
+    return;
+  for(const char *c = v->valuestring; *c; c++)
+    h = (h ^ (unsigned char)*c) * 1099511628211u;
+  snprintf(id, sizeof(id), "%.*s_%016llx",
+           (int)(sep - v->valuestring > 20 ? 20 : sep - v->valuestring),
+           v->valuestring, (unsigned long long)h);
+  cJSON_ReplaceItemInObjectCaseSensitive(obj, key, cJSON_CreateString(id));
 }
 
 void prov_http_note_dropped(struct prov_http *h, const char *param)

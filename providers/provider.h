@@ -11,6 +11,7 @@
 #ifndef SB_PROVIDERS_PROVIDER_H
 #define SB_PROVIDERS_PROVIDER_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -103,6 +104,13 @@ struct prov_cred {
 void prov_http_add_common(struct prov_http *h, const struct prov *p,
                           const struct prov_client *client,
                           const struct prov_cred *cred);
+
+/** When member key of obj is a Gemini tool call id carrying its thought
+ * signature ("<id>__ts_<signature>", providers/gemini.h), replace it by a
+ * short id for every other provider: at most 20 characters of <id>, "_"
+ * and 16 hex digits of a hash of the whole (40 at most: OpenAI's limit),
+ * the same for a call and its result. Anything else is left alone. */
+void prov_short_gemini_id(cJSON *obj, const char *key);
 
 /** Record that param was dropped (policy class C). */
 void prov_http_note_dropped(struct prov_http *h, const char *param);

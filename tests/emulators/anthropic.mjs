@@ -16,6 +16,12 @@
 // tool_result in the next message and every tool_result must answer a
 // tool_use of the previous message; thinking needs budget_tokens >= 1024
 // and < max_tokens, temperature 1 (or unset) and no forced tool use;
+// a thinking block must carry a signature this emulator issued, for that
+// very text ("messages.N.content.M: Invalid `signature` in `thinking`
+// block"); with thinking on, the assistant message whose tool_use blocks
+// the last user message's tool_result blocks answer must start with a
+// thinking or redacted_thinking block (Anthropic's 400 "Expected
+// `thinking` or `redacted_thinking`, but found `tool_use`…");
 // unknown models are 404 not_found_error. Error bodies are
 // {"type":"error","error":{"type","message"},"request_id"} with a
 // request-id header.
@@ -205,6 +211,35 @@ function validateMessages(messages) {
   if (prevUses.length && messages.length) {
     // A trailing assistant tool_use is a prefill that cannot continue.
     throw invalid(`messages.${messages.length - 1}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${prevUses.join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`);
+  }
+}
+
+/**
+ * Thinking blocks as the real API checks them: every signature must be
+ * one the API issued for that text (issued: signature -> thinking text),
+ * and with thinking on a tool loop's assistant turn must start with its
+ * thinking. Throws the real 400s.
+ */
+function checkThinking(body, issued) {
+  const msgs = body.messages;
+  msgs.forEach((m, i) => {
+    if (m.role !== 'assistant' || !Array.isArray(m.content)) return;
+    m.content.forEach((b, k) => {
+      if (b.type === 'thinking' && issued.get(b.signature) !== b.thinking) {
+        throw invalid(`messages.${i}.content.${k}: Invalid \`signature\` in \`thinking\` block`);
+      }
+    });
+  });
+  const on = body.thinking && (body.thinking.type === 'enabled' || body.thinking.type === 'adaptive');
+  const n = msgs.length;
+  if (!on || n < 2) return;
+  const last = msgs[n - 1];
+  const prev = msgs[n - 2];
+  if (last.role !== 'user' || !blocksOf(last).some((b) => b.type === 'tool_result') || prev.role !== 'assistant') return;
+  const first = blocksOf(prev)[0];
+  const type = first ? first.type : 'nothing';
+  if (type !== 'thinking' && type !== 'redacted_thinking') {
+    throw invalid(`messages.${n - 2}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${type}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking`);
   }
 }
 
@@ -471,6 +506,7 @@ export async function startAnthropicEmulator(opts = {}) {
     streamsCut: 0,
   };
   const cleanups = new Set();
+  const issued = new Map(); // thinking signature -> its text
   let seq = 0;
 
   function sendError(res, err, record) {
@@ -551,7 +587,7 @@ export async function startAnthropicEmulator(opts = {}) {
     }];
     let index = 0;
     const blocks = [];
-    if (plan.thinking) blocks.push({ type: 'thinking', thinking: plan.thinking, signature: `sig_${hex(24)}` });
+    if (plan.thinking) blocks.push({ type: 'thinking', thinking: plan.thinking, signature: plan.signature });
     blocks.push(...plan.content);
     for (const b of blocks) {
       const i = index++;
@@ -584,7 +620,7 @@ export async function startAnthropicEmulator(opts = {}) {
 
   function messageBody(body, id, plan) {
     const content = [];
-    if (plan.thinking) content.push({ type: 'thinking', thinking: plan.thinking, signature: `sig_${hex(24)}` });
+    if (plan.thinking) content.push({ type: 'thinking', thinking: plan.thinking, signature: plan.signature });
     content.push(...plan.content.map((b) => (b.type === 'text' ? { ...b, citations: null } : b)));
     return {
       id, type: 'message', role: 'assistant', model: body.model, content,
@@ -594,6 +630,7 @@ export async function startAnthropicEmulator(opts = {}) {
 
   async function handleMessages(req, res, body, record) {
     validateRequest(body);
+    checkThinking(body, issued);
     const model = body.model;
     if (!known.has(model)) throw new ApiError(404, 'not_found_error', `model: ${model}`);
     switch (model) {
@@ -611,6 +648,10 @@ export async function startAnthropicEmulator(opts = {}) {
     seq++;
     const id = `msg_emu${String(seq).padStart(6, '0')}${hex(12)}`;
     const plan = planAnswer(body);
+    if (plan.thinking) {
+      plan.signature = `sig_${hex(24)}`;
+      issued.set(plan.signature, plan.thinking);
+    }
 
     if (body.stream !== true) {
       if (model === 'stall') {

@@ -270,9 +270,20 @@ static void test_request_options(void **state)
   assert_string_equal(str_at(c, "tool_choice.type"), "function");
   assert_string_equal(str_at(c, "tool_choice.function.name"), "get_weather");
   assert_true(cJSON_IsFalse(at(c, "parallel_tool_calls")));
-  assert_string_equal(dropped, "redacted_thinking,tools.input_examples,"
-                               "tools.bash_20250124,service_tier,"
-                               "inference_geo");
+  assert_string_equal(dropped, "tools.input_examples,tools.bash_20250124,"
+                               "service_tier,inference_geo");
+  /* Signed and redacted thinking kept, in order, for Anthropic. */
+  assert_string_equal(str_at(m, "3.reasoning_details.0.type"),
+                      "reasoning.encrypted");
+  assert_string_equal(str_at(m, "3.reasoning_details.0.data"), "xx");
+  assert_string_equal(str_at(m, "3.reasoning_details.0.format"),
+                      "anthropic-claude-v1");
+  assert_string_equal(str_at(m, "3.reasoning_details.1.type"),
+                      "reasoning.text");
+  assert_string_equal(str_at(m, "3.reasoning_details.1.text"), "a");
+  assert_string_equal(str_at(m, "3.reasoning_details.1.signature"), "s");
+  assert_string_equal(str_at(m, "3.reasoning_details.2.text"), "b");
+  assert_int_equal(cJSON_GetArraySize(at(m, "3.reasoning_details")), 3);
 
   assert_int_equal(cJSON_GetArraySize(m), 5);
   assert_string_equal(str_at(m, "0.role"), "user");

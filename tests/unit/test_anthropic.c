@@ -523,6 +523,86 @@ static void test_reasoning_effort(void **state)
   fx_free(&f);
 }
 
+/* reasoning_details of Anthropic's format go back as thinking and
+ * redacted_thinking blocks, first in their assistant message; others are
+ * dropped. A tool loop whose assistant turn has no thinking of Anthropic's
+ * is sent without thinking, which Anthropic would refuse for it. */
+static void test_thinking_round_trip(void **state)
+{
+  struct fixture f;
+  struct prov_http out;
+  cJSON *body;
+
+  (void)state;
+  fx_init(&f, NULL);
+  body = build_ok(
+      &f,
+      "{\"model\":\"c\",\"reasoning_effort\":\"low\",\"max_tokens\":"
+      "2048,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
+      "{\"role\":\"assistant\",\"content\":\"Let me check.\","
+      "\"reasoning_content\":\"ab\",\"reasoning_details\":["
+      "{\"type\":\"reasoning.text\",\"text\":\"g\",\"signature\":\"GS\","
+      "\"format\":\"google-gemini-v1\"},"
+      "{\"type\":\"reasoning.text\",\"text\":\"a\",\"signature\":\"S1\","
+      "\"format\":\"anthropic-claude-v1\"},"
+      "{\"type\":\"reasoning.encrypted\",\"data\":\"R1\",\"format\":"
+      "\"anthropic-claude-v1\"},"
+      "{\"type\":\"reasoning.text\",\"text\":\"b\",\"format\":"
+      "\"anthropic-claude-v1\"}],"
+      "\"tool_calls\":[{\"id\":\"toolu_1\",\"type\":\"function\","
+      "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+      "{\"role\":\"tool\",\"tool_call_id\":\"toolu_1\",\"content\":\"ok\"}]}",
+      &out);
+  assert_json(at(body, "messages"),
+              "[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+              "\"text\":\"hi\"}]},"
+              "{\"role\":\"assistant\",\"content\":["
+              "{\"type\":\"thinking\",\"thinking\":\"a\",\"signature\":\"S1\"},"
+              "{\"type\":\"redacted_thinking\",\"data\":\"R1\"},"
+              "{\"type\":\"text\",\"text\":\"Let me check.\"},"
+              "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"f\","
+              "\"input\":{}}]},"
+              "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\","
+              "\"tool_use_id\":\"toolu_1\",\"content\":\"ok\"}]}]");
+  assert_json(at(body, "thinking"),
+              "{\"type\":\"enabled\",\"budget_tokens\":1024}");
+  cJSON_Delete(body);
+  prov_http_free(&out);
+
+  /* The loop began elsewhere: no thinking of Anthropic's to send. */
+  body = build_ok(
+      &f,
+      "{\"model\":\"c\",\"reasoning_effort\":\"low\",\"max_tokens\":"
+      "2048,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
+      "{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":"
+      "\"x\",\"tool_calls\":[{\"id\":\"call_0\",\"type\":\"function\","
+      "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+      "{\"role\":\"tool\",\"tool_call_id\":\"call_0\",\"content\":\"ok\"}]}",
+      &out);
+  assert_null(at(body, "thinking"));
+  assert_int_equal((int)at(body, "max_tokens")->valuedouble, 2048);
+  assert_non_null(strstr(out.dropped, "reasoning_effort"));
+  cJSON_Delete(body);
+  prov_http_free(&out);
+
+  /* A new user turn after such a loop: thinking is on again. */
+  body = build_ok(
+      &f,
+      "{\"model\":\"c\",\"reasoning_effort\":\"low\",\"messages\":["
+      "{\"role\":\"user\",\"content\":\"hi\"},"
+      "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":"
+      "\"call_0\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+      "\"arguments\":\"{}\"}}]},"
+      "{\"role\":\"tool\",\"tool_call_id\":\"call_0\",\"content\":\"ok\"},"
+      "{\"role\":\"assistant\",\"content\":\"done\"},"
+      "{\"role\":\"user\",\"content\":\"next\"}]}",
+      &out);
+  assert_non_null(at(body, "thinking"));
+  cJSON_Delete(body);
+  prov_http_free(&out);
+  fx_free(&f);
+}
+
 static void test_passthrough_auth(void **state)
 {
   struct fixture f;
@@ -607,7 +687,9 @@ static void test_parse_response(void **state)
                 "\"{\\\"city\\\":\\\"Paris\\\"}\"}},"
                 "{\"id\":\"toolu_2\",\"type\":\"function\",\"function\":{"
                 "\"name\":\"get_time\",\"arguments\":\"{}\"}}],"
-                "\"refusal\":null}");
+                "\"refusal\":null,\"reasoning_details\":[{\"type\":"
+                "\"reasoning.text\",\"text\":\"Let me see.\",\"signature\":"
+                "\"sig\",\"format\":\"anthropic-claude-v1\"}]}");
     assert_string_equal(at(c, "finish_reason")->valuestring, "tool_calls");
     assert_json(at(res, "usage"),
                 "{\"prompt_tokens\":7,\"completion_tokens\":30,"
@@ -681,8 +763,10 @@ static int rec_emit(void *ud, const struct canon_ev *ev)
     snprintf(l, cap, "text %.*s", (int)ev->len, ev->text);
     break;
   case CANON_EV_REASONING:
-    snprintf(l, cap, "reasoning %.*s sig=%s", (int)ev->len, ev->text,
-             ev->signature ? ev->signature : "-");
+    snprintf(l, cap, "reasoning %.*s sig=%s%s%s%s%s", (int)ev->len, ev->text,
+             ev->signature ? ev->signature : "-", ev->data ? " data=" : "",
+             ev->data ? ev->data : "", ev->format ? " fmt=" : "",
+             ev->format ? ev->format : "");
     break;
   case CANON_EV_TOOL_START:
     snprintf(l, cap, "tool_start %d %s %s", ev->index, ev->id, ev->name);
@@ -800,6 +884,9 @@ static void test_stream_tools_and_thinking(void **state)
       "content_block_delta\t{\"type\":\"content_block_delta\",\"index\":0,"
       "\"delta\":{\"type\":\"signature_delta\",\"signature\":\"EqQB\"}}",
       "content_block_stop\t{\"type\":\"content_block_stop\",\"index\":0}",
+      "content_block_start\t{\"type\":\"content_block_start\",\"index\":3,"
+      "\"content_block\":{\"type\":\"redacted_thinking\",\"data\":\"RED\"}}",
+      "content_block_stop\t{\"type\":\"content_block_stop\",\"index\":3}",
       "content_block_start\t{\"type\":\"content_block_start\",\"index\":1,"
       "\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_a\",\"name\":"
       "\"get_weather\",\"input\":{}}}",
@@ -826,7 +913,8 @@ static void test_stream_tools_and_thinking(void **state)
   static const char *const want[] = {
       "start id=msg_1 model=claude-x",
       "reasoning Hmm. sig=-",
-      "reasoning  sig=EqQB",
+      "reasoning  sig=EqQB fmt=anthropic-claude-v1",
+      "reasoning  sig=- data=RED fmt=anthropic-claude-v1",
       "tool_start 0 toolu_a get_weather",
       "tool_args 0 {\"city\": \"Pa",
       "tool_args 0 ris\"}",
@@ -1036,6 +1124,7 @@ int main(void)
       cmocka_unit_test(test_images),
       cmocka_unit_test(test_response_format_and_policy),
       cmocka_unit_test(test_reasoning_effort),
+      cmocka_unit_test(test_thinking_round_trip),
       cmocka_unit_test(test_passthrough_auth),
       cmocka_unit_test(test_parse_response),
       cmocka_unit_test(test_stream_text),

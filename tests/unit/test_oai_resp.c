@@ -1078,6 +1078,139 @@ static void render_all(struct oai_resp_stream *s, const struct canon_ev *evs,
     assert_int_equal(oai_resp_stream_render(s, &evs[i], out), 0);
 }
 
+/* Signed reasoning (reasoning_details, codec/canon.h) survives every way
+ * the gateway stores an answer: chat messages -> items -> chat messages,
+ * a completion -> a response -> messages, and a stream -> a response. A
+ * reasoning item without our format keeps its text only. */
+static const char SIGNED_MSG[] =
+    "{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":"
+    "\"ab\",\"reasoning_details\":["
+    "{\"type\":\"reasoning.text\",\"text\":\"a\",\"signature\":\"S1\","
+    "\"format\":\"anthropic-claude-v1\"},"
+    "{\"type\":\"reasoning.encrypted\",\"data\":\"R1\",\"format\":"
+    "\"anthropic-claude-v1\"},"
+    "{\"type\":\"reasoning.text\",\"text\":\"b\",\"signature\":\"S2\","
+    "\"format\":\"anthropic-claude-v1\"}],"
+    "\"tool_calls\":[{\"id\":\"toolu_1\",\"type\":\"function\","
+    "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}";
+
+static void check_signed_items(const cJSON *items, int at)
+{
+  char p[64];
+
+#define P(fmt) (snprintf(p, sizeof(p), fmt, at), p)
+  assert_string_equal(js(items, P("[%d].type")), "reasoning");
+  assert_string_equal(js(items, P("[%d].summary[0].text")), "a");
+  assert_string_equal(js(items, P("[%d].encrypted_content")), "S1");
+  assert_string_equal(js(items, P("[%d].format")), "anthropic-claude-v1");
+  at++;
+  assert_int_equal(jsize(items, P("[%d].summary")), 0);
+  assert_string_equal(js(items, P("[%d].encrypted_content")), "R1");
+  at++;
+  assert_string_equal(js(items, P("[%d].summary[0].text")), "b");
+  assert_string_equal(js(items, P("[%d].encrypted_content")), "S2");
+  at++;
+  assert_string_equal(js(items, P("[%d].type")), "function_call");
+#undef P
+}
+
+static void test_reasoning_details(void **state)
+{
+  cJSON *msgs = cJSON_CreateArray();
+  cJSON *items, *back = NULL, *completion, *resp, *again;
+  struct api_error err;
+
+  (void)state;
+  cJSON_AddItemToArray(msgs, parse(SIGNED_MSG));
+  items = oai_resp_items_from_chat(msgs);
+  assert_int_equal(cJSON_GetArraySize(items), 4);
+  check_signed_items(items, 0);
+  assert_int_equal(oai_resp_items_to_chat(items, &back, &err), 0);
+  assert_int_equal(cJSON_GetArraySize(back), 1);
+  assert_json_eq(jp(back, "[0].reasoning_details"),
+                 "[{\"type\":\"reasoning.text\",\"text\":\"a\","
+                 "\"signature\":\"S1\",\"format\":\"anthropic-claude-v1\"},"
+                 "{\"type\":\"reasoning.encrypted\",\"data\":\"R1\","
+                 "\"format\":\"anthropic-claude-v1\"},"
+                 "{\"type\":\"reasoning.text\",\"text\":\"b\","
+                 "\"signature\":\"S2\",\"format\":\"anthropic-claude-v1\"}]");
+  assert_string_equal(js(back, "[0].tool_calls[0].id"), "toolu_1");
+  cJSON_Delete(back);
+  cJSON_Delete(items);
+
+  /* A completion's message, and the response output read back. */
+  completion = parse("{\"id\":\"c\",\"object\":\"chat.completion\","
+                     "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":"
+                     "0,\"finish_reason\":\"tool_calls\",\"message\":{}}]}");
+  cJSON_ReplaceItemInObject(
+      cJSON_GetArrayItem(cJSON_GetObjectItem(completion, "choices"), 0),
+      "message", parse(SIGNED_MSG));
+  {
+    cJSON *req = cJSON_CreateObject();
+    resp = oai_resp_from_completion(req, completion, "resp_1", 1, "m");
+    cJSON_Delete(req);
+  }
+  check_signed_items(cJSON_GetObjectItem(resp, "output"), 0);
+  again = cJSON_CreateArray();
+  oai_resp_output_to_messages(resp, again);
+  assert_true(cJSON_Compare(jp(again, "[0].reasoning_details"),
+                            jp(msgs, "[0].reasoning_details"), 1));
+  cJSON_Delete(again);
+  cJSON_Delete(resp);
+  cJSON_Delete(completion);
+
+  /* OpenAI's own encrypted reasoning (no format): text only. */
+  items = parse("[{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":["
+                "{\"type\":\"summary_text\",\"text\":\"t\"}],"
+                "\"encrypted_content\":\"gAAA\"},{\"type\":\"message\","
+                "\"role\":\"assistant\",\"content\":[{\"type\":"
+                "\"output_text\",\"text\":\"hi\"}]}]");
+  assert_int_equal(oai_resp_items_to_chat(items, &back, &err), 0);
+  assert_string_equal(js(back, "[0].reasoning_content"), "t");
+  assert_null(jp(back, "[0].reasoning_details"));
+  cJSON_Delete(back);
+  cJSON_Delete(items);
+  cJSON_Delete(msgs);
+}
+
+static void test_stream_signed_reasoning(void **state)
+{
+  cJSON *req = parse("{\"model\":\"m\"}");
+  struct oai_resp_stream *s = oai_resp_stream_new(req, "resp_1", 1, "m");
+  struct buf out;
+  struct canon_ev sig = {.type = CANON_EV_REASONING,
+                         .text = "",
+                         .signature = "S1",
+                         .format = "anthropic-claude-v1"};
+  struct canon_ev red = {.type = CANON_EV_REASONING,
+                         .text = "",
+                         .data = "R1",
+                         .format = "anthropic-claude-v1"};
+  struct canon_ev sig2 = sig;
+  struct canon_ev evs[8];
+  const cJSON *output;
+  int n = 0;
+
+  (void)state;
+  sig2.signature = "S2";
+  evs[n++] = text_ev(CANON_EV_REASONING, "a");
+  evs[n++] = sig;
+  evs[n++] = red;
+  evs[n++] = text_ev(CANON_EV_REASONING, "b");
+  evs[n++] = sig2;
+  evs[n++] = tool_start(0, "toolu_1", "f", NULL);
+  evs[n++] = tool_args(0, "{}");
+  buf_init(&out, SIZE_MAX);
+  render_all(s, evs, (size_t)n, &out);
+  assert_int_equal(oai_resp_stream_end(s, &out), 0);
+  output = cJSON_GetObjectItem(oai_resp_stream_response(s), "output");
+  assert_int_equal(cJSON_GetArraySize(output), 4);
+  check_signed_items(output, 0);
+  buf_free(&out);
+  oai_resp_stream_free(s);
+  cJSON_Delete(req);
+}
+
 static void test_stream(void **state)
 {
   static const char *const types[] = {
@@ -1397,6 +1530,8 @@ int main(void)
       cmocka_unit_test(test_items_from_chat_round_trip),
       cmocka_unit_test(test_items_to_chat_edges),
       cmocka_unit_test(test_conversation_accepted),
+      cmocka_unit_test(test_reasoning_details),
+      cmocka_unit_test(test_stream_signed_reasoning),
       cmocka_unit_test(test_stream),
       cmocka_unit_test(test_stream_error),
       cmocka_unit_test(test_stream_end_only_and_incomplete),

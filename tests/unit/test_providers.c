@@ -167,8 +167,15 @@ static void test_build_stream_asks_for_usage(void **state)
                    .api_key = "sk-secret",
                    .base_url = "http://up/v1"};
   struct prov_client client = {"Bearer client-key", NULL, 0};
-  cJSON *body = parse("{\"model\":\"local/llama3\",\"stream\":true,"
-                      "\"top_k\":5,\"messages\":[]}");
+  cJSON *body = parse(
+      "{\"model\":\"local/llama3\",\"stream\":true,"
+      "\"top_k\":5,\"messages\":[{\"role\":\"assistant\",\"content\":"
+      "\"x\",\"reasoning_details\":[{\"type\":\"reasoning.text\",\"text\":"
+      "\"t\",\"signature\":\"S\",\"format\":\"anthropic-claude-v1\"}],"
+      "\"tool_calls\":[{\"id\":\"call_0__ts_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY\","
+      "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":"
+      "\"{}\"}}]},{\"role\":\"tool\",\"tool_call_id\":"
+      "\"call_0__ts_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY\",\"content\":\"r\"}]}");
   struct prov_http h;
   int client_usage = -1;
   cJSON *sent;
@@ -180,8 +187,30 @@ static void test_build_stream_asks_for_usage(void **state)
   sent = parse(h.body);
   assert_string_equal(cJSON_GetObjectItem(sent, "model")->valuestring,
                       "llama3");
-  /* Vendor fields pass through untouched. */
+  /* Vendor fields pass through untouched; another provider's signed
+   * reasoning does not. */
   assert_int_equal(cJSON_GetObjectItem(sent, "top_k")->valueint, 5);
+  assert_null(cJSON_GetObjectItem(
+      cJSON_GetArrayItem(cJSON_GetObjectItem(sent, "messages"), 0),
+      "reasoning_details"));
+  /* A Gemini id with its signature: short, the same for call and result. */
+  {
+    const cJSON *msgs = cJSON_GetObjectItem(sent, "messages");
+    const char *a =
+        cJSON_GetObjectItem(
+            cJSON_GetArrayItem(
+                cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 0), "tool_calls"),
+                0),
+            "id")
+            ->valuestring;
+    const char *b =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 1), "tool_call_id")
+            ->valuestring;
+    assert_string_equal(a, b);
+    assert_true(strlen(a) <= 40);
+    assert_null(strstr(a, "__ts_"));
+    assert_int_equal(strncmp(a, "call_0_", 7), 0);
+  }
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(
       cJSON_GetObjectItem(sent, "stream_options"), "include_usage")));
   for(int i = 0; i < h.nheaders; i++) {
