@@ -211,6 +211,8 @@ int conv_turn_fit(struct req *r, cJSON *chat, int nhistory,
           LOG_I("messages", res.dropped), LOG_I("tokens", res.dropped_tokens),
           LOG_I("context_tokens", caps.context_tokens), LOG_END);
       nhistory -= res.dropped;
+      r->context_dropped = res.dropped; /* in the request's record */
+      r->context_dropped_tokens = res.dropped_tokens;
     }
     if(!res.fits) {
       api_error_set(err, 400, "invalid_request_error",

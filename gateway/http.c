@@ -658,6 +658,8 @@ static void req_record(struct req *r)
   rec->cost_usd = r->cost_usd;
   rec->unpriced = r->unpriced;
   rec->usage_estimated = r->usage_estimated;
+  rec->context_dropped = r->context_dropped;
+  rec->context_dropped_tokens = r->context_dropped_tokens;
   rec->route = r->run ? sb_strdup(r->run->route.name) : NULL;
   rec->attempts = r->run && r->run->nattempts > 1 ? r->run->nattempts : 1;
   rec->attempts_detail =

@@ -131,8 +131,10 @@ struct req {
   double cost_usd;     /* < 0: unknown */
   int settled;         /* cost charged, the key's hold released */
   int usage_estimated; /* the upstream reported none: estimated */
-  int64_t text_bytes;  /* text, reasoning and tool arguments streamed */
-  int64_t bytes_out;   /* body bytes written to the client */
+  int context_dropped; /* history messages trimmed to fit the model */
+  int64_t context_dropped_tokens;
+  int64_t text_bytes; /* text, reasoning and tool arguments streamed */
+  int64_t bytes_out;  /* body bytes written to the client */
   int unpriced;
   char error_type[48];
 };

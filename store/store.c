@@ -39,9 +39,9 @@
   " upstream_model, stream, status, error_type, prompt_tokens,"                \
   " completion_tokens, ttfb_ms, latency_ms, key_id, cached_tokens,"            \
   " reasoning_tokens, cost_usd, unpriced, route, attempts, attempts_detail,"   \
-  " usage_estimated)"                                                          \
+  " usage_estimated, context_dropped, context_dropped_tokens)"                 \
   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"  \
-  " ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
 
 struct store_item {
   enum store_item_kind kind;
@@ -448,6 +448,9 @@ static int insert_one(struct store *st, const struct store_usage *r)
   sqlite3_bind_int(ins, 20, r->attempts > 0 ? r->attempts : 1);
   bind_text(ins, 21, r->attempts_detail);
   sqlite3_bind_int(ins, 22, r->usage_estimated ? 1 : 0);
+  bind_opt_int(ins, 23, r->context_dropped > 0 ? r->context_dropped : -1);
+  bind_opt_int(ins, 24,
+               r->context_dropped > 0 ? r->context_dropped_tokens : -1);
   rc = sqlite3_step(ins);
   sqlite3_reset(ins);
   sqlite3_clear_bindings(ins);

@@ -42,6 +42,9 @@ struct store_usage {
   char *route;              /* the route that served it, or NULL */
   int attempts;             /* upstream attempts (>= 1) */
   char *attempts_detail;    /* JSON array of the attempts, or NULL */
+  int64_t context_dropped;  /* history messages left out to fit the model's
+                             * context window; 0: none (stored as NULL) */
+  int64_t context_dropped_tokens; /* their estimated tokens */
 };
 
 struct store_options {

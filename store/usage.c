@@ -200,7 +200,9 @@ static const char *const log_cols[] = {"id",
                                        "latency_ms",
                                        "key_id",
                                        "route",
-                                       "attempts"};
+                                       "attempts",
+                                       "context_dropped",
+                                       "context_dropped_tokens"};
 
 int store_requests_page(const char *path, const struct store_usage_filter *f,
                         int limit, int64_t before_id, cJSON **out, char *err,

@@ -12,7 +12,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 
-import { startGateway, request, parseSSE, queryDb, sqlString } from './harness.mjs';
+import { startGateway, request, parseSSE, queryDb, sqlString, waitFor } from './harness.mjs';
 import { startOpenAIEmulator } from '../emulators/openai.mjs';
 
 const UPKEY = 'conv-inbound-upstream-key-0123456789';
@@ -327,6 +327,13 @@ describe('conversations continued from every inbound API', () => {
       }, { ...bearer(keyA), [HDR]: id });
       assert.equal(r.status, 200, r.text);
       assert.match(r.headers['x-switchboard-context-trimmed'] || '', /^messages=\d+; exchanges=\d+; tokens=\d+$/);
+      // The trim is on the turn's record too.
+      // (written by the store's writer after the answer: waited for)
+      const rec = await waitFor(async () => (await queryDb(gw.dbPath, `SELECT context_dropped, context_dropped_tokens
+        FROM requests WHERE request_id = ${sqlString(r.headers['x-request-id'])}`))[0], { what: 'the turn\'s record' });
+      const m = /^messages=(\d+); exchanges=\d+; tokens=(\d+)$/.exec(r.headers['x-switchboard-context-trimmed']);
+      assert.equal(rec?.context_dropped, Number(m[1]), JSON.stringify(rec));
+      assert.equal(rec.context_dropped_tokens, Number(m[2]));
       const got = emu.lastRequest('/v1/chat/completions').body.messages;
       // The oldest exchange went; what is left starts with a user message
       // and ends with this turn.
