@@ -698,6 +698,26 @@ static int parse_price(struct admin_job *j, const cJSON *body,
   return 0;
 }
 
+/* The body of a write, read into j by parse. 0, or -1 once the error is
+ * answered and j freed. */
+static int job_body(struct req *r, struct admin_job *j,
+                    int (*parse)(struct admin_job *, const cJSON *,
+                                 struct api_error *))
+{
+  struct api_error err;
+  cJSON *body = chat_parse_body(r);
+
+  if(!body || parse(j, body, &err)) {
+    if(body)
+      req_respond_error(r, &err);
+    cJSON_Delete(body);
+    job_free(j);
+    return -1;
+  }
+  cJSON_Delete(body);
+  return 0;
+}
+
 void admin_prices(struct req *r)
 {
   const char *rest = r->path + strlen("/admin/v1/prices");
@@ -721,15 +741,8 @@ void admin_prices(struct req *r)
     return;
   }
   if(j->op == OP_PRICE_SET) {
-    cJSON *body = chat_parse_body(r);
-    if(!body || parse_price(j, body, &err)) {
-      if(body)
-        req_respond_error(r, &err);
-      cJSON_Delete(body);
-      job_free(j);
+    if(job_body(r, j, parse_price))
       return;
-    }
-    cJSON_Delete(body);
   }
   run_job(r, j, "price table");
 }
@@ -842,15 +855,8 @@ void admin_models(struct req *r)
     return;
   }
   if(j->op == OP_CAP_SET) {
-    cJSON *body = chat_parse_body(r);
-    if(!body || parse_caps(j, body, &err)) {
-      if(body)
-        req_respond_error(r, &err);
-      cJSON_Delete(body);
-      job_free(j);
+    if(job_body(r, j, parse_caps))
       return;
-    }
-    cJSON_Delete(body);
   }
   run_job(r, j, "model capabilities");
 }
@@ -1017,8 +1023,6 @@ void admin_keys(struct req *r)
 {
   const char *rest = r->path + strlen("/admin/v1/keys");
   struct admin_job *j = sb_calloc(1, sizeof(*j));
-  struct api_error err;
-  cJSON *body = NULL;
 
   j->db = r->gw->cfg->database;
   j->adm = r->gw->adm;
@@ -1031,15 +1035,8 @@ void admin_keys(struct req *r)
             : r->method == LWSHUMETH_DELETE ? OP_REVOKE
                                             : OP_GET;
   if(j->op == OP_CREATE || j->op == OP_EDIT) {
-    body = chat_parse_body(r);
-    if(!body || parse_body(j, body, &err)) {
-      if(body)
-        req_respond_error(r, &err);
-      cJSON_Delete(body);
-      job_free(j);
+    if(job_body(r, j, parse_body))
       return;
-    }
-    cJSON_Delete(body);
   }
   run_job(r, j, "key store");
 }
