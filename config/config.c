@@ -48,6 +48,7 @@ void config_defaults(struct config *cfg)
   cfg->mcp.keepalive_s = 15;
   cfg->mcp.page_size = 100;
   cfg->mcp.max_sessions = 10000;
+  cfg->mcp.max_sessions_per_key = 100;
   cfg->retention.conversations_days = 0; /* keep forever */
   cfg->retention.responses_days = 0;
   cfg->retention.requests_days = 0;
@@ -527,6 +528,7 @@ static int load_mcp(struct config_mcp *m, const cJSON *obj, char *err,
       INT_KEY(struct config_mcp, keepalive_s, 1, 3600),
       INT_KEY(struct config_mcp, page_size, 1, 10000),
       INT_KEY(struct config_mcp, max_sessions, 1, 10000000),
+      INT_KEY(struct config_mcp, max_sessions_per_key, 1, 10000000),
   };
 
   return load_ints(m, "mcp", keys, SB_ARRAY_LEN(keys), obj, err, errlen);

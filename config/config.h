@@ -70,11 +70,13 @@ struct config_security {
 
 /* The MCP endpoint (/mcp). */
 struct config_mcp {
-  int session_ttl_s; /* a client session unused this long ends; default
-                      * 86400 */
-  int keepalive_s;   /* an SSE comment on idle MCP streams; default 15 */
-  int page_size;     /* items per page of every list; default 100 */
-  int max_sessions;  /* live client sessions; default 10000 */
+  int session_ttl_s;        /* a client session unused this long ends; default
+                             * 86400 */
+  int keepalive_s;          /* an SSE comment on idle MCP streams; default 15 */
+  int page_size;            /* items per page of every list; default 100 */
+  int max_sessions;         /* live client sessions; default 10000 */
+  int max_sessions_per_key; /* ... of one key: its least recently used one
+                             * ends when it opens one more; default 100 */
 };
 
 /* "retention": how many days stored data is kept; 0 (the default) keeps

@@ -38,6 +38,7 @@ struct mcp_sessions {
   struct store *st;
   int64_t ttl_ms;
   int max;
+  int max_per_key;
   pthread_mutex_t mu;
   struct sess **bucket;
   size_t nbucket; /* a power of two */
@@ -186,6 +187,8 @@ int mcp_sessions_open(struct store *st, const char *db_path,
   ss->st = st;
   ss->ttl_ms = (int64_t)cfg->session_ttl_s * 1000;
   ss->max = cfg->max_sessions;
+  ss->max_per_key = cfg->max_sessions_per_key > 0 ? cfg->max_sessions_per_key
+                                                  : cfg->max_sessions;
   ss->nbucket = 64;
   while(ss->nbucket < (size_t)ss->max)
     ss->nbucket <<= 1;
@@ -267,6 +270,29 @@ static void copy_out(const struct sess *s, int want_caps,
     out->capabilities = cJSON_Duplicate(s->capabilities, 1);
 }
 
+/* One key may hold at most max_per_key sessions: past that its least
+ * recently used one ends (clients that never DELETE keep working, and one
+ * key cannot take every session from the others). Called with mu held. */
+static void evict_key_lru(struct mcp_sessions *ss, const char *key_id)
+{
+  struct sess *oldest = NULL;
+  int n = 0;
+
+  for(size_t i = 0; i < ss->nbucket; i++)
+    for(struct sess *o = ss->bucket[i]; o; o = o->next)
+      if(!strcmp(o->key_id, key_id)) {
+        n++;
+        if(!o->streaming && (!oldest || o->last_seen_ms < oldest->last_seen_ms))
+          oldest = o;
+      }
+  if(n < ss->max_per_key || !oldest)
+    return;
+  log_event(LOG_INFO, "mcp session ended: its key opened too many",
+            LOG_S("session", oldest->id), LOG_I("sessions", n), LOG_END);
+  store_mcp_session_delete(ss->st, oldest->id);
+  unlink_id(ss, oldest->id);
+}
+
 int mcp_session_create(struct mcp_sessions *ss, const char *key_id,
                        const char *scope, const char *version,
                        const cJSON *client_info, const cJSON *capabilities,
@@ -291,6 +317,7 @@ int mcp_session_create(struct mcp_sessions *ss, const char *key_id,
   s->level = -1;
   s->created_ms = s->last_seen_ms = now_ms;
   pthread_mutex_lock(&ss->mu);
+  evict_key_lru(ss, s->key_id);
   if(ss->n >= ss->max)
     sweep(ss, now_ms);
   if(ss->n >= ss->max) {
