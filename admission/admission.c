@@ -613,6 +613,8 @@ void adm_grant_clear(struct adm_grant *g)
   free(g->tools);
   g->tools = NULL;
   g->ntools = 0;
+  free(g->summary_model);
+  g->summary_model = NULL;
 }
 
 /* What a key's grant copies of it: who it is and its lists. */
@@ -628,6 +630,8 @@ static void grant_fill(struct adm_grant *g, const struct store_key *k)
   g->tools = strv_copy(k->mcp_tools, k->nmcp_tools);
   g->ntools = k->nmcp_tools;
   g->tools_set = k->mcp_tools_set;
+  g->summary_model =
+      k->context_summary_model ? sb_strdup(k->context_summary_model) : NULL;
 }
 
 /* The key whose secret hashes to h, valid at now_ms, or NULL with err

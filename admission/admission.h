@@ -106,8 +106,9 @@ struct adm_grant {
   char **tools; /* copy of the key's MCP tool globs (on "<server>__<tool>"
                  * and the gateway's own tool names); NULL: any */
   int ntools;
-  int tools_set; /* 1 when the key has a tool list (ntools may be 0:
-                  * no tool at all) */
+  int tools_set;       /* 1 when the key has a tool list (ntools may be 0:
+                        * no tool at all) */
+  char *summary_model; /* copy of the key's context_summary_model, or NULL */
   /* For x-ratelimit-* headers: limit and remaining, -1 when unlimited. */
   int64_t rpm_limit, rpm_remaining, tpm_limit, tpm_remaining;
   double budget_usd; /* < 0: none */

@@ -660,6 +660,10 @@ static void req_record(struct req *r)
   rec->usage_estimated = r->usage_estimated;
   rec->context_dropped = r->context_dropped;
   rec->context_dropped_tokens = r->context_dropped_tokens;
+  rec->context_strategy =
+      r->context_strategy ? sb_strdup(r->context_strategy) : NULL;
+  rec->context_summary =
+      r->context_summary ? sb_strdup(r->context_summary) : NULL;
   rec->route = r->run ? sb_strdup(r->run->route.name) : NULL;
   rec->attempts = r->run && r->run->nattempts > 1 ? r->run->nattempts : 1;
   rec->attempts_detail =
@@ -696,6 +700,7 @@ static void req_destroy(struct req *r)
   buf_free(&r->out);
   free(r->model);
   free(r->upstream_model);
+  free(r->context_summary);
   free(r);
 }
 
