@@ -794,6 +794,42 @@ int adm_admit(struct admission *a, const char *secret, int64_t now_ms,
   return rc;
 }
 
+int adm_admit_as(struct admission *a, const char *key_id, int64_t now_ms,
+                 struct adm_grant *g, struct api_error *err)
+{
+  const struct store_key *k = NULL;
+  int rc = 0;
+
+  memset(g, 0, sizeof(*g));
+  g->budget_usd = -1;
+  g->rpm_limit = g->rpm_remaining = g->tpm_limit = g->tpm_remaining = -1;
+  if(!key_id[0]) {
+    snprintf(g->name, sizeof(g->name), "admin");
+    g->admin = 1;
+    return 0;
+  }
+  pthread_rwlock_rdlock(&a->lock);
+  for(int i = 0; i < a->snap.n; i++)
+    if(!strcmp(a->snap.keys[i].id, key_id)) {
+      k = &a->snap.keys[i];
+      break;
+    }
+  if(!k || k->revoked_at || (k->expires_at && k->expires_at * 1000 <= now_ms)) {
+    deny(err, 401, "invalid_request_error", "invalid_api_key",
+         "Incorrect API key provided.");
+    rc = SB_EINVAL;
+  } else {
+    grant_fill(g, k);
+    pthread_mutex_lock(&a->lim_mu);
+    rc = take(a, k, now_ms, g, err);
+    pthread_mutex_unlock(&a->lim_mu);
+  }
+  pthread_rwlock_unlock(&a->lock);
+  if(rc)
+    adm_grant_clear(g);
+  return rc;
+}
+
 int adm_model_allowed(const struct adm_grant *g, const char *model,
                       struct api_error *err)
 {

@@ -134,6 +134,16 @@ int adm_admit(struct admission *a, const char *secret, int64_t now_ms,
               int admin_only, struct adm_grant *grant, struct api_error *err);
 
 /**
+ * Admit, as adm_admit() does with the key's secret, a request the gateway
+ * makes itself for a request of key key_id (gateway/subreq.h): the same
+ * checks, limits and grant, by the key's id; "" stands for the admin
+ * credential. Never for /admin (no admin_only). The caller has
+ * authenticated the request as the gateway's own.
+ */
+int adm_admit_as(struct admission *a, const char *key_id, int64_t now_ms,
+                 struct adm_grant *g, struct api_error *err);
+
+/**
  * Authenticate as adm_admit() does but take nothing from the key's
  * limits (grant->in_flight stays 0): for MCP session traffic (initialize,
  * lists, pings, streams), of which only tool calls count, through
