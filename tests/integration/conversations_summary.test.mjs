@@ -137,6 +137,11 @@ describe('conversation history compacted into a summary', () => {
       WHERE request_id = ${sqlString(`${r.headers['x-request-id']}.summary`)}`))[0], { what: 'the summary\'s record' });
     assert.equal(sub.key_id, keyId);
     assert.equal(sub.status, 200);
+    // The internal credential and the key it acts for stay inside the
+    // gateway: the upstream sees the provider's key only.
+    assert.equal(summaries[0].headers.authorization, `Bearer ${UPKEY}`);
+    assert.equal(summaries[0].headers['x-switchboard-internal-key'], undefined);
+    assert.ok(!JSON.stringify(summaries[0].headers).includes('sk-sb-internal-'));
     const page = await request(`${gw.url}/admin/v1/requests?limit=5`, { method: 'GET', headers: bearer(ADMIN) });
     assert.equal(page.status, 200, page.text);
     assert.ok(page.json.data.some((x) => x.context_strategy === 'summarize' && x.context_summary === firstSummary), page.text);
@@ -181,6 +186,33 @@ describe('conversation history compacted into a summary', () => {
     const fresh = prompt.slice(prompt.lastIndexOf('Conversation to summarise:\n'));
     assert.doesNotMatch(fresh, /user: u1 /, 'u1 is in the previous summary only');
     assert.match(fresh, /^Conversation to summarise:\nuser: u\d x+\nassistant: a\d x+\n$/, 'one newly dropped exchange');
+  });
+
+  test('a route\'s summary model wins over the key\'s', async () => {
+    const rt = await request(`${gw.url}/admin/v1/routes`, {
+      headers: bearer(ADMIN),
+      body: { name: 'compact', targets: ['oai/gpt-4o-mini'], context: { strategy: 'summarize', summary_model: 'oai/gpt-4o' } },
+    });
+    assert.ok(rt.status === 200 || rt.status === 201, rt.text);
+    const id = await conversation(failing, 4);
+    const mark = emu.requestsTo('/v1/chat/completions').length;
+    const r = await request(`${gw.url}/v1/chat/completions`, {
+      headers: { ...bearer(failing), [HDR]: id },
+      body: { model: 'compact', max_tokens: 16, messages: [{ role: 'user', content: pad('fifth') }] },
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.headers[TRIMMED] || '', /strategy=summarize$/);
+    const { summaries, turns } = since(mark);
+    assert.deepEqual(summaries.map((x) => x.body.model), ['gpt-4o']);
+    assert.match(text(turns[0].body.messages[0].content), /^Summary of the earlier conversation:\n/);
+  });
+
+  test('the internal credential is not a key: a client naming a key with any other secret is refused', async () => {
+    const r = await request(`${gw.url}/v1/chat/completions`, {
+      headers: { authorization: 'Bearer sk-sb-internal-00', 'x-switchboard-internal-key': keyId },
+      body: { model: 'oai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+    });
+    assert.equal(r.status, 401, r.text);
   });
 
   test('a failing summary model falls back to the trim, and says so', async () => {
