@@ -613,6 +613,8 @@ void adm_grant_clear(struct adm_grant *g)
   free(g->tools);
   g->tools = NULL;
   g->ntools = 0;
+  free(g->summary_model);
+  g->summary_model = NULL;
 }
 
 /* What a key's grant copies of it: who it is and its lists. */
@@ -628,6 +630,8 @@ static void grant_fill(struct adm_grant *g, const struct store_key *k)
   g->tools = strv_copy(k->mcp_tools, k->nmcp_tools);
   g->ntools = k->nmcp_tools;
   g->tools_set = k->mcp_tools_set;
+  g->summary_model =
+      k->context_summary_model ? sb_strdup(k->context_summary_model) : NULL;
 }
 
 /* The key whose secret hashes to h, valid at now_ms, or NULL with err
@@ -779,6 +783,42 @@ int adm_admit(struct admission *a, const char *secret, int64_t now_ms,
   if(!k)
     rc = SB_EINVAL;
   else {
+    grant_fill(g, k);
+    pthread_mutex_lock(&a->lim_mu);
+    rc = take(a, k, now_ms, g, err);
+    pthread_mutex_unlock(&a->lim_mu);
+  }
+  pthread_rwlock_unlock(&a->lock);
+  if(rc)
+    adm_grant_clear(g);
+  return rc;
+}
+
+int adm_admit_as(struct admission *a, const char *key_id, int64_t now_ms,
+                 struct adm_grant *g, struct api_error *err)
+{
+  const struct store_key *k = NULL;
+  int rc = 0;
+
+  memset(g, 0, sizeof(*g));
+  g->budget_usd = -1;
+  g->rpm_limit = g->rpm_remaining = g->tpm_limit = g->tpm_remaining = -1;
+  if(!key_id[0]) {
+    snprintf(g->name, sizeof(g->name), "admin");
+    g->admin = 1;
+    return 0;
+  }
+  pthread_rwlock_rdlock(&a->lock);
+  for(int i = 0; i < a->snap.n; i++)
+    if(!strcmp(a->snap.keys[i].id, key_id)) {
+      k = &a->snap.keys[i];
+      break;
+    }
+  if(!k || k->revoked_at || (k->expires_at && k->expires_at * 1000 <= now_ms)) {
+    deny(err, 401, "invalid_request_error", "invalid_api_key",
+         "Incorrect API key provided.");
+    rc = SB_EINVAL;
+  } else {
     grant_fill(g, k);
     pthread_mutex_lock(&a->lim_mu);
     rc = take(a, k, now_ms, g, err);

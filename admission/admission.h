@@ -106,8 +106,9 @@ struct adm_grant {
   char **tools; /* copy of the key's MCP tool globs (on "<server>__<tool>"
                  * and the gateway's own tool names); NULL: any */
   int ntools;
-  int tools_set; /* 1 when the key has a tool list (ntools may be 0:
-                  * no tool at all) */
+  int tools_set;       /* 1 when the key has a tool list (ntools may be 0:
+                        * no tool at all) */
+  char *summary_model; /* copy of the key's context_summary_model, or NULL */
   /* For x-ratelimit-* headers: limit and remaining, -1 when unlimited. */
   int64_t rpm_limit, rpm_remaining, tpm_limit, tpm_remaining;
   double budget_usd; /* < 0: none */
@@ -131,6 +132,16 @@ struct adm_price {
  */
 int adm_admit(struct admission *a, const char *secret, int64_t now_ms,
               int admin_only, struct adm_grant *grant, struct api_error *err);
+
+/**
+ * Admit, as adm_admit() does with the key's secret, a request the gateway
+ * makes itself for a request of key key_id (gateway/subreq.h): the same
+ * checks, limits and grant, by the key's id; "" stands for the admin
+ * credential. Never for /admin (no admin_only). The caller has
+ * authenticated the request as the gateway's own.
+ */
+int adm_admit_as(struct admission *a, const char *key_id, int64_t now_ms,
+                 struct adm_grant *g, struct api_error *err);
 
 /**
  * Authenticate as adm_admit() does but take nothing from the key's

@@ -3,6 +3,7 @@
  * (trim.h has the rules).
  */
 #include "codec/trim.h"
+#include "base/buf.h"
 #include "base/sb.h"
 #include "codec/canon_doc.h"
 
@@ -281,12 +282,208 @@ int trim_history(cJSON *msgs, int nhistory, const struct trim_params *p,
   res->prompt_tokens = total;
   res->fits = p->context_tokens <= 0 || total <= budget;
 
-  for(i = 0; i < n; i++)
-    if(drop[i])
-      cJSON_Delete(cJSON_DetachItemViaPointer(msgs, items[i]));
+  /* Where the dropped history was: the position, once they are gone, of
+   * the message after the last one dropped. */
+  for(i = n - 1; i >= 0 && !drop[i]; i--)
+    ;
+  res->resume = i + 1;
+  for(int j = 0; j <= i; j++)
+    res->resume -= drop[j];
+  for(i = 0; i < n; i++) {
+    if(!drop[i])
+      continue;
+    cJSON_DetachItemViaPointer(msgs, items[i]);
+    if(cJSON_IsArray(p->dropped))
+      cJSON_AddItemToArray(p->dropped, items[i]);
+    else
+      cJSON_Delete(items[i]);
+  }
   free(items);
   free(tok);
   free(ex);
   free(drop);
+  return 0;
+}
+
+/* --- compacting ---------------------------------------------------------- */
+
+/* What the summarising model is told. */
+#define SUMMARY_INSTRUCTIONS                                                   \
+  "You summarise the earlier part of a conversation between a user and an "    \
+  "assistant so that the assistant can continue it without the original "      \
+  "messages. Keep every fact, name, number, decision, open question and "      \
+  "tool result the rest of the conversation may rely on; leave out "           \
+  "pleasantries. Write the summary only, in the conversation's language."
+
+/* A message's content as text into b: a string, or its parts. */
+static void content_text(struct buf *b, const cJSON *content)
+{
+  const cJSON *part;
+
+  if(cJSON_IsString(content)) {
+    buf_appendz(b, content->valuestring);
+    return;
+  }
+  cJSON_ArrayForEach(part, content)
+  {
+    const char *type =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(part, "type"));
+    const char *text =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(part, "text"));
+    if(!text)
+      text = cJSON_GetStringValue(
+          cJSON_GetObjectItemCaseSensitive(part, "refusal"));
+    if(text)
+      buf_appendz(b, text);
+    else if(type && !strcmp(type, "image_url"))
+      buf_appendz(b, "[image]");
+    else
+      buf_appendz(b, "[attachment]");
+  }
+}
+
+/* Past the ceiling, the rest of the transcript is left out (a line may be
+ * cut short): the summary of a long history beats none. */
+static void append_str(struct buf *b, const char *s)
+{
+  if(s)
+    buf_appendz(b, s);
+}
+
+/* One canonical message as transcript lines. */
+static void transcript_line(struct buf *b, const cJSON *m)
+{
+  const char *role =
+      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "role"));
+  const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+  const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
+  const cJSON *tc;
+
+  if(role && !strcmp(role, "tool")) {
+    append_str(b, "tool result (");
+    append_str(b, cJSON_GetStringValue(
+                      cJSON_GetObjectItemCaseSensitive(m, "tool_call_id")));
+    append_str(b, "): ");
+  } else {
+    append_str(b, role ? role : "message");
+    append_str(b, ": ");
+  }
+  content_text(b, content);
+  append_str(b, "\n");
+  cJSON_ArrayForEach(tc, calls)
+  {
+    const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+    append_str(b, "assistant called tool ");
+    append_str(
+        b, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fn, "name")));
+    append_str(b, " (");
+    append_str(
+        b, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tc, "id")));
+    append_str(b, ") with ");
+    append_str(b, cJSON_GetStringValue(
+                      cJSON_GetObjectItemCaseSensitive(fn, "arguments")));
+    append_str(b, "\n");
+  }
+}
+
+cJSON *trim_summary_prompt(const char *previous, const cJSON *msgs, int from)
+{
+  cJSON *out = cJSON_CreateArray(), *m;
+  const cJSON *it;
+  struct buf b;
+  int i = 0;
+
+  buf_init(&b, TRIM_SUMMARY_PROMPT_MAX);
+  if(previous) {
+    append_str(&b, "Summary of what came before:\n");
+    append_str(&b, previous);
+    append_str(&b, "\n\n");
+  }
+  append_str(&b, "Conversation to summarise:\n");
+  cJSON_ArrayForEach(it, msgs)
+  {
+    if(i++ >= from)
+      transcript_line(&b, it);
+  }
+  m = cJSON_CreateObject();
+  cJSON_AddStringToObject(m, "role", "system");
+  cJSON_AddStringToObject(m, "content", SUMMARY_INSTRUCTIONS);
+  cJSON_AddItemToArray(out, m);
+  m = cJSON_CreateObject();
+  cJSON_AddStringToObject(m, "role", "user");
+  cJSON_AddStringToObject(m, "content", b.data ? b.data : "");
+  cJSON_AddItemToArray(out, m);
+  buf_free(&b);
+  return out;
+}
+
+int trim_user_index(const cJSON *msgs, int n)
+{
+  const cJSON *m;
+  int i = 0;
+
+  cJSON_ArrayForEach(m, msgs)
+  {
+    if(role_is(m, "user") && n-- == 0)
+      return i;
+    i++;
+  }
+  return i;
+}
+
+/* Put item into arr before next (NULL: at the end). Not
+ * cJSON_InsertItemInArray: cJSON 1.7.15 refuses it past the first
+ * position. */
+static void insert_before(cJSON *arr, cJSON *next, cJSON *item)
+{
+  cJSON *tail = cJSON_CreateArray();
+
+  while(next) {
+    cJSON *after = next->next;
+    cJSON_AddItemToArray(tail, cJSON_DetachItemViaPointer(arr, next));
+    next = after;
+  }
+  cJSON_AddItemToArray(arr, item);
+  while(tail->child)
+    cJSON_AddItemToArray(arr, cJSON_DetachItemViaPointer(tail, tail->child));
+  cJSON_Delete(tail);
+}
+
+int trim_put_summary(cJSON *msgs, int at, const char *summary)
+{
+  cJSON *m, *content, *text;
+  char *s;
+  int i = 0;
+
+  if(!cJSON_IsArray(msgs) || !summary)
+    return SB_EINVAL;
+  s = sb_asprintf(TRIM_SUMMARY_PREFIX "%s\n\n", summary);
+  for(m = msgs->child; m && i < at; m = m->next)
+    i++;
+  while(m && (role_is(m, "system") || role_is(m, "developer")))
+    m = m->next;
+  content = m && role_is(m, "user")
+                ? cJSON_GetObjectItemCaseSensitive(m, "content")
+                : NULL;
+  if(cJSON_IsString(content)) {
+    char *joined = sb_asprintf("%s%s", s, content->valuestring);
+    cJSON_ReplaceItemInObjectCaseSensitive(m, "content",
+                                           cJSON_CreateString(joined));
+    free(joined);
+  } else if(cJSON_IsArray(content)) {
+    text = cJSON_CreateObject();
+    cJSON_AddStringToObject(text, "type", "text");
+    cJSON_AddStringToObject(text, "text", s);
+    insert_before(content, content->child, text);
+  } else {
+    /* Not a user message (or one without content): a user message of
+     * its own goes before it. */
+    cJSON *u = cJSON_CreateObject();
+    s[strlen(s) - 2] = '\0'; /* no blank line to separate */
+    cJSON_AddStringToObject(u, "role", "user");
+    cJSON_AddStringToObject(u, "content", s);
+    insert_before(msgs, m, u);
+  }
+  free(s);
   return 0;
 }

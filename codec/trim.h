@@ -91,6 +91,9 @@ struct trim_params {
                               * < 0: 0 */
   trim_estimate_fn estimate; /* NULL: trim_estimate_message */
   void *estimate_ud;
+  cJSON *dropped; /* an array, or NULL: the dropped messages are moved to
+                   * its end in order instead of deleted (to summarise
+                   * them) */
 };
 
 /** What a trim did. */
@@ -100,10 +103,12 @@ struct trim_result {
   int64_t dropped_tokens; /* their estimate */
   int64_t prompt_tokens;  /* estimate of what is left: kept messages plus
                            * fixed_tokens */
-  int fits; /* 1 when prompt_tokens + max_output <= context_tokens (or the
-             * window is unknown); 0 when even the least that may be kept
-             * does not fit: the caller refuses the request or sends it
-             * anyway and lets the upstream say so */
+  int resume; /* index, in the trimmed array, of the message that followed
+               * the last dropped one: where a summary of them belongs */
+  int fits;   /* 1 when prompt_tokens + max_output <= context_tokens (or the
+               * window is unknown); 0 when even the least that may be kept
+               * does not fit: the caller refuses the request or sends it
+               * anyway and lets the upstream say so */
 };
 
 /**
@@ -111,12 +116,54 @@ struct trim_result {
  * p->context_tokens with p->max_output to spare, by the rules at the top
  * of this file. msgs is a JSON array of canonical messages whose first
  * nhistory are the stored history and the rest the current turn
- * (nhistory is clamped to 0..size). The dropped messages are deleted; the
- * others keep their order and are not modified. The estimate runs once
- * per message. res is always filled. Returns 0, or SB_EINVAL when msgs is
- * not an array (res then says nothing was dropped, fits 1).
+ * (nhistory is clamped to 0..size). The dropped messages are deleted (or
+ * moved to p->dropped); the others keep their order and are not modified. The
+ * estimate runs once per message. res is always filled. Returns 0, or SB_EINVAL
+ * when msgs is not an array (res then says nothing was dropped, fits 1).
  */
 int trim_history(cJSON *msgs, int nhistory, const struct trim_params *p,
                  struct trim_result *res);
+
+/* --- compacting: a summary in place of the dropped history ----------------
+ *
+ * Instead of losing the dropped history, a route or key may have it
+ * summarised by a model (gateway/conv_turn.c) and put the summary where
+ * it was. The summary is asked for with the dropped messages as one
+ * transcript in a user message, so the summarising model needs neither
+ * the turn's tools nor its providers' tool-call rules; and it goes back
+ * into the history merged into the first kept user message, so the roles
+ * still alternate as Anthropic, Bedrock and Gemini require. */
+
+/** The most a summary prompt's transcript holds, in bytes; the rest of
+ * the history is left out of it. */
+#define TRIM_SUMMARY_PROMPT_MAX (1024 * 1024)
+
+/** What a summary put in place starts with. */
+#define TRIM_SUMMARY_PREFIX "Summary of the earlier conversation:\n"
+
+/**
+ * The messages that ask a model for a summary (a new array, caller
+ * frees): a system message saying what to write, then one user message
+ * holding previous (the summary of what came before msgs, or NULL) and a
+ * transcript of msgs[from..] (canonical messages: each as "role: text",
+ * tool calls as name and arguments, tool results with their call's id,
+ * images and files as a placeholder), at most TRIM_SUMMARY_PROMPT_MAX
+ * bytes of it.
+ */
+cJSON *trim_summary_prompt(const char *previous, const cJSON *msgs, int from);
+
+/** The index in msgs of its n-th (from 0) user message, or the array's
+ * size when it has fewer. */
+int trim_user_index(const cJSON *msgs, int n);
+
+/**
+ * Put summary in msgs where the history it replaces was: at index at,
+ * past system and developer messages, TRIM_SUMMARY_PREFIX, summary and a
+ * blank line go before the content of the user message found there (a
+ * string, or a text part put first); before any other message (or at the
+ * end) a new user message holds them. Returns 0, or SB_EINVAL when msgs
+ * is not an array or summary is NULL.
+ */
+int trim_put_summary(cJSON *msgs, int at, const char *summary);
 
 #endif

@@ -90,6 +90,7 @@ struct admin_job {
 #define E_EXPIRES  (1u << 7)
 #define E_TAGS     (1u << 8)
 #define E_TOOLS    (1u << 9)
+#define E_SUMMARY  (1u << 10)
 
 static void job_free(struct admin_job *j)
 {
@@ -110,6 +111,7 @@ static void job_free(struct admin_job *j)
   for(int i = 0; i < j->key.nmcp_tools; i++)
     free(j->key.mcp_tools[i]);
   free(j->key.mcp_tools);
+  free(j->key.context_summary_model);
   free(j->id);
   free(j);
 }
@@ -175,6 +177,11 @@ static void apply_edits(struct store_key *k, const struct admin_job *j)
     k->budget_period = e->budget_period;
   if(j->edits & E_EXPIRES)
     k->expires_at = e->expires_at;
+  if(j->edits & E_SUMMARY) {
+    free(k->context_summary_model);
+    k->context_summary_model =
+        e->context_summary_model ? sb_strdup(e->context_summary_model) : NULL;
+  }
 }
 
 static void job_work(void *ud)
@@ -608,6 +615,14 @@ static int parse_body(struct admin_job *j, const cJSON *body,
       rc = strv(v, f, &k->mcp_tools, &k->nmcp_tools, err);
       k->mcp_tools_set = !cJSON_IsNull(v);
       j->edits |= E_TOOLS;
+    } else if(!strcmp(f, "context_summary_model")) {
+      /* null: trim; else what summarises the history left out. */
+      if(!cJSON_IsNull(v) && (!cJSON_IsString(v) || !v->valuestring[0]))
+        return bad(err, f, "expected a model or route name, or null.");
+      free(k->context_summary_model);
+      k->context_summary_model =
+          cJSON_IsString(v) ? sb_strdup(v->valuestring) : NULL;
+      j->edits |= E_SUMMARY;
     } else if(!strcmp(f, "rpm")) {
       rc = count(v, f, &k->rpm, err);
       j->edits |= E_RPM;

@@ -32,6 +32,7 @@ static const char keys_usage[] =
     " [--period daily|weekly|monthly|total]]\n"
     "                               [--expires DATE] [--tags TAG,...]"
     " [--mcp-tools GLOB,...]\n"
+    "                               [--context-summary-model MODEL]\n"
     "       switchboard keys list [--json]\n"
     "       switchboard keys revoke ID_OR_NAME\n"
     "       switchboard admin-key create [--name NAME]\n"
@@ -545,6 +546,7 @@ static int invalid_spec(const char *what, const char *msg)
       {"budget_period:", "--period"},
       {"expires_at:", "--expires"},
       {"mcp_tools:", "--mcp-tools"},
+      {"context_summary_model:", "--context-summary-model"},
   };
 
   for(size_t i = 0; i < SB_ARRAY_LEN(map); i++) {
@@ -575,6 +577,7 @@ static int keys_create(int argc, char **argv)
   cli_cmd_opt(&c, "--expires", 0);
   cli_cmd_opt(&c, "--tags", 0);
   cli_cmd_opt(&c, "--mcp-tools", 0);
+  cli_cmd_opt(&c, "--context-summary-model", 0);
   rc = cli_cmd_parse(&c, argc, argv);
   if(rc)
     return rc == 1 ? EXIT_SUCCESS : rc;
@@ -634,6 +637,9 @@ static int keys_create(int argc, char **argv)
       goto out;
     spec.mcp_tools_set = 1;
   }
+  /* What summarises the history a conversation turn leaves out. */
+  if((v = cli_opt_value(&c, "--context-summary-model")))
+    spec.context_summary_model = sb_strdup(v);
   if(store_key_validate(&spec, err, sizeof(err))) {
     rc = invalid_spec("keys create", err);
     goto out;
@@ -655,6 +661,7 @@ out:
   for(int i = 0; i < spec.nmcp_tools; i++)
     free(spec.mcp_tools[i]);
   free(spec.mcp_tools);
+  free(spec.context_summary_model);
   return rc;
 }
 

@@ -4,11 +4,12 @@
  * queued to the store's writer, never written on the loop.
  */
 #include "gateway/conv_turn.h"
-#include "codec/trim.h"
-#include "base/log.h"
 #include "base/log.h"
 #include "base/sb.h"
 #include "codec/oai_resp.h"
+#include "codec/trim.h"
+#include "gateway/subreq.h"
+#include "router/run.h"
 #include "store/conv.h"
 
 #include <stdlib.h>
@@ -28,7 +29,47 @@ struct conv_turn {
   struct oai_resp_stream *shadow;
   struct buf scratch;
   int shadow_broken;
+  cJSON *turn; /* conv_turn_chat(): this turn's messages, until fitted */
+  /* The stored items' ids in order, and which are user messages: where a
+   * summary's cut falls (conv_turn_fit()). */
+  char **ids;
+  unsigned char *user;
+  int nids;
+  struct fit *fit; /* a fit waiting for its summary, or NULL */
 };
+
+/* conv_turn_fit() while the dropped history is summarised. */
+struct fit {
+  cJSON *chat;
+  int nhistory; /* kept history, after the trim */
+  void (*cont)(struct req *r, cJSON *chat);
+  cJSON *dropped; /* the dropped messages, in order */
+  int resume;     /* where they were in chat's messages */
+  int messages;   /* dropped: messages, exchanges, tokens */
+  int exchanges;
+  int64_t tokens;
+  char *model;    /* what summarises */
+  int64_t room;   /* the most tokens the summary may take */
+  char **cuts;    /* candidate cut items, the whole cut first */
+  int *cut_users; /* the dropped user messages each cut covers */
+  int ncuts;
+  struct subreq *sub; /* the summary being made, or NULL */
+};
+
+static void fit_free(struct fit *f)
+{
+  if(!f)
+    return;
+  subreq_cancel(f->sub);
+  cJSON_Delete(f->chat);
+  cJSON_Delete(f->dropped);
+  free(f->model);
+  for(int i = 0; i < f->ncuts; i++)
+    free(f->cuts[i]);
+  free(f->cuts);
+  free(f->cut_users);
+  free(f);
+}
 
 static struct conv_turn *turn_of(struct req *r)
 {
@@ -49,6 +90,12 @@ void conv_turn_release(struct req *r)
   cJSON_Delete(t->chat);
   oai_resp_stream_free(t->shadow);
   buf_free(&t->scratch);
+  cJSON_Delete(t->turn);
+  for(int i = 0; i < t->nids; i++)
+    free(t->ids[i]);
+  free(t->ids);
+  free(t->user);
+  fit_free(t->fit);
   free(t);
   r->conv = NULL;
 }
@@ -132,6 +179,23 @@ static cJSON *history_of(const struct conv_read *rd, struct api_error *err)
   return msgs;
 }
 
+/* The items' ids and which are user messages, for a summary's cut. */
+static void keep_ids(struct conv_turn *t, const struct conv_read *rd)
+{
+  t->ids = rd->n ? sb_calloc((size_t)rd->n, sizeof(*t->ids)) : NULL;
+  t->user = rd->n ? sb_calloc((size_t)rd->n, 1) : NULL;
+  t->nids = rd->n;
+  for(int i = 0; i < rd->n; i++) {
+    cJSON *it = cJSON_Parse(rd->items[i].item);
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(it, "type"));
+    const char *role = cJSON_GetStringValue(cJSON_GetObjectItem(it, "role"));
+    t->ids[i] = sb_strdup(rd->items[i].id);
+    t->user[i] =
+        (!type || !strcmp(type, "message")) && role && !strcmp(role, "user");
+    cJSON_Delete(it);
+  }
+}
+
 static void read_done(struct req *r, void *ud)
 {
   struct conv_read *rd = ud;
@@ -153,6 +217,7 @@ static void read_done(struct req *r, void *ud)
     return;
   }
   history = history_of(rd, &err);
+  keep_ids(r->conv, rd);
   read_free(rd);
   if(!history) {
     req_respond_error(r, &err);
@@ -173,64 +238,349 @@ static int64_t asked_output(const cJSON *chat)
   return cJSON_IsNumber(m) && m->valuedouble > 0 ? (int64_t)m->valuedouble : 0;
 }
 
-int conv_turn_fit(struct req *r, cJSON *chat, int nhistory,
-                  struct api_error *err)
+/* What summarises the history a turn leaves out: the route's choice, else
+ * the key's; NULL: it is trimmed. */
+static const char *summary_model(const struct req *r)
+{
+  if(r->run && r->run->route.summary_model)
+    return r->run->route.summary_model;
+  return r->grant.summary_model;
+}
+
+/* The window r's turn is fitted to: its model's, or, for a route that
+ * summarises, the smallest of its targets' that are known (a route's
+ * attempts may reach models of other windows, so a route that does not
+ * is fitted to none: the upstream says when it does not fit). 0, or
+ * SB_ENOTFOUND. */
+static int window_of(const struct req *r, struct adm_model_caps *caps)
+{
+  const struct route *rt;
+  struct adm_model_caps c;
+  int rc = SB_ENOTFOUND;
+
+  if(!r->run)
+    return r->prov && r->upstream_model
+               ? adm_model_caps(r->gw->adm, r->prov->name, r->upstream_model,
+                                caps)
+               : SB_ENOTFOUND;
+  rt = &r->run->route;
+  if(!rt->summary_model)
+    return SB_ENOTFOUND;
+  for(int i = 0; i < rt->ntargets; i++)
+    if(!adm_model_caps(r->gw->adm, rt->targets[i].provider,
+                       rt->targets[i].model, &c) &&
+       c.context_tokens > 0 &&
+       (rc || c.context_tokens < caps->context_tokens)) {
+      *caps = c;
+      rc = 0;
+    }
+  return rc;
+}
+
+/* Room kept in the window for a summary, and the most it may be: an
+ * eighth of the window, at most this many tokens. */
+#define SUMMARY_MAX_TOKENS 1024
+
+static int64_t summary_room(int64_t context_tokens)
+{
+  int64_t n = context_tokens / 8;
+
+  return n > SUMMARY_MAX_TOKENS ? SUMMARY_MAX_TOKENS : n;
+}
+
+/* Say in the response header what the turn left out, and how. */
+static void trimmed_header(struct req *r, int messages, int exchanges,
+                           int64_t tokens, const char *how)
+{
+  char v[160];
+
+  snprintf(v, sizeof(v), "messages=%d; exchanges=%d; tokens=%lld%s", messages,
+           exchanges, (long long)tokens, how ? how : "");
+  req_add_header(r, "x-switchboard-context-trimmed", v);
+}
+
+/* The end of every fit: the kept history is prompt too, held against the
+ * budget; then cont, or the error answered. */
+static void fit_done(struct req *r, cJSON *chat, int nhistory,
+                     void (*cont)(struct req *r, cJSON *chat))
 {
   cJSON *msgs = cJSON_GetObjectItemCaseSensitive(chat, "messages");
+  struct api_error err;
+  cJSON *held = cJSON_CreateArray();
+  int rc;
+
+  for(int i = 0; i < nhistory && i < cJSON_GetArraySize(msgs); i++)
+    cJSON_AddItemToArray(held, cJSON_Duplicate(cJSON_GetArrayItem(msgs, i), 1));
+  rc = chat_hold_more(r, held, &err);
+  cJSON_Delete(held);
+  if(rc) {
+    cJSON_Delete(chat);
+    req_respond_error(r, &err);
+    return;
+  }
+  cont(r, chat);
+}
+
+/* The fit goes on with its summary in place, or (summary NULL) trimmed,
+ * saying why. */
+static void fit_resume(struct req *r, const char *summary, const char *why)
+{
+  struct conv_turn *t = r->conv;
+  struct fit *f = t->fit;
+  cJSON *chat = f->chat;
+  cJSON *msgs = cJSON_GetObjectItemCaseSensitive(chat, "messages");
+  int nhistory = f->nhistory;
+  void (*cont)(struct req *, cJSON *) = f->cont;
+
+  if(summary) {
+    int before = cJSON_GetArraySize(msgs);
+    trim_put_summary(msgs, f->resume, summary);
+    if(cJSON_GetArraySize(msgs) > before && f->resume <= nhistory)
+      nhistory++; /* a user message of its own, in the history */
+    r->context_strategy = "summarize";
+    free(r->context_summary);
+    r->context_summary = sb_strdup(summary);
+    trimmed_header(r, f->messages, f->exchanges, f->tokens,
+                   "; strategy=summarize");
+    log_event(LOG_INFO, "conversation summarised",
+              LOG_S("request_id", r->request_id), LOG_S("conversation", t->id),
+              LOG_I("messages", f->messages), LOG_I("tokens", f->tokens),
+              LOG_S("summary_model", f->model), LOG_END);
+  } else {
+    r->context_strategy = "trim";
+    trimmed_header(r, f->messages, f->exchanges, f->tokens,
+                   "; strategy=trim; summary=failed");
+    log_event(LOG_WARN, "conversation summary failed, trimmed instead",
+              LOG_S("request_id", r->request_id), LOG_S("conversation", t->id),
+              LOG_I("messages", f->messages), LOG_S("summary_model", f->model),
+              LOG_S("why", why), LOG_END);
+  }
+  f->chat = NULL;
+  fit_free(f);
+  t->fit = NULL;
+  fit_done(r, chat, nhistory, cont);
+}
+
+static void on_summary(struct req *r, const char *text, const char *why,
+                       void *ud)
+{
+  struct fit *f = r->conv->fit;
+  struct store_conv_summary *s;
+
+  (void)ud;
+  f->sub = NULL;
+  if(text) {
+    /* Remembered for the next turn with the same cut. */
+    s = sb_calloc(1, sizeof(*s));
+    s->conv_id = sb_strdup(r->conv->id);
+    s->cut_item = sb_strdup(f->cuts[0]);
+    s->summary = sb_strdup(text);
+    s->model = sb_strdup(f->model);
+    if(store_conv_summary_put(r->gw->store, s))
+      log_event(LOG_WARN, "conversation summary not stored",
+                LOG_S("request_id", r->request_id), LOG_END);
+  }
+  fit_resume(r, text, why);
+}
+
+/* Looking up the summaries of the candidate cuts, on the thread pool. */
+struct sum_lookup {
+  struct store *st;
+  char *conv_id;
+  char **cuts; /* copies: the request, and its fit, may go first */
+  int ncuts;
+  int found; /* index into cuts, or -1 */
+  char *summary;
+};
+
+static void lookup_work(void *ud)
+{
+  struct sum_lookup *l = ud;
+  struct store_conv_summary *s;
+
+  l->found = -1;
+  for(int i = 0; i < l->ncuts; i++)
+    if(!store_conv_summary_get(l->st, l->conv_id, l->cuts[i], &s)) {
+      l->found = i;
+      l->summary = s->summary;
+      s->summary = NULL;
+      store_conv_summary_free(s);
+      return;
+    }
+}
+
+static void lookup_free(struct sum_lookup *l)
+{
+  for(int i = 0; i < l->ncuts; i++)
+    free(l->cuts[i]);
+  free(l->cuts);
+  free(l->conv_id);
+  free(l->summary);
+  free(l);
+}
+
+/* A summary of the same cut is used again; one of an earlier cut is
+ * summarised again with the messages dropped since; else all of them. */
+static void lookup_done(struct req *r, void *ud)
+{
+  struct sum_lookup *l = ud;
+  struct fit *f;
+  cJSON *body, *prompt;
+  int from = 0;
+
+  if(!r) {
+    lookup_free(l);
+    return;
+  }
+  f = r->conv->fit;
+  if(l->found == 0) {
+    fit_resume(r, l->summary, NULL);
+    lookup_free(l);
+    return;
+  }
+  if(l->found > 0)
+    from = trim_user_index(f->dropped, f->cut_users[l->found]);
+  prompt =
+      trim_summary_prompt(l->found > 0 ? l->summary : NULL, f->dropped, from);
+  body = cJSON_CreateObject();
+  cJSON_AddStringToObject(body, "model", f->model);
+  cJSON_AddItemToObject(body, "messages", prompt);
+  if(f->room > 0)
+    cJSON_AddNumberToObject(body, "max_tokens", (double)f->room);
+  lookup_free(l);
+  if(subreq_chat(r, body, on_summary, NULL, &f->sub))
+    fit_resume(r, NULL, "the summary request could not start");
+  cJSON_Delete(body);
+}
+
+/* The cuts a stored summary may have, from the whole of the dropped
+ * history back to its first exchange: the item before the first user
+ * item each leaves (the last item when it leaves none). */
+static void candidate_cuts(const struct conv_turn *t, struct fit *f)
+{
+  int users = 0, *pos;
+  const cJSON *m;
+
+  cJSON_ArrayForEach(m, f->dropped)
+  {
+    const char *role = cJSON_GetStringValue(cJSON_GetObjectItem(m, "role"));
+    users += role && !strcmp(role, "user");
+  }
+  pos = sb_calloc((size_t)t->nids + 1, sizeof(*pos));
+  for(int i = 0, k = 0; i < t->nids; i++)
+    if(t->user[i])
+      pos[k++] = i;
+  f->cuts = sb_calloc((size_t)users + 1, sizeof(*f->cuts));
+  f->cut_users = sb_calloc((size_t)users + 1, sizeof(*f->cut_users));
+  for(int j = users; j >= 1 && t->nids; j--) {
+    int nuser = 0;
+    for(int i = 0; i < t->nids; i++)
+      nuser += t->user[i];
+    if(j > nuser)
+      continue;
+    f->cuts[f->ncuts] = sb_strdup(t->ids[j < nuser ? pos[j] - 1 : t->nids - 1]);
+    f->cut_users[f->ncuts++] = j;
+  }
+  free(pos);
+}
+
+void conv_turn_fit(struct req *r, cJSON *chat, int nhistory,
+                   void (*cont)(struct req *r, cJSON *chat))
+{
+  cJSON *msgs = cJSON_GetObjectItemCaseSensitive(chat, "messages");
+  struct conv_turn *t = r->conv;
+  const char *model = summary_model(r);
   struct adm_model_caps caps;
   struct trim_params tp;
   struct trim_result res;
-  cJSON *held;
-  int rc;
+  struct api_error err;
+  struct sum_lookup *l;
+  struct fit *f;
 
   /* A model of known window: the oldest history goes until the prompt
-   * and the room for the answer fit. A route's attempts may reach models
-   * of other windows; it is trimmed for none of them (the upstream says
-   * so when it does not fit). */
-  if(r->prov && r->upstream_model && !r->run &&
-     !adm_model_caps(r->gw->adm, r->prov->name, r->upstream_model, &caps) &&
-     caps.context_tokens > 0) {
-    memset(&tp, 0, sizeof(tp));
-    tp.context_tokens = caps.context_tokens;
-    tp.max_output = asked_output(chat);
-    if(!tp.max_output)
-      tp.max_output = caps.max_output_tokens > 0 ? caps.max_output_tokens : 0;
-    tp.fixed_tokens =
-        trim_estimate_json(cJSON_GetObjectItemCaseSensitive(chat, "tools")) +
-        trim_estimate_json(
-            cJSON_GetObjectItemCaseSensitive(chat, "response_format"));
-    trim_history(msgs, nhistory, &tp, &res);
-    if(res.dropped) {
-      char v[96];
-      snprintf(v, sizeof(v), "messages=%d; exchanges=%d; tokens=%lld",
-               res.dropped, res.exchanges, (long long)res.dropped_tokens);
-      req_add_header(r, "x-switchboard-context-trimmed", v);
-      log_event(
-          LOG_INFO, "conversation trimmed", LOG_S("request_id", r->request_id),
-          LOG_S("conversation", r->conv ? r->conv->id : NULL),
-          LOG_I("messages", res.dropped), LOG_I("tokens", res.dropped_tokens),
-          LOG_I("context_tokens", caps.context_tokens), LOG_END);
-      nhistory -= res.dropped;
-      r->context_dropped = res.dropped; /* in the request's record */
-      r->context_dropped_tokens = res.dropped_tokens;
-    }
-    if(!res.fits) {
-      api_error_set(err, 400, "invalid_request_error",
-                    "context_length_exceeded", "messages",
-                    "This turn needs about %lld tokens with its answer; the "
-                    "model's context window is %lld.",
-                    (long long)(res.prompt_tokens + tp.max_output),
-                    (long long)caps.context_tokens);
-      return SB_EINVAL;
-    }
+   * and the room for the answer fit. */
+  if(window_of(r, &caps) || caps.context_tokens <= 0) {
+    fit_done(r, chat, nhistory, cont);
+    return;
   }
-  /* The kept history is prompt too: held against the budget. */
-  held = cJSON_CreateArray();
-  for(int i = 0; i < nhistory && i < cJSON_GetArraySize(msgs); i++)
-    cJSON_AddItemToArray(held, cJSON_Duplicate(cJSON_GetArrayItem(msgs, i), 1));
-  rc = chat_hold_more(r, held, err);
-  cJSON_Delete(held);
-  return rc;
+  memset(&tp, 0, sizeof(tp));
+  tp.context_tokens = caps.context_tokens;
+  tp.max_output = asked_output(chat);
+  if(!tp.max_output)
+    tp.max_output = caps.max_output_tokens > 0 ? caps.max_output_tokens : 0;
+  tp.fixed_tokens =
+      trim_estimate_json(cJSON_GetObjectItemCaseSensitive(chat, "tools")) +
+      trim_estimate_json(
+          cJSON_GetObjectItemCaseSensitive(chat, "response_format"));
+  if(model && t && t->id) {
+    /* The summary takes the place of what it covers: room for it. */
+    tp.dropped = cJSON_CreateArray();
+    tp.fixed_tokens += summary_room(caps.context_tokens);
+  }
+  trim_history(msgs, nhistory, &tp, &res);
+  if(res.dropped) {
+    nhistory -= res.dropped;
+    r->context_dropped = res.dropped; /* in the request's record */
+    r->context_dropped_tokens = res.dropped_tokens;
+    log_event(
+        LOG_INFO, "conversation trimmed", LOG_S("request_id", r->request_id),
+        LOG_S("conversation", t ? t->id : NULL), LOG_I("messages", res.dropped),
+        LOG_I("tokens", res.dropped_tokens),
+        LOG_I("context_tokens", caps.context_tokens), LOG_END);
+  }
+  if(!res.fits) {
+    cJSON_Delete(tp.dropped);
+    api_error_set(&err, 400, "invalid_request_error", "context_length_exceeded",
+                  "messages",
+                  "This turn needs about %lld tokens with its answer; the "
+                  "model's context window is %lld.",
+                  (long long)(res.prompt_tokens + tp.max_output),
+                  (long long)caps.context_tokens);
+    cJSON_Delete(chat);
+    req_respond_error(r, &err);
+    return;
+  }
+  if(!res.dropped || !tp.dropped) {
+    cJSON_Delete(tp.dropped);
+    if(res.dropped) {
+      r->context_strategy = "trim";
+      trimmed_header(r, res.dropped, res.exchanges, res.dropped_tokens, NULL);
+    }
+    fit_done(r, chat, nhistory, cont);
+    return;
+  }
+
+  /* Summarised: a stored summary of this cut, or of an earlier one, is
+   * looked for first (off the loop). */
+  f = sb_calloc(1, sizeof(*f));
+  f->chat = chat;
+  f->nhistory = nhistory;
+  f->cont = cont;
+  f->dropped = tp.dropped;
+  f->resume = res.resume;
+  f->messages = res.dropped;
+  f->exchanges = res.exchanges;
+  f->tokens = res.dropped_tokens;
+  f->model = sb_strdup(model);
+  f->room = summary_room(caps.context_tokens);
+  candidate_cuts(t, f);
+  fit_free(t->fit);
+  t->fit = f;
+  if(!f->ncuts) {
+    fit_resume(r, NULL, "the dropped history has no stored items");
+    return;
+  }
+  l = sb_calloc(1, sizeof(*l));
+  l->st = r->gw->store;
+  l->conv_id = sb_strdup(t->id);
+  l->cuts = sb_calloc((size_t)f->ncuts, sizeof(*l->cuts));
+  for(int i = 0; i < f->ncuts; i++)
+    l->cuts[i] = sb_strdup(f->cuts[i]);
+  l->ncuts = f->ncuts;
+  if(req_offload(r, lookup_work, lookup_done, l)) {
+    lookup_free(l);
+    fit_resume(r, NULL, "the summary store could not be read");
+  }
 }
 
 void conv_turn_load(struct req *r, const char *id,
@@ -397,13 +747,14 @@ static int is_instruction(const cJSON *m)
   return role && (!strcmp(role, "system") || !strcmp(role, "developer"));
 }
 
+static void chat_fitted(struct req *r, cJSON *chat);
+
 static void chat_continue(struct req *r, cJSON *history)
 {
   struct conv_turn *t = r->conv;
   cJSON *chat = t->chat;
   cJSON *msgs = cJSON_DetachItemFromObjectCaseSensitive(chat, "messages");
   cJSON *all = cJSON_CreateArray(), *turn = cJSON_CreateArray();
-  struct api_error err;
   int nhistory;
   cJSON *m;
 
@@ -423,14 +774,19 @@ static void chat_continue(struct req *r, cJSON *history)
   cJSON_Delete(msgs);
   cJSON_Delete(history);
   cJSON_AddItemToObject(chat, "messages", all);
-  if(conv_turn_fit(r, chat, nhistory, &err)) {
-    cJSON_Delete(turn);
-    cJSON_Delete(chat);
-    req_respond_error(r, &err);
-    return;
-  }
-  conv_turn_set_input(r, oai_resp_items_from_chat(turn));
-  cJSON_Delete(turn);
+  cJSON_Delete(t->turn);
+  t->turn = turn;
+  conv_turn_fit(r, chat, nhistory, chat_fitted);
+}
+
+/* The turn fitted to its model (chat taken): served. */
+static void chat_fitted(struct req *r, cJSON *chat)
+{
+  struct conv_turn *t = r->conv;
+
+  conv_turn_set_input(r, oai_resp_items_from_chat(t->turn));
+  cJSON_Delete(t->turn);
+  t->turn = NULL;
 
   r->canonical = 1; /* the answer is needed, not only relayed */
   t->inner_doc = r->respond_doc ? r->respond_doc : chat_respond_completion;

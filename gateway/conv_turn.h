@@ -70,17 +70,28 @@ void conv_turn_append(struct req *r, const cJSON *output);
 void conv_turn_chat(struct req *r, const char *id, cJSON *chat);
 
 /**
- * Fit chat (a canonical request whose first nhistory messages are the
- * API's instructions and the stored history) to its model: when the
- * model's context window is known (admin/v1/models), the oldest history
- * is dropped by codec/trim.h's rules until the prompt and the room for
- * the answer fit, said in x-switchboard-context-trimmed and the log; then
- * the kept history is held against the key's budget. 0, or an SB_E* code
- * with err: 400 context_length_exceeded when the turn alone does not fit,
- * 429 past the budget.
+ * Fit chat (a canonical request, taken, whose first nhistory messages are
+ * the API's instructions and the stored history) to its model, then
+ * cont(r, chat) (chat taken) on r's loop. When the model's context window
+ * is known (admin/v1/models), the oldest history is dropped by
+ * codec/trim.h's rules until the prompt and the room for the answer fit.
+ * With a summary model (the route's "context", else the key's
+ * context_summary_model) the dropped history is summarised instead: a
+ * summary stored for the same cut is used again, one of an earlier cut is
+ * extended with what was dropped since, else the model is asked through a
+ * sub-request (gateway/subreq.h) for r's key; the summary goes where the
+ * history was (trim_put_summary()) and is stored for the next turn. A
+ * failed summary falls back to the trim. Either is said in
+ * x-switchboard-context-trimmed ("; strategy=summarize", or
+ * "; strategy=trim; summary=failed"), the log and the request's record.
+ * A route is fitted only when it summarises, to the smallest known window
+ * of its targets. Then the kept history is held against the key's budget.
+ * On an error (400 context_length_exceeded when the turn alone does not
+ * fit, 429 past the budget) it is answered, chat freed and cont not
+ * called.
  */
-int conv_turn_fit(struct req *r, cJSON *chat, int nhistory,
-                  struct api_error *err);
+void conv_turn_fit(struct req *r, cJSON *chat, int nhistory,
+                   void (*cont)(struct req *r, cJSON *chat));
 
 /** Free r->conv (and stop tapping events). */
 void conv_turn_release(struct req *r);

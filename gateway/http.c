@@ -3,6 +3,7 @@
  * dispatch, response writing with backpressure, and the request record.
  */
 #include "gateway/http.h"
+#include "gateway/subreq.h"
 #include "base/log.h"
 #include "gateway/mcp.h"
 #include "base/sb.h"
@@ -660,6 +661,10 @@ static void req_record(struct req *r)
   rec->usage_estimated = r->usage_estimated;
   rec->context_dropped = r->context_dropped;
   rec->context_dropped_tokens = r->context_dropped_tokens;
+  rec->context_strategy =
+      r->context_strategy ? sb_strdup(r->context_strategy) : NULL;
+  rec->context_summary =
+      r->context_summary ? sb_strdup(r->context_summary) : NULL;
   rec->route = r->run ? sb_strdup(r->run->route.name) : NULL;
   rec->attempts = r->run && r->run->nattempts > 1 ? r->run->nattempts : 1;
   rec->attempts_detail =
@@ -696,6 +701,7 @@ static void req_destroy(struct req *r)
   buf_free(&r->out);
   free(r->model);
   free(r->upstream_model);
+  free(r->context_summary);
   free(r);
 }
 
@@ -862,6 +868,38 @@ static void forget_secret(struct req *r, const char *header, const char *key)
     }
 }
 
+/* 1 when r's connection comes from a loopback address. */
+static int from_loopback(struct req *r)
+{
+  char peer[64] = "";
+
+  lws_get_peer_simple(r->wsi, peer, sizeof(peer));
+  return !strncmp(peer, "127.", 4) || !strcmp(peer, "::1") ||
+         !strncmp(peer, "::ffff:127.", 11);
+}
+
+/* A sub-request of this gateway (gateway/subreq.h): the internal
+ * credential, accepted only from loopback, on a /v1 route, with the key it
+ * acts for named; anything else is an incorrect key like any other. */
+static int admit_internal(struct req *r, const struct endpoint *rt,
+                          struct api_error *err)
+{
+  char *as = req_header(r, SUBREQ_KEY_HEADER);
+  int rc;
+
+  if(!as || rt->guard != GUARD_KEY || rt->inbound == REQ_IN_MCP ||
+     !from_loopback(r)) {
+    free(as);
+    api_error_set(err, 401, "invalid_request_error", "invalid_api_key", NULL,
+                  "Incorrect API key provided.");
+    return SB_EINVAL;
+  }
+  rc = adm_admit_as(r->gw->adm, strcmp(as, "-") ? as : "", sb_now_ms(),
+                    &r->grant, err);
+  free(as);
+  return rc;
+}
+
 /* The admin API always needs the admin credential, even when the rest
  * of the gateway runs open: it can name the gateway's environment
  * variables and point providers anywhere. Other guarded routes need a
@@ -874,11 +912,20 @@ static int admit(struct req *r, const struct endpoint *rt)
   char *key;
   int rc;
 
+  /* Names a key only for a sub-request; never forwarded. */
+  for(int i = 0; i < r->nfwd; i++)
+    if(!strcasecmp(r->fwd[i].name, SUBREQ_KEY_HEADER)) {
+      free(r->fwd[i].name);
+      free(r->fwd[i].value);
+      r->fwd[i--] = r->fwd[--r->nfwd];
+    }
   if(rt->guard == GUARD_NONE ||
      (rt->guard == GUARD_KEY && !adm_required(r->gw->adm)))
     return 0;
   key = presented_key(r, &header);
-  if(!key && rt->guard == GUARD_ADMIN) {
+  if(key && subreq_is_credential(key)) {
+    rc = admit_internal(r, rt, &err);
+  } else if(!key && rt->guard == GUARD_ADMIN) {
     api_error_set(&err, 401, "invalid_request_error", "missing_api_key", NULL,
                   "The admin API needs the admin credential as "
                   "'Authorization: Bearer KEY': create one with "

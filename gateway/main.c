@@ -5,6 +5,7 @@
 #include "admission/admission.h"
 #include "router/routes.h"
 #include "store/keys.h"
+#include "gateway/subreq.h"
 #include "gateway/cli.h"
 #include "gateway/mcp.h"
 #include "config/config.h"
@@ -246,6 +247,13 @@ static int cmd_serve(const struct config *cfg, int allow_open)
 
   if(curl_global_init(CURL_GLOBAL_DEFAULT)) {
     fprintf(stderr, "switchboard: curl_global_init failed\n");
+    return EXIT_FAILURE;
+  }
+  /* The credential of the gateway's requests to itself, before any
+   * worker can read it. */
+  if(subreq_init()) {
+    fprintf(stderr, "switchboard: no random bytes for the internal"
+                    " credential\n");
     return EXIT_FAILURE;
   }
   memset(&gw, 0, sizeof(gw));

@@ -277,6 +277,8 @@ static void r_free(void *s)
 
 /* --- create -------------------------------------------------------------- */
 
+static void serve_fitted(struct req *r, cJSON *chat);
+
 static void serve(struct req *r)
 {
   struct resp_state *rs = r->api_state;
@@ -299,12 +301,18 @@ static void serve(struct req *r)
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(rs->req, "instructions");
     int nhistory = cJSON_GetArraySize(rs->history) +
                    (cJSON_IsString(in) && in->valuestring[0]);
-    if(conv_turn_fit(r, chat, nhistory, &err)) {
-      req_respond_error(r, &err);
-      cJSON_Delete(chat);
-      return;
-    }
+    conv_turn_fit(r, chat, nhistory, serve_fitted);
+    return;
   }
+  serve_fitted(r, chat);
+}
+
+/* The request, fitted to its model when it continues a conversation
+ * (chat taken): served. */
+static void serve_fitted(struct req *r, cJSON *chat)
+{
+  struct resp_state *rs = r->api_state;
+
   rs->items = input_items(rs->req);
   if(conv_turn_id(r))
     conv_turn_set_input(r, cJSON_Duplicate(rs->items, 1));

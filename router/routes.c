@@ -17,6 +17,7 @@ const char *route_strategy_name(enum route_strategy s)
 void route_clear(struct route *r)
 {
   free(r->name);
+  free(r->summary_model);
   for(int i = 0; i < r->ntargets; i++) {
     free(r->targets[i].provider);
     free(r->targets[i].model);
@@ -28,6 +29,8 @@ void route_copy(struct route *dst, const struct route *src)
 {
   *dst = *src;
   dst->name = sb_strdup(src->name);
+  dst->summary_model =
+      src->summary_model ? sb_strdup(src->summary_model) : NULL;
   for(int i = 0; i < src->ntargets; i++) {
     dst->targets[i].provider = sb_strdup(src->targets[i].provider);
     dst->targets[i].model = sb_strdup(src->targets[i].model);
@@ -102,6 +105,43 @@ static int valid_route_name(const char *s)
   return 1;
 }
 
+/* "context": how a conversation turn on this route fits the window. */
+static int parse_context(const cJSON *c, struct route *out, char *err,
+                         size_t errlen)
+{
+  const cJSON *v, *s = cJSON_GetObjectItemCaseSensitive(c, "strategy");
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "summary_model");
+  const char *p;
+
+  if(!cJSON_IsObject(c))
+    return fail(err, errlen, "%s: expected an object", "context");
+  cJSON_ArrayForEach(v, c)
+  {
+    if(strcmp(v->string, "strategy") && strcmp(v->string, "summary_model"))
+      return fail(err, errlen, "context.%s: unknown field", v->string);
+  }
+  if(!cJSON_IsString(s) ||
+     (strcmp(s->valuestring, "trim") && strcmp(s->valuestring, "summarize")))
+    return fail(err, errlen, "%s: expected trim or summarize",
+                "context.strategy");
+  if(!strcmp(s->valuestring, "trim")) {
+    if(m)
+      return fail(err, errlen, "%s: only with strategy summarize",
+                  "context.summary_model");
+    return 0;
+  }
+  if(!cJSON_IsString(m) || !m->valuestring[0] ||
+     strlen(m->valuestring) > 2 * ROUTE_NAME_MAX)
+    return fail(err, errlen, "%s: expected a model or route name",
+                "context.summary_model");
+  for(p = m->valuestring; *p; p++)
+    if((unsigned char)*p <= 0x20 || *p == 0x7f)
+      return fail(err, errlen, "%s: no spaces or control characters",
+                  "context.summary_model");
+  out->summary_model = sb_strdup(m->valuestring);
+  return 0;
+}
+
 int route_parse(const cJSON *o, const char *name, struct route *out, char *err,
                 size_t errlen)
 {
@@ -121,7 +161,8 @@ int route_parse(const cJSON *o, const char *name, struct route *out, char *err,
   cJSON_ArrayForEach(v, o)
   {
     if(strcmp(v->string, "name") && strcmp(v->string, "strategy") &&
-       strcmp(v->string, "targets") && strcmp(v->string, "retries"))
+       strcmp(v->string, "targets") && strcmp(v->string, "retries") &&
+       strcmp(v->string, "context"))
       return fail(err, errlen, "%s: unknown field", v->string);
   }
   v = cJSON_GetObjectItemCaseSensitive(o, "strategy");
@@ -158,6 +199,9 @@ int route_parse(const cJSON *o, const char *name, struct route *out, char *err,
       break;
     out->ntargets++;
   }
+  v = cJSON_GetObjectItemCaseSensitive(o, "context");
+  if(!rc && v)
+    rc = parse_context(v, out, err, errlen);
   if(rc) {
     route_clear(out);
     return rc;
@@ -183,6 +227,11 @@ cJSON *route_json(const struct route *r)
     cJSON_AddItemToArray(ts, t);
   }
   cJSON_AddNumberToObject(o, "retries", r->retries);
+  if(r->summary_model) {
+    cJSON *c = cJSON_AddObjectToObject(o, "context");
+    cJSON_AddStringToObject(c, "strategy", "summarize");
+    cJSON_AddStringToObject(c, "summary_model", r->summary_model);
+  }
   return o;
 }
 

@@ -42,13 +42,19 @@ struct route {
   struct route_target targets[ROUTE_MAX_TARGETS];
   int ntargets;
   int retries; /* extra tries of one target on 429, 5xx, time-out */
+  /* "context": {"strategy": "summarize", "summary_model": M}: the model
+   * or route M summarises the history a conversation turn leaves out
+   * (over the key's own choice); NULL: the key's, else trimmed. */
+  char *summary_model;
 };
 
 /**
  * Read a route from JSON: {"strategy": "fallback"|"weighted"|
  * "least-latency"|"lowest-cost" (default fallback), "targets": [
  * "provider/model" | {"provider","model","weight"?,"timeout_ms"?}, ...],
- * "retries": N}.
+ * "retries": N, "context": {"strategy": "trim"|"summarize",
+ * "summary_model": "provider/model"|route (summarize only, and then
+ * required)}}.
  * name (may be NULL) is checked (1 to ROUTE_NAME_MAX printable bytes, no
  * spaces, no '/') and copied. Returns 0, or SB_EINVAL with err naming the
  * field.

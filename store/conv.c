@@ -87,9 +87,21 @@ static void append_free(struct store_conv_append *a)
   free(a);
 }
 
+void store_conv_summary_free(struct store_conv_summary *s)
+{
+  if(!s)
+    return;
+  free(s->conv_id);
+  free(s->cut_item);
+  free(s->summary);
+  free(s->model);
+  free(s);
+}
+
 void store_conv_qfree(enum store_item_kind kind, void *rec)
 {
   switch(kind) {
+  case STORE_ITEM_CONV_SUMMARY_PUT: store_conv_summary_free(rec); break;
   case STORE_ITEM_CONV_PUT: store_conv_free(rec); break;
   case STORE_ITEM_CONV_APPEND:
   case STORE_ITEM_CONV_ITEM_DELETE: append_free(rec); break;
@@ -112,6 +124,17 @@ int store_conv_put(struct store *st, struct store_conv *c)
   if(!c->updated_at)
     c->updated_at = c->created_at;
   return store_queue_submit(st, STORE_ITEM_CONV_PUT, c);
+}
+
+int store_conv_summary_put(struct store *st, struct store_conv_summary *s)
+{
+  if(!st || !s || !s->conv_id || !s->cut_item || !s->summary) {
+    store_conv_summary_free(s);
+    return SB_EINVAL;
+  }
+  if(!s->created_at)
+    s->created_at = (int64_t)time(NULL);
+  return store_queue_submit(st, STORE_ITEM_CONV_SUMMARY_PUT, s);
 }
 
 int store_conv_delete(struct store *st, const char *id)
@@ -286,6 +309,31 @@ static int write_item_delete(sqlite3 *db, const struct store_conv_append *a)
   return rc;
 }
 
+/* A summary of a conversation that is gone (deleted while it was being
+ * written) is not kept. */
+static int write_summary(sqlite3 *db, const struct store_conv_summary *s)
+{
+  sqlite3_stmt *stmt;
+  int rc = sqlite3_prepare_v2(
+      db,
+      "INSERT OR REPLACE INTO conversation_summaries(conversation_id,"
+      " cut_item, summary, model, created_at)"
+      " SELECT ?1, ?2, ?3, ?4, ?5"
+      " WHERE EXISTS (SELECT 1 FROM conversations WHERE id = ?1)",
+      -1, &stmt, NULL);
+
+  if(rc != SQLITE_OK)
+    return rc;
+  bind_text(stmt, 1, s->conv_id);
+  bind_text(stmt, 2, s->cut_item);
+  bind_text(stmt, 3, s->summary);
+  bind_text(stmt, 4, s->model);
+  sqlite3_bind_int64(stmt, 5, s->created_at);
+  rc = step_done(stmt);
+  sqlite3_finalize(stmt);
+  return rc;
+}
+
 int store_conv_write(sqlite3 *db, enum store_item_kind kind, const void *rec)
 {
   switch(kind) {
@@ -293,6 +341,7 @@ int store_conv_write(sqlite3 *db, enum store_item_kind kind, const void *rec)
   case STORE_ITEM_CONV_DELETE: return write_delete(db, rec);
   case STORE_ITEM_CONV_APPEND: return write_append(db, rec);
   case STORE_ITEM_CONV_ITEM_DELETE: return write_item_delete(db, rec);
+  case STORE_ITEM_CONV_SUMMARY_PUT: return write_summary(db, rec);
   default: return SQLITE_MISUSE;
   }
 }
@@ -643,4 +692,44 @@ int store_convs_list(struct store *st, const char *key_id,
   }
   *out = arr;
   return done(st, db, SB_OK);
+}
+
+static void summary_row_cb(sqlite3_stmt *stmt, void *out)
+{
+  struct store_conv_summary *s = out;
+
+  s->conv_id = column_dup(stmt, 0);
+  s->cut_item = column_dup(stmt, 1);
+  s->summary = column_dup(stmt, 2);
+  s->model = column_dup(stmt, 3);
+  s->created_at = sqlite3_column_int64(stmt, 4);
+}
+
+int store_conv_summary_get(struct store *st, const char *conv_id,
+                           const char *cut_item,
+                           struct store_conv_summary **out)
+{
+  struct store_conv_summary *s;
+  sqlite3 *db;
+  int rc;
+
+  *out = NULL;
+  if(!st || !conv_id || !cut_item)
+    return SB_EINVAL;
+  rc = reader(st, &db);
+  if(rc)
+    return rc;
+  s = sb_calloc(1, sizeof(*s));
+  rc = one_row(db,
+               "SELECT conversation_id, cut_item, summary, model, created_at"
+               " FROM conversation_summaries"
+               " WHERE conversation_id = ?1 AND cut_item = ?2",
+               conv_id, cut_item, summary_row_cb, s);
+  if(rc || !s->summary) {
+    store_conv_summary_free(s);
+    rc = rc ? rc : SB_EDB;
+  } else {
+    *out = s;
+  }
+  return done(st, db, rc);
 }

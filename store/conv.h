@@ -97,4 +97,25 @@ int store_convs_list(struct store *st, const char *key_id,
                      const struct store_page *pg, struct store_conv **out,
                      int *n, int *has_more);
 
+/** A summary of a conversation's oldest items (gateway/conv_turn.c). */
+struct store_conv_summary {
+  char *conv_id;
+  char *cut_item; /* the id of the last item it covers */
+  char *summary;
+  char *model; /* what wrote it ("provider/model" or a route), or NULL */
+  int64_t created_at;
+};
+
+void store_conv_summary_free(struct store_conv_summary *s);
+
+/** Queue a summary (taken, even on failure), replacing one of the same
+ * conversation and cut. Deleted with its conversation. */
+int store_conv_summary_put(struct store *st, struct store_conv_summary *s);
+
+/** The summary of conv_id whose cut is cut_item: 0 with *out (caller
+ * frees), SB_ENOTFOUND, SB_EDB. */
+int store_conv_summary_get(struct store *st, const char *conv_id,
+                           const char *cut_item,
+                           struct store_conv_summary **out);
+
 #endif

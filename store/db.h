@@ -40,6 +40,7 @@ enum store_item_kind {
   STORE_ITEM_CONV_DELETE,        /* rec: the id (char *) */
   STORE_ITEM_CONV_APPEND,        /* rec: struct store_conv_append (conv.c) */
   STORE_ITEM_CONV_ITEM_DELETE,   /* rec: struct store_conv_append, no items */
+  STORE_ITEM_CONV_SUMMARY_PUT,   /* rec: struct store_conv_summary */
 };
 
 /**

@@ -34,7 +34,7 @@
 #define KEYS_COLUMNS                                                           \
   "id, name, prefix, hash, role, models, rpm, tpm, max_parallel,"              \
   " budget_usd, budget_period, expires_at, tags, created_at, revoked_at,"      \
-  " mcp_tools"
+  " mcp_tools, context_summary_model"
 
 static const char *const secret_prefix[] = {
     [STORE_KEY_GATEWAY] = "sk-sb-",
@@ -74,6 +74,7 @@ static void key_clear(struct store_key *k)
   free_strv(k->models, k->nmodels);
   free_strv(k->tags, k->ntags);
   free_strv(k->mcp_tools, k->nmcp_tools);
+  free(k->context_summary_model);
   memset(k, 0, sizeof(*k));
 }
 
@@ -168,6 +169,31 @@ static int valid_strv(char **v, int n, const char *field, char *err,
 
 /* MCP tool globs: a bounded list of short, printable patterns (they are
  * matched against every tool name a key lists). */
+/* A summary model: "provider/model" or a route name, printable, no
+ * spaces. Whether it exists is checked when it is used (models and
+ * routes come and go). */
+static int valid_summary_model(const struct store_key *k, char *err,
+                               size_t errlen)
+{
+  const unsigned char *p = (const unsigned char *)k->context_summary_model;
+  size_t n = p ? strlen((const char *)p) : 0;
+
+  if(!p)
+    return SB_OK;
+  if(!n || n > STORE_KEY_MODEL_MAX) {
+    sb_errf(err, errlen, "context_summary_model: must be 1 to %d bytes",
+            STORE_KEY_MODEL_MAX);
+    return SB_EINVAL;
+  }
+  for(; *p; p++)
+    if(*p < 0x21 || *p == 0x7f) {
+      sb_errf(err, errlen,
+              "context_summary_model: has a space or control character");
+      return SB_EINVAL;
+    }
+  return SB_OK;
+}
+
 static int valid_tools(const struct store_key *k, char *err, size_t errlen)
 {
   if(!k->mcp_tools_set)
@@ -246,7 +272,9 @@ int store_key_validate(const struct store_key *k, char *err, size_t errlen)
     sb_errf(err, errlen, "expires_at: must be 0 (never) or a unix time");
     return SB_EINVAL;
   }
-  return valid_tools(k, err, errlen);
+  if(valid_tools(k, err, errlen))
+    return SB_EINVAL;
+  return valid_summary_model(k, err, errlen);
 }
 
 /* ---- SQLite plumbing ---- */
@@ -442,6 +470,9 @@ static int read_row(sqlite3_stmt *st, struct store_key *k, char *err,
     goto bad;
   }
   k->mcp_tools_set = sqlite3_column_type(st, 15) != SQLITE_NULL;
+  if(sqlite3_column_type(st, 16) != SQLITE_NULL)
+    k->context_summary_model =
+        sb_strdup((const char *)sqlite3_column_text(st, 16));
   if(strv_parse((const char *)sqlite3_column_text(st, 5), &k->models,
                 &k->nmodels) ||
      strv_parse((const char *)sqlite3_column_text(st, 12), &k->tags,
@@ -489,7 +520,8 @@ static int name_taken(sqlite3 *db, const char *name, const char *except_id,
 
 /* Bind the editable fields at ?2..?10 (name, models, rpm, tpm,
  * max_parallel, budget_usd, budget_period, expires_at, tags) and ?15
- * (mcp_tools: NULL for any tool, "[]" for none). */
+ * (mcp_tools: NULL for any tool, "[]" for none), ?16
+ * (context_summary_model). */
 static void bind_editable(sqlite3_stmt *st, const struct store_key *k)
 {
   char *models = strv_json(k->models, k->nmodels);
@@ -520,6 +552,7 @@ static void bind_editable(sqlite3_stmt *st, const struct store_key *k)
   } else {
     sqlite3_bind_null(st, 15);
   }
+  bind_text_or_null(st, 16, k->context_summary_model);
   free(models);
   free(tags);
 }
@@ -586,6 +619,9 @@ int store_keys_create(const char *path, const struct store_key *spec,
   k.mcp_tools = strv_dup(spec->mcp_tools, spec->nmcp_tools);
   k.nmcp_tools = spec->nmcp_tools;
   k.mcp_tools_set = spec->mcp_tools_set;
+  k.context_summary_model = spec->context_summary_model
+                                ? sb_strdup(spec->context_summary_model)
+                                : NULL;
   k.created_at = sb_now_ms() / 1000;
   k.revoked_at = 0;
 
@@ -599,9 +635,10 @@ int store_keys_create(const char *path, const struct store_key *spec,
     rc = prepare(db,
                  "INSERT INTO api_keys(id, name, models, rpm, tpm,"
                  " max_parallel, budget_usd, budget_period, expires_at, tags,"
-                 " prefix, hash, role, created_at, mcp_tools)"
+                 " prefix, hash, role, created_at, mcp_tools,"
+                 " context_summary_model)"
                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-                 " ?13, ?14, ?15)",
+                 " ?13, ?14, ?15, ?16)",
                  &st, err, errlen);
   if(!rc) {
     sqlite3_bind_text(st, 1, k.id, -1, SQLITE_STATIC);
@@ -745,7 +782,8 @@ int store_keys_update(const char *path, const struct store_key *k, char *err,
                  "UPDATE api_keys SET name = ?2, models = ?3, rpm = ?4,"
                  " tpm = ?5, max_parallel = ?6, budget_usd = ?7,"
                  " budget_period = ?8, expires_at = ?9, tags = ?10,"
-                 " mcp_tools = ?15 WHERE id = ?1",
+                 " mcp_tools = ?15, context_summary_model = ?16"
+                 " WHERE id = ?1",
                  &st, err, errlen);
   if(!rc) {
     sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
@@ -1019,6 +1057,11 @@ cJSON *store_key_json(const struct store_key *k, int64_t now_s)
   } else {
     cJSON_AddNullToObject(o, "mcp_tools");
   }
+  if(k->context_summary_model)
+    cJSON_AddStringToObject(o, "context_summary_model",
+                            k->context_summary_model);
+  else
+    cJSON_AddNullToObject(o, "context_summary_model");
   cJSON_AddNumberToObject(o, "created_at", (double)k->created_at);
   add_time(o, "revoked_at", k->revoked_at);
   cJSON_AddStringToObject(o, "status", store_key_status(k, now_s));

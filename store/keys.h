@@ -27,6 +27,8 @@
  * printable bytes without spaces. */
 #define STORE_KEY_MCP_TOOLS_MAX 64
 #define STORE_KEY_MCP_TOOL_LEN  200
+/* Longest context_summary_model, in bytes. */
+#define STORE_KEY_MODEL_MAX 256
 
 enum store_key_role {
   STORE_KEY_GATEWAY, /* may call /v1 */
@@ -65,7 +67,11 @@ struct store_key {
   char **mcp_tools; /* glob patterns on MCP tool names ("<server>__<tool>",
                      * "chat"); mcp_tools_set 0: any tool */
   int nmcp_tools;
-  int mcp_tools_set;  /* 1: the list holds (nmcp_tools 0: no tool) */
+  int mcp_tools_set; /* 1: the list holds (nmcp_tools 0: no tool) */
+  /* The model ("provider/model" or a route) that summarises the history a
+   * conversation turn leaves out, or NULL: it is trimmed
+   * (docs/conversations.md). At most STORE_KEY_MODEL_MAX bytes. */
+  char *context_summary_model;
   int64_t created_at; /* unix seconds */
   int64_t revoked_at; /* unix seconds; 0: active */
 };
@@ -79,10 +85,9 @@ const char *store_key_status(const struct store_key *k, int64_t now_s);
  * The one JSON form of a key, for the admin API and `keys list --json`:
  * every field but the hash ({id, object:"gateway.key", name, prefix, role,
  * models, rpm, tpm, max_parallel, budget_usd, budget_period, expires_at,
- * tags, mcp_tools, created_at, revoked_at, status}; absent lists and times
- * are null; mcp_tools is null for any tool, an array (maybe empty) when
- * the key has a list).
- * Caller frees.
+ * tags, mcp_tools, context_summary_model, created_at, revoked_at, status};
+ * absent lists, times and models are null; mcp_tools is null for any tool, an
+ * array (maybe empty) when the key has a list). Caller frees.
  */
 struct cJSON *store_key_json(const struct store_key *k, int64_t now_s);
 
@@ -103,8 +108,9 @@ const char *store_key_period_name(enum store_key_period p);
 
 /**
  * Check the editable fields of k (name, models, tags, limits, budget,
- * expiry, mcp_tools) as store_keys_create() and store_keys_update() do before
- * they touch the database. Returns 0 or SB_EINVAL with err naming the field
+ * expiry, mcp_tools, context_summary_model) as store_keys_create() and
+ * store_keys_update() do before they touch the database. Returns 0 or SB_EINVAL
+ * with err naming the field
  * ("name: ...", "rpm: ...").
  */
 int store_key_validate(const struct store_key *k, char *err, size_t errlen);

@@ -39,9 +39,10 @@
   " upstream_model, stream, status, error_type, prompt_tokens,"                \
   " completion_tokens, ttfb_ms, latency_ms, key_id, cached_tokens,"            \
   " reasoning_tokens, cost_usd, unpriced, route, attempts, attempts_detail,"   \
-  " usage_estimated, context_dropped, context_dropped_tokens)"                 \
+  " usage_estimated, context_dropped, context_dropped_tokens,"                 \
+  " context_strategy, context_summary)"                                        \
   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"  \
-  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
 
 struct store_item {
   enum store_item_kind kind;
@@ -119,6 +120,8 @@ void store_usage_free(struct store_usage *rec)
   free(rec->key_id);
   free(rec->route);
   free(rec->attempts_detail);
+  free(rec->context_strategy);
+  free(rec->context_summary);
   free(rec);
 }
 
@@ -451,6 +454,8 @@ static int insert_one(struct store *st, const struct store_usage *r)
   bind_opt_int(ins, 23, r->context_dropped > 0 ? r->context_dropped : -1);
   bind_opt_int(ins, 24,
                r->context_dropped > 0 ? r->context_dropped_tokens : -1);
+  bind_text(ins, 25, r->context_strategy);
+  bind_text(ins, 26, r->context_summary);
   rc = sqlite3_step(ins);
   sqlite3_reset(ins);
   sqlite3_clear_bindings(ins);
@@ -484,7 +489,8 @@ static void item_free(struct store_item *it)
   case STORE_ITEM_CONV_PUT:
   case STORE_ITEM_CONV_DELETE:
   case STORE_ITEM_CONV_APPEND:
-  case STORE_ITEM_CONV_ITEM_DELETE: store_conv_qfree(it->kind, it->rec); break;
+  case STORE_ITEM_CONV_ITEM_DELETE:
+  case STORE_ITEM_CONV_SUMMARY_PUT: store_conv_qfree(it->kind, it->rec); break;
   }
   it->rec = NULL;
 }
@@ -575,6 +581,7 @@ static int write_item(struct store *st, const struct store_item *it)
   case STORE_ITEM_CONV_DELETE:
   case STORE_ITEM_CONV_APPEND:
   case STORE_ITEM_CONV_ITEM_DELETE:
+  case STORE_ITEM_CONV_SUMMARY_PUT:
     return store_conv_write(st->db, it->kind, it->rec);
   }
   return SQLITE_MISUSE;

@@ -45,6 +45,10 @@ struct store_usage {
   int64_t context_dropped;  /* history messages left out to fit the model's
                              * context window; 0: none (stored as NULL) */
   int64_t context_dropped_tokens; /* their estimated tokens */
+  /* "trim" or "summarize" when history was left out, else NULL; and the
+   * summary put in its place (summarize), or NULL. */
+  char *context_strategy;
+  char *context_summary;
 };
 
 struct store_options {

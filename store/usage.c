@@ -202,7 +202,9 @@ static const char *const log_cols[] = {"id",
                                        "route",
                                        "attempts",
                                        "context_dropped",
-                                       "context_dropped_tokens"};
+                                       "context_dropped_tokens",
+                                       "context_strategy",
+                                       "context_summary"};
 
 int store_requests_page(const char *path, const struct store_usage_filter *f,
                         int limit, int64_t before_id, cJSON **out, char *err,

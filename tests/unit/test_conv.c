@@ -322,6 +322,58 @@ static void test_sync(void **state)
   store_close(st);
 }
 
+static struct store_conv_summary *summary(const char *conv_id, const char *cut,
+                                          const char *text)
+{
+  struct store_conv_summary *s = sb_calloc(1, sizeof(*s));
+
+  s->conv_id = sb_strdup(conv_id);
+  s->cut_item = sb_strdup(cut);
+  s->summary = text ? sb_strdup(text) : NULL;
+  s->model = sb_strdup("openai/gpt-4o-mini");
+  return s;
+}
+
+/* Summaries by conversation and cut: replaced by a second put, never kept
+ * for a conversation that does not exist, gone with their conversation. */
+static void test_summaries(void **state)
+{
+  struct testdb *f = *state;
+  struct store *st = open_store(f->db);
+  struct store_conv_summary *s = NULL;
+
+  assert_int_equal(store_conv_put(st, conv("conv_s", "key_1", NULL, 0)), 0);
+  assert_int_equal(store_conv_summary_put(st, summary("conv_s", "msg_2", "a")),
+                   0);
+  assert_int_equal(store_conv_summary_put(st, summary("conv_s", "msg_4", "b")),
+                   0);
+  assert_int_equal(store_conv_summary_get(st, "conv_s", "msg_2", &s), 0);
+  assert_string_equal(s->summary, "a");
+  assert_string_equal(s->model, "openai/gpt-4o-mini");
+  assert_true(s->created_at > 1700000000);
+  store_conv_summary_free(s);
+  assert_int_equal(store_conv_summary_put(st, summary("conv_s", "msg_2", "c")),
+                   0);
+  assert_int_equal(store_conv_summary_get(st, "conv_s", "msg_2", &s), 0);
+  assert_string_equal(s->summary, "c");
+  store_conv_summary_free(s);
+  assert_int_equal(store_conv_summary_get(st, "conv_s", "msg_3", &s),
+                   SB_ENOTFOUND);
+  assert_null(s);
+
+  assert_int_equal(
+      store_conv_summary_put(st, summary("conv_none", "msg_1", "x")), 0);
+  assert_int_equal(store_conv_summary_get(st, "conv_none", "msg_1", &s),
+                   SB_ENOTFOUND);
+  assert_int_equal(store_conv_summary_put(st, summary("conv_s", "m", NULL)),
+                   SB_EINVAL);
+
+  assert_int_equal(store_conv_delete(st, "conv_s"), 0);
+  assert_int_equal(store_conv_summary_get(st, "conv_s", "msg_4", &s),
+                   SB_ENOTFOUND);
+  store_close(st);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -333,6 +385,8 @@ int main(void)
                                       testdb_teardown),
       cmocka_unit_test_setup_teardown(test_list, testdb_setup, testdb_teardown),
       cmocka_unit_test_setup_teardown(test_sync, testdb_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_summaries, testdb_setup,
+                                      testdb_teardown),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

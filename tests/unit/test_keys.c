@@ -163,6 +163,7 @@ static void test_create_then_list(void **state)
   spec.budget_usd = 12.5;
   spec.budget_period = STORE_PERIOD_WEEKLY;
   spec.expires_at = 1893542400;
+  spec.context_summary_model = "openai/gpt-4o-mini";
   k = create_ok(f->db, &spec, secret);
   t1 = now_s();
 
@@ -196,6 +197,7 @@ static void test_create_then_list(void **state)
   assert_true(keys[0].budget_usd == 12.5);
   assert_int_equal(keys[0].budget_period, STORE_PERIOD_WEEKLY);
   assert_int_equal(keys[0].expires_at, 1893542400);
+  assert_string_equal(keys[0].context_summary_model, "openai/gpt-4o-mini");
   assert_int_equal(keys[0].created_at, k->created_at);
   assert_int_equal(keys[0].revoked_at, 0);
   store_keys_free(keys, n);
@@ -231,6 +233,7 @@ static void test_defaults_stored_as_null(void **state)
   assert_true(keys[0].budget_usd < 0);
   assert_int_equal(keys[0].budget_period, STORE_PERIOD_NONE);
   assert_int_equal(keys[0].expires_at, 0);
+  assert_null(keys[0].context_summary_model);
   store_keys_free(keys, n);
 }
 
@@ -470,6 +473,7 @@ static void test_update(void **state)
   upd.budget_usd = 3.25;
   upd.budget_period = STORE_PERIOD_DAILY;
   upd.expires_at = 2000000000;
+  upd.context_summary_model = "cheap";
   /* Not editable: ignored. */
   upd.role = STORE_KEY_ADMIN;
   upd.revoked_at = 5;
@@ -492,6 +496,7 @@ static void test_update(void **state)
   assert_true(keys[0].budget_usd == 3.25);
   assert_int_equal(keys[0].budget_period, STORE_PERIOD_DAILY);
   assert_int_equal(keys[0].expires_at, 2000000000);
+  assert_string_equal(keys[0].context_summary_model, "cheap");
   assert_int_equal(keys[0].revoked_at, 0);
   assert_int_equal(keys[0].created_at, a->created_at);
   store_keys_free(keys, n);
@@ -503,7 +508,8 @@ static void test_update(void **state)
   assert_int_equal(file_int(f->db, "SELECT count(*) FROM api_keys WHERE"
                                    " name = 'renamed' AND models IS NULL AND"
                                    " budget_usd IS NULL AND expires_at IS"
-                                   " NULL AND tags IS NULL"),
+                                   " NULL AND tags IS NULL AND"
+                                   " context_summary_model IS NULL"),
                    1);
 
   /* Keeping its own name is fine; taking another key's is not. */

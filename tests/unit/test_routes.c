@@ -55,6 +55,32 @@ static void test_parse(void **state)
   cJSON_Delete(j);
   route_clear(&r);
 
+  /* A route that summarises what a conversation turn leaves out. */
+  r = parse_ok("{\"targets\":[\"a/b\"],\"context\":{\"strategy\":"
+               "\"summarize\",\"summary_model\":\"a/small\"}}");
+  assert_string_equal(r.summary_model, "a/small");
+  j = route_json(&r);
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(j, "context"), "summary_model")
+          ->valuestring,
+      "a/small");
+  cJSON_Delete(j);
+  route_clear(&r);
+  r = parse_ok("{\"targets\":[\"a/b\"],\"context\":{\"strategy\":"
+               "\"trim\"}}");
+  assert_null(r.summary_model);
+  route_clear(&r);
+  parse_err("{\"targets\":[\"a/b\"],\"context\":{\"strategy\":"
+            "\"summarize\"}}",
+            "context.summary_model");
+  parse_err("{\"targets\":[\"a/b\"],\"context\":{\"strategy\":\"x\"}}",
+            "context.strategy");
+  parse_err("{\"targets\":[\"a/b\"],\"context\":{\"strategy\":\"trim\","
+            "\"summary_model\":\"a/b\"}}",
+            "context.summary_model");
+  parse_err("{\"targets\":[\"a/b\"],\"context\":{\"strategy\":\"trim\","
+            "\"n\":1}}",
+            "context.n");
   parse_err("{\"targets\":[]}", "targets");
   parse_err("{\"targets\":[\"nomodel\"]}", "targets[0]");
   parse_err("{\"strategy\":\"random\",\"targets\":[\"a/b\"]}", "strategy");

@@ -671,6 +671,122 @@ static void test_random_histories(void **state)
   }
 }
 
+/* Dropped messages can be kept for a summary; resume says where they
+ * were, past a pinned system message among them. */
+static void test_dropped_and_resume(void **state)
+{
+  cJSON *msgs = parse("[{\"role\":\"system\",\"c\":\"S\"},"
+                      "{\"role\":\"user\",\"c\":\"u1\"},"
+                      "{\"role\":\"assistant\",\"c\":\"a1\"},"
+                      "{\"role\":\"system\",\"c\":\"S2\"},"
+                      "{\"role\":\"user\",\"c\":\"u2\"},"
+                      "{\"role\":\"assistant\",\"c\":\"a2\"},"
+                      "{\"role\":\"user\",\"c\":\"u3\"}]");
+  struct trim_params p = params(50, 0);
+  struct trim_result res;
+  char buf[128];
+
+  (void)state;
+  p.dropped = cJSON_CreateArray();
+  assert_int_equal(trim_history(msgs, 6, &p, &res), 0);
+  assert_int_equal(res.dropped, 2);
+  assert_string_equal(labels(msgs, buf, sizeof(buf)), "S S2 u2 a2 u3");
+  assert_string_equal(labels(p.dropped, buf, sizeof(buf)), "u1 a1");
+  assert_int_equal(res.resume, 1);
+  cJSON_Delete(p.dropped);
+
+  /* Nothing dropped: resume is 0. */
+  p = params(0, 0);
+  assert_int_equal(trim_history(msgs, 4, &p, &res), 0);
+  assert_int_equal(res.dropped, 0);
+  assert_int_equal(res.resume, 0);
+  cJSON_Delete(msgs);
+}
+
+/* The prompt: instructions, then previous summary and a transcript of the
+ * messages from the given one, tool calls and results included. */
+static void test_summary_prompt(void **state)
+{
+  cJSON *msgs = parse(
+      "[{\"role\":\"user\",\"content\":\"old\"},"
+      "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\"},"
+      "{\"type\":\"image_url\",\"image_url\":{\"url\":\"x\"}}]},"
+      "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":"
+      "\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"get\","
+      "\"arguments\":\"{\\\"q\\\":1}\"}}]},"
+      "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"42\"}]");
+  cJSON *p = trim_summary_prompt("before", msgs, 1);
+  const char *text;
+
+  (void)state;
+  assert_int_equal(cJSON_GetArraySize(p), 2);
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(p, 0), "role")->valuestring,
+      "system");
+  text = cJSON_GetObjectItem(cJSON_GetArrayItem(p, 1), "content")->valuestring;
+  assert_string_equal(text, "Summary of what came before:\nbefore\n\n"
+                            "Conversation to summarise:\n"
+                            "user: hi[image]\n"
+                            "assistant: \n"
+                            "assistant called tool get (call_1) with "
+                            "{\"q\":1}\n"
+                            "tool result (call_1): 42\n");
+  cJSON_Delete(p);
+  p = trim_summary_prompt(NULL, msgs, 0);
+  text = cJSON_GetObjectItem(cJSON_GetArrayItem(p, 1), "content")->valuestring;
+  assert_true(!strncmp(text, "Conversation to summarise:\nuser: old\n", 37));
+  cJSON_Delete(p);
+  assert_int_equal(trim_user_index(msgs, 0), 0);
+  assert_int_equal(trim_user_index(msgs, 1), 1);
+  assert_int_equal(trim_user_index(msgs, 2), 4);
+  cJSON_Delete(msgs);
+}
+
+/* The summary merges into the first kept user message (string or parts),
+ * past instructions; elsewhere it is a user message of its own. */
+static void test_put_summary(void **state)
+{
+  cJSON *msgs = parse("[{\"role\":\"system\",\"content\":\"S\"},"
+                      "{\"role\":\"user\",\"content\":\"u2\"}]");
+  char *out;
+
+  (void)state;
+  assert_int_equal(trim_put_summary(msgs, 0, "sum"), 0);
+  out = cJSON_PrintUnformatted(msgs);
+  assert_string_equal(out, "[{\"role\":\"system\",\"content\":\"S\"},"
+                           "{\"role\":\"user\",\"content\":\"Summary of the "
+                           "earlier conversation:\\nsum\\n\\nu2\"}]");
+  free(out);
+  cJSON_Delete(msgs);
+
+  msgs = parse("[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+               "\"text\":\"u2\"}]}]");
+  assert_int_equal(trim_put_summary(msgs, 0, "sum"), 0);
+  out = cJSON_PrintUnformatted(msgs);
+  assert_string_equal(out,
+                      "[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+                      "\"text\":\"Summary of the earlier conversation:"
+                      "\\nsum\\n\\n\"},{\"type\":\"text\",\"text\":"
+                      "\"u2\"}]}]");
+  free(out);
+  cJSON_Delete(msgs);
+
+  msgs = parse("[{\"role\":\"user\",\"content\":\"u1\"},"
+               "{\"role\":\"assistant\",\"content\":\"a\"}]");
+  assert_int_equal(trim_put_summary(msgs, 1, "sum"), 0);
+  out = cJSON_PrintUnformatted(msgs);
+  assert_string_equal(out, "[{\"role\":\"user\",\"content\":\"u1\"},"
+                           "{\"role\":\"user\",\"content\":\"Summary of the "
+                           "earlier conversation:\\nsum\"},"
+                           "{\"role\":\"assistant\",\"content\":\"a\"}]");
+  free(out);
+  assert_int_equal(trim_put_summary(msgs, 9, "x"), 0);
+  assert_int_equal(cJSON_GetArraySize(msgs), 4);
+  assert_int_equal(trim_put_summary(msgs, 0, NULL), SB_EINVAL);
+  assert_int_equal(trim_put_summary(NULL, 0, "x"), SB_EINVAL);
+  cJSON_Delete(msgs);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -687,6 +803,9 @@ int main(void)
       cmocka_unit_test(test_bounds),
       cmocka_unit_test(test_default_estimator),
       cmocka_unit_test(test_random_histories),
+      cmocka_unit_test(test_dropped_and_resume),
+      cmocka_unit_test(test_summary_prompt),
+      cmocka_unit_test(test_put_summary),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
