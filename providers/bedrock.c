@@ -353,12 +353,47 @@ static int valid_tool_id(const char *id)
   return 1;
 }
 
+/* Bedrock's own signed reasoning (format bedrock-converse-v1) back into
+ * the assistant turn it came in, first, as Claude on Bedrock requires;
+ * any other provider's reasoning is not Bedrock's to verify and stays out.
+ * Returns how many blocks were added. */
+static int reasoning_blocks(const cJSON *details, cJSON *blocks)
+{
+  const cJSON *d;
+  int n = 0;
+
+  cJSON_ArrayForEach(d, details)
+  {
+    cJSON *b, *rc_;
+
+    if(!canon_reasoning_is(d, CANON_FMT_BEDROCK))
+      continue;
+    b = cJSON_CreateObject();
+    rc_ = cJSON_AddObjectToObject(b, "reasoningContent");
+    if(!strcmp(canon_json_str(d, "type"), "reasoning.encrypted")) {
+      cJSON_AddStringToObject(rc_, "redactedContent",
+                              canon_json_str(d, "data"));
+    } else if(canon_json_str(d, "signature")) {
+      cJSON *rt = cJSON_AddObjectToObject(rc_, "reasoningText");
+      cJSON_AddStringToObject(rt, "text", canon_json_str(d, "text"));
+      cJSON_AddStringToObject(rt, "signature", canon_json_str(d, "signature"));
+    } else {
+      cJSON_Delete(b);
+      continue;
+    }
+    cJSON_AddItemToArray(blocks, b);
+    n++;
+  }
+  return n;
+}
+
 static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
                             struct api_error *err)
 {
   const cJSON *tc;
   int j = 0;
 
+  reasoning_blocks(canon_json_get(m, "reasoning_details"), blocks);
   add_text_blocks(blocks, canon_json_get(m, "content"));
   cJSON_ArrayForEach(tc, canon_json_get(m, "tool_calls"))
   {
@@ -438,6 +473,71 @@ static int tool_result_block(const cJSON *m, int mi, cJSON *blocks,
   add_text_blocks(content, canon_json_get(m, "content"));
   cJSON_AddItemToArray(blocks, b);
   return 0;
+}
+
+/* Every toolUse and toolResult block of msgs (Converse messages) as a text
+ * block saying what it was. */
+static void tools_as_text(cJSON *msgs)
+{
+  cJSON *m, *b;
+
+  cJSON_ArrayForEach(m, msgs)
+  {
+    cJSON_ArrayForEach(b, canon_json_get(m, "content"))
+    {
+      const cJSON *tu = canon_json_get(b, "toolUse");
+      const cJSON *tr = canon_json_get(b, "toolResult");
+      char *text = NULL;
+
+      if(cJSON_IsObject(tu)) {
+        char *in = cJSON_PrintUnformatted(canon_json_get(tu, "input"));
+        text = sb_asprintf("[tool call %s %s: %s]",
+                           canon_json_str(tu, "toolUseId"),
+                           canon_json_str(tu, "name"), in ? in : "{}");
+        free(in);
+      } else if(cJSON_IsObject(tr)) {
+        struct buf t;
+        const cJSON *c;
+        buf_init(&t, SIZE_MAX);
+        buf_printf(&t, "[tool result %s: ", canon_json_str(tr, "toolUseId"));
+        cJSON_ArrayForEach(c, canon_json_get(tr, "content"))
+        {
+          const char *x = canon_json_str(c, "text");
+          char *j =
+              x ? NULL : cJSON_PrintUnformatted(canon_json_get(c, "json"));
+          buf_appendz(&t, x ? x : j ? j : "");
+          free(j);
+        }
+        buf_appendz(&t, "]");
+        text = buf_take(&t, NULL);
+      }
+      if(text) {
+        cJSON_DeleteItemFromObjectCaseSensitive(b, "toolUse");
+        cJSON_DeleteItemFromObjectCaseSensitive(b, "toolResult");
+        cJSON_AddStringToObject(b, "text", text);
+        free(text);
+      }
+    }
+  }
+}
+
+/* 1 when msgs (Converse messages) continue a tool loop, the last user
+ * turn answering toolUse blocks, whose assistant turn does not start with
+ * reasoning: with thinking on, Claude on Bedrock refuses such a request. */
+static int loop_lacks_reasoning(const cJSON *msgs)
+{
+  const cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+  const cJSON *b;
+  int results = 0;
+
+  if(!last || !last->prev || last == msgs->child)
+    return 0;
+  cJSON_ArrayForEach(b, canon_json_get(last, "content")) results |=
+      cJSON_IsObject(canon_json_get(b, "toolResult"));
+  if(!results)
+    return 0;
+  b = cJSON_GetArrayItem(canon_json_get(last->prev, "content"), 0);
+  return !cJSON_IsObject(canon_json_get(b, "reasoningContent"));
 }
 
 static int translate_messages(const cJSON *req, cJSON *system, cJSON *msgs,
@@ -718,6 +818,13 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
           "Anthropic models.",
           p->name);
   }
+  if(!rc && budget && loop_lacks_reasoning(msgs)) {
+    /* A tool loop another provider began (its reasoning is not Bedrock's
+     * to send): Claude refuses thinking for it, so this step goes
+     * without. */
+    prov_http_note_dropped(out, "reasoning_effort");
+    budget = 0;
+  }
   v = canon_json_get(req, "top_k");
   if(!rc && v && !cJSON_IsNull(v)) {
     if(!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
@@ -776,6 +883,14 @@ static int translate(const struct prov *p, const cJSON *req, const char *model,
   rc = translate_tool_config(req, tool_history, body, out, err);
   if(rc)
     goto done;
+  if(tool_history && !canon_json_get(body, "toolConfig")) {
+    /* Bedrock refuses tool blocks in a request without toolConfig; a
+     * turn without tools after a tool loop (a conversation moving on, or
+     * moved here from another provider) keeps them as text, which the
+     * model reads the same, rather than failing. */
+    tools_as_text(cJSON_GetObjectItemCaseSensitive(body, "messages"));
+    prov_http_note_dropped(out, "messages.tool_calls (sent as text)");
+  }
 
   v = canon_json_get(req, "response_format");
   if(cJSON_IsObject(v)) {
@@ -996,7 +1111,7 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
   const cJSON *b;
   /* Sized by the upstream's body, which the caller bounds already. */
   struct buf text, reasoning;
-  cJSON *res, *calls;
+  cJSON *res, *calls, *details;
   struct canon_usage cu;
 
   (void)p;
@@ -1008,18 +1123,24 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
     return SB_EPROTO;
   }
   calls = cJSON_CreateArray();
+  details = cJSON_CreateArray();
   cJSON_ArrayForEach(b, content)
   {
     const cJSON *tu = canon_json_get(b, "toolUse");
+    const cJSON *rc_ = canon_json_get(b, "reasoningContent");
+    const cJSON *rt = canon_json_get(rc_, "reasoningText");
     const char *s;
 
     if((s = canon_json_str(b, "text"))) {
       buf_appendz(&text, s);
-    } else if((s = canon_json_str(
-                   canon_json_get(canon_json_get(b, "reasoningContent"),
-                                  "reasoningText"),
-                   "text"))) {
+    } else if((s = canon_json_str(rt, "text"))) {
       buf_appendz(&reasoning, s);
+      cJSON_AddItemToArray(
+          details, canon_reasoning_text(s, canon_json_str(rt, "signature"),
+                                        CANON_FMT_BEDROCK));
+    } else if((s = canon_json_str(rc_, "redactedContent"))) {
+      cJSON_AddItemToArray(details,
+                           canon_reasoning_encrypted(s, CANON_FMT_BEDROCK));
     } else if(cJSON_IsObject(tu)) {
       const cJSON *input = canon_json_get(tu, "input");
       char *args = input ? cJSON_PrintUnformatted(input) : sb_strdup("{}");
@@ -1038,6 +1159,15 @@ static int parse_chat(const struct prov *p, const char *body, size_t len,
       canon_chat_choice(0, text.data, reasoning.data, calls,
                         finish_reason(canon_json_str(root, "stopReason"))),
       &cu);
+  if(cJSON_GetArraySize(details)) {
+    /* Besides reasoning_content: what Bedrock must get back verbatim. */
+    cJSON *msg = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(res, "choices"), 0),
+        "message");
+    cJSON_AddItemToObject(msg, "reasoning_details", details);
+    details = NULL;
+  }
+  cJSON_Delete(details);
   *usage = cu;
   *out = res;
   buf_free(&text);
@@ -1168,12 +1298,12 @@ static int on_block_delta(struct prov_stream *s, const cJSON *root,
                      canon_json_str(canon_json_get(d, "toolUse"), "input"));
   }
   if(cJSON_IsObject(rc_)) {
-    const char *sig = canon_json_str(rc_, "signature");
-    if(sig) {
-      struct canon_ev ev = {.type = CANON_EV_REASONING, .text = "", .len = 0};
-      ev.signature = sig;
+    struct canon_ev ev = {.type = CANON_EV_REASONING, .text = "", .len = 0};
+    ev.format = CANON_FMT_BEDROCK;
+    if((ev.signature = canon_json_str(rc_, "signature")))
       return canon_emit(sink, &ev);
-    }
+    if((ev.data = canon_json_str(rc_, "redactedContent")))
+      return canon_emit(sink, &ev);
     return emit_text(sink, CANON_EV_REASONING, 0, canon_json_str(rc_, "text"));
   }
   return 0; /* citations and future delta kinds */

@@ -496,9 +496,28 @@ export function validateRequest(body, model) {
       if (th.budget_tokens < 1024) throw invalid('thinking.budget_tokens: Input should be greater than or equal to 1024');
       const max = inf && inf.maxTokens;
       if (max !== undefined && th.budget_tokens >= max) throw invalid('`max_tokens` must be greater than `thinking.budget_tokens`.');
+      // As Claude: a tool loop's assistant turn must start with its
+      // reasoning when thinking is on.
+      const msgs = body.messages;
+      const last = msgs[msgs.length - 1];
+      const prev = msgs[msgs.length - 2];
+      if (last && last.role === 'user' && prev && prev.role === 'assistant'
+          && last.content.some((b) => b.toolResult) && !(prev.content[0] && prev.content[0].reasoningContent)) {
+        throw invalid(`messages.${msgs.length - 2}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`tool_use\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking`);
+      }
     }
   }
+  // Reasoning sent back must be what this model signed.
+  body.messages.forEach((m, i) => (m.content || []).forEach((b, j) => {
+    const rt = b.reasoningContent && b.reasoningContent.reasoningText;
+    if (rt && (typeof rt.signature !== 'string' || !ISSUED_SIGNATURES.has(rt.signature))) {
+      throw invalid(`messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`);
+    }
+  }));
 }
+
+/** Every reasoning signature this emulator gave out (any instance). */
+const ISSUED_SIGNATURES = new Set();
 
 // ----------------------------------------------------------------------------
 // Answers
@@ -533,7 +552,10 @@ export function planAnswer(body, model) {
     : `You said: ${userText}`;
   const plan = { reasoning: null, content: [], stopReason: 'end_turn' };
   const extra = body.additionalModelRequestFields || {};
-  if (extra.thinking) plan.reasoning = { text: `Thinking about: ${userText}`, signature: `sig_${hex(24)}` };
+  if (extra.thinking) {
+    plan.reasoning = { text: `Thinking about: ${userText}`, signature: `sig_${hex(24)}` };
+    ISSUED_SIGNATURES.add(plan.reasoning.signature);
+  }
 
   const tools = ((body.toolConfig && body.toolConfig.tools) || []).map((t) => t.toolSpec);
   const choice = (body.toolConfig && body.toolConfig.toolChoice) || { auto: {} };
