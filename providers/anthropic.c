@@ -803,6 +803,64 @@ static int build_chat(const struct prov *p, const cJSON *req, const char *model,
   return 0;
 }
 
+/* What POST /v1/messages/count_tokens takes of a Messages body: its
+ * prompt half (no max_tokens, stream, sampling or stop fields). */
+static const char *const COUNT_FIELDS[] = {
+    "model",       "messages", "system",        "tools",
+    "tool_choice", "thinking", "output_config",
+};
+
+static int build_count(const struct prov *p, const cJSON *req,
+                       const char *model, const struct prov_client *client,
+                       struct prov_http *out, struct api_error *err)
+{
+  cJSON *body = cJSON_CreateObject();
+  cJSON *f, *next;
+  char *json;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  rc = translate(p, req, model, body, out, err);
+  if(rc) {
+    cJSON_Delete(body);
+    prov_http_free(out);
+    return rc;
+  }
+  for(f = body->child; f; f = next) {
+    size_t i = 0;
+    next = f->next;
+    while(i < SB_ARRAY_LEN(COUNT_FIELDS) && strcmp(f->string, COUNT_FIELDS[i]))
+      i++;
+    if(i == SB_ARRAY_LEN(COUNT_FIELDS))
+      cJSON_Delete(cJSON_DetachItemViaPointer(body, f));
+  }
+  json = cJSON_PrintUnformatted(body);
+  cJSON_Delete(body);
+  if(!json)
+    abort();
+  free(out->dropped); /* nothing is answered: nothing to report */
+  out->dropped = NULL;
+  out->body = json;
+  out->body_len = strlen(json);
+  out->url = sb_asprintf("%s/v1/messages/count_tokens", p->base_url);
+  prov_http_add_header(out, "content-type: application/json");
+  prov_http_add_header(out, "accept: application/json");
+  prov_http_add_header(out, "Expect:");
+  add_common_headers(p, client, out);
+  return 0;
+}
+
+static int parse_count(const char *body, size_t len, int64_t *tokens)
+{
+  cJSON *root = cJSON_ParseWithLength(body, len);
+  const cJSON *n = canon_json_get(root, "input_tokens");
+  int ok = cJSON_IsNumber(n) && n->valuedouble >= 0;
+
+  *tokens = ok ? (int64_t)n->valuedouble : 0;
+  cJSON_Delete(root);
+  return ok ? 0 : SB_EPROTO;
+}
+
 void prov_anthropic_build_passthrough(const struct prov *p, cJSON *body,
                                       const char *model, const char *api_path,
                                       const char *query, const char *version,
@@ -1338,4 +1396,6 @@ const struct prov_adapter prov_anthropic_adapter = {
     .map_error = map_error,
     .build_models = build_models,
     .parse_models = parse_models,
+    .build_count = build_count,
+    .parse_count = parse_count,
 };
