@@ -1147,9 +1147,9 @@ static void test_count_tokens(void **state)
   cJSON_Delete(r);
   fx_free(&f);
 
-  assert_int_equal(A->parse_count("{\"input_tokens\":12}", 18, &n), 0);
+  assert_int_equal(A->parse_count("{\"input_tokens\":12}", 19, &n), 0);
   assert_int_equal(n, 12);
-  assert_int_equal(A->parse_count("{\"input_tokens\":-1}", 18, &n), SB_EPROTO);
+  assert_int_equal(A->parse_count("{\"input_tokens\":-1}", 19, &n), SB_EPROTO);
   assert_int_equal(A->parse_count("[", 1, &n), SB_EPROTO);
 }
 
