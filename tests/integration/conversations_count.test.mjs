@@ -10,6 +10,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 
 import { startGateway, request } from './harness.mjs';
 import { startAnthropicEmulator } from '../emulators/anthropic.mjs';
@@ -30,16 +31,39 @@ describe('context windows measured by the provider\'s own count', () => {
   let anth;
   let gem;
   let gw;
+  // An Anthropic upstream whose counter fails: 529 on the first count,
+  // then no answer at all; its Messages answer is fixed.
+  let flaky;
+  const flakyCounts = [];
 
   before(async () => {
     anth = await startAnthropicEmulator({ apiKey: ANTH_KEY });
     gem = await startGeminiEmulator({ apiKey: GEM_KEY, quiet: true });
+    flaky = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url === '/v1/messages/count_tokens') {
+          flakyCounts.push(Date.now());
+          if (flakyCounts.length > 1) return; // never answered
+          res.writeHead(529, { 'content-type': 'application/json' });
+          return res.end(JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }));
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({
+          id: 'msg_flaky', type: 'message', role: 'assistant', model: 'claude-haiku-4-5',
+          content: [{ type: 'text', text: 'ok' }], stop_reason: 'end_turn', stop_sequence: null,
+          usage: { input_tokens: 1, output_tokens: 1 },
+        }));
+      });
+    });
+    await new Promise((resolve) => flaky.listen(0, '127.0.0.1', resolve));
     gw = await startGateway({
       env: { SWITCHBOARD_ADMIN_KEY: ADMIN, SWITCHBOARD_CRED_CC_ANTH: ANTH_KEY, SWITCHBOARD_CRED_CC_GEM: GEM_KEY },
       config: {
         providers: [
           { name: 'anth', kind: 'anthropic', base_url: anth.url, api_key_env: 'SWITCHBOARD_CRED_CC_ANTH', models: ['claude-haiku-4-5'] },
           { name: 'gem', kind: 'gemini', base_url: gem.url, api_key_env: 'SWITCHBOARD_CRED_CC_GEM', models: ['gemini-2.5-flash'] },
+          { name: 'flaky', kind: 'anthropic', base_url: `http://127.0.0.1:${flaky.address().port}`, api_key_env: 'SWITCHBOARD_CRED_CC_ANTH', models: ['claude-haiku-4-5'] },
         ],
       },
     });
@@ -48,6 +72,10 @@ describe('context windows measured by the provider\'s own count', () => {
     if (gw) await gw.stop();
     if (anth) await anth.close();
     if (gem) await gem.close();
+    if (flaky) {
+      flaky.closeAllConnections();
+      await new Promise((resolve) => flaky.close(resolve));
+    }
   });
 
   /** A conversation holding three exchanges of 200 one-letter words each
@@ -134,4 +162,29 @@ describe('context windows measured by the provider\'s own count', () => {
       }
     });
   }
+
+  test('a count that fails or times out leaves the estimate to decide', async () => {
+    // About 746 tokens by the estimate in a window of 700: near it, and
+    // over it by the estimate, which drops the oldest exchange.
+    await window('flaky/claude-haiku-4-5', 700);
+    try {
+      for (const [n, what] of [[1, 'refused'], [2, 'timed out']]) {
+        const id = await conversation();
+        const t0 = Date.now();
+        const r = await request(`${gw.url}/v1/chat/completions`, {
+          headers: { ...bearer(ADMIN), [HDR]: id },
+          body: { model: 'flaky/claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: words('fourth') }] },
+        });
+        assert.equal(r.status, 200, `${what}: ${r.text}`);
+        assert.equal(flakyCounts.length, n, `${what}: the count was asked for`);
+        assert.match(r.headers[TRIMMED] || '', /^messages=2; exchanges=1; tokens=\d+; counted=estimate$/, what);
+        if (n === 2) {
+          const took = Date.now() - t0;
+          assert.ok(took >= 2900 && took < 6000, `the count's time-out is about 3 s: ${took} ms`);
+        }
+      }
+    } finally {
+      await request(`${gw.url}/admin/v1/models/flaky/claude-haiku-4-5`, { method: 'DELETE', headers: bearer(ADMIN) });
+    }
+  });
 });
