@@ -816,7 +816,6 @@ static int build_count(const struct prov *p, const cJSON *req,
 {
   cJSON *body = cJSON_CreateObject();
   cJSON *f, *next;
-  char *json;
   int rc;
 
   memset(out, 0, sizeof(*out));
@@ -834,31 +833,15 @@ static int build_count(const struct prov *p, const cJSON *req,
     if(i == SB_ARRAY_LEN(COUNT_FIELDS))
       cJSON_Delete(cJSON_DetachItemViaPointer(body, f));
   }
-  json = cJSON_PrintUnformatted(body);
-  cJSON_Delete(body);
-  if(!json)
-    abort();
-  free(out->dropped); /* nothing is answered: nothing to report */
-  out->dropped = NULL;
-  out->body = json;
-  out->body_len = strlen(json);
+  prov_http_count_body(out, body);
   out->url = sb_asprintf("%s/v1/messages/count_tokens", p->base_url);
-  prov_http_add_header(out, "content-type: application/json");
-  prov_http_add_header(out, "accept: application/json");
-  prov_http_add_header(out, "Expect:");
   add_common_headers(p, client, out);
   return 0;
 }
 
 static int parse_count(const char *body, size_t len, int64_t *tokens)
 {
-  cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *n = canon_json_get(root, "input_tokens");
-  int ok = cJSON_IsNumber(n) && n->valuedouble >= 0;
-
-  *tokens = ok ? (int64_t)n->valuedouble : 0;
-  cJSON_Delete(root);
-  return ok ? 0 : SB_EPROTO;
+  return prov_parse_count(body, len, "input_tokens", tokens);
 }
 
 void prov_anthropic_build_passthrough(const struct prov *p, cJSON *body,

@@ -836,7 +836,6 @@ static int gemini_build_count(const struct prov *p, const cJSON *req,
 {
   cJSON *body = cJSON_CreateObject();
   cJSON *gcr = cJSON_AddObjectToObject(body, "generateContentRequest");
-  char *json;
   int rc;
 
   memset(out, 0, sizeof(*out));
@@ -857,31 +856,15 @@ static int gemini_build_count(const struct prov *p, const cJSON *req,
     prov_http_free(out);
     return rc;
   }
-  json = cJSON_PrintUnformatted(body);
-  cJSON_Delete(body);
-  if(!json)
-    abort();
-  free(out->dropped); /* nothing is answered: nothing to report */
-  out->dropped = NULL;
-  out->body = json;
-  out->body_len = strlen(json);
+  prov_http_count_body(out, body);
   out->url = model_url(p, model, "countTokens");
-  prov_http_add_header(out, "Content-Type: application/json");
-  prov_http_add_header(out, "Accept: application/json");
-  prov_http_add_header(out, "Expect:");
   add_auth_headers(p, client, out);
   return 0;
 }
 
 static int gemini_parse_count(const char *body, size_t len, int64_t *tokens)
 {
-  cJSON *root = cJSON_ParseWithLength(body, len);
-  const cJSON *n = canon_json_get(root, "totalTokens");
-  int ok = cJSON_IsNumber(n) && n->valuedouble >= 0;
-
-  *tokens = ok ? (int64_t)n->valuedouble : 0;
-  cJSON_Delete(root);
-  return ok ? 0 : SB_EPROTO;
+  return prov_parse_count(body, len, "totalTokens", tokens);
 }
 
 /* ---- responses ---------------------------------------------------------- */
