@@ -772,22 +772,36 @@ static void add_common_headers(const struct prov *p,
   prov_http_add_common(out, p, client, &anth_cred);
 }
 
+/* The Messages body for req in *body (caller frees), out cleared and
+ * holding what was dropped; on an error out is freed and *body NULL. */
+static int translated(const struct prov *p, const cJSON *req, const char *model,
+                      struct prov_http *out, cJSON **body,
+                      struct api_error *err)
+{
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  *body = cJSON_CreateObject();
+  rc = translate(p, req, model, *body, out, err);
+  if(rc) {
+    cJSON_Delete(*body);
+    *body = NULL;
+    prov_http_free(out);
+  }
+  return rc;
+}
+
 static int build_chat(const struct prov *p, const cJSON *req, const char *model,
                       const struct prov_client *client, struct prov_http *out,
                       struct api_error *err)
 {
-  cJSON *body = cJSON_CreateObject();
   int stream = cJSON_IsTrue(canon_json_get(req, "stream"));
+  cJSON *body;
   char *json;
-  int rc;
+  int rc = translated(p, req, model, out, &body, err);
 
-  memset(out, 0, sizeof(*out));
-  rc = translate(p, req, model, body, out, err);
-  if(rc) {
-    cJSON_Delete(body);
-    prov_http_free(out);
+  if(rc)
     return rc;
-  }
   json = cJSON_PrintUnformatted(body);
   cJSON_Delete(body);
   if(!json)
@@ -814,17 +828,11 @@ static int build_count(const struct prov *p, const cJSON *req,
                        const char *model, const struct prov_client *client,
                        struct prov_http *out, struct api_error *err)
 {
-  cJSON *body = cJSON_CreateObject();
-  cJSON *f, *next;
-  int rc;
+  cJSON *body, *f, *next;
+  int rc = translated(p, req, model, out, &body, err);
 
-  memset(out, 0, sizeof(*out));
-  rc = translate(p, req, model, body, out, err);
-  if(rc) {
-    cJSON_Delete(body);
-    prov_http_free(out);
+  if(rc)
     return rc;
-  }
   for(f = body->child; f; f = next) {
     size_t i = 0;
     next = f->next;
