@@ -40,7 +40,6 @@ struct conv_turn {
   int nids;
   struct fit *fit;     /* a fit waiting for its summary, or NULL */
   struct count *count; /* a fit waiting for the provider's count, or NULL */
-  const char *counted; /* "provider" or "estimate": what the fit measured */
 };
 
 /* conv_turn_fit() while the provider counts the prompt's tokens. */
@@ -322,8 +321,7 @@ static int64_t summary_room(int64_t context_tokens)
 static void trimmed_header(struct req *r, int messages, int exchanges,
                            int64_t tokens, const char *how)
 {
-  const char *counted =
-      r->conv && r->conv->counted ? r->conv->counted : "estimate";
+  const char *counted = r->context_counted ? r->context_counted : "estimate";
   char v[200];
 
   snprintf(v, sizeof(v), "messages=%d; exchanges=%d; tokens=%lld%s; counted=%s",
@@ -553,6 +551,7 @@ static void fit_trim(struct req *r, cJSON *chat, int nhistory,
   struct sum_lookup *l;
   struct fit *f;
 
+  r->context_counted = sc ? "provider" : "estimate"; /* in the record */
   memset(&tp, 0, sizeof(tp));
   tp.context_tokens = caps.context_tokens;
   tp.max_output = answer_room(chat, &caps);
@@ -669,12 +668,10 @@ static void count_done(void *ud, const struct upstream_result *res)
   else if(c->adapter->parse_count(c->body.data, c->body.len, &sc.real))
     snprintf(why, sizeof(why), "an answer without a count");
   if(why[0]) {
-    t->counted = "estimate";
     log_event(LOG_WARN, "token count failed, estimated",
               LOG_S("request_id", r->request_id),
               LOG_S("provider", r->prov->name), LOG_S("why", why), LOG_END);
   } else {
-    t->counted = "provider";
     log_event(LOG_DEBUG, "tokens counted by the provider",
               LOG_S("request_id", r->request_id),
               LOG_S("provider", r->prov->name), LOG_I("tokens", sc.real),
@@ -712,7 +709,7 @@ static int count_start(struct req *r, cJSON *chat, int nhistory,
   if(estimated <= 0 ||
      !trim_count_near(estimated, answer_room(chat, caps), caps->context_tokens))
     return SB_ENOTFOUND;
-  turn_of(r)->counted = "estimate";
+  turn_of(r); /* where the count waits */
   client.fwd = chat_forwarded(r, &client.nfwd);
   rc = a->build_count(r->prov, chat, r->upstream_model, &client, &h, &err);
   free((void *)client.fwd);

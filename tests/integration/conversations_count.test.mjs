@@ -12,7 +12,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 
-import { startGateway, request } from './harness.mjs';
+import { startGateway, request, queryDb, sqlString, waitFor } from './harness.mjs';
 import { startAnthropicEmulator } from '../emulators/anthropic.mjs';
 import { startGeminiEmulator } from '../emulators/gemini.mjs';
 
@@ -25,6 +25,13 @@ const TRIMMED = 'x-switchboard-context-trimmed';
 const bearer = (k) => ({ authorization: `Bearer ${k}` });
 // 200 words of 200 tokens by the emulators' count, about 100 by the
 // estimate (399 bytes).
+/** How the turn answered by r was measured, from its request record
+ * (written after the answer: waited for). */
+async function counted(gw, r) {
+  const rec = await waitFor(async () => (await queryDb(gw.dbPath, `SELECT context_counted FROM requests
+    WHERE request_id = ${sqlString(r.headers['x-request-id'])}`))[0], { what: 'the turn\'s record' });
+  return rec.context_counted;
+}
 const words = (label) => [label, ...Array(199).fill('w')].join(' ');
 
 describe('context windows measured by the provider\'s own count', () => {
@@ -131,6 +138,7 @@ describe('context windows measured by the provider\'s own count', () => {
         assert.match(r.headers[TRIMMED] || '', /^messages=4; exchanges=2; tokens=\d+; counted=provider$/);
         const got = c.sent();
         assert.deepEqual(got.map((t) => t.split(' ')[0]), ['third', 'answer-third', 'fourth']);
+        assert.equal(await counted(gw, r), 'provider');
       } finally {
         await request(`${gw.url}/admin/v1/models/${c.model}`, { method: 'DELETE', headers: bearer(ADMIN) });
       }
@@ -148,6 +156,7 @@ describe('context windows measured by the provider\'s own count', () => {
         assert.equal(r.status, 200, r.text);
         assert.equal(c.counts().length, before, 'no count call');
         assert.equal(r.headers[TRIMMED], undefined);
+        assert.equal(await counted(gw, r), 'estimate');
         // Far over it too: the estimate alone trims.
         await window(c.model, 300);
         const o = await request(`${gw.url}/v1/chat/completions`, {
@@ -178,6 +187,7 @@ describe('context windows measured by the provider\'s own count', () => {
         assert.equal(r.status, 200, `${what}: ${r.text}`);
         assert.equal(flakyCounts.length, n, `${what}: the count was asked for`);
         assert.match(r.headers[TRIMMED] || '', /^messages=2; exchanges=1; tokens=\d+; counted=estimate$/, what);
+        assert.equal(await counted(gw, r), 'estimate', what);
         if (n === 2) {
           const took = Date.now() - t0;
           assert.ok(took >= 2900 && took < 6000, `the count's time-out is about 3 s: ${took} ms`);
