@@ -487,3 +487,28 @@ int trim_put_summary(cJSON *msgs, int at, const char *summary)
   free(s);
   return 0;
 }
+
+/* --- a provider's own count ---------------------------------------------- */
+
+int trim_count_near(int64_t prompt, int64_t max_output, int64_t context_tokens)
+{
+  int64_t need = prompt + (max_output > 0 ? max_output : 0);
+
+  if(context_tokens <= 0)
+    return 0;
+  /* need/context in percent, without overflow for any sane window */
+  return need * 100 >= context_tokens * TRIM_COUNT_NEAR_LOW &&
+         need * 100 <= context_tokens * TRIM_COUNT_NEAR_HIGH;
+}
+
+int64_t trim_scale_apply(const struct trim_scale *s, int64_t n)
+{
+  if(!s || s->estimated <= 0 || n <= 0)
+    return n;
+  return (n * s->real + s->estimated - 1) / s->estimated;
+}
+
+int64_t trim_estimate_scaled(const cJSON *msg, void *ud)
+{
+  return trim_scale_apply(ud, trim_estimate_message(msg));
+}

@@ -81,6 +81,38 @@ int64_t trim_estimate_json(const cJSON *v);
 /** A message's estimate in tokens; ud is trim_params' estimate_ud. */
 typedef int64_t (*trim_estimate_fn)(const cJSON *msg, void *ud);
 
+/* --- a provider's own count ---------------------------------------------
+ *
+ * Where the target provider has a token counter (adapter.h build_count),
+ * a turn near its window asks it, and the estimate is scaled by what it
+ * said: real / estimated over the whole prompt, applied to every
+ * message's estimate. Far from the window the estimate decides alone, so
+ * most turns pay no round trip. */
+
+/** Near the window: the estimated prompt plus the answer's room between
+ * these percentages of it. */
+#define TRIM_COUNT_NEAR_LOW  75
+#define TRIM_COUNT_NEAR_HIGH 125
+
+/** 1 when prompt (estimated tokens) plus max_output (< 0: 0) lies between
+ * TRIM_COUNT_NEAR_LOW% and TRIM_COUNT_NEAR_HIGH% of context_tokens, both
+ * included; 0 otherwise and when the window is unknown (<= 0). */
+int trim_count_near(int64_t prompt, int64_t max_output, int64_t context_tokens);
+
+/** A provider's count against the estimate of the same prompt. */
+struct trim_scale {
+  int64_t real;      /* the provider's count (>= 0) */
+  int64_t estimated; /* the estimate it replaces (> 0, else no scaling) */
+};
+
+/** n scaled by s (rounded up); n itself when s is NULL or its estimated
+ * is not positive. */
+int64_t trim_scale_apply(const struct trim_scale *s, int64_t n);
+
+/** A trim_estimate_fn: trim_estimate_message() scaled by the struct
+ * trim_scale ud (trim_scale_apply()). */
+int64_t trim_estimate_scaled(const cJSON *msg, void *ud);
+
 struct trim_params {
   int64_t context_tokens;    /* the model's context window; <= 0: unknown, and
                               * nothing is dropped */

@@ -9,6 +9,9 @@
 #include "codec/oai_resp.h"
 #include "codec/trim.h"
 #include "gateway/subreq.h"
+#include "gateway/worker.h"
+#include "net/upstream.h"
+#include "providers/adapter.h"
 #include "router/run.h"
 #include "store/conv.h"
 
@@ -35,8 +38,33 @@ struct conv_turn {
   char **ids;
   unsigned char *user;
   int nids;
-  struct fit *fit; /* a fit waiting for its summary, or NULL */
+  struct fit *fit;     /* a fit waiting for its summary, or NULL */
+  struct count *count; /* a fit waiting for the provider's count, or NULL */
 };
+
+/* conv_turn_fit() while the provider counts the prompt's tokens. */
+struct count {
+  struct req *r;
+  cJSON *chat;
+  int nhistory;
+  void (*cont)(struct req *r, cJSON *chat);
+  struct adm_model_caps caps;
+  const struct prov_adapter *adapter;
+  int64_t estimated; /* the estimate of what the provider counts */
+  struct upstream_xfer *x;
+  struct buf body;
+};
+
+static void count_free(struct count *c)
+{
+  if(!c)
+    return;
+  if(c->x)
+    upstream_cancel(c->x);
+  cJSON_Delete(c->chat);
+  buf_free(&c->body);
+  free(c);
+}
 
 /* conv_turn_fit() while the dropped history is summarised. */
 struct fit {
@@ -96,6 +124,7 @@ void conv_turn_release(struct req *r)
   free(t->ids);
   free(t->user);
   fit_free(t->fit);
+  count_free(t->count);
   free(t);
   r->conv = NULL;
 }
@@ -292,10 +321,11 @@ static int64_t summary_room(int64_t context_tokens)
 static void trimmed_header(struct req *r, int messages, int exchanges,
                            int64_t tokens, const char *how)
 {
-  char v[160];
+  const char *counted = r->context_counted ? r->context_counted : "estimate";
+  char v[200];
 
-  snprintf(v, sizeof(v), "messages=%d; exchanges=%d; tokens=%lld%s", messages,
-           exchanges, (long long)tokens, how ? how : "");
+  snprintf(v, sizeof(v), "messages=%d; exchanges=%d; tokens=%lld%s; counted=%s",
+           messages, exchanges, (long long)tokens, how ? how : "", counted);
   req_add_header(r, "x-switchboard-context-trimmed", v);
 }
 
@@ -484,34 +514,52 @@ static void candidate_cuts(const struct conv_turn *t, struct fit *f)
   free(pos);
 }
 
-void conv_turn_fit(struct req *r, cJSON *chat, int nhistory,
-                   void (*cont)(struct req *r, cJSON *chat))
+/* Room kept for the answer: the request's max tokens, else the model's
+ * max output. */
+static int64_t answer_room(const cJSON *chat, const struct adm_model_caps *caps)
+{
+  int64_t n = asked_output(chat);
+
+  if(!n)
+    n = caps->max_output_tokens > 0 ? caps->max_output_tokens : 0;
+  return n;
+}
+
+/* The estimate of the prompt that is not messages (tools, the response
+ * format). */
+static int64_t fixed_estimate(const cJSON *chat)
+{
+  return trim_estimate_json(cJSON_GetObjectItemCaseSensitive(chat, "tools")) +
+         trim_estimate_json(
+             cJSON_GetObjectItemCaseSensitive(chat, "response_format"));
+}
+
+/* Trim chat to caps' window (by the estimate, scaled by sc when the
+ * provider counted), then summarise or go on. */
+static void fit_trim(struct req *r, cJSON *chat, int nhistory,
+                     void (*cont)(struct req *r, cJSON *chat),
+                     const struct adm_model_caps *cp,
+                     const struct trim_scale *sc)
 {
   cJSON *msgs = cJSON_GetObjectItemCaseSensitive(chat, "messages");
   struct conv_turn *t = r->conv;
   const char *model = summary_model(r);
-  struct adm_model_caps caps;
+  struct adm_model_caps caps = *cp;
   struct trim_params tp;
   struct trim_result res;
   struct api_error err;
   struct sum_lookup *l;
   struct fit *f;
 
-  /* A model of known window: the oldest history goes until the prompt
-   * and the room for the answer fit. */
-  if(window_of(r, &caps) || caps.context_tokens <= 0) {
-    fit_done(r, chat, nhistory, cont);
-    return;
-  }
+  r->context_counted = sc ? "provider" : "estimate"; /* in the record */
   memset(&tp, 0, sizeof(tp));
   tp.context_tokens = caps.context_tokens;
-  tp.max_output = asked_output(chat);
-  if(!tp.max_output)
-    tp.max_output = caps.max_output_tokens > 0 ? caps.max_output_tokens : 0;
-  tp.fixed_tokens =
-      trim_estimate_json(cJSON_GetObjectItemCaseSensitive(chat, "tools")) +
-      trim_estimate_json(
-          cJSON_GetObjectItemCaseSensitive(chat, "response_format"));
+  tp.max_output = answer_room(chat, &caps);
+  tp.fixed_tokens = trim_scale_apply(sc, fixed_estimate(chat));
+  if(sc) {
+    tp.estimate = trim_estimate_scaled;
+    tp.estimate_ud = (void *)sc;
+  }
   if(model && t && t->id) {
     /* The summary takes the place of what it covers: room for it. */
     tp.dropped = cJSON_CreateArray();
@@ -526,7 +574,8 @@ void conv_turn_fit(struct req *r, cJSON *chat, int nhistory,
         LOG_INFO, "conversation trimmed", LOG_S("request_id", r->request_id),
         LOG_S("conversation", t ? t->id : NULL), LOG_I("messages", res.dropped),
         LOG_I("tokens", res.dropped_tokens),
-        LOG_I("context_tokens", caps.context_tokens), LOG_END);
+        LOG_I("context_tokens", caps.context_tokens),
+        LOG_S("counted", sc ? "provider" : "estimate"), LOG_END);
   }
   if(!res.fits) {
     cJSON_Delete(tp.dropped);
@@ -581,6 +630,141 @@ void conv_turn_fit(struct req *r, cJSON *chat, int nhistory,
     lookup_free(l);
     fit_resume(r, NULL, "the summary store could not be read");
   }
+}
+
+/* --- the provider's count ------------------------------------------------ */
+
+/* How long a count may take before the estimate decides alone. */
+#define COUNT_TIMEOUT_MS 3000
+/* The most of a count's answer that is read. */
+#define COUNT_MAX_RESPONSE (64 * 1024)
+
+static int count_data(void *ud, const char *p, size_t n)
+{
+  struct count *c = ud;
+
+  return buf_append(&c->body, p, n) ? -1 : 0;
+}
+
+static void count_done(void *ud, const struct upstream_result *res)
+{
+  struct count *c = ud;
+  struct req *r = c->r;
+  struct conv_turn *t = r->conv;
+  struct trim_scale sc = {0, c->estimated};
+  cJSON *chat = c->chat;
+  char why[200] = "";
+
+  c->x = NULL;
+  c->chat = NULL;
+  t->count = NULL;
+  if(res->failed)
+    snprintf(why, sizeof(why), "%s",
+             res->timed_out
+                 ? "timed out"
+                 : (res->message ? res->message : "transfer failed"));
+  else if(res->status != 200)
+    snprintf(why, sizeof(why), "status %ld", res->status);
+  else if(c->adapter->parse_count(c->body.data, c->body.len, &sc.real))
+    snprintf(why, sizeof(why), "an answer without a count");
+  if(why[0]) {
+    log_event(LOG_WARN, "token count failed, estimated",
+              LOG_S("request_id", r->request_id),
+              LOG_S("provider", r->prov->name), LOG_S("why", why), LOG_END);
+  } else {
+    log_event(LOG_DEBUG, "tokens counted by the provider",
+              LOG_S("request_id", r->request_id),
+              LOG_S("provider", r->prov->name), LOG_I("tokens", sc.real),
+              LOG_I("estimated", sc.estimated), LOG_END);
+  }
+  fit_trim(r, chat, c->nhistory, c->cont, &c->caps, why[0] ? NULL : &sc);
+  count_free(c);
+}
+
+/* Ask r's provider to count chat's prompt when it has a counter and the
+ * estimate is near the window: 0 when the count went out (the fit goes
+ * on in count_done()), else nonzero and nothing was taken. A route is
+ * not counted: which target serves it is not known yet. */
+static int count_start(struct req *r, cJSON *chat, int nhistory,
+                       void (*cont)(struct req *r, cJSON *chat),
+                       const struct adm_model_caps *caps)
+{
+  const struct config *cfg = r->gw->cfg;
+  const struct prov_adapter *a =
+      r->prov && !r->run ? prov_adapter_of(r->prov) : NULL;
+  struct prov_client client = {r->authorization, NULL, 0};
+  struct upstream_cb ucb = {count_data, count_done};
+  struct upstream_limits lim;
+  struct prov_http h;
+  struct api_error err;
+  struct count *c;
+  int64_t estimated;
+  int rc;
+
+  if(!a || !a->build_count || !a->parse_count || !r->upstream_model)
+    return SB_ENOTFOUND;
+  estimated = trim_estimate_messages(
+                  cJSON_GetObjectItemCaseSensitive(chat, "messages")) +
+              fixed_estimate(chat);
+  if(estimated <= 0 ||
+     !trim_count_near(estimated, answer_room(chat, caps), caps->context_tokens))
+    return SB_ENOTFOUND;
+  turn_of(r); /* where the count waits */
+  client.fwd = chat_forwarded(r, &client.nfwd);
+  rc = a->build_count(r->prov, chat, r->upstream_model, &client, &h, &err);
+  free((void *)client.fwd);
+  if(rc) {
+    log_event(LOG_WARN, "token count not built, estimated",
+              LOG_S("request_id", r->request_id),
+              LOG_S("provider", r->prov->name), LOG_S("why", err.message),
+              LOG_END);
+    return rc;
+  }
+  memset(&lim, 0, sizeof(lim));
+  lim.connect_timeout_ms = cfg->limits.connect_timeout_ms < COUNT_TIMEOUT_MS
+                               ? cfg->limits.connect_timeout_ms
+                               : COUNT_TIMEOUT_MS;
+  lim.total_timeout_ms = COUNT_TIMEOUT_MS;
+  lim.allow_link_local = cfg->security.allow_link_local;
+  c = sb_calloc(1, sizeof(*c));
+  c->r = r;
+  c->nhistory = nhistory;
+  c->cont = cont;
+  c->caps = *caps;
+  c->adapter = a;
+  c->estimated = estimated;
+  buf_init(&c->body, COUNT_MAX_RESPONSE);
+  rc = upstream_start(worker_upstream(r->w), &h, &lim, &ucb, c, &c->x);
+  prov_http_free(&h);
+  if(rc) {
+    log_event(LOG_WARN, "token count not started, estimated",
+              LOG_S("request_id", r->request_id),
+              LOG_S("provider", r->prov->name), LOG_I("rc", rc), LOG_END);
+    buf_free(&c->body);
+    free(c);
+    return rc;
+  }
+  c->chat = chat;
+  count_free(r->conv->count);
+  r->conv->count = c;
+  return 0;
+}
+
+void conv_turn_fit(struct req *r, cJSON *chat, int nhistory,
+                   void (*cont)(struct req *r, cJSON *chat))
+{
+  struct adm_model_caps caps;
+
+  /* A model of known window: the oldest history goes until the prompt
+   * and the room for the answer fit, measured by the provider's own
+   * count when it has one and the estimate is near the window. */
+  if(window_of(r, &caps) || caps.context_tokens <= 0) {
+    fit_done(r, chat, nhistory, cont);
+    return;
+  }
+  if(!count_start(r, chat, nhistory, cont, &caps))
+    return;
+  fit_trim(r, chat, nhistory, cont, &caps, NULL);
 }
 
 void conv_turn_load(struct req *r, const char *id,

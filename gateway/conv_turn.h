@@ -84,11 +84,17 @@ void conv_turn_chat(struct req *r, const char *id, cJSON *chat);
  * failed summary falls back to the trim. Either is said in
  * x-switchboard-context-trimmed ("; strategy=summarize", or
  * "; strategy=trim; summary=failed"), the log and the request's record.
+ * The measure is codec/trim.h's estimate; when r's provider has a token
+ * counter (adapter build_count: Anthropic, Gemini) and the estimate is
+ * near the window (trim_count_near()), the provider is asked first, on
+ * the worker's loop with a 3 s limit, and every message's estimate is
+ * scaled by its count; a failed count leaves the estimate alone (logged).
+ * The header ends in "; counted=provider" or "; counted=estimate".
  * A route is fitted only when it summarises, to the smallest known window
- * of its targets. Then the kept history is held against the key's budget.
- * On an error (400 context_length_exceeded when the turn alone does not
- * fit, 429 past the budget) it is answered, chat freed and cont not
- * called.
+ * of its targets, and is never counted. Then the kept history is held against
+ * the key's budget. On an error (400 context_length_exceeded when the turn
+ * alone does not fit, 429 past the budget) it is answered, chat freed and cont
+ * not called.
  */
 void conv_turn_fit(struct req *r, cJSON *chat, int nhistory,
                    void (*cont)(struct req *r, cJSON *chat));

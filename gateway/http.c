@@ -663,6 +663,8 @@ static void req_record(struct req *r)
   rec->context_dropped_tokens = r->context_dropped_tokens;
   rec->context_strategy =
       r->context_strategy ? sb_strdup(r->context_strategy) : NULL;
+  rec->context_counted =
+      r->context_counted ? sb_strdup(r->context_counted) : NULL;
   rec->context_summary =
       r->context_summary ? sb_strdup(r->context_summary) : NULL;
   rec->route = r->run ? sb_strdup(r->run->route.name) : NULL;

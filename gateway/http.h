@@ -134,6 +134,8 @@ struct req {
   int context_dropped; /* history messages trimmed to fit the model */
   int64_t context_dropped_tokens;
   const char *context_strategy; /* "trim", "summarize" (static), or NULL */
+  const char *context_counted;  /* "provider", "estimate" (static), or NULL:
+                                 * how the turn was measured to fit */
   char *context_summary;        /* the summary put in place, or NULL */
   int64_t text_bytes; /* text, reasoning and tool arguments streamed */
   int64_t bytes_out;  /* body bytes written to the client */

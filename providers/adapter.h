@@ -124,6 +124,19 @@ struct prov_adapter {
                           const cJSON *req, const char *model, cJSON **out,
                           struct canon_usage *usage, struct api_error *err);
 
+  /**
+   * Optional (NULL: the kind has no token counter): the upstream request
+   * that counts the input tokens of a validated Chat Completions body
+   * (not modified) as build_chat would send it to model (its prompt
+   * only: messages, system, tools), and the parser of its 2xx answer
+   * (*tokens >= 0). build_count has build_chat's error conventions;
+   * parse_count returns SB_EPROTO for a body that holds no count.
+   */
+  int (*build_count)(const struct prov *p, const cJSON *req, const char *model,
+                     const struct prov_client *client, struct prov_http *out,
+                     struct api_error *err);
+  int (*parse_count)(const char *body, size_t len, int64_t *tokens);
+
   /** Optional: the request that lists the upstream's models, and its
    * parser. NULL when models must be configured. */
   void (*build_models)(const struct prov *p, struct prov_http *out);

@@ -772,22 +772,36 @@ static void add_common_headers(const struct prov *p,
   prov_http_add_common(out, p, client, &anth_cred);
 }
 
+/* The Messages body for req in *body (caller frees), out cleared and
+ * holding what was dropped; on an error out is freed and *body NULL. */
+static int translated(const struct prov *p, const cJSON *req, const char *model,
+                      struct prov_http *out, cJSON **body,
+                      struct api_error *err)
+{
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  *body = cJSON_CreateObject();
+  rc = translate(p, req, model, *body, out, err);
+  if(rc) {
+    cJSON_Delete(*body);
+    *body = NULL;
+    prov_http_free(out);
+  }
+  return rc;
+}
+
 static int build_chat(const struct prov *p, const cJSON *req, const char *model,
                       const struct prov_client *client, struct prov_http *out,
                       struct api_error *err)
 {
-  cJSON *body = cJSON_CreateObject();
   int stream = cJSON_IsTrue(canon_json_get(req, "stream"));
+  cJSON *body;
   char *json;
-  int rc;
+  int rc = translated(p, req, model, out, &body, err);
 
-  memset(out, 0, sizeof(*out));
-  rc = translate(p, req, model, body, out, err);
-  if(rc) {
-    cJSON_Delete(body);
-    prov_http_free(out);
+  if(rc)
     return rc;
-  }
   json = cJSON_PrintUnformatted(body);
   cJSON_Delete(body);
   if(!json)
@@ -801,6 +815,41 @@ static int build_chat(const struct prov *p, const cJSON *req, const char *model,
   prov_http_add_header(out, "Expect:");
   add_common_headers(p, client, out);
   return 0;
+}
+
+/* What POST /v1/messages/count_tokens takes of a Messages body: its
+ * prompt half (no max_tokens, stream, sampling or stop fields). */
+static const char *const COUNT_FIELDS[] = {
+    "model",       "messages", "system",        "tools",
+    "tool_choice", "thinking", "output_config",
+};
+
+static int build_count(const struct prov *p, const cJSON *req,
+                       const char *model, const struct prov_client *client,
+                       struct prov_http *out, struct api_error *err)
+{
+  cJSON *body, *f, *next;
+  int rc = translated(p, req, model, out, &body, err);
+
+  if(rc)
+    return rc;
+  for(f = body->child; f; f = next) {
+    size_t i = 0;
+    next = f->next;
+    while(i < SB_ARRAY_LEN(COUNT_FIELDS) && strcmp(f->string, COUNT_FIELDS[i]))
+      i++;
+    if(i == SB_ARRAY_LEN(COUNT_FIELDS))
+      cJSON_Delete(cJSON_DetachItemViaPointer(body, f));
+  }
+  prov_http_count_body(out, body);
+  out->url = sb_asprintf("%s/v1/messages/count_tokens", p->base_url);
+  add_common_headers(p, client, out);
+  return 0;
+}
+
+static int parse_count(const char *body, size_t len, int64_t *tokens)
+{
+  return prov_parse_count(body, len, "input_tokens", tokens);
 }
 
 void prov_anthropic_build_passthrough(const struct prov *p, cJSON *body,
@@ -1338,4 +1387,6 @@ const struct prov_adapter prov_anthropic_adapter = {
     .map_error = map_error,
     .build_models = build_models,
     .parse_models = parse_models,
+    .build_count = build_count,
+    .parse_count = parse_count,
 };

@@ -826,6 +826,47 @@ static int gemini_build_chat(const struct prov *p, const cJSON *req,
   return 0;
 }
 
+/* countTokens takes the GenerateContentRequest it would answer, prompt
+ * only: its model as a resource name, contents, systemInstruction, tools
+ * and toolConfig. */
+static int gemini_build_count(const struct prov *p, const cJSON *req,
+                              const char *model,
+                              const struct prov_client *client,
+                              struct prov_http *out, struct api_error *err)
+{
+  cJSON *body = cJSON_CreateObject();
+  cJSON *gcr = cJSON_AddObjectToObject(body, "generateContentRequest");
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  rc = model_checked(model, err);
+  if(!rc)
+    rc = check_top_level(req, out, err);
+  if(!rc) {
+    char *name =
+        sb_asprintf("%s%s", strchr(model, '/') ? "" : "models/", model);
+    cJSON_AddStringToObject(gcr, "model", name);
+    free(name);
+    rc = build_contents(req, gcr, err);
+  }
+  if(!rc)
+    rc = build_tools(req, gcr, err);
+  if(rc) {
+    cJSON_Delete(body);
+    prov_http_free(out);
+    return rc;
+  }
+  prov_http_count_body(out, body);
+  out->url = model_url(p, model, "countTokens");
+  add_auth_headers(p, client, out);
+  return 0;
+}
+
+static int gemini_parse_count(const char *body, size_t len, int64_t *tokens)
+{
+  return prov_parse_count(body, len, "totalTokens", tokens);
+}
+
 /* ---- responses ---------------------------------------------------------- */
 
 static const char *map_finish(const char *r, int saw_tool)
@@ -1434,6 +1475,8 @@ const struct prov_adapter prov_gemini_adapter = {
     .framing = PROV_FRAMING_SSE,
     .default_base_url = "https://generativelanguage.googleapis.com/v1beta",
     .build_chat = gemini_build_chat,
+    .build_count = gemini_build_count,
+    .parse_count = gemini_parse_count,
     .parse_chat = gemini_parse_chat,
     .stream_new = gemini_stream_new,
     .stream_feed = gemini_stream_feed,

@@ -85,6 +85,34 @@ void prov_http_note_dropped(struct prov_http *h, const char *param)
   h->dropped = s;
 }
 
+void prov_http_count_body(struct prov_http *h, cJSON *body)
+{
+  char *json = cJSON_PrintUnformatted(body);
+
+  cJSON_Delete(body);
+  if(!json)
+    abort();
+  free(h->dropped);
+  h->dropped = NULL;
+  h->body = json;
+  h->body_len = strlen(json);
+  prov_http_add_header(h, "content-type: application/json");
+  prov_http_add_header(h, "accept: application/json");
+  prov_http_add_header(h, "Expect:");
+}
+
+int prov_parse_count(const char *body, size_t len, const char *field,
+                     int64_t *tokens)
+{
+  cJSON *root = cJSON_ParseWithLength(body, len);
+  const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, field);
+  int ok = cJSON_IsNumber(n) && n->valuedouble >= 0;
+
+  *tokens = ok ? (int64_t)n->valuedouble : 0;
+  cJSON_Delete(root);
+  return ok ? 0 : SB_EPROTO;
+}
+
 void prov_http_free(struct prov_http *h)
 {
   free(h->url);

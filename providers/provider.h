@@ -116,6 +116,18 @@ void prov_short_gemini_id(cJSON *obj, const char *key);
 void prov_http_note_dropped(struct prov_http *h, const char *param);
 
 /**
+ * The body of a token-count request (adapter.h build_count): body printed
+ * into h->body (body is freed), as JSON both ways, with nothing reported
+ * dropped (a count answers nothing to the client).
+ */
+void prov_http_count_body(struct prov_http *h, cJSON *body);
+
+/** A count answer's non-negative number at member field into *tokens:
+ * 0, or SB_EPROTO (*tokens 0) for a body that holds none. */
+int prov_parse_count(const char *body, size_t len, const char *field,
+                     int64_t *tokens);
+
+/**
  * Build a registry of echo and one provider per entry of cfgs, in order,
  * with one reference held by the caller. The registry takes cfgs (an
  * array of n, from malloc) whatever the outcome. Credentials are read

@@ -40,9 +40,9 @@
   " completion_tokens, ttfb_ms, latency_ms, key_id, cached_tokens,"            \
   " reasoning_tokens, cost_usd, unpriced, route, attempts, attempts_detail,"   \
   " usage_estimated, context_dropped, context_dropped_tokens,"                 \
-  " context_strategy, context_summary)"                                        \
+  " context_strategy, context_summary, context_counted)"                       \
   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"  \
-  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
 
 struct store_item {
   enum store_item_kind kind;
@@ -122,6 +122,7 @@ void store_usage_free(struct store_usage *rec)
   free(rec->attempts_detail);
   free(rec->context_strategy);
   free(rec->context_summary);
+  free(rec->context_counted);
   free(rec);
 }
 
@@ -456,6 +457,7 @@ static int insert_one(struct store *st, const struct store_usage *r)
                r->context_dropped > 0 ? r->context_dropped_tokens : -1);
   bind_text(ins, 25, r->context_strategy);
   bind_text(ins, 26, r->context_summary);
+  bind_text(ins, 27, r->context_counted);
   rc = sqlite3_step(ins);
   sqlite3_reset(ins);
   sqlite3_clear_bindings(ins);

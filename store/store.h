@@ -49,6 +49,9 @@ struct store_usage {
    * summary put in its place (summarize), or NULL. */
   char *context_strategy;
   char *context_summary;
+  /* "provider" or "estimate": how a turn fitted to its model's window was
+   * measured; NULL when it was not fitted. */
+  char *context_counted;
 };
 
 struct store_options {

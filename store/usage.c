@@ -204,7 +204,8 @@ static const char *const log_cols[] = {"id",
                                        "context_dropped",
                                        "context_dropped_tokens",
                                        "context_strategy",
-                                       "context_summary"};
+                                       "context_summary",
+                                       "context_counted"};
 
 int store_requests_page(const char *path, const struct store_usage_filter *f,
                         int limit, int64_t before_id, cJSON **out, char *err,

@@ -9,7 +9,11 @@
 //
 // Endpoints: GET /v1beta/models, GET /v1beta/models/{m},
 //   POST /v1beta/models/{m}:generateContent,
-//   POST /v1beta/models/{m}:embedContent, POST /v1beta/models/{m}:batchEmbedContents
+//   POST /v1beta/models/{m}:countTokens ({contents} or
+//   {generateContentRequest: {model, contents, ...}}, not both; answers
+//   {totalTokens, promptTokensDetails}, totalTokens being the
+//   promptTokenCount generateContent reports for that prompt: a word a
+//   token), POST /v1beta/models/{m}:embedContent, POST /v1beta/models/{m}:batchEmbedContents
 //   (embedding models only; see Embeddings below),
 //   POST /v1beta/models/{m}:streamGenerateContent?alt=sse (SSE: every event
 //   is "data: <GenerateContentResponse>\r\n\r\n", no event names, no
@@ -628,6 +632,38 @@ export async function startGeminiEmulator(opts = {}) {
     return out;
   }
 
+  // countTokens: {contents} or {generateContentRequest} (not both), the
+  // latter a whole GenerateContentRequest with its model; the count is the
+  // promptTokenCount generateContent would report for the same prompt.
+  function handleCount(res, model, record) {
+    const body = record.body;
+    if (!isObject(body)) throw invalid('Invalid JSON payload received. Expected an object.');
+    checkKeys(body, ['contents', 'generateContentRequest'], '');
+    const gcr = pick(body, 'generateContentRequest');
+    if (gcr !== undefined && body.contents !== undefined) {
+      throw invalid('contents and generate_content_request cannot both be set.');
+    }
+    let prompt = body;
+    if (gcr !== undefined) {
+      if (!isObject(gcr)) throw invalid("Invalid value at 'generate_content_request' (type.googleapis.com/google.ai.generativelanguage.v1beta.GenerateContentRequest)");
+      checkKeys(gcr, REQUEST_FIELDS, 'generate_content_request');
+      if (typeof gcr.model !== 'string' || !gcr.model) throw invalid('* GenerateContentRequest.model: unexpected model name format\n');
+      const si = pick(gcr, 'systemInstruction');
+      if (si !== undefined) {
+        checkKeys(si, ['role', 'parts'], 'generate_content_request.system_instruction');
+        validateParts(si.parts, 'generate_content_request.system_instruction.parts');
+      }
+      validateTools(gcr.tools, pick(gcr, 'toolConfig'));
+      validateGeneration(pick(gcr, 'generationConfig'));
+      prompt = gcr;
+    }
+    validateContents(prompt.contents);
+    if (!known.has(model)) throw notSupported(model, 'countTokens');
+    stats.countCalls = (stats.countCalls || 0) + 1;
+    const n = promptTokens(prompt);
+    return sendJson(res, 200, { totalTokens: n, promptTokensDetails: [{ modality: 'TEXT', tokenCount: n }] }, record);
+  }
+
   async function handleGenerate(req, res, url, model, method, record) {
     const body = record.body;
     if (!isObject(body)) {
@@ -775,12 +811,13 @@ export async function startGeminiEmulator(opts = {}) {
         return sendJson(res, 200, modelObject(model), record);
       }
       const embed = method === 'embedContent' || method === 'batchEmbedContents';
-      if (method !== 'generateContent' && method !== 'streamGenerateContent' && !embed) throw new GeminiError(404, `Method not found: ${method}`);
+      if (method !== 'generateContent' && method !== 'streamGenerateContent' && method !== 'countTokens' && !embed) throw new GeminiError(404, `Method not found: ${method}`);
       if (req.method !== 'POST') throw new GeminiError(404, 'Method not found.');
       if (record.body === null) {
         throw invalid(`Invalid JSON payload received. Unexpected token.\n${record.rawBody.slice(0, 40)}\n^`);
       }
       if (embed) return handleEmbed(res, model, method, record);
+      if (method === 'countTokens') return handleCount(res, model, record);
       return await handleGenerate(req, res, url, model, method, record);
     } catch (err) {
       if (!(err instanceof GeminiError)) throw err;

@@ -326,12 +326,12 @@ describe('conversations continued from every inbound API', () => {
         model: 'oai/gpt-4o-mini', max_tokens: 16, messages: [{ role: 'user', content: pad('fourth') }],
       }, { ...bearer(keyA), [HDR]: id });
       assert.equal(r.status, 200, r.text);
-      assert.match(r.headers['x-switchboard-context-trimmed'] || '', /^messages=\d+; exchanges=\d+; tokens=\d+$/);
+      assert.match(r.headers['x-switchboard-context-trimmed'] || '', /^messages=\d+; exchanges=\d+; tokens=\d+; counted=estimate$/);
       // The trim is on the turn's record too.
       // (written by the store's writer after the answer: waited for)
       const rec = await waitFor(async () => (await queryDb(gw.dbPath, `SELECT context_dropped, context_dropped_tokens
         FROM requests WHERE request_id = ${sqlString(r.headers['x-request-id'])}`))[0], { what: 'the turn\'s record' });
-      const m = /^messages=(\d+); exchanges=\d+; tokens=(\d+)$/.exec(r.headers['x-switchboard-context-trimmed']);
+      const m = /^messages=(\d+); exchanges=\d+; tokens=(\d+); counted=estimate$/.exec(r.headers['x-switchboard-context-trimmed']);
       assert.equal(rec?.context_dropped, Number(m[1]), JSON.stringify(rec));
       assert.equal(rec.context_dropped_tokens, Number(m[2]));
       const got = emu.lastRequest('/v1/chat/completions').body.messages;

@@ -111,7 +111,7 @@ describe('conversation history compacted into a summary', () => {
     const mark = emu.requestsTo('/v1/chat/completions').length;
     const r = await turn(key, conv, 'fifth');
     assert.equal(r.status, 200, r.text);
-    assert.match(r.headers[TRIMMED] || '', /^messages=\d+; exchanges=\d+; tokens=\d+; strategy=summarize$/);
+    assert.match(r.headers[TRIMMED] || '', /^messages=\d+; exchanges=\d+; tokens=\d+; strategy=summarize; counted=estimate$/);
     const { summaries, turns } = since(mark);
     assert.equal(summaries.length, 1, 'one summary asked for');
     assert.equal(turns.length, 1);
@@ -167,7 +167,7 @@ describe('conversation history compacted into a summary', () => {
     mark = emu.requestsTo('/v1/chat/completions').length;
     const again = await turn(key, id, 'fifth');
     assert.equal(again.status, 200, again.text);
-    assert.match(again.headers[TRIMMED] || '', /strategy=summarize$/);
+    assert.match(again.headers[TRIMMED] || '', /strategy=summarize; counted=estimate$/);
     const s = since(mark);
     assert.equal(s.summaries.length, 0, 'no second summary request for the same cut');
     assert.match(text(s.turns[0].body.messages[0].content), new RegExp(`^Summary of the earlier conversation:\\n${stored[0].summary.slice(0, 40).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
@@ -201,7 +201,7 @@ describe('conversation history compacted into a summary', () => {
       body: { model: 'compact', max_tokens: 16, messages: [{ role: 'user', content: pad('fifth') }] },
     });
     assert.equal(r.status, 200, r.text);
-    assert.match(r.headers[TRIMMED] || '', /strategy=summarize$/);
+    assert.match(r.headers[TRIMMED] || '', /strategy=summarize; counted=estimate$/);
     const { summaries, turns } = since(mark);
     assert.deepEqual(summaries.map((x) => x.body.model), ['gpt-4o']);
     assert.match(text(turns[0].body.messages[0].content), /^Summary of the earlier conversation:\n/);
@@ -220,7 +220,7 @@ describe('conversation history compacted into a summary', () => {
     const mark = emu.requestsTo('/v1/chat/completions').length;
     const r = await turn(failing, id, 'fifth');
     assert.equal(r.status, 200, r.text);
-    assert.match(r.headers[TRIMMED] || '', /^messages=\d+; exchanges=\d+; tokens=\d+; strategy=trim; summary=failed$/);
+    assert.match(r.headers[TRIMMED] || '', /^messages=\d+; exchanges=\d+; tokens=\d+; strategy=trim; summary=failed; counted=estimate$/);
     const { turns } = since(mark);
     const got = turns.at(-1).body.messages;
     assert.ok(!got.some((m) => /Summary of the earlier/.test(text(m.content))));

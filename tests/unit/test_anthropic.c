@@ -1114,6 +1114,45 @@ static void test_registered(void **state)
   assert_int_equal(A->caps & OAI_CAP_TOOLS, OAI_CAP_TOOLS);
 }
 
+static void test_count_tokens(void **state)
+{
+  struct fixture f;
+  cJSON *r = parse("{\"model\":\"c/x\",\"max_tokens\":9,\"temperature\":0.5,"
+                   "\"stream\":true,\"stop\":\"x\",\"user\":\"u\","
+                   "\"messages\":[{\"role\":\"system\",\"content\":\"be "
+                   "brief\"},{\"role\":\"user\",\"content\":\"hi\"}]}");
+  struct prov_client client = {0};
+  struct prov_http h;
+  struct api_error err;
+  cJSON *body, *want;
+  int64_t n = -1;
+
+  (void)state;
+  fx_init(&f, NULL);
+  assert_int_equal(A->build_count(&f.p, r, "claude-x", &client, &h, &err), 0);
+  assert_string_equal(h.url,
+                      "https://api.anthropic.com/v1/messages/count_tokens");
+  assert_string_equal(header(&h, "x-api-key"), "sk-ant-secret");
+  assert_non_null(header(&h, "anthropic-version"));
+  assert_null(h.dropped);
+  /* the prompt half only: what count_tokens takes */
+  body = parse(h.body);
+  want = parse("{\"model\":\"claude-x\",\"system\":\"be brief\","
+               "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+               "\"text\",\"text\":\"hi\"}]}]}");
+  assert_true(cJSON_Compare(body, want, 1));
+  cJSON_Delete(body);
+  cJSON_Delete(want);
+  prov_http_free(&h);
+  cJSON_Delete(r);
+  fx_free(&f);
+
+  assert_int_equal(A->parse_count("{\"input_tokens\":12}", 19, &n), 0);
+  assert_int_equal(n, 12);
+  assert_int_equal(A->parse_count("{\"input_tokens\":-1}", 19, &n), SB_EPROTO);
+  assert_int_equal(A->parse_count("[", 1, &n), SB_EPROTO);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1133,6 +1172,7 @@ int main(void)
       cmocka_unit_test(test_map_error),
       cmocka_unit_test(test_models),
       cmocka_unit_test(test_registered),
+      cmocka_unit_test(test_count_tokens),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

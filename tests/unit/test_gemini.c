@@ -1034,6 +1034,40 @@ static void test_embeddings_parse(void **state)
   assert_string_equal(err.code, "invalid_argument");
 }
 
+static void test_count_tokens(void **state)
+{
+  cJSON *r = parse("{\"model\":\"g/x\",\"max_tokens\":9,\"temperature\":0.5,"
+                   "\"stream\":true,\"messages\":[{\"role\":\"system\","
+                   "\"content\":\"be brief\"},{\"role\":\"user\","
+                   "\"content\":\"hi\"}]}");
+  struct prov_http h;
+  struct api_error err;
+  int64_t n = -1;
+
+  (void)state;
+  assert_int_equal(prov_gemini_adapter.build_count(&PROV, r, "gemini-2.5-flash",
+                                                   NULL, &h, &err),
+                   0);
+  assert_string_equal(h.url, "https://g.test/v1beta/models/"
+                             "gemini-2.5-flash:countTokens");
+  assert_string_equal(header(&h, "x-goog-api-key"), "x-goog-api-key: KEY-123");
+  /* the prompt only: no generationConfig, not streamed */
+  json_eq(h.body, "{\"generateContentRequest\":{\"model\":"
+                  "\"models/gemini-2.5-flash\",\"systemInstruction\":{"
+                  "\"parts\":[{\"text\":\"be brief\"}]},\"contents\":[{"
+                  "\"role\":\"user\",\"parts\":[{\"text\":\"hi\"}]}]}}");
+  prov_http_free(&h);
+  cJSON_Delete(r);
+
+  assert_int_equal(
+      prov_gemini_adapter.parse_count(
+          "{\"totalTokens\":31,\"promptTokensDetails\":[]}", 43, &n),
+      0);
+  assert_int_equal(n, 31);
+  assert_int_equal(prov_gemini_adapter.parse_count("{}", 2, &n), SB_EPROTO);
+  assert_int_equal(prov_gemini_adapter.parse_count("nope", 4, &n), SB_EPROTO);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1061,6 +1095,7 @@ int main(void)
       cmocka_unit_test(test_models),
       cmocka_unit_test(test_embeddings_build),
       cmocka_unit_test(test_embeddings_parse),
+      cmocka_unit_test(test_count_tokens),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -787,6 +787,61 @@ static void test_put_summary(void **state)
   cJSON_Delete(msgs);
 }
 
+static void test_count_near(void **state)
+{
+  (void)state;
+  /* 75% and 125% of the window are near, both included */
+  assert_true(trim_count_near(700, 50, 1000));
+  assert_true(trim_count_near(1000, 250, 1000));
+  assert_true(trim_count_near(1000, 0, 1000));
+  assert_false(trim_count_near(700, 49, 1000));
+  assert_false(trim_count_near(1000, 251, 1000));
+  assert_false(trim_count_near(10, 0, 1000));
+  assert_false(trim_count_near(5000, 0, 1000));
+  /* a negative room counts as none; an unknown window is never near */
+  assert_true(trim_count_near(800, -100, 1000));
+  assert_false(trim_count_near(800, 0, 0));
+  assert_false(trim_count_near(0, 0, -1));
+}
+
+static void test_scaled_estimate(void **state)
+{
+  struct trim_scale half = {50, 100}, twice = {300, 150}, none = {7, 0};
+  cJSON *m = parse("{\"role\":\"user\",\"content\":\"abcdefghijklmnop\"}");
+  int64_t e = trim_estimate_message(m);
+  cJSON *msgs, *hist;
+  struct trim_params p;
+  struct trim_result r;
+
+  (void)state;
+  assert_int_equal(trim_scale_apply(&half, 9), 5); /* rounded up */
+  assert_int_equal(trim_scale_apply(&twice, 9), 18);
+  assert_int_equal(trim_scale_apply(&none, 9), 9);
+  assert_int_equal(trim_scale_apply(NULL, 9), 9);
+  assert_int_equal(trim_scale_apply(&half, 0), 0);
+  assert_int_equal(trim_estimate_scaled(m, &twice), 2 * e);
+  assert_int_equal(trim_estimate_scaled(m, &half), (e + 1) / 2);
+
+  /* the scale decides what is dropped: 4 messages of e tokens each in a
+   * window of 3e fit whole only when they count half */
+  msgs = cJSON_CreateArray();
+  for(int i = 0; i < 4; i++)
+    cJSON_AddItemToArray(msgs, cJSON_Duplicate(m, 1));
+  hist = cJSON_Duplicate(msgs, 1);
+  memset(&p, 0, sizeof(p));
+  p.context_tokens = 3 * e;
+  assert_int_equal(trim_history(msgs, 3, &p, &r), 0);
+  assert_int_equal(r.dropped, 1);
+  p.estimate = trim_estimate_scaled;
+  p.estimate_ud = &half;
+  assert_int_equal(trim_history(hist, 3, &p, &r), 0);
+  assert_int_equal(r.dropped, 0);
+  assert_int_equal(r.prompt_tokens, 4 * ((e + 1) / 2));
+  cJSON_Delete(msgs);
+  cJSON_Delete(hist);
+  cJSON_Delete(m);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -806,6 +861,8 @@ int main(void)
       cmocka_unit_test(test_dropped_and_resume),
       cmocka_unit_test(test_summary_prompt),
       cmocka_unit_test(test_put_summary),
+      cmocka_unit_test(test_count_near),
+      cmocka_unit_test(test_scaled_estimate),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
