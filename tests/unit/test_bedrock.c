@@ -484,6 +484,64 @@ static void test_tools_and_choice(void **state)
   fx_free(&f);
 }
 
+/* Bedrock's own signed reasoning goes back first in its assistant turn;
+ * Anthropic's never does. A turn without tools after a tool loop sends
+ * the loop as text: Bedrock refuses tool blocks without toolConfig. */
+static void test_reasoning_back_and_tools_as_text(void **state)
+{
+  struct fixture f;
+  struct prov_http out;
+  const cJSON *asst, *c0;
+  cJSON *body;
+  char *raw;
+  (void)state;
+
+  fx_init(&f, NULL);
+  memset(&out, 0, sizeof(out));
+  body = build_ok(
+      &f,
+      REQ(U("get_weather in Lima") ","
+                                   "{\"role\":\"assistant\",\"content\":null,"
+                                   "\"reasoning_details\":["
+                                   "{\"type\":\"reasoning.text\",\"text\":"
+                                   "\"t1\","
+                                   "\"signature\":\"S1\",\"format\":"
+                                   "\"bedrock-converse-v1\"},"
+                                   "{\"type\":\"reasoning.text\",\"text\":"
+                                   "\"t2\","
+                                   "\"signature\":\"A1\",\"format\":"
+                                   "\"anthropic-claude-v1\"}],"
+                                   "\"tool_calls\":[{\"id\":\"call_1\","
+                                   "\"type\":\"function\",\"function\":{"
+                                   "\"name\":"
+                                   "\"get_weather\",\"arguments\":"
+                                   "\"{\\\"city\\\":\\\"Lima\\\"}\"}}]},"
+                                   "{\"role\":\"tool\",\"tool_call_id\":\"call_"
+                                   "1\","
+                                   "\"content\":\"18C\"}," U("Thanks"),
+          ""),
+      &out);
+  asst = cJSON_GetArrayItem(cJSON_GetObjectItem(body, "messages"), 1);
+  c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(asst, "content"), 0);
+  assert_string_equal(
+      cJSON_GetObjectItem(
+          cJSON_GetObjectItem(cJSON_GetObjectItem(c0, "reasoningContent"),
+                              "reasoningText"),
+          "signature")
+          ->valuestring,
+      "S1");
+  raw = cJSON_PrintUnformatted(body);
+  assert_null(strstr(raw, "A1"));          /* Anthropic's stays out */
+  assert_null(strstr(raw, "\"toolUse\"")); /* no tools this turn: text */
+  assert_non_null(strstr(raw, "[tool call call_1 get_weather: "));
+  assert_non_null(strstr(raw, "[tool result call_1: 18C]"));
+  assert_null(cJSON_GetObjectItem(body, "toolConfig"));
+  free(raw);
+  cJSON_Delete(body);
+  prov_http_free(&out);
+  fx_free(&f);
+}
+
 static void test_tool_round_trip(void **state)
 {
   struct fixture f;
@@ -641,7 +699,11 @@ static void test_parse_text_and_usage(void **state)
               "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\","
               "\"created\":42,\"model\":\"m\",\"choices\":[{\"index\":0,"
               "\"message\":{\"role\":\"assistant\",\"content\":\"Hello\","
-              "\"reasoning_content\":\"hmm\",\"refusal\":null},\"logprobs\":"
+              "\"reasoning_content\":\"hmm\",\"refusal\":null,"
+              /* signed: Bedrock gets it back verbatim, and only Bedrock */
+              "\"reasoning_details\":[{\"type\":\"reasoning.text\","
+              "\"text\":\"hmm\",\"signature\":\"s\","
+              "\"format\":\"bedrock-converse-v1\"}]},\"logprobs\":"
               "null,\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":"
               "38,\"completion_tokens\":12,\"total_tokens\":50,"
               "\"prompt_tokens_details\":{\"cached_tokens\":5}}}");
@@ -891,8 +953,13 @@ static void test_stream_reasoning(void **state)
       "metadata\t{\"usage\":{\"inputTokens\":1,\"outputTokens\":2}}",
   };
   static const char *const want[] = {
-      "start",   "reasoning think sig=-", "reasoning  sig=SIG",
-      "text ok", "finish length",         "usage 1 2 0 -1",
+      "start",
+      "reasoning think sig=-",
+      "reasoning  sig=SIG",
+      "reasoning  sig=-", /* the redacted block, its data kept */
+      "text ok",
+      "finish length",
+      "usage 1 2 0 -1",
   };
   struct prov_stream *s = A->stream_new(NULL, "m");
   struct rec r = {0};
@@ -1515,6 +1582,7 @@ int main(void)
       cmocka_unit_test(test_reasoning_effort),
       cmocka_unit_test(test_tools_and_choice),
       cmocka_unit_test(test_tool_round_trip),
+      cmocka_unit_test(test_reasoning_back_and_tools_as_text),
       cmocka_unit_test(test_images_and_files),
       cmocka_unit_test(test_response_format),
       cmocka_unit_test(test_parse_text_and_usage),
