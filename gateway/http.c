@@ -925,7 +925,7 @@ static int admit(struct req *r, const struct endpoint *rt)
      (rt->guard == GUARD_KEY && !adm_required(r->gw->adm)))
     return 0;
   key = presented_key(r, &header);
-  if(key && subreq_is_credential(key)) {
+  if(key && subreq_is_credential(r->gw, key)) {
     rc = admit_internal(r, rt, &err);
   } else if(!key && rt->guard == GUARD_ADMIN) {
     api_error_set(&err, 401, "invalid_request_error", "missing_api_key", NULL,

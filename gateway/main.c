@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -249,14 +250,14 @@ static int cmd_serve(const struct config *cfg, int allow_open)
     fprintf(stderr, "switchboard: curl_global_init failed\n");
     return EXIT_FAILURE;
   }
+  memset(&gw, 0, sizeof(gw));
   /* The credential of the gateway's requests to itself, before any
    * worker can read it. */
-  if(subreq_init()) {
+  if(subreq_init(&gw)) {
     fprintf(stderr, "switchboard: no random bytes for the internal"
                     " credential\n");
-    return EXIT_FAILURE;
+    goto out;
   }
-  memset(&gw, 0, sizeof(gw));
   gw.cfg = cfg;
   store_options_default(&sopt);
   if(store_open(cfg->database, &sopt, &gw.store, err, sizeof(err))) {
@@ -302,6 +303,7 @@ static int cmd_serve(const struct config *cfg, int allow_open)
   route_stats_free(gw.route_stats);
   store_close(gw.store);
   metrics_free(gw.metrics);
+  OPENSSL_cleanse(gw.internal_secret, sizeof(gw.internal_secret));
   log_event(LOG_INFO, "stopped", LOG_END);
 out:
   curl_global_cleanup();

@@ -17,10 +17,6 @@
 #define SUBREQ_SECRET_BYTES 32
 #define SUBREQ_PREFIX       "sk-sb-internal-"
 
-/* Written once by subreq_init() before any worker starts, then only
- * read. */
-static char secret[sizeof(SUBREQ_PREFIX) + 2 * SUBREQ_SECRET_BYTES];
-
 struct subreq {
   struct req *r;
   struct upstream_xfer *x;
@@ -29,11 +25,15 @@ struct subreq {
   void *ud;
 };
 
-int subreq_init(void)
+int subreq_init(struct gw *gw)
 {
   unsigned char raw[SUBREQ_SECRET_BYTES];
+  char *secret = gw->internal_secret;
   size_t n = strlen(SUBREQ_PREFIX);
 
+  _Static_assert(sizeof(gw->internal_secret) >
+                     sizeof(SUBREQ_PREFIX) + 2 * SUBREQ_SECRET_BYTES,
+                 "room for the internal credential");
   if(RAND_bytes(raw, sizeof(raw)) != 1)
     return SB_EIO;
   memcpy(secret, SUBREQ_PREFIX, n);
@@ -43,11 +43,11 @@ int subreq_init(void)
   return 0;
 }
 
-int subreq_is_credential(const char *s)
+int subreq_is_credential(const struct gw *gw, const char *s)
 {
-  size_t n = strlen(secret);
+  size_t n = strnlen(gw->internal_secret, sizeof(gw->internal_secret));
 
-  return n && s && strlen(s) == n && !CRYPTO_memcmp(s, secret, n);
+  return n && s && strlen(s) == n && !CRYPTO_memcmp(s, gw->internal_secret, n);
 }
 
 static int on_data(void *ud, const char *p, size_t n)
@@ -123,7 +123,8 @@ int subreq_chat(struct req *r, const cJSON *body, subreq_cb cb, void *ud,
   /* A gateway running open needs no credential (and must not forward
    * one upstream as the client's); else the key this request acts for. */
   if(adm_required(r->gw->adm) && r->granted) {
-    prov_http_add_header(&h, "authorization: Bearer %s", secret);
+    prov_http_add_header(&h, "authorization: Bearer %s",
+                         r->gw->internal_secret);
     prov_http_add_header(&h, SUBREQ_KEY_HEADER ": %s",
                          r->grant.key_id[0] ? r->grant.key_id : "-");
   }

@@ -30,13 +30,14 @@
 /** The longest answer a sub-request reads, in bytes. */
 #define SUBREQ_MAX_RESPONSE (4 * 1024 * 1024)
 
-/** Make the process's internal credential (OpenSSL RAND_bytes). Once, at
- * start, before any worker runs. 0, or SB_EIO. */
-int subreq_init(void);
+/** Make the process's internal credential into gw->internal_secret
+ * (OpenSSL RAND_bytes). Once, at start, before any worker runs. 0, or
+ * SB_EIO. */
+int subreq_init(struct gw *gw);
 
 /** 1 when secret is the process's internal credential (compared in
  * constant time), else 0; 0 before subreq_init(). */
-int subreq_is_credential(const char *secret);
+int subreq_is_credential(const struct gw *gw, const char *secret);
 
 struct subreq;
 
