@@ -4,6 +4,7 @@
  */
 #include "gateway/http.h"
 #include "gateway/subreq.h"
+#include "gateway/ui.h"
 #include "base/log.h"
 #include "gateway/mcp.h"
 #include "base/sb.h"
@@ -42,6 +43,10 @@ struct endpoint {
 #define GUARD_NONE  0 /* health, metrics, the base URL */
 #define GUARD_KEY   1 /* a gateway key (or the admin credential) */
 #define GUARD_ADMIN 2 /* the admin credential */
+/* The dashboard (gateway/ui.c): no credential asked here (its session
+ * endpoint checks its own), but, as the admin API, same origin only and
+ * JSON-only writes. */
+#define GUARD_UI 3
 
 static const struct endpoint *find_route(const char *path);
 
@@ -521,9 +526,12 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
   r->method = method;
   q = memchr(uri, '?', (size_t)uri_len);
   r->path = sb_strndup(uri, q ? (size_t)(q - uri) : (size_t)uri_len);
+  /* lws decodes %00 too: such a path would be read as a shorter one. */
+  r->bad_path = strlen(r->path) != (q ? (size_t)(q - uri) : (size_t)uri_len);
   rt = find_route(r->path);
   /* Metrics label by route, never by raw path: ids would explode it. */
   r->endpoint = rt ? rt->path : "other";
+  r->ui = !strcmp(r->path, "/ui") || !strncmp(r->path, "/ui/", 4);
   r->api = rt ? rt->api : !strncmp(r->path, "/v1/", 4) ? "other" : NULL;
   r->inbound = rt ? rt->inbound : REQ_IN_CHAT;
   r->anthropic_errors = r->inbound == REQ_IN_MESSAGES;
@@ -795,6 +803,12 @@ static const struct endpoint endpoints[] = {
     {"/admin/v1/keys/", 1, M_GET | M_POST | M_DELETE,
      "GET, HEAD, POST, DELETE, OPTIONS", admin_keys, NULL, REQ_IN_CHAT,
      GUARD_ADMIN},
+    {"/ui/session", 0, M_GET | M_POST | M_DELETE,
+     "GET, HEAD, POST, DELETE, OPTIONS", ui_session, NULL, REQ_IN_CHAT,
+     GUARD_UI},
+    {"/ui", 0, M_GET, GET_ALLOW, ui_static, NULL, REQ_IN_CHAT, GUARD_UI},
+    {"/ui/", 0, M_GET, GET_ALLOW, ui_static, NULL, REQ_IN_CHAT, GUARD_UI},
+    {"/ui/", 1, M_GET, GET_ALLOW, ui_static, NULL, REQ_IN_CHAT, GUARD_UI},
     {"/mcp", 0, M_GET | M_POST | M_DELETE, "GET, POST, DELETE, OPTIONS",
      mcp_handle, NULL, REQ_IN_MCP, GUARD_KEY},
     {"/mcp/", 1, M_GET | M_POST | M_DELETE, "GET, POST, DELETE, OPTIONS",
@@ -921,7 +935,7 @@ static int admit(struct req *r, const struct endpoint *rt)
       free(r->fwd[i].value);
       r->fwd[i--] = r->fwd[--r->nfwd];
     }
-  if(rt->guard == GUARD_NONE ||
+  if(rt->guard == GUARD_NONE || rt->guard == GUARD_UI ||
      (rt->guard == GUARD_KEY && !adm_required(r->gw->adm)))
     return 0;
   key = presented_key(r, &header);
@@ -1067,7 +1081,8 @@ static int check_caller(struct req *r, const struct endpoint *rt)
   char host[256] = "", origin[256] = "";
   int nh = lws_hdr_copy(r->wsi, host, sizeof(host), WSI_TOKEN_HOST);
   int no = lws_hdr_copy(r->wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
-  int admin = rt && rt->guard == GUARD_ADMIN, rc = 0;
+  int admin = rt && (rt->guard == GUARD_ADMIN || rt->guard == GUARD_UI);
+  int rc = 0;
 
   if(nh < 0 || (nh > 0 && !host_allowed(&r->gw->cfg->security, host))) {
     respond_simple_error(r, 403, "host_not_allowed",
@@ -1111,7 +1126,12 @@ static int on_headers(struct req *r)
   char cl[32];
   int status;
 
-  if((status = framing_error(r->wsi, &code, &why))) {
+  if(!(status = framing_error(r->wsi, &code, &why)) && r->bad_path) {
+    status = 400;
+    code = "invalid_path";
+    why = "The path may not contain a NUL byte.";
+  }
+  if(status) {
     r->close_after = 1;
     respond_simple_error(r, status, code, "%s", why);
     return 0;
@@ -1291,6 +1311,10 @@ static int write_headers(struct req *r, unsigned char **p, unsigned char *end)
                  "mcp-session-id, mcp-protocol-version",
                  p, end)))
     return -1;
+  for(int i = 0; r->ui && ui_security_headers[i]; i += 2)
+    if(add_header(wsi, ui_security_headers[i], ui_security_headers[i + 1], p,
+                  end))
+      return -1;
   if(r->close_after && add_header(wsi, "connection", "close", p, end))
     return -1;
   return lws_finalize_http_header(wsi, p, end);

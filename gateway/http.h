@@ -71,6 +71,8 @@ struct req {
   int method;           /* LWSHUMETH_* */
   char *path;           /* without the query string */
   const char *endpoint; /* metrics label: a known path or "other" */
+  int ui;               /* /ui or under: the dashboard's headers */
+  int bad_path;         /* the decoded path held a NUL byte */
   const char *api;      /* record: "chat", "models", "other"; NULL: none */
   enum req_inbound inbound;
   int anthropic_errors; /* errors in Anthropic's shape */
