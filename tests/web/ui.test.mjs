@@ -1,0 +1,267 @@
+// The dashboard (/ui) in a real browser: Debian's chromium, headless,
+// driven by playwright-core (from tests/e2e's node_modules). Signs in with
+// the admin credential, creates a key and sees its secret once, uses the
+// key against /v1/models, revokes it and sees the API refuse it, and tries
+// a wrong credential; keyboard use, no CSP violations, and gateway text
+// shown only as text. Screenshots of each page go to SB_ARTIFACTS_DIR (the
+// build tree under ctest) or the temp dir.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+
+import { startGateway, request, postChat, waitFor } from '../integration/harness.mjs';
+
+const require = createRequire(new URL('../e2e/package.json', import.meta.url));
+const { chromium } = require('playwright-core');
+
+const CHROMIUM = process.env.SB_CHROMIUM || '/usr/bin/chromium';
+const ADMIN = 'sk-sb-admin-web-0123456789abcdef0123456789abcdef';
+const ARTIFACTS = process.env.SB_ARTIFACTS_DIR || path.join(os.tmpdir(), 'sb-web-artifacts');
+const bearer = (k) => ({ authorization: `Bearer ${k}` });
+
+describe('dashboard in chromium', () => {
+  let gw;
+  let browser;
+  let context;
+  let page;
+  let missing = ''; // a server piece this branch lacks: the tests that need it skip
+  const problems = []; // page errors, CSP violations, failed requests
+
+  async function shot(name) {
+    await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+  }
+
+  function needsServer(t) {
+    if (missing) t.skip(missing);
+    return !!missing;
+  }
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    gw = await startGateway({ env: { SWITCHBOARD_ADMIN_KEY: ADMIN } });
+    const probe = await request(`${gw.url}/ui/session`, { body: { credential: 'x' } });
+    if (probe.status === 404) missing = 'the session API (POST /ui/session) is not on this branch yet';
+    const launchArgs = ['--no-sandbox', '--disable-dev-shm-usage'];
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: launchArgs });
+    context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gw.url });
+    page = await context.newPage();
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      // A failed load is judged by its response below, with its URL.
+      if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    page.on('response', (r) => {
+      const p = new URL(r.url()).pathname;
+      // 401 (signed out, a wrong credential) is an answer the page expects.
+      if (r.status() >= 400 && !(p === '/ui/session' && (r.status() === 401 || missing))) {
+        problems.push(`${r.request().method()} ${p}: ${r.status()}`);
+      }
+    });
+    page.on('dialog', (d) => { problems.push(`a JS dialog opened: ${d.message()}`); d.dismiss(); });
+    // Nothing but the gateway itself is ever asked for.
+    page.on('request', (r) => {
+      if (!r.url().startsWith(`${gw.url}/`) && !r.url().startsWith('data:')) problems.push(`foreign request: ${r.url()}`);
+    });
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (gw) await gw.stop();
+  });
+
+  test('/ui serves the page with its CSP, and the page loads without violations', async () => {
+    const res = await page.goto(`${gw.url}/ui`);
+    assert.equal(res.status(), 200);
+    assert.equal(new URL(page.url()).pathname, '/ui/');
+    const h = res.headers();
+    assert.match(h['content-security-policy'] || '', /script-src 'self'/);
+    assert.equal(h['x-content-type-options'], 'nosniff');
+    for (const f of ['app.js', 'api.js', 'keys.js', 'dom.js', 'style.css']) {
+      const r = await request(`${gw.url}/ui/${f}`);
+      assert.equal(r.status, 200, f);
+    }
+    assert.match((await request(`${gw.url}/ui/app.js`)).headers['content-type'], /^text\/javascript/);
+    assert.match((await request(`${gw.url}/ui/style.css`)).headers['content-type'], /^text\/css/);
+    // No inline script or style anywhere in the page.
+    const html = (await request(`${gw.url}/ui/`)).text;
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i);
+    assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=/i);
+    // The stylesheet applied (CSP allows it): the skip link is off screen.
+    const top = await page.locator('.skip-link').evaluate((n) => getComputedStyle(n).top);
+    assert.notEqual(top, 'auto');
+    await page.locator('#loading').waitFor({ state: 'hidden' });
+    await shot('00-first-load');
+  });
+
+  test('a wrong credential is refused with a message, and the field keeps focus', async (t) => {
+    if (needsServer(t)) return;
+    await page.locator('#signin-view').waitFor();
+    await shot('01-signin');
+    await page.getByLabel('Admin key').fill('sk-sb-admin-wrong-0000000000000000000000000000');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.locator('#signin-error');
+    await alert.waitFor();
+    assert.match(await alert.textContent(), /not right/);
+    assert.equal(await alert.getAttribute('role'), 'alert');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'credential');
+    assert.ok(await page.locator('#keys-view').isHidden());
+    await shot('02-signin-wrong');
+  });
+
+  test('sign in with the keyboard only: the keys page, focus on its heading', async (t) => {
+    if (needsServer(t)) return;
+    await page.reload();
+    await page.locator('#signin-view').waitFor();
+    // From the top: the skip link first, then the credential field.
+    await page.locator('body').focus();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.className), 'skip-link');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'credential');
+    // The focus ring is visible.
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    assert.equal(outline, 'solid');
+    await page.keyboard.type(ADMIN);
+    await page.keyboard.press('Enter');
+    await page.locator('#keys-view').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'keys-title');
+    assert.ok(await page.locator('#who').isVisible());
+    assert.ok(await page.locator('#keys-empty').isVisible());
+    // The cookie is HttpOnly: the page's script cannot read it.
+    assert.doesNotMatch(await page.evaluate(() => document.cookie), /sb_session/);
+    const cookies = await context.cookies();
+    const c = cookies.find((x) => x.name === 'sb_session');
+    assert.ok(c && c.httpOnly && c.sameSite === 'Strict', JSON.stringify(cookies));
+    await shot('03-keys-empty');
+  });
+
+  let secret;
+  let keyId;
+
+  test('create a key: the secret is shown once, copies, and works on /v1/models', async (t) => {
+    if (needsServer(t)) return;
+    await page.getByLabel('Name').fill('web-app');
+    await page.getByLabel(/Requests per minute/).fill('120');
+    await page.getByLabel(/Budget in USD/).fill('5');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const panel = page.locator('#secret-panel');
+    await panel.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'secret-panel');
+    secret = await page.getByLabel('Secret', { exact: true }).inputValue();
+    assert.match(secret, /^sk-sb-[0-9a-f]{64}$/);
+    // Copy puts it on the clipboard.
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.locator('#copy-status', { hasText: 'Copied' }).waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+    // The new row, without the secret.
+    const row = page.locator('#keys-body tr', { hasText: 'web-app' });
+    await row.waitFor();
+    keyId = await row.getAttribute('data-key-id');
+    const cells = await row.locator('th, td').allTextContents();
+    assert.equal(cells[0], 'web-app');
+    assert.ok(secret.startsWith(cells[1]), `prefix ${cells[1]}`);
+    assert.equal(cells[2], 'active');
+    assert.match(cells[3], /120 req\/min/);
+    assert.match(cells[3], /budget \$5\.00 monthly/);
+    assert.equal(cells[4], '$0.00');
+    assert.ok(!(await page.locator('#keys-table').textContent()).includes(secret));
+    await shot('04-key-created-secret');
+
+    const r = await request(`${gw.url}/v1/models`, { headers: bearer(secret) });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(Array.isArray(r.json.data) && r.json.data.length > 0);
+
+    // Hidden on request and gone from the page; a reload does not bring it back.
+    await page.getByRole('button', { name: /hide it/ }).click();
+    assert.ok(await panel.isHidden());
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'key-name');
+    assert.ok(!(await page.content()).includes(secret));
+    await page.reload();
+    await page.locator('#keys-body tr', { hasText: 'web-app' }).waitFor();
+    assert.ok(await panel.isHidden());
+    assert.ok(!(await page.content()).includes(secret));
+  });
+
+  test('spend shows the key\'s cost once it has one', async (t) => {
+    if (needsServer(t)) return;
+    let r = await request(`${gw.url}/admin/v1/prices`, {
+      headers: bearer(ADMIN),
+      body: { model: 'echo/echo-1', input_per_mtok: 1000000, output_per_mtok: 1000000 },
+    });
+    assert.equal(r.status, 200, r.text);
+    r = await postChat(gw.url, { model: 'echo/echo-1', messages: [{ role: 'user', content: 'spend a little' }] },
+      { headers: bearer(secret) });
+    assert.equal(r.status, 200, r.text);
+    await waitFor(async () => {
+      const u = await request(`${gw.url}/admin/v1/usage?group=key`, { headers: bearer(ADMIN) });
+      return u.json.series.some((s) => s.key === keyId && s.cost_usd > 0);
+    }, { what: 'the key\'s spend', timeoutMs: 10000 });
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const spend = page.locator(`#keys-body tr[data-key-id="${keyId}"] td.num`);
+    await waitFor(async () => (await spend.textContent()) !== '$0.00', { what: 'spend on the page' });
+    assert.match(await spend.textContent(), /^\$\d+\.\d{2,4}$/);
+  });
+
+  test('gateway text is shown as text, never as markup', async (t) => {
+    if (needsServer(t)) return;
+    const evil = '<img src=x onerror="document.title=\'pwned\'">';
+    await page.getByLabel('Name').fill(evil);
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.locator('#secret-panel').waitFor();
+    assert.equal(await page.locator('#secret-key-name').textContent(), evil);
+    await page.getByRole('button', { name: /hide it/ }).click();
+    const row = page.locator('#keys-body tr').filter({ has: page.locator('th', { hasText: evil }) });
+    await row.waitFor();
+    assert.equal(await page.locator('#keys-body img').count(), 0);
+    assert.notEqual(await page.title(), 'pwned');
+  });
+
+  test('revoke asks first (Escape cancels), then the API refuses the key', async (t) => {
+    if (needsServer(t)) return;
+    const row = page.locator(`#keys-body tr[data-key-id="${keyId}"]`);
+    const revoke = row.getByRole('button', { name: 'Revoke web-app' });
+    await revoke.click();
+    const dialog = page.getByRole('dialog', { name: 'Revoke this key?' });
+    await dialog.waitFor();
+    assert.match(await dialog.textContent(), /web-app/);
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'revoke-cancel');
+    await shot('05-revoke-confirm');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await row.locator('.badge').textContent(), 'active');
+    assert.equal((await request(`${gw.url}/v1/models`, { headers: bearer(secret) })).status, 200);
+
+    await revoke.focus();
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Revoke' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await waitFor(async () => (await row.locator('.badge').textContent()) === 'revoked', { what: 'revoked status' });
+    assert.equal(await row.getByRole('button').count(), 0);
+    const r = await request(`${gw.url}/v1/models`, { headers: bearer(secret) });
+    assert.equal(r.status, 401, r.text);
+    await shot('06-key-revoked');
+  });
+
+  test('sign out: back to sign-in, and the old cookie no longer works', async (t) => {
+    if (needsServer(t)) return;
+    const before = (await context.cookies()).find((x) => x.name === 'sb_session');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.locator('#signin-view').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'credential');
+    assert.equal((await page.locator('#keys-body tr').count()), 0);
+    const r = await request(`${gw.url}/admin/v1/keys`, { headers: { cookie: `sb_session=${before.value}` } });
+    assert.equal(r.status, 401, r.text);
+    await page.reload();
+    await page.locator('#signin-view').waitFor();
+    await shot('07-signed-out');
+  });
+
+  test('no page errors, CSP violations or foreign requests along the way', () => {
+    assert.deepEqual(problems, []);
+  });
+});
