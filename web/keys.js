@@ -70,7 +70,11 @@ export async function refresh() {
   try {
     [keys, spend] = await Promise.all([
       api.listKeys(),
-      api.spendByKey().catch((e) => { if (signedOutOn(e)) throw e; return new Map(); }),
+      // Spend is a nicety: the list shows without it (a 401 still ends the session).
+      api.spendByKey().catch((e) => {
+        if (e instanceof api.ApiError && e.status === 401) throw e;
+        return new Map();
+      }),
     ]);
   } catch (e) {
     if (seq !== loadSeq || signedOutOn(e)) return;
