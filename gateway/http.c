@@ -964,9 +964,13 @@ static int admit(struct req *r, const struct endpoint *rt)
   char *key;
   int rc;
 
-  /* Names a key only for a sub-request; never forwarded. */
+  /* Names a key only for a sub-request; never forwarded. Nor is the
+   * dashboard's session cookie, whatever a provider's forward_headers
+   * say. */
   for(int i = 0; i < r->nfwd; i++)
-    if(!strcasecmp(r->fwd[i].name, SUBREQ_KEY_HEADER)) {
+    if(!strcasecmp(r->fwd[i].name, SUBREQ_KEY_HEADER) ||
+       (!strcasecmp(r->fwd[i].name, "cookie") &&
+        strstr(r->fwd[i].value, UI_COOKIE "="))) {
       free(r->fwd[i].name);
       free(r->fwd[i].value);
       r->fwd[i--] = r->fwd[--r->nfwd];

@@ -13,6 +13,7 @@ import crypto from 'node:crypto';
 import {
   startGateway, request, REPO_ROOT, queryDb, runSwitchboard, waitFor, sleep, errorOf,
 } from './harness.mjs';
+import { startOpenAIEmulator } from '../emulators/openai.mjs';
 
 const ADMIN = 'sk-sb-admin-ui-0123456789abcdef0123456789abcdef01234567';
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -288,5 +289,31 @@ describe('ui: sessions expire (ui.session_ttl_s)', () => {
     await sleep(2100);
     assert.equal((await request(`${gw.url}/ui/session`, { headers: { cookie: pair } })).status, 401);
     assert.equal((await request(`${gw.url}/admin/v1/keys`, { headers: { cookie: pair } })).status, 401);
+  });
+});
+
+describe('ui: the session cookie goes nowhere else', () => {
+  let gw;
+  let up;
+  const UPKEY = 'sk-upstream-ui-5ecret';
+  before(async () => {
+    up = await startOpenAIEmulator({ apiKey: UPKEY, quiet: true });
+    gw = await startGateway({ env: { SWITCHBOARD_ADMIN_KEY: ADMIN, SWITCHBOARD_CRED_UP: UPKEY } });
+  });
+  after(async () => { if (gw) await gw.stop(); if (up) await up.close(); });
+
+  test('not upstream, even when a provider forwards cookies', async () => {
+    const admin = { authorization: `Bearer ${ADMIN}` };
+    let r = await request(`${gw.url}/admin/v1/providers`, {
+      headers: admin,
+      body: { name: 'fwd', kind: 'openai', base_url: up.url, api_key_env: 'SWITCHBOARD_CRED_UP', models: ['gpt-4o'], forward_headers: ['cookie'] },
+    });
+    assert.equal(r.status, 201, r.text);
+    const s = await signIn(gw, ADMIN);
+    const { pair } = cookieOf(s);
+    const body = { model: 'fwd/gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
+    r = await request(`${gw.url}/v1/chat/completions`, { headers: { ...admin, cookie: `tenant=acme; ${pair}` }, body });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(up.lastRequest().headers.cookie, undefined);
   });
 });
