@@ -192,7 +192,7 @@ describe('ui: sessions and the admin API with a cookie', () => {
     let r = await request(`${gw.url}/admin/v1/keys`, { headers: hdr });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.object, 'list');
-    r = await request(`${gw.url}/admin/v1/usage?by=key`, { headers: hdr });
+    r = await request(`${gw.url}/admin/v1/usage?group=key`, { headers: hdr });
     assert.equal(r.status, 200, r.text);
 
     for (const token of [undefined, '', 'x', '0'.repeat(64), csrf.toUpperCase(), `${csrf}0`]) {
