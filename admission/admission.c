@@ -794,6 +794,11 @@ int adm_admit(struct admission *a, const char *secret, int64_t now_ms,
   return rc;
 }
 
+int adm_has_admin_env(const struct admission *a)
+{
+  return a->has_admin_env;
+}
+
 int adm_admit_as(struct admission *a, const char *key_id, int64_t now_ms,
                  struct adm_grant *g, struct api_error *err)
 {

@@ -143,6 +143,10 @@ int adm_admit(struct admission *a, const char *secret, int64_t now_ms,
 int adm_admit_as(struct admission *a, const char *key_id, int64_t now_ms,
                  struct adm_grant *g, struct api_error *err);
 
+/** 1 when the gateway was started with an admin credential in
+ * SWITCHBOARD_ADMIN_KEY (the grant adm_admit_as() gives for ""). */
+int adm_has_admin_env(const struct admission *a);
+
 /**
  * Authenticate as adm_admit() does but take nothing from the key's
  * limits (grant->in_flight stays 0): for MCP session traffic (initialize,

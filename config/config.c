@@ -52,6 +52,7 @@ void config_defaults(struct config *cfg)
   cfg->retention.conversations_days = 0; /* keep forever */
   cfg->retention.responses_days = 0;
   cfg->retention.requests_days = 0;
+  cfg->ui.session_ttl_s = 43200;
 }
 
 static void free_strv(char **v, int n)
@@ -257,6 +258,15 @@ static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
   };
 
   return load_ints(l, "limits", keys, SB_ARRAY_LEN(keys), obj, err, errlen);
+}
+
+static int load_ui(struct config_ui *u, const cJSON *obj, char *err,
+                   size_t errlen)
+{
+  static const struct int_key keys[] = {
+      INT_KEY(struct config_ui, session_ttl_s, 1, 30 * 86400),
+  };
+  return load_ints(u, "ui", keys, SB_ARRAY_LEN(keys), obj, err, errlen);
 }
 
 static int load_retention(struct config_retention *r, const cJSON *obj,
@@ -645,6 +655,8 @@ int config_load_json(struct config *cfg, const char *json, size_t len,
       rc = load_security(&cfg->security, it, err, errlen);
     } else if(!strcmp(k, "mcp")) {
       rc = load_mcp(&cfg->mcp, it, err, errlen);
+    } else if(!strcmp(k, "ui")) {
+      rc = load_ui(&cfg->ui, it, err, errlen);
     } else if(!strcmp(k, "retention")) {
       rc = load_retention(&cfg->retention, it, err, errlen);
     } else if(!strcmp(k, "mcp_servers")) {

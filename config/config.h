@@ -87,6 +87,11 @@ struct config_retention {
   int requests_days;      /* the request log (usage roll-ups are kept) */
 };
 
+/* "ui": the web dashboard (gateway/ui.c). */
+struct config_ui {
+  int session_ttl_s; /* a sign-in lasts this long; default 43200 (12 h) */
+};
+
 struct config_mcp_server;
 
 struct config {
@@ -108,6 +113,7 @@ struct config {
                                           * mcp_servers table */
   int nmcp_servers;
   struct config_retention retention;
+  struct config_ui ui;
 };
 
 /** Fill cfg with the built-in defaults. */

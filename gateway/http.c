@@ -916,11 +916,47 @@ static int admit_internal(struct req *r, const struct endpoint *rt,
   return rc;
 }
 
+/* A session cookie's lookup (admit() answered 2) is over: admit r with
+ * the session's key, and then serve it now, or once its body is read. */
+static void admit_session_done(struct req *r, const char *key_id,
+                               const char *csrf)
+{
+  const struct endpoint *rt = find_route(r->path);
+
+  r->admit_pending = 0;
+  if(r->status)
+    return; /* answered meanwhile (its framing, its length) */
+  if(!key_id) {
+    respond_simple_error(r, 401, "invalid_session", "%s",
+                         "Not signed in, or the session has ended: sign "
+                         "in again (or send the admin credential as "
+                         "'Authorization: Bearer KEY').");
+  } else if(ui_session_grant(r, key_id)) {
+    /* answered */
+  } else if(r->method != LWSHUMETH_GET && r->method != LWSHUMETH_HEAD &&
+            !ui_csrf_ok(r, csrf)) {
+    /* A write with the cookie alone could be a page of another site
+     * riding on it: the token is what only the dashboard knows. */
+    respond_simple_error(r, 403, "csrf_token_invalid", "%s",
+                         "Admin API writes with a session cookie need the "
+                         "session's token as X-CSRF-Token.");
+  } else {
+    if(r->method != LWSHUMETH_POST || r->body_complete)
+      if(!check_route(r, rt))
+        rt->handle(r);
+    return;
+  }
+  if(r->method == LWSHUMETH_POST && !r->body_complete)
+    r->close_after = 1; /* body left unread */
+}
+
 /* The admin API always needs the admin credential, even when the rest
  * of the gateway runs open: it can name the gateway's environment
- * variables and point providers anywhere. Other guarded routes need a
- * key once any credential exists. Returns 0 to go on, or 1 after
- * answering 401/403/429. */
+ * variables and point providers anywhere; the dashboard's session
+ * cookie (gateway/ui.h) stands for it there, with a CSRF token on
+ * writes. Other guarded routes need a key once any credential exists.
+ * Returns 0 to go on, 1 after answering 401/403/429, or 2 while a
+ * session cookie is looked up (admit_session_done() goes on). */
 static int admit(struct req *r, const struct endpoint *rt)
 {
   struct api_error err;
@@ -928,9 +964,13 @@ static int admit(struct req *r, const struct endpoint *rt)
   char *key;
   int rc;
 
-  /* Names a key only for a sub-request; never forwarded. */
+  /* Names a key only for a sub-request; never forwarded. Nor is the
+   * dashboard's session cookie, whatever a provider's forward_headers
+   * say. */
   for(int i = 0; i < r->nfwd; i++)
-    if(!strcasecmp(r->fwd[i].name, SUBREQ_KEY_HEADER)) {
+    if(!strcasecmp(r->fwd[i].name, SUBREQ_KEY_HEADER) ||
+       (!strcasecmp(r->fwd[i].name, "cookie") &&
+        strstr(r->fwd[i].value, UI_COOKIE "="))) {
       free(r->fwd[i].name);
       free(r->fwd[i].value);
       r->fwd[i--] = r->fwd[--r->nfwd];
@@ -939,6 +979,12 @@ static int admit(struct req *r, const struct endpoint *rt)
      (rt->guard == GUARD_KEY && !adm_required(r->gw->adm)))
     return 0;
   key = presented_key(r, &header);
+  if(!key && rt->guard == GUARD_ADMIN &&
+     !(rc = ui_session_lookup(r, admit_session_done))) {
+    /* The dashboard's session cookie: admit_session_done() goes on. */
+    r->admit_pending = 1;
+    return 2;
+  }
   if(key && subreq_is_credential(r->gw, key)) {
     rc = admit_internal(r, rt, &err);
   } else if(!key && rt->guard == GUARD_ADMIN) {
@@ -1124,7 +1170,7 @@ static int on_headers(struct req *r)
   const struct endpoint *rt = find_route(r->path);
   const char *code, *why;
   char cl[32];
-  int status;
+  int status, admitted = 0;
 
   if(!(status = framing_error(r->wsi, &code, &why)) && r->bad_path) {
     status = 400;
@@ -1152,7 +1198,7 @@ static int on_headers(struct req *r)
     handle_preflight(r);
     return 0;
   }
-  if(rt && admit(r, rt)) {
+  if(rt && (admitted = admit(r, rt)) == 1) {
     r->close_after = r->method == LWSHUMETH_POST; /* body left unread */
     return 0;
   }
@@ -1180,6 +1226,8 @@ static int on_headers(struct req *r)
      * connection stays usable for the next request. */
     return 1;
   }
+  if(admitted == 2)
+    return 0; /* admit_session_done() serves it */
   if(!check_route(r, rt))
     rt->handle(r);
   return 0;
@@ -1188,6 +1236,10 @@ static int on_headers(struct req *r)
 static void on_body_complete(struct req *r)
 {
   const struct endpoint *rt = find_route(r->path);
+
+  r->body_complete = 1;
+  if(r->admit_pending)
+    return; /* admit_session_done() serves it */
 
   if(!check_route(r, rt))
     rt->handle(r);

@@ -73,6 +73,8 @@ struct req {
   const char *endpoint; /* metrics label: a known path or "other" */
   int ui;               /* /ui or under: the dashboard's headers */
   int bad_path;         /* the decoded path held a NUL byte */
+  int admit_pending;    /* a session cookie is being looked up */
+  int body_complete;    /* the whole request body is in body */
   const char *api;      /* record: "chat", "models", "other"; NULL: none */
   enum req_inbound inbound;
   int anthropic_errors; /* errors in Anthropic's shape */

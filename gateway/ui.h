@@ -43,14 +43,18 @@ void ui_session(struct req *r);
 /**
  * The admin API called with a session cookie and no credential: look the
  * session up off the loop, then call done(r, key_id, csrf) on r's loop,
- * key_id and csrf NULL when r has no valid session (r NULL when the
- * request is gone). Returns 0 when the lookup runs; SB_ENOTFOUND when r
+ * key_id and csrf NULL when r has no valid session; not called when r is
+ * gone by then. Returns 0 when the lookup runs; SB_ENOTFOUND when r
  * carries no well-formed session cookie, SB_EIO when the lookup could not
  * start (done is not called either way).
  */
 int ui_session_lookup(struct req *r,
                       void (*done)(struct req *r, const char *key_id,
                                    const char *csrf));
+
+/** Grant r the key of a session (key_id; "" for SWITCHBOARD_ADMIN_KEY) if
+ * that key may still use the admin API. 0, or 1 after answering 401. */
+int ui_session_grant(struct req *r, const char *key_id);
 
 /** 1 when r's X-CSRF-Token equals csrf (compared in constant time). */
 int ui_csrf_ok(struct req *r, const char *csrf);
