@@ -10,6 +10,7 @@ let loadSeq = 0;
 
 function money(v) {
   if (typeof v !== 'number' || !Number.isFinite(v)) return '$0.00';
+  if (v > 0 && v < 0.0001) return '< $0.0001';
   return v > 0 && v < 0.01 ? `$${v.toFixed(4)}` : `$${v.toFixed(2)}`;
 }
 

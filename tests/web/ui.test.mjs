@@ -49,6 +49,7 @@ describe('dashboard in chromium', () => {
     context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gw.url });
     page = await context.newPage();
+    page.setDefaultTimeout(10000);
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     page.on('console', (m) => {
       // A failed load is judged by its response below, with its URL.
@@ -116,9 +117,10 @@ describe('dashboard in chromium', () => {
     if (needsServer(t)) return;
     await page.reload();
     await page.locator('#signin-view').waitFor();
-    // From the top: the skip link first, then the credential field.
-    await page.locator('body').focus();
-    await page.keyboard.press('Tab');
+    // The page puts the focus on the credential field; before it in the tab
+    // order there is only the skip link.
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'credential');
+    await page.keyboard.press('Shift+Tab');
     assert.equal(await page.evaluate(() => document.activeElement.className), 'skip-link');
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate(() => document.activeElement.id), 'credential');
@@ -190,10 +192,10 @@ describe('dashboard in chromium', () => {
     if (needsServer(t)) return;
     let r = await request(`${gw.url}/admin/v1/prices`, {
       headers: bearer(ADMIN),
-      body: { model: 'echo/echo-1', input_per_mtok: 1000000, output_per_mtok: 1000000 },
+      body: { model: 'echo/echo-1', input_per_mtok: 100, output_per_mtok: 100 },
     });
     assert.equal(r.status, 200, r.text);
-    r = await postChat(gw.url, { model: 'echo/echo-1', messages: [{ role: 'user', content: 'spend a little' }] },
+    r = await postChat(gw.url, { model: 'echo/echo-1', messages: [{ role: 'user', content: 'spend a little' }], max_tokens: 16 },
       { headers: bearer(secret) });
     assert.equal(r.status, 200, r.text);
     await waitFor(async () => {
