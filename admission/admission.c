@@ -9,6 +9,7 @@
 
 #include <fnmatch.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ struct admission {
   struct adm_registry_source src; /* builds the provider registry */
   unsigned char admin_hash[STORE_KEY_HASH_LEN];
   int has_admin_env;
+  char admin_tag[ADM_ADMIN_TAG_LEN + 1]; /* adm_admin_env_tag() */
 
   pthread_rwlock_t lock; /* guards snap and reg */
   struct snapshot snap;
@@ -412,8 +414,19 @@ int adm_open(const char *db_path, const char *admin_secret,
   a->path = sb_strdup(db_path);
   a->src = *src;
   if(admin_secret && *admin_secret) {
+    unsigned char tag[ADM_ADMIN_TAG_LEN / 2];
+    static const char salt[] = "switchboard ui session admin tag";
     store_key_hash(admin_secret, a->admin_hash);
     a->has_admin_env = 1;
+    /* Slow on purpose: the tag is stored, and SWITCHBOARD_ADMIN_KEY may
+     * be a password a person chose. */
+    if(!PKCS5_PBKDF2_HMAC(admin_secret, (int)strlen(admin_secret),
+                          (const unsigned char *)salt, sizeof(salt) - 1, 100000,
+                          EVP_sha256(), sizeof(tag), tag))
+      abort(); /* SHA-256 always exists; a broken libcrypto */
+    for(size_t i = 0; i < sizeof(tag); i++)
+      snprintf(a->admin_tag + 2 * i, 3, "%02x", tag[i]);
+    OPENSSL_cleanse(tag, sizeof(tag));
   }
   pthread_rwlock_init(&a->lock, NULL);
   pthread_mutex_init(&a->lim_mu, NULL);
@@ -794,9 +807,9 @@ int adm_admit(struct admission *a, const char *secret, int64_t now_ms,
   return rc;
 }
 
-int adm_has_admin_env(const struct admission *a)
+const char *adm_admin_env_tag(const struct admission *a)
 {
-  return a->has_admin_env;
+  return a->has_admin_env ? a->admin_tag : NULL;
 }
 
 int adm_admit_as(struct admission *a, const char *key_id, int64_t now_ms,

@@ -143,9 +143,13 @@ int adm_admit(struct admission *a, const char *secret, int64_t now_ms,
 int adm_admit_as(struct admission *a, const char *key_id, int64_t now_ms,
                  struct adm_grant *g, struct api_error *err);
 
-/** 1 when the gateway was started with an admin credential in
- * SWITCHBOARD_ADMIN_KEY (the grant adm_admit_as() gives for ""). */
-int adm_has_admin_env(const struct admission *a);
+#define ADM_ADMIN_TAG_LEN 32
+/** A tag of the admin credential in SWITCHBOARD_ADMIN_KEY (the grant
+ * adm_admit_as() gives for ""): ADM_ADMIN_TAG_LEN hex digits of a slow
+ * hash (PBKDF2), the same for the same credential from one start to the
+ * next, so that what was granted to it can be stored and refused once
+ * it changes. NULL when there is none. */
+const char *adm_admin_env_tag(const struct admission *a);
 
 /**
  * Authenticate as adm_admit() does but take nothing from the key's

@@ -79,6 +79,7 @@ struct ui_job {
   char csrf[UI_SESSION_HEX + 1];   /* UI_CREATE: the new token;
                                     * UI_DELETE: the one presented */
   char key_id[STORE_UI_KEY_ID_MAX];
+  char admin_tag[STORE_UI_TAG_MAX]; /* UI_CREATE, for key_id "" */
   char name[96];
   int64_t now_s, ttl_s;
   struct store_ui_session s;
@@ -149,8 +150,9 @@ static void job_work(void *ud)
 
   switch(j->op) {
   case UI_CREATE:
-    j->rc = store_ui_session_create(j->db, j->hash, j->key_id, j->csrf,
-                                    j->now_s, j->ttl_s, j->err, sizeof(j->err));
+    j->rc = store_ui_session_create(j->db, j->hash, j->key_id, j->admin_tag,
+                                    j->csrf, j->now_s, j->ttl_s, j->err,
+                                    sizeof(j->err));
     break;
   case UI_GET:
   case UI_LOOKUP:
@@ -232,14 +234,25 @@ static void respond_session(struct req *r, const char *name, const char *csrf)
   free(json);
 }
 
+/* 1 when a session of SWITCHBOARD_ADMIN_KEY (key_id "") was made with
+ * the credential the gateway has now, or the session is a key's. */
+static int same_admin(struct req *r, const struct store_ui_session *s)
+{
+  const char *tag = adm_admin_env_tag(r->gw->adm);
+
+  if(s->key_id[0])
+    return 1;
+  return tag && strlen(tag) == strlen(s->admin_tag) &&
+         !CRYPTO_memcmp(tag, s->admin_tag, strlen(tag));
+}
+
 /* The session names a key that may still use the admin API: r is granted
  * it. 0, or 1 after answering 401. */
 static int grant_session(struct req *r, const char *key_id)
 {
   struct api_error err;
 
-  if((!key_id[0] && !adm_has_admin_env(r->gw->adm)) ||
-     adm_admit_as(r->gw->adm, key_id, sb_now_ms(), &r->grant, &err)) {
+  if(adm_admit_as(r->gw->adm, key_id, sb_now_ms(), &r->grant, &err)) {
     no_session(r);
     return 1;
   }
@@ -273,6 +286,8 @@ static void job_done(struct req *r, void *ud)
       no_session(r);
     else if(j->rc)
       store_failed(r, j);
+    else if(!same_admin(r, &j->s))
+      no_session(r);
     else if(!grant_session(r, j->s.key_id))
       respond_session(r, r->grant.name, j->s.csrf);
     break;
@@ -290,7 +305,7 @@ static void job_done(struct req *r, void *ud)
     }
     break;
   case UI_LOOKUP:
-    if(j->rc)
+    if(j->rc || !same_admin(r, &j->s))
       j->lookup_done(r, NULL, NULL);
     else
       j->lookup_done(r, j->s.key_id, j->s.csrf);
@@ -354,6 +369,9 @@ static void sign_in(struct req *r)
   j = job_new(r, UI_CREATE);
   snprintf(j->key_id, sizeof(j->key_id), "%s", g.key_id);
   snprintf(j->name, sizeof(j->name), "%s", g.name);
+  if(!g.key_id[0] && adm_admin_env_tag(r->gw->adm))
+    snprintf(j->admin_tag, sizeof(j->admin_tag), "%s",
+             adm_admin_env_tag(r->gw->adm));
   if(random_hex(j->cookie, UI_SESSION_HEX / 2) ||
      random_hex(j->csrf, UI_SESSION_HEX / 2)) {
     job_free(j);

@@ -26,15 +26,17 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, char *err,
 
 int store_ui_session_create(const char *path,
                             const unsigned char hash[STORE_UI_HASH_LEN],
-                            const char *key_id, const char *csrf, int64_t now_s,
-                            int64_t ttl_s, char *err, size_t errlen)
+                            const char *key_id, const char *admin_tag,
+                            const char *csrf, int64_t now_s, int64_t ttl_s,
+                            char *err, size_t errlen)
 {
   sqlite3 *db;
   sqlite3_stmt *st;
   int rc;
 
   if(strlen(key_id) >= STORE_UI_KEY_ID_MAX ||
-     strlen(csrf) >= STORE_UI_CSRF_MAX) {
+     strlen(csrf) >= STORE_UI_CSRF_MAX ||
+     strlen(admin_tag) >= STORE_UI_TAG_MAX) {
     sb_errf(err, errlen, "session: key id or token too long");
     return SB_EINVAL;
   }
@@ -50,8 +52,8 @@ int store_ui_session_create(const char *path,
     return store_db_finish(db, rc, err, errlen);
   if(sqlite3_prepare_v2(db,
                         "INSERT INTO ui_sessions(id_hash, key_id, csrf_token, "
-                        "created_at, expires_at, last_seen_at) "
-                        "VALUES(?, ?, ?, ?, ?, ?)",
+                        "created_at, expires_at, last_seen_at, admin_tag) "
+                        "VALUES(?, ?, ?, ?, ?, ?, ?)",
                         -1, &st, NULL) != SQLITE_OK) {
     rc = store_db_fail(db, "prepare", err, errlen);
     return store_db_finish(db, rc, err, errlen);
@@ -62,6 +64,7 @@ int store_ui_session_create(const char *path,
   sqlite3_bind_int64(st, 4, now_s);
   sqlite3_bind_int64(st, 5, now_s + ttl_s);
   sqlite3_bind_int64(st, 6, now_s);
+  sqlite3_bind_text(st, 7, admin_tag, -1, SQLITE_STATIC);
   rc = step_done(db, st, "insert session", err, errlen);
   return store_db_finish(db, rc, err, errlen);
 }
@@ -81,7 +84,7 @@ int store_ui_session_get(const char *path,
     return rc;
   if(sqlite3_prepare_v2(db,
                         "SELECT key_id, csrf_token, created_at, expires_at, "
-                        "last_seen_at FROM ui_sessions "
+                        "last_seen_at, admin_tag FROM ui_sessions "
                         "WHERE id_hash = ? AND expires_at > ?",
                         -1, &st, NULL) != SQLITE_OK) {
     rc = store_db_fail(db, "prepare", err, errlen);
@@ -93,8 +96,10 @@ int store_ui_session_get(const char *path,
   case SQLITE_ROW: {
     const char *k = (const char *)sqlite3_column_text(st, 0);
     const char *c = (const char *)sqlite3_column_text(st, 1);
+    const char *t = (const char *)sqlite3_column_text(st, 5);
     snprintf(out->key_id, sizeof(out->key_id), "%s", k ? k : "");
     snprintf(out->csrf, sizeof(out->csrf), "%s", c ? c : "");
+    snprintf(out->admin_tag, sizeof(out->admin_tag), "%s", t ? t : "");
     out->created_at = sqlite3_column_int64(st, 2);
     out->expires_at = sqlite3_column_int64(st, 3);
     seen = sqlite3_column_int64(st, 4);

@@ -17,23 +17,27 @@
 /* Longest key id and CSRF token kept, with the NUL. */
 #define STORE_UI_KEY_ID_MAX 40
 #define STORE_UI_CSRF_MAX   80
+#define STORE_UI_TAG_MAX    80
 
 /** A live session as read back. */
 struct store_ui_session {
   char key_id[STORE_UI_KEY_ID_MAX]; /* "" for SWITCHBOARD_ADMIN_KEY */
   char csrf[STORE_UI_CSRF_MAX];
-  int64_t created_at, expires_at; /* unix seconds */
+  char admin_tag[STORE_UI_TAG_MAX]; /* for key_id "": adm_admin_env_tag() */
+  int64_t created_at, expires_at;   /* unix seconds */
 };
 
 /**
- * Store a session of key_id (see above) with csrf, expiring ttl_s after
+ * Store a session of key_id (see above; admin_tag, "" for a key) with
+ * csrf, expiring ttl_s after
  * now_s, and drop the sessions that have expired by now_s. 0, or SB_EDB
  * (SB_EINVAL for a key id or token too long) with err.
  */
 int store_ui_session_create(const char *path,
                             const unsigned char hash[STORE_UI_HASH_LEN],
-                            const char *key_id, const char *csrf, int64_t now_s,
-                            int64_t ttl_s, char *err, size_t errlen);
+                            const char *key_id, const char *admin_tag,
+                            const char *csrf, int64_t now_s, int64_t ttl_s,
+                            char *err, size_t errlen);
 
 /**
  * The session whose cookie hashes to hash, if it has not expired by

@@ -292,6 +292,31 @@ describe('ui: sessions expire (ui.session_ttl_s)', () => {
   });
 });
 
+describe('ui: a new SWITCHBOARD_ADMIN_KEY ends the old one\'s sessions', () => {
+  test('sessions survive a restart with the same credential, not with another', async () => {
+    let gw = await startGateway({ env: { SWITCHBOARD_ADMIN_KEY: ADMIN } });
+    const { dir, dbPath } = gw;
+    let pair;
+    try {
+      const s = await signIn(gw, ADMIN);
+      assert.equal(s.status, 200);
+      pair = cookieOf(s).pair;
+      const rows = await queryDb(dbPath, 'SELECT admin_tag FROM ui_sessions');
+      assert.match(rows[0].admin_tag, /^[0-9a-f]{32}$/);
+      assert.ok(!ADMIN.includes(rows[0].admin_tag));
+    } finally { await gw.stop(); }
+    gw = await startGateway({ dir, dbPath, env: { SWITCHBOARD_ADMIN_KEY: ADMIN } });
+    try {
+      assert.equal((await request(`${gw.url}/ui/session`, { headers: { cookie: pair } })).status, 200);
+    } finally { await gw.stop(); }
+    gw = await startGateway({ dir, dbPath, env: { SWITCHBOARD_ADMIN_KEY: `${ADMIN}-rotated` } });
+    try {
+      assert.equal((await request(`${gw.url}/ui/session`, { headers: { cookie: pair } })).status, 401);
+      assert.equal((await request(`${gw.url}/admin/v1/keys`, { headers: { cookie: pair } })).status, 401);
+    } finally { await gw.stop(); }
+  });
+});
+
 describe('ui: the session cookie goes nowhere else', () => {
   let gw;
   let up;

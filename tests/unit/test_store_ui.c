@@ -32,12 +32,12 @@ static void test_create_get_delete(void **state)
   hash_of(b, 2);
   assert_int_equal(store_ui_session_get(t->db, a, 1000, &s, err, sizeof(err)),
                    SB_ENOTFOUND);
-  assert_int_equal(store_ui_session_create(t->db, a, "key_0123456789abcdef",
+  assert_int_equal(store_ui_session_create(t->db, a, "key_0123456789abcdef", "",
                                            CSRF, 1000, 60, err, sizeof(err)),
                    0);
-  assert_int_equal(
-      store_ui_session_create(t->db, b, "", CSRF, 1000, 600, err, sizeof(err)),
-      0);
+  assert_int_equal(store_ui_session_create(t->db, b, "", "tag0", CSRF, 1000,
+                                           600, err, sizeof(err)),
+                   0);
   assert_int_equal(store_ui_session_get(t->db, a, 1059, &s, err, sizeof(err)),
                    0);
   assert_string_equal(s.key_id, "key_0123456789abcdef");
@@ -50,6 +50,7 @@ static void test_create_get_delete(void **state)
   assert_int_equal(store_ui_session_get(t->db, b, 1060, &s, err, sizeof(err)),
                    0);
   assert_string_equal(s.key_id, "");
+  assert_string_equal(s.admin_tag, "tag0");
   assert_int_equal(store_ui_session_delete(t->db, b, err, sizeof(err)), 0);
   assert_int_equal(store_ui_session_get(t->db, b, 1060, &s, err, sizeof(err)),
                    SB_ENOTFOUND);
@@ -58,7 +59,7 @@ static void test_create_get_delete(void **state)
   assert_int_equal(
       store_ui_session_create(t->db, b,
                               "key_0123456789abcdef0123456789abcdef0123456789",
-                              CSRF, 1000, 60, err, sizeof(err)),
+                              "", CSRF, 1000, 60, err, sizeof(err)),
       SB_EINVAL);
 }
 
