@@ -28,6 +28,7 @@ describe('dashboard in chromium', () => {
   let context;
   let page;
   let missing = ''; // a server piece this branch lacks: the tests that need it skip
+  let expect401 = false; // the admin API's 401s are expected (the session was ended)
   const problems = []; // page errors, CSP violations, failed requests
 
   async function shot(name) {
@@ -58,7 +59,8 @@ describe('dashboard in chromium', () => {
     page.on('response', (r) => {
       const p = new URL(r.url()).pathname;
       // 401 (signed out, a wrong credential) is an answer the page expects.
-      if (r.status() >= 400 && !(p === '/ui/session' && (r.status() === 401 || missing))) {
+      if (r.status() >= 400 && !(p === '/ui/session' && (r.status() === 401 || r.status() === 403 || missing))
+          && !(expect401 && r.status() === 401)) {
         problems.push(`${r.request().method()} ${p}: ${r.status()}`);
       }
     });
@@ -261,6 +263,32 @@ describe('dashboard in chromium', () => {
     await page.reload();
     await page.locator('#signin-view').waitFor();
     await shot('07-signed-out');
+  });
+
+  test('a gateway key that is not admin cannot sign in', async (t) => {
+    if (needsServer(t)) return;
+    const k = await request(`${gw.url}/admin/v1/keys`, { headers: bearer(ADMIN), body: { name: 'not-admin' } });
+    assert.equal(k.status, 201, k.text);
+    await page.getByLabel('Admin key').fill(k.json.secret);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#signin-error', { hasText: 'not an admin key' }).waitFor();
+    assert.ok(await page.locator('#keys-view').isHidden());
+    assert.equal(await page.getByLabel('Admin key').inputValue(), k.json.secret);
+    await page.getByLabel('Admin key').fill('');
+  });
+
+  test('a session that ends on the server sends the page back to sign-in', async (t) => {
+    if (needsServer(t)) return;
+    await page.getByLabel('Admin key').fill(ADMIN);
+    await page.getByLabel('Admin key').press('Enter');
+    await page.locator('#keys-view').waitFor();
+    await context.clearCookies();
+    expect401 = true;
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.locator('#signin-error', { hasText: 'session has ended' }).waitFor();
+    assert.ok(await page.locator('#keys-view').isHidden());
+    assert.equal(await page.locator('#keys-body tr').count(), 0);
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'credential');
   });
 
   test('no page errors, CSP violations or foreign requests along the way', () => {
