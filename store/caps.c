@@ -210,24 +210,8 @@ int store_caps_set(const char *path, const struct store_model_caps *c,
 int store_caps_delete(const char *path, const char *model, char *err,
                       size_t errlen)
 {
-  sqlite3_stmt *st = NULL;
-  sqlite3 *db;
-  int rc = store_db_begin(path, 1, &db, err, errlen);
-
-  if(rc)
-    return rc;
-  if(sqlite3_prepare_v2(db, "DELETE FROM model_caps WHERE model = ?1", -1, &st,
-                        NULL) != SQLITE_OK)
-    rc = store_db_fail(db, "prepare", err, errlen);
-  if(!rc) {
-    sqlite3_bind_text(st, 1, model, -1, SQLITE_TRANSIENT);
-    if(sqlite3_step(st) != SQLITE_DONE)
-      rc = store_db_fail(db, "DELETE model_caps", err, errlen);
-    else if(!sqlite3_changes(db))
-      rc = SB_ENOTFOUND;
-  }
-  sqlite3_finalize(st);
-  return store_db_finish(db, rc, err, errlen);
+  return store_db_delete_one(path, "DELETE FROM model_caps WHERE model = ?1",
+                             model, err, errlen);
 }
 
 cJSON *store_caps_json(const struct store_model_caps *c)

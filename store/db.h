@@ -23,6 +23,12 @@ int store_db_finish(sqlite3 *db, int rc, char *err, size_t errlen);
 /** SB_EDB with "what: <sqlite message>" in err. */
 int store_db_fail(sqlite3 *db, const char *what, char *err, size_t errlen);
 
+/** In its own transaction, run sql (a DELETE with one parameter, ?1 =
+ * key) on path. 0, SB_ENOTFOUND when it deleted nothing, or SB_EDB with
+ * err. */
+int store_db_delete_one(const char *path, const char *sql, const char *key,
+                        char *err, size_t errlen);
+
 /* ---- the writer queue (store.c), for the modules that queue records ---- */
 
 struct store;

@@ -1153,8 +1153,8 @@ int store_prices_set(const char *path, const struct store_price *p, char *err,
   return store_db_finish(db, rc, err, errlen);
 }
 
-int store_prices_delete(const char *path, const char *model, char *err,
-                        size_t errlen)
+int store_db_delete_one(const char *path, const char *sql, const char *key,
+                        char *err, size_t errlen)
 {
   sqlite3_stmt *st = NULL;
   sqlite3 *db;
@@ -1162,16 +1162,23 @@ int store_prices_delete(const char *path, const char *model, char *err,
 
   if(rc)
     return rc;
-  rc = prepare(db, "DELETE FROM prices WHERE model = ?1", &st, err, errlen);
+  rc = prepare(db, sql, &st, err, errlen);
   if(!rc) {
-    sqlite3_bind_text(st, 1, model, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
     if(sqlite3_step(st) != SQLITE_DONE)
-      rc = store_db_fail(db, "DELETE prices", err, errlen);
+      rc = store_db_fail(db, sql, err, errlen);
     else if(!sqlite3_changes(db))
       rc = SB_ENOTFOUND;
   }
   sqlite3_finalize(st);
   return store_db_finish(db, rc, err, errlen);
+}
+
+int store_prices_delete(const char *path, const char *model, char *err,
+                        size_t errlen)
+{
+  return store_db_delete_one(path, "DELETE FROM prices WHERE model = ?1", model,
+                             err, errlen);
 }
 
 int store_key_spend(const char *path, const char *key_id, int64_t since_ms,
