@@ -296,8 +296,12 @@ int store_stats_query(const char *path, const struct store_usage_filter *f,
     sb_errf(err, errlen, "bucket: minute buckets cover at most 6 hours");
     return SB_EINVAL;
   }
-  if(!minute) /* whole hours or days: the roll-ups' units */
-    g.since_ms -= g.since_ms % (bucket_s * 1000);
+  if(!minute) { /* whole hours or days: the roll-ups' units */
+    int64_t unit = bucket_s * 1000;
+    g.since_ms -= g.since_ms % unit;
+    if(g.until_ms % unit)
+      g.until_ms += unit - g.until_ms % unit;
+  }
   g.api = NULL;
   g.status_min = g.status_max = 0;
 

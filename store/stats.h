@@ -28,7 +28,8 @@
  *  "totals":{…},"series":[{"t",["group","key_name"],…}],"top":{…}}; only
  * buckets with records appear in series; percentiles are null when there
  * is nothing to measure. Hour and day buckets count whole hours or days:
- * since is taken back to the start of its bucket. 0, SB_EINVAL (err says which argument), or
+ * since is taken back to the start of its bucket, until on to the end
+ * of its. 0, SB_EINVAL (err says which argument), or
  * SB_EDB.
  */
 int store_stats_query(const char *path, const struct store_usage_filter *f,
