@@ -191,7 +191,8 @@ static cJSON *top_list(sqlite3 *db, struct cells *cs, const char *label,
 {
   cJSON *a = cJSON_CreateArray();
 
-  qsort(cs->c, (size_t)cs->n, sizeof(*cs->c), by_cost_then_requests);
+  if(cs->n)
+    qsort(cs->c, (size_t)cs->n, sizeof(*cs->c), by_cost_then_requests);
   for(int i = 0; i < cs->n && i < n; i++) {
     const struct cell *c = &cs->c[i];
     cJSON *o = cJSON_CreateObject();
@@ -365,7 +366,8 @@ int store_stats_query(const char *path, const struct store_usage_filter *f,
     add_fields(t, &empty);
   }
   a = cJSON_AddArrayToObject(o, "series");
-  qsort(series.c, (size_t)series.n, sizeof(*series.c), by_time_then_name);
+  if(series.n)
+    qsort(series.c, (size_t)series.n, sizeof(*series.c), by_time_then_name);
   for(int i = 0; i < series.n; i++) {
     cJSON *row = cJSON_CreateObject();
     cJSON_AddNumberToObject(row, "t", (double)series.c[i].t);
