@@ -19,7 +19,7 @@ export const PALETTE = ['#0b57a4', '#b35900', '#1a7f37', '#8250df', '#c2185b', '
 
 const W = 720;
 const H = 240;
-const PAD = { l: 64, r: 12, t: 16, b: 40 };
+const PAD = { l: 64, r: 12, t: 28, b: 40 };
 const MAX_SLOTS = 2000; // a range/bucket pair the gateway would refuse anyway
 
 let chartSeq = 0; // unique ids for each chart's hatch pattern
@@ -64,12 +64,12 @@ function slotsOf(buckets, bucketS, since, until) {
   return [...set].sort((a, b) => a - b);
 }
 
-/** A round top for the y axis: 1, 2 or 5 times a power of ten. */
+/** A round top for the y axis whose half is round too: 1, 2, 4, 6 or 8 times a power of ten. */
 function niceMax(v) {
   if (!(v > 0)) return 1;
   const exp = 10 ** Math.floor(Math.log10(v));
   const f = v / exp;
-  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * exp;
+  return ([1, 2, 4, 6, 8].find((n) => f <= n) || 10) * exp;
 }
 
 function defaultFormat(v) {
@@ -131,14 +131,15 @@ function timeChart(opts, kind) {
   });
   root.append(gaps);
 
-  // Y axis: 0, half and top, with grid lines.
+  // Y axis: 0, half and top, with grid lines (no half of 1: a count
+  // axis would label it with a rounded, wrong number).
   const axis = svg('g', { 'aria-hidden': 'true', class: 'chart-axis' });
-  for (const v of [0, top / 2, top]) {
+  for (const v of top === 1 ? [0, top] : [0, top / 2, top]) {
     const y = yOf(v);
     axis.append(svg('line', { x1: PAD.l, x2: W - PAD.r, y1: y, y2: y, class: v ? 'chart-grid' : 'chart-base' }));
     axis.append(svg('text', { x: PAD.l - 6, y: y + 4, 'text-anchor': 'end' }, axisFormat(v)));
   }
-  if (opts.yLabel) axis.append(svg('text', { x: 4, y: PAD.t - 4 }, opts.yLabel));
+  if (opts.yLabel) axis.append(svg('text', { x: 4, y: 12 }, opts.yLabel));
   // X axis: about six labels, on slot starts.
   const spansDays = slots.length > 0 && slots[slots.length - 1] - slots[0] >= 86400;
   const every = Math.max(1, Math.ceil(slots.length / 6));

@@ -63,7 +63,7 @@ function render(body, ctx, stats, today, month, range) {
   body.replaceChildren(
     el('p', { className: 'muted', id: 'overview-range-text' },
       `${range.label}: ${f.utc(stats.since)} to ${f.utc(stats.until)}, in ${word} buckets.`),
-    rows.length ? null : el('p', { className: 'no-data' }, 'No data for this range: no requests were recorded.'),
+    el('p', { className: 'no-data', hidden: rows.length > 0 }, 'No data for this range: no requests were recorded.'),
     cards(t, today, month),
     section('ov-requests', `Requests per ${word}`, barChart({
       ...base,

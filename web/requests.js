@@ -92,7 +92,7 @@ function detailContent(r, keyName) {
       el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, '#'), ...cols.map((c) => el('th', { scope: 'col' }, c)))),
       el('tbody', {}, ...attempts.map((a, i) => el('tr', {},
         el('th', { scope: 'row' }, String(i + 1)),
-        ...cols.map((c) => el('td', {}, a && c in a ? fieldText(a[c]) : ''))))))),
+        ...cols.map((c) => el('td', {}, a && c in a ? fieldText(a[c]) : '')))))))
     : el('p', { className: 'muted' }, 'No attempts recorded (the request did not go upstream through a route).');
 
   let bodyPart;

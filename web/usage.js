@@ -141,9 +141,8 @@ function renderTable(box, s, stats) {
       el('th', { scope: 'row', colSpan: 2 }, 'Totals'),
       num(f.int(t.requests)), num(f.int(t.errors)), num(f.int(t.prompt_tokens)),
       num(f.int(t.completion_tokens)), num(f.money(t.cost_usd)))))),
-  t.unpriced_requests > 0
-    ? el('p', { className: 'muted' }, `${f.plural(t.unpriced_requests, 'request')} used a model without a price: not in the cost.`)
-    : null);
+  el('p', { className: 'muted', hidden: !(t.unpriced_requests > 0) },
+    `${f.plural(t.unpriced_requests, 'request')} used a model without a price: not in the cost.`));
 }
 
 function csvLink(s) {
@@ -185,7 +184,7 @@ export default {
         el('input', { type: 'radio', name: 'usage-metric', value: m.id, checked: m.id === s.metric }), ` ${m.label}`)));
     const chartBox = el('section', { className: 'card', 'aria-labelledby': 'usage-chart-title' },
       el('h2', { id: 'usage-chart-title' }, 'Usage over time'), el('p', { className: 'muted' }, 'Loading…'));
-    const tableBox = el('div');
+    const tableBox = el('section', { className: 'card', 'aria-label': 'Usage table', hidden: true });
     const empty = el('p', { className: 'no-data', id: 'usage-empty', hidden: true });
     const csvBox = el('div');
     root.append(
@@ -247,5 +246,6 @@ export default {
     }
     renderChart(chartBox, ctx, s, stats, METRICS.find((m) => m.id === s.metric));
     renderTable(tableBox, s, stats);
+    tableBox.hidden = false;
   },
 };
