@@ -53,6 +53,7 @@ void config_defaults(struct config *cfg)
   cfg->retention.responses_days = 0;
   cfg->retention.requests_days = 0;
   cfg->ui.session_ttl_s = 43200;
+  cfg->logging.body_max_bytes = 65536;
 }
 
 static void free_strv(char **v, int n)
@@ -267,6 +268,33 @@ static int load_ui(struct config_ui *u, const cJSON *obj, char *err,
       INT_KEY(struct config_ui, session_ttl_s, 1, 30 * 86400),
   };
   return load_ints(u, "ui", keys, SB_ARRAY_LEN(keys), obj, err, errlen);
+}
+
+static int load_logging(struct config_logging *l, const cJSON *obj, char *err,
+                        size_t errlen)
+{
+  const cJSON *it;
+  char path[128];
+  long v;
+  int rc = 0;
+
+  if(!cJSON_IsObject(obj))
+    return fail(err, errlen, "logging", "expected an object");
+  cJSON_ArrayForEach(it, obj)
+  {
+    snprintf(path, sizeof(path), "logging.%s", it->string);
+    if(!strcmp(it->string, "bodies"))
+      rc = get_bool(it, path, &l->bodies, err, errlen);
+    else if(!strcmp(it->string, "body_max_bytes")) {
+      rc = get_int(it, path, 1, 16L * 1024 * 1024, &v, err, errlen);
+      if(!rc)
+        l->body_max_bytes = (size_t)v;
+    } else
+      rc = fail(err, errlen, path, "unknown key");
+    if(rc)
+      return rc;
+  }
+  return 0;
 }
 
 static int load_retention(struct config_retention *r, const cJSON *obj,
@@ -657,6 +685,8 @@ int config_load_json(struct config *cfg, const char *json, size_t len,
       rc = load_mcp(&cfg->mcp, it, err, errlen);
     } else if(!strcmp(k, "ui")) {
       rc = load_ui(&cfg->ui, it, err, errlen);
+    } else if(!strcmp(k, "logging")) {
+      rc = load_logging(&cfg->logging, it, err, errlen);
     } else if(!strcmp(k, "retention")) {
       rc = load_retention(&cfg->retention, it, err, errlen);
     } else if(!strcmp(k, "mcp_servers")) {

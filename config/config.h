@@ -92,6 +92,12 @@ struct config_ui {
   int session_ttl_s; /* a sign-in lasts this long; default 43200 (12 h) */
 };
 
+/* "logging": what the request log keeps besides its records. */
+struct config_logging {
+  int bodies;            /* keep request and response bodies; default 0 */
+  size_t body_max_bytes; /* each cut at this; default 65536 */
+};
+
 struct config_mcp_server;
 
 struct config {
@@ -114,6 +120,7 @@ struct config {
   int nmcp_servers;
   struct config_retention retention;
   struct config_ui ui;
+  struct config_logging logging;
 };
 
 /** Fill cfg with the built-in defaults. */

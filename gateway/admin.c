@@ -28,6 +28,7 @@
 #include "config/mcp_server.h"
 #include "providers/provider.h"
 #include "router/routes.h"
+#include "store/stats.h"
 #include "store/usage.h"
 #include "store/keys.h"
 #include "store/mcp.h"
@@ -1058,25 +1059,29 @@ void admin_keys(struct req *r)
 
 /* --- usage and the request log ------------------------------------------ */
 
+enum query_kind { Q_USAGE, Q_CSV, Q_LOG, Q_ONE, Q_STATS };
+
 struct query_job {
   const char *db;
-  char *key, *model, *provider, *group;
+  enum query_kind kind;
+  char *args[7]; /* key, model, provider, route, api, group, bucket */
   struct store_usage_filter f;
-  int log;   /* the request log rather than usage */
-  int csv;   /* usage as CSV */
-  int limit; /* log */
-  int64_t before_id;
+  int limit; /* log: page size; stats: top */
+  int64_t before_id, after_id, id;
   cJSON *out;
   int rc;
   char err[256];
 };
 
+enum { A_KEY, A_MODEL, A_PROVIDER, A_ROUTE, A_API, A_GROUP, A_BUCKET };
+
+static const char *const query_args[] = {"key", "model", "provider", "route",
+                                         "api", "group", "bucket"};
+
 static void query_free(struct query_job *q)
 {
-  free(q->key);
-  free(q->model);
-  free(q->provider);
-  free(q->group);
+  for(size_t i = 0; i < SB_ARRAY_LEN(q->args); i++)
+    free(q->args[i]);
   cJSON_Delete(q->out);
   free(q);
 }
@@ -1085,13 +1090,30 @@ static void query_work(void *ud)
 {
   struct query_job *q = ud;
 
-  q->f.key = q->key;
-  q->f.model = q->model;
-  q->f.provider = q->provider;
-  q->rc = q->log ? store_requests_page(q->db, &q->f, q->limit, q->before_id,
-                                       &q->out, q->err, sizeof(q->err))
-                 : store_usage_query(q->db, &q->f, q->group, &q->out, q->err,
-                                     sizeof(q->err));
+  q->f.key = q->args[A_KEY];
+  q->f.model = q->args[A_MODEL];
+  q->f.provider = q->args[A_PROVIDER];
+  q->f.route = q->args[A_ROUTE];
+  q->f.api = q->args[A_API];
+  switch(q->kind) {
+  case Q_LOG:
+    q->rc = store_requests_page(q->db, &q->f, q->limit, q->before_id,
+                                q->after_id, &q->out, q->err, sizeof(q->err));
+    break;
+  case Q_ONE:
+    q->rc = store_request_get(q->db, q->id, &q->out, q->err, sizeof(q->err));
+    break;
+  case Q_STATS:
+    q->rc = store_stats_query(q->db, &q->f, q->args[A_BUCKET],
+                              q->args[A_GROUP], q->limit, &q->out, q->err,
+                              sizeof(q->err));
+    break;
+  case Q_USAGE:
+  case Q_CSV:
+    q->rc = store_usage_query(q->db, &q->f, q->args[A_GROUP], &q->out, q->err,
+                              sizeof(q->err));
+    break;
+  }
 }
 
 static void query_done(struct req *r, void *ud)
@@ -1104,13 +1126,25 @@ static void query_done(struct req *r, void *ud)
     return;
   }
   if(q->rc == SB_EINVAL) {
-    bad(&err, q->log ? "limit" : "group", q->err);
+    /* The store names the argument first: "group: expected …". */
+    char param[32] = "";
+    const char *why = q->err;
+    if(sscanf(q->err, "%31[a-z_]:", param) == 1 &&
+       !strncmp(q->err + strlen(param), ": ", 2))
+      why += strlen(param) + 2;
+    else
+      snprintf(param, sizeof(param), "query");
+    bad(&err, param, why);
+    req_respond_error(r, &err);
+  } else if(q->rc == SB_ENOTFOUND) {
+    api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
+                  "No request record %lld.", (long long)q->id);
     req_respond_error(r, &err);
   } else if(q->rc) {
     api_error_set(&err, 503, "server_error", "store_unavailable", NULL,
                   "The usage store is not available: %s", q->err);
     req_respond_error(r, &err);
-  } else if(q->csv) {
+  } else if(q->kind == Q_CSV) {
     char *csv = store_usage_csv(q->out);
     req_add_header(r, "content-type", "text/csv; charset=utf-8");
     req_add_header(r, "content-disposition",
@@ -1153,36 +1187,118 @@ static int time_arg(struct req *r, const char *name, int64_t *ms,
   return rc;
 }
 
+/* A whole number in [min, max] (absent: *out unchanged). */
+static int int_arg(struct req *r, const char *name, int64_t min, int64_t max,
+                   int64_t *out, struct api_error *err)
+{
+  char *v = arg(r, name), *end;
+  long long n;
+  int rc = 0;
+
+  if(v) {
+    n = strtoll(v, &end, 10);
+    if(*end || end == v || n < min || n > max) {
+      char msg[96];
+      snprintf(msg, sizeof(msg), "expected a whole number from %lld to %lld.",
+               (long long)min, (long long)max);
+      rc = bad(err, name, msg);
+    } else
+      *out = n;
+  }
+  free(v);
+  return rc;
+}
+
+/* status=ok|error|<code>: the request log's status range. */
+static int status_arg(struct req *r, struct store_usage_filter *f,
+                      struct api_error *err)
+{
+  char *v = arg(r, "status"), *end;
+  long n;
+  int rc = 0;
+
+  if(!v)
+    return 0;
+  if(!strcmp(v, "ok"))
+    f->status_min = 0, f->status_max = 399;
+  else if(!strcmp(v, "error"))
+    f->status_min = 400, f->status_max = 999;
+  else if((n = strtol(v, &end, 10)) >= 100 && n <= 599 && !*end)
+    f->status_min = f->status_max = (int)n;
+  else
+    rc = bad(err, "status", "expected ok, error or an HTTP status code.");
+  free(v);
+  return rc;
+}
+
+/* stats' bucket=auto: minutes up to 3 hours, hours up to 7 days. */
+static const char *auto_bucket(const struct store_usage_filter *f)
+{
+  int64_t span = f->until_ms - f->since_ms;
+
+  return span <= 3 * 3600000LL ? "minute"
+         : span <= 7 * 86400000LL ? "hour"
+                                  : "day";
+}
+
 void admin_usage(struct req *r)
 {
   struct query_job *q = sb_calloc(1, sizeof(*q));
+  const char *rest = "";
   struct api_error err;
-  char *v;
+  int64_t n;
 
   memset(&err, 0, sizeof(err));
   q->db = r->gw->cfg->database;
-  q->log = !strcmp(r->path, "/admin/v1/requests");
-  q->csv = !strcmp(r->path, "/admin/v1/usage.csv");
-  q->key = arg(r, "key");
-  q->model = arg(r, "model");
-  q->provider = arg(r, "provider");
-  q->group = arg(r, "group");
-  q->limit = 100;
-  if((v = arg(r, "limit")))
-    q->limit = atoi(v);
-  free(v);
-  if((v = arg(r, "before_id")))
-    q->before_id = strtoll(v, NULL, 10);
-  free(v);
-  if(time_arg(r, "since", &q->f.since_ms, &err) ||
-     time_arg(r, "until", &q->f.until_ms, &err) ||
-     req_offload(r, query_work, query_done, q)) {
-    if(!err.status)
-      api_error_set(&err, 500, "server_error", "internal_error", NULL,
-                    "Could not reach the usage store.");
-    req_respond_error(r, &err);
-    query_free(q);
+  q->kind = !strcmp(r->path, "/admin/v1/usage")       ? Q_USAGE
+            : !strcmp(r->path, "/admin/v1/usage.csv") ? Q_CSV
+            : !strcmp(r->path, "/admin/v1/stats")     ? Q_STATS
+            : !strcmp(r->path, "/admin/v1/requests")  ? Q_LOG
+                                                      : Q_ONE;
+  if(q->kind == Q_ONE) {
+    char *end;
+    rest = r->path + strlen("/admin/v1/requests/");
+    q->id = strtoll(rest, &end, 10);
+    if(*end || end == rest || q->id < 1) {
+      api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
+                    "%s", "No such request record: expected its id.");
+      req_respond_error(r, &err);
+      query_free(q);
+      return;
+    }
   }
+  for(size_t i = 0; i < SB_ARRAY_LEN(query_args); i++)
+    q->args[i] = arg(r, query_args[i]);
+  q->limit = q->kind == Q_STATS ? 5 : 100;
+  n = q->limit;
+  if(q->kind == Q_STATS) {
+    q->f.until_ms = sb_now_ms();
+    q->f.since_ms = q->f.until_ms - 86400000LL;
+  }
+  if(int_arg(r, q->kind == Q_STATS ? "top" : "limit", 1,
+             q->kind == Q_STATS ? 100 : 1000, &n, &err) ||
+     int_arg(r, "before_id", 0, INT64_MAX, &q->before_id, &err) ||
+     int_arg(r, "after_id", 0, INT64_MAX, &q->after_id, &err) ||
+     status_arg(r, &q->f, &err) ||
+     time_arg(r, "since", &q->f.since_ms, &err) ||
+     time_arg(r, "until", &q->f.until_ms, &err))
+    goto fail;
+  q->limit = (int)n;
+  if(q->kind == Q_STATS) {
+    if(!q->args[A_GROUP])
+      q->args[A_GROUP] = sb_strdup("none");
+    if(!q->args[A_BUCKET] || !strcmp(q->args[A_BUCKET], "auto")) {
+      free(q->args[A_BUCKET]);
+      q->args[A_BUCKET] = sb_strdup(auto_bucket(&q->f));
+    }
+  }
+  if(!req_offload(r, query_work, query_done, q))
+    return;
+  api_error_set(&err, 500, "server_error", "internal_error", NULL,
+                "Could not reach the usage store.");
+fail:
+  req_respond_error(r, &err);
+  query_free(q);
 }
 
 /* --- MCP tool calls ------------------------------------------------------ */

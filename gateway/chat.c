@@ -407,6 +407,7 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
   struct api_error err;
 
   r->chat->xfer = NULL; /* freed by upstream.c when we return */
+  r->upstream_us += sb_mono_us() - r->upstream_t0_us;
   if(r->chat->upstream_streaming) {
     int complete;
 
@@ -596,6 +597,7 @@ void chat_start_upstream(struct req *r, struct prov_http *http)
     if(ulim.connect_timeout_ms > t)
       ulim.connect_timeout_ms = t;
   }
+  r->upstream_t0_us = sb_mono_us();
   if(upstream_start(worker_upstream(r->w), http, &ulim, &cb, r,
                     &r->chat->xfer)) {
     api_error_set(&err, 502, "upstream_error", "upstream_error", NULL,
@@ -1258,8 +1260,10 @@ void chat_release(struct req *r)
       uv_timer_stop(&c->pacer->timer);
       uv_close((uv_handle_t *)&c->pacer->timer, on_pacer_closed);
     }
-    if(c->xfer)
+    if(c->xfer) {
       upstream_cancel(c->xfer);
+      r->upstream_us += sb_mono_us() - r->upstream_t0_us;
+    }
     c->xfer = NULL;
     reset_relay(r);
     prov_echo_free(c->echo);

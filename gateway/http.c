@@ -3,6 +3,7 @@
  * dispatch, response writing with backpressure, and the request record.
  */
 #include "gateway/http.h"
+#include "gateway/bodylog.h"
 #include "gateway/subreq.h"
 #include "gateway/ui.h"
 #include "base/log.h"
@@ -559,6 +560,8 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
     free(origin);
   r->authorization = hdr_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
   capture_forwarded(r);
+  if(r->api)
+    bodylog_begin(r);
   return r;
 }
 
@@ -660,6 +663,9 @@ static void req_record(struct req *r)
   rec->completion_tokens = r->usage.completion_tokens;
   rec->ttfb_ms = r->ttfb_us >= 0 ? (r->ttfb_us - r->t0_us) / 1000 : -1;
   rec->latency_ms = (now - r->t0_us) / 1000;
+  rec->latency_us = now - r->t0_us;
+  rec->upstream_us = r->upstream_us;
+  bodylog_take(r, rec);
   rec->key_id =
       r->granted && r->grant.key_id[0] ? sb_strdup(r->grant.key_id) : NULL;
   rec->cached_tokens = r->usage.cached_tokens;
@@ -689,6 +695,7 @@ static void req_destroy(struct req *r)
   chat_release(r);
   settle(r);
   req_record(r);
+  bodylog_free(r);
   prov_registry_unref(r->reg);
   if(r->run) {
     router_run_clear(r->run);
@@ -782,6 +789,10 @@ static const struct endpoint endpoints[] = {
     {"/admin/v1/usage.csv", 0, M_GET, GET_ALLOW, admin_usage, NULL, REQ_IN_CHAT,
      GUARD_ADMIN},
     {"/admin/v1/requests", 0, M_GET, GET_ALLOW, admin_usage, NULL, REQ_IN_CHAT,
+     GUARD_ADMIN},
+    {"/admin/v1/requests/", 1, M_GET, GET_ALLOW, admin_usage, NULL,
+     REQ_IN_CHAT, GUARD_ADMIN},
+    {"/admin/v1/stats", 0, M_GET, GET_ALLOW, admin_usage, NULL, REQ_IN_CHAT,
      GUARD_ADMIN},
     {"/admin/v1/routes", 0, M_GET | M_POST, "GET, HEAD, POST, OPTIONS",
      admin_routes, NULL, REQ_IN_CHAT, GUARD_ADMIN},
@@ -1421,6 +1432,7 @@ static int on_writeable(struct req *r)
                             final && !r->abort_after ? LWS_WRITE_HTTP_FINAL
                                                      : LWS_WRITE_HTTP) < 0)
     return -1;
+  bodylog_out(r, r->out.data, n);
   buf_consume(&r->out, n);
   r->bytes_out += (int64_t)n;
   if(r->sse && r->hdr_sent)

@@ -49,13 +49,15 @@ static const struct kind RESPONSES = {
      "DELETE FROM responses WHERE id IN (SELECT id FROM temp.retention_ids)"}};
 
 /* The request log's ids are integers; the index on ts_ms finds them. The
- * daily roll-ups (usage_daily) are kept: usage reports and budgets over
- * whole days do not change. */
+ * roll-ups (usage_daily, usage_hourly) are kept: usage reports and budgets
+ * do not change. Logged bodies go with their record. */
 static const struct kind REQUESTS = {
     "requests",
     "INSERT INTO temp.retention_ids SELECT id FROM requests"
     " WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2",
-    {NULL, "DELETE FROM requests WHERE id IN"
+    {"DELETE FROM request_bodies WHERE id IN"
+     " (SELECT id FROM temp.retention_ids)",
+     "DELETE FROM requests WHERE id IN"
            " (SELECT id FROM temp.retention_ids)"}};
 
 static int table_exists(sqlite3 *db, const char *name)

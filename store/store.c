@@ -13,6 +13,7 @@
 #include "store/store.h"
 #include "store/migrations.h"
 #include "store/db.h"
+#include "store/rollup.h"
 #include "base/sb.h"
 
 #include <cjson/cJSON.h>
@@ -40,9 +41,14 @@
   " completion_tokens, ttfb_ms, latency_ms, key_id, cached_tokens,"            \
   " reasoning_tokens, cost_usd, unpriced, route, attempts, attempts_detail,"   \
   " usage_estimated, context_dropped, context_dropped_tokens,"                 \
-  " context_strategy, context_summary, context_counted)"                       \
+  " context_strategy, context_summary, context_counted, upstream_us)"          \
   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"  \
-  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
+  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
+
+#define STORE_BODY_SQL                                                         \
+  "INSERT OR REPLACE INTO request_bodies(id, ts_ms, request_headers,"          \
+  " request, response, request_truncated, response_truncated)"                 \
+  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 
 struct store_item {
   enum store_item_kind kind;
@@ -52,6 +58,7 @@ struct store_item {
 struct store {
   sqlite3 *db;          /* writer thread only, after store_open */
   sqlite3_stmt *insert; /* STORE_INSERT_SQL, reused for every record */
+  struct store_rollup *rollup; /* the batch's usage sums (writer only) */
   pthread_t writer;
   int batch_max;
 
@@ -123,6 +130,9 @@ void store_usage_free(struct store_usage *rec)
   free(rec->context_strategy);
   free(rec->context_summary);
   free(rec->context_counted);
+  free(rec->body_headers);
+  free(rec->body_request);
+  free(rec->body_response);
   free(rec);
 }
 
@@ -422,6 +432,8 @@ static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
     sqlite3_bind_null(st, i);
 }
 
+static int exec_bound(sqlite3 *db, const char *sql, const char *fmt, ...);
+
 static int insert_one(struct store *st, const struct store_usage *r)
 {
   sqlite3_stmt *ins = st->insert;
@@ -458,10 +470,21 @@ static int insert_one(struct store *st, const struct store_usage *r)
   bind_text(ins, 25, r->context_strategy);
   bind_text(ins, 26, r->context_summary);
   bind_text(ins, 27, r->context_counted);
+  bind_opt_int(ins, 28, r->upstream_us > 0 ? r->upstream_us : -1);
   rc = sqlite3_step(ins);
   sqlite3_reset(ins);
   sqlite3_clear_bindings(ins);
-  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  if(rc != SQLITE_DONE)
+    return rc;
+  store_rollup_add(st->rollup, r);
+  if(!r->body_request && !r->body_response)
+    return SQLITE_OK;
+  /* Rare (body logging is off by default): prepared per record. */
+  return exec_bound(st->db, STORE_BODY_SQL, "iitttii",
+                    (int64_t)sqlite3_last_insert_rowid(st->db), r->ts_ms,
+                    r->body_headers, r->body_request, r->body_response,
+                    (int64_t)(r->body_request_truncated != 0),
+                    (int64_t)(r->body_response_truncated != 0));
 }
 
 void store_response_free(struct store_response *r)
@@ -603,6 +626,10 @@ static void write_batch(struct store *st, struct store_item *items, int n)
   for(i = 0; rc == SQLITE_OK && i < n; i++)
     rc = write_item(st, &items[i]);
   if(rc == SQLITE_OK)
+    rc = store_rollup_flush(st->rollup, st->db);
+  else
+    store_rollup_clear(st->rollup);
+  if(rc == SQLITE_OK)
     rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 
   if(rc == SQLITE_OK) {
@@ -716,6 +743,7 @@ static void store_destroy(struct store *st)
 {
   if(st->insert)
     sqlite3_finalize(st->insert);
+  store_rollup_free(st->rollup);
   if(st->db && sqlite3_close(st->db) != SQLITE_OK)
     fprintf(stderr, "switchboard: store: closing the database: %s\n",
             sqlite3_errmsg(st->db));
@@ -778,6 +806,7 @@ int store_open(const char *path, const struct store_options *opt,
   st->batch_max =
       opt->batch_max < opt->queue_max ? opt->batch_max : opt->queue_max;
   st->ring = sb_calloc((size_t)st->cap, sizeof(*st->ring));
+  st->rollup = store_rollup_new();
   st->inflight = sb_calloc((size_t)st->batch_max, sizeof(*st->inflight));
   pthread_mutex_init(&st->mu, NULL);
   pthread_mutex_init(&st->rmu, NULL);

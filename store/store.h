@@ -52,6 +52,16 @@ struct store_usage {
   /* "provider" or "estimate": how a turn fitted to its model's window was
    * measured; NULL when it was not fitted. */
   char *context_counted;
+  int64_t latency_us;  /* latency in microseconds; 0: latency_ms only */
+  int64_t upstream_us; /* waiting on upstream transfers; 0: none asked */
+  /* Body logging (logging.bodies), else all NULL: the request's headers
+   * as a JSON object with credentials redacted, and the bodies, each cut
+   * at logging.body_max_bytes (the flags say when). */
+  char *body_headers;
+  char *body_request;
+  char *body_response;
+  int body_request_truncated;
+  int body_response_truncated;
 };
 
 struct store_options {

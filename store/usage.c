@@ -2,20 +2,11 @@
 #include "base/buf.h"
 #include "base/sb.h"
 #include "store/db.h"
+#include "store/usage_sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The WHERE clause for f; its parameters are bound by bind_filter in the
- * same order. A key may be named by id or by name. */
-#define FILTER_SQL                                                             \
-  " WHERE (?1 IS NULL OR r.key_id = ?1 OR r.key_id ="                          \
-  " (SELECT id FROM api_keys WHERE name = ?1))"                                \
-  " AND (?2 IS NULL OR r.model = ?2 OR r.provider || '/' ||"                   \
-  " r.upstream_model = ?2)"                                                    \
-  " AND (?3 IS NULL OR r.provider = ?3)"                                       \
-  " AND r.ts_ms >= ?4 AND r.ts_ms < ?5"
 
 static void bind_opt(sqlite3_stmt *st, int i, const char *s)
 {
@@ -25,13 +16,17 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *s)
     sqlite3_bind_null(st, i);
 }
 
-static void bind_filter(sqlite3_stmt *st, const struct store_usage_filter *f)
+void store_usage_bind(sqlite3_stmt *st, const struct store_usage_filter *f)
 {
   bind_opt(st, 1, f->key);
   bind_opt(st, 2, f->model);
   bind_opt(st, 3, f->provider);
   sqlite3_bind_int64(st, 4, f->since_ms);
   sqlite3_bind_int64(st, 5, f->until_ms > 0 ? f->until_ms : INT64_MAX);
+  bind_opt(st, 6, f->route);
+  bind_opt(st, 7, f->api);
+  sqlite3_bind_int(st, 8, f->status_min);
+  sqlite3_bind_int(st, 9, f->status_max);
 }
 
 #define SUMS_SQL                                                               \
@@ -43,26 +38,15 @@ static const char *const sum_names[] = {
     "requests",      "errors",           "prompt_tokens", "completion_tokens",
     "cached_tokens", "reasoning_tokens", "cost_usd",      "unpriced_requests"};
 
-/* The same filter over the daily roll-ups ('' for none, days as text). */
-#define DAILY_FILTER_SQL                                                       \
-  " WHERE (?1 IS NULL OR r.key_id = ?1 OR r.key_id ="                          \
-  " (SELECT id FROM api_keys WHERE name = ?1))"                                \
-  " AND (?2 IS NULL OR r.model = ?2 OR r.provider || '/' ||"                   \
-  " r.upstream_model = ?2)"                                                    \
-  " AND (?3 IS NULL OR r.provider = ?3)"                                       \
-  " AND r.day >= strftime('%Y-%m-%d', ?4 / 1000, 'unixepoch')"                 \
-  " AND (?5 = 9223372036854775807 OR"                                          \
-  " r.day < strftime('%Y-%m-%d', ?5 / 1000, 'unixepoch'))"
-
-#define DAILY_SUMS_SQL                                                         \
+#define ROLLUP_SUMS_SQL                                                        \
   "total(r.requests), total(r.errors), total(r.prompt_tokens),"                \
   " total(r.completion_tokens), total(r.cached_tokens),"                       \
   " total(r.reasoning_tokens), total(r.cost_usd), total(r.unpriced)"
 
-/* Where a usage query reads: the records, or their daily roll-ups. */
+/* Where a usage query reads: the records, or their roll-ups. */
 struct usage_source {
   const char *from, *filter, *sums;
-  const char *day, *key, *model, *provider; /* group expressions */
+  const char *day, *key, *model, *provider, *route; /* group expressions */
 };
 
 static const struct usage_source records = {
@@ -72,27 +56,45 @@ static const struct usage_source records = {
     "strftime('%Y-%m-%d', r.ts_ms / 1000, 'unixepoch')",
     "coalesce(r.key_id, '')",
     "coalesce(r.provider || '/' || r.upstream_model, r.model, '')",
-    "coalesce(r.provider, '')"};
+    "coalesce(r.provider, '')",
+    "coalesce(r.route, '')"};
 
 static const struct usage_source daily = {
-    " FROM usage_daily r",
-    DAILY_FILTER_SQL,
-    DAILY_SUMS_SQL,
-    "r.day",
+    " FROM usage_daily r", DAILY_FILTER_SQL, ROLLUP_SUMS_SQL, "r.day",
+    "r.key_id",           ROLLUP_MODEL_SQL, "r.provider",    "''"};
+
+static const struct usage_source hourly = {
+    " FROM usage_hourly r",
+    HOURLY_FILTER_SQL,
+    ROLLUP_SUMS_SQL,
+    "strftime('%Y-%m-%d', r.hour, 'unixepoch')",
     "r.key_id",
-    "CASE WHEN r.provider <> '' AND r.upstream_model <> ''"
-    " THEN r.provider || '/' || r.upstream_model ELSE r.model END",
-    "r.provider"};
+    ROLLUP_MODEL_SQL,
+    "r.provider",
+    "r.route"};
 
-#define DAY_MS INT64_C(86400000)
+#define DAY_MS  INT64_C(86400000)
+#define HOUR_MS INT64_C(3600000)
 
-/* Whole days (or open ends) are answered from the roll-ups; a range with a
- * time of day needs the records themselves. */
-static const struct usage_source *source_for(const struct store_usage_filter *f)
+static int aligned(const struct store_usage_filter *f, int64_t unit)
 {
-  if(f->since_ms % DAY_MS == 0 &&
-     (f->until_ms <= 0 || f->until_ms % DAY_MS == 0))
+  return f->since_ms % unit == 0 && (f->until_ms <= 0 || f->until_ms % unit == 0);
+}
+
+/* Whole days are answered from the daily roll-ups (kept longest), whole
+ * hours or a route from the hourly ones; a time of day, an API or a
+ * status needs the records themselves. */
+static const struct usage_source *source_for(const struct store_usage_filter *f,
+                                             const char *group)
+{
+  int route = (f->route && *f->route) || (group && !strcmp(group, "route"));
+
+  if((f->api && *f->api) || f->status_max)
+    return &records;
+  if(!route && aligned(f, DAY_MS))
     return &daily;
+  if(aligned(f, HOUR_MS))
+    return &hourly;
   return &records;
 }
 
@@ -114,13 +116,15 @@ static const char *group_expr(const struct usage_source *src, const char *group)
     return src->model;
   if(!strcmp(group, "provider"))
     return src->provider;
+  if(!strcmp(group, "route"))
+    return src->route;
   return NULL;
 }
 
 int store_usage_query(const char *path, const struct store_usage_filter *f,
                       const char *group, cJSON **out, char *err, size_t errlen)
 {
-  const struct usage_source *src = source_for(f);
+  const struct usage_source *src = source_for(f, group);
   const char *g = group_expr(src, group);
   sqlite3_stmt *st = NULL;
   cJSON *o, *series;
@@ -130,7 +134,7 @@ int store_usage_query(const char *path, const struct store_usage_filter *f,
 
   *out = NULL;
   if(!g) {
-    sb_errf(err, errlen, "group: expected day, key, model or provider");
+    sb_errf(err, errlen, "group: expected day, key, model, provider or route");
     return SB_EINVAL;
   }
   rc = store_db_begin(path, 0, &db, err, errlen);
@@ -144,7 +148,7 @@ int store_usage_query(const char *path, const struct store_usage_filter *f,
     rc = store_db_fail(db, "usage totals", err, errlen);
   free(sql);
   if(!rc) {
-    bind_filter(st, f);
+    store_usage_bind(st, f);
     if(sqlite3_step(st) == SQLITE_ROW)
       add_sums(cJSON_AddObjectToObject(o, "totals"), st, 0);
     else
@@ -160,7 +164,7 @@ int store_usage_query(const char *path, const struct store_usage_filter *f,
   free(sql);
   if(!rc) {
     int step;
-    bind_filter(st, f);
+    store_usage_bind(st, f);
     while((step = sqlite3_step(st)) == SQLITE_ROW) {
       cJSON *row = cJSON_CreateObject();
       cJSON_AddStringToObject(row, group ? group : "day",
@@ -205,11 +209,51 @@ static const char *const log_cols[] = {"id",
                                        "context_dropped_tokens",
                                        "context_strategy",
                                        "context_summary",
-                                       "context_counted"};
+                                       "context_counted",
+                                       "upstream_us"};
+
+/* The record st's row holds (log_cols, in order). */
+static cJSON *log_row(sqlite3_stmt *st)
+{
+  cJSON *row = cJSON_CreateObject();
+  int64_t latency_ms = 0, upstream_us = -1;
+
+  for(int i = 0; i < (int)SB_ARRAY_LEN(log_cols); i++) {
+    const char *name = log_cols[i];
+    switch(sqlite3_column_type(st, i)) {
+    case SQLITE_NULL: cJSON_AddNullToObject(row, name); break;
+    case SQLITE_TEXT:
+      cJSON_AddStringToObject(row, name,
+                              (const char *)sqlite3_column_text(st, i));
+      break;
+    default:
+      if(!strcmp(name, "upstream_us")) {
+        upstream_us = sqlite3_column_int64(st, i);
+        continue;
+      }
+      if(!strcmp(name, "latency_ms"))
+        latency_ms = sqlite3_column_int64(st, i);
+      cJSON_AddNumberToObject(row, name, sqlite3_column_double(st, i));
+    }
+  }
+  /* The gateway's own time: what the upstream did not take. Records
+   * made before upstream time was measured have neither. */
+  cJSON_DeleteItemFromObjectCaseSensitive(row, "upstream_us");
+  if(upstream_us >= 0) {
+    double up = (double)upstream_us / 1000.0;
+    double own = (double)latency_ms - up;
+    cJSON_AddNumberToObject(row, "upstream_ms", up);
+    cJSON_AddNumberToObject(row, "overhead_ms", own > 0 ? own : 0);
+  } else {
+    cJSON_AddNullToObject(row, "upstream_ms");
+    cJSON_AddNullToObject(row, "overhead_ms");
+  }
+  return row;
+}
 
 int store_requests_page(const char *path, const struct store_usage_filter *f,
-                        int limit, int64_t before_id, cJSON **out, char *err,
-                        size_t errlen)
+                        int limit, int64_t before_id, int64_t after_id,
+                        cJSON **out, char *err, size_t errlen)
 {
   sqlite3_stmt *st = NULL;
   struct buf sql;
@@ -233,8 +277,9 @@ int store_requests_page(const char *path, const struct store_usage_filter *f,
   /* One more than asked: whether there is a next page. */
   buf_printf(&sql,
              " FROM requests r" FILTER_SQL
-             " AND (?6 = 0 OR r.id < ?6) ORDER BY r.id DESC LIMIT %d",
-             limit + 1);
+             " AND (?10 = 0 OR r.id < ?10) AND r.id > ?11"
+             " ORDER BY r.id %s LIMIT %d",
+             after_id > 0 ? "ASC" : "DESC", limit + 1);
   if(sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK)
     rc = store_db_fail(db, "request log", err, errlen);
   buf_free(&sql);
@@ -242,24 +287,12 @@ int store_requests_page(const char *path, const struct store_usage_filter *f,
   cJSON_AddStringToObject(o, "object", "list");
   data = cJSON_AddArrayToObject(o, "data");
   if(!rc) {
-    bind_filter(st, f);
-    sqlite3_bind_int64(st, 6, before_id);
+    store_usage_bind(st, f);
+    sqlite3_bind_int64(st, 10, before_id);
+    sqlite3_bind_int64(st, 11, after_id > 0 ? after_id : 0);
     while((step = sqlite3_step(st)) == SQLITE_ROW && n++ < limit) {
-      cJSON *row = cJSON_CreateObject();
-      for(int i = 0; i < (int)SB_ARRAY_LEN(log_cols); i++) {
-        switch(sqlite3_column_type(st, i)) {
-        case SQLITE_NULL: cJSON_AddNullToObject(row, log_cols[i]); break;
-        case SQLITE_TEXT:
-          cJSON_AddStringToObject(row, log_cols[i],
-                                  (const char *)sqlite3_column_text(st, i));
-          break;
-        default:
-          cJSON_AddNumberToObject(row, log_cols[i],
-                                  sqlite3_column_double(st, i));
-        }
-      }
       last = sqlite3_column_int64(st, 0);
-      cJSON_AddItemToArray(data, row);
+      cJSON_AddItemToArray(data, log_row(st));
     }
     if(step != SQLITE_DONE && step != SQLITE_ROW)
       rc = store_db_fail(db, "request log", err, errlen);
@@ -275,6 +308,96 @@ int store_requests_page(const char *path, const struct store_usage_filter *f,
     cJSON_Delete(o);
   else
     *out = o;
+  return rc;
+}
+
+/* What was logged of record id (request_bodies), or JSON null. */
+static cJSON *body_of(sqlite3 *db, int64_t id, int *rc, char *err,
+                      size_t errlen)
+{
+  static const char *const names[] = {"request", "response"};
+  sqlite3_stmt *st = NULL;
+  cJSON *b = NULL, *h;
+  int step;
+
+  if(sqlite3_prepare_v2(db,
+                        "SELECT request_headers, request, response,"
+                        " request_truncated, response_truncated"
+                        " FROM request_bodies WHERE id = ?1",
+                        -1, &st, NULL) != SQLITE_OK) {
+    *rc = store_db_fail(db, "request body", err, errlen);
+    return cJSON_CreateNull();
+  }
+  sqlite3_bind_int64(st, 1, id);
+  step = sqlite3_step(st);
+  if(step == SQLITE_ROW) {
+    b = cJSON_CreateObject();
+    h = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
+    cJSON_AddItemToObject(b, "request_headers",
+                          cJSON_IsObject(h) ? h : cJSON_CreateObject());
+    if(h && !cJSON_IsObject(h))
+      cJSON_Delete(h);
+    for(int i = 0; i < 2; i++) {
+      const char *t = (const char *)sqlite3_column_text(st, 1 + i);
+      char flag[32];
+      cJSON_AddStringToObject(b, names[i], t ? t : "");
+      snprintf(flag, sizeof(flag), "%s_truncated", names[i]);
+      cJSON_AddBoolToObject(b, flag, sqlite3_column_int(st, 3 + i));
+    }
+  } else if(step != SQLITE_DONE)
+    *rc = store_db_fail(db, "request body", err, errlen);
+  sqlite3_finalize(st);
+  return b ? b : cJSON_CreateNull();
+}
+
+int store_request_get(const char *path, int64_t id, cJSON **out, char *err,
+                      size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  struct buf sql;
+  cJSON *row = NULL, *attempts;
+  sqlite3 *db;
+  int rc, step;
+
+  *out = NULL;
+  rc = store_db_begin(path, 0, &db, err, errlen);
+  if(rc)
+    return rc;
+  buf_init(&sql, 4096);
+  buf_appendz(&sql, "SELECT ");
+  for(size_t i = 0; i < SB_ARRAY_LEN(log_cols); i++)
+    buf_printf(&sql, "%sr.%s", i ? ", " : "", log_cols[i]);
+  buf_appendz(&sql, ", r.attempts_detail FROM requests r WHERE r.id = ?1");
+  if(sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK)
+    rc = store_db_fail(db, "request", err, errlen);
+  buf_free(&sql);
+  if(!rc) {
+    sqlite3_bind_int64(st, 1, id);
+    step = sqlite3_step(st);
+    if(step == SQLITE_ROW) {
+      row = log_row(st);
+      attempts = cJSON_Parse((const char *)sqlite3_column_text(
+          st, (int)SB_ARRAY_LEN(log_cols)));
+      /* The attempts themselves instead of their count. */
+      cJSON_DeleteItemFromObjectCaseSensitive(row, "attempts");
+      cJSON_AddItemToObject(row, "attempts",
+                            cJSON_IsArray(attempts) ? attempts
+                                                    : cJSON_CreateArray());
+      if(attempts && !cJSON_IsArray(attempts))
+        cJSON_Delete(attempts);
+      cJSON_AddItemToObject(row, "body", body_of(db, id, &rc, err, errlen));
+    } else if(step == SQLITE_DONE) {
+      sb_errf(err, errlen, "no request record %lld", (long long)id);
+      rc = SB_ENOTFOUND;
+    } else
+      rc = store_db_fail(db, "request", err, errlen);
+  }
+  sqlite3_finalize(st);
+  rc = store_db_finish(db, rc, err, errlen);
+  if(rc)
+    cJSON_Delete(row);
+  else
+    *out = row;
   return rc;
 }
 

@@ -20,13 +20,17 @@ struct store_usage_filter {
   const char *key; /* key id or key name */
   const char *model;
   const char *provider;
+  const char *route;
+  const char *api;  /* the request log only: "chat", "messages", … */
+  int status_min;   /* the request log only: status in [min, max]; */
+  int status_max;   /* both 0: any */
   int64_t since_ms; /* inclusive */
   int64_t until_ms; /* exclusive; 0: now */
 };
 
 /**
- * Totals and a series grouped by group: "day", "key", "model" or
- * "provider" (NULL: "day"). *out: {"object":"usage","group":…,
+ * Totals and a series grouped by group: "day", "key", "model", "provider"
+ * or "route" (NULL: "day"). *out: {"object":"usage","group":…,
  * "totals":{requests, errors, prompt_tokens, completion_tokens,
  * cached_tokens, reasoning_tokens, cost_usd, unpriced_requests},
  * "series":[{<group>: value, …the same fields}]} (caller frees).
@@ -37,12 +41,22 @@ int store_usage_query(const char *path, const struct store_usage_filter *f,
 
 /**
  * The request log, newest first: at most limit (1..1000) records with
- * row id below before_id (0: from the newest). *out: {"object":"list",
- * "data":[record…], "has_more", "next_before_id"} (caller frees).
+ * row id below before_id (0: from the newest). With after_id > 0 instead,
+ * the oldest records above it first (a live tail's next poll).
+ * *out: {"object":"list", "data":[record…], "has_more", "next_before_id"}
+ * (caller frees).
  */
 int store_requests_page(const char *path, const struct store_usage_filter *f,
-                        int limit, int64_t before_id, cJSON **out, char *err,
-                        size_t errlen);
+                        int limit, int64_t before_id, int64_t after_id,
+                        cJSON **out, char *err, size_t errlen);
+
+/**
+ * One record by row id with what the log lists plus "attempts" (the
+ * route's attempts, parsed) and "body" (the logged headers and bodies, or
+ * null). *out: caller frees. 0, SB_ENOTFOUND, or SB_EDB.
+ */
+int store_request_get(const char *path, int64_t id, cJSON **out, char *err,
+                      size_t errlen);
 
 /** A usage series as CSV (a header line, then one line a row; fields
  * quoted as RFC 4180 wants). Caller frees. */

@@ -61,7 +61,7 @@ static int64_t count(const char *path, const char *text)
  * with the columns retention reads, if the schema lacks them. */
 static void fill(const char *path, int n)
 {
-  char q[1024];
+  char q[2048];
 
   sql(path, "CREATE TABLE IF NOT EXISTS conversations(id TEXT PRIMARY KEY,"
             " key_id TEXT, metadata TEXT NOT NULL DEFAULT '{}',"
@@ -73,8 +73,16 @@ static void fill(const char *path, int n)
   for(int d = 1; d <= n; d++) {
     int64_t t = NOW - d * DAY + 60; /* a minute younger than d days */
     snprintf(q, sizeof(q),
-             "INSERT INTO requests(ts_ms, request_id, api, status, latency_ms,"
-             " key_id, cost_usd) VALUES(%lld, 'r%d', 'chat', 200, 1, 'k', 1);"
+             "INSERT INTO requests(id, ts_ms, request_id, api, status,"
+             " latency_ms, key_id, cost_usd) VALUES(%d, %lld, 'r%d', 'chat',"
+             " 200, 1, 'k', 1);"
+             /* what the store's writer adds with each record */
+             "INSERT INTO usage_daily VALUES(strftime('%%Y-%%m-%%d', %lld,"
+             " 'unixepoch'), 'k', '', '', '', 1, 0, 0, 0, 0, 0, 1, 0)"
+             " ON CONFLICT DO UPDATE SET requests = requests + 1,"
+             " cost_usd = cost_usd + 1;"
+             "INSERT INTO request_bodies(id, ts_ms, request, response)"
+             " VALUES(%d, %lld, '{}', '{}');"
              "INSERT INTO responses(id, created_at, model, response,"
              " input_items, context) VALUES('resp_%d', %lld, 'm', '{}', '[]',"
              " '[]');"
@@ -84,8 +92,9 @@ static void fill(const char *path, int n)
              "INSERT INTO conversation_items VALUES('msg_a%d', 'conv_%d', 1,"
              " '{}', NULL, NULL, 0), ('msg_b%d', 'conv_%d', 2, '{}', NULL,"
              " NULL, 0);",
-             (long long)(t * 1000), d, d, (long long)t, d, d, d, (long long)t,
-             d, d, d, d);
+             d, (long long)(t * 1000), d, (long long)t, d,
+             (long long)(t * 1000), d, (long long)t, d, d, d, (long long)t, d,
+             d, d, d);
     sql(path, q);
   }
 }
@@ -121,6 +130,9 @@ static void test_pass(void **state)
   assert_int_equal(count(f->db, "SELECT count(*) FROM responses"), 3);
   assert_int_equal(count(f->db, "SELECT count(*) FROM response_items"), 3);
   assert_int_equal(count(f->db, "SELECT count(*) FROM requests"), 10);
+  /* logged bodies go with their records */
+  assert_int_equal(count(f->db, "SELECT count(*) FROM request_bodies"), 10);
+  assert_int_equal(count(f->db, "SELECT min(id) FROM request_bodies"), 1);
   /* the daily roll-ups keep every request */
   assert_int_equal(count(f->db, "SELECT sum(requests) FROM usage_daily"), 12);
   assert_int_equal(count(f->db, "SELECT sum(cost_usd) FROM usage_daily"), 12);
