@@ -91,6 +91,9 @@ function timeChart(opts, kind) {
   const axisFormat = opts.axisFormat || format;
   const colour = (i) => series[i].colour || PALETTE[i % PALETTE.length];
   const id = `chart-${++chartSeq}`;
+  // A point's name says its series when there are several, or when the
+  // one series is a group's value (a model, a key), not the measure itself.
+  const named = series.length > 1 || !!opts.grouped;
 
   const plotW = W - PAD.l - PAD.r;
   const plotH = H - PAD.t - PAD.b;
@@ -179,7 +182,7 @@ function timeChart(opts, kind) {
         base += v;
         const r = svg('rect', { x, y: y1, width: bw, height: Math.max(1, y0 - y1), fill: colour(si) });
         marks.append(r);
-        point(r, t, s.key, nameOf(t, series.length > 1 ? s.label : '', v));
+        point(r, t, s.key, nameOf(t, named ? s.label : '', v));
         drawn++;
       });
       if (!drawn) {
@@ -210,7 +213,7 @@ function timeChart(opts, kind) {
         if (typeof v !== 'number') return;
         const c = svg('circle', { cx: xOf(i) + slotW / 2, cy: yOf(v), r: 4, fill: colour(si) });
         marks.append(c);
-        point(c, t, s.key, nameOf(t, series.length > 1 ? s.label : '', v));
+        point(c, t, s.key, nameOf(t, named ? s.label : '', v));
       });
     });
   }
@@ -280,7 +283,7 @@ function bucketWord(bucketS) {
 /**
  * Stacked bars over time. opts: {title, series: [{key, label, colour?}],
  * buckets, bucketS, since, until, format(v), axisFormat?(v), yLabel?,
- * onPick?({t, series})}.
+ * grouped? (series are group values: always named), onPick?({t, series})}.
  */
 export function barChart(opts) {
   return timeChart(opts, 'bar');

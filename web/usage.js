@@ -101,6 +101,7 @@ function renderChart(box, ctx, s, stats, metric) {
     title,
     yLabel: `${metric.label.toLowerCase()} / ${word}`,
     series,
+    grouped: true,
     buckets: [...buckets.values()],
     bucketS: stats.bucket_s,
     since: stats.since,
