@@ -123,7 +123,7 @@ function timeChart(opts, kind) {
   root.append(svg('defs', {},
     svg('pattern', { id: `${id}-hatch`, width: 8, height: 8, patternUnits: 'userSpaceOnUse', patternTransform: 'rotate(45)' },
       svg('rect', { width: 8, height: 8, fill: '#ffffff' }),
-      svg('line', { x1: 0, y1: 0, x2: 0, y2: 8, stroke: '#9aa1ab', 'stroke-width': 2 }))));
+      svg('line', { x1: 0, y1: 0, x2: 0, y2: 8, stroke: '#aab0b9', 'stroke-width': 1.5 }))));
 
   // Absent buckets first, under everything.
   const gaps = svg('g', { 'aria-hidden': 'true' });

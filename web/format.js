@@ -13,9 +13,16 @@ export function money(v) {
   return v > 0 && v < 0.01 ? `$${v.toFixed(4)}` : `$${v.toFixed(2)}`;
 }
 
-/** Milliseconds, or "not measured" for null. */
+/** A measure with the digits it needs: 1,234 · 12.3 · 0.42. */
+export function num(v) {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '—';
+  if (Math.abs(v) >= 100 || Number.isInteger(v)) return Math.round(v).toLocaleString('en-US');
+  return String(Number(v.toPrecision(Math.abs(v) >= 1 ? 3 : 2)));
+}
+
+/** Milliseconds (a gateway's own time is often below one), or "not measured" for null. */
 export function ms(v) {
-  return typeof v === 'number' && Number.isFinite(v) ? `${Math.round(v).toLocaleString('en-US')} ms` : 'not measured';
+  return typeof v === 'number' && Number.isFinite(v) ? `${num(v)} ms` : 'not measured';
 }
 
 /** part/whole as a percentage, "—" when whole is 0. */

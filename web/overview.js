@@ -28,6 +28,12 @@ function stat(label, value, detail) {
       detail ? el('span', { className: 'stat-detail' }, detail) : null));
 }
 
+function percentiles(label, p50, p95, what) {
+  // Both null: nothing to measure (no records, or none that went upstream).
+  if (p50 === null && p95 === null) return stat(label, 'not measured', what);
+  return stat(label, `${f.ms(p50)} / ${f.ms(p95)}`, what);
+}
+
 function cards(t, today, month) {
   const unpriced = t.unpriced_requests > 0 ? `${f.plural(t.unpriced_requests, 'request')} without a price` : null;
   return el('dl', { className: 'stats', 'aria-label': 'Totals for the range' },
@@ -38,8 +44,8 @@ function cards(t, today, month) {
     stat('Cost in range', f.money(t.cost_usd), unpriced),
     stat('Cost today (UTC)', f.money(today.totals.cost_usd)),
     stat('Cost this month (UTC)', f.money(month.totals.cost_usd)),
-    stat('Latency p50 / p95', `${f.ms(t.latency_p50_ms)} / ${f.ms(t.latency_p95_ms)}`),
-    stat('Gateway overhead p50 / p95', `${f.ms(t.overhead_p50_ms)} / ${f.ms(t.overhead_p95_ms)}`,
+    percentiles('Latency p50 / p95', t.latency_p50_ms, t.latency_p95_ms, 'whole requests'),
+    percentiles('Gateway overhead p50 / p95', t.overhead_p50_ms, t.overhead_p95_ms,
       'time added by the gateway itself'));
 }
 
@@ -114,7 +120,7 @@ function render(body, ctx, stats, today, month, range) {
       ],
       buckets: bucketsOf((r) => ({ p50: r.latency_p50_ms, p95: r.latency_p95_ms })),
       format: f.ms,
-      axisFormat: (v) => f.int(v),
+      axisFormat: f.num,
       onPick: pickTo({}),
     })),
     el('div', { className: 'two-col' },

@@ -116,11 +116,14 @@ describe('dashboard data pages in chromium', () => {
     assert.equal(await page.locator('#nav-overview').getAttribute('aria-current'), 'page');
     const nav = await page.locator('#nav-list a').allTextContents();
     assert.deepEqual(nav.slice(0, 4), ['Overview', 'Usage', 'Request log', 'Keys']);
-    const requests = page.locator('.stat', { hasText: 'Requests' }).locator('.stat-value');
-    await requests.waitFor();
-    assert.equal(await requests.textContent(), '5');
-    assert.equal(await page.locator('.stat', { hasText: 'Error rate' }).locator('.stat-value').textContent(), '20%');
-    assert.match(await page.locator('.stat', { hasText: 'Cost today' }).locator('.stat-value').textContent(), /^(< )?\$\d/);
+    // A card's value by its exact label.
+    const card = (label) => page.locator('.stat').filter({ has: page.locator('dt', { hasText: new RegExp(`^${label}$`) }) })
+      .locator('.stat-value');
+    await card('Requests').waitFor();
+    assert.equal(await card('Requests').textContent(), '5');
+    assert.equal(await card('Error rate').textContent(), '20%');
+    assert.match(await card('Cost today \\(UTC\\)').textContent(), /^(< )?\$\d/);
+    assert.match(await card('Latency p50 / p95').textContent(), /^[\d.]+ ms \/ [\d.]+ ms$/);
     // Top models and keys link to the request log.
     const topModel = page.locator('#ov-top-models').locator('..').getByRole('link', { name: 'echo/echo-1' });
     assert.match(await topModel.getAttribute('href'), /^#\/requests\?model=echo%2Fecho-1/);
@@ -182,6 +185,8 @@ describe('dashboard data pages in chromium', () => {
     assert.equal(await dialog.locator('img').count(), 0);
     assert.notEqual(await page.title(), 'pwned');
     await shot('request-detail');
+    await dialog.getByLabel('Response body').scrollIntoViewIfNeeded();
+    await shot('request-detail-bodies');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
     assert.ok(await details.evaluate((n) => n === document.activeElement));
