@@ -159,13 +159,16 @@ export default {
       ctx.navigate('requests', next);
     });
 
-    const range = [];
-    if (p.since) range.push(`from ${f.utc(secondsOf(p.since))}`);
-    if (p.until) range.push(`before ${f.utc(secondsOf(p.until))}`);
-    const summary = el('p', { className: 'muted', id: 'requests-filter-text' },
-      FILTERS.some((k) => p[k])
-        ? `Filtered: ${[...['key', 'model', 'provider', 'route', 'api', 'status'].filter((k) => p[k]).map((k) => `${k} ${p[k]}`), ...range].join(', ')}.`
-        : 'All requests, newest first.');
+    const summary = el('p', { className: 'muted', id: 'requests-filter-text' });
+    // The filters in words; the key by its name once the keys are loaded.
+    const describe = () => {
+      const parts = ['key', 'model', 'provider', 'route', 'api', 'status'].filter((k) => p[k])
+        .map((k) => `${k} ${k === 'key' ? keyNames.get(p.key) || p.key : p[k]}`);
+      if (p.since) parts.push(`from ${f.utc(secondsOf(p.since))}`);
+      if (p.until) parts.push(`before ${f.utc(secondsOf(p.until))}`);
+      summary.textContent = parts.length ? `Filtered: ${parts.join(', ')}.` : 'All requests, newest first.';
+    };
+    describe();
 
     const tailBtn = el('button', { type: 'button', className: 'secondary', 'aria-pressed': 'false', id: 'live-tail' }, 'Live tail');
     const tailState = el('span', { className: 'muted', id: 'live-tail-state' }, '');
@@ -315,6 +318,7 @@ export default {
       ]);
       if (!ctx.isCurrent()) return;
       for (const k of keys) keyNames.set(k.id, k.name);
+      describe();
       keySel.replaceChildren(...optionList(p.key, 'Any key', keys.map((k) => ({ value: k.id, label: k.name }))));
       routeSel.replaceChildren(...optionList(p.route, 'Any route', routes.map((r) => ({ value: r.name, label: r.name }))));
       show(page, false);

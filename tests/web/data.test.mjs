@@ -200,6 +200,7 @@ describe('dashboard data pages in chromium', () => {
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.waitForURL(new RegExp(`#/requests\\?key=${key.id}&status=error$`));
     await waitFor(async () => (await page.locator('#requests-body tr').count()) === 1, { what: 'the one error' });
+    assert.equal(await page.locator('#requests-filter-text').textContent(), 'Filtered: key data-app, status error.');
     assert.match(await page.locator('#requests-body tr').textContent(), /echo\/nothing.*404 error/);
     await page.getByLabel('Status', { exact: true }).selectOption('ok');
     await page.getByLabel('Model', { exact: true }).fill('echo/echo-1');
