@@ -37,8 +37,38 @@ CREATE TABLE usage_hourly (
   PRIMARY KEY (hour, key_id, provider, upstream_model, model, route)
 ) WITHOUT ROWID;
 
+-- The daily roll-ups take the same shape (a route, the histograms), so
+-- that a month's chart reads a row per day and group rather than 24.
+CREATE TABLE usage_daily_new (
+  day               TEXT    NOT NULL,  -- YYYY-MM-DD, UTC
+  key_id            TEXT    NOT NULL,
+  provider          TEXT    NOT NULL,
+  upstream_model    TEXT    NOT NULL,
+  model             TEXT    NOT NULL,
+  route             TEXT    NOT NULL,
+  requests          INTEGER NOT NULL,
+  errors            INTEGER NOT NULL,
+  prompt_tokens     INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cached_tokens     INTEGER NOT NULL,
+  reasoning_tokens  INTEGER NOT NULL,
+  cost_usd          REAL    NOT NULL,
+  unpriced          INTEGER NOT NULL,
+  latency_hist      BLOB,
+  overhead_hist     BLOB,
+  PRIMARY KEY (day, key_id, provider, upstream_model, model, route)
+) WITHOUT ROWID;
+INSERT INTO usage_daily_new
+SELECT day, key_id, provider, upstream_model, model, '', requests, errors,
+       prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens,
+       cost_usd, unpriced, NULL, NULL
+FROM usage_daily;
+DROP TABLE usage_daily;
+ALTER TABLE usage_daily_new RENAME TO usage_daily;
+
 -- What was recorded before this migration (without histograms: the
--- records before it did not measure the upstream's share).
+-- records before it did not measure the upstream's share). Days the
+-- retention job already took from the log stay in usage_daily only.
 INSERT INTO usage_hourly
 SELECT ts_ms / 3600000 * 3600, coalesce(key_id, ''), coalesce(provider, ''),
        coalesce(upstream_model, ''), coalesce(model, ''), coalesce(route, ''),

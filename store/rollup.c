@@ -323,8 +323,10 @@ static const char hourly_sql[] =
 
 static const char daily_sql[] =
     "INSERT INTO usage_daily VALUES(strftime('%Y-%m-%d', ?1, 'unixepoch'),"
-    " ?2, ?3, ?4, ?5, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-    " ON CONFLICT DO UPDATE SET" SUMS_SET;
+    " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    " ON CONFLICT DO UPDATE SET" SUMS_SET ","
+    " latency_hist = sb_hist_add(latency_hist, excluded.latency_hist),"
+    " overhead_hist = sb_hist_add(overhead_hist, excluded.overhead_hist)";
 
 static int prepare(struct store_rollup *ru, sqlite3 *db)
 {
@@ -361,7 +363,7 @@ static void bind_hist(sqlite3_stmt *st, int i, const struct store_hist *h)
     sqlite3_bind_null(st, i);
 }
 
-static int upsert(sqlite3_stmt *st, const struct group *g, int hists)
+static int upsert(sqlite3_stmt *st, const struct group *g)
 {
   int rc;
 
@@ -379,10 +381,8 @@ static int upsert(sqlite3_stmt *st, const struct group *g, int hists)
   sqlite3_bind_int64(st, 12, g->reasoning);
   sqlite3_bind_double(st, 13, g->cost);
   sqlite3_bind_int64(st, 14, g->unpriced);
-  if(hists) {
-    bind_hist(st, 15, &g->latency);
-    bind_hist(st, 16, &g->overhead);
-  }
+  bind_hist(st, 15, &g->latency);
+  bind_hist(st, 16, &g->overhead);
   rc = sqlite3_step(st);
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
@@ -394,9 +394,9 @@ int store_rollup_flush(struct store_rollup *ru, sqlite3 *db)
   int rc = ru->n ? prepare(ru, db) : SQLITE_OK;
 
   for(int i = 0; rc == SQLITE_OK && i < ru->n; i++) {
-    rc = upsert(ru->hourly, &ru->g[i], 1);
+    rc = upsert(ru->hourly, &ru->g[i]);
     if(rc == SQLITE_OK)
-      rc = upsert(ru->daily, &ru->g[i], 0);
+      rc = upsert(ru->daily, &ru->g[i]);
   }
   store_rollup_clear(ru);
   return rc;

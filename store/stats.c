@@ -220,11 +220,18 @@ static cJSON *top_list(sqlite3 *db, struct cells *cs, const char *label,
 /* The SELECT for a source: t (unix s, raw), key, provider, model, route,
  * the sums, then either the two histograms (roll-ups) or latency_ms and
  * upstream_us (records). */
-static const char rollup_sql[] =
-    "SELECT r.hour, r.key_id, r.provider, " ROLLUP_MODEL_SQL ", r.route,"
-    " r.requests, r.errors, r.prompt_tokens, r.completion_tokens,"
-    " r.cached_tokens, r.reasoning_tokens, r.cost_usd, r.unpriced,"
-    " r.latency_hist, r.overhead_hist FROM usage_hourly r" HOURLY_FILTER_SQL;
+#define ROLLUP_COLS_SQL                                                        \
+  " r.key_id, r.provider, " ROLLUP_MODEL_SQL ", r.route,"                      \
+  " r.requests, r.errors, r.prompt_tokens, r.completion_tokens,"               \
+  " r.cached_tokens, r.reasoning_tokens, r.cost_usd, r.unpriced,"              \
+  " r.latency_hist, r.overhead_hist"
+
+static const char hourly_sql[] =
+    "SELECT r.hour," ROLLUP_COLS_SQL " FROM usage_hourly r" HOURLY_FILTER_SQL;
+
+static const char daily_sql[] =
+    "SELECT CAST(strftime('%s', r.day) AS INTEGER)," ROLLUP_COLS_SQL
+    " FROM usage_daily r" DAILY_FILTER_SQL;
 
 static const char records_sql[] =
     "SELECT r.ts_ms / 1000, coalesce(r.key_id, ''), coalesce(r.provider, ''),"
@@ -289,16 +296,23 @@ int store_stats_query(const char *path, const struct store_usage_filter *f,
     sb_errf(err, errlen, "bucket: minute buckets cover at most 6 hours");
     return SB_EINVAL;
   }
-  if(!minute) /* whole hours: the roll-ups' unit */
-    g.since_ms -= g.since_ms % (HOUR_S * 1000);
+  if(!minute) { /* whole hours or days: the roll-ups' units */
+    int64_t unit = bucket_s * 1000;
+    g.since_ms -= g.since_ms % unit;
+    if(g.until_ms % unit)
+      g.until_ms += unit - g.until_ms % unit;
+  }
   g.api = NULL;
   g.status_min = g.status_max = 0;
 
   rc = store_db_begin(path, 0, &db, err, errlen);
   if(rc)
     return rc;
-  if(sqlite3_prepare_v2(db, minute ? records_sql : rollup_sql, -1, &st,
-                        NULL) != SQLITE_OK)
+  if(sqlite3_prepare_v2(db,
+                        minute                 ? records_sql
+                        : bucket_s == HOUR_S   ? hourly_sql
+                                               : daily_sql,
+                        -1, &st, NULL) != SQLITE_OK)
     rc = store_db_fail(db, "stats", err, errlen);
   if(!rc) {
     store_usage_bind(st, &g);

@@ -4,10 +4,10 @@
  * provider or route, with totals and the top models, keys and
  * providers (GET /admin/v1/stats, docs/reference.md).
  *
- * Hour and day buckets read the hourly roll-ups only (store/rollup.h), so
- * a month of a million records answers from a few thousand rows; minute
- * buckets read the records, and are refused over more than
- * STORE_STATS_MINUTE_MAX_MS. BLOCKING: a thread pool or the CLI.
+ * Hour and day buckets read the hourly and daily roll-ups only
+ * (store/rollup.h), so a month of a million records answers from a few
+ * thousand rows; minute buckets read the records, and are refused over
+ * more than STORE_STATS_MINUTE_MAX_MS. BLOCKING: a thread pool or the CLI.
  */
 #ifndef SB_STORE_STATS_H
 #define SB_STORE_STATS_H
@@ -27,8 +27,9 @@
  * {"object":"stats","since","until" (unix s),"bucket","bucket_s","group",
  *  "totals":{…},"series":[{"t",["group","key_name"],…}],"top":{…}}; only
  * buckets with records appear in series; percentiles are null when there
- * is nothing to measure. Hour and day buckets count whole hours: since is
- * taken back to its hour. 0, SB_EINVAL (err says which argument), or
+ * is nothing to measure. Hour and day buckets count whole hours or days:
+ * since is taken back to the start of its bucket, until on to the end
+ * of its. 0, SB_EINVAL (err says which argument), or
  * SB_EDB.
  */
 int store_stats_query(const char *path, const struct store_usage_filter *f,

@@ -40,9 +40,10 @@ int store_usage_query(const char *path, const struct store_usage_filter *f,
                       const char *group, cJSON **out, char *err, size_t errlen);
 
 /**
- * The request log, newest first: at most limit (1..1000) records with
- * row id below before_id (0: from the newest). With after_id > 0 instead,
- * the oldest records above it first (a live tail's next poll).
+ * The request log, newest first (by start time, then id): at most limit
+ * (1..1000) records after record before_id in that order (0: from the
+ * newest). With after_id > 0 instead, the records added to the log after
+ * it, oldest first (a live tail's next poll).
  * *out: {"object":"list", "data":[record…], "has_more", "next_before_id"}
  * (caller frees).
  */

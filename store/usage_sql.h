@@ -25,14 +25,9 @@
                          " AND (?7 IS NULL OR r.api = ?7)"                     \
                          " AND (?9 = 0 OR r.status BETWEEN ?8 AND ?9)"
 
-/* The same filter over the daily roll-ups ('' for none, days as text),
- * which know no route (source_for() never picks them for one). */
+/* The same filter over the daily roll-ups ('' for none, days as text). */
 #define DAILY_FILTER_SQL                                                       \
-  " WHERE (?1 IS NULL OR r.key_id = ?1 OR r.key_id ="                          \
-  " (SELECT id FROM api_keys WHERE name = ?1))"                                \
-  " AND (?2 IS NULL OR r.model = ?2 OR r.provider || '/' ||"                   \
-  " r.upstream_model = ?2)"                                                    \
-  " AND (?3 IS NULL OR r.provider = ?3)"                                       \
+  KEY_MODEL_PROVIDER_SQL                                                       \
   " AND r.day >= strftime('%Y-%m-%d', ?4 / 1000, 'unixepoch')"                 \
   " AND (?5 = 9223372036854775807 OR"                                          \
   " r.day < strftime('%Y-%m-%d', ?5 / 1000, 'unixepoch'))"

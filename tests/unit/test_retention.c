@@ -78,7 +78,8 @@ static void fill(const char *path, int n)
              " 200, 1, 'k', 1);"
              /* what the store's writer adds with each record */
              "INSERT INTO usage_daily VALUES(strftime('%%Y-%%m-%%d', %lld,"
-             " 'unixepoch'), 'k', '', '', '', 1, 0, 0, 0, 0, 0, 1, 0)"
+             " 'unixepoch'), 'k', '', '', '', '', 1, 0, 0, 0, 0, 0, 1, 0, NULL,"
+             " NULL)"
              " ON CONFLICT DO UPDATE SET requests = requests + 1,"
              " cost_usd = cost_usd + 1;"
              "INSERT INTO request_bodies(id, ts_ms, request, response)"

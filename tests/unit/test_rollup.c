@@ -169,11 +169,14 @@ static void test_writer_rollups(void **state)
   assert_int_equal(one(f->db, "SELECT requests FROM usage_hourly WHERE"
                               " route = 'r'"),
                    10);
-  /* the daily roll-up has no route: one row per key */
-  assert_int_equal(one(f->db, "SELECT count(*) FROM usage_daily"), 2);
-  assert_int_equal(one(f->db, "SELECT requests FROM usage_daily WHERE"
+  /* the daily roll-up: one row per key and route over both hours */
+  assert_int_equal(one(f->db, "SELECT count(*) FROM usage_daily"), 3);
+  assert_int_equal(one(f->db, "SELECT sum(requests) FROM usage_daily WHERE"
                               " key_id = 'a'"),
                    20);
+  assert_int_equal(one(f->db, "SELECT requests FROM usage_daily WHERE"
+                              " route = 'r'"),
+                   10);
   assert_int_equal(one(f->db, "SELECT count(*) FROM requests WHERE"
                               " upstream_us IS NULL"),
                    5);
