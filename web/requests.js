@@ -140,8 +140,12 @@ export default {
       field('req-provider', 'Provider', el('input', { name: 'provider', value: p.provider, autocomplete: 'off', spellcheck: false })),
       field('req-route', 'Route', routeSel),
       field('req-api', 'API', select('api', p.api, 'Any API', APIS.map((a) => ({ value: a, label: a })))),
-      field('req-status', 'Status', select('status', p.status, 'Any status',
-        [{ value: 'ok', label: 'OK' }, { value: 'error', label: 'Error' }])),
+      field('req-status', 'Status', select('status', p.status, 'Any status', [
+        { value: 'ok', label: 'OK' },
+        { value: 'error', label: 'Error' },
+        // A status code from a link (status=429) stays a choice of its own.
+        ...(/^\d+$/.test(p.status) ? [{ value: p.status, label: p.status }] : []),
+      ])),
       field('req-since', 'From (UTC)', el('input', { name: 'since', type: 'datetime-local', value: localValue(p.since) })),
       field('req-until', 'Before (UTC)', el('input', { name: 'until', type: 'datetime-local', value: localValue(p.until) })),
       el('div', { className: 'actions' },
@@ -219,13 +223,14 @@ export default {
     };
 
     const row = (r) => {
-      const when = typeof r.ts_ms === 'number' ? f.utc(r.ts_ms / 1000).replace(' UTC', '') : '—';
+      const known = typeof r.ts_ms === 'number';
+      const when = known ? f.utc(r.ts_ms / 1000).replace(' UTC', '') : '—';
       const keyName = keyNames.get(r.key_id) || r.key_id || '—';
       const btn = el('button', { type: 'button', className: 'secondary small' },
         'Details', el('span', { className: 'visually-hidden' }, ` of request ${r.request_id || r.id}`));
       btn.addEventListener('click', () => openDetail(r, btn));
       return el('tr', { 'data-id': r.id, className: isError(r) ? 'row-error' : '' },
-        el('td', {}, el('time', { dateTime: new Date(r.ts_ms).toISOString() }, when)),
+        el('td', {}, known ? el('time', { dateTime: new Date(r.ts_ms).toISOString() }, when) : when),
         el('th', { scope: 'row' }, r.model || '—'),
         el('td', {}, r.provider || '—'),
         el('td', {}, keyName),
