@@ -231,8 +231,15 @@ describe('dashboard data pages in chromium', () => {
     await page.getByRole('radio', { name: 'Requests' }).check();
     await page.waitForURL(/metric=requests$/);
     await page.getByRole('heading', { name: 'Requests per day by provider' }).waitFor();
-    assert.match(await page.locator('.chart-point').first().getAttribute('aria-label'), /echo: \d+ requests?$/);
+    const bar = page.locator('.chart-point').first();
+    assert.match(await bar.getAttribute('aria-label'), /^\d{4}-\d{2}-\d{2}, echo: 4 requests$/);
     await shot('usage');
+    // A bar opens the request log for its day and group, with the page's filters.
+    await bar.click();
+    await page.waitForURL(new RegExp(`#/requests\\?key=${key.id}&provider=echo&since=\\d+&until=\\d+$`));
+    await waitFor(async () => (await page.locator('#requests-body tr').count()) === 4, { what: 'the day\'s 4 rows' });
+    await page.goBack();
+    await page.locator('#usage-table').waitFor();
   });
 
   test('usage: a filter that matches nothing says "no data", not zeros', async () => {
