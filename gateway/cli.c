@@ -38,7 +38,7 @@ static const char keys_usage[] =
     "       switchboard admin-key create [--name NAME]\n"
     "       switchboard usage [--key K] [--model M] [--provider P]"
     " [--since DATE]\n"
-    "                         [--until DATE] [--by day|key|model|provider]"
+    "                         [--until DATE] [--by day|key|model|provider|route]"
     " [--format table|json|csv]\n"
     "       switchboard usage --calls [--key K] [--server S] [--tool T]"
     " [--since DATE]\n"
