@@ -147,18 +147,14 @@ function renderTable(box, s, stats) {
 }
 
 function csvLink(s) {
-  // usage.csv groups by day, key, model or provider (totals over the
-  // range per group) and filters by key, model, provider and dates only.
-  const group = s.group === 'route' ? 'day' : s.group;
+  // usage.csv holds totals over the range, one row per group value.
   const until = isoDay(daySec(s.to) + DAY);
-  const href = data.usageCsvUrl({ key: s.key, model: s.model, provider: s.provider, since: s.from, until, group });
-  const notes = [];
-  if (s.group === 'route') notes.push('The CSV cannot group by route: it has one row per day.');
-  if (s.route) notes.push('The CSV does not filter by route: it holds every route\'s usage.');
+  const href = data.usageCsvUrl({
+    key: s.key, model: s.model, provider: s.provider, route: s.route, since: s.from, until, group: s.group,
+  });
   return el('p', { className: 'csv' },
     el('a', { href, download: 'usage.csv', id: 'usage-csv', className: 'button-link' }, 'Export CSV'),
-    ` Totals per ${group} for the same filters. `,
-    ...notes.map((n) => el('span', { className: 'note' }, `${n} `)));
+    ` Totals per ${s.group} for the same filters.`);
 }
 
 export default {

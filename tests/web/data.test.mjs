@@ -254,18 +254,27 @@ describe('dashboard data pages in chromium', () => {
   });
 
   test('usage: Export CSV downloads usage.csv with the same filters', async () => {
+    const download = async () => {
+      const link = page.getByRole('link', { name: 'Export CSV' });
+      await link.waitFor();
+      const [d] = await Promise.all([page.waitForEvent('download'), link.click()]);
+      assert.equal(d.suggestedFilename(), 'usage.csv');
+      return { href: await link.getAttribute('href'), csv: readFileSync(await d.path(), 'utf8').split('\r\n') };
+    };
     await page.goto(`${gw.url}/ui/#/usage?key=${key.id}&group=model`);
-    const link = page.getByRole('link', { name: 'Export CSV' });
-    await link.waitFor();
-    assert.match(await link.getAttribute('href'), new RegExp(`^/admin/v1/usage\\.csv\\?key=${key.id}&since=\\d{4}-\\d{2}-\\d{2}&until=\\d{4}-\\d{2}-\\d{2}&group=model$`));
-    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
-    assert.equal(download.suggestedFilename(), 'usage.csv');
-    const csv = readFileSync(await download.path(), 'utf8').split('\r\n');
+    let { href, csv } = await download();
+    assert.match(href, new RegExp(`^/admin/v1/usage\\.csv\\?key=${key.id}&since=\\d{4}-\\d{2}-\\d{2}&until=\\d{4}-\\d{2}-\\d{2}&group=model$`));
     assert.match(csv[0], /^model,requests,errors,prompt_tokens,completion_tokens/);
     const echoRow = csv.find((l) => l.startsWith('echo/echo-1,'));
     assert.ok(echoRow, csv.join('\n'));
     // The key's three direct requests and the one through the route "smart".
     assert.equal(echoRow.split(',')[1], '4');
+    // By route, for one route: its one row.
+    await page.goto(`${gw.url}/ui/#/usage?route=smart&group=route`);
+    ({ href, csv } = await download());
+    assert.match(href, /\?route=smart&since=.*&group=route$/);
+    assert.match(csv[0], /^route,requests,/);
+    assert.deepEqual(csv.slice(1).filter(Boolean).map((l) => l.split(',').slice(0, 2).join(',')), ['smart,1']);
   });
 
   test('live tail: a new request appears at the top, and the tail stops when turned off', async () => {
