@@ -140,6 +140,12 @@ describe('dashboard data pages in chromium', () => {
     assert.match(await page.locator('#overview-range-text').textContent(), /Last hour: .* in minute buckets/);
     // Minute buckets over an hour: most are hatched "no data", not bars of 0.
     assert.ok(await page.locator('#ov-requests').locator('..').locator('.chart-gap').count() > 30);
+    for (const [name, word] of [['Last 7 days', 'hour'], ['Last 30 days', 'day'], ['Last hour', 'minute']]) {
+      await page.getByRole('button', { name }).click();
+      await page.locator('#overview-range-text', { hasText: `${name}: ` }).waitFor();
+      assert.match(await page.locator('#overview-range-text').textContent(), new RegExp(`in ${word} buckets`));
+      assert.equal(await page.locator('#ov-requests').textContent(), `Requests per ${word}`);
+    }
   });
 
   test('a chart bar, by keyboard, opens the request log for its bucket', async () => {
