@@ -11,7 +11,14 @@
 //
 // The keys page is the exception that proves nothing: its markup is in
 // index.html (id 'keys', static: true) for historical reasons.
+import overview from './overview.js';
+import usage from './usage.js';
+import requests from './requests.js';
+
 export const pages = [
+  overview,
+  usage,
+  requests,
   { id: 'keys', title: 'Keys', static: true },
 ];
 
