@@ -993,6 +993,7 @@ static int check_def(struct admin_job *j, cJSON *body,
   cJSON_DeleteItemFromObjectCaseSensitive(body, "source");
   cJSON_DeleteItemFromObjectCaseSensitive(body, "updated_at");
   cJSON_DeleteItemFromObjectCaseSensitive(body, "status");
+  cJSON_DeleteItemFromObjectCaseSensitive(body, "health");
   if(j->table == STORE_ROUTES) {
     struct route rt;
     rc = route_parse(body, j->id, &rt, why, sizeof(why));
