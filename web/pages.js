@@ -11,8 +11,17 @@
 //
 // The keys page is the exception that proves nothing: its markup is in
 // index.html (id 'keys', static: true) for historical reasons.
+import providers from './providers.js';
+import routes from './routes.js';
+import mcp from './mcp.js';
+import conversations from './conversations.js';
+
 export const pages = [
   { id: 'keys', title: 'Keys', static: true },
+  providers,
+  routes,
+  mcp,
+  conversations,
 ];
 
 /** The page with this id, or undefined. */
