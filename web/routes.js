@@ -245,7 +245,7 @@ function buildForm() {
   const v = view;
   v.nameInput = el('input', { id: 'route-name', required: true, maxLength: 128, autocomplete: 'off', spellcheck: false });
   v.strategySelect = el('select', { id: 'route-strategy' }, ...STRATEGIES.map((s) => el('option', { value: s }, s)));
-  v.retriesInput = el('input', { id: 'route-retries', type: 'number', min: 0, max: 5, step: 1, value: '0', inputMode: 'numeric' });
+  v.retriesInput = el('input', { id: 'route-retries', type: 'number', min: 0, max: 5, step: 1, defaultValue: '0', inputMode: 'numeric' });
   v.targetList = el('ol', { className: 'target-editor', id: 'route-targets' });
   v.addTarget = el('button', {
     type: 'button', className: 'secondary small',
