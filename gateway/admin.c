@@ -344,8 +344,8 @@ static cJSON *health_json(struct route_stats *stats, const char *name)
   }
   route_health_free(h, n);
   cJSON_AddStringToObject(o, "state",
-                          !known         ? "unknown"
-                          : up == known  ? "up"
+                          !known          ? "unknown"
+                          : up == known   ? "up"
                           : down == known ? "down"
                                           : "degraded");
   cJSON_AddItemToObject(o, "models", models);

@@ -173,8 +173,8 @@ void admin_playground(struct req *r)
     return;
   }
   p = sb_calloc(1, sizeof(*p));
-  p->model = sb_strdup(cJSON_GetObjectItemCaseSensitive(chat, "model")
-                           ->valuestring);
+  p->model =
+      sb_strdup(cJSON_GetObjectItemCaseSensitive(chat, "model")->valuestring);
   p->t0_us = sb_mono_us();
   cJSON_Delete(body);
   if(subreq_chat(r, "playground", chat, on_answer, p, &p->sub)) {

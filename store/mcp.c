@@ -297,8 +297,8 @@ int store_mcp_sessions_load(const char *path, int64_t min_last_seen_ms,
   " ORDER BY ts_ms DESC, id DESC LIMIT ?6"
 
 const char *const store_mcp_outcomes[STORE_MCP_NOUTCOMES] = {
-    STORE_MCP_OK,        STORE_MCP_TOOL_ERROR, STORE_MCP_ERROR,
-    STORE_MCP_DENIED,    STORE_MCP_CANCELLED,  STORE_MCP_TIMEOUT,
+    STORE_MCP_OK,     STORE_MCP_TOOL_ERROR, STORE_MCP_ERROR,
+    STORE_MCP_DENIED, STORE_MCP_CANCELLED,  STORE_MCP_TIMEOUT,
     STORE_MCP_LIMITED};
 
 /* The outcome's index in store_mcp_outcomes; an unknown stored value
@@ -393,7 +393,7 @@ int store_mcp_calls_list(const char *path,
   " ORDER BY duration_ms) AS rn, count(*) OVER (PARTITION BY server, tool)"    \
   " AS n FROM mcp_calls WHERE ts_ms >= ?1 AND ts_ms < ?2"                      \
   " AND outcome NOT IN ('denied', 'rate_limited'))"                            \
-  " WHERE rn = (n * 50 + 99) / 100 OR rn = (n * 95 + 99) / 100"               \
+  " WHERE rn = (n * 50 + 99) / 100 OR rn = (n * 95 + 99) / 100"                \
   " ORDER BY server, tool, rn"
 
 static int same_tool(const struct store_mcp_tool_stat *t, sqlite3_stmt *st)

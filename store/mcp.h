@@ -113,7 +113,7 @@ struct store_mcp_tool_stat {
   char *server;
   char *tool;
   int64_t calls;
-  int64_t errors; /* calls whose outcome is not "ok" */
+  int64_t errors;                        /* calls whose outcome is not "ok" */
   int64_t outcomes[STORE_MCP_NOUTCOMES]; /* by store_mcp_outcomes[] */
   /* Nearest-rank percentiles of duration_ms over the calls that reached
    * the server (not denied, not rate_limited); -1 when there are none. */

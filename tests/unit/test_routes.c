@@ -128,8 +128,7 @@ static void test_fallback_and_cooldown(void **state)
  * provider whose name it prefixes), unmeasured, measured, cooling. */
 static void test_health(void **state)
 {
-  struct route r =
-      parse_ok("{\"targets\":[\"a/1\",\"a/2\",\"ab/3\",\"b/4\"]}");
+  struct route r = parse_ok("{\"targets\":[\"a/1\",\"a/2\",\"ab/3\",\"b/4\"]}");
   struct route_stats *s = route_stats_new();
   struct route_health *h;
   int order[ROUTE_MAX_TARGETS], n;
