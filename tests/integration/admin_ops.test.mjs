@@ -8,6 +8,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { startGateway, request, queryDb, freePort, waitFor, errorOf } from './harness.mjs';
+import { startOpenAIEmulator } from '../emulators/openai.mjs';
 
 const ADMIN = 'sk-sb-admin-ops-0123456789abcdef0123456789abcdef01234567';
 const admin = { authorization: `Bearer ${ADMIN}` };
@@ -16,6 +17,7 @@ const post = (gw, p, body, headers = admin) => request(`${gw.url}/admin/v1${p}`,
 
 describe('admin operator endpoints', () => {
   let gw;
+  let emu;
   let keyA;
   let keyB;
   let cookie;
@@ -23,10 +25,14 @@ describe('admin operator endpoints', () => {
 
   before(async () => {
     const dead = await freePort(); // nothing listens there: every attempt fails
+    emu = await startOpenAIEmulator();
     gw = await startGateway({
       env: { SWITCHBOARD_ADMIN_KEY: ADMIN, UP: 'sk-up' },
       config: {
-        providers: [{ name: 'dead', kind: 'openai', base_url: `http://127.0.0.1:${dead}/v1`, api_key_env: 'UP', models: ['m1'] }],
+        providers: [
+          { name: 'dead', kind: 'openai', base_url: `http://127.0.0.1:${dead}/v1`, api_key_env: 'UP', models: ['m1'] },
+          { name: 'up', kind: 'openai', base_url: emu.url, api_key_env: 'UP', models: ['stall'] },
+        ],
       },
     });
     let r = await post(gw, '/routes', { name: 'fast', targets: ['echo/echo-1'] });
@@ -44,7 +50,10 @@ describe('admin operator endpoints', () => {
     cookie = String(r.headers['set-cookie']).split(';')[0];
     csrf = r.json.csrf_token;
   });
-  after(async () => { if (gw) await gw.stop(); });
+  after(async () => {
+    if (gw) await gw.stop();
+    if (emu) await emu.close();
+  });
 
   // ------------------------------------------------------------ health --
 
@@ -151,6 +160,19 @@ describe('admin operator endpoints', () => {
     r = await post(gw, '/playground', { model: 'broken', prompt: 'hello' });
     assert.equal(r.status, 502, r.text);
     assert.equal(errorOf(r).code, 'playground_failed');
+  });
+
+  test('a client that leaves cancels the playground\'s request upstream', async () => {
+    // "stall" never answers: only the cancellation ends the sub-request
+    // (else it would wait for limits.request_timeout_s).
+    const t0 = Date.now();
+    await assert.rejects(request(`${gw.url}/admin/v1/playground`, { headers: admin, body: { model: 'up/stall', prompt: 'leave' }, timeoutMs: 500 }), /timed out/);
+    await waitFor(async () => {
+      const log = await get(gw, '/requests?limit=50');
+      return log.json.data.some((x) => x.model === 'up/stall' && /\.playground$/.test(x.request_id));
+    }, { what: 'the cancelled sub-request recorded', timeoutMs: 10000 });
+    assert.ok(Date.now() - t0 < 10000);
+    assert.ok(emu.requestsTo('/v1/chat/completions').length >= 1);
   });
 
   test('the playground needs the credential, or a session with its CSRF token', async () => {
