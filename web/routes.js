@@ -39,10 +39,13 @@ function targetsList(targets) {
 
 function routeRow(rt) {
   const v = view;
-  const actions = el('td', { className: 'row-actions' },
-    el('button', { type: 'button', className: 'secondary small', 'aria-label': `Test ${rt.name}`, onclick: () => testRoute(rt.name) }, 'Test'));
+  const actions = el('td', { className: 'row-actions' });
+  // Every control here writes (the playground is a POST): none for a
+  // read-only session.
   if (!v.readOnly) {
-    actions.append(' ',
+    actions.append(
+      el('button', { type: 'button', className: 'secondary small', 'aria-label': `Test ${rt.name}`, onclick: () => testRoute(rt.name) }, 'Test'),
+      ' ',
       el('button', { type: 'button', className: 'secondary small', 'aria-label': `Edit ${rt.name}`, onclick: () => editRoute(rt) }, 'Edit'),
       ' ',
       el('button', { type: 'button', className: 'danger small', 'aria-label': `Delete ${rt.name}`, onclick: () => askDelete(rt.name) }, 'Delete'));
@@ -297,6 +300,7 @@ async function mount(root, ctx) {
   v.list = el('div');
   v.listError = errorLine('routes-error');
   v.empty = el('p', { className: 'muted', hidden: true }, 'No routes yet.');
+  const test = buildTest();
   root.append(
     el('h1', { id: 'routes-title' }, 'Routes'),
     el('section', { className: 'card', 'aria-labelledby': 'routes-list-title' },
@@ -304,7 +308,7 @@ async function mount(root, ctx) {
         el('h2', { id: 'routes-list-title' }, 'All routes'),
         el('button', { type: 'button', className: 'secondary', onclick: () => load() }, 'Refresh')),
       v.listError, v.list, v.empty),
-    buildTest(),
+    v.readOnly ? null : test,
     v.readOnly ? null : buildForm());
   if (!v.readOnly) renderTargets();
   await load();
