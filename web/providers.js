@@ -259,7 +259,14 @@ async function askDelete(name) {
   } catch (e) {
     if (view === v) v.ctx.failed(e, v.listError);
   }
-  if (view === v) await load();
+  if (view !== v) return;
+  await load();
+  // The row and its button are gone: the focus goes to the list.
+  const head = document.getElementById('providers-list-title');
+  if (head && view === v) {
+    head.tabIndex = -1;
+    head.focus();
+  }
 }
 
 function buildForm() {
