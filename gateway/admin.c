@@ -298,10 +298,67 @@ static const char *what_of(const struct admin_job *j)
   return j->table == STORE_PROVIDERS ? "provider" : "route";
 }
 
+/* One target's state from what the router tracks: down once it has
+ * failed enough times in a row to be cooled down (the router then lets
+ * one probe through after ROUTE_COOLDOWN_MS), degraded after fewer
+ * failures, up after a success, unknown before any attempt. */
+static const char *health_state(const struct route_health *h)
+{
+  if(h->fails >= ROUTE_COOLDOWN_FAILS)
+    return "down";
+  if(h->fails > 0)
+    return "degraded";
+  return h->ewma_ttfb_ms >= 0 ? "up" : "unknown";
+}
+
+/* "health" of provider name: the router's in-memory view of each of its
+ * models it has tried through a route, and a state for the provider
+ * (unknown: nothing measured; up or down: every measured model is;
+ * else degraded). Per process: each gateway sees its own attempts. */
+static cJSON *health_json(struct route_stats *stats, const char *name)
+{
+  struct route_health *h = NULL;
+  int n = stats ? route_stats_health(stats, name, sb_now_ms(), &h) : 0;
+  int known = 0, up = 0, down = 0;
+  cJSON *o = cJSON_CreateObject(), *models;
+
+  cJSON_AddStringToObject(o, "source", "routes");
+  models = cJSON_CreateArray();
+  for(int i = 0; i < n; i++) {
+    const char *state = health_state(&h[i]);
+    cJSON *m = cJSON_CreateObject();
+
+    known += strcmp(state, "unknown") != 0;
+    up += !strcmp(state, "up");
+    down += !strcmp(state, "down");
+    cJSON_AddStringToObject(m, "model", h[i].model);
+    cJSON_AddStringToObject(m, "state", state);
+    if(h[i].ewma_ttfb_ms >= 0)
+      cJSON_AddNumberToObject(m, "ewma_ttfb_ms",
+                              (double)(int64_t)(h[i].ewma_ttfb_ms + 0.5));
+    else
+      cJSON_AddNullToObject(m, "ewma_ttfb_ms");
+    cJSON_AddNumberToObject(m, "consecutive_failures", h[i].fails);
+    cJSON_AddBoolToObject(m, "cooling_down", h[i].cool_ms > 0);
+    cJSON_AddNumberToObject(m, "cooldown_remaining_ms", (double)h[i].cool_ms);
+    cJSON_AddItemToArray(models, m);
+  }
+  route_health_free(h, n);
+  cJSON_AddStringToObject(o, "state",
+                          !known          ? "unknown"
+                          : up == known   ? "up"
+                          : down == known ? "down"
+                                          : "degraded");
+  cJSON_AddItemToObject(o, "models", models);
+  return o;
+}
+
 /* A stored definition as the API shows it: the object with its name,
- * who owns it and, for a provider, whether the gateway serves it now. */
+ * who owns it and, for a provider, whether the gateway serves it now and
+ * how its targets have fared. */
 static cJSON *def_json(const struct store_def *d, enum store_table table,
-                       const struct prov_registry *reg)
+                       const struct prov_registry *reg,
+                       struct route_stats *stats)
 {
   cJSON *o = cJSON_Parse(d->definition), *def;
 
@@ -333,8 +390,37 @@ static cJSON *def_json(const struct store_def *d, enum store_table table,
     } else {
       cJSON_AddNullToObject(st, "models");
     }
+    cJSON_AddItemToObject(def, "health", health_json(stats, d->name));
   }
   return def;
+}
+
+/* The providers that are part of the gateway, not of the table (echo):
+ * not editable, so apart from "data", in the same shape. */
+static cJSON *builtin_json(const struct prov_registry *reg,
+                           struct route_stats *stats)
+{
+  cJSON *a = cJSON_CreateArray();
+
+  for(int i = 0; reg && i < reg->nprovs; i++) {
+    const struct prov *p = &reg->provs[i];
+    cJSON *o, *st, *m;
+
+    if(p->cfg)
+      continue;
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", p->name);
+    cJSON_AddStringToObject(o, "kind", p->name);
+    cJSON_AddStringToObject(o, "source", "builtin");
+    st = cJSON_AddObjectToObject(o, "status");
+    cJSON_AddBoolToObject(st, "served", 1);
+    m = cJSON_AddArrayToObject(st, "models");
+    for(int k = 0; k < p->nmodels; k++)
+      cJSON_AddItemToArray(m, cJSON_CreateString(p->models[k]));
+    cJSON_AddItemToObject(o, "health", health_json(stats, p->name));
+    cJSON_AddItemToArray(a, o);
+  }
+  return a;
 }
 
 /* An MCP server as the API shows it: {name, object, source, definition
@@ -400,7 +486,7 @@ static void respond_defs(struct req *r, const struct admin_job *j)
     for(int i = 0; i < j->ndefs; i++)
       if(!strcmp(j->defs[i].name, j->id)) {
         respond(r, j->op == OP_DEF_GET ? 200 : 201,
-                def_json(&j->defs[i], j->table, reg));
+                def_json(&j->defs[i], j->table, reg, r->gw->route_stats));
         prov_registry_unref(reg);
         return;
       }
@@ -415,7 +501,10 @@ static void respond_defs(struct req *r, const struct admin_job *j)
   cJSON_AddStringToObject(o, "object", "list");
   data = cJSON_AddArrayToObject(o, "data");
   for(int i = 0; i < j->ndefs; i++)
-    cJSON_AddItemToArray(data, def_json(&j->defs[i], j->table, reg));
+    cJSON_AddItemToArray(
+        data, def_json(&j->defs[i], j->table, reg, r->gw->route_stats));
+  if(j->table == STORE_PROVIDERS)
+    cJSON_AddItemToObject(o, "builtin", builtin_json(reg, r->gw->route_stats));
   prov_registry_unref(reg);
   respond(r, 200, o);
 }
@@ -905,6 +994,7 @@ static int check_def(struct admin_job *j, cJSON *body,
   cJSON_DeleteItemFromObjectCaseSensitive(body, "source");
   cJSON_DeleteItemFromObjectCaseSensitive(body, "updated_at");
   cJSON_DeleteItemFromObjectCaseSensitive(body, "status");
+  cJSON_DeleteItemFromObjectCaseSensitive(body, "health");
   if(j->table == STORE_ROUTES) {
     struct route rt;
     rc = route_parse(body, j->id, &rt, why, sizeof(why));

@@ -478,7 +478,7 @@ static void lookup_done(struct req *r, void *ud)
   if(f->room > 0)
     cJSON_AddNumberToObject(body, "max_tokens", (double)f->room);
   lookup_free(l);
-  if(subreq_chat(r, body, on_summary, NULL, &f->sub))
+  if(subreq_chat(r, "summary", body, on_summary, NULL, &f->sub))
     fit_resume(r, NULL, "the summary request could not start");
   cJSON_Delete(body);
 }

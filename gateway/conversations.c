@@ -22,6 +22,7 @@
 #include "codec/oai_err.h"
 #include "base/sb.h"
 #include "store/conv.h"
+#include "store/keys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,8 @@ struct conv_job {
   char *item_id;
   char *after;
   char *key_filter; /* OP_LIST: the key whose own are listed; NULL: all */
+  const char *db;   /* admin: key_filter may be a name, looked up here */
+  int admin;        /* /admin/v1: every key's, each with its key_id */
   struct store_page pg;
   cJSON *body; /* the checked body, kept for the loop's write */
   int rc;      /* the conversation's read */
@@ -245,11 +248,33 @@ static int parse_page(struct req *r, struct conv_job *j)
   return 0;
 }
 
+/* The admin's key filter names a key by id or by name: the id, when a
+ * key has that name (a value that names none filters to nothing). */
+static void resolve_key(struct conv_job *j)
+{
+  struct store_key *keys = NULL;
+  char why[128];
+  int n = 0;
+
+  if(!j->db || store_keys_list(j->db, &keys, &n, why, sizeof(why)))
+    return;
+  for(int i = 0; i < n; i++)
+    if(keys[i].name && !strcmp(keys[i].name, j->key_filter) &&
+       strcmp(keys[i].id, j->key_filter)) {
+      free(j->key_filter);
+      j->key_filter = sb_strdup(keys[i].id);
+      break;
+    }
+  store_keys_free(keys, n);
+}
+
 static void work(void *ud)
 {
   struct conv_job *j = ud;
 
   if(j->op == OP_LIST) {
+    if(j->admin && j->key_filter)
+      resolve_key(j);
     j->rc = store_convs_list(j->st, j->key_filter, &j->pg, &j->convs, &j->n,
                              &j->more);
     return;
@@ -291,14 +316,28 @@ static struct store_conv_item *records(cJSON *items, int *n)
   return recs;
 }
 
+/* The admin's view adds the owner: {..., key_id (null: none)}. */
+static cJSON *with_owner(cJSON *o, const struct conv_job *j,
+                         const struct store_conv *c)
+{
+  if(!j->admin)
+    return o;
+  if(c->key_id)
+    cJSON_AddStringToObject(o, "key_id", c->key_id);
+  else
+    cJSON_AddNullToObject(o, "key_id");
+  return o;
+}
+
 static void answer_list(struct req *r, struct conv_job *j)
 {
   cJSON *data = cJSON_CreateArray();
 
   for(int i = 0; i < j->n; i++)
-    cJSON_AddItemToArray(data,
-                         conv_object(j->convs[i].id, j->convs[i].created_at,
-                                     j->convs[i].metadata));
+    cJSON_AddItemToArray(
+        data, with_owner(conv_object(j->convs[i].id, j->convs[i].created_at,
+                                     j->convs[i].metadata),
+                         j, &j->convs[i]));
   respond_cjson(r, list_object(data, j->more));
 }
 
@@ -339,7 +378,8 @@ static void done(struct req *r, void *ud)
   c = j->conv;
   switch(j->op) {
   case OP_GET:
-    respond_cjson(r, conv_object(c->id, c->created_at, c->metadata));
+    respond_cjson(
+        r, with_owner(conv_object(c->id, c->created_at, c->metadata), j, c));
     break;
   case OP_UPDATE: {
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(j->body, "metadata");
@@ -548,6 +588,44 @@ void conversations_item(struct req *r)
     }
   }
   if(j->op == OP_ITEMS_LIST && parse_page(r, j)) {
+    job_free(j);
+    return;
+  }
+  offload(r, j);
+}
+
+/* --- /admin/v1/conversations ---------------------------------------------
+ */
+
+void conversations_admin(struct req *r)
+{
+  const char *base = "/admin/v1/conversations";
+  struct conv_job *j = sb_calloc(1, sizeof(*j));
+  struct api_error err;
+  char b[200];
+  const char *v;
+
+  j->admin = 1;
+  j->db = r->gw->cfg->database;
+  if(!strcmp(r->path, base)) {
+    j->op = OP_LIST;
+    if((v = lws_get_urlarg_by_name(r->wsi, "key=", b, sizeof(b))) && *v)
+      j->key_filter = sb_strdup(v);
+  } else {
+    /* The same paths as /v1's, read-only (the route takes GET only). */
+    char *v1 = sb_asprintf("/v1/conversations%s", r->path + strlen(base));
+    int rc = parse_path(v1, r->method, j);
+
+    free(v1);
+    if(rc || (j->op != OP_GET && j->op != OP_ITEMS_LIST)) {
+      job_free(j);
+      api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
+                    "Unknown path %s.", r->path);
+      req_respond_error(r, &err);
+      return;
+    }
+  }
+  if((j->op == OP_LIST || j->op == OP_ITEMS_LIST) && parse_page(r, j)) {
     job_free(j);
     return;
   }

@@ -283,6 +283,19 @@ void conversations_handle(struct req *r);
  * GET) and .../items/{item_id} (GET, DELETE). */
 void conversations_item(struct req *r);
 
+/** GET /admin/v1/conversations[?key=&limit=&after=&order=],
+ * /admin/v1/conversations/{id} and .../{id}/items: every key's
+ * conversations, as /v1 shows them plus their key_id. */
+void conversations_admin(struct req *r);
+
+/** POST /admin/v1/playground (gateway/admin_ops.c): a prompt through the
+ * full request path as the signed-in admin. */
+void admin_playground(struct req *r);
+
+/** GET /admin/v1/mcp/stats?since=&until= (gateway/admin_ops.c): tool
+ * calls by server and tool. */
+void admin_mcp_stats(struct req *r);
+
 /** POST /v1/embeddings with the body complete. */
 void embeddings_handle(struct req *r);
 

@@ -2021,6 +2021,19 @@ cJSON *mcp_gw_status(struct gw *gw, const char *name)
                           s->server_info ? cJSON_Duplicate(s->server_info, 1)
                                          : cJSON_CreateNull());
     cJSON_AddNumberToObject(st, "tools", cJSON_GetArraySize(s->tools));
+    {
+      /* The server's own names, for an operator matching keys' globs on
+       * "<server>__<tool>" (descriptions and schemas: tools/list). */
+      cJSON *names = cJSON_AddArrayToObject(st, "tool_names");
+      const cJSON *t;
+      cJSON_ArrayForEach(t, s->tools)
+      {
+        const char *n =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
+        if(n)
+          cJSON_AddItemToArray(names, cJSON_CreateString(n));
+      }
+    }
     cJSON_AddNumberToObject(st, "prompts", cJSON_GetArraySize(s->prompts));
     cJSON_AddNumberToObject(st, "resources", cJSON_GetArraySize(s->resources));
     cJSON_AddNumberToObject(st, "restarts", (double)s->restarts);

@@ -99,8 +99,8 @@ static void self_host(const char *host, char *out, size_t len)
     snprintf(out, len, "%s", host);
 }
 
-int subreq_chat(struct req *r, const cJSON *body, subreq_cb cb, void *ud,
-                struct subreq **out)
+int subreq_chat(struct req *r, const char *purpose, const cJSON *body,
+                subreq_cb cb, void *ud, struct subreq **out)
 {
   const struct config *cfg = r->gw->cfg;
   struct prov_http h;
@@ -119,7 +119,7 @@ int subreq_chat(struct req *r, const cJSON *body, subreq_cb cb, void *ud,
     abort();
   h.body_len = strlen(h.body);
   prov_http_add_header(&h, "content-type: application/json");
-  prov_http_add_header(&h, "x-request-id: %s.summary", r->request_id);
+  prov_http_add_header(&h, "x-request-id: %s.%s", r->request_id, purpose);
   /* A gateway running open needs no credential (and must not forward
    * one upstream as the client's); else the key this request acts for. */
   if(adm_required(r->gw->adm) && r->granted) {

@@ -48,12 +48,14 @@ typedef void (*subreq_cb)(struct req *r, const char *text, const char *why,
 
 /**
  * POST body (a Chat Completions request, non-streamed; not taken) to
- * this gateway for r's key, then cb(r, ...) once. *out lets the caller
- * cancel it (subreq_cancel()) when r goes first. 0, or SB_E* (cb never
- * runs).
+ * this gateway for r's key, then cb(r, ...) once. purpose (a short
+ * constant: "summary", "playground") names it in its request id,
+ * "<r's id>.<purpose>", so the record says what made it. *out lets the
+ * caller cancel it (subreq_cancel()) when r goes first. 0, or SB_E* (cb
+ * never runs).
  */
-int subreq_chat(struct req *r, const cJSON *body, subreq_cb cb, void *ud,
-                struct subreq **out);
+int subreq_chat(struct req *r, const char *purpose, const cJSON *body,
+                subreq_cb cb, void *ud, struct subreq **out);
 
 /** Abort s; its callback never runs. Safe on NULL. */
 void subreq_cancel(struct subreq *s);

@@ -314,6 +314,42 @@ void route_stats_report(struct route_stats *s, const struct route_target *t,
   pthread_mutex_unlock(&s->mu);
 }
 
+int route_stats_health(struct route_stats *s, const char *provider,
+                       int64_t now_ms, struct route_health **out)
+{
+  size_t plen = strlen(provider);
+  struct target_stat *st;
+  int n = 0, cap = 0;
+
+  *out = NULL;
+  pthread_mutex_lock(&s->mu);
+  for(st = s->head; st; st = st->next) {
+    struct route_health *h;
+
+    /* key is "provider/model"; a provider's name holds no '/'. */
+    if(strncmp(st->key, provider, plen) || st->key[plen] != '/')
+      continue;
+    if(n == cap) {
+      cap = cap ? cap * 2 : 8;
+      *out = sb_realloc(*out, sizeof(**out) * (size_t)cap);
+    }
+    h = &(*out)[n++];
+    h->model = sb_strdup(st->key + plen + 1);
+    h->ewma_ttfb_ms = st->ewma_ttfb_ms;
+    h->fails = st->fails;
+    h->cool_ms = st->cool_until > now_ms ? st->cool_until - now_ms : 0;
+  }
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+void route_health_free(struct route_health *h, int n)
+{
+  for(int i = 0; i < n; i++)
+    free(h[i].model);
+  free(h);
+}
+
 struct cand {
   int index;
   int cooled;

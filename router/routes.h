@@ -80,6 +80,27 @@ void route_stats_free(struct route_stats *s);
 void route_stats_report(struct route_stats *s, const struct route_target *t,
                         int ok, int64_t ttfb_ms, int64_t now_ms);
 
+/** What the router knows of one target (provider/model) right now. */
+struct route_health {
+  char *model;         /* the upstream model (owned) */
+  double ewma_ttfb_ms; /* moving average of successful attempts; < 0: none */
+  int fails;           /* consecutive failed attempts */
+  int64_t cool_ms;     /* time left in the cool-down; 0: not cooling */
+};
+
+/**
+ * The health of every target of provider the router has seen (a target
+ * is seen once a route plans it; only attempts made through routes are
+ * reported, so a provider reached only by "provider/model" has none), in
+ * no particular order, into *out (caller frees with
+ * route_health_free()). Returns how many; 0 with *out NULL when none.
+ * Takes the stats' mutex briefly; safe on any thread.
+ */
+int route_stats_health(struct route_stats *s, const char *provider,
+                       int64_t now_ms, struct route_health **out);
+
+void route_health_free(struct route_health *h, int n);
+
 /**
  * The order in which to try rt's targets for one request: indices into
  * rt->targets, written to order (ROUTE_MAX_TARGETS room); returns how

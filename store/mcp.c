@@ -296,19 +296,26 @@ int store_mcp_sessions_load(const char *path, int64_t min_last_seen_ms,
   " AND ts_ms >= ?4 AND (?5 <= 0 OR ts_ms < ?5)"                               \
   " ORDER BY ts_ms DESC, id DESC LIMIT ?6"
 
+const char *const store_mcp_outcomes[STORE_MCP_NOUTCOMES] = {
+    STORE_MCP_OK,     STORE_MCP_TOOL_ERROR, STORE_MCP_ERROR,
+    STORE_MCP_DENIED, STORE_MCP_CANCELLED,  STORE_MCP_TIMEOUT,
+    STORE_MCP_LIMITED};
+
+/* The outcome's index in store_mcp_outcomes; an unknown stored value
+ * reads as "error". */
+static int outcome_index(const unsigned char *s)
+{
+  for(int i = 0; s && i < STORE_MCP_NOUTCOMES; i++)
+    if(!strcmp((const char *)s, store_mcp_outcomes[i]))
+      return i;
+  return 2;
+}
+
 /* The outcome's constant, so that the record's outcome need not be
- * freed; an unknown stored value reads as "error". */
+ * freed. */
 static const char *outcome_of(const unsigned char *s)
 {
-  static const char *const all[] = {STORE_MCP_OK,        STORE_MCP_TOOL_ERROR,
-                                    STORE_MCP_ERROR,     STORE_MCP_DENIED,
-                                    STORE_MCP_CANCELLED, STORE_MCP_TIMEOUT,
-                                    STORE_MCP_LIMITED};
-
-  for(size_t i = 0; s && i < SB_ARRAY_LEN(all); i++)
-    if(!strcmp((const char *)s, all[i]))
-      return all[i];
-  return STORE_MCP_ERROR;
+  return store_mcp_outcomes[outcome_index(s)];
 }
 
 int store_mcp_calls_list(const char *path,
@@ -368,6 +375,149 @@ int store_mcp_calls_list(const char *path,
     *n = 0;
   }
   return rc;
+}
+
+/* ---- stats by tool ---- */
+
+/* Counts by (server, tool, outcome); one group is consecutive rows. */
+#define STATS_COUNT_SQL                                                        \
+  "SELECT server, tool, outcome, count(*), max(ts_ms) FROM mcp_calls"          \
+  " WHERE ts_ms >= ?1 AND ts_ms < ?2"                                          \
+  " GROUP BY server, tool, outcome ORDER BY server, tool"
+
+/* The durations at the nearest ranks ceil(n/2) and ceil(0.95 n) of each
+ * tool's calls that reached its server, sorted within the tool. */
+#define STATS_PCT_SQL                                                          \
+  "SELECT server, tool, n, rn, duration_ms FROM (SELECT server, tool,"         \
+  " duration_ms, row_number() OVER (PARTITION BY server, tool"                 \
+  " ORDER BY duration_ms) AS rn, count(*) OVER (PARTITION BY server, tool)"    \
+  " AS n FROM mcp_calls WHERE ts_ms >= ?1 AND ts_ms < ?2"                      \
+  " AND outcome NOT IN ('denied', 'rate_limited'))"                            \
+  " WHERE rn = (n * 50 + 99) / 100 OR rn = (n * 95 + 99) / 100"                \
+  " ORDER BY server, tool, rn"
+
+static int same_tool(const struct store_mcp_tool_stat *t, sqlite3_stmt *st)
+{
+  const unsigned char *sv = sqlite3_column_text(st, 0);
+  const unsigned char *tl = sqlite3_column_text(st, 1);
+
+  return sv && tl && !strcmp(t->server, (const char *)sv) &&
+         !strcmp(t->tool, (const char *)tl);
+}
+
+static int stats_counts(sqlite3 *db, int64_t since_ms, int64_t until_ms,
+                        struct store_mcp_tool_stat **out, int *n, char *err,
+                        size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  int cap = 0, step;
+
+  if(sqlite3_prepare_v2(db, STATS_COUNT_SQL, -1, &st, NULL) != SQLITE_OK)
+    return store_db_fail(db, "prepare", err, errlen);
+  sqlite3_bind_int64(st, 1, since_ms);
+  sqlite3_bind_int64(st, 2, until_ms);
+  while((step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct store_mcp_tool_stat *t = *n ? &(*out)[*n - 1] : NULL;
+    int64_t c = sqlite3_column_int64(st, 3), last = sqlite3_column_int64(st, 4);
+    int oi = outcome_index(sqlite3_column_text(st, 2));
+
+    if(!t || !same_tool(t, st)) {
+      if(*n == STORE_MCP_STATS_MAX)
+        break;
+      if(*n == cap) {
+        cap = cap ? cap * 2 : 16;
+        *out = sb_realloc(*out, sizeof(**out) * (size_t)cap);
+      }
+      t = &(*out)[(*n)++];
+      memset(t, 0, sizeof(*t));
+      t->server = column_dup(st, 0);
+      t->tool = column_dup(st, 1);
+      if(!t->server)
+        t->server = sb_strdup("");
+      if(!t->tool)
+        t->tool = sb_strdup("");
+      t->p50_ms = t->p95_ms = -1;
+    }
+    t->calls += c;
+    t->outcomes[oi] += c;
+    if(oi != 0)
+      t->errors += c;
+    if(last > t->last_ts_ms)
+      t->last_ts_ms = last;
+  }
+  if(step != SQLITE_DONE && step != SQLITE_ROW) {
+    sqlite3_finalize(st);
+    return store_db_fail(db, "SELECT mcp_calls", err, errlen);
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+static int stats_percentiles(sqlite3 *db, int64_t since_ms, int64_t until_ms,
+                             struct store_mcp_tool_stat *t, int n, char *err,
+                             size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  int i = 0, step;
+
+  if(sqlite3_prepare_v2(db, STATS_PCT_SQL, -1, &st, NULL) != SQLITE_OK)
+    return store_db_fail(db, "prepare", err, errlen);
+  sqlite3_bind_int64(st, 1, since_ms);
+  sqlite3_bind_int64(st, 2, until_ms);
+  while((step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t cnt = sqlite3_column_int64(st, 2), rn = sqlite3_column_int64(st, 3);
+    int64_t d = sqlite3_column_int64(st, 4);
+
+    /* Both queries are ordered by (server, tool) alike: walk forward. */
+    while(i < n && !same_tool(&t[i], st))
+      i++;
+    if(i == n)
+      break;
+    if(rn == (cnt * 50 + 99) / 100)
+      t[i].p50_ms = d;
+    if(rn == (cnt * 95 + 99) / 100)
+      t[i].p95_ms = d;
+  }
+  if(step != SQLITE_DONE && step != SQLITE_ROW) {
+    sqlite3_finalize(st);
+    return store_db_fail(db, "SELECT mcp_calls", err, errlen);
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+int store_mcp_stats(const char *path, int64_t since_ms, int64_t until_ms,
+                    struct store_mcp_tool_stat **out, int *n, char *err,
+                    size_t errlen)
+{
+  sqlite3 *db;
+  int rc;
+
+  *out = NULL;
+  *n = 0;
+  rc = store_db_begin(path, 0, &db, err, errlen);
+  if(rc)
+    return rc;
+  /* One read transaction: the percentiles see the rows counted. */
+  rc = stats_counts(db, since_ms, until_ms, out, n, err, errlen);
+  if(!rc)
+    rc = stats_percentiles(db, since_ms, until_ms, *out, *n, err, errlen);
+  rc = store_db_finish(db, rc, err, errlen);
+  if(rc) {
+    store_mcp_stats_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+void store_mcp_stats_free(struct store_mcp_tool_stat *s, int n)
+{
+  for(int i = 0; i < n; i++) {
+    free(s[i].server);
+    free(s[i].tool);
+  }
+  free(s);
 }
 
 /* ---- JSON ---- */

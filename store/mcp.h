@@ -100,6 +100,39 @@ int store_mcp_calls_list(const char *path,
 
 void store_mcp_calls_free(struct store_mcp_call *c, int n);
 
+/** Every outcome, in a fixed order (the index of store_mcp_tool_stat's
+ * outcomes[]). */
+#define STORE_MCP_NOUTCOMES 7
+extern const char *const store_mcp_outcomes[STORE_MCP_NOUTCOMES];
+
+/** The most (server, tool) pairs store_mcp_stats() reports. */
+#define STORE_MCP_STATS_MAX 10000
+
+/** The calls of one tool over a range. Strings owned. */
+struct store_mcp_tool_stat {
+  char *server;
+  char *tool;
+  int64_t calls;
+  int64_t errors;                        /* calls whose outcome is not "ok" */
+  int64_t outcomes[STORE_MCP_NOUTCOMES]; /* by store_mcp_outcomes[] */
+  /* Nearest-rank percentiles of duration_ms over the calls that reached
+   * the server (not denied, not rate_limited); -1 when there are none. */
+  int64_t p50_ms;
+  int64_t p95_ms;
+  int64_t last_ts_ms; /* the latest call's start */
+};
+
+/**
+ * The calls with since_ms <= ts_ms < until_ms by server and tool, ordered
+ * by server then tool, at most STORE_MCP_STATS_MAX of them. BLOCKING. 0
+ * or SB_EDB with err; *out freed with store_mcp_stats_free().
+ */
+int store_mcp_stats(const char *path, int64_t since_ms, int64_t until_ms,
+                    struct store_mcp_tool_stat **out, int *n, char *err,
+                    size_t errlen);
+
+void store_mcp_stats_free(struct store_mcp_tool_stat *s, int n);
+
 struct cJSON;
 
 /** The one JSON form of a record, for the admin API and `switchboard

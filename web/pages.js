@@ -9,17 +9,25 @@
 // (shows an ApiError in node, or ends the session on a 401).
 // unmount() stops what mount() started (timers, live tails).
 //
-// The keys page is the exception that proves nothing: its markup is in
+// The keys page is the exception: its markup is in
 // index.html (id 'keys', static: true) for historical reasons.
 import overview from './overview.js';
 import usage from './usage.js';
 import requests from './requests.js';
+import providers from './providers.js';
+import routes from './routes.js';
+import mcp from './mcp.js';
+import conversations from './conversations.js';
 
 export const pages = [
   overview,
   usage,
   requests,
   { id: 'keys', title: 'Keys', static: true },
+  providers,
+  routes,
+  mcp,
+  conversations,
 ];
 
 /** The page with this id, or undefined. */

@@ -124,6 +124,48 @@ static void test_fallback_and_cooldown(void **state)
   route_clear(&r);
 }
 
+/* The health the admin API shows: one provider's targets only (not a
+ * provider whose name it prefixes), unmeasured, measured, cooling. */
+static void test_health(void **state)
+{
+  struct route r = parse_ok("{\"targets\":[\"a/1\",\"a/2\",\"ab/3\",\"b/4\"]}");
+  struct route_stats *s = route_stats_new();
+  struct route_health *h;
+  int order[ROUTE_MAX_TARGETS], n;
+
+  (void)state;
+  assert_int_equal(route_stats_health(s, "a", 1000, &h), 0);
+  assert_null(h);
+  route_plan(&r, s, 1000, NULL, NULL, 0.5, order);
+  route_stats_report(s, &r.targets[0], 1, 40, 1000);
+  route_stats_report(s, &r.targets[0], 1, 90, 1000);
+  for(int i = 0; i < ROUTE_COOLDOWN_FAILS; i++)
+    route_stats_report(s, &r.targets[1], 0, 0, 1000);
+  n = route_stats_health(s, "a", 1500, &h);
+  assert_int_equal(n, 2);
+  for(int i = 0; i < n; i++) {
+    if(!strcmp(h[i].model, "1")) {
+      assert_true(h[i].ewma_ttfb_ms > 49.9 && h[i].ewma_ttfb_ms < 50.1);
+      assert_int_equal(h[i].fails, 0);
+      assert_int_equal(h[i].cool_ms, 0);
+    } else {
+      assert_string_equal(h[i].model, "2");
+      assert_true(h[i].ewma_ttfb_ms < 0);
+      assert_int_equal(h[i].fails, ROUTE_COOLDOWN_FAILS);
+      assert_int_equal(h[i].cool_ms, ROUTE_COOLDOWN_MS - 500);
+    }
+  }
+  route_health_free(h, n);
+  n = route_stats_health(s, "ab", 1500, &h);
+  assert_int_equal(n, 1);
+  assert_string_equal(h[0].model, "3");
+  assert_true(h[0].ewma_ttfb_ms < 0);
+  route_health_free(h, n);
+  assert_int_equal(route_stats_health(s, "c", 1500, &h), 0);
+  route_stats_free(s);
+  route_clear(&r);
+}
+
 static void test_least_latency(void **state)
 {
   struct route r = parse_ok("{\"strategy\":\"least-latency\","
@@ -185,6 +227,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse),
       cmocka_unit_test(test_fallback_and_cooldown),
+      cmocka_unit_test(test_health),
       cmocka_unit_test(test_least_latency),
       cmocka_unit_test(test_lowest_cost_and_weighted),
   };

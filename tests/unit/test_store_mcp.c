@@ -237,6 +237,72 @@ static void test_calls(void **state)
   store_key_free(k);
 }
 
+/* Statistics by tool: counts by outcome, nearest-rank percentiles over
+ * the calls that reached the server, the range [since, until). */
+static void test_stats(void **state)
+{
+  struct testdb *f = *state;
+  struct store *st = open_store(f->db);
+  struct store_mcp_tool_stat *s = NULL;
+  char err[256];
+  int n = -1;
+
+  /* a/t: durations 1..10 (ok), one tool_error at 100 ms, two denied. */
+  for(int i = 1; i <= 10; i++) {
+    struct store_mcp_call *c = call(1000 + i, NULL, "a", "t", STORE_MCP_OK);
+    c->duration_ms = i;
+    assert_int_equal(store_mcp_call_submit(st, c), 0);
+  }
+  {
+    struct store_mcp_call *c = call(1100, NULL, "a", "t", STORE_MCP_TOOL_ERROR);
+    c->duration_ms = 100;
+    assert_int_equal(store_mcp_call_submit(st, c), 0);
+  }
+  for(int i = 0; i < 2; i++) {
+    struct store_mcp_call *c = call(1200, NULL, "a", "t", STORE_MCP_DENIED);
+    c->duration_ms = 0;
+    assert_int_equal(store_mcp_call_submit(st, c), 0);
+  }
+  assert_int_equal(
+      store_mcp_call_submit(st, call(900, NULL, "a", "u", STORE_MCP_LIMITED)),
+      0);
+  assert_int_equal(store_mcp_call_submit(st, call(5000, NULL, "b", "t", "ok")),
+                   0);
+  store_close(st);
+
+  assert_int_equal(store_mcp_stats(f->db, 0, 5000, &s, &n, err, sizeof(err)),
+                   0);
+  assert_int_equal(n, 2); /* b/t is at until: out */
+  assert_string_equal(s[0].server, "a");
+  assert_string_equal(s[0].tool, "t");
+  assert_int_equal(s[0].calls, 13);
+  assert_int_equal(s[0].errors, 3);
+  assert_int_equal(s[0].outcomes[0], 10);
+  assert_int_equal(s[0].outcomes[1], 1);
+  assert_int_equal(s[0].outcomes[3], 2);
+  /* 11 calls reached it: ranks 6 and 11 of 1..10, 100. */
+  assert_int_equal(s[0].p50_ms, 6);
+  assert_int_equal(s[0].p95_ms, 100);
+  assert_int_equal(s[0].last_ts_ms, 1200);
+  assert_string_equal(s[1].tool, "u");
+  assert_int_equal(s[1].calls, 1);
+  assert_int_equal(s[1].p50_ms, -1);
+  assert_int_equal(s[1].p95_ms, -1);
+  store_mcp_stats_free(s, n);
+
+  assert_int_equal(store_mcp_stats(f->db, 1200, 6000, &s, &n, err, sizeof(err)),
+                   0);
+  assert_int_equal(n, 2);
+  assert_int_equal(s[0].calls, 2);
+  assert_int_equal(s[0].p50_ms, -1);
+  assert_string_equal(s[1].server, "b");
+  assert_int_equal(s[1].p50_ms, 7);
+  store_mcp_stats_free(s, n);
+  assert_int_equal(store_mcp_stats(f->db, 1, 2, &s, &n, err, sizeof(err)), 0);
+  assert_int_equal(n, 0);
+  assert_null(s);
+}
+
 /* A full queue refuses, counts the drop, and frees what it refused. */
 static void test_queue_full(void **state)
 {
@@ -421,6 +487,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_sessions, testdb_setup,
                                       testdb_teardown),
       cmocka_unit_test_setup_teardown(test_calls, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_stats, testdb_setup,
                                       testdb_teardown),
       cmocka_unit_test_setup_teardown(test_queue_full, testdb_setup,
                                       testdb_teardown),
