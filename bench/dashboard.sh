@@ -80,6 +80,8 @@ CALLS=(
   "keys|spend per key|/admin/v1/usage?group=key"
   "providers|per provider, last hour|/admin/v1/stats?since=$H1&group=provider&bucket=hour"
   "providers|per model, last 24 h|/admin/v1/stats?since=$H24&group=model"
+  "mcp servers|calls per tool|/admin/v1/mcp/stats"
+  "conversations|newest 20|/admin/v1/conversations?limit=20"
 )
 
 printf '%s records; %s calls each; milliseconds (curl time_total)\n\n' "$N" "$RUNS"
