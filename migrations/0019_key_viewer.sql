@@ -1,8 +1,8 @@
 -- A third key role, 'viewer': a read-only operator credential (the admin
 -- API's reads and the dashboard, no writes, no /v1; store/keys.h). SQLite
 -- cannot change a CHECK constraint in place, so the table is rebuilt with
--- the same columns, rows and triggers; its version counter moves so that
--- running gateways reload their keys.
+-- the same columns, rows and triggers (the rows are the same, so the
+-- version counter is left alone: nothing to reload).
 CREATE TABLE api_keys_new (
   id            TEXT    PRIMARY KEY,
   name          TEXT    NOT NULL UNIQUE,
@@ -46,4 +46,3 @@ CREATE TRIGGER api_keys_version_delete AFTER DELETE ON api_keys
 BEGIN
   UPDATE versions SET version = version + 1 WHERE name = 'api_keys';
 END;
-UPDATE versions SET version = version + 1 WHERE name = 'api_keys';
