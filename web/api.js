@@ -25,7 +25,7 @@ function messageOf(data, status) {
   return `The gateway answered ${status}.`;
 }
 
-async function call(method, path, body) {
+export async function call(method, path, body) {
   const headers = { Accept: 'application/json' };
   const init = {
     method,

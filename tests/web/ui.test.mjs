@@ -171,7 +171,7 @@ describe('dashboard in chromium', () => {
     assert.equal(cells[2], 'active');
     assert.match(cells[3], /120 req\/min/);
     assert.match(cells[3], /budget \$5\.00 monthly/);
-    assert.equal(cells[4], '$0.00');
+    assert.equal(cells[4], '$0.00 of $5.00 monthly');
     assert.ok(!(await page.locator('#keys-table').textContent()).includes(secret));
     await shot('04-key-created-secret');
 
@@ -206,8 +206,12 @@ describe('dashboard in chromium', () => {
     }, { what: 'the key\'s spend', timeoutMs: 10000 });
     await page.getByRole('button', { name: 'Refresh' }).click();
     const spend = page.locator(`#keys-body tr[data-key-id="${keyId}"] td.num`);
-    await waitFor(async () => (await spend.textContent()) !== '$0.00', { what: 'spend on the page' });
-    assert.match(await spend.textContent(), /^\$\d+\.\d{2,4}$/);
+    await waitFor(async () => !(await spend.textContent()).startsWith('$0.00 '), { what: 'spend on the page' });
+    // The spend in the budget's period against the budget, and a meter saying so.
+    assert.match(await spend.textContent(), /^\$\d+\.\d{2,4} of \$5\.00 monthly$/);
+    const meter = spend.locator('meter');
+    assert.match(await meter.getAttribute('aria-label'), /^Spend of web-app this month: \$\d+\.\d{2,4} of a \$5\.00 monthly budget$/);
+    assert.ok(Number(await meter.evaluate((m) => m.value)) > 0);
   });
 
   test('gateway text is shown as text, never as markup', async (t) => {
