@@ -7,10 +7,10 @@ export function updateKey(id, fields) {
   return call('POST', `/admin/v1/keys/${encodeURIComponent(id)}`, fields);
 }
 
-/** Spend in USD by key id since unix second `since` (0: all recorded
- * usage): a Map. */
+/** Spend in USD by key id since `since` (a date, ISO time or unix
+ * seconds; '' for all recorded usage): a Map. */
 export async function spendSince(since) {
-  const q = since > 0 ? `&since=${encodeURIComponent(String(since))}` : '';
+  const q = since ? `&since=${encodeURIComponent(String(since))}` : '';
   const data = await call('GET', `/admin/v1/usage?group=key${q}`);
   const spend = new Map();
   const series = data && Array.isArray(data.series) ? data.series : [];

@@ -32,6 +32,11 @@ export function periodStart(period, now = new Date()) {
   return 0;
 }
 
+/** periodStart() as the date (YYYY-MM-DD) the admin API takes. */
+function periodDate(period) {
+  return new Date(periodStart(period) * 1000).toISOString().slice(0, 10);
+}
+
 function money(v) {
   if (typeof v !== 'number' || !Number.isFinite(v)) return '$0.00';
   if (v > 0 && v < 0.0001) return '< $0.0001';
@@ -140,12 +145,13 @@ export async function refresh() {
     return new Map();
   });
   try {
-    [keys, spends.all] = await Promise.all([api.listKeys(), spendOf(0)]);
-    // The spend in each budget period some key has (at most three more calls).
-    const periods = [...new Set(keys.map((k) => k.budget_period))]
-      .filter((p) => p === 'daily' || p === 'weekly' || p === 'monthly');
-    const maps = await Promise.all(periods.map((p) => spendOf(periodStart(p))));
-    periods.forEach((p, i) => { spends[p] = maps[i]; });
+    // All at once: the spend since each period's start is a whole-days
+    // query (periods start at a UTC midnight), which the gateway answers
+    // from its daily roll-ups, so the three extra calls are cheap.
+    [keys, spends.all, spends.daily, spends.weekly, spends.monthly] = await Promise.all([
+      api.listKeys(), spendOf(''), spendOf(periodDate('daily')), spendOf(periodDate('weekly')),
+      spendOf(periodDate('monthly')),
+    ]);
   } catch (e) {
     if (seq !== loadSeq || signedOutOn(e)) return;
     showError(listError, `The keys could not be loaded: ${e.message}`);
@@ -384,6 +390,10 @@ function focusEditButton(id) {
 }
 
 function onEditClosed() {
+  // A close event is queued: by the time it runs the dialog may be open
+  // again (Escape, then Enter on the same button), for the same or
+  // another key. Then it is not this closing's business.
+  if (byId('edit-dialog').open) return;
   const was = editing;
   editing = null;
   if (!was) return;
