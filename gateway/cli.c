@@ -740,11 +740,12 @@ static int admin_key_create(int argc, char **argv)
   if(rc)
     return rc == 1 ? EXIT_SUCCESS : rc;
   memset(&spec, 0, sizeof(spec));
-  spec.role = cli_opt_value(&c, "--viewer") ? STORE_KEY_VIEWER : STORE_KEY_ADMIN;
+  spec.role =
+      cli_opt_value(&c, "--viewer") ? STORE_KEY_VIEWER : STORE_KEY_ADMIN;
   spec.budget_usd = -1;
-  spec.name = (char *)(cli_opt_value(&c, "--name")
-                           ? cli_opt_value(&c, "--name")
-                           : store_key_role_name(spec.role));
+  spec.name =
+      (char *)(cli_opt_value(&c, "--name") ? cli_opt_value(&c, "--name")
+                                           : store_key_role_name(spec.role));
   if(store_key_validate(&spec, err, sizeof(err)))
     return invalid_spec("admin-key create", err);
   path = cli_open_db(&c);

@@ -113,8 +113,8 @@ static void test_config_signin(void **state)
       "{\"ui\": {\"signin_max_addresses\": 0}}",
       "{\"ui\": {\"signin_max_failures\": \"5\"}}",
   };
-  const char *names[] = {"ui.signin_max_failures", "ui.signin_max_failures",
-                         "ui.signin_window_s",     "ui.signin_window_s",
+  const char *names[] = {"ui.signin_max_failures",  "ui.signin_max_failures",
+                         "ui.signin_window_s",      "ui.signin_window_s",
                          "ui.signin_max_addresses", "ui.signin_max_failures"};
 
   (void)state;
