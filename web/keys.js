@@ -49,6 +49,7 @@ function limitsText(k) {
   if (k.rpm > 0) parts.push(`${k.rpm} req/min`);
   if (k.tpm > 0) parts.push(`${k.tpm} tok/min`);
   if (k.max_parallel > 0) parts.push(`${k.max_parallel} parallel`);
+  if (Array.isArray(k.mcp_tools)) parts.push(k.mcp_tools.length ? `MCP tools: ${k.mcp_tools.join(', ')}` : 'no MCP tools');
   if (typeof k.budget_usd === 'number') parts.push(`budget ${money(k.budget_usd)} ${k.budget_period || ''}`.trim());
   if (typeof k.expires_at === 'number') parts.push(`expires ${new Date(k.expires_at * 1000).toISOString().slice(0, 10)}`);
   return parts.length ? parts.join(' · ') : 'none';

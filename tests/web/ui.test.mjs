@@ -250,6 +250,7 @@ describe('dashboard in chromium', () => {
     assert.match(await limits.textContent(), /3 parallel/);
     assert.match(await limits.textContent(), /models: echo\/\*/);
     assert.match(await limits.textContent(), /expires 2099-12-31/);
+    assert.match(await limits.textContent(), /MCP tools: memory__\*/);
     assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'Edit web-app');
     const k = await request(`${gw.url}/admin/v1/keys/${keyId}`, { headers: bearer(ADMIN) });
     assert.equal(k.json.rpm, 240);
