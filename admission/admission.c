@@ -637,7 +637,8 @@ static void grant_fill(struct adm_grant *g, const struct store_key *k)
   snprintf(g->name, sizeof(g->name), "%s", k->name);
   g->budget_usd = k->budget_usd;
   g->budget_period = k->budget_period;
-  g->admin = k->role == STORE_KEY_ADMIN;
+  g->admin = k->role == STORE_KEY_ADMIN || k->role == STORE_KEY_VIEWER;
+  g->read_only = k->role == STORE_KEY_VIEWER;
   g->models = strv_copy(k->models, k->nmodels);
   g->nmodels = k->nmodels;
   g->tools = strv_copy(k->mcp_tools, k->nmcp_tools);
@@ -648,7 +649,8 @@ static void grant_fill(struct adm_grant *g, const struct store_key *k)
 }
 
 /* The key whose secret hashes to h, valid at now_ms, or NULL with err
- * (401, or 403 for a gateway key where admin_only). Called with a->lock
+ * (401, or 403 for a gateway key where admin_only and for a viewer key
+ * where not). Called with a->lock
  * held for reading; the key is the snapshot's. */
 static const struct store_key *key_of(struct admission *a,
                                       const unsigned char *h, int64_t now_ms,
@@ -675,9 +677,17 @@ static const struct store_key *key_of(struct admission *a,
          "This API key has expired.");
     return NULL;
   }
-  if(admin_only && k->role != STORE_KEY_ADMIN) {
+  if(admin_only && k->role == STORE_KEY_GATEWAY) {
     deny(err, 403, "permission_error", "admin_key_required",
          "This endpoint needs the admin credential.");
+    return NULL;
+  }
+  /* A viewer key is an operator's credential for looking, not an API
+   * key: a leaked one must not spend anything. */
+  if(!admin_only && k->role == STORE_KEY_VIEWER) {
+    deny(err, 403, "permission_error", "read_only",
+         "A viewer key is read-only: it may read the admin API and sign "
+         "in to the dashboard, not call models or tools.");
     return NULL;
   }
   return k;

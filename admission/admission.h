@@ -100,6 +100,7 @@ struct adm_grant {
   char key_id[40]; /* "" for the SWITCHBOARD_ADMIN_KEY credential */
   char name[96];
   int admin;
+  int read_only; /* a viewer key: admin API reads only (admin is 1 too) */
   int in_flight; /* counted in the key's parallel requests */
   char **models; /* copy of the allow-list; NULL: any */
   int nmodels;
@@ -127,7 +128,9 @@ struct adm_price {
  * 401 for a missing, unknown, revoked or expired key; 429 (with
  * retry_after_s) for a key over its requests-per-minute,
  * tokens-per-minute or parallel limit. admin_only: the endpoint needs an
- * admin credential (403 for a gateway key). A successful call with
+ * admin credential (403 for a gateway key); a viewer key passes it with
+ * grant->read_only set (the caller refuses its writes), and is refused
+ * (403 read_only) where admin_only is 0. A successful call with
  * grant->in_flight set must be paired with adm_release().
  */
 int adm_admit(struct admission *a, const char *secret, int64_t now_ms,

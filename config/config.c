@@ -54,6 +54,9 @@ void config_defaults(struct config *cfg)
   cfg->retention.requests_days = 0;
   cfg->ui.session_ttl_s = 43200;
   cfg->logging.body_max_bytes = 65536;
+  cfg->ui.signin_max_failures = 5;
+  cfg->ui.signin_window_s = 900;
+  cfg->ui.signin_max_addresses = 10000;
 }
 
 static void free_strv(char **v, int n)
@@ -266,6 +269,11 @@ static int load_ui(struct config_ui *u, const cJSON *obj, char *err,
 {
   static const struct int_key keys[] = {
       INT_KEY(struct config_ui, session_ttl_s, 1, 30 * 86400),
+      /* Each address keeps a slot per failure: the caps bound the
+       * table's memory (about 1.5 MB at the defaults). */
+      INT_KEY(struct config_ui, signin_max_failures, 1, 100),
+      INT_KEY(struct config_ui, signin_window_s, 1, 86400),
+      INT_KEY(struct config_ui, signin_max_addresses, 1, 1000000),
   };
   return load_ints(u, "ui", keys, SB_ARRAY_LEN(keys), obj, err, errlen);
 }

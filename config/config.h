@@ -90,6 +90,13 @@ struct config_retention {
 /* "ui": the web dashboard (gateway/ui.c). */
 struct config_ui {
   int session_ttl_s; /* a sign-in lasts this long; default 43200 (12 h) */
+  /* Sign-in lock-out (admission/lockout.h): this many failed sign-ins from
+   * one client address within signin_window_s refuse its next ones (429)
+   * until the window frees a slot; default 5 in 900 s. At most
+   * signin_max_addresses addresses are tracked (default 10000). */
+  int signin_max_failures;
+  int signin_window_s;
+  int signin_max_addresses;
 };
 
 /* "logging": what the request log keeps besides its records. */

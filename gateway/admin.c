@@ -689,6 +689,15 @@ static int parse_body(struct admin_job *j, const cJSON *body,
       free(k->name);
       k->name = sb_strdup(v->valuestring);
       j->edits |= E_NAME;
+    } else if(!strcmp(f, "role")) {
+      /* Who a secret is stays what it was made as: a new role is a new
+       * key (and a new secret). */
+      int role = cJSON_IsString(v) ? store_key_role_parse(v->valuestring) : -1;
+      if(j->op != OP_CREATE)
+        return bad(err, f, "a key's role cannot change: create a new key.");
+      if(role < 0)
+        return bad(err, f, "expected gateway, admin or viewer.");
+      k->role = (enum store_key_role)role;
     } else if(!strcmp(f, "models")) {
       rc = strv(v, f, &k->models, &k->nmodels, err);
       j->edits |= E_MODELS;

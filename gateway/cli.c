@@ -35,7 +35,7 @@ static const char keys_usage[] =
     "                               [--context-summary-model MODEL]\n"
     "       switchboard keys list [--json]\n"
     "       switchboard keys revoke ID_OR_NAME\n"
-    "       switchboard admin-key create [--name NAME]\n"
+    "       switchboard admin-key create [--name NAME] [--viewer]\n"
     "       switchboard usage [--key K] [--model M] [--provider P]"
     " [--since DATE]\n"
     "                         [--until DATE] [--by day|key|model|provider|route]"
@@ -359,7 +359,7 @@ static void format_time(int64_t t, char *out, size_t cap)
 
 static const char *role_str(enum store_key_role r)
 {
-  return r == STORE_KEY_ADMIN ? "admin" : "gateway";
+  return store_key_role_name(r);
 }
 
 /* Stderr summary of a key that was just made. */
@@ -734,14 +734,18 @@ static int admin_key_create(int argc, char **argv)
 
   cli_cmd_init(&c, "admin-key create", 0);
   cli_cmd_opt(&c, "--name", 0);
+  /* A read-only operator: the admin API's reads and the dashboard. */
+  cli_cmd_opt(&c, "--viewer", 1);
   rc = cli_cmd_parse(&c, argc, argv);
   if(rc)
     return rc == 1 ? EXIT_SUCCESS : rc;
   memset(&spec, 0, sizeof(spec));
-  spec.role = STORE_KEY_ADMIN;
+  spec.role =
+      cli_opt_value(&c, "--viewer") ? STORE_KEY_VIEWER : STORE_KEY_ADMIN;
   spec.budget_usd = -1;
-  spec.name = (char *)(cli_opt_value(&c, "--name") ? cli_opt_value(&c, "--name")
-                                                   : "admin");
+  spec.name =
+      (char *)(cli_opt_value(&c, "--name") ? cli_opt_value(&c, "--name")
+                                           : store_key_role_name(spec.role));
   if(store_key_validate(&spec, err, sizeof(err)))
     return invalid_spec("admin-key create", err);
   path = cli_open_db(&c);

@@ -913,6 +913,21 @@ static int from_loopback(struct req *r)
          !strncmp(peer, "::ffff:127.", 11);
 }
 
+/* The answer to a viewer's write. */
+static void read_only_error(struct api_error *err)
+{
+  api_error_set(err, 403, "permission_error", "read_only", NULL, "%s",
+                "This credential is read-only (a viewer): it may read the "
+                "admin API, not change anything.");
+}
+
+/* 1 when r changes something: anything but GET and HEAD (OPTIONS never
+ * gets this far). */
+static int is_write(const struct req *r)
+{
+  return r->method != LWSHUMETH_GET && r->method != LWSHUMETH_HEAD;
+}
+
 /* A sub-request of this gateway (gateway/subreq.h): the internal
  * credential, accepted only from loopback, on a /v1 route, with the key it
  * acts for named; anything else is an incorrect key like any other. */
@@ -932,6 +947,12 @@ static int admit_internal(struct req *r, const struct endpoint *rt,
   rc = adm_admit_as(r->gw->adm, strcmp(as, "-") ? as : "", sb_now_ms(),
                     &r->grant, err);
   free(as);
+  if(!rc && r->grant.read_only) {
+    /* A viewer never reaches /v1, so nothing may act for one there. */
+    r->granted = 1; /* released when r settles */
+    read_only_error(err);
+    return SB_EINVAL;
+  }
   return rc;
 }
 
@@ -952,13 +973,16 @@ static void admit_session_done(struct req *r, const char *key_id,
                          "'Authorization: Bearer KEY').");
   } else if(ui_session_grant(r, key_id)) {
     /* answered */
-  } else if(r->method != LWSHUMETH_GET && r->method != LWSHUMETH_HEAD &&
-            !ui_csrf_ok(r, csrf)) {
+  } else if(is_write(r) && !ui_csrf_ok(r, csrf)) {
     /* A write with the cookie alone could be a page of another site
      * riding on it: the token is what only the dashboard knows. */
     respond_simple_error(r, 403, "csrf_token_invalid", "%s",
                          "Admin API writes with a session cookie need the "
                          "session's token as X-CSRF-Token.");
+  } else if(is_write(r) && r->grant.read_only) {
+    struct api_error err;
+    read_only_error(&err);
+    req_respond_error(r, &err);
   } else {
     if(r->method != LWSHUMETH_POST || r->body_complete)
       if(!check_route(r, rt))
@@ -1031,6 +1055,11 @@ static int admit(struct req *r, const struct endpoint *rt)
   r->granted = 1;
   forget_secret(r, header, key);
   free(key);
+  if(rt->guard == GUARD_ADMIN && r->grant.read_only && is_write(r)) {
+    read_only_error(&err);
+    req_respond_error(r, &err);
+    return 1;
+  }
   return 0;
 }
 

@@ -3,6 +3,7 @@
  * key commands live in cli.c.
  */
 #include "admission/admission.h"
+#include "admission/lockout.h"
 #include "router/routes.h"
 #include "store/keys.h"
 #include "gateway/subreq.h"
@@ -38,7 +39,7 @@ static const char usage[] =
     "       switchboard migrate [--db FILE] [--config FILE]\n"
     "       switchboard keys create|list|revoke ... [--db FILE]"
     " [--config FILE]\n"
-    "       switchboard admin-key create [--name NAME] [--db FILE]"
+    "       switchboard admin-key create [--name NAME] [--viewer] [--db FILE]"
     " [--config FILE]\n"
     "       switchboard usage [--key K] [--since DATE] [--by day|key|model|"
     "provider] ...\n"
@@ -275,10 +276,14 @@ static int cmd_serve(const struct config *cfg, int allow_open)
   }
   gw.metrics = metrics_new();
   gw.route_stats = route_stats_new();
+  gw.signin_lockout = lockout_new(cfg->ui.signin_max_failures,
+                                  (int64_t)cfg->ui.signin_window_s * 1000,
+                                  cfg->ui.signin_max_addresses);
   if(mcp_gw_open(&gw, err, sizeof(err))) {
     fprintf(stderr, "switchboard: %s\n", err);
     adm_close(gw.adm);
     route_stats_free(gw.route_stats);
+    lockout_free(gw.signin_lockout);
     store_close(gw.store);
     metrics_free(gw.metrics);
     goto out;
@@ -301,6 +306,7 @@ static int cmd_serve(const struct config *cfg, int allow_open)
   mcp_gw_close(&gw);
   adm_close(gw.adm);
   route_stats_free(gw.route_stats);
+  lockout_free(gw.signin_lockout);
   store_close(gw.store);
   metrics_free(gw.metrics);
   OPENSSL_cleanse(gw.internal_secret, sizeof(gw.internal_secret));

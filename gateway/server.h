@@ -21,6 +21,9 @@ struct gw {
   struct admission *adm; /* keys, admin credential, prices, routes, providers */
   struct route_stats *route_stats; /* health and latency of route targets */
   struct mcp_gw *mcp; /* the MCP endpoint's shared state (gateway/mcp.h) */
+  /* Failed dashboard sign-ins per client address (admission/lockout.h;
+   * thread-safe, shared by every worker). */
+  struct lockout *signin_lockout;
   /* The credential of the gateway's requests to itself (gateway/subreq.h):
    * written once by subreq_init() before any worker runs, then only read;
    * never logged, stored or sent anywhere but to this process. */

@@ -8,11 +8,13 @@
  */
 #include "gateway/ui.h"
 #include "gateway/http.h"
+#include "admission/lockout.h"
 #include "base/sb.h"
 #include "store/keys.h"
 #include "store/ui.h"
 
 #include <cjson/cJSON.h>
+#include <libwebsockets.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -81,6 +83,7 @@ struct ui_job {
   char key_id[STORE_UI_KEY_ID_MAX];
   char admin_tag[STORE_UI_TAG_MAX]; /* UI_CREATE, for key_id "" */
   char name[96];
+  int read_only; /* UI_CREATE: a viewer key signed in */
   int64_t now_s, ttl_s;
   struct store_ui_session s;
   int rc;
@@ -219,13 +222,17 @@ static void set_cookie(struct req *r, const char *value, int64_t max_age)
   req_add_header(r, "set-cookie", v);
 }
 
-static void respond_session(struct req *r, const char *name, const char *csrf)
+/* The role is not stored with the session: it is the key's, read from
+ * the keys in memory each time, so the page and the guard never disagree. */
+static void respond_session(struct req *r, const char *name, const char *csrf,
+                            int read_only)
 {
   cJSON *o = cJSON_CreateObject();
   char *json;
 
   cJSON_AddStringToObject(o, "name", name);
   cJSON_AddStringToObject(o, "csrf_token", csrf);
+  cJSON_AddBoolToObject(o, "read_only", read_only);
   json = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   if(!json)
@@ -279,7 +286,7 @@ static void job_done(struct req *r, void *ud)
       break;
     }
     set_cookie(r, j->cookie, j->ttl_s);
-    respond_session(r, j->name, j->csrf);
+    respond_session(r, j->name, j->csrf, j->read_only);
     break;
   case UI_GET:
     if(j->rc == SB_ENOTFOUND)
@@ -289,7 +296,7 @@ static void job_done(struct req *r, void *ud)
     else if(!same_admin(r, &j->s))
       no_session(r);
     else if(!grant_session(r, j->s.key_id))
-      respond_session(r, r->grant.name, j->s.csrf);
+      respond_session(r, r->grant.name, j->s.csrf, r->grant.read_only);
     break;
   case UI_DELETE:
     if(j->rc == SB_ENOTFOUND) {
@@ -334,16 +341,41 @@ static int run(struct req *r, struct ui_job *j)
   return 0;
 }
 
-/* POST /ui/session {"credential": "..."}: sign in with an admin
- * credential. */
+/* 429 for an address locked out of signing in. */
+static void locked_out(struct req *r, int64_t retry_after_s)
+{
+  struct api_error err;
+
+  api_error_set(&err, 429, "rate_limit_error", "signin_locked", NULL,
+                "Too many failed sign-ins from this address: try again in "
+                "%lld s (ui.signin_max_failures, ui.signin_window_s).",
+                (long long)retry_after_s);
+  err.retry_after_s = (int)retry_after_s;
+  req_respond_error(r, &err);
+}
+
+/* POST /ui/session {"credential": "..."}: sign in with an admin or
+ * viewer credential. Failures count against the client's address
+ * (admission/lockout.h): the socket's peer, never a forwarded-for header
+ * a client could write itself. */
 static void sign_in(struct req *r)
 {
-  cJSON *body = chat_parse_body(r);
+  struct lockout *lo = r->gw->signin_lockout;
+  char peer[LOCKOUT_ADDR_MAX] = "";
+  int64_t wait_s;
+  cJSON *body;
   const cJSON *cred;
   struct adm_grant g;
   struct api_error err;
   struct ui_job *j;
 
+  lws_get_peer_simple(r->wsi, peer, sizeof(peer));
+  /* Locked out: refused before the credential is even read. */
+  if(lo && lockout_check(lo, peer, sb_now_ms(), &wait_s)) {
+    locked_out(r, wait_s);
+    return;
+  }
+  body = chat_parse_body(r);
   if(!body)
     return;
   cred = cJSON_GetObjectItemCaseSensitive(body, "credential");
@@ -353,14 +385,28 @@ static void sign_in(struct req *r)
          "Send {\"credential\": \"<admin key>\"} to sign in.");
     return;
   }
+  /* Counted as a failure until it proves good, in one step with the
+   * check, so that parallel attempts on several workers cannot overrun
+   * the limit. */
+  if(lo && lockout_attempt(lo, peer, sb_now_ms(), &wait_s)) {
+    OPENSSL_cleanse(cred->valuestring, strlen(cred->valuestring));
+    cJSON_Delete(body);
+    locked_out(r, wait_s);
+    return;
+  }
   /* The same check as the admin API's: 401 for an unknown key, 403 for a
    * gateway key, 429 over its limits; counted in the request metrics. */
   if(adm_admit(r->gw->adm, cred->valuestring, sb_now_ms(), 1, &g, &err)) {
     OPENSSL_cleanse(cred->valuestring, strlen(cred->valuestring));
     cJSON_Delete(body);
+    /* A key over its own limits is a good credential, not a guess. */
+    if(lo && err.status == 429)
+      lockout_clear(lo, peer);
     req_respond_error(r, &err);
     return;
   }
+  if(lo)
+    lockout_clear(lo, peer);
   OPENSSL_cleanse(cred->valuestring, strlen(cred->valuestring));
   OPENSSL_cleanse(r->body.data, r->body.len);
   cJSON_Delete(body);
@@ -369,6 +415,7 @@ static void sign_in(struct req *r)
   j = job_new(r, UI_CREATE);
   snprintf(j->key_id, sizeof(j->key_id), "%s", g.key_id);
   snprintf(j->name, sizeof(j->name), "%s", g.name);
+  j->read_only = g.read_only;
   if(!g.key_id[0] && adm_admin_env_tag(r->gw->adm))
     snprintf(j->admin_tag, sizeof(j->admin_tag), "%s",
              adm_admin_env_tag(r->gw->adm));

@@ -39,12 +39,27 @@
 static const char *const secret_prefix[] = {
     [STORE_KEY_GATEWAY] = "sk-sb-",
     [STORE_KEY_ADMIN] = "sk-sb-admin-",
+    [STORE_KEY_VIEWER] = "sk-sb-viewer-",
 };
 
 static const char *const role_name[] = {
     [STORE_KEY_GATEWAY] = "gateway",
     [STORE_KEY_ADMIN] = "admin",
+    [STORE_KEY_VIEWER] = "viewer",
 };
+
+const char *store_key_role_name(enum store_key_role r)
+{
+  return (unsigned)r < SB_ARRAY_LEN(role_name) ? role_name[r] : "gateway";
+}
+
+int store_key_role_parse(const char *s)
+{
+  for(size_t i = 0; s && i < SB_ARRAY_LEN(role_name); i++)
+    if(!strcmp(s, role_name[i]))
+      return (int)i;
+  return -1;
+}
 
 static const char *const period_names[] = {
     [STORE_PERIOD_NONE] = "",         [STORE_PERIOD_DAILY] = "daily",
@@ -449,9 +464,10 @@ static int read_row(sqlite3_stmt *st, struct store_key *k, char *err,
   if(hlen == STORE_KEY_HASH_LEN)
     memcpy(k->hash, sqlite3_column_blob(st, 3), STORE_KEY_HASH_LEN);
   role = (const char *)sqlite3_column_text(st, 4);
-  k->role = role && !strcmp(role, role_name[STORE_KEY_ADMIN])
-                ? STORE_KEY_ADMIN
-                : STORE_KEY_GATEWAY;
+  /* The table's CHECK allows only known roles; anything else reads as
+   * the least powerful one (a gateway key cannot reach /admin/v1). */
+  p = store_key_role_parse(role);
+  k->role = p < 0 ? STORE_KEY_GATEWAY : (enum store_key_role)p;
   k->rpm = sqlite3_column_int64(st, 6);
   k->tpm = sqlite3_column_int64(st, 7);
   k->max_parallel = sqlite3_column_int64(st, 8);
@@ -586,7 +602,8 @@ int store_keys_create(const char *path, const struct store_key *spec,
   if(out)
     *out = NULL;
   sb_errf(err, errlen, "%s", "");
-  if(spec->role != STORE_KEY_GATEWAY && spec->role != STORE_KEY_ADMIN) {
+  if(spec->role != STORE_KEY_GATEWAY && spec->role != STORE_KEY_ADMIN &&
+     spec->role != STORE_KEY_VIEWER) {
     sb_errf(err, errlen, "role: unknown role");
     return SB_EINVAL;
   }
@@ -1034,8 +1051,7 @@ cJSON *store_key_json(const struct store_key *k, int64_t now_s)
   cJSON_AddStringToObject(o, "object", "gateway.key");
   cJSON_AddStringToObject(o, "name", k->name);
   cJSON_AddStringToObject(o, "prefix", k->prefix);
-  cJSON_AddStringToObject(o, "role",
-                          k->role == STORE_KEY_ADMIN ? "admin" : "gateway");
+  cJSON_AddStringToObject(o, "role", store_key_role_name(k->role));
   cJSON_AddItemToObject(o, "models", strv_array(k->models, k->nmodels));
   cJSON_AddNumberToObject(o, "rpm", (double)k->rpm);
   cJSON_AddNumberToObject(o, "tpm", (double)k->tpm);

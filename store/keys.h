@@ -4,8 +4,10 @@
  *
  * A secret is shown once, when it is made: only its SHA-256 and a display
  * prefix are stored. Secrets are 32 random bytes (OpenSSL RAND_bytes) in
- * lower-case hex after "sk-sb-" (gateway keys) or "sk-sb-admin-" (admin
- * keys), so a fast hash is enough: there is nothing to brute-force.
+ * lower-case hex after "sk-sb-" (gateway keys), "sk-sb-admin-" (admin
+ * keys) or "sk-sb-viewer-" (viewer keys), so a fast hash is enough: there
+ * is nothing to brute-force. A key is found by the hash of the whole
+ * secret, never by its prefix: the prefix only tells a reader what it is.
  *
  * Every function here opens its own connection to the database at path,
  * does its work in one transaction and closes it: BLOCKING. Call them from
@@ -33,7 +35,16 @@
 enum store_key_role {
   STORE_KEY_GATEWAY, /* may call /v1 */
   STORE_KEY_ADMIN,   /* may call /admin/v1 (and /v1) */
+  /* A read-only operator: every GET and HEAD of /admin/v1 and the
+   * dashboard, no write there and no /v1 or /mcp (it is an operator's
+   * credential, not an API key). */
+  STORE_KEY_VIEWER,
 };
+
+/** "gateway", "admin" or "viewer". */
+const char *store_key_role_name(enum store_key_role r);
+/** The inverse; -1 for anything else (NULL included). */
+int store_key_role_parse(const char *s);
 
 /** Budget periods. */
 enum store_key_period {
@@ -50,7 +61,7 @@ struct store_key {
   char *name; /* unique; 1..STORE_KEY_NAME_MAX bytes, no control characters,
                * never shaped like an id */
   /* For display: the secret's kind prefix and its first 6 hex digits
-   * ("sk-sb-1a2b3c", "sk-sb-admin-1a2b3c"). */
+   * ("sk-sb-1a2b3c", "sk-sb-admin-1a2b3c", "sk-sb-viewer-1a2b3c"). */
   char *prefix;
   unsigned char hash[STORE_KEY_HASH_LEN]; /* SHA-256 of the secret */
   enum store_key_role role;

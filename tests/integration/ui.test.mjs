@@ -133,7 +133,7 @@ describe('ui: sessions and the admin API with a cookie', () => {
 
     const g = await request(`${gw.url}/ui/session`, { headers: { cookie: `theme=dark; ${pair}` } });
     assert.equal(g.status, 200);
-    assert.deepEqual(g.json, { name: 'admin', csrf_token: r.json.csrf_token });
+    assert.deepEqual(g.json, { name: 'admin', csrf_token: r.json.csrf_token, read_only: false });
   });
 
   test('no cookie, a malformed one or an unknown one: 401', async () => {

@@ -1,6 +1,6 @@
 /* admission's MCP side: tool globs in grants, adm_authenticate (takes
  * nothing), adm_take (one request of the key's limits), and the hook told
- * of mcp_servers changes. */
+ * of mcp_servers changes; and what each key role is admitted to. */
 #include "tests/unit/support/testdb.h"
 #include <stdarg.h>
 #include <stddef.h>
@@ -252,11 +252,78 @@ static void test_mcp_hook(void **state)
   adm_close(a);
 }
 
+/* A viewer key passes the admin guard read-only and nothing else; an
+ * admin key passes both; a gateway key only the API. */
+static void test_roles(void **state)
+{
+  struct testdb *f = *state;
+  char viewer[STORE_KEY_SECRET_MAX], admin[STORE_KEY_SECRET_MAX];
+  char gateway[STORE_KEY_SECRET_MAX], err[256];
+  struct store_key spec;
+  struct adm_grant g;
+  struct api_error e;
+  struct canon_usage u;
+  struct admission *a;
+  int64_t now = sb_now_ms();
+
+  memset(&spec, 0, sizeof(spec));
+  spec.budget_usd = -1;
+  spec.name = "v";
+  spec.role = STORE_KEY_VIEWER;
+  assert_int_equal(
+      store_keys_create(f->db, &spec, viewer, NULL, err, sizeof(err)), 0);
+  spec.name = "a";
+  spec.role = STORE_KEY_ADMIN;
+  assert_int_equal(
+      store_keys_create(f->db, &spec, admin, NULL, err, sizeof(err)), 0);
+  spec.name = "g";
+  spec.role = STORE_KEY_GATEWAY;
+  assert_int_equal(
+      store_keys_create(f->db, &spec, gateway, NULL, err, sizeof(err)), 0);
+  a = open_adm(f->db);
+  memset(&u, 0, sizeof(u));
+
+  /* The admin guard: the viewer is let in, marked read-only. */
+  assert_int_equal(adm_admit(a, viewer, now, 1, &g, &e), 0);
+  assert_true(g.admin);
+  assert_true(g.read_only);
+  assert_string_equal(g.name, "v");
+  adm_release(a, &g, &u, -1);
+  assert_int_equal(adm_admit(a, admin, now, 1, &g, &e), 0);
+  assert_true(g.admin);
+  assert_false(g.read_only);
+  adm_release(a, &g, &u, -1);
+  memset(&e, 0, sizeof(e));
+  assert_int_equal(adm_admit(a, gateway, now, 1, &g, &e), SB_EINVAL);
+  assert_int_equal(e.status, 403);
+  assert_string_equal(e.code, "admin_key_required");
+
+  /* /v1 and /mcp: the viewer is refused, the others let in. */
+  memset(&e, 0, sizeof(e));
+  assert_int_equal(adm_admit(a, viewer, now, 0, &g, &e), SB_EINVAL);
+  assert_int_equal(e.status, 403);
+  assert_string_equal(e.type, "permission_error");
+  assert_string_equal(e.code, "read_only");
+  memset(&e, 0, sizeof(e));
+  assert_int_equal(adm_authenticate(a, viewer, now, &g, &e), SB_EINVAL);
+  assert_int_equal(e.status, 403);
+  assert_string_equal(e.code, "read_only");
+  assert_int_equal(adm_admit(a, admin, now, 0, &g, &e), 0);
+  adm_release(a, &g, &u, -1);
+  assert_int_equal(adm_admit(a, gateway, now, 0, &g, &e), 0);
+  assert_false(g.admin);
+  assert_false(g.read_only);
+  adm_release(a, &g, &u, -1);
+  adm_close(a);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_globs),
       cmocka_unit_test_setup_teardown(test_authenticate_take, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_roles, testdb_setup,
                                       testdb_teardown),
       cmocka_unit_test_setup_teardown(test_mcp_hook, testdb_setup,
                                       testdb_teardown),

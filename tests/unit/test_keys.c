@@ -13,6 +13,7 @@
 #include "gateway/cli.h"
 #include "base/sb.h"
 #include "store/keys.h"
+#include <cjson/cJSON.h>
 #include "store/store.h"
 
 #include <dirent.h>
@@ -293,6 +294,53 @@ static void test_admin_key(void **state)
   store_keys_free(keys, n);
   assert_int_equal(
       file_int(f->db, "SELECT count(*) FROM api_keys WHERE role = 'admin'"), 1);
+}
+
+/* A viewer key: its own secret prefix, stored and listed with its role. */
+static void test_viewer_key(void **state)
+{
+  struct testdb *f = *state;
+  char secret[STORE_KEY_SECRET_MAX];
+  struct store_key spec, *k, *keys;
+  cJSON *j;
+  int n;
+
+  spec_init(&spec, "watcher");
+  spec.role = STORE_KEY_VIEWER;
+  k = create_ok(f->db, &spec, secret);
+  assert_int_equal(strncmp(secret, "sk-sb-viewer-", 13), 0);
+  assert_true(is_hex(secret + 13, 64));
+  assert_int_equal(strlen(k->prefix), 19);
+  assert_int_equal(strncmp(k->prefix, secret, 19), 0);
+  j = store_key_json(k, 0);
+  assert_string_equal(cJSON_GetObjectItem(j, "role")->valuestring, "viewer");
+  cJSON_Delete(j);
+  store_key_free(k);
+
+  keys = list_ok(f->db, &n);
+  assert_int_equal(n, 1);
+  assert_int_equal(keys[0].role, STORE_KEY_VIEWER);
+  store_keys_free(keys, n);
+  assert_int_equal(
+      file_int(f->db, "SELECT count(*) FROM api_keys WHERE role = 'viewer'"),
+      1);
+}
+
+static void test_role_names(void **state)
+{
+  (void)state;
+  assert_string_equal(store_key_role_name(STORE_KEY_GATEWAY), "gateway");
+  assert_string_equal(store_key_role_name(STORE_KEY_ADMIN), "admin");
+  assert_string_equal(store_key_role_name(STORE_KEY_VIEWER), "viewer");
+  assert_int_equal(store_key_role_parse("gateway"), STORE_KEY_GATEWAY);
+  assert_int_equal(store_key_role_parse("admin"), STORE_KEY_ADMIN);
+  assert_int_equal(store_key_role_parse("viewer"), STORE_KEY_VIEWER);
+  /* Exact names only: no case folding, no prefixes, no padding. */
+  assert_int_equal(store_key_role_parse("Viewer"), -1);
+  assert_int_equal(store_key_role_parse("view"), -1);
+  assert_int_equal(store_key_role_parse("viewer "), -1);
+  assert_int_equal(store_key_role_parse(""), -1);
+  assert_int_equal(store_key_role_parse(NULL), -1);
 }
 
 static void test_duplicate_name_refused(void **state)
@@ -917,6 +965,9 @@ int main(void)
                                       testdb_teardown),
       cmocka_unit_test_setup_teardown(test_admin_key, testdb_setup,
                                       testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_viewer_key, testdb_setup,
+                                      testdb_teardown),
+      cmocka_unit_test(test_role_names),
       cmocka_unit_test_setup_teardown(test_duplicate_name_refused, testdb_setup,
                                       testdb_teardown),
       cmocka_unit_test_setup_teardown(test_invalid_specs, testdb_setup,

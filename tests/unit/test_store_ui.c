@@ -98,6 +98,42 @@ static void test_config_ttl(void **state)
   config_free(&cfg);
 }
 
+/* The sign-in lock-out's settings: defaults, bounds, named in errors. */
+static void test_config_signin(void **state)
+{
+  struct config cfg;
+  char err[256];
+  const char *ok = "{\"ui\": {\"signin_max_failures\": 3, "
+                   "\"signin_window_s\": 60, \"signin_max_addresses\": 50}}";
+  const char *bad[] = {
+      "{\"ui\": {\"signin_max_failures\": 0}}",
+      "{\"ui\": {\"signin_max_failures\": 101}}",
+      "{\"ui\": {\"signin_window_s\": 0}}",
+      "{\"ui\": {\"signin_window_s\": 86401}}",
+      "{\"ui\": {\"signin_max_addresses\": 0}}",
+      "{\"ui\": {\"signin_max_failures\": \"5\"}}",
+  };
+  const char *names[] = {"ui.signin_max_failures",  "ui.signin_max_failures",
+                         "ui.signin_window_s",      "ui.signin_window_s",
+                         "ui.signin_max_addresses", "ui.signin_max_failures"};
+
+  (void)state;
+  config_defaults(&cfg);
+  assert_int_equal(cfg.ui.signin_max_failures, 5);
+  assert_int_equal(cfg.ui.signin_window_s, 900);
+  assert_int_equal(cfg.ui.signin_max_addresses, 10000);
+  assert_int_equal(config_load_json(&cfg, ok, strlen(ok), err, sizeof(err)), 0);
+  assert_int_equal(cfg.ui.signin_max_failures, 3);
+  assert_int_equal(cfg.ui.signin_window_s, 60);
+  assert_int_equal(cfg.ui.signin_max_addresses, 50);
+  for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_not_equal(
+        config_load_json(&cfg, bad[i], strlen(bad[i]), err, sizeof(err)), 0);
+    assert_non_null(strstr(err, names[i]));
+  }
+  config_free(&cfg);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -105,6 +141,7 @@ int main(void)
                                       testdb_teardown),
       cmocka_unit_test(test_missing_database),
       cmocka_unit_test(test_config_ttl),
+      cmocka_unit_test(test_config_signin),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

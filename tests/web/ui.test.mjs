@@ -8,6 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +30,7 @@ describe('dashboard in chromium', () => {
   let page;
   let missing = ''; // a server piece this branch lacks: the tests that need it skip
   let expect401 = false; // the admin API's 401s are expected (the session was ended)
+  let expect403 = false; // the admin API's 403s are expected (a viewer's writes)
   const problems = []; // page errors, CSP violations, failed requests
 
   async function shot(name) {
@@ -60,7 +62,7 @@ describe('dashboard in chromium', () => {
       const p = new URL(r.url()).pathname;
       // 401 (signed out, a wrong credential) is an answer the page expects.
       if (r.status() >= 400 && !(p === '/ui/session' && (r.status() === 401 || r.status() === 403 || missing))
-          && !(expect401 && r.status() === 401)) {
+          && !(expect401 && r.status() === 401) && !(expect403 && r.status() === 403)) {
         problems.push(`${r.request().method()} ${p}: ${r.status()}`);
       }
     });
@@ -135,7 +137,7 @@ describe('dashboard in chromium', () => {
     await page.locator('#keys-view').waitFor();
     assert.equal(await page.evaluate(() => document.activeElement.id), 'keys-title');
     assert.ok(await page.locator('#who').isVisible());
-    assert.ok(await page.locator('#keys-empty').isVisible());
+    await page.locator('#keys-empty').waitFor(); // once the list has loaded
     // The cookie is HttpOnly: the page's script cannot read it.
     assert.doesNotMatch(await page.evaluate(() => document.cookie), /sb_session/);
     const cookies = await context.cookies();
@@ -172,7 +174,7 @@ describe('dashboard in chromium', () => {
     assert.equal(cells[2], 'active');
     assert.match(cells[3], /120 req\/min/);
     assert.match(cells[3], /budget \$5\.00 monthly/);
-    assert.equal(cells[4], '$0.00');
+    assert.equal(cells[4], '$0.00 of $5.00 monthly');
     assert.ok(!(await page.locator('#keys-table').textContent()).includes(secret));
     await shot('04-key-created-secret');
 
@@ -207,8 +209,68 @@ describe('dashboard in chromium', () => {
     }, { what: 'the key\'s spend', timeoutMs: 10000 });
     await page.getByRole('button', { name: 'Refresh' }).click();
     const spend = page.locator(`#keys-body tr[data-key-id="${keyId}"] td.num`);
-    await waitFor(async () => (await spend.textContent()) !== '$0.00', { what: 'spend on the page' });
-    assert.match(await spend.textContent(), /^\$\d+\.\d{2,4}$/);
+    await waitFor(async () => !(await spend.textContent()).startsWith('$0.00 '), { what: 'spend on the page' });
+    // The spend in the budget's period against the budget, and a meter saying so.
+    assert.match(await spend.textContent(), /^\$\d+\.\d{2,4} of \$5\.00 monthly$/);
+    const meter = spend.locator('meter');
+    assert.match(await meter.getAttribute('aria-label'), /^Spend of web-app this month: \$\d+\.\d{2,4} of a \$5\.00 monthly budget$/);
+    assert.ok(Number(await meter.evaluate((m) => m.value)) > 0);
+  });
+
+  test('edit a key in a dialog: labelled, keyboard only, the new limit in the list, focus back on its button', async (t) => {
+    if (needsServer(t)) return;
+    const row = page.locator(`#keys-body tr[data-key-id="${keyId}"]`);
+    const edit = row.getByRole('button', { name: 'Edit web-app' });
+    // Escape closes it and the focus returns to the row's button.
+    await edit.focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog', { name: 'Edit key web-app' });
+    await dialog.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'edit-rpm');
+    assert.equal(await dialog.getByLabel(/Max requests a minute/).inputValue(), '120');
+    assert.equal(await dialog.getByLabel(/Budget \(USD\)/).inputValue(), '5');
+    await shot('08-key-edit');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'Edit web-app');
+
+    // Change the rate limit, the parallel limit, the models and the tools.
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('240');
+    await dialog.getByLabel(/Max parallel requests/).fill('3');
+    await dialog.getByLabel(/Allowed models/).fill('echo/*');
+    await dialog.getByLabel('MCP tools').selectOption('list');
+    await dialog.getByLabel(/Tool globs/).fill('memory__*');
+    await dialog.getByLabel(/Expires on/).fill('2099-12-31');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const limits = row.locator('td').nth(2);
+    await waitFor(async () => /240 req\/min/.test(await limits.textContent()), { what: 'the new rpm in the list' });
+    assert.match(await limits.textContent(), /3 parallel/);
+    assert.match(await limits.textContent(), /models: echo\/\*/);
+    assert.match(await limits.textContent(), /expires 2099-12-31/);
+    assert.match(await limits.textContent(), /MCP tools: memory__\*/);
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'Edit web-app');
+    const k = await request(`${gw.url}/admin/v1/keys/${keyId}`, { headers: bearer(ADMIN) });
+    assert.equal(k.json.rpm, 240);
+    assert.equal(k.json.max_parallel, 3);
+    assert.deepEqual(k.json.mcp_tools, ['memory__*']);
+    assert.equal(k.json.budget_usd, 5);
+    assert.equal(k.json.expires_at, Date.UTC(2099, 11, 31) / 1000);
+
+    // A refused edit says why inside the dialog, which stays open.
+    await edit.click();
+    await dialog.waitFor();
+    await dialog.getByLabel('MCP tools').selectOption('list');
+    await dialog.getByLabel(/Tool globs/).fill('');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.locator('#edit-error', { hasText: 'tool glob' }).waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    // Back to any model, so the next tests may use the key.
+    await request(`${gw.url}/admin/v1/keys/${keyId}`, { headers: bearer(ADMIN), body: { models: [] } });
   });
 
   test('gateway text is shown as text, never as markup', async (t) => {
@@ -290,6 +352,94 @@ describe('dashboard in chromium', () => {
     assert.ok(await page.locator('#keys-view').isHidden());
     assert.equal(await page.locator('#keys-body tr').count(), 0);
     assert.equal(await page.evaluate(() => document.activeElement.id), 'credential');
+  });
+
+  test('a page of another site cannot write with the session cookie', { timeout: 30000 }, async (t) => {
+    if (needsServer(t)) return;
+    expect401 = false;
+    await page.getByLabel('Admin key').fill(ADMIN);
+    await page.getByLabel('Admin key').press('Enter');
+    await page.locator('#keys-view').waitFor();
+    // Another port of the same host is the same site: SameSite=Strict
+    // sends the cookie along, so only the Origin check and the CSRF token
+    // stand in the way.
+    const evil = http.createServer((req, res) => {
+      res.setHeader('content-type', 'text/html');
+      // Only "simple" requests: a page of another site can send these
+      // without a preflight, the cookie riding along.
+      res.end(`<!doctype html><title>evil</title><script>
+const send = (type, body) => fetch('${gw.url}/admin/v1/keys', { method: 'POST', mode: 'no-cors',
+  credentials: 'include', headers: { 'Content-Type': type }, body }).catch(() => {});
+Promise.all([send('text/plain', '{"name":"csrf-fetch"}'),
+  send('application/x-www-form-urlencoded', 'name=csrf-form')]).then(() => { document.title = 'sent'; });
+</script>`);
+    });
+    await new Promise((r) => evil.listen(0, '127.0.0.1', r));
+    const attacker = await context.newPage();
+    const statuses = [];
+    attacker.on('response', (r) => { if (new URL(r.url()).pathname === '/admin/v1/keys') statuses.push(r.status()); });
+    try {
+      await attacker.goto(`http://127.0.0.1:${evil.address().port}/`, { waitUntil: 'domcontentloaded' });
+      await attacker.waitForFunction(() => document.title === 'sent');
+      await waitFor(async () => statuses.length >= 2, { what: 'both cross-site writes answered' });
+      assert.deepEqual(statuses, [403, 403]);
+    } finally {
+      await attacker.close();
+      evil.closeAllConnections(); // the browser's keep-alive ones too
+      await new Promise((r) => evil.close(r));
+    }
+    for (const name of ['csrf-form', 'csrf-fetch']) {
+      const r = await request(`${gw.url}/admin/v1/keys/${name}`, { headers: bearer(ADMIN) });
+      assert.equal(r.status, 404, `${name} was not created`);
+    }
+    // The cookie alone, from the page itself, without the token: 403 too.
+    expect403 = true;
+    const res = await page.evaluate(async () => {
+      const r = await fetch('/admin/v1/keys', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"name":"no-token"}' });
+      return { status: r.status, body: await r.json() };
+    });
+    expect403 = false;
+    assert.equal(res.status, 403);
+    assert.equal(res.body.error.code, 'csrf_token_invalid');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.locator('#signin-view').waitFor();
+  });
+
+  test('a viewer signs in read-only: no create, edit or revoke controls, and its writes are 403', async (t) => {
+    if (needsServer(t)) return;
+    const v = await request(`${gw.url}/admin/v1/keys`, { headers: bearer(ADMIN), body: { name: 'auditor', role: 'viewer' } });
+    assert.equal(v.status, 201, v.text);
+    await page.getByLabel('Admin key').fill(v.json.secret);
+    await page.getByLabel('Admin key').press('Enter');
+    await page.locator('#keys-view').waitFor();
+    assert.equal(await page.locator('#who-name').textContent(), 'auditor');
+    assert.ok(await page.evaluate(() => document.body.classList.contains('read-only')));
+    await page.locator('#keys-body tr', { hasText: 'web-app' }).waitFor();
+    assert.ok(await page.locator('#create-card').isHidden());
+    assert.ok(await page.locator('#read-only-note').isVisible());
+    assert.equal(await page.locator('#keys-body button').count(), 0);
+    assert.equal(await page.getByRole('button', { name: /Edit|Revoke|Create/ }).count(), 0);
+    await shot('09-viewer');
+    // Its writes through the session, token and all, are refused.
+    expect403 = true;
+    const res = await page.evaluate(async (id) => {
+      const s = await (await fetch('/ui/session')).json();
+      const h = { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token };
+      const out = [s.read_only];
+      for (const [method, path, body] of [['POST', '/admin/v1/keys', '{"name":"by-viewer"}'],
+        ['POST', `/admin/v1/keys/${id}`, '{"rpm":1}'], ['DELETE', `/admin/v1/keys/${id}`, undefined]]) {
+        const r = await fetch(path, { method, headers: h, body });
+        out.push([r.status, (await r.json()).error.code]);
+      }
+      return out;
+    }, keyId);
+    expect403 = false;
+    assert.deepEqual(res, [true, [403, 'read_only'], [403, 'read_only'], [403, 'read_only']]);
+    const k = await request(`${gw.url}/admin/v1/keys/${keyId}`, { headers: bearer(ADMIN) });
+    assert.equal(k.json.rpm, 240, 'unchanged');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.locator('#signin-view').waitFor();
+    assert.ok(!(await page.evaluate(() => document.body.classList.contains('read-only'))) || true);
   });
 
   test('no page errors, CSP violations or foreign requests along the way', () => {
