@@ -154,7 +154,7 @@ export default {
         type: 'button',
         className: 'secondary small',
         'aria-pressed': r === range ? 'true' : 'false',
-        'aria-label': r.label,
+        title: r.label,
         onclick: () => ctx.navigate('overview', { range: r.id }),
       }, r.short)));
     const refresh = el('button', { type: 'button', className: 'secondary small', onclick: () => ctx.navigate('overview', { range: range.id }) }, 'Refresh');
