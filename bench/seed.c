@@ -21,10 +21,14 @@
 #define NKEYS 20
 
 static const char *const models[][2] = {
-    {"openai", "gpt-4o"},         {"openai", "gpt-4o-mini"},
-    {"anthropic", "claude-sonnet-4"}, {"anthropic", "claude-haiku-4"},
-    {"gemini", "gemini-2.5-pro"}, {"gemini", "gemini-2.5-flash"},
-    {"openai", "o3"},             {"anthropic", "claude-opus-4"},
+    {"openai", "gpt-4o"},
+    {"openai", "gpt-4o-mini"},
+    {"anthropic", "claude-sonnet-4"},
+    {"anthropic", "claude-haiku-4"},
+    {"gemini", "gemini-2.5-pro"},
+    {"gemini", "gemini-2.5-flash"},
+    {"openai", "o3"},
+    {"anthropic", "claude-opus-4"},
 };
 
 /* xorshift64*: a fixed sequence, so two runs seed the same rows. */
@@ -104,8 +108,8 @@ int main(int argc, char **argv)
     r->latency_us = (int64_t)(lat * 1000);
     r->upstream_us = r->latency_us - 150 - (int64_t)(uniform() * 300);
     r->key_id = sb_strdup(ids[key]);
-    r->cost_usd = (double)r->prompt_tokens * 2.5e-6 +
-                  (double)r->completion_tokens * 1e-5;
+    r->cost_usd =
+        (double)r->prompt_tokens * 2.5e-6 + (double)r->completion_tokens * 1e-5;
     r->attempts = 1;
     if(store_usage_submit(st, r) == SB_EAGAIN) {
       /* The queue is full: let the writer catch up, then go on (the

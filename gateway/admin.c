@@ -1203,9 +1203,8 @@ static void query_work(void *ud)
     q->rc = store_request_get(q->db, q->id, &q->out, q->err, sizeof(q->err));
     break;
   case Q_STATS:
-    q->rc = store_stats_query(q->db, &q->f, q->args[A_BUCKET],
-                              q->args[A_GROUP], q->limit, &q->out, q->err,
-                              sizeof(q->err));
+    q->rc = store_stats_query(q->db, &q->f, q->args[A_BUCKET], q->args[A_GROUP],
+                              q->limit, &q->out, q->err, sizeof(q->err));
     break;
   case Q_USAGE:
   case Q_CSV:
@@ -1335,7 +1334,7 @@ static const char *auto_bucket(const struct store_usage_filter *f)
 {
   int64_t span = f->until_ms - f->since_ms;
 
-  return span <= 3 * 3600000LL ? "minute"
+  return span <= 3 * 3600000LL    ? "minute"
          : span <= 7 * 86400000LL ? "hour"
                                   : "day";
 }
@@ -1359,8 +1358,8 @@ void admin_usage(struct req *r)
     rest = r->path + strlen("/admin/v1/requests/");
     q->id = strtoll(rest, &end, 10);
     if(*end || end == rest || q->id < 1) {
-      api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
-                    "%s", "No such request record: expected its id.");
+      api_error_set(&err, 404, "invalid_request_error", "not_found", NULL, "%s",
+                    "No such request record: expected its id.");
       req_respond_error(r, &err);
       query_free(q);
       return;
@@ -1378,8 +1377,7 @@ void admin_usage(struct req *r)
              q->kind == Q_STATS ? 100 : 1000, &n, &err) ||
      int_arg(r, "before_id", 0, INT64_MAX, &q->before_id, &err) ||
      int_arg(r, "after_id", 0, INT64_MAX, &q->after_id, &err) ||
-     status_arg(r, &q->f, &err) ||
-     time_arg(r, "since", &q->f.since_ms, &err) ||
+     status_arg(r, &q->f, &err) || time_arg(r, "since", &q->f.since_ms, &err) ||
      time_arg(r, "until", &q->f.until_ms, &err))
     goto fail;
   q->limit = (int)n;

@@ -17,12 +17,23 @@
 /* Headers lws keeps apart from its known tokens are only reachable by
  * name (lws 4.1 cannot list them): the ones clients of an LLM API send. */
 static const char *const custom_names[] = {
-    "x-api-key",          "api-key",           "x-goog-api-key",
-    "anthropic-version",  "anthropic-beta",    "openai-beta",
-    "openai-organization", "openai-project",   "idempotency-key",
-    "x-request-id",       "x-stainless-lang",  "x-stainless-package-version",
-    "x-switchboard-conversation", "x-switchboard-route",
-    SUBREQ_KEY_HEADER,    "mcp-session-id",    "mcp-protocol-version",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+    "anthropic-version",
+    "anthropic-beta",
+    "openai-beta",
+    "openai-organization",
+    "openai-project",
+    "idempotency-key",
+    "x-request-id",
+    "x-stainless-lang",
+    "x-stainless-package-version",
+    "x-switchboard-conversation",
+    "x-switchboard-route",
+    SUBREQ_KEY_HEADER,
+    "mcp-session-id",
+    "mcp-protocol-version",
 };
 
 /* A header whose value is a credential, shown only as "[redacted]". */

@@ -90,9 +90,9 @@ struct req {
   struct buf body;
   int64_t t0_us;
   int64_t ts_ms;
-  int64_t ttfb_us; /* -1 until the first byte went out */
-  int64_t upstream_us;    /* spent waiting on upstream transfers */
-  int64_t upstream_t0_us; /* the transfer in flight started then */
+  int64_t ttfb_us;         /* -1 until the first byte went out */
+  int64_t upstream_us;     /* spent waiting on upstream transfers */
+  int64_t upstream_t0_us;  /* the transfer in flight started then */
   struct req_bodylog *log; /* body logging (bodylog.h), or NULL: off */
 
   /* response */

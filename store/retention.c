@@ -58,7 +58,7 @@ static const struct kind REQUESTS = {
     {"DELETE FROM request_bodies WHERE id IN"
      " (SELECT id FROM temp.retention_ids)",
      "DELETE FROM requests WHERE id IN"
-           " (SELECT id FROM temp.retention_ids)"}};
+     " (SELECT id FROM temp.retention_ids)"}};
 
 static int table_exists(sqlite3 *db, const char *name)
 {

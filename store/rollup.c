@@ -16,8 +16,9 @@ static const int64_t bounds[STORE_HIST_BUCKETS - 1] = {
 #define DECADE(m)                                                              \
   10 * (m), 12 * (m), 15 * (m), 20 * (m), 25 * (m), 30 * (m), 40 * (m),        \
       50 * (m), 60 * (m), 80 * (m)
-    DECADE(INT64_C(1)),      DECADE(INT64_C(10)),     DECADE(INT64_C(100)),
-    DECADE(INT64_C(1000)),   DECADE(INT64_C(10000)),  DECADE(INT64_C(100000)),
+    DECADE(INT64_C(1)),       DECADE(INT64_C(10)),
+    DECADE(INT64_C(100)),     DECADE(INT64_C(1000)),
+    DECADE(INT64_C(10000)),   DECADE(INT64_C(100000)),
     DECADE(INT64_C(1000000)), DECADE(INT64_C(10000000)),
     INT64_C(1000000000),
 #undef DECADE
@@ -132,7 +133,8 @@ static void sql_hist_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
   memset(&h, 0, sizeof(h));
   for(int i = 0; i < argc; i++) {
     const void *b = sqlite3_value_blob(argv[i]);
-    if(b && store_hist_merge_blob(&h, b, (size_t)sqlite3_value_bytes(argv[i]))) {
+    if(b &&
+       store_hist_merge_blob(&h, b, (size_t)sqlite3_value_bytes(argv[i]))) {
       sqlite3_result_error(ctx, "sb_hist_add: malformed histogram", -1);
       return;
     }
@@ -151,7 +153,7 @@ static void sql_hist_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 #define SLOTS_MIN 64
 
 struct group {
-  int64_t hour; /* unix seconds */
+  int64_t hour;                                             /* unix seconds */
   char *key_id, *provider, *upstream_model, *model, *route; /* never NULL */
   uint64_t hash;
   int64_t requests, errors, prompt, completion, cached, reasoning, unpriced;
@@ -282,8 +284,7 @@ static int64_t count(int64_t v)
 void store_rollup_add(struct store_rollup *ru, const struct store_usage *rec)
 {
   const char *f[5] = {nz(rec->key_id), nz(rec->provider),
-                      nz(rec->upstream_model), nz(rec->model),
-                      nz(rec->route)};
+                      nz(rec->upstream_model), nz(rec->model), nz(rec->route)};
   int64_t hour = (rec->ts_ms >= 0 ? rec->ts_ms : 0) / 3600000 * 3600;
   int64_t latency_us =
       rec->latency_us > 0 ? rec->latency_us : rec->latency_ms * 1000;

@@ -82,7 +82,8 @@ static struct cell *cell(struct cells *cs, int64_t t, const char *name)
   for(s = hash(t, name) & (size_t)(cs->nslots - 1); cs->slot[s] >= 0;
       s = (s + 1) & (size_t)(cs->nslots - 1)) {
     struct cell *c = &cs->c[cs->slot[s]];
-    if(c->t == t && (c->name == name || (c->name && name && !strcmp(c->name, name))))
+    if(c->t == t &&
+       (c->name == name || (c->name && name && !strcmp(c->name, name))))
       return c;
   }
   if(cs->n == cs->cap) {
@@ -186,8 +187,8 @@ static int by_time_then_name(const void *a, const void *b)
 
 /* The top n of cs as an array of {<label>: name, requests, tokens,
  * cost_usd, …}; key rows also carry key_name. */
-static cJSON *top_list(sqlite3 *db, struct cells *cs, const char *label,
-                       int n, int latency)
+static cJSON *top_list(sqlite3 *db, struct cells *cs, const char *label, int n,
+                       int latency)
 {
   cJSON *a = cJSON_CreateArray();
 
@@ -273,9 +274,10 @@ int store_stats_query(const char *path, const struct store_usage_filter *f,
 
   *out = NULL;
   minute = !strcmp(bucket, "minute");
-  bucket_s = minute ? 60 : !strcmp(bucket, "hour") ? HOUR_S
-                       : !strcmp(bucket, "day")    ? DAY_S
-                                                   : 0;
+  bucket_s = minute                    ? 60
+             : !strcmp(bucket, "hour") ? HOUR_S
+             : !strcmp(bucket, "day")  ? DAY_S
+                                       : 0;
   gcol = group_col(group);
   if(!bucket_s) {
     sb_errf(err, errlen, "bucket: expected minute, hour or day");
@@ -310,9 +312,9 @@ int store_stats_query(const char *path, const struct store_usage_filter *f,
   if(rc)
     return rc;
   if(sqlite3_prepare_v2(db,
-                        minute                 ? records_sql
-                        : bucket_s == HOUR_S   ? hourly_sql
-                                               : daily_sql,
+                        minute               ? records_sql
+                        : bucket_s == HOUR_S ? hourly_sql
+                                             : daily_sql,
                         -1, &st, NULL) != SQLITE_OK)
     rc = store_db_fail(db, "stats", err, errlen);
   if(!rc) {
@@ -338,12 +340,13 @@ int store_stats_query(const char *path, const struct store_usage_filter *f,
       }
       absorb(cell(&series, ts - ts % bucket_s, gv ? gv : NULL), &r);
       absorb(cell(&totals, 0, NULL), &r);
-      absorb(cell(&models, 0,
-                  (const char *)sqlite3_column_text(st, COL_MODEL)), &r);
+      absorb(cell(&models, 0, (const char *)sqlite3_column_text(st, COL_MODEL)),
+             &r);
       absorb(cell(&keys, 0, (const char *)sqlite3_column_text(st, COL_KEY)),
              &r);
       absorb(cell(&providers, 0,
-                  (const char *)sqlite3_column_text(st, COL_PROVIDER)), &r);
+                  (const char *)sqlite3_column_text(st, COL_PROVIDER)),
+             &r);
     }
     if(step != SQLITE_DONE)
       rc = store_db_fail(db, "stats", err, errlen);

@@ -56,8 +56,8 @@ struct store_item {
 };
 
 struct store {
-  sqlite3 *db;          /* writer thread only, after store_open */
-  sqlite3_stmt *insert; /* STORE_INSERT_SQL, reused for every record */
+  sqlite3 *db;                 /* writer thread only, after store_open */
+  sqlite3_stmt *insert;        /* STORE_INSERT_SQL, reused for every record */
   struct store_rollup *rollup; /* the batch's usage sums (writer only) */
   pthread_t writer;
   int batch_max;

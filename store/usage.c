@@ -59,9 +59,14 @@ static const struct usage_source records = {
     "coalesce(r.provider, '')",
     "coalesce(r.route, '')"};
 
-static const struct usage_source daily = {
-    " FROM usage_daily r", DAILY_FILTER_SQL, ROLLUP_SUMS_SQL, "r.day",
-    "r.key_id",           ROLLUP_MODEL_SQL, "r.provider",    "r.route"};
+static const struct usage_source daily = {" FROM usage_daily r",
+                                          DAILY_FILTER_SQL,
+                                          ROLLUP_SUMS_SQL,
+                                          "r.day",
+                                          "r.key_id",
+                                          ROLLUP_MODEL_SQL,
+                                          "r.provider",
+                                          "r.route"};
 
 static const struct usage_source hourly = {
     " FROM usage_hourly r",
@@ -78,7 +83,8 @@ static const struct usage_source hourly = {
 
 static int aligned(const struct store_usage_filter *f, int64_t unit)
 {
-  return f->since_ms % unit == 0 && (f->until_ms <= 0 || f->until_ms % unit == 0);
+  return f->since_ms % unit == 0 &&
+         (f->until_ms <= 0 || f->until_ms % unit == 0);
 }
 
 /* Whole days are answered from the daily roll-ups (kept longest), whole
@@ -289,8 +295,8 @@ static int64_t ts_of(sqlite3 *db, int64_t id, int *found)
   int64_t ts = 0;
 
   *found = 0;
-  if(sqlite3_prepare_v2(db, "SELECT ts_ms FROM requests WHERE id = ?1", -1,
-                        &st, NULL) == SQLITE_OK) {
+  if(sqlite3_prepare_v2(db, "SELECT ts_ms FROM requests WHERE id = ?1", -1, &st,
+                        NULL) == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, id);
     if(sqlite3_step(st) == SQLITE_ROW) {
       ts = sqlite3_column_int64(st, 0);
@@ -430,8 +436,8 @@ int store_request_get(const char *path, int64_t id, cJSON **out, char *err,
     step = sqlite3_step(st);
     if(step == SQLITE_ROW) {
       row = log_row(st);
-      attempts = cJSON_Parse((const char *)sqlite3_column_text(
-          st, (int)SB_ARRAY_LEN(log_cols)));
+      attempts = cJSON_Parse(
+          (const char *)sqlite3_column_text(st, (int)SB_ARRAY_LEN(log_cols)));
       /* The attempts themselves instead of their count. */
       cJSON_DeleteItemFromObjectCaseSensitive(row, "attempts");
       cJSON_AddItemToObject(row, "attempts",

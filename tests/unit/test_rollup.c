@@ -150,15 +150,14 @@ static void test_writer_rollups(void **state)
   /* hour 0: 20 requests by key a (10 via route r), 1 error; hour 1: 5 by
    * key b without an upstream */
   for(int i = 0; i < 20; i++)
-    assert_int_equal(store_usage_submit(st, rec(H0 + i * 1000, 100 + i,
-                                                (int64_t)(90 + i) * 1000,
-                                                "a", i < 10 ? "r" : NULL,
-                                                i == 3 ? 502 : 200)),
-                     0);
+    assert_int_equal(
+        store_usage_submit(st,
+                           rec(H0 + i * 1000, 100 + i, (int64_t)(90 + i) * 1000,
+                               "a", i < 10 ? "r" : NULL, i == 3 ? 502 : 200)),
+        0);
   for(int i = 0; i < 5; i++)
-    assert_int_equal(store_usage_submit(st, rec(H0 + 3600000 + i, 2, 0, "b",
-                                                NULL, 200)),
-                     0);
+    assert_int_equal(
+        store_usage_submit(st, rec(H0 + 3600000 + i, 2, 0, "b", NULL, 200)), 0);
   store_close(st);
 
   assert_int_equal(one(f->db, "SELECT sum(requests) FROM usage_hourly"), 25);
@@ -185,9 +184,9 @@ static void test_writer_rollups(void **state)
   memset(&q, 0, sizeof(q));
   q.since_ms = H0;
   q.until_ms = H0 + 2 * 3600000;
-  assert_int_equal(store_stats_query(f->db, &q, "hour", "key", 5, &out, err,
-                                     sizeof(err)),
-                   0);
+  assert_int_equal(
+      store_stats_query(f->db, &q, "hour", "key", 5, &out, err, sizeof(err)),
+      0);
   t = cJSON_GetObjectItem(out, "totals");
   assert_int_equal(cJSON_GetObjectItem(t, "requests")->valueint, 25);
   /* latencies 2 ms (5) and 100..119 ms (20): p50 in the upper group;
@@ -200,15 +199,15 @@ static void test_writer_rollups(void **state)
   assert_string_equal(
       cJSON_GetObjectItem(cJSON_GetArrayItem(series, 0), "group")->valuestring,
       "a");
-  assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(series, 1),
-                                               "overhead_p50_ms")));
+  assert_true(cJSON_IsNull(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(series, 1), "overhead_p50_ms")));
   cJSON_Delete(out);
 
   /* the route filter reads the hourly roll-ups too */
   q.route = "r";
-  assert_int_equal(store_stats_query(f->db, &q, "day", "none", 5, &out, err,
-                                     sizeof(err)),
-                   0);
+  assert_int_equal(
+      store_stats_query(f->db, &q, "day", "none", 5, &out, err, sizeof(err)),
+      0);
   t = cJSON_GetObjectItem(out, "totals");
   assert_int_equal(cJSON_GetObjectItem(t, "requests")->valueint, 10);
   cJSON_Delete(out);

@@ -217,6 +217,35 @@ describe('dashboard in chromium', () => {
     assert.ok(Number(await meter.evaluate((m) => m.value)) > 0);
   });
 
+  test('the key\'s request, made with the secret from the page, shows in the log, the usage and the overview', async (t) => {
+    if (needsServer(t)) return;
+    // Through the navigation, as an operator would.
+    await page.getByRole('link', { name: 'Request log' }).click();
+    await page.locator('#requests-title').waitFor();
+    await page.getByLabel('Key', { exact: true }).selectOption({ label: 'web-app' });
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForURL(new RegExp(`#/requests\\?key=${keyId}$`));
+    const rows = page.locator('#requests-body tr');
+    await waitFor(async () => (await rows.count()) >= 1 && /echo\/echo-1/.test(await rows.allTextContents()),
+      { what: 'the key\'s chat request in the log' });
+    assert.match((await rows.allTextContents()).join('\n'), /web-app/);
+
+    await page.getByRole('link', { name: 'Usage' }).click();
+    await page.locator('#usage-title').waitFor();
+    await page.getByLabel('Group by', { exact: true }).selectOption('key');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    const table = page.getByRole('table', { name: /^Usage by key/ });
+    await table.waitFor();
+    assert.match(await table.locator('tbody').textContent(), /web-app/);
+
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.locator('#overview-title').waitFor();
+    await page.getByRole('link', { name: 'web-app' }).waitFor();
+
+    await page.getByRole('link', { name: 'Keys' }).click();
+    await page.locator(`#keys-body tr[data-key-id="${keyId}"]`).waitFor();
+  });
+
   test('edit a key in a dialog: labelled, keyboard only, the new limit in the list, focus back on its button', async (t) => {
     if (needsServer(t)) return;
     const row = page.locator(`#keys-body tr[data-key-id="${keyId}"]`);
