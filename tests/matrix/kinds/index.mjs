@@ -1,0 +1,6 @@
+// The provider kinds the matrix covers, in column order.
+import echo from './echo.mjs';
+import openai from './openai.mjs';
+import azure from './azure.mjs';
+
+export const KINDS = [echo, openai, azure];
