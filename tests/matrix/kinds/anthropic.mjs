@@ -1,0 +1,171 @@
+// The `anthropic` provider kind in the matrix: the strict Anthropic
+// Messages emulator (tests/emulators/anthropic.mjs) behind provider
+// `mx-anthropic`. Each row names the emulator model (normal, behaviour or
+// fault model) and the request fields that make it produce that case; see
+// the emulator's header comment for what each model does.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+
+import { startAnthropicEmulator } from '../../emulators/anthropic.mjs';
+
+const P = 'mx-anthropic';
+const KEY_ENV = 'SB_MX_ANTHROPIC_KEY';
+const MODEL = 'claude-sonnet-4-5';
+// claude-ghost: listed in the gateway's config, unknown to the emulator
+// (Anthropic's 404 not_found_error).
+const MODELS = [
+  MODEL, 'claude-ghost', 'refusal',
+  'fault-400', 'fault-401', 'fault-429', 'fault-500', 'fault-503',
+  'error-mid-stream', 'reset-mid-stream', 'malformed-chunk', 'stall',
+];
+
+let key = null;
+const m = (model) => `${P}/${model}`;
+
+/** The blocks of an Anthropic message (string content is one text block). */
+const blocks = (msg) => (typeof msg.content === 'string' ? [{ type: 'text', text: msg.content }] : msg.content);
+
+export default {
+  kind: 'anthropic',
+
+  async start() {
+    key = `sk-ant-mx-${randomBytes(12).toString('hex')}`;
+    const emu = await startAnthropicEmulator({ apiKey: key });
+    return {
+      providers: [{ name: P, kind: 'anthropic', base_url: emu.url, api_key_env: KEY_ENV, models: MODELS }],
+      env: { [KEY_ENV]: key },
+      upstream: () => emu.stats.requests.map((r) => ({ method: r.method, path: r.path, headers: r.headers, body: r.body })),
+      close: () => emu.close(),
+    };
+  },
+
+  scenario(row, section) {
+    switch (row) {
+      case 'text':
+      case 'stream-text':
+        return { model: m(MODEL), prompt: 'Hello there, matrix', expect: { text: 'You said: Hello there, matrix' } };
+      // tool_choice {type:tool} gives one call; {type:any} the first two
+      // tools (parallel); after the tool_result: "Tool results: …".
+      case 'tool-call':
+      case 'stream-tool-call':
+      case 'tool-result-round-trip':
+      case 'stream-tool-result-round-trip':
+      case 'parallel-tools':
+      case 'image-input':
+      case 'json-schema':
+      case 'finish-stop':
+      case 'finish-tool-calls':
+      case 'auth-header':
+      case 'model-list':
+        return { model: m(MODEL) };
+      // max_tokens 1: the answer is cut, stop_reason max_tokens.
+      case 'finish-length':
+        return { model: m(MODEL) };
+      // thinking enabled: a thinking block with a signature the emulator
+      // issued; sent back it must come unchanged or the emulator refuses.
+      case 'reasoning':
+        return { model: m(MODEL), expect: { signature: true } };
+      // Anthropic reports cache reads only for cache_control blocks and
+      // no separate thinking count (thinking is inside output_tokens), so
+      // a plain prompt reports none of either.
+      case 'stream-usage':
+        return { model: m(MODEL), expect: { cached: 0, reasoning: 0 } };
+      case 'finish-content-filter':
+        return { model: m('refusal') };
+      case 'error-400':
+        return { model: m('fault-400') };
+      // Anthropic's 401 for the gateway's own key: 502 upstream_auth_failed.
+      case 'error-401':
+        return { model: m('fault-401'), expect: { status: 502 } };
+      case 'error-404':
+        return { model: m('claude-ghost') };
+      case 'error-429':
+        return { model: m('fault-429') };
+      case 'error-5xx':
+        return { model: m('fault-500'), expect: { status: 502 } };
+      case 'error-503':
+        return { model: m('fault-503'), expect: { status: 503 } };
+      case 'error-mid-stream':
+        return { model: m('error-mid-stream') };
+      case 'reset-mid-stream':
+        return { model: m('reset-mid-stream') };
+      case 'malformed-line':
+        return { model: m('malformed-chunk') };
+      case 'stall':
+        return { model: m('stall') };
+      // What the Anthropic kind drops: safety_identifier when user is set
+      // (both would be metadata.user_id). Messages in has neither field;
+      // there service_tier is dropped (and listed) on the way in.
+      case 'dropped-params':
+        return section === 'messages'
+          ? { model: m(MODEL), req: { extra: { service_tier: 'auto' } }, expect: { dropped: 'service_tier' } }
+          : { model: m(MODEL), req: { extra: { user: 'u-matrix', safety_identifier: 'sid-matrix' } }, expect: { dropped: 'safety_identifier' } };
+      // Anthropic's temperature range is 0 to 1: 1.5 is refused before
+      // anything is sent.
+      case 'refused-params':
+        return { model: m(MODEL), req: { extra: { temperature: 1.5 } }, expect: { param: 'temperature' } };
+      case 'embeddings':
+        return {
+          model: m(MODEL),
+          unsupported: 'Anthropic has no embeddings API',
+          expect: { status: 400 },
+        };
+      default:
+        throw new Error(`anthropic kind: no scenario for row ${row}`);
+    }
+  },
+
+  checkUpstream(row, req, ctx) {
+    assert.ok(req && req.body, `an upstream request for ${row}`);
+    const msgs = req.body.messages;
+    switch (row) {
+      case 'tool-result-round-trip': {
+        // The assistant turn carries the tool_use with the call's id, and
+        // the next user turn the tool_result answering that id.
+        const i = msgs.findIndex((x) => x.role === 'assistant'
+          && blocks(x).some((b) => b.type === 'tool_use' && b.id === ctx.call.id));
+        assert.ok(i >= 0, `a tool_use with id ${ctx.call.id}: ${JSON.stringify(msgs)}`);
+        const use = blocks(msgs[i]).find((b) => b.type === 'tool_use' && b.id === ctx.call.id);
+        assert.equal(use.name, ctx.call.name);
+        assert.deepEqual(use.input, ctx.call.args);
+        const next = msgs[i + 1];
+        assert.equal(next && next.role, 'user');
+        const res = blocks(next).find((b) => b.type === 'tool_result');
+        assert.ok(res, `a tool_result block: ${JSON.stringify(next)}`);
+        assert.equal(res.tool_use_id, ctx.call.id);
+        const text = typeof res.content === 'string' ? res.content : (res.content || []).map((b) => b.text).join('');
+        assert.equal(text, '18C and sunny');
+        return;
+      }
+      case 'image-input': {
+        const img = blocks(msgs.at(-1)).find((b) => b.type === 'image');
+        assert.ok(img, `an image block: ${JSON.stringify(msgs.at(-1)).slice(0, 300)}`);
+        assert.deepEqual(img.source, { type: 'base64', media_type: 'image/png', data: ctx.data });
+        return;
+      }
+      case 'json-schema':
+        assert.deepEqual(req.body.output_config && req.body.output_config.format,
+          { type: 'json_schema', schema: ctx.schema.schema });
+        return;
+      case 'reasoning': {
+        // The thinking block the client got, back first in its assistant
+        // turn, text and signature unchanged.
+        const a = msgs.find((x) => x.role === 'assistant');
+        assert.ok(a, 'the assistant turn went back');
+        const first = blocks(a)[0];
+        assert.equal(first.type, 'thinking', JSON.stringify(a).slice(0, 300));
+        assert.equal(first.signature, ctx.result.reasoningSignature);
+        assert.equal(first.thinking, ctx.result.reasoning);
+        assert.ok(req.body.thinking && req.body.thinking.type === 'enabled', 'thinking still on');
+        return;
+      }
+      case 'auth-header':
+        assert.equal(req.headers['x-api-key'], key);
+        assert.equal(req.headers.authorization, undefined, 'no Authorization header upstream');
+        assert.ok(req.headers['anthropic-version'], 'anthropic-version');
+        return;
+      default:
+        throw new Error(`anthropic kind: no upstream check for ${row}`);
+    }
+  },
+};
