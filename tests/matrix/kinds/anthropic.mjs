@@ -105,10 +105,26 @@ export default {
       case 'refused-params':
         return { model: m(MODEL), req: { extra: { temperature: 1.5 } }, expect: { param: 'temperature' } };
       case 'embeddings':
+        // The gateway refuses it before anything is sent: 400
+        // invalid_request_error unsupported_value, param model.
         return {
           model: m(MODEL),
           unsupported: 'Anthropic has no embeddings API',
-          expect: { status: 400 },
+          expect: { status: 400, type: 'invalid_request_error' },
+          verify: async (ctx) => {
+            const before = ctx.upstream().length;
+            const res = await fetch(`${ctx.gw.url}/v1/embeddings`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', ...ctx.headers },
+              body: JSON.stringify({ model: ctx.sc.model, input: ['one', 'two'] }),
+            });
+            const body = await res.json();
+            assert.equal(res.status, 400, JSON.stringify(body));
+            assert.equal(body.error.type, 'invalid_request_error');
+            assert.equal(body.error.code, 'unsupported_value');
+            assert.equal(body.error.param, 'model');
+            assert.equal(ctx.upstream().length, before, 'nothing reached Anthropic');
+          },
         };
       default:
         throw new Error(`anthropic kind: no scenario for row ${row}`);
