@@ -49,6 +49,9 @@ struct chat_state {
   int raw_relay;               /* the upstream's stream reaches the client as it
                                 * is; the adapter only reads it for accounting */
   int upstream_error_seen;     /* raw relay: the upstream sent an error event */
+  struct buf relay_pend; /* raw relay: the bytes of the event not yet whole */
+  int relay_line;        /* raw relay: bytes in the current line, CR apart */
+  int relay_bad;         /* raw relay: an event the adapter cannot read */
   struct api_error stream_err; /* set when the relay must fail */
   int stream_failed;
   struct buf upbody; /* non-streamed upstream body, or an error body */
@@ -65,6 +68,7 @@ static struct chat_state *chat_state(struct req *r)
   if(!r->chat) {
     r->chat = sb_calloc(1, sizeof(*r->chat));
     buf_init(&r->chat->upbody, r->gw->cfg->limits.max_response_bytes);
+    buf_init(&r->chat->relay_pend, r->gw->cfg->limits.max_response_bytes);
   }
   return r->chat;
 }
@@ -188,11 +192,19 @@ static int adapter_payload(struct req *r, const char *event, size_t event_len,
 {
   const struct canon_sink sink = {on_canon_event, r};
   struct prov_payload pl = {event, event_len, data, len, exception};
+  int seen = r->chat->upstream_error_seen;
   int rc = r->chat->adapter->stream_feed(r->chat->pstream, &pl, &sink);
 
-  if(r->chat->raw_relay)
-    return 0; /* the client has the bytes as they are; reading them is
-               * for accounting only and never ends the relay */
+  if(r->chat->raw_relay) {
+    /* Reading is for accounting, except that an event the adapter cannot
+     * read (not the upstream's own error event) is not relayed: see
+     * relay_feed(). */
+    if(rc == SB_EPROTO && !seen) {
+      r->chat->upstream_error_seen = 0;
+      r->chat->relay_bad = 1;
+    }
+    return 0;
+  }
   if(rc && !r->chat->stream_failed) {
     /* The adapter failed without saying why: still end the stream. */
     api_error_set(&r->chat->stream_err, 502, "upstream_error",
@@ -253,6 +265,49 @@ static int on_sse_event(void *ud, const struct sse_event *ev)
   return 1;
 }
 
+/*
+ * Raw relay: the upstream's bytes reach the client as they are, one whole
+ * event at a time and only once the adapter has read it, so that neither
+ * a malformed event nor a stream cut inside an event reaches the client
+ * (whose SSE parser would glue it to the error event that follows): the
+ * relay ends with an error event in the client's shape instead. Events end
+ * with a blank line ("\n\n" or "\r\n\r\n", as Anthropic sends them).
+ */
+static int relay_feed(struct req *r, const char *p, size_t n)
+{
+  struct chat_state *c = r->chat;
+  size_t start = 0;
+  int rc;
+
+  for(size_t i = 0; i < n; i++) {
+    if(p[i] == '\r')
+      continue;
+    if(p[i] != '\n') {
+      c->relay_line++;
+      continue;
+    }
+    if(c->relay_line) {
+      c->relay_line = 0;
+      continue;
+    }
+    /* A blank line: the event ends here. */
+    if(buf_append(&c->relay_pend, p + start, i + 1 - start))
+      return SB_ETOOBIG;
+    start = i + 1;
+    rc = sse_parser_feed(&c->sse_in, c->relay_pend.data, c->relay_pend.len);
+    if(rc)
+      return rc;
+    if(c->relay_bad)
+      return SB_EPROTO;
+    if(buf_append(&r->out, c->relay_pend.data, c->relay_pend.len))
+      return SB_ETOOBIG;
+    buf_reset(&c->relay_pend);
+  }
+  if(start < n && buf_append(&c->relay_pend, p + start, n - start))
+    return SB_ETOOBIG;
+  return 0;
+}
+
 static int on_upstream_data(void *ud, const char *p, size_t n)
 {
   struct req *r = ud;
@@ -275,11 +330,10 @@ static int on_upstream_data(void *ud, const char *p, size_t n)
       r->chat->paused = 1;
       return 1;
     }
-    if(r->chat->raw_relay && buf_append(&r->out, p, n)) {
-      r->chat->stream_failed = 1;
-      return -1;
-    }
-    if(r->chat->adapter && r->chat->adapter->framing == PROV_FRAMING_NDJSON)
+    if(r->chat->raw_relay)
+      rc = relay_feed(r, p, n);
+    else if(r->chat->adapter &&
+            r->chat->adapter->framing == PROV_FRAMING_NDJSON)
       rc = ndjson_feed(&r->chat->nd_in, p, n);
     else if(r->chat->adapter &&
             r->chat->adapter->framing == PROV_FRAMING_EVENTSTREAM)
@@ -445,6 +499,15 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
       return;
     }
     if(r->chat->adapter) {
+      /* Raw relay: bytes after the last whole event, as they came. */
+      if(r->chat->raw_relay && buf_append(&r->out, r->chat->relay_pend.data,
+                                          r->chat->relay_pend.len)) {
+        api_error_set(&err, 502, "upstream_error",
+                      "upstream_response_too_large", NULL,
+                      "The upstream stream exceeded the response buffer.");
+        req_stream_fail(r, &err);
+        return;
+      }
       end_stream(r);
       return;
     }
@@ -681,6 +744,9 @@ static void reset_relay(struct req *r)
   }
   r->chat->adapter = NULL;
   r->chat->raw_relay = 0;
+  buf_reset(&r->chat->relay_pend);
+  r->chat->relay_line = 0;
+  r->chat->relay_bad = 0;
   buf_reset(&r->chat->upbody);
   r->chat->upbody_overflow = 0;
   r->chat->stream_failed = 0;
@@ -1270,6 +1336,7 @@ void chat_release(struct req *r)
     cJSON_Delete(c->embed_req);
     cJSON_Delete(c->route_body);
     buf_free(&c->upbody);
+    buf_free(&c->relay_pend);
     free(c);
     r->chat = NULL;
   }

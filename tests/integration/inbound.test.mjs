@@ -83,7 +83,7 @@ describe('inbound APIs', () => {
       config: {
         providers: [
           { name: 'oai', kind: 'openai', base_url: oai.url, api_key_env: 'SB_IN_KEY', models: ['gpt-4o-mini', 'error-mid-stream', 'fault-429'] },
-          { name: 'anth', kind: 'anthropic', base_url: anth.url, api_key_env: 'SB_IN_KEY', models: ['claude-sonnet-4-5'] },
+          { name: 'anth', kind: 'anthropic', base_url: anth.url, api_key_env: 'SB_IN_KEY', models: ['claude-sonnet-4-5', 'malformed-chunk', 'reset-mid-stream'] },
           // The client's own key goes upstream.
           { name: 'anthpt', kind: 'anthropic', base_url: anth.url, passthrough_auth: true, models: ['claude-haiku-4-5'] },
         ],
@@ -330,6 +330,27 @@ describe('inbound APIs', () => {
     const upEvents = anth.lastStream().events;
     assert.deepEqual(r.events.map((e) => [e.event, e.data]), upEvents.map((e) => [e.event, e.data]));
     assert.equal(anth.lastRequest().headers['anthropic-beta'], 'fine-grained-tool-streaming-2025-05-14');
+  });
+
+  test('raw relay stream: a malformed event or a cut inside an event never reaches the client; one error event ends it', async () => {
+    for (const [model, pattern] of [['malformed-chunk', /malformed stream/], ['reset-mid-stream', /broke off/]]) {
+      const body = { model: `anth/${model}`, max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'one two three four' }] };
+      // Every event the client gets parses (postStream throws otherwise).
+      const r = await postStream(gw.url, '/v1/messages', body, AV);
+      assert.equal(r.status, 200, r.text);
+      const types = r.events.map((e) => e.event);
+      assert.deepEqual(types.slice(0, 3), ['message_start', 'content_block_start', 'ping'], model);
+      assert.equal(types.at(-1), 'error', `${model}: ${types.join(',')}`);
+      assert.equal(types.filter((t) => t === 'error').length, 1, model);
+      assert.ok(!types.includes('message_stop'), `${model}: the stream does not end as a success`);
+      assert.equal(r.events.at(-1).json.error.type, 'api_error');
+      assert.match(r.events.at(-1).json.error.message, pattern);
+      // The upstream's events before the bad one reach the client as they were.
+      const up = anth.lastStream().events.filter((e) => e.data !== 'malformed');
+      const got = r.events.slice(0, -1).map((e) => [e.event, e.data]);
+      assert.deepEqual(got, up.slice(0, got.length).map((e) => [e.event, e.data]));
+      assert.ok(got.some(([ev]) => ev === 'content_block_delta'), `${model}: the deltas before the fault were relayed`);
+    }
   });
 
   test('Anthropic stream against echo/story-1: the full event order', async () => {
