@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
 import { startAnthropicEmulator } from '../../emulators/anthropic.mjs';
+import { base } from '../rows.mjs';
 
 const P = 'mx-anthropic';
 const KEY_ENV = 'SB_MX_ANTHROPIC_KEY';
@@ -94,12 +95,33 @@ export default {
       case 'stall':
         return { model: m('stall') };
       // What the Anthropic kind drops: safety_identifier when user is set
-      // (both would be metadata.user_id). Messages in has neither field;
-      // there service_tier is dropped (and listed) on the way in.
+      // (both would be metadata.user_id). Responses in folds
+      // safety_identifier into user itself (user wins, nothing listed), so
+      // there the dropped field is a function tool's `strict`, which the
+      // adapter does not send. Messages in to Anthropic is a raw relay:
+      // nothing is dropped, every field reaches Anthropic as sent.
       case 'dropped-params':
-        return section === 'messages'
-          ? { model: m(MODEL), req: { extra: { service_tier: 'auto' } }, expect: { dropped: 'service_tier' } }
-          : { model: m(MODEL), req: { extra: { user: 'u-matrix', safety_identifier: 'sid-matrix' } }, expect: { dropped: 'safety_identifier' } };
+        if (section === 'responses') {
+          return {
+            model: m(MODEL),
+            req: { extra: { tools: [{ type: 'function', name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true }] } },
+            expect: { dropped: 'tools\\.function\\.strict' },
+          };
+        }
+        if (section === 'messages') {
+          return {
+            model: m(MODEL),
+            unsupported: 'Messages in to an Anthropic upstream is a raw relay: no parameter is dropped, each reaches Anthropic as sent',
+            verify: async (ctx) => {
+              const req = base(ctx.sc, { extra: { service_tier: 'auto' } });
+              const r = await ctx.client.send(ctx.gw.url, req, { headers: ctx.headers });
+              assert.ok(r.ok, `status ${r.status}: ${r.raw.slice(0, 200)}`);
+              assert.equal(r.headers['x-switchboard-dropped-params'], undefined, 'nothing listed as dropped');
+              assert.equal(ctx.upstream().at(-1).body.service_tier, 'auto', 'service_tier reached Anthropic');
+            },
+          };
+        }
+        return { model: m(MODEL), req: { extra: { user: 'u-matrix', safety_identifier: 'sid-matrix' } }, expect: { dropped: 'safety_identifier' } };
       // Anthropic's temperature range is 0 to 1: 1.5 is refused before
       // anything is sent.
       case 'refused-params':
