@@ -77,7 +77,10 @@
 // Models by name: gemini-2.5-flash, gemini-2.5-pro, gemini-3-pro-preview
 //   (signatures), finish-safety (SAFETY after "You"), finish-recitation,
 //   finish-other, prompt-blocked (200, promptFeedback.blockReason, no
-//   candidates), and faults: fault-400, fault-401 (401 UNAUTHENTICATED),
+//   candidates), implicit-cache (as if the first half of the prompt had
+//   been seen before: Gemini 2.5's implicit caching reports it as
+//   usageMetadata.cachedContentTokenCount = floor(promptTokenCount / 2),
+//   within promptTokenCount, with cacheTokensDetails), and faults: fault-400, fault-401 (401 UNAUTHENTICATED),
 //   fault-403, fault-429 (RESOURCE_EXHAUSTED, RetryInfo 7s), fault-500,
 //   fault-503 (UNAVAILABLE), fault-504, stall, reset-mid-stream,
 //   error-mid-stream (a chunk with a top-level error), malformed-chunk,
@@ -95,7 +98,7 @@ export const EMBEDDING_MODELS = { 'gemini-embedding-001': 3072, 'text-embedding-
 export const EMBED_MAX_BATCH = 100;
 export const TASK_TYPES = ['TASK_TYPE_UNSPECIFIED', 'RETRIEVAL_QUERY', 'RETRIEVAL_DOCUMENT', 'SEMANTIC_SIMILARITY',
   'CLASSIFICATION', 'CLUSTERING', 'QUESTION_ANSWERING', 'FACT_VERIFICATION', 'CODE_RETRIEVAL_QUERY'];
-export const SPECIAL_MODELS = ['finish-safety', 'finish-recitation', 'finish-other', 'prompt-blocked'];
+export const SPECIAL_MODELS = ['finish-safety', 'finish-recitation', 'finish-other', 'prompt-blocked', 'implicit-cache'];
 export const FAULT_MODELS = [
   'fault-400', 'fault-401', 'fault-403', 'fault-429', 'fault-500', 'fault-503', 'fault-504',
   'stall', 'reset-mid-stream', 'error-mid-stream', 'malformed-chunk', 'slow-stream',
@@ -429,12 +432,14 @@ function plan(body, model, signatures, issue) {
 
 function usageOf(p, done) {
   const u = { promptTokenCount: p.ptok };
+  if (p.cached) u.cachedContentTokenCount = p.cached;
   if (done) {
     u.candidatesTokenCount = p.comp * p.n;
     if (p.thoughtsTok) u.thoughtsTokenCount = p.thoughtsTok;
   }
   u.totalTokenCount = p.ptok + (done ? p.comp * p.n + p.thoughtsTok : 0);
   u.promptTokensDetails = [{ modality: 'TEXT', tokenCount: p.ptok }];
+  if (p.cached) u.cacheTokensDetails = [{ modality: 'TEXT', tokenCount: p.cached }];
   return u;
 }
 
@@ -684,6 +689,7 @@ export async function startGeminiEmulator(opts = {}) {
     fault(model, 'GenerateContentRequest');
     const rid = randomBytes(12).toString('base64url');
     const p = plan(body, model, signatures, issue);
+    p.cached = model === 'implicit-cache' ? Math.floor(p.ptok / 2) : 0;
     if (method === 'generateContent') {
       if (model === 'stall') {
         await new Promise((resolve) => { res.once('close', resolve); cleanups.add(resolve); });

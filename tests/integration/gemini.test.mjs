@@ -175,6 +175,19 @@ describe('gemini provider kind', () => {
     assert.equal(s.contentText, 'You said: count me');
   });
 
+  mtest('usage in stream: implicit caching (cachedContentTokenCount) becomes cached_tokens', 'usage_in_stream', async () => {
+    const s = await streamChat(gw.url, {
+      model: 'gm/implicit-cache', stream: true, stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'one two three four five' }],
+    });
+    assert.equal(s.doneLast, true);
+    const up = emu.stats.requests.at(-1);
+    assert.equal(up.path, '/v1beta/models/implicit-cache:streamGenerateContent');
+    const usage = s.chunks[s.chunks.length - 1].usage;
+    assert.equal(usage.prompt_tokens, 5);
+    assert.deepEqual(usage.prompt_tokens_details, { cached_tokens: 2 });
+  });
+
   mtest('tool call: a named function gives one call with a generated id', 'tool_call', async () => {
     const r = await postChat(gw.url, {
       model: 'gm/gemini-2.5-flash', tools: [WEATHER, TIME],
