@@ -18,7 +18,7 @@ const EMBED = 'gemini-embedding-001';
 // ghost-model: listed in the gateway's config, unknown to the emulator
 // (Gemini's 404 NOT_FOUND).
 const MODELS = [
-  MODEL, SIGNED, EMBED, 'ghost-model', 'finish-safety',
+  MODEL, SIGNED, EMBED, 'ghost-model', 'finish-safety', 'implicit-cache',
   'fault-400', 'fault-401', 'fault-429', 'fault-500', 'fault-503',
   'error-mid-stream', 'reset-mid-stream', 'malformed-chunk', 'stall',
 ];
@@ -73,12 +73,14 @@ export default {
       case 'reasoning':
         return { model: m(MODEL) };
       // Gemini reports thoughtsTokenCount (the thought's words) when
-      // thinking is on, and no cachedContentTokenCount without a cache.
-      // Anthropic's Messages usage has no reasoning count.
+      // thinking is on, and cachedContentTokenCount when implicit caching
+      // hit (the emulator's implicit-cache model: half the prompt's six
+      // words). Anthropic's Messages usage has no reasoning count.
       case 'stream-usage': {
-        const expect = { cached: 0 };
-        if (section !== 'messages') expect.reasoning = countWords(`Thinking about: ${PROMPT}`);
-        return { model: m(MODEL), prompt: PROMPT, req: { reasoning: { effort: 'low', budgetTokens: 1024 }, maxTokens: 4096 }, expect };
+        const prompt = 'Hello there, matrix, count these words';
+        const expect = { cached: 3 };
+        if (section !== 'messages') expect.reasoning = countWords(`Thinking about: ${prompt}`);
+        return { model: m('implicit-cache'), prompt, req: { reasoning: { effort: 'low', budgetTokens: 1024 }, maxTokens: 4096 }, expect };
       }
       case 'finish-content-filter':
         return { model: m('finish-safety') };
