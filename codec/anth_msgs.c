@@ -1456,6 +1456,16 @@ static int64_t num_or(const cJSON *v, int64_t dflt)
   return canon_json_count(v, dflt);
 }
 
+/* Reasoning tokens as Anthropic reports thinking (inside output_tokens,
+ * and, since the 2026 API, output_tokens_details.thinking_tokens); left
+ * out when there are none. */
+static void add_thinking_tokens(cJSON *u, int64_t n)
+{
+  if(n > 0)
+    cJSON_AddNumberToObject(cJSON_AddObjectToObject(u, "output_tokens_details"),
+                            "thinking_tokens", (double)n);
+}
+
 static void add_tool_id(cJSON *b, const char *id)
 {
   char gen[40];
@@ -1631,6 +1641,9 @@ cJSON *anth_msgs_from_completion(const cJSON *completion, const char *id,
                           (double)num_or(get(usage, "completion_tokens"), 0));
   cJSON_AddNumberToObject(u, "cache_creation_input_tokens", 0);
   cJSON_AddNumberToObject(u, "cache_read_input_tokens", (double)cached);
+  add_thinking_tokens(u, num_or(get(get(usage, "completion_tokens_details"),
+                                    "reasoning_tokens"),
+                                0));
   return m;
 }
 
@@ -2095,6 +2108,7 @@ int anth_stream_end(struct anth_stream *s, struct buf *out)
   cJSON_AddNumberToObject(
       u, "cache_read_input_tokens",
       (double)(s->usage.cached_tokens > 0 ? s->usage.cached_tokens : 0));
+  add_thinking_tokens(u, s->usage.reasoning_tokens);
   rc = emit(o, out);
   if(!rc)
     rc = emit(event("message_stop"), out);

@@ -580,6 +580,7 @@ static void test_from_completion(void **state)
   assert_int_equal(num_at(m, "usage.output_tokens"), 20);
   assert_int_equal(num_at(m, "usage.cache_read_input_tokens"), 30);
   assert_int_equal(num_at(m, "usage.cache_creation_input_tokens"), 0);
+  assert_int_equal(num_at(m, "usage.output_tokens_details.thinking_tokens"), 5);
   cJSON_Delete(m);
   cJSON_Delete(comp);
 
@@ -820,6 +821,7 @@ static void test_stream_events(void **state)
   assert_int_equal(num_at(v, "usage.output_tokens"), 30);
   assert_int_equal(num_at(v, "usage.input_tokens"), 40);
   assert_int_equal(num_at(v, "usage.cache_read_input_tokens"), 10);
+  assert_int_equal(num_at(v, "usage.output_tokens_details.thinking_tokens"), 5);
   cJSON_Delete(v);
   cJSON_Delete(event_json(&e, 19, "message_stop"));
 
