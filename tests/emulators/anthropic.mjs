@@ -45,7 +45,10 @@
 //           refusal, pause-turn, context-window give those stop reasons.
 //           Usage: a token is a word; blocks with cache_control count as
 //           cache_read_input_tokens, the model cache-write reports them as
-//           cache_creation_input_tokens instead.
+//           cache_creation_input_tokens instead. With thinking, the
+//           thinking's words are in output_tokens and, as the 2026 API
+//           reports them, in output_tokens_details.thinking_tokens (on the
+//           message, and on message_delta's cumulative usage).
 // Faults, chosen by model name (FAULT_MODELS): fault-400, fault-401,
 //           fault-402, fault-403, fault-413, fault-429 (retry-after 7),
 //           fault-500, fault-503, fault-529 (overloaded_error), slow-stream,
@@ -465,13 +468,15 @@ function outputTokens(plan) {
 function usageOf(body, plan) {
   const p = promptTokens(body);
   const write = body.model === 'cache-write';
-  return {
+  const u = {
     input_tokens: p.uncached,
     cache_creation_input_tokens: write ? p.cached : 0,
     cache_read_input_tokens: write ? 0 : p.cached,
     output_tokens: outputTokens(plan),
-    service_tier: 'standard',
   };
+  if (plan.thinking) u.output_tokens_details = { thinking_tokens: countWords(plan.thinking) };
+  u.service_tier = 'standard';
+  return u;
 }
 
 // ----------------------------------------------------------------------------
@@ -582,7 +587,7 @@ export async function startAnthropicEmulator(opts = {}) {
       type: 'message_start',
       message: {
         id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null,
-        usage: { ...usage, output_tokens: 1 },
+        usage: { ...usage, output_tokens: 1, output_tokens_details: undefined },
       },
     }];
     let index = 0;
@@ -612,7 +617,7 @@ export async function startAnthropicEmulator(opts = {}) {
     }
     ev.push({
       type: 'message_delta', delta: { stop_reason: plan.stop_reason, stop_sequence: plan.stop_sequence },
-      usage: { output_tokens: usage.output_tokens },
+      usage: { output_tokens: usage.output_tokens, ...(usage.output_tokens_details ? { output_tokens_details: usage.output_tokens_details } : {}) },
     });
     ev.push({ type: 'message_stop' });
     return ev;

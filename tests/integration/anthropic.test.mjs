@@ -359,16 +359,19 @@ describe('anthropic upstream', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.choices[0].message.reasoning_content, 'Thinking about: think hard');
     assert.equal(r.json.choices[0].message.content, 'You said: think hard');
+    // output_tokens_details.thinking_tokens → reasoning_tokens.
+    assert.equal(r.json.usage.completion_tokens_details.reasoning_tokens, 4);
     const up = emu.lastRequest().body;
     assert.deepEqual(up.thinking, { type: 'enabled', budget_tokens: 1024 });
     assert.equal(up.max_tokens, 4096);
 
-    const s = await streamChat(gw.url, chatBody(M, 'think more', { stream: true, reasoning_effort: 'high', max_tokens: 500 }));
+    const s = await streamChat(gw.url, chatBody(M, 'think more', { stream: true, reasoning_effort: 'high', max_tokens: 500, stream_options: { include_usage: true } }));
     assert.equal(s.status, 200);
     assert.equal(s.errors.length, 0, JSON.stringify(s.errors));
     const reasoning = s.chunks.map((c) => (c.choices[0] && c.choices[0].delta.reasoning_content) || '').join('');
     assert.equal(reasoning, 'Thinking about: think more');
     assert.equal(s.contentText, 'You said: think more');
+    assert.equal(s.chunks.at(-1).usage.completion_tokens_details.reasoning_tokens, 4, 'from message_delta');
     const up2 = emu.lastRequest().body;
     assert.deepEqual(up2.thinking, { type: 'enabled', budget_tokens: 16384 });
     assert.equal(up2.max_tokens, 16884);
