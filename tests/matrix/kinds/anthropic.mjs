@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
-import { startAnthropicEmulator } from '../../emulators/anthropic.mjs';
+import { startAnthropicEmulator, countWords } from '../../emulators/anthropic.mjs';
 import { base } from '../rows.mjs';
 
 const P = 'mx-anthropic';
@@ -19,6 +19,8 @@ const MODELS = [
   'fault-400', 'fault-401', 'fault-429', 'fault-500', 'fault-503',
   'error-mid-stream', 'reset-mid-stream', 'malformed-chunk', 'stall',
 ];
+
+const PROMPT = 'Hello there, matrix';
 
 let key = null;
 const m = (model) => `${P}/${model}`;
@@ -44,7 +46,7 @@ export default {
     switch (row) {
       case 'text':
       case 'stream-text':
-        return { model: m(MODEL), prompt: 'Hello there, matrix', expect: { text: 'You said: Hello there, matrix' } };
+        return { model: m(MODEL), prompt: PROMPT, expect: { text: `You said: ${PROMPT}` } };
       // tool_choice {type:tool} gives one call; {type:any} the first two
       // tools (parallel); after the tool_result: "Tool results: …".
       case 'tool-call':
@@ -66,11 +68,17 @@ export default {
       // issued; sent back it must come unchanged or the emulator refuses.
       case 'reasoning':
         return { model: m(MODEL), expect: { signature: true } };
-      // Anthropic reports cache reads only for cache_control blocks and
-      // no separate thinking count (thinking is inside output_tokens), so
-      // a plain prompt reports none of either.
+      // With thinking on, Anthropic reports the thinking's tokens in
+      // usage.output_tokens_details.thinking_tokens (the 2026 API); cache
+      // reads only for cache_control blocks, which no inbound request here
+      // carries: none.
       case 'stream-usage':
-        return { model: m(MODEL), expect: { cached: 0, reasoning: 0 } };
+        return {
+          model: m(MODEL),
+          prompt: PROMPT,
+          req: { reasoning: { effort: 'low', budgetTokens: 1024 }, maxTokens: 4096 },
+          expect: { cached: 0, reasoning: countWords(`Thinking about: ${PROMPT}`) },
+        };
       case 'finish-content-filter':
         return { model: m('refusal') };
       case 'error-400':

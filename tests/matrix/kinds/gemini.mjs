@@ -75,12 +75,15 @@ export default {
       // Gemini reports thoughtsTokenCount (the thought's words) when
       // thinking is on, and cachedContentTokenCount when implicit caching
       // hit (the emulator's implicit-cache model: half the prompt's six
-      // words). Anthropic's Messages usage has no reasoning count.
+      // words).
       case 'stream-usage': {
         const prompt = 'Hello there, matrix, count these words';
-        const expect = { cached: 3 };
-        if (section !== 'messages') expect.reasoning = countWords(`Thinking about: ${prompt}`);
-        return { model: m('implicit-cache'), prompt, req: { reasoning: { effort: 'low', budgetTokens: 1024 }, maxTokens: 4096 }, expect };
+        return {
+          model: m('implicit-cache'),
+          prompt,
+          req: { reasoning: { effort: 'low', budgetTokens: 1024 }, maxTokens: 4096 },
+          expect: { cached: 3, reasoning: countWords(`Thinking about: ${prompt}`) },
+        };
       }
       case 'finish-content-filter':
         return { model: m('finish-safety') };
