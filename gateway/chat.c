@@ -416,7 +416,19 @@ static void respond_translated(struct req *r)
   if(r->chat->raw_relay) {
     /* The client gets the upstream's bytes; reading them is only for
      * accounting, and not every answer relayed is a message
-     * (count_tokens). */
+     * (count_tokens). A body that is not JSON at all is not relayed. */
+    cJSON *doc =
+        cJSON_ParseWithLength(r->chat->upbody.data, r->chat->upbody.len);
+    if(!cJSON_IsObject(doc)) {
+      cJSON_Delete(doc);
+      api_error_set(&err, 502, "upstream_error", "upstream_bad_response", NULL,
+                    "Provider '%s' sent an answer that is not JSON.",
+                    r->prov->name);
+      metrics_upstream_error(r->gw->metrics, r->prov->name, "bad_response");
+      req_respond_error(r, &err);
+      return;
+    }
+    cJSON_Delete(doc);
     if(!r->chat->adapter->parse_chat(r->prov, r->chat->upbody.data,
                                      r->chat->upbody.len, r->upstream_model, id,
                                      0, &out, &usage, &err))

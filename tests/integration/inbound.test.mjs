@@ -353,6 +353,13 @@ describe('inbound APIs', () => {
     }
   });
 
+  test('raw relay: an upstream answer that is not JSON is a 502 in Anthropic\'s shape, not relayed', async () => {
+    const r = await post(gw.url, '/v1/messages',
+      { model: 'anth/malformed-chunk', max_tokens: 64, messages: [{ role: 'user', content: 'one two' }] }, AV);
+    const e = anthropicError(r, 502, 'api_error');
+    assert.match(e.message, /not JSON/);
+  });
+
   test('Anthropic stream against echo/story-1: the full event order', async () => {
     const r = await post(gw.url, '/v1/messages',
       { model: 'echo/story-1', max_tokens: 4096, stream: true, messages: [{ role: 'user', content: 'Tell me a story' }] },
