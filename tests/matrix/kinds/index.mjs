@@ -2,5 +2,7 @@
 import echo from './echo.mjs';
 import openai from './openai.mjs';
 import azure from './azure.mjs';
+import anthropic from './anthropic.mjs';
+import gemini from './gemini.mjs';
 
-export const KINDS = [echo, openai, azure];
+export const KINDS = [echo, openai, azure, anthropic, gemini];
