@@ -830,10 +830,14 @@ function msgsStream(r) {
       msgsEvent(j, i);
     },
     end(cut) {
-      if (terminal === 'error') {
-        r.ok = false;
-      } else if (!terminal) {
-        truncated(r, 'message_stop', cut);
+      if (terminal !== 'message_stop') {
+        // What arrived before the error or the cut, to say where it broke.
+        for (const b of [...blocks, ...(cur ? [cur.block] : [])]) {
+          if (b.type === 'text') r.text += b.text || '';
+          if (b.type === 'thinking') r.reasoning += b.thinking || '';
+        }
+        if (terminal === 'error') r.ok = false;
+        else truncated(r, 'message_stop', cut);
       } else {
         msgsBlocks(blocks, r, 'stream');
         r.usage = msgsUsage(usage);
