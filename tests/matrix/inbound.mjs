@@ -567,6 +567,8 @@ function respStream(r) {
       if (typeof j.type !== 'string') throw new Error(`event ${i}: no type`);
       if (ev.event !== 'message' && ev.event !== j.type) throw new Error(`event ${i}: SSE event '${ev.event}' but type '${j.type}'`);
       if (!Number.isInteger(j.sequence_number)) throw new Error(`event ${i} (${j.type}): no sequence_number`);
+      // From 0, one by one: what OpenAI streams show and the gateway
+      // documents (docs/inbound.md); a gap means a lost or reordered event.
       if (j.sequence_number !== seq + 1) throw new Error(`event ${i} (${j.type}): sequence_number ${j.sequence_number} after ${seq}`);
       seq = j.sequence_number;
       if (i === 0 && j.type !== 'response.created') throw new Error(`the first event is ${j.type}, not response.created`);
