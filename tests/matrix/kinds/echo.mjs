@@ -32,7 +32,7 @@ export default {
   async start() {
     return { providers: [], env: {}, upstream: () => [], close: async () => {} };
   },
-  scenario(row) {
+  scenario(row, section) {
     switch (row) {
       case 'text': case 'stream-text': case 'finish-stop': case 'finish-length':
         return { model: 'echo/echo-1', expect: { text: TEXT } };
@@ -44,7 +44,9 @@ export default {
       case 'json-schema': return absent('echo does not shape its answer to a schema');
       case 'reasoning': return absent('echo does not reason');
       case 'finish-content-filter': return absent('echo has no content filter');
-      case 'error-400': return { model: 'echo/echo-1', req: { extra: { logprobs: true } }, expect: { status: 400 } };
+      case 'error-400':
+        // A field of the wrong type: every inbound API's 400.
+        return { model: 'echo/echo-1', req: { extra: { temperature: 'hot' } }, expect: { status: 400 } };
       case 'error-401':
         // No upstream credential to refuse: the client's own wrong key is a 401.
         return { model: 'echo/echo-1', req: { headers: { authorization: 'Bearer sk-sb-not-a-key', 'x-api-key': 'sk-sb-not-a-key' } }, expect: { status: 401 } };
@@ -53,8 +55,26 @@ export default {
       case 'error-5xx': case 'error-503': case 'error-mid-stream': case 'reset-mid-stream':
       case 'malformed-line': case 'stall':
         return absent(NO_UPSTREAM);
-      case 'dropped-params': return absent('echo drops nothing: what it cannot honour is refused');
-      case 'refused-params': return { model: 'echo/echo-1', req: { extra: { logprobs: true } }, expect: { status: 400, param: 'logprobs' } };
+      case 'dropped-params':
+        // Fields of the API that the gateway does not translate are dropped
+        // and named; Chat's own fields are echo's to judge.
+        if (section === 'chat') return absent('echo judges every Chat field itself: it refuses what it cannot do');
+        return section === 'responses'
+          ? { model: 'echo/echo-1', req: { extra: { top_k: 3 } }, expect: { dropped: 'top_k' } }
+          : { model: 'echo/echo-1', req: { extra: { service_tier: 'auto' } }, expect: { dropped: 'service_tier' } };
+      case 'refused-params':
+        if (section === 'chat') return { model: 'echo/echo-1', req: { extra: { logprobs: true } }, expect: { status: 400, param: 'logprobs' } };
+        if (section === 'responses') return { model: 'echo/echo-1', req: { extra: { top_logprobs: 2 } }, expect: { status: 400, param: 'logprobs' } };
+        return {
+          model: 'echo/echo-1',
+          unsupported: 'no Messages field reaches echo that it would refuse: what it cannot honour is dropped and named',
+          verify: async (ctx) => {
+            const r = await ctx.client.send(ctx.gw.url, { model: 'echo/echo-1', messages: [{ role: 'user', content: TEXT }],
+              extra: { service_tier: 'auto' } }, { headers: ctx.headers });
+            assert.ok(r.ok, r.raw.slice(0, 200));
+            assert.equal(r.headers['x-switchboard-dropped-params'], 'service_tier');
+          },
+        };
       case 'auth-header': return absent('echo has no upstream credential');
       case 'embeddings': return { model: 'echo/embed-1' };
       default: return { model: 'echo/echo-1' };

@@ -30,7 +30,7 @@ export function openaiKind(kind, p) {
         close: () => emu.close(),
       };
     },
-    scenario(row) {
+    scenario(row, section) {
       switch (row) {
         case 'text': case 'stream-text':
           return { model: m('gpt-4o-mini'), expect: { text: 'You said: Hello there, matrix' } };
@@ -48,19 +48,29 @@ export function openaiKind(kind, p) {
         case 'malformed-line': return { model: m('malformed-chunk') };
         case 'stall': return { model: m('stall') };
         case 'dropped-params':
-          return {
-            model: m('gpt-4o-mini'),
-            unsupported: 'the OpenAI kind drops nothing: unknown fields are forwarded and the upstream judges them',
-            verify: async (ctx) => {
-              const r = await ctx.client.send(ctx.gw.url, { model: m('gpt-4o-mini'),
-                messages: [{ role: 'user', content: 'hi' }], extra: { top_k: 3 } }, { headers: ctx.headers });
-              // The strict emulator rejects what OpenAI rejects; the client sees that 400.
-              assert.equal(r.status, 400, r.raw.slice(0, 200));
-              assert.equal(r.headers['x-switchboard-dropped-params'], undefined);
-            },
-          };
+          if (section === 'chat') {
+            return {
+              model: m('gpt-4o-mini'),
+              unsupported: 'Chat to the OpenAI kind drops nothing: unknown fields are forwarded and the upstream judges them',
+              verify: async (ctx) => {
+                const r = await ctx.client.send(ctx.gw.url, { model: m('gpt-4o-mini'),
+                  messages: [{ role: 'user', content: 'hi' }], extra: { top_k: 3 } }, { headers: ctx.headers });
+                // The strict emulator rejects what OpenAI rejects; the client sees that 400.
+                assert.equal(r.status, 400, r.raw.slice(0, 200));
+                assert.equal(r.headers['x-switchboard-dropped-params'], undefined);
+              },
+            };
+          }
+          // A field the inbound API has and Chat Completions has not.
+          return section === 'responses'
+            ? { model: m('gpt-4o-mini'), req: { extra: { top_k: 3 } }, expect: { dropped: 'top_k' } }
+            : { model: m('gpt-4o-mini'), req: { extra: { service_tier: 'auto' } }, expect: { dropped: 'service_tier' } };
         case 'refused-params':
-          return { model: m('gpt-4o-mini'), req: { extra: { top_k: 3 } }, expect: { status: 400, param: 'top_k' } };
+          // Responses: what needs server-side state the gateway lacks;
+          // otherwise the upstream refuses a field it does not know.
+          return section === 'responses'
+            ? { model: m('gpt-4o-mini'), req: { extra: { background: true } }, expect: { status: 400, param: 'background' } }
+            : { model: m('gpt-4o-mini'), req: { extra: { top_k: 3 } }, expect: { status: 400, param: 'top_k' } };
         case 'embeddings': return { model: m('text-embedding-3-small') };
         default: return { model: m('gpt-4o-mini') };
       }
