@@ -215,6 +215,31 @@ static void drop(char **list, const char *entry, int once)
   *list = n;
 }
 
+/* Top-level fields this translation or the gateway reads; any other one
+ * (a field of a newer API revision, a vendor's sampling knob such as
+ * top_k) is dropped and named in the dropped list, so the client knows
+ * it was not honoured instead of finding out from the answer. */
+static const char *const TOP_LEVEL[] = {
+    "input",  "tools", "tool_choice", "truncation", "prompt",
+    "conversation",
+};
+
+static void drop_unknown(const cJSON *req, char **dropped)
+{
+  const cJSON *f;
+
+  cJSON_ArrayForEach(f, req)
+  {
+    int known = 0;
+    for(size_t i = 0; !known && i < SB_ARRAY_LEN(SCALARS); i++)
+      known = !strcmp(f->string, SCALARS[i].name);
+    for(size_t i = 0; !known && i < SB_ARRAY_LEN(TOP_LEVEL); i++)
+      known = !strcmp(f->string, TOP_LEVEL[i]);
+    if(!known)
+      drop(dropped, f->string, 1);
+  }
+}
+
 /* ---- tools ------------------------------------------------------------- */
 
 static const char CUSTOM_PARAMS[] =
@@ -1318,8 +1343,10 @@ int oai_resp_to_chat(const cJSON *req, const cJSON *history, cJSON **chat,
   tx.turn = cJSON_CreateArray();
   tx.err = err;
   rc = check_top_level(req, err);
-  if(!rc)
+  if(!rc) {
+    drop_unknown(req, &tx.dropped);
     rc = convert_input(&tx);
+  }
   if(rc)
     goto fail;
   c = cJSON_CreateObject();

@@ -1,63 +1,121 @@
 #!/usr/bin/env node
-// Prints the translation-fidelity matrix from the MATRIX lines that the
-// provider integration tests print ("MATRIX <kind> <cell> pass|fail|
-// unsupported[: reason]"), read from ctest's log. With --write FILE it
-// also writes the table as Markdown (docs/matrix.md keeps the current one).
+// Builds the translation-fidelity matrix (docs/matrix.md) from the MATRIX
+// lines a test run printed, read from ctest's log:
+//   MATRIX <section> <kind> <row> pass|fail|unsupported[: reason]
+// (tests/matrix/run.mjs, one section per inbound API), and the older
+//   MATRIX <kind> <cell> …
+// of the per-provider tests, which count for the Chat Completions section.
+//
+//   node tests/matrix.mjs LOG                 print the three tables
+//   node tests/matrix.mjs LOG --write FILE    and write them as Markdown
+//   node tests/matrix.mjs LOG --check FILE    exit 1 when FILE differs
+//
+// Exits 1 when a cell failed.
 import fs from 'node:fs';
 
+import { ROWS } from './matrix/rows.mjs';
+
+const SECTIONS = [
+  ['chat', 'Chat Completions in (`POST /v1/chat/completions`)'],
+  ['responses', 'Responses in (`POST /v1/responses`)'],
+  ['messages', 'Anthropic Messages in (`POST /v1/messages`)'],
+];
+const KIND_ORDER = ['echo', 'openai', 'azure', 'anthropic', 'bedrock', 'gemini', 'cohere', 'ollama'];
+
 const args = process.argv.slice(2);
-const out = args.includes('--write') ? args[args.indexOf('--write') + 1] : null;
-const log = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--write');
+const opt = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : null);
+const writeTo = opt('--write');
+const checkAgainst = opt('--check');
+const log = args.find((a, i) => !a.startsWith('--') && !['--write', '--check'].includes(args[i - 1]));
 if (!log) {
-  console.error('usage: matrix.mjs CTEST_LOG [--write FILE]');
+  console.error('usage: matrix.mjs CTEST_LOG [--write FILE] [--check FILE]');
   process.exit(2);
 }
 
-const cells = new Map(); // cell -> Map(kind -> {status, reason})
-const kinds = [];
-const re = /MATRIX (\S+) (\S+) (pass|fail|unsupported)(?::\s*(.*))?$/;
-for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
-  const m = re.exec(line.trim());
+// The older tests' spellings of the same cells.
+const ALIASES = {
+  'streamed-text': 'stream-text', 'usage-in-stream': 'stream-usage',
+  'streamed-tool-call': 'stream-tool-call', 'error-auth': 'error-401',
+  'error-401-gateway-credential': 'error-401', 'error-500': 'error-5xx',
+  'error-404-model-not-found': 'error-404', 'json-schema-output': 'json-schema',
+  'unsupported-params': 'refused-params', 'streamed-tool-result-round-trip': 'stream-tool-result-round-trip',
+};
+// A test that covers a whole class in one go stands for each of its cells.
+const AGGREGATES = {
+  'finish-reasons': ['finish-stop', 'finish-length', 'finish-tool-calls', 'finish-content-filter'],
+  errors: ['error-400', 'error-401', 'error-429', 'error-5xx'],
+  'mid-stream-errors': ['error-mid-stream'],
+};
+
+const sections = new Map(SECTIONS.map(([s]) => [s, new Map()])); // section -> row -> kind -> cell
+const kinds = new Set();
+// "MATRIX [section] kind row status[: reason]": the section is there
+// when the word after MATRIX names one (kinds never do).
+const LINE = /^MATRIX (?:(chat|responses|messages) )?(\S+) (\S+) (pass|fail|unsupported)(?::\s*(.*))?$/;
+for (const raw of fs.readFileSync(log, 'utf8').split('\n')) {
   // Reporters may prefix diagnostics ("# ", "ℹ "); the line starts at MATRIX.
+  const at = raw.indexOf('MATRIX ');
+  const m = at < 0 ? null : LINE.exec(raw.slice(at).trim());
   if (!m) continue;
-  const [, kind, rawCell, status, reason] = m;
-  // One spelling per cell, whatever the test wrote.
-  const h = rawCell.toLowerCase().replace(/_/g, '-');
-  const h2 = h.replace(/^finish-reason-/, 'finish-');
-  const cell = ({ 'streamed-text': 'stream-text', 'usage-in-stream': 'stream-usage',
-    'streamed-tool-call': 'stream-tool-call', 'error-auth': 'error-401',
-    'error-401-gateway-credential': 'error-401', 'error-500': 'error-5xx',
-    'error-404-model-not-found': 'error-404', 'json-schema-output': 'json-schema' })[h2] || h2;
-  if (!kinds.includes(kind)) kinds.push(kind);
-  // A test that covers a whole class in one go stands for each of its cells.
-  const AGGREGATES = {
-    'finish-reasons': ['finish-stop', 'finish-length', 'finish-tool-calls', 'finish-content-filter'],
-    errors: ['error-400', 'error-401', 'error-429', 'error-5xx'],
-    'mid-stream-errors': ['error-mid-stream'],
-  };
-  for (const c of AGGREGATES[cell] || [cell]) {
-    if (!cells.has(c)) cells.set(c, new Map());
-    const prev = cells.get(c).get(kind);
-    // A cell seen twice (release and sanitizer runs) fails if either failed.
-    if (!prev || status === 'fail') cells.get(c).set(kind, { status, reason: reason || '' });
+  const [, sec, kind, rawRow, status, reason] = m;
+  const section = sec || 'chat';
+  const h = rawRow.toLowerCase().replace(/_/g, '-').replace(/^finish-reason-/, 'finish-');
+  const row = ALIASES[h] || h;
+  kinds.add(kind);
+  const rows = sections.get(section);
+  for (const r of AGGREGATES[row] || [row]) {
+    if (!rows.has(r)) rows.set(r, new Map());
+    const prev = rows.get(r).get(kind);
+    // Seen twice (two tests, or release and sanitizer runs): a failure
+    // wins, then the matrix runner's own line (the newer form).
+    if (!prev || status === 'fail' || (prev.status !== 'fail' && sec)) {
+      rows.get(r).set(kind, { status, reason: reason || '' });
+    }
   }
 }
-if (!kinds.length) {
+if (!kinds.size) {
   console.log('matrix: no MATRIX lines found');
-  process.exit(0);
+  process.exit(checkAgainst ? 1 : 0);
 }
 
+const cols = [...KIND_ORDER.filter((k) => kinds.has(k)), ...[...kinds].filter((k) => !KIND_ORDER.includes(k)).sort()];
 const mark = (c) => (!c ? '–' : c.status === 'pass' ? 'pass'
-  : c.status === 'fail' ? '**FAIL**' : `n/s${c.reason ? ` (${c.reason})` : ''}`);
-const rows = [`| cell | ${kinds.join(' | ')} |`, `|---|${kinds.map(() => '---').join('|')}|`];
-for (const [cell, byKind] of cells) rows.push(`| ${cell} | ${kinds.map((k) => mark(byKind.get(k))).join(' | ')} |`);
-const table = rows.join('\n');
-console.log('\nTranslation-fidelity matrix (n/s: not supported by the provider)\n');
-console.log(table);
-if (out) {
-  fs.writeFileSync(out, '# Translation-fidelity matrix\n\nGenerated by `node tests/matrix.mjs build/Testing/Temporary/LastTest.log --write docs/matrix.md` ' +
-    'after `./.ci/bootstrap test`; each cell is one integration test against the provider\'s strict emulator. ' +
-    '"n/s" is a documented decision (see docs/providers/KIND.md), not a gap; "–" means no test exists for that cell yet.\n\n' + table + '\n');
+  : c.status === 'fail' ? '**FAIL**' : `n/s (${c.reason.replace(/\|/g, '\\|')})`);
+
+function table(section) {
+  const rows = sections.get(section);
+  const order = [...ROWS.filter((r) => !r.sections || r.sections.includes(section)).map((r) => r.id),
+    ...[...rows.keys()].filter((r) => !ROWS.some((x) => x.id === r))];
+  const out = [`| row | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`];
+  for (const r of order) out.push(`| ${r} | ${cols.map((k) => mark(rows.get(r)?.get(k))).join(' | ')} |`);
+  return out.join('\n');
 }
-const failed = [...cells.values()].some((m) => [...m.values()].some((c) => c.status === 'fail'));
-process.exit(failed ? 1 : 0);
+
+const body = SECTIONS.map(([s, title]) => `## ${title}\n\n${table(s)}\n`).join('\n');
+console.log('\nTranslation-fidelity matrix (n/s: not supported by the provider, –: no test yet)\n');
+console.log(body);
+
+const doc = '# Translation-fidelity matrix\n\n'
+  + 'Generated from a test run by `node tests/matrix.mjs build/Testing/Temporary/LastTest.log --write docs/matrix.md`; '
+  + '`./.ci/bootstrap test` fails when this file differs from what its run produced. '
+  + 'One section per inbound API, one column per provider kind. Each cell is one test against the kind\'s strict emulator '
+  + '(tests/matrix/, and the per-provider integration tests for Chat Completions). '
+  + '"n/s" means not supported by the provider, with the reason; its test checks what the gateway answers instead. '
+  + '"–" means no test exists for that cell yet.\n\n' + body;
+if (writeTo) fs.writeFileSync(writeTo, doc);
+let differs = false;
+if (checkAgainst) {
+  const have = fs.existsSync(checkAgainst) ? fs.readFileSync(checkAgainst, 'utf8') : '';
+  if (have !== doc) {
+    differs = true;
+    const a = have.split('\n');
+    const b = doc.split('\n');
+    const i = a.findIndex((l, k) => l !== b[k]);
+    console.error(`matrix: ${checkAgainst} differs from this run's matrix (first at line ${i + 1}):`);
+    console.error(`  committed: ${a[i] ?? '(end)'}`);
+    console.error(`  this run:  ${b[i] ?? '(end)'}`);
+    console.error(`regenerate it: node tests/matrix.mjs ${log} --write ${checkAgainst}`);
+  }
+}
+const failed = [...sections.values()].some((rows) => [...rows.values()].some((m) => [...m.values()].some((c) => c.status === 'fail')));
+process.exit(failed || differs ? 1 : 0);

@@ -8,7 +8,8 @@
 //                [--big-stream-bytes N]
 //
 // Answers:  a normal model replies "You said: <last user text>"; with tools
-//           and tool_choice "required" (or a named function) it calls tools.
+//           and tool_choice "required" (or a named function) it calls tools;
+//           "reasoner" adds reasoning_content (DeepSeek, vLLM) first.
 // Faults, chosen by model name (FAULT_MODELS): fault-400, fault-401,
 //           fault-429, fault-500, fault-503, slow-stream, stall,
 //           reset-mid-stream, error-mid-stream, big-stream, malformed-chunk,
@@ -20,7 +21,7 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 
-export const DEFAULT_MODELS = ['gpt-4o-mini', 'gpt-4o', 'llama3'];
+export const DEFAULT_MODELS = ['gpt-4o-mini', 'gpt-4o', 'llama3', 'reasoner'];
 export const FAULT_MODELS = [
   'fault-400', 'fault-401', 'fault-429', 'fault-500', 'fault-503',
   'slow-stream', 'stall', 'reset-mid-stream', 'error-mid-stream',
@@ -430,6 +431,23 @@ function promptTokens(body) {
   return n;
 }
 
+/** A value that satisfies schema (the subset the tests use), strings
+ * filled with text. */
+function schemaExample(schema, text) {
+  switch (schema.type) {
+    case 'object': {
+      const o = {};
+      for (const [k, v] of Object.entries(schema.properties || {})) o[k] = schemaExample(v, text);
+      return o;
+    }
+    case 'array': return [schemaExample(schema.items || {}, text)];
+    case 'number': case 'integer': return 1;
+    case 'boolean': return true;
+    case 'null': return null;
+    default: return Array.isArray(schema.enum) ? schema.enum[0] : text;
+  }
+}
+
 function makeUsage(prompt, completion, cached = 0) {
   return {
     prompt_tokens: prompt,
@@ -709,7 +727,14 @@ export async function startOpenAIEmulator(opts = {}) {
       const completion = toolCalls.reduce((a, tc) => a + countWords(tc.type === 'custom' ? tc.custom.input : tc.function.arguments) + 1, 0);
       return { n, toolCalls, finish: 'tool_calls', usage: usageFor(body, completion * n) };
     }
-    let frags = fragments(`You said: ${text}`);
+    // Structured output: an instance of the schema (as a model bound to it
+    // answers), else the echo.
+    const rf = body.response_format;
+    let frags = rf && rf.type === 'json_schema'
+      ? [JSON.stringify(schemaExample(rf.json_schema.schema || {}, text))]
+      : rf && rf.type === 'json_object'
+        ? [JSON.stringify({ answer: text })]
+        : fragments(`You said: ${text}`);
     let finish = 'stop';
     const limit = body.max_completion_tokens ?? body.max_tokens;
     if (limit && frags.length > limit) {
@@ -735,6 +760,15 @@ export async function startOpenAIEmulator(opts = {}) {
       frags = frags.slice(0, 1);
       finish = 'content_filter';
     }
+    // The model "reasoner" thinks first, as DeepSeek's reasoner and vLLM's
+    // reasoning parsers answer: reasoning_content beside content, counted
+    // in completion_tokens_details.reasoning_tokens.
+    if (body.model === 'reasoner') {
+      const think = fragments(`Thinking about ${text}.`);
+      const usage = usageFor(body, (frags.length + think.length) * n);
+      usage.completion_tokens_details.reasoning_tokens = think.length * n;
+      return { n, frags, content: frags.join(''), finish, usage, think, reasoning: think.join('') };
+    }
     return { n, frags, content: frags.join(''), finish, usage: usageFor(body, frags.length * n) };
   }
 
@@ -743,7 +777,8 @@ export async function startOpenAIEmulator(opts = {}) {
     for (let i = 0; i < plan.n; i++) {
       const message = plan.toolCalls
         ? { role: 'assistant', content: null, tool_calls: plan.toolCalls, refusal: null, annotations: [] }
-        : { role: 'assistant', content: plan.content, refusal: null, annotations: [] };
+        : { role: 'assistant', content: plan.content, refusal: null, annotations: [],
+          ...(plan.reasoning ? { reasoning_content: plan.reasoning } : {}) };
       choices.push({
         index: i, message,
         logprobs: body.logprobs && !plan.toolCalls ? logprobsFor(plan.frags) : null,
@@ -792,6 +827,9 @@ export async function startOpenAIEmulator(opts = {}) {
         }
       }
     } else {
+      for (const f of plan.think || []) {
+        for (let i = 0; i < plan.n; i++) ev.push(chunk([choice(i, { reasoning_content: f })]));
+      }
       for (const f of plan.frags) {
         for (let i = 0; i < plan.n; i++) {
           ev.push(chunk([choice(i, { content: f }, body.logprobs ? { logprobs: logprobsFor([f]) } : {})]));

@@ -168,7 +168,9 @@ export const ROWS = [
   { id: 'finish-tool-calls', run: (ctx) => finish(ctx, 'tool_calls', { tools: [WEATHER], toolChoice: { name: 'get_weather' } }) },
   { id: 'finish-content-filter', run: (ctx) => finish(ctx, 'content_filter') },
   { id: 'error-400', run: (ctx) => errorRow(ctx, 400) },
-  { id: 'error-401', run: (ctx) => errorRow(ctx, 401) },
+  // The provider refuses the gateway's credential: 502, never a 401 that
+  // would tell the client its own key is wrong.
+  { id: 'error-401', run: (ctx) => errorRow(ctx, 502) },
   { id: 'error-404', run: (ctx) => errorRow(ctx, 404) },
   {
     id: 'error-429',
