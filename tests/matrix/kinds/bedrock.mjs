@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
 import { startBedrockEmulator } from '../../emulators/bedrock.mjs';
+import { WEATHER } from '../rows.mjs';
 
 const P = 'mx-bedrock';
 const AK = `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
@@ -70,14 +71,16 @@ export default {
       case 'refused-params':
         // What Converse cannot express is refused before anything goes upstream.
         if (section === 'chat') return { model: m(CLAUDE), req: { extra: { seed: 7 } }, expect: { status: 400, param: 'seed' } };
-        if (section === 'responses') return { model: m(CLAUDE), req: { extra: { parallel_tool_calls: false } }, expect: { status: 400, param: 'parallel_tool_calls' } };
-        // Messages: a temperature Converse's 0-1 range cannot take is the
-        // Messages API's own 400 too; turning parallel tool use off is
-        // what Converse cannot express.
+        // Converse cannot turn parallel tool calls off (without tools the
+        // Responses API ignores the field, so the row sends one).
+        if (section === 'responses') {
+          return { model: m(CLAUDE), req: { tools: [WEATHER], extra: { parallel_tool_calls: false } },
+            expect: { status: 400, param: 'parallel_tool_calls' } };
+        }
+        // Messages says it as tool_choice.disable_parallel_tool_use.
         return {
           model: m(CLAUDE),
-          req: { tools: [{ name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } }],
-            extra: { tool_choice: { type: 'auto', disable_parallel_tool_use: true } } },
+          req: { tools: [WEATHER], extra: { tool_choice: { type: 'auto', disable_parallel_tool_use: true } } },
           expect: { status: 400, param: 'parallel' },
         };
       case 'embeddings': return { model: m(COHERE_EMBED) };
