@@ -73,7 +73,9 @@
 //           one of search_document|search_query|classification|clustering,
 //           truncate NONE|START|END, embedding_types float only) answers
 //           {embeddings:[[...]], id, response_type:"embeddings_floats",
-//           texts}. Extraneous keys, wrong types, a missing required key,
+//           texts}; both with the headers x-amzn-bedrock-input-token-count
+//           (words of the input(s)) and x-amzn-bedrock-invocation-latency,
+//           as the real InvokeModel. Extraneous keys, wrong types, a missing required key,
 //           bad enum values, Titan inputs over TITAN_MAX_TOKENS words and
 //           Cohere texts over COHERE_MAX_TOKENS words with truncate NONE →
 //           400 ValidationException "Malformed input request: #/...".
@@ -1000,7 +1002,13 @@ export async function startBedrockEmulator(opts = {}) {
       return;
     }
     record.status = 200;
-    res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUIDish() });
+    // As the real InvokeModel: the token counts travel in response headers
+    // (Cohere's body has none; Titan's repeats the input count).
+    const inputTokens = fam === 'cohere' ? body.texts.reduce((n, t) => n + countWords(t), 0) : countWords(body.inputText);
+    res.writeHead(200, {
+      'content-type': 'application/json', 'x-amzn-requestid': randomUUIDish(),
+      'x-amzn-bedrock-invocation-latency': '12', 'x-amzn-bedrock-input-token-count': String(inputTokens),
+    });
     if (fault === 'reset-mid-stream') {
       res.write(answer.slice(0, 40), () => setTimeout(() => res.socket && res.socket.destroy(), 20));
       return;

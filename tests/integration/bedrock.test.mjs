@@ -692,6 +692,7 @@ describe('bedrock emulator strictness', () => {
     assert.deepEqual(Object.keys(t.json).sort(), ['embedding', 'inputTextTokenCount']);
     assert.equal(t.json.embedding.length, 1024);
     assert.equal(t.json.inputTextTokenCount, 2);
+    assert.equal(t.headers['x-amzn-bedrock-input-token-count'], '2');
     const inv = (body, model = 'amazon.titan-embed-text-v2:0') => signed(body, { model, op: 'invoke' });
     rejects(await inv({ ...titan, dimensions: 300 }), 400, 'ValidationException', /#\/dimensions: 300 is not a valid enum value/);
     rejects(await inv({ ...titan, texts: ['x'] }), 400, 'ValidationException', /extraneous key \[texts\]/);
@@ -704,6 +705,8 @@ describe('bedrock emulator strictness', () => {
     assert.deepEqual(c.json.texts, ['a', 'b']);
     assert.equal(c.json.embeddings.length, 2);
     assert.equal(typeof c.json.id, 'string');
+    // Cohere's body has no counts: the real service sends them as a header.
+    assert.equal(c.headers['x-amzn-bedrock-input-token-count'], '2');
     rejects(await inv({ texts: ['a'] }, 'cohere.embed-english-v3'), 400, 'ValidationException', /required key \[input_type\]/);
     rejects(await inv({ ...co, texts: Array(97).fill('a') }, 'cohere.embed-english-v3'), 400, 'ValidationException', /maximum item count: 96, found: 97/);
     rejects(await inv({ ...co, truncate: 'MIDDLE' }, 'cohere.embed-english-v3'), 400, 'ValidationException', /truncate/);

@@ -3,6 +3,7 @@ import echo from './echo.mjs';
 import openai from './openai.mjs';
 import azure from './azure.mjs';
 import anthropic from './anthropic.mjs';
+import bedrock from './bedrock.mjs';
 import gemini from './gemini.mjs';
 
-export const KINDS = [echo, openai, azure, anthropic, gemini];
+export const KINDS = [echo, openai, azure, anthropic, bedrock, gemini];
