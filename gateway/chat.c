@@ -383,8 +383,33 @@ static void respond_embeddings(struct req *r, cJSON *list)
   free(json);
 }
 
+/* The input's token count from the adapter's embed_tokens_header, into
+ * usage and the answer's usage object, when the body had none. */
+static void embed_tokens_from_header(struct req *r, struct upstream_xfer *x,
+                                     struct canon_usage *usage, cJSON *out)
+{
+  const char *name = r->chat->adapter->embed_tokens_header;
+  const char *v = name && usage->prompt_tokens < 0 ? upstream_header(x, name)
+                                                   : NULL;
+  cJSON *us = cJSON_GetObjectItemCaseSensitive(out, "usage");
+  char *end;
+  long long n;
+
+  if(!v || !cJSON_IsObject(us))
+    return;
+  n = strtoll(v, &end, 10);
+  if(end == v || *end || n < 0)
+    return;
+  usage->prompt_tokens = n;
+  cJSON_ReplaceItemInObjectCaseSensitive(us, "prompt_tokens",
+                                         cJSON_CreateNumber((double)n));
+  cJSON_ReplaceItemInObjectCaseSensitive(us, "total_tokens",
+                                         cJSON_CreateNumber((double)n));
+}
+
 /* A non-streamed 2xx embeddings answer from an adapter's upstream. */
-static void respond_translated_embeddings(struct req *r)
+static void respond_translated_embeddings(struct req *r,
+                                          struct upstream_xfer *x)
 {
   struct canon_usage usage;
   struct api_error err;
@@ -398,6 +423,7 @@ static void respond_translated_embeddings(struct req *r)
     req_respond_error(r, &err);
     return;
   }
+  embed_tokens_from_header(r, x, &usage, out);
   take_usage(r, &usage);
   respond_embeddings(r, out);
 }
@@ -567,7 +593,7 @@ static void on_upstream_done(void *ud, const struct upstream_result *res)
     }
     if(r->chat->adapter) {
       if(r->chat->embed_req)
-        respond_translated_embeddings(r);
+        respond_translated_embeddings(r, x);
       else
         respond_translated(r);
       return;

@@ -49,6 +49,10 @@ struct prov_adapter {
   unsigned caps;    /* OAI_CAP_* honoured */
   enum prov_framing framing;
   const char *default_base_url; /* used when the config gives none, or NULL */
+  /* A response header of the embeddings answer that carries the input's
+   * token count, read when parse_embeddings found none (Bedrock's
+   * x-amzn-bedrock-input-token-count), or NULL. */
+  const char *embed_tokens_header;
 
   /**
    * Start-up: check the provider's "options" object (may be NULL) and

@@ -1650,7 +1650,8 @@ static int parse_embeddings(const struct prov *p, const char *body, size_t len,
       goto bad;
   }
   cJSON_AddStringToObject(o, "model", model);
-  /* OpenAI's list always has usage; Cohere's counts are not known. */
+  /* OpenAI's list always has usage; Cohere's counts are not in the body
+   * (the gateway reads them from embed_tokens_header). */
   us = cJSON_AddObjectToObject(o, "usage");
   cJSON_AddNumberToObject(us, "prompt_tokens",
                           (double)(tokens > 0 ? tokens : 0));
@@ -1794,4 +1795,5 @@ const struct prov_adapter prov_bedrock_adapter = {
     .map_error = map_error,
     .build_embeddings = build_embeddings,
     .parse_embeddings = parse_embeddings,
+    .embed_tokens_header = "x-amzn-bedrock-input-token-count",
 };

@@ -553,7 +553,9 @@ describe('bedrock upstream', () => {
     const c = await embed({ model: `${P}/${COHERE}`, input });
     assert.equal(c.status, 200, c.text);
     assert.equal(c.json.model, COHERE);
-    assert.deepEqual(c.json.usage, { prompt_tokens: 0, total_tokens: 0 });
+    // Cohere's body has no counts: Bedrock's x-amzn-bedrock-input-token-count
+    // header has them (7 words here), and the gateway reads it.
+    assert.deepEqual(c.json.usage, { prompt_tokens: 7, total_tokens: 7 });
     assert.deepEqual(c.json.data.map((x) => x.index), [0, 1, 2]);
     input.forEach((t, i) => assert.deepEqual(f32(c.json.data[i].embedding), embedVector(t, 1024, true, COHERE)));
     const up = emu.lastInvoke();
