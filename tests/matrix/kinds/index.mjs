@@ -2,5 +2,7 @@
 import echo from './echo.mjs';
 import openai from './openai.mjs';
 import azure from './azure.mjs';
+import cohere from './cohere.mjs';
+import ollama from './ollama.mjs';
 
-export const KINDS = [echo, openai, azure];
+export const KINDS = [echo, openai, azure, cohere, ollama];
