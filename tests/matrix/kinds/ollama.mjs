@@ -99,8 +99,10 @@ export default {
         const tool = msgs.find((x) => x.role === 'tool');
         assert.ok(tool, 'a tool message upstream');
         assert.equal(tool.tool_name, ctx.call.name);
+        assert.equal(tool.tool_call_id, ctx.call.id, 'and by id, where Ollama has ids');
         assert.equal(tool.content, '18C and sunny');
         const asst = msgs.find((x) => x.role === 'assistant');
+        assert.equal(asst.tool_calls[0].id, ctx.call.id);
         assert.equal(asst.tool_calls[0].function.name, ctx.call.name);
         assert.deepEqual(asst.tool_calls[0].function.arguments, ctx.call.args, 'arguments as an object');
         break;
