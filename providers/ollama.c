@@ -413,9 +413,15 @@ static int translate_tools(const struct prov *p, const cJSON *req, cJSON *body,
   if(choice && !cJSON_IsNull(choice)) {
     if(cJSON_IsString(choice) && !strcmp(choice->valuestring, "none"))
       return 0;
-    if(!cJSON_IsString(choice) || strcmp(choice->valuestring, "auto"))
-      return unsupported_value(err, p, choice_param,
-                               "forcing tool calls (only 'auto' and 'none')");
+    if(!cJSON_IsString(choice) || strcmp(choice->valuestring, "auto")) {
+      /* The field is named in the text too: the Anthropic error shape,
+       * for one, has no param. */
+      char what[96];
+      snprintf(what, sizeof(what),
+               "forcing tool calls (%s: only 'auto' and 'none')",
+               choice_param);
+      return unsupported_value(err, p, choice_param, what);
+    }
   }
   if(!tools && !functions)
     return 0;

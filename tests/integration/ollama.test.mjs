@@ -291,7 +291,9 @@ describe('ollama native upstream', () => {
       model: 'ollama/llama3.2', messages: [{ role: 'user', content: 'x' }], tools: [WEATHER],
       tool_choice: { type: 'function', function: { name: 'get_weather' } },
     });
-    assertError(n, 400, 'invalid_request_error', 'unsupported_value', 'tool_choice');
+    const ne = assertError(n, 400, 'invalid_request_error', 'unsupported_value', 'tool_choice');
+    // The text names the field too (an Anthropic Messages error has no param).
+    assert.match(ne.message, /forcing tool calls \(tool_choice: only 'auto' and 'none'\)/);
     const p = await postChat(gw.url, {
       model: 'ollama/llama3.2', messages: [{ role: 'user', content: 'x' }], tools: [WEATHER], parallel_tool_calls: false,
     });
