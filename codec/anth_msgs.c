@@ -194,6 +194,44 @@ static int opt_number(const cJSON *o, const char *key, int integer, double min,
   return 0;
 }
 
+/* ---- other providers' reasoning state in Messages signatures --------- */
+
+/* A Messages client sends thinking blocks back verbatim, signature
+ * included. Another provider's signed reasoning (Claude on Bedrock)
+ * rides in that signature as SIG_TAG <format> ":" <its signature>:
+ * Anthropic's own signatures are base64, which has no ':', so neither is
+ * ever read as the other, and only the named format's adapter sends the
+ * value upstream again. */
+#define SIG_TAG "sb1:"
+
+/* The signature a Messages client gets for reasoning of format fmt.
+ * Caller frees. */
+static char *sig_out(const char *fmt, const char *sig)
+{
+  if(!fmt || !strcmp(fmt, CANON_FMT_ANTHROPIC))
+    return sb_strdup(sig);
+  return sb_asprintf("%s%s:%s", SIG_TAG, fmt, sig);
+}
+
+/* A signature a Messages client sent back: its format (the buffer) and
+ * the provider's own value, or Anthropic's format and sig itself. */
+static const char *sig_in(const char *sig, char *fmt, size_t fmtlen)
+{
+  const char *colon;
+
+  snprintf(fmt, fmtlen, "%s", CANON_FMT_ANTHROPIC);
+  if(strncmp(sig, SIG_TAG, strlen(SIG_TAG)))
+    return sig;
+  sig += strlen(SIG_TAG);
+  colon = strchr(sig, ':');
+  /* Only the formats the gateway itself tags. */
+  if(!colon || (size_t)(colon - sig) != strlen(CANON_FMT_BEDROCK) ||
+     strncmp(sig, CANON_FMT_BEDROCK, strlen(CANON_FMT_BEDROCK)))
+    return sig - strlen(SIG_TAG);
+  snprintf(fmt, fmtlen, "%s", CANON_FMT_BEDROCK);
+  return colon + 1;
+}
+
 /* ---- the dropped-fields list ------------------------------------------ */
 
 static void note_dropped(char **list, const char *name)
@@ -850,13 +888,16 @@ static int assistant_message(struct tr *t, const cJSON *content,
           buf_append(&reasoning, "\n", 1);
         buf_appendz(&reasoning, text);
       }
-      /* Signed: Anthropic's, kept to go back to Anthropic verbatim (an
-       * empty one is the gateway's rendering of other reasoning). */
+      /* Signed: kept to go back verbatim to the provider whose it is
+       * (sig_in); an empty one is the gateway's rendering of unsigned
+       * reasoning. */
       if(!rc && canon_json_str(b, "signature") &&
-         canon_json_str(b, "signature")[0])
-        cJSON_AddItemToArray(
-            details, canon_reasoning_text(text, canon_json_str(b, "signature"),
-                                          CANON_FMT_ANTHROPIC));
+         canon_json_str(b, "signature")[0]) {
+        char fmt[32];
+        const char *sig =
+            sig_in(canon_json_str(b, "signature"), fmt, sizeof(fmt));
+        cJSON_AddItemToArray(details, canon_reasoning_text(text, sig, fmt));
+      }
     } else if(!strcmp(type, "redacted_thinking")) {
       /* Encrypted: only Anthropic can read it; kept for Anthropic. */
       if(canon_json_str(b, "data") && canon_json_str(b, "data")[0])
@@ -1559,16 +1600,21 @@ int anth_thinking_blocks(const cJSON *details, cJSON *blocks)
   {
     cJSON *b;
 
-    if(!canon_reasoning_is(d, CANON_FMT_ANTHROPIC))
+    int anthropic = canon_reasoning_is(d, CANON_FMT_ANTHROPIC);
+
+    if(!anthropic && !canon_reasoning_is(d, CANON_FMT_BEDROCK))
       continue;
     b = cJSON_CreateObject();
-    if(!strcmp(canon_json_str(d, "type"), "reasoning.encrypted")) {
+    if(anthropic && !strcmp(canon_json_str(d, "type"), "reasoning.encrypted")) {
       cJSON_AddStringToObject(b, "type", "redacted_thinking");
       cJSON_AddStringToObject(b, "data", canon_json_str(d, "data"));
     } else if(canon_json_str(d, "signature")) {
+      char *sig =
+          sig_out(canon_json_str(d, "format"), canon_json_str(d, "signature"));
       cJSON_AddStringToObject(b, "type", "thinking");
       cJSON_AddStringToObject(b, "thinking", canon_json_str(d, "text"));
-      cJSON_AddStringToObject(b, "signature", canon_json_str(d, "signature"));
+      cJSON_AddStringToObject(b, "signature", sig);
+      free(sig);
     } else {
       cJSON_Delete(b);
       continue;
@@ -2015,11 +2061,12 @@ static int reasoning(struct anth_stream *s, const struct canon_ev *ev,
       rc = delta(s, "thinking_delta", "thinking", ev->text, ev->len, out);
   }
   if(!rc && ev->signature && ev->signature[0]) {
+    char *sig = sig_out(ev->format, ev->signature);
     if(s->open != BLK_THINKING || s->signed_)
       rc = open_content(s, BLK_THINKING, out);
     if(!rc)
-      rc = delta(s, "signature_delta", "signature", ev->signature,
-                 strlen(ev->signature), out);
+      rc = delta(s, "signature_delta", "signature", sig, strlen(sig), out);
+    free(sig);
     s->signed_ = 1;
   }
   return rc;

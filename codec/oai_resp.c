@@ -220,8 +220,7 @@ static void drop(char **list, const char *entry, int once)
  * top_k) is dropped and named in the dropped list, so the client knows
  * it was not honoured instead of finding out from the answer. */
 static const char *const TOP_LEVEL[] = {
-    "input",  "tools", "tool_choice", "truncation", "prompt",
-    "conversation",
+    "input", "tools", "tool_choice", "truncation", "prompt", "conversation",
 };
 
 static void drop_unknown(const cJSON *req, char **dropped)

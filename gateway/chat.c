@@ -389,8 +389,8 @@ static void embed_tokens_from_header(struct req *r, struct upstream_xfer *x,
                                      struct canon_usage *usage, cJSON *out)
 {
   const char *name = r->chat->adapter->embed_tokens_header;
-  const char *v = name && usage->prompt_tokens < 0 ? upstream_header(x, name)
-                                                   : NULL;
+  const char *v =
+      name && usage->prompt_tokens < 0 ? upstream_header(x, name) : NULL;
   cJSON *us = cJSON_GetObjectItemCaseSensitive(out, "usage");
   char *end;
   long long n;

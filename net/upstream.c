@@ -11,9 +11,9 @@
 #include <sys/socket.h>
 
 /* Response headers the gateway acts on; everything else is skipped. */
-static const char *const kept_headers[] = {
-    "content-type", "retry-after", "retry-after-ms", "mcp-session-id",
-    "x-amzn-bedrock-input-token-count"};
+static const char *const kept_headers[] = {"content-type", "retry-after",
+                                           "retry-after-ms", "mcp-session-id",
+                                           "x-amzn-bedrock-input-token-count"};
 #define NKEPT (sizeof(kept_headers) / sizeof(kept_headers[0]))
 
 struct upstream_loop {

@@ -540,6 +540,59 @@ static void test_from_completion_huge_usage(void **state)
   cJSON_Delete(comp);
 }
 
+/* Claude on Bedrock's signed reasoning reaches a Messages client with its
+ * signature tagged by format, and comes back to Bedrock untagged; an
+ * Anthropic signature, or a tag the gateway never makes, stays Anthropic's. */
+static void test_foreign_signature(void **state)
+{
+  cJSON *comp = cJSON_Parse(
+      "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":"
+      "\"x\",\"reasoning_content\":\"hmm\",\"reasoning_details\":[{\"type\":"
+      "\"reasoning.text\",\"text\":\"hmm\",\"signature\":\"QkVE\",\"format\":"
+      "\"bedrock-converse-v1\"}]},\"finish_reason\":\"stop\"}]}");
+  cJSON *m = anth_msgs_from_completion(comp, "msg_1", "m");
+  cJSON *chat, *d;
+  char *dropped = NULL;
+  (void)state;
+
+  assert_string_equal(str_at(m, "content.0.type"), "thinking");
+  assert_string_equal(str_at(m, "content.0.signature"),
+                      "sb1:bedrock-converse-v1:QkVE");
+  cJSON_Delete(m);
+  cJSON_Delete(comp);
+
+  chat = translate(
+      "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\","
+      "\"content\":\"a\"},{\"role\":\"assistant\",\"content\":[{\"type\":"
+      "\"thinking\",\"thinking\":\"hmm\",\"signature\":"
+      "\"sb1:bedrock-converse-v1:QkVE\"},{\"type\":\"thinking\",\"thinking\":"
+      "\"t2\",\"signature\":\"QU5U\"},{\"type\":\"thinking\",\"thinking\":"
+      "\"t3\",\"signature\":\"sb1:made-up:Zm9v\"},{\"type\":\"text\","
+      "\"text\":\"b\"}]},{\"role\":\"user\",\"content\":\"c\"}]}",
+      &dropped);
+  free(dropped);
+  d = cJSON_GetObjectItem(
+      cJSON_GetArrayItem(cJSON_GetObjectItem(chat, "messages"), 1),
+      "reasoning_details");
+  assert_int_equal(cJSON_GetArraySize(d), 3);
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(d, 0), "format")->valuestring,
+      "bedrock-converse-v1");
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(d, 0), "signature")->valuestring,
+      "QkVE");
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(d, 1), "format")->valuestring,
+      "anthropic-claude-v1");
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(d, 2), "format")->valuestring,
+      "anthropic-claude-v1");
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(d, 2), "signature")->valuestring,
+      "sb1:made-up:Zm9v");
+  cJSON_Delete(chat);
+}
+
 static void test_from_completion(void **state)
 {
   cJSON *comp = cJSON_Parse(
@@ -1067,6 +1120,7 @@ int main(void)
       cmocka_unit_test(test_stream_sequential_tools),
       cmocka_unit_test(test_stream_error),
       cmocka_unit_test(test_error_json),
+      cmocka_unit_test(test_foreign_signature),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

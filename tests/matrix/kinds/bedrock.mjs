@@ -125,7 +125,10 @@ export default {
         assert.ok(asst, 'the assistant turn went back');
         const rc = asst.content[0]?.reasoningContent;
         assert.ok(rc, `reasoningContent first in the assistant turn: ${JSON.stringify(asst.content).slice(0, 300)}`);
-        assert.equal(rc.reasoningText.signature, ctx.result.reasoningSignature, 'the signature unchanged');
+        // A Messages client holds it tagged with its format (docs/inbound.md);
+        // the upstream gets Bedrock's own value back, unchanged.
+        assert.equal(rc.reasoningText.signature,
+          ctx.result.reasoningSignature.replace(/^sb1:bedrock-converse-v1:/, ''), 'the signature unchanged');
         assert.equal(rc.reasoningText.text, ctx.result.reasoning, 'the reasoning text unchanged');
         break;
       }
