@@ -1591,7 +1591,7 @@ int anth_tool_use_blocks(const cJSON *calls, int strict, const char *path,
   return 0;
 }
 
-int anth_thinking_blocks(const cJSON *details, cJSON *blocks)
+int anth_thinking_blocks(const cJSON *details, cJSON *blocks, int foreign)
 {
   const cJSON *d;
   int n = 0;
@@ -1602,7 +1602,7 @@ int anth_thinking_blocks(const cJSON *details, cJSON *blocks)
 
     int anthropic = canon_reasoning_is(d, CANON_FMT_ANTHROPIC);
 
-    if(!anthropic && !canon_reasoning_is(d, CANON_FMT_BEDROCK))
+    if(!anthropic && !(foreign && canon_reasoning_is(d, CANON_FMT_BEDROCK)))
       continue;
     b = cJSON_CreateObject();
     if(anthropic && !strcmp(canon_json_str(d, "type"), "reasoning.encrypted")) {
@@ -1647,7 +1647,7 @@ cJSON *anth_msgs_from_completion(const cJSON *completion, const char *id,
   cJSON_AddStringToObject(m, "role", "assistant");
   cJSON_AddStringToObject(m, "model", model);
   content = cJSON_AddArrayToObject(m, "content");
-  if(anth_thinking_blocks(get(msg, "reasoning_details"), content)) {
+  if(anth_thinking_blocks(get(msg, "reasoning_details"), content, 1)) {
     /* Anthropic's own blocks, signed, as it sent them. */
   } else if(cJSON_IsString(rc) && rc->valuestring[0]) {
     b = cJSON_CreateObject();

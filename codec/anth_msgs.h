@@ -107,8 +107,11 @@ cJSON *anth_text_block(const char *text, const cJSON *from);
 /** Append to blocks the thinking and redacted_thinking blocks of the
  * reasoning_details entries of format anthropic-claude-v1 in details, in
  * order, as Anthropic issued them; entries of other formats, and text
- * entries without a signature, are left out. Returns how many. */
-int anth_thinking_blocks(const cJSON *details, cJSON *blocks);
+ * entries without a signature, are left out. With foreign (a Messages
+ * client's answer, never Anthropic's API), Bedrock's signed entries too,
+ * their signatures tagged with their format (docs/inbound.md). Returns
+ * how many. */
+int anth_thinking_blocks(const cJSON *details, cJSON *blocks, int foreign);
 
 /** Copy from's "cache_control" object, if any, onto to. */
 void anth_copy_cache_control(const cJSON *from, cJSON *to);

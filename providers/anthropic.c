@@ -316,7 +316,7 @@ static int assistant_blocks(const cJSON *m, int mi, cJSON *blocks,
 
   /* Its own thinking (of format anthropic-claude-v1; any other provider's
    * is not Anthropic's to verify) first, before text and tool_use. */
-  anth_thinking_blocks(canon_json_get(m, "reasoning_details"), blocks);
+  anth_thinking_blocks(canon_json_get(m, "reasoning_details"), blocks, 0);
   add_text_blocks(blocks, canon_json_get(m, "content"));
   snprintf(path, sizeof(path), "messages[%d].tool_calls", mi);
   return anth_tool_use_blocks(canon_json_get(m, "tool_calls"), 1, path, blocks,

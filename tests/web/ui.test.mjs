@@ -243,7 +243,10 @@ describe('dashboard in chromium', () => {
     await page.getByRole('link', { name: 'web-app' }).waitFor();
 
     await page.getByRole('link', { name: 'Keys' }).click();
-    await page.locator(`#keys-body tr[data-key-id="${keyId}"]`).waitFor();
+    // Back on the keys page once its list and spends have loaded (the rows
+    // are drawn again when the spends come in).
+    await page.locator(`#keys-body tr[data-key-id="${keyId}"] meter`).waitFor();
+    await page.waitForLoadState('networkidle');
   });
 
   test('edit a key in a dialog: labelled, keyboard only, the new limit in the list, focus back on its button', async (t) => {
