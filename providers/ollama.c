@@ -418,8 +418,7 @@ static int translate_tools(const struct prov *p, const cJSON *req, cJSON *body,
        * for one, has no param. */
       char what[96];
       snprintf(what, sizeof(what),
-               "forcing tool calls (%s: only 'auto' and 'none')",
-               choice_param);
+               "forcing tool calls (%s: only 'auto' and 'none')", choice_param);
       return unsupported_value(err, p, choice_param, what);
     }
   }
