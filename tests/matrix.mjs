@@ -1,10 +1,8 @@
 #!/usr/bin/env node
 // Builds the translation-fidelity matrix (docs/matrix.md) from the MATRIX
-// lines a test run printed, read from ctest's log:
+// lines a test run printed (tests/matrix/run.mjs, one section per inbound
+// API), read from ctest's log:
 //   MATRIX <section> <kind> <row> pass|fail|unsupported[: reason]
-// (tests/matrix/run.mjs, one section per inbound API), and the older
-//   MATRIX <kind> <cell> …
-// of the per-provider tests, which count for the Chat Completions section.
 //
 //   node tests/matrix.mjs LOG                 print the three tables
 //   node tests/matrix.mjs LOG --write FILE    and write them as Markdown
@@ -32,46 +30,21 @@ if (!log) {
   process.exit(2);
 }
 
-// The older tests' spellings of the same cells.
-const ALIASES = {
-  'streamed-text': 'stream-text', 'usage-in-stream': 'stream-usage',
-  'streamed-tool-call': 'stream-tool-call', 'error-auth': 'error-401',
-  'error-401-gateway-credential': 'error-401', 'error-500': 'error-5xx',
-  'error-404-model-not-found': 'error-404', 'json-schema-output': 'json-schema',
-  'unsupported-params': 'refused-params', 'streamed-tool-result-round-trip': 'stream-tool-result-round-trip',
-};
-// A test that covers a whole class in one go stands for each of its cells.
-const AGGREGATES = {
-  'finish-reasons': ['finish-stop', 'finish-length', 'finish-tool-calls', 'finish-content-filter'],
-  errors: ['error-400', 'error-401', 'error-429', 'error-5xx'],
-  'mid-stream-errors': ['error-mid-stream'],
-};
-
 const sections = new Map(SECTIONS.map(([s]) => [s, new Map()])); // section -> row -> kind -> cell
 const kinds = new Set();
-// "MATRIX [section] kind row status[: reason]": the section is there
-// when the word after MATRIX names one (kinds never do).
-const LINE = /^MATRIX (?:(chat|responses|messages) )?(\S+) (\S+) (pass|fail|unsupported)(?::\s*(.*))?$/;
+const LINE = /^MATRIX (chat|responses|messages) (\S+) (\S+) (pass|fail|unsupported)(?::\s*(.*))?$/;
 for (const raw of fs.readFileSync(log, 'utf8').split('\n')) {
   // Reporters may prefix diagnostics ("# ", "ℹ "); the line starts at MATRIX.
   const at = raw.indexOf('MATRIX ');
   const m = at < 0 ? null : LINE.exec(raw.slice(at).trim());
   if (!m) continue;
-  const [, sec, kind, rawRow, status, reason] = m;
-  const section = sec || 'chat';
-  const h = rawRow.toLowerCase().replace(/_/g, '-').replace(/^finish-reason-/, 'finish-');
-  const row = ALIASES[h] || h;
+  const [, section, kind, row, status, reason] = m;
   kinds.add(kind);
   const rows = sections.get(section);
-  for (const r of AGGREGATES[row] || [row]) {
-    if (!rows.has(r)) rows.set(r, new Map());
-    const prev = rows.get(r).get(kind);
-    // Seen twice (two tests, or release and sanitizer runs): a failure
-    // wins, then the matrix runner's own line (the newer form).
-    if (!prev || status === 'fail' || (prev.status !== 'fail' && sec)) {
-      rows.get(r).set(kind, { status, reason: reason || '' });
-    }
-  }
+  if (!rows.has(row)) rows.set(row, new Map());
+  const prev = rows.get(row).get(kind);
+  // Seen twice (release and sanitizer runs in one log): a failure wins.
+  if (!prev || status === 'fail') rows.get(row).set(kind, { status, reason: reason || '' });
 }
 if (!kinds.size) {
   console.log('matrix: no MATRIX lines found');
@@ -84,8 +57,6 @@ const mark = (c) => (!c ? '–' : c.status === 'pass' ? 'pass'
 
 function table(section) {
   const rows = sections.get(section);
-  // The matrix's rows only: a provider test's extra cells (its own
-  // quirks) stay in that test's output.
   const order = ROWS.filter((r) => !r.sections || r.sections.includes(section)).map((r) => r.id);
   const out = [`| row | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`];
   for (const r of order) out.push(`| ${r} | ${cols.map((k) => mark(rows.get(r)?.get(k))).join(' | ')} |`);
@@ -100,7 +71,7 @@ const doc = '# Translation-fidelity matrix\n\n'
   + 'Generated from a test run by `node tests/matrix.mjs build/Testing/Temporary/LastTest.log --write docs/matrix.md`; '
   + '`./.ci/bootstrap test` fails when this file differs from what its run produced. '
   + 'One section per inbound API, one column per provider kind. Each cell is one test against the kind\'s strict emulator '
-  + '(tests/matrix/, and the per-provider integration tests for Chat Completions). '
+  + '(tests/matrix/: rows.mjs, and one adapter per kind in kinds/). '
   + '"n/s" means not supported by the provider, with the reason; its test checks what the gateway answers instead. '
   + '"–" means no test exists for that cell yet.\n\n' + body;
 if (writeTo) fs.writeFileSync(writeTo, doc);

@@ -1,7 +1,7 @@
 // An Anthropic Messages upstream (tests/emulators/anthropic.mjs) behind the
-// gateway: OpenAI Chat Completions in, Anthropic out, one test per cell of
-// the translation-fidelity matrix (docs/adapters.md), asserting both what
-// the client gets and what the upstream received.
+// gateway: OpenAI Chat Completions in, Anthropic out: what is particular
+// to the provider, asserting both what the client gets and what the
+// upstream received (its column of the matrix is tests/matrix/kinds).
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,25 +38,6 @@ const TOOLS = [
 ];
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
-// The fidelity matrix: every cell must be reported.
-const CELLS = [
-  'text', 'stream_text', 'tool_call', 'stream_tool_call', 'tool_result_round_trip',
-  'parallel_tools', 'image_input', 'json_schema', 'stream_usage', 'finish_reasons',
-  'reasoning', 'errors', 'mid_stream_errors', 'unsupported_params', 'model_list', 'embeddings',
-];
-const matrix = new Map();
-const UNSUPPORTED = {
-  embeddings: 'Anthropic has no embeddings API',
-};
-async function cell(name, fn) {
-  try {
-    await fn();
-    matrix.set(name, 'pass');
-  } catch (e) {
-    matrix.set(name, `fail: ${e.message.split('\n')[0]}`);
-    throw e;
-  }
-}
 
 function assertError(res, status, type, code) {
   assert.equal(res.status, status, `status (body: ${res.text.slice(0, 300)})`);
@@ -105,13 +86,9 @@ describe('anthropic upstream', () => {
   after(async () => {
     if (gw) await gw.kill();
     if (emu) await emu.close();
-    for (const c of CELLS) {
-      if (UNSUPPORTED[c]) console.log(`MATRIX anthropic ${c} unsupported: ${UNSUPPORTED[c]}`);
-      else console.log(`MATRIX anthropic ${c} ${matrix.get(c) || 'fail: not run'}`);
-    }
   });
 
-  test('text: non-stream answer, system hoisting, headers and defaults', () => cell('text', async () => {
+  test('text: non-stream answer, system hoisting, headers and defaults', async () => {
     const r = await postChat(gw.url, {
       model: M,
       messages: [
@@ -144,9 +121,9 @@ describe('anthropic upstream', () => {
       messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello Claude' }] }],
       temperature: 0.2, top_k: 3, metadata: { user_id: 'user-7' },
     });
-  }));
+  });
 
-  test('streamed text: role, content, finish, usage, [DONE]', () => cell('stream_text', async () => {
+  test('streamed text: role, content, finish, usage, [DONE]', async () => {
     const r = await streamChat(gw.url, chatBody(M, 'stream me please', { stream: true }));
     assert.equal(r.status, 200);
     assert.match(r.headers['content-type'], /^text\/event-stream/);
@@ -160,9 +137,9 @@ describe('anthropic upstream', () => {
     assert.equal(up.body.stream, true);
     assert.equal(up.body.stream_options, undefined);
     assert.equal(emu.lastStream().state, 'completed');
-  }));
+  });
 
-  test('tool call: tool_choice required → tool_calls', () => cell('tool_call', async () => {
+  test('tool call: tool_choice required → tool_calls', async () => {
     const r = await postChat(gw.url, chatBody(M, 'Weather in Paris', {
       tools: TOOLS, tool_choice: { type: 'function', function: { name: 'get_weather' } },
     }));
@@ -182,9 +159,9 @@ describe('anthropic upstream', () => {
       { name: 'get_weather', description: 'Weather in a city', input_schema: TOOLS[0].function.parameters },
       { name: 'get_time', input_schema: TOOLS[1].function.parameters },
     ]);
-  }));
+  });
 
-  test('streamed tool call: header then argument fragments', () => cell('stream_tool_call', async () => {
+  test('streamed tool call: header then argument fragments', async () => {
     const r = await streamChat(gw.url, chatBody(M, 'call get_weather now', { stream: true, tools: TOOLS }));
     assert.equal(r.status, 200);
     assert.equal(r.errors.length, 0, JSON.stringify(r.errors));
@@ -198,9 +175,9 @@ describe('anthropic upstream', () => {
     assert.deepEqual(finishOf(r.chunks), ['tool_calls']);
     assert.ok(r.doneLast);
     assert.equal(emu.lastRequest().body.tool_choice, undefined);
-  }));
+  });
 
-  test('tool-result round trip: tool messages merged into one user turn', () => cell('tool_result_round_trip', async () => {
+  test('tool-result round trip: tool messages merged into one user turn', async () => {
     const r = await postChat(gw.url, {
       model: M,
       tools: TOOLS,
@@ -246,9 +223,9 @@ describe('anthropic upstream', () => {
     });
     const e = assertError(bad, 400, 'invalid_request_error', 'invalid_value');
     assert.equal(e.param, 'messages[1].tool_calls[0].function.arguments');
-  }));
+  });
 
-  test('parallel tools, and parallel_tool_calls:false', () => cell('parallel_tools', async () => {
+  test('parallel tools, and parallel_tool_calls:false', async () => {
     const r = await postChat(gw.url, chatBody(M, 'both please', { tools: TOOLS, tool_choice: 'required' }));
     assert.equal(r.status, 200, r.text);
     const calls = r.json.choices[0].message.tool_calls;
@@ -263,9 +240,9 @@ describe('anthropic upstream', () => {
     const one = await postChat(gw.url, chatBody(M, 'one please', { tools: TOOLS, tool_choice: 'required', parallel_tool_calls: false }));
     assert.equal(one.json.choices[0].message.tool_calls.length, 1);
     assert.deepEqual(emu.lastRequest().body.tool_choice, { type: 'any', disable_parallel_tool_use: true });
-  }));
+  });
 
-  test('image input: data URL → base64 source, https → url source', () => cell('image_input', async () => {
+  test('image input: data URL → base64 source, https → url source', async () => {
     const r = await postChat(gw.url, {
       model: M,
       messages: [{
@@ -289,9 +266,9 @@ describe('anthropic upstream', () => {
     });
     const e = assertError(bad, 400, 'invalid_request_error', 'unsupported_value');
     assert.equal(e.param, 'messages[0].content[0]');
-  }));
+  });
 
-  test('JSON schema output via output_config.format; json_object refused', () => cell('json_schema', async () => {
+  test('JSON schema output via output_config.format; json_object refused', async () => {
     const schema = { type: 'object', properties: { answer: { type: 'string' }, n: { type: 'integer' } }, required: ['answer', 'n'] };
     const r = await postChat(gw.url, chatBody(M, 'give json', {
       response_format: { type: 'json_schema', json_schema: { name: 'out', strict: true, schema } },
@@ -302,9 +279,9 @@ describe('anthropic upstream', () => {
     const bad = await postChat(gw.url, chatBody(M, 'x', { response_format: { type: 'json_object' } }));
     const e = assertError(bad, 400, 'invalid_request_error', 'unsupported_value');
     assert.equal(e.param, 'response_format.type');
-  }));
+  });
 
-  test('usage in stream: include_usage, cached tokens counted in prompt', () => cell('stream_usage', async () => {
+  test('usage in stream: include_usage, cached tokens counted in prompt', async () => {
     const body = {
       model: M, stream: true, stream_options: { include_usage: true },
       messages: [
@@ -330,9 +307,9 @@ describe('anthropic upstream', () => {
     assert.equal(w.status, 200, w.text);
     assert.equal(w.json.usage.prompt_tokens, 9);
     assert.equal(w.json.usage.prompt_tokens_details.cached_tokens, 0);
-  }));
+  });
 
-  test('finish reasons: stop, stop sequence, length, tool_calls, content_filter', () => cell('finish_reasons', async () => {
+  test('finish reasons: stop, stop sequence, length, tool_calls, content_filter', async () => {
     const fin = async (body) => {
       const r = await postChat(gw.url, body);
       assert.equal(r.status, 200, r.text);
@@ -352,9 +329,9 @@ describe('anthropic upstream', () => {
     assert.equal(refusal.finish_reason, 'content_filter');
     const s = await streamChat(gw.url, chatBody(M, 'a b c d e f', { stream: true, max_tokens: 4 }));
     assert.deepEqual(finishOf(s.chunks), ['length']);
-  }));
+  });
 
-  test('reasoning: reasoning_effort → thinking; reasoning_content out', () => cell('reasoning', async () => {
+  test('reasoning: reasoning_effort → thinking; reasoning_content out', async () => {
     const r = await postChat(gw.url, chatBody(M, 'think hard', { reasoning_effort: 'low' }));
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.choices[0].message.reasoning_content, 'Thinking about: think hard');
@@ -375,9 +352,9 @@ describe('anthropic upstream', () => {
     const up2 = emu.lastRequest().body;
     assert.deepEqual(up2.thinking, { type: 'enabled', budget_tokens: 16384 });
     assert.equal(up2.max_tokens, 16884);
-  }));
+  });
 
-  test('errors: each upstream error class', () => cell('errors', async () => {
+  test('errors: each upstream error class', async () => {
     const call = (model) => postChat(gw.url, chatBody(`${P}/${model}`, 'x'));
     let e = assertError(await call('fault-400'), 400, 'invalid_request_error', null);
     assert.equal(e.message, 'messages.0.content: emulated upstream rejection');
@@ -398,9 +375,9 @@ describe('anthropic upstream', () => {
     // Errors before the stream starts keep their status too.
     const s = await streamChat(gw.url, chatBody(`${P}/fault-529`, 'x', { stream: true }));
     assert.equal(s.status, 503);
-  }));
+  });
 
-  test('mid-stream failures end with one error event and no [DONE]', () => cell('mid_stream_errors', async () => {
+  test('mid-stream failures end with one error event and no [DONE]', async () => {
     const check = async (model, code) => {
       const r = await streamChat(gw.url, chatBody(`${P}/${model}`, 'one two three four', { stream: true }));
       assert.equal(r.status, 200);
@@ -416,9 +393,9 @@ describe('anthropic upstream', () => {
     const st = await streamChat(gw.url, chatBody(`${P}/stall`, 'x', { stream: true }), { timeoutMs: 15000 });
     assert.equal(st.errors.length, 1, JSON.stringify(st.errors));
     assert.equal(st.errors[0].code, 'upstream_timeout');
-  }));
+  });
 
-  test('parameters Anthropic cannot honour are refused with 400', () => cell('unsupported_params', async () => {
+  test('parameters Anthropic cannot honour are refused with 400', async () => {
     const cases = [
       [{ n: 2 }, 'n', 'unsupported_parameter'],
       [{ logprobs: true }, 'logprobs', 'unsupported_parameter'],
@@ -435,9 +412,9 @@ describe('anthropic upstream', () => {
       assert.equal(e.param, param);
     }
     assert.equal(emu.requestsTo().length, before, 'nothing reached the upstream');
-  }));
+  });
 
-  test('model list: GET /v1/models with the provider headers at start', () => cell('model_list', async () => {
+  test('model list: GET /v1/models with the provider headers at start', async () => {
     const req = await waitFor(() => emu.requestsTo('/v1/models')[0], { what: 'the model list request' });
     assert.equal(req.method, 'GET');
     assert.equal(req.headers['x-api-key'], KEY);
@@ -448,7 +425,7 @@ describe('anthropic upstream', () => {
     assert.equal(r.json.choices[0].message.content, 'You said: listed');
     const nf = await postChat(gw.url, chatBody('auto/not-a-claude', 'x'));
     assert.equal(nf.status, 404, nf.text);
-  }));
+  });
 });
 
 // The emulator itself must be as strict as the real API, or the tests above

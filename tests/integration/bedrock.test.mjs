@@ -1,8 +1,8 @@
 // An AWS Bedrock Converse upstream (tests/emulators/bedrock.mjs, which
 // verifies SigV4 for real) behind the gateway: OpenAI Chat Completions in,
-// Converse / ConverseStream (binary event-stream) out, one test per cell of
-// the translation-fidelity matrix (docs/adapters.md), asserting both what
-// the client gets and what the upstream received.
+// Converse / ConverseStream (binary event-stream) out: what is particular
+// to the provider, asserting both what the client gets and what the
+// upstream received (its column of the matrix is tests/matrix/kinds).
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,25 +50,6 @@ const SPECS = [
   { toolSpec: { name: 'get_time', inputSchema: { json: TOOLS[1].function.parameters } } },
 ];
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
-
-// The fidelity matrix: every cell must be reported (docs/adapters.md).
-const CELLS = [
-  'text', 'stream-text', 'tool-call', 'stream-tool-call', 'tool-result-round-trip',
-  'parallel-tools', 'image-input', 'json-schema', 'stream-usage', 'finish-stop',
-  'finish-length', 'finish-tool_calls', 'finish-content_filter', 'error-400', 'error-401',
-  'error-429', 'error-5xx', 'embeddings',
-];
-const UNSUPPORTED = {};
-const matrix = new Map();
-async function cell(name, fn) {
-  try {
-    await fn();
-    matrix.set(name, 'pass');
-  } catch (e) {
-    matrix.set(name, `fail: ${String(e.message).split('\n')[0]}`);
-    throw e;
-  }
-}
 
 function assertError(res, status, type, code) {
   assert.equal(res.status, status, `status (body: ${res.text.slice(0, 300)})`);
@@ -128,13 +109,9 @@ describe('bedrock upstream', () => {
   after(async () => {
     if (gw) await gw.kill();
     if (emu) await emu.close();
-    for (const c of CELLS) {
-      if (UNSUPPORTED[c]) console.log(`MATRIX bedrock ${c} unsupported: ${UNSUPPORTED[c]}`);
-      else console.log(`MATRIX bedrock ${c} ${matrix.get(c) || 'fail: not run'}`);
-    }
   });
 
-  test('text: non-stream answer, system hoisting, SigV4 headers, encoded model id', () => cell('text', async () => {
+  test('text: non-stream answer, system hoisting, SigV4 headers, encoded model id', async () => {
     const r = await postChat(gw.url, {
       model: M,
       messages: [
@@ -174,9 +151,9 @@ describe('bedrock upstream', () => {
       inferenceConfig: { maxTokens: 50, temperature: 0.2, topP: 0.5 },
       additionalModelRequestFields: { top_k: 3 },
     });
-  }));
+  });
 
-  test('streamed text: event-stream frames → role, content, finish, [DONE]', () => cell('stream-text', async () => {
+  test('streamed text: event-stream frames → role, content, finish, [DONE]', async () => {
     const r = await streamChat(gw.url, chatBody(M, 'stream me please', { stream: true }));
     assert.equal(r.status, 200);
     assert.match(r.headers['content-type'], /^text\/event-stream/);
@@ -200,9 +177,9 @@ describe('bedrock upstream', () => {
     assert.equal(s.errors.length, 0, JSON.stringify(s.errors));
     assert.equal(s.contentText, 'You said: tiny writes');
     assert.ok(s.doneLast);
-  }));
+  });
 
-  test('tool call: named tool_choice → toolChoice.tool; tool_calls out', () => cell('tool-call', async () => {
+  test('tool call: named tool_choice → toolChoice.tool; tool_calls out', async () => {
     const r = await postChat(gw.url, chatBody(M, 'Weather in Paris', {
       tools: TOOLS, tool_choice: { type: 'function', function: { name: 'get_weather' } },
     }));
@@ -217,9 +194,9 @@ describe('bedrock upstream', () => {
     assert.equal(tc.function.name, 'get_weather');
     assert.deepEqual(JSON.parse(tc.function.arguments), { city: 'Weather in Paris' });
     assert.deepEqual(emu.lastRequest().body.toolConfig, { tools: SPECS, toolChoice: { tool: { name: 'get_weather' } } });
-  }));
+  });
 
-  test('streamed tool call: contentBlockStart then input fragments', () => cell('stream-tool-call', async () => {
+  test('streamed tool call: contentBlockStart then input fragments', async () => {
     const r = await streamChat(gw.url, chatBody(M, 'call get_weather now', { stream: true, tools: TOOLS, tool_choice: 'auto' }));
     assert.equal(r.status, 200);
     assert.equal(r.errors.length, 0, JSON.stringify(r.errors));
@@ -233,9 +210,9 @@ describe('bedrock upstream', () => {
     assert.deepEqual(finishOf(r.chunks), ['tool_calls']);
     assert.ok(r.doneLast);
     assert.deepEqual(emu.lastRequest().body.toolConfig, { tools: SPECS, toolChoice: { auto: {} } });
-  }));
+  });
 
-  test('tool-result round trip: toolUse in, tool results merged into one user turn', () => cell('tool-result-round-trip', async () => {
+  test('tool-result round trip: toolUse in, tool results merged into one user turn', async () => {
     const r = await postChat(gw.url, {
       model: M,
       tools: TOOLS,
@@ -282,9 +259,9 @@ describe('bedrock upstream', () => {
     });
     const e = assertError(bad, 400, 'invalid_request_error', 'invalid_value');
     assert.equal(e.param, 'messages[1].tool_calls[0].function.arguments');
-  }));
+  });
 
-  test('parallel tools: toolChoice any gives two calls; parallel_tool_calls:false refused', () => cell('parallel-tools', async () => {
+  test('parallel tools: toolChoice any gives two calls; parallel_tool_calls:false refused', async () => {
     const r = await postChat(gw.url, chatBody(M, 'both please', { tools: TOOLS, tool_choice: 'required' }));
     assert.equal(r.status, 200, r.text);
     const calls = r.json.choices[0].message.tool_calls;
@@ -304,9 +281,9 @@ describe('bedrock upstream', () => {
     const e = assertError(one, 400, 'invalid_request_error', 'unsupported_parameter');
     assert.equal(e.param, 'parallel_tool_calls');
     assert.equal(emu.converseRequests().length, before, 'nothing reached the upstream');
-  }));
+  });
 
-  test('image input: data URL → image bytes; http URLs refused', () => cell('image-input', async () => {
+  test('image input: data URL → image bytes; http URLs refused', async () => {
     const r = await postChat(gw.url, {
       model: M,
       messages: [{
@@ -334,9 +311,9 @@ describe('bedrock upstream', () => {
     });
     e = assertError(bmp, 400, 'invalid_request_error', 'unsupported_value');
     assert.equal(e.param, 'messages[0].content[0]');
-  }));
+  });
 
-  test('JSON schema output via outputConfig.textFormat; json_object refused', () => cell('json-schema', async () => {
+  test('JSON schema output via outputConfig.textFormat; json_object refused', async () => {
     const schema = { type: 'object', properties: { answer: { type: 'string' }, n: { type: 'integer' } }, required: ['answer', 'n'] };
     const r = await postChat(gw.url, chatBody(M, 'give json', {
       response_format: { type: 'json_schema', json_schema: { name: 'out', strict: true, schema } },
@@ -350,9 +327,9 @@ describe('bedrock upstream', () => {
     const bad = await postChat(gw.url, chatBody(M, 'x', { response_format: { type: 'json_object' } }));
     const e = assertError(bad, 400, 'invalid_request_error', 'unsupported_value');
     assert.equal(e.param, 'response_format.type');
-  }));
+  });
 
-  test('usage in stream: include_usage after metadata; cache reads counted', () => cell('stream-usage', async () => {
+  test('usage in stream: include_usage after metadata; cache reads counted', async () => {
     const r = await streamChat(gw.url, chatBody(`${P}/cache-read`, 'count me', { stream: true, stream_options: { include_usage: true } }));
     assert.equal(r.status, 200);
     assert.equal(r.errors.length, 0, JSON.stringify(r.errors));
@@ -365,7 +342,7 @@ describe('bedrock upstream', () => {
     assert.equal(last.usage.total_tokens, 11);
     assert.ok(r.doneLast);
     assert.equal(emu.lastRequest().body.stream_options, undefined);
-  }));
+  });
 
   const fin = async (body) => {
     const r = await postChat(gw.url, body);
@@ -373,15 +350,15 @@ describe('bedrock upstream', () => {
     return r.json.choices[0];
   };
 
-  test('finish stop: end_turn and stop_sequence', () => cell('finish-stop', async () => {
+  test('finish stop: end_turn and stop_sequence', async () => {
     assert.equal((await fin(chatBody(M, 'plain'))).finish_reason, 'stop');
     const seq = await fin(chatBody(M, 'one two STOP three', { stop: 'STOP' }));
     assert.equal(seq.finish_reason, 'stop');
     assert.equal(seq.message.content, 'You said: one two ');
     assert.deepEqual(emu.lastRequest().body.inferenceConfig, { stopSequences: ['STOP'] });
-  }));
+  });
 
-  test('finish length: max_tokens and context window', () => cell('finish-length', async () => {
+  test('finish length: max_tokens and context window', async () => {
     const len = await fin(chatBody(M, 'a b c d e f', { max_completion_tokens: 3 }));
     assert.equal(len.finish_reason, 'length');
     assert.equal(len.message.content, 'You said: a');
@@ -389,24 +366,24 @@ describe('bedrock upstream', () => {
     assert.equal((await fin(chatBody(`${P}/context-window`, 'x'))).finish_reason, 'length');
     const s = await streamChat(gw.url, chatBody(M, 'a b c d e f', { stream: true, max_tokens: 4 }));
     assert.deepEqual(finishOf(s.chunks), ['length']);
-  }));
+  });
 
-  test('finish tool_calls', () => cell('finish-tool_calls', async () => {
+  test('finish tool_calls', async () => {
     assert.equal((await fin(chatBody(M, 'x', { tools: TOOLS, tool_choice: 'required' }))).finish_reason, 'tool_calls');
-  }));
+  });
 
-  test('finish content_filter: guardrail_intervened, content_filtered', () => cell('finish-content_filter', async () => {
+  test('finish content_filter: guardrail_intervened, content_filtered', async () => {
     const g = await fin(chatBody(`${P}/guardrail`, 'something bad'));
     assert.equal(g.finish_reason, 'content_filter');
     assert.equal(g.message.content, 'Sorry, the model cannot answer this question.');
     assert.equal((await fin(chatBody(`${P}/content-filtered`, 'x'))).finish_reason, 'content_filter');
     const s = await streamChat(gw.url, chatBody(`${P}/guardrail`, 'x', { stream: true }));
     assert.deepEqual(finishOf(s.chunks), ['content_filter']);
-  }));
+  });
 
   const call = (model) => postChat(gw.url, chatBody(`${P}/${model}`, 'x'));
 
-  test('error 400: ValidationException keeps its status and message', () => cell('error-400', async () => {
+  test('error 400: ValidationException keeps its status and message', async () => {
     let e = assertError(await call('fault-400'), 400, 'invalid_request_error', null);
     assert.match(e.message, /emulated upstream rejection/);
     // The emulator's own validation: an unknown model id.
@@ -418,9 +395,9 @@ describe('bedrock upstream', () => {
     e = assertError(await postChat(gw.url, chatBody(`${P}/amazon.nova-pro-v1:0`, 'x', { reasoning_effort: 'low' })),
       400, 'invalid_request_error', 'unsupported_parameter');
     assert.equal(e.param, 'reasoning_effort');
-  }));
+  });
 
-  test('error 401: bad credentials → 502 upstream_auth_failed, text not echoed', () => cell('error-401', async () => {
+  test('error 401: bad credentials → 502 upstream_auth_failed, text not echoed', async () => {
     let e = assertError(await call('fault-401'), 502, 'upstream_error', 'upstream_auth_failed');
     assert.ok(!e.message.includes('security token'));
     // A real signature mismatch (wrong secret) is caught by the emulator.
@@ -430,23 +407,23 @@ describe('bedrock upstream', () => {
     const up = emu.lastRequest();
     assert.equal(up.status, 403);
     assert.equal(up.errorType, 'InvalidSignatureException');
-  }));
+  });
 
-  test('error 429: ThrottlingException with retry-after', () => cell('error-429', async () => {
+  test('error 429: ThrottlingException with retry-after', async () => {
     const rl = await call('fault-429');
     const e = assertError(rl, 429, 'rate_limit_exceeded', 'rate_limit_exceeded');
     assert.equal(e.message, 'Too many requests, please wait before trying again.');
     assert.equal(rl.headers['retry-after'], '7');
-  }));
+  });
 
-  test('error 5xx: 500 → 502, 503 → 503, 408 → 504, 424 → 502', () => cell('error-5xx', async () => {
+  test('error 5xx: 500 → 502, 503 → 503, 408 → 504, 424 → 502', async () => {
     assertError(await call('fault-500'), 502, 'upstream_error', 'upstream_error');
     assertError(await call('fault-503'), 503, 'upstream_error', 'upstream_unavailable');
     assertError(await call('fault-408'), 504, 'upstream_error', 'upstream_timeout');
     assertError(await call('fault-424'), 502, 'upstream_error', 'upstream_error');
     const s = await streamChat(gw.url, chatBody(`${P}/fault-503`, 'x', { stream: true }));
     assert.equal(s.status, 503);
-  }));
+  });
 
   test('mid-stream failures end with one error event and no [DONE]', async () => {
     const check = async (model, code) => {
@@ -494,25 +471,7 @@ describe('bedrock upstream', () => {
     const buf = Buffer.from(b64, 'base64');
     return Array.from(new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)));
   };
-  // The embeddings cell passes when every embeddings test does.
-  const embedResults = [];
-  const EMBED_TESTS = 4;
-  async function etest(fn) {
-    try {
-      await fn();
-      embedResults.push(null);
-    } catch (e) {
-      embedResults.push(e);
-      throw e;
-    } finally {
-      if (embedResults.length === EMBED_TESTS) {
-        const bad = embedResults.find(Boolean);
-        matrix.set('embeddings', bad ? `fail: ${String(bad.message).split('\n')[0]}` : 'pass');
-      }
-    }
-  }
-
-  test('embeddings: titan float vector through signed InvokeModel, token usage, dropped user', () => etest(async () => {
+  test('embeddings: titan float vector through signed InvokeModel, token usage, dropped user', async () => {
     const r = await embed({ model: `${P}/${TITAN}`, input: 'hello embedded world', dimensions: 512, user: 'u-1' });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.object, 'list');
@@ -539,9 +498,9 @@ describe('bedrock upstream', () => {
     assert.equal(v1.status, 200, v1.text);
     assert.deepEqual(f32(v1.json.data[0].embedding), embedVector('one input', 1536, false, 'amazon.titan-embed-text-v1'));
     assert.deepEqual(emu.lastInvoke().body, { inputText: 'one input' });
-  }));
+  });
 
-  test('embeddings: titan base64 is encoded by the gateway; cohere batch keeps its order', () => etest(async () => {
+  test('embeddings: titan base64 is encoded by the gateway; cohere batch keeps its order', async () => {
     const r = await embed({ model: `${P}/${TITAN}`, input: 'base64 please', encoding_format: 'base64' });
     assert.equal(r.status, 200, r.text);
     const d = r.json.data[0];
@@ -573,9 +532,9 @@ describe('bedrock upstream', () => {
     const over = await embed({ model: `${P}/${COHERE}`, input: [...many, 'x'] });
     assert.equal(assertError(over, 400, 'invalid_request_error', 'unsupported_value').param, 'input');
     assert.equal(emu.requests.length, n, 'nothing sent upstream');
-  }));
+  });
 
-  test('embeddings: refusals (several titan inputs, token ids, other models, dimensions)', () => etest(async () => {
+  test('embeddings: refusals (several titan inputs, token ids, other models, dimensions)', async () => {
     const n = emu.requests.length;
     const refuse = async (body, code, param, pattern) => {
       const e = assertError(await embed(body), 400, 'invalid_request_error', code);
@@ -594,9 +553,9 @@ describe('bedrock upstream', () => {
     // The gateway's own validation still comes first.
     await refuse({ model: `${P}/${TITAN}`, input: [] }, 'invalid_value', 'input');
     assert.equal(emu.requests.length, n, 'nothing reached the upstream');
-  }));
+  });
 
-  test('embeddings: upstream errors (400, bad credentials, 429, 5xx, malformed answer)', () => etest(async () => {
+  test('embeddings: upstream errors (400, bad credentials, 429, 5xx, malformed answer)', async () => {
     const f400 = await embed({ model: `${P}/${TITAN}:fault-400`, input: 'x' });
     assert.match(assertError(f400, 400, 'invalid_request_error', null).message, /emulated upstream rejection/);
     const q = await embed({ model: `${P}/${TITAN}:fault-429`, input: 'x' });
@@ -609,7 +568,7 @@ describe('bedrock upstream', () => {
     const ea = assertError(bad, 502, 'upstream_error', 'upstream_auth_failed');
     assert.doesNotMatch(ea.message, new RegExp(`${AK}|signature`, 'i'));
     assert.equal(emu.lastInvoke().errorType, 'InvalidSignatureException');
-  }));
+  });
 
   test('reasoning_effort → thinking; reasoning_content out', async () => {
     const r = await postChat(gw.url, chatBody(M, 'think hard', { reasoning_effort: 'low', max_tokens: 2000 }));

@@ -1,8 +1,8 @@
 // The cohere kind (providers/cohere.c) through the real binary against the
-// strict Cohere v2 emulator (tests/emulators/cohere.mjs): one test per cell
-// of the translation-fidelity matrix, each asserting what the client got
-// and what the emulator received, then the kind's own behaviours. The last
-// lines printed are `MATRIX cohere ...` (tests/matrix.mjs builds the table).
+// strict Cohere v2 emulator (tests/emulators/cohere.mjs): each test asserts
+// what the client got and what the emulator received, for the kind's
+// translation and its own behaviours (its column of the matrix is
+// tests/matrix/kinds/cohere.mjs).
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -81,19 +81,7 @@ function assertFailedStream(r, code) {
 describe('cohere upstream', () => {
   let emu;
   let gw;
-  const results = [];
   const last = () => emu.lastRequest();
-
-  // One matrix cell: a test whose outcome becomes a MATRIX line.
-  const cell = (name, fn) => test(`matrix: ${name}`, async () => {
-    try {
-      await fn();
-      results.push(`MATRIX cohere ${name} pass`);
-    } catch (e) {
-      results.push(`MATRIX cohere ${name} fail: ${String(e.message).split('\n')[0]}`);
-      throw e;
-    }
-  });
 
   before(async () => {
     emu = await startCohereEmulator({ apiKey: KEY });
@@ -117,12 +105,9 @@ describe('cohere upstream', () => {
   after(async () => {
     if (gw) await gw.stop();
     if (emu) await emu.close();
-    // Cohere's finish reasons have no content filter.
-    results.push('MATRIX cohere finish-content-filter unsupported: Cohere has no content-filter finish reason');
-    for (const line of results) console.log(line);
   });
 
-  cell('text', async () => {
+  test('text', async () => {
     const r = await postChat(gw.url, {
       model: M,
       messages: [{ role: 'developer', content: 'be brief' }, { role: 'user', content: 'hi there' }],
@@ -148,7 +133,7 @@ describe('cohere upstream', () => {
     });
   });
 
-  cell('stream-text', async () => {
+  test('stream-text', async () => {
     const r = await streamChat(gw.url, chatBody(M, 'hi there', { stream: true }));
     assert.equal(r.status, 200);
     assert.ok(r.doneLast, 'ends with [DONE]');
@@ -163,7 +148,7 @@ describe('cohere upstream', () => {
     assert.equal(last().headers.accept, 'text/event-stream');
   });
 
-  cell('tool-call', async () => {
+  test('tool-call', async () => {
     const r = await postChat(gw.url, chatBody(M, 'Paris', {
       tools: TOOLS, tool_choice: { type: 'function', function: { name: 'get_weather' } },
     }));
@@ -181,7 +166,7 @@ describe('cohere upstream', () => {
     assert.equal(msg.tool_calls[0].type, 'function');
   });
 
-  cell('stream-tool-call', async () => {
+  test('stream-tool-call', async () => {
     const r = await streamChat(gw.url, chatBody(M, 'Paris', {
       stream: true, tools: TOOLS, tool_choice: { type: 'function', function: { name: 'get_time' } },
     }));
@@ -197,7 +182,7 @@ describe('cohere upstream', () => {
     assert.deepEqual(finishOf(r), ['tool_calls']);
   });
 
-  cell('tool-result-round-trip', async () => {
+  test('tool-result-round-trip', async () => {
     const first = await postChat(gw.url, chatBody(M, 'Paris', { tools: TOOLS, tool_choice: 'required' }));
     const calls = first.json.choices[0].message.tool_calls;
     const messages = [
@@ -220,7 +205,7 @@ describe('cohere upstream', () => {
     assert.equal(last().body.tool_choice, undefined, 'auto is the default');
   });
 
-  cell('parallel-tools', async () => {
+  test('parallel-tools', async () => {
     const r = await postChat(gw.url, chatBody(M, 'Paris', { tools: TOOLS, tool_choice: 'required' }));
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.choices[0].message.tool_calls.map((t) => t.function.name), ['get_weather', 'get_time']);
@@ -231,7 +216,7 @@ describe('cohere upstream', () => {
     calls.forEach((c) => assert.deepEqual(JSON.parse(c.arguments), { city: 'Paris' }));
   });
 
-  cell('image-input', async () => {
+  test('image-input', async () => {
     const content = [
       { type: 'text', text: 'what is this' },
       { type: 'image_url', image_url: { url: PNG } },
@@ -243,7 +228,7 @@ describe('cohere upstream', () => {
     assert.deepEqual(last().body.messages, [{ role: 'user', content }]);
   });
 
-  cell('json-schema', async () => {
+  test('json-schema', async () => {
     const schema = { type: 'object', properties: { city: { type: 'string' }, temp: { type: 'number' } }, required: ['city'] };
     const r = await postChat(gw.url, chatBody(M, 'Oslo', {
       response_format: { type: 'json_schema', json_schema: { name: 'w', strict: true, schema } },
@@ -256,7 +241,7 @@ describe('cohere upstream', () => {
     assert.deepEqual(JSON.parse(o.json.choices[0].message.content), { answer: 'You said: Oslo' });
   });
 
-  cell('stream-usage', async () => {
+  test('stream-usage', async () => {
     const r = await streamChat(gw.url, chatBody(M, 'count me', { stream: true, stream_options: { include_usage: true } }));
     assert.ok(r.doneLast);
     const end = JSON.parse(emu.lastStream().events.at(-1).data);
@@ -271,19 +256,19 @@ describe('cohere upstream', () => {
     assert.equal(last().body.stream_options, undefined, 'stream_options is not sent to Cohere');
   });
 
-  cell('finish-stop', async () => {
+  test('finish-stop', async () => {
     const r = await postChat(gw.url, chatBody(M, 'a b'));
     assert.equal(r.json.choices[0].finish_reason, 'stop');
   });
 
-  cell('finish-stop-sequence', async () => {
+  test('finish-stop-sequence', async () => {
     const r = await postChat(gw.url, chatBody(M, 'one two END three', { stop: 'END' }));
     assert.equal(last().body.stop_sequences.length, 1);
     assert.equal(r.json.choices[0].finish_reason, 'stop');
     assert.equal(r.json.choices[0].message.content, 'You said: one two ');
   });
 
-  cell('finish-length', async () => {
+  test('finish-length', async () => {
     const r = await postChat(gw.url, chatBody(M, 'a b c d e f', { max_completion_tokens: 2 }));
     assert.equal(last().body.max_tokens, 2);
     assert.equal(r.json.choices[0].finish_reason, 'length');
@@ -293,13 +278,13 @@ describe('cohere upstream', () => {
     assert.equal(s.contentText, 'You said: a');
   });
 
-  cell('finish-tool_calls', async () => {
+  test('finish-tool_calls', async () => {
     const r = await postChat(gw.url, chatBody(M, 'please use a tool', { tools: TOOLS }));
     assert.equal(r.json.choices[0].finish_reason, 'tool_calls');
     assert.equal(r.json.choices[0].message.tool_calls.length, 1);
   });
 
-  cell('finish-error', async () => {
+  test('finish-error', async () => {
     const r = await postChat(gw.url, chatBody('co/error-mid-stream', 'x'));
     assertError(r, 502, 'upstream_error', 'upstream_error');
     const s = await streamChat(gw.url, chatBody('co/error-mid-stream', 'x', { stream: true }));
@@ -308,7 +293,7 @@ describe('cohere upstream', () => {
     assert.equal(s.contentText, 'You said: x');
   });
 
-  cell('error-400', async () => {
+  test('error-400', async () => {
     const r = await postChat(gw.url, chatBody('co/fault-400', 'x'));
     const e = assertError(r, 400, 'invalid_request_error', null);
     assert.equal(e.message, 'invalid request: emulated upstream rejection');
@@ -316,7 +301,7 @@ describe('cohere upstream', () => {
     assertError(c, 400, 'invalid_request_error', 'context_length_exceeded');
   });
 
-  cell('error-401', async () => {
+  test('error-401', async () => {
     for (const m of ['co/fault-401', 'co/fault-498']) {
       const r = await postChat(gw.url, chatBody(m, 'x'));
       const e = assertError(r, 502, 'upstream_error', 'upstream_auth_failed');
@@ -333,14 +318,14 @@ describe('cohere upstream', () => {
     assert.equal(ok.status, 200, ok.text);
   });
 
-  cell('error-429', async () => {
+  test('error-429', async () => {
     const r = await postChat(gw.url, chatBody('co/fault-429', 'x'));
     const e = assertError(r, 429, 'rate_limit_exceeded', 'rate_limit_exceeded');
     assert.equal(r.headers['retry-after'], '7');
     assert.match(e.message, /Trial key/);
   });
 
-  cell('error-5xx', async () => {
+  test('error-5xx', async () => {
     const r = await postChat(gw.url, chatBody('co/fault-500', 'x'));
     assertError(r, 502, 'upstream_error', 'upstream_error');
     const u = await postChat(gw.url, chatBody('co/fault-503', 'x'));
@@ -348,21 +333,11 @@ describe('cohere upstream', () => {
     assert.equal(u.headers['retry-after'], '2');
   });
 
-  // The embeddings cell: several tests, one MATRIX line for them all.
   describe('embeddings', () => {
     const E = 'co/embed-v4.0';
-    const failures = [];
-    const etest = (name, fn) => test(`embeddings: ${name}`, async () => {
-      try {
-        await fn();
-      } catch (e) {
-        failures.push(`${name}: ${String(e.message).split('\n')[0]}`);
-        throw e;
-      }
-    });
     const embedCalls = () => emu.requestsTo('/v2/embed').length;
 
-    etest('float', async () => {
+    test('float', async () => {
       const r = await postEmbed(gw.url, { model: E, input: 'hello embedding world' });
       assert.equal(r.status, 200, r.text);
       assert.equal(r.headers['x-switchboard-provider'], 'co');
@@ -384,7 +359,7 @@ describe('cohere upstream', () => {
       assert.equal(up.status, 200);
     });
 
-    etest('base64 through the gateway', async () => {
+    test('base64 through the gateway', async () => {
       const input = ['one two', 'three'];
       const r = await postEmbed(gw.url, { model: E, input, encoding_format: 'base64' });
       assert.equal(r.status, 200, r.text);
@@ -406,7 +381,7 @@ describe('cohere upstream', () => {
       assert.deepEqual(r.json.usage, { prompt_tokens: 3, total_tokens: 3 });
     });
 
-    etest('batch', async () => {
+    test('batch', async () => {
       const input = Array.from({ length: 96 }, (_, i) => `text number ${i}`);
       const r = await postEmbed(gw.url, { model: E, input, user: 'u-7' });
       assert.equal(r.status, 200, r.text);
@@ -423,7 +398,7 @@ describe('cohere upstream', () => {
       assert.equal(emu.lastRequest('/v2/embed').status, 400);
     });
 
-    etest('dimensions', async () => {
+    test('dimensions', async () => {
       const r = await postEmbed(gw.url, { model: E, input: ['a', 'b'], dimensions: 256 });
       assert.equal(r.status, 200, r.text);
       assert.equal(emu.lastRequest('/v2/embed').body.output_dimension, 256);
@@ -441,7 +416,7 @@ describe('cohere upstream', () => {
       assert.equal(plain.json.data[0].embedding.length, EMBED_MODELS['embed-english-light-v3.0'].dims);
     });
 
-    etest('error', async () => {
+    test('error', async () => {
       const before = embedCalls();
       for (const input of [[1, 2, 3], [[1, 2], [3]], ['a', [4]]]) {
         const r = await postEmbed(gw.url, { model: E, input });
@@ -467,7 +442,7 @@ describe('cohere upstream', () => {
       assert.match(assertError(chat, 400, 'invalid_request_error', null).message, /does not support the embed endpoint/);
     });
 
-    etest('options embed_input_type and embed_truncate', async () => {
+    test('options embed_input_type and embed_truncate', async () => {
       const long = Array.from({ length: 600 }, (_, i) => `w${i}`).join(' ');
       const r = await postEmbed(gw.url, { model: 'coq/embed-english-v3.0', input: ['what is up', long] });
       assert.equal(r.status, 200, r.text);
@@ -477,17 +452,9 @@ describe('cohere upstream', () => {
       assert.equal(r.json.data[0].embedding.length, 1024);
       assert.deepEqual(r.json.usage, { prompt_tokens: 3 + 512, total_tokens: 3 + 512 });
     });
-
-    test('matrix: embeddings', () => {
-      if (failures.length) {
-        results.push(`MATRIX cohere embeddings fail: ${failures[0]}`);
-        assert.fail(failures.join('; '));
-      }
-      results.push('MATRIX cohere embeddings pass');
-    });
   });
 
-  // ---- beyond the matrix ---------------------------------------------
+  // ---- beyond the matrix's rows ----------------------------------------
 
   test('the model list (chat and embed models) comes from GET /v1/models', async () => {
     const req = emu.requestsTo('/v1/models')[0];

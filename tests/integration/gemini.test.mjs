@@ -1,7 +1,7 @@
 // The gemini provider kind through the real gateway, against the strict
-// Gemini emulator (tests/emulators/gemini.mjs): one test per cell of the
-// translation-fidelity matrix, asserting both what the client gets and
-// what the upstream received (docs/providers/gemini.md).
+// Gemini emulator (tests/emulators/gemini.mjs), asserting both what the
+// client gets and what the upstream received (docs/providers/gemini.md;
+// its column of the matrix is tests/matrix/kinds/gemini.mjs).
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,26 +30,6 @@ const DECL_WEATHER = {
   parametersJsonSchema: WEATHER.function.parameters,
 };
 const DECL_TIME = { name: 'get_time', parametersJsonSchema: TIME.function.parameters };
-
-const matrix = new Map();
-function cell(name, status, reason = '') {
-  // Several tests may feed one cell: a failure sticks.
-  if (matrix.has(name) && matrix.get(name).status === 'fail') return;
-  matrix.set(name, { status, reason });
-}
-
-/** A test that records its matrix cell as pass, or fail when it throws. */
-function mtest(name, cellName, fn, { unsupported } = {}) {
-  test(name, async (t) => {
-    try {
-      await fn(t);
-      cell(cellName, unsupported ? 'unsupported' : 'pass', unsupported || '');
-    } catch (e) {
-      cell(cellName, 'fail', String(e.message).split('\n')[0]);
-      throw e;
-    }
-  });
-}
 
 function assertError(res, status, type, code) {
   assert.equal(res.status, status, `status (body: ${res.text.slice(0, 400)})`);
@@ -96,12 +76,9 @@ describe('gemini provider kind', () => {
   after(async () => {
     if (gw) await gw.stop();
     if (emu) await emu.close();
-    for (const [name, { status, reason }] of matrix) {
-      console.log(`MATRIX gemini ${name} ${status}${reason ? `: ${reason}` : ''}`);
-    }
   });
 
-  mtest('text: system hoisted, parameters translated, answer and usage mapped', 'text', async () => {
+  test('text: system hoisted, parameters translated, answer and usage mapped', async () => {
     const r = await postChat(gw.url, {
       model: 'gm/gemini-2.5-flash',
       messages: [
@@ -140,7 +117,7 @@ describe('gemini provider kind', () => {
     });
   });
 
-  mtest('streamed text: chunks, finish, [DONE]; no usage unless asked', 'streamed_text', async () => {
+  test('streamed text: chunks, finish, [DONE]; no usage unless asked', async () => {
     const s = await streamChat(gw.url, {
       model: 'gm/gemini-2.5-flash', stream: true,
       messages: [{ role: 'user', content: 'one two three four' }],
@@ -160,7 +137,7 @@ describe('gemini provider kind', () => {
     assert.deepEqual(up.body, { contents: [{ role: 'user', parts: [{ text: 'one two three four' }] }] });
   });
 
-  mtest('usage in stream: include_usage gives the usage chunk from the last usageMetadata', 'usage_in_stream', async () => {
+  test('usage in stream: include_usage gives the usage chunk from the last usageMetadata', async () => {
     const s = await streamChat(gw.url, {
       model: 'gm/gemini-2.5-flash', stream: true, stream_options: { include_usage: true },
       messages: [{ role: 'user', content: 'count me' }],
@@ -175,7 +152,7 @@ describe('gemini provider kind', () => {
     assert.equal(s.contentText, 'You said: count me');
   });
 
-  mtest('usage in stream: implicit caching (cachedContentTokenCount) becomes cached_tokens', 'usage_in_stream', async () => {
+  test('usage in stream: implicit caching (cachedContentTokenCount) becomes cached_tokens', async () => {
     const s = await streamChat(gw.url, {
       model: 'gm/implicit-cache', stream: true, stream_options: { include_usage: true },
       messages: [{ role: 'user', content: 'one two three four five' }],
@@ -188,7 +165,7 @@ describe('gemini provider kind', () => {
     assert.deepEqual(usage.prompt_tokens_details, { cached_tokens: 2 });
   });
 
-  mtest('tool call: a named function gives one call with a generated id', 'tool_call', async () => {
+  test('tool call: a named function gives one call with a generated id', async () => {
     const r = await postChat(gw.url, {
       model: 'gm/gemini-2.5-flash', tools: [WEATHER, TIME],
       tool_choice: { type: 'function', function: { name: 'get_weather' } },
@@ -209,7 +186,7 @@ describe('gemini provider kind', () => {
     });
   });
 
-  mtest('parallel tools: tool_choice required calls both functions', 'parallel_tools', async () => {
+  test('parallel tools: tool_choice required calls both functions', async () => {
     const r = await postChat(gw.url, {
       model: 'gm/gemini-2.5-flash', tools: [WEATHER, TIME], tool_choice: 'required',
       messages: [{ role: 'user', content: 'Oslo' }],
@@ -223,7 +200,7 @@ describe('gemini provider kind', () => {
     assert.deepEqual(emu.lastRequest().body.toolConfig, { functionCallingConfig: { mode: 'ANY' } });
   });
 
-  mtest('streamed tool call: one delta with id and name, one with the whole arguments', 'streamed_tool_call', async () => {
+  test('streamed tool call: one delta with id and name, one with the whole arguments', async () => {
     const s = await streamChat(gw.url, {
       model: 'gm/gemini-2.5-flash', stream: true, stream_options: { include_usage: true },
       tools: [WEATHER, TIME], messages: [{ role: 'user', content: 'Rome [tools]' }],
@@ -242,7 +219,7 @@ describe('gemini provider kind', () => {
     assert.equal(emu.lastRequest().body.toolConfig, undefined, 'no tool_choice: no toolConfig');
   });
 
-  mtest('tool-result round trip (Gemini 3): signature kept in the id and sent back', 'tool_result_round_trip', async () => {
+  test('tool-result round trip (Gemini 3): signature kept in the id and sent back', async () => {
     const tools = [WEATHER];
     const first = await postChat(gw.url, {
       model: 'gm/gemini-3-pro-preview', tools, tool_choice: 'required',
@@ -285,7 +262,7 @@ describe('gemini provider kind', () => {
     assert.match(e.message, /missing a thought_signature/);
   });
 
-  mtest('streamed tool-result round trip (Gemini 3): the streamed id carries the signature', 'streamed_tool_result_round_trip', async () => {
+  test('streamed tool-result round trip (Gemini 3): the streamed id carries the signature', async () => {
     const tools = [WEATHER];
     const s = await streamChat(gw.url, {
       model: 'gm/gemini-3-pro-preview', stream: true, tools, tool_choice: 'required',
@@ -315,7 +292,7 @@ describe('gemini provider kind', () => {
     });
   });
 
-  mtest('image input: data URL becomes inlineData; an https URL is a 400', 'image_input', async () => {
+  test('image input: data URL becomes inlineData; an https URL is a 400', async () => {
     const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
     const r = await postChat(gw.url, {
       model: 'gm/gemini-2.5-flash',
@@ -336,7 +313,7 @@ describe('gemini provider kind', () => {
     assert.equal(emu.requests.length, n, 'nothing sent upstream');
   });
 
-  mtest('JSON schema output: responseMimeType + responseJsonSchema; json_object', 'json_schema', async () => {
+  test('JSON schema output: responseMimeType + responseJsonSchema; json_object', async () => {
     const schema = { type: 'object', properties: { city: { type: 'string' }, temp: { type: 'number' } }, required: ['city'], additionalProperties: false };
     const r = await postChat(gw.url, {
       model: 'gm/gemini-2.5-flash',
@@ -354,7 +331,7 @@ describe('gemini provider kind', () => {
     assert.deepEqual(emu.lastRequest().body.generationConfig, { responseMimeType: 'application/json' });
   });
 
-  mtest('reasoning: reasoning_effort sets thinkingBudget; thoughts come back as reasoning_content', 'reasoning', async () => {
+  test('reasoning: reasoning_effort sets thinkingBudget; thoughts come back as reasoning_content', async () => {
     const r = await postChat(gw.url, {
       model: 'gm/gemini-2.5-flash', reasoning_effort: 'medium',
       messages: [{ role: 'user', content: 'think' }],
@@ -374,12 +351,12 @@ describe('gemini provider kind', () => {
     assert.equal(s.contentText, 'You said: think');
   });
 
-  mtest('finish reason stop', 'finish_stop', async () => {
+  test('finish reason stop', async () => {
     const r = await postChat(gw.url, { model: 'gm/finish-other', messages: [{ role: 'user', content: 'x' }] });
     assert.equal(choice0(r).finish_reason, 'stop');
   });
 
-  mtest('finish reason length: MAX_TOKENS, stream and non-stream', 'finish_length', async () => {
+  test('finish reason length: MAX_TOKENS, stream and non-stream', async () => {
     const r = await postChat(gw.url, { model: 'gm/gemini-2.5-flash', max_completion_tokens: 2, messages: [{ role: 'user', content: 'a b c d' }] });
     assert.equal(choice0(r).finish_reason, 'length');
     assert.equal(choice0(r).message.content, 'You said:');
@@ -389,7 +366,7 @@ describe('gemini provider kind', () => {
     assert.equal(s.contentText, 'You said: a');
   });
 
-  mtest('finish reason content_filter: SAFETY, RECITATION, blocked prompt', 'finish_content_filter', async () => {
+  test('finish reason content_filter: SAFETY, RECITATION, blocked prompt', async () => {
     for (const model of ['finish-safety', 'finish-recitation', 'prompt-blocked']) {
       const r = await postChat(gw.url, { model: `gm/${model}`, messages: [{ role: 'user', content: 'x y' }] });
       assert.equal(r.status, 200, r.text);
@@ -400,12 +377,12 @@ describe('gemini provider kind', () => {
     }
   });
 
-  mtest('finish reason tool_calls (STOP with functionCall parts)', 'finish_tool_calls', async () => {
+  test('finish reason tool_calls (STOP with functionCall parts)', async () => {
     const r = await postChat(gw.url, { model: 'gm/gemini-2.5-flash', tools: [TIME], messages: [{ role: 'user', content: '[tools]' }] });
     assert.equal(choice0(r).finish_reason, 'tool_calls');
   });
 
-  mtest('n: candidateCount gives several choices; with stream it is a 400', 'n_candidates', async () => {
+  test('n: candidateCount gives several choices; with stream it is a 400', async () => {
     const r = await postChat(gw.url, { model: 'gm/gemini-2.5-flash', n: 2, messages: [{ role: 'user', content: 'twice' }] });
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.choices.map((c) => [c.index, c.message.content]), [[0, 'You said: twice'], [1, 'You said: twice']]);
@@ -415,7 +392,7 @@ describe('gemini provider kind', () => {
     assertError(s, 400, 'invalid_request_error', 'unsupported_parameter');
   });
 
-  mtest('unsupported parameters are refused before anything is sent', 'unsupported_params', async () => {
+  test('unsupported parameters are refused before anything is sent', async () => {
     const n = emu.requests.length;
     const cases = [
       [{ logprobs: true }, 'logprobs'],
@@ -442,7 +419,7 @@ describe('gemini provider kind', () => {
     assert.equal(emu.requests.length, n);
   });
 
-  mtest('error: Gemini bad key (400 API_KEY_INVALID) is a 502 upstream_auth_failed', 'error_auth', async () => {
+  test('error: Gemini bad key (400 API_KEY_INVALID) is a 502 upstream_auth_failed', async () => {
     const r = await postChat(gw.url, { model: 'gmbad/gemini-2.5-flash', messages: [{ role: 'user', content: 'x' }] });
     const e = assertError(r, 502, 'upstream_error', 'upstream_auth_failed');
     assert.doesNotMatch(e.message, /AIza/);
@@ -457,24 +434,24 @@ describe('gemini provider kind', () => {
     assert.equal(emu.lastRequest().headers['x-goog-api-key'], KEY);
   });
 
-  mtest('error: 400 INVALID_ARGUMENT keeps status and message', 'error_400', async () => {
+  test('error: 400 INVALID_ARGUMENT keeps status and message', async () => {
     const r = await postChat(gw.url, { model: 'gm/fault-400', messages: [{ role: 'user', content: 'x' }] });
     const e = assertError(r, 400, 'invalid_request_error', 'invalid_argument');
     assert.match(e.message, /emulated upstream rejection/);
   });
 
-  mtest('error: unknown upstream model is 404 model_not_found', 'error_404', async () => {
+  test('error: unknown upstream model is 404 model_not_found', async () => {
     const r = await postChat(gw.url, { model: 'gm/ghost-model', messages: [{ role: 'user', content: 'x' }] });
     assertError(r, 404, 'invalid_request_error', 'model_not_found');
   });
 
-  mtest('error: 429 RESOURCE_EXHAUSTED with retry-after from RetryInfo', 'error_429', async () => {
+  test('error: 429 RESOURCE_EXHAUSTED with retry-after from RetryInfo', async () => {
     const r = await postChat(gw.url, { model: 'gm/fault-429', messages: [{ role: 'user', content: 'x' }] });
     assertError(r, 429, 'rate_limit_exceeded', 'rate_limit_exceeded');
     assert.equal(r.headers['retry-after'], '7');
   });
 
-  mtest('error: 5xx classes (500 → 502, 503 → 503, 504 → 504)', 'error_5xx', async () => {
+  test('error: 5xx classes (500 → 502, 503 → 503, 504 → 504)', async () => {
     assertError(await postChat(gw.url, { model: 'gm/fault-500', messages: [{ role: 'user', content: 'x' }] }), 502, 'upstream_error', 'upstream_error');
     assertError(await postChat(gw.url, { model: 'gm/fault-503', messages: [{ role: 'user', content: 'x' }] }), 503, 'upstream_error', 'upstream_unavailable');
     assertError(await postChat(gw.url, { model: 'gm/fault-504', messages: [{ role: 'user', content: 'x' }] }), 504, 'upstream_error', 'upstream_timeout');
@@ -482,7 +459,7 @@ describe('gemini provider kind', () => {
     assert.equal(s.status, 503, 'an error before the stream is a plain HTTP error');
   });
 
-  mtest('error mid-stream: an error chunk, a malformed chunk, a reset, a stall', 'error_mid_stream', async () => {
+  test('error mid-stream: an error chunk, a malformed chunk, a reset, a stall', async () => {
     const e = await streamChat(gw.url, { model: 'gm/error-mid-stream', stream: true, messages: [{ role: 'user', content: 'a b c d e f' }] });
     assert.match(assertFailedStream(e, 'unavailable').message, /overloaded/);
     assert.ok(e.contentText.startsWith('You said:'));
@@ -491,7 +468,7 @@ describe('gemini provider kind', () => {
     assertFailedStream(await streamChat(gw.url, { model: 'gm/stall', stream: true, messages: [{ role: 'user', content: 'a b' }] }));
   });
 
-  mtest('models: listed from GET /models, "models/x" served as x', 'model_list', async () => {
+  test('models: listed from GET /models, "models/x" served as x', async () => {
     const r = await request(`${gw.url}/v1/models`);
     assert.equal(r.status, 200);
     const ids = r.json.data.map((m) => m.id);
@@ -514,7 +491,7 @@ describe('gemini provider kind', () => {
     return Array.from(new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)));
   };
 
-  mtest('embeddings: float vectors, one request per input, usage unknown', 'embeddings', async () => {
+  test('embeddings: float vectors, one request per input, usage unknown', async () => {
     const r = await embed({ model: 'gm/gemini-embedding-001', input: 'hello world', user: 'u-9' });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.object, 'list');
@@ -538,7 +515,7 @@ describe('gemini provider kind', () => {
     });
   });
 
-  mtest('embeddings: base64 is encoded by the gateway (little-endian float32)', 'embeddings', async () => {
+  test('embeddings: base64 is encoded by the gateway (little-endian float32)', async () => {
     const r = await embed({ model: 'gm/text-embedding-004', input: ['alpha', 'beta'], encoding_format: 'base64' });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.data.length, 2);
@@ -556,7 +533,7 @@ describe('gemini provider kind', () => {
     assert.equal(r.headers['x-switchboard-dropped-params'], undefined);
   });
 
-  mtest('embeddings: a batch keeps its order; 100 inputs pass, 101 are refused', 'embeddings', async () => {
+  test('embeddings: a batch keeps its order; 100 inputs pass, 101 are refused', async () => {
     const input = ['first one', 'second', 'third and last'];
     const r = await embed({ model: 'gm/text-embedding-004', input, encoding_format: 'float' });
     assert.equal(r.status, 200, r.text);
@@ -577,7 +554,7 @@ describe('gemini provider kind', () => {
     assert.equal(emu.requests.length, n, 'nothing sent upstream');
   });
 
-  mtest('embeddings: dimensions → outputDimensionality; too many is Gemini\'s 400', 'embeddings', async () => {
+  test('embeddings: dimensions → outputDimensionality; too many is Gemini\'s 400', async () => {
     const r = await embed({ model: 'gm/gemini-embedding-001', input: ['a', 'b'], dimensions: 256 });
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.data.map((d) => d.embedding.length), [256, 256]);
@@ -590,7 +567,7 @@ describe('gemini provider kind', () => {
     assert.match(e.message, /output_dimensionality must be in the range \[1, 768\]/);
   });
 
-  mtest('embeddings: errors (token ids, chat model, bad key, 429, 5xx)', 'embeddings', async () => {
+  test('embeddings: errors (token ids, chat model, bad key, 429, 5xx)', async () => {
     const n = emu.requests.length;
     for (const input of [[1, 2, 3], [[1, 2], [3]], ['a', [4, 5]]]) {
       const r = await embed({ model: 'gm/gemini-embedding-001', input });

@@ -1,7 +1,7 @@
 // Ollama's native API (tests/emulators/ollama.mjs) behind the gateway:
 // OpenAI Chat Completions in, POST /api/chat out (providers/ollama.h,
-// docs/providers/ollama.md). Every cell of the translation-fidelity
-// matrix is one test; the last lines printed are `MATRIX ollama ...`.
+// docs/providers/ollama.md). Its column of the translation-fidelity
+// matrix is tests/matrix/kinds/ollama.mjs.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,21 +30,6 @@ const TIME = {
 };
 // A 1x1 PNG.
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
-
-const matrix = new Map();
-/** One test reported under the matrix cell key (several tests may share a
- * cell: it passes only when all of them do). */
-function cell(name, fn, key = name) {
-  test(name, async () => {
-    try {
-      const r = await fn();
-      if (!matrix.has(key)) matrix.set(key, r && r.unsupported ? `unsupported: ${r.unsupported}` : 'pass');
-    } catch (e) {
-      matrix.set(key, `fail: ${String(e.message).split('\n')[0].slice(0, 160)}`);
-      throw e;
-    }
-  });
-}
 
 function assertError(res, status, type, code, param) {
   assert.equal(res.status, status, `status (body: ${res.text.slice(0, 300)})`);
@@ -99,14 +84,9 @@ describe('ollama native upstream', () => {
     if (gw) await gw.kill();
     if (emu) await emu.close();
     if (authEmu) await authEmu.close();
-    for (const [name, res] of matrix) {
-      const [status, ...rest] = res.split(': ');
-      const id = name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
-      console.log(`MATRIX ollama ${id} ${status}${rest.length ? `: ${rest.join(': ')}` : ''}`);
-    }
   });
 
-  cell('text', async () => {
+  test('text', async () => {
     const r = await postChat(gw.url, {
       model: 'ollama/llama3.2',
       messages: [
@@ -140,7 +120,7 @@ describe('ollama native upstream', () => {
     assert.deepEqual(emu.stats.unknownOptions, []);
   });
 
-  cell('streamed text', async () => {
+  test('streamed text', async () => {
     const r = await streamChat(gw.url, chatBody('ollama/llama3.2', 'stream this please', { stream: true }));
     assert.equal(r.status, 200);
     assert.match(r.headers['content-type'], /^text\/event-stream/);
@@ -158,7 +138,7 @@ describe('ollama native upstream', () => {
     assert.equal(emu.lastStream().state, 'completed');
   });
 
-  cell('usage in stream', async () => {
+  test('usage in stream', async () => {
     const r = await streamChat(gw.url, chatBody('ollama/llama3.2', 'count me', {
       stream: true, stream_options: { include_usage: true },
     }));
@@ -170,7 +150,7 @@ describe('ollama native upstream', () => {
     assert.equal(emu.lastRequest().body.stream_options, undefined);
   });
 
-  cell('tool call', async () => {
+  test('tool call', async () => {
     const r = await postChat(gw.url, {
       model: 'ollama/llama3.2',
       messages: [{ role: 'user', content: 'please call get_weather' }],
@@ -191,7 +171,7 @@ describe('ollama native upstream', () => {
     assert.equal(up.tool_choice, undefined);
   });
 
-  cell('streamed tool call', async () => {
+  test('streamed tool call', async () => {
     const r = await streamChat(gw.url, {
       model: 'ollama/llama3.2', stream: true,
       messages: [{ role: 'user', content: 'call get_weather now' }], tools: [WEATHER],
@@ -207,7 +187,7 @@ describe('ollama native upstream', () => {
     assert.equal(d[d.length - 1].finish_reason, 'tool_calls');
   });
 
-  cell('parallel tools', async () => {
+  test('parallel tools', async () => {
     const r = await streamChat(gw.url, {
       model: 'keyed/llama3.2', stream: true,
       messages: [{ role: 'user', content: 'call get_weather and get_time' }], tools: [WEATHER, TIME],
@@ -239,7 +219,7 @@ describe('ollama native upstream', () => {
       [['call_0', 'get_weather'], ['call_1', 'get_time']]);
   });
 
-  cell('tool-result round trip', async () => {
+  test('tool-result round trip', async () => {
     const r = await postChat(gw.url, {
       model: 'ollama/llama3.2',
       messages: [
@@ -281,7 +261,7 @@ describe('ollama native upstream', () => {
     assertError(bad, 400, 'invalid_request_error', 'invalid_value', 'messages[1].tool_calls[0].function.arguments');
   });
 
-  cell('tool_choice required/named', async () => {
+  test('tool_choice required/named', async () => {
     const before = emu.requestsTo().length;
     const r = await postChat(gw.url, {
       model: 'ollama/llama3.2', messages: [{ role: 'user', content: 'x' }], tools: [WEATHER], tool_choice: 'required',
@@ -305,10 +285,9 @@ describe('ollama native upstream', () => {
     assert.equal(none.json.choices[0].message.content, 'You said: call get_weather');
     assert.equal(emu.lastRequest().body.tools, undefined, 'none: tools omitted');
     assert.equal(emu.requestsTo().length, before + 1, 'refused requests never reach the upstream');
-    return { unsupported: "tool_choice 'required' and named functions: Ollama cannot force a tool (400 unsupported_value)" };
   });
 
-  cell('image input', async () => {
+  test('image input', async () => {
     const r = await postChat(gw.url, {
       model: 'ollama/llava',
       messages: [{
@@ -329,7 +308,7 @@ describe('ollama native upstream', () => {
     assertError(remote, 400, 'invalid_request_error', 'unsupported_value', 'messages[0].content[0].image_url.url');
   });
 
-  cell('JSON schema output', async () => {
+  test('JSON schema output', async () => {
     const schema = { type: 'object', properties: { city: { type: 'string' }, temp: { type: 'integer' } }, required: ['city', 'temp'] };
     const r = await postChat(gw.url, chatBody('ollama/llama3.2', 'Paris', {
       response_format: { type: 'json_schema', json_schema: { name: 'weather', strict: true, schema } },
@@ -344,7 +323,7 @@ describe('ollama native upstream', () => {
     assert.equal(emu.lastRequest().body.format, 'json');
   });
 
-  cell('reasoning', async () => {
+  test('reasoning', async () => {
     const r = await streamChat(gw.url, chatBody('ollama/qwen3:8b', 'why', { stream: true, reasoning_effort: 'high' }));
     assert.equal(r.done, true, r.raw.slice(0, 400));
     const d = deltas(r);
@@ -368,14 +347,14 @@ describe('ollama native upstream', () => {
     assert.equal(errorOf(notThinking).message, '"llama3.2" does not support thinking');
   });
 
-  cell('finish reason stop', async () => {
+  test('finish reason stop', async () => {
     const r = await postChat(gw.url, chatBody('ollama/llama3.2', 'one two three four', { stop: 'three' }));
     assert.equal(r.json.choices[0].finish_reason, 'stop');
     assert.equal(r.json.choices[0].message.content, 'You said: one two ');
     assert.deepEqual(emu.lastRequest().body.options, { stop: ['three'] });
   });
 
-  cell('finish reason length', async () => {
+  test('finish reason length', async () => {
     const r = await postChat(gw.url, chatBody('ollama/llama3.2', 'one two three four', { max_completion_tokens: 3 }));
     assert.equal(r.json.choices[0].finish_reason, 'length');
     assert.equal(r.json.choices[0].message.content, 'You said: one');
@@ -385,14 +364,13 @@ describe('ollama native upstream', () => {
     assert.equal(deltas(s).at(-1).finish_reason, 'length');
   });
 
-  cell('finish reason tool_calls', async () => {
+  test('finish reason tool_calls', async () => {
     const r = await postChat(gw.url, { model: 'ollama/llama3.2', messages: [{ role: 'user', content: 'get_time?' }], tools: [TIME] });
     assert.equal(r.json.choices[0].finish_reason, 'tool_calls');
   });
 
-  cell('finish reason content_filter', async () => ({ unsupported: 'Ollama has no content filter: done_reason is only stop or length' }));
 
-  cell('dropped params', async () => {
+  test('dropped params', async () => {
     const r = await postChat(gw.url, chatBody('ollama/llama3.2', 'hi', {
       user: 'u-1', metadata: { a: 'b' }, store: false, service_tier: 'auto',
     }));
@@ -408,7 +386,7 @@ describe('ollama native upstream', () => {
     assertError(lp, 400, 'invalid_request_error', 'unsupported_parameter', 'logprobs');
   });
 
-  cell('auth header', async () => {
+  test('auth header', async () => {
     const r = await postChat(gw.url, chatBody('keyed/llama3.2', 'secret'));
     assert.equal(r.status, 200, r.text);
     assert.equal(authEmu.lastRequest().headers.authorization, `Bearer ${KEY}`);
@@ -417,7 +395,7 @@ describe('ollama native upstream', () => {
     assert.ok(!e.message.includes(KEY));
   });
 
-  cell('model list', async () => {
+  test('model list', async () => {
     const r = await request(`${gw.url}/v1/models`);
     assert.equal(r.status, 200);
     const ids = r.json.data.map((m) => m.id);
@@ -428,71 +406,71 @@ describe('ollama native upstream', () => {
     assert.equal(c.json.choices[0].message.content, 'You said: listed');
   });
 
-  cell('error 400', async () => {
+  test('error 400', async () => {
     const r = await postChat(gw.url, chatBody('ollama/fault-400', 'x'));
     const e = assertError(r, 400, 'invalid_request_error', null);
     assert.equal(e.message, 'invalid input: emulated rejection');
   });
 
-  cell('error 404 model not found', async () => {
+  test('error 404 model not found', async () => {
     const r = await postChat(gw.url, chatBody('ollama/ghost-model', 'x'));
     const e = assertError(r, 404, 'invalid_request_error', 'model_not_found');
     assert.equal(e.message, 'model "ghost-model" not found, try pulling it first');
   });
 
-  cell('error 429', async () => {
+  test('error 429', async () => {
     const r = await postChat(gw.url, chatBody('ollama/fault-429', 'x'));
     assertError(r, 429, 'rate_limit_exceeded', 'rate_limit_exceeded');
     assert.equal(r.headers['retry-after'], '7');
   });
 
-  cell('error 500', async () => {
+  test('error 500', async () => {
     const r = await postChat(gw.url, chatBody('ollama/fault-500', 'x'));
     const e = assertError(r, 502, 'upstream_error', 'upstream_error');
     assert.match(e.message, /llama runner process has terminated/);
   });
 
-  cell('error 503', async () => {
+  test('error 503', async () => {
     const r = await postChat(gw.url, chatBody('ollama/fault-503', 'x', { stream: true }));
     assertError(r, 503, 'upstream_error', 'upstream_unavailable');
   });
 
-  cell('error 401 (gateway credential)', async () => {
+  test('error 401 (gateway credential)', async () => {
     const r = await postChat(gw.url, chatBody('ollama/fault-401', 'x'));
     assertError(r, 502, 'upstream_error', 'upstream_auth_failed');
   });
 
-  cell('error mid-stream', async () => {
+  test('error mid-stream', async () => {
     const r = await streamChat(gw.url, chatBody('ollama/error-mid-stream', 'a b c d e', { stream: true }));
     const e = assertFailedStream(r, 'upstream_error');
     assert.equal(e.message, MID_STREAM_ERROR);
     assert.equal(r.contentText, 'You said: a');
   });
 
-  cell('reset mid-stream', async () => {
+  test('reset mid-stream', async () => {
     const r = await streamChat(gw.url, chatBody('ollama/reset-mid-stream', 'a b c d e', { stream: true }));
     assertFailedStream(r, 'upstream_error');
     assert.equal(r.contentText, 'You said: a');
   });
 
-  cell('malformed line', async () => {
+  test('malformed line', async () => {
     const r = await streamChat(gw.url, chatBody('ollama/malformed-chunk', 'a b c d e', { stream: true }));
     assertFailedStream(r, 'upstream_bad_response');
   });
 
-  cell('stall', async () => {
+  test('stall', async () => {
     const r = await streamChat(gw.url, chatBody('ollama/stall', 'x', { stream: true }), { timeoutMs: 10000 });
     assertFailedStream(r, 'upstream_timeout');
   });
 
-  // ---- embeddings: POST /v1/embeddings → POST /api/embed (one matrix cell)
+  // ---- embeddings: POST /v1/embeddings → POST /api/embed
 
   const embed = (body) => request(`${gw.url}/v1/embeddings`, { body });
   const embedUp = () => emu.lastRequest('/api/embed');
   const embedAnswer = () => emu.lastResponse('/api/embed').body;
   const norm = (v) => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
 
-  cell('embeddings: float', async () => {
+  test('embeddings: float', async () => {
     const r = await embed({ model: 'ollama/nomic-embed-text', input: 'The sky is blue', encoding_format: 'float' });
     assert.equal(r.status, 200, r.text);
     assert.match(r.headers['content-type'], /^application\/json/);
@@ -515,9 +493,9 @@ describe('ollama native upstream', () => {
     assert.equal(r.headers['x-switchboard-dropped-params'], undefined);
     assert.deepEqual(emu.stats.unknownFields, []);
     assert.deepEqual(emu.stats.unknownOptions, []);
-  }, 'embeddings');
+  });
 
-  cell('embeddings: base64 through the gateway', async () => {
+  test('embeddings: base64 through the gateway', async () => {
     const r = await embed({ model: 'ollama/nomic-embed-text', input: 'The sky is blue', encoding_format: 'base64', dimensions: 8 });
     assert.equal(r.status, 200, r.text);
     // Ollama gets floats and dimensions; the gateway encodes.
@@ -537,9 +515,9 @@ describe('ollama native upstream', () => {
     // The same text without dimensions starts with other values (re-normalised).
     const full = await embed({ model: 'ollama/nomic-embed-text', input: 'The sky is blue' });
     assert.notEqual(full.json.data[0].embedding[0], want[0]);
-  }, 'embeddings');
+  });
 
-  cell('embeddings: batch', async () => {
+  test('embeddings: batch', async () => {
     const input = ['alpha beta', 'gamma', 'delta epsilon zeta'];
     const r = await embed({ model: 'ollama/llama3.2', input, user: 'u-7' });
     assert.equal(r.status, 200, r.text);
@@ -558,9 +536,9 @@ describe('ollama native upstream', () => {
     // One input as an array of one.
     const one = await embed({ model: 'ollama/llama3.2', input: ['gamma'] });
     assert.deepEqual(one.json.data[0].embedding, r.json.data[1].embedding);
-  }, 'embeddings');
+  });
 
-  cell('embeddings: context length and truncate', async () => {
+  test('embeddings: context length and truncate', async () => {
     // OpenAI refuses an over-long input, so the gateway sends truncate:false.
     const long = 'one two three four five six';
     const r = await embed({ model: 'tiny/nomic-embed-text', input: long });
@@ -577,9 +555,9 @@ describe('ollama native upstream', () => {
     });
     assert.deepEqual(t.json.usage, { prompt_tokens: 4, total_tokens: 4 });
     assert.equal(t.headers['x-switchboard-dropped-params'], undefined);
-  }, 'embeddings');
+  });
 
-  cell('embeddings: errors', async () => {
+  test('embeddings: errors', async () => {
     const before = emu.requestsTo('/api/embed').length;
     for (const input of [[1, 2, 3], [[1, 2], [3]], ['text', [4, 5]]]) {
       const r = await embed({ model: 'ollama/nomic-embed-text', input });
@@ -607,5 +585,5 @@ describe('ollama native upstream', () => {
     const ch = await postChat(gw.url, chatBody('ollama/nomic-embed-text', 'hi'));
     const ce = assertError(ch, 400, 'invalid_request_error', null);
     assert.equal(ce.message, '"nomic-embed-text" does not support chat');
-  }, 'embeddings');
+  });
 });
