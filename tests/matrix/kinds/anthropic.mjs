@@ -3,6 +3,7 @@
 // `mx-anthropic`. Each row names the emulator model (normal, behaviour or
 // fault model) and the request fields that make it produce that case; see
 // the emulator's header comment for what each model does.
+import { FAULT_MODEL } from './faults.mjs';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
@@ -43,6 +44,7 @@ export default {
   },
 
   scenario(row, section) {
+    if (FAULT_MODEL[row]) return { model: m(FAULT_MODEL[row]) };
     switch (row) {
       case 'text':
       case 'stream-text':
@@ -81,27 +83,8 @@ export default {
         };
       case 'finish-content-filter':
         return { model: m('refusal') };
-      case 'error-400':
-        return { model: m('fault-400') };
-      // Anthropic's 401 for the gateway's own key: 502 upstream_auth_failed.
-      case 'error-401':
-        return { model: m('fault-401'), expect: { status: 502 } };
       case 'error-404':
         return { model: m('claude-ghost') };
-      case 'error-429':
-        return { model: m('fault-429') };
-      case 'error-5xx':
-        return { model: m('fault-500'), expect: { status: 502 } };
-      case 'error-503':
-        return { model: m('fault-503'), expect: { status: 503 } };
-      case 'error-mid-stream':
-        return { model: m('error-mid-stream') };
-      case 'reset-mid-stream':
-        return { model: m('reset-mid-stream') };
-      case 'malformed-line':
-        return { model: m('malformed-chunk') };
-      case 'stall':
-        return { model: m('stall') };
       // What the Anthropic kind drops: safety_identifier when user is set
       // (both would be metadata.user_id). Responses in folds
       // safety_identifier into user itself (user wins, nothing listed), so

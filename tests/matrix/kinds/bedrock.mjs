@@ -1,6 +1,7 @@
 // The matrix's `bedrock` kind: the strict AWS Bedrock Converse emulator
 // (tests/emulators/bedrock.mjs, which verifies SigV4 for real and streams
 // binary event-stream frames) behind a provider of kind bedrock.
+import { FAULT_MODEL } from './faults.mjs';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
@@ -40,6 +41,7 @@ export default {
     };
   },
   scenario(row, section) {
+    if (FAULT_MODEL[row]) return { model: m(FAULT_MODEL[row]) };
     switch (row) {
       case 'text': case 'stream-text':
         return { model: m(CLAUDE), expect: { text: 'You said: Hello there, matrix' } };
@@ -49,20 +51,8 @@ export default {
       // Bedrock reports cache reads (cacheReadInputTokens), no reasoning count.
       case 'stream-usage': return { model: m('cache-read'), expect: { cached: 5, reasoning: 0 } };
       case 'finish-content-filter': return { model: m('content-filtered') };
-      case 'error-400': return { model: m('fault-400'), expect: { status: 400 } };
-      // 403 UnrecognizedClientException: Bedrock's answer to a bad credential.
-      case 'error-401': return { model: m('fault-401') };
       // 404 ResourceNotFoundException.
       case 'error-404': return { model: m('fault-404'), expect: { status: 404 } };
-      case 'error-429': return { model: m('fault-429') };
-      case 'error-5xx': return { model: m('fault-500') };
-      case 'error-503': return { model: m('fault-503') };
-      // A throttlingException exception frame after two deltas.
-      case 'error-mid-stream': return { model: m('error-mid-stream') };
-      case 'reset-mid-stream': return { model: m('reset-mid-stream') };
-      // A frame whose message CRC is wrong.
-      case 'malformed-line': return { model: m('malformed-chunk') };
-      case 'stall': return { model: m('stall') };
       case 'dropped-params':
         // Fields Converse has no place for are dropped and named.
         if (section === 'chat') return { model: m(CLAUDE), req: { extra: { user: 'u-1' } }, expect: { dropped: 'user' } };

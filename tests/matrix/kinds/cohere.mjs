@@ -8,6 +8,7 @@
 // answers "Tool results: …"; reasoning_effort becomes Cohere's thinking
 // (enabled, with a budget), which the model answers with a thinking block.
 // Faults are chosen by model name.
+import { FAULT_MODEL } from './faults.mjs';
 import assert from 'node:assert/strict';
 
 import { startCohereEmulator } from '../../emulators/cohere.mjs';
@@ -39,6 +40,7 @@ export default {
     };
   },
   scenario(row, section) {
+    if (FAULT_MODEL[row]) return { model: m(FAULT_MODEL[row]) };
     switch (row) {
       case 'text': case 'stream-text':
         return { model: m(CHAT), expect: { text: `You said: ${TEXT}` } };
@@ -57,16 +59,7 @@ export default {
             assert.equal(r.finish, 'stop');
           },
         };
-      case 'error-400': return { model: m('fault-400'), expect: { status: 400 } };
-      case 'error-401': return { model: m('fault-401') };
       case 'error-404': return { model: m('command-gone'), expect: { status: 404 } };
-      case 'error-429': return { model: m('fault-429') };
-      case 'error-5xx': return { model: m('fault-500') };
-      case 'error-503': return { model: m('fault-503') };
-      case 'error-mid-stream': return { model: m('error-mid-stream') };
-      case 'reset-mid-stream': return { model: m('reset-mid-stream') };
-      case 'malformed-line': return { model: m('malformed-chunk') };
-      case 'stall': return { model: m('stall') };
       case 'dropped-params':
         // Advisory fields Cohere has no place for: dropped and named.
         if (section === 'messages') return { model: m(CHAT), req: { extra: { service_tier: 'auto' } }, expect: { dropped: 'service_tier' } };

@@ -3,6 +3,7 @@
 // the emulator model (normal, special or fault model) and the request
 // fields that make it produce that case; see the emulator's header
 // comment for what each model does.
+import { FAULT_MODEL } from './faults.mjs';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
@@ -45,6 +46,7 @@ export default {
   },
 
   scenario(row, section) {
+    if (FAULT_MODEL[row]) return { model: m(FAULT_MODEL[row]) };
     switch (row) {
       case 'text':
       case 'stream-text':
@@ -87,28 +89,8 @@ export default {
       }
       case 'finish-content-filter':
         return { model: m('finish-safety') };
-      case 'error-400':
-        return { model: m('fault-400') };
-      // Gemini's 401 for the gateway's own key: 502 upstream_auth_failed.
-      case 'error-401':
-        return { model: m('fault-401'), expect: { status: 502 } };
       case 'error-404':
         return { model: m('ghost-model') };
-      // RESOURCE_EXHAUSTED with RetryInfo 7s: retry-after from the details.
-      case 'error-429':
-        return { model: m('fault-429') };
-      case 'error-5xx':
-        return { model: m('fault-500'), expect: { status: 502 } };
-      case 'error-503':
-        return { model: m('fault-503'), expect: { status: 503 } };
-      case 'error-mid-stream':
-        return { model: m('error-mid-stream') };
-      case 'reset-mid-stream':
-        return { model: m('reset-mid-stream') };
-      case 'malformed-line':
-        return { model: m('malformed-chunk') };
-      case 'stall':
-        return { model: m('stall') };
       // Gemini has no end-user field: `user` is dropped (Messages in:
       // metadata.user_id becomes it).
       case 'dropped-params':

@@ -10,6 +10,7 @@
 // call, its id (made up by the gateway: Ollama sends none) and the round
 // trip are what those cells check. Reasoning: `think` on a thinking model
 // (qwen3) streams message.thinking. Faults are chosen by model name.
+import { FAULT_MODEL } from './faults.mjs';
 import assert from 'node:assert/strict';
 
 import { startOllamaEmulator } from '../../emulators/ollama.mjs';
@@ -44,6 +45,7 @@ export default {
     };
   },
   scenario(row, section) {
+    if (FAULT_MODEL[row]) return { model: m(FAULT_MODEL[row]) };
     switch (row) {
       case 'text': case 'stream-text':
         return { model: m(CHAT), expect: { text: `You said: ${TEXT}` } };
@@ -68,16 +70,7 @@ export default {
             assert.equal(r.finish, 'stop');
           },
         };
-      case 'error-400': return { model: m('fault-400'), expect: { status: 400 } };
-      case 'error-401': return { model: m('fault-401') };
       case 'error-404': return { model: m('ghost-model'), expect: { status: 404 } };
-      case 'error-429': return { model: m('fault-429') };
-      case 'error-5xx': return { model: m('fault-500') };
-      case 'error-503': return { model: m('fault-503') };
-      case 'error-mid-stream': return { model: m('error-mid-stream') };
-      case 'reset-mid-stream': return { model: m('reset-mid-stream') };
-      case 'malformed-line': return { model: m('malformed-chunk') };
-      case 'stall': return { model: m('stall') };
       case 'dropped-params':
         // Advisory fields Ollama has no place for: dropped and named
         // (Ollama itself would ignore them silently).

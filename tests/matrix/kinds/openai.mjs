@@ -1,6 +1,7 @@
 // The matrix's `openai` kind (and, through its emulator's Azure mode,
 // `azure`): the strict OpenAI Chat Completions emulator behind a provider
 // of that kind.
+import { FAULT_MODEL } from './faults.mjs';
 import assert from 'node:assert/strict';
 
 import { startOpenAIEmulator } from '../../emulators/openai.mjs';
@@ -31,22 +32,14 @@ export function openaiKind(kind, p) {
       };
     },
     scenario(row, section) {
+      if (FAULT_MODEL[row]) return { model: m(FAULT_MODEL[row]) };
       switch (row) {
         case 'text': case 'stream-text':
           return { model: m('gpt-4o-mini'), expect: { text: 'You said: Hello there, matrix' } };
         case 'reasoning': return { model: m('reasoner') };
         case 'stream-usage': return { model: m('gpt-4o-mini'), expect: { cached: 0, reasoning: 0 } };
         case 'finish-content-filter': return { model: m('content-filter') };
-        case 'error-400': return { model: m('fault-400'), expect: { status: 400 } };
-        case 'error-401': return { model: m('fault-401') };
         case 'error-404': return { model: m('gpt-unknown'), expect: { status: 404 } };
-        case 'error-429': return { model: m('fault-429') };
-        case 'error-5xx': return { model: m('fault-500') };
-        case 'error-503': return { model: m('fault-503') };
-        case 'error-mid-stream': return { model: m('error-mid-stream') };
-        case 'reset-mid-stream': return { model: m('reset-mid-stream') };
-        case 'malformed-line': return { model: m('malformed-chunk') };
-        case 'stall': return { model: m('stall') };
         case 'dropped-params':
           if (section === 'chat') {
             return {
