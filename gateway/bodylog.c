@@ -51,6 +51,22 @@ static void add(cJSON *o, const char *name, char *value)
   free(value);
 }
 
+/* The value of a header lws keeps under token t, or NULL. Caller frees. */
+static char *token_value(struct req *r, enum lws_token_indexes t)
+{
+  int n = lws_hdr_total_length(r->wsi, t);
+  char *v;
+
+  if(n <= 0)
+    return NULL;
+  v = sb_malloc((size_t)n + 1);
+  if(lws_hdr_copy(r->wsi, v, n + 1, t) < 0) {
+    free(v);
+    return NULL;
+  }
+  return v;
+}
+
 static char *headers_json(struct req *r)
 {
   cJSON *o = cJSON_CreateObject();
@@ -67,7 +83,7 @@ static char *headers_json(struct req *r)
     name[n - 1] = '\0';
     if(cJSON_GetObjectItemCaseSensitive(o, name))
       continue;
-    add(o, name, req_header(r, name));
+    add(o, name, token_value(r, (enum lws_token_indexes)t));
   }
   for(size_t i = 0; i < SB_ARRAY_LEN(custom_names); i++)
     add(o, custom_names[i], req_header(r, custom_names[i]));
