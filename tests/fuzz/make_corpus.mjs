@@ -309,6 +309,12 @@ prov('anthropic', 'huge_numbers', 'chat', J({ id: 'm', type: 'message', role: 'a
 prov('bedrock', 'huge_numbers', 'chat', J({ output: { message: { role: 'assistant', content: [{ text: 'x' }] } }, stopReason: 'end_turn', usage: { inputTokens: 1e300, outputTokens: 1e300, totalTokens: 1 } }));
 seed('render', 'completion_huge', J({ choices: [{ message: { role: 'assistant', content: 'x' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1e300, completion_tokens: -1e300, total_tokens: 1e300 } }));
 
+// Histogram blobs: (bucket, count) varints as store/rollup.c writes them.
+seed('hist', 'empty', '');
+seed('hist', 'one', [5, 1]);
+seed('hist', 'spread', [0, 3, 10, 200, 1, 21, 7, 40, 2, 81, 1]);
+seed('hist', 'big_count', [30, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+
 rmSync(ROOT, { recursive: true, force: true });
 let total = 0;
 for (const [name, files] of Object.entries(corpora)) {
