@@ -20,6 +20,7 @@
  * request on every worker.
  */
 #include "admission/admission.h"
+#include "gateway/admin.h"
 #include "gateway/http.h"
 #include "gateway/mcp.h"
 #include "base/sb.h"
@@ -274,7 +275,7 @@ static void job_work(void *ud)
     adm_reload(j->adm);
 }
 
-static void respond(struct req *r, int status, cJSON *o)
+void admin_respond(struct req *r, int status, cJSON *o)
 {
   char *json = cJSON_PrintUnformatted(o);
 
@@ -453,7 +454,7 @@ static void respond_mcp(struct req *r, const struct admin_job *j)
     cJSON_AddStringToObject(o, "name", j->id);
     cJSON_AddStringToObject(o, "object", "mcp.server");
     cJSON_AddBoolToObject(o, "deleted", 1);
-    respond(r, 200, o);
+    admin_respond(r, 200, o);
     return;
   }
   if(j->op == OP_DEFS) {
@@ -462,12 +463,12 @@ static void respond_mcp(struct req *r, const struct admin_job *j)
     data = cJSON_AddArrayToObject(o, "data");
     for(int i = 0; i < j->ndefs; i++)
       cJSON_AddItemToArray(data, mcp_json(&j->defs[i], r->gw));
-    respond(r, 200, o);
+    admin_respond(r, 200, o);
     return;
   }
   for(int i = 0; i < j->ndefs; i++)
     if(!strcmp(j->defs[i].name, j->id)) {
-      respond(r, 200, mcp_json(&j->defs[i], r->gw));
+      admin_respond(r, 200, mcp_json(&j->defs[i], r->gw));
       return;
     }
   api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
@@ -485,8 +486,8 @@ static void respond_defs(struct req *r, const struct admin_job *j)
      (j->op == OP_DEF_SET && j->table == STORE_PROVIDERS)) {
     for(int i = 0; i < j->ndefs; i++)
       if(!strcmp(j->defs[i].name, j->id)) {
-        respond(r, j->op == OP_DEF_GET ? 200 : 201,
-                def_json(&j->defs[i], j->table, reg, r->gw->route_stats));
+        admin_respond(r, j->op == OP_DEF_GET ? 200 : 201,
+                      def_json(&j->defs[i], j->table, reg, r->gw->route_stats));
         prov_registry_unref(reg);
         return;
       }
@@ -506,7 +507,7 @@ static void respond_defs(struct req *r, const struct admin_job *j)
   if(j->table == STORE_PROVIDERS)
     cJSON_AddItemToObject(o, "builtin", builtin_json(reg, r->gw->route_stats));
   prov_registry_unref(reg);
-  respond(r, 200, o);
+  admin_respond(r, 200, o);
 }
 
 /* The list, one row (by the model in the path or the body), or a
@@ -522,7 +523,7 @@ static void respond_caps(struct req *r, const struct admin_job *j)
     cJSON_AddStringToObject(o, "model", j->id);
     cJSON_AddStringToObject(o, "object", "model.caps");
     cJSON_AddBoolToObject(o, "deleted", 1);
-    respond(r, 200, o);
+    admin_respond(r, 200, o);
     return;
   }
   if(j->op == OP_CAPS) {
@@ -531,12 +532,12 @@ static void respond_caps(struct req *r, const struct admin_job *j)
     data = cJSON_AddArrayToObject(o, "data");
     for(int i = 0; i < j->ncaps; i++)
       cJSON_AddItemToArray(data, store_caps_json(&j->caps[i]));
-    respond(r, 200, o);
+    admin_respond(r, 200, o);
     return;
   }
   for(int i = 0; i < j->ncaps; i++)
     if(!strcmp(j->caps[i].model, model)) {
-      respond(r, 200, store_caps_json(&j->caps[i]));
+      admin_respond(r, 200, store_caps_json(&j->caps[i]));
       return;
     }
   /* deleted by someone else between the write and the read */
@@ -589,7 +590,7 @@ static void job_done(struct req *r, void *ud)
         cJSON_AddNullToObject(e, "cached_input_per_mtok");
       cJSON_AddItemToArray(data, e);
     }
-    respond(r, 200, o);
+    admin_respond(r, 200, o);
   } else if(j->op >= OP_CAPS && j->op <= OP_CAP_DROP) {
     respond_caps(r, j);
   } else if(j->op == OP_LIST) {
@@ -598,14 +599,14 @@ static void job_done(struct req *r, void *ud)
     data = cJSON_AddArrayToObject(o, "data");
     for(int i = 0; i < j->nkeys; i++)
       cJSON_AddItemToArray(data, store_key_json(&j->keys[i], now));
-    respond(r, 200, o);
+    admin_respond(r, 200, o);
   } else if(j->op == OP_CREATE) {
     cJSON *o = store_key_json(&j->keys[0], now);
     /* The only time the secret exists outside the client. */
     cJSON_AddStringToObject(o, "secret", j->secret);
-    respond(r, 201, o);
+    admin_respond(r, 201, o);
   } else if((k = find(j->keys, j->nkeys, j->id))) {
-    respond(r, 200, store_key_json(k, now));
+    admin_respond(r, 200, store_key_json(k, now));
   } else {
     api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
                   "No key '%s'.", j->id);
@@ -629,7 +630,7 @@ static void run_job(struct req *r, struct admin_job *j, const char *what)
 
 /* --- request bodies ------------------------------------------------------ */
 
-static int bad(struct api_error *err, const char *param, const char *msg)
+int admin_bad(struct api_error *err, const char *param, const char *msg)
 {
   api_error_set(err, 400, "invalid_request_error", "invalid_value", param,
                 "Invalid '%s': %s", param, msg);
@@ -644,11 +645,11 @@ static int strv(const cJSON *v, const char *param, char ***out, int *n,
   if(cJSON_IsNull(v))
     return 0;
   if(!cJSON_IsArray(v))
-    return bad(err, param, "expected an array of strings.");
+    return admin_bad(err, param, "expected an array of strings.");
   cJSON_ArrayForEach(it, v)
   {
     if(!cJSON_IsString(it) || !it->valuestring[0])
-      return bad(err, param, "expected an array of non-empty strings.");
+      return admin_bad(err, param, "expected an array of non-empty strings.");
   }
   *n = cJSON_GetArraySize(v);
   *out = sb_calloc((size_t)*n + 1, sizeof(char *));
@@ -666,7 +667,7 @@ static int count(const cJSON *v, const char *param, int64_t *out,
   }
   if(!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e15 ||
      v->valuedouble != (double)(int64_t)v->valuedouble)
-    return bad(err, param, "expected a non-negative integer (0: none).");
+    return admin_bad(err, param, "expected a non-negative integer (0: none).");
   *out = (int64_t)v->valuedouble;
   return 0;
 }
@@ -685,7 +686,7 @@ static int parse_body(struct admin_job *j, const cJSON *body,
     const char *f = v->string;
     if(!strcmp(f, "name")) {
       if(!cJSON_IsString(v) || !v->valuestring[0])
-        return bad(err, f, "expected a non-empty string.");
+        return admin_bad(err, f, "expected a non-empty string.");
       free(k->name);
       k->name = sb_strdup(v->valuestring);
       j->edits |= E_NAME;
@@ -694,9 +695,10 @@ static int parse_body(struct admin_job *j, const cJSON *body,
        * key (and a new secret). */
       int role = cJSON_IsString(v) ? store_key_role_parse(v->valuestring) : -1;
       if(j->op != OP_CREATE)
-        return bad(err, f, "a key's role cannot change: create a new key.");
+        return admin_bad(err, f,
+                         "a key's role cannot change: create a new key.");
       if(role < 0)
-        return bad(err, f, "expected gateway, admin or viewer.");
+        return admin_bad(err, f, "expected gateway, admin or viewer.");
       k->role = (enum store_key_role)role;
     } else if(!strcmp(f, "models")) {
       rc = strv(v, f, &k->models, &k->nmodels, err);
@@ -717,7 +719,7 @@ static int parse_body(struct admin_job *j, const cJSON *body,
     } else if(!strcmp(f, "context_summary_model")) {
       /* null: trim; else what summarises the history left out. */
       if(!cJSON_IsNull(v) && (!cJSON_IsString(v) || !v->valuestring[0]))
-        return bad(err, f, "expected a model or route name, or null.");
+        return admin_bad(err, f, "expected a model or route name, or null.");
       free(k->context_summary_model);
       k->context_summary_model =
           cJSON_IsString(v) ? sb_strdup(v->valuestring) : NULL;
@@ -738,14 +740,14 @@ static int parse_body(struct admin_job *j, const cJSON *body,
       if(cJSON_IsNull(v))
         k->budget_usd = -1;
       else if(!cJSON_IsNumber(v) || v->valuedouble < 0)
-        return bad(err, f, "expected a non-negative number or null.");
+        return admin_bad(err, f, "expected a non-negative number or null.");
       else
         k->budget_usd = v->valuedouble;
       j->edits |= E_BUDGET;
     } else if(!strcmp(f, "budget_period")) {
       int p = cJSON_IsString(v) ? store_key_period_parse(v->valuestring) : -1;
       if(p < 0)
-        return bad(err, f, "expected daily, weekly, monthly or total.");
+        return admin_bad(err, f, "expected daily, weekly, monthly or total.");
       k->budget_period = (enum store_key_period)p;
       j->edits |= E_PERIOD;
     } else {
@@ -762,7 +764,7 @@ static int parse_body(struct admin_job *j, const cJSON *body,
     j->edits |= E_PERIOD;
   }
   if(j->op == OP_CREATE && !k->name)
-    return bad(err, "name", "a key needs a name.");
+    return admin_bad(err, "name", "a key needs a name.");
   return 0;
 }
 
@@ -782,7 +784,7 @@ static int parse_price(struct admin_job *j, const cJSON *body,
     size_t i;
     if(!strcmp(v->string, "model")) {
       if(!cJSON_IsString(v) || !v->valuestring[0])
-        return bad(err, "model", "expected a non-empty string.");
+        return admin_bad(err, "model", "expected a non-empty string.");
       free(j->price.model);
       j->price.model = sb_strdup(v->valuestring);
       continue;
@@ -798,17 +800,17 @@ static int parse_price(struct admin_job *j, const cJSON *body,
     if(i == 2 && cJSON_IsNull(v))
       continue;
     if(!cJSON_IsNumber(v) || v->valuedouble < 0)
-      return bad(err, num[i],
-                 "expected a non-negative number (USD per "
-                 "million tokens).");
+      return admin_bad(err, num[i],
+                       "expected a non-negative number (USD per "
+                       "million tokens).");
     *slot[i] = v->valuedouble;
   }
   if(!j->price.model)
-    return bad(err, "model", "a price needs a model.");
+    return admin_bad(err, "model", "a price needs a model.");
   if(!cJSON_HasObjectItem(body, "input_per_mtok") ||
      !cJSON_HasObjectItem(body, "output_per_mtok"))
-    return bad(err, "input_per_mtok",
-               "input_per_mtok and output_per_mtok are required.");
+    return admin_bad(err, "input_per_mtok",
+                     "input_per_mtok and output_per_mtok are required.");
   return 0;
 }
 
@@ -887,9 +889,9 @@ static int parse_caps(struct admin_job *j, const cJSON *body,
       continue;
     if(!strcmp(f, "model")) {
       if(!cJSON_IsString(v) || !v->valuestring[0])
-        return bad(err, f, "expected a non-empty string.");
+        return admin_bad(err, f, "expected a non-empty string.");
       if(c->model && strcmp(c->model, v->valuestring))
-        return bad(err, f, "the body names another model than the path.");
+        return admin_bad(err, f, "the body names another model than the path.");
       if(!c->model)
         c->model = sb_strdup(v->valuestring);
     } else if(!strcmp(f, "context_tokens") || !strcmp(f, "max_output_tokens")) {
@@ -900,7 +902,7 @@ static int parse_caps(struct admin_job *j, const cJSON *body,
       }
       if(!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e12 ||
          v->valuedouble != (double)(int64_t)v->valuedouble)
-        return bad(err, f, "expected a positive integer (tokens).");
+        return admin_bad(err, f, "expected a positive integer (tokens).");
       *slot = (int64_t)v->valuedouble;
     } else if(!strcmp(f, "modalities")) {
       const cJSON *m;
@@ -908,16 +910,17 @@ static int parse_caps(struct admin_job *j, const cJSON *body,
       if(cJSON_IsNull(v))
         continue;
       if(!cJSON_IsArray(v))
-        return bad(err, f,
-                   "expected an array of \"text\", \"image\", \"audio\", "
-                   "\"file\", or null.");
+        return admin_bad(err, f,
+                         "expected an array of \"text\", \"image\", \"audio\", "
+                         "\"file\", or null.");
       cJSON_ArrayForEach(m, v)
       {
         unsigned bit = store_modality_bit(cJSON_GetStringValue(m));
         if(!bit)
-          return bad(err, f,
-                     "expected an array of \"text\", \"image\", \"audio\", "
-                     "\"file\", or null.");
+          return admin_bad(
+              err, f,
+              "expected an array of \"text\", \"image\", \"audio\", "
+              "\"file\", or null.");
         c->modalities |= bit;
       }
     } else if(!strcmp(f, "tools")) {
@@ -926,7 +929,7 @@ static int parse_caps(struct admin_job *j, const cJSON *body,
       else if(cJSON_IsBool(v))
         c->tools = cJSON_IsTrue(v);
       else
-        return bad(err, f, "expected true, false or null.");
+        return admin_bad(err, f, "expected true, false or null.");
     } else {
       api_error_set(err, 400, "invalid_request_error", "unknown_parameter", f,
                     "Unknown parameter: '%s'.", f);
@@ -934,9 +937,9 @@ static int parse_caps(struct admin_job *j, const cJSON *body,
     }
   }
   if(!c->model)
-    return bad(err, "model", "capabilities need a model.");
+    return admin_bad(err, "model", "capabilities need a model.");
   if(!c->context_tokens)
-    return bad(err, "context_tokens", "context_tokens is required.");
+    return admin_bad(err, "context_tokens", "context_tokens is required.");
   if(store_caps_validate(c, why, sizeof(why))) {
     api_error_set(err, 400, "invalid_request_error", "invalid_value", NULL,
                   "%s.", why);
@@ -1094,7 +1097,8 @@ static void admin_defs(struct req *r, enum store_table table, const char *base)
     if(!j->id || !j->id[0] || strchr(j->id, '/') ||
        (cJSON_IsString(name) && strcmp(name->valuestring, j->id)) ||
        (table == STORE_MCP_SERVERS && !config_mcp_name_valid(j->id))) {
-      bad(&err, "name",
+      admin_bad(
+          &err, "name",
           table == STORE_ROUTES
               ? "a route needs a name without '/' (model names with '/' "
                 "are provider/model), the same in the path and the body."
@@ -1232,7 +1236,7 @@ static void query_done(struct req *r, void *ud)
       why += strlen(param) + 2;
     else
       snprintf(param, sizeof(param), "query");
-    bad(&err, param, why);
+    admin_bad(&err, param, why);
     req_respond_error(r, &err);
   } else if(q->rc == SB_ENOTFOUND) {
     api_error_set(&err, 404, "invalid_request_error", "not_found", NULL,
@@ -1250,7 +1254,7 @@ static void query_done(struct req *r, void *ud)
     req_respond_json(r, 200, csv, strlen(csv));
     free(csv);
   } else {
-    respond(r, 200, q->out);
+    admin_respond(r, 200, q->out);
     q->out = NULL;
   }
   query_free(q);
@@ -1268,17 +1272,17 @@ static char *arg(struct req *r, const char *name)
 }
 
 /* since/until: a date, an ISO 8601 UTC time or unix seconds. */
-static int time_arg(struct req *r, const char *name, int64_t *ms,
-                    struct api_error *err)
+int admin_time_arg(struct req *r, const char *name, int64_t *ms,
+                   struct api_error *err)
 {
   char *v = arg(r, name);
   int64_t s;
   int rc = 0;
 
   if(v && cli_parse_time(v, &s))
-    rc = bad(err, name,
-             "expected YYYY-MM-DD, an ISO 8601 UTC time or unix "
-             "seconds.");
+    rc = admin_bad(err, name,
+                   "expected YYYY-MM-DD, an ISO 8601 UTC time or unix "
+                   "seconds.");
   else if(v)
     *ms = s * 1000;
   free(v);
@@ -1299,7 +1303,7 @@ static int int_arg(struct req *r, const char *name, int64_t min, int64_t max,
       char msg[96];
       snprintf(msg, sizeof(msg), "expected a whole number from %lld to %lld.",
                (long long)min, (long long)max);
-      rc = bad(err, name, msg);
+      rc = admin_bad(err, name, msg);
     } else
       *out = n;
   }
@@ -1324,7 +1328,7 @@ static int status_arg(struct req *r, struct store_usage_filter *f,
   else if((n = strtol(v, &end, 10)) >= 100 && n <= 599 && !*end)
     f->status_min = f->status_max = (int)n;
   else
-    rc = bad(err, "status", "expected ok, error or an HTTP status code.");
+    rc = admin_bad(err, "status", "expected ok, error or an HTTP status code.");
   free(v);
   return rc;
 }
@@ -1377,8 +1381,9 @@ void admin_usage(struct req *r)
              q->kind == Q_STATS ? 100 : 1000, &n, &err) ||
      int_arg(r, "before_id", 0, INT64_MAX, &q->before_id, &err) ||
      int_arg(r, "after_id", 0, INT64_MAX, &q->after_id, &err) ||
-     status_arg(r, &q->f, &err) || time_arg(r, "since", &q->f.since_ms, &err) ||
-     time_arg(r, "until", &q->f.until_ms, &err))
+     status_arg(r, &q->f, &err) ||
+     admin_time_arg(r, "since", &q->f.since_ms, &err) ||
+     admin_time_arg(r, "until", &q->f.until_ms, &err))
     goto fail;
   q->limit = (int)n;
   if(q->kind == Q_STATS) {
@@ -1452,7 +1457,7 @@ static void calls_done(struct req *r, void *ud)
   data = cJSON_AddArrayToObject(o, "data");
   for(int i = 0; i < q->n; i++)
     cJSON_AddItemToArray(data, store_mcp_call_json(&q->rows[i]));
-  respond(r, 200, o);
+  admin_respond(r, 200, o);
   calls_free(q);
 }
 
@@ -1470,13 +1475,13 @@ void admin_mcp_calls(struct req *r)
   if((v = arg(r, "limit"))) {
     long n = strtol(v, &end, 10);
     if(*end || n < 1 || n > 10000)
-      bad(&err, "limit", "expected a whole number from 1 to 10000.");
+      admin_bad(&err, "limit", "expected a whole number from 1 to 10000.");
     else
       q->f.limit = (int)n;
   }
   free(v);
-  if(err.status || time_arg(r, "since", &q->f.since_ms, &err) ||
-     time_arg(r, "until", &q->f.until_ms, &err) ||
+  if(err.status || admin_time_arg(r, "since", &q->f.since_ms, &err) ||
+     admin_time_arg(r, "until", &q->f.until_ms, &err) ||
      req_offload(r, calls_work, calls_done, q)) {
     if(!err.status)
       api_error_set(&err, 500, "server_error", "internal_error", NULL,

@@ -11,8 +11,8 @@
  * statistics are read on the thread pool (store/mcp.h), never on the
  * loop.
  */
+#include "gateway/admin.h"
 #include "base/sb.h"
-#include "gateway/cli.h"
 #include "gateway/http.h"
 #include "gateway/subreq.h"
 #include "store/mcp.h"
@@ -29,24 +29,6 @@
 
 /* The default range of the statistics: the last 24 hours. */
 #define MCP_STATS_RANGE_MS (24LL * 3600 * 1000)
-
-static void respond(struct req *r, int status, cJSON *o)
-{
-  char *json = cJSON_PrintUnformatted(o);
-
-  cJSON_Delete(o);
-  if(!json)
-    abort();
-  req_respond_json(r, status, json, strlen(json));
-  free(json);
-}
-
-static int bad(struct api_error *err, const char *param, const char *msg)
-{
-  api_error_set(err, 400, "invalid_request_error", "invalid_value", param,
-                "Invalid '%s': %s", param, msg);
-  return SB_EINVAL;
-}
 
 /* --- POST /admin/v1/playground -------------------------------------------
  */
@@ -94,7 +76,7 @@ static void on_answer(struct req *r, const char *text, const char *why,
   cJSON_AddStringToObject(o, "text", text);
   cJSON_AddNumberToObject(o, "latency_ms",
                           (double)((sb_mono_us() - p->t0_us) / 1000));
-  respond(r, 200, o);
+  admin_respond(r, 200, o);
 }
 
 /* 1 when s holds a control character (a model name never does). */
@@ -128,21 +110,23 @@ static cJSON *playground_request(const cJSON *body, struct api_error *err)
   if(!cJSON_IsString(model) || !model->valuestring[0] ||
      strlen(model->valuestring) > PLAYGROUND_MODEL_MAX ||
      has_control(model->valuestring)) {
-    bad(err, "model",
+    admin_bad(
+        err, "model",
         "expected a model or route name of 1 to 256 bytes without control "
         "characters.");
     return NULL;
   }
   if(!cJSON_IsString(prompt) || !prompt->valuestring[0] ||
      strlen(prompt->valuestring) > PLAYGROUND_PROMPT_MAX) {
-    bad(err, "prompt", "expected a non-empty string of at most 32768 bytes.");
+    admin_bad(err, "prompt",
+              "expected a non-empty string of at most 32768 bytes.");
     return NULL;
   }
   if(max && !cJSON_IsNull(max)) {
     if(!cJSON_IsNumber(max) || max->valuedouble < 1 ||
        max->valuedouble > PLAYGROUND_TOKENS_MAX ||
        max->valuedouble != (double)(int)max->valuedouble) {
-      bad(err, "max_tokens", "expected an integer from 1 to 4096.");
+      admin_bad(err, "max_tokens", "expected an integer from 1 to 4096.");
       return NULL;
     }
     tokens = max->valueint;
@@ -265,28 +249,8 @@ static void stats_done(struct req *r, void *ud)
     cJSON_AddNumberToObject(e, "last_ts_ms", (double)t->last_ts_ms);
     cJSON_AddItemToArray(data, e);
   }
-  respond(r, 200, o);
+  admin_respond(r, 200, o);
   stats_free(q);
-}
-
-/* since/until (a date, an ISO 8601 UTC time or unix seconds) into *ms;
- * untouched when absent. 0, or SB_EINVAL with err. */
-static int time_arg(struct req *r, const char *name, int64_t *ms,
-                    struct api_error *err)
-{
-  char key[16], b[64];
-  const char *v;
-  int64_t s;
-
-  snprintf(key, sizeof(key), "%s=", name);
-  v = lws_get_urlarg_by_name(r->wsi, key, b, sizeof(b));
-  if(!v || !*v)
-    return 0;
-  if(cli_parse_time(v, &s))
-    return bad(err, name,
-               "expected YYYY-MM-DD, an ISO 8601 UTC time or unix seconds.");
-  *ms = s * 1000;
-  return 0;
 }
 
 void admin_mcp_stats(struct req *r)
@@ -298,11 +262,12 @@ void admin_mcp_stats(struct req *r)
   memset(&err, 0, sizeof(err));
   q->db = r->gw->cfg->database;
   q->until_ms = sb_now_ms();
-  if(!time_arg(r, "since", &since, &err) &&
-     !time_arg(r, "until", &q->until_ms, &err)) {
+  if(!admin_time_arg(r, "since", &since, &err) &&
+     !admin_time_arg(r, "until", &q->until_ms, &err)) {
     q->since_ms = since >= 0 ? since : q->until_ms - MCP_STATS_RANGE_MS;
     if(q->since_ms >= q->until_ms)
-      bad(&err, "since", "the range is empty: since must be before until.");
+      admin_bad(&err, "since",
+                "the range is empty: since must be before until.");
   }
   if(err.status || req_offload(r, stats_work, stats_done, q)) {
     if(!err.status)
