@@ -147,22 +147,22 @@ static void add_fields(cJSON *o, const struct cell *c)
   add_ms(o, "overhead_p95_ms", &c->overhead, 0.95);
 }
 
-/* Key ids to names, for the rows that name a key. */
-static char *key_name(sqlite3 *db, const char *id)
+/* o's "key_name": the name of key id, read with names (SELECT name FROM
+ * api_keys WHERE id = ?1, prepared once per query), or null. */
+static void add_key_name(cJSON *o, sqlite3_stmt *names, const char *id)
 {
-  sqlite3_stmt *st = NULL;
-  char *name = NULL;
+  const char *name = NULL;
 
-  if(!*id)
-    return NULL;
-  if(sqlite3_prepare_v2(db, "SELECT name FROM api_keys WHERE id = ?1", -1, &st,
-                        NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if(sqlite3_step(st) == SQLITE_ROW)
-      name = sb_strdup((const char *)sqlite3_column_text(st, 0));
+  if(names && id && *id) {
+    sqlite3_reset(names);
+    sqlite3_bind_text(names, 1, id, -1, SQLITE_STATIC);
+    if(sqlite3_step(names) == SQLITE_ROW)
+      name = (const char *)sqlite3_column_text(names, 0);
   }
-  sqlite3_finalize(st);
-  return name;
+  if(name)
+    cJSON_AddStringToObject(o, "key_name", name);
+  else
+    cJSON_AddNullToObject(o, "key_name");
 }
 
 static int by_cost_then_requests(const void *a, const void *b)
@@ -187,8 +187,8 @@ static int by_time_then_name(const void *a, const void *b)
 
 /* The top n of cs as an array of {<label>: name, requests, tokens,
  * cost_usd, …}; key rows also carry key_name. */
-static cJSON *top_list(sqlite3 *db, struct cells *cs, const char *label, int n,
-                       int latency)
+static cJSON *top_list(sqlite3_stmt *names, struct cells *cs, const char *label,
+                       int n, int latency)
 {
   cJSON *a = cJSON_CreateArray();
 
@@ -198,14 +198,8 @@ static cJSON *top_list(sqlite3 *db, struct cells *cs, const char *label, int n,
     const struct cell *c = &cs->c[i];
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, label, c->name ? c->name : "");
-    if(!strcmp(label, "key_id")) {
-      char *kn = key_name(db, c->name ? c->name : "");
-      if(kn)
-        cJSON_AddStringToObject(o, "key_name", kn);
-      else
-        cJSON_AddNullToObject(o, "key_name");
-      free(kn);
-    }
+    if(!strcmp(label, "key_id"))
+      add_key_name(o, names, c->name);
     cJSON_AddNumberToObject(o, "requests", c->sum[0]);
     cJSON_AddNumberToObject(o, "errors", c->sum[1]);
     cJSON_AddNumberToObject(o, "tokens", c->sum[2] + c->sum[3]);
@@ -268,7 +262,7 @@ int store_stats_query(const char *path, const struct store_usage_filter *f,
                providers = {0};
   int64_t bucket_s;
   int minute, gcol, rc, step;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st = NULL, *names = NULL;
   sqlite3 *db;
   cJSON *o, *a, *t;
 
@@ -352,6 +346,10 @@ int store_stats_query(const char *path, const struct store_usage_filter *f,
       rc = store_db_fail(db, "stats", err, errlen);
   }
   sqlite3_finalize(st);
+  /* A missing name is shown as null; the figures stand without it. */
+  if(sqlite3_prepare_v2(db, "SELECT name FROM api_keys WHERE id = ?1", -1,
+                        &names, NULL) != SQLITE_OK)
+    names = NULL;
 
   o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "object", "stats");
@@ -376,23 +374,18 @@ int store_stats_query(const char *path, const struct store_usage_filter *f,
     cJSON_AddNumberToObject(row, "t", (double)series.c[i].t);
     if(gcol >= 0) {
       cJSON_AddStringToObject(row, "group", series.c[i].name);
-      if(gcol == COL_KEY) {
-        char *kn = key_name(db, series.c[i].name);
-        if(kn)
-          cJSON_AddStringToObject(row, "key_name", kn);
-        else
-          cJSON_AddNullToObject(row, "key_name");
-        free(kn);
-      }
+      if(gcol == COL_KEY)
+        add_key_name(row, names, series.c[i].name);
     }
     add_fields(row, &series.c[i]);
     cJSON_AddItemToArray(a, row);
   }
   t = cJSON_AddObjectToObject(o, "top");
-  cJSON_AddItemToObject(t, "models", top_list(db, &models, "model", top, 1));
-  cJSON_AddItemToObject(t, "keys", top_list(db, &keys, "key_id", top, 0));
+  cJSON_AddItemToObject(t, "models", top_list(names, &models, "model", top, 1));
+  cJSON_AddItemToObject(t, "keys", top_list(names, &keys, "key_id", top, 0));
   cJSON_AddItemToObject(t, "providers",
-                        top_list(db, &providers, "provider", top, 1));
+                        top_list(names, &providers, "provider", top, 1));
+  sqlite3_finalize(names);
   cells_free(&series);
   cells_free(&totals);
   cells_free(&models);
