@@ -1,21 +1,30 @@
 /*
- * cache.h - the response cache's entries (issue 16; a contract, work in
- * progress: nothing implements it yet).
+ * cache.h - the response cache's entries.
  *
- * Entries live in a SQLite file of their own (<database>.cache), so the
- * request log's writer never waits for them, and are indexed in memory:
- * a lookup is a hash probe under a mutex, never a disk read, and a miss
- * costs nothing else. A hit's answer is read on the thread pool
- * (store_cache_read()); writes go through a queue to the cache's own
- * writer thread, like the request records. A background pass evicts by
- * TTL and, beyond max_bytes, least recently used first.
+ * Entries live in a SQLite file of their own (the gateway's database path
+ * plus ".cache" unless configured), so the request log's writer never
+ * waits for them, and are indexed in memory: a lookup is a hash probe
+ * under a mutex, never a disk read, and a miss costs nothing else. A
+ * hit's answer is read with store_cache_read() on the thread pool; puts
+ * go through a bounded queue to the cache's own writer thread, which
+ * also deletes expired entries and, while the entries' bytes pass
+ * max_bytes, the least recently used ones (every sweep_ms, and at once
+ * after a put that passes max_bytes).
  *
- * An entry holds the canonical answer as the sequence of canonical events
- * (codec/canon.h) a stream of it would carry, serialized, plus its usage
- * and cost: replayed through the client's own renderer it is a stream or
- * a whole answer in Chat Completions, Responses or Messages form, so an
- * answer stored from a stream serves a request that is not streamed and
- * the other way round.
+ * An entry is opaque bytes to this module (the gateway stores a
+ * chat.completion document, or an embeddings answer), with the scope it
+ * belongs to (a gateway key id, or a route's shared scope: what
+ * store_cache_purge() selects by), its expiry, its size and the upstream
+ * cost it saves on each hit.
+ *
+ * Another process (the CLI's `switchboard cache purge`) may purge the
+ * same file: it bumps a generation number in the file, and a running
+ * gateway's writer notices it on its next sweep and reloads its index,
+ * so purged entries stop hitting within sweep_ms (a hit on a row already
+ * gone reads SB_ENOTFOUND and is served as a miss).
+ *
+ * Thread safety: every function may be called from any thread, except
+ * store_cache_open() and store_cache_close() (one owner).
  */
 #ifndef SB_STORE_CACHE_H
 #define SB_STORE_CACHE_H
@@ -24,63 +33,75 @@
 #include <stdint.h>
 
 /* The key's length: codec/cache_key.h's CACHE_KEY_LEN (store/ sits below
- * codec/, so the value is repeated and checked there with a static
- * assertion). */
+ * codec/ in no order, so the value is repeated and checked there with a
+ * static assertion). */
 #define STORE_CACHE_KEY_LEN 32
+/* The longest scope, in bytes. */
+#define STORE_CACHE_SCOPE_MAX 160
 
 struct store_cache;
 
 struct store_cache_options {
-  int64_t max_bytes;       /* all entries; evicted LRU beyond it */
-  int64_t max_entry_bytes; /* one entry; larger answers are not stored */
-  int sweep_s;             /* how often expired entries are deleted */
+  int64_t max_bytes; /* all entries' data; LRU eviction beyond it; > 0 */
+  int sweep_ms;      /* expiry and eviction pass, and the purge watch */
+  int queue_max;     /* puts waiting for the writer; beyond: dropped */
 };
 
 /** What the index knows of an entry (no answer bytes). */
 struct store_cache_meta {
   int64_t expires_ms; /* unix ms */
-  int64_t bytes;
+  int64_t bytes;      /* the data's length */
   double cost_usd;    /* what the stored answer cost upstream; < 0 unknown */
 };
 
-/** Open (creating) path and load the index. BLOCKING: at start only.
- * 0, or SB_EDB with err. */
+/** Open (creating, with its schema) the cache file at path and load the
+ * index of its unexpired entries. BLOCKING: start-up or the CLI. 0, or
+ * SB_EDB with err. The writer thread runs from here to close. */
 int store_cache_open(const char *path, const struct store_cache_options *opt,
                      struct store_cache **out, char *err, size_t errlen);
 
-/** Stop the writer (queued entries are written) and close. */
+/** Write what is queued, stop the writer and close. NULL is a no-op. */
 void store_cache_close(struct store_cache *c);
 
-/** The entry under key, if any and not expired: 1 with *meta, else 0.
- * Marks it recently used. Never blocks on the disk; any thread. */
+/** The entry under key, if any and not expired at now_ms: 1 with *meta
+ * (may be NULL), and it becomes the most recently used; else 0. Counts
+ * a hit or a miss in the stats. Never touches the disk. */
 int store_cache_lookup(struct store_cache *c,
                        const unsigned char key[STORE_CACHE_KEY_LEN],
                        int64_t now_ms, struct store_cache_meta *meta);
 
-/** The stored answer of key (caller frees *events, a JSON array of
- * canonical events). BLOCKING: the thread pool. 0, SB_ENOTFOUND (evicted
- * since the lookup), or SB_EDB. */
+/** The stored data of key (caller frees *data; *len its length; data is
+ * also NUL-terminated). BLOCKING: the thread pool. 0, SB_ENOTFOUND
+ * (expired, evicted or purged since the lookup: the index forgets it),
+ * or SB_EDB. */
 int store_cache_read(struct store_cache *c,
-                     const unsigned char key[STORE_CACHE_KEY_LEN], char **events,
+                     const unsigned char key[STORE_CACHE_KEY_LEN], char **data,
                      size_t *len);
 
-/** Queue an entry (events taken) for the writer, under scope (the key
- * id, or a route's shared scope: what store_cache_purge() selects by);
- * the index holds it at once. Never blocks on the disk. SB_EAGAIN when the queue is full (the
- * entry is dropped: a cache may forget). */
+/** Store data (len bytes, copied) under key for scope (1 to
+ * STORE_CACHE_SCOPE_MAX bytes), replacing any entry under key. The
+ * index holds it at once (a lookup right after hits); the row is written
+ * by the writer. Never touches the disk. 0, SB_EINVAL (bad scope),
+ * SB_ETOOBIG (len alone passes max_bytes), or SB_EAGAIN when the queue
+ * is full (the entry is dropped: a cache may forget). */
 int store_cache_put(struct store_cache *c,
                     const unsigned char key[STORE_CACHE_KEY_LEN],
-                    const char *scope, char *events, size_t len,
+                    const char *scope, const char *data, size_t len,
                     const struct store_cache_meta *meta);
 
-/** Delete every entry (or those of scope, a key id, when not NULL).
- * Returns how many went. BLOCKING. */
+/** Delete every entry, or those of scope when not NULL, from the file
+ * and the index, and bump the file's generation so that other processes
+ * holding it reload. Waits for queued puts first. BLOCKING. The number
+ * deleted, or SB_EDB. */
 int64_t store_cache_purge(struct store_cache *c, const char *scope);
 
-/** Entries, bytes, hits, misses, since open (for /metrics and
- * /admin/v1/cache). Any thread. */
+/** Counts since open (for /metrics, /admin/v1/cache and the CLI). */
 struct store_cache_stats {
-  int64_t entries, bytes, hits, misses, evicted;
+  int64_t entries, bytes;           /* now, in the index */
+  int64_t hits, misses;             /* store_cache_lookup() results */
+  int64_t puts, dropped;            /* entries stored; puts refused */
+  int64_t expired, evicted, purged; /* entries removed, by cause */
+  int64_t max_bytes;
 };
 void store_cache_stats(struct store_cache *c, struct store_cache_stats *out);
 
