@@ -2,6 +2,7 @@
 #include "base/sb.h"
 #include "codec/canon_doc.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,23 +441,35 @@ static void add_str(cJSON *o, const char *k, const char *s)
     cJSON_AddStringToObject(o, k, s);
 }
 
+/* Integers as their digits: cJSON prints a double with 15 significant
+ * digits when that reads back within an epsilon, which rounds counts
+ * past 10^15. */
+static void add_int(cJSON *o, const char *k, int64_t v)
+{
+  char s[24];
+
+  snprintf(s, sizeof(s), "%" PRId64, v);
+  cJSON_AddRawToObject(o, k, s);
+}
+
+/* A count as decode takes it: unknown (-1) unless 0..CANON_COUNT_MAX. */
 static void add_count(cJSON *o, const char *k, int64_t v)
 {
-  cJSON_AddNumberToObject(o, k, (double)v);
+  add_int(o, k, v >= 0 && (double)v <= CANON_COUNT_MAX ? v : -1);
 }
 
 static cJSON *error_json(const struct api_error *err)
 {
   cJSON *e = cJSON_CreateObject();
 
-  cJSON_AddNumberToObject(e, "status", err->status);
+  add_int(e, "status", err->status);
   cJSON_AddStringToObject(e, "type", err->type);
   cJSON_AddStringToObject(e, "code", err->code);
   cJSON_AddStringToObject(e, "param", err->param);
   cJSON_AddStringToObject(e, "message", err->message);
-  cJSON_AddNumberToObject(e, "retry_after_s", err->retry_after_s);
-  cJSON_AddNumberToObject(e, "retry_after_ms", err->retry_after_ms);
-  cJSON_AddNumberToObject(e, "final", err->final);
+  add_int(e, "retry_after_s", err->retry_after_s);
+  add_int(e, "retry_after_ms", err->retry_after_ms);
+  add_int(e, "final", err->final);
   return e;
 }
 
@@ -473,7 +486,7 @@ int canon_ev_encode(const struct canon_ev *ev, struct buf *out)
   add_str(o, "id", ev->id);
   add_str(o, "model", ev->model);
   if(ev->index)
-    cJSON_AddNumberToObject(o, "index", ev->index);
+    add_int(o, "index", ev->index);
   add_str(o, "name", ev->name);
   if(ev->text) {
     char *s = sb_strndup(ev->text, ev->len);

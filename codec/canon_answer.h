@@ -102,7 +102,8 @@ int canon_answer_replay(const cJSON *completion, const struct canon_sink *sink);
  * Append ev to out as one self-contained record: a line of JSON ending in
  * '\n' (every field of the event its type uses, strings escaped, so the
  * record holds no other newline), for a log that other threads read.
- * Strings must be NUL-free (text is cut at a NUL). Returns 0, or
+ * Strings must be NUL-free (text is cut at a NUL); a usage count that is
+ * not from 0 to CANON_COUNT_MAX is written as unknown (-1). Returns 0, or
  * SB_ETOOBIG (out's limit) with out unchanged.
  */
 int canon_ev_encode(const struct canon_ev *ev, struct buf *out);
