@@ -506,7 +506,7 @@ static void test_adapter_doc_as_anthropic_stream(void **state)
     const char *type = canon_json_str(v[i], "type");
     const cJSON *d = canon_json_get(v[i], "delta");
     const cJSON *cb = canon_json_get(v[i], "content_block");
-    int idx = (int)cJSON_GetNumberValue(canon_json_get(v[i], "index"));
+    int idx = (int)canon_json_count(canon_json_get(v[i], "index"), -1);
     const char *dt = canon_json_str(d, "type");
 
     if(!strcmp(type, "content_block_start")) {
@@ -517,6 +517,7 @@ static void test_adapter_doc_as_anthropic_stream(void **state)
         ids[ntool++] = canon_json_str(cb, "id");
       }
     } else if(!strcmp(type, "content_block_delta")) {
+      assert_true(idx >= 0 && idx < 8);
       if(!strcmp(dt, "thinking_delta")) {
         assert_string_equal(types[idx], "thinking");
         cat(&thinking, canon_json_str(d, "thinking"));
@@ -534,6 +535,12 @@ static void test_adapter_doc_as_anthropic_stream(void **state)
       stop = canon_json_str(d, "stop_reason");
     }
   }
+  assert_non_null(types[0]);
+  assert_non_null(thinking);
+  assert_non_null(sig);
+  assert_non_null(text);
+  assert_non_null(args[0]);
+  assert_non_null(args[1]);
   assert_string_equal(types[0], "thinking");
   assert_string_equal(thinking,
                       canon_json_str(cJSON_GetArrayItem(details, 0), "text"));
@@ -587,7 +594,7 @@ static void test_adapter_doc_as_chat_chunks(void **state)
     cat(&reasoning, canon_json_str(d, "reasoning_content"));
     cJSON_ArrayForEach(tc, canon_json_get(d, "tool_calls"))
     {
-      int k = (int)cJSON_GetNumberValue(canon_json_get(tc, "index"));
+      int k = (int)canon_json_count(canon_json_get(tc, "index"), -1);
       const cJSON *fn = canon_json_get(tc, "function");
 
       assert_true(k >= 0 && k < 2);
@@ -598,10 +605,16 @@ static void test_adapter_doc_as_chat_chunks(void **state)
       cat(&args[k], canon_json_str(fn, "arguments"));
     }
   }
+  assert_non_null(content);
+  assert_non_null(reasoning);
+  assert_non_null(finish);
   assert_string_equal(content, canon_json_str(message_of(doc), "content"));
   assert_string_equal(reasoning,
                       canon_json_str(message_of(doc), "reasoning_content"));
   for(int i = 0; i < 2; i++) {
+    assert_non_null(ids[i]);
+    assert_non_null(names[i]);
+    assert_non_null(args[i]);
     assert_string_equal(ids[i], call_str(doc, i, "id"));
     assert_string_equal(names[i], call_str(doc, i, "name"));
     assert_string_equal(args[i], call_str(doc, i, "arguments"));
