@@ -87,10 +87,10 @@ static void key_of(int i, unsigned char key[STORE_CACHE_KEY_LEN])
     key[j] = (unsigned char)(i * 31 + j * 7 + 1);
 }
 
-static struct store_cache *open_cache(const char *path, int64_t max_bytes,
-                                      int queue_max)
+static struct store_cache *open_sweep(const char *path, int64_t max_bytes,
+                                      int queue_max, int sweep_ms)
 {
-  struct store_cache_options opt = {max_bytes, SWEEP_MS, queue_max};
+  struct store_cache_options opt = {max_bytes, sweep_ms, queue_max};
   struct store_cache *c = NULL;
   char err[256];
 
@@ -169,6 +169,12 @@ static int wait_miss(struct store_cache *c, int i)
     sleep_ms(10);
   }
   return 0;
+}
+
+static struct store_cache *open_cache(const char *path, int64_t max_bytes,
+                                      int queue_max)
+{
+  return open_sweep(path, max_bytes, queue_max, SWEEP_MS);
 }
 
 /* ---- tests ---- */
@@ -272,7 +278,9 @@ static int64_t stat_bytes(struct store_cache *c)
 static void test_lru_eviction(void **state)
 {
   struct fixture *f = *state;
-  struct store_cache *c = open_cache(f->db, 1000, 64);
+  /* No sweep during the test: eviction follows the put that passes
+   * max_bytes. */
+  struct store_cache *c = open_sweep(f->db, 1000, 64, 60000);
   struct store_cache_stats s;
   char d[301];
 
