@@ -430,7 +430,9 @@ static void evict(struct store_cache *c, struct cache_pass *p)
 }
 
 /* Drop the expired entries from the index (under mu); their rows go by
- * the pass's DELETE on the same now_ms. */
+ * the pass's DELETE on the same now_ms. A walk of the whole list once
+ * per sweep_ms: pointer chasing over entries of kilobytes of answers
+ * each, short next to the sweep's own disk work. */
 static void expire(struct store_cache *c, int64_t now_ms)
 {
   struct cache_index *x = c->idx;
