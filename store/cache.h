@@ -55,8 +55,10 @@ struct store_cache_meta {
 };
 
 /** Open (creating, with its schema) the cache file at path and load the
- * index of its unexpired entries. BLOCKING: start-up or the CLI. 0, or
- * SB_EDB with err. The writer thread runs from here to close. */
+ * index of its unexpired entries. BLOCKING: start-up or the CLI. 0,
+ * SB_EINVAL (no path, or opt's values out of range: max_bytes, sweep_ms
+ * and queue_max must be > 0), SB_EDB or SB_EIO, with err. The writer
+ * thread runs from here to close. */
 int store_cache_open(const char *path, const struct store_cache_options *opt,
                      struct store_cache **out, char *err, size_t errlen);
 
@@ -64,8 +66,9 @@ int store_cache_open(const char *path, const struct store_cache_options *opt,
 void store_cache_close(struct store_cache *c);
 
 /** The entry under key, if any and not expired at now_ms: 1 with *meta
- * (may be NULL), and it becomes the most recently used; else 0. Counts
- * a hit or a miss in the stats. Never touches the disk. */
+ * (may be NULL), and it becomes the most recently used (now_ms is its
+ * time of use, written to the file on the writer's next sweep); else 0.
+ * Counts a hit or a miss in the stats. Never touches the disk. */
 int store_cache_lookup(struct store_cache *c,
                        const unsigned char key[STORE_CACHE_KEY_LEN],
                        int64_t now_ms, struct store_cache_meta *meta);
@@ -83,7 +86,8 @@ int store_cache_read(struct store_cache *c,
  * index holds it at once (a lookup right after hits); the row is written
  * by the writer. Never touches the disk. 0, SB_EINVAL (bad scope),
  * SB_ETOOBIG (len alone passes max_bytes), or SB_EAGAIN when the queue
- * is full (the entry is dropped: a cache may forget). */
+ * is full (the entry is dropped, and any older entry under key stays: a
+ * cache may forget). meta->bytes is ignored (len is the size). */
 int store_cache_put(struct store_cache *c,
                     const unsigned char key[STORE_CACHE_KEY_LEN],
                     const char *scope, const char *data, size_t len,
@@ -95,7 +99,8 @@ int store_cache_put(struct store_cache *c,
  * deleted, or SB_EDB. */
 int64_t store_cache_purge(struct store_cache *c, const char *scope);
 
-/** Counts since open (for /metrics, /admin/v1/cache and the CLI). */
+/** Counts since open (for /metrics, /admin/v1/cache and the CLI).
+ * purged counts the rows this instance's purges deleted. */
 struct store_cache_stats {
   int64_t entries, bytes;           /* now, in the index */
   int64_t hits, misses;             /* store_cache_lookup() results */
