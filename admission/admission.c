@@ -28,6 +28,7 @@ struct snapshot {
   int ncaps;
   struct route *routes;
   int nroutes;
+  struct cache_policy *key_cache; /* keys[i]'s cache policy, parsed once */
 };
 
 static void routes_free(struct route *r, int n)
@@ -260,6 +261,26 @@ int adm_reload_providers(struct admission *a)
   return rc;
 }
 
+/* Each key's cache policy, parsed once per load rather than per
+ * request. The admin API stores only policies it checked; one that does
+ * not parse (written by hand) counts as none, and says so. */
+static void load_key_cache(struct snapshot *snap)
+{
+  snap->key_cache = sb_calloc((size_t)snap->n + 1, sizeof(*snap->key_cache));
+  for(int i = 0; i < snap->n; i++) {
+    cJSON *o = snap->keys[i].cache ? cJSON_Parse(snap->keys[i].cache) : NULL;
+    char err[160];
+
+    cache_policy_unset(&snap->key_cache[i]);
+    if(o && cache_policy_parse(o, 0, &snap->key_cache[i], err, sizeof(err))) {
+      cache_policy_unset(&snap->key_cache[i]);
+      fprintf(stderr, "switchboard: admission: key %s: %s (ignored)\n",
+              snap->keys[i].id, err);
+    }
+    cJSON_Delete(o);
+  }
+}
+
 int adm_reload(struct admission *a)
 {
   struct snapshot fresh, old;
@@ -285,6 +306,7 @@ int adm_reload(struct admission *a)
     qsort(fresh.keys, (size_t)fresh.n, sizeof(*fresh.keys), by_hash);
   if(fresh.nprices)
     qsort(fresh.prices, (size_t)fresh.nprices, sizeof(*fresh.prices), by_model);
+  load_key_cache(&fresh);
   load_spend(a, &fresh);
   load_routes(a, &fresh);
   pthread_rwlock_wrlock(&a->lock);
@@ -293,6 +315,7 @@ int adm_reload(struct admission *a)
   pthread_rwlock_unlock(&a->lock);
   pthread_mutex_unlock(&a->reload_mu);
   store_keys_free(old.keys, old.n);
+  free(old.key_cache);
   store_prices_free(old.prices, old.nprices);
   store_caps_free(old.caps, old.ncaps);
   routes_free(old.routes, old.nroutes);
@@ -484,6 +507,7 @@ void adm_close(struct admission *a)
   if(a->watch[0].started)
     store_gateway_gone(a->path);
   store_keys_free(a->snap.keys, a->snap.n);
+  free(a->snap.key_cache);
   store_prices_free(a->snap.prices, a->snap.nprices);
   store_caps_free(a->snap.caps, a->snap.ncaps);
   routes_free(a->snap.routes, a->snap.nroutes);
@@ -630,9 +654,12 @@ void adm_grant_clear(struct adm_grant *g)
   g->summary_model = NULL;
 }
 
-/* What a key's grant copies of it: who it is and its lists. */
-static void grant_fill(struct adm_grant *g, const struct store_key *k)
+/* What a key's grant copies of it: who it is and its lists. k is in
+ * a's snapshot, which the caller holds. */
+static void grant_fill(const struct admission *a, struct adm_grant *g,
+                       const struct store_key *k)
 {
+  g->cache = a->snap.key_cache[k - a->snap.keys];
   snprintf(g->key_id, sizeof(g->key_id), "%s", k->id);
   snprintf(g->name, sizeof(g->name), "%s", k->name);
   g->budget_usd = k->budget_usd;
@@ -701,6 +728,7 @@ static int grant_begin(struct admission *a, const char *secret,
                        struct api_error *err, int *rc)
 {
   memset(g, 0, sizeof(*g));
+  cache_policy_unset(&g->cache);
   g->budget_usd = -1;
   g->rpm_limit = g->rpm_remaining = g->tpm_limit = g->tpm_remaining = -1;
   *rc = 0;
@@ -732,7 +760,7 @@ int adm_authenticate(struct admission *a, const char *secret, int64_t now_ms,
   pthread_rwlock_rdlock(&a->lock);
   k = key_of(a, h, now_ms, 0, err);
   if(k)
-    grant_fill(g, k);
+    grant_fill(a, g, k);
   pthread_rwlock_unlock(&a->lock);
   return k ? 0 : SB_EINVAL;
 }
@@ -806,7 +834,7 @@ int adm_admit(struct admission *a, const char *secret, int64_t now_ms,
   if(!k)
     rc = SB_EINVAL;
   else {
-    grant_fill(g, k);
+    grant_fill(a, g, k);
     pthread_mutex_lock(&a->lim_mu);
     rc = take(a, k, now_ms, g, err);
     pthread_mutex_unlock(&a->lim_mu);
@@ -829,6 +857,7 @@ int adm_admit_as(struct admission *a, const char *key_id, int64_t now_ms,
   int rc = 0;
 
   memset(g, 0, sizeof(*g));
+  cache_policy_unset(&g->cache);
   g->budget_usd = -1;
   g->rpm_limit = g->rpm_remaining = g->tpm_limit = g->tpm_remaining = -1;
   if(!key_id[0]) {
@@ -847,7 +876,7 @@ int adm_admit_as(struct admission *a, const char *key_id, int64_t now_ms,
          "Incorrect API key provided.");
     rc = SB_EINVAL;
   } else {
-    grant_fill(g, k);
+    grant_fill(a, g, k);
     pthread_mutex_lock(&a->lim_mu);
     rc = take(a, k, now_ms, g, err);
     pthread_mutex_unlock(&a->lim_mu);

@@ -22,6 +22,7 @@
 
 #include "base/apierr.h"
 #include "codec/canon.h"
+#include "router/cache_policy.h"
 #include "store/keys.h"
 
 #include <stddef.h>
@@ -114,7 +115,9 @@ struct adm_grant {
   int64_t rpm_limit, rpm_remaining, tpm_limit, tpm_remaining;
   double budget_usd; /* < 0: none */
   enum store_key_period budget_period;
-  double reserved; /* USD held for this request (adm_reserve) */
+  double reserved;           /* USD held for this request (adm_reserve) */
+  struct cache_policy cache; /* the key's response-cache policy; unset for
+                              * the admin credential */
 };
 
 /** A price per million tokens, USD, cached filled in. */

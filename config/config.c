@@ -54,6 +54,12 @@ void config_defaults(struct config *cfg)
   cfg->retention.requests_days = 0;
   cfg->ui.session_ttl_s = 43200;
   cfg->logging.body_max_bytes = 65536;
+  cfg->cache.ttl_s = 3600;
+  cfg->cache.max_entry_bytes = 1024 * 1024;
+  cfg->cache.max_bytes = 256 * 1024 * 1024;
+  cfg->cache.sweep_ms = 1000;
+  cfg->cache.hold_budget = 1;
+  cfg->cache.coalesce = 1;
   cfg->ui.signin_max_failures = 5;
   cfg->ui.signin_window_s = 900;
   cfg->ui.signin_max_addresses = 10000;
@@ -87,6 +93,7 @@ void config_free(struct config *cfg)
 {
   free(cfg->host);
   free(cfg->database);
+  free(cfg->cache.path);
   free(cfg->log_level);
   free_strv(cfg->cors_origins, cfg->ncors_origins);
   for(int i = 0; i < cfg->nproviders; i++)
@@ -299,6 +306,50 @@ static int load_logging(struct config_logging *l, const cJSON *obj, char *err,
         l->body_max_bytes = (size_t)v;
     } else
       rc = fail(err, errlen, path, "unknown key");
+    if(rc)
+      return rc;
+  }
+  return 0;
+}
+
+static int load_cache(struct config_cache *c, const cJSON *obj, char *err,
+                      size_t errlen)
+{
+  static const struct int_key keys[] = {
+      INT_KEY(struct config_cache, ttl_s, 1, 365 * 86400),
+      INT_KEY(struct config_cache, max_entry_bytes, 1, 1L << 30),
+      INT_KEY(struct config_cache, max_bytes, 1024, 1L << 40),
+      INT_KEY(struct config_cache, sweep_ms, 10, 3600000),
+  };
+  const cJSON *it;
+  char path[128];
+  int rc = 0;
+
+  if(!cJSON_IsObject(obj))
+    return fail(err, errlen, "cache", "expected an object");
+  cJSON_ArrayForEach(it, obj)
+  {
+    snprintf(path, sizeof(path), "cache.%s", it->string);
+    if(!strcmp(it->string, "enabled"))
+      rc = get_bool(it, path, &c->enabled, err, errlen);
+    else if(!strcmp(it->string, "hold_budget"))
+      rc = get_bool(it, path, &c->hold_budget, err, errlen);
+    else if(!strcmp(it->string, "coalesce"))
+      rc = get_bool(it, path, &c->coalesce, err, errlen);
+    else if(!strcmp(it->string, "path")) {
+      if(!cJSON_IsString(it) || !it->valuestring[0])
+        rc = fail(err, errlen, path, "expected a non-empty string");
+      else {
+        free(c->path);
+        c->path = sb_strdup(it->valuestring);
+      }
+    } else {
+      /* One key at a time through the integer table. */
+      cJSON *one = cJSON_CreateObject();
+      cJSON_AddItemToObject(one, it->string, cJSON_Duplicate(it, 1));
+      rc = load_ints(c, "cache", keys, SB_ARRAY_LEN(keys), one, err, errlen);
+      cJSON_Delete(one);
+    }
     if(rc)
       return rc;
   }
@@ -695,6 +746,8 @@ int config_load_json(struct config *cfg, const char *json, size_t len,
       rc = load_ui(&cfg->ui, it, err, errlen);
     } else if(!strcmp(k, "logging")) {
       rc = load_logging(&cfg->logging, it, err, errlen);
+    } else if(!strcmp(k, "cache")) {
+      rc = load_cache(&cfg->cache, it, err, errlen);
     } else if(!strcmp(k, "retention")) {
       rc = load_retention(&cfg->retention, it, err, errlen);
     } else if(!strcmp(k, "mcp_servers")) {

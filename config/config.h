@@ -105,6 +105,25 @@ struct config_logging {
   size_t body_max_bytes; /* each cut at this; default 65536 */
 };
 
+/* "cache": the response cache (docs/cache.md). The policy here is every
+ * key's and route's default; a key's or a route's own "cache" object
+ * overrides it (router/cache_policy.h). */
+struct config_cache {
+  int enabled;            /* cache answers unless a key or route says not;
+                           * default 0 */
+  int ttl_s;              /* an entry lives this long; default 3600 */
+  size_t max_entry_bytes; /* a larger answer is not stored; default 1 MiB */
+  size_t max_bytes;       /* every entry; LRU beyond; default 256 MiB */
+  char *path;             /* the entries' SQLite file; NULL: the database's
+                           * path plus ".cache" */
+  int sweep_ms;           /* expiry and eviction pass; default 1000 */
+  int hold_budget;        /* a hit is held against its key's budget like any
+                           * request (1, the default); 0: a hit skips the
+                           * hold (never the key check or rate limits) */
+  int coalesce;           /* identical requests in flight share one
+                           * upstream call; default 1 */
+};
+
 struct config_mcp_server;
 
 struct config {
@@ -128,6 +147,7 @@ struct config {
   struct config_retention retention;
   struct config_ui ui;
   struct config_logging logging;
+  struct config_cache cache;
 };
 
 /** Fill cfg with the built-in defaults. */

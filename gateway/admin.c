@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "config/mcp_server.h"
 #include "providers/provider.h"
+#include "router/cache_policy.h"
 #include "router/routes.h"
 #include "store/stats.h"
 #include "store/usage.h"
@@ -93,6 +94,7 @@ struct admin_job {
 #define E_TAGS     (1u << 8)
 #define E_TOOLS    (1u << 9)
 #define E_SUMMARY  (1u << 10)
+#define E_CACHE    (1u << 11)
 
 static void job_free(struct admin_job *j)
 {
@@ -114,6 +116,7 @@ static void job_free(struct admin_job *j)
     free(j->key.mcp_tools[i]);
   free(j->key.mcp_tools);
   free(j->key.context_summary_model);
+  free(j->key.cache);
   free(j->id);
   free(j);
 }
@@ -183,6 +186,10 @@ static void apply_edits(struct store_key *k, const struct admin_job *j)
     free(k->context_summary_model);
     k->context_summary_model =
         e->context_summary_model ? sb_strdup(e->context_summary_model) : NULL;
+  }
+  if(j->edits & E_CACHE) {
+    free(k->cache);
+    k->cache = e->cache ? sb_strdup(e->cache) : NULL;
   }
 }
 
@@ -724,6 +731,23 @@ static int parse_body(struct admin_job *j, const cJSON *body,
       k->context_summary_model =
           cJSON_IsString(v) ? sb_strdup(v->valuestring) : NULL;
       j->edits |= E_SUMMARY;
+    } else if(!strcmp(f, "cache")) {
+      /* null: none of its own; else a policy (router/cache_policy.h),
+       * stored in its normal form. */
+      struct cache_policy cp;
+      char why[160];
+      free(k->cache);
+      k->cache = NULL;
+      if(!cJSON_IsNull(v)) {
+        if(cache_policy_parse(v, 0, &cp, why, sizeof(why)))
+          return admin_bad(err, f, why);
+        if(!cache_policy_empty(&cp)) {
+          cJSON *n = cache_policy_json(&cp);
+          k->cache = cJSON_PrintUnformatted(n);
+          cJSON_Delete(n);
+        }
+      }
+      j->edits |= E_CACHE;
     } else if(!strcmp(f, "rpm")) {
       rc = count(v, f, &k->rpm, err);
       j->edits |= E_RPM;

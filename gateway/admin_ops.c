@@ -4,6 +4,9 @@
  *
  *   POST /admin/v1/playground  a prompt through the full request path
  *   GET  /admin/v1/mcp/stats   tool calls by server and tool
+ *   GET  /admin/v1/cache       the response cache: its entries, what it
+ *                              did and what it saved
+ *   DELETE /admin/v1/cache     purge it (?key=: one key's entries)
  *
  * The playground is a sub-request (gateway/subreq.h) for the admin the
  * request was admitted with: routed, limited and recorded like any
@@ -13,9 +16,11 @@
  */
 #include "gateway/admin.h"
 #include "base/sb.h"
+#include "gateway/cache.h"
 #include "gateway/http.h"
 #include "gateway/subreq.h"
 #include "store/mcp.h"
+#include "store/usage.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +32,8 @@
 #define PLAYGROUND_TOKENS_MAX     4096
 #define PLAYGROUND_TOKENS_DEFAULT 256
 
-/* The default range of the statistics: the last 24 hours. */
+/* The default range of the statistics (tool calls, the cache's
+ * records): the last 24 hours. */
 #define MCP_STATS_RANGE_MS (24LL * 3600 * 1000)
 
 /* --- POST /admin/v1/playground -------------------------------------------
@@ -275,5 +281,125 @@ void admin_mcp_stats(struct req *r)
                     "Could not reach the usage store.");
     req_respond_error(r, &err);
     stats_free(q);
+  }
+}
+
+/* --- /admin/v1/cache ------------------------------------------------------
+ */
+
+struct cache_job {
+  struct gw_cache *cache;
+  const char *db;
+  int purge;
+  char *key; /* purge: one key's entries, or NULL: all */
+  int64_t n; /* purge: how many went */
+  int64_t since_ms, until_ms;
+  struct store_cache_usage usage;
+  int rc;
+  char err[256];
+};
+
+static void cache_job_free(struct cache_job *j)
+{
+  free(j->key);
+  free(j);
+}
+
+static void cache_work(void *ud)
+{
+  struct cache_job *j = ud;
+
+  if(j->purge) {
+    j->n = gw_cache_purge(j->cache, j->key);
+    j->rc = j->n < 0 ? (int)j->n : 0;
+    return;
+  }
+  j->rc = store_cache_usage(j->db, j->since_ms, j->until_ms, &j->usage, j->err,
+                            sizeof(j->err));
+}
+
+static void cache_done(struct req *r, void *ud)
+{
+  struct cache_job *j = ud;
+  struct api_error err;
+  cJSON *o, *rec;
+
+  if(!r) {
+    cache_job_free(j);
+    return;
+  }
+  if(j->rc) {
+    api_error_set(&err, 500, "server_error", "internal_error", NULL,
+                  "Could not reach the cache's store.");
+    req_respond_error(r, &err);
+    cache_job_free(j);
+    return;
+  }
+  o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "object", "gateway.cache");
+  if(j->purge) {
+    cJSON_AddNumberToObject(o, "purged", (double)j->n);
+    if(j->key)
+      cJSON_AddStringToObject(o, "key", j->key);
+  } else {
+    const struct config_cache *c = &r->gw->cfg->cache;
+    cJSON *cfg = cJSON_AddObjectToObject(o, "config");
+
+    cJSON_AddBoolToObject(cfg, "enabled", c->enabled);
+    cJSON_AddNumberToObject(cfg, "ttl_s", c->ttl_s);
+    cJSON_AddNumberToObject(cfg, "max_entry_bytes", (double)c->max_entry_bytes);
+    cJSON_AddNumberToObject(cfg, "max_bytes", (double)c->max_bytes);
+    cJSON_AddBoolToObject(cfg, "hold_budget", c->hold_budget);
+    cJSON_AddBoolToObject(cfg, "coalesce", c->coalesce);
+    cJSON_AddItemToObject(o, "since_start", gw_cache_stats_json(j->cache));
+    rec = cJSON_AddObjectToObject(o, "recorded");
+    cJSON_AddNumberToObject(rec, "since_ms", (double)j->since_ms);
+    cJSON_AddNumberToObject(rec, "until_ms", (double)j->until_ms);
+    cJSON_AddNumberToObject(rec, "hits", (double)j->usage.hits);
+    cJSON_AddNumberToObject(rec, "coalesced", (double)j->usage.coalesced);
+    cJSON_AddNumberToObject(rec, "misses", (double)j->usage.misses);
+    cJSON_AddNumberToObject(rec, "bypassed", (double)j->usage.bypassed);
+    cJSON_AddNumberToObject(rec, "saved_usd", j->usage.saved_usd);
+  }
+  admin_respond(r, 200, o);
+  cache_job_free(j);
+}
+
+void admin_cache(struct req *r)
+{
+  struct cache_job *j;
+  struct api_error err;
+  int64_t since = -1;
+  char b[160];
+  const char *key;
+
+  memset(&err, 0, sizeof(err));
+  if(!r->gw->cache) {
+    api_error_set(&err, 503, "server_error", "cache_unavailable", NULL,
+                  "The response cache is not open (see the gateway's log).");
+    req_respond_error(r, &err);
+    return;
+  }
+  j = sb_calloc(1, sizeof(*j));
+  j->cache = r->gw->cache;
+  j->db = r->gw->cfg->database;
+  j->purge = r->method == LWSHUMETH_DELETE;
+  key = lws_get_urlarg_by_name(r->wsi, "key=", b, sizeof(b));
+  if(key && j->purge)
+    j->key = sb_strdup(key);
+  j->until_ms = sb_now_ms();
+  if(!j->purge && !admin_time_arg(r, "since", &since, &err) &&
+     !admin_time_arg(r, "until", &j->until_ms, &err)) {
+    j->since_ms = since >= 0 ? since : j->until_ms - MCP_STATS_RANGE_MS;
+    if(j->since_ms >= j->until_ms)
+      admin_bad(&err, "since",
+                "the range is empty: since must be before until.");
+  }
+  if(err.status || req_offload(r, cache_work, cache_done, j)) {
+    if(!err.status)
+      api_error_set(&err, 500, "server_error", "internal_error", NULL,
+                    "Could not reach the cache's store.");
+    req_respond_error(r, &err);
+    cache_job_free(j);
   }
 }

@@ -10,6 +10,9 @@
 #include "base/log.h"
 #include "codec/oai_chat.h"
 #include "codec/oai_embed.h"
+#include "codec/canon_answer.h"
+#include "codec/canon_doc.h"
+#include "gateway/cache.h"
 #include "gateway/conv_turn.h"
 #include "base/sb.h"
 #include "gateway/worker.h"
@@ -185,6 +188,11 @@ static int on_canon_event(void *ud, const struct canon_ev *ev)
     return 1;
   }
   return 0;
+}
+
+int chat_emit(struct req *r, const struct canon_ev *ev)
+{
+  return on_canon_event(r, ev);
 }
 
 static int adapter_payload(struct req *r, const char *event, size_t event_len,
@@ -472,6 +480,11 @@ static void respond_translated(struct req *r)
   }
   take_usage(r, &usage);
   r->respond_doc(r, out);
+}
+
+void chat_end_stream(struct req *r)
+{
+  end_stream(r);
 }
 
 /* The clean end of a stream: the renderer's closing events, then the
@@ -931,6 +944,8 @@ void chat_serve(struct req *r, const cJSON *body)
     return;
   }
   default_hooks(r, body);
+  if(cache_serve(r, body))
+    return; /* from an entry, or with the identical request in flight */
   if(r->prov->kind == PROV_ECHO) {
     /* Answered in-process: an attempt that cannot fail, counted and
      * logged like the others when a route got here. */
@@ -949,6 +964,57 @@ void chat_serve(struct req *r, const cJSON *body)
   }
   r->chat->adapter = prov_adapter_of(r->prov);
   serve_adapter(r, body);
+}
+
+/* The usage object of a chat.completion into u (fields it lacks stay
+ * unknown). */
+static void completion_usage(const cJSON *c, struct canon_usage *u)
+{
+  const cJSON *us = cJSON_GetObjectItemCaseSensitive(c, "usage");
+
+  canon_usage_init(u);
+  canon_json_count_into(us, "prompt_tokens", &u->prompt_tokens);
+  canon_json_count_into(us, "completion_tokens", &u->completion_tokens);
+  canon_json_count_into(
+      cJSON_GetObjectItemCaseSensitive(us, "prompt_tokens_details"),
+      "cached_tokens", &u->cached_tokens);
+  canon_json_count_into(
+      cJSON_GetObjectItemCaseSensitive(us, "completion_tokens_details"),
+      "reasoning_tokens", &u->reasoning_tokens);
+}
+
+static int answer_event(void *ud, const struct canon_ev *ev)
+{
+  return on_canon_event(ud, ev);
+}
+
+void chat_answer(struct req *r, cJSON *completion)
+{
+  struct canon_usage u;
+  int rc;
+
+  chat_state(r);
+  completion_usage(completion, &u);
+  take_usage(r, &u);
+  if(!r->stream) {
+    r->respond_doc(r, completion);
+    return;
+  }
+  /* The whole answer at once: the output buffer holds it (an entry is
+   * smaller than the response limit), and the client reads at its pace. */
+  req_stream_begin(r);
+  rc = canon_answer_replay(completion, &(struct canon_sink){answer_event, r});
+  cJSON_Delete(completion);
+  if(rc == SB_EINVAL) {
+    struct api_error err;
+    api_error_set(&err, 502, "upstream_error", "upstream_bad_response", NULL,
+                  "The stored answer could not be read.");
+    req_stream_fail(r, &err);
+    return;
+  }
+  if(!rc && !r->chat->stream_failed)
+    end_stream(r);
+  req_stream_kick(r);
 }
 
 /* --- entry --------------------------------------------------------------- */
@@ -1149,6 +1215,11 @@ static int reserve(struct req *r, cJSON *body, struct api_error *err)
   return hold(r, prompt_bound(body), max_out, err);
 }
 
+int chat_reserve(struct req *r, cJSON *body, struct api_error *err)
+{
+  return r->granted ? reserve(r, body, err) : 0;
+}
+
 int chat_hold_more(struct req *r, const cJSON *prompt, struct api_error *err)
 {
   if(!r->granted || !prompt)
@@ -1200,16 +1271,23 @@ int chat_route(struct req *r, cJSON *body,
                       : sb_asprintf("%s/%s", r->prov->name, r->upstream_model);
     rc = adm_model_allowed(&r->grant, id, &err);
     free(id);
-    if(rc)
+    if(rc) {
       api_error_set(&err, 404, "invalid_request_error", "model_not_found",
                     "model",
                     "The model '%s' does not exist or is not served by this "
                     "gateway. GET /v1/models lists the models available.",
                     r->model);
-    if(rc || reserve(r, body, &err)) {
       req_respond_error(r, &err);
       return SB_EANSWERED;
     }
+  }
+  /* The cache is asked once the key may reach the model, and before the
+   * budget is held: a hit may be let off the hold (cache.hold_budget). */
+  if(cache_decide(r, body))
+    return SB_EANSWERED;
+  if(r->granted && !cache_skip_hold(r) && reserve(r, body, &err)) {
+    req_respond_error(r, &err);
+    return SB_EANSWERED;
   }
   return 0;
 }
@@ -1269,6 +1347,7 @@ void chat_handle(struct req *r)
     cJSON_Delete(body);
     return;
   }
+  r->no_cache = conv != NULL;
   if(chat_route(r, body, oai_chat_validate)) {
     free(conv);
     cJSON_Delete(body);
@@ -1285,17 +1364,23 @@ void chat_handle(struct req *r)
 
 void embeddings_handle(struct req *r)
 {
-  struct prov_client client = {r->authorization, NULL, 0};
-  struct api_error err;
   cJSON *body = chat_parse_body(r);
 
   if(!body)
     return;
   chat_state(r);
-  if(chat_route(r, body, oai_embed_validate)) {
-    cJSON_Delete(body);
-    return;
-  }
+  if(!chat_route(r, body, oai_embed_validate))
+    embeddings_serve(r, body);
+  cJSON_Delete(body);
+}
+
+void embeddings_serve(struct req *r, cJSON *body)
+{
+  struct prov_client client = {r->authorization, NULL, 0};
+  struct api_error err;
+
+  if(cache_serve(r, body))
+    return; /* from an entry, or with the identical request in flight */
   r->chat->embed_base64 = oai_embed_base64(body);
   if(r->prov->kind == PROV_ECHO) {
     if(!prov_echo_is_embedding_model(r->upstream_model)) {
@@ -1346,13 +1431,13 @@ void embeddings_handle(struct req *r)
                   r->prov->name);
     req_respond_error(r, &err);
   }
-  cJSON_Delete(body);
 }
 
 void chat_release(struct req *r)
 {
   struct chat_state *c = r->chat;
 
+  cache_release(r);
   if(c) {
     if(c->retry) {
       c->retry->r = NULL;
@@ -1391,6 +1476,7 @@ void chat_drained(struct req *r)
 {
   struct chat_state *c = r->chat;
 
+  cache_drained(r);
   if(c && c->paused && c->xfer) {
     c->paused = 0;
     upstream_resume(c->xfer); /* may append to out synchronously */

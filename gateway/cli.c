@@ -64,6 +64,8 @@ static const char keys_usage[] =
     "       switchboard mcp list [--json]\n"
     "       switchboard mcp get|remove NAME\n"
     "       switchboard mcp tools NAME [--json] [--wait S]\n"
+    "       switchboard cache stats [--json]\n"
+    "       switchboard cache purge [--key KEY_ID]\n"
     "\n"
     "Every command also takes --db FILE and --config FILE (database:"
     " --db, then\n"
@@ -1099,6 +1101,16 @@ int cli_main(int argc, char **argv)
 
   if(argc >= 2 && !strcmp(argv[1], "usage"))
     return usage_cmd(argc - 2, argv + 2);
+  if(argc >= 2 && !strcmp(argv[1], "cache")) {
+    if(!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h") ||
+       !strcmp(sub, "help")) {
+      fputs(keys_usage, sub ? stdout : stderr);
+      return sub ? EXIT_SUCCESS : CLI_EXIT_USAGE;
+    }
+    int rc = cli_cache_main(argc - 2, argv + 2);
+    return rc >= 0 ? rc
+                   : cli_usage_error("cache: unknown subcommand '%s'", sub);
+  }
   if(argc >= 2 && !strcmp(argv[1], "mcp")) {
     if(!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h") ||
        !strcmp(sub, "help")) {

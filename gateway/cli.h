@@ -17,9 +17,10 @@
 
 /**
  * Run the command in argv[1] when it is one of this module's ("keys",
- * "admin-key", "usage", "routes", "providers", "mcp"): returns the process exit
- * code (0 done, 1 failed, 2 usage error), having written the result to stdout
- * and messages to stderr. Returns -1, touching nothing, for any other command.
+ * "admin-key", "usage", "routes", "providers", "mcp", "cache"): returns the
+ * process exit code (0 done, 1 failed, 2 usage error), having written the
+ * result to stdout and messages to stderr. Returns -1, touching nothing, for
+ * any other command.
  */
 int cli_main(int argc, char **argv);
 

@@ -71,6 +71,12 @@ int cli_parse_list(const char *opt, const char *s, char ***out, int *n);
 /** o as one line of JSON on stdout. */
 int cli_print_cjson(cJSON *o);
 
+/* ---- cli_cache.c ---- */
+
+/** `switchboard cache stats|purge ...` (argv[0] is the subcommand): an
+ * exit code, or -1 for a subcommand it does not know. */
+int cli_cache_main(int argc, char **argv);
+
 /* ---- cli_mcp.c ---- */
 
 /** `switchboard mcp add|list|get|remove ...` (argv[0] is the

@@ -3,6 +3,7 @@
  * dispatch, response writing with backpressure, and the request record.
  */
 #include "gateway/http.h"
+#include "gateway/cache.h"
 #include "gateway/bodylog.h"
 #include "gateway/subreq.h"
 #include "gateway/ui.h"
@@ -115,6 +116,7 @@ static void set_error_type(struct req *r, const char *type)
 
 void req_respond_json(struct req *r, int status, const char *json, size_t len)
 {
+  cache_on_json(r, status, json, len);
   r->status = status;
   r->sse = 0;
   buf_reset(&r->out);
@@ -362,6 +364,7 @@ static void handle_metrics(struct req *r)
   buf_reset(&r->out);
   buf_appendz(&r->out, text);
   free(text);
+  gw_cache_metrics(r->gw->cache, &r->out);
   r->finished = 1;
   req_add_header(r, "content-type", "text/plain; version=0.0.4");
   lws_callback_on_writable(r->wsi);
@@ -544,7 +547,13 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
   r->t0_us = sb_mono_us();
   r->ts_ms = sb_now_ms();
   r->ttfb_us = -1;
+  r->saved_usd = -1;
   canon_usage_init(&r->usage);
+  /* Every answer of the cacheable APIs says what the cache did; until
+   * the cache decides otherwise (gateway/cache.h), nothing. */
+  if(rt && (rt->handle == chat_handle || rt->handle == embeddings_handle ||
+            rt->handle == messages_handle || rt->handle == responses_handle))
+    req_add_header(r, CACHE_HEADER, "bypass");
   buf_init(&r->body, cfg->limits.max_body_bytes);
   buf_init(&r->out, cfg->limits.max_response_bytes + REQ_OUT_HIGH_WM);
   rid = custom_dup(wsi, "x-request-id:");
@@ -621,6 +630,7 @@ static void settle(struct req *r)
     return;
   r->settled = 1;
   price_request(r);
+  cache_settle(r);
   if(r->granted)
     adm_release(r->gw->adm, &r->grant, &r->usage, r->cost_usd);
 }
@@ -665,6 +675,8 @@ static void req_record(struct req *r)
   rec->latency_ms = (now - r->t0_us) / 1000;
   rec->latency_us = now - r->t0_us;
   rec->upstream_us = r->upstream_us;
+  rec->cache = r->cache_result;
+  rec->saved_usd = r->saved_usd;
   bodylog_take(r, rec);
   rec->key_id =
       r->granted && r->grant.key_id[0] ? sb_strdup(r->grant.key_id) : NULL;
@@ -813,6 +825,8 @@ static const struct endpoint endpoints[] = {
      REQ_IN_CHAT, GUARD_ADMIN},
     {"/admin/v1/mcp/stats", 0, M_GET, GET_ALLOW, admin_mcp_stats, NULL,
      REQ_IN_CHAT, GUARD_ADMIN},
+    {"/admin/v1/cache", 0, M_GET | M_DELETE, "GET, HEAD, DELETE, OPTIONS",
+     admin_cache, NULL, REQ_IN_CHAT, GUARD_ADMIN},
     {"/admin/v1/playground", 0, M_POST, POST_ALLOW, admin_playground, NULL,
      REQ_IN_CHAT, GUARD_ADMIN},
     {"/admin/v1/conversations", 0, M_GET, GET_ALLOW, conversations_admin, NULL,

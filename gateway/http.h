@@ -44,6 +44,7 @@ struct chat_state;
 struct router_run;
 struct offload;
 struct conv_turn;
+struct req_cache;
 struct req;
 
 /* The API the client speaks; it decides the shape of answers and errors. */
@@ -121,7 +122,13 @@ struct req {
   /* Sees every canonical event rendered for the client, before it is
    * rendered; emit NULL: none. Its return value is ignored. */
   struct canon_sink tap;
-  struct conv_turn *conv; /* the conversation continued (conv_turn.h) */
+  struct conv_turn *conv;   /* the conversation continued (conv_turn.h) */
+  int no_cache;             /* continues a conversation: never cached */
+  struct req_cache *cache;  /* the response cache's (cache.h), or NULL: off */
+  const char *cache_result; /* record: "hit", "coalesced", "miss", "bypass"
+                             * (static), or NULL: the cache was off */
+  double saved_usd;         /* a hit's or coalesced answer's upstream cost
+                             * (< 0: unknown) */
 
   /* The inbound API's hooks (chat.c's defaults for Chat Completions). */
   void (*respond_doc)(struct req *r, cJSON *completion); /* takes it */
@@ -218,6 +225,27 @@ int chat_route(struct req *r, cJSON *body,
  */
 void chat_serve(struct req *r, const cJSON *body);
 
+/** Render one canonical event of r's answer for the client (a stream
+ * begun with req_stream_begin): usage taken, text counted, an error event
+ * ends the stream. 0, or 1 when the stream failed. */
+int chat_emit(struct req *r, const struct canon_ev *ev);
+
+/** r's streamed answer is complete: the renderer's closing events, the
+ * inbound API's stream_done hook, the clean end. */
+void chat_end_stream(struct req *r);
+
+/** Answer r with a whole canonical answer (completion, taken: a
+ * chat.completion), as a stream when r->stream, else through
+ * r->respond_doc; r's usage is the completion's. */
+void chat_answer(struct req *r, cJSON *completion);
+
+/** Hold r's worst-case cost against its key's budget (see chat_route).
+ * 0, or an SB_E* code with err. */
+int chat_reserve(struct req *r, cJSON *body, struct api_error *err);
+
+/** Serve an embeddings body, routed (embeddings_handle's second half). */
+void embeddings_serve(struct req *r, cJSON *body);
+
 /** Chat Completions' answer: completion (taken) as the JSON body. */
 void chat_respond_completion(struct req *r, cJSON *completion);
 
@@ -295,6 +323,10 @@ void admin_playground(struct req *r);
 /** GET /admin/v1/mcp/stats?since=&until= (gateway/admin_ops.c): tool
  * calls by server and tool. */
 void admin_mcp_stats(struct req *r);
+
+/** GET and DELETE /admin/v1/cache (gateway/admin_ops.c): the response
+ * cache's state and what it saved; purge (?key=id: one key's). */
+void admin_cache(struct req *r);
 
 /** POST /v1/embeddings with the body complete. */
 void embeddings_handle(struct req *r);

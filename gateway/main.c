@@ -11,6 +11,7 @@
 #include "gateway/mcp.h"
 #include "config/config.h"
 #include "base/log.h"
+#include "gateway/cache.h"
 #include "gateway/metrics.h"
 #include "base/sb.h"
 #include "gateway/registry.h"
@@ -44,6 +45,7 @@ static const char usage[] =
     "       switchboard usage [--key K] [--since DATE] [--by day|key|model|"
     "provider] ...\n"
     "       switchboard routes list|set|delete ...\n"
+    "       switchboard cache stats|purge [--key KEY_ID]\n"
     "       switchboard --version\n"
     "\n"
     "Environment: HOST, PORT, SWITCHBOARD_DB, SWITCHBOARD_WORKERS, "
@@ -279,8 +281,13 @@ static int cmd_serve(const struct config *cfg, int allow_open)
   gw.signin_lockout = lockout_new(cfg->ui.signin_max_failures,
                                   (int64_t)cfg->ui.signin_window_s * 1000,
                                   cfg->ui.signin_max_addresses);
+  if(gw_cache_open(cfg, &gw.cache, err, sizeof(err))) {
+    fprintf(stderr, "switchboard: cache: %s\n", err);
+    gw.cache = NULL;
+  }
   if(mcp_gw_open(&gw, err, sizeof(err))) {
     fprintf(stderr, "switchboard: %s\n", err);
+    gw_cache_close(gw.cache);
     adm_close(gw.adm);
     route_stats_free(gw.route_stats);
     lockout_free(gw.signin_lockout);
@@ -304,6 +311,7 @@ static int cmd_serve(const struct config *cfg, int allow_open)
   }
   store_retention_stop(retention);
   mcp_gw_close(&gw);
+  gw_cache_close(gw.cache);
   adm_close(gw.adm);
   route_stats_free(gw.route_stats);
   lockout_free(gw.signin_lockout);

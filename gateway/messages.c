@@ -149,8 +149,9 @@ void messages_handle(struct req *r)
   }
   /* A route may fall back to another kind: it goes through the
    * canonical model whatever its first target; so does a conversation's
-   * turn, whose answer is stored. */
-  if(is_anthropic(r->prov) && !r->run && !conv) {
+   * turn, whose answer is stored, and a request the cache may answer or
+   * keep (its entries are canonical answers). */
+  if(is_anthropic(r->prov) && !r->run && !conv && !r->cache) {
     relay(r, body, "/v1/messages");
     cJSON_Delete(body);
     return;

@@ -7,6 +7,7 @@
  * share nothing mutable but the metrics and the store queue.
  */
 #include "gateway/server.h"
+#include "gateway/cache.h"
 #include "gateway/mcp.h"
 #include "gateway/http.h"
 #include "base/log.h"
@@ -44,6 +45,7 @@ struct worker {
   struct lws_vhost *vh;
   struct upstream_loop *ul;
   struct mcp_worker *mcp;
+  struct cache_worker *cache;
   int inflight;
   int stopping;
   int64_t grace_deadline_ms;
@@ -81,6 +83,11 @@ struct upstream_loop *worker_upstream(struct worker *w)
 struct mcp_worker *worker_mcp(struct worker *w)
 {
   return w->mcp;
+}
+
+struct cache_worker *worker_cache(struct worker *w)
+{
+  return w->cache;
 }
 
 unsigned char *worker_wbuf(struct worker *w)
@@ -233,6 +240,8 @@ static void teardown(struct worker *w)
   w->ul = NULL;
   mcp_worker_close(w->mcp);
   w->mcp = NULL;
+  cache_worker_close(w->cache);
+  w->cache = NULL;
   uv_timer_stop(&w->grace);
   uv_close((uv_handle_t *)&w->grace, NULL);
   uv_close((uv_handle_t *)&w->stop, NULL);
@@ -295,6 +304,7 @@ static int worker_setup(struct worker *w, int port)
     return SB_EIO;
   }
   w->mcp = mcp_worker_open(w->gw, &w->loop);
+  w->cache = cache_worker_open(w->gw->cache, &w->loop);
 
   memset(&info, 0, sizeof(info));
   info.options = LWS_SERVER_OPTION_LIBUV;

@@ -20,7 +20,8 @@ struct gw {
   struct metrics *metrics;
   struct admission *adm; /* keys, admin credential, prices, routes, providers */
   struct route_stats *route_stats; /* health and latency of route targets */
-  struct mcp_gw *mcp; /* the MCP endpoint's shared state (gateway/mcp.h) */
+  struct mcp_gw *mcp;     /* the MCP endpoint's shared state (gateway/mcp.h) */
+  struct gw_cache *cache; /* the response cache (gateway/cache.h) */
   /* Failed dashboard sign-ins per client address (admission/lockout.h;
    * thread-safe, shared by every worker). */
   struct lockout *signin_lockout;

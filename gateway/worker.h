@@ -11,11 +11,13 @@ struct worker;
 struct gw;
 struct upstream_loop;
 struct mcp_worker;
+struct cache_worker;
 
 struct gw *worker_gw(struct worker *w);
 uv_loop_t *worker_loop(struct worker *w);
 struct upstream_loop *worker_upstream(struct worker *w);
 struct mcp_worker *worker_mcp(struct worker *w);
+struct cache_worker *worker_cache(struct worker *w);
 
 /** Scratch buffer for lws_write: LWS_PRE + 4 KiB headers + 16 KiB body
  * + framing. Valid only within one WRITEABLE callback. */

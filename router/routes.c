@@ -149,6 +149,7 @@ int route_parse(const cJSON *o, const char *name, struct route *out, char *err,
   int rc = 0;
 
   memset(out, 0, sizeof(*out));
+  cache_policy_unset(&out->cache);
   if(name && !valid_route_name(name)) {
     sb_errf(err, errlen,
             "name: 1 to %d printable bytes without spaces or '/' "
@@ -162,7 +163,7 @@ int route_parse(const cJSON *o, const char *name, struct route *out, char *err,
   {
     if(strcmp(v->string, "name") && strcmp(v->string, "strategy") &&
        strcmp(v->string, "targets") && strcmp(v->string, "retries") &&
-       strcmp(v->string, "context"))
+       strcmp(v->string, "context") && strcmp(v->string, "cache"))
       return fail(err, errlen, "%s: unknown field", v->string);
   }
   v = cJSON_GetObjectItemCaseSensitive(o, "strategy");
@@ -202,6 +203,9 @@ int route_parse(const cJSON *o, const char *name, struct route *out, char *err,
   v = cJSON_GetObjectItemCaseSensitive(o, "context");
   if(!rc && v)
     rc = parse_context(v, out, err, errlen);
+  v = cJSON_GetObjectItemCaseSensitive(o, "cache");
+  if(!rc && v)
+    rc = cache_policy_parse(v, 1, &out->cache, err, errlen);
   if(rc) {
     route_clear(out);
     return rc;
@@ -232,6 +236,8 @@ cJSON *route_json(const struct route *r)
     cJSON_AddStringToObject(c, "strategy", "summarize");
     cJSON_AddStringToObject(c, "summary_model", r->summary_model);
   }
+  if(!cache_policy_empty(&r->cache))
+    cJSON_AddItemToObject(o, "cache", cache_policy_json(&r->cache));
   return o;
 }
 

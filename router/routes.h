@@ -10,6 +10,8 @@
 #ifndef SB_ROUTER_ROUTES_H
 #define SB_ROUTER_ROUTES_H
 
+#include "router/cache_policy.h"
+
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +48,7 @@ struct route {
    * or route M summarises the history a conversation turn leaves out
    * (over the key's own choice); NULL: the key's, else trimmed. */
   char *summary_model;
+  struct cache_policy cache; /* "cache" (cache_policy.h); unset: none */
 };
 
 /**
@@ -54,7 +57,7 @@ struct route {
  * "provider/model" | {"provider","model","weight"?,"timeout_ms"?}, ...],
  * "retries": N, "context": {"strategy": "trim"|"summarize",
  * "summary_model": "provider/model"|route (summarize only, and then
- * required)}}.
+ * required)}, "cache": a cache policy (router/cache_policy.h)}.
  * name (may be NULL) is checked (1 to ROUTE_NAME_MAX printable bytes, no
  * spaces, no '/') and copied. Returns 0, or SB_EINVAL with err naming the
  * field.

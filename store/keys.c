@@ -34,7 +34,7 @@
 #define KEYS_COLUMNS                                                           \
   "id, name, prefix, hash, role, models, rpm, tpm, max_parallel,"              \
   " budget_usd, budget_period, expires_at, tags, created_at, revoked_at,"      \
-  " mcp_tools, context_summary_model"
+  " mcp_tools, context_summary_model, cache"
 
 static const char *const secret_prefix[] = {
     [STORE_KEY_GATEWAY] = "sk-sb-",
@@ -90,6 +90,7 @@ static void key_clear(struct store_key *k)
   free_strv(k->tags, k->ntags);
   free_strv(k->mcp_tools, k->nmcp_tools);
   free(k->context_summary_model);
+  free(k->cache);
   memset(k, 0, sizeof(*k));
 }
 
@@ -289,6 +290,11 @@ int store_key_validate(const struct store_key *k, char *err, size_t errlen)
   }
   if(valid_tools(k, err, errlen))
     return SB_EINVAL;
+  if(k->cache && (!k->cache[0] || strlen(k->cache) > STORE_KEY_CACHE_MAX)) {
+    sb_errf(err, errlen, "cache: must be 1 to %d bytes of JSON",
+            STORE_KEY_CACHE_MAX);
+    return SB_EINVAL;
+  }
   return valid_summary_model(k, err, errlen);
 }
 
@@ -489,6 +495,8 @@ static int read_row(sqlite3_stmt *st, struct store_key *k, char *err,
   if(sqlite3_column_type(st, 16) != SQLITE_NULL)
     k->context_summary_model =
         sb_strdup((const char *)sqlite3_column_text(st, 16));
+  if(sqlite3_column_type(st, 17) != SQLITE_NULL)
+    k->cache = sb_strdup((const char *)sqlite3_column_text(st, 17));
   if(strv_parse((const char *)sqlite3_column_text(st, 5), &k->models,
                 &k->nmodels) ||
      strv_parse((const char *)sqlite3_column_text(st, 12), &k->tags,
@@ -537,7 +545,7 @@ static int name_taken(sqlite3 *db, const char *name, const char *except_id,
 /* Bind the editable fields at ?2..?10 (name, models, rpm, tpm,
  * max_parallel, budget_usd, budget_period, expires_at, tags) and ?15
  * (mcp_tools: NULL for any tool, "[]" for none), ?16
- * (context_summary_model). */
+ * (context_summary_model), ?17 (cache). */
 static void bind_editable(sqlite3_stmt *st, const struct store_key *k)
 {
   char *models = strv_json(k->models, k->nmodels);
@@ -569,6 +577,7 @@ static void bind_editable(sqlite3_stmt *st, const struct store_key *k)
     sqlite3_bind_null(st, 15);
   }
   bind_text_or_null(st, 16, k->context_summary_model);
+  bind_text_or_null(st, 17, k->cache);
   free(models);
   free(tags);
 }
@@ -639,6 +648,7 @@ int store_keys_create(const char *path, const struct store_key *spec,
   k.context_summary_model = spec->context_summary_model
                                 ? sb_strdup(spec->context_summary_model)
                                 : NULL;
+  k.cache = spec->cache ? sb_strdup(spec->cache) : NULL;
   k.created_at = sb_now_ms() / 1000;
   k.revoked_at = 0;
 
@@ -653,9 +663,9 @@ int store_keys_create(const char *path, const struct store_key *spec,
                  "INSERT INTO api_keys(id, name, models, rpm, tpm,"
                  " max_parallel, budget_usd, budget_period, expires_at, tags,"
                  " prefix, hash, role, created_at, mcp_tools,"
-                 " context_summary_model)"
+                 " context_summary_model, cache)"
                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-                 " ?13, ?14, ?15, ?16)",
+                 " ?13, ?14, ?15, ?16, ?17)",
                  &st, err, errlen);
   if(!rc) {
     sqlite3_bind_text(st, 1, k.id, -1, SQLITE_STATIC);
@@ -799,8 +809,8 @@ int store_keys_update(const char *path, const struct store_key *k, char *err,
                  "UPDATE api_keys SET name = ?2, models = ?3, rpm = ?4,"
                  " tpm = ?5, max_parallel = ?6, budget_usd = ?7,"
                  " budget_period = ?8, expires_at = ?9, tags = ?10,"
-                 " mcp_tools = ?15, context_summary_model = ?16"
-                 " WHERE id = ?1",
+                 " mcp_tools = ?15, context_summary_model = ?16,"
+                 " cache = ?17 WHERE id = ?1",
                  &st, err, errlen);
   if(!rc) {
     sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
@@ -1078,6 +1088,17 @@ cJSON *store_key_json(const struct store_key *k, int64_t now_s)
                             k->context_summary_model);
   else
     cJSON_AddNullToObject(o, "context_summary_model");
+  {
+    /* Stored by the admin API as a policy it checked; anything else
+     * (an older binary's row) reads as none. */
+    cJSON *c = k->cache ? cJSON_Parse(k->cache) : NULL;
+    if(cJSON_IsObject(c))
+      cJSON_AddItemToObject(o, "cache", c);
+    else {
+      cJSON_Delete(c);
+      cJSON_AddNullToObject(o, "cache");
+    }
+  }
   cJSON_AddNumberToObject(o, "created_at", (double)k->created_at);
   add_time(o, "revoked_at", k->revoked_at);
   cJSON_AddStringToObject(o, "status", store_key_status(k, now_s));

@@ -29,6 +29,8 @@
  * printable bytes without spaces. */
 #define STORE_KEY_MCP_TOOLS_MAX 64
 #define STORE_KEY_MCP_TOOL_LEN  200
+/* Longest cache policy text, in bytes. */
+#define STORE_KEY_CACHE_MAX 512
 /* Longest context_summary_model, in bytes. */
 #define STORE_KEY_MODEL_MAX 256
 
@@ -83,6 +85,10 @@ struct store_key {
    * conversation turn leaves out, or NULL: it is trimmed
    * (docs/conversations.md). At most STORE_KEY_MODEL_MAX bytes. */
   char *context_summary_model;
+  /* The key's response-cache policy as a JSON object (the gateway reads
+   * it: router/cache_policy.h), or NULL: none of its own. At most
+   * STORE_KEY_CACHE_MAX bytes. */
+  char *cache;
   int64_t created_at; /* unix seconds */
   int64_t revoked_at; /* unix seconds; 0: active */
 };
@@ -96,7 +102,8 @@ const char *store_key_status(const struct store_key *k, int64_t now_s);
  * The one JSON form of a key, for the admin API and `keys list --json`:
  * every field but the hash ({id, object:"gateway.key", name, prefix, role,
  * models, rpm, tpm, max_parallel, budget_usd, budget_period, expires_at,
- * tags, mcp_tools, context_summary_model, created_at, revoked_at, status};
+ * tags, mcp_tools, context_summary_model, cache, created_at, revoked_at,
+ * status};
  * absent lists, times and models are null; mcp_tools is null for any tool, an
  * array (maybe empty) when the key has a list). Caller frees.
  */

@@ -41,9 +41,11 @@
   " completion_tokens, ttfb_ms, latency_ms, key_id, cached_tokens,"            \
   " reasoning_tokens, cost_usd, unpriced, route, attempts, attempts_detail,"   \
   " usage_estimated, context_dropped, context_dropped_tokens,"                 \
-  " context_strategy, context_summary, context_counted, upstream_us)"          \
+  " context_strategy, context_summary, context_counted, upstream_us, cache,"   \
+  " saved_usd)"                                                                \
   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"  \
-  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
+  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29,"     \
+  " ?30)"
 
 #define STORE_BODY_SQL                                                         \
   "INSERT OR REPLACE INTO request_bodies(id, ts_ms, request_headers,"          \
@@ -471,6 +473,13 @@ static int insert_one(struct store *st, const struct store_usage *r)
   bind_text(ins, 26, r->context_summary);
   bind_text(ins, 27, r->context_counted);
   bind_opt_int(ins, 28, r->upstream_us > 0 ? r->upstream_us : -1);
+  bind_text(ins, 29, r->cache);
+  /* Only an answer that did not go upstream saved anything. */
+  if(r->cache && strcmp(r->cache, "miss") && strcmp(r->cache, "bypass") &&
+     r->saved_usd >= 0)
+    sqlite3_bind_double(ins, 30, r->saved_usd);
+  else
+    sqlite3_bind_null(ins, 30);
   rc = sqlite3_step(ins);
   sqlite3_reset(ins);
   sqlite3_clear_bindings(ins);

@@ -54,6 +54,11 @@ struct store_usage {
   char *context_counted;
   int64_t latency_us;  /* latency in microseconds; 0: latency_ms only */
   int64_t upstream_us; /* waiting on upstream transfers; 0: none asked */
+  /* The response cache: "hit", "coalesced", "miss" or "bypass" (static
+   * strings, not freed), or NULL when it was off; and the upstream cost a
+   * hit or a coalesced answer saved (< 0: none or unknown). */
+  const char *cache;
+  double saved_usd;
   /* Body logging (logging.bodies), else all NULL: the request's headers
    * as a JSON object with credentials redacted, and the bodies, each cut
    * at logging.body_max_bytes (the flags say when). */

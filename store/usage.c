@@ -213,7 +213,9 @@ static const char *const log_cols[] = {"id",
                                        "context_strategy",
                                        "context_summary",
                                        "context_counted",
-                                       "upstream_us"};
+                                       "upstream_us",
+                                       "cache",
+                                       "saved_usd"};
 
 /* The record st's row holds (log_cols, in order). */
 static cJSON *log_row(sqlite3_stmt *st)
@@ -500,4 +502,46 @@ char *store_usage_csv(const cJSON *usage)
     buf_appendz(&b, "\r\n");
   }
   return buf_take(&b, NULL);
+}
+
+int store_cache_usage(const char *path, int64_t since_ms, int64_t until_ms,
+                      struct store_cache_usage *out, char *err, size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  int rc, step;
+
+  memset(out, 0, sizeof(*out));
+  rc = store_db_begin(path, 0, &db, err, errlen);
+  if(rc)
+    return rc;
+  /* requests_cache (cache, ts_ms) holds only the records the cache saw. */
+  if(sqlite3_prepare_v2(db,
+                        "SELECT cache, count(*), total(saved_usd) FROM requests"
+                        " WHERE cache IS NOT NULL AND ts_ms >= ?1 AND"
+                        " ts_ms < ?2 GROUP BY cache",
+                        -1, &st, NULL) != SQLITE_OK)
+    rc = store_db_fail(db, "cache usage", err, errlen);
+  if(!rc) {
+    sqlite3_bind_int64(st, 1, since_ms);
+    sqlite3_bind_int64(st, 2, until_ms);
+    while((step = sqlite3_step(st)) == SQLITE_ROW) {
+      const char *what = (const char *)sqlite3_column_text(st, 0);
+      int64_t n = sqlite3_column_int64(st, 1);
+
+      if(!strcmp(what, "hit"))
+        out->hits = n;
+      else if(!strcmp(what, "coalesced"))
+        out->coalesced = n;
+      else if(!strcmp(what, "miss"))
+        out->misses = n;
+      else if(!strcmp(what, "bypass"))
+        out->bypassed = n;
+      out->saved_usd += sqlite3_column_double(st, 2);
+    }
+    if(step != SQLITE_DONE)
+      rc = store_db_fail(db, "cache usage", err, errlen);
+  }
+  sqlite3_finalize(st);
+  return store_db_finish(db, rc, err, errlen);
 }

@@ -59,6 +59,17 @@ int store_requests_page(const char *path, const struct store_usage_filter *f,
 int store_request_get(const char *path, int64_t id, cJSON **out, char *err,
                       size_t errlen);
 
+/** What the response cache did for the requests recorded in a range. */
+struct store_cache_usage {
+  int64_t hits, coalesced, misses, bypassed;
+  double saved_usd; /* upstream cost the hits and coalesced answers saved */
+};
+
+/** The cache's results over [since_ms, until_ms). 0, or SB_EDB with
+ * err. */
+int store_cache_usage(const char *path, int64_t since_ms, int64_t until_ms,
+                      struct store_cache_usage *out, char *err, size_t errlen);
+
 /** A usage series as CSV (a header line, then one line a row; fields
  * quoted as RFC 4180 wants). Caller frees. */
 char *store_usage_csv(const cJSON *usage);
