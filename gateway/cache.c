@@ -301,8 +301,16 @@ static int cacheable(struct req *r, const cJSON *body, enum cache_kind *kind)
     free(conv);
     return 0;
   }
-  if(r->inbound == REQ_IN_CHAT)
-    return !strcmp(r->api, "chat");
+  if(r->inbound == REQ_IN_CHAT) {
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(body, "n");
+
+    /* Several choices and log probabilities are what only OpenAI's own
+     * stream carries: an entry (one canonical answer) cannot replay
+     * them, so such requests keep the pass-through. */
+    return !strcmp(r->api, "chat") &&
+           !(cJSON_IsNumber(n) && n->valuedouble > 1) &&
+           !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "logprobs"));
+  }
   if(r->inbound == REQ_IN_MESSAGES)
     return !strcmp(r->api, "messages");
   if(r->inbound == REQ_IN_RESPONSES) {
