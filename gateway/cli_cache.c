@@ -87,7 +87,10 @@ static int stats_cmd(int argc, char **argv)
     cJSON_AddNumberToObject(o, "misses_24h", (double)u.misses);
     cJSON_AddNumberToObject(o, "bypassed_24h", (double)u.bypassed);
     cJSON_AddNumberToObject(o, "saved_usd_24h", u.saved_usd);
-    return cli_print_cjson(o) ? EXIT_FAILURE : EXIT_SUCCESS;
+    rc = cli_print_cjson(o);
+    cJSON_Delete(o);
+    fflush(stdout);
+    return rc || ferror(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
   }
   printf("entries         %lld\n"
          "bytes           %lld\n"
