@@ -54,11 +54,15 @@ struct flight {
   struct flight *next;
 };
 
+/* Flights by the first byte of their key (a SHA-256: evenly spread), so
+ * that thousands in flight do not make each request walk them all. */
+#define FLIGHT_BUCKETS 256
+
 struct gw_cache {
   const struct config *cfg;
   struct store_cache *store;
   pthread_mutex_t lock; /* flights and their waiters */
-  struct flight *flights;
+  struct flight *flights[FLIGHT_BUCKETS];
   atomic_llong hits, misses, coalesced, bypassed, bytes_served;
 };
 
@@ -216,7 +220,7 @@ void gw_cache_metrics(struct gw_cache *c, struct buf *out)
 
 static struct flight *flight_find(struct gw_cache *gc, const unsigned char *k)
 {
-  for(struct flight *f = gc->flights; f; f = f->next)
+  for(struct flight *f = gc->flights[k[0]]; f; f = f->next)
     if(!memcmp(f->key, k, CACHE_KEY_LEN))
       return f;
   return NULL;
@@ -228,7 +232,7 @@ static void flight_unlist(struct gw_cache *gc, struct flight *f)
 
   if(!f->in_table)
     return;
-  for(pp = &gc->flights; *pp != f; pp = &(*pp)->next)
+  for(pp = &gc->flights[f->key[0]]; *pp != f; pp = &(*pp)->next)
     ;
   *pp = f->next;
   f->in_table = 0;
@@ -916,8 +920,8 @@ static int fly(struct req *r)
       memcpy(f->key, rc->key, CACHE_KEY_LEN);
       f->refs = 1;
       buf_init(&f->log, r->gw->cfg->limits.max_response_bytes);
-      f->next = gc->flights;
-      gc->flights = f;
+      f->next = gc->flights[f->key[0]];
+      gc->flights[f->key[0]] = f;
       f->in_table = 1;
     }
     pthread_mutex_unlock(&gc->lock);

@@ -66,6 +66,11 @@ function tokensText(r) {
 }
 
 function costText(r) {
+  // Answered by the response cache: nothing paid upstream.
+  if (r.cache === 'hit' || r.cache === 'coalesced') {
+    const saved = typeof r.saved_usd === 'number' ? `, saved ${f.money(r.saved_usd)}` : '';
+    return `${r.cache === 'hit' ? 'cache hit' : 'coalesced'}${saved}`;
+  }
   if (r.unpriced) return 'unpriced';
   return typeof r.cost_usd === 'number' ? f.money(r.cost_usd) : '—';
 }

@@ -355,6 +355,17 @@ describe('response cache', () => {
     assert.equal(r2.response.headers.get('x-switchboard-cache'), 'hit');
     assert.equal(r2.data.output_text, r1.data.output_text);
     assert.notEqual(r2.data.id, r1.data.id, 'each answer is its own response');
+    const { data: stream, response } = await a.responses.create({ model: 'oai/gpt-4o-mini', input, store: false, stream: true }).withResponse();
+    assert.equal(response.headers.get('x-switchboard-cache'), 'hit', 'a stream from the whole answer');
+    let text = '';
+    let last = null;
+    for await (const ev of stream) {
+      if (ev.type === 'response.output_text.delta') text += ev.delta;
+      last = ev;
+    }
+    assert.equal(text, r1.data.output_text);
+    assert.equal(last.type, 'response.completed');
+    assert.ok(last.response.usage.output_tokens > 0);
     const s1 = await a.responses.create({ model: 'oai/gpt-4o-mini', input }).withResponse();
     assert.equal(s1.response.headers.get('x-switchboard-cache'), 'bypass');
     const got = await a.responses.retrieve(s1.data.id);
