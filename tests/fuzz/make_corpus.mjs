@@ -310,6 +310,21 @@ prov('bedrock', 'huge_numbers', 'chat', J({ output: { message: { role: 'assistan
 seed('render', 'completion_huge', J({ choices: [{ message: { role: 'assistant', content: 'x' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1e300, completion_tokens: -1e300, total_tokens: 1e300 } }));
 
 // Histogram blobs: (bucket, count) varints as store/rollup.c writes them.
+// answer: mode 0 and a log of event records (canon_ev_encode's lines), or
+// mode 1 and a stored chat.completion.
+seed('answer', 'log', [0], [
+  { type: 'start', id: 'chatcmpl-1', model: 'm' }, { type: 'reasoning', text: 'think', signature: 'c2ln', format: 'anthropic-claude-v1' },
+  { type: 'text', text: 'Hello "world"\n' }, { type: 'tool_start', id: 'call_1', name: 'f' }, { type: 'tool_args', text: '{"a":1}' },
+  { type: 'finish', finish_reason: 'tool_calls' }, { type: 'usage', usage: { prompt_tokens: 3, completion_tokens: 4, cached_tokens: -1, reasoning_tokens: -1 } },
+  { type: 'error', error: { status: 502, type: 'upstream_error', code: 'x', param: '', message: 'm', retry_after_s: 0, retry_after_ms: 0, final: 0 } },
+].map((e) => J(e) + '\n').join(''));
+seed('answer', 'completion', [1], J({
+  id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'm',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'Hi', reasoning_content: 'hmm',
+    reasoning_details: [{ type: 'reasoning.text', text: 'hmm', signature: 'c2ln', format: 'anthropic-claude-v1' }, { type: 'reasoning.encrypted', data: 'ZW5j', format: 'anthropic-claude-v1' }],
+    tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] }, finish_reason: 'tool_calls' }],
+  usage: { prompt_tokens: 5, completion_tokens: 6, total_tokens: 11, prompt_tokens_details: { cached_tokens: 2 }, completion_tokens_details: { reasoning_tokens: 1 } },
+}));
 seed('hist', 'empty', '');
 seed('hist', 'one', [5, 1]);
 seed('hist', 'spread', [0, 3, 10, 200, 1, 21, 7, 40, 2, 81, 1]);
@@ -335,6 +350,7 @@ const DICT_SOURCES = {
   render: ['codec/oai_stream.c', 'codec/oai_resp.c', 'codec/anth_msgs.c'], config: ['config/config.c'],
   openai: ['providers/openai.c'], anthropic: ['providers/anthropic.c'], gemini: ['providers/gemini.c'], cohere: ['providers/cohere.c'],
   ollama: ['providers/ollama.c'], bedrock: ['providers/bedrock.c'], jsonrpc: ['mcp/jsonrpc.c'],
+  answer: ['codec/canon_answer.c'],
 };
 const NUMBERS = ['0', '-1', '1e999', '-1e999', '1e300', '2147483648', '-2147483649', '9223372036854775808', '0.5', 'null', 'true', 'false', '[]', '{}', '""'];
 const dictDir = join(dirname(fileURLToPath(import.meta.url)), 'dict');
