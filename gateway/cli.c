@@ -6,6 +6,7 @@
  */
 #include "gateway/cli.h"
 #include "gateway/cli_int.h"
+#include "router/cache_policy.h"
 #include "router/routes.h"
 #include "providers/provider.h"
 #include "store/usage.h"
@@ -32,7 +33,8 @@ static const char keys_usage[] =
     " [--period daily|weekly|monthly|total]]\n"
     "                               [--expires DATE] [--tags TAG,...]"
     " [--mcp-tools GLOB,...]\n"
-    "                               [--context-summary-model MODEL]\n"
+    "                               [--context-summary-model MODEL]"
+    " [--cache POLICY]\n"
     "       switchboard keys list [--json]\n"
     "       switchboard keys revoke ID_OR_NAME\n"
     "       switchboard admin-key create [--name NAME] [--viewer]\n"
@@ -48,6 +50,7 @@ static const char keys_usage[] =
     "       switchboard routes list\n"
     "       switchboard routes set NAME --targets PROVIDER/MODEL,..."
     " [--strategy S] [--retries N]\n"
+    "                                      [--cache POLICY]\n"
     "       switchboard routes get|delete NAME\n"
     "       switchboard providers list\n"
     "       switchboard providers set NAME [--kind K] [--base-url URL]"
@@ -581,6 +584,7 @@ static int keys_create(int argc, char **argv)
   cli_cmd_opt(&c, "--tags", 0);
   cli_cmd_opt(&c, "--mcp-tools", 0);
   cli_cmd_opt(&c, "--context-summary-model", 0);
+  cli_cmd_opt(&c, "--cache", 0);
   rc = cli_cmd_parse(&c, argc, argv);
   if(rc)
     return rc == 1 ? EXIT_SUCCESS : rc;
@@ -643,6 +647,21 @@ static int keys_create(int argc, char **argv)
   /* What summarises the history a conversation turn leaves out. */
   if((v = cli_opt_value(&c, "--context-summary-model")))
     spec.context_summary_model = sb_strdup(v);
+  /* The key's response-cache policy, stored in its normal form. */
+  if((v = cli_opt_value(&c, "--cache"))) {
+    struct cache_policy cp;
+    cJSON *o = cJSON_Parse(v), *n;
+
+    if(cache_policy_parse(o, 0, &cp, err, sizeof(err))) {
+      cJSON_Delete(o);
+      rc = cli_usage_error("keys create: --cache: %s", err);
+      goto out;
+    }
+    cJSON_Delete(o);
+    n = cache_policy_json(&cp);
+    spec.cache = cJSON_PrintUnformatted(n);
+    cJSON_Delete(n);
+  }
   if(store_key_validate(&spec, err, sizeof(err))) {
     rc = invalid_spec("keys create", err);
     goto out;
@@ -665,6 +684,7 @@ out:
     free(spec.mcp_tools[i]);
   free(spec.mcp_tools);
   free(spec.context_summary_model);
+  free(spec.cache);
   return rc;
 }
 
@@ -925,6 +945,7 @@ static cJSON *route_def(const struct cli_cmd *c, int *rc)
   const char *targets = cli_opt_value(c, "--targets");
   const char *strategy = cli_opt_value(c, "--strategy");
   const char *retries = cli_opt_value(c, "--retries");
+  const char *cache = cli_opt_value(c, "--cache");
   cJSON *def;
   struct route rt;
   char why[256];
@@ -940,6 +961,15 @@ static cJSON *route_def(const struct cli_cmd *c, int *rc)
   if(retries)
     cJSON_AddNumberToObject(def, "retries", atof(retries));
   cJSON_AddItemToObject(def, "targets", csv_array(targets));
+  if(cache) {
+    cJSON *p = cJSON_Parse(cache);
+    if(!p) {
+      cJSON_Delete(def);
+      *rc = cli_usage_error("routes set: --cache expects a JSON object");
+      return NULL;
+    }
+    cJSON_AddItemToObject(def, "cache", p);
+  }
   if(route_parse(def, c->args[0], &rt, why, sizeof(why))) {
     cJSON_Delete(def);
     *rc = cli_usage_error("routes set: %s", why);
@@ -1037,6 +1067,7 @@ static int defs_cmd(enum store_table table, const char *sub, int argc,
     cli_cmd_opt(&c, "--targets", 0);
     cli_cmd_opt(&c, "--strategy", 0);
     cli_cmd_opt(&c, "--retries", 0);
+    cli_cmd_opt(&c, "--cache", 0);
   } else {
     cli_cmd_opt(&c, "--kind", 0);
     cli_cmd_opt(&c, "--base-url", 0);

@@ -447,6 +447,13 @@ describe('response cache', () => {
     assert.equal(stats.code, 0, stats.stderr);
     const js = JSON.parse(stats.stdout);
     assert.ok(js.entries > 0 && js.hits_24h > 0, stats.stdout);
+    const made = await runSwitchboard(['keys', 'create', '--name', 'cache-cli', '--cache', '{"ttl_s":30,"enabled":true}', '--db', gw.dbPath]);
+    assert.equal(made.code, 0, made.stderr);
+    const listed = JSON.parse((await runSwitchboard(['keys', 'list', '--json', '--db', gw.dbPath])).stdout);
+    assert.deepEqual(listed.find((k) => k.name === 'cache-cli').cache, { enabled: true, ttl_s: 30 });
+    const refused = await runSwitchboard(['keys', 'create', '--name', 'cache-cli2', '--cache', '{"scope":"shared"}', '--db', gw.dbPath]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /only a route may share/);
     const purge = await runSwitchboard(['cache', 'purge', '--db', gw.dbPath]);
     assert.equal(purge.code, 0, purge.stderr);
     assert.match(purge.stdout, /^purged \d+ entr/);
