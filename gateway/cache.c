@@ -930,7 +930,7 @@ static int fly(struct req *r)
     rc->wait = f;
     rc->lnext = rc->cw->waiting;
     rc->cw->waiting = rc;
-    say(r, "coalesced");
+    result(r, "coalesced"); /* a miss if it goes on alone */
     pump(r); /* it may have ended already */
     return 1;
   }
