@@ -931,7 +931,7 @@ static int fly(struct req *r)
     rc->lnext = rc->cw->waiting;
     rc->cw->waiting = rc;
     result(r, "coalesced"); /* a miss if it goes on alone */
-    pump(r); /* it may have ended already */
+    pump(r);                /* it may have ended already */
     return 1;
   }
   capture(r, f);
