@@ -1,12 +1,14 @@
 // The keys page: the list (name, prefix, status, limits, spend against
 // the budget, created, role), the create form (with the role) and the
-// secret shown once, editing a key's limits in a dialog, and revocation
+// secret shown once, editing a key's limits and response cache policy in
+// a dialog, and revocation
 // behind a confirmation dialog. A read-only (viewer) session sees the list
 // only: no create, edit or revoke controls (the server refuses those
 // writes anyway).
 import * as api from './api.js';
 import { updateKey, spendSince } from './api_keys.js';
 import { byId, el, showError, announce } from './dom.js';
+import { isSet, policyText, modeOf, ttlText, policyFrom, samePolicy } from './cache_ui.js';
 
 let onSignedOut = () => {};
 let pendingRevoke = null; // {id, name} while the dialog is open
@@ -52,6 +54,7 @@ function limitsText(k) {
   if (Array.isArray(k.mcp_tools)) parts.push(k.mcp_tools.length ? `MCP tools: ${k.mcp_tools.join(', ')}` : 'no MCP tools');
   if (typeof k.budget_usd === 'number') parts.push(`budget ${money(k.budget_usd)} ${k.budget_period || ''}`.trim());
   if (typeof k.expires_at === 'number') parts.push(`expires ${new Date(k.expires_at * 1000).toISOString().slice(0, 10)}`);
+  if (isSet(k.cache)) parts.push(`cache: ${policyText(k.cache)}`);
   return parts.length ? parts.join(' · ') : 'none';
 }
 
@@ -309,14 +312,18 @@ function openEdit(k, opener) {
   const tools = Array.isArray(k.mcp_tools) ? k.mcp_tools : null;
   form.elements.tools_mode.value = !tools ? 'any' : tools.length ? 'list' : 'none';
   form.elements.mcp_tools.value = tools ? tools.join(', ') : '';
+  form.elements.cache_mode.value = modeOf(k.cache);
+  form.elements.cache_ttl.value = ttlText(k.cache);
   syncToolsField();
   showError(byId('edit-error'), '');
   byId('edit-dialog').showModal();
   byId('edit-rpm').focus();
 }
 
-/** The edit form as a POST body, or the reasons it cannot be one. */
-function editBody(form) {
+/** The edit form as a POST body, or the reasons it cannot be one. The
+ * cache policy is sent only when it changed (null clears it); a key's
+ * policy never shares (no scope: what the key had is kept). */
+function editBody(form, k) {
   const errors = [];
   const body = {};
   for (const [name, label] of [['rpm', 'Max requests a minute'], ['tpm', 'Max tokens a minute'],
@@ -352,6 +359,11 @@ function editBody(form) {
     body.mcp_tools = listOf(form.elements.mcp_tools.value);
     if (!body.mcp_tools.length) errors.push('List at least one tool glob, or choose "No tool".');
   }
+  const was = isSet(k.cache) ? k.cache : null;
+  const cache = policyFrom({
+    mode: form.elements.cache_mode.value, ttl: form.elements.cache_ttl.value, scope: was ? was.scope : undefined, was,
+  }, errors);
+  if (!samePolicy(cache, was)) body.cache = cache;
   return { body, errors };
 }
 
@@ -360,7 +372,7 @@ async function onEditSave(event) {
   if (!editing) return;
   const form = event.currentTarget;
   const error = byId('edit-error');
-  const { body, errors } = editBody(form);
+  const { body, errors } = editBody(form, editing.key);
   if (errors.length) {
     showError(error, errors.join(' '));
     return;

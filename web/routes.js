@@ -1,11 +1,14 @@
 // The routes page: every route (name, strategy, targets in order,
-// retries, who owns it), a form to add or edit one with its targets as an
-// ordered list, deletion behind a confirmation, and "Test this route": a
-// prompt sent through the gateway as the signed-in admin
-// (POST /admin/v1/playground), its answer and latency shown.
+// retries, response cache policy, who owns it), a form to add or edit one
+// with its targets as an ordered list and its cache policy (what the form
+// does not edit of a route, its context and max_entry_bytes, is kept),
+// deletion behind a confirmation, and "Test this route": a prompt sent
+// through the gateway as the signed-in admin (POST /admin/v1/playground),
+// its answer and latency shown.
 import * as api from './api_ops.js';
 import { el, showError, announce } from './dom.js';
 import { table, confirmDialog, field, errorLine } from './ops_ui.js';
+import { isSet, policyText, modeOf, ttlText, policyFrom } from './cache_ui.js';
 
 const STRATEGIES = ['fallback', 'weighted', 'least-latency', 'lowest-cost'];
 const MAX_TARGETS = 16;
@@ -57,6 +60,7 @@ function routeRow(rt) {
       typeof rt.strategy === 'string' ? rt.strategy : 'fallback',
       el('td', {}, targetsList(rt.targets)),
       String(typeof rt.retries === 'number' ? rt.retries : 0),
+      policyText(rt.cache),
       typeof rt.source === 'string' ? rt.source : '',
       actions,
     ],
@@ -77,8 +81,8 @@ async function load() {
   showError(v.listError, '');
   routes.sort((a, b) => String(a.name).localeCompare(String(b.name)));
   v.routes = routes;
-  v.list.replaceChildren(table('Routes with their strategy, targets in order and retries',
-    ['Name', 'Strategy', 'Targets, in order', 'Retries', 'Source', el('span', { className: 'visually-hidden' }, 'Actions')],
+  v.list.replaceChildren(table('Routes with their strategy, targets in order, retries and response cache',
+    ['Name', 'Strategy', 'Targets, in order', 'Retries', 'Cache', 'Source', el('span', { className: 'visually-hidden' }, 'Actions')],
     routes.map(routeRow), { id: 'routes-table' }));
   v.empty.hidden = routes.length > 0;
   // The test box offers every route.
@@ -139,6 +143,10 @@ function editRoute(rt) {
   v.retriesInput.value = String(typeof rt.retries === 'number' ? rt.retries : 0);
   v.targets = (Array.isArray(rt.targets) ? rt.targets : []).map(targetOf);
   if (!v.targets.length) v.targets = [{ text: '', extra: {} }];
+  const cache = isSet(rt.cache) ? rt.cache : null;
+  v.cacheMode.value = modeOf(cache);
+  v.cacheScope.value = cache && cache.scope === 'shared' ? 'shared' : 'key';
+  v.cacheTtl.value = ttlText(cache);
   v.cancelEdit.hidden = false;
   showError(v.formError, '');
   renderTargets();
@@ -164,12 +172,18 @@ async function onSave(event) {
   });
   const retries = Number(v.retriesInput.value || '0');
   if (!Number.isInteger(retries) || retries < 0 || retries > 5) errors.push('Retries are a whole number from 0 to 5.');
+  // The cache policy: what the form edits, on top of what it does not
+  // (max_entry_bytes); "Per key" is said only when the route said it.
+  const was = v.editing && isSet(v.editing.cache) ? v.editing.cache : null;
+  const scope = v.cacheScope.value === 'shared' ? 'shared' : (was && was.scope === 'key' ? 'key' : undefined);
+  const cache = policyFrom({ mode: v.cacheMode.value, ttl: v.cacheTtl.value, scope, was }, errors);
   if (errors.length) {
     showError(v.formError, errors.join(' '));
     return;
   }
   const def = { strategy: v.strategySelect.value, targets, retries };
   if (v.editing && v.editing.context) def.context = v.editing.context;
+  if (cache) def.cache = cache;
   v.saveBtn.disabled = true;
   showError(v.formError, '');
   try {
@@ -261,6 +275,14 @@ function buildForm() {
     type: 'button', className: 'secondary small',
     onclick: () => { v.targets.push({ text: '', extra: {} }); renderTargets(); document.getElementById(`route-target-${v.targets.length - 1}`).focus(); },
   }, 'Add a target');
+  v.cacheMode = el('select', { id: 'route-cache' },
+    el('option', { value: '' }, 'Default — the gateway\'s setting'),
+    el('option', { value: 'on' }, 'On'),
+    el('option', { value: 'off' }, 'Off'));
+  v.cacheScope = el('select', { id: 'route-cache-scope' },
+    el('option', { value: 'key' }, 'Per key'),
+    el('option', { value: 'shared' }, 'Shared between keys'));
+  v.cacheTtl = el('input', { id: 'route-cache-ttl', inputMode: 'numeric', autocomplete: 'off', spellcheck: false });
   v.formError = errorLine('route-form-error');
   v.saveBtn = el('button', { type: 'submit', id: 'route-save' }, 'Save route');
   v.cancelEdit = el('button', { type: 'button', className: 'secondary', hidden: true, onclick: resetForm }, 'Cancel editing');
@@ -273,6 +295,12 @@ function buildForm() {
     el('fieldset', { className: 'targets-field' },
       el('legend', {}, 'Targets, tried in this order'),
       v.targetList, v.addTarget),
+    el('fieldset', { className: 'targets-field' },
+      el('legend', {}, 'Response cache'),
+      el('div', { className: 'grid-form' },
+        field('Cache', v.cacheMode),
+        field('Scope', v.cacheScope, 'who reads an entry'),
+        field('TTL in seconds', v.cacheTtl, 'empty: the gateway\'s'))),
     v.formError,
     el('div', { className: 'actions' }, v.saveBtn, v.cancelEdit));
   v.form.addEventListener('submit', onSave);

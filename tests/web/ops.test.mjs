@@ -208,6 +208,71 @@ describe('operator pages in chromium', () => {
     }, { what: 'the playground request recorded', timeoutMs: 10000 });
   });
 
+  test('routes: editing a route keeps its cache policy; the form sets, checks and turns off one', async () => {
+    // A route with a cache policy, made through the API.
+    const policy = { enabled: true, scope: 'shared', ttl_s: 600, max_entry_bytes: 1048576 };
+    const made = await request(`${gw.url}/admin/v1/routes`, {
+      headers: bearer(ADMIN), body: { name: 'cached-route', targets: ['echo/echo-1'], cache: policy },
+    });
+    assert.ok(made.status < 300, made.text);
+    await pv().getByRole('button', { name: 'Refresh' }).click();
+    const row = page.locator('#routes-table tr[data-route="cached-route"]');
+    await row.waitFor();
+    assert.equal(await row.locator('td').nth(3).textContent(), 'on, shared, 10 min, entries up to 1 MiB');
+    // Unset: nothing said.
+    assert.equal(await page.locator('#routes-table tr[data-route="web-route"] td').nth(3).textContent(), '');
+
+    // The form shows it; saving another change keeps it whole.
+    await row.getByRole('button', { name: 'Edit cached-route' }).click();
+    assert.equal(await pv().getByLabel('Cache', { exact: true }).inputValue(), 'on');
+    assert.equal(await pv().getByLabel(/^Scope/).inputValue(), 'shared');
+    assert.equal(await pv().getByLabel(/^TTL in seconds/).inputValue(), '600');
+    await pv().getByLabel(/^Retries/).fill('2');
+    await pv().getByRole('button', { name: 'Save route' }).click();
+    await waitFor(async () => (await row.locator('td').nth(2).textContent()) === '2', { what: 'the new retries in the list' });
+    let stored = await request(`${gw.url}/admin/v1/routes/cached-route`, { headers: bearer(ADMIN) });
+    assert.equal(stored.json.retries, 2);
+    assert.deepEqual(stored.json.cache, policy);
+
+    // A route without one: a TTL that is not whole seconds is refused by
+    // the form, then On + Shared + a TTL is stored as exactly that.
+    const plain = page.locator('#routes-table tr[data-route="web-route"]');
+    await plain.getByRole('button', { name: 'Edit web-route' }).click();
+    assert.equal(await pv().getByLabel('Cache', { exact: true }).inputValue(), '');
+    assert.equal(await pv().getByLabel(/^Scope/).inputValue(), 'key');
+    await pv().getByLabel('Cache', { exact: true }).selectOption({ label: 'On' });
+    await pv().getByLabel(/^Scope/).selectOption({ label: 'Shared between keys' });
+    await pv().getByLabel(/^TTL in seconds/).fill('0');
+    await pv().getByRole('button', { name: 'Save route' }).click();
+    await page.locator('#route-form-error', { hasText: 'cache TTL is a whole number of seconds from 1 to 31536000' }).waitFor();
+    stored = await request(`${gw.url}/admin/v1/routes/web-route`, { headers: bearer(ADMIN) });
+    assert.equal(stored.json.cache, undefined);
+    await pv().getByLabel(/^TTL in seconds/).fill('900');
+    await pv().getByRole('button', { name: 'Save route' }).click();
+    await waitFor(async () => (await plain.locator('td').nth(3).textContent()) === 'on, shared, 15 min', { what: 'the policy in the list' });
+    stored = await request(`${gw.url}/admin/v1/routes/web-route`, { headers: bearer(ADMIN) });
+    assert.deepEqual(stored.json.cache, { enabled: true, scope: 'shared', ttl_s: 900 });
+    assert.deepEqual(stored.json.targets, ['echo/echo-1', 'echo/story-1']);
+
+    // Off, per key, no TTL: {"enabled": false}; then Default: none at all.
+    await plain.getByRole('button', { name: 'Edit web-route' }).click();
+    await pv().getByLabel('Cache', { exact: true }).selectOption({ label: 'Off' });
+    await pv().getByLabel(/^Scope/).selectOption({ label: 'Per key' });
+    await pv().getByLabel(/^TTL in seconds/).fill('');
+    await pv().getByRole('button', { name: 'Save route' }).click();
+    await waitFor(async () => (await plain.locator('td').nth(3).textContent()) === 'off', { what: 'off in the list' });
+    stored = await request(`${gw.url}/admin/v1/routes/web-route`, { headers: bearer(ADMIN) });
+    assert.deepEqual(stored.json.cache, { enabled: false });
+    await plain.getByRole('button', { name: 'Edit web-route' }).click();
+    assert.equal(await pv().getByLabel('Cache', { exact: true }).inputValue(), 'off');
+    await pv().getByLabel('Cache', { exact: true }).selectOption({ label: 'Default — the gateway\'s setting' });
+    await pv().getByRole('button', { name: 'Save route' }).click();
+    await waitFor(async () => (await plain.locator('td').nth(3).textContent()) === '', { what: 'no policy in the list' });
+    stored = await request(`${gw.url}/admin/v1/routes/web-route`, { headers: bearer(ADMIN) });
+    assert.equal(stored.json.cache, undefined);
+    await shot('routes-cache');
+  });
+
   test('MCP servers: the fixture up with its tools, the call counted, the key\'s globs matched', async () => {
     await go('mcp');
     const srv = page.locator('#mcp-servers-table tr[data-server="fx"]');

@@ -305,6 +305,62 @@ describe('dashboard in chromium', () => {
     await request(`${gw.url}/admin/v1/keys/${keyId}`, { headers: bearer(ADMIN), body: { models: [] } });
   });
 
+  test('a key\'s response cache from its dialog: on with a TTL, off, back to the gateway\'s; other edits leave it', async (t) => {
+    if (needsServer(t)) return;
+    const row = page.locator(`#keys-body tr[data-key-id="${keyId}"]`);
+    const limits = row.locator('td').nth(2);
+    const dialog = page.getByRole('dialog', { name: 'Edit key web-app' });
+    const stored = async () => (await request(`${gw.url}/admin/v1/keys/${keyId}`, { headers: bearer(ADMIN) })).json.cache;
+    const save = async () => {
+      const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith(`/admin/v1/keys/${keyId}`));
+      await dialog.getByRole('button', { name: 'Save changes' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      return (await sent).postDataJSON();
+    };
+    assert.equal(await stored(), null);
+
+    // On with a TTL; a TTL that is not whole seconds is refused first.
+    await row.getByRole('button', { name: 'Edit web-app' }).click();
+    await dialog.waitFor();
+    assert.equal(await dialog.getByLabel('Response cache').inputValue(), '');
+    assert.equal(await dialog.getByLabel(/Cache TTL in seconds/).inputValue(), '');
+    await dialog.getByLabel('Response cache').selectOption({ label: 'On' });
+    await dialog.getByLabel(/Cache TTL in seconds/).fill('1.5');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.locator('#edit-error', { hasText: 'cache TTL is a whole number of seconds from 1 to 31536000' }).waitFor();
+    await dialog.getByLabel(/Cache TTL in seconds/).fill('3600');
+    assert.deepEqual((await save()).cache, { enabled: true, ttl_s: 3600 });
+    assert.deepEqual(await stored(), { enabled: true, ttl_s: 3600 });
+    await waitFor(async () => /cache: on, 1 h/.test(await limits.textContent()), { what: 'the policy in the list' });
+
+    // Off: stored as {"enabled": false}, said "cache: off".
+    await row.getByRole('button', { name: 'Edit web-app' }).click();
+    await dialog.waitFor();
+    assert.equal(await dialog.getByLabel('Response cache').inputValue(), 'on');
+    assert.equal(await dialog.getByLabel(/Cache TTL in seconds/).inputValue(), '3600');
+    await dialog.getByLabel('Response cache').selectOption({ label: 'Off' });
+    await dialog.getByLabel(/Cache TTL in seconds/).fill('');
+    await save();
+    assert.deepEqual(await stored(), { enabled: false });
+    await waitFor(async () => /cache: off/.test(await limits.textContent()), { what: 'off in the list' });
+
+    // Another change sends no cache at all, and keeps it.
+    await row.getByRole('button', { name: 'Edit web-app' }).click();
+    await dialog.waitFor();
+    assert.equal(await dialog.getByLabel('Response cache').inputValue(), 'off');
+    await dialog.getByLabel(/Max parallel requests/).fill('4');
+    assert.ok(!('cache' in await save()), 'no cache in an edit that does not change it');
+    assert.deepEqual(await stored(), { enabled: false });
+
+    // Back to the gateway's setting: cleared (null), nothing said.
+    await row.getByRole('button', { name: 'Edit web-app' }).click();
+    await dialog.waitFor();
+    await dialog.getByLabel('Response cache').selectOption({ label: 'Default — the gateway\'s setting' });
+    assert.equal((await save()).cache, null);
+    assert.equal(await stored(), null);
+    await waitFor(async () => !/cache:/.test(await limits.textContent()), { what: 'no policy in the list' });
+  });
+
   test('gateway text is shown as text, never as markup', async (t) => {
     if (needsServer(t)) return;
     const evil = '<img src=x onerror="document.title=\'pwned\'">';
