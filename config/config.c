@@ -57,6 +57,7 @@ void config_defaults(struct config *cfg)
   cfg->cache.ttl_s = 3600;
   cfg->cache.max_entry_bytes = 1024 * 1024;
   cfg->cache.max_bytes = 256 * 1024 * 1024;
+  cfg->cache.memory_bytes = 32 * 1024 * 1024;
   cfg->cache.sweep_ms = 1000;
   cfg->cache.hold_budget = 1;
   cfg->cache.coalesce = 1;
@@ -319,6 +320,7 @@ static int load_cache(struct config_cache *c, const cJSON *obj, char *err,
       INT_KEY(struct config_cache, ttl_s, 1, 365 * 86400),
       INT_KEY(struct config_cache, max_entry_bytes, 1, 1L << 30),
       INT_KEY(struct config_cache, max_bytes, 1024, 1L << 40),
+      INT_KEY(struct config_cache, memory_bytes, 0, 1L << 40),
       INT_KEY(struct config_cache, sweep_ms, 10, 3600000),
   };
   const cJSON *it;

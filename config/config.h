@@ -114,6 +114,9 @@ struct config_cache {
   int ttl_s;              /* an entry lives this long; default 3600 */
   size_t max_entry_bytes; /* a larger answer is not stored; default 1 MiB */
   size_t max_bytes;       /* every entry; LRU beyond; default 256 MiB */
+  size_t memory_bytes;    /* the most recently used entries also held in
+                           * memory (a hit on one needs no disk read);
+                           * default 32 MiB, 0: none */
   char *path;             /* the entries' SQLite file; NULL: the database's
                            * path plus ".cache" */
   int sweep_ms;           /* expiry and eviction pass; default 1000 */

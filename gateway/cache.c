@@ -83,6 +83,8 @@ struct req_cache {
   char scope[STORE_CACHE_SCOPE_MAX + 1];
   int lookup; /* look up entries and flights (not Cache-Control no-cache) */
   int hit;    /* the index had it when decided */
+  char *data; /* ... and its answer, when held in memory (mem_len bytes) */
+  size_t data_len;
   int skip_hold;
   int ttl_s;
   int64_t max_entry;
@@ -113,7 +115,8 @@ int gw_cache_open(const struct config *cfg, struct gw_cache **out, char *err,
                   size_t errlen)
 {
   struct store_cache_options opt = {(int64_t)cfg->cache.max_bytes,
-                                    cfg->cache.sweep_ms, 4096};
+                                    cfg->cache.sweep_ms, 4096,
+                                    (int64_t)cfg->cache.memory_bytes};
   struct gw_cache *c = sb_calloc(1, sizeof(*c));
   char *path = cfg->cache.path ? sb_strdup(cfg->cache.path)
                                : sb_asprintf("%s.cache", cfg->database);
@@ -167,6 +170,8 @@ cJSON *gw_cache_stats_json(struct gw_cache *c)
   cJSON_AddNumberToObject(
       o, "hit_ratio",
       hits + co + miss ? (double)(hits + co) / (double)(hits + co + miss) : 0);
+  cJSON_AddNumberToObject(o, "memory_bytes", (double)s.mem_bytes);
+  cJSON_AddNumberToObject(o, "memory_hits", (double)s.mem_hits);
   cJSON_AddNumberToObject(o, "bytes_served",
                           (double)atomic_load(&c->bytes_served));
   cJSON_AddNumberToObject(o, "stored", (double)s.puts);
@@ -409,6 +414,7 @@ static void drop(struct req *r)
 {
   result(r, "bypass");
   cJSON_Delete(r->cache->body);
+  free(r->cache->data);
   free(r->cache);
   r->cache = NULL;
 }
@@ -478,7 +484,8 @@ int cache_decide(struct req *r, const cJSON *body)
     return 0;
   }
   if(rc->lookup)
-    rc->hit = store_cache_lookup(gc->store, rc->key, sb_now_ms(), NULL);
+    rc->hit = store_cache_lookup_data(gc->store, rc->key, sb_now_ms(), NULL,
+                                      &rc->data, &rc->data_len);
   rc->skip_hold = rc->hit && !r->gw->cfg->cache.hold_budget;
   return 0;
 }
@@ -972,6 +979,14 @@ int cache_serve(struct req *r, const cJSON *body)
   }
   if(!rc->body)
     rc->body = cJSON_Duplicate(body, 1);
+  if(rc->hit && rc->lookup && rc->data) {
+    /* Held in memory: answered now, without the thread pool. */
+    cJSON *env = cJSON_ParseWithLength(rc->data, rc->data_len);
+    if(env && !serve_envelope(r, env, rc->data_len, "hit"))
+      return 1;
+    free(rc->data); /* not an envelope: the file's copy decides */
+    rc->data = NULL;
+  }
   if(rc->hit && rc->lookup) {
     struct read_job *j = sb_calloc(1, sizeof(*j));
 
@@ -1005,6 +1020,7 @@ void cache_release(struct req *r)
   waiter_leave(rc);
   canon_answer_free(rc->acc);
   cJSON_Delete(rc->body);
+  free(rc->data);
   free(rc);
   r->cache = NULL;
 }

@@ -39,6 +39,7 @@ static int open_cache(const struct cli_cmd *c, char **db,
   opt.max_bytes = (int64_t)cfg.cache.max_bytes;
   opt.sweep_ms = cfg.cache.sweep_ms;
   opt.queue_max = 16;
+  opt.mem_bytes = 0; /* a command reads nothing twice */
   config_free(&cfg);
   rc = store_cache_open(path, &opt, out, err, sizeof(err));
   if(rc)

@@ -60,6 +60,12 @@ struct cache_entry {
   int touched;                     /* in the touched list since a pass */
   struct cache_entry *hnext;       /* hash chain */
   struct cache_entry *prev, *next; /* LRU list, through the sentinel */
+  /* The data held in memory (a copy of the row), or NULL: a hit is then
+   * served without the thread pool and the file. In their own LRU list,
+   * within the options' mem_bytes. */
+  char *mem;
+  size_t mem_len;
+  struct cache_entry *mprev, *mnext;
 };
 
 /* One whole index, so that a reload can build another off-lock and swap
@@ -69,6 +75,8 @@ struct cache_index {
   size_t nbuckets; /* a power of two */
   int64_t count, bytes;
   struct cache_entry lru;
+  int64_t mem_bytes;      /* of the entries' data held in memory */
+  struct cache_entry res; /* the entries with data in memory, MRU first */
 };
 
 /* The key is a SHA-256 already: its first bytes are as good a hash as
@@ -88,13 +96,55 @@ static struct cache_index *idx_new(void)
   x->nbuckets = CACHE_BUCKETS_MIN;
   x->buckets = sb_calloc(x->nbuckets, sizeof(*x->buckets));
   x->lru.next = x->lru.prev = &x->lru;
+  x->res.mnext = x->res.mprev = &x->res;
   return x;
 }
 
 static void entry_free(struct cache_entry *e)
 {
+  free(e->mem);
   free(e->scope);
   free(e);
+}
+
+/* e's data no longer held in memory. */
+static void mem_drop(struct cache_index *x, struct cache_entry *e)
+{
+  if(!e->mem)
+    return;
+  e->mprev->mnext = e->mnext;
+  e->mnext->mprev = e->mprev;
+  x->mem_bytes -= (int64_t)e->mem_len;
+  free(e->mem);
+  e->mem = NULL;
+  e->mem_len = 0;
+}
+
+static void mem_push_mru(struct cache_index *x, struct cache_entry *e)
+{
+  e->mprev = &x->res;
+  e->mnext = x->res.mnext;
+  x->res.mnext->mprev = e;
+  x->res.mnext = e;
+}
+
+/* Hold data (taken; len bytes and a NUL) as e's, the most recently used,
+ * dropping the least recently used copies beyond max: never e's own,
+ * which is not kept when it alone passes max. */
+static void mem_keep(struct cache_index *x, struct cache_entry *e, char *data,
+                     size_t len, int64_t max)
+{
+  mem_drop(x, e);
+  if((int64_t)len > max) {
+    free(data);
+    return;
+  }
+  e->mem = data;
+  e->mem_len = len;
+  mem_push_mru(x, e);
+  x->mem_bytes += (int64_t)len;
+  while(x->mem_bytes > max)
+    mem_drop(x, x->res.mprev);
 }
 
 static void idx_free(struct cache_index *x)
@@ -168,6 +218,7 @@ static void idx_remove(struct cache_index *x, struct cache_entry *e)
     return;
   *p = e->hnext;
   lru_unlink(e);
+  mem_drop(x, e);
   x->count--;
   x->bytes -= e->meta.bytes;
   entry_free(e);
@@ -182,6 +233,7 @@ static void idx_put(struct cache_index *x, const unsigned char *key,
 
   if(e) {
     lru_unlink(e);
+    mem_drop(x, e); /* another answer now */
     x->bytes -= e->meta.bytes;
     if(strcmp(e->scope, scope)) {
       free(e->scope);
@@ -230,6 +282,7 @@ struct cache_touch {
 struct store_cache {
   char *path;
   int64_t max_bytes;
+  int64_t mem_max; /* data held in memory, every entry's together */
   int sweep_ms;
   sqlite3 *wdb; /* the writer thread's, after open */
   sqlite3_stmt *insert, *remove, *touch;
@@ -789,13 +842,14 @@ int store_cache_open(const char *path, const struct store_cache_options *opt,
   *out = NULL;
   sb_errf(err, errlen, "%s", "");
   if(!path || !opt || opt->max_bytes <= 0 || opt->sweep_ms <= 0 ||
-     opt->queue_max < 1) {
+     opt->queue_max < 1 || opt->mem_bytes < 0) {
     sb_errf(err, errlen, "invalid cache options");
     return SB_EINVAL;
   }
   c = sb_calloc(1, sizeof(*c));
   c->path = sb_strdup(path);
   c->max_bytes = opt->max_bytes;
+  c->mem_max = opt->mem_bytes;
   c->sweep_ms = opt->sweep_ms;
   c->cap = opt->queue_max;
   c->ring = sb_calloc((size_t)c->cap, sizeof(*c->ring));
@@ -862,8 +916,20 @@ int store_cache_lookup(struct store_cache *c,
                        const unsigned char key[STORE_CACHE_KEY_LEN],
                        int64_t now_ms, struct store_cache_meta *meta)
 {
+  return store_cache_lookup_data(c, key, now_ms, meta, NULL, NULL);
+}
+
+int store_cache_lookup_data(struct store_cache *c,
+                            const unsigned char key[STORE_CACHE_KEY_LEN],
+                            int64_t now_ms, struct store_cache_meta *meta,
+                            char **data, size_t *len)
+{
   struct cache_entry *e;
 
+  if(data) {
+    *data = NULL;
+    *len = 0;
+  }
   pthread_mutex_lock(&c->mu);
   e = idx_find(c->idx, key);
   /* An expired entry stays until the sweep deletes its row too. */
@@ -876,6 +942,17 @@ int store_cache_lookup(struct store_cache *c,
     touch(c, e);
     if(meta)
       *meta = e->meta;
+    if(data && e->mem) {
+      /* Copied under the lock: entries are small next to a round trip
+       * through the thread pool and the file. */
+      *data = sb_malloc(e->mem_len + 1);
+      memcpy(*data, e->mem, e->mem_len + 1);
+      *len = e->mem_len;
+      e->mprev->mnext = e->mnext;
+      e->mnext->mprev = e->mprev;
+      mem_push_mru(c->idx, e);
+      c->st.mem_hits++;
+    }
     c->st.hits++;
   } else
     c->st.misses++;
@@ -979,6 +1056,17 @@ int store_cache_read(struct store_cache *c,
   if(found)
     return SB_OK;
   rc = read_row(c, key, data, len, &expired);
+  if(rc == SB_OK && c->mem_max > 0) {
+    /* Read once from the file, then held for the next hits. */
+    pthread_mutex_lock(&c->mu);
+    e = idx_find(c->idx, key);
+    if(e && !e->mem && e->meta.bytes == (int64_t)*len) {
+      char *copy = sb_malloc(*len + 1);
+      memcpy(copy, *data, *len + 1);
+      mem_keep(c->idx, e, copy, *len, c->mem_max);
+    }
+    pthread_mutex_unlock(&c->mu);
+  }
   if(rc != SB_ENOTFOUND)
     return rc;
   /* Gone from the file: the index forgets it, unless it was put again
@@ -1001,6 +1089,7 @@ int store_cache_put(struct store_cache *c,
 {
   size_t slen = scope ? strnlen(scope, STORE_CACHE_SCOPE_MAX + 1) : 0;
   struct cache_item it;
+  char *mem = NULL;
   int rc = SB_OK;
 
   if(!slen || slen > STORE_CACHE_SCOPE_MAX || !meta || (!data && len))
@@ -1019,6 +1108,10 @@ int store_cache_put(struct store_cache *c,
   it.meta = *meta;
   it.meta.bytes = (int64_t)len;
   it.now_ms = sb_now_ms();
+  if((int64_t)len <= c->mem_max) {
+    mem = sb_malloc(len + 1);
+    memcpy(mem, it.data, len + 1);
+  }
 
   pthread_mutex_lock(&c->mu);
   if(c->closing || c->count == c->cap) {
@@ -1027,12 +1120,16 @@ int store_cache_put(struct store_cache *c,
   } else {
     c->ring[(c->head + c->count++) % c->cap] = it;
     idx_put(c->idx, key, scope, &it.meta, it.now_ms);
+    if(mem)
+      mem_keep(c->idx, idx_find(c->idx, key), mem, len, c->mem_max);
+    mem = NULL;
     c->st.puts++;
     /* The writer sleeps only on an empty queue within max_bytes. */
     if(c->count == 1 || c->idx->bytes > c->max_bytes)
       pthread_cond_signal(&c->cv);
   }
   pthread_mutex_unlock(&c->mu);
+  free(mem);
   if(rc)
     item_clear(&it);
   return rc;
@@ -1061,5 +1158,6 @@ void store_cache_stats(struct store_cache *c, struct store_cache_stats *out)
   *out = c->st;
   out->entries = c->idx->count;
   out->bytes = c->idx->bytes;
+  out->mem_bytes = c->idx->mem_bytes;
   pthread_mutex_unlock(&c->mu);
 }

@@ -4,8 +4,11 @@
  * Entries live in a SQLite file of their own (the gateway's database path
  * plus ".cache" unless configured), so the request log's writer never
  * waits for them, and are indexed in memory: a lookup is a hash probe
- * under a mutex, never a disk read, and a miss costs nothing else. A
- * hit's answer is read with store_cache_read() on the thread pool; puts
+ * under a mutex, never a disk read, and a miss costs nothing else. The
+ * most recently used answers are also held in memory (mem_bytes of
+ * them), and a hit on one gets its copy with the lookup itself
+ * (store_cache_lookup_data()); any other hit's answer is read with
+ * store_cache_read() on the thread pool, and then held. Puts
  * go through a bounded queue to the cache's own writer thread, which
  * also deletes expired entries and, while the entries' bytes pass
  * max_bytes, the least recently used ones (every sweep_ms, and at once
@@ -45,6 +48,9 @@ struct store_cache_options {
   int64_t max_bytes; /* all entries' data; LRU eviction beyond it; > 0 */
   int sweep_ms;      /* expiry and eviction pass, and the purge watch */
   int queue_max;     /* puts waiting for the writer; beyond: dropped */
+  int64_t mem_bytes; /* entries' data also held in memory, the most
+                      * recently used first; 0: none, every hit reads
+                      * the file */
 };
 
 /** What the index knows of an entry (no answer bytes). */
@@ -72,6 +78,15 @@ void store_cache_close(struct store_cache *c);
 int store_cache_lookup(struct store_cache *c,
                        const unsigned char key[STORE_CACHE_KEY_LEN],
                        int64_t now_ms, struct store_cache_meta *meta);
+
+/** store_cache_lookup(), and when the entry's data is held in memory, a
+ * copy of it in *data (caller frees; NUL-terminated, *len bytes), so that
+ * the hit needs no store_cache_read(); else *data is NULL. Never touches
+ * the disk. */
+int store_cache_lookup_data(struct store_cache *c,
+                            const unsigned char key[STORE_CACHE_KEY_LEN],
+                            int64_t now_ms, struct store_cache_meta *meta,
+                            char **data, size_t *len);
 
 /** The stored data of key (caller frees *data; *len its length; data is
  * also NUL-terminated). BLOCKING: the thread pool. 0, SB_ENOTFOUND
@@ -107,6 +122,8 @@ struct store_cache_stats {
   int64_t puts, dropped;            /* entries stored; puts refused */
   int64_t expired, evicted, purged; /* entries removed, by cause */
   int64_t max_bytes;
+  int64_t mem_bytes; /* now: data held in memory */
+  int64_t mem_hits;  /* hits whose data was in memory */
 };
 void store_cache_stats(struct store_cache *c, struct store_cache_stats *out);
 

@@ -90,7 +90,7 @@ static void key_of(int i, unsigned char key[STORE_CACHE_KEY_LEN])
 static struct store_cache *open_sweep(const char *path, int64_t max_bytes,
                                       int queue_max, int sweep_ms)
 {
-  struct store_cache_options opt = {max_bytes, sweep_ms, queue_max};
+  struct store_cache_options opt = {max_bytes, sweep_ms, queue_max, 0};
   struct store_cache *c = NULL;
   char err[256];
 
@@ -537,6 +537,65 @@ static void test_limits(void **state)
   assert_null(none);
 }
 
+/* The most recently used answers are held in memory within mem_bytes: a
+ * hit on one gets its copy with the lookup; one pushed out is read from
+ * the file once and held again. */
+static void test_memory_tier(void **state)
+{
+  struct fixture *f = *state;
+  struct store_cache_options opt = {1 << 20, SWEEP_MS, 64, 40};
+  unsigned char k1[STORE_CACHE_KEY_LEN], k2[STORE_CACHE_KEY_LEN];
+  struct store_cache *c = NULL;
+  struct store_cache_stats s;
+  char err[256], *data = NULL;
+  size_t len = 0;
+
+  assert_int_equal(store_cache_open(f->db, &opt, &c, err, sizeof(err)), SB_OK);
+  key_of(1, k1);
+  key_of(2, k2);
+  /* 24 bytes each: two do not fit in 40. */
+  assert_int_equal(put(c, 1, "key_a", "first answer, 24 bytes..", in_an_hour()),
+                   SB_OK);
+  assert_int_equal(
+      store_cache_lookup_data(c, k1, sb_now_ms(), NULL, &data, &len), 1);
+  assert_non_null(data);
+  assert_string_equal(data, "first answer, 24 bytes..");
+  assert_int_equal(len, 24);
+  free(data);
+  assert_int_equal(put(c, 2, "key_a", "second answer, 24 bytes.", in_an_hour()),
+                   SB_OK);
+  store_cache_stats(c, &s);
+  assert_int_equal(s.mem_bytes, 24);
+  /* The first went out of memory, not out of the cache. */
+  assert_int_equal(
+      store_cache_lookup_data(c, k1, sb_now_ms(), NULL, &data, &len), 1);
+  assert_null(data);
+  assert_int_equal(
+      store_cache_lookup_data(c, k2, sb_now_ms(), NULL, &data, &len), 1);
+  assert_string_equal(data, "second answer, 24 bytes.");
+  free(data);
+  /* Read from the file once, it is held again (and the second goes). */
+  assert_true(wait_rows(f->db, 1, 1));
+  assert_int_equal(store_cache_read(c, k1, &data, &len), SB_OK);
+  free(data);
+  assert_int_equal(
+      store_cache_lookup_data(c, k1, sb_now_ms(), NULL, &data, &len), 1);
+  assert_string_equal(data, "first answer, 24 bytes..");
+  free(data);
+  assert_int_equal(
+      store_cache_lookup_data(c, k2, sb_now_ms(), NULL, &data, &len), 1);
+  assert_null(data);
+  /* A purge takes the copies too. */
+  assert_int_equal(store_cache_purge(c, NULL), 2);
+  store_cache_stats(c, &s);
+  assert_int_equal(s.mem_bytes, 0);
+  assert_true(s.mem_hits >= 3);
+  assert_int_equal(
+      store_cache_lookup_data(c, k1, sb_now_ms(), NULL, &data, &len), 0);
+  assert_null(data);
+  store_cache_close(c);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -554,6 +613,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_reopen_loads_index, setup, teardown),
       cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
       cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_memory_tier, setup, teardown),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
