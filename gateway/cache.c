@@ -185,40 +185,54 @@ cJSON *gw_cache_stats_json(struct gw_cache *c)
 void gw_cache_metrics(struct gw_cache *c, struct buf *out)
 {
   struct store_cache_stats s;
+  long long hits, co, miss;
+  double ratio;
 
   if(!c)
     return;
   store_cache_stats(c->store, &s);
-  buf_printf(
-      out,
-      "# HELP switchboard_cache_requests_total Cacheable requests by "
-      "what the response cache did.\n"
-      "# TYPE switchboard_cache_requests_total counter\n"
-      "switchboard_cache_requests_total{result=\"hit\"} %lld\n"
-      "switchboard_cache_requests_total{result=\"coalesced\"} %lld\n"
-      "switchboard_cache_requests_total{result=\"miss\"} %lld\n"
-      "switchboard_cache_requests_total{result=\"bypass\"} %lld\n"
-      "# HELP switchboard_cache_served_bytes_total Answer bytes served "
-      "from the cache.\n"
-      "# TYPE switchboard_cache_served_bytes_total counter\n"
-      "switchboard_cache_served_bytes_total %lld\n"
-      "# HELP switchboard_cache_entries Entries in the cache.\n"
-      "# TYPE switchboard_cache_entries gauge\n"
-      "switchboard_cache_entries %lld\n"
-      "# HELP switchboard_cache_bytes Bytes of the cache's entries.\n"
-      "# TYPE switchboard_cache_bytes gauge\n"
-      "switchboard_cache_bytes %lld\n"
-      "# HELP switchboard_cache_evictions_total Entries removed, by "
-      "cause.\n"
-      "# TYPE switchboard_cache_evictions_total counter\n"
-      "switchboard_cache_evictions_total{cause=\"expired\"} %lld\n"
-      "switchboard_cache_evictions_total{cause=\"size\"} %lld\n"
-      "switchboard_cache_evictions_total{cause=\"purge\"} %lld\n",
-      (long long)atomic_load(&c->hits), (long long)atomic_load(&c->coalesced),
-      (long long)atomic_load(&c->misses), (long long)atomic_load(&c->bypassed),
-      (long long)atomic_load(&c->bytes_served), (long long)s.entries,
-      (long long)s.bytes, (long long)s.expired, (long long)s.evicted,
-      (long long)s.purged);
+  hits = atomic_load(&c->hits);
+  co = atomic_load(&c->coalesced);
+  miss = atomic_load(&c->misses);
+  ratio =
+      hits + co + miss ? (double)(hits + co) / (double)(hits + co + miss) : 0;
+  buf_printf(out,
+             "# HELP switchboard_cache_requests_total Cacheable requests by "
+             "what the response cache did.\n"
+             "# TYPE switchboard_cache_requests_total counter\n"
+             "switchboard_cache_requests_total{result=\"hit\"} %lld\n"
+             "switchboard_cache_requests_total{result=\"coalesced\"} %lld\n"
+             "switchboard_cache_requests_total{result=\"miss\"} %lld\n"
+             "switchboard_cache_requests_total{result=\"bypass\"} %lld\n"
+             "# HELP switchboard_cache_hit_ratio Answered without the "
+             "upstream (hit, coalesced) over hit, coalesced and miss, since "
+             "start.\n"
+             "# TYPE switchboard_cache_hit_ratio gauge\n"
+             "switchboard_cache_hit_ratio %.6f\n"
+             "# HELP switchboard_cache_served_bytes_total Answer bytes served "
+             "from the cache.\n"
+             "# TYPE switchboard_cache_served_bytes_total counter\n"
+             "switchboard_cache_served_bytes_total %lld\n"
+             "# HELP switchboard_cache_entries Entries in the cache.\n"
+             "# TYPE switchboard_cache_entries gauge\n"
+             "switchboard_cache_entries %lld\n"
+             "# HELP switchboard_cache_bytes Bytes of the cache's entries.\n"
+             "# TYPE switchboard_cache_bytes gauge\n"
+             "switchboard_cache_bytes %lld\n"
+             "# HELP switchboard_cache_memory_bytes Bytes of the entries also "
+             "held in memory.\n"
+             "# TYPE switchboard_cache_memory_bytes gauge\n"
+             "switchboard_cache_memory_bytes %lld\n"
+             "# HELP switchboard_cache_evictions_total Entries removed, by "
+             "cause.\n"
+             "# TYPE switchboard_cache_evictions_total counter\n"
+             "switchboard_cache_evictions_total{cause=\"expired\"} %lld\n"
+             "switchboard_cache_evictions_total{cause=\"size\"} %lld\n"
+             "switchboard_cache_evictions_total{cause=\"purge\"} %lld\n",
+             hits, co, miss, (long long)atomic_load(&c->bypassed), ratio,
+             (long long)atomic_load(&c->bytes_served), (long long)s.entries,
+             (long long)s.bytes, (long long)s.mem_bytes, (long long)s.expired,
+             (long long)s.evicted, (long long)s.purged);
 }
 
 /* --- flights (every function here is called with gc->lock held) ------- */

@@ -423,6 +423,8 @@ describe('response cache', () => {
     assert.ok(metricValue(m, 'switchboard_cache_requests_total', { result: 'hit' }) > 0);
     assert.ok(metricValue(m, 'switchboard_cache_entries') > 0);
     assert.ok(metricValue(m, 'switchboard_cache_bytes') > 0);
+    const ratio = metricValue(m, 'switchboard_cache_hit_ratio');
+    assert.ok(ratio > 0 && ratio < 1, String(ratio));
     const st = await admin(gw, 'cache');
     assert.equal(st.object, 'gateway.cache');
     assert.ok(st.since_start.hits > 0 && st.since_start.entries > 0, JSON.stringify(st));
