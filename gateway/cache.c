@@ -444,12 +444,14 @@ int cache_decide(struct req *r, const cJSON *body)
   int no_store, no_cache;
   char *ttl;
 
-  if(!gc || !cacheable(r, body, &kind))
+  if(!gc)
     return 0;
+  /* The policy first: it reads no header and no body, and is off for
+   * most requests of most gateways. */
   config_policy(r->gw->cfg, &dflt);
   cache_policy_resolve(&dflt, r->run ? &r->run->route.cache : NULL,
                        r->granted ? &r->grant.cache : NULL, &eff);
-  if(!eff.enabled)
+  if(!eff.enabled || !cacheable(r, body, &kind))
     return 0;
   rc = sb_calloc(1, sizeof(*rc));
   rc->r = r;
