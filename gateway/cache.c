@@ -403,24 +403,11 @@ static void hash_scope(struct req *r, const char *scope, char *out, size_t cap)
   out[at < cap ? at : cap - 1] = '\0';
 }
 
-/* Set the x-switchboard-cache answer header, replacing one set before. */
-static void say(struct req *r, const char *what)
-{
-  for(int i = 0; i < r->nxh; i++)
-    if(!strcmp(r->xh[i].name, CACHE_HEADER)) {
-      free(r->xh[i].value);
-      r->xh[i].value = sb_strdup(what);
-      return;
-    }
-  req_add_header(r, CACHE_HEADER, what);
-}
-
 /* What the cache did for r, so far (a waiter may go on as a miss): its
  * header and record; counted once r settles. */
 static void result(struct req *r, const char *what)
 {
   r->cache_result = what;
-  say(r, what);
 }
 
 /* r is not cached after all. */

@@ -549,11 +549,11 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
   r->ttfb_us = -1;
   r->saved_usd = -1;
   canon_usage_init(&r->usage);
-  /* Every answer of the cacheable APIs says what the cache did; until
-   * the cache decides otherwise (gateway/cache.h), nothing. */
-  if(rt && (rt->handle == chat_handle || rt->handle == embeddings_handle ||
-            rt->handle == messages_handle || rt->handle == responses_handle))
-    req_add_header(r, CACHE_HEADER, "bypass");
+  /* Every answer of the cacheable APIs says what the cache did
+   * (gateway/cache.h). */
+  r->cache_api =
+      rt && (rt->handle == chat_handle || rt->handle == embeddings_handle ||
+             rt->handle == messages_handle || rt->handle == responses_handle);
   buf_init(&r->body, cfg->limits.max_body_bytes);
   buf_init(&r->out, cfg->limits.max_response_bytes + REQ_OUT_HIGH_WM);
   rid = custom_dup(wsi, "x-request-id:");
@@ -1414,6 +1414,10 @@ static int write_headers(struct req *r, unsigned char **p, unsigned char *end)
   for(int i = 0; i < r->nxh; i++)
     if(add_header(wsi, r->xh[i].name, r->xh[i].value, p, end))
       return -1;
+  if(r->cache_api &&
+     add_header(wsi, CACHE_HEADER, r->cache_result ? r->cache_result : "bypass",
+                p, end))
+    return -1;
   if(r->granted && add_ratelimit_headers(r, p, end))
     return -1;
   if(r->cors_origin &&
@@ -1422,7 +1426,7 @@ static int write_headers(struct req *r, unsigned char **p, unsigned char *end)
       add_header(wsi, "access-control-expose-headers",
                  "x-request-id, retry-after, retry-after-ms, "
                  "x-switchboard-provider, x-switchboard-model, "
-                 "mcp-session-id, mcp-protocol-version",
+                 "x-switchboard-cache, mcp-session-id, mcp-protocol-version",
                  p, end)))
     return -1;
   for(int i = 0; r->ui && ui_security_headers[i]; i += 2)

@@ -124,6 +124,7 @@ struct req {
   struct canon_sink tap;
   struct conv_turn *conv;   /* the conversation continued (conv_turn.h) */
   int no_cache;             /* continues a conversation: never cached */
+  int cache_api;            /* answers say x-switchboard-cache */
   struct req_cache *cache;  /* the response cache's (cache.h), or NULL: off */
   const char *cache_result; /* record: "hit", "coalesced", "miss", "bypass"
                              * (static), or NULL: the cache was off */
