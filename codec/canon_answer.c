@@ -383,12 +383,7 @@ static int replay_tools(const cJSON *m, const struct canon_sink *sink)
 static void usage_of(const cJSON *u, struct canon_usage *cu)
 {
   canon_usage_init(cu);
-  canon_json_count_into(u, "prompt_tokens", &cu->prompt_tokens);
-  canon_json_count_into(u, "completion_tokens", &cu->completion_tokens);
-  canon_json_count_into(canon_json_get(u, "prompt_tokens_details"),
-                        "cached_tokens", &cu->cached_tokens);
-  canon_json_count_into(canon_json_get(u, "completion_tokens_details"),
-                        "reasoning_tokens", &cu->reasoning_tokens);
+  canon_usage_read(u, cu);
 }
 
 int canon_answer_replay(const cJSON *completion, const struct canon_sink *sink)

@@ -195,6 +195,16 @@ int canon_emit(const struct canon_sink *sink, const struct canon_ev *ev)
   return sink->emit(sink->ud, ev);
 }
 
+void canon_usage_read(const cJSON *us, struct canon_usage *u)
+{
+  canon_json_count_into(us, "prompt_tokens", &u->prompt_tokens);
+  canon_json_count_into(us, "completion_tokens", &u->completion_tokens);
+  canon_json_count_into(canon_json_get(us, "prompt_tokens_details"),
+                        "cached_tokens", &u->cached_tokens);
+  canon_json_count_into(canon_json_get(us, "completion_tokens_details"),
+                        "reasoning_tokens", &u->reasoning_tokens);
+}
+
 cJSON *canon_usage_json(const struct canon_usage *u)
 {
   cJSON *us = cJSON_CreateObject();

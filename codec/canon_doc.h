@@ -124,6 +124,12 @@ const char *canon_model_id(const cJSON *m);
  * completion_tokens_details.reasoning_tokens when known (>= 0). */
 cJSON *canon_usage_json(const struct canon_usage *u);
 
+/** The counts of an OpenAI usage object us (prompt, completion,
+ * prompt_tokens_details.cached_tokens,
+ * completion_tokens_details.reasoning_tokens) into u; those us lacks (or
+ * all, when us is not an object) are left as they are. */
+void canon_usage_read(const cJSON *us, struct canon_usage *u);
+
 /**
  * One choice of a chat.completion, as every adapter answers a non-streamed
  * request: message {role "assistant", content, reasoning_content when

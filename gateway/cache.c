@@ -767,11 +767,6 @@ static void waiter_leave(struct req_cache *rc)
     *pp = rc->lnext;
 }
 
-static int waiter_emit(void *ud, const struct canon_ev *ev)
-{
-  return chat_emit(ud, ev);
-}
-
 /* Render what the flight r waits on has that r has not, as far as r's
  * client keeps up; end r when the flight did. */
 static void pump(struct req *r)
@@ -817,7 +812,8 @@ static void pump(struct req *r)
         result(r, "coalesced");
         req_stream_begin(r);
       }
-      int bad = canon_ev_decode(slice, n, &(struct canon_sink){waiter_emit, r});
+      struct canon_sink sink = chat_sink(r);
+      int bad = canon_ev_decode(slice, n, &sink);
       free(slice);
       atomic_fetch_add(&gc->bytes_served, (long long)n);
       if(bad || r->finished) {

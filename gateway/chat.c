@@ -190,9 +190,9 @@ static int on_canon_event(void *ud, const struct canon_ev *ev)
   return 0;
 }
 
-int chat_emit(struct req *r, const struct canon_ev *ev)
+struct canon_sink chat_sink(struct req *r)
 {
-  return on_canon_event(r, ev);
+  return (struct canon_sink){on_canon_event, r};
 }
 
 static int adapter_payload(struct req *r, const char *event, size_t event_len,
@@ -966,35 +966,14 @@ void chat_serve(struct req *r, const cJSON *body)
   serve_adapter(r, body);
 }
 
-/* The usage object of a chat.completion into u (fields it lacks stay
- * unknown). */
-static void completion_usage(const cJSON *c, struct canon_usage *u)
-{
-  const cJSON *us = cJSON_GetObjectItemCaseSensitive(c, "usage");
-
-  canon_usage_init(u);
-  canon_json_count_into(us, "prompt_tokens", &u->prompt_tokens);
-  canon_json_count_into(us, "completion_tokens", &u->completion_tokens);
-  canon_json_count_into(
-      cJSON_GetObjectItemCaseSensitive(us, "prompt_tokens_details"),
-      "cached_tokens", &u->cached_tokens);
-  canon_json_count_into(
-      cJSON_GetObjectItemCaseSensitive(us, "completion_tokens_details"),
-      "reasoning_tokens", &u->reasoning_tokens);
-}
-
-static int answer_event(void *ud, const struct canon_ev *ev)
-{
-  return on_canon_event(ud, ev);
-}
-
 void chat_answer(struct req *r, cJSON *completion)
 {
   struct canon_usage u;
   int rc;
 
   chat_state(r);
-  completion_usage(completion, &u);
+  canon_usage_init(&u);
+  canon_usage_read(cJSON_GetObjectItemCaseSensitive(completion, "usage"), &u);
   take_usage(r, &u);
   if(!r->stream) {
     r->respond_doc(r, completion);
@@ -1003,7 +982,7 @@ void chat_answer(struct req *r, cJSON *completion)
   /* The whole answer at once: the output buffer holds it (an entry is
    * smaller than the response limit), and the client reads at its pace. */
   req_stream_begin(r);
-  rc = canon_answer_replay(completion, &(struct canon_sink){answer_event, r});
+  rc = canon_answer_replay(completion, &(struct canon_sink){on_canon_event, r});
   cJSON_Delete(completion);
   if(rc == SB_EINVAL) {
     struct api_error err;

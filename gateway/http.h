@@ -226,10 +226,10 @@ int chat_route(struct req *r, cJSON *body,
  */
 void chat_serve(struct req *r, const cJSON *body);
 
-/** Render one canonical event of r's answer for the client (a stream
- * begun with req_stream_begin): usage taken, text counted, an error event
- * ends the stream. 0, or 1 when the stream failed. */
-int chat_emit(struct req *r, const struct canon_ev *ev);
+/** Where canonical events of r's answer go to be rendered for the client
+ * (a stream begun with req_stream_begin): usage taken, text counted, an
+ * error event ends the stream; emit returns 1 once the stream failed. */
+struct canon_sink chat_sink(struct req *r);
 
 /** r's streamed answer is complete: the renderer's closing events, the
  * inbound API's stream_done hook, the clean end. */

@@ -197,14 +197,7 @@ void prov_openai_map_error(const struct prov *p, int status, const char *body,
 
 static void read_usage(const cJSON *root, struct canon_usage *u)
 {
-  const cJSON *us = cJSON_GetObjectItemCaseSensitive(root, "usage");
-
-  canon_json_count_into(us, "prompt_tokens", &u->prompt_tokens);
-  canon_json_count_into(us, "completion_tokens", &u->completion_tokens);
-  canon_json_count_into(canon_json_get(us, "prompt_tokens_details"),
-                        "cached_tokens", &u->cached_tokens);
-  canon_json_count_into(canon_json_get(us, "completion_tokens_details"),
-                        "reasoning_tokens", &u->reasoning_tokens);
+  canon_usage_read(cJSON_GetObjectItemCaseSensitive(root, "usage"), u);
 }
 
 /* Bring an upstream answer or chunk to OpenAI's shape:
