@@ -306,9 +306,11 @@ post() { # post URL BODY [HEADER]: prints the response body, fails on a non-2xx 
 port_free "$UP_PORT" || die "port $UP_PORT is in use (set UP_PORT)"
 port_free "$HOP_PORT" || die "port $HOP_PORT is in use (set HOP_PORT)"
 log "starting nginx on 127.0.0.1:$UP_PORT (upstream) and 127.0.0.1:$HOP_PORT (hop)"
-"$NGINX" -e "$TMP/nginx-error.log" -p "$TMP" -c "$TMP/nginx.conf" &
+# Not on our stdout: a pipe reading this script's table must not wait for
+# an nginx that is slow to exit.
+"$NGINX" -e "$TMP/nginx-error.log" -p "$TMP" -c "$TMP/nginx.conf" </dev/null >/dev/null 2>&1 &
 NGINX_PID=$!
-"$NGINX" -e "$TMP/hop-error.log" -p "$TMP" -c "$TMP/hop.conf" &
+"$NGINX" -e "$TMP/hop-error.log" -p "$TMP" -c "$TMP/hop.conf" </dev/null >/dev/null 2>&1 &
 HOP_PID=$!
 UP="http://127.0.0.1:$UP_PORT"
 HOP="http://127.0.0.1:$HOP_PORT"
@@ -382,7 +384,7 @@ EOF
   fi
   AUTH="Authorization: Bearer $BENCH_KEY"
   # Benchmarking error responses would be meaningless: check one of each.
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+  [[ "$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
     --data-binary '{"model":"m","messages":[{"role":"user","content":"hi"}]}' \
     "$GW/v1/chat/completions")" == 401 ]] || die "gateway: a request without the key was not refused"
   body="$(post "$GW/v1/chat/completions" '{"model":"m","messages":[{"role":"user","content":"hi"}]}' "$AUTH")" ||
