@@ -14,6 +14,20 @@ void buf_init(struct buf *b, size_t max)
   b->len = 0;
   b->cap = 0;
   b->max = max;
+  b->head = 0;
+}
+
+/* Give the consumed front back: the content moves to the start of the
+ * allocation. Called only when the room is needed (or the allocation
+ * leaves the buffer), so each byte is moved at most once per refill. */
+static void compact(struct buf *b)
+{
+  if(!b->head)
+    return;
+  memmove(b->data - b->head, b->data, b->len + 1);
+  b->data -= b->head;
+  b->cap += b->head;
+  b->head = 0;
 }
 
 /* Make room for n more bytes of content plus the NUL. The caller has
@@ -23,6 +37,9 @@ static void grow(struct buf *b, size_t n)
   size_t need = b->len + n + 1;
   size_t cap;
 
+  if(need <= b->cap)
+    return;
+  compact(b);
   if(need <= b->cap)
     return;
   cap = b->cap ? b->cap : BUF_MIN_CAP;
@@ -86,27 +103,36 @@ void buf_consume(struct buf *b, size_t n)
     buf_reset(b);
     return;
   }
-  memmove(b->data, b->data + n, b->len - n);
+  /* The NUL after the content stays where it is. */
+  b->data += n;
+  b->cap -= n;
+  b->head += n;
   b->len -= n;
-  b->data[b->len] = '\0';
 }
 
 void buf_reset(struct buf *b)
 {
   b->len = 0;
-  if(b->data)
+  if(b->data) {
+    b->data -= b->head;
+    b->cap += b->head;
+    b->head = 0;
     b->data[0] = '\0';
+  }
 }
 
 void buf_free(struct buf *b)
 {
-  free(b->data);
+  free(b->data ? b->data - b->head : NULL);
   buf_init(b, b->max);
 }
 
 char *buf_take(struct buf *b, size_t *len)
 {
-  char *s = b->data;
+  char *s;
+
+  compact(b);
+  s = b->data;
 
   if(len)
     *len = b->len;

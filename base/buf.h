@@ -27,6 +27,11 @@ struct buf {
   size_t len; /* bytes of content, not counting the NUL */
   size_t cap; /* bytes allocated for data (always > len when data != NULL) */
   size_t max; /* the content never grows beyond this many bytes */
+  /* Bytes consumed from the front that are still allocated before data:
+   * buf_consume() moves data forward instead of moving the rest back, so
+   * draining a large buffer in pieces is linear, not quadratic. The gap is
+   * reclaimed when the buffer empties or needs room. */
+  size_t head;
 };
 
 /**
@@ -55,7 +60,7 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 
 /**
  * Drop the first n bytes of content (all of it if n >= len). The
- * allocation is kept.
+ * allocation is kept. O(1): the content is not moved (see head).
  */
 void buf_consume(struct buf *b, size_t n);
 

@@ -2,9 +2,11 @@
 #include "base/sb.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -181,6 +183,156 @@ static void write_all(const char *s, size_t n)
   }
 }
 
+/* ---- the writer thread ------------------------------------------------ */
+
+/* Lines are collected here while the writer runs, and written in batches:
+ * a request's line then costs a memcpy under a mutex on the event loop
+ * instead of a write(2) (one per request at the default level). */
+#define ASYNC_CAP   (1024 * 1024)
+#define ASYNC_HIGH  (ASYNC_CAP / 4) /* wake the writer at once from here */
+#define ASYNC_DELAY 50              /* ms a line may wait for its batch */
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t more;  /* lines arrived (or stop): the writer waits on it */
+  pthread_cond_t space; /* the buffer was taken: a full producer waits */
+  pthread_t thread;
+  char *fill; /* where producers append */
+  char *out;  /* what the writer is writing, outside the lock */
+  size_t len;
+  int running;
+  int stopping;
+  int urgent; /* an error line: write it now, not in 50 ms */
+} async = {.mu = PTHREAD_MUTEX_INITIALIZER,
+           .more = PTHREAD_COND_INITIALIZER,
+           .space = PTHREAD_COND_INITIALIZER};
+
+/* Set once the writer runs; read without the lock on the fast path. */
+static atomic_int async_on;
+
+static void *writer_main(void *arg)
+{
+  (void)arg;
+  pthread_mutex_lock(&async.mu);
+  for(;;) {
+    char *t;
+    size_t n;
+
+    while(!async.len && !async.stopping)
+      pthread_cond_wait(&async.more, &async.mu);
+    if(!async.len)
+      break; /* stopping, and everything is written */
+    if(!async.stopping && !async.urgent && async.len < ASYNC_HIGH) {
+      /* Let a batch gather: one write for many lines. */
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_nsec += ASYNC_DELAY * 1000000L;
+      if(until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+      }
+      while(!async.stopping && !async.urgent && async.len < ASYNC_HIGH &&
+            pthread_cond_timedwait(&async.more, &async.mu, &until) == 0)
+        ;
+    }
+    t = async.out;
+    async.out = async.fill;
+    async.fill = t;
+    n = async.len;
+    async.len = 0;
+    async.urgent = 0;
+    pthread_cond_broadcast(&async.space);
+    pthread_mutex_unlock(&async.mu);
+    write_all(async.out, n);
+    pthread_mutex_lock(&async.mu);
+  }
+  pthread_mutex_unlock(&async.mu);
+  return NULL;
+}
+
+int log_async_start(void)
+{
+  int rc = 0;
+
+  pthread_mutex_lock(&async.mu);
+  if(!async.running) {
+    async.fill = sb_malloc(ASYNC_CAP);
+    async.out = sb_malloc(ASYNC_CAP);
+    async.len = 0;
+    async.stopping = 0;
+    async.urgent = 0;
+    if(pthread_create(&async.thread, NULL, writer_main, NULL)) {
+      free(async.fill);
+      free(async.out);
+      async.fill = async.out = NULL;
+      rc = SB_EIO;
+    } else {
+      async.running = 1;
+      atomic_store(&async_on, 1);
+    }
+  }
+  pthread_mutex_unlock(&async.mu);
+  return rc;
+}
+
+void log_async_stop(void)
+{
+  pthread_mutex_lock(&async.mu);
+  if(!async.running) {
+    pthread_mutex_unlock(&async.mu);
+    return;
+  }
+  async.stopping = 1;
+  pthread_cond_signal(&async.more);
+  pthread_mutex_unlock(&async.mu);
+  /* The writer leaves only once the buffer is empty: nothing is lost. */
+  pthread_join(async.thread, NULL);
+  pthread_mutex_lock(&async.mu);
+  atomic_store(&async_on, 0);
+  async.running = 0;
+  free(async.fill);
+  free(async.out);
+  async.fill = async.out = NULL;
+  pthread_mutex_unlock(&async.mu);
+}
+
+/* One finished line to stderr: directly, or through the writer. */
+static void emit(enum log_level lv, const char *s, size_t n)
+{
+  if(!atomic_load_explicit(&async_on, memory_order_acquire)) {
+    write_all(s, n);
+    return;
+  }
+  pthread_mutex_lock(&async.mu);
+  if(!async.running || async.stopping) {
+    /* Being stopped: the writer may be gone before it sees this line. */
+    pthread_mutex_unlock(&async.mu);
+    write_all(s, n);
+    return;
+  }
+  /* Full (stderr slower than the lines come): wait for the writer rather
+   * than drop a line or write one out of order. */
+  while(async.running && !async.stopping && async.len + n > ASYNC_CAP) {
+    async.urgent = 1;
+    pthread_cond_signal(&async.more);
+    pthread_cond_wait(&async.space, &async.mu);
+  }
+  if(!async.running || async.stopping) {
+    pthread_mutex_unlock(&async.mu);
+    write_all(s, n);
+    return;
+  }
+  memcpy(async.fill + async.len, s, n);
+  async.len += n;
+  if(lv >= LOG_ERROR)
+    async.urgent = 1;
+  /* Wake the writer only when it sleeps on an empty buffer or must hurry:
+   * otherwise it is already gathering this batch. */
+  if(async.len == n || async.urgent || async.len >= ASYNC_HIGH)
+    pthread_cond_signal(&async.more);
+  pthread_mutex_unlock(&async.mu);
+}
+
 void log_event(enum log_level lv, const char *msg, ...)
 {
   struct line l;
@@ -252,5 +404,5 @@ finish:
     memcpy(l.b + l.len, "}\n", 2);
     l.len += 2;
   }
-  write_all(l.b, l.len);
+  emit(lv, l.b, l.len);
 }

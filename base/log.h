@@ -18,6 +18,11 @@
  * Each line is written with a single write(2), so lines from different
  * threads never interleave (for pipes, lines up to PIPE_BUF = 4096 bytes
  * are atomic by POSIX; regular files and terminals take the whole line).
+ * Between log_async_start() and log_async_stop() (the server), lines are
+ * instead appended to a buffer in memory and written by a thread of their
+ * own in batches of whole lines, within 50 ms (error lines at once): a
+ * request's line then costs no system call on the event loop. Order is
+ * kept, and log_async_stop() writes everything before it returns.
  *
  * The level is the one piece of process-global state in the code base:
  * logging is a sink shared by every thread and every module, set once at
@@ -76,5 +81,20 @@ int log_enabled(enum log_level l);
  * fails visibly: a failed write(2) is ignored. Thread-safe.
  */
 void log_event(enum log_level l, const char *msg, ...);
+
+/**
+ * From now on, write lines from a thread of their own (see above). Returns
+ * 0 (also when already started), or SB_EIO if the thread cannot be
+ * created (lines are then written directly, as before).
+ */
+int log_async_start(void);
+
+/**
+ * Write every buffered line and stop the writer thread; later lines are
+ * written directly. Call it before the process exits, after the threads
+ * that log have stopped (lines logged meanwhile are still written, just
+ * directly). A no-op when the writer is not running.
+ */
+void log_async_stop(void);
 
 #endif

@@ -52,6 +52,16 @@ struct endpoint {
 
 static const struct endpoint *find_route(const char *path);
 
+/* Once per WRITEABLE: lws does not merge repeated asks, and each one is
+ * a uv_poll_start (an epoll_ctl DEL + ADD) in its libuv glue. */
+static void ask_writable(struct req *r)
+{
+  if(r->want_write)
+    return;
+  r->want_write = 1;
+  lws_callback_on_writable(r->wsi);
+}
+
 /* Room in the write buffer for the response header block. */
 #define HDR_ROOM 4096
 /* Body bytes per write; each write is one h1 chunk when streaming. */
@@ -125,7 +135,7 @@ void req_respond_json(struct req *r, int status, const char *json, size_t len)
   if(buf_append(&r->out, json, len))
     r->status = 500;
   r->finished = 1;
-  lws_callback_on_writable(r->wsi);
+  ask_writable(r);
 }
 
 static char *error_json(const struct req *r, const struct api_error *err)
@@ -164,18 +174,18 @@ void req_stream_begin(struct req *r)
   r->status = 200;
   r->sse = 1;
   metrics_stream_begin(r->gw->metrics);
-  lws_callback_on_writable(r->wsi);
+  ask_writable(r);
 }
 
 void req_stream_kick(struct req *r)
 {
-  lws_callback_on_writable(r->wsi);
+  ask_writable(r);
 }
 
 void req_stream_end(struct req *r)
 {
   r->finished = 1;
-  lws_callback_on_writable(r->wsi);
+  ask_writable(r);
 }
 
 /* The error event of the client's API: the renderer's when there is one
@@ -211,7 +221,7 @@ void req_stream_fail(struct req *r, const struct api_error *err)
   set_error_type(r, err->type[0] ? err->type : "api_error");
   r->finished = 1;
   r->abort_after = 1;
-  lws_callback_on_writable(r->wsi);
+  ask_writable(r);
 }
 
 /* --- small endpoints ---------------------------------------------------- */
@@ -367,7 +377,7 @@ static void handle_metrics(struct req *r)
   gw_cache_metrics(r->gw->cache, &r->out);
   r->finished = 1;
   req_add_header(r, "content-type", "text/plain; version=0.0.4");
-  lws_callback_on_writable(r->wsi);
+  ask_writable(r);
 }
 
 static int origin_allowed(const struct config *cfg, const char *origin)
@@ -402,7 +412,7 @@ static void handle_preflight(struct req *r)
   req_add_header(r, "access-control-max-age", "600");
   r->status = 204;
   r->finished = 1;
-  lws_callback_on_writable(r->wsi);
+  ask_writable(r);
 }
 
 /* --- request lifecycle -------------------------------------------------- */
@@ -1500,7 +1510,7 @@ static int on_writeable(struct req *r)
     return lws_http_transaction_completed(r->wsi) ? -1 : 0;
   }
   if(r->out.len)
-    lws_callback_on_writable(r->wsi);
+    ask_writable(r);
   return 0;
 }
 
@@ -1574,7 +1584,11 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     if(r && !r->status)
       on_body_complete(r);
     return 0;
-  case LWS_CALLBACK_HTTP_WRITEABLE: return r ? on_writeable(r) : 0;
+  case LWS_CALLBACK_HTTP_WRITEABLE:
+    if(!r)
+      return 0;
+    r->want_write = 0; /* lws cleared POLLOUT before calling us */
+    return on_writeable(r);
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     if(r) {
       pss->r = NULL;

@@ -103,6 +103,10 @@ struct req {
   int abort_after; /* close without a clean end once out is flushed */
   int close_after; /* close the connection after the response */
   int hdr_sent;
+  /* WRITEABLE asked of lws and not yet delivered: asking again would cost
+   * lws's libuv glue an epoll_ctl DEL + ADD each time (one per upstream
+   * chunk on a stream) for nothing. */
+  int want_write;
   struct config_kv xh[REQ_MAX_XHEADERS];
   int nxh;
   struct buf out;

@@ -303,6 +303,11 @@ static int cmd_serve(const struct config *cfg, int allow_open)
     if(store_retention_start(cfg->database, &keep, &retention))
       log_event(LOG_WARN, "retention job not started", LOG_END);
   }
+  /* From here on a line per request: written by a thread of its own (not
+   * one write(2) per request on the loop). The start-up lines above went
+   * out at once. After the signal mask, so that thread never takes one. */
+  if(log_async_start())
+    log_event(LOG_WARN, "no log writer thread: logging directly", LOG_END);
   if(server_run(&gw, err, sizeof(err))) {
     fprintf(stderr, "switchboard: %s\n", err);
     log_event(LOG_ERROR, "cannot start", LOG_S("reason", err), LOG_END);
@@ -321,6 +326,8 @@ static int cmd_serve(const struct config *cfg, int allow_open)
   log_event(LOG_INFO, "stopped", LOG_END);
 out:
   curl_global_cleanup();
+  /* Every line logged so far reaches stderr before the process exits. */
+  log_async_stop();
   return rc;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* Response headers the gateway acts on; everything else is skipped. */
 static const char *const kept_headers[] = {"content-type", "retry-after",
@@ -21,6 +22,18 @@ struct upstream_loop {
   CURLM *multi;
   uv_timer_t timer;
   int closing;
+  /* Poll handles of sockets curl stopped watching but has not closed (a
+   * kept-alive connection between two transfers), by fd: the next
+   * transfer on that connection starts the same handle again instead of
+   * a new uv_poll_init, which costs libuv an epoll_ctl ADD+DEL probe, an
+   * ioctl and a failing DEL on close, per request. */
+  struct upstream_sock **parked;
+  size_t nparked; /* entries in parked (the highest fd + 1 seen) */
+  /* Easy handles of finished transfers, reset and kept for the next ones:
+   * curl_easy_init and curl_easy_cleanup per request cost a dozen
+   * allocations and their frees. */
+  CURL *pool[64];
+  int npool;
 };
 
 struct upstream_sock {
@@ -76,6 +89,48 @@ static void on_sock_io(uv_poll_t *h, int status, int events)
   check_done(ul);
 }
 
+/* Keep s for its fd until curl closes the socket or watches it again. */
+static void park(struct upstream_loop *ul, struct upstream_sock *s)
+{
+  size_t fd = (size_t)s->fd;
+
+  if(fd >= ul->nparked) {
+    size_t n = ul->nparked ? ul->nparked : 64;
+    while(n <= fd)
+      n *= 2;
+    ul->parked = sb_realloc(ul->parked, n * sizeof(*ul->parked));
+    memset(ul->parked + ul->nparked, 0,
+           (n - ul->nparked) * sizeof(*ul->parked));
+    ul->nparked = n;
+  }
+  if(ul->parked[fd]) /* cannot happen: one socket per fd */
+    uv_close((uv_handle_t *)&ul->parked[fd]->poll, on_poll_closed);
+  ul->parked[fd] = s;
+}
+
+static struct upstream_sock *unpark(struct upstream_loop *ul, curl_socket_t fd)
+{
+  struct upstream_sock *s;
+
+  if(fd < 0 || (size_t)fd >= ul->nparked)
+    return NULL;
+  s = ul->parked[fd];
+  ul->parked[fd] = NULL;
+  return s;
+}
+
+/* curl closes a socket (after its REMOVE): its parked handle goes first,
+ * so that a later socket with the same fd number gets a fresh one. */
+static int close_socket(void *userp, curl_socket_t fd)
+{
+  struct upstream_loop *ul = userp;
+  struct upstream_sock *s = unpark(ul, fd);
+
+  if(s)
+    uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+  return close(fd);
+}
+
 static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp,
                    void *socketp)
 {
@@ -86,11 +141,13 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp,
   if(what == CURL_POLL_REMOVE) {
     if(s) {
       uv_poll_stop(&s->poll);
-      uv_close((uv_handle_t *)&s->poll, on_poll_closed);
       curl_multi_assign(ul->multi, fd, NULL);
+      park(ul, s);
     }
     return 0;
   }
+  if(!s && (s = unpark(ul, fd)))
+    curl_multi_assign(ul->multi, fd, s);
   if(!s) {
     s = sb_calloc(1, sizeof(*s));
     s->fd = fd;
@@ -164,9 +221,20 @@ void upstream_loop_close(struct upstream_loop *ul)
 {
   if(!ul)
     return;
+  ul->closing = 1;
+  while(ul->npool > 0)
+    curl_easy_cleanup(ul->pool[--ul->npool]);
   /* Transfers still attached belong to requests that lws has already
    * destroyed (they cancel their own), so none are left here. */
   curl_multi_cleanup(ul->multi);
+  /* curl closed its sockets above (close_socket); anything still parked
+   * belongs to no socket any more. */
+  for(size_t i = 0; i < ul->nparked; i++)
+    if(ul->parked[i])
+      uv_close((uv_handle_t *)&ul->parked[i]->poll, on_poll_closed);
+  free(ul->parked);
+  ul->parked = NULL;
+  ul->nparked = 0;
   uv_timer_stop(&ul->timer);
   uv_close((uv_handle_t *)&ul->timer, on_timer_closed);
 }
@@ -183,7 +251,15 @@ static void xfer_free(struct upstream_xfer *x)
     uv_timer_stop(&x->idle->timer);
     uv_close((uv_handle_t *)&x->idle->timer, on_idle_closed);
   }
-  curl_easy_cleanup(x->easy);
+  if(!x->ul->closing &&
+     x->ul->npool < (int)(sizeof(x->ul->pool) / sizeof(x->ul->pool[0]))) {
+    /* Forgets every option (the callbacks' pointers to x included) but
+     * keeps the handle's own allocations. */
+    curl_easy_reset(x->easy);
+    x->ul->pool[x->ul->npool++] = x->easy;
+  } else {
+    curl_easy_cleanup(x->easy);
+  }
   curl_slist_free_all(x->headers);
   free(x->body);
   for(size_t i = 0; i < NKEPT; i++)
@@ -265,7 +341,7 @@ int upstream_start(struct upstream_loop *ul, const struct prov_http *h,
                    struct upstream_xfer **out)
 {
   struct upstream_xfer *x = sb_calloc(1, sizeof(*x));
-  CURL *e = curl_easy_init();
+  CURL *e = ul->npool > 0 ? ul->pool[--ul->npool] : curl_easy_init();
 
   if(!e) {
     free(x);
@@ -302,6 +378,8 @@ int upstream_start(struct upstream_loop *ul, const struct prov_http *h,
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, lim->total_timeout_ms);
   x->allow_link_local = lim->allow_link_local;
   guard_sockets(e, &x->allow_link_local);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, ul);
   if(curl_multi_add_handle(ul->multi, e) != CURLM_OK) {
     xfer_free(x);
     return SB_EIO;

@@ -114,6 +114,47 @@ static void test_consume(void **state)
   buf_free(&b);
 }
 
+/* Draining in pieces does not move the rest (linear, not quadratic), and
+ * appends after a partial drain, reset, take and free still see the
+ * content and give the memory back in one piece. */
+static void test_consume_then_append(void **state)
+{
+  struct buf b;
+  char *s;
+  size_t len;
+  const char *p0;
+
+  (void)state;
+  buf_init(&b, 32);
+  buf_appendz(&b, "0123456789abcdef0123456789");
+  p0 = b.data;
+  buf_consume(&b, 10);
+  assert_ptr_equal(b.data, p0 + 10); /* nothing moved */
+  assert_string_equal(b.data, "abcdef0123456789");
+  assert_true(b.cap > b.len);
+  /* The limit counts content only: the consumed front is room again. */
+  assert_int_equal(buf_appendz(&b, "ABCDEFGHIJKLMNOP"), 0);
+  assert_int_equal(b.len, 32);
+  assert_string_equal(b.data, "abcdef0123456789ABCDEFGHIJKLMNOP");
+  assert_int_equal(buf_appendz(&b, "x"), SB_ETOOBIG);
+  buf_consume(&b, 30);
+  assert_string_equal(b.data, "OP");
+  s = buf_take(&b, &len); /* a pointer free() accepts */
+  assert_string_equal(s, "OP");
+  assert_int_equal(len, 2);
+  free(s);
+
+  buf_appendz(&b, "hello world");
+  buf_consume(&b, 6);
+  buf_reset(&b);
+  assert_int_equal(b.len, 0);
+  assert_string_equal(b.data, "");
+  assert_int_equal(buf_appendz(&b, "again"), 0);
+  assert_string_equal(b.data, "again");
+  buf_consume(&b, 2);
+  buf_free(&b); /* the allocation's start, not data */
+}
+
 static void test_take(void **state)
 {
   struct buf b;
@@ -151,6 +192,7 @@ int main(void)
       cmocka_unit_test(test_limit),
       cmocka_unit_test(test_growth),
       cmocka_unit_test(test_consume),
+      cmocka_unit_test(test_consume_then_append),
       cmocka_unit_test(test_take),
   };
 

@@ -385,6 +385,70 @@ static void test_threads_do_not_interleave(void **state)
   free(out);
 }
 
+/* Through the writer thread: every line arrives whole, each thread's in
+ * its order, more than the 1 MB buffer holds (a producer then waits), and
+ * log_async_stop() writes the rest before it returns. */
+#define ASYNC_PER_THREAD 2000
+
+static void *async_writer(void *arg)
+{
+  char pad[300];
+  int i;
+
+  memset(pad, 'a' + (int)(intptr_t)arg, sizeof(pad) - 1);
+  pad[sizeof(pad) - 1] = '\0';
+  for(i = 0; i < ASYNC_PER_THREAD; i++)
+    log_event(LOG_INFO, "t", LOG_I("thread", (intptr_t)arg), LOG_I("i", i),
+              LOG_S("pad", pad), LOG_END);
+  return NULL;
+}
+
+static void test_async_keeps_every_line(void **state)
+{
+  pthread_t th[NTHREADS];
+  int next[NTHREADS] = {0};
+  char *out, *line, *save = NULL;
+  int i, n = 0;
+
+  (void)state;
+  setup_level();
+  capture_begin();
+  assert_int_equal(log_async_start(), 0);
+  assert_int_equal(log_async_start(), 0); /* twice: no second thread */
+  for(i = 0; i < NTHREADS; i++)
+    assert_int_equal(
+        pthread_create(&th[i], NULL, async_writer, (void *)(intptr_t)i), 0);
+  for(i = 0; i < NTHREADS; i++)
+    pthread_join(th[i], NULL);
+  log_event(LOG_ERROR, "last", LOG_END);
+  log_async_stop();
+  log_async_stop(); /* a no-op once stopped */
+  log_event(LOG_INFO, "direct", LOG_END);
+  out = capture_end();
+  assert_int_equal(count_lines(out), NTHREADS * ASYNC_PER_THREAD + 2);
+  for(line = strtok_r(out, "\n", &save); line;
+      line = strtok_r(NULL, "\n", &save)) {
+    cJSON *j = cJSON_Parse(line);
+    const cJSON *t;
+    if(!j)
+      fail_msg("interleaved or broken line: %s", line);
+    t = cJSON_GetObjectItemCaseSensitive(j, "thread");
+    if(cJSON_IsNumber(t)) {
+      int k = (int)t->valuedouble;
+      assert_int_equal(
+          (int)cJSON_GetObjectItemCaseSensitive(j, "i")->valuedouble,
+          next[k]++);
+    } else {
+      assert_string_equal(str_field(j, "msg"),
+                          n == NTHREADS * ASYNC_PER_THREAD ? "last" : "direct");
+    }
+    cJSON_Delete(j);
+    n++;
+  }
+  assert_int_equal(n, NTHREADS * ASYNC_PER_THREAD + 2);
+  free(out);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -395,6 +459,7 @@ int main(void)
       cmocka_unit_test(test_level_filtering),
       cmocka_unit_test(test_truncation),
       cmocka_unit_test(test_threads_do_not_interleave),
+      cmocka_unit_test(test_async_keeps_every_line),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
