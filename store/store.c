@@ -31,12 +31,6 @@
 /* How often the idle writer re-checks the database for store_ready(). */
 #define STORE_PROBE_US 1000000
 
-/* How long the writer lets a batch gather once the first item arrived:
- * one transaction (WAL frames, locks, the roll-up) for many rows instead
- * of one per request when requests trickle in. store_sync() and a full
- * batch cut it short, so readers never wait for it. */
-#define STORE_GATHER_US 5000
-
 /* store_sync() gives up after this: a disk that stalls longer makes the
  * read fail rather than hold a thread-pool thread forever. */
 #define STORE_SYNC_TIMEOUT_MS 15000
@@ -83,7 +77,6 @@ struct store {
   int head;
   int count;
   int closing;
-  int syncing; /* store_sync() callers waiting: write without gathering */
   struct store_item *inflight;
   int ninflight;
   /* The barrier (store_sync): items accepted into the queue, and items
@@ -736,14 +729,6 @@ static void *writer_main(void *arg)
       pthread_mutex_unlock(&st->mu);
       break;
     }
-    if(st->count < st->batch_max && !st->closing && !st->syncing) {
-      /* Producers do not signal again until the batch is full, so this
-       * costs no wake-up per request. */
-      mono_deadline(&ts, sb_mono_us() + STORE_GATHER_US);
-      while(st->count < st->batch_max && !st->closing && !st->syncing &&
-            pthread_cond_timedwait(&st->cv, &st->mu, &ts) == 0)
-        ;
-    }
     n = st->count < st->batch_max ? st->count : st->batch_max;
     for(i = 0; i < n; i++) {
       batch[i] = st->ring[st->head];
@@ -882,9 +867,9 @@ static int submit(struct store *st, enum store_item_kind kind, void *rec)
     rc = SB_EAGAIN;
   else {
     st->ring[(st->head + st->count) % st->cap] = it;
-    /* The writer sleeps on an empty queue, or gathers a batch until it
-     * is full: only those two moments need to wake it. */
-    if(st->count++ == 0 || st->count == st->batch_max)
+    /* The writer only sleeps on an empty queue, so only the first item
+     * needs to wake it. */
+    if(st->count++ == 0)
       pthread_cond_signal(&st->cv);
     st->submitted++;
   }
@@ -1153,13 +1138,9 @@ int store_sync(struct store *st)
   pthread_mutex_lock(&st->mu);
   target = st->submitted;
   mono_deadline(&ts, sb_mono_us() + (int64_t)STORE_SYNC_TIMEOUT_MS * 1000);
-  /* A reader is waiting: the batch being gathered goes now. */
-  st->syncing++;
-  pthread_cond_signal(&st->cv);
   while(st->done < target && !rc)
     if(pthread_cond_timedwait(&st->done_cv, &st->mu, &ts) == ETIMEDOUT)
       rc = st->done < target ? SB_EAGAIN : SB_OK;
-  st->syncing--;
   pthread_mutex_unlock(&st->mu);
   return rc;
 }
