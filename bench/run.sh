@@ -34,6 +34,9 @@
 #   STREAM=1        0 skips the streaming rows
 #   TRANSLATE=1     0 skips the translation rows
 #   SLOW_CONNS=2000 concurrent slow-drip streams (0 skips that phase)
+#   LONG_REQUESTS=0 at the end, this many more non-stream requests through
+#                   the gateway, its RSS sampled every LONG_STEP seconds
+#                   (10): is memory flat? (0 skips; 1000000 takes ~2 min)
 #   GATEWAY=1       0 measures the upstream and the hop only
 #   UP_PORT=18091 GW_PORT=18092 HOP_PORT=18093   loopback ports used
 #   SWITCHBOARD_BIN=build/switchboard
@@ -59,11 +62,13 @@ GW_PORT="${GW_PORT:-18092}"
 HOP_PORT="${HOP_PORT:-18093}"
 TRANSLATE="${TRANSLATE:-1}"
 SLOW_CONNS="${SLOW_CONNS:-2000}"
+LONG_REQUESTS="${LONG_REQUESTS:-0}"
+LONG_STEP="${LONG_STEP:-10}"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
-for v in DURATION CONNS WARMUP WORKERS UP_PORT GW_PORT HOP_PORT TRANSLATE SLOW_CONNS; do
+for v in DURATION CONNS WARMUP WORKERS UP_PORT GW_PORT HOP_PORT TRANSLATE SLOW_CONNS LONG_REQUESTS LONG_STEP; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
 ((DURATION > 0 && DURATION <= 600)) || die "DURATION must be 1..600 seconds"
@@ -605,6 +610,21 @@ if ((STREAM && SLOW_CONNS > 0)); then
   if ((GATEWAY)); then slow gw "$GW$CHAT"; fi
 fi
 
+# Long run: LONG_REQUESTS non-stream requests in LONG_STEP-second runs,
+# the gateway's RSS after each: a leak shows as a climb, a healthy
+# process as a plateau once its caches and pools are warm.
+LROWS=()
+if ((GATEWAY && LONG_REQUESTS > 0)); then
+  total=0
+  log "measuring: RSS over $LONG_REQUESTS requests"
+  LROWS+=("| $total | $(rss_mb "$GW_PID") |")
+  while ((total < LONG_REQUESTS)); do
+    wrk_run "$CONNS" "$LONG_STEP" "$GW$CHAT" m 0
+    total=$((total + W[requests]))
+    LROWS+=("| $total | $(rss_mb "$GW_PID") |")
+  done
+fi
+
 # -------------------------------------------------------------- report ----
 rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo
@@ -631,6 +651,14 @@ if ((${#SROWS[@]})); then
   echo "| target | conns | streams/s | p50 | p99 | errors | CPU µs/stream | RSS before → peak | KB per open stream |"
   echo "|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${SROWS[@]}"
+fi
+if ((${#LROWS[@]})); then
+  echo
+  echo "Switchboard RSS over a long run ($CONNS connections, non-stream; requests served so far since this phase began):"
+  echo
+  echo "| requests | RSS |"
+  echo "|---|---|"
+  printf '%s\n' "${LROWS[@]}"
 fi
 echo
 echo "Switchboard idle RSS (after start and the sanity probes): $GW_IDLE_RSS."
