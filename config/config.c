@@ -782,6 +782,10 @@ int config_load_json(struct config *cfg, const char *json, size_t len,
         rc = fail(err, errlen, "providers", "expected an array");
         break;
       }
+      /* A key given twice: the last one counts, as for every other key. */
+      for(int j = 0; j < cfg->nproviders; j++)
+        config_provider_free(&cfg->providers[j]);
+      cfg->nproviders = 0;
       cJSON_ArrayForEach(p, it)
       {
         cfg->providers = sb_realloc(cfg->providers,

@@ -98,6 +98,64 @@ static void test_repeated_lists(void **state)
   config_free(&cfg);
 }
 
+static void expect_fail(const char *json, const char *needle);
+
+/* Numbers no integer holds are refused, not cast (found by fuzz_config). */
+static void test_huge_numbers(void **state)
+{
+  (void)state;
+  expect_fail("{\"workers\":1e300}", "workers: expected an integer");
+  expect_fail("{\"workers\":-1e999}", "workers: expected an integer");
+  expect_fail("{\"limits\":{\"idle_timeout_s\":9.3e18}}",
+              "limits.idle_timeout_s");
+}
+
+/* A key given twice replaces the first (found by fuzz_config: a repeated
+ * "allowed_hosts" freed a list it then read). */
+static void test_repeated_lists(void **state)
+{
+  static const char json[] =
+      "{\"security\":{\"allowed_hosts\":[\"a\",\"b\"],"
+      "\"allowed_hosts\":[\"C\"],\"credential_env\":[\"X\"],"
+      "\"credential_env\":[\"Y\",\"Z\"]}}";
+  struct config cfg;
+  char err[256];
+
+  (void)state;
+  assert_int_equal(load(&cfg, json, err, sizeof(err)), 0);
+  assert_int_equal(cfg.security.nallowed_hosts, 1);
+  assert_string_equal(cfg.security.allowed_hosts[0], "c");
+  assert_int_equal(cfg.security.ncredential_env, 2);
+  config_free(&cfg);
+}
+
+/* "providers" twice: the second list replaces the first (whose entries
+ * are freed: the sanitizer build would report them), as for every key. */
+static void test_repeated_providers(void **state)
+{
+  static const char json[] =
+      "{\"providers\":[{\"name\":\"a\",\"kind\":\"openai\","
+      "\"base_url\":\"http://127.0.0.1:1/v1\"},{\"name\":\"b\","
+      "\"kind\":\"ollama\"}],"
+      "\"providers\":[{\"name\":\"c\",\"kind\":\"ollama\"}],"
+      "\"cache\":{\"enabled\":true,\"ttl_s\":60,\"memory_bytes\":0}}";
+  struct config cfg;
+  char err[256];
+
+  (void)state;
+  assert_int_equal(load(&cfg, json, err, sizeof(err)), 0);
+  assert_int_equal(cfg.nproviders, 1);
+  assert_string_equal(cfg.providers[0].name, "c");
+  assert_int_equal(cfg.cache.enabled, 1);
+  assert_int_equal(cfg.cache.ttl_s, 60);
+  assert_int_equal(cfg.cache.memory_bytes, 0);
+  assert_int_equal(cfg.cache.max_entry_bytes, 1024 * 1024);
+  config_free(&cfg);
+  expect_fail_load("{\"cache\":{\"ttl_s\":0}}", "cache.ttl_s");
+  expect_fail_load("{\"cache\":{\"coalesce\":1}}", "cache.coalesce");
+  expect_fail_load("{\"cache\":{\"size\":1}}", "cache.size");
+}
+
 static void expect_fail(const char *json, const char *needle)
 {
   struct config cfg;
@@ -310,6 +368,7 @@ int main(void)
       cmocka_unit_test(test_provider_allowed),
       cmocka_unit_test(test_huge_numbers),
       cmocka_unit_test(test_repeated_lists),
+      cmocka_unit_test(test_repeated_providers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
