@@ -477,13 +477,13 @@ int adm_open(const char *db_path, const char *admin_secret,
   }
   announce(a, NULL, 0);
   for(int i = 0; i < 2; i++) {
-    if(pthread_create(&a->watch[i].thread, NULL, watch_main, &a->watch[i])) {
+    if(sb_thread_start(&a->watch[i].thread, i ? "sb-providers" : "sb-admission",
+                       watch_main, &a->watch[i])) {
       snprintf(err, errlen, "cannot start the database watcher");
       adm_close(a);
       return SB_EIO;
     }
     a->watch[i].started = 1;
-    pthread_setname_np(a->watch[i].thread, i ? "sb-providers" : "sb-admission");
   }
   *out = a;
   return 0;

@@ -261,7 +261,7 @@ int log_async_start(void)
     async.len = 0;
     async.stopping = 0;
     async.urgent = 0;
-    if(pthread_create(&async.thread, NULL, writer_main, NULL)) {
+    if(sb_thread_start(&async.thread, "sb-log", writer_main, NULL)) {
       free(async.fill);
       free(async.out);
       async.fill = async.out = NULL;

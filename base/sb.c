@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,4 +226,20 @@ int sb_host_link_local(const char *host)
   if(inet_pton(AF_INET6, h, &v6.sin6_addr) == 1)
     return sb_addr_link_local((struct sockaddr *)&v6);
   return 0;
+}
+
+int sb_thread_start(pthread_t *t, const char *name, void *(*fn)(void *),
+                    void *arg)
+{
+  sigset_t all, old;
+  int rc;
+
+  /* The new thread inherits the mask in force when it is created. */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  rc = pthread_create(t, NULL, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if(!rc)
+    pthread_setname_np(*t, name);
+  return rc;
 }

@@ -15,6 +15,7 @@
 #ifndef SB_SB_H
 #define SB_SB_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,15 @@ void sb_random_id(char *out, size_t cap, const char *prefix);
  * or 0 if the bytes there are not one (overlong forms and surrogates are
  * not). */
 size_t sb_utf8_len(const unsigned char *s, size_t n);
+
+/**
+ * Start fn(arg) on a thread of its own, named name (at most 15 bytes),
+ * with every signal blocked: signals belong to the event loops and the
+ * main thread's sigwait, and a background thread that took one would
+ * interrupt its disk I/O for nothing. 0, or pthread_create's error.
+ */
+int sb_thread_start(pthread_t *t, const char *name, void *(*fn)(void *),
+                    void *arg);
 
 /** Wall-clock time in milliseconds since the epoch. */
 struct sockaddr;

@@ -17,7 +17,6 @@
 #include "base/sb.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -819,17 +818,7 @@ static int prepare(struct store_cache *c, char *err, size_t errlen)
 
 static int start_writer(struct store_cache *c)
 {
-  sigset_t all, old;
-  int rc;
-
-  /* Signals belong to the event loop; the new thread inherits the mask. */
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  rc = pthread_create(&c->writer, NULL, writer_main, c);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if(!rc)
-    pthread_setname_np(c->writer, "sb-cache");
-  return rc;
+  return sb_thread_start(&c->writer, "sb-cache", writer_main, c);
 }
 
 int store_cache_open(const char *path, const struct store_cache_options *opt,

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,7 +232,6 @@ int store_retention_start(const char *path,
 {
   struct store_retention *r;
   pthread_condattr_t ca;
-  sigset_t all, old;
   int rc;
 
   *out = NULL;
@@ -248,11 +246,7 @@ int store_retention_start(const char *path,
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&r->cv, &ca);
   pthread_condattr_destroy(&ca);
-  /* Signals belong to the event loop (as for the store's writer). */
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  rc = pthread_create(&r->thread, NULL, retention_main, r);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  rc = sb_thread_start(&r->thread, "sb-retention", retention_main, r);
   if(rc) {
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
@@ -260,7 +254,6 @@ int store_retention_start(const char *path,
     free(r);
     return SB_EIO;
   }
-  pthread_setname_np(r->thread, "sb-retention");
   *out = r;
   return 0;
 }

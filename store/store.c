@@ -19,7 +19,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -769,20 +768,7 @@ static void store_destroy(struct store *st)
 
 static int start_writer(struct store *st)
 {
-  sigset_t all, old;
-  int rc;
-
-  /* Signals belong to the event loop; a writer that took one would
-   * interrupt a disk write for nothing. The new thread inherits the
-   * mask. */
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  rc = pthread_create(&st->writer, NULL, writer_main, st);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if(rc)
-    return rc;
-  pthread_setname_np(st->writer, "sb-store");
-  return 0;
+  return sb_thread_start(&st->writer, "sb-store", writer_main, st);
 }
 
 int store_open(const char *path, const struct store_options *opt,
