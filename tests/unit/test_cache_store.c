@@ -17,8 +17,8 @@
 
 #include "base/sb.h"
 #include "store/cache.h"
+#include "tests/unit/support/testdb.h"
 
-#include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,47 +29,6 @@
 /* How long a test waits for the writer before failing. */
 #define WAIT_MS  5000
 #define SWEEP_MS 20
-
-struct fixture {
-  char dir[256];
-  char db[300];
-};
-
-static int setup(void **state)
-{
-  struct fixture *f = sb_calloc(1, sizeof(*f));
-  const char *tmp = getenv("TMPDIR");
-
-  snprintf(f->dir, sizeof(f->dir), "%s/sb-cache-XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  if(!mkdtemp(f->dir)) {
-    free(f);
-    return -1;
-  }
-  snprintf(f->db, sizeof(f->db), "%s/test.db.cache", f->dir);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  struct fixture *f = *state;
-  struct dirent *de;
-  char path[600];
-  DIR *d = opendir(f->dir);
-
-  while(d && (de = readdir(d))) {
-    if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-      continue;
-    snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-    unlink(path);
-  }
-  if(d)
-    closedir(d);
-  rmdir(f->dir);
-  free(f);
-  return 0;
-}
 
 /* ---- helpers ---- */
 
@@ -181,7 +140,7 @@ static struct store_cache *open_cache(const char *path, int64_t max_bytes,
 
 static void test_put_then_lookup_and_read(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_cache *c = open_cache(f->db, 1 << 20, 64);
   unsigned char key[STORE_CACHE_KEY_LEN];
   struct store_cache_meta m = {0};
@@ -220,7 +179,7 @@ static void test_put_then_lookup_and_read(void **state)
 
 static void test_unknown_key_misses(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_cache *c = open_cache(f->db, 1 << 20, 64);
   unsigned char key[STORE_CACHE_KEY_LEN];
   struct store_cache_stats s;
@@ -241,7 +200,7 @@ static void test_unknown_key_misses(void **state)
 
 static void test_expiry(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_cache *c = open_cache(f->db, 1 << 20, 64);
   struct store_cache_stats s;
   int64_t soon = sb_now_ms() + 300;
@@ -277,7 +236,7 @@ static int64_t stat_bytes(struct store_cache *c)
 
 static void test_lru_eviction(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   /* No sweep during the test: eviction follows the put that passes
    * max_bytes. */
   struct store_cache *c = open_sweep(f->db, 1000, 64, 60000);
@@ -311,7 +270,7 @@ static void test_lru_eviction(void **state)
 
 static void test_replace_same_key(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_cache *c = open_cache(f->db, 1 << 20, 64);
   unsigned char key[STORE_CACHE_KEY_LEN];
   struct store_cache_meta m = {0};
@@ -341,7 +300,7 @@ static void test_replace_same_key(void **state)
 
 static void test_purge_all_and_by_scope(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_cache *c = open_cache(f->db, 1 << 20, 64);
   struct store_cache_stats s;
 
@@ -378,7 +337,7 @@ static void test_purge_all_and_by_scope(void **state)
 
 static void test_purge_from_another_instance(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_cache *c1 = open_cache(f->db, 1 << 20, 64), *c2;
   struct store_cache_stats s;
 
@@ -408,7 +367,7 @@ static void test_purge_from_another_instance(void **state)
 
 static void test_read_of_gone_row(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_cache *c = open_cache(f->db, 1 << 20, 64);
   unsigned char key[STORE_CACHE_KEY_LEN];
   char *data = NULL;
@@ -435,7 +394,7 @@ static void test_read_of_gone_row(void **state)
 
 static void test_reopen_loads_index(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_cache *c = open_cache(f->db, 1 << 20, 64);
   unsigned char key[STORE_CACHE_KEY_LEN];
   struct store_cache_stats s;
@@ -477,7 +436,7 @@ static void test_reopen_loads_index(void **state)
 
 static void test_queue_full(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_cache *c = open_cache(f->db, 1 << 20, 2);
   struct store_cache_stats s;
   sqlite3 *lock = NULL;
@@ -506,7 +465,7 @@ static void test_queue_full(void **state)
 
 static void test_limits(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_cache *c = open_cache(f->db, 100, 64);
   char big[102], scope[STORE_CACHE_SCOPE_MAX + 2];
   struct store_cache_options bad = {0, SWEEP_MS, 4};
@@ -542,7 +501,7 @@ static void test_limits(void **state)
  * the file once and held again. */
 static void test_memory_tier(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_cache_options opt = {1 << 20, SWEEP_MS, 64, 40};
   unsigned char k1[STORE_CACHE_KEY_LEN], k2[STORE_CACHE_KEY_LEN];
   struct store_cache *c = NULL;
@@ -599,21 +558,30 @@ static void test_memory_tier(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_put_then_lookup_and_read, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_unknown_key_misses, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_replace_same_key, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_purge_all_and_by_scope, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_purge_from_another_instance, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_read_of_gone_row, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_reopen_loads_index, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_memory_tier, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_put_then_lookup_and_read,
+                                      testdir_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_key_misses, testdir_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_expiry, testdir_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_lru_eviction, testdir_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_replace_same_key, testdir_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_purge_all_and_by_scope,
+                                      testdir_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_purge_from_another_instance,
+                                      testdir_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_read_of_gone_row, testdir_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_reopen_loads_index, testdir_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_queue_full, testdir_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_limits, testdir_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_memory_tier, testdir_setup,
+                                      testdb_teardown),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

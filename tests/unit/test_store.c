@@ -16,8 +16,8 @@
 #include "base/sb.h"
 #include "store/migrations.h"
 #include "store/store.h"
+#include "tests/unit/support/testdb.h"
 
-#include <dirent.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -26,47 +26,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-struct fixture {
-  char dir[256];
-  char db[300];
-};
-
-static int setup(void **state)
-{
-  struct fixture *f = sb_calloc(1, sizeof(*f));
-  const char *tmp = getenv("TMPDIR");
-
-  snprintf(f->dir, sizeof(f->dir), "%s/sb-store-XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  if(!mkdtemp(f->dir)) {
-    free(f);
-    return -1;
-  }
-  snprintf(f->db, sizeof(f->db), "%s/test.db", f->dir);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  struct fixture *f = *state;
-  struct dirent *de;
-  char path[600];
-  DIR *d = opendir(f->dir);
-
-  while(d && (de = readdir(d))) {
-    if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-      continue;
-    snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-    unlink(path);
-  }
-  if(d)
-    closedir(d);
-  rmdir(f->dir);
-  free(f);
-  return 0;
-}
 
 /* ---- helpers ---- */
 
@@ -251,7 +210,7 @@ static struct store_response *make_resp(const char *id, const char *text)
  * not after its deletion. */
 static void test_responses_read_your_writes(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_response *got = NULL;
   struct store *st = open_ok(f->db, NULL);
 
@@ -292,7 +251,7 @@ static void test_responses_read_your_writes(void **state)
 
 static void test_fresh_db_gets_all_migrations(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   int64_t t0 = sb_now_ms(), t1;
   struct store *st;
   sqlite3 *db;
@@ -334,7 +293,7 @@ static void test_fresh_db_gets_all_migrations(void **state)
 
 static void test_journal_mode_is_wal(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store *st = open_ok(f->db, NULL);
   sqlite3 *db;
   sqlite3_stmt *q = NULL;
@@ -360,7 +319,7 @@ static void test_journal_mode_is_wal(void **state)
 
 static void test_reopen_applies_nothing(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   char err[256];
   int64_t stamp;
   int applied = -1;
@@ -383,7 +342,7 @@ static void test_reopen_applies_nothing(void **state)
 
 static void test_store_migrate(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   char err[256];
   int applied = -1;
 
@@ -401,7 +360,7 @@ static void test_store_migrate(void **state)
 
 static void test_newer_schema_refused_untouched(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   char sentinel;
   struct store *st = (struct store *)&sentinel; /* must be set to NULL */
   char err[256];
@@ -441,7 +400,7 @@ static void test_newer_schema_refused_untouched(void **state)
  * exists, so the migration fails half-way and must roll back fully. */
 static void test_failing_migration_rolls_back(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   const struct store_migration *m = &store_migrations[0];
   struct store *st = NULL;
   char err[256];
@@ -470,7 +429,7 @@ static void test_failing_migration_rolls_back(void **state)
 
 static void test_records_written_exactly(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_options o;
   struct store *st;
   int i;
@@ -494,7 +453,7 @@ static void test_records_written_exactly(void **state)
 
 static void test_queue_full_drops(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_options o;
   struct store *st;
   sqlite3 *lock;
@@ -531,7 +490,7 @@ static void test_queue_full_drops(void **state)
 
 static void test_failed_batch_dropped_then_recovers(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_options o;
   struct store *st;
   sqlite3 *lock;
@@ -584,7 +543,7 @@ static void *produce(void *arg)
 
 static void test_concurrent_producers(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_options o;
   struct producer p[4];
   pthread_t t[4];
@@ -615,7 +574,7 @@ static void test_concurrent_producers(void **state)
 
 static void test_invalid_arguments(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store_options o;
   struct store_usage *r;
   struct store *st = NULL;
@@ -653,7 +612,7 @@ static void test_invalid_arguments(void **state)
 
 static void test_unusable_files(void **state)
 {
-  struct fixture *f = *state;
+  struct testdb *f = *state;
   struct store *st = NULL;
   char path[400], err[256], junk[8192];
   FILE *fp;
@@ -676,28 +635,32 @@ static void test_unusable_files(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_fresh_db_gets_all_migrations, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_journal_mode_is_wal, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_reopen_applies_nothing, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_store_migrate, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fresh_db_gets_all_migrations,
+                                      testdir_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_journal_mode_is_wal, testdir_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_reopen_applies_nothing,
+                                      testdir_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_store_migrate, testdir_setup,
+                                      testdb_teardown),
       cmocka_unit_test_setup_teardown(test_newer_schema_refused_untouched,
-                                      setup, teardown),
-      cmocka_unit_test_setup_teardown(test_failing_migration_rolls_back, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_records_written_exactly, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_queue_full_drops, setup, teardown),
+                                      testdir_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_failing_migration_rolls_back,
+                                      testdir_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_records_written_exactly,
+                                      testdir_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_queue_full_drops, testdir_setup,
+                                      testdb_teardown),
       cmocka_unit_test_setup_teardown(test_failed_batch_dropped_then_recovers,
-                                      setup, teardown),
-      cmocka_unit_test_setup_teardown(test_concurrent_producers, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_invalid_arguments, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_responses_read_your_writes, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_unusable_files, setup, teardown),
+                                      testdir_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_concurrent_producers, testdir_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_invalid_arguments, testdir_setup,
+                                      testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_responses_read_your_writes,
+                                      testdir_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_unusable_files, testdir_setup,
+                                      testdb_teardown),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

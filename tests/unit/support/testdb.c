@@ -8,11 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-int testdb_setup(void **state)
+int testdir_setup(void **state)
 {
   struct testdb *t = sb_calloc(1, sizeof(*t));
   const char *tmp = getenv("TMPDIR");
-  char err[256];
 
   snprintf(t->dir, sizeof(t->dir), "%s/sb-test-XXXXXX",
            tmp && *tmp ? tmp : "/tmp");
@@ -21,6 +20,18 @@ int testdb_setup(void **state)
     return -1;
   }
   snprintf(t->db, sizeof(t->db), "%s/test.db", t->dir);
+  *state = t;
+  return 0;
+}
+
+int testdb_setup(void **state)
+{
+  struct testdb *t;
+  char err[256];
+
+  if(testdir_setup(state))
+    return -1;
+  t = *state;
   if(store_migrate(t->db, NULL, err, sizeof(err))) {
     fprintf(stderr, "store_migrate: %s\n", err);
     *state = t;

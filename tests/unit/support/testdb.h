@@ -14,6 +14,11 @@ struct testdb {
 /** cmocka setup: *state becomes a struct testdb. */
 int testdb_setup(void **state);
 
+/** The same without creating the database: db names a file that does not
+ * exist yet, for a test that makes its own (the cache's, the store's
+ * first open). */
+int testdir_setup(void **state);
+
 /** cmocka teardown: the directory goes, and the struct. */
 int testdb_teardown(void **state);
 
