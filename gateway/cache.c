@@ -152,28 +152,45 @@ int64_t gw_cache_purge(struct gw_cache *c, const char *key_id)
   return store_cache_purge(c->store, scope);
 }
 
+/* The request counts since start, read once, and the hit ratio they
+ * make: answered without the upstream over what could have been. */
+struct cache_counts {
+  long long hits, coalesced, misses, bypassed, served;
+  double ratio;
+};
+
+static void counts_of(struct gw_cache *c, struct cache_counts *n)
+{
+  long long asked;
+
+  n->hits = atomic_load(&c->hits);
+  n->coalesced = atomic_load(&c->coalesced);
+  n->misses = atomic_load(&c->misses);
+  n->bypassed = atomic_load(&c->bypassed);
+  n->served = atomic_load(&c->bytes_served);
+  asked = n->hits + n->coalesced + n->misses;
+  n->ratio = asked ? (double)(n->hits + n->coalesced) / (double)asked : 0;
+}
+
 cJSON *gw_cache_stats_json(struct gw_cache *c)
 {
   struct store_cache_stats s;
+  struct cache_counts n;
   cJSON *o = cJSON_CreateObject();
-  long long hits = atomic_load(&c->hits), co = atomic_load(&c->coalesced);
-  long long miss = atomic_load(&c->misses);
 
   store_cache_stats(c->store, &s);
+  counts_of(c, &n);
   cJSON_AddNumberToObject(o, "entries", (double)s.entries);
   cJSON_AddNumberToObject(o, "bytes", (double)s.bytes);
   cJSON_AddNumberToObject(o, "max_bytes", (double)s.max_bytes);
-  cJSON_AddNumberToObject(o, "hits", (double)hits);
-  cJSON_AddNumberToObject(o, "coalesced", (double)co);
-  cJSON_AddNumberToObject(o, "misses", (double)miss);
-  cJSON_AddNumberToObject(o, "bypassed", (double)atomic_load(&c->bypassed));
-  cJSON_AddNumberToObject(
-      o, "hit_ratio",
-      hits + co + miss ? (double)(hits + co) / (double)(hits + co + miss) : 0);
+  cJSON_AddNumberToObject(o, "hits", (double)n.hits);
+  cJSON_AddNumberToObject(o, "coalesced", (double)n.coalesced);
+  cJSON_AddNumberToObject(o, "misses", (double)n.misses);
+  cJSON_AddNumberToObject(o, "bypassed", (double)n.bypassed);
+  cJSON_AddNumberToObject(o, "hit_ratio", n.ratio);
   cJSON_AddNumberToObject(o, "memory_bytes", (double)s.mem_bytes);
   cJSON_AddNumberToObject(o, "memory_hits", (double)s.mem_hits);
-  cJSON_AddNumberToObject(o, "bytes_served",
-                          (double)atomic_load(&c->bytes_served));
+  cJSON_AddNumberToObject(o, "bytes_served", (double)n.served);
   cJSON_AddNumberToObject(o, "stored", (double)s.puts);
   cJSON_AddNumberToObject(o, "dropped", (double)s.dropped);
   cJSON_AddNumberToObject(o, "expired", (double)s.expired);
@@ -185,17 +202,12 @@ cJSON *gw_cache_stats_json(struct gw_cache *c)
 void gw_cache_metrics(struct gw_cache *c, struct buf *out)
 {
   struct store_cache_stats s;
-  long long hits, co, miss;
-  double ratio;
+  struct cache_counts n;
 
   if(!c)
     return;
   store_cache_stats(c->store, &s);
-  hits = atomic_load(&c->hits);
-  co = atomic_load(&c->coalesced);
-  miss = atomic_load(&c->misses);
-  ratio =
-      hits + co + miss ? (double)(hits + co) / (double)(hits + co + miss) : 0;
+  counts_of(c, &n);
   buf_printf(out,
              "# HELP switchboard_cache_requests_total Cacheable requests by "
              "what the response cache did.\n"
@@ -229,10 +241,9 @@ void gw_cache_metrics(struct gw_cache *c, struct buf *out)
              "switchboard_cache_evictions_total{cause=\"expired\"} %lld\n"
              "switchboard_cache_evictions_total{cause=\"size\"} %lld\n"
              "switchboard_cache_evictions_total{cause=\"purge\"} %lld\n",
-             hits, co, miss, (long long)atomic_load(&c->bypassed), ratio,
-             (long long)atomic_load(&c->bytes_served), (long long)s.entries,
-             (long long)s.bytes, (long long)s.mem_bytes, (long long)s.expired,
-             (long long)s.evicted, (long long)s.purged);
+             n.hits, n.coalesced, n.misses, n.bypassed, n.ratio, n.served,
+             (long long)s.entries, (long long)s.bytes, (long long)s.mem_bytes,
+             (long long)s.expired, (long long)s.evicted, (long long)s.purged);
 }
 
 /* --- flights (every function here is called with gc->lock held) ------- */
