@@ -105,21 +105,63 @@ int64_t sb_mono_us(void)
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void sb_random_id(char *out, size_t cap, const char *prefix)
+/* Random bytes from OpenSSL's CSPRNG, drawn a pool at a time: one
+ * RAND_bytes per ~20 ids instead of one each (each call also asks the
+ * kernel for the pid, OpenSSL's fork check). The pool is per thread, so
+ * no lock; the gateway never forks after its threads start, which is
+ * what would otherwise hand two processes the same pool. */
+static void random_bytes(unsigned char *out, size_t n)
+{
+  static _Thread_local unsigned char pool[256];
+  static _Thread_local size_t left;
+
+  assert(n <= sizeof(pool));
+  if(left < n) {
+    if(RAND_bytes(pool, sizeof(pool)) != 1)
+      abort(); /* no entropy: nothing sensible to continue with */
+    left = sizeof(pool);
+  }
+  memcpy(out, pool + sizeof(pool) - left, n);
+  /* Used bytes are not kept around for whoever reads memory later. */
+  memset(pool + sizeof(pool) - left, 0, n);
+  left -= n;
+}
+
+static void put_hex(char *out, const unsigned char *b, size_t n)
 {
   static const char hex[] = "0123456789abcdef";
+
+  for(size_t i = 0; i < n; i++) {
+    out[2 * i] = hex[b[i] >> 4];
+    out[2 * i + 1] = hex[b[i] & 15];
+  }
+}
+
+void sb_random_id(char *out, size_t cap, const char *prefix)
+{
   unsigned char rnd[12];
   size_t n = strlen(prefix);
 
   assert(cap >= n + 2 * sizeof(rnd) + 1);
-  if(RAND_bytes(rnd, sizeof(rnd)) != 1)
-    abort(); /* no entropy: nothing sensible to continue with */
+  random_bytes(rnd, sizeof(rnd));
   memcpy(out, prefix, n);
-  for(size_t i = 0; i < sizeof(rnd); i++) {
-    out[n + 2 * i] = hex[rnd[i] >> 4];
-    out[n + 2 * i + 1] = hex[rnd[i] & 15];
-  }
+  put_hex(out + n, rnd, sizeof(rnd));
   out[n + 2 * sizeof(rnd)] = '\0';
+}
+
+void sb_time_id(char *out, size_t cap, const char *prefix)
+{
+  unsigned char b[12];
+  uint64_t ms = (uint64_t)sb_now_ms();
+  size_t n = strlen(prefix);
+
+  assert(cap >= n + 2 * sizeof(b) + 1);
+  for(int i = 0; i < 6; i++)
+    b[i] = (unsigned char)(ms >> (8 * (5 - i)));
+  random_bytes(b + 6, 6);
+  memcpy(out, prefix, n);
+  put_hex(out + n, b, sizeof(b));
+  out[n + 2 * sizeof(b)] = '\0';
 }
 
 void sb_errf(char *err, size_t errlen, const char *fmt, ...)

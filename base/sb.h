@@ -61,6 +61,15 @@ void sb_errf(char *err, size_t errlen, const char *fmt, ...)
  */
 void sb_random_id(char *out, size_t cap, const char *prefix);
 
+/**
+ * Like sb_random_id, but the first 12 hex digits are the wall-clock time
+ * in milliseconds and the other 12 random (48 bits), so that ids made
+ * later sort later. For ids that are indexed as they are written (request
+ * ids): each new one lands at the end of the index instead of on a random
+ * page of it. Not for ids that must not reveal when they were made.
+ */
+void sb_time_id(char *out, size_t cap, const char *prefix);
+
 /** Length of the valid UTF-8 sequence at s (n >= 1 bytes available),
  * or 0 if the bytes there are not one (overlong forms and surrogates are
  * not). */

@@ -570,7 +570,7 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
   if(rid && valid_request_id(rid))
     snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
   else
-    sb_random_id(r->request_id, sizeof(r->request_id), "req_");
+    sb_time_id(r->request_id, sizeof(r->request_id), "req_");
   free(rid);
   origin = hdr_dup(wsi, WSI_TOKEN_ORIGIN);
   if(origin && origin_allowed(cfg, origin))
