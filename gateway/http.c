@@ -52,14 +52,45 @@ struct endpoint {
 
 static const struct endpoint *find_route(const char *path);
 
-/* Once per WRITEABLE: lws does not merge repeated asks, and each one is
- * a uv_poll_start (an epoll_ctl DEL + ADD) in its libuv glue. */
+static int on_writeable(struct req *r);
+
+/*
+ * Something is ready to go out. It is written at the end of this loop
+ * iteration (worker_defer) rather than from a WRITEABLE callback: asking
+ * lws for WRITEABLE turns POLLOUT on and then off again, and lws's libuv
+ * glue makes each change an epoll_ctl DEL + ADD (uv_poll_start). A socket
+ * that has room (nearly always, for an answer) takes the write at once;
+ * one that lws still holds unsent bytes for waits for WRITEABLE, so lws
+ * never buffers more than one write of ours (the backpressure of a slow
+ * client).
+ */
 static void ask_writable(struct req *r)
 {
   if(r->want_write)
     return;
-  r->want_write = 1;
-  lws_callback_on_writable(r->wsi);
+  worker_defer(r->w, &r->flush);
+}
+
+static void flush_deferred(struct worker_defer *d)
+{
+  struct req *r = (struct req *)((char *)d - offsetof(struct req, flush));
+  struct lws *wsi = r->wsi;
+
+  /* A connection that ends with this write is closed the way lws closes
+   * one, by failing its WRITEABLE, so that whatever lws still holds is
+   * sent first. */
+  if(lws_partial_buffered(wsi) ||
+     (r->finished && (r->abort_after || r->close_after))) {
+    r->want_write = 1;
+    lws_callback_on_writable(wsi);
+    return;
+  }
+  /* r may be gone when this returns: the transaction it completed
+   * detached it (LWS_CALLBACK_HTTP_DROP_PROTOCOL). lws refuses to keep a
+   * connection the client asked to close only once nothing of it is
+   * left unsent, so closing it here loses nothing. */
+  if(on_writeable(r) < 0)
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
 /* Room in the write buffer for the response header block. */
@@ -537,6 +568,7 @@ static struct req *req_new(struct worker *w, struct lws *wsi, int method,
   r->reg = adm_registry(r->gw->adm);
   cfg = r->gw->cfg;
   r->wsi = wsi;
+  r->flush.fn = flush_deferred;
   r->method = method;
   q = memchr(uri, '?', (size_t)uri_len);
   r->path = sb_strndup(uri, q ? (size_t)(q - uri) : (size_t)uri_len);
@@ -712,6 +744,7 @@ static void req_record(struct req *r)
 
 static void req_destroy(struct req *r)
 {
+  worker_defer_cancel(r->w, &r->flush);
   if(r->offload)
     r->offload->r = NULL;
   chat_release(r);
@@ -1588,6 +1621,7 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     if(!r)
       return 0;
     r->want_write = 0; /* lws cleared POLLOUT before calling us */
+    worker_defer_cancel(r->w, &r->flush);
     return on_writeable(r);
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     if(r) {

@@ -23,6 +23,7 @@
 #include "base/ndjson.h"
 #include "codec/oai_stream.h"
 #include "gateway/server.h"
+#include "gateway/worker.h"
 #include "base/sse.h"
 #include "net/upstream.h"
 #include "providers/adapter.h"
@@ -107,6 +108,9 @@ struct req {
    * lws's libuv glue an epoll_ctl DEL + ADD each time (one per upstream
    * chunk on a stream) for nothing. */
   int want_write;
+  /* What is in out is written at the end of the loop iteration, without
+   * asking lws for WRITEABLE first (gateway/http.c, ask_writable). */
+  struct worker_defer flush;
   struct config_kv xh[REQ_MAX_XHEADERS];
   int nxh;
   struct buf out;

@@ -46,6 +46,10 @@ struct worker {
   struct upstream_loop *ul;
   struct mcp_worker *mcp;
   struct cache_worker *cache;
+  /* worker_defer(): a ring list with a sentinel, and its idle handle,
+   * active only while the list is not empty. */
+  struct worker_defer deferred;
+  uv_idle_t defer_idle;
   int inflight;
   int stopping;
   int64_t grace_deadline_ms;
@@ -108,6 +112,53 @@ void worker_request_done(struct worker *w)
 int worker_stopping(struct worker *w)
 {
   return w->stopping;
+}
+
+static void run_deferred(uv_idle_t *h)
+{
+  struct worker *w = h->data;
+  struct worker_defer batch, *d;
+
+  /* Detach the list first: what a call queues runs next iteration. */
+  if(w->deferred.next == &w->deferred)
+    return;
+  batch.next = w->deferred.next;
+  batch.prev = w->deferred.prev;
+  batch.next->prev = batch.prev->next = &batch;
+  w->deferred.next = w->deferred.prev = &w->deferred;
+  while((d = batch.next) != &batch) {
+    batch.next = d->next;
+    d->next->prev = &batch;
+    d->next = d->prev = NULL;
+    d->queued = 0;
+    d->fn(d);
+  }
+  if(w->deferred.next == &w->deferred)
+    uv_idle_stop(&w->defer_idle);
+}
+
+void worker_defer(struct worker *w, struct worker_defer *d)
+{
+  if(d->queued)
+    return;
+  d->queued = 1;
+  d->prev = w->deferred.prev;
+  d->next = &w->deferred;
+  d->prev->next = d;
+  w->deferred.prev = d;
+  if(!uv_is_active((uv_handle_t *)&w->defer_idle))
+    uv_idle_start(&w->defer_idle, run_deferred);
+}
+
+void worker_defer_cancel(struct worker *w, struct worker_defer *d)
+{
+  (void)w;
+  if(!d->queued)
+    return;
+  d->prev->next = d->next;
+  d->next->prev = d->prev;
+  d->next = d->prev = NULL;
+  d->queued = 0;
 }
 
 static void lws_log_emit(int level, const char *line)
@@ -245,6 +296,7 @@ static void teardown(struct worker *w)
   uv_timer_stop(&w->grace);
   uv_close((uv_handle_t *)&w->grace, NULL);
   uv_close((uv_handle_t *)&w->stop, NULL);
+  uv_close((uv_handle_t *)&w->defer_idle, NULL);
 }
 
 static void on_grace(uv_timer_t *t)
@@ -297,6 +349,9 @@ static int worker_setup(struct worker *w, int port)
   w->loop_ok = 1;
   uv_async_init(&w->loop, &w->stop, on_stop);
   w->stop.data = w;
+  w->deferred.next = w->deferred.prev = &w->deferred;
+  uv_idle_init(&w->loop, &w->defer_idle);
+  w->defer_idle.data = w;
   uv_timer_init(&w->loop, &w->grace);
   w->grace.data = w;
   if(upstream_loop_init(&w->loop, &w->ul)) {

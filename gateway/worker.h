@@ -30,4 +30,25 @@ void worker_request_done(struct worker *w);
 /** 1 once shutdown began: new requests get 503. */
 int worker_stopping(struct worker *w);
 
+/**
+ * A call deferred to the loop's next idle phase (a uv_idle: after the
+ * timers, before the loop polls, which it then does without blocking),
+ * outside any libwebsockets or curl callback, so it may end what called
+ * worker_defer (a request's response written and its transaction
+ * completed from a curl callback). The caller owns the node and keeps it
+ * alive while it is queued.
+ */
+struct worker_defer {
+  struct worker_defer *next, *prev;
+  void (*fn)(struct worker_defer *d); /* runs once per worker_defer */
+  int queued;
+};
+
+/** Queue d (a no-op when it is queued already). A call queued while the
+ * deferred calls run waits for the next iteration (which does not block
+ * in between). */
+void worker_defer(struct worker *w, struct worker_defer *d);
+/** Take d off the queue if it is on it: before its owner frees it. */
+void worker_defer_cancel(struct worker *w, struct worker_defer *d);
+
 #endif
