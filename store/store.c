@@ -57,8 +57,11 @@ struct store_item {
 };
 
 struct store {
-  sqlite3 *db;                 /* writer thread only, after store_open */
-  sqlite3_stmt *insert;        /* STORE_INSERT_SQL, reused for every record */
+  sqlite3 *db;          /* writer thread only, after store_open */
+  sqlite3_stmt *insert; /* STORE_INSERT_SQL, reused for every record */
+  /* A batch's BEGIN IMMEDIATE and COMMIT, prepared once: sqlite3_exec
+   * would compile them again for every batch. */
+  sqlite3_stmt *begin, *commit;
   struct store_rollup *rollup; /* the batch's usage sums (writer only) */
   pthread_t writer;
   int batch_max;
@@ -625,12 +628,21 @@ static int write_item(struct store *st, const struct store_item *it)
  * whole batch is rolled back and dropped: retrying would need unbounded
  * memory while the disk is failing, and the gateway must keep serving.
  */
+/* Step a statement that returns no rows, and make it ready to run again. */
+static int step_once(sqlite3_stmt *stmt)
+{
+  int rc = sqlite3_step(stmt);
+
+  sqlite3_reset(stmt);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static void write_batch(struct store *st, struct store_item *items, int n)
 {
   char why[256];
   int rc, i;
 
-  rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  rc = step_once(st->begin);
   for(i = 0; rc == SQLITE_OK && i < n; i++)
     rc = write_item(st, &items[i]);
   if(rc == SQLITE_OK)
@@ -638,7 +650,7 @@ static void write_batch(struct store *st, struct store_item *items, int n)
   else
     store_rollup_clear(st->rollup);
   if(rc == SQLITE_OK)
-    rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    rc = step_once(st->commit);
 
   if(rc == SQLITE_OK) {
     atomic_store(&st->ready, 1);
@@ -749,8 +761,9 @@ static void *writer_main(void *arg)
 /* Free everything store_open set up before the writer started. */
 static void store_destroy(struct store *st)
 {
-  if(st->insert)
-    sqlite3_finalize(st->insert);
+  sqlite3_finalize(st->insert);
+  sqlite3_finalize(st->begin);
+  sqlite3_finalize(st->commit);
   store_rollup_free(st->rollup);
   if(st->db && sqlite3_close(st->db) != SQLITE_OK)
     fprintf(stderr, "switchboard: store: closing the database: %s\n",
@@ -817,10 +830,16 @@ int store_open(const char *path, const struct store_options *opt,
   rc = db_open(path, opt->busy_timeout_ms, &st->db, err, errlen);
   if(!rc)
     rc = migrate(st->db, &applied, err, errlen);
-  if(!rc &&
-     sqlite3_prepare_v3(st->db, STORE_INSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT,
-                        &st->insert, NULL) != SQLITE_OK) {
-    sb_errf(err, errlen, "cannot prepare insert: %s", sqlite3_errmsg(st->db));
+  if(!rc && (sqlite3_prepare_v3(st->db, STORE_INSERT_SQL, -1,
+                                SQLITE_PREPARE_PERSISTENT, &st->insert,
+                                NULL) != SQLITE_OK ||
+             sqlite3_prepare_v3(st->db, "BEGIN IMMEDIATE", -1,
+                                SQLITE_PREPARE_PERSISTENT, &st->begin,
+                                NULL) != SQLITE_OK ||
+             sqlite3_prepare_v3(st->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT,
+                                &st->commit, NULL) != SQLITE_OK)) {
+    sb_errf(err, errlen, "cannot prepare the writer's statements: %s",
+            sqlite3_errmsg(st->db));
     rc = SB_EDB;
   }
   if(!rc)
