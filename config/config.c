@@ -41,6 +41,7 @@ void config_defaults(struct config *cfg)
   cfg->limits.connect_timeout_ms = 10000;
   cfg->limits.stream_idle_timeout_s = 120;
   cfg->limits.shutdown_grace_s = 10;
+  cfg->limits.store_batch_ms = 2;
   cfg->limits.max_json_depth = 64;
   cfg->limits.header_timeout_s = 10;
   cfg->limits.budget_max_output_tokens = 4096;
@@ -266,6 +267,7 @@ static int load_limits(struct config_limits *l, const cJSON *obj, char *err,
       INT_KEY(struct config_limits, shutdown_grace_s, 0, 3600),
       INT_KEY(struct config_limits, max_json_depth, 2, 1000),
       INT_KEY(struct config_limits, header_timeout_s, 1, 3600),
+      INT_KEY(struct config_limits, store_batch_ms, 0, 1000),
       INT_KEY(struct config_limits, budget_max_output_tokens, 1, 10000000),
   };
 

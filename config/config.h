@@ -48,6 +48,8 @@ struct config_limits {
   int max_json_depth;
   int header_timeout_s;          /* a connection's request head must be complete
                                   * within this */
+  int store_batch_ms;            /* the request log's writer lets a batch
+                                  * gather this long (store gather_us) */
   long budget_max_output_tokens; /* a budgeted request to a model of unknown
                                   * maximum output, without its own limit,
                                   * gets this one */

@@ -263,6 +263,7 @@ static int cmd_serve(const struct config *cfg, int allow_open)
   }
   gw.cfg = cfg;
   store_options_default(&sopt);
+  sopt.gather_us = cfg->limits.store_batch_ms * 1000;
   if(store_open(cfg->database, &sopt, &gw.store, err, sizeof(err))) {
     fprintf(stderr, "switchboard: %s\n", err);
     goto out;

@@ -65,6 +65,10 @@ struct store {
   struct store_rollup *rollup; /* the batch's usage sums (writer only) */
   pthread_t writer;
   int batch_max;
+  /* Letting a batch gather (store_options.gather_us) buys one
+   * transaction (WAL frames, locks, the roll-up) for many records instead
+   * of one per request: per request, a commit costs more than the rows. */
+  int gather_us;
 
   /* The queue: a ring of queue_max items. Everything here is guarded by
    * mu. Producers hold mu only to push one item, so they never wait for
@@ -79,6 +83,7 @@ struct store {
   int head;
   int count;
   int closing;
+  int syncing; /* store_sync() callers waiting: write without gathering */
   struct store_item *inflight;
   int ninflight;
   /* The barrier (store_sync): items accepted into the queue, and items
@@ -107,6 +112,7 @@ void store_options_default(struct store_options *opt)
 {
   opt->queue_max = 65536;
   opt->batch_max = 512;
+  opt->gather_us = 2000;
   opt->busy_timeout_ms = 5000;
 }
 
@@ -740,6 +746,15 @@ static void *writer_main(void *arg)
       pthread_mutex_unlock(&st->mu);
       break;
     }
+    if(st->gather_us > 0 && st->count < st->batch_max && !st->closing &&
+       !st->syncing) {
+      /* Producers do not signal again until the batch is full, so this
+       * costs no wake-up per request. */
+      mono_deadline(&ts, sb_mono_us() + st->gather_us);
+      while(st->count < st->batch_max && !st->closing && !st->syncing &&
+            pthread_cond_timedwait(&st->cv, &st->mu, &ts) == 0)
+        ;
+    }
     n = st->count < st->batch_max ? st->count : st->batch_max;
     for(i = 0; i < n; i++) {
       batch[i] = st->ring[st->head];
@@ -800,16 +815,18 @@ int store_open(const char *path, const struct store_options *opt,
     opt = &def;
   }
   if(!path || opt->queue_max < 1 || opt->batch_max < 1 ||
-     opt->busy_timeout_ms < 0) {
+     opt->busy_timeout_ms < 0 || opt->gather_us < 0) {
     sb_errf(err, errlen,
             "invalid store options (queue_max %d, batch_max %d,"
-            " busy_timeout_ms %d)",
-            opt->queue_max, opt->batch_max, opt->busy_timeout_ms);
+            " busy_timeout_ms %d, gather_us %d)",
+            opt->queue_max, opt->batch_max, opt->busy_timeout_ms,
+            opt->gather_us);
     return SB_EINVAL;
   }
 
   st = sb_calloc(1, sizeof(*st));
   st->cap = opt->queue_max;
+  st->gather_us = opt->gather_us;
   /* A batch never holds more than the queue does. */
   st->batch_max =
       opt->batch_max < opt->queue_max ? opt->batch_max : opt->queue_max;
@@ -872,9 +889,9 @@ static int submit(struct store *st, enum store_item_kind kind, void *rec)
     rc = SB_EAGAIN;
   else {
     st->ring[(st->head + st->count) % st->cap] = it;
-    /* The writer only sleeps on an empty queue, so only the first item
-     * needs to wake it. */
-    if(st->count++ == 0)
+    /* The writer sleeps on an empty queue, or gathers a batch until it
+     * is full: only those two moments need to wake it. */
+    if(st->count++ == 0 || st->count == st->batch_max)
       pthread_cond_signal(&st->cv);
     st->submitted++;
   }
@@ -1143,9 +1160,13 @@ int store_sync(struct store *st)
   pthread_mutex_lock(&st->mu);
   target = st->submitted;
   mono_deadline(&ts, sb_mono_us() + (int64_t)STORE_SYNC_TIMEOUT_MS * 1000);
+  /* A reader is waiting: the batch being gathered goes now. */
+  st->syncing++;
+  pthread_cond_signal(&st->cv);
   while(st->done < target && !rc)
     if(pthread_cond_timedwait(&st->done_cv, &st->mu, &ts) == ETIMEDOUT)
       rc = st->done < target ? SB_EAGAIN : SB_OK;
+  st->syncing--;
   pthread_mutex_unlock(&st->mu);
   return rc;
 }

@@ -73,9 +73,15 @@ struct store_options {
   int queue_max;       /* records held before new ones are dropped; >= 1 */
   int batch_max;       /* records per write transaction; >= 1 */
   int busy_timeout_ms; /* wait for another process's lock; >= 0 */
+  /* How long the writer lets a batch gather once its first record is
+   * queued, in microseconds (0: write at once). store_sync() and a full
+   * batch cut it short, so the gateway's own reads never wait for it; a
+   * reader of the file from outside sees a record up to this much later. */
+  int gather_us;
 };
 
-/** Defaults: queue_max 65536, batch_max 512, busy_timeout_ms 5000. */
+/** Defaults: queue_max 65536, batch_max 512, busy_timeout_ms 5000,
+ * gather_us 2000. */
 void store_options_default(struct store_options *opt);
 
 /**

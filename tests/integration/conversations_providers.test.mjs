@@ -87,6 +87,9 @@ describe('a conversation across OpenAI-compatible, Anthropic and Gemini', () => 
     gw = await startGateway({
       env: { UP_OAI: OAI_KEY, UP_ANT: ANT_KEY, UP_GEM: GEM_KEY },
       config: {
+        // These tests read the database file right after each answer: the
+        // writer commits every record at once instead of gathering batches.
+        limits: { store_batch_ms: 0 },
         providers: [
           { name: 'oai', kind: 'openai', base_url: oai.url, api_key_env: 'UP_OAI', models: ['gpt-4o-mini'] },
           { name: 'an', kind: 'anthropic', base_url: ant.url, api_key_env: 'UP_ANT', models: ['claude-sonnet-4-5'] },

@@ -83,6 +83,9 @@ describe('conversation history compacted into a summary', () => {
     gw = await startGateway({
       env: { SWITCHBOARD_ADMIN_KEY: ADMIN, UP_KEY: UPKEY },
       config: {
+        // These tests read the database file right after each answer: the
+        // writer commits every record at once instead of gathering batches.
+        limits: { store_batch_ms: 0 },
         providers: [{
           name: 'oai', kind: 'openai', base_url: emu.url, api_key_env: 'UP_KEY',
           models: ['gpt-4o-mini', 'gpt-4o', 'fault-500'],

@@ -477,8 +477,10 @@ describe('mcp: the /mcp endpoint', () => {
     assert.match(resultText(h.response.result), /hang/, 'naming the server');
     const ok = await s.callTool('hang__ok');
     assert.equal(resultText(ok.response.result), 'ok', 'the same server is still usable');
-    const rows = await waitFor(async () => (await calls(`key=${keyAll.id}&server=hang&tool=hang`)).filter((c) => c.outcome === 'timeout'),
-      { what: 'a timeout record' });
+    const rows = await waitFor(async () => {
+      const timeouts = (await calls(`key=${keyAll.id}&server=hang&tool=hang`)).filter((c) => c.outcome === 'timeout');
+      return timeouts.length ? timeouts : null;
+    }, { what: 'a timeout record' });
     assert.equal(rows.length, 1);
   });
 

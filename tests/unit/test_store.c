@@ -451,6 +451,40 @@ static void test_records_written_exactly(void **state)
   check_rows(f->db, 0, 1001);
 }
 
+/* The writer lets a batch gather (store_options.gather_us): an outside
+ * reader of the file does not see a record at once, the barrier that the
+ * gateway's own reads pass (store_sync) writes it without waiting out the
+ * window, and closing writes what is gathering. */
+static void test_batch_gathers_until_a_reader_asks(void **state)
+{
+  struct testdb *f = *state;
+  struct store_options o;
+  struct store *st;
+
+  store_options_default(&o);
+  o.gather_us = 60 * 1000 * 1000; /* longer than the test may take */
+  st = open_ok(f->db, &o);
+  assert_int_equal(store_usage_submit(st, make_rec(0)), SB_OK);
+  assert_int_equal(store_usage_submit(st, make_rec(1)), SB_OK);
+  sleep_ms(50);
+  assert_int_equal(count_requests(f->db), 0);
+  assert_int_equal(store_sync(st), SB_OK);
+  assert_int_equal(count_requests(f->db), 2);
+
+  /* A full batch does not wait either. */
+  store_close(st);
+  o.batch_max = 8;
+  st = open_ok(f->db, &o);
+  for(int i = 2; i < 10; i++)
+    assert_int_equal(store_usage_submit(st, make_rec(i)), SB_OK);
+  for(int i = 0; i < 200 && count_requests(f->db) < 10; i++)
+    sleep_ms(10);
+  assert_int_equal(count_requests(f->db), 10);
+  assert_int_equal(store_usage_submit(st, make_rec(10)), SB_OK);
+  store_close(st);
+  check_rows(f->db, 0, 11);
+}
+
 static void test_queue_full_drops(void **state)
 {
   struct testdb *f = *state;
@@ -591,6 +625,9 @@ static void test_invalid_arguments(void **state)
   store_options_default(&o);
   o.batch_max = 0;
   assert_int_equal(store_open(f->db, &o, &st, err, sizeof(err)), SB_EINVAL);
+  store_options_default(&o);
+  o.gather_us = -1;
+  assert_int_equal(store_open(f->db, &o, &st, err, sizeof(err)), SB_EINVAL);
   assert_int_equal(access(f->db, F_OK), -1); /* nothing created */
 
   st = open_ok(f->db, NULL);
@@ -648,6 +685,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_failing_migration_rolls_back,
                                       testdir_setup, testdb_teardown),
       cmocka_unit_test_setup_teardown(test_records_written_exactly,
+                                      testdir_setup, testdb_teardown),
+      cmocka_unit_test_setup_teardown(test_batch_gathers_until_a_reader_asks,
                                       testdir_setup, testdb_teardown),
       cmocka_unit_test_setup_teardown(test_queue_full_drops, testdir_setup,
                                       testdb_teardown),
