@@ -27,6 +27,11 @@
  * enough for tests. */
 #define ECHO_TICK_MS 10
 
+/* curl's receive buffer for a streamed answer: an event is a few hundred
+ * bytes, and 4 KiB instead of curl's 16 KiB is 12 KiB less per open
+ * stream; a larger event is read in a few pieces. */
+#define STREAM_RECV_BUFFER 4096
+
 struct req_timer {
   uv_timer_t timer;
   struct req *r; /* NULL once the request is gone */
@@ -702,6 +707,7 @@ void chat_start_upstream(struct req *r, struct prov_http *http)
   ulim.connect_timeout_ms = lim->connect_timeout_ms;
   ulim.total_timeout_ms = (long)lim->request_timeout_s * 1000;
   ulim.idle_timeout_s = r->stream ? lim->stream_idle_timeout_s : 0;
+  ulim.recv_buffer = r->stream ? STREAM_RECV_BUFFER : 0;
   ulim.allow_link_local = r->gw->cfg->security.allow_link_local;
   if(r->run && router_run_target(r->run)->timeout_ms) {
     /* A route's target may be given less time than the default, so

@@ -376,6 +376,8 @@ int upstream_start(struct upstream_loop *ul, const struct prov_http *h,
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, lim->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, lim->total_timeout_ms);
+  if(lim->recv_buffer > 0)
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, lim->recv_buffer);
   x->allow_link_local = lim->allow_link_local;
   guard_sockets(e, &x->allow_link_local);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);

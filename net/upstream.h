@@ -41,6 +41,10 @@ struct upstream_limits {
   long idle_timeout_s;  /* 0: none; aborts a transfer silent this long */
   int allow_link_local; /* may connect to link-local and metadata
                          * addresses (sb_addr_link_local) */
+  /* curl's receive buffer for this transfer in bytes (0: curl's default,
+   * 16 KiB). An event stream is read in small pieces anyway; a smaller
+   * buffer keeps the memory of thousands of open streams down. */
+  long recv_buffer;
 };
 
 int upstream_loop_init(uv_loop_t *loop, struct upstream_loop **out);
