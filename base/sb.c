@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -162,6 +164,34 @@ void sb_time_id(char *out, size_t cap, const char *prefix)
   memcpy(out, prefix, n);
   put_hex(out + n, b, sizeof(b));
   out[n + 2 * sizeof(b)] = '\0';
+}
+
+/* OpenSSL 3 looks an algorithm up by name on every use of EVP_sha256()
+ * (an "implicit fetch": a lock and a hash table); fetching it once makes
+ * each digest just the digest. The fetched algorithm is immutable and
+ * may be used from any thread. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+  sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+const EVP_MD *sb_sha256_md(void)
+{
+  pthread_once(&sha256_once, sha256_fetch);
+  if(!sha256_md)
+    abort(); /* SHA-256 always exists; failing here is a broken libcrypto */
+  return sha256_md;
+}
+
+void sb_sha256(const void *data, size_t len, unsigned char out[32])
+{
+  unsigned int n = 0;
+
+  if(!EVP_Digest(data, len, out, &n, sb_sha256_md(), NULL) || n != 32)
+    abort();
 }
 
 void sb_errf(char *err, size_t errlen, const char *fmt, ...)

@@ -70,6 +70,15 @@ void sb_random_id(char *out, size_t cap, const char *prefix);
  */
 void sb_time_id(char *out, size_t cap, const char *prefix);
 
+struct evp_md_st; /* OpenSSL's EVP_MD */
+
+/** OpenSSL's SHA-256, fetched once for the process (see sb.c). */
+const struct evp_md_st *sb_sha256_md(void);
+
+/** SHA-256 of len bytes at data into out (aborts only if libcrypto is
+ * broken). */
+void sb_sha256(const void *data, size_t len, unsigned char out[32]);
+
 /** Length of the valid UTF-8 sequence at s (n >= 1 bytes available),
  * or 0 if the bytes there are not one (overlong forms and surrogates are
  * not). */

@@ -96,7 +96,7 @@ int cache_key(const cJSON *body, const char *api, const char *target,
   buf_append(&b, target, strlen(target) + 1);
   buf_append(&b, scope, strlen(scope) + 1);
   canon(&b, body, 1);
-  ok = EVP_Digest(b.data, b.len, out, &len, EVP_sha256(), NULL) &&
+  ok = EVP_Digest(b.data, b.len, out, &len, sb_sha256_md(), NULL) &&
        len == CACHE_KEY_LEN;
   buf_free(&b);
   return ok ? SB_OK : SB_EIO;

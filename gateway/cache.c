@@ -397,7 +397,7 @@ static void hash_scope(struct req *r, const char *scope, char *out, size_t cap)
 
   if(!md)
     abort();
-  EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+  EVP_DigestInit_ex(md, sb_sha256_md(), NULL);
   if(r->authorization)
     EVP_DigestUpdate(md, r->authorization, strlen(r->authorization) + 1);
   for(int i = 0; i < r->nfwd; i++) {
