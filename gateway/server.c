@@ -119,20 +119,22 @@ static void run_deferred(uv_idle_t *h)
   struct worker *w = h->data;
   struct worker_defer batch, *d;
 
-  /* Detach the list first: what a call queues runs next iteration. */
-  if(w->deferred.next == &w->deferred)
-    return;
-  batch.next = w->deferred.next;
-  batch.prev = w->deferred.prev;
-  batch.next->prev = batch.prev->next = &batch;
-  w->deferred.next = w->deferred.prev = &w->deferred;
-  while((d = batch.next) != &batch) {
-    batch.next = d->next;
-    d->next->prev = &batch;
-    d->next = d->prev = NULL;
-    d->queued = 0;
-    d->fn(d);
+  /* Detach the list first: what a call queues runs next iteration. The
+   * list may be empty: worker_defer_cancel() took its last node off. */
+  if(w->deferred.next != &w->deferred) {
+    batch.next = w->deferred.next;
+    batch.prev = w->deferred.prev;
+    batch.next->prev = batch.prev->next = &batch;
+    w->deferred.next = w->deferred.prev = &w->deferred;
+    while((d = batch.next) != &batch) {
+      batch.next = d->next;
+      d->next->prev = &batch;
+      d->next = d->prev = NULL;
+      d->queued = 0;
+      d->fn(d);
+    }
   }
+  /* An active idle handle keeps the loop from blocking. */
   if(w->deferred.next == &w->deferred)
     uv_idle_stop(&w->defer_idle);
 }

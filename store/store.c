@@ -629,11 +629,6 @@ static int write_item(struct store *st, const struct store_item *it)
   return SQLITE_MISUSE;
 }
 
-/**
- * Write items[0..n) in one transaction, then free them. On failure the
- * whole batch is rolled back and dropped: retrying would need unbounded
- * memory while the disk is failing, and the gateway must keep serving.
- */
 /* Step a statement that returns no rows, and make it ready to run again. */
 static int step_once(sqlite3_stmt *stmt)
 {
@@ -643,6 +638,11 @@ static int step_once(sqlite3_stmt *stmt)
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/**
+ * Write items[0..n) in one transaction, then free them. On failure the
+ * whole batch is rolled back and dropped: retrying would need unbounded
+ * memory while the disk is failing, and the gateway must keep serving.
+ */
 static void write_batch(struct store *st, struct store_item *items, int n)
 {
   char why[256];
