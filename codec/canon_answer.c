@@ -279,18 +279,6 @@ cJSON *canon_answer_doc(const struct canon_answer *a, const char *fallback_id,
 
 /* ---- replay ------------------------------------------------------------ */
 
-static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
-                     int index, const char *text)
-{
-  struct canon_ev ev = {.type = type, .index = index};
-
-  if(!text || !text[0])
-    return 0;
-  ev.text = text;
-  ev.len = strlen(text);
-  return canon_emit(sink, &ev);
-}
-
 /* The REASONING events of message m; *replayed counts the entries. */
 static int replay_details(const cJSON *m, const struct canon_sink *sink,
                           int *replayed)
@@ -310,7 +298,8 @@ static int replay_details(const cJSON *m, const struct canon_sink *sink,
     if(!strcmp(type, "reasoning.text")) {
       if(!canon_json_str(d, "text"))
         continue;
-      rc = emit_text(sink, CANON_EV_REASONING, 0, canon_json_str(d, "text"));
+      rc = canon_emit_text(sink, CANON_EV_REASONING, 0,
+                           canon_json_str(d, "text"));
       ev.signature = canon_json_str(d, "signature");
       if(!rc && ev.signature)
         rc = canon_emit(sink, &ev);
@@ -337,7 +326,7 @@ static int replay_content(const cJSON *m, const struct canon_sink *sink)
   int rc;
 
   if(cJSON_IsString(c))
-    return emit_text(sink, CANON_EV_TEXT, 0, c->valuestring);
+    return canon_emit_text(sink, CANON_EV_TEXT, 0, c->valuestring);
   if(!cJSON_IsArray(c))
     return 0;
   buf_init(&text, SIZE_MAX);
@@ -349,7 +338,7 @@ static int replay_content(const cJSON *m, const struct canon_sink *sink)
     if(type && !strcmp(type, "text") && s)
       buf_appendz(&text, s);
   }
-  rc = emit_text(sink, CANON_EV_TEXT, 0, text.data);
+  rc = canon_emit_text(sink, CANON_EV_TEXT, 0, text.data);
   buf_free(&text);
   return rc;
 }
@@ -371,8 +360,8 @@ static int replay_tools(const cJSON *m, const struct canon_sink *sink)
         "thought_signature");
     rc = canon_emit(sink, &ev);
     if(!rc)
-      rc = emit_text(sink, CANON_EV_TOOL_ARGS, i,
-                     canon_json_str(fn, "arguments"));
+      rc = canon_emit_text(sink, CANON_EV_TOOL_ARGS, i,
+                           canon_json_str(fn, "arguments"));
     if(rc)
       return rc;
     i++;
@@ -403,8 +392,8 @@ int canon_answer_replay(const cJSON *completion, const struct canon_sink *sink)
   if(!rc)
     rc = replay_details(m, sink, &replayed);
   if(!rc && !replayed)
-    rc = emit_text(sink, CANON_EV_REASONING, 0,
-                   canon_json_str(m, "reasoning_content"));
+    rc = canon_emit_text(sink, CANON_EV_REASONING, 0,
+                         canon_json_str(m, "reasoning_content"));
   if(!rc)
     rc = replay_content(m, sink);
   if(!rc)

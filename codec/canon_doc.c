@@ -195,6 +195,18 @@ int canon_emit(const struct canon_sink *sink, const struct canon_ev *ev)
   return sink->emit(sink->ud, ev);
 }
 
+int canon_emit_text(const struct canon_sink *sink, enum canon_ev_type type,
+                    int index, const char *text)
+{
+  struct canon_ev ev = {.type = type, .index = index};
+
+  if(!text || !text[0])
+    return 0;
+  ev.text = text;
+  ev.len = strlen(text);
+  return canon_emit(sink, &ev);
+}
+
 void canon_usage_read(const cJSON *us, struct canon_usage *u)
 {
   canon_json_count_into(us, "prompt_tokens", &u->prompt_tokens);

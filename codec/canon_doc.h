@@ -169,4 +169,10 @@ int canon_reasoning_is(const cJSON *d, const char *fmt);
 /** Pass ev to sink; returns what the sink returns. */
 int canon_emit(const struct canon_sink *sink, const struct canon_ev *ev);
 
+/** Emit a text event of type (TEXT, REASONING, ...) at choice index
+ * carrying the NUL-terminated text; a NULL or empty text emits nothing
+ * and returns 0. */
+int canon_emit_text(const struct canon_sink *sink, enum canon_ev_type type,
+                    int index, const char *text);
+
 #endif

@@ -1090,18 +1090,6 @@ static int ensure_started(struct prov_stream *s, const struct canon_sink *sink,
   return canon_emit(sink, &ev);
 }
 
-static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
-                     int index, const char *text)
-{
-  struct canon_ev ev = {.type = type, .index = index};
-
-  if(!text || !text[0])
-    return 0;
-  ev.text = text;
-  ev.len = strlen(text);
-  return canon_emit(sink, &ev);
-}
-
 /* The block at index, created (as BLOCK_OTHER) when new. NULL when the
  * index is out of range. */
 static struct block *block_at(struct prov_stream *s, const cJSON *index)
@@ -1152,12 +1140,12 @@ static int on_block_start(struct prov_stream *s, const cJSON *root,
     return SB_EPROTO;
   if(!strcmp(type, "text")) {
     b->kind = BLOCK_TEXT;
-    return emit_text(sink, CANON_EV_TEXT, 0, canon_json_str(cb, "text"));
+    return canon_emit_text(sink, CANON_EV_TEXT, 0, canon_json_str(cb, "text"));
   }
   if(!strcmp(type, "thinking")) {
     b->kind = BLOCK_THINKING;
-    return emit_text(sink, CANON_EV_REASONING, 0,
-                     canon_json_str(cb, "thinking"));
+    return canon_emit_text(sink, CANON_EV_REASONING, 0,
+                           canon_json_str(cb, "thinking"));
   }
   if(!strcmp(type, "tool_use")) {
     b->kind = BLOCK_TOOL;
@@ -1190,10 +1178,10 @@ static int on_block_delta(struct prov_stream *s, const cJSON *root,
   if(!b || !type)
     return SB_EPROTO;
   if(!strcmp(type, "text_delta"))
-    return emit_text(sink, CANON_EV_TEXT, 0, canon_json_str(d, "text"));
+    return canon_emit_text(sink, CANON_EV_TEXT, 0, canon_json_str(d, "text"));
   if(!strcmp(type, "thinking_delta"))
-    return emit_text(sink, CANON_EV_REASONING, 0,
-                     canon_json_str(d, "thinking"));
+    return canon_emit_text(sink, CANON_EV_REASONING, 0,
+                           canon_json_str(d, "thinking"));
   if(!strcmp(type, "signature_delta")) {
     struct canon_ev ev = {.type = CANON_EV_REASONING, .text = "", .len = 0};
     ev.signature = canon_json_str(d, "signature");
@@ -1203,8 +1191,8 @@ static int on_block_delta(struct prov_stream *s, const cJSON *root,
   if(!strcmp(type, "input_json_delta")) {
     if(b->kind != BLOCK_TOOL)
       return 0; /* server tools stream their input too */
-    return emit_text(sink, CANON_EV_TOOL_ARGS, b->tool,
-                     canon_json_str(d, "partial_json"));
+    return canon_emit_text(sink, CANON_EV_TOOL_ARGS, b->tool,
+                           canon_json_str(d, "partial_json"));
   }
   return 0; /* citations_delta and future delta types */
 }

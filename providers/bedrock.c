@@ -1229,18 +1229,6 @@ static int ensure_started(struct prov_stream *s, const struct canon_sink *sink)
   return canon_emit(sink, &ev);
 }
 
-static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
-                     int index, const char *text)
-{
-  struct canon_ev ev = {.type = type, .index = index};
-
-  if(!text || !text[0])
-    return 0;
-  ev.text = text;
-  ev.len = strlen(text);
-  return canon_emit(sink, &ev);
-}
-
 /* The slot for block index (created as -1 when new); NULL if out of range. */
 static int *block_at(struct prov_stream *s, const cJSON *index)
 {
@@ -1290,12 +1278,13 @@ static int on_block_delta(struct prov_stream *s, const cJSON *root,
   if(!slot || !cJSON_IsObject(d))
     return SB_EPROTO;
   if((t = canon_json_str(d, "text")))
-    return emit_text(sink, CANON_EV_TEXT, 0, t);
+    return canon_emit_text(sink, CANON_EV_TEXT, 0, t);
   if(cJSON_IsObject(canon_json_get(d, "toolUse"))) {
     if(*slot < 0)
       return SB_EPROTO; /* input for a block that never started a tool */
-    return emit_text(sink, CANON_EV_TOOL_ARGS, *slot,
-                     canon_json_str(canon_json_get(d, "toolUse"), "input"));
+    return canon_emit_text(
+        sink, CANON_EV_TOOL_ARGS, *slot,
+        canon_json_str(canon_json_get(d, "toolUse"), "input"));
   }
   if(cJSON_IsObject(rc_)) {
     struct canon_ev ev = {.type = CANON_EV_REASONING, .text = "", .len = 0};
@@ -1304,7 +1293,8 @@ static int on_block_delta(struct prov_stream *s, const cJSON *root,
       return canon_emit(sink, &ev);
     if((ev.data = canon_json_str(rc_, "redactedContent")))
       return canon_emit(sink, &ev);
-    return emit_text(sink, CANON_EV_REASONING, 0, canon_json_str(rc_, "text"));
+    return canon_emit_text(sink, CANON_EV_REASONING, 0,
+                           canon_json_str(rc_, "text"));
   }
   return 0; /* citations and future delta kinds */
 }

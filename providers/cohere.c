@@ -801,18 +801,6 @@ static int fail(struct prov_stream *s, const struct canon_sink *sink, int rc)
   return e ? e : rc;
 }
 
-static int emit_text(const struct canon_sink *sink, enum canon_ev_type type,
-                     const char *text)
-{
-  struct canon_ev ev = {.type = type};
-
-  if(!text || !*text)
-    return 0;
-  ev.text = text;
-  ev.len = strlen(text);
-  return canon_emit(sink, &ev);
-}
-
 static int tool_slot(const struct prov_stream *s, int upstream)
 {
   for(int i = 0; i < s->ntools; i++)
@@ -912,12 +900,15 @@ static int dispatch(struct prov_stream *s, const char *type, const cJSON *root,
   }
   if(!strcmp(type, "content-start") || !strcmp(type, "content-delta")) {
     const cJSON *c = canon_json_get(msg, "content");
-    int rc = emit_text(sink, CANON_EV_REASONING, canon_json_str(c, "thinking"));
-    return rc ? rc : emit_text(sink, CANON_EV_TEXT, canon_json_str(c, "text"));
+    int rc = canon_emit_text(sink, CANON_EV_REASONING, 0,
+                             canon_json_str(c, "thinking"));
+    return rc ? rc
+              : canon_emit_text(sink, CANON_EV_TEXT, 0,
+                                canon_json_str(c, "text"));
   }
   if(!strcmp(type, "tool-plan-delta"))
-    return emit_text(sink, CANON_EV_REASONING,
-                     canon_json_str(msg, "tool_plan"));
+    return canon_emit_text(sink, CANON_EV_REASONING, 0,
+                           canon_json_str(msg, "tool_plan"));
   if(!strcmp(type, "tool-call-start"))
     return on_tool_start(s, root, msg, sink);
   if(!strcmp(type, "tool-call-delta"))
