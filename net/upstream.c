@@ -24,9 +24,13 @@ struct upstream_loop {
   int closing;
   /* Poll handles of sockets curl stopped watching but has not closed (a
    * kept-alive connection between two transfers), by fd: the next
-   * transfer on that connection starts the same handle again instead of
-   * a new uv_poll_init, which costs libuv an epoll_ctl ADD+DEL probe, an
-   * ioctl and a failing DEL on close, per request. */
+   * transfer on that connection takes the same handle over instead of a
+   * new uv_poll_init, which costs libuv an epoll_ctl ADD+DEL probe, an
+   * ioctl and a failing DEL on close, per request. A parked handle keeps
+   * watching for input: libuv's uv_poll_start and uv_poll_stop each cost
+   * an epoll_ctl DEL (and the start an ADD), and the next transfer wants
+   * input again, so stopping it at every hand-back would cost three
+   * epoll_ctl per request. */
   struct upstream_sock **parked;
   size_t nparked; /* entries in parked (the highest fd + 1 seen) */
   /* Easy handles of finished transfers, reset and kept for the next ones:
@@ -39,6 +43,8 @@ struct upstream_loop {
 struct upstream_sock {
   uv_poll_t poll;
   curl_socket_t fd;
+  int events; /* UV_READABLE | UV_WRITABLE the handle watches */
+  int parked; /* curl does not watch the socket now */
   struct upstream_loop *ul;
 };
 
@@ -79,6 +85,14 @@ static void on_sock_io(uv_poll_t *h, int status, int events)
   struct upstream_loop *ul = s->ul;
   int flags = 0, running;
 
+  if(s->parked) {
+    /* An idle kept-alive connection became readable: the upstream
+     * closed it (or sent what nobody asked for). curl finds out when it
+     * next checks the connection; until then, stop waking up for it. */
+    uv_poll_stop(&s->poll);
+    s->events = 0;
+    return;
+  }
   if(status < 0)
     flags = CURL_CSELECT_ERR;
   if(events & UV_READABLE)
@@ -106,6 +120,12 @@ static void park(struct upstream_loop *ul, struct upstream_sock *s)
   if(ul->parked[fd]) /* cannot happen: one socket per fd */
     uv_close((uv_handle_t *)&ul->parked[fd]->poll, on_poll_closed);
   ul->parked[fd] = s;
+  s->parked = 1;
+  if(s->events & UV_WRITABLE) {
+    /* Writable would fire at once and forever: only input waits. */
+    uv_poll_stop(&s->poll);
+    s->events = 0;
+  }
 }
 
 static struct upstream_sock *unpark(struct upstream_loop *ul, curl_socket_t fd)
@@ -116,6 +136,8 @@ static struct upstream_sock *unpark(struct upstream_loop *ul, curl_socket_t fd)
     return NULL;
   s = ul->parked[fd];
   ul->parked[fd] = NULL;
+  if(s)
+    s->parked = 0;
   return s;
 }
 
@@ -140,7 +162,6 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp,
 
   if(what == CURL_POLL_REMOVE) {
     if(s) {
-      uv_poll_stop(&s->poll);
       curl_multi_assign(ul->multi, fd, NULL);
       park(ul, s);
     }
@@ -163,7 +184,10 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp,
     events |= UV_READABLE;
   if(what & CURL_POLL_OUT)
     events |= UV_WRITABLE;
-  uv_poll_start(&s->poll, events, on_sock_io);
+  if(events != s->events) {
+    uv_poll_start(&s->poll, events, on_sock_io);
+    s->events = events;
+  }
   return 0;
 }
 

@@ -1169,6 +1169,11 @@ export async function startOpenAIEmulator(opts = {}) {
     lastStream() {
       return stats.streams[stats.streams.length - 1];
     },
+    /** Close every kept-alive connection no request is on (what a real
+     * upstream does after its keep-alive time-out). */
+    closeIdle() {
+      server.closeIdleConnections();
+    },
     async close() {
       for (const c of cleanups) c();
       cleanups.clear();

@@ -5,6 +5,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 import {
   startGateway, freePort, postChat, streamChat, request, errorOf, queryDb,
@@ -487,6 +488,25 @@ describe('openai upstream', () => {
     const w = await streamChat(gw.url, chatBody('nousage/gpt-4o-mini', 'usage asked', { stream: true, stream_options: { include_usage: true } }));
     assert.deepEqual(emu.lastRequest().body.stream_options, { include_usage: true }, 'the client\'s own request is kept');
     assert.deepEqual(w.chunks, upstreamChunks(emu));
+  });
+
+  test('an upstream closing its idle kept-alive connections costs nothing: no spinning, the next request reconnects', async () => {
+    const cpuTicks = () => {
+      const f = readFileSync(`/proc/${gw.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return Number(f[11]) + Number(f[12]); // utime + stime
+    };
+    const ask = (i) => postChat(gw.url, chatBody('local/gpt-4o-mini', `idle ${i}`));
+    for (const r of await Promise.all([0, 1, 2, 3].map(ask))) assert.equal(r.status, 200, r.text);
+    emu.closeIdle();
+    await sleep(100);
+    const t0 = cpuTicks();
+    await sleep(1000);
+    const spent = cpuTicks() - t0;
+    assert.ok(spent <= 20, `the gateway idles after the upstream closed (${spent} ticks of CPU in 1 s)`);
+    for (const r of await Promise.all([4, 5, 6, 7].map(ask))) {
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.choices[0].message.role, 'assistant');
+    }
   });
 
   test('request records in SQLite after stop', async () => {
