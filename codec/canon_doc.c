@@ -3,6 +3,7 @@
  * (canon_doc.h).
  */
 #include "codec/canon_doc.h"
+#include "base/json.h"
 #include "base/sb.h"
 
 #include <ctype.h>
@@ -215,6 +216,41 @@ void canon_usage_read(const cJSON *us, struct canon_usage *u)
                         "cached_tokens", &u->cached_tokens);
   canon_json_count_into(canon_json_get(us, "completion_tokens_details"),
                         "reasoning_tokens", &u->reasoning_tokens);
+}
+
+/* canon_json_count() of a value's raw text. */
+static int64_t count_of(struct json_span v, int64_t dflt)
+{
+  char num[JSON_NUMBER_MAX + 1];
+  double d;
+
+  if(!v.p || v.n >= sizeof(num) ||
+     !(*v.p == '-' || (*v.p >= '0' && *v.p <= '9')))
+    return dflt; /* not a number */
+  memcpy(num, v.p, v.n);
+  num[v.n] = '\0';
+  d = strtod(num, NULL);
+  if(!(d >= 0) || d > CANON_COUNT_MAX)
+    return dflt;
+  return (int64_t)d;
+}
+
+void canon_usage_scan(const char *s, size_t n, struct canon_usage *u)
+{
+  static const char *const keys[] = {"prompt_tokens", "completion_tokens",
+                                     "prompt_tokens_details",
+                                     "completion_tokens_details"};
+  static const char *const cached[] = {"cached_tokens"};
+  static const char *const reasoning[] = {"reasoning_tokens"};
+  struct json_span v[4], d;
+
+  json_members(s, n, keys, 4, v);
+  u->prompt_tokens = count_of(v[0], u->prompt_tokens);
+  u->completion_tokens = count_of(v[1], u->completion_tokens);
+  if(v[2].p && json_members(v[2].p, v[2].n, cached, 1, &d))
+    u->cached_tokens = count_of(d, u->cached_tokens);
+  if(v[3].p && json_members(v[3].p, v[3].n, reasoning, 1, &d))
+    u->reasoning_tokens = count_of(d, u->reasoning_tokens);
 }
 
 cJSON *canon_usage_json(const struct canon_usage *u)

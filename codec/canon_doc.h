@@ -130,6 +130,11 @@ cJSON *canon_usage_json(const struct canon_usage *u);
  * all, when us is not an object) are left as they are. */
 void canon_usage_read(const cJSON *us, struct canon_usage *u);
 
+/** canon_usage_read() of the raw text of a usage object (n bytes that
+ * json_check() accepted without JSON_ESCAPED_ASCII), without parsing it:
+ * the same counts the parsed object gives. */
+void canon_usage_scan(const char *s, size_t n, struct canon_usage *u);
+
 /**
  * One choice of a chat.completion, as every adapter answers a non-streamed
  * request: message {role "assistant", content, reasoning_content when

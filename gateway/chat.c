@@ -675,16 +675,22 @@ static void serve_openai(struct req *r, const cJSON *req_body)
 {
   const struct config_limits *lim = &r->gw->cfg->limits;
   struct prov_client client = {r->authorization, NULL, 0};
-  cJSON *body = cJSON_Duplicate(req_body, 1);
   struct config_kv *fwd = chat_forwarded(r, &client.nfwd);
   struct prov_http http;
   int client_usage;
 
   client.fwd = fwd;
-  prov_openai_build_chat(r->prov, body, r->upstream_model, &client, &http,
-                         &client_usage);
+  /* The client's bytes when they can go as they are: copying the tree
+   * and printing it again was a fifth of the pass-through's own work. */
+  if(!r->body_raw || prov_openai_build_chat_raw(
+                         r->prov, r->body.data, r->body.len, r->upstream_model,
+                         &client, &http, &client_usage)) {
+    cJSON *body = cJSON_Duplicate(req_body, 1);
+    prov_openai_build_chat(r->prov, body, r->upstream_model, &client, &http,
+                           &client_usage);
+    cJSON_Delete(body);
+  }
   free(fwd);
-  cJSON_Delete(body);
   prov_openai_stream_init(&r->chat->ostream, r->prov, client_usage);
   sse_parser_init(&r->chat->sse_in, lim->max_response_bytes, on_sse_event, r);
   r->chat->relay = 1;
@@ -1009,9 +1015,15 @@ cJSON *chat_parse_body(struct req *r)
   int max_depth = r->gw->cfg->limits.max_json_depth;
   struct api_error err;
   const char *end = NULL;
+  unsigned flags;
   cJSON *body;
 
-  if(json_too_deep(r->body.data, r->body.len, max_depth)) {
+  /* One pass checks the depth and learns whether the bytes can stand for
+   * the tree (body_plain); a body it refuses is left to the depth check
+   * and cJSON, which tell the client what is wrong. */
+  r->body_plain = !json_check(r->body.data, r->body.len, max_depth, &flags) &&
+                  !(flags & JSON_ESCAPED_ASCII);
+  if(!r->body_plain && json_too_deep(r->body.data, r->body.len, max_depth)) {
     api_error_set(&err, 400, "invalid_request_error", "json_too_deep", NULL,
                   "The JSON body nests deeper than %d levels "
                   "(limits.max_json_depth).",
@@ -1192,6 +1204,7 @@ static int reserve(struct req *r, cJSON *body, struct api_error *err)
      * fallback becomes the request's own limit, in its API's field
      * (Anthropic's max_tokens is always there). */
     max_out = r->gw->cfg->limits.budget_max_output_tokens;
+    r->body_raw = 0; /* the client did not send this */
     cJSON_AddNumberToObject(body,
                             r->inbound == REQ_IN_RESPONSES ? "max_output_tokens"
                                                            : "max_tokens",
@@ -1333,6 +1346,8 @@ void chat_handle(struct req *r)
     return;
   }
   r->no_cache = conv != NULL;
+  /* A conversation's turn sends a body of its own making. */
+  r->body_raw = r->body_plain && !conv;
   if(chat_route(r, body, oai_chat_validate)) {
     free(conv);
     cJSON_Delete(body);

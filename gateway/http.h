@@ -90,6 +90,14 @@ struct req {
   struct config_kv *fwd; /* client headers some provider forwards */
   int nfwd;
   struct buf body;
+  /* body is plain JSON (json_check(), no \u-spelled letters), so a scan
+   * of its bytes finds what a parse would (chat_parse_body). */
+  int body_plain;
+  /* The tree chat_serve() gets says exactly what body's bytes say: the
+   * pass-through may forward them with the model replaced instead of
+   * printing the tree. Set by chat_handle(); whoever edits the tree
+   * after that clears it. */
+  int body_raw;
   int64_t t0_us;
   int64_t ts_ms;
   int64_t ttfb_us;         /* -1 until the first byte went out */

@@ -1,7 +1,10 @@
 #include "providers/openai.h"
 #include "codec/oai_chat.h"
 #include "providers/adapter.h"
+#include "providers/gemini.h"
 #include "codec/canon_doc.h"
+#include "base/buf.h"
+#include "base/json.h"
 #include "base/sb.h"
 #include "base/sse.h"
 
@@ -27,6 +30,19 @@ static void add_headers(const struct prov *p, const struct prov_client *client,
 
 static void apply_request_quirks(const struct prov *p, cJSON *body);
 
+/* word appears in s between quotes: as a key or a string value (or
+ * inside a longer string, which only costs a slower path). */
+static int has_quoted(const char *s, size_t n, const char *word)
+{
+  size_t wl = strlen(word);
+
+  for(const char *q = s; (q = memmem(q, n - (size_t)(q - s), word, wl));
+      q += wl)
+    if(q > s && q[-1] == '"' && (size_t)(q + wl - s) < n && q[wl] == '"')
+      return 1;
+  return 0;
+}
+
 /* Provider state no OpenAI-compatible upstream can use (docs/
  * conversations.md "Provider state across switches"): reasoning_details
  * carry another provider's signed reasoning (codec/canon.h), refused by
@@ -42,6 +58,27 @@ static void strip_provider_state(cJSON *body)
     cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(m, "tool_calls"))
         prov_short_gemini_id(tc, "id");
   }
+}
+
+/* Where a chat request goes and the headers it carries. */
+static void chat_target(const struct prov *p, const char *upstream_model,
+                        int stream, const struct prov_client *client,
+                        struct prov_http *out)
+{
+  if(!p->azure)
+    out->url = sb_asprintf("%s/chat/completions", p->base_url);
+  else if(p->azure_api_version)
+    /* Dated API: the deployment is in the path; the body's model is
+     * ignored there. */
+    out->url = sb_asprintf("%s/openai/deployments/%s/chat/completions"
+                           "?api-version=%s",
+                           p->base_url, upstream_model, p->azure_api_version);
+  else
+    out->url = sb_asprintf("%s/openai/v1/chat/completions", p->base_url);
+  prov_http_add_header(out, "Content-Type: application/json");
+  prov_http_add_header(out, "Accept: %s",
+                       stream ? "text/event-stream" : "application/json");
+  add_headers(p, client, out);
 }
 
 int prov_openai_build_chat(const struct prov *p, cJSON *body,
@@ -79,20 +116,66 @@ int prov_openai_build_chat(const struct prov *p, cJSON *body,
     abort();
   out->body = json;
   out->body_len = strlen(json);
-  if(!p->azure)
-    out->url = sb_asprintf("%s/chat/completions", p->base_url);
-  else if(p->azure_api_version)
-    /* Dated API: the deployment is in the path; the body's model is
-     * ignored there. */
-    out->url = sb_asprintf("%s/openai/deployments/%s/chat/completions"
-                           "?api-version=%s",
-                           p->base_url, upstream_model, p->azure_api_version);
-  else
-    out->url = sb_asprintf("%s/openai/v1/chat/completions", p->base_url);
-  prov_http_add_header(out, "Content-Type: application/json");
-  prov_http_add_header(out, "Accept: %s",
-                       stream ? "text/event-stream" : "application/json");
-  add_headers(p, client, out);
+  chat_target(p, upstream_model, stream, client, out);
+  return 0;
+}
+
+/* The raw value v is exactly word. */
+static int span_is(struct json_span v, const char *word)
+{
+  return v.p && v.n == strlen(word) && !memcmp(v.p, word, v.n);
+}
+
+int prov_openai_build_chat_raw(const struct prov *p, const char *raw, size_t n,
+                               const char *upstream_model,
+                               const struct prov_client *client,
+                               struct prov_http *out, int *client_usage)
+{
+  static const char *const keys[] = {"model", "stream", "stream_options"};
+  const struct prov_openai_quirks *q = p->priv;
+  struct json_span v[3], model, so;
+  const char *end = raw + n;
+  int stream, ask_usage;
+  struct buf b;
+
+  /* What strip_provider_state() and apply_request_quirks() act on. */
+  if((q && (q->seed_param || q->strip_message_names ||
+            q->drop_input_reasoning || q->alnum9_tool_ids)) ||
+     has_quoted(raw, n, "reasoning_details") ||
+     memmem(raw, n, PROV_GEMINI_SIG_SEP, strlen(PROV_GEMINI_SIG_SEP)))
+    return SB_EAGAIN;
+  json_members(raw, n, keys, 3, v);
+  model = v[0];
+  so = v[2];
+  if(!model.p)
+    return SB_EAGAIN;
+  stream = span_is(v[1], "true");
+  *client_usage = 0;
+  if(so.p && stream) {
+    struct json_span iu;
+    static const char *const iu_key[] = {"include_usage"};
+    json_members(so.p, so.n, iu_key, 1, &iu);
+    *client_usage = span_is(iu, "true");
+  }
+  ask_usage = stream && p->cfg->stream_usage && !*client_usage;
+  if(ask_usage && so.p)
+    return SB_EAGAIN; /* stream_options to merge into */
+  while(end > raw && end[-1] != '}')
+    end--; /* the object's closing brace (whitespace may follow) */
+  if(end == raw)
+    return SB_EAGAIN;
+  end--;
+  buf_init(&b, (size_t)-1);
+  if(buf_append(&b, raw, (size_t)(model.p - raw)) ||
+     json_append_string(&b, upstream_model) ||
+     buf_append(&b, model.p + model.n, (size_t)(end - (model.p + model.n))) ||
+     (ask_usage && buf_appendz(&b, ",\"stream_options\":"
+                                   "{\"include_usage\":true}")) ||
+     buf_append(&b, "}", 1))
+    abort();
+  memset(out, 0, sizeof(*out));
+  out->body = buf_take(&b, &out->body_len);
+  chat_target(p, upstream_model, stream, client, out);
   return 0;
 }
 
@@ -202,7 +285,8 @@ static void read_usage(const cJSON *root, struct canon_usage *u)
 
 /* Bring an upstream answer or chunk to OpenAI's shape:
  * finish reasons OpenAI does not have, reasoning under another name,
- * usage under x_groq. Returns 1 if root changed. */
+ * usage under x_groq. Returns 1 if root changed. may_normalize() tells
+ * from the raw text when nothing here can apply: keep the two in step. */
 static int normalize(const struct prov *p, cJSON *root)
 {
   const struct prov_openai_quirks *q = p ? p->priv : NULL;
@@ -261,13 +345,56 @@ static char *print_or_die(const cJSON *root)
   return s;
 }
 
+/* Nesting an answer read without parsing may have; a deeper one (or one
+ * json_check() refuses for any reason) is parsed, as before. */
+#define SCAN_MAX_DEPTH 32
+
+/* 1 unless the raw text s shows that normalize() would change nothing
+ * to its choices: none of the names and values it acts on appears in it
+ * as a string (x_groq, a top-level key, scan_response() looks up). Keep
+ * in step with normalize(). */
+static int may_normalize(const struct prov *p, const char *s, size_t n)
+{
+  const struct prov_openai_quirks *q = p ? p->priv : NULL;
+
+  return has_quoted(s, n, "eos") || has_quoted(s, n, "model_length") ||
+         (q && q->reasoning_field && has_quoted(s, n, q->reasoning_field));
+}
+
+/* The usage of an answer that needs no rewriting, read from its text
+ * alone: parsing the whole answer into a tree costs ~40 allocations a
+ * request. 1 if done, 0 when the answer must be parsed (it may need
+ * normalizing, is not plain JSON, or spells letters as \u escapes, which
+ * raw-byte matching would miss). */
+static int scan_response(const struct prov *p, const char *body, size_t len,
+                         struct canon_usage *u)
+{
+  static const char *const keys[] = {"usage", "x_groq"};
+  struct json_span v[2];
+  unsigned flags;
+
+  if(json_check(body, len, SCAN_MAX_DEPTH, &flags) ||
+     (flags & JSON_ESCAPED_ASCII) || *body != '{' ||
+     may_normalize(p, body, len))
+    return 0;
+  json_members(body, len, keys, 2, v);
+  if(v[1].p)
+    return 0; /* Groq's usage to move (normalize()) */
+  if(v[0].p && *v[0].p == '{')
+    canon_usage_scan(v[0].p, v[0].n, u);
+  return 1;
+}
+
 int prov_openai_parse_response(const struct prov *p, const char *body,
                                size_t len, struct canon_usage *u,
                                char **rewritten, struct api_error *err)
 {
-  cJSON *root = cJSON_ParseWithLength(body, len);
+  cJSON *root;
 
   *rewritten = NULL;
+  if(scan_response(p, body, len, u))
+    return 0;
+  root = cJSON_ParseWithLength(body, len);
   if(!cJSON_IsObject(root)) {
     cJSON_Delete(root);
     api_error_set(err, 502, "upstream_error", "upstream_bad_response", NULL,

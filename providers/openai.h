@@ -39,7 +39,6 @@ int prov_openai_configure(struct prov *p, const cJSON *options,
                           const char *path, char *err, size_t errlen);
 void prov_openai_unconfigure(struct prov *p);
 
-/** What the client sent that may travel upstream. */
 /**
  * Build the upstream request for a validated Chat Completions body.
  * body is modified in place (model, stream_options). *client_usage
@@ -49,6 +48,21 @@ int prov_openai_build_chat(const struct prov *p, cJSON *body,
                            const char *upstream_model,
                            const struct prov_client *client,
                            struct prov_http *out, int *client_usage);
+
+/**
+ * The same request from the client's own text: raw (n bytes) is a
+ * validated Chat Completions body that json_check() accepted without
+ * JSON_ESCAPED_ASCII. When nothing but the model (and a stream's
+ * stream_options asking for usage) would change, the upstream gets the
+ * client's bytes with those edits, neither parsed nor printed again.
+ * 0 with *out built as prov_openai_build_chat() would, or SB_EAGAIN:
+ * the body needs prov_openai_build_chat() (a quirk, provider state or
+ * stream_options to rewrite).
+ */
+int prov_openai_build_chat_raw(const struct prov *p, const char *raw, size_t n,
+                               const char *upstream_model,
+                               const struct prov_client *client,
+                               struct prov_http *out, int *client_usage);
 
 /** The upstream request for a validated /v1/embeddings body (model is
  * rewritten in place; everything else passes through). */

@@ -10,6 +10,7 @@
 
 #include "base/sb.h"
 #include "base/sse.h"
+#include "codec/canon_doc.h"
 #include "providers/openai.h"
 
 #include <stdlib.h>
@@ -85,8 +86,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
       canon_usage_init(&u);
       if(prov_openai_parse_response(p, (const char *)data + 1, size - 1, &u,
-                                    &rewritten, &err) == 0 &&
-         rewritten)
+                                    &rewritten, &err) == 0) {
+        /* Read without parsing or not, the usage is what the answer the
+         * client gets says. */
+        cJSON *sent =
+            rewritten ? cJSON_Parse(rewritten)
+                      : cJSON_ParseWithLength((const char *)data + 1, size - 1);
+        struct canon_usage want;
+
+        FUZZ_CHECK(cJSON_IsObject(sent));
+        canon_usage_init(&want);
+        canon_usage_read(cJSON_GetObjectItemCaseSensitive(sent, "usage"),
+                         &want);
+        FUZZ_CHECK(!memcmp(&want, &u, sizeof(u)));
+        cJSON_Delete(sent);
+      }
+      if(rewritten)
         FUZZ_CHECK(rewritten[0] == '{');
       free(rewritten);
     } else {

@@ -188,6 +188,7 @@ seed('jsonrpc', 'responses', [0x41], J([{ jsonrpc: '2.0', id: 3, result: { conte
 seed('jsonrpc', 'batch_mixed', [0x41], J([{ jsonrpc: '2.0', id: 1, method: 'ping' }, 5, { jsonrpc: '1.0' }, { jsonrpc: '2.0', id: 1.5, method: 'x', params: [] }]));
 seed('json', 'nested', [3], J({ a: [{ b: ['[', '{"'] }] }));
 seed('json', 'escapes', [2], '{"a\\"[":"\\\\","b":[[1]]}');
+seed('json', 'answer', [8], J({ id: 'c', choices: [{ message: { content: 'caf\u00e9 \ud83d\ude00' } }], usage: { prompt_tokens: 1e2, completion_tokens: 0.5 }, a: -0 }));
 
 // ---- providers ----
 const oaiCompletion = { id: 'chatcmpl-1', object: 'chat.completion', created: 1700000000, model: 'gpt-4o', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi', reasoning: 'r', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] }, finish_reason: 'eos', logprobs: null }], usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 }, x_groq: { usage: { prompt_tokens: 5 } } };
@@ -207,6 +208,7 @@ prov('openai', 'stream', 'stream', oaiChunks);
 prov('openai', 'error', 'error', oaiError, 0x01ad);
 prov('openai', 'models', 'models', J({ object: 'list', data: [{ id: 'gpt-4o', object: 'model' }, { id: 'o3' }] }));
 seed('openai', 'relay_body', [0xc1], J(oaiCompletion));
+seed('openai', 'relay_body_plain', [0xc0], J({ id: 'chatcmpl-2', object: 'chat.completion', created: 1, model: 'gpt-4o', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }], usage: { prompt_tokens: 12, completion_tokens: 3.5, prompt_tokens_details: { cached_tokens: 2 }, completion_tokens_details: { reasoning_tokens: 1e1 } } }));
 seed('openai', 'relay_stream', [0xe3, 0x12, 0x34], oaiChunks);
 seed('openai', 'relay_error', [0xe0, 0x00, 0x05], sse([[null, { error: { message: 'overloaded', type: 'server_error' } }]]));
 

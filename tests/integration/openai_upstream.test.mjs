@@ -230,6 +230,35 @@ describe('openai upstream', () => {
     assert.equal(rr.json.choices[0].message.content, 'You said: Thanks');
   });
 
+  test('pass-through forwards the client\'s own bytes, with only the model replaced', async () => {
+    const post = (text) => request(`${gw.url}/v1/chat/completions`, {
+      headers: { 'content-type': 'application/json' }, body: text,
+    });
+    // Spacing, number spellings, key order and raw UTF-8 as the client wrote them.
+    const head = '{ "messages" : [ {"role":"user","content":"caf\u00e9 \\"q\\" 汉"} ],\n  "temperature": 0.70, "max_tokens": 1e2, "model":';
+    let r = await post(`${head} "local/gpt-4o-mini" , "seed": 7 }\n`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(emu.lastRequest().rawBody, `${head} "gpt-4o-mini" , "seed": 7 }`);
+
+    // A stream the client did not ask usage of: the request for it is added.
+    r = await streamChat(gw.url, '{"model":"local/gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"s"}]}');
+    assert.equal(r.status, 200);
+    assert.equal(emu.lastRequest().rawBody,
+      '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"s"}],"stream_options":{"include_usage":true}}');
+
+    // What the bytes cannot say as they are goes through the parsed body:
+    // letters spelled as escapes, and another provider's reasoning state.
+    r = await post('{"model":"local/gpt-4o-mini","messages":[{"role":"user","content":"\\u0041BC"}]}');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(emu.lastRequest().rawBody, '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"ABC"}]}');
+    r = await post(JSON.stringify({ model: 'local/gpt-4o-mini', messages: [
+      { role: 'user', content: 'a' },
+      { role: 'assistant', content: 'b', reasoning_details: [{ type: 'reasoning.encrypted', data: 'x' }] },
+      { role: 'user', content: 'c' }] }));
+    assert.equal(r.status, 200, r.text);
+    assert.ok(!emu.lastRequest().rawBody.includes('reasoning_details'), 'provider state left out');
+  });
+
   test('the upstream gets the gateway credential, not the client\'s', async () => {
     const r = await postChat(gw.url, chatBody('local/gpt-4o-mini', 'auth check'), {
       headers: { authorization: 'Bearer client-secret-xyz' },

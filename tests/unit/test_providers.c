@@ -480,6 +480,55 @@ static void test_normalize_answers(void **state)
   cJSON_Delete(opts);
 }
 
+/* Answers that need no rewriting are read without being parsed
+ * (scan_response): the usage is the one the parser finds, whatever the
+ * spelling, and anything the scan cannot vouch for still gets parsed. */
+static void test_answer_usage_read_alike(void **state)
+{
+  struct prov p = {.name = "o", .kind = PROV_OPENAI, .cfg = &cp};
+  static const struct {
+    const char *body;
+    int64_t prompt, completion, cached, reasoning;
+    int status; /* 0 or the error */
+  } cases[] = {
+      {"{\"id\":\"c\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+       "\"assistant\",\"content\":\"usage: none \\\"eos\\\"\"},"
+       "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":12,"
+       "\"completion_tokens\":5,\"prompt_tokens_details\":{\"cached_tokens\""
+       ":2},\"completion_tokens_details\":{\"reasoning_tokens\":1}}}",
+       12, 5, 2, 1, 0},
+      /* The usage key spelled with an escape: parsed, still found. */
+      {"{\"choices\":[],\"\\u0075sage\":{\"prompt_tokens\":7,"
+       "\"completion_tokens\":8}}",
+       7, 8, -1, -1, 0},
+      /* The first of two usage members, as cJSON reads it. */
+      {"{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2},"
+       "\"usage\":{\"prompt_tokens\":3}}",
+       1, 2, -1, -1, 0},
+      /* Text after the object: cJSON stops at the object's end. */
+      {"{\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":4}} trailing", 4,
+       4, -1, -1, 0},
+      {"{\"choices\":[]}", -1, -1, -1, -1, 0},
+      {"not json", -1, -1, -1, -1, SB_EPROTO},
+      {"[1,2]", -1, -1, -1, -1, SB_EPROTO},
+  };
+
+  for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct canon_usage u = {-1, -1, -1, -1};
+    struct api_error e;
+    char *fixed = (char *)"unset";
+    int rc = prov_openai_parse_response(&p, cases[i].body,
+                                        strlen(cases[i].body), &u, &fixed, &e);
+
+    assert_int_equal(rc, cases[i].status);
+    assert_null(fixed); /* nothing to normalize in any of them */
+    assert_int_equal(u.prompt_tokens, cases[i].prompt);
+    assert_int_equal(u.completion_tokens, cases[i].completion);
+    assert_int_equal(u.cached_tokens, cases[i].cached);
+    assert_int_equal(u.reasoning_tokens, cases[i].reasoning);
+  }
+}
+
 /* The credential, configured and forwarded headers every adapter sends
  * (prov_http_add_common): own key or the client's, under each kind's
  * header. */
@@ -489,6 +538,66 @@ static int has_header(const struct prov_http *h, const char *line)
     if(!strcmp(h->headers[i], line))
       return 1;
   return 0;
+}
+
+/* The pass-through from the client's bytes: the model replaced (and
+ * escaped), usage asked for on a stream, and SB_EAGAIN for anything only
+ * the parsed body can do. */
+static void test_build_chat_raw(void **state)
+{
+  struct prov p = {.name = "local",
+                   .kind = PROV_OPENAI,
+                   .cfg = &cp,
+                   .api_key = "sk-secret",
+                   .base_url = "http://up/v1"};
+  struct prov_client client = {NULL, NULL, 0};
+  static const char plain[] = "{\"model\" : \"local/x\",\"n\":1} \n";
+  static const char streamed[] =
+      "{\"model\":\"a\",\"stream\":true,\"stream_options\":"
+      "{\"include_usage\":true}}";
+  static const char *const parsed[] = {
+      /* stream_options to merge into */
+      "{\"model\":\"a\",\"stream\":true,\"stream_options\":{}}",
+      /* another provider's state, or a Gemini signature, to take out */
+      "{\"model\":\"a\",\"messages\":[{\"reasoning_details\":[]}]}",
+      "{\"model\":\"a\",\"messages\":[{\"tool_call_id\":\"c__ts_QUJD\"}]}",
+  };
+  struct prov_http h;
+  char err[64];
+  int cu = -1;
+  cJSON *opts;
+
+  assert_int_equal(prov_openai_build_chat_raw(&p, plain, strlen(plain),
+                                              "m\"1\n", &client, &h, &cu),
+                   0);
+  assert_int_equal(cu, 0);
+  assert_string_equal(h.body, "{\"model\" : \"m\\\"1\\u000a\",\"n\":1}");
+  assert_int_equal(h.body_len, strlen(h.body));
+  assert_string_equal(h.url, "http://up/v1/chat/completions");
+  assert_true(has_header(&h, "Accept: application/json"));
+  assert_true(has_header(&h, "Authorization: Bearer sk-secret"));
+  prov_http_free(&h);
+  assert_int_equal(prov_openai_build_chat_raw(&p, streamed, strlen(streamed),
+                                              "m", &client, &h, &cu),
+                   0);
+  assert_int_equal(cu, 1); /* the client asked for usage itself */
+  assert_string_equal(h.body, "{\"model\":\"m\",\"stream\":true,"
+                              "\"stream_options\":{\"include_usage\":true}}");
+  assert_true(has_header(&h, "Accept: text/event-stream"));
+  prov_http_free(&h);
+  for(size_t i = 0; i < sizeof(parsed) / sizeof(parsed[0]); i++)
+    assert_int_equal(prov_openai_build_chat_raw(&p, parsed[i],
+                                                strlen(parsed[i]), "m", &client,
+                                                &h, &cu),
+                     SB_EAGAIN);
+  /* A request quirk rewrites what the client wrote. */
+  opts = parse("{\"strip_message_names\":true}");
+  assert_int_equal(prov_openai_configure(&p, opts, "o", err, sizeof(err)), 0);
+  assert_int_equal(prov_openai_build_chat_raw(&p, plain, strlen(plain), "m",
+                                              &client, &h, &cu),
+                   SB_EAGAIN);
+  prov_openai_unconfigure(&p);
+  cJSON_Delete(opts);
 }
 
 static void test_common_headers(void **state)
@@ -554,6 +663,8 @@ int main(void)
       cmocka_unit_test(test_common_headers),
       cmocka_unit_test(test_quirks_bad_option),
       cmocka_unit_test(test_normalize_answers),
+      cmocka_unit_test(test_answer_usage_read_alike),
+      cmocka_unit_test(test_build_chat_raw),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
