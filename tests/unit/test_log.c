@@ -195,12 +195,14 @@ static void test_numbers(void **state)
   setup_level();
   capture_begin();
   log_event(LOG_INFO, "n", LOG_I("max", INT64_MAX), LOG_I("min", INT64_MIN),
-            LOG_F("nan", NAN), LOG_F("inf", INFINITY), LOG_F("tenth", 0.1),
-            LOG_F("big", 1e300), LOG_B("f", 0), LOG_END);
+            LOG_I("zero", 0), LOG_I("neg", -42), LOG_F("nan", NAN),
+            LOG_F("inf", INFINITY), LOG_F("tenth", 0.1), LOG_F("big", 1e300),
+            LOG_B("f", 0), LOG_END);
   out = capture_end();
   j = parse_line(out);
   assert_non_null(strstr(out, "\"max\":9223372036854775807,"
                               "\"min\":-9223372036854775808,"
+                              "\"zero\":0,\"neg\":-42,"
                               "\"nan\":null,\"inf\":null,\"tenth\":0.1,"
                               "\"big\":1e+300,\"f\":false}\n"));
   cJSON_Delete(j);
