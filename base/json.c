@@ -356,6 +356,81 @@ int json_members(const char *s, size_t n, const char *const *keys, int nkeys,
   return found;
 }
 
+int json_member_cut(const char *s, size_t n, const char *key,
+                    struct json_span *cut)
+{
+  struct json_iter it;
+  const char *k, *v, *prev_end = NULL, *end = s + n;
+  size_t kl, vl, want = strlen(key);
+
+  if(json_iter_init(&it, s, n) || !it.object)
+    return 0;
+  while(json_iter_next(&it, &k, &kl, &v, &vl)) {
+    const char *from = k - 1, *to = v + vl, *p = to;
+
+    if(kl != want || memcmp(k, key, want)) {
+      prev_end = to;
+      continue;
+    }
+    while(p < end && strchr(" \t\r\n", *p) && *p)
+      p++;
+    if(p < end && *p == ',')
+      to = p + 1; /* the comma after it */
+    else if(prev_end)
+      from = prev_end; /* the last member: the comma before it */
+    *cut = (struct json_span){from, (size_t)(to - from)};
+    return 1;
+  }
+  return 0;
+}
+
+size_t json_string_len(struct json_span v)
+{
+  const char *p, *end;
+  size_t len = 0;
+
+  if(!v.p || v.n < 2 || *v.p != '"')
+    return 0;
+  p = v.p + 1;
+  end = v.p + v.n - 1;
+  while(p < end) {
+    const char *run = plain_run(p, end);
+    long cp;
+
+    len += (size_t)(run - p);
+    p = run;
+    if(p >= end || *p != '\\') {
+      if(p < end) { /* a control byte json_check() would have refused */
+        len++;
+        p++;
+      }
+      continue;
+    }
+    if(end - p < 2)
+      break;
+    if(p[1] != 'u') {
+      len++;
+      p += 2;
+      continue;
+    }
+    if(end - p < 6)
+      break;
+    cp = 0;
+    for(int i = 2; i < 6; i++)
+      cp = cp << 4 | hexval(p[i]);
+    p += 6;
+    if(cp == 0)
+      break; /* cJSON's string ends here */
+    if(cp >= 0xD800 && cp <= 0xDBFF) {
+      len += 4; /* with its low half: one code point past U+FFFF */
+      p += end - p >= 6 ? 6 : end - p;
+    } else {
+      len += cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+    }
+  }
+  return len;
+}
+
 int json_member(const char *s, size_t n, const char *key, const char **val,
                 size_t *vlen)
 {

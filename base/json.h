@@ -80,6 +80,23 @@ int json_member(const char *s, size_t n, const char *key, const char **val,
                 size_t *vlen);
 
 /**
+ * The span to cut out of the object s (n bytes, json_check() accepted)
+ * to remove its first member named key: the member and one comma next
+ * to it, so that what remains is the object without it. 1 with *cut
+ * set, or 0 when there is no such member.
+ */
+int json_member_cut(const char *s, size_t n, const char *key,
+                    struct json_span *cut);
+
+/**
+ * The length strlen() gives of the JSON string value v (with its quotes,
+ * json_check() accepted) once decoded, as cJSON decodes it: escapes
+ * become the bytes they stand for and a \u0000 ends it. 0 when v is not
+ * a string.
+ */
+size_t json_string_len(struct json_span v);
+
+/**
  * Append s (NUL-terminated) to b as a JSON string: quotes, backslashes
  * and control characters escaped, every other byte as it is. 0, or
  * SB_ETOOBIG past b's limit.

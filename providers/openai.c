@@ -443,6 +443,100 @@ static int64_t delta_text_bytes(const cJSON *root)
   return n;
 }
 
+/* delta_text_bytes() of a chunk's raw text, or -1 where the raw text
+ * cannot say it as the parse would (choices or tool_calls that are not
+ * arrays). */
+static int64_t scan_text_bytes(const char *s, size_t n)
+{
+  static const char *const top[] = {"choices"}, *const delta[] = {"delta"};
+  static const char *const fields[] = {"content", "reasoning_content",
+                                       "tool_calls"};
+  static const char *const fn[] = {"function"}, *const args[] = {"arguments"};
+  struct json_span ch, d, f[3], v;
+  struct json_iter it, tc;
+  const char *k, *c;
+  size_t kl, cl;
+  int64_t bytes = 0;
+
+  if(!json_members(s, n, top, 1, &ch))
+    return 0;
+  if(*ch.p != '[')
+    return -1;
+  json_iter_init(&it, ch.p, ch.n);
+  while(json_iter_next(&it, &k, &kl, &c, &cl)) {
+    if(*c != '{' || !json_members(c, cl, delta, 1, &d) || *d.p != '{')
+      continue;
+    json_members(d.p, d.n, fields, 3, f);
+    bytes += (int64_t)(json_string_len(f[0]) + json_string_len(f[1]));
+    if(!f[2].p)
+      continue;
+    if(*f[2].p != '[')
+      return -1;
+    json_iter_init(&tc, f[2].p, f[2].n);
+    while(json_iter_next(&tc, &k, &kl, &c, &cl))
+      if(*c == '{' && json_members(c, cl, fn, 1, &v) && *v.p == '{' &&
+         json_members(v.p, v.n, args, 1, &v))
+        bytes += (int64_t)json_string_len(v);
+  }
+  return bytes;
+}
+
+static int empty_array(struct json_span v)
+{
+  struct json_iter it;
+  const char *k, *e;
+  size_t kl, el;
+
+  return !json_iter_init(&it, v.p, v.n) &&
+         !json_iter_next(&it, &k, &kl, &e, &el);
+}
+
+/* The pass-through of a chunk that needs no rewriting beyond hiding the
+ * usage we asked for, read from its text alone: parsing every chunk into
+ * a tree was most of a stream's own work. 1 with *rc the result, 0 when
+ * the chunk must be parsed (an error, something to normalize, text the
+ * raw bytes cannot vouch for, or larger than the local copy). */
+static int scan_chunk(struct prov_openai_stream *s, const char *data,
+                      size_t len, struct buf *out, int *rc)
+{
+  static const char *const keys[] = {"usage", "x_groq", "error", "choices"};
+  struct json_span v[4], cut;
+  char edited[4096];
+  unsigned flags;
+  int64_t bytes;
+
+  if(json_check(data, len, SCAN_MAX_DEPTH, &flags) ||
+     (flags & JSON_ESCAPED_ASCII) || *data != '{' ||
+     may_normalize(s->prov, data, len))
+    return 0;
+  json_members(data, len, keys, 4, v);
+  if(v[1].p || v[2].p || (bytes = scan_text_bytes(data, len)) < 0)
+    return 0;
+  s->text_bytes += bytes;
+  if(v[0].p && *v[0].p == '{')
+    canon_usage_scan(v[0].p, v[0].n, &s->usage);
+  if(s->client_usage || !v[0].p) {
+    *rc = sse_write_event(out, NULL, data, len);
+    return 1;
+  }
+  /* We asked for usage on the client's behalf: hide it again. */
+  if(*v[0].p == '{' && (!v[3].p || empty_array(v[3]))) {
+    *rc = 0; /* the usage chunk itself ("choices": [] or none) */
+    return 1;
+  }
+  if(len > sizeof(edited))
+    return 0;
+  memcpy(edited, data, len);
+  /* Every usage member: a repeated key is as visible to a client. */
+  while(json_member_cut(edited, len, "usage", &cut)) {
+    char *at = edited + (cut.p - edited);
+    memmove(at, at + cut.n, len - (size_t)(at - edited) - cut.n);
+    len -= cut.n;
+  }
+  *rc = sse_write_event(out, NULL, edited, len);
+  return 1;
+}
+
 int prov_openai_stream_event(struct prov_openai_stream *s, const char *data,
                              size_t len, struct buf *out, struct api_error *err)
 {
@@ -454,6 +548,8 @@ int prov_openai_stream_event(struct prov_openai_stream *s, const char *data,
     s->done = 1;
     return sse_write_event(out, NULL, data, len);
   }
+  if(scan_chunk(s, data, len, out, &rc))
+    return rc;
   root = cJSON_ParseWithLength(data, len);
   if(!cJSON_IsObject(root)) {
     cJSON_Delete(root);
@@ -484,7 +580,8 @@ int prov_openai_stream_event(struct prov_openai_stream *s, const char *data,
       cJSON_Delete(root);
       return 0;
     }
-    cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
+    while(cJSON_GetObjectItemCaseSensitive(root, "usage"))
+      cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
     changed = 1;
   }
   if(!changed) {

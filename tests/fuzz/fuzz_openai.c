@@ -22,11 +22,66 @@ struct relay {
   struct api_error err;
 };
 
+static size_t str_bytes(const cJSON *v)
+{
+  return cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+}
+
+/* What a chunk's text bytes and usage come to, from its parse: the scan
+ * of the raw chunk (openai.c, scan_chunk) must agree. Without quirks,
+ * normalize() moves no text. */
+static void expect_counts(const cJSON *root, struct prov_openai_stream *want)
+{
+  const cJSON *c, *tc, *us = cJSON_GetObjectItemCaseSensitive(root, "usage");
+  const cJSON *xg = cJSON_GetObjectItemCaseSensitive(root, "x_groq");
+
+  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "choices"))
+  {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(c, "delta");
+    want->text_bytes +=
+        (int64_t)(str_bytes(cJSON_GetObjectItemCaseSensitive(d, "content")) +
+                  str_bytes(cJSON_GetObjectItemCaseSensitive(
+                      d, "reasoning_content")));
+    cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(d, "tool_calls"))
+        want->text_bytes += (int64_t)str_bytes(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(tc, "function"), "arguments"));
+  }
+  if(!cJSON_IsObject(us) &&
+     cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(xg, "usage")))
+    us = cJSON_GetObjectItemCaseSensitive(xg, "usage");
+  if(cJSON_IsObject(us))
+    canon_usage_read(us, &want->usage);
+}
+
 static int on_event(void *ud, const struct sse_event *ev)
 {
   struct relay *r = ud;
+  const struct prov_openai_quirks *q = r->s.prov->priv;
+  struct prov_openai_stream want = r->s;
+  cJSON *root = q && q->reasoning_field
+                    ? NULL
+                    : cJSON_ParseWithLength(ev->data, ev->data_len);
+  size_t before = r->out.len;
   int rc =
       prov_openai_stream_event(&r->s, ev->data, ev->data_len, &r->out, &r->err);
+
+  if(rc == 0 && cJSON_IsObject(root)) {
+    expect_counts(root, &want);
+    FUZZ_CHECK(want.text_bytes == r->s.text_bytes);
+    FUZZ_CHECK(!memcmp(&want.usage, &r->s.usage, sizeof(want.usage)));
+    if(r->out.len > before && !memchr(ev->data, '\n', ev->data_len) &&
+       !memchr(ev->data, '\r', ev->data_len)) {
+      /* What the client gets is one JSON object, without the usage we
+       * asked for on its behalf. */
+      const char *d = r->out.data + before + 6; /* "data: " */
+      cJSON *sent = cJSON_ParseWithLength(d, r->out.len - before - 8);
+      FUZZ_CHECK(cJSON_IsObject(sent));
+      if(!r->s.client_usage)
+        FUZZ_CHECK(!cJSON_GetObjectItemCaseSensitive(sent, "usage"));
+      cJSON_Delete(sent);
+    }
+  }
+  cJSON_Delete(root);
 
   if(r->out.len > 64 * 1024)
     buf_reset(&r->out); /* sent to the client */

@@ -210,6 +210,12 @@ prov('openai', 'models', 'models', J({ object: 'list', data: [{ id: 'gpt-4o', ob
 seed('openai', 'relay_body', [0xc1], J(oaiCompletion));
 seed('openai', 'relay_body_plain', [0xc0], J({ id: 'chatcmpl-2', object: 'chat.completion', created: 1, model: 'gpt-4o', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }], usage: { prompt_tokens: 12, completion_tokens: 3.5, prompt_tokens_details: { cached_tokens: 2 }, completion_tokens_details: { reasoning_tokens: 1e1 } } }));
 seed('openai', 'relay_stream', [0xe3, 0x12, 0x34], oaiChunks);
+seed('openai', 'relay_stream_plain', [0xe0, 0x12, 0x34], sse([
+  [null, { id: 'c2', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: 'caf\u00e9 \ud83d\ude00' } }], usage: null }],
+  [null, { id: 'c2', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"a":"\\u0000"}' } }] }, finish_reason: 'tool_calls' }], usage: null }],
+  [null, { id: 'c2', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, completion_tokens_details: { reasoning_tokens: 1 } } }],
+  [null, '[DONE]'],
+]));
 seed('openai', 'relay_error', [0xe0, 0x00, 0x05], sse([[null, { error: { message: 'overloaded', type: 'server_error' } }]]));
 
 const anthMsg = { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude', content: [{ type: 'thinking', thinking: 'hmm', signature: 'sig' }, { type: 'text', text: 'Hi' }, { type: 'tool_use', id: 'toolu_1', name: 'f', input: { a: 1 } }], stop_reason: 'tool_use', stop_sequence: null, usage: { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 2, cache_creation_input_tokens: 1 } };

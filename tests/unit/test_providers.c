@@ -600,6 +600,43 @@ static void test_build_chat_raw(void **state)
   cJSON_Delete(opts);
 }
 
+/* Chunks relayed from their text: bytes unchanged but for the usage we
+ * asked for, text counted as decoded, the usage chunk read and dropped. */
+static void test_stream_chunks_scanned(void **state)
+{
+  struct prov p = {.name = "o", .kind = PROV_OPENAI, .cfg = &cp};
+  struct prov_openai_stream s;
+  struct api_error e;
+  struct buf out;
+  static const char c1[] = "{\"id\":\"c\", \"choices\":[{\"index\":0,\"delta\":"
+                           "{\"content\":\"caf\\u00e9\\n\\ud83d\\ude00\"}}],"
+                           "\"usage\":null }";
+  static const char c2[] = "{\"usage\":null,\"choices\":[{\"delta\":{"
+                           "\"tool_calls\":[{\"function\":{\"arguments\":"
+                           "\"{\\\"a\\\":1}\"}}]}}]}";
+  static const char c3[] = "{\"choices\":[ ],\"usage\":{\"prompt_tokens\":3,"
+                           "\"completion_tokens\":4.0,"
+                           "\"completion_tokens_details\":"
+                           "{\"reasoning_tokens\":1}}}";
+
+  buf_init(&out, 1 << 16);
+  prov_openai_stream_init(&s, &p, 0);
+  assert_int_equal(prov_openai_stream_event(&s, c1, strlen(c1), &out, &e), 0);
+  assert_int_equal(prov_openai_stream_event(&s, c2, strlen(c2), &out, &e), 0);
+  assert_int_equal(prov_openai_stream_event(&s, c3, strlen(c3), &out, &e), 0);
+  assert_string_equal(
+      out.data, "data: {\"id\":\"c\", \"choices\":[{\"index\":0,\"delta\":"
+                "{\"content\":\"caf\\u00e9\\n\\ud83d\\ude00\"}}] }\n\n"
+                "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{"
+                "\"function\":{\"arguments\":\"{\\\"a\\\":1}\"}}]}}]}\n\n");
+  /* "café\n😀" is 10 bytes, {"a":1} 7. */
+  assert_int_equal(s.text_bytes, 17);
+  assert_int_equal(s.usage.prompt_tokens, 3);
+  assert_int_equal(s.usage.completion_tokens, 4);
+  assert_int_equal(s.usage.reasoning_tokens, 1);
+  buf_free(&out);
+}
+
 static void test_common_headers(void **state)
 {
   struct config_kv hdr = {(char *)"X-Team", (char *)"blue"};
@@ -665,6 +702,7 @@ int main(void)
       cmocka_unit_test(test_normalize_answers),
       cmocka_unit_test(test_answer_usage_read_alike),
       cmocka_unit_test(test_build_chat_raw),
+      cmocka_unit_test(test_stream_chunks_scanned),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
