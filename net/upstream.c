@@ -62,8 +62,12 @@ struct upstream_xfer {
   uint64_t last_rx; /* loop time of the last byte received */
   int paused;       /* held by us: silence is not the upstream's fault */
   CURL *easy;
+  /* The request's header list and body live in this allocation, after
+   * the struct: curl reads both in place until the transfer ends, and
+   * struct curl_slist is public, so the list needs no curl_slist_append
+   * (two allocations a header). */
   struct curl_slist *headers;
-  char *body; /* request body, owned: curl reads it in place */
+  char *body;
   struct upstream_cb cb;
   void *ud;
   char *kept[NKEPT];
@@ -284,8 +288,6 @@ static void xfer_free(struct upstream_xfer *x)
   } else {
     curl_easy_cleanup(x->easy);
   }
-  curl_slist_free_all(x->headers);
-  free(x->body);
   for(size_t i = 0; i < NKEPT; i++)
     free(x->kept[i]);
   free(x);
@@ -364,23 +366,35 @@ int upstream_start(struct upstream_loop *ul, const struct prov_http *h,
                    const struct upstream_cb *cb, void *ud,
                    struct upstream_xfer **out)
 {
-  struct upstream_xfer *x = sb_calloc(1, sizeof(*x));
+  size_t size = sizeof(struct upstream_xfer) +
+                (size_t)h->nheaders * sizeof(struct curl_slist) +
+                (h->body ? h->body_len + 1 : 0);
+  struct upstream_xfer *x;
   CURL *e = ul->npool > 0 ? ul->pool[--ul->npool] : curl_easy_init();
+  char *p;
 
-  if(!e) {
-    free(x);
+  if(!e)
     return SB_EIO;
-  }
+  for(int i = 0; i < h->nheaders; i++)
+    size += strlen(h->headers[i]) + 1;
+  x = sb_calloc(1, size);
   x->ul = ul;
   x->easy = e;
   x->cb = *cb;
   x->ud = ud;
-  for(int i = 0; i < h->nheaders; i++)
-    x->headers = curl_slist_append(x->headers, h->headers[i]);
+  x->headers = h->nheaders ? (struct curl_slist *)(x + 1) : NULL;
+  p = (char *)((struct curl_slist *)(x + 1) + h->nheaders);
+  for(int i = 0; i < h->nheaders; i++) {
+    size_t n = strlen(h->headers[i]) + 1;
+    x->headers[i].data = memcpy(p, h->headers[i], n);
+    x->headers[i].next = i + 1 < h->nheaders ? &x->headers[i + 1] : NULL;
+    p += n;
+  }
   curl_easy_setopt(e, CURLOPT_URL, h->url);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
   if(h->body) {
-    x->body = sb_strndup(h->body, h->body_len);
+    x->body = memcpy(p, h->body, h->body_len);
+    x->body[h->body_len] = '\0';
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)h->body_len);

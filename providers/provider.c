@@ -16,18 +16,26 @@
 void prov_http_add_header(struct prov_http *h, const char *fmt, ...)
 {
   va_list ap;
-  char *line;
+  char small[256], *line;
   int n;
 
+  /* One formatting pass for the usual short line. */
   va_start(ap, fmt);
-  n = vsnprintf(NULL, 0, fmt, ap);
+  n = vsnprintf(small, sizeof(small), fmt, ap);
   va_end(ap);
   line = sb_malloc((size_t)n + 1);
-  va_start(ap, fmt);
-  vsnprintf(line, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  h->headers =
-      sb_realloc(h->headers, sizeof(*h->headers) * (size_t)(h->nheaders + 1));
+  if((size_t)n < sizeof(small)) {
+    memcpy(line, small, (size_t)n + 1);
+  } else {
+    va_start(ap, fmt);
+    vsnprintf(line, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+  }
+  /* The array doubles when its count reaches a power of two. */
+  if(!(h->nheaders & (h->nheaders - 1)))
+    h->headers =
+        sb_realloc(h->headers, sizeof(*h->headers) *
+                                   (size_t)(h->nheaders ? 2 * h->nheaders : 1));
   h->headers[h->nheaders++] = line;
 }
 

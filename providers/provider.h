@@ -63,7 +63,9 @@ struct prov_registry {
 /** An upstream HTTP request. Every string is owned by the struct. */
 struct prov_http {
   char *url;
-  char **headers; /* "Name: value" lines */
+  char **headers; /* "Name: value" lines; prov_http_add_header() keeps a
+                   * power-of-two capacity, so an array built by hand
+                   * must not be added to */
   int nheaders;
   char *body;
   size_t body_len;
