@@ -44,6 +44,12 @@
 #   PERF_DATA=FILE  record `perf record -g` of the gateway during its
 #                   non-stream 64-connection run into FILE (its numbers then
 #                   include perf's own overhead)
+#   CALLGRIND=1     instead of the table: the gateway runs under valgrind's
+#                   callgrind and the script prints the user-space
+#                   instructions it executes per non-stream request (every
+#                   thread, 8 connections, DURATION seconds), a count that
+#                   does not move with the box's load as CPU time does; the
+#                   profile stays in the temp dir (KEEP_TMP=1 keeps it)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -64,6 +70,7 @@ TRANSLATE="${TRANSLATE:-1}"
 SLOW_CONNS="${SLOW_CONNS:-2000}"
 LONG_REQUESTS="${LONG_REQUESTS:-0}"
 LONG_STEP="${LONG_STEP:-10}"
+CALLGRIND="${CALLGRIND:-0}"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -78,7 +85,9 @@ done
 # the echo module lets nginx flush each SSE event as its own chunk; curl is
 # used for the readiness and sanity probes.
 need=()
-for p in wrk nginx libnginx-mod-http-echo curl; do
+bench_pkgs=(wrk nginx libnginx-mod-http-echo curl)
+[[ "$CALLGRIND" == 1 ]] && bench_pkgs+=(valgrind)
+for p in "${bench_pkgs[@]}"; do
   [[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" == installed ]] ||
     need+=("$p")
 done
@@ -380,7 +389,12 @@ EOF
     die "could not create a gateway key"
   [[ "$BENCH_KEY" == sk-sb-* ]] || die "unexpected key: $BENCH_KEY"
   log "starting $BIN on 127.0.0.1:$GW_PORT ($WORKERS worker(s))"
-  gw_env "$BIN" serve --config "$TMP/gateway.json" >"$TMP/gateway.log" 2>&1 &
+  GW_RUN=("$BIN")
+  # Counting starts once the gateway is up and warm (callgrind_control).
+  [[ "$CALLGRIND" == 1 ]] &&
+    GW_RUN=(valgrind --tool=callgrind --instr-atstart=no
+      "--callgrind-out-file=$TMP/callgrind.out.%p" "$BIN")
+  gw_env "${GW_RUN[@]}" serve --config "$TMP/gateway.json" >"$TMP/gateway.log" 2>&1 &
   GW_PID=$!
   GW="http://127.0.0.1:$GW_PORT"
   if ! wait_for gateway "$GW_PID" curl -fsS --max-time 2 "$GW/healthz"; then
@@ -542,6 +556,24 @@ phase() {
     measure "$name" gw "$conns" "$CHAT" "$model" "$stream"
   fi
 }
+
+# ----------------------------------------------------------- callgrind ----
+if [[ "$CALLGRIND" == 1 ]]; then
+  ((GATEWAY)) || die "CALLGRIND=1 needs the gateway (GATEWAY=1)"
+  log "warming up the gateway under callgrind"
+  wrk_run 8 "$((WARMUP > 0 ? WARMUP : 1))" "$GW/v1/chat/completions" m 0
+  callgrind_control -i on "$GW_PID" >/dev/null 2>&1
+  log "counting: non-stream, 8 connections, ${DURATION}s"
+  wrk_run 8 "$DURATION" "$GW/v1/chat/completions" m 0
+  callgrind_control -i off "$GW_PID" >/dev/null 2>&1
+  callgrind_control -d "$GW_PID" >/dev/null 2>&1
+  n="${W[requests]}"
+  ir="$(cat "$TMP"/callgrind.out."$GW_PID".* 2>/dev/null | awk '/^totals:/ { s += $2 } END { print s + 0 }')"
+  ((n > 0 && ir > 0)) || die "no requests or no callgrind totals"
+  printf '%s under callgrind: %s requests, %s user-space instructions per request (every thread)\n' \
+    "$BIN" "$n" "$((ir / n))"
+  exit 0
+fi
 
 CHAT=/v1/chat/completions
 phase "non-stream" "$CONNS" "$CHAT" m 0
