@@ -1010,11 +1010,38 @@ void chat_answer(struct req *r, cJSON *completion)
 
 /* --- entry --------------------------------------------------------------- */
 
+static int by_name(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A name the object o holds more than once, or NULL. Sorted, so that a
+ * hostile body of 100,000 keys costs n log n, not n squared. */
+static const char *repeated_key(const cJSON *o)
+{
+  const char *small[64], **names = small, *dup = NULL;
+  int n = cJSON_GetArraySize(o), i = 0;
+
+  if(n < 2)
+    return NULL;
+  if(n > (int)SB_ARRAY_LEN(small))
+    names = sb_malloc((size_t)n * sizeof(*names));
+  for(const cJSON *c = o->child; c; c = c->next)
+    names[i++] = c->string;
+  qsort(names, (size_t)n, sizeof(*names), by_name);
+  for(i = 1; i < n && !dup; i++)
+    if(!strcmp(names[i - 1], names[i]))
+      dup = names[i];
+  if(names != small)
+    free(names);
+  return dup;
+}
+
 cJSON *chat_parse_body(struct req *r)
 {
   int max_depth = r->gw->cfg->limits.max_json_depth;
   struct api_error err;
-  const char *end = NULL;
+  const char *end = NULL, *dup;
   unsigned flags;
   cJSON *body;
 
@@ -1044,6 +1071,18 @@ cJSON *chat_parse_body(struct req *r)
     api_error_set(&err, 400, "invalid_request_error", "invalid_json", NULL,
                   "We could not parse the JSON body of your request: it "
                   "must be a JSON object.");
+    req_respond_error(r, &err);
+    cJSON_Delete(body);
+    return NULL;
+  }
+  /* The gateway reads the first of a repeated field and an upstream may
+   * read the last: "model" or "max_tokens" twice would let a request be
+   * checked, held and priced as one thing and served as another. */
+  if((dup = repeated_key(body))) {
+    api_error_set(&err, 400, "invalid_request_error", "duplicate_key", dup,
+                  "The JSON body of your request has the field '%s' more "
+                  "than once.",
+                  dup);
     req_respond_error(r, &err);
     cJSON_Delete(body);
     return NULL;

@@ -217,6 +217,28 @@ describe('security: request framing', () => {
     });
   }
 
+  test('a field given twice is refused: the gateway and an upstream could read different ones', async () => {
+    const cases = [
+      ['/v1/chat/completions', '{"model":"echo/echo-1","model":"local/gpt-4o","messages":[{"role":"user","content":"hi"}]}', 'model'],
+      ['/v1/chat/completions', '{"model":"echo/echo-1","max_tokens":1,"messages":[{"role":"user","content":"hi"}],"max_tokens":100000}', 'max_tokens'],
+      ['/v1/messages', '{"model":"echo/echo-1","max_tokens":5,"stream":false,"messages":[{"role":"user","content":"hi"}],"stream":true}', 'stream'],
+    ];
+    for (const [path, body, field] of cases) {
+      const r = await raw(gw.port, `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      assert.deepEqual(statuses(r.data), [400], r.data);
+      // In the caller's own error shape: Anthropic's has no code.
+      assert.match(r.data, path === '/v1/messages' ? /"type":"error".*"invalid_request_error"/ : /"code":"duplicate_key"/);
+      assert.ok(r.data.includes(`'${field}'`), r.data);
+    }
+    // Many distinct keys are fine, and cheap to check.
+    const many = Object.fromEntries(Array.from({ length: 50000 }, (_, i) => [`k${i}`, i]));
+    const body = JSON.stringify({ model: 'echo/echo-1', messages: [{ role: 'user', content: 'hi' }], metadata: {}, ...many });
+    const t0 = Date.now();
+    const r = await raw(gw.port, `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    assert.deepEqual(statuses(r.data), [200], r.data.slice(0, 300));
+    assert.ok(Date.now() - t0 < 5000, `answered in ${Date.now() - t0} ms`);
+  });
+
   test('bytes after the JSON body are refused, not ignored', async () => {
     const body = `${json}xxxxx`;
     const r = await raw(gw.port, `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
