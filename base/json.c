@@ -140,8 +140,6 @@ static int scan_string(struct scan *s)
   return SB_EINVAL;
 }
 
-static int scan_number_syntax(struct scan *s);
-
 static int digits(struct scan *s)
 {
   const char *start = s->p;
@@ -151,17 +149,7 @@ static int digits(struct scan *s)
   return s->p > start ? 0 : SB_EINVAL;
 }
 
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, at most
- * JSON_NUMBER_MAX bytes. */
-static int scan_number(struct scan *s)
-{
-  const char *start = s->p;
-
-  if(scan_number_syntax(s) || s->p - start > JSON_NUMBER_MAX)
-    return SB_EINVAL;
-  return 0;
-}
-
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int scan_number_syntax(struct scan *s)
 {
   if(*s->p == '-')
@@ -182,6 +170,16 @@ static int scan_number_syntax(struct scan *s)
     if(digits(s))
       return SB_EINVAL;
   }
+  return 0;
+}
+
+/* A number of at most JSON_NUMBER_MAX bytes. */
+static int scan_number(struct scan *s)
+{
+  const char *start = s->p;
+
+  if(scan_number_syntax(s) || s->p - start > JSON_NUMBER_MAX)
+    return SB_EINVAL;
   return 0;
 }
 

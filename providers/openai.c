@@ -504,28 +504,31 @@ static int scan_chunk(struct prov_openai_stream *s, const char *data,
   char edited[4096];
   unsigned flags;
   int64_t bytes;
+  int hide, drop;
 
   if(json_check(data, len, SCAN_MAX_DEPTH, &flags) ||
      (flags & JSON_ESCAPED_ASCII) || *data != '{' ||
      may_normalize(s->prov, data, len))
     return 0;
   json_members(data, len, keys, 4, v);
-  if(v[1].p || v[2].p || (bytes = scan_text_bytes(data, len)) < 0)
+  /* We asked for usage on the client's behalf: it is hidden again, the
+   * usage chunk itself ("choices" empty or none) dropped whole. */
+  hide = !s->client_usage && v[0].p;
+  drop = hide && *v[0].p == '{' && (!v[3].p || empty_array(v[3]));
+  if(v[1].p || v[2].p || (hide && !drop && len > sizeof(edited)) ||
+     (bytes = scan_text_bytes(data, len)) < 0)
     return 0;
   s->text_bytes += bytes;
   if(v[0].p && *v[0].p == '{')
     canon_usage_scan(v[0].p, v[0].n, &s->usage);
-  if(s->client_usage || !v[0].p) {
+  if(!hide) {
     *rc = sse_write_event(out, NULL, data, len);
     return 1;
   }
-  /* We asked for usage on the client's behalf: hide it again. */
-  if(*v[0].p == '{' && (!v[3].p || empty_array(v[3]))) {
-    *rc = 0; /* the usage chunk itself ("choices": [] or none) */
+  if(drop) {
+    *rc = 0;
     return 1;
   }
-  if(len > sizeof(edited))
-    return 0;
   memcpy(edited, data, len);
   /* Every usage member: a repeated key is as visible to a client. */
   while(json_member_cut(edited, len, "usage", &cut)) {

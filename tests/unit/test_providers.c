@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 static cJSON *parse(const char *s)
@@ -631,6 +632,20 @@ static void test_stream_chunks_scanned(void **state)
                 "\"function\":{\"arguments\":\"{\\\"a\\\":1}\"}}]}}]}\n\n");
   /* "café\n😀" is 10 bytes, {"a":1} 7. */
   assert_int_equal(s.text_bytes, 17);
+  {
+    /* A chunk too large to edit in place goes the parsed way, counted
+     * once all the same. */
+    char big[6000];
+    int n = snprintf(big, sizeof(big),
+                     "{\"choices\":[{\"delta\":{\"content\":\"%05000d\"}}],"
+                     "\"usage\":null}",
+                     0);
+    size_t before = out.len;
+
+    assert_int_equal(prov_openai_stream_event(&s, big, (size_t)n, &out, &e), 0);
+    assert_int_equal(s.text_bytes, 17 + 5000);
+    assert_null(strstr(out.data + before, "usage"));
+  }
   assert_int_equal(s.usage.prompt_tokens, 3);
   assert_int_equal(s.usage.completion_tokens, 4);
   assert_int_equal(s.usage.reasoning_tokens, 1);
