@@ -60,21 +60,28 @@ static void strip_provider_state(cJSON *body)
   }
 }
 
+/* The URL of an endpoint ("chat/completions", "embeddings") for a
+ * model. */
+static char *endpoint_url(const struct prov *p, const char *upstream_model,
+                          const char *endpoint)
+{
+  if(!p->azure)
+    return sb_asprintf("%s/%s", p->base_url, endpoint);
+  if(p->azure_api_version)
+    /* Dated API: the deployment is in the path; the body's model is
+     * ignored there. */
+    return sb_asprintf("%s/openai/deployments/%s/%s?api-version=%s",
+                       p->base_url, upstream_model, endpoint,
+                       p->azure_api_version);
+  return sb_asprintf("%s/openai/v1/%s", p->base_url, endpoint);
+}
+
 /* Where a chat request goes and the headers it carries. */
 static void chat_target(const struct prov *p, const char *upstream_model,
                         int stream, const struct prov_client *client,
                         struct prov_http *out)
 {
-  if(!p->azure)
-    out->url = sb_asprintf("%s/chat/completions", p->base_url);
-  else if(p->azure_api_version)
-    /* Dated API: the deployment is in the path; the body's model is
-     * ignored there. */
-    out->url = sb_asprintf("%s/openai/deployments/%s/chat/completions"
-                           "?api-version=%s",
-                           p->base_url, upstream_model, p->azure_api_version);
-  else
-    out->url = sb_asprintf("%s/openai/v1/chat/completions", p->base_url);
+  out->url = endpoint_url(p, upstream_model, "chat/completions");
   prov_http_add_header(out, "Content-Type: application/json");
   prov_http_add_header(out, "Accept: %s",
                        stream ? "text/event-stream" : "application/json");
@@ -194,14 +201,7 @@ void prov_openai_build_embeddings(const struct prov *p, cJSON *body,
     abort();
   out->body = json;
   out->body_len = strlen(json);
-  if(!p->azure)
-    out->url = sb_asprintf("%s/embeddings", p->base_url);
-  else if(p->azure_api_version)
-    out->url = sb_asprintf("%s/openai/deployments/%s/embeddings"
-                           "?api-version=%s",
-                           p->base_url, upstream_model, p->azure_api_version);
-  else
-    out->url = sb_asprintf("%s/openai/v1/embeddings", p->base_url);
+  out->url = endpoint_url(p, upstream_model, "embeddings");
   prov_http_add_header(out, "Content-Type: application/json");
   prov_http_add_header(out, "Accept: application/json");
   add_headers(p, client, out);
