@@ -429,18 +429,6 @@ size_t json_string_len(struct json_span v)
   return len;
 }
 
-int json_member(const char *s, size_t n, const char *key, const char **val,
-                size_t *vlen)
-{
-  struct json_span v;
-
-  if(!json_members(s, n, &key, 1, &v))
-    return 0;
-  *val = v.p;
-  *vlen = v.n;
-  return 1;
-}
-
 int json_append_string(struct buf *b, const char *s)
 {
   static const char hex[] = "0123456789abcdef";

@@ -32,7 +32,7 @@ int json_too_deep(const char *s, size_t n, int max_depth);
  * JSON_NUMBER_MAX), with only whitespace around it, nesting objects and arrays
  * no deeper than max_depth; else SB_EINVAL. Without allocating. *flags (may be
  * NULL) gets JSON_ESCAPED_ASCII when a string spells a plain character
- * as \u: raw-byte searches (json_member() included) can miss such text.
+ * as \u: raw-byte searches (json_members() included) can miss such text.
  */
 int json_check(const char *s, size_t n, int max_depth, unsigned *flags);
 
@@ -70,14 +70,6 @@ struct json_span {
  */
 int json_members(const char *s, size_t n, const char *const *keys, int nkeys,
                  struct json_span *vals);
-
-/**
- * The value of the first member named key (compared as written) of the
- * object s (n bytes) that json_check() accepted: 1 with *val, *vlen set,
- * 0 if there is none or s is not an object.
- */
-int json_member(const char *s, size_t n, const char *key, const char **val,
-                size_t *vlen);
 
 /**
  * The span to cut out of the object s (n bytes, json_check() accepted)

@@ -361,6 +361,17 @@ static int may_normalize(const struct prov *p, const char *s, size_t n)
          (q && q->reasoning_field && has_quoted(s, n, q->reasoning_field));
 }
 
+/* An answer or chunk whose raw text says what its parse would: a plain
+ * JSON object (no letters spelled as \u escapes, which byte searches
+ * miss) with nothing normalize() would change. */
+static int scannable(const struct prov *p, const char *s, size_t n)
+{
+  unsigned flags;
+
+  return !json_check(s, n, SCAN_MAX_DEPTH, &flags) &&
+         !(flags & JSON_ESCAPED_ASCII) && *s == '{' && !may_normalize(p, s, n);
+}
+
 /* The usage of an answer that needs no rewriting, read from its text
  * alone: parsing the whole answer into a tree costs ~40 allocations a
  * request. 1 if done, 0 when the answer must be parsed (it may need
@@ -371,11 +382,8 @@ static int scan_response(const struct prov *p, const char *body, size_t len,
 {
   static const char *const keys[] = {"usage", "x_groq"};
   struct json_span v[2];
-  unsigned flags;
 
-  if(json_check(body, len, SCAN_MAX_DEPTH, &flags) ||
-     (flags & JSON_ESCAPED_ASCII) || *body != '{' ||
-     may_normalize(p, body, len))
+  if(!scannable(p, body, len))
     return 0;
   json_members(body, len, keys, 2, v);
   if(v[1].p)
@@ -502,13 +510,10 @@ static int scan_chunk(struct prov_openai_stream *s, const char *data,
   static const char *const keys[] = {"usage", "x_groq", "error", "choices"};
   struct json_span v[4], cut;
   char edited[4096];
-  unsigned flags;
   int64_t bytes;
   int hide, drop;
 
-  if(json_check(data, len, SCAN_MAX_DEPTH, &flags) ||
-     (flags & JSON_ESCAPED_ASCII) || *data != '{' ||
-     may_normalize(s->prov, data, len))
+  if(!scannable(s->prov, data, len))
     return 0;
   json_members(data, len, keys, 4, v);
   /* We asked for usage on the client's behalf: it is hidden again, the

@@ -1,11 +1,11 @@
 /*
  * fuzz_json.c - json_too_deep() (base/json.c), the guard run on every
  * request body before cJSON recurses into it, and json_check() and
- * json_member(), which read upstream answers without parsing them.
+ * json_members(), which read upstream answers without parsing them.
  * Checked against cJSON itself: for a text cJSON parses, json_too_deep()
  * must say "too deep" exactly when the parsed tree nests deeper than the
  * limit; a text json_check() accepts must be one cJSON parses whole, and
- * json_member() must find the members cJSON finds.
+ * json_members() must find the members cJSON finds.
  *
  * Input: the limit (1 byte), the text.
  */
@@ -29,7 +29,7 @@ static int depth(const cJSON *j)
   return d + 1;
 }
 
-/* json_check() and json_member() against cJSON. */
+/* json_check() and json_members() against cJSON. */
 static void check_reader(const char *s, size_t n, int max)
 {
   static const char *const keys[] = {"a", "usage", "b", ""};
@@ -47,16 +47,15 @@ static void check_reader(const char *s, size_t n, int max)
   FUZZ_CHECK(depth(j) <= max);
   if(cJSON_IsObject(j) && !(flags & JSON_ESCAPED_ASCII))
     for(size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-      const char *v;
-      size_t vl;
-      int found = json_member(s, n, keys[i], &v, &vl);
+      struct json_span v;
+      int found = json_members(s, n, &keys[i], 1, &v);
       /* cJSON stops a key at an escaped NUL: such keys may differ. */
       if(!memchr(s, '\\', n))
         FUZZ_CHECK(found ==
                    (cJSON_GetObjectItemCaseSensitive(j, keys[i]) != NULL));
       if(found) {
         /* The span is the member's whole value. */
-        FUZZ_CHECK(json_check(v, vl, max, NULL) == 0);
+        FUZZ_CHECK(json_check(v.p, v.n, max, NULL) == 0);
       }
     }
   cJSON_Delete(j);

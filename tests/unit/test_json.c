@@ -117,6 +117,19 @@ static void test_check_flags_escaped_ascii(void **state)
   assert_int_equal(f, JSON_ESCAPED_ASCII);
 }
 
+/* The one member named key, through json_members(). */
+static int json_member(const char *s, size_t n, const char *key,
+                       const char **val, size_t *vlen)
+{
+  struct json_span v;
+
+  if(!json_members(s, n, &key, 1, &v))
+    return 0;
+  *val = v.p;
+  *vlen = v.n;
+  return 1;
+}
+
 static void test_member_finds_top_level_keys(void **state)
 {
   const char *doc = "{\"choices\":[{\"usage\":1}],\"s\":\"usage\\\"\","
